@@ -1,0 +1,67 @@
+//! The errors of ao-core, typed so that the CLI can map them to exit codes and callers can match.
+
+use std::path::PathBuf;
+
+/// A result with ao-core's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in ao-core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration file is missing or wrong. The message names file:line:column where known.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+
+    /// The user named something that does not exist or is ambiguous (a project, a session).
+    #[error("{0}")]
+    Usage(String),
+
+    /// The session store could not be opened, read or written.
+    #[error("session store {path}: {source}")]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// A runtime (tmux, process) failed.
+    #[error("{0}")]
+    Runtime(#[from] crate::runtime::RuntimeError),
+
+    /// The agent plugin failed.
+    #[error("{0}")]
+    Agent(#[from] crate::agent::AgentError),
+
+    /// A work tree could not be created or removed.
+    #[error("{0}")]
+    Workspace(#[from] crate::workspace::WorkspaceError),
+
+    /// A file or directory under the state home could not be used.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What ao was doing, e.g. "cannot create".
+        what: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// True when the error is the user's to fix in their command line or config (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Config(_) | Error::Usage(_))
+    }
+
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+}

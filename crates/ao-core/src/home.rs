@@ -1,0 +1,136 @@
+//! The state home: where ao keeps its store, logs, secrets and work trees.
+//!
+//! `$AO_HOME`, else `$XDG_DATA_HOME/ao`, else `~/.local/share/ao`. Secrets live in `secrets/`,
+//! a 0700 directory of 0600 files, and never on a command line.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The directory tree under the state home.
+#[derive(Debug, Clone)]
+pub struct StateHome {
+    root: PathBuf,
+}
+
+impl StateHome {
+    /// Finds the state home from the environment (`AO_HOME`, `XDG_DATA_HOME`, `HOME`).
+    pub fn from_env() -> Result<StateHome> {
+        let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let root = if let Some(home) = non_empty("AO_HOME") {
+            PathBuf::from(home)
+        } else if let Some(data) = non_empty("XDG_DATA_HOME") {
+            PathBuf::from(data).join("ao")
+        } else if let Some(home) = non_empty("HOME") {
+            PathBuf::from(home).join(".local/share/ao")
+        } else {
+            return Err(Error::Usage(
+                "cannot find a state home: set AO_HOME (or HOME) to a writable directory".into(),
+            ));
+        };
+        Ok(StateHome::at(root))
+    }
+
+    /// A state home at the given directory (created on first use).
+    pub fn at(root: impl Into<PathBuf>) -> StateHome {
+        StateHome { root: root.into() }
+    }
+
+    /// The state home's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The session store's database file.
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join("ao.db")
+    }
+
+    /// The directory of one session's files (logs, launch scripts), created 0700 on demand.
+    pub fn session_dir(&self, project: &str, name: &str) -> Result<PathBuf> {
+        let dir = self.root.join("sessions").join(project).join(name);
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// The directory of per-project agent servers' files (logs), created 0700 on demand.
+    pub fn servers_dir(&self) -> Result<PathBuf> {
+        let dir = self.root.join("servers");
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// Where the work trees of a project's sessions go.
+    pub fn worktrees_dir(&self, project: &str) -> PathBuf {
+        self.root.join("worktrees").join(project)
+    }
+
+    /// The 0700 directory of secrets.
+    pub fn secrets_dir(&self) -> Result<PathBuf> {
+        let dir = self.root.join("secrets");
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// Writes a secret to `secrets/<name>` with mode 0600 (atomically: write then rename), and
+    /// returns its path.
+    pub fn write_secret(&self, name: &str, value: &str) -> Result<PathBuf> {
+        let dir = self.secrets_dir()?;
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| Error::io("cannot write secret", &tmp, e))?;
+        file.write_all(value.as_bytes())
+            .and_then(|_| file.sync_all())
+            .map_err(|e| Error::io("cannot write secret", &tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| Error::io("cannot write secret", &path, e))?;
+        Ok(path)
+    }
+
+    /// Reads a secret written by [`write_secret`](Self::write_secret).
+    pub fn read_secret(path: &Path) -> Result<String> {
+        fs::read_to_string(path).map_err(|e| Error::io("cannot read secret", path, e))
+    }
+}
+
+/// Creates a directory (and its parents) and makes sure it is mode 0700.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io("cannot create directory", dir, e))?;
+    }
+    let meta = fs::metadata(dir).map_err(|e| Error::io("cannot read directory", dir, e))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io("cannot restrict directory", dir, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = StateHome::at(tmp.path().join("h"));
+        let path = home.write_secret("p.password", "s3cret").unwrap();
+        assert_eq!(StateHome::read_secret(&path).unwrap(), "s3cret");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = fs::metadata(home.secrets_dir().unwrap()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dir_mode, 0o700);
+    }
+}

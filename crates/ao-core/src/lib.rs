@@ -1,0 +1,30 @@
+//! The core of `ao`, an orchestrator for many coding-agent sessions.
+//!
+//! This crate knows nothing about any particular coding agent or terminal program. It holds:
+//!
+//! - [`config`]: `agent-orchestrator.yaml`, found, parsed and validated, with file:line:column errors;
+//! - [`session`]: the vocabulary (project, session, runtime, agent, activity, workspace) as plain values;
+//! - [`store`]: the SQLite database under the state home that remembers every session, so that each
+//!   `ao` invocation (a new process) can find the sessions an earlier one started;
+//! - [`runtime`]: the [`Runtime`](runtime::Runtime) trait and its two implementations, `tmux` and
+//!   `process`, which decide where a session's program runs;
+//! - [`agent`]: the [`Agent`](agent::Agent) trait a coding-agent plugin implements;
+//! - [`workspace`]: one git work tree per session, or the project directory itself;
+//! - [`manager`]: the [`SessionManager`](manager::SessionManager), the one place that combines
+//!   runtime facts with agent facts.
+//!
+//! Data flows one way: the CLI calls the manager, the manager reads the config and the store and asks
+//! the runtime and the agent, and returns plain values that the CLI prints.
+
+pub mod agent;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod home;
+pub mod manager;
+pub mod runtime;
+pub mod session;
+pub mod store;
+pub mod workspace;
+
+pub use error::{Error, Result};

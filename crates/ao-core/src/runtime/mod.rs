@@ -1,0 +1,153 @@
+//! Runtimes decide where a session's program runs: in a tmux session a person can attach to, or as
+//! a detached background process.
+//!
+//! Every `ao` invocation is a new process, so a runtime never keeps state in memory: `create`
+//! returns a serialisable [`RuntimeHandle`] that the store keeps, and every later operation finds the
+//! program again from that handle alone.
+
+pub mod process;
+pub mod tmux;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::session::RuntimeKind;
+
+pub use process::ProcessRuntime;
+pub use tmux::TmuxRuntime;
+
+/// A runtime that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// tmux is not installed or failed.
+    #[error("tmux: {0}")]
+    Tmux(String),
+    /// A process could not be started or stopped.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The operation does not apply to this runtime.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// What to run for a session.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchSpec {
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments. Never a secret and never the prompt: argv is world-readable.
+    pub args: Vec<String>,
+    /// Its working directory.
+    pub cwd: PathBuf,
+    /// Extra environment. Secrets go here (the environment is private to the user).
+    pub env: Vec<(String, String)>,
+    /// A file whose content becomes the program's standard input (process runtime).
+    pub stdin_file: Option<PathBuf>,
+}
+
+/// How to find a session's program again, stored in the session store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RuntimeHandle {
+    /// A tmux session.
+    Tmux {
+        /// The tmux server's `-L` socket name; `None` for the user's default server.
+        socket: Option<String>,
+        /// The tmux session's name.
+        session: String,
+    },
+    /// A detached process.
+    Process {
+        /// Its pid, also its process group and session id.
+        pid: u32,
+        /// Its start time in clock ticks since boot (`/proc/<pid>/stat` field 22), so that a reused
+        /// pid is never mistaken for it.
+        start_time: u64,
+        /// Where its standard output and error go.
+        log: PathBuf,
+    },
+}
+
+/// A command that attaches the user's terminal to a session.
+#[derive(Debug, Clone)]
+pub struct AttachCommand {
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Environment to set.
+    pub env: Vec<(String, String)>,
+    /// Environment to remove (e.g. `TMUX`, to attach to another tmux server from inside one).
+    pub env_remove: Vec<String>,
+}
+
+/// Where a session's program runs.
+pub trait Runtime: Send + Sync {
+    /// `tmux` or `process`.
+    fn kind(&self) -> RuntimeKind;
+
+    /// Starts the program; `name` is the session's address, `session_dir` a private directory for
+    /// the session's files.
+    fn create(
+        &self,
+        name: &str,
+        spec: &LaunchSpec,
+        session_dir: &std::path::Path,
+    ) -> Result<RuntimeHandle, RuntimeError>;
+
+    /// Whether each program still runs; one answer per handle, in order. Batched so that a status
+    /// of many sessions costs one tmux call, not one per session.
+    fn alive(&self, handles: &[&RuntimeHandle]) -> Vec<bool>;
+
+    /// Stops the program (no error when it is already gone).
+    fn destroy(&self, handle: &RuntimeHandle) -> Result<(), RuntimeError>;
+
+    /// The last `lines` lines of the program's output.
+    fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, RuntimeError>;
+
+    /// The command that attaches the user's terminal, if this runtime has one of its own.
+    fn attach_command(&self, handle: &RuntimeHandle) -> Result<Option<AttachCommand>, RuntimeError>;
+}
+
+/// Quotes a string for a POSIX shell.
+pub(crate) fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A command line for people and shells, e.g. in `attach_command`.
+pub fn shell_line(program: &str, args: &[String]) -> String {
+    std::iter::once(program.to_string())
+        .chain(args.iter().map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_a_shell() {
+        for s in ["plain", "it's", "a b", "$(x) `y` \"z\"", ""] {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("printf %s {}", shell_quote(s))])
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), s);
+        }
+    }
+}

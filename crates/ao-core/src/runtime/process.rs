@@ -1,0 +1,244 @@
+//! The process runtime: a session's program as a detached background process.
+//!
+//! Theory of operation. `create` starts the program with `setsid` (a new session and process
+//! group, no controlling terminal), standard output and error appended to the session's log file,
+//! and standard input from a file or `/dev/null`. It does not wait for it: the program outlives the
+//! `ao` that started it and is adopted by init (or the nearest subreaper) when that `ao` exits.
+//! The handle holds the pid and the process's start time from `/proc/<pid>/stat`; a later `ao`
+//! finds the program by pid and accepts it only if the start time matches, so a reused pid is never
+//! mistaken for it. `destroy` sends SIGTERM to the whole process group, waits a grace period, then
+//! sends SIGKILL.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use super::{AttachCommand, LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
+use crate::session::RuntimeKind;
+
+/// How long `destroy` waits after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs programs as detached processes.
+#[derive(Debug, Default, Clone)]
+pub struct ProcessRuntime;
+
+impl ProcessRuntime {
+    /// A process runtime.
+    pub fn new() -> Self {
+        ProcessRuntime
+    }
+}
+
+/// A running process found by pid and start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessIdentity {
+    /// The pid.
+    pub pid: u32,
+    /// Clock ticks since boot at which it started.
+    pub start_time: u64,
+}
+
+impl ProcessIdentity {
+    /// Reads the identity of a live (not zombie) process.
+    pub fn of(pid: u32) -> Option<ProcessIdentity> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name is in parentheses and may hold spaces; fields follow the last ')'.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
+        if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+            return None;
+        }
+        Some(ProcessIdentity {
+            pid,
+            start_time: fields.get(19)?.parse().ok()?,
+        })
+    }
+
+    /// Whether this exact process still runs.
+    pub fn is_alive(&self) -> bool {
+        ProcessIdentity::of(self.pid).is_some_and(|now| now == *self)
+    }
+
+    /// Stops the process's group: SIGTERM, then SIGKILL after `grace`. Returns once it is gone.
+    pub fn stop(&self, grace: Duration) {
+        if !self.is_alive() {
+            return;
+        }
+        let pgid = Pid::from_raw(self.pid as i32);
+        let _ = killpg(pgid, Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if !self.is_alive() {
+                // The leader is gone; make sure no straggler of its group lingers.
+                let _ = killpg(pgid, Signal::SIGKILL);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = killpg(pgid, Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.is_alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Starts a program detached from the caller: own session and process group, output appended to
+/// `log`. Returns its identity. Used for sessions and for agent servers alike.
+pub fn spawn_detached(spec: &LaunchSpec, log: &Path) -> Result<ProcessIdentity, RuntimeError> {
+    let io_err = |what: String| move |source| RuntimeError::Io { what, source };
+    let out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(io_err(format!("cannot open log {}", log.display())))?;
+    let err = out
+        .try_clone()
+        .map_err(io_err(format!("cannot open log {}", log.display())))?;
+    let stdin = match &spec.stdin_file {
+        Some(f) => Stdio::from(
+            File::open(f).map_err(io_err(format!("cannot open input {}", f.display())))?,
+        ),
+        None => Stdio::null(),
+    };
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(stdin)
+        .stdout(out)
+        .stderr(err);
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(io_err(format!(
+        "cannot start {}",
+        spec.program.display()
+    )))?;
+    let pid = child.id();
+    // Dropping the Child does not kill or wait for it: it is meant to outlive us.
+    drop(child);
+    ProcessIdentity::of(pid).ok_or_else(|| RuntimeError::Io {
+        what: format!("{} exited at once; see {}", spec.program.display(), log.display()),
+        source: std::io::Error::other("process ended during start"),
+    })
+}
+
+impl Runtime for ProcessRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Process
+    }
+
+    fn create(
+        &self,
+        _name: &str,
+        spec: &LaunchSpec,
+        session_dir: &Path,
+    ) -> Result<RuntimeHandle, RuntimeError> {
+        let log = session_dir.join("output.jsonl");
+        let id = spawn_detached(spec, &log)?;
+        Ok(RuntimeHandle::Process {
+            pid: id.pid,
+            start_time: id.start_time,
+            log,
+        })
+    }
+
+    fn alive(&self, handles: &[&RuntimeHandle]) -> Vec<bool> {
+        handles
+            .iter()
+            .map(|h| match h {
+                RuntimeHandle::Process {
+                    pid, start_time, ..
+                } => ProcessIdentity {
+                    pid: *pid,
+                    start_time: *start_time,
+                }
+                .is_alive(),
+                _ => false,
+            })
+            .collect()
+    }
+
+    fn destroy(&self, handle: &RuntimeHandle) -> Result<(), RuntimeError> {
+        if let RuntimeHandle::Process {
+            pid, start_time, ..
+        } = handle
+        {
+            ProcessIdentity {
+                pid: *pid,
+                start_time: *start_time,
+            }
+            .stop(STOP_GRACE);
+        }
+        Ok(())
+    }
+
+    fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, RuntimeError> {
+        let RuntimeHandle::Process { log, .. } = handle else {
+            return Ok(String::new());
+        };
+        let text = std::fs::read_to_string(log).map_err(|source| RuntimeError::Io {
+            what: format!("cannot read log {}", log.display()),
+            source,
+        })?;
+        let all: Vec<&str> = text.lines().collect();
+        Ok(all[all.len().saturating_sub(lines)..].join("\n"))
+    }
+
+    fn attach_command(&self, _handle: &RuntimeHandle) -> Result<Option<AttachCommand>, RuntimeError> {
+        // A detached process has no terminal; the agent supplies its own attach (a TUI client).
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detached_process_is_found_and_stopped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = tmp.path().join("in");
+        std::fs::write(&input, "from stdin\n").unwrap();
+        let spec = LaunchSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), "cat; echo \"$SECRET\"; exec sleep 30".into()],
+            cwd: tmp.path().to_path_buf(),
+            env: vec![("SECRET".into(), "s3".into())],
+            stdin_file: Some(input),
+        };
+        let rt = ProcessRuntime::new();
+        let handle = rt.create("p/a", &spec, tmp.path()).unwrap();
+        assert_eq!(rt.alive(&[&handle]), vec![true]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !rt.output(&handle, 10).unwrap().contains("s3") {
+            assert!(Instant::now() < deadline, "no output");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(rt.output(&handle, 10).unwrap(), "from stdin\ns3");
+        rt.destroy(&handle).unwrap();
+        assert_eq!(rt.alive(&[&handle]), vec![false]);
+        // A handle with the right pid but another start time is not ours.
+        if let RuntimeHandle::Process { log, .. } = &handle {
+            let me = ProcessIdentity::of(std::process::id()).unwrap();
+            let impostor = RuntimeHandle::Process {
+                pid: me.pid,
+                start_time: me.start_time + 1,
+                log: log.clone(),
+            };
+            assert_eq!(rt.alive(&[&impostor]), vec![false]);
+        }
+    }
+}

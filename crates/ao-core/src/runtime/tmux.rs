@@ -1,0 +1,262 @@
+//! The tmux runtime: each session's program runs in a tmux session of its own, which a person can
+//! attach to.
+//!
+//! Theory of operation. `create` writes a launch script of mode 0600 into the session's private
+//! directory (it holds the environment, which may carry secrets, so none of it reaches tmux's
+//! argv) and starts a detached tmux session named `<project>/<name>` that runs `sh <script>`. The
+//! tmux server owns the program; ao keeps only the socket name and the session name, and every later
+//! `ao` finds it by name (`=name`, an exact match). The window keeps its pane when the program ends
+//! (`remain-on-exit`), so a person can still read why it ended; such a pane counts as exited.
+//! `AO_TMUX_SOCKET` picks a private server (`tmux -L <socket>`); without it, the user's default
+//! server is used.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use tmux_interface::{
+    CapturePane, DisplayMessage, KillSession, ListPanes, NewSession, SetOption, Tmux,
+};
+
+use super::{shell_quote, AttachCommand, LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
+use crate::session::RuntimeKind;
+
+/// Runs programs in tmux sessions.
+#[derive(Debug, Clone, Default)]
+pub struct TmuxRuntime {
+    socket: Option<String>,
+}
+
+impl TmuxRuntime {
+    /// A tmux runtime on the server named by `AO_TMUX_SOCKET`, or the default server.
+    pub fn from_env() -> Self {
+        TmuxRuntime::new(std::env::var("AO_TMUX_SOCKET").ok().filter(|s| !s.is_empty()))
+    }
+
+    /// A tmux runtime on the server with this `-L` socket name (`None`: the default server).
+    pub fn new(socket: Option<String>) -> Self {
+        TmuxRuntime { socket }
+    }
+
+    fn tmux(&self, socket: &Option<String>) -> Tmux<'static> {
+        let tmux = Tmux::new();
+        match socket {
+            Some(s) => tmux.socket_name(s.clone()),
+            None => tmux,
+        }
+    }
+
+    fn run(&self, tmux: Tmux<'_>) -> Result<String, RuntimeError> {
+        let out = tmux
+            .output()
+            .map_err(|e| RuntimeError::Tmux(format!("cannot run tmux ({e}); is tmux installed?")))?;
+        let ok = out.success();
+        let inner = out.into_inner();
+        if !ok {
+            let msg = String::from_utf8_lossy(&inner.stderr).trim().to_string();
+            return Err(RuntimeError::Tmux(msg));
+        }
+        Ok(String::from_utf8_lossy(&inner.stdout).into_owned())
+    }
+
+    /// Every pane of the server: session name -> whether its program still runs.
+    fn pane_liveness(&self, socket: &Option<String>) -> HashMap<String, bool> {
+        let tmux = self.tmux(socket).command(
+            ListPanes::new()
+                .all()
+                .format("#{session_name}\t#{pane_dead}")
+                .build(),
+        );
+        // No server (nothing running, or killed) means no live pane.
+        let Ok(text) = self.run(tmux) else {
+            return HashMap::new();
+        };
+        let mut out = HashMap::new();
+        for line in text.lines() {
+            if let Some((name, dead)) = line.rsplit_once('\t') {
+                let alive = dead != "1";
+                out.entry(name.to_string())
+                    .and_modify(|a: &mut bool| *a |= alive)
+                    .or_insert(alive);
+            }
+        }
+        out
+    }
+}
+
+/// Writes the launch script: exports then `exec` of the program, mode 0600.
+fn write_launch_script(spec: &LaunchSpec, session_dir: &Path) -> Result<PathBuf, RuntimeError> {
+    let path = session_dir.join("launch.sh");
+    let mut text = String::from("# Written by ao: starts this session's program in its tmux pane.\n");
+    for (k, v) in &spec.env {
+        text.push_str(&format!("export {k}={}\n", shell_quote(v)));
+    }
+    let mut line = format!("exec {}", shell_quote(&spec.program.to_string_lossy()));
+    for a in &spec.args {
+        line.push(' ');
+        line.push_str(&shell_quote(a));
+    }
+    if let Some(input) = &spec.stdin_file {
+        line.push_str(&format!(" < {}", shell_quote(&input.to_string_lossy())));
+    }
+    text.push_str(&line);
+    text.push('\n');
+    let io = |source| RuntimeError::Io {
+        what: format!("cannot write {}", path.display()),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    Ok(path)
+}
+
+impl Runtime for TmuxRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Tmux
+    }
+
+    fn create(
+        &self,
+        name: &str,
+        spec: &LaunchSpec,
+        session_dir: &Path,
+    ) -> Result<RuntimeHandle, RuntimeError> {
+        let script = write_launch_script(spec, session_dir)?;
+        let shell_command = format!("exec sh {}", shell_quote(&script.to_string_lossy()));
+        let target = format!("={name}");
+        // One tmux call: create the session and keep its pane when the program ends.
+        let tmux = self
+            .tmux(&self.socket)
+            .add_command(
+                NewSession::new()
+                    .detached()
+                    .session_name(name.to_string())
+                    .start_directory(spec.cwd.to_string_lossy().into_owned())
+                    .width(200)
+                    .height(50)
+                    .shell_command(shell_command)
+                    .build(),
+            )
+            .add_command(
+                SetOption::new()
+                    .window()
+                    .target_pane(format!("{target}:"))
+                    .option("remain-on-exit")
+                    .value("on")
+                    .build(),
+            );
+        self.run(tmux)
+            .map_err(|e| RuntimeError::Tmux(format!("cannot create tmux session {name}: {e}")))?;
+        Ok(RuntimeHandle::Tmux {
+            socket: self.socket.clone(),
+            session: name.to_string(),
+        })
+    }
+
+    fn alive(&self, handles: &[&RuntimeHandle]) -> Vec<bool> {
+        let mut by_socket: HashMap<Option<String>, HashMap<String, bool>> = HashMap::new();
+        handles
+            .iter()
+            .map(|h| match h {
+                RuntimeHandle::Tmux { socket, session } => *by_socket
+                    .entry(socket.clone())
+                    .or_insert_with(|| self.pane_liveness(socket))
+                    .get(session)
+                    .unwrap_or(&false),
+                _ => false,
+            })
+            .collect()
+    }
+
+    fn destroy(&self, handle: &RuntimeHandle) -> Result<(), RuntimeError> {
+        let RuntimeHandle::Tmux { socket, session } = handle else {
+            return Ok(());
+        };
+        let tmux = self
+            .tmux(socket)
+            .command(KillSession::new().target_session(format!("={session}")).build());
+        match self.run(tmux) {
+            Ok(_) => Ok(()),
+            // Already gone: the session, or the whole server.
+            Err(RuntimeError::Tmux(msg))
+                if msg.contains("can't find session")
+                    || msg.contains("no server running")
+                    || msg.contains("error connecting") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, RuntimeError> {
+        let RuntimeHandle::Tmux { socket, session } = handle else {
+            return Ok(String::new());
+        };
+        let tmux = self.tmux(socket).command(
+            CapturePane::new()
+                .stdout()
+                .join()
+                .start_line(format!("-{lines}"))
+                .target_pane(format!("={session}:"))
+                .build(),
+        );
+        self.run(tmux)
+    }
+
+    fn attach_command(&self, handle: &RuntimeHandle) -> Result<Option<AttachCommand>, RuntimeError> {
+        let RuntimeHandle::Tmux { socket, session } = handle else {
+            return Ok(None);
+        };
+        let mut base: Vec<String> = Vec::new();
+        if let Some(s) = socket {
+            base.extend(["-L".into(), s.clone()]);
+        }
+        let target = format!("={session}");
+        // Inside a client of the same tmux server, switch that client; otherwise attach (from
+        // inside another server too: TMUX is removed so tmux does not refuse to nest).
+        let ours = self
+            .run(self.tmux(socket).command(
+                DisplayMessage::new()
+                    .print()
+                    .target_pane(format!("{target}:"))
+                    .message("#{socket_path}")
+                    .build(),
+            ))
+            .map_err(|e| RuntimeError::Tmux(format!("session {session} is gone: {e}")))?;
+        let inside_same_server = std::env::var("TMUX").ok().is_some_and(|t| {
+            let client_socket = t.split(',').next().unwrap_or_default();
+            same_file(Path::new(client_socket), Path::new(ours.trim()))
+        });
+        let mut args = base;
+        if inside_same_server {
+            args.extend(["switch-client".into(), "-t".into(), target]);
+        } else {
+            args.extend(["attach-session".into(), "-t".into(), target]);
+        }
+        Ok(Some(AttachCommand {
+            program: "tmux".into(),
+            args,
+            env: vec![],
+            env_remove: if inside_same_server {
+                vec![]
+            } else {
+                vec!["TMUX".into()]
+            },
+        }))
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

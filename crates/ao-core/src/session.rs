@@ -1,0 +1,290 @@
+//! The vocabulary of ao as plain values: a session's address, its stored record, and the status
+//! that `ao status` reports (the JSON of design.md).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::EpochMillis;
+use crate::runtime::RuntimeHandle;
+
+/// Where a session's program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    /// A tmux session a person can attach to.
+    Tmux,
+    /// A detached background process with its output in a log file.
+    Process,
+}
+
+impl RuntimeKind {
+    /// The name used in config, the CLI and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::Tmux => "tmux",
+            RuntimeKind::Process => "process",
+        }
+    }
+}
+
+impl fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RuntimeKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "tmux" => Ok(RuntimeKind::Tmux),
+            "process" => Ok(RuntimeKind::Process),
+            other => Err(format!("unknown runtime {other:?}; use tmux or process")),
+        }
+    }
+}
+
+/// Where a session works on the project's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkspaceKind {
+    /// A git work tree and branch `ao/<name>` of its own, under the state home.
+    Worktree,
+    /// The project directory itself.
+    None,
+}
+
+/// A session's address: `<project>/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionAddress {
+    /// The project's name.
+    pub project: String,
+    /// The session's name within the project.
+    pub name: String,
+}
+
+impl fmt::Display for SessionAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.project, self.name)
+    }
+}
+
+/// Where a session is in its life, as the store records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lifecycle {
+    /// `ao spawn` has reserved the name and is still setting the session up.
+    Spawning,
+    /// Set up; the runtime was started.
+    Live,
+    /// Stopped by `ao kill`; `ao restore` can bring it back.
+    Killed,
+}
+
+impl Lifecycle {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Spawning => "spawning",
+            Lifecycle::Live => "live",
+            Lifecycle::Killed => "killed",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Lifecycle {
+        match s {
+            "spawning" => Lifecycle::Spawning,
+            "killed" => Lifecycle::Killed,
+            _ => Lifecycle::Live,
+        }
+    }
+}
+
+/// Everything the store remembers about a session.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// `<project>/<name>`.
+    pub address: SessionAddress,
+    /// The agent plugin's name (`opencode`).
+    pub agent: String,
+    /// Where its program runs.
+    pub runtime: RuntimeKind,
+    /// Where it is in its life.
+    pub lifecycle: Lifecycle,
+    /// The agent's own id for the conversation (OpenCode: `ses_…`), once known.
+    pub agent_session_id: Option<String>,
+    /// The directory the agent works in.
+    pub workspace: PathBuf,
+    /// The git branch of its work tree, if it has one.
+    pub branch: Option<String>,
+    /// How to find its runtime again, once started.
+    pub runtime_handle: Option<RuntimeHandle>,
+    /// The model asked for at spawn (`provider/model`), if any.
+    pub model: Option<String>,
+    /// The agent's own agent/mode asked for at spawn, if any.
+    pub agent_mode: Option<String>,
+    /// When `ao spawn` reserved it.
+    pub created_at: EpochMillis,
+}
+
+/// What the agent is doing, as design.md defines the states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    /// Working on a turn.
+    Active,
+    /// Waiting for a person: a permission or a question is pending.
+    WaitingInput,
+    /// Cannot go on by itself: the last turn failed or was interrupted, or the provider is retried.
+    Blocked,
+    /// The turn is finished and the agent can take the next message.
+    Ready,
+    /// Finished and untouched for longer than `readyThresholdMs`.
+    Idle,
+    /// Nothing can run this session until it is restored.
+    Exited,
+}
+
+impl Activity {
+    /// The state's name in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::Active => "active",
+            Activity::WaitingInput => "waiting_input",
+            Activity::Blocked => "blocked",
+            Activity::Ready => "ready",
+            Activity::Idle => "idle",
+            Activity::Exited => "exited",
+        }
+    }
+}
+
+impl fmt::Display for Activity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Activity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Activity::Active,
+            Activity::WaitingInput,
+            Activity::Blocked,
+            Activity::Ready,
+            Activity::Idle,
+            Activity::Exited,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+        .ok_or_else(|| {
+            format!("unknown state {s:?}; use active, waiting_input, blocked, ready, idle or exited")
+        })
+    }
+}
+
+/// Whether the runtime's process (the tmux pane's program, the detached process) still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessState {
+    /// It runs.
+    Running,
+    /// It has ended (or was never started).
+    Exited,
+}
+
+/// Token counts, as the agent counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    /// Prompt tokens not read from a cache.
+    pub input: u64,
+    /// Completion tokens other than reasoning.
+    pub output: u64,
+    /// Reasoning tokens.
+    pub reasoning: u64,
+    /// Prompt tokens read from the provider's cache.
+    pub cache_read: u64,
+    /// Prompt tokens written to the provider's cache.
+    pub cache_write: u64,
+}
+
+/// What kind of request waits for a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PendingKind {
+    /// A tool wants permission to run.
+    Permission,
+    /// The agent asked a question.
+    Question,
+}
+
+/// One request waiting for a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRequest {
+    /// Permission or question.
+    pub kind: PendingKind,
+    /// The agent's id for it (`per_…`, `que_…`), what `ao permit`/`ao answer` take.
+    pub id: String,
+    /// One line for people, e.g. `bash: echo hi > out.txt`.
+    pub title: String,
+    /// The agent session that raised it, when it is a child of the tracked session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_session: Option<String>,
+}
+
+/// Why a session is blocked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionError {
+    /// A short machine-readable name, e.g. `APIError`, `ProviderAuthError`, `Interrupted`, `Retry`.
+    pub name: String,
+    /// What happened, for people.
+    pub message: String,
+}
+
+/// What `ao status` reports for one session: the object of `ao status --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionStatus {
+    /// `<project>/<name>`.
+    pub id: String,
+    /// The project's name.
+    pub project: String,
+    /// The session's name.
+    pub name: String,
+    /// The agent plugin.
+    pub agent: String,
+    /// `tmux` or `process`.
+    pub runtime: RuntimeKind,
+    /// Whether the runtime's process runs.
+    pub process: ProcessState,
+    /// What the agent is doing.
+    pub activity: Activity,
+    /// The agent's id for the conversation.
+    pub agent_session_id: Option<String>,
+    /// The directory the agent works in.
+    pub workspace: PathBuf,
+    /// The work tree's branch.
+    pub branch: Option<String>,
+    /// When the session was spawned (RFC 3339).
+    pub created_at: String,
+    /// When the agent last did something (RFC 3339).
+    pub last_activity_at: Option<String>,
+    /// `provider/model`.
+    pub model: Option<String>,
+    /// The conversation's title or summary.
+    pub summary: Option<String>,
+    /// Tokens used so far, the agent's own figures.
+    pub tokens: Tokens,
+    /// Cost so far in US dollars, the agent's own figure.
+    pub cost_usd: f64,
+    /// Requests waiting for a person.
+    pub pending: Vec<PendingRequest>,
+    /// Why it is blocked (or why it could not be observed).
+    pub error: Option<SessionError>,
+    /// A shell command that attaches a terminal to the session.
+    pub attach_command: Option<String>,
+    /// A shell command that brings the session back after it exited.
+    pub restore_command: Option<String>,
+}

@@ -1,0 +1,387 @@
+//! The session store: one SQLite database under the state home.
+//!
+//! Every `ao` invocation is a new process, so everything needed to find a session again lives here:
+//! its address, its agent session id, its workspace and its runtime handle. The database runs in WAL
+//! mode with a busy timeout, and names are handed out inside an immediate transaction, so that ten
+//! `ao spawn` started at once get ten distinct sessions and no error.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::clock::EpochMillis;
+use crate::error::{Error, Result};
+use crate::session::{Lifecycle, RuntimeKind, SessionAddress, SessionRecord};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    project          TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    agent            TEXT NOT NULL,
+    runtime          TEXT NOT NULL,
+    lifecycle        TEXT NOT NULL,
+    agent_session_id TEXT,
+    workspace        TEXT NOT NULL,
+    branch           TEXT,
+    runtime_handle   TEXT,
+    model            TEXT,
+    agent_mode       TEXT,
+    created_at       INTEGER NOT NULL,
+    PRIMARY KEY (project, name)
+);
+CREATE TABLE IF NOT EXISTS name_counters (
+    project TEXT PRIMARY KEY,
+    next    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agent_state (
+    agent TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (agent, key)
+);
+";
+
+/// A new session to reserve a name for.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    /// The project.
+    pub project: &'a str,
+    /// The name asked for; `None` takes the next `<prefix>-<N>`.
+    pub name: Option<&'a str>,
+    /// The prefix of generated names.
+    pub prefix: &'a str,
+    /// The agent plugin.
+    pub agent: &'a str,
+    /// The runtime.
+    pub runtime: RuntimeKind,
+    /// The workspace, if already known (else filled in later).
+    pub workspace: &'a Path,
+    /// The model asked for.
+    pub model: Option<&'a str>,
+    /// The agent mode asked for.
+    pub agent_mode: Option<&'a str>,
+    /// Now.
+    pub created_at: EpochMillis,
+}
+
+/// The open session store.
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            crate::home::create_private_dir(dir)?;
+        }
+        let err = |source| Error::Store {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(15)).map_err(err)?;
+        // WAL lets readers (ao status) run while a spawn writes.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Usage(format!(
+                "the session store {} was written by a newer ao (schema {version}); upgrade ao",
+                path.display()
+            )));
+        }
+        if version < SCHEMA_VERSION {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            tx.execute_batch(SCHEMA).map_err(err)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent; keep going.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserves a name for a new session and records it as `spawning`.
+    pub fn reserve(&self, new: &NewSession<'_>) -> Result<SessionRecord> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let taken = |name: &str| -> rusqlite::Result<bool> {
+            tx.query_row(
+                "SELECT 1 FROM sessions WHERE project = ?1 AND name = ?2",
+                params![new.project, name],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+        };
+        let name = match new.name {
+            Some(name) => {
+                if taken(name).map_err(|e| self.err(e))? {
+                    return Err(Error::Usage(format!(
+                        "a session {}/{name} already exists; pick another --name or `ao kill --purge` it first",
+                        new.project
+                    )));
+                }
+                name.to_string()
+            }
+            None => {
+                let mut n: i64 = tx
+                    .query_row(
+                        "SELECT next FROM name_counters WHERE project = ?1",
+                        params![new.project],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| self.err(e))?
+                    .unwrap_or(1);
+                // Never reuse a number, even if a session with an explicit name took it.
+                let name = loop {
+                    let candidate = format!("{}-{n}", new.prefix);
+                    n += 1;
+                    if !taken(&candidate).map_err(|e| self.err(e))? {
+                        break candidate;
+                    }
+                };
+                tx.execute(
+                    "INSERT INTO name_counters (project, next) VALUES (?1, ?2)
+                     ON CONFLICT(project) DO UPDATE SET next = excluded.next",
+                    params![new.project, n],
+                )
+                .map_err(|e| self.err(e))?;
+                name
+            }
+        };
+        tx.execute(
+            "INSERT INTO sessions (project, name, agent, runtime, lifecycle, workspace, model,
+                                   agent_mode, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                new.project,
+                name,
+                new.agent,
+                new.runtime.as_str(),
+                Lifecycle::Spawning.as_str(),
+                new.workspace.to_string_lossy(),
+                new.model,
+                new.agent_mode,
+                new.created_at
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(SessionRecord {
+            address: SessionAddress {
+                project: new.project.to_string(),
+                name,
+            },
+            agent: new.agent.to_string(),
+            runtime: new.runtime,
+            lifecycle: Lifecycle::Spawning,
+            agent_session_id: None,
+            workspace: new.workspace.to_path_buf(),
+            branch: None,
+            runtime_handle: None,
+            model: new.model.map(str::to_string),
+            agent_mode: new.agent_mode.map(str::to_string),
+            created_at: new.created_at,
+        })
+    }
+
+    /// Writes back every mutable field of a record.
+    pub fn update(&self, rec: &SessionRecord) -> Result<()> {
+        let handle = rec
+            .runtime_handle
+            .as_ref()
+            .map(|h| serde_json::to_string(h).unwrap_or_default());
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE sessions SET runtime = ?3, lifecycle = ?4, agent_session_id = ?5,
+                        workspace = ?6, branch = ?7, runtime_handle = ?8, model = ?9, agent_mode = ?10
+                 WHERE project = ?1 AND name = ?2",
+                params![
+                    rec.address.project,
+                    rec.address.name,
+                    rec.runtime.as_str(),
+                    rec.lifecycle.as_str(),
+                    rec.agent_session_id,
+                    rec.workspace.to_string_lossy(),
+                    rec.branch,
+                    handle,
+                    rec.model,
+                    rec.agent_mode
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        if n == 0 {
+            return Err(Error::Usage(format!("session {} no longer exists", rec.address)));
+        }
+        Ok(())
+    }
+
+    /// Forgets a session.
+    pub fn delete(&self, address: &SessionAddress) -> Result<()> {
+        self.conn()
+            .execute(
+                "DELETE FROM sessions WHERE project = ?1 AND name = ?2",
+                params![address.project, address.name],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every session, ordered by project and creation.
+    pub fn list(&self) -> Result<Vec<SessionRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT project, name, agent, runtime, lifecycle, agent_session_id, workspace, branch,
+                        runtime_handle, model, agent_mode, created_at
+                 FROM sessions ORDER BY project, created_at, name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let runtime: String = r.get(3)?;
+                let lifecycle: String = r.get(4)?;
+                let handle: Option<String> = r.get(8)?;
+                let workspace: String = r.get(6)?;
+                Ok(SessionRecord {
+                    address: SessionAddress {
+                        project: r.get(0)?,
+                        name: r.get(1)?,
+                    },
+                    agent: r.get(2)?,
+                    runtime: runtime.parse().unwrap_or(RuntimeKind::Process),
+                    lifecycle: Lifecycle::parse(&lifecycle),
+                    agent_session_id: r.get(5)?,
+                    workspace: PathBuf::from(workspace),
+                    branch: r.get(7)?,
+                    runtime_handle: handle.and_then(|h| serde_json::from_str(&h).ok()),
+                    model: r.get(9)?,
+                    agent_mode: r.get(10)?,
+                    created_at: r.get(11)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// A value an agent plugin keeps between invocations (e.g. its server's pid and port), as JSON.
+    pub fn agent_state(&self, agent: &str, key: &str) -> Result<Option<serde_json::Value>> {
+        let text: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT value FROM agent_state WHERE agent = ?1 AND key = ?2",
+                params![agent, key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Stores a plugin's value; `None` removes it.
+    pub fn set_agent_state(
+        &self,
+        agent: &str,
+        key: &str,
+        value: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let res = match value {
+            Some(v) => conn.execute(
+                "INSERT INTO agent_state (agent, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(agent, key) DO UPDATE SET value = excluded.value",
+                params![agent, key, v.to_string()],
+            ),
+            None => conn.execute(
+                "DELETE FROM agent_state WHERE agent = ?1 AND key = ?2",
+                params![agent, key],
+            ),
+        };
+        res.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new<'a>(project: &'a str, name: Option<&'a str>) -> NewSession<'a> {
+        NewSession {
+            project,
+            name,
+            prefix: "agent",
+            agent: "opencode",
+            runtime: RuntimeKind::Process,
+            workspace: Path::new("/tmp"),
+            model: None,
+            agent_mode: None,
+            created_at: 1,
+        }
+    }
+
+    #[test]
+    fn names_count_up_per_project_and_are_never_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("ao.db")).unwrap();
+        let a1 = store.reserve(&new("a", None)).unwrap();
+        let a2 = store.reserve(&new("a", None)).unwrap();
+        let b1 = store.reserve(&new("b", None)).unwrap();
+        assert_eq!((a1.address.name.as_str(), a2.address.name.as_str()), ("agent-1", "agent-2"));
+        assert_eq!(b1.address.name, "agent-1");
+        store.delete(&a2.address).unwrap();
+        assert_eq!(store.reserve(&new("a", None)).unwrap().address.name, "agent-3");
+        store.reserve(&new("a", Some("agent-4"))).unwrap();
+        assert_eq!(store.reserve(&new("a", None)).unwrap().address.name, "agent-5");
+        assert!(store.reserve(&new("a", Some("agent-1"))).is_err());
+    }
+
+    #[test]
+    fn concurrent_reservations_get_distinct_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ao.db");
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let store = Store::open(&path).unwrap();
+                    store.reserve(&new("p", None)).unwrap().address.name
+                })
+            })
+            .collect();
+        let mut names: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 10);
+    }
+}

@@ -1,0 +1,148 @@
+//! Workspaces: where a session works on the project's files.
+//!
+//! `worktree` gives each session a git work tree under the state home, on a branch `ao/<name>`
+//! from the project's default branch (or HEAD); `none` uses the project directory itself. A work
+//! tree is removed only when that loses nothing: no uncommitted change and no commit that exists on
+//! no other branch.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A work tree that could not be created or inspected.
+#[derive(Debug, thiserror::Error)]
+#[error("git {action}: {message}")]
+pub struct WorkspaceError {
+    /// What ao was doing.
+    pub action: String,
+    /// What git said.
+    pub message: String,
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| WorkspaceError {
+            action: args.join(" "),
+            message: format!("cannot run git ({e}); is git installed?"),
+        })?;
+    if !out.status.success() {
+        return Err(WorkspaceError {
+            action: args.join(" "),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A git work tree made for a session.
+#[derive(Debug, Clone)]
+pub struct Worktree {
+    /// Its directory.
+    pub path: PathBuf,
+    /// Its branch, `ao/<name>`.
+    pub branch: String,
+}
+
+/// Creates a work tree for session `name` of the repository at `repo`, at `dir`, on a new branch
+/// `ao/<name>` from `base` (or HEAD).
+pub fn create_worktree(
+    repo: &Path,
+    dir: &Path,
+    name: &str,
+    base: Option<&str>,
+) -> Result<Worktree, WorkspaceError> {
+    let branch = format!("ao/{name}");
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| WorkspaceError {
+            action: "worktree add".into(),
+            message: format!("cannot create {}: {e}", parent.display()),
+        })?;
+    }
+    let dir_s = dir.to_string_lossy();
+    let mut args = vec!["worktree", "add", "-b", &branch, &dir_s];
+    if let Some(base) = base {
+        args.push(base);
+    }
+    git(repo, &args)?;
+    Ok(Worktree {
+        path: dir.to_path_buf(),
+        branch,
+    })
+}
+
+/// Why a work tree was kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeepReason {
+    /// Files changed and not committed.
+    Uncommitted(usize),
+    /// Commits on the branch that no other branch has.
+    UnmergedCommits(usize),
+}
+
+/// Removes a session's work tree and branch unless that would lose work; says why it kept it.
+pub fn remove_worktree_if_clean(
+    repo: &Path,
+    wt: &Worktree,
+) -> Result<Option<KeepReason>, WorkspaceError> {
+    if !wt.path.exists() {
+        let _ = git(repo, &["worktree", "prune"]);
+        return Ok(None);
+    }
+    let changes = git(&wt.path, &["status", "--porcelain", "--untracked-files=all"])?;
+    let changed = changes.lines().filter(|l| !l.trim().is_empty()).count();
+    if changed > 0 {
+        return Ok(Some(KeepReason::Uncommitted(changed)));
+    }
+    let full = format!("refs/heads/{}", wt.branch);
+    // --exclude matches branch names without refs/heads/ when followed by --branches.
+    let exclude = format!("--exclude={}", wt.branch);
+    let unique = git(repo, &["rev-list", &full, "--not", &exclude, "--branches"])?;
+    let commits = unique.lines().filter(|l| !l.trim().is_empty()).count();
+    if commits > 0 {
+        return Ok(Some(KeepReason::UnmergedCommits(commits)));
+    }
+    git(repo, &["worktree", "remove", &wt.path.to_string_lossy()])?;
+    git(repo, &["branch", "-D", &wt.branch])?;
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path().join("repo");
+        std::fs::create_dir(&r).unwrap();
+        for args in [
+            vec!["init", "-q", "-b", "main"],
+            vec!["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init"],
+        ] {
+            git(&r, &args).unwrap();
+        }
+        tmp
+    }
+
+    #[test]
+    fn clean_work_tree_is_removed_dirty_one_kept() {
+        let tmp = repo();
+        let r = tmp.path().join("repo");
+        let clean = create_worktree(&r, &tmp.path().join("wt/a"), "a", None).unwrap();
+        assert_eq!(remove_worktree_if_clean(&r, &clean).unwrap(), None);
+        assert!(!clean.path.exists());
+
+        let dirty = create_worktree(&r, &tmp.path().join("wt/b"), "b", None).unwrap();
+        std::fs::write(dirty.path.join("f.txt"), "x").unwrap();
+        assert_eq!(remove_worktree_if_clean(&r, &dirty).unwrap(), Some(KeepReason::Uncommitted(1)));
+        git(&dirty.path, &["add", "f.txt"]).unwrap();
+        git(&dirty.path, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "f"]).unwrap();
+        assert_eq!(
+            remove_worktree_if_clean(&r, &dirty).unwrap(),
+            Some(KeepReason::UnmergedCommits(1))
+        );
+        assert!(dirty.path.join("f.txt").exists());
+    }
+}
