@@ -45,6 +45,26 @@ CREATE TABLE IF NOT EXISTS agent_state (
 );
 ";
 
+/// Runs `op` again while SQLite says the database is busy, for up to 15 seconds.
+fn retry_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match op() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A new session to reserve a name for.
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
@@ -86,11 +106,16 @@ impl Store {
         };
         let mut conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(15)).map_err(err)?;
-        // WAL lets readers (ao status) run while a spawn writes.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
+        // Switching to WAL and creating the schema take locks for which SQLite does not call the
+        // busy handler, so when several `ao` open a new store at once, retry them ourselves.
+        retry_busy(|| {
+            let mode: String =
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+            debug_assert_eq!(mode.to_lowercase(), "wal");
+            conn.pragma_update(None, "synchronous", "NORMAL")
+        })
+        .map_err(err)?;
+        let version: i64 = retry_busy(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
             .map_err(err)?;
         if version > SCHEMA_VERSION {
             return Err(Error::Usage(format!(
@@ -99,13 +124,13 @@ impl Store {
             )));
         }
         if version < SCHEMA_VERSION {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(err)?;
-            tx.execute_batch(SCHEMA).map_err(err)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(err)?;
-            tx.commit().map_err(err)?;
+            retry_busy(|| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.execute_batch(SCHEMA)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                tx.commit()
+            })
+            .map_err(err)?;
         }
         Ok(Store {
             path: path.to_path_buf(),
