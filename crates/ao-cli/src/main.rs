@@ -1,1 +1,194 @@
-fn main() {}
+//! `ao`: argument parsing and presentation over ao-core and the agent plugins.
+//!
+//! Exit codes: 0 success, 1 a runtime failure, 2 bad usage or bad config.
+
+mod cli;
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+
+use ao_core::clock::SystemClock;
+use ao_core::config::Config;
+use ao_core::home::StateHome;
+use ao_core::manager::{SessionManager, SpawnOptions};
+use ao_core::runtime::TmuxRuntime;
+use ao_plugin_opencode::{OpenCodeAgent, OpenCodeSettings};
+
+use crate::cli::{Cli, Command};
+
+/// An error the user must fix in their command line or config: exit code 2.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ao: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => report(&err),
+    }
+}
+
+fn report(err: &anyhow::Error) -> ExitCode {
+    // `ao status | head`: a closed pipe is a normal end, not an error.
+    if err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }) {
+        return ExitCode::SUCCESS;
+    }
+    let usage = err.chain().any(|c| {
+        c.downcast_ref::<UsageError>().is_some()
+            || c.downcast_ref::<ao_core::Error>().is_some_and(|e| e.is_usage())
+    });
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "ao: {err}");
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !err.to_string().contains(&text) {
+            let _ = write!(stderr, ": {text}");
+        }
+    }
+    let _ = writeln!(stderr);
+    ExitCode::from(if usage { 2 } else { 1 })
+}
+
+fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let file = Config::locate(cli.config.as_deref(), &cwd).map_err(ao_core::Error::from)?;
+    let config = Config::load(&file).map_err(ao_core::Error::from)?;
+    let home = StateHome::from_env()?;
+    let ao_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao"));
+    let agent = OpenCodeAgent::new(OpenCodeSettings::from_env(home.clone(), ao_exe))
+        .map_err(ao_core::Error::from)?;
+    Ok(SessionManager::new(
+        config,
+        home,
+        vec![Arc::new(agent)],
+        TmuxRuntime::from_env(),
+        Arc::new(SystemClock),
+    )?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::OpencodeFollow(args) => {
+            ao_plugin_opencode::run_follower(&args.url, &args.session, &args.password_file, args.since)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Spawn(args) => {
+            let prompt = args.prompt_text()?;
+            let mgr = manager(&cli)?;
+            let spawned = mgr
+                .spawn(SpawnOptions {
+                    project: args.project.clone(),
+                    prompt,
+                    runtime: args.runtime,
+                    model: args.model.clone(),
+                    agent_mode: args.agent.clone(),
+                    name: args.name.clone(),
+                })
+                .await
+                .with_context(|| format!("cannot spawn a session in project {}", args.project))?;
+            let s = &spawned.session;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", s.address)?;
+            eprintln!(
+                "ao: {} runs OpenCode session {} in {} ({}); `ao status {}` shows it",
+                s.address,
+                s.agent_session_id.as_deref().unwrap_or("?"),
+                s.workspace.display(),
+                s.runtime,
+                s.address
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status(args) => {
+            let mgr = manager(&cli)?;
+            let statuses = mgr.status(args.target.as_deref()).await?;
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &statuses)?;
+                writeln!(out)?;
+            } else {
+                output::status_table(&mut out, &statuses, output::use_color())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List => {
+            let mgr = manager(&cli)?;
+            let statuses = mgr.status(None).await?;
+            let mut out = std::io::stdout().lock();
+            for s in &statuses {
+                writeln!(out, "{}\t{}\t{}\t{}", s.id, s.activity, s.runtime, s.workspace.display())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Attach { target } => {
+            let mgr = manager(&cli)?;
+            let cmd = mgr.attach(target).await?;
+            let mut child = std::process::Command::new(&cmd.program);
+            child.args(&cmd.args).envs(cmd.env.iter().map(|(k, v)| (k, v)));
+            for k in &cmd.env_remove {
+                child.env_remove(k);
+            }
+            // Hand the terminal over: ao's work is done once the attach starts.
+            use std::os::unix::process::CommandExt;
+            let err = child.exec();
+            Err(anyhow::Error::new(err)
+                .context(format!("cannot run {}", cmd.program.display())))
+        }
+        Command::Kill { target, purge } => {
+            let mgr = manager(&cli)?;
+            let killed = mgr.kill(target, *purge).await?;
+            let mut out = std::io::stdout().lock();
+            for k in killed {
+                match k.kept_workspace {
+                    Some((path, reason)) => writeln!(
+                        out,
+                        "{}: stopped; kept its work tree {} ({})",
+                        k.id,
+                        path.display(),
+                        output::keep_reason(&reason)
+                    )?,
+                    None if k.purged => writeln!(out, "{}: stopped and purged", k.id)?,
+                    None => writeln!(out, "{}: stopped", k.id)?,
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,1 +1,392 @@
+//! The OpenCode agent for ao, tracked through OpenCode's own HTTP server API.
+//!
+//! - [`server`]: one `opencode serve` per project on 127.0.0.1, password-protected, found again by
+//!   every `ao` invocation and restarted when dead.
+//! - [`client`] and [`types`]: a typed client of the server API.
+//! - [`observe`]: the activity rules, from session status, pending permissions and questions, and
+//!   the last message.
+//! - [`events`] and [`follow`]: the global event stream and the follower that logs a
+//!   process-runtime session's conversation.
+//!
+//! Nothing here scrapes a terminal or reads OpenCode's database: every fact comes from the server.
+//! A session is created through the API before anything runs, so its `ses_…` id is known at once,
+//! and prompts go through the API, never on a command line.
 
+pub mod client;
+pub mod events;
+pub mod follow;
+pub mod observe;
+pub mod server;
+pub mod settings;
+pub mod types;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use async_trait::async_trait;
+use futures_util::future::join_all;
+
+use ao_core::agent::{Agent, AgentError, Observation, PreparedSession, SpawnRequest};
+use ao_core::config::ProjectConfig;
+use ao_core::runtime::LaunchSpec;
+use ao_core::session::{
+    Activity, PendingKind, PendingRequest, RuntimeKind, SessionError, SessionRecord,
+};
+
+use crate::client::{Client, ClientError};
+use crate::server::{ServerRecord, ServerState, Servers};
+pub use crate::settings::OpenCodeSettings;
+use crate::types::PromptModel;
+
+/// The plugin's name in config and in the store.
+pub const AGENT_NAME: &str = "opencode";
+
+/// The hidden `ao` subcommand that runs [`follow::follow`] for a process-runtime session.
+pub const FOLLOW_SUBCOMMAND: &str = "opencode-follow";
+
+/// How deep a chain of child sessions (subagents of subagents) is followed to its tracked root.
+const MAX_CHILD_DEPTH: usize = 4;
+
+/// The OpenCode agent.
+pub struct OpenCodeAgent {
+    servers: Servers,
+}
+
+impl OpenCodeAgent {
+    /// The agent with these settings.
+    pub fn new(settings: OpenCodeSettings) -> Result<OpenCodeAgent, AgentError> {
+        Ok(OpenCodeAgent {
+            servers: Servers::new(settings)?,
+        })
+    }
+
+    /// The project servers this agent manages.
+    pub fn servers(&self) -> &Servers {
+        &self.servers
+    }
+
+    fn settings(&self) -> &OpenCodeSettings {
+        self.servers.settings()
+    }
+
+    /// `opencode attach <url> --session <id> --dir <workspace>`: OpenCode's TUI on the session,
+    /// connected to the project's server (never a standalone TUI, which would run a server of its
+    /// own that ao cannot see).
+    fn tui_launch(&self, server: &ServerRecord, rec: &SessionRecord, id: &str) -> Result<LaunchSpec, AgentError> {
+        let password = ao_core::home::StateHome::read_secret(&server.password_file)
+            .map_err(|e| AgentError::Server(e.to_string()))?;
+        let mut args = vec![
+            "attach".to_string(),
+            server.url.clone(),
+            "--session".into(),
+            id.to_string(),
+            "--dir".into(),
+            rec.workspace.to_string_lossy().into_owned(),
+        ];
+        if self.settings().pure {
+            args.push("--pure".into());
+        }
+        let mut env = self.settings().client_env();
+        env.push(("OPENCODE_SERVER_PASSWORD".into(), password.trim().to_string()));
+        Ok(LaunchSpec {
+            program: self.settings().bin.clone(),
+            args,
+            cwd: rec.workspace.clone(),
+            env,
+            stdin_file: None,
+        })
+    }
+
+    /// The detached event follower of a process-runtime session.
+    fn follower_launch(&self, server: &ServerRecord, rec: &SessionRecord, id: &str, since_ms: i64) -> LaunchSpec {
+        LaunchSpec {
+            program: self.settings().ao_exe.clone(),
+            args: vec![
+                FOLLOW_SUBCOMMAND.into(),
+                "--url".into(),
+                server.url.clone(),
+                "--session".into(),
+                id.to_string(),
+                "--password-file".into(),
+                server.password_file.to_string_lossy().into_owned(),
+                "--since".into(),
+                since_ms.to_string(),
+            ],
+            cwd: rec.workspace.clone(),
+            env: vec![],
+            stdin_file: None,
+        }
+    }
+
+    async fn observe_project(&self, client: &Client, sessions: &[&SessionRecord]) -> Vec<Observation> {
+        let now = now_ms();
+        let dirs: BTreeSet<String> = sessions
+            .iter()
+            .map(|s| s.workspace.to_string_lossy().into_owned())
+            .collect();
+        // Status, permissions and questions are per directory; everything runs concurrently.
+        let per_dir = join_all(dirs.iter().map(|d| async move {
+            let (st, perms, qs) = futures_util::join!(
+                client.statuses(d),
+                client.permissions(d),
+                client.questions(d)
+            );
+            (d.clone(), st, perms, qs)
+        }));
+        let per_session = join_all(sessions.iter().map(|s| async move {
+            let id = s.agent_session_id.as_deref().unwrap_or_default();
+            futures_util::join!(client.session(id), client.messages(id, Some(1)))
+        }));
+        let (per_dir, per_session) = futures_util::join!(per_dir, per_session);
+
+        let mut statuses = HashMap::new();
+        let mut requests: Vec<PendingRequest> = Vec::new();
+        let mut requester: Vec<String> = Vec::new();
+        let mut dir_errors: HashMap<String, String> = HashMap::new();
+        for (dir, st, perms, qs) in per_dir {
+            match st {
+                Ok(st) => statuses.extend(st),
+                Err(e) => {
+                    dir_errors.insert(dir.clone(), e.to_string());
+                }
+            }
+            for p in perms.unwrap_or_default() {
+                requester.push(p.session_id.clone());
+                requests.push(PendingRequest {
+                    kind: PendingKind::Permission,
+                    id: p.id,
+                    title: format!("{}: {}", p.permission, p.patterns.join(" ")),
+                    from_session: Some(p.session_id),
+                });
+            }
+            for q in qs.unwrap_or_default() {
+                let title = match q.questions.first() {
+                    Some(first) if q.questions.len() > 1 => {
+                        format!("{} (+{} more)", first.question, q.questions.len() - 1)
+                    }
+                    Some(first) => first.question.clone(),
+                    None => "question".into(),
+                };
+                requester.push(q.session_id.clone());
+                requests.push(PendingRequest {
+                    kind: PendingKind::Question,
+                    id: q.id,
+                    title,
+                    from_session: Some(q.session_id),
+                });
+            }
+        }
+        let tracked: BTreeSet<&str> = sessions
+            .iter()
+            .filter_map(|s| s.agent_session_id.as_deref())
+            .collect();
+        let owners = self.owners(client, &requester, &tracked).await;
+
+        sessions
+            .iter()
+            .zip(per_session)
+            .map(|(rec, (session, last))| {
+                let id = rec.agent_session_id.as_deref().unwrap_or_default();
+                let session = match session {
+                    Ok(s) => s,
+                    Err(e) if e.is_not_found() => {
+                        return Observation::bare(
+                            Activity::Exited,
+                            Some(SessionError {
+                                name: "SessionDeleted".into(),
+                                message: format!("OpenCode has no session {id} any more"),
+                            }),
+                        )
+                    }
+                    Err(e) => return unobservable(&e),
+                };
+                if let Some(err) = dir_errors.get(rec.workspace.to_string_lossy().as_ref()) {
+                    return unobservable(err);
+                }
+                let pending: Vec<PendingRequest> = requests
+                    .iter()
+                    .filter(|r| {
+                        let from = r.from_session.as_deref().unwrap_or_default();
+                        owners.get(from).map(String::as_str) == Some(id)
+                    })
+                    .map(|r| PendingRequest {
+                        from_session: r.from_session.clone().filter(|f| f != id),
+                        ..r.clone()
+                    })
+                    .collect();
+                let last = last.ok().and_then(|mut m| m.pop()).map(|m| m.info);
+                observe::observe(
+                    &observe::ServerFacts {
+                        session: &session,
+                        status: statuses.get(id),
+                        last_message: last.as_ref(),
+                        pending,
+                    },
+                    now,
+                )
+            })
+            .collect()
+    }
+
+    /// Maps each session that raised a request to the tracked session it belongs to: itself, or
+    /// the tracked ancestor of a child session (a subagent).
+    async fn owners(
+        &self,
+        client: &Client,
+        requesters: &[String],
+        tracked: &BTreeSet<&str>,
+    ) -> HashMap<String, String> {
+        let unique: BTreeSet<&String> = requesters.iter().collect();
+        let found = join_all(unique.into_iter().map(|start| async move {
+            let mut current = start.clone();
+            for _ in 0..=MAX_CHILD_DEPTH {
+                if tracked.contains(current.as_str()) {
+                    return Some((start.clone(), current));
+                }
+                match client.session(&current).await.ok().and_then(|s| s.parent_id) {
+                    Some(parent) => current = parent,
+                    None => return None,
+                }
+            }
+            None
+        }))
+        .await;
+        found.into_iter().flatten().collect()
+    }
+
+    async fn up_client(&self, project: &ProjectConfig) -> Result<Client, AgentError> {
+        match self.servers.lookup(&project.name).await {
+            ServerState::Up(_, c) => Ok(c),
+            _ => Err(AgentError::Server(format!(
+                "the OpenCode server of project {} is not running",
+                project.name
+            ))),
+        }
+    }
+}
+
+fn unobservable(err: &dyn std::fmt::Display) -> Observation {
+    Observation::bare(
+        Activity::Blocked,
+        Some(SessionError {
+            name: "Unobservable".into(),
+            message: err.to_string(),
+        }),
+    )
+}
+
+fn server_error(e: ClientError) -> AgentError {
+    AgentError::Server(e.to_string())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl Agent for OpenCodeAgent {
+    fn name(&self) -> &'static str {
+        AGENT_NAME
+    }
+
+    async fn prepare(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError> {
+        let (server, client) = self.servers.ensure(req.project).await?;
+        let rec = req.session;
+        let session = client
+            .create_session(&rec.workspace.to_string_lossy(), None)
+            .await
+            .map_err(server_error)?;
+        let launch = match rec.runtime {
+            RuntimeKind::Tmux => self.tui_launch(&server, rec, &session.id)?,
+            RuntimeKind::Process => self.follower_launch(&server, rec, &session.id, session.time.created),
+        };
+        Ok(PreparedSession {
+            agent_session_id: session.id,
+            launch,
+        })
+    }
+
+    async fn send(&self, project: &ProjectConfig, rec: &SessionRecord, prompt: &str) -> Result<(), AgentError> {
+        let id = rec
+            .agent_session_id
+            .as_deref()
+            .ok_or_else(|| AgentError::Request(format!("session {} has no OpenCode session", rec.address)))?;
+        let (_, client) = self.servers.ensure(project).await?;
+        let model = rec.model.as_deref().and_then(PromptModel::parse);
+        client
+            .prompt_async(id, prompt, model, rec.agent_mode.as_deref())
+            .await
+            .map_err(server_error)
+    }
+
+    async fn observe(&self, project: &ProjectConfig, sessions: &[&SessionRecord]) -> Vec<Observation> {
+        match self.servers.lookup(&project.name).await {
+            ServerState::Up(_, client) => self.observe_project(&client, sessions).await,
+            ServerState::Unresponsive(rec) => sessions
+                .iter()
+                .map(|_| {
+                    Observation::bare(
+                        Activity::Blocked,
+                        Some(SessionError {
+                            name: "ServerUnresponsive".into(),
+                            message: format!("the OpenCode server at {} does not answer", rec.url),
+                        }),
+                    )
+                })
+                .collect(),
+            ServerState::Gone => sessions
+                .iter()
+                .map(|s| {
+                    Observation::bare(
+                        Activity::Exited,
+                        Some(SessionError {
+                            name: "ServerGone".into(),
+                            message: format!(
+                                "the OpenCode server of project {} is not running; `ao restore {}` brings it back",
+                                project.name, s.address
+                            ),
+                        }),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    async fn attach_launch(&self, project: &ProjectConfig, rec: &SessionRecord) -> Result<LaunchSpec, AgentError> {
+        let id = rec
+            .agent_session_id
+            .as_deref()
+            .ok_or_else(|| AgentError::Request(format!("session {} has no OpenCode session", rec.address)))?;
+        let (server, _) = self.servers.ensure(project).await?;
+        self.tui_launch(&server, rec, id)
+    }
+
+    async fn kill(&self, project: &ProjectConfig, rec: &SessionRecord, purge: bool) -> Result<(), AgentError> {
+        let Some(id) = rec.agent_session_id.as_deref() else {
+            return Ok(());
+        };
+        let client = self.up_client(project).await?;
+        client.abort(id).await.map_err(server_error)?;
+        if purge {
+            match client.delete_session(id).await {
+                Err(e) if !e.is_not_found() => return Err(server_error(e)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the follower of a process-runtime session (the hidden `ao opencode-follow`), writing to
+/// standard output until the session is deleted or its server is gone.
+pub async fn run_follower(url: &str, session_id: &str, password_file: &Path, since_ms: i64) -> Result<(), String> {
+    let password = std::fs::read_to_string(password_file)
+        .map_err(|e| format!("cannot read {}: {e}", password_file.display()))?;
+    let client = Client::new(url, password.trim());
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    follow::follow(&client, session_id, since_ms, &mut out).await
+}

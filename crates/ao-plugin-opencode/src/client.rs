@@ -1,0 +1,331 @@
+//! A typed client for OpenCode's HTTP server API, with a timeout on every request.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::types::{
+    MessageWithParts, PermissionRequest, PromptModel, QuestionRequest, Session, SessionStatus,
+};
+
+/// How long an ordinary request may take. A fresh server accepts connections before it answers
+/// them, and a request sent then is never answered: nothing may wait forever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A request to the OpenCode server that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Could not connect, or no answer in time.
+    #[error("OpenCode server at {url} is not reachable: {source}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// What failed.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error status.
+    #[error("OpenCode server: {method} {path} gave {status}: {body}")]
+    Status {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+        /// The status code.
+        status: StatusCode,
+        /// The body (OpenCode's error object, usually).
+        body: String,
+    },
+    /// The answer was not what the API reference says.
+    #[error("OpenCode server: unexpected answer to {path}: {message}")]
+    Decode {
+        /// The path.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl ClientError {
+    /// Whether the server said 404.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClientError::Status { status, .. } if *status == StatusCode::NOT_FOUND)
+    }
+}
+
+/// A client of one OpenCode server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    password: String,
+}
+
+impl Client {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:4096`) with its password.
+    pub fn new(base: &str, password: &str) -> Client {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            password: password.to_string(),
+        }
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// A request builder with auth, for callers that need their own (event streams).
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .basic_auth("opencode", Some(&self.password))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
+        let mut req = self.request(method.clone(), path).query(query).timeout(timeout);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.map_err(|source| ClientError::Unreachable {
+            url: self.base.clone(),
+            source,
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|source| ClientError::Unreachable {
+            url: self.base.clone(),
+            source,
+        })?;
+        if !status.is_success() {
+            return Err(ClientError::Status {
+                method: method.to_string(),
+                path: path.to_string(),
+                status,
+                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            });
+        }
+        // 204 and empty bodies decode as JSON null.
+        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+        serde_json::from_slice(bytes).map_err(|e| ClientError::Decode {
+            path: path.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// `GET /global/health` with a short timeout: the server's version when it answers.
+    pub async fn health(&self, timeout: Duration) -> Result<String, ClientError> {
+        let v: serde_json::Value = self
+            .call(Method::GET, "/global/health", &[], None, timeout)
+            .await?;
+        Ok(v.get("version")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// `POST /session?directory=`: a new conversation in that directory.
+    pub async fn create_session(
+        &self,
+        directory: &str,
+        title: Option<&str>,
+    ) -> Result<Session, ClientError> {
+        let body = match title {
+            Some(t) => json!({ "title": t }),
+            None => json!({}),
+        };
+        self.call(
+            Method::POST,
+            "/session",
+            &[("directory", directory)],
+            Some(body),
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `GET /session/{id}`: works for a session of any directory.
+    pub async fn session(&self, id: &str) -> Result<Session, ClientError> {
+        self.call(Method::GET, &format!("/session/{id}"), &[], None, REQUEST_TIMEOUT)
+            .await
+    }
+
+    /// `DELETE /session/{id}`.
+    pub async fn delete_session(&self, id: &str) -> Result<(), ClientError> {
+        let _: serde_json::Value = self
+            .call(Method::DELETE, &format!("/session/{id}"), &[], None, REQUEST_TIMEOUT)
+            .await?;
+        Ok(())
+    }
+
+    /// `GET /session/{id}/message?limit=N`: the last N messages (all when `None`).
+    pub async fn messages(
+        &self,
+        id: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<MessageWithParts>, ClientError> {
+        let limit = limit.map(|l| l.to_string());
+        let query: Vec<(&str, &str)> = limit.iter().map(|l| ("limit", l.as_str())).collect();
+        self.call(
+            Method::GET,
+            &format!("/session/{id}/message"),
+            &query,
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `GET /session/status?directory=`: busy and retrying sessions of that directory.
+    pub async fn statuses(
+        &self,
+        directory: &str,
+    ) -> Result<std::collections::HashMap<String, SessionStatus>, ClientError> {
+        self.call(
+            Method::GET,
+            "/session/status",
+            &[("directory", directory)],
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `GET /permission?directory=`: pending permission requests of that directory.
+    pub async fn permissions(&self, directory: &str) -> Result<Vec<PermissionRequest>, ClientError> {
+        self.call(
+            Method::GET,
+            "/permission",
+            &[("directory", directory)],
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `GET /question?directory=`: pending questions of that directory.
+    pub async fn questions(&self, directory: &str) -> Result<Vec<QuestionRequest>, ClientError> {
+        self.call(
+            Method::GET,
+            "/question",
+            &[("directory", directory)],
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `POST /session/{id}/prompt_async`: starts a turn and returns at once.
+    pub async fn prompt_async(
+        &self,
+        id: &str,
+        text: &str,
+        model: Option<PromptModel>,
+        agent: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let mut body = json!({ "parts": [{ "type": "text", "text": text }] });
+        if let Some(m) = model {
+            body["model"] = json!(m);
+        }
+        if let Some(a) = agent {
+            body["agent"] = json!(a);
+        }
+        // A large prompt is one big body; allow it more time than a status call.
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                &format!("/session/{id}/prompt_async"),
+                &[],
+                Some(body),
+                Duration::from_secs(60),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /session/{id}/abort`.
+    pub async fn abort(&self, id: &str) -> Result<(), ClientError> {
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                &format!("/session/{id}/abort"),
+                &[],
+                None,
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /permission/{id}/reply?directory=` with `once`, `always` or `reject`.
+    pub async fn reply_permission(
+        &self,
+        directory: &str,
+        request_id: &str,
+        reply: &str,
+        message: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let mut body = json!({ "reply": reply });
+        if let Some(m) = message {
+            body["message"] = json!(m);
+        }
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                &format!("/permission/{request_id}/reply"),
+                &[("directory", directory)],
+                Some(body),
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /question/{id}/reply?directory=`: one list of labels per question.
+    pub async fn reply_question(
+        &self,
+        directory: &str,
+        request_id: &str,
+        answers: &[Vec<String>],
+    ) -> Result<(), ClientError> {
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                &format!("/question/{request_id}/reply"),
+                &[("directory", directory)],
+                Some(json!({ "answers": answers })),
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /question/{id}/reject?directory=`.
+    pub async fn reject_question(&self, directory: &str, request_id: &str) -> Result<(), ClientError> {
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                &format!("/question/{request_id}/reject"),
+                &[("directory", directory)],
+                None,
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+//! From what the server says about a session to what `ao status` reports: the activity rules of
+//! design.md, as one pure function, unit-tested without a server.
+
+use ao_core::agent::Observation;
+use ao_core::session::{Activity, PendingRequest, SessionError, Tokens};
+
+use crate::types::{MessageInfo, Session, SessionStatus};
+
+/// A user message with no reply yet counts as a turn starting for this long; after that, with the
+/// session idle, it is a turn that never started.
+const STARTING_GRACE_MS: i64 = 15_000;
+
+/// What the server said about one session.
+#[derive(Debug, Clone)]
+pub struct ServerFacts<'a> {
+    /// The session object.
+    pub session: &'a Session,
+    /// Its entry in `/session/status`; `None` when idle (idle sessions are absent).
+    pub status: Option<&'a SessionStatus>,
+    /// Its last message, if any.
+    pub last_message: Option<&'a MessageInfo>,
+    /// Permissions and questions pending for it or its child sessions.
+    pub pending: Vec<PendingRequest>,
+}
+
+/// The observation for one session, `now` in epoch milliseconds.
+pub fn observe(facts: &ServerFacts<'_>, now: i64) -> Observation {
+    let s = facts.session;
+    let (activity, error) = activity(facts, now);
+    Observation {
+        activity,
+        last_activity_at: Some(s.time.updated.max(s.time.created)),
+        model: s
+            .model
+            .as_ref()
+            .filter(|m| !m.provider_id.is_empty())
+            .map(|m| format!("{}/{}", m.provider_id, m.id)),
+        summary: Some(s.title.clone()).filter(|t| !t.is_empty()),
+        tokens: Tokens {
+            input: s.tokens.input,
+            output: s.tokens.output,
+            reasoning: s.tokens.reasoning,
+            cache_read: s.tokens.cache.read,
+            cache_write: s.tokens.cache.write,
+        },
+        cost_usd: s.cost,
+        pending: facts.pending.clone(),
+        error,
+    }
+}
+
+fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError>) {
+    // A pending request keeps the status busy: it outranks active.
+    if !facts.pending.is_empty() {
+        return (Activity::WaitingInput, None);
+    }
+    match facts.status.map(|s| s.kind.as_str()) {
+        Some("busy") => return (Activity::Active, None),
+        Some("retry") => {
+            let st = facts.status.cloned().unwrap_or_default();
+            let message = format!(
+                "the provider is being retried (attempt {}): {}",
+                st.attempt.unwrap_or(0),
+                st.message.unwrap_or_default()
+            );
+            return (
+                Activity::Blocked,
+                Some(SessionError {
+                    name: "Retry".into(),
+                    message,
+                }),
+            );
+        }
+        _ => {}
+    }
+    let Some(last) = facts.last_message else {
+        return (Activity::Ready, None);
+    };
+    if last.role == "user" {
+        if now - last.time.created < STARTING_GRACE_MS {
+            return (Activity::Active, None);
+        }
+        return (
+            Activity::Blocked,
+            Some(SessionError {
+                name: "NoReply".into(),
+                message: "the last message got no reply; `ao send` it again".into(),
+            }),
+        );
+    }
+    if let Some(err) = &last.error {
+        // An abort is a person's decision, not a failure: the agent takes the next message.
+        if err.name == "MessageAbortedError" {
+            return (Activity::Ready, None);
+        }
+        return (
+            Activity::Blocked,
+            Some(SessionError {
+                name: err.name.clone(),
+                message: err.message(),
+            }),
+        );
+    }
+    if last.time.completed.is_none() {
+        return (
+            Activity::Blocked,
+            Some(SessionError {
+                name: "Interrupted".into(),
+                message: "the turn was interrupted (its server stopped mid-turn); \
+                          `ao send` to continue"
+                    .into(),
+            }),
+        );
+    }
+    (Activity::Ready, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ApiError, MessageTime};
+    use ao_core::session::PendingKind;
+
+    fn session() -> Session {
+        let mut s = Session {
+            id: "ses_1".into(),
+            title: "t".into(),
+            cost: 0.000435,
+            ..Default::default()
+        };
+        s.tokens.input = 110;
+        s.tokens.output = 7;
+        s.time.updated = 1_000;
+        s
+    }
+
+    fn assistant(completed: Option<i64>, error: Option<&str>) -> MessageInfo {
+        MessageInfo {
+            role: "assistant".into(),
+            time: MessageTime {
+                created: 900,
+                completed,
+            },
+            error: error.map(|n| ApiError {
+                name: n.into(),
+                data: serde_json::json!({"message": "boom"}),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn state(status: Option<&str>, last: Option<MessageInfo>, pending: bool) -> (Activity, Option<String>) {
+        let s = session();
+        let st = status.map(|k| SessionStatus {
+            kind: k.into(),
+            attempt: Some(2),
+            message: Some("Cannot connect".into()),
+            next: None,
+        });
+        let facts = ServerFacts {
+            session: &s,
+            status: st.as_ref(),
+            last_message: last.as_ref(),
+            pending: if pending {
+                vec![PendingRequest {
+                    kind: PendingKind::Permission,
+                    id: "per_1".into(),
+                    title: "bash: x".into(),
+                    from_session: None,
+                }]
+            } else {
+                vec![]
+            },
+        };
+        let o = observe(&facts, 2_000);
+        (o.activity, o.error.map(|e| format!("{}: {}", e.name, e.message)))
+    }
+
+    #[test]
+    fn states_follow_design() {
+        assert_eq!(state(Some("busy"), None, false).0, Activity::Active);
+        assert_eq!(state(Some("busy"), None, true).0, Activity::WaitingInput);
+        let (a, e) = state(Some("retry"), None, false);
+        assert_eq!(a, Activity::Blocked);
+        assert!(e.unwrap().contains("attempt 2): Cannot connect"));
+        assert_eq!(state(None, Some(assistant(Some(950), None)), false).0, Activity::Ready);
+        let (a, e) = state(None, Some(assistant(Some(950), Some("APIError"))), false);
+        assert_eq!((a, e.as_deref()), (Activity::Blocked, Some("APIError: boom")));
+        let (a, e) = state(None, Some(assistant(None, None)), false);
+        assert_eq!(a, Activity::Blocked);
+        assert!(e.unwrap().starts_with("Interrupted"));
+        assert_eq!(
+            state(None, Some(assistant(Some(950), Some("MessageAbortedError"))), false).0,
+            Activity::Ready
+        );
+        assert_eq!(state(None, None, false).0, Activity::Ready);
+    }
+
+    #[test]
+    fn figures_come_from_the_session() {
+        let s = session();
+        let o = observe(
+            &ServerFacts {
+                session: &s,
+                status: None,
+                last_message: None,
+                pending: vec![],
+            },
+            0,
+        );
+        assert_eq!((o.tokens.input, o.tokens.output), (110, 7));
+        assert_eq!(o.cost_usd, 0.000435);
+        assert_eq!(o.last_activity_at, Some(1_000));
+    }
+}

@@ -1,0 +1,325 @@
+//! One `opencode serve` per project: started on demand, found again, health-checked, restarted
+//! when dead.
+//!
+//! Theory of operation. The server runs detached from `ao` (its own session and process group) on
+//! 127.0.0.1 with a port it picks itself (`--port 0`; ao reads the port from the line the server
+//! prints, so no other program can take it in between), with a random password in its environment
+//! and the project's OpenCode settings in `OPENCODE_CONFIG_CONTENT`. Its pid, start time, port and
+//! the path of its password file (0600) are kept in the session store; a later `ao` reuses the
+//! server after a health check with short timeouts (a fresh server accepts connections before it
+//! answers them) and starts a new one when the old one is gone. A file lock per project keeps two
+//! `ao spawn` started at once from starting two servers.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ao_core::config::ProjectConfig;
+use ao_core::home::StateHome;
+use ao_core::runtime::process::{spawn_detached, ProcessIdentity};
+use ao_core::runtime::LaunchSpec;
+use ao_core::store::Store;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::client::Client;
+use crate::settings::OpenCodeSettings;
+use crate::AGENT_NAME;
+use ao_core::agent::AgentError;
+
+/// How long a new server may take to answer its first health check (a cold start on a loaded
+/// 2-core machine takes several seconds).
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a known server may take to answer before it is considered hung.
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// What the store keeps about a project's server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerRecord {
+    /// The server's pid.
+    pub pid: u32,
+    /// Its start time (clock ticks since boot), against pid reuse.
+    pub start_time: u64,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The 0600 file holding its password.
+    pub password_file: PathBuf,
+}
+
+impl ServerRecord {
+    fn identity(&self) -> ProcessIdentity {
+        ProcessIdentity {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
+    }
+
+    /// A client for this server.
+    pub fn client(&self) -> Result<Client, AgentError> {
+        let password = StateHome::read_secret(&self.password_file)
+            .map_err(|e| AgentError::Server(e.to_string()))?;
+        Ok(Client::new(&self.url, password.trim()))
+    }
+}
+
+/// What is known about a project's server without starting one.
+#[derive(Debug)]
+pub enum ServerState {
+    /// It runs and answers.
+    Up(ServerRecord, Client),
+    /// Its process runs but it does not answer.
+    Unresponsive(ServerRecord),
+    /// There is none (never started, or it died).
+    Gone,
+}
+
+/// The servers of all projects.
+pub struct Servers {
+    settings: OpenCodeSettings,
+    store: Store,
+}
+
+fn key(project: &str) -> String {
+    format!("server:{project}")
+}
+
+impl Servers {
+    /// The servers known to the store under `settings.home`.
+    pub fn new(settings: OpenCodeSettings) -> Result<Servers, AgentError> {
+        let store = Store::open(&settings.home.store_path())
+            .map_err(|e| AgentError::Server(e.to_string()))?;
+        Ok(Servers { settings, store })
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &OpenCodeSettings {
+        &self.settings
+    }
+
+    fn record(&self, project: &str) -> Option<ServerRecord> {
+        self.store
+            .agent_state(AGENT_NAME, &key(project))
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    /// The state of a project's server; never starts one.
+    pub async fn lookup(&self, project: &str) -> ServerState {
+        let Some(rec) = self.record(project) else {
+            return ServerState::Gone;
+        };
+        if !rec.identity().is_alive() {
+            return ServerState::Gone;
+        }
+        let Ok(client) = rec.client() else {
+            return ServerState::Unresponsive(rec);
+        };
+        // One retry: a request sent while the server is starting may never be answered.
+        for _ in 0..2 {
+            if client.health(HEALTH_TIMEOUT).await.is_ok() {
+                return ServerState::Up(rec, client);
+            }
+        }
+        ServerState::Unresponsive(rec)
+    }
+
+    /// A client of the project's server, starting (or restarting) the server if needed.
+    pub async fn ensure(&self, project: &ProjectConfig) -> Result<(ServerRecord, Client), AgentError> {
+        if let ServerState::Up(rec, client) = self.lookup(&project.name).await {
+            return Ok((rec, client));
+        }
+        let lock_path = self
+            .settings
+            .home
+            .servers_dir()
+            .map_err(|e| AgentError::Server(e.to_string()))?
+            .join(format!("{}.lock", project.name));
+        let lock = tokio::task::spawn_blocking(move || lock_file(&lock_path))
+            .await
+            .map_err(|e| AgentError::Server(e.to_string()))??;
+        // Another ao may have started it while we waited for the lock.
+        let result = match self.lookup(&project.name).await {
+            ServerState::Up(rec, client) => Ok((rec, client)),
+            ServerState::Unresponsive(rec) => {
+                // Give a busy server a moment before replacing it.
+                match wait_healthy(&rec, Duration::from_secs(10)).await {
+                    Ok(client) => Ok((rec, client)),
+                    Err(_) => {
+                        let id = rec.identity();
+                        tokio::task::spawn_blocking(move || id.stop(Duration::from_secs(5)))
+                            .await
+                            .ok();
+                        self.start(project).await
+                    }
+                }
+            }
+            ServerState::Gone => self.start(project).await,
+        };
+        drop(lock);
+        result
+    }
+
+    async fn start(&self, project: &ProjectConfig) -> Result<(ServerRecord, Client), AgentError> {
+        let home = &self.settings.home;
+        let server_err = |e: ao_core::Error| AgentError::Server(e.to_string());
+        let password: String = {
+            let mut rng = rand::rng();
+            (0..32).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
+        };
+        let password_file = home
+            .write_secret(&format!("opencode-{}.password", project.name), &password)
+            .map_err(server_err)?;
+        let log = home.servers_dir().map_err(server_err)?.join(format!("{}.log", project.name));
+        let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+
+        let mut args = vec![
+            "serve".to_string(),
+            "--hostname".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "0".into(),
+        ];
+        if self.settings.pure {
+            args.push("--pure".into());
+        }
+        let mut env = self.settings.client_env();
+        env.push(("OPENCODE_SERVER_PASSWORD".into(), password.clone()));
+        env.push((
+            "OPENCODE_CONFIG_CONTENT".into(),
+            crate::settings::server_config(project).to_string(),
+        ));
+        let spec = LaunchSpec {
+            program: self.settings.bin.clone(),
+            args,
+            cwd: project.path.clone(),
+            env,
+            stdin_file: None,
+        };
+        let id = spawn_detached(&spec, &log).map_err(|e| {
+            AgentError::Launch(format!(
+                "cannot start `{} serve` for project {}: {e}; install it with scripts/install-opencode \
+                 or set AO_OPENCODE_BIN",
+                self.settings.bin.display(),
+                project.name
+            ))
+        })?;
+
+        let deadline = Instant::now() + START_DEADLINE;
+        let url = loop {
+            if let Some(url) = listening_url(&log, offset) {
+                break url;
+            }
+            if !id.is_alive() {
+                return Err(AgentError::Launch(format!(
+                    "the OpenCode server of project {} exited during start:\n{}",
+                    project.name,
+                    log_tail(&log, offset)
+                )));
+            }
+            if Instant::now() > deadline {
+                id.stop(Duration::from_secs(2));
+                return Err(AgentError::Launch(format!(
+                    "the OpenCode server of project {} did not start within {}s; see {}",
+                    project.name,
+                    START_DEADLINE.as_secs(),
+                    log.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let rec = ServerRecord {
+            pid: id.pid,
+            start_time: id.start_time,
+            url,
+            password_file,
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let client = match wait_healthy(&rec, remaining).await {
+            Ok(c) => c,
+            Err(e) => {
+                id.stop(Duration::from_secs(2));
+                return Err(e);
+            }
+        };
+        let value = serde_json::to_value(&rec).map_err(|e| AgentError::Server(e.to_string()))?;
+        self.store
+            .set_agent_state(AGENT_NAME, &key(&project.name), Some(&value))
+            .map_err(server_err)?;
+        Ok((rec, client))
+    }
+
+    /// Stops a project's server, if it runs.
+    pub fn stop(&self, project: &str) {
+        if let Some(rec) = self.record(project) {
+            rec.identity().stop(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Polls `/global/health` with short timeouts until it answers or `within` passes.
+async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, AgentError> {
+    let client = rec.client()?;
+    let deadline = Instant::now() + within;
+    loop {
+        if client.health(Duration::from_millis(800)).await.is_ok() {
+            return Ok(client);
+        }
+        if !rec.identity().is_alive() {
+            return Err(AgentError::Server(format!(
+                "the OpenCode server at {} exited",
+                rec.url
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(AgentError::Server(format!(
+                "the OpenCode server at {} does not answer",
+                rec.url
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The URL from the server's `opencode server listening on http://…` line, written after `offset`.
+fn listening_url(log: &std::path::Path, offset: u64) -> Option<String> {
+    let text = read_from(log, offset);
+    let line = text.lines().find(|l| l.contains("server listening on "))?;
+    let url = line.split("listening on ").nth(1)?.trim();
+    Some(url.trim_end_matches('/').to_string())
+}
+
+fn read_from(log: &std::path::Path, offset: u64) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(log) {
+        if f.seek(SeekFrom::Start(offset)).is_ok() {
+            let _ = f.read_to_string(&mut text);
+        }
+    }
+    text
+}
+
+fn log_tail(log: &std::path::Path, offset: u64) -> String {
+    let text = read_from(log, offset);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// An exclusive lock on a file, released when dropped.
+pub(crate) fn lock_file(path: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| AgentError::Io {
+            what: format!("cannot open lock {}", path.display()),
+            source,
+        })?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| {
+        AgentError::Io {
+            what: format!("cannot lock {}", path.display()),
+            source: e.into(),
+        }
+    })
+}

@@ -1,0 +1,77 @@
+//! How the OpenCode plugin finds its binary and what it hands OpenCode.
+
+use std::path::PathBuf;
+
+use ao_core::config::ProjectConfig;
+use ao_core::home::StateHome;
+use serde_json::{json, Value};
+
+/// The plugin's settings, from the environment.
+#[derive(Debug, Clone)]
+pub struct OpenCodeSettings {
+    /// The `opencode` binary: `AO_OPENCODE_BIN`, else `opencode` on PATH.
+    pub bin: PathBuf,
+    /// The `ao` binary, which runs the event follower of process-runtime sessions.
+    pub ao_exe: PathBuf,
+    /// Run OpenCode without external plugins (`AO_OPENCODE_PURE=1`).
+    pub pure: bool,
+    /// The state home.
+    pub home: StateHome,
+}
+
+/// Environment variables passed on to every OpenCode program ao starts, so that a TUI in a tmux
+/// pane (whose environment is the tmux server's) sees the same OpenCode data as the server.
+const PASSED_ENV: &[&str] = &[
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "OPENCODE_DISABLE_MODELS_FETCH",
+    "OPENCODE_DISABLE_LSP_DOWNLOAD",
+    "OPENCODE_DISABLE_DEFAULT_PLUGINS",
+];
+
+impl OpenCodeSettings {
+    /// Settings from `AO_OPENCODE_BIN` and `AO_OPENCODE_PURE`.
+    pub fn from_env(home: StateHome, ao_exe: PathBuf) -> OpenCodeSettings {
+        let bin = std::env::var_os("AO_OPENCODE_BIN")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("opencode"));
+        let pure = std::env::var("AO_OPENCODE_PURE").is_ok_and(|v| v == "1" || v == "true");
+        OpenCodeSettings {
+            bin,
+            ao_exe,
+            pure,
+            home,
+        }
+    }
+
+    /// The environment every OpenCode program gets (the password is added per program).
+    pub fn client_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = PASSED_ENV
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect();
+        // ao pins the OpenCode version; an update behind its back would change the API under it.
+        env.push(("OPENCODE_DISABLE_AUTOUPDATE".into(), "1".into()));
+        env
+    }
+}
+
+/// The OpenCode config of a project's server: `agentConfig.opencodeConfig`, with `model` and
+/// `permission` from `agentConfig` on top.
+pub fn server_config(project: &ProjectConfig) -> Value {
+    let ac = &project.agent_config;
+    let mut cfg = match &ac.opencode_config {
+        Some(Value::Object(m)) => Value::Object(m.clone()),
+        _ => json!({}),
+    };
+    if let Some(model) = &ac.model {
+        cfg["model"] = json!(model);
+    }
+    if let Some(permission) = &ac.permission {
+        cfg["permission"] = permission.clone();
+    }
+    cfg
+}
