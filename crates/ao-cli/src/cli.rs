@@ -25,10 +25,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a new agent session in a project.
-    #[command(after_help = "Examples:\n  ao spawn my-project \"Fix the linting errors\"\n  ao spawn my-project --prompt-file task.md --runtime process\n  git diff | ao spawn my-project --prompt-file - --name review")]
+    #[command(
+        after_help = "Examples:\n  ao spawn my-project \"Fix the linting errors\"\n  ao spawn my-project --prompt-file task.md --runtime process\n  git diff | ao spawn my-project --prompt-file - --name review"
+    )]
     Spawn(SpawnArgs),
     /// Show what each session is doing and what it has cost.
-    #[command(after_help = "TARGET is a project, project/name, or a name unique across projects.\n\nExamples:\n  ao status\n  ao status my-project --json")]
+    #[command(
+        after_help = "TARGET is a project, project/name, or a name unique across projects.\n\nExamples:\n  ao status\n  ao status my-project --json"
+    )]
     Status(StatusArgs),
     /// One line per session.
     List,
@@ -95,7 +99,10 @@ impl SpawnArgs {
             s
         } else {
             std::fs::read_to_string(file).map_err(|e| {
-                UsageError(format!("cannot read the prompt file {}: {e}", file.display()))
+                UsageError(format!(
+                    "cannot read the prompt file {}: {e}",
+                    file.display()
+                ))
             })?
         };
         Ok(Some(text))

@@ -47,7 +47,10 @@ fn main() -> ExitCode {
             };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ao: cannot start: {e}");
@@ -70,7 +73,8 @@ fn report(err: &anyhow::Error) -> ExitCode {
     }
     let usage = err.chain().any(|c| {
         c.downcast_ref::<UsageError>().is_some()
-            || c.downcast_ref::<ao_core::Error>().is_some_and(|e| e.is_usage())
+            || c.downcast_ref::<ao_core::Error>()
+                .is_some_and(|e| e.is_usage())
     });
     let mut stderr = std::io::stderr().lock();
     let _ = write!(stderr, "ao: {err}");
@@ -104,9 +108,14 @@ fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::OpencodeFollow(args) => {
-            ao_plugin_opencode::run_follower(&args.url, &args.session, &args.password_file, args.since)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            ao_plugin_opencode::run_follower(
+                &args.url,
+                &args.session,
+                &args.password_file,
+                args.since,
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Spawn(args) => {
@@ -153,7 +162,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let statuses = mgr.status(None).await?;
             let mut out = std::io::stdout().lock();
             for s in &statuses {
-                writeln!(out, "{}\t{}\t{}\t{}", s.id, s.activity, s.runtime, s.workspace.display())?;
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}",
+                    s.id,
+                    s.activity,
+                    s.runtime,
+                    s.workspace.display()
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -161,15 +177,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mgr = manager(&cli)?;
             let cmd = mgr.attach(target).await?;
             let mut child = std::process::Command::new(&cmd.program);
-            child.args(&cmd.args).envs(cmd.env.iter().map(|(k, v)| (k, v)));
+            child
+                .args(&cmd.args)
+                .envs(cmd.env.iter().map(|(k, v)| (k, v)));
             for k in &cmd.env_remove {
                 child.env_remove(k);
             }
             // Hand the terminal over: ao's work is done once the attach starts.
             use std::os::unix::process::CommandExt;
             let err = child.exec();
-            Err(anyhow::Error::new(err)
-                .context(format!("cannot run {}", cmd.program.display())))
+            Err(anyhow::Error::new(err).context(format!("cannot run {}", cmd.program.display())))
         }
         Command::Kill { target, purge } => {
             let mgr = manager(&cli)?;

@@ -27,9 +27,16 @@ fn paint(text: &str, activity: Activity, color: bool) -> String {
 
 /// The status table: one line per session, within 80 columns, then a line per pending request or
 /// error.
-pub fn status_table(out: &mut dyn Write, statuses: &[SessionStatus], color: bool) -> io::Result<()> {
+pub fn status_table(
+    out: &mut dyn Write,
+    statuses: &[SessionStatus],
+    color: bool,
+) -> io::Result<()> {
     if statuses.is_empty() {
-        return writeln!(out, "no sessions; `ao spawn <project> \"<prompt>\"` starts one");
+        return writeln!(
+            out,
+            "no sessions; `ao spawn <project> \"<prompt>\"` starts one"
+        );
     }
     writeln!(
         out,
@@ -38,7 +45,13 @@ pub fn status_table(out: &mut dyn Write, statuses: &[SessionStatus], color: bool
     )?;
     for s in statuses {
         let activity = format!("{:<13}", s.activity.as_str());
-        let summary: String = s.summary.clone().unwrap_or_default().chars().take(10).collect();
+        let summary: String = s
+            .summary
+            .clone()
+            .unwrap_or_default()
+            .chars()
+            .take(10)
+            .collect();
         writeln!(
             out,
             "{:<24} {} {:<7} {:>9} {:>8} {:>8}  {}",

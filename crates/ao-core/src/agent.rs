@@ -115,7 +115,11 @@ pub trait Agent: Send + Sync {
 
     /// Observes the given sessions of one project, one answer per session, in order. Implementations
     /// should batch and parallelise: this runs on every `ao status`.
-    async fn observe(&self, project: &ProjectConfig, sessions: &[&SessionRecord]) -> Vec<Observation>;
+    async fn observe(
+        &self,
+        project: &ProjectConfig,
+        sessions: &[&SessionRecord],
+    ) -> Vec<Observation>;
 
     /// What a person's terminal runs to watch and drive the session (the agent's own UI).
     async fn attach_launch(

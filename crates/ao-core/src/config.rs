@@ -153,9 +153,13 @@ impl Config {
         let mut projects = Vec::new();
         for p in raw.projects.0 {
             let name = p.name.clone().ok_or_else(|| {
-                at(None, "a project has no `name`; give each project a name".into())
+                at(
+                    None,
+                    "a project has no `name`; give each project a name".into(),
+                )
             })?;
-            validate_name(&name).map_err(|m| at(locate(&name), format!("project name {name:?}: {m}")))?;
+            validate_name(&name)
+                .map_err(|m| at(locate(&name), format!("project name {name:?}: {m}")))?;
             if !seen.insert(name.clone()) {
                 return Err(at(
                     locate(&name),
@@ -163,7 +167,10 @@ impl Config {
                 ));
             }
             let raw_path = p.path.clone().ok_or_else(|| {
-                at(locate(&name), format!("project {name:?} has no `path`; set it to the project's directory"))
+                at(
+                    locate(&name),
+                    format!("project {name:?} has no `path`; set it to the project's directory"),
+                )
             })?;
             let expanded = expand_path(&raw_path)
                 .map_err(|m| at(locate(&raw_path), format!("project {name:?} path: {m}")))?;
@@ -227,14 +234,21 @@ impl Config {
 
     /// The project with this name, or a usage error that lists the known ones.
     pub fn project(&self, name: &str) -> Result<&ProjectConfig, crate::Error> {
-        self.projects.iter().find(|p| p.name == name).ok_or_else(|| {
-            let known: Vec<_> = self.projects.iter().map(|p| p.name.as_str()).collect();
-            crate::Error::Usage(format!(
-                "no project {name:?} in {}; known projects: {}",
-                self.file.display(),
-                if known.is_empty() { "none".into() } else { known.join(", ") }
-            ))
-        })
+        self.projects
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| {
+                let known: Vec<_> = self.projects.iter().map(|p| p.name.as_str()).collect();
+                crate::Error::Usage(format!(
+                    "no project {name:?} in {}; known projects: {}",
+                    self.file.display(),
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })
     }
 }
 
@@ -246,8 +260,14 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     }
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if !first_ok || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err("use only letters, digits, '-' and '_', starting with a letter or digit".into());
+    if !first_ok
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(
+            "use only letters, digits, '-' and '_', starting with a letter or digit".into(),
+        );
     }
     Ok(())
 }
@@ -431,24 +451,42 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let err = parse("projects:\n  - name: demo\n    pth: x\n", tmp.path()).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("agent-orchestrator.yaml:3:5: projects[0]: unknown field `pth`"), "{text}");
+        assert!(
+            text.contains("agent-orchestrator.yaml:3:5: projects[0]: unknown field `pth`"),
+            "{text}"
+        );
     }
 
     #[test]
     fn bad_model_and_missing_path_are_reported() {
         let tmp = tempfile::tempdir().unwrap();
         let err = parse("projects:\n  - name: demo\n    path: nowhere\n", tmp.path()).unwrap_err();
-        assert!(err.to_string().contains(":3:11: project \"demo\" path"), "{err}");
+        assert!(
+            err.to_string().contains(":3:11: project \"demo\" path"),
+            "{err}"
+        );
         std::fs::create_dir(tmp.path().join("p")).unwrap();
-        let err = parse("projects:\n  - name: demo\n    path: p\n    agentConfig:\n      model: gpt4\n", tmp.path())
-            .unwrap_err();
-        assert!(err.to_string().contains(":5:14: model \"gpt4\" is not in provider/model form"), "{err}");
+        let err = parse(
+            "projects:\n  - name: demo\n    path: p\n    agentConfig:\n      model: gpt4\n",
+            tmp.path(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(":5:14: model \"gpt4\" is not in provider/model form"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unset_variable_is_an_error() {
-        assert!(expand_path("${AO_SURELY_UNSET_VAR}/x").unwrap_err().contains("is not set"));
+        assert!(expand_path("${AO_SURELY_UNSET_VAR}/x")
+            .unwrap_err()
+            .contains("is not set"));
         std::env::set_var("AO_TEST_EXPAND", "/tmp");
-        assert_eq!(expand_path("${AO_TEST_EXPAND}/x").unwrap(), PathBuf::from("/tmp/x"));
+        assert_eq!(
+            expand_path("${AO_TEST_EXPAND}/x").unwrap(),
+            PathBuf::from("/tmp/x")
+        );
     }
 }

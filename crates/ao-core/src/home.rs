@@ -130,7 +130,11 @@ mod tests {
         assert_eq!(StateHome::read_secret(&path).unwrap(), "s3cret");
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let dir_mode = fs::metadata(home.secrets_dir().unwrap()).unwrap().permissions().mode() & 0o777;
+        let dir_mode = fs::metadata(home.secrets_dir().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(dir_mode, 0o700);
     }
 }

@@ -112,13 +112,16 @@ impl SessionManager {
     }
 
     fn agent(&self, name: &str) -> Result<&Arc<dyn Agent>> {
-        self.agents.iter().find(|a| a.name() == name).ok_or_else(|| {
-            let known: Vec<_> = self.agents.iter().map(|a| a.name()).collect();
-            Error::Usage(format!(
-                "unknown agent {name:?}; this ao knows: {}",
-                known.join(", ")
-            ))
-        })
+        self.agents
+            .iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<_> = self.agents.iter().map(|a| a.name()).collect();
+                Error::Usage(format!(
+                    "unknown agent {name:?}; this ao knows: {}",
+                    known.join(", ")
+                ))
+            })
     }
 
     /// Starts a new session and delivers its first prompt.
@@ -133,7 +136,9 @@ impl SessionManager {
         let agent = self.agent(&project.agent)?.clone();
         let runtime_kind = opts.runtime.unwrap_or(project.runtime);
         let model = opts.model.or_else(|| project.agent_config.model.clone());
-        let agent_mode = opts.agent_mode.or_else(|| project.agent_config.agent.clone());
+        let agent_mode = opts
+            .agent_mode
+            .or_else(|| project.agent_config.agent.clone());
         let prompt = opts.prompt.or_else(|| project.agent_config.prompt.clone());
 
         let mut rec = self.store.reserve(&NewSession {
@@ -147,7 +152,10 @@ impl SessionManager {
             agent_mode: agent_mode.as_deref(),
             created_at: self.clock.now_ms(),
         })?;
-        match self.finish_spawn(&project, agent.as_ref(), &mut rec, prompt.as_deref()).await {
+        match self
+            .finish_spawn(&project, agent.as_ref(), &mut rec, prompt.as_deref())
+            .await
+        {
             Ok(()) => Ok(Spawned { session: rec }),
             Err(e) => {
                 self.undo_spawn(&project, agent.as_ref(), &rec).await;
@@ -178,7 +186,9 @@ impl SessionManager {
             rec.branch = Some(wt.branch);
             self.store.update(rec)?;
         }
-        let session_dir = self.home.session_dir(&rec.address.project, &rec.address.name)?;
+        let session_dir = self
+            .home
+            .session_dir(&rec.address.project, &rec.address.name)?;
         let prepared = agent
             .prepare(SpawnRequest {
                 project,
@@ -370,13 +380,7 @@ impl SessionManager {
         out
     }
 
-    fn compose(
-        &self,
-        r: &SessionRecord,
-        obs: Observation,
-        alive: bool,
-        now: i64,
-    ) -> SessionStatus {
+    fn compose(&self, r: &SessionRecord, obs: Observation, alive: bool, now: i64) -> SessionStatus {
         let activity = match obs.activity {
             Activity::Ready
                 if obs.last_activity_at.is_some_and(|t| {

@@ -181,7 +181,9 @@ impl FromStr for Activity {
         .into_iter()
         .find(|a| a.as_str() == s)
         .ok_or_else(|| {
-            format!("unknown state {s:?}; use active, waiting_input, blocked, ready, idle or exited")
+            format!(
+                "unknown state {s:?}; use active, waiting_input, blocked, ready, idle or exited"
+            )
         })
     }
 }

@@ -115,8 +115,9 @@ impl Store {
             conn.pragma_update(None, "synchronous", "NORMAL")
         })
         .map_err(err)?;
-        let version: i64 = retry_busy(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
-            .map_err(err)?;
+        let version: i64 =
+            retry_busy(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
+                .map_err(err)?;
         if version > SCHEMA_VERSION {
             return Err(Error::Usage(format!(
                 "the session store {} was written by a newer ao (schema {version}); upgrade ao",
@@ -265,7 +266,10 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         if n == 0 {
-            return Err(Error::Usage(format!("session {} no longer exists", rec.address)));
+            return Err(Error::Usage(format!(
+                "session {} no longer exists",
+                rec.address
+            )));
         }
         Ok(())
     }
@@ -382,12 +386,21 @@ mod tests {
         let a1 = store.reserve(&new("a", None)).unwrap();
         let a2 = store.reserve(&new("a", None)).unwrap();
         let b1 = store.reserve(&new("b", None)).unwrap();
-        assert_eq!((a1.address.name.as_str(), a2.address.name.as_str()), ("agent-1", "agent-2"));
+        assert_eq!(
+            (a1.address.name.as_str(), a2.address.name.as_str()),
+            ("agent-1", "agent-2")
+        );
         assert_eq!(b1.address.name, "agent-1");
         store.delete(&a2.address).unwrap();
-        assert_eq!(store.reserve(&new("a", None)).unwrap().address.name, "agent-3");
+        assert_eq!(
+            store.reserve(&new("a", None)).unwrap().address.name,
+            "agent-3"
+        );
         store.reserve(&new("a", Some("agent-4"))).unwrap();
-        assert_eq!(store.reserve(&new("a", None)).unwrap().address.name, "agent-5");
+        assert_eq!(
+            store.reserve(&new("a", None)).unwrap().address.name,
+            "agent-5"
+        );
         assert!(store.reserve(&new("a", Some("agent-1"))).is_err());
     }
 

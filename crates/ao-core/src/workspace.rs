@@ -91,7 +91,10 @@ pub fn remove_worktree_if_clean(
         let _ = git(repo, &["worktree", "prune"]);
         return Ok(None);
     }
-    let changes = git(&wt.path, &["status", "--porcelain", "--untracked-files=all"])?;
+    let changes = git(
+        &wt.path,
+        &["status", "--porcelain", "--untracked-files=all"],
+    )?;
     let changed = changes.lines().filter(|l| !l.trim().is_empty()).count();
     if changed > 0 {
         return Ok(Some(KeepReason::Uncommitted(changed)));
@@ -119,7 +122,17 @@ mod tests {
         std::fs::create_dir(&r).unwrap();
         for args in [
             vec!["init", "-q", "-b", "main"],
-            vec!["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init"],
+            vec![
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "init",
+            ],
         ] {
             git(&r, &args).unwrap();
         }
@@ -136,9 +149,25 @@ mod tests {
 
         let dirty = create_worktree(&r, &tmp.path().join("wt/b"), "b", None).unwrap();
         std::fs::write(dirty.path.join("f.txt"), "x").unwrap();
-        assert_eq!(remove_worktree_if_clean(&r, &dirty).unwrap(), Some(KeepReason::Uncommitted(1)));
+        assert_eq!(
+            remove_worktree_if_clean(&r, &dirty).unwrap(),
+            Some(KeepReason::Uncommitted(1))
+        );
         git(&dirty.path, &["add", "f.txt"]).unwrap();
-        git(&dirty.path, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "f"]).unwrap();
+        git(
+            &dirty.path,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "-m",
+                "f",
+            ],
+        )
+        .unwrap();
         assert_eq!(
             remove_worktree_if_clean(&r, &dirty).unwrap(),
             Some(KeepReason::UnmergedCommits(1))

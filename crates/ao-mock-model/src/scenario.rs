@@ -163,10 +163,19 @@ pub enum Turn {
     },
     /// A 200 stream with a role chunk and some content, then the connection is
     /// dropped: no finish reason, no usage, no `[DONE]`.
+    ///
+    /// OpenCode treats a dropped connection as retryable and retries the same
+    /// request (which gets the same turn again) with growing back-off. With
+    /// `clean_end` the body instead ends normally, still without finish reason,
+    /// usage or `[DONE]`; OpenCode then ends the step with reason "unknown" and
+    /// goes on to the next request.
     Truncated {
         /// Content sent before the cut (default `"This reply was cut off"`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        /// End the body normally instead of dropping the connection.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        clean_end: bool,
         /// Wait before the response head.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         delay_ms: Option<u64>,
@@ -232,8 +241,18 @@ impl Turn {
     pub fn truncated() -> Self {
         Turn::Truncated {
             text: None,
+            clean_end: false,
             delay_ms: None,
         }
+    }
+
+    /// For a truncated turn: end the body normally instead of dropping the
+    /// connection. Ignored by other kinds.
+    pub fn clean_end(mut self) -> Self {
+        if let Turn::Truncated { clean_end, .. } = &mut self {
+            *clean_end = true;
+        }
+        self
     }
 
     /// A response that never sends a byte after its headers.
@@ -254,7 +273,10 @@ impl Turn {
             Turn::Text { usage, .. }
             | Turn::ToolCall { usage, .. }
             | Turn::ToolCalls { usage, .. } => *usage = Some(new),
-            Turn::Error { .. } | Turn::Malformed { .. } | Turn::Truncated { .. } | Turn::Hang { .. } => {}
+            Turn::Error { .. }
+            | Turn::Malformed { .. }
+            | Turn::Truncated { .. }
+            | Turn::Hang { .. } => {}
         }
         self
     }

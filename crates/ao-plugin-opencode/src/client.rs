@@ -99,19 +99,28 @@ impl Client {
         body: Option<serde_json::Value>,
         timeout: Duration,
     ) -> Result<T, ClientError> {
-        let mut req = self.request(method.clone(), path).query(query).timeout(timeout);
+        let mut req = self
+            .request(method.clone(), path)
+            .query(query)
+            .timeout(timeout);
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.map_err(|source| ClientError::Unreachable {
-            url: self.base.clone(),
-            source,
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: self.base.clone(),
+                source,
+            })?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|source| ClientError::Unreachable {
-            url: self.base.clone(),
-            source,
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: self.base.clone(),
+                source,
+            })?;
         if !status.is_success() {
             return Err(ClientError::Status {
                 method: method.to_string(),
@@ -121,7 +130,11 @@ impl Client {
             });
         }
         // 204 and empty bodies decode as JSON null.
-        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+        let bytes = if bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
         serde_json::from_slice(bytes).map_err(|e| ClientError::Decode {
             path: path.to_string(),
             message: e.to_string(),
@@ -161,14 +174,26 @@ impl Client {
 
     /// `GET /session/{id}`: works for a session of any directory.
     pub async fn session(&self, id: &str) -> Result<Session, ClientError> {
-        self.call(Method::GET, &format!("/session/{id}"), &[], None, REQUEST_TIMEOUT)
-            .await
+        self.call(
+            Method::GET,
+            &format!("/session/{id}"),
+            &[],
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
     }
 
     /// `DELETE /session/{id}`.
     pub async fn delete_session(&self, id: &str) -> Result<(), ClientError> {
         let _: serde_json::Value = self
-            .call(Method::DELETE, &format!("/session/{id}"), &[], None, REQUEST_TIMEOUT)
+            .call(
+                Method::DELETE,
+                &format!("/session/{id}"),
+                &[],
+                None,
+                REQUEST_TIMEOUT,
+            )
             .await?;
         Ok(())
     }
@@ -207,7 +232,10 @@ impl Client {
     }
 
     /// `GET /permission?directory=`: pending permission requests of that directory.
-    pub async fn permissions(&self, directory: &str) -> Result<Vec<PermissionRequest>, ClientError> {
+    pub async fn permissions(
+        &self,
+        directory: &str,
+    ) -> Result<Vec<PermissionRequest>, ClientError> {
         self.call(
             Method::GET,
             "/permission",
@@ -316,7 +344,11 @@ impl Client {
     }
 
     /// `POST /question/{id}/reject?directory=`.
-    pub async fn reject_question(&self, directory: &str, request_id: &str) -> Result<(), ClientError> {
+    pub async fn reject_question(
+        &self,
+        directory: &str,
+        request_id: &str,
+    ) -> Result<(), ClientError> {
         let _: serde_json::Value = self
             .call(
                 Method::POST,

@@ -22,7 +22,12 @@ use crate::events::EventStream;
 const SERVER_GONE_AFTER: Duration = Duration::from_secs(30);
 
 /// Writes the session's events as JSON lines until the session is deleted or the server is gone.
-pub async fn follow(client: &Client, session_id: &str, since_ms: i64, out: &mut dyn Write) -> Result<(), String> {
+pub async fn follow(
+    client: &Client,
+    session_id: &str,
+    since_ms: i64,
+    out: &mut dyn Write,
+) -> Result<(), String> {
     let mut seen: HashSet<String> = HashSet::new();
     let mut unreachable_since: Option<Instant> = None;
     loop {
@@ -53,8 +58,16 @@ pub async fn follow(client: &Client, session_id: &str, since_ms: i64, out: &mut 
                                 emit_part(part, session_id, &mut seen, out);
                             }
                         }
-                        "permission.asked" => emit(out, "permission_asked", session_id, "request", &p.properties),
-                        "question.asked" => emit(out, "question_asked", session_id, "request", &p.properties),
+                        "permission.asked" => emit(
+                            out,
+                            "permission_asked",
+                            session_id,
+                            "request",
+                            &p.properties,
+                        ),
+                        "question.asked" => {
+                            emit(out, "question_asked", session_id, "request", &p.properties)
+                        }
                         "session.error" => {
                             let err = p.properties.get("error").cloned().unwrap_or(Value::Null);
                             emit(out, "error", session_id, "error", &err);

@@ -72,7 +72,12 @@ impl OpenCodeAgent {
     /// `opencode attach <url> --session <id> --dir <workspace>`: OpenCode's TUI on the session,
     /// connected to the project's server (never a standalone TUI, which would run a server of its
     /// own that ao cannot see).
-    fn tui_launch(&self, server: &ServerRecord, rec: &SessionRecord, id: &str) -> Result<LaunchSpec, AgentError> {
+    fn tui_launch(
+        &self,
+        server: &ServerRecord,
+        rec: &SessionRecord,
+        id: &str,
+    ) -> Result<LaunchSpec, AgentError> {
         let password = ao_core::home::StateHome::read_secret(&server.password_file)
             .map_err(|e| AgentError::Server(e.to_string()))?;
         let mut args = vec![
@@ -87,7 +92,10 @@ impl OpenCodeAgent {
             args.push("--pure".into());
         }
         let mut env = self.settings().client_env();
-        env.push(("OPENCODE_SERVER_PASSWORD".into(), password.trim().to_string()));
+        env.push((
+            "OPENCODE_SERVER_PASSWORD".into(),
+            password.trim().to_string(),
+        ));
         Ok(LaunchSpec {
             program: self.settings().bin.clone(),
             args,
@@ -98,7 +106,13 @@ impl OpenCodeAgent {
     }
 
     /// The detached event follower of a process-runtime session.
-    fn follower_launch(&self, server: &ServerRecord, rec: &SessionRecord, id: &str, since_ms: i64) -> LaunchSpec {
+    fn follower_launch(
+        &self,
+        server: &ServerRecord,
+        rec: &SessionRecord,
+        id: &str,
+        since_ms: i64,
+    ) -> LaunchSpec {
         LaunchSpec {
             program: self.settings().ao_exe.clone(),
             args: vec![
@@ -118,7 +132,12 @@ impl OpenCodeAgent {
         }
     }
 
-    async fn observe_project(&self, client: &Client, sessions: &[&SessionRecord]) -> Vec<Observation> {
+    async fn observe_project(
+        &self,
+        server: &ServerRecord,
+        client: &Client,
+        sessions: &[&SessionRecord],
+    ) -> Vec<Observation> {
         let now = now_ms();
         let dirs: BTreeSet<String> = sessions
             .iter()
@@ -214,13 +233,17 @@ impl OpenCodeAgent {
                         ..r.clone()
                     })
                     .collect();
-                let last = last.ok().and_then(|mut m| m.pop()).map(|m| m.info);
+                let last = match last {
+                    Ok(mut m) => m.pop().map(|m| m.info),
+                    Err(e) => return unobservable(&e),
+                };
                 observe::observe(
                     &observe::ServerFacts {
                         session: &session,
                         status: statuses.get(id),
                         last_message: last.as_ref(),
                         pending,
+                        server_started_at: server.started_at_ms,
                     },
                     now,
                 )
@@ -243,7 +266,12 @@ impl OpenCodeAgent {
                 if tracked.contains(current.as_str()) {
                     return Some((start.clone(), current));
                 }
-                match client.session(&current).await.ok().and_then(|s| s.parent_id) {
+                match client
+                    .session(&current)
+                    .await
+                    .ok()
+                    .and_then(|s| s.parent_id)
+                {
                     Some(parent) => current = parent,
                     None => return None,
                 }
@@ -279,7 +307,7 @@ fn server_error(e: ClientError) -> AgentError {
     AgentError::Server(e.to_string())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -301,7 +329,9 @@ impl Agent for OpenCodeAgent {
             .map_err(server_error)?;
         let launch = match rec.runtime {
             RuntimeKind::Tmux => self.tui_launch(&server, rec, &session.id)?,
-            RuntimeKind::Process => self.follower_launch(&server, rec, &session.id, session.time.created),
+            RuntimeKind::Process => {
+                self.follower_launch(&server, rec, &session.id, session.time.created)
+            }
         };
         Ok(PreparedSession {
             agent_session_id: session.id,
@@ -309,22 +339,51 @@ impl Agent for OpenCodeAgent {
         })
     }
 
-    async fn send(&self, project: &ProjectConfig, rec: &SessionRecord, prompt: &str) -> Result<(), AgentError> {
-        let id = rec
-            .agent_session_id
-            .as_deref()
-            .ok_or_else(|| AgentError::Request(format!("session {} has no OpenCode session", rec.address)))?;
+    async fn send(
+        &self,
+        project: &ProjectConfig,
+        rec: &SessionRecord,
+        prompt: &str,
+    ) -> Result<(), AgentError> {
+        let id = rec.agent_session_id.as_deref().ok_or_else(|| {
+            AgentError::Request(format!("session {} has no OpenCode session", rec.address))
+        })?;
         let (_, client) = self.servers.ensure(project).await?;
         let model = rec.model.as_deref().and_then(PromptModel::parse);
+        let before = client
+            .messages(id, Some(1))
+            .await
+            .map_err(server_error)?
+            .pop()
+            .map(|m| m.info.id);
         client
             .prompt_async(id, prompt, model, rec.agent_mode.as_deref())
             .await
-            .map_err(server_error)
+            .map_err(server_error)?;
+        // prompt_async answers before the prompt is stored, and while a directory's instance
+        // warms up `/session/status` flickers (busy, then absent) before the turn really starts.
+        // The stored message is the signal that does not flicker: return once it exists, so that
+        // a status taken right after `ao spawn` or `ao send` sees the turn.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            let last = client.messages(id, Some(1)).await.map_err(server_error)?;
+            if last.last().map(|m| &m.info.id) != before.as_ref() {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Err(AgentError::Server(format!(
+            "OpenCode accepted the prompt for {id} but did not start the turn within 30s"
+        )))
     }
 
-    async fn observe(&self, project: &ProjectConfig, sessions: &[&SessionRecord]) -> Vec<Observation> {
+    async fn observe(
+        &self,
+        project: &ProjectConfig,
+        sessions: &[&SessionRecord],
+    ) -> Vec<Observation> {
         match self.servers.lookup(&project.name).await {
-            ServerState::Up(_, client) => self.observe_project(&client, sessions).await,
+            ServerState::Up(server, client) => self.observe_project(&server, &client, sessions).await,
             ServerState::Unresponsive(rec) => sessions
                 .iter()
                 .map(|_| {
@@ -355,16 +414,24 @@ impl Agent for OpenCodeAgent {
         }
     }
 
-    async fn attach_launch(&self, project: &ProjectConfig, rec: &SessionRecord) -> Result<LaunchSpec, AgentError> {
-        let id = rec
-            .agent_session_id
-            .as_deref()
-            .ok_or_else(|| AgentError::Request(format!("session {} has no OpenCode session", rec.address)))?;
+    async fn attach_launch(
+        &self,
+        project: &ProjectConfig,
+        rec: &SessionRecord,
+    ) -> Result<LaunchSpec, AgentError> {
+        let id = rec.agent_session_id.as_deref().ok_or_else(|| {
+            AgentError::Request(format!("session {} has no OpenCode session", rec.address))
+        })?;
         let (server, _) = self.servers.ensure(project).await?;
         self.tui_launch(&server, rec, id)
     }
 
-    async fn kill(&self, project: &ProjectConfig, rec: &SessionRecord, purge: bool) -> Result<(), AgentError> {
+    async fn kill(
+        &self,
+        project: &ProjectConfig,
+        rec: &SessionRecord,
+        purge: bool,
+    ) -> Result<(), AgentError> {
         let Some(id) = rec.agent_session_id.as_deref() else {
             return Ok(());
         };
@@ -382,7 +449,12 @@ impl Agent for OpenCodeAgent {
 
 /// Runs the follower of a process-runtime session (the hidden `ao opencode-follow`), writing to
 /// standard output until the session is deleted or its server is gone.
-pub async fn run_follower(url: &str, session_id: &str, password_file: &Path, since_ms: i64) -> Result<(), String> {
+pub async fn run_follower(
+    url: &str,
+    session_id: &str,
+    password_file: &Path,
+    since_ms: i64,
+) -> Result<(), String> {
     let password = std::fs::read_to_string(password_file)
         .map_err(|e| format!("cannot read {}: {e}", password_file.display()))?;
     let client = Client::new(url, password.trim());

@@ -21,6 +21,8 @@ pub struct ServerFacts<'a> {
     pub last_message: Option<&'a MessageInfo>,
     /// Permissions and questions pending for it or its child sessions.
     pub pending: Vec<PendingRequest>,
+    /// When the server now running started (epoch ms).
+    pub server_started_at: i64,
 }
 
 /// The observation for one session, `now` in epoch milliseconds.
@@ -76,8 +78,12 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
     let Some(last) = facts.last_message else {
         return (Activity::Ready, None);
     };
+    // `/session/status` lags a turn that has just begun (seconds, the first time a directory is
+    // used): an unfinished turn begun by the server now running is in progress, while one begun
+    // before that server started was interrupted when its server stopped.
+    let this_server = last.time.created >= facts.server_started_at;
     if last.role == "user" {
-        if now - last.time.created < STARTING_GRACE_MS {
+        if this_server && now - last.time.created < STARTING_GRACE_MS {
             return (Activity::Active, None);
         }
         return (
@@ -100,6 +106,9 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
                 message: err.message(),
             }),
         );
+    }
+    if last.time.completed.is_none() && this_server {
+        return (Activity::Active, None);
     }
     if last.time.completed.is_none() {
         return (
@@ -149,7 +158,11 @@ mod tests {
         }
     }
 
-    fn state(status: Option<&str>, last: Option<MessageInfo>, pending: bool) -> (Activity, Option<String>) {
+    fn state(
+        status: Option<&str>,
+        last: Option<MessageInfo>,
+        pending: bool,
+    ) -> (Activity, Option<String>) {
         let s = session();
         let st = status.map(|k| SessionStatus {
             kind: k.into(),
@@ -158,6 +171,7 @@ mod tests {
             next: None,
         });
         let facts = ServerFacts {
+            server_started_at: 500,
             session: &s,
             status: st.as_ref(),
             last_message: last.as_ref(),
@@ -173,7 +187,10 @@ mod tests {
             },
         };
         let o = observe(&facts, 2_000);
-        (o.activity, o.error.map(|e| format!("{}: {}", e.name, e.message)))
+        (
+            o.activity,
+            o.error.map(|e| format!("{}: {}", e.name, e.message)),
+        )
     }
 
     #[test]
@@ -183,14 +200,33 @@ mod tests {
         let (a, e) = state(Some("retry"), None, false);
         assert_eq!(a, Activity::Blocked);
         assert!(e.unwrap().contains("attempt 2): Cannot connect"));
-        assert_eq!(state(None, Some(assistant(Some(950), None)), false).0, Activity::Ready);
+        assert_eq!(
+            state(None, Some(assistant(Some(950), None)), false).0,
+            Activity::Ready
+        );
         let (a, e) = state(None, Some(assistant(Some(950), Some("APIError"))), false);
-        assert_eq!((a, e.as_deref()), (Activity::Blocked, Some("APIError: boom")));
-        let (a, e) = state(None, Some(assistant(None, None)), false);
+        assert_eq!(
+            (a, e.as_deref()),
+            (Activity::Blocked, Some("APIError: boom"))
+        );
+        // Unfinished and begun by this server (started at 500): in progress.
+        assert_eq!(
+            state(None, Some(assistant(None, None)), false).0,
+            Activity::Active
+        );
+        // Unfinished and begun before this server started: interrupted.
+        let mut old = assistant(None, None);
+        old.time.created = 100;
+        let (a, e) = state(None, Some(old), false);
         assert_eq!(a, Activity::Blocked);
         assert!(e.unwrap().starts_with("Interrupted"));
         assert_eq!(
-            state(None, Some(assistant(Some(950), Some("MessageAbortedError"))), false).0,
+            state(
+                None,
+                Some(assistant(Some(950), Some("MessageAbortedError"))),
+                false
+            )
+            .0,
             Activity::Ready
         );
         assert_eq!(state(None, None, false).0, Activity::Ready);
@@ -201,6 +237,7 @@ mod tests {
         let s = session();
         let o = observe(
             &ServerFacts {
+                server_started_at: 0,
                 session: &s,
                 status: None,
                 last_message: None,

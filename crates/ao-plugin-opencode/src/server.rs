@@ -44,6 +44,9 @@ pub struct ServerRecord {
     pub url: String,
     /// The 0600 file holding its password.
     pub password_file: PathBuf,
+    /// When ao started it, epoch milliseconds: a turn begun before then was interrupted.
+    #[serde(default)]
+    pub started_at_ms: i64,
 }
 
 impl ServerRecord {
@@ -125,7 +128,10 @@ impl Servers {
     }
 
     /// A client of the project's server, starting (or restarting) the server if needed.
-    pub async fn ensure(&self, project: &ProjectConfig) -> Result<(ServerRecord, Client), AgentError> {
+    pub async fn ensure(
+        &self,
+        project: &ProjectConfig,
+    ) -> Result<(ServerRecord, Client), AgentError> {
         if let ServerState::Up(rec, client) = self.lookup(&project.name).await {
             return Ok((rec, client));
         }
@@ -165,12 +171,17 @@ impl Servers {
         let server_err = |e: ao_core::Error| AgentError::Server(e.to_string());
         let password: String = {
             let mut rng = rand::rng();
-            (0..32).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
+            (0..32)
+                .map(|_| format!("{:02x}", rng.random::<u8>()))
+                .collect()
         };
         let password_file = home
             .write_secret(&format!("opencode-{}.password", project.name), &password)
             .map_err(server_err)?;
-        let log = home.servers_dir().map_err(server_err)?.join(format!("{}.log", project.name));
+        let log = home
+            .servers_dir()
+            .map_err(server_err)?
+            .join(format!("{}.log", project.name));
         let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
 
         let mut args = vec![
@@ -196,6 +207,7 @@ impl Servers {
             env,
             stdin_file: None,
         };
+        let started_at_ms = crate::now_ms();
         let id = spawn_detached(&spec, &log).map_err(|e| {
             AgentError::Launch(format!(
                 "cannot start `{} serve` for project {}: {e}; install it with scripts/install-opencode \
@@ -233,6 +245,7 @@ impl Servers {
             start_time: id.start_time,
             url,
             password_file,
+            started_at_ms,
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         let client = match wait_healthy(&rec, remaining).await {
@@ -306,7 +319,9 @@ fn log_tail(log: &std::path::Path, offset: u64) -> String {
 }
 
 /// An exclusive lock on a file, released when dropped.
-pub(crate) fn lock_file(path: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
+pub(crate) fn lock_file(
+    path: &std::path::Path,
+) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

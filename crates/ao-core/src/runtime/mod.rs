@@ -113,14 +113,14 @@ pub trait Runtime: Send + Sync {
     fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, RuntimeError>;
 
     /// The command that attaches the user's terminal, if this runtime has one of its own.
-    fn attach_command(&self, handle: &RuntimeHandle) -> Result<Option<AttachCommand>, RuntimeError>;
+    fn attach_command(&self, handle: &RuntimeHandle)
+        -> Result<Option<AttachCommand>, RuntimeError>;
 }
 
 /// Quotes a string for a POSIX shell.
 pub(crate) fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
     {
         return s.to_string();

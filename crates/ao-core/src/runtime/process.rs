@@ -122,15 +122,18 @@ pub fn spawn_detached(spec: &LaunchSpec, log: &Path) -> Result<ProcessIdentity, 
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(io_err(format!(
-        "cannot start {}",
-        spec.program.display()
-    )))?;
+    let child = cmd
+        .spawn()
+        .map_err(io_err(format!("cannot start {}", spec.program.display())))?;
     let pid = child.id();
     // Dropping the Child does not kill or wait for it: it is meant to outlive us.
     drop(child);
     ProcessIdentity::of(pid).ok_or_else(|| RuntimeError::Io {
-        what: format!("{} exited at once; see {}", spec.program.display(), log.display()),
+        what: format!(
+            "{} exited at once; see {}",
+            spec.program.display(),
+            log.display()
+        ),
         source: std::io::Error::other("process ended during start"),
     })
 }
@@ -197,7 +200,10 @@ impl Runtime for ProcessRuntime {
         Ok(all[all.len().saturating_sub(lines)..].join("\n"))
     }
 
-    fn attach_command(&self, _handle: &RuntimeHandle) -> Result<Option<AttachCommand>, RuntimeError> {
+    fn attach_command(
+        &self,
+        _handle: &RuntimeHandle,
+    ) -> Result<Option<AttachCommand>, RuntimeError> {
         // A detached process has no terminal; the agent supplies its own attach (a TUI client).
         Ok(None)
     }

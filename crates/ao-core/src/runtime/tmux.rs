@@ -31,7 +31,11 @@ pub struct TmuxRuntime {
 impl TmuxRuntime {
     /// A tmux runtime on the server named by `AO_TMUX_SOCKET`, or the default server.
     pub fn from_env() -> Self {
-        TmuxRuntime::new(std::env::var("AO_TMUX_SOCKET").ok().filter(|s| !s.is_empty()))
+        TmuxRuntime::new(
+            std::env::var("AO_TMUX_SOCKET")
+                .ok()
+                .filter(|s| !s.is_empty()),
+        )
     }
 
     /// A tmux runtime on the server with this `-L` socket name (`None`: the default server).
@@ -48,9 +52,9 @@ impl TmuxRuntime {
     }
 
     fn run(&self, tmux: Tmux<'_>) -> Result<String, RuntimeError> {
-        let out = tmux
-            .output()
-            .map_err(|e| RuntimeError::Tmux(format!("cannot run tmux ({e}); is tmux installed?")))?;
+        let out = tmux.output().map_err(|e| {
+            RuntimeError::Tmux(format!("cannot run tmux ({e}); is tmux installed?"))
+        })?;
         let ok = out.success();
         let inner = out.into_inner();
         if !ok {
@@ -88,7 +92,8 @@ impl TmuxRuntime {
 /// Writes the launch script: exports then `exec` of the program, mode 0600.
 fn write_launch_script(spec: &LaunchSpec, session_dir: &Path) -> Result<PathBuf, RuntimeError> {
     let path = session_dir.join("launch.sh");
-    let mut text = String::from("# Written by ao: starts this session's program in its tmux pane.\n");
+    let mut text =
+        String::from("# Written by ao: starts this session's program in its tmux pane.\n");
     for (k, v) in &spec.env {
         text.push_str(&format!("export {k}={}\n", shell_quote(v)));
     }
@@ -179,9 +184,11 @@ impl Runtime for TmuxRuntime {
         let RuntimeHandle::Tmux { socket, session } = handle else {
             return Ok(());
         };
-        let tmux = self
-            .tmux(socket)
-            .command(KillSession::new().target_session(format!("={session}")).build());
+        let tmux = self.tmux(socket).command(
+            KillSession::new()
+                .target_session(format!("={session}"))
+                .build(),
+        );
         match self.run(tmux) {
             Ok(_) => Ok(()),
             // Already gone: the session, or the whole server.
@@ -211,7 +218,10 @@ impl Runtime for TmuxRuntime {
         self.run(tmux)
     }
 
-    fn attach_command(&self, handle: &RuntimeHandle) -> Result<Option<AttachCommand>, RuntimeError> {
+    fn attach_command(
+        &self,
+        handle: &RuntimeHandle,
+    ) -> Result<Option<AttachCommand>, RuntimeError> {
         let RuntimeHandle::Tmux { socket, session } = handle else {
             return Ok(None);
         };
@@ -223,13 +233,15 @@ impl Runtime for TmuxRuntime {
         // Inside a client of the same tmux server, switch that client; otherwise attach (from
         // inside another server too: TMUX is removed so tmux does not refuse to nest).
         let ours = self
-            .run(self.tmux(socket).command(
-                DisplayMessage::new()
-                    .print()
-                    .target_pane(format!("{target}:"))
-                    .message("#{socket_path}")
-                    .build(),
-            ))
+            .run(
+                self.tmux(socket).command(
+                    DisplayMessage::new()
+                        .print()
+                        .target_pane(format!("{target}:"))
+                        .message("#{socket_path}")
+                        .build(),
+                ),
+            )
             .map_err(|e| RuntimeError::Tmux(format!("session {session} is gone: {e}")))?;
         let inside_same_server = std::env::var("TMUX").ok().is_some_and(|t| {
             let client_socket = t.split(',').next().unwrap_or_default();

@@ -1,0 +1,177 @@
+//! A session's life, end to end: real opencode, real tmux on a private socket, the mock model.
+
+use std::time::{Duration, Instant};
+
+use ao_test_support::{assert_cost, script, tokens, Scenario, Turn, World};
+use serde_json::json;
+
+/// 110 input x $3/M + 7 output x $15/M, OpenCode's own arithmetic on the mock's usage.
+const HELLO_COST: f64 = (110.0 * 3.0 + 7.0 * 15.0) / 1e6;
+
+fn hello_world() -> World {
+    // The reply waits a moment, so that the session is seen working before it is seen done.
+    let scenario = Scenario::new().script(
+        script("hello").turn(
+            Turn::text("Hello from the mock.")
+                .usage(110, 7)
+                .delay_ms(2500),
+        ),
+    );
+    let mut w = World::new(scenario);
+    w.project("demo", &[]);
+    w
+}
+
+fn spawn_shows_exact_tokens_and_cost(runtime: &str) {
+    let w = hello_world();
+    let id = w.spawn(&["demo", "hello", "--runtime", runtime]);
+    assert_eq!(id, "demo/agent-1");
+
+    let s = w.session(&id);
+    assert!(
+        s["agent_session_id"].as_str().unwrap().starts_with("ses_"),
+        "{s:#}"
+    );
+    assert_eq!(s["runtime"], runtime);
+    assert_eq!(s["activity"], "active", "right after spawn: {s:#}");
+    assert_eq!(s["process"], "running");
+
+    let s = w.wait_activity(&id, "ready");
+    assert_eq!(tokens(&s), (110, 7));
+    assert_cost(&s, HELLO_COST);
+    assert_eq!(s["model"], "mock/mock-1");
+    assert_eq!(
+        s["process"], "running",
+        "the runtime outlives the turn: {s:#}"
+    );
+    assert_eq!(s["branch"], "ao/agent-1");
+    assert!(s["error"].is_null());
+}
+
+#[test]
+fn spawn_in_tmux_goes_active_then_ready_with_exact_cost() {
+    spawn_shows_exact_tokens_and_cost("tmux");
+}
+
+#[test]
+fn spawn_as_process_goes_active_then_ready_with_exact_cost() {
+    spawn_shows_exact_tokens_and_cost("process");
+}
+
+fn permission_stays_pending(runtime: &str) {
+    let scenario = Scenario::new().script(script("write a file").turn(Turn::tool_call(
+        "bash",
+        json!({"command": "echo hi > out.txt", "description": "Write out.txt"}),
+    )));
+    let mut w = World::new(scenario);
+    w.project("demo", &["permission: {bash: ask}"]);
+    let id = w.spawn(&["demo", "write a file", "--runtime", runtime]);
+
+    let s = w.wait_activity(&id, "waiting_input");
+    let pending = s["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{s:#}");
+    assert_eq!(pending[0]["kind"], "permission");
+    assert!(pending[0]["id"].as_str().unwrap().starts_with("per_"));
+    assert_eq!(pending[0]["title"], "bash: echo hi > out.txt");
+
+    // Nothing of ours answers it: it is still there, unanswered, a while later.
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        let again = w.session(&id);
+        assert_eq!(again["activity"], "waiting_input", "{again:#}");
+        assert_eq!(again["pending"][0]["id"], pending[0]["id"]);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let workspace = s["workspace"].as_str().unwrap();
+    assert!(!std::path::Path::new(workspace).join("out.txt").exists());
+}
+
+#[test]
+fn permission_request_stays_pending_in_tmux() {
+    permission_stays_pending("tmux");
+}
+
+#[test]
+fn permission_request_stays_pending_as_process() {
+    permission_stays_pending("process");
+}
+
+#[test]
+fn one_megabyte_prompt_reaches_the_model_byte_for_byte() {
+    let w = hello_world();
+    let mut prompt = String::from("hello: quotes ' \" $(rm -rf /) `uname` $HOME \\n \n");
+    let line =
+        "line with 'single' \"double\" $(subshell) `backticks` ${VAR} & | ; < > * ? [ ] # ~ \\\n";
+    while prompt.len() < 1_048_576 {
+        prompt.push_str(line);
+    }
+    let file = w.root().join("prompt.txt");
+    std::fs::write(&file, &prompt).unwrap();
+    let id = w.spawn(&[
+        "demo",
+        "--prompt-file",
+        file.to_str().unwrap(),
+        "--runtime",
+        "process",
+    ]);
+    w.wait_activity(&id, "ready");
+
+    let requests = w.mock.requests();
+    let turn = requests
+        .iter()
+        .find(|r| !r.is_title && r.script.as_deref() == Some("hello"))
+        .expect("the model got the prompt");
+    assert_eq!(turn.first_user_text().len(), prompt.len());
+    assert!(
+        turn.first_user_text() == prompt,
+        "the prompt changed on its way"
+    );
+}
+
+#[test]
+fn kill_stops_the_runtime_and_status_says_exited() {
+    let w = hello_world();
+    let tmux_id = w.spawn(&["demo", "hello", "--runtime", "tmux"]);
+    let proc_id = w.spawn(&["demo", "hello", "--runtime", "process"]);
+    w.wait_activity(&tmux_id, "ready");
+    w.wait_activity(&proc_id, "ready");
+
+    let out = w.ao_ok(&["kill", &tmux_id]);
+    assert!(out.contains("demo/agent-1: stopped"), "{out}");
+    w.ao_ok(&["kill", &proc_id]);
+    for id in [&tmux_id, &proc_id] {
+        let s = w.session(id);
+        assert_eq!(s["activity"], "exited", "{s:#}");
+        assert_eq!(s["process"], "exited", "{s:#}");
+    }
+    let panes = w.tmux(&["list-sessions"]);
+    assert!(!String::from_utf8_lossy(&panes.stdout).contains("demo/agent-1"));
+}
+
+#[test]
+fn two_projects_report_their_own_status_tokens_and_cost() {
+    let scenario = Scenario::new()
+        .script(script("alpha").turn(Turn::text("A").usage(110, 7)))
+        .script(script("beta").turn(Turn::text("B").usage(200, 10)));
+    let mut w = World::new(scenario);
+    w.project("alpha", &[]);
+    w.project("beta", &[]);
+    let a = w.spawn(&["alpha", "alpha task", "--runtime", "process"]);
+    let b = w.spawn(&["beta", "beta task", "--runtime", "tmux"]);
+    assert_eq!((a.as_str(), b.as_str()), ("alpha/agent-1", "beta/agent-1"));
+
+    let sa = w.wait_activity(&a, "ready");
+    let sb = w.wait_activity(&b, "ready");
+    assert_eq!(tokens(&sa), (110, 7));
+    assert_cost(&sa, HELLO_COST);
+    assert_eq!(tokens(&sb), (200, 10));
+    assert_cost(&sb, (200.0 * 3.0 + 10.0 * 15.0) / 1e6);
+    assert_ne!(sa["agent_session_id"], sb["agent_session_id"]);
+    // Two projects, two servers.
+    assert_eq!(w.server_pids().len(), 2);
+
+    // A name unique across projects is a target too; an ambiguous one is an error that says so.
+    let out = w.ao(&["status", "agent-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alpha/agent-1, beta/agent-1"));
+}

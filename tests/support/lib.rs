@@ -1,0 +1,329 @@
+//! What every end-to-end test of ao needs, in one place, so that each test reads like the user's
+//! story: a [`World`] holds a scripted mock model on 127.0.0.1, a private tmux server, temporary
+//! homes for ao and OpenCode, and projects (git repositories) with a config file; it runs the real
+//! `ao` binary and, when dropped, stops every process the test started, by pid, kills its tmux
+//! server and removes its temporary directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ao_core::home::StateHome;
+use ao_core::runtime::process::ProcessIdentity;
+use ao_core::runtime::RuntimeHandle;
+use ao_core::store::Store;
+pub use ao_mock_model::{BlockingMockModel, Scenario, Script, Turn};
+use serde_json::Value;
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `ao` binary built by this `cargo test` run.
+pub fn ao_bin() -> PathBuf {
+    // Integration tests run from target/<profile>/deps/; the binaries are one level up.
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("ao");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or scripts/test)",
+        bin.display()
+    );
+    bin
+}
+
+/// The pinned OpenCode binary: `AO_OPENCODE_BIN`, else the one scripts/install-opencode installs.
+pub fn opencode_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("AO_OPENCODE_BIN").filter(|v| !v.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    let bin = repo_root().join(".tools/opencode/node_modules/.bin/opencode");
+    assert!(
+        bin.exists(),
+        "OpenCode is not installed: run scripts/install-opencode (or set AO_OPENCODE_BIN)"
+    );
+    bin
+}
+
+static WORLDS: AtomicUsize = AtomicUsize::new(0);
+
+/// One test's private world.
+pub struct World {
+    /// The mock model.
+    pub mock: BlockingMockModel,
+    tmp: tempfile::TempDir,
+    tmux_socket: String,
+    projects: Vec<(String, String)>,
+}
+
+impl World {
+    /// A world whose mock model plays `scenario`.
+    pub fn new(scenario: Scenario) -> World {
+        let mock = BlockingMockModel::start(scenario).expect("start the mock model");
+        let n = WORLDS.fetch_add(1, Ordering::SeqCst);
+        let tmp = tempfile::Builder::new()
+            .prefix("ao-test-")
+            .tempdir()
+            .expect("temp dir");
+        for d in ["home", "xdg/data", "xdg/state", "xdg/cache", "projects"] {
+            std::fs::create_dir_all(tmp.path().join(d)).expect("mkdir");
+        }
+        World {
+            mock,
+            tmp,
+            tmux_socket: format!("ao-test-{}-{n}", std::process::id()),
+            projects: Vec::new(),
+        }
+    }
+
+    /// The world's temporary root.
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The tmux socket name of this world's private tmux server.
+    pub fn tmux_socket(&self) -> &str {
+        &self.tmux_socket
+    }
+
+    /// Adds a project: a git repository with one commit, and its entry in the config.
+    /// `agent_config` is extra YAML under `agentConfig` (indented by the caller's choice of keys,
+    /// one per line, e.g. `"permission: {bash: ask}"`).
+    pub fn project(&mut self, name: &str, agent_config: &[&str]) -> PathBuf {
+        let dir = self.root().join("projects").join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir project");
+        for args in [
+            vec!["init", "-q", "-b", "main"],
+            vec![
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "init",
+            ],
+        ] {
+            let ok = Command::new("git")
+                .arg("-C")
+                .arg(&dir)
+                .args(&args)
+                .status()
+                .expect("git");
+            assert!(ok.success());
+        }
+        let mut extra = String::new();
+        for line in agent_config {
+            extra.push_str(&format!("      {line}\n"));
+        }
+        self.projects.push((name.to_string(), extra));
+        self.write_config();
+        dir
+    }
+
+    fn write_config(&self) {
+        let provider = ao_mock_model::opencode_provider_config(&self.mock.base_url());
+        let mut text = String::from("projects:\n");
+        for (name, extra) in &self.projects {
+            text.push_str(&format!(
+                "  - name: {name}\n    path: projects/{name}\n    agentConfig:\n      model: mock/mock-1\n{extra}      opencodeConfig: {provider}\n"
+            ));
+        }
+        std::fs::write(self.config_path(), text).expect("write config");
+    }
+
+    /// The config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.root().join("agent-orchestrator.yaml")
+    }
+
+    /// The state home.
+    pub fn home(&self) -> PathBuf {
+        self.root().join("home")
+    }
+
+    /// A command running `ao` in this world.
+    pub fn ao_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(ao_bin());
+        cmd.args(args)
+            .current_dir(self.root())
+            .env("AO_CONFIG", self.config_path())
+            .env("AO_HOME", self.home())
+            .env("AO_TMUX_SOCKET", &self.tmux_socket)
+            .env("AO_OPENCODE_BIN", opencode_bin())
+            .env("AO_OPENCODE_PURE", "1")
+            .env("XDG_DATA_HOME", self.root().join("xdg/data"))
+            .env("XDG_STATE_HOME", self.root().join("xdg/state"))
+            .env("XDG_CACHE_HOME", self.root().join("xdg/cache"))
+            // One OpenCode config home for the whole run: its first use may install plugin
+            // dependencies, which should happen once, not per test.
+            .env("XDG_CONFIG_HOME", shared_config_home())
+            .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+            .env("OPENCODE_DISABLE_LSP_DOWNLOAD", "1")
+            .env("NO_COLOR", "1")
+            .env_remove("TMUX");
+        cmd
+    }
+
+    /// Runs `ao` and returns its output, whatever its exit code.
+    pub fn ao(&self, args: &[&str]) -> Output {
+        self.ao_command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ao")
+    }
+
+    /// Runs `ao`, asserts success, returns standard output.
+    pub fn ao_ok(&self, args: &[&str]) -> String {
+        let out = self.ao(args);
+        assert!(
+            out.status.success(),
+            "ao {} failed ({}):\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `ao spawn <args>`: the session's address it printed.
+    pub fn spawn(&self, args: &[&str]) -> String {
+        let mut all = vec!["spawn"];
+        all.extend_from_slice(args);
+        self.ao_ok(&all).trim().to_string()
+    }
+
+    /// `ao status --json [target]`, parsed.
+    pub fn status(&self, target: Option<&str>) -> Vec<Value> {
+        let mut args = vec!["status", "--json"];
+        args.extend(target);
+        let text = self.ao_ok(&args);
+        serde_json::from_str::<Value>(&text)
+            .unwrap_or_else(|e| panic!("status is not JSON ({e}): {text}"))
+            .as_array()
+            .cloned()
+            .expect("status is an array")
+    }
+
+    /// The status of one session.
+    pub fn session(&self, id: &str) -> Value {
+        let mut all = self.status(Some(id));
+        assert_eq!(all.len(), 1, "{id}: {all:?}");
+        all.remove(0)
+    }
+
+    /// Polls the session's status until `pred` holds, failing after `timeout` with the last status.
+    pub fn wait_for(
+        &self,
+        id: &str,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.session(id);
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{id} did not become {what} within {timeout:?}; last status:\n{s:#}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Polls until the session's activity is `activity`.
+    pub fn wait_activity(&self, id: &str, activity: &str) -> Value {
+        self.wait_for(id, Duration::from_secs(90), activity, |s| {
+            s["activity"] == activity
+        })
+    }
+
+    /// Runs a tmux command on this world's private server.
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.tmux_socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    /// The pids of the project servers this world's ao started.
+    pub fn server_pids(&self) -> Vec<ProcessIdentity> {
+        let Ok(store) = Store::open(&StateHome::at(self.home()).store_path()) else {
+            return vec![];
+        };
+        self.projects
+            .iter()
+            .filter_map(|(p, _)| {
+                store
+                    .agent_state("opencode", &format!("server:{p}"))
+                    .ok()
+                    .flatten()
+            })
+            .filter_map(|v| {
+                Some(ProcessIdentity {
+                    pid: v["pid"].as_u64()? as u32,
+                    start_time: v["start_time"].as_u64()?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // Every process this world started, by pid: session followers, then project servers.
+        if let Ok(store) = Store::open(&StateHome::at(self.home()).store_path()) {
+            for rec in store.list().unwrap_or_default() {
+                if let Some(RuntimeHandle::Process {
+                    pid, start_time, ..
+                }) = rec.runtime_handle
+                {
+                    ProcessIdentity { pid, start_time }.stop(Duration::from_secs(3));
+                }
+            }
+        }
+        for server in self.server_pids() {
+            server.stop(Duration::from_secs(5));
+        }
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn shared_config_home() -> PathBuf {
+    let dir = repo_root().join("target/test-opencode-config");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// A script whose first user message contains `marker`.
+pub fn script(marker: &str) -> Script {
+    Script::new(marker).matching(marker)
+}
+
+/// The session's `tokens` object as (input, output).
+pub fn tokens(s: &Value) -> (u64, u64) {
+    (
+        s["tokens"]["input"].as_u64().unwrap_or(0),
+        s["tokens"]["output"].as_u64().unwrap_or(0),
+    )
+}
+
+/// The JSON cost, asserting it equals `expected` to within float rounding.
+pub fn assert_cost(s: &Value, expected: f64) {
+    let cost = s["cost_usd"].as_f64().expect("cost_usd");
+    assert!(
+        (cost - expected).abs() < 1e-12,
+        "cost_usd {cost} != {expected} for {}",
+        s["id"]
+    );
+}
