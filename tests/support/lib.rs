@@ -296,6 +296,12 @@ impl Drop for World {
             server.stop(Duration::from_secs(5));
         }
         let _ = self.tmux(&["kill-server"]);
+        // tmux leaves its socket file behind when the server is killed.
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::metadata(self.root()) {
+            let dir = std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into());
+            let _ = std::fs::remove_file(format!("{dir}/tmux-{}/{}", meta.uid(), self.tmux_socket));
+        }
     }
 }
 

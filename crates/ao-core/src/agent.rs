@@ -136,4 +136,8 @@ pub trait Agent: Send + Sync {
         session: &SessionRecord,
         purge: bool,
     ) -> Result<(), AgentError>;
+
+    /// Releases what the agent keeps running for a project (a server) once no session of the
+    /// project is live any more.
+    async fn release(&self, project: &ProjectConfig);
 }

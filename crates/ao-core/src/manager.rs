@@ -485,6 +485,22 @@ impl SessionManager {
                 purged: purge,
             });
         }
+        // Nothing of a project left running: release what the agent keeps for it (its server).
+        let all = self.store.list()?;
+        let projects: std::collections::BTreeSet<String> = out
+            .iter()
+            .filter_map(|k| k.id.split_once('/').map(|(p, _)| p.to_string()))
+            .collect();
+        for name in projects {
+            let live = all
+                .iter()
+                .any(|r| r.address.project == name && r.lifecycle != Lifecycle::Killed);
+            if let (false, Ok(project)) = (live, self.config.project(&name)) {
+                if let Ok(agent) = self.agent(&project.agent) {
+                    agent.release(project).await;
+                }
+            }
+        }
         Ok(out)
     }
 }

@@ -426,6 +426,14 @@ impl Agent for OpenCodeAgent {
         self.tui_launch(&server, rec, id)
     }
 
+    async fn release(&self, project: &ProjectConfig) {
+        // Stopping waits up to a grace period: do it off the async thread.
+        if let Some(id) = self.servers.identity(&project.name) {
+            let _ = tokio::task::spawn_blocking(move || id.stop(std::time::Duration::from_secs(5)))
+                .await;
+        }
+    }
+
     async fn kill(
         &self,
         project: &ProjectConfig,

@@ -262,11 +262,9 @@ impl Servers {
         Ok((rec, client))
     }
 
-    /// Stops a project's server, if it runs.
-    pub fn stop(&self, project: &str) {
-        if let Some(rec) = self.record(project) {
-            rec.identity().stop(Duration::from_secs(5));
-        }
+    /// The process of a project's server, if one was started.
+    pub fn identity(&self, project: &str) -> Option<ProcessIdentity> {
+        self.record(project).map(|r| r.identity())
     }
 }
 
