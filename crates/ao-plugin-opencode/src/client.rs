@@ -141,6 +141,19 @@ impl Client {
         })
     }
 
+    /// A call whose answer (`true`, or nothing) carries no information beyond success.
+    async fn call_ok(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.call(method, path, query, body, timeout).await?;
+        Ok(())
+    }
+
     /// `GET /global/health` with a short timeout: the server's version when it answers.
     pub async fn health(&self, timeout: Duration) -> Result<String, ClientError> {
         let v: serde_json::Value = self
@@ -186,16 +199,14 @@ impl Client {
 
     /// `DELETE /session/{id}`.
     pub async fn delete_session(&self, id: &str) -> Result<(), ClientError> {
-        let _: serde_json::Value = self
-            .call(
-                Method::DELETE,
-                &format!("/session/{id}"),
-                &[],
-                None,
-                REQUEST_TIMEOUT,
-            )
-            .await?;
-        Ok(())
+        self.call_ok(
+            Method::DELETE,
+            &format!("/session/{id}"),
+            &[],
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
     }
 
     /// `GET /session/{id}/message?limit=N`: the last N messages (all when `None`).
@@ -274,30 +285,26 @@ impl Client {
             body["agent"] = json!(a);
         }
         // A large prompt is one big body; allow it more time than a status call.
-        let _: serde_json::Value = self
-            .call(
-                Method::POST,
-                &format!("/session/{id}/prompt_async"),
-                &[],
-                Some(body),
-                Duration::from_secs(60),
-            )
-            .await?;
-        Ok(())
+        self.call_ok(
+            Method::POST,
+            &format!("/session/{id}/prompt_async"),
+            &[],
+            Some(body),
+            Duration::from_secs(60),
+        )
+        .await
     }
 
     /// `POST /session/{id}/abort`.
     pub async fn abort(&self, id: &str) -> Result<(), ClientError> {
-        let _: serde_json::Value = self
-            .call(
-                Method::POST,
-                &format!("/session/{id}/abort"),
-                &[],
-                None,
-                REQUEST_TIMEOUT,
-            )
-            .await?;
-        Ok(())
+        self.call_ok(
+            Method::POST,
+            &format!("/session/{id}/abort"),
+            &[],
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
     }
 
     /// `POST /permission/{id}/reply?directory=` with `once`, `always` or `reject`.
@@ -312,16 +319,14 @@ impl Client {
         if let Some(m) = message {
             body["message"] = json!(m);
         }
-        let _: serde_json::Value = self
-            .call(
-                Method::POST,
-                &format!("/permission/{request_id}/reply"),
-                &[("directory", directory)],
-                Some(body),
-                REQUEST_TIMEOUT,
-            )
-            .await?;
-        Ok(())
+        self.call_ok(
+            Method::POST,
+            &format!("/permission/{request_id}/reply"),
+            &[("directory", directory)],
+            Some(body),
+            REQUEST_TIMEOUT,
+        )
+        .await
     }
 
     /// `POST /question/{id}/reply?directory=`: one list of labels per question.
@@ -331,16 +336,14 @@ impl Client {
         request_id: &str,
         answers: &[Vec<String>],
     ) -> Result<(), ClientError> {
-        let _: serde_json::Value = self
-            .call(
-                Method::POST,
-                &format!("/question/{request_id}/reply"),
-                &[("directory", directory)],
-                Some(json!({ "answers": answers })),
-                REQUEST_TIMEOUT,
-            )
-            .await?;
-        Ok(())
+        self.call_ok(
+            Method::POST,
+            &format!("/question/{request_id}/reply"),
+            &[("directory", directory)],
+            Some(json!({ "answers": answers })),
+            REQUEST_TIMEOUT,
+        )
+        .await
     }
 
     /// `POST /question/{id}/reject?directory=`.
@@ -349,15 +352,13 @@ impl Client {
         directory: &str,
         request_id: &str,
     ) -> Result<(), ClientError> {
-        let _: serde_json::Value = self
-            .call(
-                Method::POST,
-                &format!("/question/{request_id}/reject"),
-                &[("directory", directory)],
-                None,
-                REQUEST_TIMEOUT,
-            )
-            .await?;
-        Ok(())
+        self.call_ok(
+            Method::POST,
+            &format!("/question/{request_id}/reject"),
+            &[("directory", directory)],
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
     }
 }

@@ -119,7 +119,7 @@ fn emit_part(part: &Value, session_id: &str, seen: &mut HashSet<String>, out: &m
 fn emit(out: &mut dyn Write, kind: &str, session_id: &str, key: &str, value: &Value) {
     let mut line = json!({
         "type": kind,
-        "timestamp": chrono_now_ms(),
+        "timestamp": crate::now_ms(),
         "sessionID": session_id,
     });
     if !value.is_null() {
@@ -128,11 +128,4 @@ fn emit(out: &mut dyn Write, kind: &str, session_id: &str, key: &str, value: &Va
     // The log is best effort: a full disk must not stop the session.
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }

@@ -307,11 +307,10 @@ fn server_error(e: ClientError) -> AgentError {
     AgentError::Server(e.to_string())
 }
 
+/// Now, in epoch milliseconds (OpenCode's unit too).
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    use ao_core::clock::Clock;
+    ao_core::clock::SystemClock.now_ms()
 }
 
 #[async_trait]
