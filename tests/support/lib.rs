@@ -256,6 +256,108 @@ impl World {
             .expect("run tmux")
     }
 
+    /// A shell script that runs `ao` with this world's environment, for programs started outside
+    /// the test process (a tmux pane, a person's terminal). Unlike [`World::ao_command`] it keeps
+    /// `TMUX` as it finds it.
+    pub fn ao_script(&self) -> PathBuf {
+        let path = self.root().join("ao.sh");
+        if !path.exists() {
+            let cmd = self.ao_command(&[]);
+            let mut text = String::from("#!/bin/sh\n");
+            // Removed variables (TMUX) are left as the caller has them: the script runs inside
+            // tmux and outside it.
+            for (k, v) in cmd.get_envs() {
+                if let Some(v) = v {
+                    let v = shell_quote(&v.to_string_lossy());
+                    text.push_str(&format!("export {}={v}\n", k.to_string_lossy()));
+                }
+            }
+            text.push_str(&format!(
+                "cd {}\nexec {} \"$@\"\n",
+                shell_quote(&self.root().to_string_lossy()),
+                shell_quote(&ao_bin().to_string_lossy())
+            ));
+            std::fs::write(&path, text).expect("write ao.sh");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+                .expect("chmod ao.sh");
+        }
+        path
+    }
+
+    /// Opens a person's terminal: a pane of a second private tmux server (not the one ao runs
+    /// sessions in), 200x50, running `command` through `sh -c`. The pane stays after its program
+    /// ends so that what it printed can still be read.
+    pub fn terminal(&self, name: &str, command: &str) -> Terminal {
+        let socket = format!("{}-term", self.tmux_socket);
+        let t = Terminal {
+            socket,
+            name: name.to_string(),
+        };
+        let out = t.tmux(&[
+            "new-session",
+            "-d",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-s",
+            name,
+            "sh",
+            "-c",
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "terminal: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t.tmux(&["set-option", "-t", name, "remain-on-exit", "on"]);
+        t
+    }
+
+    /// Polls until `pred` holds for what `terminal` shows, failing after `timeout` with the screen.
+    pub fn wait_screen(
+        &self,
+        terminal: &Terminal,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = terminal.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the terminal did not show {what} within {timeout:?}; it shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Polls until the clients of the session server are attached to exactly `sessions`.
+    pub fn wait_for_clients(&self, sessions: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = self.tmux(&["list-clients", "-F", "#{client_session}"]);
+            let now: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect();
+            if now == sessions {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tmux clients are on {now:?}, not {sessions:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The pids of the project servers this world's ao started.
     pub fn server_pids(&self) -> Vec<ProcessIdentity> {
         let Ok(store) = Store::open(&StateHome::at(self.home()).store_path()) else {
@@ -295,14 +397,60 @@ impl Drop for World {
         for server in self.server_pids() {
             server.stop(Duration::from_secs(5));
         }
-        let _ = self.tmux(&["kill-server"]);
-        // tmux leaves its socket file behind when the server is killed.
-        use std::os::unix::fs::MetadataExt;
-        if let Ok(meta) = std::fs::metadata(self.root()) {
-            let dir = std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into());
-            let _ = std::fs::remove_file(format!("{dir}/tmux-{}/{}", meta.uid(), self.tmux_socket));
+        let term = format!("{}-term", self.tmux_socket);
+        for socket in [&self.tmux_socket, &term] {
+            let _ = Command::new("tmux")
+                .args(["-L", socket, "kill-server"])
+                .stderr(Stdio::null())
+                .status();
+            // tmux leaves its socket file behind when the server is killed.
+            let _ = std::fs::remove_file(tmux_socket_dir().join(socket));
         }
     }
+}
+
+/// A pane of a private tmux server standing in for a person's terminal; see [`World::terminal`].
+/// Its server is killed when the world is dropped.
+pub struct Terminal {
+    socket: String,
+    name: String,
+}
+
+impl Terminal {
+    /// Runs a tmux command on the terminal's server.
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    /// What the terminal shows now.
+    pub fn screen(&self) -> String {
+        let target = format!("={}:", self.name);
+        let out = self.tmux(&["capture-pane", "-p", "-t", &target]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `text` and Enter.
+    pub fn type_line(&self, text: &str) {
+        let target = format!("={}:", self.name);
+        self.tmux(&["send-keys", "-t", &target, "-l", text]);
+        self.tmux(&["send-keys", "-t", &target, "Enter"]);
+    }
+}
+
+/// Where tmux keeps its sockets for this user.
+fn tmux_socket_dir() -> PathBuf {
+    let dir = std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into());
+    PathBuf::from(dir).join(format!("tmux-{}", nix::unistd::Uid::current()))
+}
+
+/// `s` quoted for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn shared_config_home() -> PathBuf {
