@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use ao_core::session::RuntimeKind;
+use ao_core::session::{Activity, RuntimeKind};
 use clap::{Args, Parser, Subcommand};
 
 use crate::UsageError;
@@ -48,6 +48,49 @@ pub enum Command {
         /// Also delete the agent's conversation and forget the session.
         #[arg(long)]
         purge: bool,
+    },
+    /// Send a follow-up message to a session.
+    #[command(
+        after_help = "Examples:\n  ao send my-project/agent-1 \"Now add a test\"\n  ao send agent-1 - < notes.md"
+    )]
+    Send {
+        /// project/name, or a name unique across projects.
+        target: String,
+        /// The message; `-` or nothing reads it from standard input.
+        message: Option<String>,
+    },
+    /// Answer a pending permission request: allow once (default), always, or reject.
+    #[command(
+        after_help = "With several requests pending, name one by its id (`ao status` lists them).\n\nExamples:\n  ao permit my-project/agent-1\n  ao permit agent-1 --always\n  ao permit agent-1 --reject per_1fedf2dcb0015MsLj6Nnz08NsT"
+    )]
+    Permit(PermitArgs),
+    /// Answer a pending question, or dismiss it with --reject.
+    #[command(
+        after_help = "Give one ANSWER per question the request asks (an option's label, or your own text).\n\nExamples:\n  ao answer my-project/agent-1 blue\n  ao answer agent-1 --request que_1ff0 \"use PostgreSQL\"\n  ao answer agent-1 --reject"
+    )]
+    Answer(AnswerArgs),
+    /// Wait until a session reaches a state (default: until it stops working).
+    #[command(
+        after_help = "Exits 0 once the state is reached, 1 on timeout or if the session exits first.\n\nExamples:\n  ao wait my-project/agent-1 --until ready --timeout 600\n  ao wait agent-1 --until waiting_input && ao permit agent-1"
+    )]
+    Wait(WaitArgs),
+    /// Show a session's conversation: messages, tool calls and their results, errors, cost.
+    #[command(after_help = "Examples:\n  ao logs my-project/agent-1\n  ao logs agent-1 --follow")]
+    Logs {
+        /// project/name, or a name unique across projects.
+        target: String,
+        /// Keep printing new entries as they come, until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// Print JSON lines for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring a killed or exited session back on the same OpenCode session.
+    #[command(after_help = "Examples:\n  ao restore my-project/agent-1")]
+    Restore {
+        /// project/name, or a name unique across projects.
+        target: String,
     },
     /// Follows an OpenCode session's events into its log (what a process-runtime session runs).
     #[command(name = "opencode-follow", hide = true)]
@@ -116,6 +159,55 @@ pub struct StatusArgs {
     /// Print JSON for scripts.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PermitArgs {
+    /// project/name, or a name unique across projects.
+    pub target: String,
+    /// The request to answer (needed when several are pending).
+    pub request_id: Option<String>,
+    /// Allow this one call (the default).
+    #[arg(long, conflicts_with_all = ["always", "reject"])]
+    pub once: bool,
+    /// Allow it and, from now on, calls like it in this project (until its server restarts).
+    #[arg(long, conflicts_with = "reject")]
+    pub always: bool,
+    /// Refuse it; the agent stops its turn.
+    #[arg(long)]
+    pub reject: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    /// project/name, or a name unique across projects.
+    pub target: String,
+    /// One answer per question asked.
+    #[arg(required_unless_present = "reject")]
+    pub answers: Vec<String>,
+    /// The question to answer (needed when several are pending).
+    #[arg(long, value_name = "ID")]
+    pub request: Option<String>,
+    /// Dismiss the question instead of answering; the agent stops its turn.
+    #[arg(long, conflicts_with = "answers")]
+    pub reject: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// project/name, or a name unique across projects.
+    pub target: String,
+    /// The state to wait for (repeatable; default: anything but active). `ready` also accepts
+    /// `idle`.
+    #[arg(long, value_parser = parse_activity, value_name = "STATE")]
+    pub until: Vec<Activity>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 3600.0, value_name = "SECS")]
+    pub timeout: f64,
+}
+
+fn parse_activity(s: &str) -> Result<Activity, String> {
+    s.parse()
 }
 
 #[derive(Debug, Args)]

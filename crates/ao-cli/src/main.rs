@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a runtime failure, 2 bad usage or bad config.
 
 mod cli;
+mod interact;
 mod output;
 
 use std::io::Write;
@@ -187,6 +188,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             use std::os::unix::process::CommandExt;
             let err = child.exec();
             Err(anyhow::Error::new(err).context(format!("cannot run {}", cmd.program.display())))
+        }
+        Command::Send { target, message } => {
+            interact::send(&manager(&cli)?, target, message.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Permit(args) => {
+            interact::permit(&manager(&cli)?, args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Answer(args) => {
+            interact::answer(&manager(&cli)?, args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Wait(args) => {
+            interact::wait(&manager(&cli)?, args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Logs {
+            target,
+            follow,
+            json,
+        } => {
+            interact::logs(&manager(&cli)?, target, *follow, *json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { target } => {
+            interact::restore(&manager(&cli)?, target).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Kill { target, purge } => {
             let mgr = manager(&cli)?;

@@ -7,11 +7,13 @@
 use std::path::Path;
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 
 use crate::clock::EpochMillis;
 use crate::config::ProjectConfig;
 use crate::runtime::LaunchSpec;
 use crate::session::{Activity, PendingRequest, SessionError, SessionRecord, Tokens};
+use crate::transcript::TranscriptEntry;
 
 /// An agent plugin that failed.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,41 @@ impl Observation {
     }
 }
 
+/// How a person answers a permission request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermitDecision {
+    /// Allow this one call.
+    Once,
+    /// Allow this call and, from now on, the calls it stands for (the agent decides which).
+    Always,
+    /// Refuse it.
+    Reject,
+}
+
+/// A person's reply to a pending request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// An answer to a permission request.
+    Permit {
+        /// The request's id.
+        id: String,
+        /// Allow once, always, or reject.
+        decision: PermitDecision,
+    },
+    /// Answers to a question request: one answer per question it asks, in order.
+    Answer {
+        /// The request's id.
+        id: String,
+        /// One answer per question (an option's label, or free text).
+        answers: Vec<String>,
+    },
+    /// Dismisses a question request without answering.
+    Dismiss {
+        /// The request's id.
+        id: String,
+    },
+}
+
 /// A coding agent.
 #[async_trait]
 pub trait Agent: Send + Sync {
@@ -140,4 +177,32 @@ pub trait Agent: Send + Sync {
     /// Releases what the agent keeps running for a project (a server) once no session of the
     /// project is live any more.
     async fn release(&self, project: &ProjectConfig);
+
+    /// Answers a pending request of the session (or of one of its child sessions).
+    async fn reply(
+        &self,
+        project: &ProjectConfig,
+        session: &SessionRecord,
+        reply: &Reply,
+    ) -> Result<(), AgentError>;
+
+    /// The session's conversation so far, oldest first.
+    async fn transcript(
+        &self,
+        project: &ProjectConfig,
+        session: &SessionRecord,
+    ) -> Result<Vec<TranscriptEntry>, AgentError>;
+
+    /// A feed that yields whenever something about the session may have changed (an event from the
+    /// agent's server). It ends when its source breaks; callers poll as well, so a feed is only
+    /// ever a way to notice sooner.
+    async fn changes(
+        &self,
+        project: &ProjectConfig,
+        session: &SessionRecord,
+    ) -> Result<BoxStream<'static, ()>, AgentError>;
+
+    /// Brings an existing conversation back: makes sure what it needs runs (a server) and says
+    /// what the runtime must run for it, as [`Agent::prepare`] does for a new one.
+    async fn restore(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError>;
 }

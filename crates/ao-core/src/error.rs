@@ -38,6 +38,10 @@ pub enum Error {
     #[error("{0}")]
     Workspace(#[from] crate::workspace::WorkspaceError),
 
+    /// `ao wait` gave up: the session exited first, or the time ran out.
+    #[error("{0}")]
+    Wait(String),
+
     /// A file or directory under the state home could not be used.
     #[error("{what} {path}: {source}")]
     Io {

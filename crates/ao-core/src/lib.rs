@@ -9,6 +9,7 @@
 //! - [`runtime`]: the [`Runtime`](runtime::Runtime) trait and its two implementations, `tmux` and
 //!   `process`, which decide where a session's program runs;
 //! - [`agent`]: the [`Agent`](agent::Agent) trait a coding-agent plugin implements;
+//! - [`transcript`]: a session's conversation as `ao logs` shows it;
 //! - [`workspace`]: one git work tree per session, or the project directory itself;
 //! - [`manager`]: the [`SessionManager`](manager::SessionManager), the one place that combines
 //!   runtime facts with agent facts.
@@ -25,6 +26,7 @@ pub mod manager;
 pub mod runtime;
 pub mod session;
 pub mod store;
+pub mod transcript;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -22,6 +22,11 @@ use crate::session::{
 use crate::store::{NewSession, Store};
 use crate::workspace::{self, KeepReason, Worktree};
 
+mod interact;
+mod restore;
+
+pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
+
 /// What `ao spawn` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct SpawnOptions {

@@ -112,6 +112,27 @@ pub fn remove_worktree_if_clean(
     Ok(None)
 }
 
+/// Makes sure a session's work tree exists at `dir` on `branch` again (after `ao kill` removed a
+/// clean one): reuses the branch if it is still there, else creates it from HEAD.
+pub fn reopen_worktree(repo: &Path, dir: &Path, branch: &str) -> Result<(), WorkspaceError> {
+    if dir.join(".git").exists() {
+        return Ok(());
+    }
+    let _ = git(repo, &["worktree", "prune"]);
+    let dir_s = dir.to_string_lossy();
+    let exists = git(
+        repo,
+        &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")],
+    )
+    .is_ok();
+    if exists {
+        git(repo, &["worktree", "add", &dir_s, branch])?;
+    } else {
+        git(repo, &["worktree", "add", "-b", branch, &dir_s])?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

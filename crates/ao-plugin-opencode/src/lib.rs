@@ -18,6 +18,8 @@ pub mod follow;
 pub mod observe;
 pub mod server;
 pub mod settings;
+pub mod transcript;
+mod turns;
 pub mod types;
 
 use std::collections::{BTreeSet, HashMap};
@@ -26,7 +28,11 @@ use std::path::Path;
 use async_trait::async_trait;
 use futures_util::future::join_all;
 
-use ao_core::agent::{Agent, AgentError, Observation, PreparedSession, SpawnRequest};
+use ao_core::agent::{
+    Agent, AgentError, Observation, PermitDecision, PreparedSession, Reply, SpawnRequest,
+};
+use ao_core::transcript::TranscriptEntry;
+use futures_util::stream::BoxStream;
 use ao_core::config::ProjectConfig;
 use ao_core::runtime::LaunchSpec;
 use ao_core::session::{
@@ -34,6 +40,7 @@ use ao_core::session::{
 };
 
 use crate::client::{Client, ClientError};
+use crate::events::EventStream;
 use crate::server::{ServerRecord, ServerState, Servers};
 pub use crate::settings::OpenCodeSettings;
 use crate::types::PromptModel;
@@ -201,7 +208,7 @@ impl OpenCodeAgent {
             .collect();
         let owners = self.owners(client, &requester, &tracked).await;
 
-        sessions
+        let observations: Vec<Observation> = sessions
             .iter()
             .zip(per_session)
             .map(|(rec, (session, last))| {
@@ -248,7 +255,18 @@ impl OpenCodeAgent {
                     now,
                 )
             })
-            .collect()
+            .collect();
+        let observed: Vec<&str> = tracked.iter().copied().collect();
+        let busy: Vec<&str> = sessions
+            .iter()
+            .zip(&observations)
+            .filter(|(_, o)| mid_turn(o))
+            .filter_map(|(s, _)| s.agent_session_id.as_deref())
+            .collect();
+        if let Some(project) = sessions.first().map(|s| s.address.project.as_str()) {
+            turns::record(self.servers.store(), project, &observed, &busy);
+        }
+        observations
     }
 
     /// Maps each session that raised a request to the tracked session it belongs to: itself, or
@@ -290,6 +308,28 @@ impl OpenCodeAgent {
                 project.name
             ))),
         }
+    }
+}
+
+/// Whether an observation shows a turn in progress (cut off, should the server die now).
+fn mid_turn(o: &Observation) -> bool {
+    match o.activity {
+        Activity::Active | Activity::WaitingInput => true,
+        Activity::Blocked => o.error.as_ref().is_some_and(|e| e.name == "Retry"),
+        _ => false,
+    }
+}
+
+/// Whether an event of the global stream may change what `ao status` says about `session`.
+fn relevant(event: &events::GlobalEvent, session: &str) -> bool {
+    let p = &event.payload;
+    match p.kind.as_str() {
+        // Requests of child sessions count for their parent.
+        "permission.asked" | "permission.replied" | "question.asked" | "question.replied"
+        | "question.rejected" => true,
+        "session.status" | "session.idle" | "session.error" | "session.updated"
+        | "session.deleted" | "message.updated" => p.session_id() == Some(session),
+        _ => false,
     }
 }
 
@@ -367,6 +407,7 @@ impl Agent for OpenCodeAgent {
         while std::time::Instant::now() < deadline {
             let last = client.messages(id, Some(1)).await.map_err(server_error)?;
             if last.last().map(|m| &m.info.id) != before.as_ref() {
+                turns::record(self.servers.store(), &project.name, &[], &[id]);
                 return Ok(());
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -395,9 +436,24 @@ impl Agent for OpenCodeAgent {
                     )
                 })
                 .collect(),
-            ServerState::Gone => sessions
+            ServerState::Gone => {
+                let cut_off = turns::mid_turn(self.servers.store(), &project.name);
+                sessions
                 .iter()
                 .map(|s| {
+                    if s.agent_session_id.as_ref().is_some_and(|id| cut_off.contains(id)) {
+                        return Observation::bare(
+                            Activity::Blocked,
+                            Some(SessionError {
+                                name: "Interrupted".into(),
+                                message: format!(
+                                    "the OpenCode server of project {} stopped in the middle of a turn; \
+                                     `ao restore {}` brings it back, then `ao send` continues",
+                                    project.name, s.address
+                                ),
+                            }),
+                        );
+                    }
                     Observation::bare(
                         Activity::Exited,
                         Some(SessionError {
@@ -409,7 +465,8 @@ impl Agent for OpenCodeAgent {
                         }),
                     )
                 })
-                .collect(),
+                .collect()
+            }
         }
     }
 
@@ -423,6 +480,123 @@ impl Agent for OpenCodeAgent {
         })?;
         let (server, _) = self.servers.ensure(project).await?;
         self.tui_launch(&server, rec, id)
+    }
+
+    async fn reply(
+        &self,
+        project: &ProjectConfig,
+        rec: &SessionRecord,
+        reply: &Reply,
+    ) -> Result<(), AgentError> {
+        let client = self.up_client(project).await?;
+        // Requests live in the instance of the session's directory; a subagent's share it.
+        let dir = rec.workspace.to_string_lossy();
+        match reply {
+            Reply::Permit { id, decision } => {
+                let word = match decision {
+                    PermitDecision::Once => "once",
+                    PermitDecision::Always => "always",
+                    PermitDecision::Reject => "reject",
+                };
+                client.reply_permission(&dir, id, word, None).await
+            }
+            Reply::Answer { id, answers } => {
+                let asked = client
+                    .questions(&dir)
+                    .await
+                    .map_err(server_error)?
+                    .into_iter()
+                    .find(|q| &q.id == id)
+                    .ok_or_else(|| {
+                        AgentError::Request(format!("question {id} is no longer pending"))
+                    })?;
+                if asked.questions.len() != answers.len() {
+                    let list: Vec<String> = asked
+                        .questions
+                        .iter()
+                        .map(|q| {
+                            let labels: Vec<&str> =
+                                q.options.iter().map(|o| o.label.as_str()).collect();
+                            format!("  {} [{}]", q.question, labels.join(", "))
+                        })
+                        .collect();
+                    return Err(AgentError::Request(format!(
+                        "question {id} asks {} question(s); give one answer each, in order:\n{}",
+                        asked.questions.len(),
+                        list.join("\n")
+                    )));
+                }
+                let answers: Vec<Vec<String>> = answers.iter().map(|a| vec![a.clone()]).collect();
+                client.reply_question(&dir, id, &answers).await
+            }
+            Reply::Dismiss { id } => client.reject_question(&dir, id).await,
+        }
+        .map_err(server_error)
+    }
+
+    async fn transcript(
+        &self,
+        project: &ProjectConfig,
+        rec: &SessionRecord,
+    ) -> Result<Vec<TranscriptEntry>, AgentError> {
+        let id = rec.agent_session_id.as_deref().ok_or_else(|| {
+            AgentError::Request(format!("session {} has no OpenCode session", rec.address))
+        })?;
+        let client = self.up_client(project).await?;
+        let messages = client.messages(id, None).await.map_err(server_error)?;
+        Ok(transcript::transcript(&messages))
+    }
+
+    async fn changes(
+        &self,
+        project: &ProjectConfig,
+        rec: &SessionRecord,
+    ) -> Result<BoxStream<'static, ()>, AgentError> {
+        let id = rec.agent_session_id.clone().unwrap_or_default();
+        let client = self.up_client(project).await?;
+        let stream = EventStream::connect(&client).await.map_err(server_error)?;
+        Ok(Box::pin(futures_util::stream::unfold(
+            stream,
+            move |mut stream| {
+                let id = id.clone();
+                async move {
+                    loop {
+                        let event = stream.next().await?;
+                        if relevant(&event, &id) {
+                            return Some(((), stream));
+                        }
+                    }
+                }
+            },
+        )))
+    }
+
+    async fn restore(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError> {
+        let rec = req.session;
+        let id = rec.agent_session_id.as_deref().ok_or_else(|| {
+            AgentError::Request(format!("session {} has no OpenCode session", rec.address))
+        })?;
+        let (server, client) = self.servers.ensure(req.project).await?;
+        match client.session(id).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {
+                return Err(AgentError::Request(format!(
+                    "OpenCode no longer has session {id} (it was deleted), so {} cannot be \
+                     restored; `ao spawn` starts a new one",
+                    rec.address
+                )))
+            }
+            Err(e) => return Err(server_error(e)),
+        }
+        let launch = match rec.runtime {
+            RuntimeKind::Tmux => self.tui_launch(&server, rec, id)?,
+            // The log already holds the history: follow from now on.
+            RuntimeKind::Process => self.follower_launch(&server, rec, id, now_ms()),
+        };
+        Ok(PreparedSession {
+            agent_session_id: id.to_string(),
+            launch,
+        })
     }
 
     async fn release(&self, project: &ProjectConfig) {

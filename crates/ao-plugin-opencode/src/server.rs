@@ -99,6 +99,11 @@ impl Servers {
         &self.settings
     }
 
+    /// ao's store, where servers are recorded.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     fn record(&self, project: &str) -> Option<ServerRecord> {
         self.store
             .agent_state(AGENT_NAME, &key(project))
@@ -166,17 +171,40 @@ impl Servers {
         result
     }
 
+    /// Starts the project's server. A restarted server takes its predecessor's port and password
+    /// when it can, so that the TUIs and followers still pointed at it find it again.
     async fn start(&self, project: &ProjectConfig) -> Result<(ServerRecord, Client), AgentError> {
-        let home = &self.settings.home;
-        let server_err = |e: ao_core::Error| AgentError::Server(e.to_string());
-        let password: String = {
+        let previous = self.record(&project.name);
+        let old_password = previous
+            .as_ref()
+            .and_then(|r| StateHome::read_secret(&r.password_file).ok())
+            .map(|p| p.trim().to_string())
+            .filter(|p| p.len() >= 32);
+        let password = old_password.unwrap_or_else(|| {
             let mut rng = rand::rng();
             (0..32)
                 .map(|_| format!("{:02x}", rng.random::<u8>()))
                 .collect()
-        };
+        });
+        let old_port = previous.as_ref().and_then(|r| port_of(&r.url));
+        if let Some(port) = old_port {
+            if let Ok(up) = self.start_on(project, port, &password).await {
+                return Ok(up);
+            }
+        }
+        self.start_on(project, 0, &password).await
+    }
+
+    async fn start_on(
+        &self,
+        project: &ProjectConfig,
+        port: u16,
+        password: &str,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        let home = &self.settings.home;
+        let server_err = |e: ao_core::Error| AgentError::Server(e.to_string());
         let password_file = home
-            .write_secret(&format!("opencode-{}.password", project.name), &password)
+            .write_secret(&format!("opencode-{}.password", project.name), password)
             .map_err(server_err)?;
         let log = home
             .servers_dir()
@@ -189,13 +217,13 @@ impl Servers {
             "--hostname".into(),
             "127.0.0.1".into(),
             "--port".into(),
-            "0".into(),
+            port.to_string(),
         ];
         if self.settings.pure {
             args.push("--pure".into());
         }
         let mut env = self.settings.client_env();
-        env.push(("OPENCODE_SERVER_PASSWORD".into(), password.clone()));
+        env.push(("OPENCODE_SERVER_PASSWORD".into(), password.to_string()));
         env.push((
             "OPENCODE_CONFIG_CONTENT".into(),
             crate::settings::server_config(project).to_string(),
@@ -290,6 +318,11 @@ async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, Ag
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The port of `http://127.0.0.1:PORT`.
+fn port_of(url: &str) -> Option<u16> {
+    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
 }
 
 /// The URL from the server's `opencode server listening on http://…` line, written after `offset`.

@@ -1,0 +1,236 @@
+//! Talking to a running session: follow-up messages, replies to its pending requests, waiting for
+//! a state, and reading its conversation.
+
+use std::time::{Duration, Instant};
+
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+
+use super::SessionManager;
+use crate::agent::{PermitDecision, Reply};
+use crate::error::{Error, Result};
+use crate::session::{
+    Activity, Lifecycle, PendingKind, PendingRequest, SessionRecord, SessionStatus,
+};
+use crate::transcript::TranscriptEntry;
+
+/// How often `wait` looks again when no event says anything changed.
+pub const WAIT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// What `ao answer` does with a pending question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuestionReply {
+    /// One answer per question the request asks.
+    Answers(Vec<String>),
+    /// Dismiss it.
+    Dismiss,
+}
+
+impl SessionManager {
+    /// A live session, or an error that says how to bring it back.
+    fn live_one(&self, target: &str) -> Result<SessionRecord> {
+        let rec = self.resolve_one(target)?;
+        match rec.lifecycle {
+            Lifecycle::Live => Ok(rec),
+            Lifecycle::Killed => Err(Error::Usage(format!(
+                "session {} was killed; `ao restore {}` brings it back",
+                rec.address, rec.address
+            ))),
+            Lifecycle::Spawning => Err(Error::Usage(format!(
+                "session {} was never fully spawned; `ao kill {}` removes it",
+                rec.address, rec.address
+            ))),
+        }
+    }
+
+    /// Sends a follow-up message to a session; returns once the agent has it.
+    pub async fn send(&self, target: &str, message: &str) -> Result<SessionRecord> {
+        let rec = self.live_one(target)?;
+        let project = self.config.project(&rec.address.project)?;
+        self.agent(&rec.agent)?.send(project, &rec, message).await?;
+        Ok(rec)
+    }
+
+    /// Answers a pending permission request; `request` picks one when several are pending.
+    pub async fn permit(
+        &self,
+        target: &str,
+        decision: PermitDecision,
+        request: Option<&str>,
+    ) -> Result<(SessionRecord, PendingRequest)> {
+        let (rec, picked) = self
+            .pick_pending(target, PendingKind::Permission, request)
+            .await?;
+        let reply = Reply::Permit {
+            id: picked.id.clone(),
+            decision,
+        };
+        self.reply(&rec, &reply).await?;
+        Ok((rec, picked))
+    }
+
+    /// Answers (or dismisses) a pending question; `request` picks one when several are pending.
+    pub async fn answer(
+        &self,
+        target: &str,
+        request: Option<&str>,
+        answer: QuestionReply,
+    ) -> Result<(SessionRecord, PendingRequest)> {
+        let (rec, picked) = self
+            .pick_pending(target, PendingKind::Question, request)
+            .await?;
+        let reply = match answer {
+            QuestionReply::Answers(answers) => Reply::Answer {
+                id: picked.id.clone(),
+                answers,
+            },
+            QuestionReply::Dismiss => Reply::Dismiss {
+                id: picked.id.clone(),
+            },
+        };
+        self.reply(&rec, &reply).await?;
+        Ok((rec, picked))
+    }
+
+    async fn reply(&self, rec: &SessionRecord, reply: &Reply) -> Result<()> {
+        let project = self.config.project(&rec.address.project)?;
+        self.agent(&rec.agent)?.reply(project, rec, reply).await?;
+        Ok(())
+    }
+
+    /// The one pending request of `kind` that `request` names, or the only one there is.
+    async fn pick_pending(
+        &self,
+        target: &str,
+        kind: PendingKind,
+        request: Option<&str>,
+    ) -> Result<(SessionRecord, PendingRequest)> {
+        let rec = self.live_one(target)?;
+        let status = self.status_of(std::slice::from_ref(&rec)).await.remove(0);
+        let (noun, command) = match kind {
+            PendingKind::Permission => ("permission request", "ao permit"),
+            PendingKind::Question => ("question", "ao answer"),
+        };
+        let pending: Vec<&PendingRequest> =
+            status.pending.iter().filter(|p| p.kind == kind).collect();
+        let listing = || {
+            pending
+                .iter()
+                .map(|p| format!("  {}  {}", p.id, p.title))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let picked = match (request, pending.as_slice()) {
+            (_, []) => {
+                return Err(Error::Usage(format!(
+                    "{} has no pending {noun} (it is {})",
+                    rec.address, status.activity
+                )))
+            }
+            (Some(id), _) => pending
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| (*p).clone())
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{} has no pending {noun} {id}; pending:\n{}",
+                        rec.address,
+                        listing()
+                    ))
+                })?,
+            (None, [one]) => (*one).clone(),
+            (None, _) => {
+                return Err(Error::Usage(format!(
+                    "{} has {} pending {noun}s; name one, e.g. `{command} {} {}`:\n{}",
+                    rec.address,
+                    pending.len(),
+                    rec.address,
+                    pending[0].id,
+                    listing()
+                )))
+            }
+        };
+        Ok((rec, picked))
+    }
+
+    /// Waits until the session is in one of `until` (`Ready` also accepts `Idle`), following the
+    /// agent's events and polling besides; fails when the session exits first or on timeout.
+    pub async fn wait(
+        &self,
+        target: &str,
+        until: &[Activity],
+        timeout: Duration,
+        poll: Duration,
+    ) -> Result<SessionStatus> {
+        let rec = self.resolve_one(target)?;
+        let deadline = Instant::now() + timeout;
+        let mut feed = self.changes(&rec).await;
+        let matches = |a: Activity| {
+            until.contains(&a) || (a == Activity::Idle && until.contains(&Activity::Ready))
+        };
+        loop {
+            // Read the record again each time: a restore may replace its runtime meanwhile.
+            let current = self.resolve_one(&rec.address.to_string())?;
+            let status = self.status_of(std::slice::from_ref(&current)).await.remove(0);
+            if matches(status.activity) {
+                return Ok(status);
+            }
+            if status.activity == Activity::Exited {
+                let why = status
+                    .error
+                    .as_ref()
+                    .map(|e| format!(": {}", e.message))
+                    .unwrap_or_default();
+                return Err(Error::Wait(format!(
+                    "{} exited before it was {}{why}",
+                    rec.address,
+                    names(until)
+                )));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Wait(format!(
+                    "{} is still {} after {:.0}s (waited for {})",
+                    rec.address,
+                    status.activity,
+                    timeout.as_secs_f64(),
+                    names(until)
+                )));
+            }
+            let tick = poll.min(deadline - now);
+            match feed.as_mut() {
+                Some(f) => {
+                    tokio::select! {
+                        ev = f.next() => if ev.is_none() {
+                            // The stream broke: polling alone from here on.
+                            feed = None;
+                        },
+                        _ = tokio::time::sleep(tick) => {}
+                    }
+                }
+                None => tokio::time::sleep(tick).await,
+            }
+        }
+    }
+
+    /// A feed of "the session may have changed" signals from its agent, if it has one now.
+    pub async fn changes(&self, rec: &SessionRecord) -> Option<BoxStream<'static, ()>> {
+        let project = self.config.project(&rec.address.project).ok()?;
+        let agent = self.agent(&rec.agent).ok()?;
+        agent.changes(project, rec).await.ok()
+    }
+
+    /// The session's conversation so far.
+    pub async fn transcript(&self, rec: &SessionRecord) -> Result<Vec<TranscriptEntry>> {
+        let project = self.config.project(&rec.address.project)?;
+        Ok(self.agent(&rec.agent)?.transcript(project, rec).await?)
+    }
+}
+
+fn names(states: &[Activity]) -> String {
+    states
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
