@@ -122,7 +122,12 @@ pub fn reopen_worktree(repo: &Path, dir: &Path, branch: &str) -> Result<(), Work
     let dir_s = dir.to_string_lossy();
     let exists = git(
         repo,
-        &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")],
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ],
     )
     .is_ok();
     if exists {

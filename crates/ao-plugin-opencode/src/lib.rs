@@ -31,13 +31,13 @@ use futures_util::future::join_all;
 use ao_core::agent::{
     Agent, AgentError, Observation, PermitDecision, PreparedSession, Reply, SpawnRequest,
 };
-use ao_core::transcript::TranscriptEntry;
-use futures_util::stream::BoxStream;
 use ao_core::config::ProjectConfig;
 use ao_core::runtime::LaunchSpec;
 use ao_core::session::{
     Activity, PendingKind, PendingRequest, RuntimeKind, SessionError, SessionRecord,
 };
+use ao_core::transcript::TranscriptEntry;
+use futures_util::stream::BoxStream;
 
 use crate::client::{Client, ClientError};
 use crate::events::EventStream;
@@ -423,7 +423,9 @@ impl Agent for OpenCodeAgent {
         sessions: &[&SessionRecord],
     ) -> Vec<Observation> {
         match self.servers.lookup(&project.name).await {
-            ServerState::Up(server, client) => self.observe_project(&server, &client, sessions).await,
+            ServerState::Up(server, client) => {
+                self.observe_project(&server, &client, sessions).await
+            }
             ServerState::Unresponsive(rec) => sessions
                 .iter()
                 .map(|_| {

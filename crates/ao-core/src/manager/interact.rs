@@ -171,7 +171,10 @@ impl SessionManager {
         loop {
             // Read the record again each time: a restore may replace its runtime meanwhile.
             let current = self.resolve_one(&rec.address.to_string())?;
-            let status = self.status_of(std::slice::from_ref(&current)).await.remove(0);
+            let status = self
+                .status_of(std::slice::from_ref(&current))
+                .await
+                .remove(0);
             if matches(status.activity) {
                 return Ok(status);
             }
