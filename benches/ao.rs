@@ -1,6 +1,6 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
-//! [SECTION...]`; sections: status, spawn. Everything runs on the real opencode against the mock.
+//! [SECTION...]`; sections: status, spawn, wait. Everything runs on the real opencode against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,6 +19,9 @@ fn main() {
     }
     if run("spawn") {
         spawn();
+    }
+    if run("wait") {
+        wait();
     }
 }
 
@@ -130,6 +133,52 @@ fn spawn() {
         "cold (server started), no prompt, until the id:   {}",
         ms(cold)
     );
+}
+
+/// How long after the session's last update `ao wait --until ready` returns: following the event
+/// stream, and polling alone (`AO_OPENCODE_EVENTS=off`, as when the stream is cut).
+fn wait() {
+    println!("\n## ao wait --until ready: from the session's last update to ao wait returning");
+    let w = world();
+    let warm = w.spawn(&["bench", "bench", "--runtime", "process"]);
+    w.wait_activity(&warm, "ready");
+    for (label, events) in [("event stream", "on"), ("polling only", "off")] {
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            let id = w.spawn(&["bench", "slow", "--runtime", "process"]);
+            let out = w
+                .ao_command(&["wait", &id, "--until", "ready", "--timeout", "60"])
+                .env("AO_OPENCODE_EVENTS", events)
+                .output()
+                .expect("run ao wait");
+            let returned = epoch_ms();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let s = w.session(&id);
+            let updated = chrono::DateTime::parse_from_rfc3339(
+                s["last_activity_at"].as_str().expect("last_activity_at"),
+            )
+            .expect("RFC 3339")
+            .timestamp_millis();
+            samples.push(Duration::from_millis((returned - updated).max(0) as u64));
+        }
+        samples.sort();
+        println!(
+            "{label:<13} median {}  (min {}, max {})",
+            ms(samples[2]),
+            ms(samples[0]),
+            ms(samples[4])
+        );
+    }
+}
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn opencode_command(w: &World) -> Command {

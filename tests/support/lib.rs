@@ -13,7 +13,7 @@ use ao_core::home::StateHome;
 use ao_core::runtime::process::ProcessIdentity;
 use ao_core::runtime::RuntimeHandle;
 use ao_core::store::Store;
-pub use ao_mock_model::{BlockingMockModel, Scenario, Script, Turn};
+pub use ao_mock_model::{BlockingMockModel, Scenario, Script, ToolCall, Turn};
 use serde_json::Value;
 
 /// The repository's root.

@@ -24,6 +24,8 @@ use crate::workspace::{self, KeepReason, Worktree};
 
 mod interact;
 mod restore;
+#[cfg(test)]
+mod tests;
 
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 

@@ -554,6 +554,11 @@ impl Agent for OpenCodeAgent {
         project: &ProjectConfig,
         rec: &SessionRecord,
     ) -> Result<BoxStream<'static, ()>, AgentError> {
+        if !self.settings().events {
+            return Err(AgentError::Server(
+                "the event stream is turned off (AO_OPENCODE_EVENTS=off)".into(),
+            ));
+        }
         let id = rec.agent_session_id.clone().unwrap_or_default();
         let client = self.up_client(project).await?;
         let stream = EventStream::connect(&client).await.map_err(server_error)?;
