@@ -57,6 +57,7 @@ pub struct World {
     tmp: tempfile::TempDir,
     tmux_socket: String,
     projects: Vec<(String, String)>,
+    opencode_extra: std::collections::HashMap<String, Value>,
 }
 
 impl World {
@@ -76,6 +77,7 @@ impl World {
             tmp,
             tmux_socket: format!("ao-test-{}-{n}", std::process::id()),
             projects: Vec::new(),
+            opencode_extra: Default::default(),
         }
     }
 
@@ -126,10 +128,20 @@ impl World {
         dir
     }
 
+    /// Merges `extra` into a project's `opencodeConfig` (which registers the mock model), e.g.
+    /// `json!({"provider": {"mock": {"options": {"chunkTimeout": 2000}}}})`.
+    pub fn opencode_config(&mut self, project: &str, extra: Value) {
+        self.opencode_extra.insert(project.to_string(), extra);
+        self.write_config();
+    }
+
     fn write_config(&self) {
-        let provider = ao_mock_model::opencode_provider_config(&self.mock.base_url());
         let mut text = String::from("projects:\n");
         for (name, extra) in &self.projects {
+            let mut provider = ao_mock_model::opencode_provider_config(&self.mock.base_url());
+            if let Some(more) = self.opencode_extra.get(name) {
+                merge_json(&mut provider, more);
+            }
             text.push_str(&format!(
                 "  - name: {name}\n    path: projects/{name}\n    agentConfig:\n      model: mock/mock-1\n{extra}      opencodeConfig: {provider}\n"
             ));
@@ -507,6 +519,18 @@ fn shared_config_home() -> PathBuf {
     let dir = repo_root().join("target/test-opencode-config");
     let _ = std::fs::create_dir_all(&dir);
     dir
+}
+
+/// Merges `more` into `base`: objects key by key, anything else replaced.
+fn merge_json(base: &mut Value, more: &Value) {
+    match (base, more) {
+        (Value::Object(b), Value::Object(m)) => {
+            for (k, v) in m {
+                merge_json(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, m) => *b = m.clone(),
+    }
 }
 
 /// A script whose first user message contains `marker`.

@@ -51,9 +51,14 @@ impl StateHome {
 
     /// The directory of one session's files (logs, launch scripts), created 0700 on demand.
     pub fn session_dir(&self, project: &str, name: &str) -> Result<PathBuf> {
-        let dir = self.root.join("sessions").join(project).join(name);
+        let dir = self.session_path(project, name);
         create_private_dir(&dir)?;
         Ok(dir)
+    }
+
+    /// Where [`session_dir`](Self::session_dir) is, without creating it.
+    pub fn session_path(&self, project: &str, name: &str) -> PathBuf {
+        self.root.join("sessions").join(project).join(name)
     }
 
     /// The directory of per-project agent servers' files (logs), created 0700 on demand.

@@ -21,6 +21,7 @@ pub mod agent;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fault;
 pub mod home;
 pub mod manager;
 pub mod runtime;

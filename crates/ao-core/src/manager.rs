@@ -13,6 +13,7 @@ use crate::agent::{Agent, Observation, SpawnRequest};
 use crate::clock::{rfc3339, Clock};
 use crate::config::{validate_model, validate_name, Config, ProjectConfig};
 use crate::error::{Error, Result};
+use crate::fault::crash_point;
 use crate::home::StateHome;
 use crate::runtime::{AttachCommand, ProcessRuntime, Runtime, RuntimeHandle, TmuxRuntime};
 use crate::session::{
@@ -24,6 +25,7 @@ use crate::workspace::{self, KeepReason, Worktree};
 
 mod interact;
 mod restore;
+mod spawning;
 #[cfg(test)]
 mod tests;
 
@@ -148,17 +150,22 @@ impl SessionManager {
             .or_else(|| project.agent_config.agent.clone());
         let prompt = opts.prompt.or_else(|| project.agent_config.prompt.clone());
 
-        let mut rec = self.store.reserve(&NewSession {
-            project: &project.name,
-            name: opts.name.as_deref(),
-            prefix: &project.session_prefix,
-            agent: agent.name(),
-            runtime: runtime_kind,
-            workspace: &project.path,
-            model: model.as_deref(),
-            agent_mode: agent_mode.as_deref(),
-            created_at: self.clock.now_ms(),
-        })?;
+        // Held until the session is live, so that no one takes it for a spawn that died.
+        let (mut rec, _spawn_lock) = self.store.reserve_with(
+            &NewSession {
+                project: &project.name,
+                name: opts.name.as_deref(),
+                prefix: &project.session_prefix,
+                agent: agent.name(),
+                runtime: runtime_kind,
+                workspace: &project.path,
+                model: model.as_deref(),
+                agent_mode: agent_mode.as_deref(),
+                created_at: self.clock.now_ms(),
+            },
+            |name| spawning::SpawnLock::take(&self.home, &project.name, name),
+        )?;
+        crash_point("after-reserve");
         match self
             .finish_spawn(&project, agent.as_ref(), &mut rec, prompt.as_deref())
             .await
@@ -192,6 +199,7 @@ impl SessionManager {
             rec.workspace = wt.path;
             rec.branch = Some(wt.branch);
             self.store.update(rec)?;
+            crash_point("after-workspace");
         }
         let session_dir = self
             .home
@@ -205,6 +213,7 @@ impl SessionManager {
             .await?;
         rec.agent_session_id = Some(prepared.agent_session_id);
         self.store.update(rec)?;
+        crash_point("after-agent-session");
 
         let handle = self.runtime(rec.runtime).create(
             &rec.address.to_string(),
@@ -212,12 +221,16 @@ impl SessionManager {
             &session_dir,
         )?;
         rec.runtime_handle = Some(handle);
-        rec.lifecycle = Lifecycle::Live;
         self.store.update(rec)?;
+        crash_point("after-runtime");
 
         if let Some(prompt) = prompt {
             agent.send(project, rec, prompt).await?;
         }
+        crash_point("after-prompt");
+        // Live only now: a session whose prompt never arrived is not one that finished its turn.
+        rec.lifecycle = Lifecycle::Live;
+        self.store.update(rec)?;
         Ok(())
     }
 
@@ -349,19 +362,12 @@ impl SessionManager {
             .iter()
             .zip(alive)
             .map(|(r, alive)| {
-                let obs = obs_by_address.remove(&r.address).unwrap_or_else(|| match r.lifecycle {
-                    Lifecycle::Spawning => Observation::bare(
-                        Activity::Exited,
-                        Some(SessionError {
-                            name: "SpawnIncomplete".into(),
-                            message: format!(
-                                "ao spawn did not finish setting this session up; `ao kill {}` removes it",
-                                r.address
-                            ),
-                        }),
-                    ),
-                    _ => Observation::bare(Activity::Exited, None),
-                });
+                let obs = obs_by_address
+                    .remove(&r.address)
+                    .unwrap_or_else(|| match r.lifecycle {
+                        Lifecycle::Spawning => self.spawning_observation(r, alive),
+                        _ => Observation::bare(Activity::Exited, None),
+                    });
                 self.compose(r, obs, alive, now)
             })
             .collect()
@@ -458,8 +464,21 @@ impl SessionManager {
         if records.is_empty() {
             return Err(Error::Usage(format!("project {target} has no sessions")));
         }
+        if let Some(r) = records
+            .iter()
+            .find(|r| r.lifecycle == Lifecycle::Spawning && spawning::in_progress(&self.home, r))
+        {
+            return Err(Error::Usage(format!(
+                "ao spawn is still setting up {}; kill it once that spawn has finished",
+                r.address
+            )));
+        }
         let mut out = Vec::new();
         for mut rec in records {
+            if rec.lifecycle == Lifecycle::Spawning {
+                out.push(self.kill_incomplete(&rec).await?);
+                continue;
+            }
             let project = self.config.project(&rec.address.project).ok();
             if let (Some(project), Ok(agent)) = (project, self.agent(&rec.agent)) {
                 if rec.agent_session_id.is_some() {

@@ -153,6 +153,18 @@ impl Store {
 
     /// Reserves a name for a new session and records it as `spawning`.
     pub fn reserve(&self, new: &NewSession<'_>) -> Result<SessionRecord> {
+        self.reserve_with(new, |_| Ok(())).map(|(rec, ())| rec)
+    }
+
+    /// Like [`reserve`](Self::reserve), running `before_commit` with the chosen name while the new
+    /// session is still invisible to every other reader, so that what it sets up (`ao spawn`'s
+    /// "being spawned" lock) is in place before anyone can see the session. When it fails, nothing
+    /// is reserved.
+    pub fn reserve_with<T>(
+        &self,
+        new: &NewSession<'_>,
+        before_commit: impl FnOnce(&str) -> Result<T>,
+    ) -> Result<(SessionRecord, T)> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -220,8 +232,9 @@ impl Store {
             ],
         )
         .map_err(|e| self.err(e))?;
+        let extra = before_commit(&name)?;
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(SessionRecord {
+        let rec = SessionRecord {
             address: SessionAddress {
                 project: new.project.to_string(),
                 name,
@@ -236,7 +249,8 @@ impl Store {
             model: new.model.map(str::to_string),
             agent_mode: new.agent_mode.map(str::to_string),
             created_at: new.created_at,
-        })
+        };
+        Ok((rec, extra))
     }
 
     /// Writes back every mutable field of a record.

@@ -46,6 +46,11 @@ pub struct Worktree {
     pub branch: String,
 }
 
+/// The branch of session `name`'s work tree.
+pub fn branch_for(name: &str) -> String {
+    format!("ao/{name}")
+}
+
 /// Creates a work tree for session `name` of the repository at `repo`, at `dir`, on a new branch
 /// `ao/<name>` from `base` (or HEAD).
 pub fn create_worktree(
@@ -54,7 +59,7 @@ pub fn create_worktree(
     name: &str,
     base: Option<&str>,
 ) -> Result<Worktree, WorkspaceError> {
-    let branch = format!("ao/{name}");
+    let branch = branch_for(name);
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent).map_err(|e| WorkspaceError {
             action: "worktree add".into(),

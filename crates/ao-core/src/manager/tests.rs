@@ -187,3 +187,57 @@ async fn wait_gives_up_at_the_timeout_with_the_state_it_saw() {
         "demo/agent-1 is still active after 0.0s (waited for waiting_input)"
     );
 }
+
+#[tokio::test]
+async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mgr = manager(&tmp, FakeAgent::new(&[Activity::Ready]), FINISHED_AT);
+    // What `ao spawn` does first: reserve the name, holding the spawn lock.
+    let (_, lock) = mgr
+        .store()
+        .reserve_with(
+            &NewSession {
+                project: "demo",
+                name: None,
+                prefix: "agent",
+                agent: "opencode",
+                runtime: RuntimeKind::Process,
+                workspace: &tmp.path().join("demo"),
+                model: None,
+                agent_mode: None,
+                created_at: FINISHED_AT,
+            },
+            |name| super::spawning::SpawnLock::take(mgr.home(), "demo", name),
+        )
+        .unwrap();
+
+    let s = mgr.status(Some("demo/agent-2")).await.unwrap().remove(0);
+    assert_eq!((s.activity, s.error), (Activity::Active, None));
+    let err = mgr.kill("demo/agent-2", false).await.unwrap_err();
+    assert!(err.is_usage(), "{err}");
+    assert!(
+        err.to_string().contains("still setting up demo/agent-2"),
+        "{err}"
+    );
+
+    // The spawning process dies: the kernel releases its lock.
+    drop(lock);
+    let s = mgr.status(Some("demo/agent-2")).await.unwrap().remove(0);
+    assert_eq!(s.activity, Activity::Exited);
+    let e = s.error.unwrap();
+    assert_eq!(e.name, "SpawnIncomplete");
+    assert_eq!(
+        e.message,
+        "ao spawn stopped before it set this session up; `ao kill demo/agent-2` removes it"
+    );
+    let killed = mgr.kill("demo/agent-2", false).await.unwrap();
+    assert!(killed[0].purged);
+    let left: Vec<String> = mgr
+        .store()
+        .list()
+        .unwrap()
+        .iter()
+        .map(|r| r.address.to_string())
+        .collect();
+    assert_eq!(left, vec!["demo/agent-1"]);
+}

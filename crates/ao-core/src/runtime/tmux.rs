@@ -43,6 +43,15 @@ impl TmuxRuntime {
         TmuxRuntime { socket }
     }
 
+    /// The handle `create` gives a session named `name`, whether or not it was created: what is
+    /// left of a spawn that died before recording its handle is found by it.
+    pub fn handle_for(&self, name: &str) -> RuntimeHandle {
+        RuntimeHandle::Tmux {
+            socket: self.socket.clone(),
+            session: name.to_string(),
+        }
+    }
+
     fn tmux(&self, socket: &Option<String>) -> Tmux<'static> {
         let tmux = Tmux::new();
         match socket {
@@ -177,10 +186,7 @@ impl Runtime for TmuxRuntime {
                 }
             }
         }
-        Ok(RuntimeHandle::Tmux {
-            socket: self.socket.clone(),
-            session: name.to_string(),
-        })
+        Ok(self.handle_for(name))
     }
 
     fn alive(&self, handles: &[&RuntimeHandle]) -> Vec<bool> {
