@@ -17,7 +17,7 @@ pub enum Error {
     Usage(String),
 
     /// The session store could not be opened, read or written.
-    #[error("session store {path}: {source}")]
+    #[error("session store {path}: {source}{}", store_hint(.source))]
     Store {
         /// The database file.
         path: PathBuf,
@@ -43,7 +43,7 @@ pub enum Error {
     Wait(String),
 
     /// A file or directory under the state home could not be used.
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}: {source}{}", io_hint(.source))]
     Io {
         /// What ao was doing, e.g. "cannot create".
         what: &'static str,
@@ -67,5 +67,44 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// What to do about a store that failed, for the failures a person can fix.
+fn store_hint(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode as C;
+    let rusqlite::Error::SqliteFailure(f, _) = e else {
+        return "";
+    };
+    match f.code {
+        // ao never writes over a file it cannot read as its own: what is in it stays there.
+        C::NotADatabase | C::DatabaseCorrupt => {
+            "; the file is damaged (ao has left it as it is): move it aside to start with an \
+             empty store, or put back a backup"
+        }
+        C::DiskFull => "; the disk is full: free some space and run the command again",
+        C::ReadOnly => {
+            "; the state home is read-only: make it writable, or set AO_HOME to a writable \
+             directory"
+        }
+        C::CannotOpen | C::PermissionDenied => {
+            "; make the state home readable and writable, or set AO_HOME to a writable directory"
+        }
+        _ => "",
+    }
+}
+
+/// What to do about a file of the state home that failed, for the failures a person can fix.
+fn io_hint(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::StorageFull | K::QuotaExceeded => {
+            "; the disk is full: free some space and run the command again"
+        }
+        K::ReadOnlyFilesystem | K::PermissionDenied => {
+            "; the state home is read-only: make it writable, or set AO_HOME to a writable \
+             directory"
+        }
+        _ => "",
     }
 }

@@ -4,6 +4,10 @@
 //! from the project's default branch (or HEAD); `none` uses the project directory itself. A work
 //! tree is removed only when that loses nothing: no uncommitted change and no commit that exists on
 //! no other branch.
+//!
+//! Git does not make `git worktree add` safe against another one in the same repository (it reads
+//! the other's half-written admin files and fails), so every change to a project's work trees
+//! holds an exclusive lock on a file beside them: ten `ao spawn` at once take turns.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,6 +41,31 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Holds the lock on the work trees in `dir` (a project's directory of them) until dropped.
+fn lock_worktrees(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, WorkspaceError> {
+    let fail = |message: String| WorkspaceError {
+        action: "worktree".into(),
+        message,
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    // Session names start with a letter or digit, so no work tree is ever called this.
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| fail(format!("cannot lock {}: {e}", path.display())))
+}
+
+/// The directory holding a work tree (and its siblings' lock).
+fn parent(dir: &Path) -> &Path {
+    dir.parent().unwrap_or(dir)
+}
+
 /// A git work tree made for a session.
 #[derive(Debug, Clone)]
 pub struct Worktree {
@@ -60,12 +89,7 @@ pub fn create_worktree(
     base: Option<&str>,
 ) -> Result<Worktree, WorkspaceError> {
     let branch = branch_for(name);
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| WorkspaceError {
-            action: "worktree add".into(),
-            message: format!("cannot create {}: {e}", parent.display()),
-        })?;
-    }
+    let _lock = lock_worktrees(parent(dir))?;
     let dir_s = dir.to_string_lossy();
     let mut args = vec!["worktree", "add", "-b", &branch, &dir_s];
     if let Some(base) = base {
@@ -92,6 +116,7 @@ pub fn remove_worktree_if_clean(
     repo: &Path,
     wt: &Worktree,
 ) -> Result<Option<KeepReason>, WorkspaceError> {
+    let _lock = lock_worktrees(parent(&wt.path))?;
     if !wt.path.exists() {
         let _ = git(repo, &["worktree", "prune"]);
         return Ok(None);
@@ -123,6 +148,7 @@ pub fn reopen_worktree(repo: &Path, dir: &Path, branch: &str) -> Result<(), Work
     if dir.join(".git").exists() {
         return Ok(());
     }
+    let _lock = lock_worktrees(parent(dir))?;
     let _ = git(repo, &["worktree", "prune"]);
     let dir_s = dir.to_string_lossy();
     let exists = git(
