@@ -146,11 +146,25 @@ impl OpenCodeAgent {
         sessions: &[&SessionRecord],
     ) -> Vec<Observation> {
         let now = now_ms();
+        // First each session and its last message, all at once.
+        let per_session: Vec<_> = join_all(sessions.iter().map(|s| async move {
+            let id = s.agent_session_id.as_deref().unwrap_or_default();
+            futures_util::join!(client.session(id), client.messages(id, Some(1)))
+        }))
+        .await;
+        // Then status, permissions and questions, which are per directory, only for directories
+        // where a turn may be under way: a session whose last step has ended for good cannot be
+        // busy, retrying or waiting on a request (a request keeps its step open). With many
+        // finished sessions this saves three requests per work tree on every `ao status`.
         let dirs: BTreeSet<String> = sessions
             .iter()
-            .map(|s| s.workspace.to_string_lossy().into_owned())
+            .zip(&per_session)
+            .filter(|(_, (_, last))| match last {
+                Ok(m) => m.last().is_none_or(|m| !observe::turn_settled(&m.info)),
+                Err(_) => true,
+            })
+            .map(|(s, _)| s.workspace.to_string_lossy().into_owned())
             .collect();
-        // Status, permissions and questions are per directory; everything runs concurrently.
         let per_dir = join_all(dirs.iter().map(|d| async move {
             let (st, perms, qs) = futures_util::join!(
                 client.statuses(d),
@@ -158,12 +172,8 @@ impl OpenCodeAgent {
                 client.questions(d)
             );
             (d.clone(), st, perms, qs)
-        }));
-        let per_session = join_all(sessions.iter().map(|s| async move {
-            let id = s.agent_session_id.as_deref().unwrap_or_default();
-            futures_util::join!(client.session(id), client.messages(id, Some(1)))
-        }));
-        let (per_dir, per_session) = futures_util::join!(per_dir, per_session);
+        }))
+        .await;
 
         let mut statuses = HashMap::new();
         let mut requests: Vec<PendingRequest> = Vec::new();
