@@ -353,6 +353,10 @@ fn rss_tree(pid: u32) -> u64 {
     let root = Pid::from_u32(pid);
     let mut total = 0;
     for (p, proc_) in sys.processes() {
+        // Threads are listed as processes too, each with the whole process's memory.
+        if proc_.thread_kind().is_some() {
+            continue;
+        }
         let mut cur = Some(*p);
         while let Some(c) = cur {
             if c == root {

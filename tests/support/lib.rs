@@ -126,6 +126,22 @@ impl World {
         dir
     }
 
+    /// Replaces a project's extra `agentConfig` lines (see [`World::project`]) and rewrites the
+    /// config file, as a person editing it would.
+    pub fn set_agent_config(&mut self, name: &str, agent_config: &[&str]) {
+        let extra: String = agent_config
+            .iter()
+            .map(|line| format!("      {line}\n"))
+            .collect();
+        let entry = self
+            .projects
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .expect("a project of this world");
+        entry.1 = extra;
+        self.write_config();
+    }
+
     fn write_config(&self) {
         let provider = ao_mock_model::opencode_provider_config(&self.mock.base_url());
         let mut text = String::from("projects:\n");

@@ -49,6 +49,10 @@ pub struct ServerRecord {
     /// When ao started it, epoch milliseconds: a turn begun before then was interrupted.
     #[serde(default)]
     pub started_at_ms: i64,
+    /// A fingerprint of the OpenCode config it was started with (not the config itself, which
+    /// may hold provider keys): a different one means the project's config changed since.
+    #[serde(default)]
+    pub config_fingerprint: String,
 }
 
 impl ServerRecord {
@@ -141,8 +145,12 @@ impl Servers {
         &self,
         project: &ProjectConfig,
     ) -> Result<(ServerRecord, Client), AgentError> {
+        let fingerprint = config_fingerprint(project);
+        let stale = |rec: &ServerRecord| rec.config_fingerprint != fingerprint;
         if let ServerState::Up(rec, client) = self.lookup(&project.name).await {
-            return Ok((rec, client));
+            if !stale(&rec) || self.busy(project) {
+                return Ok((rec, client));
+            }
         }
         let lock_path = self
             .settings
@@ -155,6 +163,14 @@ impl Servers {
             .map_err(|e| AgentError::Server(e.to_string()))??;
         // Another ao may have started it while we waited for the lock.
         let result = match self.lookup(&project.name).await {
+            // The config changed and no turn would be cut off: restart it with the new config.
+            ServerState::Up(rec, _) if stale(&rec) && !self.busy(project) => {
+                let id = rec.identity();
+                tokio::task::spawn_blocking(move || id.stop(Duration::from_secs(5)))
+                    .await
+                    .ok();
+                self.start(project).await
+            }
             ServerState::Up(rec, client) => Ok((rec, client)),
             ServerState::Unresponsive(rec) => {
                 // Give a busy server a moment before replacing it.
@@ -278,6 +294,7 @@ impl Servers {
             url,
             password_file,
             started_at_ms,
+            config_fingerprint: config_fingerprint(project),
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         let client = match wait_healthy(&rec, remaining).await {
@@ -292,6 +309,11 @@ impl Servers {
             .set_agent_state(AGENT_NAME, &key(&project.name), Some(&value))
             .map_err(server_err)?;
         Ok((rec, client))
+    }
+
+    /// Whether a session of the project was last seen in the middle of a turn.
+    fn busy(&self, project: &ProjectConfig) -> bool {
+        !crate::turns::mid_turn(&self.store, &project.name).is_empty()
     }
 
     /// The process of a project's server, if one was started.
@@ -322,6 +344,15 @@ async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, Ag
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A stable fingerprint (FNV-1a, 64 bits) of the OpenCode config a project's server gets.
+fn config_fingerprint(project: &ProjectConfig) -> String {
+    let text = crate::settings::server_config(project).to_string();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// The port of `http://127.0.0.1:PORT`.
