@@ -13,6 +13,7 @@
 //! and prompts go through the API, never on a command line.
 
 pub mod client;
+pub mod doctor;
 pub mod events;
 pub mod follow;
 pub mod observe;
@@ -359,6 +360,10 @@ impl Agent for OpenCodeAgent {
         AGENT_NAME
     }
 
+    async fn doctor(&self, projects: &[ProjectConfig]) -> Vec<ao_core::doctor::Check> {
+        self.checks(projects).await
+    }
+
     async fn prepare(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError> {
         let (server, client) = self.servers.ensure(req.project).await?;
         let rec = req.session;
@@ -616,7 +621,13 @@ impl Agent for OpenCodeAgent {
         let Some(id) = rec.agent_session_id.as_deref() else {
             return Ok(());
         };
-        let client = self.up_client(project).await?;
+        // Deleting needs a server: start one if it is gone (it is released again once no session
+        // of the project is live). A plain kill has nothing to abort without one.
+        let client = if purge {
+            self.servers.ensure(project).await?.1
+        } else {
+            self.up_client(project).await?
+        };
         client.abort(id).await.map_err(server_error)?;
         if purge {
             match client.delete_session(id).await {
