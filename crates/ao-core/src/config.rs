@@ -214,11 +214,7 @@ impl Config {
                     Some(pos),
                     "a tab indents this line; YAML indents with spaces only".into(),
                 ),
-                None => ConfigError::single(
-                    Some(file),
-                    Some(e.pos),
-                    format!("this is not valid YAML: {}", e.message),
-                ),
+                None => ConfigError::single(Some(file), Some(e.pos), e.message),
             }
         })?;
         let base_dir = file
@@ -380,6 +376,8 @@ const PERMISSIONS: &[&str] = &["ask", "allow", "deny"];
 /// The keys of one mapping, checked against the known ones.
 struct Fields<'n> {
     entries: Vec<(&'n str, &'n Node, &'n Node)>,
+    /// Known keys suggested for unknown ones (a missing key then needs no message of its own).
+    suggested: Vec<String>,
 }
 
 impl<'n> Fields<'n> {
@@ -417,7 +415,12 @@ impl Reader<'_> {
     ) -> Option<Fields<'n>> {
         let entries = match &node.kind {
             Kind::Map(entries) => entries,
-            _ if node.scalar() == Some(Scalar::Null) => return Some(Fields { entries: vec![] }),
+            _ if node.scalar() == Some(Scalar::Null) => {
+                return Some(Fields {
+                    entries: vec![],
+                    suggested: vec![],
+                })
+            }
             _ => {
                 self.problem(
                     node.pos,
@@ -427,6 +430,7 @@ impl Reader<'_> {
             }
         };
         let mut out: Vec<(&str, &Node, &Node)> = Vec::new();
+        let mut suggested = Vec::new();
         for (k, v) in entries {
             let Kind::Scalar { text, .. } = &k.kind else {
                 self.problem(
@@ -437,7 +441,10 @@ impl Reader<'_> {
             };
             if !known.contains(&text.as_str()) {
                 let hint = match did_you_mean(text, known) {
-                    Some(s) => format!("did you mean `{s}`?"),
+                    Some(s) => {
+                        suggested.push(s.to_string());
+                        format!("did you mean `{s}`?")
+                    }
                     None => format!("known keys: {}", known.join(", ")),
                 };
                 self.problem(k.pos, format!("unknown key `{text}` in {what}; {hint}"));
@@ -453,7 +460,10 @@ impl Reader<'_> {
             }
             out.push((text.as_str(), k, v));
         }
-        Some(Fields { entries: out })
+        Some(Fields {
+            entries: out,
+            suggested,
+        })
     }
 
     /// A string value; `None` (and a problem) for anything else. Empty counts as unset.
@@ -487,13 +497,19 @@ impl Reader<'_> {
     }
 
     /// One of `options`; `None` (and a problem) otherwise.
-    fn choice<'o>(&mut self, node: &Node, what: &str, options: &[&'o str]) -> Option<&'o str> {
+    fn choice<'o>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        ctx: &str,
+        options: &[&'o str],
+    ) -> Option<&'o str> {
         let value = match node.scalar() {
             Some(Scalar::Str(s)) => s.to_string(),
             Some(Scalar::Null) => {
                 self.problem(
                     node.pos,
-                    format!("{what} is empty; use one of: {}", options.join(", ")),
+                    format!("{what}{ctx} is empty; use one of: {}", options.join(", ")),
                 );
                 return None;
             }
@@ -501,7 +517,7 @@ impl Reader<'_> {
                 self.problem(
                     node.pos,
                     format!(
-                        "{what} must be one of: {}, not {}",
+                        "{what}{ctx} must be one of: {}, not {}",
                         options.join(", "),
                         node.describe()
                     ),
@@ -512,29 +528,29 @@ impl Reader<'_> {
         if let Some(o) = options.iter().find(|o| **o == value) {
             return Some(o);
         }
-        let hint = match did_you_mean(&value, options) {
-            Some(s) => format!("; did you mean {s}?"),
-            None => String::new(),
-        };
-        self.problem(
-            node.pos,
-            format!(
-                "{what} {value:?} is not one of: {}{hint}",
+        let message = match did_you_mean(&value, options) {
+            Some(s) => format!(
+                "unknown {what} {value:?}{ctx}; did you mean {s}? (one of: {})",
                 options.join(", ")
             ),
-        );
+            None => format!(
+                "unknown {what} {value:?}{ctx}; use one of: {}",
+                options.join(", ")
+            ),
+        };
+        self.problem(node.pos, message);
         None
     }
 
     fn runtime(&mut self, node: Option<&Node>, what: &str) -> Option<RuntimeKind> {
-        match self.choice(node?, what, RUNTIMES)? {
+        match self.choice(node?, what, "", RUNTIMES)? {
             "tmux" => Some(RuntimeKind::Tmux),
             _ => Some(RuntimeKind::Process),
         }
     }
 
     fn workspace(&mut self, node: Option<&Node>, what: &str) -> Option<WorkspaceKind> {
-        match self.choice(node?, what, WORKSPACES)? {
+        match self.choice(node?, what, "", WORKSPACES)? {
             "worktree" => Some(WorkspaceKind::Worktree),
             _ => Some(WorkspaceKind::None),
         }
@@ -546,7 +562,7 @@ impl Reader<'_> {
             return self.string(node, what);
         }
         let agents = self.cx.agents;
-        self.choice(node, what, agents).map(str::to_string)
+        self.choice(node, what, "", agents).map(str::to_string)
     }
 
     fn config(&mut self, root: Option<&Node>, file: &Path) -> Config {
@@ -649,8 +665,9 @@ impl Reader<'_> {
                                 self.problem(
                                     n.pos,
                                     format!(
-                                        "project {name:?} has a different `name`; in the map form \
-                                         the key is the name, so drop `name`"
+                                        "project {name:?} has `name: {}`; in the map form the key \
+                                         is the name, so drop `name`",
+                                        n.key_text()
                                     ),
                                 );
                                 continue;
@@ -712,6 +729,7 @@ impl Reader<'_> {
         let before = self.problems.len();
 
         let path = match f.get("path") {
+            None if f.suggested.iter().any(|k| k == "path") => None,
             None => {
                 self.problem(
                     name_pos,
@@ -827,11 +845,16 @@ impl Reader<'_> {
                 return None;
             }
         };
-        let path = if expanded.is_absolute() {
+        let joined = if expanded.is_absolute() {
             expanded
         } else {
             self.base_dir.join(expanded)
         };
+        // `./x` reads as x in messages.
+        let path: PathBuf = joined
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => Some(path.canonicalize().unwrap_or(path)),
             Ok(_) => {
@@ -903,22 +926,22 @@ impl Reader<'_> {
         match &node.kind {
             Kind::Map(tools) => {
                 for (tool, rule) in tools {
-                    let what = format!("permission for {}", tool.key_text());
+                    let ctx = format!(" for {}", tool.key_text());
                     match &rule.kind {
                         Kind::Map(patterns) => {
                             for (pattern, action) in patterns {
-                                let what = format!("{what} {:?}", pattern.key_text());
-                                self.choice(action, &what, PERMISSIONS);
+                                let ctx = format!("{ctx} on {:?}", pattern.key_text());
+                                self.choice(action, "permission", &ctx, PERMISSIONS);
                             }
                         }
                         _ => {
-                            self.choice(rule, &what, PERMISSIONS);
+                            self.choice(rule, "permission", &ctx, PERMISSIONS);
                         }
                     }
                 }
             }
             _ => {
-                self.choice(node, "permission", PERMISSIONS);
+                self.choice(node, "permission", "", PERMISSIONS);
             }
         }
         self.problems.len() == before

@@ -186,7 +186,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| SyntaxError {
             pos: (e.marker().line(), e.marker().col() + 1),
-            message: e.info().to_string(),
+            message: format!("this is not valid YAML: {}", e.info()),
         })?;
         let pos = pos_of(&span);
         let done: Option<(Node, usize)> = match event {
