@@ -47,9 +47,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  ao list\n  ao list | cut -f1")]
     List,
     /// Attach your terminal to a session (tmux: attach or switch-client; process: OpenCode's TUI).
-    #[command(
-        after_help = "Examples:\n  ao attach my-project/agent-1\n  ao attach agent-1"
-    )]
+    #[command(after_help = "Examples:\n  ao attach my-project/agent-1\n  ao attach agent-1")]
     Attach {
         /// project/name, or a name unique across projects.
         target: String,
@@ -163,7 +161,9 @@ pub fn parse() -> Result<Cli, clap::Error> {
         _ if no_color => clap::ColorChoice::Never,
         _ => clap::ColorChoice::Auto,
     };
-    let matches = Cli::command().color(clap_choice).try_get_matches_from(args)?;
+    let matches = Cli::command()
+        .color(clap_choice)
+        .try_get_matches_from(args)?;
     Cli::from_arg_matches(&matches)
 }
 

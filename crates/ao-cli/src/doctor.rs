@@ -53,6 +53,14 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 });
                 Some(c)
             }
+            Err(e) if e.problems.iter().all(|p| p.location.is_none()) => {
+                checks.push(Check::fail(
+                    "config",
+                    e.to_string(),
+                    "pass --config (or set AO_CONFIG to) a config file that exists",
+                ));
+                None
+            }
             Err(e) => {
                 let n = e.problems.len();
                 checks.push(Check::fail(

@@ -274,7 +274,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Doctor => doctor::run(&cli).await,
         Command::Completions { shell } => {
-            std::io::stdout().lock().write_all(&cli::completions(*shell))?;
+            std::io::stdout()
+                .lock()
+                .write_all(&cli::completions(*shell))?;
             Ok(ExitCode::SUCCESS)
         }
     }
