@@ -217,8 +217,10 @@ impl Config {
                 None => ConfigError::single(Some(file), Some(e.pos), e.message),
             }
         })?;
+        // A bare file name has the empty path as its parent: that is the current directory.
         let base_dir = file
             .parent()
+            .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let mut reader = Reader {
@@ -851,10 +853,13 @@ impl Reader<'_> {
             self.base_dir.join(expanded)
         };
         // `./x` reads as x in messages.
-        let path: PathBuf = joined
+        let mut path: PathBuf = joined
             .components()
             .filter(|c| !matches!(c, std::path::Component::CurDir))
             .collect();
+        if path.as_os_str().is_empty() {
+            path = PathBuf::from(".");
+        }
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => Some(path.canonicalize().unwrap_or(path)),
             Ok(_) => {
@@ -980,6 +985,19 @@ mod tests {
             assert_eq!(p.agent_config.model.as_deref(), Some("mock/mock-1"));
             assert_eq!(c.ready_threshold_ms, DEFAULT_READY_THRESHOLD_MS);
         }
+    }
+
+    #[test]
+    fn a_dot_path_beside_a_bare_file_name_is_the_current_directory() {
+        let c = Config::parse(
+            "projects:\n  demo:\n    path: .\n",
+            Path::new("agent-orchestrator.yaml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.projects[0].path,
+            std::env::current_dir().unwrap().canonicalize().unwrap()
+        );
     }
 
     #[test]
