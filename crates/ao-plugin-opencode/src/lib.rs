@@ -7,6 +7,7 @@
 //!   the last message.
 //! - [`events`] and [`follow`]: the global event stream and the follower that logs a
 //!   process-runtime session's conversation.
+//! - [`doctor`]: what `ao doctor` checks for OpenCode: the binary, its version, each server.
 //!
 //! Nothing here scrapes a terminal or reads OpenCode's database: every fact comes from the server.
 //! A session is created through the API before anything runs, so its `ses_…` id is known at once,
