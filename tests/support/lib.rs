@@ -13,7 +13,7 @@ use ao_core::home::StateHome;
 use ao_core::runtime::process::ProcessIdentity;
 use ao_core::runtime::RuntimeHandle;
 use ao_core::store::Store;
-pub use ao_mock_model::{BlockingMockModel, Scenario, Script, Turn};
+pub use ao_mock_model::{BlockingMockModel, Scenario, Script, ToolCall, Turn};
 use serde_json::Value;
 
 /// The repository's root.
@@ -244,6 +244,56 @@ impl World {
         self.wait_for(id, Duration::from_secs(90), activity, |s| {
             s["activity"] == activity
         })
+    }
+
+    /// Runs `ao`, asserts it fails with `code`, returns its standard error.
+    pub fn ao_fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.ao(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "ao {} should fail with {code}; stdout:\n{}\nstderr:\n{stderr}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        stderr
+    }
+
+    /// The log of a process-runtime session (`project/name`).
+    pub fn session_log(&self, id: &str) -> String {
+        let (project, name) = id.split_once('/').expect("project/name");
+        let path = self
+            .home()
+            .join("sessions")
+            .join(project)
+            .join(name)
+            .join("output.jsonl");
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// Kills a project's OpenCode server with SIGKILL, as a crash would, and waits until it is gone.
+    pub fn crash_server(&self, project: &str) {
+        let store = Store::open(&StateHome::at(self.home()).store_path()).expect("store");
+        let v = store
+            .agent_state("opencode", &format!("server:{project}"))
+            .expect("read store")
+            .expect("the project has a server");
+        let id = ProcessIdentity {
+            pid: v["pid"].as_u64().expect("pid") as u32,
+            start_time: v["start_time"].as_u64().expect("start_time"),
+        };
+        assert!(id.is_alive(), "the server of {project} is not running");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(id.pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("kill the server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while id.is_alive() {
+            assert!(Instant::now() < deadline, "the server did not die");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Runs a tmux command on this world's private server.

@@ -28,7 +28,10 @@ pub async fn send(mgr: &SessionManager, target: &str, message: Option<&str>) -> 
         }
     };
     if text.trim().is_empty() {
-        return Err(UsageError("the message is empty; give it as an argument or on standard input".into()).into());
+        return Err(UsageError(
+            "the message is empty; give it as an argument or on standard input".into(),
+        )
+        .into());
     }
     let rec = mgr.send(target, &text).await?;
     eprintln!("ao: sent to {}", rec.address);
@@ -104,14 +107,19 @@ pub async fn wait(mgr: &SessionManager, args: &WaitArgs) -> anyhow::Result<()> {
 }
 
 /// `ao logs [--follow]`.
-pub async fn logs(mgr: &SessionManager, target: &str, follow: bool, json: bool) -> anyhow::Result<()> {
+pub async fn logs(
+    mgr: &SessionManager,
+    target: &str,
+    follow: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     let rec = mgr.resolve_one(target)?;
     let mut printed: HashSet<String> = HashSet::new();
     let mut out = std::io::stdout().lock();
     let print_new = |entries: Vec<TranscriptEntry>,
-                         printed: &mut HashSet<String>,
-                         out: &mut dyn Write,
-                         only_final: bool|
+                     printed: &mut HashSet<String>,
+                     out: &mut dyn Write,
+                     only_final: bool|
      -> anyhow::Result<()> {
         for e in entries {
             // Following, an entry is printed once it is final (a tool call once it has ended).
@@ -169,7 +177,11 @@ fn is_final(e: &TranscriptEntry) -> bool {
 
 fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<()> {
     let time = chrono::DateTime::from_timestamp_millis(e.at)
-        .map(|t| t.with_timezone(&chrono::Local).format("%H:%M:%S").to_string())
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_default();
     match &e.kind {
         EntryKind::User { text } => write_block(out, &time, "you", text),

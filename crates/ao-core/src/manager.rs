@@ -24,6 +24,8 @@ use crate::workspace::{self, Worktree};
 mod interact;
 mod kill;
 mod restore;
+#[cfg(test)]
+mod tests;
 
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, Killed, KilledWorkspace};

@@ -33,13 +33,13 @@ use futures_util::future::join_all;
 use ao_core::agent::{
     Agent, AgentError, Observation, PermitDecision, PreparedSession, Reply, SpawnRequest,
 };
-use ao_core::transcript::TranscriptEntry;
-use futures_util::stream::BoxStream;
 use ao_core::config::ProjectConfig;
 use ao_core::runtime::LaunchSpec;
 use ao_core::session::{
     Activity, PendingKind, PendingRequest, RuntimeKind, SessionError, SessionRecord,
 };
+use ao_core::transcript::TranscriptEntry;
+use futures_util::stream::BoxStream;
 
 use crate::client::{Client, ClientError};
 use crate::events::EventStream;
@@ -148,11 +148,25 @@ impl OpenCodeAgent {
         sessions: &[&SessionRecord],
     ) -> Vec<Observation> {
         let now = now_ms();
+        // First each session and its last message, all at once.
+        let per_session: Vec<_> = join_all(sessions.iter().map(|s| async move {
+            let id = s.agent_session_id.as_deref().unwrap_or_default();
+            futures_util::join!(client.session(id), client.messages(id, Some(1)))
+        }))
+        .await;
+        // Then status, permissions and questions, which are per directory, only for directories
+        // where a turn may be under way: a session whose last step has ended for good cannot be
+        // busy, retrying or waiting on a request (a request keeps its step open). With many
+        // finished sessions this saves three requests per work tree on every `ao status`.
         let dirs: BTreeSet<String> = sessions
             .iter()
-            .map(|s| s.workspace.to_string_lossy().into_owned())
+            .zip(&per_session)
+            .filter(|(_, (_, last))| match last {
+                Ok(m) => m.last().is_none_or(|m| !observe::turn_settled(&m.info)),
+                Err(_) => true,
+            })
+            .map(|(s, _)| s.workspace.to_string_lossy().into_owned())
             .collect();
-        // Status, permissions and questions are per directory; everything runs concurrently.
         let per_dir = join_all(dirs.iter().map(|d| async move {
             let (st, perms, qs) = futures_util::join!(
                 client.statuses(d),
@@ -160,12 +174,8 @@ impl OpenCodeAgent {
                 client.questions(d)
             );
             (d.clone(), st, perms, qs)
-        }));
-        let per_session = join_all(sessions.iter().map(|s| async move {
-            let id = s.agent_session_id.as_deref().unwrap_or_default();
-            futures_util::join!(client.session(id), client.messages(id, Some(1)))
-        }));
-        let (per_dir, per_session) = futures_util::join!(per_dir, per_session);
+        }))
+        .await;
 
         let mut statuses = HashMap::new();
         let mut requests: Vec<PendingRequest> = Vec::new();
@@ -429,7 +439,9 @@ impl Agent for OpenCodeAgent {
         sessions: &[&SessionRecord],
     ) -> Vec<Observation> {
         match self.servers.lookup(&project.name).await {
-            ServerState::Up(server, client) => self.observe_project(&server, &client, sessions).await,
+            ServerState::Up(server, client) => {
+                self.observe_project(&server, &client, sessions).await
+            }
             ServerState::Unresponsive(rec) => sessions
                 .iter()
                 .map(|_| {
@@ -558,6 +570,11 @@ impl Agent for OpenCodeAgent {
         project: &ProjectConfig,
         rec: &SessionRecord,
     ) -> Result<BoxStream<'static, ()>, AgentError> {
+        if !self.settings().events {
+            return Err(AgentError::Server(
+                "the event stream is turned off (AO_OPENCODE_EVENTS=off)".into(),
+            ));
+        }
         let id = rec.agent_session_id.clone().unwrap_or_default();
         let client = self.up_client(project).await?;
         let stream = EventStream::connect(&client).await.map_err(server_error)?;

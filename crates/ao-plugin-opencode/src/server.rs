@@ -32,6 +32,8 @@ use ao_core::agent::AgentError;
 const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a known server may take to answer before it is considered hung.
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
+/// The second chance of a server that did not answer [`HEALTH_TIMEOUT`].
+const HEALTH_RETRY_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// What the store keeps about a project's server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,9 +125,11 @@ impl Servers {
         let Ok(client) = rec.client() else {
             return ServerState::Unresponsive(rec);
         };
-        // One retry: a request sent while the server is starting may never be answered.
-        for _ in 0..2 {
-            if client.health(HEALTH_TIMEOUT).await.is_ok() {
+        // A request sent while the server is starting may never be answered, so the first try is
+        // short; a server warming up a new work tree on a loaded machine can stall for seconds,
+        // so the retry waits longer before calling it unresponsive.
+        for timeout in [HEALTH_TIMEOUT, HEALTH_RETRY_TIMEOUT] {
+            if client.health(timeout).await.is_ok() {
                 return ServerState::Up(rec, client);
             }
         }

@@ -15,6 +15,9 @@ pub struct OpenCodeSettings {
     pub ao_exe: PathBuf,
     /// Run OpenCode without external plugins (`AO_OPENCODE_PURE=1`).
     pub pure: bool,
+    /// Follow the server's event stream to notice changes at once (`ao wait`, `ao logs -f`);
+    /// `AO_OPENCODE_EVENTS=off` polls only, for an OpenCode whose stream is broken.
+    pub events: bool,
     /// The state home.
     pub home: StateHome,
 }
@@ -32,17 +35,19 @@ const PASSED_ENV: &[&str] = &[
 ];
 
 impl OpenCodeSettings {
-    /// Settings from `AO_OPENCODE_BIN` and `AO_OPENCODE_PURE`.
+    /// Settings from `AO_OPENCODE_BIN`, `AO_OPENCODE_PURE` and `AO_OPENCODE_EVENTS`.
     pub fn from_env(home: StateHome, ao_exe: PathBuf) -> OpenCodeSettings {
         let bin = std::env::var_os("AO_OPENCODE_BIN")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("opencode"));
         let pure = std::env::var("AO_OPENCODE_PURE").is_ok_and(|v| v == "1" || v == "true");
+        let events = !std::env::var("AO_OPENCODE_EVENTS").is_ok_and(|v| v == "off" || v == "0");
         OpenCodeSettings {
             bin,
             ao_exe,
             pure,
+            events,
             home,
         }
     }

@@ -99,7 +99,14 @@ fn tool_title(part: &Value) -> String {
         return title.to_string();
     }
     let input = part.pointer("/state/input");
-    for key in ["command", "filePath", "path", "pattern", "url", "description"] {
+    for key in [
+        "command",
+        "filePath",
+        "path",
+        "pattern",
+        "url",
+        "description",
+    ] {
         if let Some(v) = input.and_then(|i| i.get(key)).and_then(Value::as_str) {
             return v.to_string();
         }
@@ -108,7 +115,9 @@ fn tool_title(part: &Value) -> String {
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -138,7 +147,12 @@ mod tests {
         .unwrap();
         let t = transcript(&messages);
         assert_eq!(t.len(), 4);
-        assert_eq!(t[0].kind, EntryKind::User { text: "list files".into() });
+        assert_eq!(
+            t[0].kind,
+            EntryKind::User {
+                text: "list files".into()
+            }
+        );
         assert_eq!(
             t[1].kind,
             EntryKind::Tool {
@@ -149,8 +163,10 @@ mod tests {
                 truncated: false
             }
         );
-        assert!(matches!(&t[2].kind, EntryKind::Step { reason, cost_usd, .. }
-            if reason == "tool-calls" && *cost_usd == 0.000225));
+        assert!(
+            matches!(&t[2].kind, EntryKind::Step { reason, cost_usd, .. }
+            if reason == "tool-calls" && *cost_usd == 0.000225)
+        );
         assert_eq!(
             t[3].kind,
             EntryKind::Error(SessionError {

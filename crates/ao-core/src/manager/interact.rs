@@ -171,7 +171,10 @@ impl SessionManager {
         loop {
             // Read the record again each time: a restore may replace its runtime meanwhile.
             let current = self.resolve_one(&rec.address.to_string())?;
-            let status = self.status_of(std::slice::from_ref(&current)).await.remove(0);
+            let status = self
+                .status_of(std::slice::from_ref(&current))
+                .await
+                .remove(0);
             if matches(status.activity) {
                 return Ok(status);
             }
@@ -190,10 +193,10 @@ impl SessionManager {
             let now = Instant::now();
             if now >= deadline {
                 return Err(Error::Wait(format!(
-                    "{} is still {} after {:.0}s (waited for {})",
+                    "{} is still {} after {} (waited for {})",
                     rec.address,
                     status.activity,
-                    timeout.as_secs_f64(),
+                    seconds(timeout),
                     names(until)
                 )));
             }
@@ -224,6 +227,15 @@ impl SessionManager {
     pub async fn transcript(&self, rec: &SessionRecord) -> Result<Vec<TranscriptEntry>> {
         let project = self.config.project(&rec.address.project)?;
         Ok(self.agent(&rec.agent)?.transcript(project, rec).await?)
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{s:.0}s")
     }
 }
 

@@ -137,28 +137,46 @@ impl Runtime for TmuxRuntime {
         let shell_command = format!("exec sh {}", shell_quote(&script.to_string_lossy()));
         let target = format!("={name}");
         // One tmux call: create the session and keep its pane when the program ends.
-        let tmux = self
-            .tmux(&self.socket)
-            .add_command(
-                NewSession::new()
-                    .detached()
-                    .session_name(name.to_string())
-                    .start_directory(spec.cwd.to_string_lossy().into_owned())
-                    .width(200)
-                    .height(50)
-                    .shell_command(shell_command)
-                    .build(),
-            )
-            .add_command(
-                SetOption::new()
-                    .window()
-                    .target_pane(format!("{target}:"))
-                    .option("remain-on-exit")
-                    .value("on")
-                    .build(),
-            );
-        self.run(tmux)
-            .map_err(|e| RuntimeError::Tmux(format!("cannot create tmux session {name}: {e}")))?;
+        let build = || {
+            self.tmux(&self.socket)
+                .add_command(
+                    NewSession::new()
+                        .detached()
+                        .session_name(name.to_string())
+                        .start_directory(spec.cwd.to_string_lossy().into_owned())
+                        .width(200)
+                        .height(50)
+                        .shell_command(shell_command.clone())
+                        .build(),
+                )
+                .add_command(
+                    SetOption::new()
+                        .window()
+                        .target_pane(format!("{target}:"))
+                        .option("remain-on-exit")
+                        .value("on")
+                        .build(),
+                )
+        };
+        // A server whose last session has just gone (ao restore replaces the only one) is still
+        // exiting for a moment; a new client then sees it exit. The next one starts a new server.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.run(build()) {
+                Ok(_) => break,
+                Err(RuntimeError::Tmux(msg))
+                    if msg.contains("server exited unexpectedly") && attempt < 5 =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(RuntimeError::Tmux(format!(
+                        "cannot create tmux session {name}: {e}"
+                    )))
+                }
+            }
+        }
         Ok(RuntimeHandle::Tmux {
             socket: self.socket.clone(),
             session: name.to_string(),
