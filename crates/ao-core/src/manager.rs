@@ -184,7 +184,13 @@ impl SessionManager {
             created_at: self.clock.now_ms(),
         })?;
         match self
-            .finish_spawn(&project, agent.as_ref(), &mut rec, prompt.as_deref(), progress)
+            .finish_spawn(
+                &project,
+                agent.as_ref(),
+                &mut rec,
+                prompt.as_deref(),
+                progress,
+            )
             .await
         {
             Ok(()) => Ok(Spawned { session: rec }),
