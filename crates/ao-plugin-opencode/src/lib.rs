@@ -7,12 +7,14 @@
 //!   the last message.
 //! - [`events`] and [`follow`]: the global event stream and the follower that logs a
 //!   process-runtime session's conversation.
+//! - [`doctor`]: what `ao doctor` checks for OpenCode: the binary, its version, each server.
 //!
 //! Nothing here scrapes a terminal or reads OpenCode's database: every fact comes from the server.
 //! A session is created through the API before anything runs, so its `ses_…` id is known at once,
 //! and prompts go through the API, never on a command line.
 
 pub mod client;
+pub mod doctor;
 pub mod events;
 pub mod follow;
 pub mod observe;
@@ -369,6 +371,10 @@ impl Agent for OpenCodeAgent {
         AGENT_NAME
     }
 
+    async fn doctor(&self, projects: &[ProjectConfig]) -> Vec<ao_core::doctor::Check> {
+        self.checks(projects).await
+    }
+
     async fn prepare(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError> {
         let (server, client) = self.servers.ensure(req.project).await?;
         let rec = req.session;
@@ -633,7 +639,13 @@ impl Agent for OpenCodeAgent {
         let Some(id) = rec.agent_session_id.as_deref() else {
             return Ok(());
         };
-        let client = self.up_client(project).await?;
+        // Deleting needs a server: start one if it is gone (it is released again once no session
+        // of the project is live). A plain kill has nothing to abort without one.
+        let client = if purge {
+            self.servers.ensure(project).await?.1
+        } else {
+            self.up_client(project).await?
+        };
         client.abort(id).await.map_err(server_error)?;
         if purge {
             match client.delete_session(id).await {
