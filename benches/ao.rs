@@ -1,6 +1,7 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
-//! [SECTION...]`; sections: status, spawn, wait. Everything runs on the real opencode against the mock.
+//! [SECTION...]`; sections: status, spawn, wait,
+//! memory, crowd. Everything runs on the real opencode against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -22,6 +23,12 @@ fn main() {
     }
     if run("wait") {
         wait();
+    }
+    if run("memory") {
+        memory();
+    }
+    if run("crowd") {
+        crowd();
     }
 }
 
@@ -173,6 +180,197 @@ fn wait() {
             ms(samples[4])
         );
     }
+}
+
+/// Resident memory of the project server, and what each session adds in each runtime, busy (its
+/// model reply held back) and idle.
+fn memory() {
+    println!("\n## memory (RSS)");
+    const N: usize = 4;
+    let w = World::new(
+        Scenario::new()
+            .script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7)))
+            .script(script("held").turn(Turn::text("Released.").usage(110, 7).delay_ms(20_000))),
+    );
+    let mut w = w;
+    w.project("bench", &[]);
+    let warm = w.spawn(&["bench", "bench", "--runtime", "process"]);
+    w.wait_activity(&warm, "ready");
+    let server = w.server_pids()[0].pid;
+    let base = rss_tree(server);
+    println!("project server, 1 idle session:          {}", mib(base));
+    for runtime in ["process", "tmux"] {
+        let before = rss_tree(server);
+        let ids: Vec<String> = (0..N)
+            .map(|_| w.spawn(&["bench", "held", "--runtime", runtime]))
+            .collect();
+        for id in &ids {
+            w.wait_activity(id, "active");
+        }
+        let busy_server = rss_tree(server);
+        let busy_own: u64 = ids.iter().map(|id| rss_tree(runtime_pid(&w, id))).sum();
+        for id in &ids {
+            w.wait_activity(id, "ready");
+        }
+        let idle_server = rss_tree(server);
+        let idle_own: u64 = ids.iter().map(|id| rss_tree(runtime_pid(&w, id))).sum();
+        let per = |server_now: u64, own: u64| (server_now.saturating_sub(before) + own) / N as u64;
+        println!(
+            "{runtime:<7} per session, busy: {} (its process {} + server growth {})",
+            mib(per(busy_server, busy_own)),
+            mib(busy_own / N as u64),
+            mib(busy_server.saturating_sub(before) / N as u64)
+        );
+        println!(
+            "{runtime:<7} per session, idle: {} (its process {} + server growth {})",
+            mib(per(idle_server, idle_own)),
+            mib(idle_own / N as u64),
+            mib(idle_server.saturating_sub(before) / N as u64)
+        );
+        for id in &ids {
+            w.ao_ok(&["kill", id]);
+        }
+    }
+}
+
+/// 20 sessions at once on this machine: all must finish with exact tokens and cost; `ao status`
+/// time while they run.
+fn crowd() {
+    println!("\n## 20 sessions at once (process runtime)");
+    const N: usize = 20;
+    let w = World::new(
+        Scenario::new()
+            .script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7)))
+            .script(
+                script("crowd").turn(Turn::text("One of many.").usage(1000, 50).delay_ms(2000)),
+            ),
+    );
+    let mut w = w;
+    w.project("bench", &[]);
+    let warm = w.spawn(&["bench", "bench", "--runtime", "process"]);
+    w.wait_activity(&warm, "ready");
+    let t = Instant::now();
+    let children: Vec<_> = (0..N)
+        .map(|_| {
+            w.ao_command(&["spawn", "bench", "crowd", "--runtime", "process"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run ao spawn")
+        })
+        .collect();
+    let mut ids = Vec::new();
+    let mut failures = 0;
+    for c in children {
+        let out = c.wait_with_output().expect("ao spawn");
+        if out.status.success() {
+            ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        } else {
+            failures += 1;
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    let spawned = t.elapsed();
+    let mut during = Vec::new();
+    loop {
+        let t0 = Instant::now();
+        let all = w.status(Some("bench"));
+        during.push(t0.elapsed());
+        let done = all
+            .iter()
+            .filter(|s| ids.contains(&s["id"].as_str().unwrap_or_default().to_string()))
+            .filter(|s| s["activity"] == "ready")
+            .count();
+        if done == ids.len() || t.elapsed() > Duration::from_secs(300) {
+            break;
+        }
+    }
+    let finished = t.elapsed();
+    let cost = (1000.0 * 3.0 + 50.0 * 15.0) / 1e6;
+    let exact = ids
+        .iter()
+        .map(|id| w.session(id))
+        .filter(|s| {
+            s["activity"] == "ready"
+                && s["tokens"]["input"] == 1000
+                && s["tokens"]["output"] == 50
+                && (s["cost_usd"].as_f64().unwrap_or(0.0) - cost).abs() < 1e-12
+        })
+        .count();
+    during.sort();
+    println!(
+        "spawned {} of {N} in {} ({} failed)",
+        ids.len(),
+        ms(spawned),
+        failures
+    );
+    println!(
+        "all finished after {}; {exact} of {N} with exact tokens (1000/50) and cost {cost}",
+        ms(finished)
+    );
+    println!(
+        "ao status --json while they ran: median {}, max {} ({} calls)",
+        ms(during[during.len() / 2]),
+        ms(during[during.len() - 1]),
+        during.len()
+    );
+}
+
+/// The pid of a session's program: the follower (process) or the pane's program (tmux).
+fn runtime_pid(w: &World, id: &str) -> u32 {
+    let s = w.session(id);
+    if s["runtime"] == "tmux" {
+        let target = format!("={id}:");
+        let out = w.tmux(&["list-panes", "-t", &target, "-F", "#{pane_pid}"]);
+        return String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
+    }
+    let store = ao_core::store::Store::open(&ao_core::home::StateHome::at(w.home()).store_path())
+        .expect("store");
+    store
+        .list()
+        .expect("list")
+        .into_iter()
+        .find(|r| r.address.to_string() == id)
+        .and_then(|r| match r.runtime_handle {
+            Some(ao_core::runtime::RuntimeHandle::Process { pid, .. }) => Some(pid),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// The resident memory of a process and all its descendants, in bytes.
+fn rss_tree(pid: u32) -> u64 {
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+    let mut sys = System::new();
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::All,
+        true,
+        ProcessRefreshKind::nothing().with_memory(),
+    );
+    let root = Pid::from_u32(pid);
+    let mut total = 0;
+    for (p, proc_) in sys.processes() {
+        // Threads are listed as processes too, each with the whole process's memory.
+        if proc_.thread_kind().is_some() {
+            continue;
+        }
+        let mut cur = Some(*p);
+        while let Some(c) = cur {
+            if c == root {
+                total += proc_.memory();
+                break;
+            }
+            cur = sys.process(c).and_then(|x| x.parent());
+        }
+    }
+    total
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 fn epoch_ms() -> i64 {

@@ -260,3 +260,56 @@ fn logs_show_the_conversation_with_a_tool_call_and_its_result() {
     assert_eq!(tool["status"], "completed");
     assert_eq!(tool["output"], "listing-output\n");
 }
+
+#[test]
+fn logs_follow_prints_new_entries_as_they_come() {
+    let w = world(
+        Scenario::new().script(
+            script("hello")
+                .turn(Turn::text("First reply."))
+                .turn(Turn::text("Second reply.").delay_ms(1000)),
+        ),
+    );
+    let id = w.spawn(&["demo", "hello", "--runtime", "process"]);
+    w.wait_activity(&id, "ready");
+    let mut follower = w
+        .ao_command(&["logs", &id, "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read its output on a thread, so the test can give up at a deadline.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut read_until = |text: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !seen.contains(text) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                }
+                Err(_) => panic!("ao logs --follow never printed {text:?}; it printed:\n{seen}"),
+            }
+        }
+    };
+    read_until("agent: First reply.");
+    w.ao_ok(&["send", &id, "once more"]);
+    read_until("you: once more");
+    read_until("agent: Second reply.");
+    let _ = follower.kill();
+    let _ = follower.wait();
+}

@@ -175,3 +175,30 @@ fn two_projects_report_their_own_status_tokens_and_cost() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("alpha/agent-1, beta/agent-1"));
 }
+
+#[test]
+fn a_config_change_reaches_the_next_session() {
+    let scenario = Scenario::new().script(
+        script("write")
+            .turn(Turn::tool_call(
+                "bash",
+                json!({"command": "echo hi > out.txt", "description": "Write out.txt"}),
+            ))
+            .turn(Turn::text("Wrote it.")),
+    );
+    let mut w = World::new(scenario);
+    w.project("demo", &["permission: {bash: allow}"]);
+    let first = w.spawn(&["demo", "write", "--runtime", "process"]);
+    w.wait_activity(&first, "ready");
+    let server = w.server_pids();
+
+    // The person tightens the policy: the next session runs on a server with the new config.
+    w.set_agent_config("demo", &["permission: {bash: ask}"]);
+    let second = w.spawn(&["demo", "write", "--runtime", "process"]);
+    let s = w.wait_activity(&second, "waiting_input");
+    assert_eq!(s["pending"][0]["title"], "bash: echo hi > out.txt");
+    assert_ne!(w.server_pids(), server, "the server was not restarted");
+    // The first session is still there, on the same OpenCode session, its history intact.
+    let s = w.wait_activity(&first, "ready");
+    assert_eq!(tokens(&s), (20, 10));
+}

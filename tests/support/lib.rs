@@ -135,6 +135,22 @@ impl World {
         self.write_config();
     }
 
+    /// Replaces a project's extra `agentConfig` lines (see [`World::project`]) and rewrites the
+    /// config file, as a person editing it would.
+    pub fn set_agent_config(&mut self, name: &str, agent_config: &[&str]) {
+        let extra: String = agent_config
+            .iter()
+            .map(|line| format!("      {line}\n"))
+            .collect();
+        let entry = self
+            .projects
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .expect("a project of this world");
+        entry.1 = extra;
+        self.write_config();
+    }
+
     fn write_config(&self) {
         let mut text = String::from("projects:\n");
         for (name, extra) in &self.projects {
@@ -554,4 +570,57 @@ pub fn assert_cost(s: &Value, expected: f64) {
         "cost_usd {cost} != {expected} for {}",
         s["id"]
     );
+}
+
+/// Configs and programs beyond the default world: custom config text, a PATH without some tool.
+impl World {
+    /// Replaces the config file with `text`, for tests of config forms and options the default
+    /// config does not use. Projects must still be added with [`World::project`] first, so that
+    /// the world stops their servers when dropped.
+    pub fn set_config_text(&self, text: &str) {
+        std::fs::write(self.config_path(), text).expect("write config");
+    }
+
+    /// The OpenCode provider config (JSON, which is YAML too) that points at this world's mock
+    /// model, for `opencodeConfig:` in custom config text.
+    pub fn provider_config(&self) -> String {
+        ao_mock_model::opencode_provider_config(&self.mock.base_url()).to_string()
+    }
+
+    /// A directory of symlinks to the given programs (found on the current PATH) and nothing
+    /// else, to stand in for `PATH` on a machine without some tool.
+    pub fn path_with_only(&self, programs: &[&str]) -> PathBuf {
+        let dir = self.root().join("limited-path");
+        std::fs::create_dir_all(&dir).expect("mkdir limited-path");
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        for program in programs {
+            let found = std::env::split_paths(&path)
+                .map(|d| d.join(program))
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| panic!("{program} is not on PATH"));
+            let link = dir.join(program);
+            if !link.exists() {
+                std::os::unix::fs::symlink(&found, &link).expect("symlink");
+            }
+        }
+        dir
+    }
+}
+
+/// Runs `git` in `dir` with a fixed identity, asserting success; returns its standard output.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -5,18 +5,27 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use ao_core::session::{Activity, RuntimeKind};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::UsageError;
 
 /// Run many coding-agent sessions side by side, and see at a glance which one is working, which
 /// one waits for you, which one failed, and what each has cost.
 #[derive(Debug, Parser)]
-#[command(name = "ao", version, propagate_version = true)]
+#[command(
+    name = "ao",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  ao spawn my-project \"Fix the linting errors\"\n  ao status\n  ao attach my-project/agent-1\n  ao doctor\n\nExit codes: 0 success, 1 a runtime failure, 2 bad usage or a bad config."
+)]
 pub struct Cli {
     /// The config file (default: $AO_CONFIG, else agent-orchestrator.yaml here or in a parent).
     #[arg(short = 'c', long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+
+    /// When to use colours: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
 
     #[command(subcommand)]
     pub command: Command,
@@ -34,20 +43,42 @@ pub enum Command {
         after_help = "TARGET is a project, project/name, or a name unique across projects.\n\nExamples:\n  ao status\n  ao status my-project --json"
     )]
     Status(StatusArgs),
-    /// One line per session.
+    /// One line per session: address, activity, runtime, workspace (tab-separated).
+    #[command(after_help = "Examples:\n  ao list\n  ao list | cut -f1")]
     List,
     /// Attach your terminal to a session (tmux: attach or switch-client; process: OpenCode's TUI).
+    #[command(after_help = "Examples:\n  ao attach my-project/agent-1\n  ao attach agent-1")]
     Attach {
         /// project/name, or a name unique across projects.
         target: String,
     },
     /// Stop a session; a work tree with uncommitted changes or unmerged commits is kept.
+    #[command(
+        after_help = "A clean work tree is removed with its branch ao/<name>. One that holds uncommitted changes or commits on no other branch is kept, and ao says where it is; --force removes it anyway (its uncommitted changes are lost; a branch with commits of its own is kept).\n\nExamples:\n  ao kill my-project/agent-1\n  ao kill my-project            # every session of the project\n  ao kill agent-1 --purge --force"
+    )]
     Kill {
         /// project/name, a unique name, or a project (all its sessions).
         target: String,
         /// Also delete the agent's conversation and forget the session.
         #[arg(long)]
         purge: bool,
+        /// Remove the work tree even if it holds uncommitted changes.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check what ao needs: tmux, opencode, git, the state home, the config, each project's server.
+    #[command(
+        after_help = "Each problem comes with how to fix it. Exits 1 when something is wrong.\n\nExamples:\n  ao doctor\n  ao doctor --config ~/work/agent-orchestrator.yaml"
+    )]
+    Doctor,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  ao completions bash > ~/.local/share/bash-completion/completions/ao\n  ao completions zsh > \"${fpath[1]}/_ao\"\n  ao completions fish > ~/.config/fish/completions/ao.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Send a follow-up message to a session.
     #[command(
@@ -95,6 +126,52 @@ pub enum Command {
     /// Follows an OpenCode session's events into its log (what a process-runtime session runs).
     #[command(name = "opencode-follow", hide = true)]
     OpencodeFollow(FollowArgs),
+}
+
+/// When to use colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always, even into a pipe (and despite NO_COLOR).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Parses the command line. clap's own help and errors follow `--color` too, so it is looked
+/// for before clap runs.
+pub fn parse() -> Result<Cli, clap::Error> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut choice = None;
+    for (i, a) in args.iter().enumerate() {
+        let value = match a.to_str() {
+            Some("--color") => args.get(i + 1).and_then(|v| v.to_str()),
+            Some(s) => s.strip_prefix("--color="),
+            None => None,
+        };
+        if let Some(v) = value.and_then(|v| ColorChoice::from_str(v, false).ok()) {
+            choice = Some(v);
+        }
+    }
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let clap_choice = match choice {
+        Some(ColorChoice::Always) => clap::ColorChoice::Always,
+        Some(ColorChoice::Never) => clap::ColorChoice::Never,
+        _ if no_color => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    };
+    let matches = Cli::command()
+        .color(clap_choice)
+        .try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "ao", &mut script);
+    script
 }
 
 #[derive(Debug, Args)]

@@ -3,8 +3,10 @@
 //! Exit codes: 0 success, 1 a runtime failure, 2 bad usage or bad config.
 
 mod cli;
+mod doctor;
 mod interact;
 mod output;
+mod progress;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,12 +14,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 
 use ao_core::clock::SystemClock;
 use ao_core::config::Config;
 use ao_core::home::StateHome;
-use ao_core::manager::{SessionManager, SpawnOptions};
+use ao_core::manager::{KillOptions, SessionManager, SpawnOptions};
 use ao_core::runtime::TmuxRuntime;
 use ao_plugin_opencode::{OpenCodeAgent, OpenCodeSettings};
 
@@ -36,7 +37,7 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    output::set_color_choice(cli.color);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -77,22 +79,35 @@ fn report(err: &anyhow::Error) -> ExitCode {
             || c.downcast_ref::<ao_core::Error>()
                 .is_some_and(|e| e.is_usage())
     });
-    let mut stderr = std::io::stderr().lock();
-    let _ = write!(stderr, "ao: {err}");
+    let mut text = err.to_string();
     for cause in err.chain().skip(1) {
-        let text = cause.to_string();
-        if !err.to_string().contains(&text) {
-            let _ = write!(stderr, ": {text}");
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
         }
     }
-    let _ = writeln!(stderr);
+    // A config error is one line per problem, each a file:line:column a person can jump to.
+    let per_line = err.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<ao_core::Error>(),
+            Some(ao_core::Error::Config(_))
+        )
+    });
+    let mut stderr = std::io::stderr().lock();
+    if per_line {
+        for line in text.lines() {
+            let _ = writeln!(stderr, "ao: {line}");
+        }
+    } else {
+        let _ = writeln!(stderr, "ao: {text}");
+    }
     ExitCode::from(if usage { 2 } else { 1 })
 }
 
 fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let file = Config::locate(cli.config.as_deref(), &cwd).map_err(ao_core::Error::from)?;
-    let config = Config::load(&file).map_err(ao_core::Error::from)?;
+    let config = Config::load_in(&file, config_context()).map_err(ao_core::Error::from)?;
     let home = StateHome::from_env()?;
     let ao_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao"));
     let agent = OpenCodeAgent::new(OpenCodeSettings::from_env(home.clone(), ao_exe))
@@ -104,6 +119,14 @@ fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
         TmuxRuntime::from_env(),
         Arc::new(SystemClock),
     )?)
+}
+
+/// What configs are read against: the process environment and the agents this binary has.
+fn config_context() -> ao_core::config::Context<'static> {
+    ao_core::config::Context {
+        agents: &[ao_plugin_opencode::AGENT_NAME],
+        ..ao_core::config::Context::process()
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -122,16 +145,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Spawn(args) => {
             let prompt = args.prompt_text()?;
             let mgr = manager(&cli)?;
+            let spinner = progress::Spinner::start(format!("ao spawn {}", args.project));
             let spawned = mgr
-                .spawn(SpawnOptions {
-                    project: args.project.clone(),
-                    prompt,
-                    runtime: args.runtime,
-                    model: args.model.clone(),
-                    agent_mode: args.agent.clone(),
-                    name: args.name.clone(),
-                })
-                .await
+                .spawn_with_progress(
+                    SpawnOptions {
+                        project: args.project.clone(),
+                        prompt,
+                        runtime: args.runtime,
+                        model: args.model.clone(),
+                        agent_mode: args.agent.clone(),
+                        name: args.name.clone(),
+                    },
+                    &|step| {
+                        if let Some(s) = &spinner {
+                            s.set(step.to_string());
+                        }
+                    },
+                )
+                .await;
+            drop(spinner);
+            let spawned = spawned
                 .with_context(|| format!("cannot spawn a session in project {}", args.project))?;
             let s = &spawned.session;
             let mut out = std::io::stdout().lock();
@@ -154,7 +187,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 serde_json::to_writer_pretty(&mut out, &statuses)?;
                 writeln!(out)?;
             } else {
-                output::status_table(&mut out, &statuses, output::use_color())?;
+                output::status_table(
+                    &mut out,
+                    &statuses,
+                    output::use_color(),
+                    output::table_width(),
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -217,23 +255,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             interact::restore(&manager(&cli)?, target).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Kill { target, purge } => {
+        Command::Kill {
+            target,
+            purge,
+            force,
+        } => {
             let mgr = manager(&cli)?;
-            let killed = mgr.kill(target, *purge).await?;
+            let opts = KillOptions {
+                purge: *purge,
+                force: *force,
+            };
+            let killed = mgr.kill(target, opts).await?;
             let mut out = std::io::stdout().lock();
-            for k in killed {
-                match k.kept_workspace {
-                    Some((path, reason)) => writeln!(
-                        out,
-                        "{}: stopped; kept its work tree {} ({})",
-                        k.id,
-                        path.display(),
-                        output::keep_reason(&reason)
-                    )?,
-                    None if k.purged => writeln!(out, "{}: stopped and purged", k.id)?,
-                    None => writeln!(out, "{}: stopped", k.id)?,
-                }
+            for k in &killed {
+                output::kill_report(&mut out, k)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor => doctor::run(&cli).await,
+        Command::Completions { shell } => {
+            std::io::stdout()
+                .lock()
+                .write_all(&cli::completions(*shell))?;
             Ok(ExitCode::SUCCESS)
         }
     }

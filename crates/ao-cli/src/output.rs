@@ -1,36 +1,76 @@
-//! How results look to people: the status table, colours.
+//! How results look to people: the status table, colours, what `ao kill` did.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::OnceLock;
 
-use ao_core::session::{Activity, SessionStatus};
-use ao_core::workspace::KeepReason;
+use ao_core::manager::Killed;
+use ao_core::session::{Activity, PendingKind, ProcessState, SessionStatus};
+use ao_core::workspace::{KeepReason, WorktreeFate};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// Colour only on a terminal and never with `NO_COLOR` set.
-pub fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+use crate::cli::ColorChoice;
+
+static COLOR: OnceLock<ColorChoice> = OnceLock::new();
+
+/// Records `--color` for the whole run.
+pub fn set_color_choice(choice: ColorChoice) {
+    let _ = COLOR.set(choice);
 }
 
-fn paint(text: &str, activity: Activity, color: bool) -> String {
-    if !color {
-        return text.to_string();
+/// Whether to colour standard output: `--color always|never`, else only on a terminal and never
+/// with `NO_COLOR` set.
+pub fn use_color() -> bool {
+    match COLOR.get().copied().unwrap_or(ColorChoice::Auto) {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+        }
     }
-    let code = match activity {
+}
+
+/// `text` in the ANSI colour `code` when `color` is on.
+pub fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+fn activity_color(activity: Activity) -> &'static str {
+    match activity {
         Activity::Active => "32",
         Activity::WaitingInput => "33;1",
         Activity::Blocked => "31;1",
         Activity::Ready => "36",
         Activity::Idle => "2",
         Activity::Exited => "2",
-    };
-    format!("\x1b[{code}m{text}\x1b[0m")
+    }
 }
 
-/// The status table: one line per session, within 80 columns, then a line per pending request or
-/// error.
+/// The width to lay tables out in: the terminal's when standard output is one, else `$COLUMNS`,
+/// else 80.
+pub fn table_width() -> usize {
+    if io::stdout().is_terminal() {
+        if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
+            return usize::from(w).max(40);
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|w| *w >= 40)
+        .unwrap_or(80)
+}
+
+/// The status table within `width` columns: one line per session, then a line per pending request
+/// or error. The summary takes what room is left; long session names are cut with `…`.
 pub fn status_table(
     out: &mut dyn Write,
     statuses: &[SessionStatus],
     color: bool,
+    width: usize,
 ) -> io::Result<()> {
     if statuses.is_empty() {
         return writeln!(
@@ -38,62 +78,275 @@ pub fn status_table(
             "no sessions; `ao spawn <project> \"<prompt>\"` starts one"
         );
     }
+    let rows: Vec<[String; 5]> = statuses
+        .iter()
+        .map(|s| {
+            [
+                s.id.clone(),
+                match s.process {
+                    ProcessState::Running => "running".into(),
+                    ProcessState::Exited => "exited".into(),
+                },
+                format!("${:.4}", s.cost_usd),
+                (s.tokens.input + s.tokens.cache_read + s.tokens.cache_write).to_string(),
+                (s.tokens.output + s.tokens.reasoning).to_string(),
+            ]
+        })
+        .collect();
+    let col = |i: usize, header: &str| {
+        rows.iter()
+            .map(|r| r[i].width())
+            .chain([header.width()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (process_w, cost_w, in_w, out_w) = (
+        col(1, "PROCESS"),
+        col(2, "COST"),
+        col(3, "IN"),
+        col(4, "OUT"),
+    );
+    let activity_w = "waiting_input".len();
+    let fixed = activity_w + process_w + cost_w + in_w + out_w + 5;
+    // The session column gets what it needs up to 32, leaving the summary at least 12 columns
+    // when it can; long names are cut rather than pushing the table past the width.
+    let session_w = col(0, "SESSION")
+        .min(32)
+        .min(width.saturating_sub(fixed + 2 + 12))
+        .max(7);
+    let summary_w = width.saturating_sub(session_w + fixed + 2);
+    let summary_header = if summary_w >= 7 { "  SUMMARY" } else { "" };
     writeln!(
         out,
-        "{:<24} {:<13} {:<7} {:>9} {:>8} {:>8}  SUMMARY",
-        "SESSION", "ACTIVITY", "PROCESS", "COST", "IN", "OUT"
+        "{} {:<activity_w$} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{summary_header}",
+        pad(&fit("SESSION", session_w), session_w),
+        "ACTIVITY",
+        "PROCESS",
+        "COST",
+        "IN",
+        "OUT",
     )?;
-    for s in statuses {
-        let activity = format!("{:<13}", s.activity.as_str());
-        let summary: String = s
-            .summary
-            .clone()
-            .unwrap_or_default()
-            .chars()
-            .take(10)
-            .collect();
-        writeln!(
-            out,
-            "{:<24} {} {:<7} {:>9} {:>8} {:>8}  {}",
-            truncate(&s.id, 24),
-            paint(&activity, s.activity, color),
-            match s.process {
-                ao_core::session::ProcessState::Running => "running",
-                ao_core::session::ProcessState::Exited => "exited",
-            },
-            format!("${:.4}", s.cost_usd),
-            s.tokens.input + s.tokens.cache_read + s.tokens.cache_write,
-            s.tokens.output + s.tokens.reasoning,
-            summary
-        )?;
+    let detail_w = width.saturating_sub(4);
+    for (s, row) in statuses.iter().zip(&rows) {
+        let activity = format!("{:<activity_w$}", s.activity.as_str());
+        let summary = if summary_w >= 7 {
+            format!(
+                "  {}",
+                fit(s.summary.as_deref().unwrap_or_default(), summary_w)
+            )
+        } else {
+            String::new()
+        };
+        let line = format!(
+            "{} {} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{summary}",
+            pad(&fit(&row[0], session_w), session_w),
+            paint(&activity, activity_color(s.activity), color),
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+        );
+        writeln!(out, "{}", line.trim_end())?;
         for p in &s.pending {
             let kind = match p.kind {
-                ao_core::session::PendingKind::Permission => "permission",
-                ao_core::session::PendingKind::Question => "question",
+                PendingKind::Permission => "permission",
+                PendingKind::Question => "question",
             };
-            writeln!(out, "  └ {kind} {}: {}", p.id, truncate(&p.title, 50))?;
+            let text = format!("{kind} {}: {}", p.id, p.title);
+            writeln!(out, "  └ {}", fit(&text, detail_w))?;
         }
         if let Some(e) = &s.error {
-            writeln!(out, "  └ {}: {}", e.name, truncate(&e.message, 66))?;
+            let text = format!("{}: {}", e.name, e.message);
+            writeln!(out, "  └ {}", fit(&text, detail_w))?;
         }
     }
     Ok(())
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// The first line of `s`, cut with `…` to at most `max` columns.
+pub fn fit(s: &str, max: usize) -> String {
     let first_line = s.lines().next().unwrap_or_default();
-    if first_line.chars().count() <= max {
-        first_line.to_string()
-    } else {
-        let cut: String = first_line.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
+    if first_line.width() <= max {
+        return first_line.to_string();
     }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in first_line.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// `s` padded with spaces to `width` columns.
+fn pad(s: &str, width: usize) -> String {
+    format!("{s}{}", " ".repeat(width.saturating_sub(s.width())))
 }
 
 /// Why a work tree was kept, for people.
 pub fn keep_reason(r: &KeepReason) -> String {
     match r {
-        KeepReason::Uncommitted(n) => format!("{n} uncommitted change(s)"),
-        KeepReason::UnmergedCommits(n) => format!("{n} commit(s) on no other branch"),
+        KeepReason::Uncommitted(1) => "1 uncommitted change".into(),
+        KeepReason::Uncommitted(n) => format!("{n} uncommitted changes"),
+        KeepReason::UnmergedCommits(1) => "1 commit on no other branch".into(),
+        KeepReason::UnmergedCommits(n) => format!("{n} commits on no other branch"),
+    }
+}
+
+/// What `ao kill` did to one session, in a line or two.
+pub fn kill_report(out: &mut dyn Write, k: &Killed) -> io::Result<()> {
+    let stopped = if k.purged {
+        "stopped and purged"
+    } else {
+        "stopped"
+    };
+    let Some(ws) = &k.workspace else {
+        return writeln!(out, "{}: {stopped}", k.id);
+    };
+    let path = ws.path.display();
+    match &ws.fate {
+        WorktreeFate::Removed => writeln!(
+            out,
+            "{}: {stopped}; removed its work tree and branch {}",
+            k.id, ws.branch
+        ),
+        WorktreeFate::Kept(reason) => {
+            writeln!(
+                out,
+                "{}: {stopped}; kept its work tree {path} ({})",
+                k.id,
+                keep_reason(reason)
+            )?;
+            if k.purged {
+                writeln!(
+                    out,
+                    "  to delete it: git -C {} worktree remove --force {path}",
+                    ws.repo.display()
+                )
+            } else {
+                writeln!(
+                    out,
+                    "  commit or copy what you need, then `ao kill --force {}` deletes it",
+                    k.id
+                )
+            }
+        }
+        WorktreeFate::Forced {
+            discarded,
+            branch_commits,
+        } => {
+            let mut what = format!("{}: {stopped}; deleted its work tree {path}", k.id);
+            if *discarded > 0 {
+                what.push_str(&format!(
+                    " and {}",
+                    keep_reason(&KeepReason::Uncommitted(*discarded))
+                ));
+            }
+            writeln!(out, "{what}")?;
+            if *branch_commits > 0 {
+                writeln!(
+                    out,
+                    "  kept branch {} ({})",
+                    ws.branch,
+                    keep_reason(&KeepReason::UnmergedCommits(*branch_commits))
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ao_core::session::{PendingRequest, RuntimeKind, SessionError, Tokens};
+
+    fn status(id: &str, summary: &str) -> SessionStatus {
+        let (project, name) = id.split_once('/').unwrap();
+        SessionStatus {
+            id: id.into(),
+            project: project.into(),
+            name: name.into(),
+            agent: "opencode".into(),
+            runtime: RuntimeKind::Tmux,
+            process: ProcessState::Running,
+            activity: Activity::WaitingInput,
+            agent_session_id: Some("ses_1".into()),
+            workspace: "/tmp/x".into(),
+            branch: None,
+            created_at: String::new(),
+            last_activity_at: None,
+            model: None,
+            summary: Some(summary.into()),
+            tokens: Tokens {
+                input: 1_234_567,
+                output: 89_012,
+                ..Tokens::default()
+            },
+            cost_usd: 123.4567,
+            pending: vec![PendingRequest {
+                kind: PendingKind::Permission,
+                id: "per_1fedf2dcb0015MsLj6Nnz08NsT".into(),
+                title: "bash: ".to_string() + &"x".repeat(200),
+                from_session: None,
+            }],
+            error: Some(SessionError {
+                name: "APIError".into(),
+                message: "e".repeat(300),
+            }),
+            attach_command: None,
+            restore_command: None,
+        }
+    }
+
+    #[test]
+    fn the_table_fits_80_columns_whatever_it_holds() {
+        let statuses = vec![
+            status(
+                "my-very-long-project-name/agent-with-a-long-name-123",
+                &"Fix the linting errors in every crate of the workspace ".repeat(3),
+            ),
+            status(
+                "demo/agent-1",
+                "日本語のタイトルがとても長い場合でも幅を守る",
+            ),
+        ];
+        for width in [80, 60, 120] {
+            let mut out = Vec::new();
+            status_table(&mut out, &statuses, false, width).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            for line in text.lines() {
+                assert!(
+                    line.width() <= width,
+                    "{} > {width}: {line:?}",
+                    line.width()
+                );
+            }
+            assert!(text.contains("waiting_input"), "{text}");
+            assert!(text.contains("$123.4567"), "{text}");
+            assert!(text.contains("1234567"), "{text}");
+        }
+        let mut out = Vec::new();
+        status_table(&mut out, &statuses, false, 80).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("demo/agent-1 "), "{text}");
+        assert!(text.contains("SUMMARY"), "{text}");
+    }
+
+    #[test]
+    fn colour_is_only_escape_codes_around_the_activity() {
+        let statuses = vec![status("demo/agent-1", "hi")];
+        let (mut plain, mut colored) = (Vec::new(), Vec::new());
+        status_table(&mut plain, &statuses, false, 80).unwrap();
+        status_table(&mut colored, &statuses, true, 80).unwrap();
+        let colored = String::from_utf8(colored).unwrap();
+        assert!(colored.contains("\x1b[33;1mwaiting_input"), "{colored}");
+        let stripped = colored.replace("\x1b[33;1m", "").replace("\x1b[0m", "");
+        assert_eq!(stripped, String::from_utf8(plain).unwrap());
     }
 }

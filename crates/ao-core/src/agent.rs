@@ -205,4 +205,11 @@ pub trait Agent: Send + Sync {
     /// Brings an existing conversation back: makes sure what it needs runs (a server) and says
     /// what the runtime must run for it, as [`Agent::prepare`] does for a new one.
     async fn restore(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError>;
+
+    /// Checks for `ao doctor`: the agent's program and its version, and for each project what
+    /// the agent keeps running for it (a server) and whether it answers. Never starts anything.
+    async fn doctor(&self, projects: &[ProjectConfig]) -> Vec<crate::doctor::Check> {
+        let _ = projects;
+        Vec::new()
+    }
 }

@@ -1,17 +1,22 @@
 //! `agent-orchestrator.yaml`: found, parsed and validated.
 //!
 //! The file is found by `--config`, then `AO_CONFIG`, then by searching upward from the current
-//! directory. Projects are a list of objects with `name` or a map keyed by name. Unknown keys are
-//! errors, and every error names file:line:column so a person can go straight to it.
+//! directory. Projects are a list of objects with `name` or a map keyed by name. The whole file is
+//! checked before anything runs, and every problem is reported at once, each with file:line:column
+//! and what to do: unknown keys (with the key probably meant), wrong types, values that are not one
+//! of the allowed ones, duplicate projects or keys, paths that do not exist, models not in
+//! `provider/model` form.
+//!
+//! `~` and `${VAR}` are expanded in paths (an unset variable is an error); a relative path is
+//! relative to the config file's directory.
 
-use std::collections::BTreeSet;
+mod yaml;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-
 use crate::session::{RuntimeKind, WorkspaceKind};
+use yaml::{Kind, Node, Pos, Scalar};
 
 /// The file name searched for upward from the current directory.
 pub const CONFIG_FILE_NAME: &str = "agent-orchestrator.yaml";
@@ -19,30 +24,77 @@ pub const CONFIG_FILE_NAME: &str = "agent-orchestrator.yaml";
 /// The default for `readyThresholdMs`: five minutes.
 pub const DEFAULT_READY_THRESHOLD_MS: u64 = 300_000;
 
-/// A config file that cannot be used, with where and why.
+/// A config file that cannot be used: every problem found in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// The file, when there is one.
     pub file: Option<PathBuf>,
+    /// What is wrong, in file order.
+    pub problems: Vec<Problem>,
+}
+
+/// One thing wrong in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
     /// 1-based line and column, when known.
     pub location: Option<(usize, usize)>,
-    /// What is wrong and, where it helps, how to fix it.
+    /// What is wrong and how to fix it.
     pub message: String,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.location) {
-            (Some(file), Some((line, col))) => {
-                write!(f, "{}:{line}:{col}: {}", file.display(), self.message)
-            }
-            (Some(file), None) => write!(f, "{}: {}", file.display(), self.message),
-            (None, _) => f.write_str(&self.message),
+impl ConfigError {
+    fn single(file: Option<&Path>, location: Option<Pos>, message: String) -> ConfigError {
+        ConfigError {
+            file: file.map(Path::to_path_buf),
+            problems: vec![Problem { location, message }],
         }
     }
 }
 
+impl fmt::Display for ConfigError {
+    /// One line per problem: `file:line:column: message`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            match (&self.file, p.location) {
+                (Some(file), Some((line, col))) => {
+                    write!(f, "{}:{line}:{col}: {}", file.display(), p.message)?
+                }
+                (Some(file), None) => write!(f, "{}: {}", file.display(), p.message)?,
+                (None, _) => f.write_str(&p.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 impl std::error::Error for ConfigError {}
+
+/// What a config is read against: the environment (for `~` and `${VAR}`) and the agent plugins
+/// this `ao` has, so that an unknown `agent` is reported with its position.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// Looks up an environment variable.
+    pub var: &'a dyn Fn(&str) -> Option<String>,
+    /// The agent names accepted; empty accepts any.
+    pub agents: &'a [&'a str],
+}
+
+fn process_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Context<'static> {
+    /// The process environment; any agent name.
+    pub fn process() -> Context<'static> {
+        Context {
+            var: &process_var,
+            agents: &[],
+        }
+    }
+}
 
 /// The whole configuration, validated and with paths expanded.
 #[derive(Debug, Clone)]
@@ -108,128 +160,85 @@ impl Config {
             }
             dir = d.parent();
         }
-        Err(ConfigError {
-            file: None,
-            location: None,
-            message: format!(
+        Err(ConfigError::single(
+            None,
+            None,
+            format!(
                 "no {CONFIG_FILE_NAME} found in {} or any parent directory; \
                  create one (see examples/) or pass --config PATH",
                 cwd.display()
             ),
-        })
+        ))
     }
 
-    /// Reads and validates a config file.
+    /// Reads and validates a config file against the process environment.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
-            file: Some(file.to_path_buf()),
-            location: None,
-            message: format!("cannot read the config file: {e}"),
-        })?;
-        Config::parse(&text, file)
+        Config::load_in(file, Context::process())
     }
 
-    /// Parses and validates config text; `file` names it in errors and anchors relative paths.
-    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
-        let at = |location: Option<(usize, usize)>, message: String| ConfigError {
-            file: Some(file.to_path_buf()),
-            location,
-            message,
-        };
-        let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
-            let loc = e.location().map(|l| (l.line(), l.column()));
-            at(loc, clean_serde_message(&e.to_string()))
+    /// Reads and validates a config file against `cx`.
+    pub fn load_in(file: &Path, cx: Context<'_>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            let fix = if e.kind() == std::io::ErrorKind::NotFound {
+                "; check the path given by --config or AO_CONFIG"
+            } else {
+                ""
+            };
+            ConfigError::single(
+                Some(file),
+                None,
+                format!("cannot read the config file: {e}{fix}"),
+            )
         })?;
+        Config::parse_in(&text, file, cx)
+    }
+
+    /// Parses and validates config text against the process environment; `file` names it in
+    /// errors and anchors relative paths.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        Config::parse_in(text, file, Context::process())
+    }
+
+    /// Parses and validates config text against `cx`.
+    pub fn parse_in(text: &str, file: &Path, cx: Context<'_>) -> Result<Config, ConfigError> {
+        let root = yaml::parse(text).map_err(|e| {
+            // YAML forbids tabs in indentation, and the parser's words for it name a place
+            // that is not where the tab is.
+            let tab = text.lines().enumerate().find_map(|(i, line)| {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                indent.find('\t').map(|col| (i + 1, col + 1))
+            });
+            match tab {
+                Some(pos) => ConfigError::single(
+                    Some(file),
+                    Some(pos),
+                    "a tab indents this line; YAML indents with spaces only".into(),
+                ),
+                None => ConfigError::single(Some(file), Some(e.pos), e.message),
+            }
+        })?;
+        // A bare file name has the empty path as its parent: that is the current directory.
         let base_dir = file
             .parent()
+            .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        let locate = |needle: &str| find_location(text, needle);
-
-        let defaults = raw.defaults.unwrap_or_default();
-        let plugins = raw.plugins.unwrap_or_default();
-        let (plugin_agent, plugin_runtime) = (plugins.agent, plugins.runtime);
-        let mut seen = BTreeSet::new();
-        let mut projects = Vec::new();
-        for p in raw.projects.0 {
-            let name = p.name.clone().ok_or_else(|| {
-                at(
-                    None,
-                    "a project has no `name`; give each project a name".into(),
-                )
-            })?;
-            validate_name(&name)
-                .map_err(|m| at(locate(&name), format!("project name {name:?}: {m}")))?;
-            if !seen.insert(name.clone()) {
-                return Err(at(
-                    locate(&name),
-                    format!("project {name:?} is defined twice; project names must be unique"),
-                ));
-            }
-            let raw_path = p.path.clone().ok_or_else(|| {
-                at(
-                    locate(&name),
-                    format!("project {name:?} has no `path`; set it to the project's directory"),
-                )
-            })?;
-            let expanded = expand_path(&raw_path)
-                .map_err(|m| at(locate(&raw_path), format!("project {name:?} path: {m}")))?;
-            let path = if expanded.is_absolute() {
-                expanded
-            } else {
-                base_dir.join(expanded)
-            };
-            if !path.is_dir() {
-                return Err(at(
-                    locate(&raw_path),
-                    format!(
-                        "project {name:?} path {} does not exist or is not a directory",
-                        path.display()
-                    ),
-                ));
-            }
-            let path = path.canonicalize().unwrap_or(path);
-            let agent_config = p.agent_config.unwrap_or_default();
-            if let Some(model) = &agent_config.model {
-                validate_model(model).map_err(|m| at(locate(model), m))?;
-            }
-            let workspace = p.workspace.or(defaults.workspace).unwrap_or_else(|| {
-                if path.join(".git").exists() {
-                    WorkspaceKind::Worktree
-                } else {
-                    WorkspaceKind::None
-                }
-            });
-            projects.push(ProjectConfig {
-                runtime: p
-                    .runtime
-                    .or(defaults.runtime)
-                    .or(plugin_runtime)
-                    .unwrap_or(RuntimeKind::Tmux),
-                agent: p
-                    .agent
-                    .or_else(|| defaults.agent.clone())
-                    .or_else(|| plugin_agent.clone())
-                    .unwrap_or_else(|| "opencode".into()),
-                workspace,
-                session_prefix: p.session_prefix.unwrap_or_else(|| "agent".into()),
-                default_branch: p.default_branch,
-                agent_config: AgentConfig {
-                    model: agent_config.model,
-                    prompt: agent_config.prompt,
-                    agent: agent_config.agent,
-                    permission: agent_config.permission.map(yaml_to_json),
-                    opencode_config: agent_config.opencode_config.map(yaml_to_json),
-                },
-                name,
-                path,
-            });
+        let mut reader = Reader {
+            cx,
+            base_dir,
+            problems: Vec::new(),
+        };
+        let config = reader.config(root.as_ref(), file);
+        if reader.problems.is_empty() {
+            Ok(config)
+        } else {
+            // Stable: problems found at one place keep the order they were found in.
+            reader.problems.sort_by_key(|p| p.location);
+            Err(ConfigError {
+                file: Some(file.to_path_buf()),
+                problems: reader.problems,
+            })
         }
-        Ok(Config {
-            file: file.to_path_buf(),
-            ready_threshold_ms: raw.ready_threshold_ms.unwrap_or(DEFAULT_READY_THRESHOLD_MS),
-            projects,
-        })
     }
 
     /// The project with this name, or a usage error that lists the known ones.
@@ -258,15 +267,19 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err("must be 1 to 64 characters".into());
     }
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if !first_ok
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return Err(
-            "use only letters, digits, '-' and '_', starting with a letter or digit".into(),
+            "use only letters, digits, '-' and '_', starting with a letter or digit \
+             (it names tmux sessions, git branches and directories)"
+                .into(),
         );
     }
     Ok(())
@@ -275,15 +288,25 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 /// Checks the `provider/model` form.
 pub fn validate_model(model: &str) -> Result<(), String> {
     match model.split_once('/') {
-        Some((provider, id)) if !provider.is_empty() && !id.is_empty() => Ok(()),
+        Some((provider, id))
+            if !provider.is_empty() && !id.is_empty() && !model.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
         _ => Err(format!(
             "model {model:?} is not in provider/model form, e.g. anthropic/claude-sonnet-4"
         )),
     }
 }
 
-/// Expands a leading `~` and every `${VAR}`; an unset variable is an error.
+/// Expands a leading `~` and every `${VAR}` with the process environment; an unset variable is
+/// an error.
 pub fn expand_path(raw: &str) -> Result<PathBuf, String> {
+    expand_path_in(raw, &process_var)
+}
+
+/// Expands a leading `~` (`$HOME`) and every `${VAR}` with `var`; an unset variable is an error.
+pub fn expand_path_in(raw: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf, String> {
     let mut out = String::new();
     let mut rest = raw;
     while let Some(start) = rest.find("${") {
@@ -291,133 +314,651 @@ pub fn expand_path(raw: &str) -> Result<PathBuf, String> {
         let after = &rest[start + 2..];
         let end = after
             .find('}')
-            .ok_or_else(|| format!("unclosed ${{ in {raw:?}"))?;
-        let var = &after[..end];
-        let value = std::env::var(var)
-            .map_err(|_| format!("${{{var}}} is not set; set it or write the path out"))?;
+            .ok_or_else(|| format!("path {raw:?} has a `${{` without its `}}`"))?;
+        let name = &after[..end];
+        let value = var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+            format!("path {raw:?} uses ${{{name}}}, which is not set; set it in the environment or write the path out")
+        })?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     if out == "~" || out.starts_with("~/") {
-        let home = std::env::var("HOME").map_err(|_| "~ used but HOME is not set".to_string())?;
+        let home = var("HOME")
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("path {raw:?} starts with ~ but HOME is not set"))?;
         out = format!("{home}{}", &out[1..]);
+    } else if out.starts_with('~') {
+        return Err(format!(
+            "path {raw:?}: ~user is not supported; write the path out"
+        ));
     }
     Ok(PathBuf::from(out))
 }
 
-fn yaml_to_json(v: serde_yaml::Value) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
-
-/// The 1-based line and column of the first occurrence of a scalar value in the text, for errors
-/// found after parsing (when serde's positions are gone).
-fn find_location(text: &str, needle: &str) -> Option<(usize, usize)> {
-    if needle.is_empty() {
-        return None;
+/// The known name closest to `word`, if one is close enough to be what was meant.
+pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let squash = |s: &str| {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let w = squash(word);
+    // Same letters but for case and separators: agent_config, readythresholdms.
+    if let Some(k) = known.iter().find(|k| squash(k) == w) {
+        return Some(k);
     }
-    text.lines().enumerate().find_map(|(i, line)| {
-        let content = line.split(" #").next().unwrap_or(line);
-        content.find(needle).map(|col| (i + 1, col + 1))
-    })
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&w, &squash(k)), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
-/// serde_yaml appends " at line L column C" to its messages; we print the location up front.
-fn clean_serde_message(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
+const TOP_KEYS: &[&str] = &["readyThresholdMs", "defaults", "plugins", "projects"];
+const DEFAULTS_KEYS: &[&str] = &["runtime", "agent", "workspace"];
+const PLUGINS_KEYS: &[&str] = &["agent", "runtime"];
+const PROJECT_KEYS: &[&str] = &[
+    "name",
+    "path",
+    "runtime",
+    "agent",
+    "workspace",
+    "sessionPrefix",
+    "defaultBranch",
+    "agentConfig",
+];
+const AGENT_CONFIG_KEYS: &[&str] = &["model", "prompt", "agent", "permission", "opencodeConfig"];
+const RUNTIMES: &[&str] = &["tmux", "process"];
+const WORKSPACES: &[&str] = &["worktree", "none"];
+const PERMISSIONS: &[&str] = &["ask", "allow", "deny"];
+
+/// The keys of one mapping, checked against the known ones.
+struct Fields<'n> {
+    entries: Vec<(&'n str, &'n Node, &'n Node)>,
+    /// Known keys suggested for unknown ones (a missing key then needs no message of its own).
+    suggested: Vec<String>,
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, v)| *v)
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawConfig {
-    ready_threshold_ms: Option<u64>,
-    defaults: Option<RawDefaults>,
-    plugins: Option<RawPlugins>,
-    #[serde(default)]
-    projects: RawProjects,
+/// Walks the YAML tree, building the config and collecting every problem.
+struct Reader<'c> {
+    cx: Context<'c>,
+    base_dir: PathBuf,
+    problems: Vec<Problem>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawDefaults {
-    runtime: Option<RuntimeKind>,
-    agent: Option<String>,
-    workspace: Option<WorkspaceKind>,
-}
+impl Reader<'_> {
+    fn problem(&mut self, pos: Pos, message: String) {
+        self.problems.push(Problem {
+            location: Some(pos),
+            message,
+        });
+    }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPlugins {
-    agent: Option<String>,
-    runtime: Option<RuntimeKind>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawProject {
-    name: Option<String>,
-    path: Option<String>,
-    runtime: Option<RuntimeKind>,
-    agent: Option<String>,
-    workspace: Option<WorkspaceKind>,
-    session_prefix: Option<String>,
-    default_branch: Option<String>,
-    agent_config: Option<RawAgentConfig>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawAgentConfig {
-    model: Option<String>,
-    prompt: Option<String>,
-    agent: Option<String>,
-    permission: Option<serde_yaml::Value>,
-    opencode_config: Option<serde_yaml::Value>,
-}
-
-/// Projects as a list (`- name: x`) or a map keyed by name (`x: {...}`), in file order.
-#[derive(Debug, Default)]
-struct RawProjects(Vec<RawProject>);
-
-impl<'de> Deserialize<'de> for RawProjects {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawProjects;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of projects with `name`, or a map of projects keyed by name")
+    /// The entries of a mapping whose keys must be among `known`; `None` (and a problem) when the
+    /// node is not a mapping. An empty value counts as an empty mapping.
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        known: &[&str],
+        expected: &str,
+    ) -> Option<Fields<'n>> {
+        let entries = match &node.kind {
+            Kind::Map(entries) => entries,
+            _ if node.scalar() == Some(Scalar::Null) => {
+                return Some(Fields {
+                    entries: vec![],
+                    suggested: vec![],
+                })
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawProjects, A::Error> {
-                let mut out = Vec::new();
-                while let Some(p) = seq.next_element::<RawProject>()? {
-                    out.push(p);
-                }
-                Ok(RawProjects(out))
+            _ => {
+                self.problem(
+                    node.pos,
+                    format!("{what} must be {expected}, not {}", node.describe()),
+                );
+                return None;
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawProjects, A::Error> {
-                let mut out = Vec::new();
-                while let Some((key, mut p)) = map.next_entry::<String, RawProject>()? {
-                    if let Some(inner) = &p.name {
-                        if inner != &key {
-                            return Err(de::Error::custom(format!(
-                                "project {key:?} has a different `name: {inner}`; drop `name` in the map form"
-                            )));
-                        }
+        };
+        let mut out: Vec<(&str, &Node, &Node)> = Vec::new();
+        let mut suggested = Vec::new();
+        for (k, v) in entries {
+            let Kind::Scalar { text, .. } = &k.kind else {
+                self.problem(
+                    k.pos,
+                    format!("a key in {what} is {}; keys are names", k.describe()),
+                );
+                continue;
+            };
+            if !known.contains(&text.as_str()) {
+                let hint = match did_you_mean(text, known) {
+                    Some(s) => {
+                        suggested.push(s.to_string());
+                        format!("did you mean `{s}`?")
                     }
-                    p.name = Some(key);
-                    out.push(p);
-                }
-                Ok(RawProjects(out))
+                    None => format!("known keys: {}", known.join(", ")),
+                };
+                self.problem(k.pos, format!("unknown key `{text}` in {what}; {hint}"));
+                continue;
             }
-            fn visit_unit<E: de::Error>(self) -> Result<RawProjects, E> {
-                Ok(RawProjects::default())
+            if let Some((_, first, _)) = out.iter().find(|(name, _, _)| *name == text) {
+                let line = first.pos.0;
+                self.problem(
+                    k.pos,
+                    format!("`{text}` is set twice in {what} (first on line {line}); keep one"),
+                );
+                continue;
+            }
+            out.push((text.as_str(), k, v));
+        }
+        Some(Fields {
+            entries: out,
+            suggested,
+        })
+    }
+
+    /// A string value; `None` (and a problem) for anything else. Empty counts as unset.
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match node.scalar() {
+            Some(Scalar::Str(s)) => Some(s.to_string()),
+            Some(Scalar::Null) => None,
+            Some(_) => {
+                let text = match &node.kind {
+                    Kind::Scalar { text, .. } => text.as_str(),
+                    _ => "",
+                };
+                self.problem(
+                    node.pos,
+                    format!(
+                        "{what} must be a string, not {}; write it in quotes (\"{text}\") if you \
+                         mean the text",
+                        node.describe()
+                    ),
+                );
+                None
+            }
+            None => {
+                self.problem(
+                    node.pos,
+                    format!("{what} must be a string, not {}", node.describe()),
+                );
+                None
             }
         }
-        d.deserialize_any(V)
     }
+
+    /// One of `options`; `None` (and a problem) otherwise.
+    fn choice<'o>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        ctx: &str,
+        options: &[&'o str],
+    ) -> Option<&'o str> {
+        let value = match node.scalar() {
+            Some(Scalar::Str(s)) => s.to_string(),
+            Some(Scalar::Null) => {
+                self.problem(
+                    node.pos,
+                    format!("{what}{ctx} is empty; use one of: {}", options.join(", ")),
+                );
+                return None;
+            }
+            _ => {
+                self.problem(
+                    node.pos,
+                    format!(
+                        "{what}{ctx} must be one of: {}, not {}",
+                        options.join(", "),
+                        node.describe()
+                    ),
+                );
+                return None;
+            }
+        };
+        if let Some(o) = options.iter().find(|o| **o == value) {
+            return Some(o);
+        }
+        let message = match did_you_mean(&value, options) {
+            Some(s) => format!(
+                "unknown {what} {value:?}{ctx}; did you mean {s}? (one of: {})",
+                options.join(", ")
+            ),
+            None => format!(
+                "unknown {what} {value:?}{ctx}; use one of: {}",
+                options.join(", ")
+            ),
+        };
+        self.problem(node.pos, message);
+        None
+    }
+
+    fn runtime(&mut self, node: Option<&Node>, what: &str) -> Option<RuntimeKind> {
+        match self.choice(node?, what, "", RUNTIMES)? {
+            "tmux" => Some(RuntimeKind::Tmux),
+            _ => Some(RuntimeKind::Process),
+        }
+    }
+
+    fn workspace(&mut self, node: Option<&Node>, what: &str) -> Option<WorkspaceKind> {
+        match self.choice(node?, what, "", WORKSPACES)? {
+            "worktree" => Some(WorkspaceKind::Worktree),
+            _ => Some(WorkspaceKind::None),
+        }
+    }
+
+    fn agent(&mut self, node: Option<&Node>, what: &str) -> Option<String> {
+        let node = node?;
+        if self.cx.agents.is_empty() {
+            return self.string(node, what);
+        }
+        let agents = self.cx.agents;
+        self.choice(node, what, "", agents).map(str::to_string)
+    }
+
+    fn config(&mut self, root: Option<&Node>, file: &Path) -> Config {
+        let mut config = Config {
+            file: file.to_path_buf(),
+            ready_threshold_ms: DEFAULT_READY_THRESHOLD_MS,
+            projects: Vec::new(),
+        };
+        let Some(root) = root else {
+            return config;
+        };
+        let Some(top) = self.fields(
+            root,
+            "the config",
+            TOP_KEYS,
+            "a map with `projects` (see examples/)",
+        ) else {
+            return config;
+        };
+        if let Some(node) = top.get("readyThresholdMs") {
+            match node.scalar() {
+                Some(Scalar::Int(ms)) if ms > 0 => config.ready_threshold_ms = ms as u64,
+                _ => self.problem(
+                    node.pos,
+                    format!(
+                        "readyThresholdMs must be a positive whole number of milliseconds \
+                         (e.g. 300000 for 5 minutes), not {}",
+                        match node.scalar() {
+                            Some(Scalar::Int(i)) => i.to_string(),
+                            _ => node.describe().to_string(),
+                        }
+                    ),
+                ),
+            }
+        }
+        let defaults = top
+            .get("defaults")
+            .and_then(|n| self.fields(n, "defaults", DEFAULTS_KEYS, "a map"));
+        let plugins = top
+            .get("plugins")
+            .and_then(|n| self.fields(n, "plugins", PLUGINS_KEYS, "a map"));
+        let default_runtime = self
+            .runtime(defaults.as_ref().and_then(|d| d.get("runtime")), "runtime")
+            .or_else(|| self.runtime(plugins.as_ref().and_then(|p| p.get("runtime")), "runtime"));
+        let default_agent = self
+            .agent(defaults.as_ref().and_then(|d| d.get("agent")), "agent")
+            .or_else(|| self.agent(plugins.as_ref().and_then(|p| p.get("agent")), "agent"));
+        let default_workspace_node = defaults.as_ref().and_then(|d| d.get("workspace"));
+        let default_workspace = self
+            .workspace(default_workspace_node, "workspace")
+            .map(|w| (w, default_workspace_node.map_or((1, 1), |n| n.pos)));
+
+        let defaults = ProjectDefaults {
+            runtime: default_runtime,
+            agent: default_agent,
+            workspace: default_workspace,
+        };
+        if let Some(projects) = top.get("projects") {
+            self.projects(projects, &defaults, &mut config.projects);
+        }
+        config
+    }
+
+    fn projects(&mut self, node: &Node, defaults: &ProjectDefaults, out: &mut Vec<ProjectConfig>) {
+        // (name, where the name is written, the project's mapping)
+        let mut items: Vec<(String, Pos, &Node)> = Vec::new();
+        match &node.kind {
+            Kind::Seq(list) => {
+                for item in list {
+                    let Kind::Map(entries) = &item.kind else {
+                        self.problem(
+                            item.pos,
+                            format!(
+                                "each project must be a map with `name` and `path`, not {}",
+                                item.describe()
+                            ),
+                        );
+                        continue;
+                    };
+                    let name = entries.iter().find(|(k, _)| k.key_text() == "name");
+                    match name {
+                        Some((_, v)) => {
+                            if let Some(name) = self.string(v, "a project's `name`") {
+                                items.push((name, v.pos, item));
+                            }
+                        }
+                        None => self.problem(
+                            item.pos,
+                            "this project has no `name`; add one, e.g. `name: my-project`".into(),
+                        ),
+                    }
+                }
+            }
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    let name = k.key_text();
+                    if let Kind::Map(inner) = &v.kind {
+                        if let Some((_, n)) = inner.iter().find(|(ik, _)| ik.key_text() == "name") {
+                            if n.scalar() != Some(Scalar::Str(&name)) {
+                                self.problem(
+                                    n.pos,
+                                    format!(
+                                        "project {name:?} has `name: {}`; in the map form the key \
+                                         is the name, so drop `name`",
+                                        n.key_text()
+                                    ),
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                    items.push((name, k.pos, v));
+                }
+            }
+            _ if node.scalar() == Some(Scalar::Null) => {}
+            _ => {
+                self.problem(
+                    node.pos,
+                    format!(
+                        "projects must be a list of projects (`- name: ...`) or a map keyed by \
+                         project name, not {}",
+                        node.describe()
+                    ),
+                );
+                return;
+            }
+        }
+        let mut seen: Vec<(String, Pos)> = Vec::new();
+        for (name, name_pos, item) in items {
+            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+                let line = first.0;
+                self.problem(
+                    name_pos,
+                    format!(
+                        "project {name:?} is defined twice (first on line {line}); project names \
+                         must be unique, so rename or remove one"
+                    ),
+                );
+                continue;
+            }
+            seen.push((name.clone(), name_pos));
+            if let Err(m) = validate_name(&name) {
+                self.problem(
+                    name_pos,
+                    format!("project name {name:?} cannot be used: {m}"),
+                );
+                continue;
+            }
+            if let Some(p) = self.project(&name, name_pos, item, defaults) {
+                out.push(p);
+            }
+        }
+    }
+
+    fn project(
+        &mut self,
+        name: &str,
+        name_pos: Pos,
+        node: &Node,
+        defaults: &ProjectDefaults,
+    ) -> Option<ProjectConfig> {
+        let what = format!("project {name:?}");
+        let f = self.fields(node, &what, PROJECT_KEYS, "a map with `path`")?;
+        let before = self.problems.len();
+
+        let path = match f.get("path") {
+            None if f.suggested.iter().any(|k| k == "path") => None,
+            None => {
+                self.problem(
+                    name_pos,
+                    format!(
+                        "project {name:?} has no `path`; add the directory of its code, e.g. \
+                         `path: ~/code/{name}`"
+                    ),
+                );
+                None
+            }
+            Some(node) => match self.string(node, "`path`") {
+                None => {
+                    if node.scalar() == Some(Scalar::Null) {
+                        self.problem(
+                            node.pos,
+                            format!("project {name:?} has an empty `path`; set it to the directory of its code"),
+                        );
+                    }
+                    None
+                }
+                Some(raw) => self.directory(name, &raw, node.pos),
+            },
+        };
+
+        let runtime = self
+            .runtime(f.get("runtime"), "runtime")
+            .or(defaults.runtime)
+            .unwrap_or(RuntimeKind::Tmux);
+        let agent = self
+            .agent(f.get("agent"), "agent")
+            .or_else(|| defaults.agent.clone())
+            .unwrap_or_else(|| "opencode".into());
+        let workspace_node = f.get("workspace");
+        let workspace = self
+            .workspace(workspace_node, "workspace")
+            .map(|w| (w, workspace_node.map_or(name_pos, |n| n.pos)))
+            .or(defaults.workspace);
+        let session_prefix = match f.get("sessionPrefix") {
+            Some(node) => match self.string(node, "sessionPrefix") {
+                Some(prefix) => {
+                    if let Err(m) = validate_name(&prefix) {
+                        self.problem(
+                            node.pos,
+                            format!("sessionPrefix {prefix:?} cannot be used: {m}"),
+                        );
+                    }
+                    prefix
+                }
+                None => "agent".into(),
+            },
+            None => "agent".into(),
+        };
+        let default_branch = f.get("defaultBranch").and_then(|node| {
+            let branch = self.string(node, "defaultBranch")?;
+            if branch.is_empty()
+                || branch.starts_with('-')
+                || branch.contains("..")
+                || branch
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c))
+            {
+                self.problem(
+                    node.pos,
+                    format!("defaultBranch {branch:?} is not a valid git branch name"),
+                );
+                return None;
+            }
+            Some(branch)
+        });
+        let agent_config = match f.get("agentConfig") {
+            Some(node) => self.agent_config(node),
+            None => AgentConfig::default(),
+        };
+
+        let path = path?;
+        let workspace = match workspace {
+            Some((WorkspaceKind::Worktree, pos)) if !path.join(".git").exists() => {
+                self.problem(
+                    pos,
+                    format!(
+                        "project {name:?} uses workspace: worktree, but {} is not a git \
+                         repository; run `git init` there, or set `workspace: none`",
+                        path.display()
+                    ),
+                );
+                WorkspaceKind::None
+            }
+            Some((w, _)) => w,
+            None if path.join(".git").exists() => WorkspaceKind::Worktree,
+            None => WorkspaceKind::None,
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(ProjectConfig {
+            name: name.to_string(),
+            path,
+            runtime,
+            agent,
+            workspace,
+            session_prefix,
+            default_branch,
+            agent_config,
+        })
+    }
+
+    /// The project's directory: expanded, anchored at the config's directory, existing.
+    fn directory(&mut self, name: &str, raw: &str, pos: Pos) -> Option<PathBuf> {
+        let expanded = match expand_path_in(raw, self.cx.var) {
+            Ok(p) => p,
+            Err(m) => {
+                self.problem(pos, format!("project {name:?}: {m}"));
+                return None;
+            }
+        };
+        let joined = if expanded.is_absolute() {
+            expanded
+        } else {
+            self.base_dir.join(expanded)
+        };
+        // `./x` reads as x in messages.
+        let mut path: PathBuf = joined
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        if path.as_os_str().is_empty() {
+            path = PathBuf::from(".");
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => Some(path.canonicalize().unwrap_or(path)),
+            Ok(_) => {
+                self.problem(
+                    pos,
+                    format!(
+                        "project {name:?}: path {} is a file, not a directory",
+                        path.display()
+                    ),
+                );
+                None
+            }
+            Err(_) => {
+                self.problem(
+                    pos,
+                    format!(
+                        "project {name:?}: path {} does not exist; create it or correct the path",
+                        path.display()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn agent_config(&mut self, node: &Node) -> AgentConfig {
+        let mut ac = AgentConfig::default();
+        let Some(f) = self.fields(node, "agentConfig", AGENT_CONFIG_KEYS, "a map") else {
+            return ac;
+        };
+        if let Some(node) = f.get("model") {
+            ac.model = self.string(node, "model");
+            if let Some(model) = &ac.model {
+                if let Err(m) = validate_model(model) {
+                    self.problem(node.pos, m);
+                }
+            }
+        }
+        if let Some(node) = f.get("prompt") {
+            ac.prompt = self.string(node, "prompt");
+        }
+        if let Some(node) = f.get("agent") {
+            ac.agent = self.string(node, "agentConfig.agent");
+        }
+        if let Some(node) = f.get("permission") {
+            if self.permission(node) {
+                ac.permission = Some(node.to_json());
+            }
+        }
+        if let Some(node) = f.get("opencodeConfig") {
+            match &node.kind {
+                Kind::Map(_) => ac.opencode_config = Some(node.to_json()),
+                _ if node.scalar() == Some(Scalar::Null) => {}
+                _ => self.problem(
+                    node.pos,
+                    format!(
+                        "opencodeConfig must be a map of OpenCode settings, not {}",
+                        node.describe()
+                    ),
+                ),
+            }
+        }
+        ac
+    }
+
+    /// `ask | allow | deny`, or a map per tool of those, or per tool a map of pattern to those.
+    fn permission(&mut self, node: &Node) -> bool {
+        let before = self.problems.len();
+        match &node.kind {
+            Kind::Map(tools) => {
+                for (tool, rule) in tools {
+                    let ctx = format!(" for {}", tool.key_text());
+                    match &rule.kind {
+                        Kind::Map(patterns) => {
+                            for (pattern, action) in patterns {
+                                let ctx = format!("{ctx} on {:?}", pattern.key_text());
+                                self.choice(action, "permission", &ctx, PERMISSIONS);
+                            }
+                        }
+                        _ => {
+                            self.choice(rule, "permission", &ctx, PERMISSIONS);
+                        }
+                    }
+                }
+            }
+            _ => {
+                self.choice(node, "permission", "", PERMISSIONS);
+            }
+        }
+        self.problems.len() == before
+    }
+}
+
+/// What `defaults` (or the older `plugins`) give every project.
+struct ProjectDefaults {
+    runtime: Option<RuntimeKind>,
+    agent: Option<String>,
+    /// With where it was set, for the error when a project cannot have it.
+    workspace: Option<(WorkspaceKind, Pos)>,
 }
 
 #[cfg(test)]
@@ -447,46 +988,77 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_names_line_and_column() {
+    fn a_dot_path_beside_a_bare_file_name_is_the_current_directory() {
+        let c = Config::parse(
+            "projects:\n  demo:\n    path: .\n",
+            Path::new("agent-orchestrator.yaml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.projects[0].path,
+            std::env::current_dir().unwrap().canonicalize().unwrap()
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column_and_the_key_meant() {
         let tmp = tempfile::tempdir().unwrap();
         let err = parse("projects:\n  - name: demo\n    pth: x\n", tmp.path()).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.contains("agent-orchestrator.yaml:3:5: projects[0]: unknown field `pth`"),
+            text.contains(
+                "agent-orchestrator.yaml:3:5: unknown key `pth` in project \"demo\"; did you mean `path`?"
+            ),
             "{text}"
         );
     }
 
     #[test]
-    fn bad_model_and_missing_path_are_reported() {
+    fn every_problem_is_reported_in_file_order() {
         let tmp = tempfile::tempdir().unwrap();
-        let err = parse("projects:\n  - name: demo\n    path: nowhere\n", tmp.path()).unwrap_err();
-        assert!(
-            err.to_string().contains(":3:11: project \"demo\" path"),
-            "{err}"
-        );
-        std::fs::create_dir(tmp.path().join("p")).unwrap();
         let err = parse(
-            "projects:\n  - name: demo\n    path: p\n    agentConfig:\n      model: gpt4\n",
+            "projects:\n  - name: demo\n    path: nowhere\n    runtime: docker\n    agentConfig:\n      model: gpt4\n",
             tmp.path(),
         )
         .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains(":5:14: model \"gpt4\" is not in provider/model form"),
-            "{err}"
-        );
+        let lines: Vec<_> = err.problems.iter().map(|p| p.location).collect();
+        assert_eq!(lines, vec![Some((3, 11)), Some((4, 14)), Some((6, 14))]);
+        assert!(err.problems[2]
+            .message
+            .contains("model \"gpt4\" is not in provider/model form"));
     }
 
     #[test]
-    fn unset_variable_is_an_error() {
-        assert!(expand_path("${AO_SURELY_UNSET_VAR}/x")
-            .unwrap_err()
-            .contains("is not set"));
-        std::env::set_var("AO_TEST_EXPAND", "/tmp");
+    fn variables_and_home_come_from_the_context() {
+        let var = |k: &str| match k {
+            "HOME" => Some("/home/me".to_string()),
+            "WORK" => Some("/srv/work".to_string()),
+            _ => None,
+        };
         assert_eq!(
-            expand_path("${AO_TEST_EXPAND}/x").unwrap(),
-            PathBuf::from("/tmp/x")
+            expand_path_in("${WORK}/x", &var).unwrap(),
+            PathBuf::from("/srv/work/x")
         );
+        assert_eq!(
+            expand_path_in("~/code", &var).unwrap(),
+            PathBuf::from("/home/me/code")
+        );
+        assert!(expand_path_in("${NOPE}/x", &var)
+            .unwrap_err()
+            .contains("${NOPE}, which is not set"));
+    }
+
+    #[test]
+    fn suggestions_catch_case_separators_and_typos() {
+        assert_eq!(
+            did_you_mean("agent_config", PROJECT_KEYS),
+            Some("agentConfig")
+        );
+        assert_eq!(
+            did_you_mean("readythresholdms", TOP_KEYS),
+            Some("readyThresholdMs")
+        );
+        assert_eq!(did_you_mean("tmx", RUNTIMES), Some("tmux"));
+        assert_eq!(did_you_mean("kubernetes", RUNTIMES), None);
     }
 }

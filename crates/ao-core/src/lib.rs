@@ -12,7 +12,8 @@
 //! - [`transcript`]: a session's conversation as `ao logs` shows it;
 //! - [`workspace`]: one git work tree per session, or the project directory itself;
 //! - [`manager`]: the [`SessionManager`](manager::SessionManager), the one place that combines
-//!   runtime facts with agent facts.
+//!   runtime facts with agent facts;
+//! - [`doctor`]: the checks of `ao doctor`, each with what to do about it.
 //!
 //! Data flows one way: the CLI calls the manager, the manager reads the config and the store and asks
 //! the runtime and the agent, and returns plain values that the CLI prints.
@@ -20,6 +21,7 @@
 pub mod agent;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod fault;
 pub mod home;

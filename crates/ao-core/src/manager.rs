@@ -4,7 +4,6 @@
 //! each session's program runs and the agent what each session is doing, and returns plain values.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
@@ -21,15 +20,17 @@ use crate::session::{
     WorkspaceKind,
 };
 use crate::store::{NewSession, Store};
-use crate::workspace::{self, KeepReason, Worktree};
+use crate::workspace::{self, Worktree};
 
 mod interact;
+mod kill;
 mod restore;
 mod spawning;
 #[cfg(test)]
 mod tests;
 
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
+pub use kill::{KillOptions, Killed, KilledWorkspace};
 
 /// What `ao spawn` asks for.
 #[derive(Debug, Clone, Default)]
@@ -48,22 +49,35 @@ pub struct SpawnOptions {
     pub name: Option<String>,
 }
 
+/// A step of `ao spawn`, for a progress indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnStep {
+    /// Creating the session's git work tree.
+    Workspace,
+    /// The agent sets up the conversation (starting its server if needed).
+    Agent,
+    /// Starting the session's program in its runtime.
+    Runtime(RuntimeKind),
+    /// Delivering the first prompt.
+    Prompt,
+}
+
+impl std::fmt::Display for SpawnStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnStep::Workspace => f.write_str("creating the work tree"),
+            SpawnStep::Agent => f.write_str("starting the agent's session"),
+            SpawnStep::Runtime(kind) => write!(f, "starting it in {kind}"),
+            SpawnStep::Prompt => f.write_str("sending the prompt"),
+        }
+    }
+}
+
 /// What `ao spawn` did.
 #[derive(Debug, Clone)]
 pub struct Spawned {
     /// The session's record as stored.
     pub session: SessionRecord,
-}
-
-/// What `ao kill` did to one session.
-#[derive(Debug, Clone)]
-pub struct Killed {
-    /// The session's address.
-    pub id: String,
-    /// The work tree left in place and why, if any.
-    pub kept_workspace: Option<(PathBuf, KeepReason)>,
-    /// Whether the session was forgotten (`--purge`).
-    pub purged: bool,
 }
 
 /// Runs sessions.
@@ -135,6 +149,16 @@ impl SessionManager {
 
     /// Starts a new session and delivers its first prompt.
     pub async fn spawn(&self, opts: SpawnOptions) -> Result<Spawned> {
+        self.spawn_with_progress(opts, &|_| {}).await
+    }
+
+    /// [`spawn`](Self::spawn), telling `progress` each step as it begins (for a progress
+    /// indicator).
+    pub async fn spawn_with_progress(
+        &self,
+        opts: SpawnOptions,
+        progress: &(dyn Fn(SpawnStep) + Sync),
+    ) -> Result<Spawned> {
         let project = self.config.project(&opts.project)?.clone();
         if let Some(name) = &opts.name {
             validate_name(name).map_err(|m| Error::Usage(format!("session name {name:?}: {m}")))?;
@@ -167,7 +191,13 @@ impl SessionManager {
         )?;
         crash_point("after-reserve");
         match self
-            .finish_spawn(&project, agent.as_ref(), &mut rec, prompt.as_deref())
+            .finish_spawn(
+                &project,
+                agent.as_ref(),
+                &mut rec,
+                prompt.as_deref(),
+                progress,
+            )
             .await
         {
             Ok(()) => Ok(Spawned { session: rec }),
@@ -184,8 +214,10 @@ impl SessionManager {
         agent: &dyn Agent,
         rec: &mut SessionRecord,
         prompt: Option<&str>,
+        progress: &(dyn Fn(SpawnStep) + Sync),
     ) -> Result<()> {
         if project.workspace == WorkspaceKind::Worktree {
+            progress(SpawnStep::Workspace);
             let dir = self
                 .home
                 .worktrees_dir(&project.name)
@@ -204,6 +236,7 @@ impl SessionManager {
         let session_dir = self
             .home
             .session_dir(&rec.address.project, &rec.address.name)?;
+        progress(SpawnStep::Agent);
         let prepared = agent
             .prepare(SpawnRequest {
                 project,
@@ -215,6 +248,7 @@ impl SessionManager {
         self.store.update(rec)?;
         crash_point("after-agent-session");
 
+        progress(SpawnStep::Runtime(rec.runtime));
         let handle = self.runtime(rec.runtime).create(
             &rec.address.to_string(),
             &prepared.launch,
@@ -225,6 +259,7 @@ impl SessionManager {
         crash_point("after-runtime");
 
         if let Some(prompt) = prompt {
+            progress(SpawnStep::Prompt);
             agent.send(project, rec, prompt).await?;
         }
         crash_point("after-prompt");
@@ -456,77 +491,5 @@ impl SessionManager {
             env: spec.env,
             env_remove: vec![],
         })
-    }
-
-    /// Stops the sessions a target names. Keeps a work tree that holds work.
-    pub async fn kill(&self, target: &str, purge: bool) -> Result<Vec<Killed>> {
-        let records = self.resolve(Some(target))?;
-        if records.is_empty() {
-            return Err(Error::Usage(format!("project {target} has no sessions")));
-        }
-        if let Some(r) = records
-            .iter()
-            .find(|r| r.lifecycle == Lifecycle::Spawning && spawning::in_progress(&self.home, r))
-        {
-            return Err(Error::Usage(format!(
-                "ao spawn is still setting up {}; kill it once that spawn has finished",
-                r.address
-            )));
-        }
-        let mut out = Vec::new();
-        for mut rec in records {
-            if rec.lifecycle == Lifecycle::Spawning {
-                out.push(self.kill_incomplete(&rec).await?);
-                continue;
-            }
-            let project = self.config.project(&rec.address.project).ok();
-            if let (Some(project), Ok(agent)) = (project, self.agent(&rec.agent)) {
-                if rec.agent_session_id.is_some() {
-                    // The server may be gone; killing must still work.
-                    let _ = agent.kill(project, &rec, purge).await;
-                }
-            }
-            if let Some(h) = &rec.runtime_handle {
-                self.runtime(rec.runtime).destroy(h)?;
-            }
-            let mut kept = None;
-            if let (Some(branch), Some(project)) = (&rec.branch, project) {
-                let wt = Worktree {
-                    path: rec.workspace.clone(),
-                    branch: branch.clone(),
-                };
-                if let Some(reason) = workspace::remove_worktree_if_clean(&project.path, &wt)? {
-                    kept = Some((rec.workspace.clone(), reason));
-                }
-            }
-            if purge {
-                self.store.delete(&rec.address)?;
-            } else {
-                rec.lifecycle = Lifecycle::Killed;
-                self.store.update(&rec)?;
-            }
-            out.push(Killed {
-                id: rec.address.to_string(),
-                kept_workspace: kept,
-                purged: purge,
-            });
-        }
-        // Nothing of a project left running: release what the agent keeps for it (its server).
-        let all = self.store.list()?;
-        let projects: std::collections::BTreeSet<String> = out
-            .iter()
-            .filter_map(|k| k.id.split_once('/').map(|(p, _)| p.to_string()))
-            .collect();
-        for name in projects {
-            let live = all
-                .iter()
-                .any(|r| r.address.project == name && r.lifecycle != Lifecycle::Killed);
-            if let (false, Ok(project)) = (live, self.config.project(&name)) {
-                if let Ok(agent) = self.agent(&project.agent) {
-                    agent.release(project).await;
-                }
-            }
-        }
-        Ok(out)
     }
 }

@@ -81,7 +81,8 @@ pub fn branch_for(name: &str) -> String {
 }
 
 /// Creates a work tree for session `name` of the repository at `repo`, at `dir`, on a new branch
-/// `ao/<name>` from `base` (or HEAD).
+/// `ao/<name>` from `base` (or HEAD). Refuses, saying what to do, when the branch or the directory
+/// is already there (left by an earlier session) or the base does not exist.
 pub fn create_worktree(
     repo: &Path,
     dir: &Path,
@@ -90,16 +91,67 @@ pub fn create_worktree(
 ) -> Result<Worktree, WorkspaceError> {
     let branch = branch_for(name);
     let _lock = lock_worktrees(parent(dir))?;
-    let dir_s = dir.to_string_lossy();
-    let mut args = vec!["worktree", "add", "-b", &branch, &dir_s];
-    if let Some(base) = base {
-        args.push(base);
+    let refuse = |message: String| WorkspaceError {
+        action: "worktree add".into(),
+        message,
+    };
+    let repo_s = repo.display();
+    if branch_exists(repo, &branch) {
+        return Err(refuse(format!(
+            "branch {branch} already exists in {repo_s} (an earlier session's?); pick another \
+             --name, or delete it with `git -C {repo_s} branch -D {branch}`"
+        )));
     }
-    git(repo, &args)?;
+    if dir.exists() {
+        return Err(refuse(format!(
+            "{} already exists (an earlier session's work tree?); pick another --name, or \
+             remove it with `git -C {repo_s} worktree remove {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let start = base.unwrap_or("HEAD");
+    if git(
+        repo,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{start}^{{commit}}"),
+        ],
+    )
+    .is_err()
+    {
+        return Err(refuse(match base {
+            Some(b) => format!(
+                "defaultBranch {b:?} does not exist in {repo_s}; correct defaultBranch in the \
+                 config, or create the branch"
+            ),
+            None => format!(
+                "{repo_s} has no commit yet, so there is nothing to branch from; commit once \
+                 (e.g. `git commit --allow-empty -m init`) or set `workspace: none`"
+            ),
+        }));
+    }
+    let dir_s = dir.to_string_lossy();
+    git(repo, &["worktree", "add", "-b", &branch, &dir_s, start])?;
     Ok(Worktree {
         path: dir.to_path_buf(),
         branch,
     })
+}
+
+fn branch_exists(repo: &Path, branch: &str) -> bool {
+    git(
+        repo,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ],
+    )
+    .is_ok()
 }
 
 /// Why a work tree was kept.
@@ -111,35 +163,94 @@ pub enum KeepReason {
     UnmergedCommits(usize),
 }
 
+/// What became of a session's work tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorktreeFate {
+    /// Removed with its branch: it held nothing that exists nowhere else.
+    Removed,
+    /// Left in place, and why.
+    Kept(KeepReason),
+    /// Removed by force. `discarded` uncommitted changes are gone; the branch stays when it holds
+    /// `branch_commits` commits on no other branch, since forcing is about the files, never about
+    /// commits.
+    Forced {
+        /// Uncommitted changes thrown away.
+        discarded: usize,
+        /// Commits only the branch has (then the branch is kept).
+        branch_commits: usize,
+    },
+}
+
 /// Removes a session's work tree and branch unless that would lose work; says why it kept it.
 pub fn remove_worktree_if_clean(
     repo: &Path,
     wt: &Worktree,
 ) -> Result<Option<KeepReason>, WorkspaceError> {
+    Ok(match remove_worktree(repo, wt, false)? {
+        WorktreeFate::Kept(reason) => Some(reason),
+        _ => None,
+    })
+}
+
+/// Removes a session's work tree: when it holds no uncommitted change and its branch no commit
+/// that exists on no other branch, or, with `force`, whatever it holds (keeping a branch that has
+/// commits of its own).
+pub fn remove_worktree(
+    repo: &Path,
+    wt: &Worktree,
+    force: bool,
+) -> Result<WorktreeFate, WorkspaceError> {
     let _lock = lock_worktrees(parent(&wt.path))?;
+    let commits = unique_commits(repo, &wt.branch)?;
     if !wt.path.exists() {
         let _ = git(repo, &["worktree", "prune"]);
-        return Ok(None);
+        if commits == 0 && branch_exists(repo, &wt.branch) {
+            git(repo, &["branch", "-D", &wt.branch])?;
+        }
+        return Ok(WorktreeFate::Removed);
     }
     let changes = git(
         &wt.path,
         &["status", "--porcelain", "--untracked-files=all"],
     )?;
     let changed = changes.lines().filter(|l| !l.trim().is_empty()).count();
-    if changed > 0 {
-        return Ok(Some(KeepReason::Uncommitted(changed)));
+    if !force {
+        if changed > 0 {
+            return Ok(WorktreeFate::Kept(KeepReason::Uncommitted(changed)));
+        }
+        if commits > 0 {
+            return Ok(WorktreeFate::Kept(KeepReason::UnmergedCommits(commits)));
+        }
     }
-    let full = format!("refs/heads/{}", wt.branch);
+    let path = wt.path.to_string_lossy();
+    if force {
+        git(repo, &["worktree", "remove", "--force", &path])?;
+    } else {
+        git(repo, &["worktree", "remove", &path])?;
+    }
+    if commits == 0 {
+        git(repo, &["branch", "-D", &wt.branch])?;
+    }
+    Ok(if force && (changed > 0 || commits > 0) {
+        WorktreeFate::Forced {
+            discarded: changed,
+            branch_commits: commits,
+        }
+    } else {
+        WorktreeFate::Removed
+    })
+}
+
+/// How many commits `branch` has that no other branch has (0 when the branch is gone).
+fn unique_commits(repo: &Path, branch: &str) -> Result<usize, WorkspaceError> {
+    if !branch_exists(repo, branch) {
+        return Ok(0);
+    }
+    let full = format!("refs/heads/{branch}");
     // --exclude matches branch names without refs/heads/ when followed by --branches.
-    let exclude = format!("--exclude={}", wt.branch);
+    let exclude = format!("--exclude={branch}");
     let unique = git(repo, &["rev-list", &full, "--not", &exclude, "--branches"])?;
-    let commits = unique.lines().filter(|l| !l.trim().is_empty()).count();
-    if commits > 0 {
-        return Ok(Some(KeepReason::UnmergedCommits(commits)));
-    }
-    git(repo, &["worktree", "remove", &wt.path.to_string_lossy()])?;
-    git(repo, &["branch", "-D", &wt.branch])?;
-    Ok(None)
+    Ok(unique.lines().filter(|l| !l.trim().is_empty()).count())
 }
 
 /// Makes sure a session's work tree exists at `dir` on `branch` again (after `ao kill` removed a
@@ -230,5 +341,70 @@ mod tests {
             Some(KeepReason::UnmergedCommits(1))
         );
         assert!(dirty.path.join("f.txt").exists());
+    }
+
+    #[test]
+    fn force_discards_changes_but_never_commits() {
+        let tmp = repo();
+        let r = tmp.path().join("repo");
+        let wt = create_worktree(&r, &tmp.path().join("wt/c"), "c", None).unwrap();
+        std::fs::write(wt.path.join("scratch.txt"), "x").unwrap();
+        assert_eq!(
+            remove_worktree(&r, &wt, true).unwrap(),
+            WorktreeFate::Forced {
+                discarded: 1,
+                branch_commits: 0
+            }
+        );
+        assert!(!wt.path.exists());
+        assert!(
+            !branch_exists(&r, "ao/c"),
+            "a branch with nothing of its own goes"
+        );
+
+        let wt = create_worktree(&r, &tmp.path().join("wt/d"), "d", None).unwrap();
+        std::fs::write(wt.path.join("kept.txt"), "x").unwrap();
+        git(&wt.path, &["add", "kept.txt"]).unwrap();
+        git(
+            &wt.path,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "-m",
+                "k",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            remove_worktree(&r, &wt, true).unwrap(),
+            WorktreeFate::Forced {
+                discarded: 0,
+                branch_commits: 1
+            }
+        );
+        assert!(!wt.path.exists());
+        assert!(branch_exists(&r, "ao/d"), "the commit stays reachable");
+    }
+
+    #[test]
+    fn a_leftover_branch_or_a_missing_base_is_refused_with_a_fix() {
+        let tmp = repo();
+        let r = tmp.path().join("repo");
+        git(&r, &["branch", "ao/e"]).unwrap();
+        let err = create_worktree(&r, &tmp.path().join("wt/e"), "e", None).unwrap_err();
+        assert!(err.message.contains("branch ao/e already exists"), "{err}");
+        assert!(err.message.contains("pick another --name"), "{err}");
+        let err = create_worktree(&r, &tmp.path().join("wt/f"), "f", Some("develop")).unwrap_err();
+        assert!(
+            err.message
+                .contains("defaultBranch \"develop\" does not exist"),
+            "{err}"
+        );
+        let wt = create_worktree(&r, &tmp.path().join("wt/g"), "g", Some("main")).unwrap();
+        assert_eq!(wt.branch, "ao/g");
     }
 }

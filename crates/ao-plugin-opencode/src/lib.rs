@@ -7,12 +7,14 @@
 //!   the last message.
 //! - [`events`] and [`follow`]: the global event stream and the follower that logs a
 //!   process-runtime session's conversation.
+//! - [`doctor`]: what `ao doctor` checks for OpenCode: the binary, its version, each server.
 //!
 //! Nothing here scrapes a terminal or reads OpenCode's database: every fact comes from the server.
 //! A session is created through the API before anything runs, so its `ses_…` id is known at once,
 //! and prompts go through the API, never on a command line.
 
 pub mod client;
+pub mod doctor;
 pub mod events;
 pub mod follow;
 pub mod observe;
@@ -146,11 +148,25 @@ impl OpenCodeAgent {
         sessions: &[&SessionRecord],
     ) -> Vec<Observation> {
         let now = now_ms();
+        // First each session and its last message, all at once.
+        let per_session: Vec<_> = join_all(sessions.iter().map(|s| async move {
+            let id = s.agent_session_id.as_deref().unwrap_or_default();
+            futures_util::join!(client.session(id), client.messages(id, Some(1)))
+        }))
+        .await;
+        // Then status, permissions and questions, which are per directory, only for directories
+        // where a turn may be under way: a session whose last step has ended for good cannot be
+        // busy, retrying or waiting on a request (a request keeps its step open). With many
+        // finished sessions this saves three requests per work tree on every `ao status`.
         let dirs: BTreeSet<String> = sessions
             .iter()
-            .map(|s| s.workspace.to_string_lossy().into_owned())
+            .zip(&per_session)
+            .filter(|(_, (_, last))| match last {
+                Ok(m) => m.last().is_none_or(|m| !observe::turn_settled(&m.info)),
+                Err(_) => true,
+            })
+            .map(|(s, _)| s.workspace.to_string_lossy().into_owned())
             .collect();
-        // Status, permissions and questions are per directory; everything runs concurrently.
         let per_dir = join_all(dirs.iter().map(|d| async move {
             let (st, perms, qs) = futures_util::join!(
                 client.statuses(d),
@@ -158,12 +174,8 @@ impl OpenCodeAgent {
                 client.questions(d)
             );
             (d.clone(), st, perms, qs)
-        }));
-        let per_session = join_all(sessions.iter().map(|s| async move {
-            let id = s.agent_session_id.as_deref().unwrap_or_default();
-            futures_util::join!(client.session(id), client.messages(id, Some(1)))
-        }));
-        let (per_dir, per_session) = futures_util::join!(per_dir, per_session);
+        }))
+        .await;
 
         let mut statuses = HashMap::new();
         let mut requests: Vec<PendingRequest> = Vec::new();
@@ -357,6 +369,10 @@ pub(crate) fn now_ms() -> i64 {
 impl Agent for OpenCodeAgent {
     fn name(&self) -> &'static str {
         AGENT_NAME
+    }
+
+    async fn doctor(&self, projects: &[ProjectConfig]) -> Vec<ao_core::doctor::Check> {
+        self.checks(projects).await
     }
 
     async fn prepare(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError> {
@@ -623,7 +639,13 @@ impl Agent for OpenCodeAgent {
         let Some(id) = rec.agent_session_id.as_deref() else {
             return Ok(());
         };
-        let client = self.up_client(project).await?;
+        // Deleting needs a server: start one if it is gone (it is released again once no session
+        // of the project is live). A plain kill has nothing to abort without one.
+        let client = if purge {
+            self.servers.ensure(project).await?.1
+        } else {
+            self.up_client(project).await?
+        };
         client.abort(id).await.map_err(server_error)?;
         if purge {
             match client.delete_session(id).await {

@@ -25,6 +25,15 @@ pub struct ServerFacts<'a> {
     pub server_started_at: i64,
 }
 
+/// Whether a session whose last message is `last` is done with its turn for good: an assistant
+/// step that has ended, with an error or with a finish other than a call for tools (after which
+/// the next step follows). A session with a pending request, a retry or a running step has none.
+pub fn turn_settled(last: &MessageInfo) -> bool {
+    last.role == "assistant"
+        && last.time.completed.is_some()
+        && (last.error.is_some() || last.finish.as_deref().is_some_and(|f| f != "tool-calls"))
+}
+
 /// The observation for one session, `now` in epoch milliseconds.
 pub fn observe(facts: &ServerFacts<'_>, now: i64) -> Observation {
     let s = facts.session;
@@ -230,6 +239,24 @@ mod tests {
             Activity::Ready
         );
         assert_eq!(state(None, None, false).0, Activity::Ready);
+    }
+
+    #[test]
+    fn only_an_ended_final_step_settles_a_turn() {
+        let finished = |finish: Option<&str>| MessageInfo {
+            finish: finish.map(str::to_string),
+            ..assistant(Some(1_000), None)
+        };
+        assert!(turn_settled(&finished(Some("stop"))));
+        assert!(turn_settled(&assistant(Some(1_000), Some("APIError"))));
+        // More steps follow a call for tools; an open step may wait on a request.
+        assert!(!turn_settled(&finished(Some("tool-calls"))));
+        assert!(!turn_settled(&assistant(None, None)));
+        let user = MessageInfo {
+            role: "user".into(),
+            ..finished(Some("stop"))
+        };
+        assert!(!turn_settled(&user));
     }
 
     #[test]

@@ -32,6 +32,8 @@ use ao_core::agent::AgentError;
 const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a known server may take to answer before it is considered hung.
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
+/// The second chance of a server that did not answer [`HEALTH_TIMEOUT`].
+const HEALTH_RETRY_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// What the store keeps about a project's server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +49,10 @@ pub struct ServerRecord {
     /// When ao started it, epoch milliseconds: a turn begun before then was interrupted.
     #[serde(default)]
     pub started_at_ms: i64,
+    /// A fingerprint of the OpenCode config it was started with (not the config itself, which
+    /// may hold provider keys): a different one means the project's config changed since.
+    #[serde(default)]
+    pub config_fingerprint: String,
 }
 
 impl ServerRecord {
@@ -123,9 +129,11 @@ impl Servers {
         let Ok(client) = rec.client() else {
             return ServerState::Unresponsive(rec);
         };
-        // One retry: a request sent while the server is starting may never be answered.
-        for _ in 0..2 {
-            if client.health(HEALTH_TIMEOUT).await.is_ok() {
+        // A request sent while the server is starting may never be answered, so the first try is
+        // short; a server warming up a new work tree on a loaded machine can stall for seconds,
+        // so the retry waits longer before calling it unresponsive.
+        for timeout in [HEALTH_TIMEOUT, HEALTH_RETRY_TIMEOUT] {
+            if client.health(timeout).await.is_ok() {
                 return ServerState::Up(rec, client);
             }
         }
@@ -137,8 +145,12 @@ impl Servers {
         &self,
         project: &ProjectConfig,
     ) -> Result<(ServerRecord, Client), AgentError> {
+        let fingerprint = config_fingerprint(project);
+        let stale = |rec: &ServerRecord| rec.config_fingerprint != fingerprint;
         if let ServerState::Up(rec, client) = self.lookup(&project.name).await {
-            return Ok((rec, client));
+            if !stale(&rec) || self.busy(project) {
+                return Ok((rec, client));
+            }
         }
         let lock_path = self
             .settings
@@ -151,6 +163,14 @@ impl Servers {
             .map_err(|e| AgentError::Server(e.to_string()))??;
         // Another ao may have started it while we waited for the lock.
         let result = match self.lookup(&project.name).await {
+            // The config changed and no turn would be cut off: restart it with the new config.
+            ServerState::Up(rec, _) if stale(&rec) && !self.busy(project) => {
+                let id = rec.identity();
+                tokio::task::spawn_blocking(move || id.stop(Duration::from_secs(5)))
+                    .await
+                    .ok();
+                self.start(project).await
+            }
             ServerState::Up(rec, client) => Ok((rec, client)),
             ServerState::Unresponsive(rec) => {
                 // Give a busy server a moment before replacing it.
@@ -274,6 +294,7 @@ impl Servers {
             url,
             password_file,
             started_at_ms,
+            config_fingerprint: config_fingerprint(project),
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         let client = match wait_healthy(&rec, remaining).await {
@@ -288,6 +309,11 @@ impl Servers {
             .set_agent_state(AGENT_NAME, &key(&project.name), Some(&value))
             .map_err(server_err)?;
         Ok((rec, client))
+    }
+
+    /// Whether a session of the project was last seen in the middle of a turn.
+    fn busy(&self, project: &ProjectConfig) -> bool {
+        !crate::turns::mid_turn(&self.store, &project.name).is_empty()
     }
 
     /// The process of a project's server, if one was started.
@@ -318,6 +344,15 @@ async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, Ag
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A stable fingerprint (FNV-1a, 64 bits) of the OpenCode config a project's server gets.
+fn config_fingerprint(project: &ProjectConfig) -> String {
+    let text = crate::settings::server_config(project).to_string();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// The port of `http://127.0.0.1:PORT`.

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::{Killed, SessionManager};
+use super::{Killed, KilledWorkspace, SessionManager};
 use crate::agent::Observation;
 use crate::error::{Error, Result};
 use crate::home::StateHome;
@@ -115,7 +115,7 @@ impl SessionManager {
     }
 
     /// Removes a session whose spawn died half-way, and everything that spawn made.
-    pub(super) async fn kill_incomplete(&self, rec: &SessionRecord) -> Result<Killed> {
+    pub(super) async fn kill_incomplete(&self, rec: &SessionRecord, force: bool) -> Result<Killed> {
         let project = self.config.project(&rec.address.project).ok();
         if let (Some(project), Ok(agent), Some(_)) =
             (project, self.agent(&rec.agent), &rec.agent_session_id)
@@ -133,7 +133,7 @@ impl SessionManager {
         if let Some(h) = handle {
             self.runtime(rec.runtime).destroy(&h)?;
         }
-        let mut kept = None;
+        let mut killed_ws = None;
         if let Some(project) = project {
             let wt = match &rec.branch {
                 Some(branch) => Some(Worktree {
@@ -153,15 +153,19 @@ impl SessionManager {
                 }
             };
             if let Some(wt) = wt {
-                if let Some(reason) = workspace::remove_worktree_if_clean(&project.path, &wt)? {
-                    kept = Some((wt.path, reason));
-                }
+                let fate = workspace::remove_worktree(&project.path, &wt, force)?;
+                killed_ws = Some(KilledWorkspace {
+                    path: wt.path,
+                    branch: wt.branch,
+                    repo: project.path.clone(),
+                    fate,
+                });
             }
         }
         self.store.delete(&rec.address)?;
         Ok(Killed {
             id: rec.address.to_string(),
-            kept_workspace: kept,
+            workspace: killed_ws,
             purged: true,
         })
     }

@@ -1,0 +1,296 @@
+//! The checks behind `ao doctor`: what is installed, reachable and misconfigured, each with what
+//! to do about it. Checks never start or change anything (except a probe file in the state home,
+//! removed at once).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::config::ProjectConfig;
+use crate::home::StateHome;
+use crate::session::WorkspaceKind;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Fine.
+    Ok,
+    /// Works, but worth knowing (an untested version, something only some commands need).
+    Warn,
+    /// Something ao needs is missing or broken.
+    Fail,
+}
+
+/// One finding of `ao doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// How it came out.
+    pub verdict: Verdict,
+    /// What was checked: `tmux`, `opencode`, `state home`, `project demo`, ...
+    pub subject: String,
+    /// What was found.
+    pub detail: String,
+    /// What to do about it, when something is wrong.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    /// A check that passed.
+    pub fn ok(subject: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check {
+            verdict: Verdict::Ok,
+            subject: subject.into(),
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    /// A finding worth knowing, with what to do.
+    pub fn warn(
+        subject: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
+        Check {
+            verdict: Verdict::Warn,
+            subject: subject.into(),
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    /// A failure, with what to do.
+    pub fn fail(
+        subject: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
+        Check {
+            verdict: Verdict::Fail,
+            subject: subject.into(),
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// Where `program` is: itself when it names a path, else the first match on `PATH`.
+pub fn find_program(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return is_executable(program).then(|| program.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The first line a program prints for `args` (e.g. `--version`), within `timeout`.
+pub fn program_output(program: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`{} {}` did not answer within {}s",
+                    program.display(),
+                    args.join(" "),
+                    timeout.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("cannot wait for {}: {e}", program.display())),
+        }
+    };
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    if !status.success() {
+        let mut err = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        return Err(format!(
+            "`{} {}` failed ({status}): {}",
+            program.display(),
+            args.join(" "),
+            err.trim()
+        ));
+    }
+    Ok(out.lines().next().unwrap_or_default().trim().to_string())
+}
+
+/// tmux: installed, and its version. `needed` says whether a project runs in tmux (then a
+/// missing tmux is a failure, else a warning).
+pub fn tmux(needed: bool) -> Check {
+    let Some(bin) = find_program(Path::new("tmux")) else {
+        let detail = "not found on PATH";
+        let fix = "install tmux (e.g. `apt-get install tmux` or `brew install tmux`), or set \
+                   `runtime: process` for every project";
+        return if needed {
+            Check::fail("tmux", detail, fix)
+        } else {
+            Check::warn("tmux", format!("{detail}; no project runs in tmux"), fix)
+        };
+    };
+    match program_output(&bin, &["-V"], Duration::from_secs(5)) {
+        Ok(version) => {
+            let number = version
+                .trim_start_matches("tmux ")
+                .trim_start_matches("next-");
+            let major: u32 = number
+                .split('.')
+                .next()
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
+            if major < 3 {
+                Check::warn(
+                    "tmux",
+                    format!("{version} ({}); ao is tested with tmux 3.x", bin.display()),
+                    "install tmux 3.0 or newer",
+                )
+            } else {
+                Check::ok("tmux", format!("{version} ({})", bin.display()))
+            }
+        }
+        Err(e) => Check::fail("tmux", e, "reinstall tmux"),
+    }
+}
+
+/// git: installed (work trees need it).
+pub fn git(needed: bool) -> Check {
+    let Some(bin) = find_program(Path::new("git")) else {
+        let fix = "install git (e.g. `apt-get install git`), or set `workspace: none`";
+        return if needed {
+            Check::fail("git", "not found on PATH; work trees need it", fix)
+        } else {
+            Check::warn("git", "not found on PATH", fix)
+        };
+    };
+    match program_output(&bin, &["--version"], Duration::from_secs(5)) {
+        Ok(v) => Check::ok("git", format!("{v} ({})", bin.display())),
+        Err(e) => Check::fail("git", e, "reinstall git"),
+    }
+}
+
+/// The state home: there (or creatable), writable, and its store opens.
+pub fn state_home(home: &StateHome) -> Check {
+    let root = home.root();
+    let fix = format!(
+        "make {} a writable directory, or set AO_HOME to one",
+        root.display()
+    );
+    if let Err(e) = crate::home::create_private_dir(root) {
+        return Check::fail("state home", e.to_string(), fix);
+    }
+    let probe = root.join(format!(".doctor-{}", std::process::id()));
+    if let Err(e) = std::fs::write(&probe, b"probe") {
+        return Check::fail(
+            "state home",
+            format!("{} is not writable: {e}", root.display()),
+            fix,
+        );
+    }
+    let _ = std::fs::remove_file(&probe);
+    match crate::store::Store::open(&home.store_path()) {
+        Ok(_) => Check::ok("state home", format!("{} (writable)", root.display())),
+        Err(e) => Check::fail("state home", e.to_string(), fix),
+    }
+}
+
+/// A project's directory: for work trees, a git repository with a commit and the default branch.
+pub fn project(p: &ProjectConfig) -> Check {
+    let subject = format!("project {}", p.name);
+    if p.workspace == WorkspaceKind::None {
+        return Check::ok(
+            subject,
+            format!("{} (sessions work in it directly)", p.path.display()),
+        );
+    }
+    let base = p.default_branch.as_deref().unwrap_or("HEAD");
+    let rev = format!("{base}^{{commit}}");
+    let found = Command::new("git")
+        .arg("-C")
+        .arg(&p.path)
+        .args(["rev-parse", "--verify", "--quiet", &rev])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match (found, &p.default_branch) {
+        (Ok(s), _) if s.success() => Check::ok(
+            subject,
+            format!(
+                "{} (a work tree per session, from {base})",
+                p.path.display()
+            ),
+        ),
+        (Err(e), _) => Check::fail(subject, format!("cannot run git: {e}"), "install git"),
+        (Ok(_), Some(b)) => Check::fail(
+            subject,
+            format!("defaultBranch {b:?} does not exist in {}", p.path.display()),
+            "correct defaultBranch in the config, or create the branch",
+        ),
+        (Ok(_), None) => Check::fail(
+            subject,
+            format!("{} has no commit yet to branch from", p.path.display()),
+            "commit once (e.g. `git commit --allow-empty -m init`), or set `workspace: none`",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_found_on_path_or_by_path() {
+        assert!(find_program(Path::new("sh")).is_some());
+        assert_eq!(find_program(Path::new("/surely/not/here/tmux")), None);
+        assert_eq!(
+            program_output(
+                Path::new("/bin/sh"),
+                &["-c", "echo one; echo two"],
+                Duration::from_secs(5)
+            )
+            .unwrap(),
+            "one"
+        );
+        assert!(program_output(
+            Path::new("/bin/sh"),
+            &["-c", "sleep 5"],
+            Duration::from_millis(100)
+        )
+        .unwrap_err()
+        .contains("did not answer"));
+    }
+
+    #[test]
+    fn an_unwritable_state_home_fails_with_a_fix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let c = state_home(&StateHome::at(file.join("home")));
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.fix.unwrap().contains("set AO_HOME"));
+        let c = state_home(&StateHome::at(tmp.path().join("home")));
+        assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    }
+}

@@ -1,0 +1,102 @@
+//! `ao doctor` for OpenCode: the binary and its version, and each project's server.
+
+use std::time::Duration;
+
+use ao_core::config::ProjectConfig;
+use ao_core::doctor::{find_program, program_output, Check};
+
+use crate::server::ServerState;
+use crate::OpenCodeAgent;
+
+/// The OpenCode version ao is built and tested against (`scripts/install-opencode` installs it).
+pub const TESTED_VERSION: &str = "1.18.33";
+
+const INSTALL: &str = "install it with `npm install -g opencode-ai@1.18.33` (or run \
+                       scripts/install-opencode in ao's repository), or set AO_OPENCODE_BIN to \
+                       the opencode binary";
+
+impl OpenCodeAgent {
+    pub(crate) async fn checks(&self, projects: &[ProjectConfig]) -> Vec<Check> {
+        let mut out = vec![self.binary_check().await];
+        for p in projects {
+            out.push(self.server_check(p).await);
+        }
+        out
+    }
+
+    async fn binary_check(&self) -> Check {
+        let bin = self.servers().settings().bin.clone();
+        let Some(found) = find_program(&bin) else {
+            let detail = if bin.components().count() > 1 {
+                format!(
+                    "{} (from AO_OPENCODE_BIN) is not an executable file",
+                    bin.display()
+                )
+            } else {
+                format!("`{}` not found on PATH", bin.display())
+            };
+            return Check::fail("opencode", detail, INSTALL);
+        };
+        // A cold start of the binary can take a few seconds on a loaded machine.
+        let version = tokio::task::spawn_blocking(move || {
+            program_output(&found, &["--version"], Duration::from_secs(30)).map(|v| (v, found))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match version {
+            Ok((v, found)) if v == TESTED_VERSION => {
+                Check::ok("opencode", format!("{v} ({})", found.display()))
+            }
+            Ok((v, found)) => Check::warn(
+                "opencode",
+                format!(
+                    "{v} ({}); ao is tested with {TESTED_VERSION}",
+                    found.display()
+                ),
+                format!("install opencode-ai@{TESTED_VERSION} if something misbehaves"),
+            ),
+            Err(e) => Check::fail("opencode", e, INSTALL),
+        }
+    }
+
+    async fn server_check(&self, project: &ProjectConfig) -> Check {
+        let subject = format!("server {}", project.name);
+        match self.servers().lookup(&project.name).await {
+            ServerState::Up(rec, client) => {
+                let version = client
+                    .health(Duration::from_millis(1500))
+                    .await
+                    .unwrap_or_default();
+                Check::ok(
+                    subject,
+                    format!(
+                        "OpenCode {version} at {} (pid {}) answers",
+                        rec.url, rec.pid
+                    ),
+                )
+            }
+            ServerState::Unresponsive(rec) => {
+                Check::fail(
+                    subject,
+                    format!(
+                        "the OpenCode server at {} (pid {}) runs but does not answer",
+                        rec.url, rec.pid
+                    ),
+                    format!(
+                    "the next `ao spawn {p}` or `ao restore` replaces it; if it keeps hanging, \
+                     read {}/{p}.log",
+                    self.servers().settings().home.root().join("servers").display(),
+                    p = project.name
+                ),
+                )
+            }
+            ServerState::Gone => Check::ok(
+                subject,
+                format!(
+                    "not running; the next `ao spawn {}` starts it",
+                    project.name
+                ),
+            ),
+        }
+    }
+}
