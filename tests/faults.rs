@@ -81,7 +81,8 @@ fn assert_clean_error(stderr: &str) {
 
 #[test]
 fn ten_spawns_started_at_the_same_moment_give_ten_distinct_sessions() {
-    let scenario = Scenario::new().script(script("count").turn(Turn::text("Counted.").usage(110, 7)));
+    let scenario =
+        Scenario::new().script(script("count").turn(Turn::text("Counted.").usage(110, 7)));
     let mut w = World::new(scenario);
     let repo = w.project("demo", &[]);
 
@@ -124,17 +125,23 @@ fn ten_spawns_started_at_the_same_moment_give_ten_distinct_sessions() {
         .collect();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !children.iter().all(|c| holds_open(c.id(), &fifo)) {
-        assert!(Instant::now() < deadline, "the children did not reach the gate");
+        assert!(
+            Instant::now() < deadline,
+            "the children did not reach the gate"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     gate.write_all(&[b'\n'; 10]).expect("open the gate");
-    let t0 = Instant::now();
 
     let mut ids = Vec::new();
     for child in children {
         let out = child.wait_with_output().expect("wait for a spawn");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "a spawn failed ({}):\n{stderr}", out.status);
+        assert!(
+            out.status.success(),
+            "a spawn failed ({}):\n{stderr}",
+            out.status
+        );
         ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
     }
     drop(gate);
@@ -144,7 +151,10 @@ fn ten_spawns_started_at_the_same_moment_give_ten_distinct_sessions() {
     assert_eq!(ids, expected, "ten distinct names, none skipped");
 
     let all = w.status(None);
-    let mut listed: Vec<String> = all.iter().map(|s| s["id"].as_str().unwrap().into()).collect();
+    let mut listed: Vec<String> = all
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().into())
+        .collect();
     listed.sort();
     assert_eq!(listed, expected, "status lists exactly the ten");
     let distinct = |key: &str| {
@@ -157,7 +167,9 @@ fn ten_spawns_started_at_the_same_moment_give_ten_distinct_sessions() {
     assert_eq!(distinct("workspace"), 10);
     for s in &all {
         assert!(s["agent_session_id"].as_str().unwrap().starts_with("ses_"));
-        assert!(Path::new(s["workspace"].as_str().unwrap()).join(".git").exists());
+        assert!(Path::new(s["workspace"].as_str().unwrap())
+            .join(".git")
+            .exists());
         assert_eq!(s["branch"], format!("ao/{}", s["name"].as_str().unwrap()));
         assert_eq!(s["process"], "running", "{s:#}");
     }
@@ -166,18 +178,9 @@ fn ten_spawns_started_at_the_same_moment_give_ten_distinct_sessions() {
     assert_eq!(tmux_sessions(&w).len(), 3);
     assert_eq!(git(&repo, &["worktree", "list"]).lines().count(), 11);
 
-    eprintln!("TIMING spawned+checked {:?}", t0.elapsed());
-    while t0.elapsed() < Duration::from_secs(150) {
-        let t = Instant::now();
-        let all = w.status(None);
-        let line: Vec<String> = all.iter().map(|s| format!("{}={}:{}", s["name"].as_str().unwrap().trim_start_matches("agent-"), s["activity"].as_str().unwrap(), s["error"]["name"].as_str().unwrap_or(""))).collect();
-        eprintln!("DBG {:>5.1} [{:>5.2}] {}", t0.elapsed().as_secs_f32(), t.elapsed().as_secs_f32(), line.join(" "));
-        if all.iter().all(|s| s["activity"] == "ready") { break; }
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    // And all ten do their work, each with its own exact tokens and cost.
     for id in &expected {
         let s = w.wait_activity(id, "ready");
-        eprintln!("TIMING {id} ready {:?}", t0.elapsed());
         assert_eq!(tokens(&s), (110, 7), "{s:#}");
         ao_test_support::assert_cost(&s, REPLY_COST);
     }
@@ -209,7 +212,15 @@ fn spawn_killed_at_every_point(runtime: &str) {
     for point in SPAWN_CRASH_POINTS {
         let id = format!("demo/{point}");
         let out = w
-            .ao_command(&["spawn", "demo", "doomed", "--runtime", runtime, "--name", point])
+            .ao_command(&[
+                "spawn",
+                "demo",
+                "doomed",
+                "--runtime",
+                runtime,
+                "--name",
+                point,
+            ])
             .env(CRASH_AT_ENV, point)
             .stdin(Stdio::null())
             .output()
@@ -226,11 +237,19 @@ fn spawn_killed_at_every_point(runtime: &str) {
             "{point}: {message}"
         );
         let step = SPAWN_CRASH_POINTS.iter().position(|p| p == point).unwrap();
-        assert_eq!(message.contains("work tree"), step >= 1, "{point}: {message}");
+        assert_eq!(
+            message.contains("work tree"),
+            step >= 1,
+            "{point}: {message}"
+        );
         assert_eq!(message.contains("ses_"), step >= 2, "{point}: {message}");
         let runs = step >= 3;
         assert_eq!(message.contains("a running"), runs, "{point}: {message}");
-        assert_eq!(s["process"], if runs { "running" } else { "exited" }, "{point}");
+        assert_eq!(
+            s["process"],
+            if runs { "running" } else { "exited" },
+            "{point}"
+        );
         // Commands that need a whole session say what to do instead.
         let err = w.ao_fails(&["send", &id, "hello?"], 2);
         assert!(err.contains(&format!("`ao kill {id}` removes it")), "{err}");
@@ -242,7 +261,10 @@ fn spawn_killed_at_every_point(runtime: &str) {
         // Nothing is left: no record, no runtime, no work tree, no branch.
         let ids: Vec<String> = w.status(None).iter().map(|s| s["id"].to_string()).collect();
         assert!(!ids.iter().any(|i| i.contains(point)), "{point}: {ids:?}");
-        assert!(!tmux_sessions(&w).contains(&id), "{point}: tmux session left");
+        assert!(
+            !tmux_sessions(&w).contains(&id),
+            "{point}: tmux session left"
+        );
         if let Some(pid) = pid {
             assert!(!pid.is_alive(), "{point}: its process still runs");
         }
@@ -301,13 +323,18 @@ fn broken_and_hung_model_streams_block_their_sessions_and_ao_keeps_answering() {
     let stalls = spawn("stalls", "stalls");
     let healthy = spawn("healthy", "healthy");
 
-    // While the model hangs, `ao status` answers promptly every time, and is right about the
-    // other sessions.
+    // While the model hangs, `ao status` always returns, and is right about the other sessions.
+    // Not a speed test (scripts/bench measures that): the bound is ao's own worst case, a server
+    // that answers nothing (health check 1.5 s + 6 s, then two rounds of 10 s requests), so a
+    // request without a timeout would fail it.
     let timed_status = || {
         let t = Instant::now();
         let all = w.status(None);
         let took = t.elapsed();
-        assert!(took < Duration::from_secs(5), "ao status took {took:?}");
+        assert!(
+            took < Duration::from_secs(30),
+            "ao status hung for {took:?}"
+        );
         all
     };
     let find = |all: &[Value], id: &str| all.iter().find(|s| s["id"] == id).cloned().unwrap();
@@ -321,7 +348,10 @@ fn broken_and_hung_model_streams_block_their_sessions_and_ao_keeps_answering() {
             ao_test_support::assert_cost(&h, REPLY_COST);
             break;
         }
-        assert!(Instant::now() < deadline, "never saw healthy ready while the model hangs:\n{all:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "never saw healthy ready while the model hangs:\n{all:#?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 
@@ -334,7 +364,11 @@ fn broken_and_hung_model_streams_block_their_sessions_and_ao_keeps_answering() {
     // A hung model is given up on after the provider's timeout.
     let s = w.wait_activity(&stalls, "blocked");
     let (name, message) = error_of(&s);
-    assert_eq!((name.as_str(), message.as_str()), ("UnknownError", "The operation timed out."), "{s:#}");
+    assert_eq!(
+        (name.as_str(), message.as_str()),
+        ("UnknownError", "The operation timed out."),
+        "{s:#}"
+    );
 
     // A connection dropped mid-stream is retried by OpenCode (five times, over about a minute):
     // blocked, saying so, and the request is indeed sent again.
@@ -342,10 +376,23 @@ fn broken_and_hung_model_streams_block_their_sessions_and_ao_keeps_answering() {
         s["error"]["name"] == "Retry"
     });
     assert_eq!(s["activity"], "blocked");
-    assert!(error_of(&s).1.contains("Connection reset by server"), "{s:#}");
+    assert!(
+        error_of(&s).1.contains("Connection reset by server"),
+        "{s:#}"
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
-    while w.mock.requests().iter().filter(|r| r.script.as_deref() == Some("cut short")).count() < 2 {
-        assert!(Instant::now() < deadline, "OpenCode did not retry the cut stream");
+    while w
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.script.as_deref() == Some("cut short"))
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "OpenCode did not retry the cut stream"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -388,8 +435,14 @@ impl PrivateMounts {
         use nix::mount::{mount, MsFlags};
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).ok()?;
         // Keep our mounts from propagating back to the machine's namespace.
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-            .expect("make / private");
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .expect("make / private");
         Some(PrivateMounts {
             mounted: vec![],
             remove: vec![],
@@ -415,8 +468,14 @@ impl PrivateMounts {
     fn tmpfs(&mut self, dir: &Path, size: &str) {
         use nix::mount::{mount, MsFlags};
         let options = format!("size={size},mode=0700");
-        mount(Some("tmpfs"), dir, Some("tmpfs"), MsFlags::empty(), Some(options.as_str()))
-            .expect("mount tmpfs");
+        mount(
+            Some("tmpfs"),
+            dir,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some(options.as_str()),
+        )
+        .expect("mount tmpfs");
         self.mounted.push(dir.to_path_buf());
     }
 
@@ -446,6 +505,7 @@ fn a_read_only_state_home_is_a_clear_error_and_loses_nothing() {
     let before = w.spawn(&["demo", "before", "--runtime", "process"]);
     w.wait_activity(&before, "ready");
     let home = w.home();
+    let process = recorded_process(&w, &before).expect("a process session");
 
     let Some(mut mounts) = PrivateMounts::new() else {
         eprintln!("skipped: this test needs a mount namespace (CAP_SYS_ADMIN)");
@@ -462,14 +522,21 @@ fn a_read_only_state_home_is_a_clear_error_and_loses_nothing() {
     assert_eq!(git(&repo, &["branch", "--list", "ao/*"]).lines().count(), 1);
     assert!(tmux_sessions(&w).is_empty());
 
-    // Reading still works.
-    let s = w.session(&before);
-    assert_eq!(s["activity"], "ready", "{s:#}");
-    assert_eq!(tokens(&s), (110, 7));
+    // Status, which keeps its store up to date as it reads, says the same; the session runs on.
+    let err = w.ao_fails(&["status", "--json"], 1);
+    assert_clean_error(&err);
+    assert!(
+        err.contains("read-only") && err.contains("AO_HOME"),
+        "{err}"
+    );
+    assert!(process.is_alive(), "the session's process was stopped");
 
     mounts.unmount_all();
     let s = w.session(&before);
-    assert_eq!((s["activity"].as_str(), tokens(&s)), (Some("ready"), (110, 7)));
+    assert_eq!(
+        (s["activity"].as_str(), tokens(&s)),
+        (Some("ready"), (110, 7))
+    );
     let during = w.spawn(&["demo", "during", "--runtime", "tmux"]);
     assert_eq!(during, "demo/agent-2");
     w.wait_activity(&during, "ready");
@@ -494,26 +561,34 @@ fn a_full_state_home_is_a_clear_error_and_loses_nothing() {
 
     let before = w.spawn(&["demo", "before", "--runtime", "process"]);
     w.wait_activity(&before, "ready");
+    let process = recorded_process(&w, &before).expect("a process session");
     let filler = home.join("filler");
     fill(&filler);
 
     let err = w.ao_fails(&["spawn", "demo", "during", "--runtime", "tmux"], 1);
     assert_clean_error(&err);
-    assert!(err.contains("No space left") || err.contains("full"), "{err}");
+    assert!(
+        err.contains("No space left") || err.contains("full"),
+        "{err}"
+    );
     assert!(err.contains("free some space"), "says what to do:\n{err}");
     assert_eq!(git(&repo, &["branch", "--list", "ao/*"]).lines().count(), 1);
     assert!(tmux_sessions(&w).is_empty());
 
-    // What is already there still reads right.
-    let all = w.status(None);
-    assert_eq!(all.len(), 1, "{all:#?}");
-    assert_eq!((all[0]["activity"].as_str(), tokens(&all[0])), (Some("ready"), (110, 7)));
+    // Status, which keeps its store up to date as it reads, says the same; the session runs on.
+    let err = w.ao_fails(&["status", "--json"], 1);
+    assert_clean_error(&err);
+    assert!(err.contains("free some space"), "{err}");
+    assert!(process.is_alive(), "the session's process was stopped");
 
     std::fs::remove_file(&filler).expect("free space");
     let during = w.spawn(&["demo", "during", "--runtime", "tmux"]);
     w.wait_activity(&during, "ready");
     let s = w.session(&before);
-    assert_eq!((s["activity"].as_str(), tokens(&s)), (Some("ready"), (110, 7)));
+    assert_eq!(
+        (s["activity"].as_str(), tokens(&s)),
+        (Some("ready"), (110, 7))
+    );
 }
 
 /// Writes `path` until its file system is full.
@@ -548,7 +623,8 @@ impl Drop for RestoreOnDrop {
 
 #[test]
 fn a_corrupted_store_is_a_clear_error_and_is_left_as_it_is() {
-    let scenario = Scenario::new().script(script("before").turn(Turn::text("Before.").usage(110, 7)));
+    let scenario =
+        Scenario::new().script(script("before").turn(Turn::text("Before.").usage(110, 7)));
     let mut w = World::new(scenario);
     w.project("demo", &[]);
     let before = w.spawn(&["demo", "before", "--runtime", "tmux"]);
@@ -577,7 +653,10 @@ fn a_corrupted_store_is_a_clear_error_and_is_left_as_it_is() {
             assert!(err.contains(&db.display().to_string()), "{err}");
             assert!(err.contains("damaged"), "{err}");
             assert!(err.contains("move it aside"), "says what to do:\n{err}");
-            assert!(std::fs::read(&db).unwrap() == broken, "ao {args:?} changed the store");
+            assert!(
+                std::fs::read(&db).unwrap() == broken,
+                "ao {args:?} changed the store"
+            );
         }
         // The session itself is untouched: its tmux session runs.
         assert_eq!(tmux_sessions(&w), vec![before.clone()]);
@@ -586,7 +665,10 @@ fn a_corrupted_store_is_a_clear_error_and_is_left_as_it_is() {
     std::fs::write(&db, &original).expect("repair the store");
     let s = w.session(&before);
     assert_eq!(s["agent_session_id"], ses);
-    assert_eq!((s["activity"].as_str(), tokens(&s)), (Some("ready"), (110, 7)));
+    assert_eq!(
+        (s["activity"].as_str(), tokens(&s)),
+        (Some("ready"), (110, 7))
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -663,24 +745,14 @@ fn http_status(addr: &str, path: &str, auth: Option<&str>) -> u16 {
     s.write_all(req.as_bytes()).expect("send");
     let mut head = [0u8; 12];
     s.read_exact(&mut head).expect("read the status line");
-    String::from_utf8_lossy(&head[9..12]).parse().expect("status code")
+    String::from_utf8_lossy(&head[9..12])
+        .parse()
+        .expect("status code")
 }
 
 fn base64(s: &str) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::new();
-    for chunk in b.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &c)| n | (c as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
 }
 
 /// The listening TCP sockets of process `pid`: (local address as in /proc/net/tcp*, port).
@@ -691,7 +763,9 @@ fn listening_sockets(pid: u32) -> Vec<(String, u16)> {
         .filter_map(|fd| std::fs::read_link(fd.path()).ok())
         .filter_map(|t| {
             let t = t.to_string_lossy().into_owned();
-            t.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_string)
+            t.strip_prefix("socket:[")?
+                .strip_suffix(']')
+                .map(str::to_string)
         })
         .collect();
     let mut out = Vec::new();
@@ -728,7 +802,11 @@ fn servers_listen_on_loopback_with_a_password_and_no_secret_or_prompt_reaches_an
     let token2 = token.clone();
     let scanner = ArgvScanner::start(move || {
         let mut n = vec![token2.clone()];
-        n.extend(std::fs::read_to_string(&secret2).ok().map(|p| p.trim().to_string()));
+        n.extend(
+            std::fs::read_to_string(&secret2)
+                .ok()
+                .map(|p| p.trim().to_string()),
+        );
         n
     });
 
@@ -742,9 +820,18 @@ fn servers_listen_on_loopback_with_a_password_and_no_secret_or_prompt_reaches_an
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        child.stdin.take().unwrap().write_all(prompt.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(prompt.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
     }
     for id in &ids {
@@ -759,7 +846,10 @@ fn servers_listen_on_loopback_with_a_password_and_no_secret_or_prompt_reaches_an
     let sockets = listening_sockets(server.pid);
     assert!(!sockets.is_empty(), "the server listens on nothing?");
     for (addr, _) in &sockets {
-        assert_eq!(addr, "0100007F", "the server listens beyond 127.0.0.1: {sockets:?}");
+        assert_eq!(
+            addr, "0100007F",
+            "the server listens beyond 127.0.0.1: {sockets:?}"
+        );
     }
     let port = sockets[0].1;
     assert!(
@@ -785,7 +875,11 @@ fn servers_listen_on_loopback_with_a_password_and_no_secret_or_prompt_reaches_an
 
     let (scans, found) = scanner.finish();
     assert!(scans > 20, "the scanner hardly ran ({scans} passes)");
-    assert!(found.is_empty(), "secrets or the prompt on a command line:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "secrets or the prompt on a command line:\n{}",
+        found.join("\n")
+    );
 
     // Every file that holds the password is 0600 in a 0700 directory.
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -799,7 +893,8 @@ fn servers_listen_on_loopback_with_a_password_and_no_secret_or_prompt_reaches_an
             if p.is_dir() && !p.is_symlink() {
                 stack.push(p);
             } else if std::fs::read(&p).is_ok_and(|b| {
-                b.windows(password.len()).any(|win| win == password.as_bytes())
+                b.windows(password.len())
+                    .any(|win| win == password.as_bytes())
             }) {
                 assert_eq!(mode(&p), 0o600, "{} holds the password", p.display());
                 assert_eq!(mode(&dir), 0o700, "{} holds the password", p.display());
@@ -842,7 +937,10 @@ fn names_that_would_inject_into_tmux_git_or_a_shell_are_refused_and_nothing_is_m
             "{name:?}: {err}"
         );
     }
-    assert_eq!(std::fs::read_to_string(w.root().join("x")).unwrap(), "still here");
+    assert_eq!(
+        std::fs::read_to_string(w.root().join("x")).unwrap(),
+        "still here"
+    );
     assert!(w.status(None).is_empty());
     assert!(tmux_sessions(&w).is_empty());
     assert!(w.server_pids().is_empty(), "a server was started");
@@ -851,5 +949,9 @@ fn names_that_would_inject_into_tmux_git_or_a_shell_are_refused_and_nothing_is_m
     // The longest name allowed is fine.
     let ok = "a".repeat(64);
     let out = w.ao(&["spawn", "demo", "hello", "--name", &ok]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

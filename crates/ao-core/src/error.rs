@@ -1,6 +1,6 @@
 //! The errors of ao-core, typed so that the CLI can map them to exit codes and callers can match.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A result with ao-core's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -17,7 +17,7 @@ pub enum Error {
     Usage(String),
 
     /// The session store could not be opened, read or written.
-    #[error("session store {path}: {source}{}", store_hint(.source))]
+    #[error("session store {path}: {source}{}", store_hint(.path, .source))]
     Store {
         /// The database file.
         path: PathBuf,
@@ -71,40 +71,59 @@ impl Error {
 }
 
 /// What to do about a store that failed, for the failures a person can fix.
-fn store_hint(e: &rusqlite::Error) -> &'static str {
+///
+/// SQLite reports a full or read-only file system in several ways (a write to its shared-memory
+/// file on a full disk is a plain I/O error; a read-only directory makes it unable to open the
+/// database), so where the code is vague the directory itself is asked.
+fn store_hint(path: &Path, e: &rusqlite::Error) -> &'static str {
     use rusqlite::ErrorCode as C;
+    const DAMAGED: &str = "; the file is damaged (ao has left it as it is): move it aside to \
+                           start with an empty store, or put back a backup";
     let rusqlite::Error::SqliteFailure(f, _) = e else {
         return "";
     };
     match f.code {
         // ao never writes over a file it cannot read as its own: what is in it stays there.
-        C::NotADatabase | C::DatabaseCorrupt => {
-            "; the file is damaged (ao has left it as it is): move it aside to start with an \
-             empty store, or put back a backup"
-        }
-        C::DiskFull => "; the disk is full: free some space and run the command again",
-        C::ReadOnly => {
-            "; the state home is read-only: make it writable, or set AO_HOME to a writable \
-             directory"
-        }
-        C::CannotOpen | C::PermissionDenied => {
-            "; make the state home readable and writable, or set AO_HOME to a writable directory"
+        C::NotADatabase | C::DatabaseCorrupt => DAMAGED,
+        C::DiskFull => DISK_FULL,
+        C::ReadOnly => READ_ONLY,
+        C::CannotOpen | C::PermissionDenied | C::SystemIoFailure => {
+            let dir = path.parent().unwrap_or(path);
+            if disk_full(dir) {
+                DISK_FULL
+            } else if !writable(dir) {
+                READ_ONLY
+            } else if f.code == C::SystemIoFailure {
+                ""
+            } else {
+                "; make the state home readable and writable, or set AO_HOME to a writable \
+                 directory"
+            }
         }
         _ => "",
     }
+}
+
+const DISK_FULL: &str = "; the disk is full: free some space and run the command again";
+const READ_ONLY: &str =
+    "; the state home is read-only: make it writable, or set AO_HOME to a writable directory";
+
+/// Whether the file system holding `dir` has no space left for an unprivileged write.
+fn disk_full(dir: &Path) -> bool {
+    nix::sys::statvfs::statvfs(dir).is_ok_and(|v| v.blocks_available() == 0)
+}
+
+/// Whether this process may create files in `dir`.
+fn writable(dir: &Path) -> bool {
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
 /// What to do about a file of the state home that failed, for the failures a person can fix.
 fn io_hint(e: &std::io::Error) -> &'static str {
     use std::io::ErrorKind as K;
     match e.kind() {
-        K::StorageFull | K::QuotaExceeded => {
-            "; the disk is full: free some space and run the command again"
-        }
-        K::ReadOnlyFilesystem | K::PermissionDenied => {
-            "; the state home is read-only: make it writable, or set AO_HOME to a writable \
-             directory"
-        }
+        K::StorageFull | K::QuotaExceeded => DISK_FULL,
+        K::ReadOnlyFilesystem | K::PermissionDenied => READ_ONLY,
         _ => "",
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
-use super::SessionManager;
+use super::{KillOptions, SessionManager};
 use crate::agent::{Agent, AgentError, Observation, PreparedSession, Reply, SpawnRequest};
 use crate::clock::FixedClock;
 use crate::config::{Config, ProjectConfig};
@@ -213,7 +213,10 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
 
     let s = mgr.status(Some("demo/agent-2")).await.unwrap().remove(0);
     assert_eq!((s.activity, s.error), (Activity::Active, None));
-    let err = mgr.kill("demo/agent-2", false).await.unwrap_err();
+    let err = mgr
+        .kill("demo/agent-2", KillOptions::default())
+        .await
+        .unwrap_err();
     assert!(err.is_usage(), "{err}");
     assert!(
         err.to_string().contains("still setting up demo/agent-2"),
@@ -230,7 +233,10 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
         e.message,
         "ao spawn stopped before it set this session up; `ao kill demo/agent-2` removes it"
     );
-    let killed = mgr.kill("demo/agent-2", false).await.unwrap();
+    let killed = mgr
+        .kill("demo/agent-2", KillOptions::default())
+        .await
+        .unwrap();
     assert!(killed[0].purged);
     let left: Vec<String> = mgr
         .store()
