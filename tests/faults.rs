@@ -563,6 +563,8 @@ fn a_full_state_home_is_a_clear_error_and_loses_nothing() {
     w.wait_activity(&before, "ready");
     let process = recorded_process(&w, &before).expect("a process session");
     let filler = home.join("filler");
+    // Dropped before the world, even when an assertion fails: the world needs room to clean up.
+    let _free = RemoveOnDrop(filler.clone());
     fill(&filler);
 
     let err = w.ao_fails(&["spawn", "demo", "during", "--runtime", "tmux"], 1);
@@ -589,6 +591,15 @@ fn a_full_state_home_is_a_clear_error_and_loses_nothing() {
         (s["activity"].as_str(), tokens(&s)),
         (Some("ready"), (110, 7))
     );
+}
+
+/// Removes a file when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Writes `path` until its file system is full.
