@@ -133,9 +133,13 @@ fn ten_spawns_started_at_the_same_moment_give_ten_distinct_sessions() {
     }
     gate.write_all(&[b'\n'; 10]).expect("open the gate");
 
+    // Every child is waited for before anything is asserted, so that none outlives the world.
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait for a spawn"))
+        .collect();
     let mut ids = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().expect("wait for a spawn");
+    for out in outputs {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success(),

@@ -139,6 +139,12 @@ fn two_sessions_work_in_their_own_work_trees_and_kill_keeps_what_holds_work() {
     );
     assert!(!wc.exists());
     assert_eq!(branches(&project), ["main"]);
+    // Killed again, it says the work tree was already gone rather than removing it twice.
+    let out = w.ao_ok(&["kill", &c]);
+    assert_eq!(
+        out,
+        "demo/agent-3: stopped; its work tree was already gone\n"
+    );
 }
 
 #[test]

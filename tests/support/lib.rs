@@ -477,12 +477,26 @@ impl Drop for World {
         }
         let term = format!("{}-term", self.tmux_socket);
         for socket in [&self.tmux_socket, &term] {
+            // The panes' programs outlive their server for a moment and may still write under the
+            // world's directory (OpenCode's TUI does), so they are waited for before it goes.
+            let panes: Vec<ProcessIdentity> = Command::new("tmux")
+                .args(["-L", socket, "list-panes", "-a", "-F", "#{pane_pid}"])
+                .stderr(Stdio::null())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| ProcessIdentity::of(l.trim().parse().ok()?))
+                .collect();
             let _ = Command::new("tmux")
                 .args(["-L", socket, "kill-server"])
                 .stderr(Stdio::null())
                 .status();
             // tmux leaves its socket file behind when the server is killed.
             let _ = std::fs::remove_file(tmux_socket_dir().join(socket));
+            for pane in panes {
+                pane.stop(Duration::from_secs(3));
+            }
         }
     }
 }

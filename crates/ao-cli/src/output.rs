@@ -236,6 +236,16 @@ pub fn kill_report(out: &mut dyn Write, k: &Killed) -> io::Result<()> {
                 )
             }
         }
+        WorktreeFate::AlreadyGone { branch_commits: 0 } => {
+            writeln!(out, "{}: {stopped}; its work tree was already gone", k.id)
+        }
+        WorktreeFate::AlreadyGone { branch_commits } => writeln!(
+            out,
+            "{}: {stopped}; its work tree was already gone; kept branch {} ({})",
+            k.id,
+            ws.branch,
+            keep_reason(&KeepReason::UnmergedCommits(*branch_commits))
+        ),
         WorktreeFate::Forced {
             discarded,
             branch_commits,

@@ -179,6 +179,12 @@ pub enum WorktreeFate {
         /// Commits only the branch has (then the branch is kept).
         branch_commits: usize,
     },
+    /// The directory was already gone (removed by hand, or by an earlier `ao kill`). The branch
+    /// was deleted too, unless it holds `branch_commits` commits on no other branch.
+    AlreadyGone {
+        /// Commits only the branch has (then the branch is kept).
+        branch_commits: usize,
+    },
 }
 
 /// Removes a session's work tree and branch unless that would lose work; says why it kept it.
@@ -207,7 +213,9 @@ pub fn remove_worktree(
         if commits == 0 && branch_exists(repo, &wt.branch) {
             git(repo, &["branch", "-D", &wt.branch])?;
         }
-        return Ok(WorktreeFate::Removed);
+        return Ok(WorktreeFate::AlreadyGone {
+            branch_commits: commits,
+        });
     }
     let changes = git(
         &wt.path,

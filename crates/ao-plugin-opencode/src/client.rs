@@ -14,12 +14,16 @@ use crate::types::{
 /// them, and a request sent then is never answered: nothing may wait forever.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Creating a session is the first request to a new work tree, for which OpenCode first starts an
+/// instance (seconds; over ten with ten spawns at once on two cores). Not retried, since the first
+/// try may still succeed, so it gets longer.
+const CREATE_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A request to the OpenCode server that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Could not connect, or no answer in time.
-    #[error("OpenCode server at {url} is not reachable: {source}")]
+    #[error("OpenCode server at {url} is not reachable: {}", describe(.source))]
     Unreachable {
         /// The URL.
         url: String,
@@ -47,6 +51,22 @@ pub enum ClientError {
         /// What was wrong.
         message: String,
     },
+}
+
+/// What went wrong with a request, down to its root cause (reqwest's own message names only the
+/// URL).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "no answer in time (the request timed out)".into();
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl ClientError {
@@ -180,7 +200,7 @@ impl Client {
             "/session",
             &[("directory", directory)],
             Some(body),
-            REQUEST_TIMEOUT,
+            CREATE_SESSION_TIMEOUT,
         )
         .await
     }
@@ -221,6 +241,20 @@ impl Client {
             Method::GET,
             &format!("/session/{id}/message"),
             &query,
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `GET /session?directory=&scope=project`: every session of the OpenCode project that
+    /// `directory` belongs to (all work trees of one repository share a project), with their
+    /// token and cost totals; one request instead of one per session.
+    pub async fn project_sessions(&self, directory: &str) -> Result<Vec<Session>, ClientError> {
+        self.call(
+            Method::GET,
+            "/session",
+            &[("directory", directory), ("scope", "project")],
             None,
             REQUEST_TIMEOUT,
         )

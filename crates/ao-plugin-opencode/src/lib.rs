@@ -20,6 +20,7 @@ pub mod follow;
 pub mod observe;
 pub mod server;
 pub mod settings;
+mod settled;
 pub mod transcript;
 mod turns;
 pub mod types;
@@ -45,7 +46,8 @@ use crate::client::{Client, ClientError};
 use crate::events::EventStream;
 use crate::server::{ServerRecord, ServerState, Servers};
 pub use crate::settings::OpenCodeSettings;
-use crate::types::PromptModel;
+use crate::settled::SettledTurns;
+use crate::types::{MessageInfo, PromptModel, Session};
 
 /// The plugin's name in config and in the store.
 pub const AGENT_NAME: &str = "opencode";
@@ -148,12 +150,59 @@ impl OpenCodeAgent {
         sessions: &[&SessionRecord],
     ) -> Vec<Observation> {
         let now = now_ms();
-        // First each session and its last message, all at once.
-        let per_session: Vec<_> = join_all(sessions.iter().map(|s| async move {
+        let project = sessions.first().map(|s| s.address.project.as_str());
+        let store = self.servers.store();
+        let mut settled = project
+            .map(|p| SettledTurns::load(store, p))
+            .unwrap_or_default();
+        // First every session and its last message. The sessions come in one list of the
+        // project's; the last message only where the session changed since its turn was last seen
+        // settled. A session missing from the list (or a list that failed) is asked for alone.
+        let listed: HashMap<String, Session> = match sessions.first() {
+            Some(first) => client
+                .project_sessions(&first.workspace.to_string_lossy())
+                .await
+                .map(|all| {
+                    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+                    settled.retain(&ids);
+                    all.into_iter().map(|s| (s.id.clone(), s)).collect()
+                })
+                .unwrap_or_default(),
+            None => HashMap::new(),
+        };
+        let settled_ref = &settled;
+        let listed_ref = &listed;
+        let per_session: Vec<(
+            Result<Session, ClientError>,
+            Result<Option<MessageInfo>, ClientError>,
+        )> = join_all(sessions.iter().map(|s| async move {
             let id = s.agent_session_id.as_deref().unwrap_or_default();
-            futures_util::join!(client.session(id), client.messages(id, Some(1)))
+            let session = match listed_ref.get(id) {
+                Some(found) => Ok(found.clone()),
+                None => client.session(id).await,
+            };
+            let remembered = session
+                .as_ref()
+                .ok()
+                .and_then(|found| settled_ref.last_message(id, found.time.updated));
+            let last = match remembered {
+                Some(m) => Ok(Some(m.clone())),
+                None => client
+                    .messages(id, Some(1))
+                    .await
+                    .map(|mut m| m.pop().map(|m| m.info)),
+            };
+            (session, last)
         }))
         .await;
+        for (rec, (session, last)) in sessions.iter().zip(&per_session) {
+            if let (Some(id), Ok(session), Ok(last)) = (&rec.agent_session_id, session, last) {
+                settled.note(id, session.time.updated, last.as_ref());
+            }
+        }
+        if let Some(p) = project {
+            settled.save(store, p);
+        }
         // Then status, permissions and questions, which are per directory, only for directories
         // where a turn may be under way: a session whose last step has ended for good cannot be
         // busy, retrying or waiting on a request (a request keeps its step open). With many
@@ -162,7 +211,7 @@ impl OpenCodeAgent {
             .iter()
             .zip(&per_session)
             .filter(|(_, (_, last))| match last {
-                Ok(m) => m.last().is_none_or(|m| !observe::turn_settled(&m.info)),
+                Ok(m) => m.as_ref().is_none_or(|m| !observe::turn_settled(m)),
                 Err(_) => true,
             })
             .map(|(s, _)| s.workspace.to_string_lossy().into_owned())
@@ -253,7 +302,7 @@ impl OpenCodeAgent {
                     })
                     .collect();
                 let last = match last {
-                    Ok(mut m) => m.pop().map(|m| m.info),
+                    Ok(m) => m,
                     Err(e) => return unobservable(&e),
                 };
                 observe::observe(
@@ -275,8 +324,8 @@ impl OpenCodeAgent {
             .filter(|(_, o)| mid_turn(o))
             .filter_map(|(s, _)| s.agent_session_id.as_deref())
             .collect();
-        if let Some(project) = sessions.first().map(|s| s.address.project.as_str()) {
-            turns::record(self.servers.store(), project, &observed, &busy);
+        if let Some(project) = project {
+            turns::record(store, project, &observed, &busy);
         }
         observations
     }

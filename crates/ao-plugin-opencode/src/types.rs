@@ -149,7 +149,7 @@ pub struct MessageWithParts {
 }
 
 /// A user or assistant message.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct MessageInfo {
     /// `msg_…`.
@@ -173,7 +173,7 @@ pub struct MessageInfo {
 }
 
 /// A message's times.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct MessageTime {
     /// Created.
