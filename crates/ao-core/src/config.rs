@@ -299,12 +299,6 @@ pub fn validate_model(model: &str) -> Result<(), String> {
     }
 }
 
-/// Expands a leading `~` and every `${VAR}` with the process environment; an unset variable is
-/// an error.
-pub fn expand_path(raw: &str) -> Result<PathBuf, String> {
-    expand_path_in(raw, &process_var)
-}
-
 /// Expands a leading `~` (`$HOME`) and every `${VAR}` with `var`; an unset variable is an error.
 pub fn expand_path_in(raw: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf, String> {
     let mut out = String::new();
@@ -337,7 +331,7 @@ pub fn expand_path_in(raw: &str, var: &dyn Fn(&str) -> Option<String>) -> Result
 }
 
 /// The known name closest to `word`, if one is close enough to be what was meant.
-pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     let squash = |s: &str| {
         s.chars()
             .filter(|c| *c != '_' && *c != '-')
@@ -544,27 +538,30 @@ impl Reader<'_> {
         None
     }
 
-    fn runtime(&mut self, node: Option<&Node>, what: &str) -> Option<RuntimeKind> {
-        match self.choice(node?, what, "", RUNTIMES)? {
+    fn runtime(&mut self, node: Option<&Node>) -> Option<RuntimeKind> {
+        match self.choice(node?, "runtime", "", RUNTIMES)? {
             "tmux" => Some(RuntimeKind::Tmux),
             _ => Some(RuntimeKind::Process),
         }
     }
 
-    fn workspace(&mut self, node: Option<&Node>, what: &str) -> Option<WorkspaceKind> {
-        match self.choice(node?, what, "", WORKSPACES)? {
-            "worktree" => Some(WorkspaceKind::Worktree),
-            _ => Some(WorkspaceKind::None),
-        }
+    /// The workspace kind a node gives, with where it was given.
+    fn workspace(&mut self, node: Option<&Node>) -> Option<(WorkspaceKind, Pos)> {
+        let node = node?;
+        let kind = match self.choice(node, "workspace", "", WORKSPACES)? {
+            "worktree" => WorkspaceKind::Worktree,
+            _ => WorkspaceKind::None,
+        };
+        Some((kind, node.pos))
     }
 
-    fn agent(&mut self, node: Option<&Node>, what: &str) -> Option<String> {
+    fn agent(&mut self, node: Option<&Node>) -> Option<String> {
         let node = node?;
         if self.cx.agents.is_empty() {
-            return self.string(node, what);
+            return self.string(node, "agent");
         }
         let agents = self.cx.agents;
-        self.choice(node, what, "", agents).map(str::to_string)
+        self.choice(node, "agent", "", agents).map(str::to_string)
     }
 
     fn config(&mut self, root: Option<&Node>, file: &Path) -> Config {
@@ -607,15 +604,12 @@ impl Reader<'_> {
             .get("plugins")
             .and_then(|n| self.fields(n, "plugins", PLUGINS_KEYS, "a map"));
         let default_runtime = self
-            .runtime(defaults.as_ref().and_then(|d| d.get("runtime")), "runtime")
-            .or_else(|| self.runtime(plugins.as_ref().and_then(|p| p.get("runtime")), "runtime"));
+            .runtime(defaults.as_ref().and_then(|d| d.get("runtime")))
+            .or_else(|| self.runtime(plugins.as_ref().and_then(|p| p.get("runtime"))));
         let default_agent = self
-            .agent(defaults.as_ref().and_then(|d| d.get("agent")), "agent")
-            .or_else(|| self.agent(plugins.as_ref().and_then(|p| p.get("agent")), "agent"));
-        let default_workspace_node = defaults.as_ref().and_then(|d| d.get("workspace"));
-        let default_workspace = self
-            .workspace(default_workspace_node, "workspace")
-            .map(|w| (w, default_workspace_node.map_or((1, 1), |n| n.pos)));
+            .agent(defaults.as_ref().and_then(|d| d.get("agent")))
+            .or_else(|| self.agent(plugins.as_ref().and_then(|p| p.get("agent"))));
+        let default_workspace = self.workspace(defaults.as_ref().and_then(|d| d.get("workspace")));
 
         let defaults = ProjectDefaults {
             runtime: default_runtime,
@@ -757,18 +751,14 @@ impl Reader<'_> {
         };
 
         let runtime = self
-            .runtime(f.get("runtime"), "runtime")
+            .runtime(f.get("runtime"))
             .or(defaults.runtime)
             .unwrap_or(RuntimeKind::Tmux);
         let agent = self
-            .agent(f.get("agent"), "agent")
+            .agent(f.get("agent"))
             .or_else(|| defaults.agent.clone())
             .unwrap_or_else(|| "opencode".into());
-        let workspace_node = f.get("workspace");
-        let workspace = self
-            .workspace(workspace_node, "workspace")
-            .map(|w| (w, workspace_node.map_or(name_pos, |n| n.pos)))
-            .or(defaults.workspace);
+        let workspace = self.workspace(f.get("workspace")).or(defaults.workspace);
         let session_prefix = match f.get("sessionPrefix") {
             Some(node) => match self.string(node, "sessionPrefix") {
                 Some(prefix) => {

@@ -225,17 +225,9 @@ pub fn project(p: &ProjectConfig) -> Check {
         );
     }
     let base = p.default_branch.as_deref().unwrap_or("HEAD");
-    let rev = format!("{base}^{{commit}}");
-    let found = Command::new("git")
-        .arg("-C")
-        .arg(&p.path)
-        .args(["rev-parse", "--verify", "--quiet", &rev])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let found = crate::workspace::base_exists(&p.path, p.default_branch.as_deref());
     match (found, &p.default_branch) {
-        (Ok(s), _) if s.success() => Check::ok(
+        (Ok(true), _) => Check::ok(
             subject,
             format!(
                 "{} (a work tree per session, from {base})",

@@ -106,6 +106,18 @@ impl StateHome {
     }
 }
 
+/// Takes an exclusive lock on `path` (creating the file, never truncating it), blocking until it is
+/// free. The kernel releases it when the returned file is dropped or the process ends, however it
+/// ends, which is what makes these locks safe against a SIGKILLed `ao`.
+pub fn lock_file(path: &Path) -> std::io::Result<nix::fcntl::Flock<fs::File>> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e.into())
+}
+
 /// Creates a directory (and its parents) and makes sure it is mode 0700.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     if !dir.is_dir() {

@@ -14,7 +14,9 @@ use crate::config::{validate_model, validate_name, Config, ProjectConfig};
 use crate::error::{Error, Result};
 use crate::fault::crash_point;
 use crate::home::StateHome;
-use crate::runtime::{AttachCommand, ProcessRuntime, Runtime, RuntimeHandle, TmuxRuntime};
+use crate::runtime::{
+    AttachCommand, LaunchSpec, ProcessRuntime, Runtime, RuntimeHandle, TmuxRuntime,
+};
 use crate::session::{
     Activity, Lifecycle, ProcessState, RuntimeKind, SessionError, SessionRecord, SessionStatus,
     WorkspaceKind,
@@ -89,6 +91,14 @@ pub struct SessionManager {
     tmux: TmuxRuntime,
     process: ProcessRuntime,
     clock: Arc<dyn Clock>,
+}
+
+/// The work tree a session's record names, for a session that has one.
+fn recorded_worktree(rec: &SessionRecord) -> Option<Worktree> {
+    rec.branch.as_ref().map(|branch| Worktree {
+        path: rec.workspace.clone(),
+        branch: branch.clone(),
+    })
 }
 
 impl SessionManager {
@@ -249,12 +259,7 @@ impl SessionManager {
         crash_point("after-agent-session");
 
         progress(SpawnStep::Runtime(rec.runtime));
-        let handle = self.runtime(rec.runtime).create(
-            &rec.address.to_string(),
-            &prepared.launch,
-            &session_dir,
-        )?;
-        rec.runtime_handle = Some(handle);
+        self.start_runtime(rec, &prepared.launch, &session_dir)?;
         self.store.update(rec)?;
         crash_point("after-runtime");
 
@@ -269,6 +274,21 @@ impl SessionManager {
         Ok(())
     }
 
+    /// Starts the session's program in its runtime; the handle goes into `rec`, for the caller to
+    /// store.
+    fn start_runtime(
+        &self,
+        rec: &mut SessionRecord,
+        launch: &LaunchSpec,
+        session_dir: &std::path::Path,
+    ) -> Result<()> {
+        let handle =
+            self.runtime(rec.runtime)
+                .create(&rec.address.to_string(), launch, session_dir)?;
+        rec.runtime_handle = Some(handle);
+        Ok(())
+    }
+
     /// Takes back what a failed spawn set up, so that nothing half-made is left.
     async fn undo_spawn(&self, project: &ProjectConfig, agent: &dyn Agent, rec: &SessionRecord) {
         if let Some(h) = &rec.runtime_handle {
@@ -277,11 +297,7 @@ impl SessionManager {
         if rec.agent_session_id.is_some() {
             let _ = agent.kill(project, rec, true).await;
         }
-        if let Some(branch) = &rec.branch {
-            let wt = Worktree {
-                path: rec.workspace.clone(),
-                branch: branch.clone(),
-            };
+        if let Some(wt) = recorded_worktree(rec) {
             let _ = workspace::remove_worktree_if_clean(&project.path, &wt);
         }
         let _ = self.store.delete(&rec.address);

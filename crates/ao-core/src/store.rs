@@ -303,37 +303,26 @@ impl Store {
     pub fn list(&self) -> Result<Vec<SessionRecord>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare(
-                "SELECT project, name, agent, runtime, lifecycle, agent_session_id, workspace, branch,
-                        runtime_handle, model, agent_mode, created_at
-                 FROM sessions ORDER BY project, created_at, name",
-            )
+            .prepare(&format!(
+                "SELECT {RECORD_COLUMNS} FROM sessions ORDER BY project, created_at, name"
+            ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
-                let runtime: String = r.get(3)?;
-                let lifecycle: String = r.get(4)?;
-                let handle: Option<String> = r.get(8)?;
-                let workspace: String = r.get(6)?;
-                Ok(SessionRecord {
-                    address: SessionAddress {
-                        project: r.get(0)?,
-                        name: r.get(1)?,
-                    },
-                    agent: r.get(2)?,
-                    runtime: runtime.parse().unwrap_or(RuntimeKind::Process),
-                    lifecycle: Lifecycle::parse(&lifecycle),
-                    agent_session_id: r.get(5)?,
-                    workspace: PathBuf::from(workspace),
-                    branch: r.get(7)?,
-                    runtime_handle: handle.and_then(|h| serde_json::from_str(&h).ok()),
-                    model: r.get(9)?,
-                    agent_mode: r.get(10)?,
-                    created_at: r.get(11)?,
-                })
-            })
+            .query_map([], record_from_row)
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// One session, if it is recorded.
+    pub fn get(&self, address: &SessionAddress) -> Result<Option<SessionRecord>> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RECORD_COLUMNS} FROM sessions WHERE project = ?1 AND name = ?2"),
+                params![address.project, address.name],
+                record_from_row,
+            )
+            .optional()
             .map_err(|e| self.err(e))
     }
 
@@ -373,6 +362,33 @@ impl Store {
         res.map_err(|e| self.err(e))?;
         Ok(())
     }
+}
+
+/// The columns [`record_from_row`] reads, in its order.
+const RECORD_COLUMNS: &str = "project, name, agent, runtime, lifecycle, agent_session_id, \
+     workspace, branch, runtime_handle, model, agent_mode, created_at";
+
+fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let runtime: String = r.get(3)?;
+    let lifecycle: String = r.get(4)?;
+    let handle: Option<String> = r.get(8)?;
+    let workspace: String = r.get(6)?;
+    Ok(SessionRecord {
+        address: SessionAddress {
+            project: r.get(0)?,
+            name: r.get(1)?,
+        },
+        agent: r.get(2)?,
+        runtime: runtime.parse().unwrap_or(RuntimeKind::Process),
+        lifecycle: Lifecycle::parse(&lifecycle),
+        agent_session_id: r.get(5)?,
+        workspace: PathBuf::from(workspace),
+        branch: r.get(7)?,
+        runtime_handle: handle.and_then(|h| serde_json::from_str(&h).ok()),
+        model: r.get(9)?,
+        agent_mode: r.get(10)?,
+        created_at: r.get(11)?,
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! holds an exclusive lock on a file beside them: ten `ao spawn` at once take turns.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// A work tree that could not be created or inspected.
 #[derive(Debug, thiserror::Error)]
@@ -51,14 +51,7 @@ fn lock_worktrees(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, Worksp
         .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     // Session names start with a letter or digit, so no work tree is ever called this.
     let path = dir.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| fail(format!("cannot lock {}: {e}", path.display())))
+    crate::home::lock_file(&path).map_err(|e| fail(format!("cannot lock {}: {e}", path.display())))
 }
 
 /// The directory holding a work tree (and its siblings' lock).
@@ -111,17 +104,7 @@ pub fn create_worktree(
         )));
     }
     let start = base.unwrap_or("HEAD");
-    if git(
-        repo,
-        &[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("{start}^{{commit}}"),
-        ],
-    )
-    .is_err()
-    {
+    if !matches!(base_exists(repo, base), Ok(true)) {
         return Err(refuse(match base {
             Some(b) => format!(
                 "defaultBranch {b:?} does not exist in {repo_s}; correct defaultBranch in the \
@@ -142,16 +125,26 @@ pub fn create_worktree(
 }
 
 fn branch_exists(repo: &Path, branch: &str) -> bool {
-    git(
-        repo,
-        &[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("refs/heads/{branch}"),
-        ],
-    )
-    .is_ok()
+    rev_exists(repo, &format!("refs/heads/{branch}")).unwrap_or(false)
+}
+
+/// Whether the commit work trees start from exists in `repo`: `base` (a project's
+/// `defaultBranch`), or HEAD. An error when git cannot run at all.
+pub fn base_exists(repo: &Path, base: Option<&str>) -> std::io::Result<bool> {
+    rev_exists(repo, &format!("{}^{{commit}}", base.unwrap_or("HEAD")))
+}
+
+/// Whether git can resolve `rev` in `repo`.
+fn rev_exists(repo: &Path, rev: &str) -> std::io::Result<bool> {
+    Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["rev-parse", "--verify", "--quiet", rev])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
 }
 
 /// Why a work tree was kept.
@@ -210,13 +203,14 @@ pub fn remove_worktree(
     let commits = unique_commits(repo, &wt.branch)?;
     if !wt.path.exists() {
         let _ = git(repo, &["worktree", "prune"]);
-        if commits == 0 && branch_exists(repo, &wt.branch) {
+        if commits == Some(0) {
             git(repo, &["branch", "-D", &wt.branch])?;
         }
         return Ok(WorktreeFate::AlreadyGone {
-            branch_commits: commits,
+            branch_commits: commits.unwrap_or(0),
         });
     }
+    let commits = commits.unwrap_or(0);
     let changes = git(
         &wt.path,
         &["status", "--porcelain", "--untracked-files=all"],
@@ -249,16 +243,18 @@ pub fn remove_worktree(
     })
 }
 
-/// How many commits `branch` has that no other branch has (0 when the branch is gone).
-fn unique_commits(repo: &Path, branch: &str) -> Result<usize, WorkspaceError> {
+/// How many commits `branch` has that no other branch has; `None` when the branch is gone.
+fn unique_commits(repo: &Path, branch: &str) -> Result<Option<usize>, WorkspaceError> {
     if !branch_exists(repo, branch) {
-        return Ok(0);
+        return Ok(None);
     }
     let full = format!("refs/heads/{branch}");
     // --exclude matches branch names without refs/heads/ when followed by --branches.
     let exclude = format!("--exclude={branch}");
     let unique = git(repo, &["rev-list", &full, "--not", &exclude, "--branches"])?;
-    Ok(unique.lines().filter(|l| !l.trim().is_empty()).count())
+    Ok(Some(
+        unique.lines().filter(|l| !l.trim().is_empty()).count(),
+    ))
 }
 
 /// Makes sure a session's work tree exists at `dir` on `branch` again (after `ao kill` removed a
@@ -270,17 +266,7 @@ pub fn reopen_worktree(repo: &Path, dir: &Path, branch: &str) -> Result<(), Work
     let _lock = lock_worktrees(parent(dir))?;
     let _ = git(repo, &["worktree", "prune"]);
     let dir_s = dir.to_string_lossy();
-    let exists = git(
-        repo,
-        &[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("refs/heads/{branch}"),
-        ],
-    )
-    .is_ok();
-    if exists {
+    if branch_exists(repo, branch) {
         git(repo, &["worktree", "add", &dir_s, branch])?;
     } else {
         git(repo, &["worktree", "add", "-b", branch, &dir_s])?;
@@ -296,23 +282,16 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let r = tmp.path().join("repo");
         std::fs::create_dir(&r).unwrap();
-        for args in [
-            vec!["init", "-q", "-b", "main"],
-            vec![
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-q",
-                "--allow-empty",
-                "-m",
-                "init",
-            ],
-        ] {
-            git(&r, &args).unwrap();
-        }
+        git(&r, &["init", "-q", "-b", "main"]).unwrap();
+        commit(&r, &["--allow-empty", "-m", "init"]);
         tmp
+    }
+
+    /// `git commit -q <args>` in `dir`, with an identity of its own.
+    fn commit(dir: &Path, args: &[&str]) {
+        let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q"];
+        all.extend_from_slice(args);
+        git(dir, &all).unwrap();
     }
 
     #[test]
@@ -330,20 +309,7 @@ mod tests {
             Some(KeepReason::Uncommitted(1))
         );
         git(&dirty.path, &["add", "f.txt"]).unwrap();
-        git(
-            &dirty.path,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-q",
-                "-m",
-                "f",
-            ],
-        )
-        .unwrap();
+        commit(&dirty.path, &["-m", "f"]);
         assert_eq!(
             remove_worktree_if_clean(&r, &dirty).unwrap(),
             Some(KeepReason::UnmergedCommits(1))
@@ -373,20 +339,7 @@ mod tests {
         let wt = create_worktree(&r, &tmp.path().join("wt/d"), "d", None).unwrap();
         std::fs::write(wt.path.join("kept.txt"), "x").unwrap();
         git(&wt.path, &["add", "kept.txt"]).unwrap();
-        git(
-            &wt.path,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-q",
-                "-m",
-                "k",
-            ],
-        )
-        .unwrap();
+        commit(&wt.path, &["-m", "k"]);
         assert_eq!(
             remove_worktree(&r, &wt, true).unwrap(),
             WorktreeFate::Forced {

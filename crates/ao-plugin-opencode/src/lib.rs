@@ -150,49 +150,49 @@ impl OpenCodeAgent {
         sessions: &[&SessionRecord],
     ) -> Vec<Observation> {
         let now = now_ms();
-        let project = sessions.first().map(|s| s.address.project.as_str());
+        let Some(first) = sessions.first() else {
+            return Vec::new();
+        };
+        let project = first.address.project.as_str();
         let store = self.servers.store();
-        let mut settled = project
-            .map(|p| SettledTurns::load(store, p))
-            .unwrap_or_default();
+        let mut settled = SettledTurns::load(store, project);
         // First every session and its last message. The sessions come in one list of the
         // project's; the last message only where the session changed since its turn was last seen
         // settled. A session missing from the list (or a list that failed) is asked for alone.
-        let listed: HashMap<String, Session> = match sessions.first() {
-            Some(first) => client
-                .project_sessions(&first.workspace.to_string_lossy())
-                .await
-                .map(|all| {
-                    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
-                    settled.retain(&ids);
-                    all.into_iter().map(|s| (s.id.clone(), s)).collect()
-                })
-                .unwrap_or_default(),
-            None => HashMap::new(),
-        };
+        let mut listed: HashMap<String, Session> = HashMap::new();
+        if let Ok(all) = client
+            .project_sessions(&first.workspace.to_string_lossy())
+            .await
+        {
+            let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+            settled.retain(&ids);
+            listed = all.into_iter().map(|s| (s.id.clone(), s)).collect();
+        }
         let settled_ref = &settled;
-        let listed_ref = &listed;
         let per_session: Vec<(
             Result<Session, ClientError>,
             Result<Option<MessageInfo>, ClientError>,
-        )> = join_all(sessions.iter().map(|s| async move {
+        )> = join_all(sessions.iter().map(|s| {
             let id = s.agent_session_id.as_deref().unwrap_or_default();
-            let session = match listed_ref.get(id) {
-                Some(found) => Ok(found.clone()),
-                None => client.session(id).await,
-            };
-            let remembered = session
-                .as_ref()
-                .ok()
-                .and_then(|found| settled_ref.last_message(id, found.time.updated));
-            let last = match remembered {
-                Some(m) => Ok(Some(m.clone())),
-                None => client
-                    .messages(id, Some(1))
-                    .await
-                    .map(|mut m| m.pop().map(|m| m.info)),
-            };
-            (session, last)
+            let found = listed.remove(id);
+            async move {
+                let session = match found {
+                    Some(found) => Ok(found),
+                    None => client.session(id).await,
+                };
+                let remembered = session
+                    .as_ref()
+                    .ok()
+                    .and_then(|found| settled_ref.last_message(id, found.time.updated));
+                let last = match remembered {
+                    Some(m) => Ok(Some(m.clone())),
+                    None => client
+                        .messages(id, Some(1))
+                        .await
+                        .map(|mut m| m.pop().map(|m| m.info)),
+                };
+                (session, last)
+            }
         }))
         .await;
         for (rec, (session, last)) in sessions.iter().zip(&per_session) {
@@ -200,9 +200,7 @@ impl OpenCodeAgent {
                 settled.note(id, session.time.updated, last.as_ref());
             }
         }
-        if let Some(p) = project {
-            settled.save(store, p);
-        }
+        settled.save(store, project);
         // Then status, permissions and questions, which are per directory, only for directories
         // where a turn may be under way: a session whose last step has ended for good cannot be
         // busy, retrying or waiting on a request (a request keeps its step open). With many
@@ -324,9 +322,7 @@ impl OpenCodeAgent {
             .filter(|(_, o)| mid_turn(o))
             .filter_map(|(s, _)| s.agent_session_id.as_deref())
             .collect();
-        if let Some(project) = project {
-            turns::record(store, project, &observed, &busy);
-        }
+        turns::record(store, project, &observed, &busy);
         observations
     }
 

@@ -385,22 +385,9 @@ fn log_tail(log: &std::path::Path, offset: u64) -> String {
 }
 
 /// An exclusive lock on a file, released when dropped.
-pub(crate) fn lock_file(
-    path: &std::path::Path,
-) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|source| AgentError::Io {
-            what: format!("cannot open lock {}", path.display()),
-            source,
-        })?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| {
-        AgentError::Io {
-            what: format!("cannot lock {}", path.display()),
-            source: e.into(),
-        }
+fn lock_file(path: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
+    ao_core::home::lock_file(path).map_err(|source| AgentError::Io {
+        what: format!("cannot lock {}", path.display()),
+        source,
     })
 }

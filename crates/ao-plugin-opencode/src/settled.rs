@@ -27,7 +27,7 @@ struct Remembered {
 }
 
 /// The remembered last messages of a project's sessions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SettledTurns {
     by_session: BTreeMap<String, Remembered>,
     changed: bool,

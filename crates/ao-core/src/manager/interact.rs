@@ -168,9 +168,8 @@ impl SessionManager {
         let matches = |a: Activity| {
             until.contains(&a) || (a == Activity::Idle && until.contains(&Activity::Ready))
         };
+        let mut current = rec.clone();
         loop {
-            // Read the record again each time: a restore may replace its runtime meanwhile.
-            let current = self.resolve_one(&rec.address.to_string())?;
             let status = self
                 .status_of(std::slice::from_ref(&current))
                 .await
@@ -213,6 +212,12 @@ impl SessionManager {
                 }
                 None => tokio::time::sleep(tick).await,
             }
+            // Read the record again: a restore may replace its runtime meanwhile.
+            current = match self.store.get(&rec.address)? {
+                Some(now) => now,
+                // Purged meanwhile: the same error as naming a session that is not there.
+                None => self.resolve_one(&rec.address.to_string())?,
+            };
         }
     }
 

@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use super::SessionManager;
+use super::{recorded_worktree, SessionManager};
 use crate::error::{Error, Result};
 use crate::session::Lifecycle;
-use crate::workspace::{self, Worktree, WorktreeFate};
+use crate::workspace::{self, WorktreeFate};
 
 /// How `ao kill` goes about it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,35 +60,43 @@ impl SessionManager {
         }
         let mut out = Vec::new();
         for mut rec in records {
-            if rec.lifecycle == Lifecycle::Spawning {
-                out.push(self.kill_incomplete(&rec, opts.force).await?);
-                continue;
-            }
+            // A spawn that died half-way: its conversation never properly began, so it goes too,
+            // and what the spawn made but did not live to record is looked for by name.
+            let abandoned = rec.lifecycle == Lifecycle::Spawning;
+            let purge = opts.purge || abandoned;
             let project = self.config.project(&rec.address.project).ok();
             if let (Some(project), Ok(agent)) = (project, self.agent(&rec.agent)) {
                 if rec.agent_session_id.is_some() {
                     // The server may be gone; killing must still work.
-                    let _ = agent.kill(project, &rec, opts.purge).await;
+                    let _ = agent.kill(project, &rec, purge).await;
                 }
             }
-            if let Some(h) = &rec.runtime_handle {
+            let handle = match &rec.runtime_handle {
+                Some(h) => Some(h.clone()),
+                None if abandoned => self.unrecorded_runtime(&rec),
+                None => None,
+            };
+            if let Some(h) = &handle {
                 self.runtime(rec.runtime).destroy(h)?;
             }
             let mut killed_ws = None;
-            if let (Some(branch), Some(project)) = (&rec.branch, project) {
-                let wt = Worktree {
-                    path: rec.workspace.clone(),
-                    branch: branch.clone(),
+            if let Some(project) = project {
+                let wt = match recorded_worktree(&rec) {
+                    Some(wt) => Some(wt),
+                    None if abandoned => self.unrecorded_worktree(project, &rec),
+                    None => None,
                 };
-                let fate = workspace::remove_worktree(&project.path, &wt, opts.force)?;
-                killed_ws = Some(KilledWorkspace {
-                    path: wt.path,
-                    branch: wt.branch,
-                    repo: project.path.clone(),
-                    fate,
-                });
+                if let Some(wt) = wt {
+                    let fate = workspace::remove_worktree(&project.path, &wt, opts.force)?;
+                    killed_ws = Some(KilledWorkspace {
+                        path: wt.path,
+                        branch: wt.branch,
+                        repo: project.path.clone(),
+                        fate,
+                    });
+                }
             }
-            if opts.purge {
+            if purge {
                 self.store.delete(&rec.address)?;
             } else {
                 rec.lifecycle = Lifecycle::Killed;
@@ -97,7 +105,7 @@ impl SessionManager {
             out.push(Killed {
                 id: rec.address.to_string(),
                 workspace: killed_ws,
-                purged: opts.purge,
+                purged: purge,
             });
         }
         // Nothing of a project left running: release what the agent keeps for it (its server).

@@ -44,12 +44,7 @@ impl SessionManager {
             // Gone already when its tmux server died; that is fine.
             let _ = self.runtime(rec.runtime).destroy(&old);
         }
-        let handle = self.runtime(rec.runtime).create(
-            &rec.address.to_string(),
-            &prepared.launch,
-            &session_dir,
-        )?;
-        rec.runtime_handle = Some(handle);
+        self.start_runtime(&mut rec, &prepared.launch, &session_dir)?;
         rec.lifecycle = Lifecycle::Live;
         self.store.update(&rec)?;
         Ok(rec)

@@ -14,10 +14,12 @@ use std::path::PathBuf;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::{Killed, KilledWorkspace, SessionManager};
+use super::SessionManager;
 use crate::agent::Observation;
+use crate::config::ProjectConfig;
 use crate::error::{Error, Result};
 use crate::home::StateHome;
+use crate::runtime::RuntimeHandle;
 use crate::session::{Activity, Lifecycle, RuntimeKind, SessionError, SessionRecord};
 use crate::workspace::{self, Worktree};
 
@@ -36,15 +38,8 @@ impl SpawnLock {
     pub(super) fn take(home: &StateHome, project: &str, name: &str) -> Result<SpawnLock> {
         home.session_dir(project, name)?;
         let path = lock_path(home, project, name);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("cannot create", &path, e))?;
         // Blocking: a status may hold a shared lock on a stale file of the same name for a moment.
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| Error::io("cannot lock", &path, errno.into()))?;
+        let lock = crate::home::lock_file(&path).map_err(|e| Error::io("cannot lock", &path, e))?;
         Ok(SpawnLock { _lock: lock })
     }
 }
@@ -69,11 +64,7 @@ impl SessionManager {
             return Observation::bare(Activity::Active, None);
         }
         // The lock is free: the spawn died, or it finished since the record was read.
-        let now = self
-            .store
-            .list()
-            .ok()
-            .and_then(|all| all.into_iter().find(|r| r.address == rec.address));
+        let now = self.store.get(&rec.address).ok().flatten();
         match now.map(|r| r.lifecycle) {
             Some(Lifecycle::Live) => return Observation::bare(Activity::Active, None),
             Some(Lifecycle::Killed) | None => return Observation::bare(Activity::Exited, None),
@@ -114,59 +105,30 @@ impl SessionManager {
         )
     }
 
-    /// Removes a session whose spawn died half-way, and everything that spawn made.
-    pub(super) async fn kill_incomplete(&self, rec: &SessionRecord, force: bool) -> Result<Killed> {
-        let project = self.config.project(&rec.address.project).ok();
-        if let (Some(project), Ok(agent), Some(_)) =
-            (project, self.agent(&rec.agent), &rec.agent_session_id)
-        {
-            // Its conversation never properly began: delete it too. The server may be gone.
-            let _ = agent.kill(project, rec, true).await;
+    /// The runtime an abandoned spawn may have started without recording it: a tmux session is
+    /// found by its name. A detached process cannot be found; it follows the agent session, which
+    /// `ao kill` deletes, and ends with it.
+    pub(super) fn unrecorded_runtime(&self, rec: &SessionRecord) -> Option<RuntimeHandle> {
+        match rec.runtime {
+            RuntimeKind::Tmux => Some(self.tmux.handle_for(&rec.address.to_string())),
+            RuntimeKind::Process => None,
         }
-        let handle = match (&rec.runtime_handle, rec.runtime) {
-            (Some(h), _) => Some(h.clone()),
-            (None, RuntimeKind::Tmux) => Some(self.tmux.handle_for(&rec.address.to_string())),
-            // A detached process started but not recorded cannot be found; it follows the agent
-            // session deleted above and ends with it.
-            (None, RuntimeKind::Process) => None,
-        };
-        if let Some(h) = handle {
-            self.runtime(rec.runtime).destroy(&h)?;
-        }
-        let mut killed_ws = None;
-        if let Some(project) = project {
-            let wt = match &rec.branch {
-                Some(branch) => Some(Worktree {
-                    path: rec.workspace.clone(),
-                    branch: branch.clone(),
-                }),
-                None => {
-                    let dir = self
-                        .home
-                        .worktrees_dir(&project.name)
-                        .join(&rec.address.name);
-                    // Only a real work tree: git run elsewhere would see some other repository.
-                    dir.join(".git").exists().then(|| Worktree {
-                        path: dir,
-                        branch: workspace::branch_for(&rec.address.name),
-                    })
-                }
-            };
-            if let Some(wt) = wt {
-                let fate = workspace::remove_worktree(&project.path, &wt, force)?;
-                killed_ws = Some(KilledWorkspace {
-                    path: wt.path,
-                    branch: wt.branch,
-                    repo: project.path.clone(),
-                    fate,
-                });
-            }
-        }
-        self.store.delete(&rec.address)?;
-        Ok(Killed {
-            id: rec.address.to_string(),
-            workspace: killed_ws,
-            purged: true,
+    }
+
+    /// The work tree an abandoned spawn may have made without recording it, where its name puts
+    /// it; only a real work tree, since git run elsewhere would see some other repository.
+    pub(super) fn unrecorded_worktree(
+        &self,
+        project: &ProjectConfig,
+        rec: &SessionRecord,
+    ) -> Option<Worktree> {
+        let dir = self
+            .home
+            .worktrees_dir(&project.name)
+            .join(&rec.address.name);
+        dir.join(".git").exists().then(|| Worktree {
+            path: dir,
+            branch: workspace::branch_for(&rec.address.name),
         })
     }
 }
