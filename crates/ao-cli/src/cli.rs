@@ -154,7 +154,7 @@ pub fn parse() -> Result<Cli, clap::Error> {
             choice = Some(v);
         }
     }
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let no_color = crate::output::no_color_env();
     let clap_choice = match choice {
         Some(ColorChoice::Always) => clap::ColorChoice::Always,
         Some(ColorChoice::Never) => clap::ColorChoice::Never,

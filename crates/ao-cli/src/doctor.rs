@@ -3,7 +3,6 @@
 //! It works without a config, and with a broken one: every check that can run, runs.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -12,7 +11,6 @@ use ao_core::config::Config;
 use ao_core::doctor::{self, Check, Verdict};
 use ao_core::home::StateHome;
 use ao_core::session::{RuntimeKind, WorkspaceKind};
-use ao_plugin_opencode::{OpenCodeAgent, OpenCodeSettings};
 
 use crate::cli::Cli;
 use crate::output::{paint, use_color};
@@ -98,9 +96,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let home_check = doctor::state_home(&home);
             let home_ok = home_check.verdict != Verdict::Fail;
             checks.push(home_check);
-            let ao_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao"));
             if home_ok {
-                match OpenCodeAgent::new(OpenCodeSettings::from_env(home, ao_exe)) {
+                match crate::opencode_agent(home) {
                     Ok(agent) => {
                         let mine: Vec<_> = projects
                             .iter()

@@ -109,9 +109,7 @@ fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let file = Config::locate(cli.config.as_deref(), &cwd).map_err(ao_core::Error::from)?;
     let config = Config::load_in(&file, config_context()).map_err(ao_core::Error::from)?;
     let home = StateHome::from_env()?;
-    let ao_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao"));
-    let agent = OpenCodeAgent::new(OpenCodeSettings::from_env(home.clone(), ao_exe))
-        .map_err(ao_core::Error::from)?;
+    let agent = opencode_agent(home.clone()).map_err(ao_core::Error::from)?;
     Ok(SessionManager::new(
         config,
         home,
@@ -122,6 +120,12 @@ fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
 }
 
 /// What configs are read against: the process environment and the agents this binary has.
+/// The OpenCode agent over `home`, its follower being this `ao` binary.
+fn opencode_agent(home: StateHome) -> Result<OpenCodeAgent, ao_core::agent::AgentError> {
+    let ao_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao"));
+    OpenCodeAgent::new(OpenCodeSettings::from_env(home, ao_exe))
+}
+
 fn config_context() -> ao_core::config::Context<'static> {
     ao_core::config::Context {
         agents: &[ao_plugin_opencode::AGENT_NAME],

@@ -23,10 +23,13 @@ pub fn use_color() -> bool {
     match COLOR.get().copied().unwrap_or(ColorChoice::Auto) {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
-        }
+        ColorChoice::Auto => !no_color_env() && io::stdout().is_terminal(),
     }
+}
+
+/// Whether `NO_COLOR` asks for no colour (set and not empty, as no-color.org says).
+pub fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 /// `text` in the ANSI colour `code` when `color` is on.
@@ -164,7 +167,7 @@ pub fn status_table(
 }
 
 /// The first line of `s`, cut with `…` to at most `max` columns.
-pub fn fit(s: &str, max: usize) -> String {
+fn fit(s: &str, max: usize) -> String {
     let first_line = s.lines().next().unwrap_or_default();
     if first_line.width() <= max {
         return first_line.to_string();

@@ -11,17 +11,24 @@ use crate::OpenCodeAgent;
 /// The OpenCode version ao is built and tested against (`scripts/install-opencode` installs it).
 pub const TESTED_VERSION: &str = "1.18.33";
 
-const INSTALL: &str = "install it with `npm install -g opencode-ai@1.18.33` (or run \
-                       scripts/install-opencode in ao's repository), or set AO_OPENCODE_BIN to \
-                       the opencode binary";
+/// How to get the OpenCode ao is tested with.
+fn install_hint() -> String {
+    format!(
+        "install it with `npm install -g opencode-ai@{TESTED_VERSION}` (or run \
+         scripts/install-opencode in ao's repository), or set AO_OPENCODE_BIN to the opencode \
+         binary"
+    )
+}
 
 impl OpenCodeAgent {
     pub(crate) async fn checks(&self, projects: &[ProjectConfig]) -> Vec<Check> {
-        let mut out = vec![self.binary_check().await];
-        for p in projects {
-            out.push(self.server_check(p).await);
-        }
-        out
+        // The binary's cold start and an unresponsive server's health checks take seconds each:
+        // all at once, reported in order.
+        let (binary, servers) = futures_util::join!(
+            self.binary_check(),
+            futures_util::future::join_all(projects.iter().map(|p| self.server_check(p)))
+        );
+        std::iter::once(binary).chain(servers).collect()
     }
 
     async fn binary_check(&self) -> Check {
@@ -35,7 +42,7 @@ impl OpenCodeAgent {
             } else {
                 format!("`{}` not found on PATH", bin.display())
             };
-            return Check::fail("opencode", detail, INSTALL);
+            return Check::fail("opencode", detail, install_hint());
         };
         // A cold start of the binary can take a few seconds on a loaded machine.
         let version = tokio::task::spawn_blocking(move || {
@@ -55,26 +62,20 @@ impl OpenCodeAgent {
                 ),
                 format!("install opencode-ai@{TESTED_VERSION} if something misbehaves"),
             ),
-            Err(e) => Check::fail("opencode", e, INSTALL),
+            Err(e) => Check::fail("opencode", e, install_hint()),
         }
     }
 
     async fn server_check(&self, project: &ProjectConfig) -> Check {
         let subject = format!("server {}", project.name);
         match self.servers().lookup(&project.name).await {
-            ServerState::Up(rec, client) => {
-                let version = client
-                    .health(Duration::from_millis(1500))
-                    .await
-                    .unwrap_or_default();
-                Check::ok(
-                    subject,
-                    format!(
-                        "OpenCode {version} at {} (pid {}) answers",
-                        rec.url, rec.pid
-                    ),
-                )
-            }
+            ServerState::Up(rec, _, version) => Check::ok(
+                subject,
+                format!(
+                    "OpenCode {version} at {} (pid {}) answers",
+                    rec.url, rec.pid
+                ),
+            ),
             ServerState::Unresponsive(rec) => {
                 Check::fail(
                     subject,

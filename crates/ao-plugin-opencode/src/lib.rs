@@ -52,6 +52,19 @@ use crate::types::{MessageInfo, PromptModel, Session};
 /// The plugin's name in config and in the store.
 pub const AGENT_NAME: &str = "opencode";
 
+/// What the plugin remembered under `key` in ao's store; nothing when absent or unreadable (a
+/// memory only ever saves requests, so losing it is never an error).
+fn remembered<T: serde::de::DeserializeOwned>(
+    store: &ao_core::store::Store,
+    key: &str,
+) -> Option<T> {
+    store
+        .agent_state(AGENT_NAME, key)
+        .ok()
+        .flatten()
+        .and_then(|v| serde_json::from_value(v).ok())
+}
+
 /// The hidden `ao` subcommand that runs [`follow::follow`] for a process-runtime session.
 pub const FOLLOW_SUBCOMMAND: &str = "opencode-follow";
 
@@ -89,8 +102,7 @@ impl OpenCodeAgent {
         rec: &SessionRecord,
         id: &str,
     ) -> Result<LaunchSpec, AgentError> {
-        let password = ao_core::home::StateHome::read_secret(&server.password_file)
-            .map_err(|e| AgentError::Server(e.to_string()))?;
+        let password = server.password()?;
         let mut args = vec![
             "attach".to_string(),
             server.url.clone(),
@@ -103,10 +115,7 @@ impl OpenCodeAgent {
             args.push("--pure".into());
         }
         let mut env = self.settings().client_env();
-        env.push((
-            "OPENCODE_SERVER_PASSWORD".into(),
-            password.trim().to_string(),
-        ));
+        env.push(("OPENCODE_SERVER_PASSWORD".into(), password));
         Ok(LaunchSpec {
             program: self.settings().bin.clone(),
             args,
@@ -359,7 +368,7 @@ impl OpenCodeAgent {
 
     async fn up_client(&self, project: &ProjectConfig) -> Result<Client, AgentError> {
         match self.servers.lookup(&project.name).await {
-            ServerState::Up(_, c) => Ok(c),
+            ServerState::Up(_, c, _) => Ok(c),
             _ => Err(AgentError::Server(format!(
                 "the OpenCode server of project {} is not running",
                 project.name
@@ -398,6 +407,53 @@ fn unobservable(err: &dyn std::fmt::Display) -> Observation {
             message: err.to_string(),
         }),
     )
+}
+
+/// What a session is while its project's server is gone: cut off mid-turn (blocked), or simply
+/// exited.
+fn server_gone(
+    project: &ProjectConfig,
+    s: &SessionRecord,
+    cut_off: &BTreeSet<String>,
+) -> Observation {
+    let (activity, name, message) = if s
+        .agent_session_id
+        .as_ref()
+        .is_some_and(|id| cut_off.contains(id))
+    {
+        (
+            Activity::Blocked,
+            "Interrupted",
+            format!(
+                "the OpenCode server of project {} stopped in the middle of a turn; \
+                 `ao restore {}` brings it back, then `ao send` continues",
+                project.name, s.address
+            ),
+        )
+    } else {
+        (
+            Activity::Exited,
+            "ServerGone",
+            format!(
+                "the OpenCode server of project {} is not running; `ao restore {}` brings it back",
+                project.name, s.address
+            ),
+        )
+    };
+    Observation::bare(
+        activity,
+        Some(SessionError {
+            name: name.into(),
+            message,
+        }),
+    )
+}
+
+/// The `ses_…` id of a session's OpenCode conversation.
+fn conversation_id(rec: &SessionRecord) -> Result<&str, AgentError> {
+    rec.agent_session_id.as_deref().ok_or_else(|| {
+        AgentError::Request(format!("session {} has no OpenCode session", rec.address))
+    })
 }
 
 fn server_error(e: ClientError) -> AgentError {
@@ -445,9 +501,7 @@ impl Agent for OpenCodeAgent {
         rec: &SessionRecord,
         prompt: &str,
     ) -> Result<(), AgentError> {
-        let id = rec.agent_session_id.as_deref().ok_or_else(|| {
-            AgentError::Request(format!("session {} has no OpenCode session", rec.address))
-        })?;
+        let id = conversation_id(rec)?;
         let (_, client) = self.servers.ensure(project).await?;
         let model = rec.model.as_deref().and_then(PromptModel::parse);
         let before = client
@@ -484,7 +538,7 @@ impl Agent for OpenCodeAgent {
         sessions: &[&SessionRecord],
     ) -> Vec<Observation> {
         match self.servers.lookup(&project.name).await {
-            ServerState::Up(server, client) => {
+            ServerState::Up(server, client, _) => {
                 self.observe_project(&server, &client, sessions).await
             }
             ServerState::Unresponsive(rec) => sessions
@@ -502,33 +556,9 @@ impl Agent for OpenCodeAgent {
             ServerState::Gone => {
                 let cut_off = turns::mid_turn(self.servers.store(), &project.name);
                 sessions
-                .iter()
-                .map(|s| {
-                    if s.agent_session_id.as_ref().is_some_and(|id| cut_off.contains(id)) {
-                        return Observation::bare(
-                            Activity::Blocked,
-                            Some(SessionError {
-                                name: "Interrupted".into(),
-                                message: format!(
-                                    "the OpenCode server of project {} stopped in the middle of a turn; \
-                                     `ao restore {}` brings it back, then `ao send` continues",
-                                    project.name, s.address
-                                ),
-                            }),
-                        );
-                    }
-                    Observation::bare(
-                        Activity::Exited,
-                        Some(SessionError {
-                            name: "ServerGone".into(),
-                            message: format!(
-                                "the OpenCode server of project {} is not running; `ao restore {}` brings it back",
-                                project.name, s.address
-                            ),
-                        }),
-                    )
-                })
-                .collect()
+                    .iter()
+                    .map(|s| server_gone(project, s, &cut_off))
+                    .collect()
             }
         }
     }
@@ -538,9 +568,7 @@ impl Agent for OpenCodeAgent {
         project: &ProjectConfig,
         rec: &SessionRecord,
     ) -> Result<LaunchSpec, AgentError> {
-        let id = rec.agent_session_id.as_deref().ok_or_else(|| {
-            AgentError::Request(format!("session {} has no OpenCode session", rec.address))
-        })?;
+        let id = conversation_id(rec)?;
         let (server, _) = self.servers.ensure(project).await?;
         self.tui_launch(&server, rec, id)
     }
@@ -602,9 +630,7 @@ impl Agent for OpenCodeAgent {
         project: &ProjectConfig,
         rec: &SessionRecord,
     ) -> Result<Vec<TranscriptEntry>, AgentError> {
-        let id = rec.agent_session_id.as_deref().ok_or_else(|| {
-            AgentError::Request(format!("session {} has no OpenCode session", rec.address))
-        })?;
+        let id = conversation_id(rec)?;
         let client = self.up_client(project).await?;
         let messages = client.messages(id, None).await.map_err(server_error)?;
         Ok(transcript::transcript(&messages))
@@ -641,9 +667,7 @@ impl Agent for OpenCodeAgent {
 
     async fn restore(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError> {
         let rec = req.session;
-        let id = rec.agent_session_id.as_deref().ok_or_else(|| {
-            AgentError::Request(format!("session {} has no OpenCode session", rec.address))
-        })?;
+        let id = conversation_id(rec)?;
         let (server, client) = self.servers.ensure(req.project).await?;
         match client.session(id).await {
             Ok(_) => {}
@@ -668,10 +692,8 @@ impl Agent for OpenCodeAgent {
     }
 
     async fn release(&self, project: &ProjectConfig) {
-        // Stopping waits up to a grace period: do it off the async thread.
         if let Some(id) = self.servers.identity(&project.name) {
-            let _ = tokio::task::spawn_blocking(move || id.stop(std::time::Duration::from_secs(5)))
-                .await;
+            server::stop_server(id).await;
         }
     }
 

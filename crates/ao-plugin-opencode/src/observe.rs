@@ -2,7 +2,7 @@
 //! design.md, as one pure function, unit-tested without a server.
 
 use ao_core::agent::Observation;
-use ao_core::session::{Activity, PendingRequest, SessionError, Tokens};
+use ao_core::session::{Activity, PendingRequest, SessionError};
 
 use crate::types::{MessageInfo, Session, SessionStatus};
 
@@ -47,13 +47,7 @@ pub fn observe(facts: &ServerFacts<'_>, now: i64) -> Observation {
             .filter(|m| !m.provider_id.is_empty())
             .map(|m| format!("{}/{}", m.provider_id, m.id)),
         summary: Some(s.title.clone()).filter(|t| !t.is_empty()),
-        tokens: Tokens {
-            input: s.tokens.input,
-            output: s.tokens.output,
-            reasoning: s.tokens.reasoning,
-            cache_read: s.tokens.cache.read,
-            cache_write: s.tokens.cache.write,
-        },
+        tokens: s.tokens.into(),
         cost_usd: s.cost,
         pending: facts.pending.clone(),
         error,

@@ -63,19 +63,24 @@ impl ServerRecord {
         }
     }
 
+    /// The server's password, from its file.
+    pub fn password(&self) -> Result<String, AgentError> {
+        StateHome::read_secret(&self.password_file)
+            .map(|p| p.trim().to_string())
+            .map_err(|e| AgentError::Server(e.to_string()))
+    }
+
     /// A client for this server.
     pub fn client(&self) -> Result<Client, AgentError> {
-        let password = StateHome::read_secret(&self.password_file)
-            .map_err(|e| AgentError::Server(e.to_string()))?;
-        Ok(Client::new(&self.url, password.trim()))
+        Ok(Client::new(&self.url, &self.password()?))
     }
 }
 
 /// What is known about a project's server without starting one.
 #[derive(Debug)]
 pub enum ServerState {
-    /// It runs and answers.
-    Up(ServerRecord, Client),
+    /// It runs and answers, with the version its health check gave.
+    Up(ServerRecord, Client, String),
     /// Its process runs but it does not answer.
     Unresponsive(ServerRecord),
     /// There is none (never started, or it died).
@@ -111,11 +116,7 @@ impl Servers {
     }
 
     fn record(&self, project: &str) -> Option<ServerRecord> {
-        self.store
-            .agent_state(AGENT_NAME, &key(project))
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_value(v).ok())
+        crate::remembered(&self.store, &key(project))
     }
 
     /// The state of a project's server; never starts one.
@@ -133,8 +134,8 @@ impl Servers {
         // short; a server warming up a new work tree on a loaded machine can stall for seconds,
         // so the retry waits longer before calling it unresponsive.
         for timeout in [HEALTH_TIMEOUT, HEALTH_RETRY_TIMEOUT] {
-            if client.health(timeout).await.is_ok() {
-                return ServerState::Up(rec, client);
+            if let Ok(version) = client.health(timeout).await {
+                return ServerState::Up(rec, client, version);
             }
         }
         ServerState::Unresponsive(rec)
@@ -147,7 +148,7 @@ impl Servers {
     ) -> Result<(ServerRecord, Client), AgentError> {
         let fingerprint = config_fingerprint(project);
         let stale = |rec: &ServerRecord| rec.config_fingerprint != fingerprint;
-        if let ServerState::Up(rec, client) = self.lookup(&project.name).await {
+        if let ServerState::Up(rec, client, _) = self.lookup(&project.name).await {
             if !stale(&rec) || self.busy(project) {
                 return Ok((rec, client));
             }
@@ -164,25 +165,15 @@ impl Servers {
         // Another ao may have started it while we waited for the lock.
         let result = match self.lookup(&project.name).await {
             // The config changed and no turn would be cut off: restart it with the new config.
-            ServerState::Up(rec, _) if stale(&rec) && !self.busy(project) => {
-                let id = rec.identity();
-                tokio::task::spawn_blocking(move || id.stop(Duration::from_secs(5)))
-                    .await
-                    .ok();
-                self.start(project).await
+            ServerState::Up(rec, ..) if stale(&rec) && !self.busy(project) => {
+                self.replace(project, &rec).await
             }
-            ServerState::Up(rec, client) => Ok((rec, client)),
+            ServerState::Up(rec, client, _) => Ok((rec, client)),
             ServerState::Unresponsive(rec) => {
                 // Give a busy server a moment before replacing it.
                 match wait_healthy(&rec, Duration::from_secs(10)).await {
                     Ok(client) => Ok((rec, client)),
-                    Err(_) => {
-                        let id = rec.identity();
-                        tokio::task::spawn_blocking(move || id.stop(Duration::from_secs(5)))
-                            .await
-                            .ok();
-                        self.start(project).await
-                    }
+                    Err(_) => self.replace(project, &rec).await,
                 }
             }
             ServerState::Gone => self.start(project).await,
@@ -191,14 +182,23 @@ impl Servers {
         result
     }
 
+    /// Stops the project's server `old` and starts it again.
+    async fn replace(
+        &self,
+        project: &ProjectConfig,
+        old: &ServerRecord,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        stop_server(old.identity()).await;
+        self.start(project).await
+    }
+
     /// Starts the project's server. A restarted server takes its predecessor's port and password
     /// when it can, so that the TUIs and followers still pointed at it find it again.
     async fn start(&self, project: &ProjectConfig) -> Result<(ServerRecord, Client), AgentError> {
         let previous = self.record(&project.name);
         let old_password = previous
             .as_ref()
-            .and_then(|r| StateHome::read_secret(&r.password_file).ok())
-            .map(|p| p.trim().to_string())
+            .and_then(|r| r.password().ok())
             .filter(|p| p.len() >= 32);
         let password = old_password.unwrap_or_else(|| {
             let mut rng = rand::rng();
@@ -382,6 +382,11 @@ fn log_tail(log: &std::path::Path, offset: u64) -> String {
     let text = read_from(log, offset);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// Stops a server's process (TERM, then KILL after 5 s), off the async thread since it waits.
+pub(crate) async fn stop_server(id: ProcessIdentity) {
+    let _ = tokio::task::spawn_blocking(move || id.stop(Duration::from_secs(5))).await;
 }
 
 /// An exclusive lock on a file, released when dropped.

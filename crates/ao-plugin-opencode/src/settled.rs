@@ -36,12 +36,7 @@ pub struct SettledTurns {
 impl SettledTurns {
     /// Loads what was remembered for `project`; nothing when the store has nothing usable.
     pub fn load(store: &Store, project: &str) -> SettledTurns {
-        let by_session = store
-            .agent_state(AGENT_NAME, &key(project))
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
+        let by_session = crate::remembered(store, &key(project)).unwrap_or_default();
         SettledTurns {
             by_session,
             changed: false,

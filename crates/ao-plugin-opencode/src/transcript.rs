@@ -1,10 +1,10 @@
 //! A session's messages and parts, as the server returns them, turned into ao's transcript.
 
-use ao_core::session::{SessionError, Tokens};
+use ao_core::session::SessionError;
 use ao_core::transcript::{excerpt, EntryKind, TranscriptEntry, TOOL_OUTPUT_EXCERPT};
 use serde_json::Value;
 
-use crate::types::MessageWithParts;
+use crate::types::{MessageWithParts, SessionTokens};
 
 /// The transcript of these messages, oldest first.
 pub fn transcript(messages: &[MessageWithParts]) -> Vec<TranscriptEntry> {
@@ -75,16 +75,13 @@ fn entry_kind(part: &Value, user: bool) -> Option<EntryKind> {
             })
         }
         "step-finish" => {
-            let t = |p: &str| part.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+            let tokens: SessionTokens = part
+                .get("tokens")
+                .and_then(|t| serde_json::from_value(t.clone()).ok())
+                .unwrap_or_default();
             Some(EntryKind::Step {
                 reason: str_at(part, "/reason").to_string(),
-                tokens: Tokens {
-                    input: t("/tokens/input"),
-                    output: t("/tokens/output"),
-                    reasoning: t("/tokens/reasoning"),
-                    cache_read: t("/tokens/cache/read"),
-                    cache_write: t("/tokens/cache/write"),
-                },
+                tokens: tokens.into(),
                 cost_usd: part.get("cost").and_then(Value::as_f64).unwrap_or(0.0),
             })
         }

@@ -16,12 +16,7 @@ fn key(project: &str) -> String {
 
 /// The sessions of `project` last seen mid-turn.
 pub fn mid_turn(store: &Store, project: &str) -> BTreeSet<String> {
-    store
-        .agent_state(AGENT_NAME, &key(project))
-        .ok()
-        .flatten()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
+    crate::remembered(store, &key(project)).unwrap_or_default()
 }
 
 /// Records what was just seen: of the `observed` sessions, exactly those in `busy` are mid-turn.

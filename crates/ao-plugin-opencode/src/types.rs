@@ -42,6 +42,18 @@ pub struct SessionTokens {
     pub cache: CacheTokens,
 }
 
+impl From<SessionTokens> for ao_core::session::Tokens {
+    fn from(t: SessionTokens) -> Self {
+        ao_core::session::Tokens {
+            input: t.input,
+            output: t.output,
+            reasoning: t.reasoning,
+            cache_read: t.cache.read,
+            cache_write: t.cache.write,
+        }
+    }
+}
+
 /// Cache token counts.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default)]
