@@ -47,7 +47,7 @@ use crate::events::EventStream;
 use crate::server::{ServerRecord, ServerState, Servers};
 pub use crate::settings::OpenCodeSettings;
 use crate::settled::SettledTurns;
-use crate::types::{MessageInfo, PromptModel, Session};
+use crate::types::{PromptModel, Session};
 
 /// The plugin's name in config and in the store.
 pub const AGENT_NAME: &str = "opencode";
@@ -178,10 +178,7 @@ impl OpenCodeAgent {
             listed = all.into_iter().map(|s| (s.id.clone(), s)).collect();
         }
         let settled_ref = &settled;
-        let per_session: Vec<(
-            Result<Session, ClientError>,
-            Result<Option<MessageInfo>, ClientError>,
-        )> = join_all(sessions.iter().map(|s| {
+        let per_session = join_all(sessions.iter().map(|s| {
             let id = s.agent_session_id.as_deref().unwrap_or_default();
             let found = listed.remove(id);
             async move {
