@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ao_test_support::{opencode_bin, script, Scenario, Turn, World};
+use ao_test_support::{opencode_bin, script, workspace_of, Scenario, Turn, World};
 
 fn main() {
     let wanted: Vec<String> = std::env::args()
@@ -33,9 +33,15 @@ fn main() {
 }
 
 fn world() -> World {
-    let scenario = Scenario::new()
-        .script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7)))
-        .script(script("slow").turn(Turn::text("Slowly.").usage(110, 7).delay_ms(3000)));
+    world_with(
+        Scenario::new()
+            .script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7)))
+            .script(script("slow").turn(Turn::text("Slowly.").usage(110, 7).delay_ms(3000))),
+    )
+}
+
+/// A world with the one project `bench` on `scenario`.
+fn world_with(scenario: Scenario) -> World {
     let mut w = World::new(scenario);
     w.project("bench", &[]);
     w
@@ -50,13 +56,17 @@ fn status() {
         "sessions", "ao status", "opencode session list xN", "ratio"
     );
     let w = world();
-    let mut ids = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    let mut workspace = None;
     for target in [1usize, 10, 50] {
+        let before = ids.len();
         while ids.len() < target {
             ids.push(w.spawn(&["bench", "bench", "--runtime", "process"]));
         }
-        for id in &ids {
-            w.wait_activity(id, "ready");
+        // Those of earlier rounds are ready already.
+        for id in &ids[before..] {
+            let s = w.wait_activity(id, "ready");
+            workspace.get_or_insert_with(|| workspace_of(&s));
         }
         let ao = median_of(10, || {
             let t = Instant::now();
@@ -64,15 +74,13 @@ fn status() {
             t.elapsed()
         });
         // What agent-orchestrator's OpenCode plugin runs per session on every status.
-        let workspace = w.session(&ids[0])["workspace"]
-            .as_str()
-            .expect("workspace")
-            .to_string();
+        let workspace = workspace.as_ref().expect("a session");
         let t = Instant::now();
         for _ in 0..target {
-            let out = opencode_command(&w)
+            let out = w
+                .command(opencode_bin())
                 .args(["session", "list", "--format", "json"])
-                .current_dir(&workspace)
+                .current_dir(workspace)
                 .output()
                 .expect("run opencode");
             assert!(
@@ -187,13 +195,11 @@ fn wait() {
 fn memory() {
     println!("\n## memory (RSS)");
     const N: usize = 4;
-    let w = World::new(
+    let w = world_with(
         Scenario::new()
             .script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7)))
             .script(script("held").turn(Turn::text("Released.").usage(110, 7).delay_ms(20_000))),
     );
-    let mut w = w;
-    w.project("bench", &[]);
     let warm = w.spawn(&["bench", "bench", "--runtime", "process"]);
     w.wait_activity(&warm, "ready");
     let server = w.server_pids()[0].pid;
@@ -238,15 +244,13 @@ fn memory() {
 fn crowd() {
     println!("\n## 20 sessions at once (process runtime)");
     const N: usize = 20;
-    let w = World::new(
+    let w = world_with(
         Scenario::new()
             .script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7)))
             .script(
                 script("crowd").turn(Turn::text("One of many.").usage(1000, 50).delay_ms(2000)),
             ),
     );
-    let mut w = w;
-    w.project("bench", &[]);
     let warm = w.spawn(&["bench", "bench", "--runtime", "process"]);
     w.wait_activity(&warm, "ready");
     let t = Instant::now();
@@ -272,24 +276,24 @@ fn crowd() {
     }
     let spawned = t.elapsed();
     let mut during = Vec::new();
-    loop {
+    // The crowd's entries of the last status, which is also what the figures are taken from.
+    let last = loop {
         let t0 = Instant::now();
         let all = w.status(Some("bench"));
         during.push(t0.elapsed());
-        let done = all
-            .iter()
+        let crowd: Vec<serde_json::Value> = all
+            .into_iter()
             .filter(|s| ids.contains(&s["id"].as_str().unwrap_or_default().to_string()))
-            .filter(|s| s["activity"] == "ready")
-            .count();
+            .collect();
+        let done = crowd.iter().filter(|s| s["activity"] == "ready").count();
         if done == ids.len() || t.elapsed() > Duration::from_secs(300) {
-            break;
+            break crowd;
         }
-    }
+    };
     let finished = t.elapsed();
     let cost = (1000.0 * 3.0 + 50.0 * 15.0) / 1e6;
-    let exact = ids
+    let exact = last
         .iter()
-        .map(|id| w.session(id))
         .filter(|s| {
             s["activity"] == "ready"
                 && s["tokens"]["input"] == 1000
@@ -327,18 +331,7 @@ fn runtime_pid(w: &World, id: &str) -> u32 {
             .parse()
             .unwrap_or(0);
     }
-    let store = ao_core::store::Store::open(&ao_core::home::StateHome::at(w.home()).store_path())
-        .expect("store");
-    store
-        .list()
-        .expect("list")
-        .into_iter()
-        .find(|r| r.address.to_string() == id)
-        .and_then(|r| match r.runtime_handle {
-            Some(ao_core::runtime::RuntimeHandle::Process { pid, .. }) => Some(pid),
-            _ => None,
-        })
-        .unwrap_or(0)
+    w.session_process(id).map_or(0, |p| p.pid)
 }
 
 /// The resident memory of a process and all its descendants, in bytes.
@@ -377,18 +370,6 @@ fn epoch_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn opencode_command(w: &World) -> Command {
-    let probe = w.ao_command(&[]);
-    let mut cmd = Command::new(opencode_bin());
-    for (k, v) in probe.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd
 }
 
 fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {

@@ -1,25 +1,15 @@
 //! Every activity state, reached on the real OpenCode and reported by `ao status`, with the cause
 //! of each `blocked` in `error`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ao_test_support::{assert_cost, script, tokens, Scenario, Turn, World};
-use serde_json::{json, Value};
+use ao_test_support::{assert_cost, error_of, script, tokens, wait_until, Scenario, Turn, World};
+use serde_json::json;
 
 fn world(scenario: Scenario, agent_config: &[&str]) -> World {
     let mut w = World::new(scenario);
     w.project("demo", agent_config);
     w
-}
-
-fn error_of(s: &Value) -> (String, String) {
-    (
-        s["error"]["name"].as_str().unwrap_or_default().to_string(),
-        s["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
 }
 
 #[test]
@@ -199,10 +189,12 @@ fn a_dead_server_says_exited_or_interrupted_at_once_and_restore_resumes() {
 
     w.crash_server("demo");
     // One status call, no waiting: the finished session has exited, the working one was cut off.
-    let s = w.session(&done);
+    let all = w.status(None);
+    let find = |id: &str| all.iter().find(|s| s["id"] == id).expect("listed").clone();
+    let s = find(&done);
     assert_eq!(s["activity"], "exited", "{s:#}");
     assert_eq!(error_of(&s).0, "ServerGone");
-    let s = w.session(&long);
+    let s = find(&long);
     assert_eq!(s["activity"], "blocked", "{s:#}");
     assert_eq!(error_of(&s).0, "Interrupted");
 
@@ -216,22 +208,13 @@ fn a_dead_server_says_exited_or_interrupted_at_once_and_restore_resumes() {
     // `ao send` continues the conversation: the model gets the new message after the old one.
     w.ao_ok(&["send", &long, "please go on"]);
     w.wait_activity(&long, "active");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let resumed = loop {
-        let found = w
-            .mock
+    let resumed = wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
+        w.mock
             .requests()
             .into_iter()
-            .find(|r| !r.is_title && r.body.to_string().contains("please go on"));
-        if let Some(r) = found {
-            break r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the follow-up never reached the model"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+            .find(|r| !r.is_title && r.body.to_string().contains("please go on"))
+            .ok_or_else(|| "the follow-up never reached the model".to_string())
+    });
     assert!(resumed.first_user_text().contains("long"), "history lost");
 
     // The finished one comes back with its history and cost as they were, and goes on from there.

@@ -18,15 +18,6 @@ fn world() -> World {
     w
 }
 
-/// The clients attached to the world's session server, as `session` names.
-fn client_sessions(w: &World) -> Vec<String> {
-    let out = w.tmux(&["list-clients", "-F", "#{client_session}"]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 /// OpenCode's TUI on the session: the conversation (the prompt and the mock's reply) is on screen.
 fn shows_the_conversation(screen: &str) -> bool {
     screen.contains("hello") && screen.contains("Hello from the mock.")
@@ -37,7 +28,7 @@ fn attach_from_a_terminal_outside_tmux_attaches_to_the_session() {
     let w = world();
     let id = w.spawn(&["demo", "hello", "--runtime", "tmux"]);
     w.wait_activity(&id, "ready");
-    assert!(client_sessions(&w).is_empty());
+    assert!(w.tmux_clients().is_empty());
 
     let ao = shell_quote(&w.ao_script().to_string_lossy());
     let term = w.terminal("person", &format!("unset TMUX; exec {ao} attach {id}"));
@@ -47,7 +38,7 @@ fn attach_from_a_terminal_outside_tmux_attaches_to_the_session() {
         "OpenCode's TUI on the session",
         shows_the_conversation,
     );
-    assert_eq!(client_sessions(&w), vec![id.clone()]);
+    assert_eq!(w.tmux_clients(), vec![id.clone()]);
 }
 
 #[test]
@@ -98,8 +89,7 @@ fn attach_inside_tmux_switches_the_client() {
         shows_the_conversation,
     );
     // Switched, not nested: the lobby's shell is still there, with no client of its own.
-    let sessions = w.tmux(&["list-sessions", "-F", "#{session_name}"]);
-    assert!(String::from_utf8_lossy(&sessions.stdout).contains("lobby"));
+    assert!(w.tmux_sessions().iter().any(|s| s.contains("lobby")));
 }
 
 #[test]

@@ -18,16 +18,20 @@ const NO_TMUX: &str = "FAIL tmux: not found on PATH\n     fix: install tmux (e.g
                        install tmux` or `brew install tmux`), or set `runtime: process` for \
                        every project\n";
 
+/// `ao doctor` with only the programs of `path` on PATH.
+fn doctor(w: &World, path: &std::path::Path) -> std::process::Output {
+    w.ao_command(&["doctor"])
+        .env("PATH", path)
+        .output()
+        .expect("run ao")
+}
+
 #[test]
 fn doctor_without_tmux_says_so_and_how_to_fix_it() {
     let mut w = World::new(Scenario::new());
     w.project("demo", &[]);
     let path = w.path_with_only(&["git"]);
-    let out = w
-        .ao_command(&["doctor"])
-        .env("PATH", &path)
-        .output()
-        .expect("run ao");
+    let out = doctor(&w, &path);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     assert!(text.contains(NO_TMUX), "{text}");
@@ -47,11 +51,7 @@ fn doctor_without_tmux_says_so_and_how_to_fix_it() {
          model: mock/mock-1\n      opencodeConfig: {}\n",
         w.provider_config()
     ));
-    let out = w
-        .ao_command(&["doctor"])
-        .env("PATH", &path)
-        .output()
-        .expect("run ao");
+    let out = doctor(&w, &path);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
@@ -73,11 +73,7 @@ fn doctor_with_a_broken_config_and_no_tmux_names_every_problem_with_its_fix() {
     let cfg = w.config_path();
     let cfg = cfg.display();
     let path = w.path_with_only(&["git"]);
-    let out = w
-        .ao_command(&["doctor"])
-        .env("PATH", &path)
-        .output()
-        .expect("run ao");
+    let out = doctor(&w, &path);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     let expected_config = format!(
@@ -282,16 +278,13 @@ fn spawn_shows_progress_only_on_a_terminal_and_the_table_fits_80_columns() {
     w.project(project, &[]);
 
     // On a terminal (script(1) gives ao one): a spinner names each step, then its line is wiped.
-    let ao = w.ao_command(&[]);
     let line = format!(
         "{} spawn {project} hello --runtime process",
         shell_quote(&ao_bin().to_string_lossy())
     );
-    let out = Command::new("script")
+    let out = w
+        .command("script")
         .args(["-qec", &line, "/dev/null"])
-        .envs(ao.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .env_remove("TMUX")
-        .current_dir(w.root())
         .stdin(Stdio::null())
         .output()
         .expect("run script(1)");

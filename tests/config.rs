@@ -15,15 +15,21 @@ use ao_core::config::{Config, Context, ProjectConfig};
 use ao_core::session::{RuntimeKind, WorkspaceKind};
 use ao_test_support::{ao_bin, git, repo_root, script, tokens, Scenario, Turn, World};
 
-#[test]
-fn broken_configs_give_their_exact_messages_and_exit_2() {
-    let corpus = repo_root().join("tests/configs/broken");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus)
-        .expect("read the corpus")
+/// The `.yaml` files of `dir`, sorted.
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
-    cases.sort();
+    files.sort();
+    files
+}
+
+#[test]
+fn broken_configs_give_their_exact_messages_and_exit_2() {
+    let corpus = repo_root().join("tests/configs/broken");
+    let cases = yaml_files(&corpus);
     assert!(cases.len() >= 20, "only {} broken configs", cases.len());
 
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -223,12 +229,7 @@ fn every_example_parses() {
     std::fs::create_dir_all(tmp.path().join("docs/handbook")).expect("mkdir");
 
     let examples = repo_root().join("examples");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&examples)
-        .expect("read examples/")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
+    let files = yaml_files(&examples);
     let names: Vec<String> = files
         .iter()
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())

@@ -8,66 +8,18 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ao_core::fault::{CRASH_AT_ENV, SPAWN_CRASH_POINTS};
 use ao_core::home::StateHome;
-use ao_core::runtime::process::ProcessIdentity;
-use ao_core::runtime::RuntimeHandle;
-use ao_core::store::Store;
-use ao_test_support::{script, tokens, Scenario, Turn, World};
+use ao_test_support::{ao_bin, error_of, git, script, tokens, wait_until, Scenario, Turn, World};
 use serde_json::{json, Value};
 
 /// 110 input x $3/M + 7 output x $15/M.
 const REPLY_COST: f64 = (110.0 * 3.0 + 7.0 * 15.0) / 1e6;
-
-fn error_of(s: &Value) -> (String, String) {
-    (
-        s["error"]["name"].as_str().unwrap_or_default().to_string(),
-        s["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The names of the tmux sessions of the world's private server (none when it does not run).
-fn tmux_sessions(w: &World) -> Vec<String> {
-    let out = w.tmux(&["list-sessions", "-F", "#{session_name}"]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// The detached process a session's record points at, if it has one.
-fn recorded_process(w: &World, id: &str) -> Option<ProcessIdentity> {
-    let store = Store::open(&StateHome::at(w.home()).store_path()).expect("store");
-    let rec = store
-        .list()
-        .expect("list")
-        .into_iter()
-        .find(|r| r.address.to_string() == id)?;
-    match rec.runtime_handle? {
-        RuntimeHandle::Process {
-            pid, start_time, ..
-        } => Some(ProcessIdentity { pid, start_time }),
-        _ => None,
-    }
-}
 
 /// Asserts that no panic reached the user and the error is one short message.
 fn assert_clean_error(stderr: &str) {
@@ -102,20 +54,12 @@ fn ten_spawns_started_at_the_same_moment_give_ten_distinct_sessions() {
             // a fifth of a core busy, and this machine has two.
             let runtime = if i % 4 == 0 { "tmux" } else { "process" };
             let prompt = format!("count to {i}");
-            let ao = w.ao_command(&["spawn", "demo", &prompt, "--runtime", runtime]);
-            let mut cmd = Command::new("sh");
-            cmd.arg("-c")
+            w.command("sh")
+                .arg("-c")
                 .arg(r#"read _ < "$0" && exec "$@""#)
                 .arg(&fifo)
-                .arg(ao.get_program())
-                .args(ao.get_args());
-            for (k, v) in ao.get_envs() {
-                match v {
-                    Some(v) => cmd.env(k, v),
-                    None => cmd.env_remove(k),
-                };
-            }
-            cmd.current_dir(w.root())
+                .arg(ao_bin())
+                .args(["spawn", "demo", &prompt, "--runtime", runtime])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -123,14 +67,13 @@ fn ten_spawns_started_at_the_same_moment_give_ten_distinct_sessions() {
                 .expect("start a child")
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !children.iter().all(|c| holds_open(c.id(), &fifo)) {
-        assert!(
-            Instant::now() < deadline,
-            "the children did not reach the gate"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(20), Duration::from_millis(20), || {
+        if children.iter().all(|c| holds_open(c.id(), &fifo)) {
+            Ok(())
+        } else {
+            Err("the children did not reach the gate".to_string())
+        }
+    });
     gate.write_all(&[b'\n'; 10]).expect("open the gate");
 
     // Every child is waited for before anything is asserted, so that none outlives the world.
@@ -179,7 +122,7 @@ fn ten_spawns_started_at_the_same_moment_give_ten_distinct_sessions() {
     }
     // One project server, three tmux sessions, ten work trees besides the repository's own.
     assert_eq!(w.server_pids().len(), 1);
-    assert_eq!(tmux_sessions(&w).len(), 3);
+    assert_eq!(w.tmux_sessions().len(), 3);
     assert_eq!(git(&repo, &["worktree", "list"]).lines().count(), 11);
 
     // And all ten do their work, each with its own exact tokens and cost.
@@ -258,7 +201,7 @@ fn spawn_killed_at_every_point(runtime: &str) {
         let err = w.ao_fails(&["send", &id, "hello?"], 2);
         assert!(err.contains(&format!("`ao kill {id}` removes it")), "{err}");
 
-        let pid = recorded_process(&w, &id);
+        let pid = w.session_process(&id);
         let killed = w.ao_ok(&["kill", &id]);
         assert!(killed.contains(&format!("{id}: stopped")), "{killed}");
 
@@ -266,7 +209,7 @@ fn spawn_killed_at_every_point(runtime: &str) {
         let ids: Vec<String> = w.status(None).iter().map(|s| s["id"].to_string()).collect();
         assert!(!ids.iter().any(|i| i.contains(point)), "{point}: {ids:?}");
         assert!(
-            !tmux_sessions(&w).contains(&id),
+            !w.tmux_sessions().contains(&id),
             "{point}: tmux session left"
         );
         if let Some(pid) = pid {
@@ -342,22 +285,19 @@ fn broken_and_hung_model_streams_block_their_sessions_and_ao_keeps_answering() {
         all
     };
     let find = |all: &[Value], id: &str| all.iter().find(|s| s["id"] == id).cloned().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let h = wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
         let all = timed_status();
         let h = find(&all, &healthy);
-        let st = find(&all, &stalls);
-        if h["activity"] == "ready" && st["activity"] == "active" {
-            assert_eq!(tokens(&h), (110, 7), "{h:#}");
-            ao_test_support::assert_cost(&h, REPLY_COST);
-            break;
+        if h["activity"] == "ready" && find(&all, &stalls)["activity"] == "active" {
+            Ok(h)
+        } else {
+            Err(format!(
+                "never saw healthy ready while the model hangs:\n{all:#?}"
+            ))
         }
-        assert!(
-            Instant::now() < deadline,
-            "never saw healthy ready while the model hangs:\n{all:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
+    assert_eq!(tokens(&h), (110, 7), "{h:#}");
+    ao_test_support::assert_cost(&h, REPLY_COST);
 
     // A stream that turns into garbage fails at once, not retried.
     let s = w.wait_activity(&garbled, "blocked");
@@ -384,21 +324,19 @@ fn broken_and_hung_model_streams_block_their_sessions_and_ao_keeps_answering() {
         error_of(&s).1.contains("Connection reset by server"),
         "{s:#}"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while w
-        .mock
-        .requests()
-        .iter()
-        .filter(|r| r.script.as_deref() == Some("cut short"))
-        .count()
-        < 2
-    {
-        assert!(
-            Instant::now() < deadline,
-            "OpenCode did not retry the cut stream"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
+        let sent = w
+            .mock
+            .requests()
+            .iter()
+            .filter(|r| r.script.as_deref() == Some("cut short"))
+            .count();
+        if sent >= 2 {
+            Ok(())
+        } else {
+            Err("OpenCode did not retry the cut stream".to_string())
+        }
+    });
 
     // A stream that ends cleanly but early (no finish reason, no usage) is taken as a finished
     // step: OpenCode asks the model again and the session goes on (here to the mock's "Done.").
@@ -509,7 +447,7 @@ fn a_read_only_state_home_is_a_clear_error_and_loses_nothing() {
     let before = w.spawn(&["demo", "before", "--runtime", "process"]);
     w.wait_activity(&before, "ready");
     let home = w.home();
-    let process = recorded_process(&w, &before).expect("a process session");
+    let process = w.session_process(&before).expect("a process session");
 
     let Some(mut mounts) = PrivateMounts::new() else {
         eprintln!("skipped: this test needs a mount namespace (CAP_SYS_ADMIN)");
@@ -524,7 +462,7 @@ fn a_read_only_state_home_is_a_clear_error_and_loses_nothing() {
     assert!(err.contains("AO_HOME"), "says what to do:\n{err}");
     // Nothing half-made: no branch, no tmux session.
     assert_eq!(git(&repo, &["branch", "--list", "ao/*"]).lines().count(), 1);
-    assert!(tmux_sessions(&w).is_empty());
+    assert!(w.tmux_sessions().is_empty());
 
     // Status, which keeps its store up to date as it reads, says the same; the session runs on.
     let err = w.ao_fails(&["status", "--json"], 1);
@@ -565,7 +503,7 @@ fn a_full_state_home_is_a_clear_error_and_loses_nothing() {
 
     let before = w.spawn(&["demo", "before", "--runtime", "process"]);
     w.wait_activity(&before, "ready");
-    let process = recorded_process(&w, &before).expect("a process session");
+    let process = w.session_process(&before).expect("a process session");
     let filler = home.join("filler");
     // Dropped before the world, even when an assertion fails: the world needs room to clean up.
     let _free = RemoveOnDrop(filler.clone());
@@ -579,7 +517,7 @@ fn a_full_state_home_is_a_clear_error_and_loses_nothing() {
     );
     assert!(err.contains("free some space"), "says what to do:\n{err}");
     assert_eq!(git(&repo, &["branch", "--list", "ao/*"]).lines().count(), 1);
-    assert!(tmux_sessions(&w).is_empty());
+    assert!(w.tmux_sessions().is_empty());
 
     // Status, which keeps its store up to date as it reads, says the same; the session runs on.
     let err = w.ao_fails(&["status", "--json"], 1);
@@ -674,7 +612,7 @@ fn a_corrupted_store_is_a_clear_error_and_is_left_as_it_is() {
             );
         }
         // The session itself is untouched: its tmux session runs.
-        assert_eq!(tmux_sessions(&w), vec![before.clone()]);
+        assert_eq!(w.tmux_sessions(), vec![before.clone()]);
     }
 
     std::fs::write(&db, &original).expect("repair the store");
@@ -957,7 +895,7 @@ fn names_that_would_inject_into_tmux_git_or_a_shell_are_refused_and_nothing_is_m
         "still here"
     );
     assert!(w.status(None).is_empty());
-    assert!(tmux_sessions(&w).is_empty());
+    assert!(w.tmux_sessions().is_empty());
     assert!(w.server_pids().is_empty(), "a server was started");
     assert!(!w.home().join("worktrees").exists());
     assert_eq!(git(&repo, &["branch", "--list"]).trim(), "* main");

@@ -1,11 +1,10 @@
 //! Talking to sessions: `ao permit` (once, always, reject; choosing among several), `ao send` in
 //! either runtime, `ao wait`, and `ao logs`.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use ao_test_support::{script, tokens, Scenario, ToolCall, Turn, World};
+use ao_test_support::{script, tokens, workspace_of, Scenario, ToolCall, Turn, World};
 use serde_json::json;
 
 fn bash(command: &str) -> Turn {
@@ -16,10 +15,6 @@ fn world(scenario: Scenario) -> World {
     let mut w = World::new(scenario);
     w.project("demo", &["permission: {bash: ask}"]);
     w
-}
-
-fn workspace(w: &World, id: &str) -> std::path::PathBuf {
-    w.session(id)["workspace"].as_str().unwrap().into()
 }
 
 #[test]
@@ -38,8 +33,8 @@ fn permit_once_runs_the_tool_and_the_agent_goes_on() {
         out.contains("allowed once: bash: echo hi > out.txt"),
         "{out}"
     );
-    w.wait_activity(&id, "ready");
-    let file = workspace(&w, &id).join("out.txt");
+    let s = w.wait_activity(&id, "ready");
+    let file = workspace_of(&s).join("out.txt");
     assert_eq!(std::fs::read_to_string(file).unwrap(), "hi\n");
 }
 
@@ -56,8 +51,8 @@ fn permit_reject_stops_the_turn_without_running_the_tool() {
     w.wait_activity(&id, "waiting_input");
     let out = w.ao_ok(&["permit", &id, "--reject"]);
     assert!(out.contains("rejected"), "{out}");
-    w.wait_activity(&id, "ready");
-    assert!(!workspace(&w, &id).join("out.txt").exists());
+    let s = w.wait_activity(&id, "ready");
+    assert!(!workspace_of(&s).join("out.txt").exists());
     // The log says what happened to the call.
     let logs = w.ao_ok(&["logs", &id]);
     assert!(
@@ -85,7 +80,7 @@ fn permit_always_lets_later_calls_like_it_run_unasked() {
         assert_ne!(s["activity"], "waiting_input", "asked again: {s:#}");
         s["activity"] == "ready"
     });
-    let ws = Path::new(s["workspace"].as_str().unwrap()).to_path_buf();
+    let ws = workspace_of(&s);
     assert!(ws.join("one.txt").exists() && ws.join("two.txt").exists());
 }
 
@@ -182,16 +177,8 @@ fn send_continues_a_process_session_and_its_log_keeps_the_output() {
     });
     assert_eq!(tokens(&s), (240, 16));
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !w.session_log(&id).contains("Second reply.") {
-        assert!(
-            Instant::now() < deadline,
-            "the log never got the second reply:\n{}",
-            w.session_log(&id)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(w.session_log(&id).contains("First reply."));
+    let log = w.wait_log(&id, "Second reply.");
+    assert!(log.contains("First reply."));
 }
 
 #[test]

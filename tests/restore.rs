@@ -1,9 +1,9 @@
 //! `ao restore`: a killed session, and one whose tmux server died, come back on the same OpenCode
 //! session with the history, tokens and cost intact, and the conversation goes on.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ao_test_support::{assert_cost, script, tokens, Scenario, Turn, World};
+use ao_test_support::{assert_cost, script, tokens, wait_until, Scenario, Turn, World};
 
 fn world() -> World {
     let mut w = World::new(
@@ -24,18 +24,16 @@ fn pane(w: &World, id: &str) -> String {
 }
 
 fn wait_pane(w: &World, id: &str, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
         let screen = pane(w, id);
         if screen.contains(text) {
-            return;
+            Ok(())
+        } else {
+            Err(format!(
+                "the pane of {id} never showed {text:?}; it shows:\n{screen}"
+            ))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the pane of {id} never showed {text:?}; it shows:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    })
 }
 
 /// Restored: same OpenCode session, history and cost as before, and a follow-up adds to them.
@@ -88,11 +86,7 @@ fn a_killed_process_session_comes_back_and_its_log_goes_on() {
 
     w.ao_ok(&["restore", &id]);
     check_restored(&w, &id, &before);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !w.session_log(&id).contains("Hello again.") {
-        assert!(Instant::now() < deadline, "log: {}", w.session_log(&id));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    w.wait_log(&id, "Hello again.");
 }
 
 #[test]

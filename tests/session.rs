@@ -144,8 +144,7 @@ fn kill_stops_the_runtime_and_status_says_exited() {
         assert_eq!(s["activity"], "exited", "{s:#}");
         assert_eq!(s["process"], "exited", "{s:#}");
     }
-    let panes = w.tmux(&["list-sessions"]);
-    assert!(!String::from_utf8_lossy(&panes.stdout).contains("demo/agent-1"));
+    assert!(!w.tmux_sessions().iter().any(|s| s.contains("demo/agent-1")));
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! its own branch, and `ao kill` removes a work tree only when that loses nothing (or with
 //! `--force`); a `workspace: none` project works in its own directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use ao_test_support::{git, script, Scenario, Turn, World};
+use ao_test_support::{git, script, workspace_of, Scenario, Turn, World};
 use serde_json::json;
 
 /// A script whose session writes `file` through the bash tool, then says it is done.
@@ -15,10 +15,6 @@ fn writes(marker: &str, file: &str) -> ao_test_support::Script {
             json!({"command": format!("echo {marker} > {file}"), "description": format!("Write {file}")}),
         ))
         .turn(Turn::text("Done."))
-}
-
-fn path_of(s: &serde_json::Value) -> PathBuf {
-    PathBuf::from(s["workspace"].as_str().expect("workspace"))
 }
 
 fn branches(repo: &Path) -> Vec<String> {
@@ -42,7 +38,7 @@ fn two_sessions_work_in_their_own_work_trees_and_kill_keeps_what_holds_work() {
     let sb = w.wait_activity(&b, "ready");
 
     // Two work trees under the state home, on two branches.
-    let (wa, wb) = (path_of(&sa), path_of(&sb));
+    let (wa, wb) = (workspace_of(&sa), workspace_of(&sb));
     let trees = w.home().join("worktrees/demo").canonicalize().unwrap();
     assert_eq!(wa.parent(), Some(trees.as_path()), "{sa:#}");
     assert_eq!(wb.parent(), Some(trees.as_path()), "{sb:#}");
@@ -130,7 +126,7 @@ fn two_sessions_work_in_their_own_work_trees_and_kill_keeps_what_holds_work() {
     // A session that changed nothing: its work tree and branch go at once.
     let c = w.spawn(&["demo", "hello", "--runtime", "process"]);
     let sc = w.wait_activity(&c, "ready");
-    let wc = path_of(&sc);
+    let wc = workspace_of(&sc);
     assert!(wc.is_dir());
     let out = w.ao_ok(&["kill", &c]);
     assert_eq!(
@@ -159,7 +155,7 @@ fn a_project_without_work_trees_runs_in_its_own_directory() {
     ));
     let id = w.spawn(&["plain", "gamma", "--runtime", "process"]);
     let s = w.wait_activity(&id, "ready");
-    assert_eq!(path_of(&s), project.canonicalize().unwrap());
+    assert_eq!(workspace_of(&s), project.canonicalize().unwrap());
     assert!(s["branch"].is_null(), "{s:#}");
     assert_eq!(
         std::fs::read_to_string(project.join("gamma.txt")).unwrap(),

@@ -97,28 +97,8 @@ impl World {
     pub fn project(&mut self, name: &str, agent_config: &[&str]) -> PathBuf {
         let dir = self.root().join("projects").join(name);
         std::fs::create_dir_all(&dir).expect("mkdir project");
-        for args in [
-            vec!["init", "-q", "-b", "main"],
-            vec![
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-q",
-                "--allow-empty",
-                "-m",
-                "init",
-            ],
-        ] {
-            let ok = Command::new("git")
-                .arg("-C")
-                .arg(&dir)
-                .args(&args)
-                .status()
-                .expect("git");
-            assert!(ok.success());
-        }
+        git(&dir, &["init", "-q", "-b", "main"]);
+        git(&dir, &["commit", "-q", "--allow-empty", "-m", "init"]);
         let mut extra = String::new();
         for line in agent_config {
             extra.push_str(&format!("      {line}\n"));
@@ -177,9 +157,16 @@ impl World {
 
     /// A command running `ao` in this world.
     pub fn ao_command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(ao_bin());
-        cmd.args(args)
-            .current_dir(self.root())
+        let mut cmd = self.command(ao_bin());
+        cmd.args(args);
+        cmd
+    }
+
+    /// Any program with this world's environment (what `ao` runs with), in its directory: a shell
+    /// that starts `ao`, `opencode` itself, script(1).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(self.root())
             .env("AO_CONFIG", self.config_path())
             .env("AO_HOME", self.home())
             .env("AO_TMUX_SOCKET", &self.tmux_socket)
@@ -253,18 +240,28 @@ impl World {
         what: &str,
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
+        wait_until(timeout, Duration::from_millis(100), || {
             let s = self.session(id);
             if pred(&s) {
-                return s;
+                Ok(s)
+            } else {
+                Err(format!(
+                    "{id} did not become {what} within {timeout:?}; last status:\n{s:#}"
+                ))
             }
-            assert!(
-                Instant::now() < deadline,
-                "{id} did not become {what} within {timeout:?}; last status:\n{s:#}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
+    }
+
+    /// Polls until the session's log (see [`World::session_log`]) holds `text`; returns the log.
+    pub fn wait_log(&self, id: &str, text: &str) -> String {
+        wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+            let log = self.session_log(id);
+            if log.contains(text) {
+                Ok(log)
+            } else {
+                Err(format!("the log of {id} never got {text:?}:\n{log}"))
+            }
+        })
     }
 
     /// Polls until the session's activity is `activity`.
@@ -303,25 +300,20 @@ impl World {
     /// Kills a project's OpenCode server with SIGKILL, as a crash would, and waits until it is gone.
     pub fn crash_server(&self, project: &str) {
         let store = Store::open(&StateHome::at(self.home()).store_path()).expect("store");
-        let v = store
-            .agent_state("opencode", &format!("server:{project}"))
-            .expect("read store")
-            .expect("the project has a server");
-        let id = ProcessIdentity {
-            pid: v["pid"].as_u64().expect("pid") as u32,
-            start_time: v["start_time"].as_u64().expect("start_time"),
-        };
+        let id = server_of(&store, project).expect("the project has a server");
         assert!(id.is_alive(), "the server of {project} is not running");
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(id.pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         )
         .expect("kill the server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while id.is_alive() {
-            assert!(Instant::now() < deadline, "the server did not die");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            if id.is_alive() {
+                Err("the server did not die".to_string())
+            } else {
+                Ok(())
+            }
+        })
     }
 
     /// Runs a tmux command on this world's private server.
@@ -334,13 +326,56 @@ impl World {
             .expect("run tmux")
     }
 
+    /// The names of the sessions of the world's tmux server (none when it does not run).
+    pub fn tmux_sessions(&self) -> Vec<String> {
+        self.tmux_lines(&["list-sessions", "-F", "#{session_name}"])
+    }
+
+    /// The sessions the clients of the world's tmux server are attached to.
+    pub fn tmux_clients(&self) -> Vec<String> {
+        self.tmux_lines(&["list-clients", "-F", "#{client_session}"])
+    }
+
+    fn tmux_lines(&self, args: &[&str]) -> Vec<String> {
+        let out = self.tmux(args);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The detached process a session's record points at (`demo/agent-1`), if it has one.
+    pub fn session_process(&self, id: &str) -> Option<ProcessIdentity> {
+        self.session_processes()
+            .into_iter()
+            .find_map(|(address, p)| (address == id).then_some(p))
+    }
+
+    /// Every session's recorded detached process, with the session's address.
+    fn session_processes(&self) -> Vec<(String, ProcessIdentity)> {
+        let Ok(store) = Store::open(&StateHome::at(self.home()).store_path()) else {
+            return vec![];
+        };
+        store
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|rec| match rec.runtime_handle {
+                Some(RuntimeHandle::Process {
+                    pid, start_time, ..
+                }) => Some((rec.address.to_string(), ProcessIdentity { pid, start_time })),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A shell script that runs `ao` with this world's environment, for programs started outside
     /// the test process (a tmux pane, a person's terminal). Unlike [`World::ao_command`] it keeps
     /// `TMUX` as it finds it.
     pub fn ao_script(&self) -> PathBuf {
         let path = self.root().join("ao.sh");
         if !path.exists() {
-            let cmd = self.ao_command(&[]);
+            let cmd = self.command(ao_bin());
             let mut text = String::from("#!/bin/sh\n");
             // Removed variables (TMUX) are left as the caller has them: the script runs inside
             // tmux and outside it.
@@ -402,38 +437,28 @@ impl World {
         what: &str,
         pred: impl Fn(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
+        wait_until(timeout, Duration::from_millis(200), || {
             let screen = terminal.screen();
             if pred(&screen) {
-                return screen;
+                Ok(screen)
+            } else {
+                Err(format!(
+                    "the terminal did not show {what} within {timeout:?}; it shows:\n{screen}"
+                ))
             }
-            assert!(
-                Instant::now() < deadline,
-                "the terminal did not show {what} within {timeout:?}; it shows:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        })
     }
 
     /// Polls until the clients of the session server are attached to exactly `sessions`.
     pub fn wait_for_clients(&self, sessions: &[&str]) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let out = self.tmux(&["list-clients", "-F", "#{client_session}"]);
-            let now: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect();
+        wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+            let now = self.tmux_clients();
             if now == sessions {
-                return;
+                Ok(())
+            } else {
+                Err(format!("tmux clients are on {now:?}, not {sessions:?}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "tmux clients are on {now:?}, not {sessions:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 
     /// The pids of the project servers this world's ao started.
@@ -443,34 +468,43 @@ impl World {
         };
         self.projects
             .iter()
-            .filter_map(|(p, _)| {
-                store
-                    .agent_state("opencode", &format!("server:{p}"))
-                    .ok()
-                    .flatten()
-            })
-            .filter_map(|v| {
-                Some(ProcessIdentity {
-                    pid: v["pid"].as_u64()? as u32,
-                    start_time: v["start_time"].as_u64()?,
-                })
-            })
+            .filter_map(|(p, _)| server_of(&store, p))
             .collect()
+    }
+}
+
+/// The process of a project's server, as ao recorded it.
+fn server_of(store: &Store, project: &str) -> Option<ProcessIdentity> {
+    let v = store
+        .agent_state("opencode", &format!("server:{project}"))
+        .ok()??;
+    Some(ProcessIdentity {
+        pid: v["pid"].as_u64()? as u32,
+        start_time: v["start_time"].as_u64()?,
+    })
+}
+
+/// Checks every `every` until `check` gives `Ok`; after `timeout`, panics with its last `Err`.
+pub fn wait_until<T>(
+    timeout: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(why) => assert!(Instant::now() < deadline, "{why}"),
+        }
+        std::thread::sleep(every);
     }
 }
 
 impl Drop for World {
     fn drop(&mut self) {
         // Every process this world started, by pid: session followers, then project servers.
-        if let Ok(store) = Store::open(&StateHome::at(self.home()).store_path()) {
-            for rec in store.list().unwrap_or_default() {
-                if let Some(RuntimeHandle::Process {
-                    pid, start_time, ..
-                }) = rec.runtime_handle
-                {
-                    ProcessIdentity { pid, start_time }.stop(Duration::from_secs(3));
-                }
-            }
+        for (_, process) in self.session_processes() {
+            process.stop(Duration::from_secs(3));
         }
         for server in self.server_pids() {
             server.stop(Duration::from_secs(5));
@@ -573,6 +607,22 @@ pub fn tokens(s: &Value) -> (u64, u64) {
     (
         s["tokens"]["input"].as_u64().unwrap_or(0),
         s["tokens"]["output"].as_u64().unwrap_or(0),
+    )
+}
+
+/// The directory a session works in, from its `ao status --json` entry.
+pub fn workspace_of(s: &Value) -> PathBuf {
+    PathBuf::from(s["workspace"].as_str().expect("workspace"))
+}
+
+/// The error `ao status --json` gives a session: (name, message), empty when it has none.
+pub fn error_of(s: &Value) -> (String, String) {
+    (
+        s["error"]["name"].as_str().unwrap_or_default().to_string(),
+        s["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     )
 }
 
