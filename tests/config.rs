@@ -177,8 +177,8 @@ projects:
         Some(serde_json::json!({"bash": "ask", "edit": "allow"}))
     );
     assert_eq!(
-        ac.opencode_config,
-        Some(serde_json::json!({"autoupdate": false}))
+        ac.settings.get("opencodeConfig"),
+        Some(&serde_json::json!({"autoupdate": false}))
     );
     assert_eq!(docs.runtime, RuntimeKind::Tmux);
     assert_eq!(docs.workspace, WorkspaceKind::None, "not a git repository");
@@ -187,6 +187,14 @@ projects:
         docs.agent_config.permission,
         Some(serde_json::json!("allow"))
     );
+}
+
+/// The agents `ao` has, as its registry lists them: the config is read against their own keys.
+fn registry() -> Vec<std::sync::Arc<dyn ao_core::agent::Agent>> {
+    let home = ao_core::home::StateHome::at(std::env::temp_dir().join("ao-config-tests-unused"));
+    vec![std::sync::Arc::new(ao_plugin_opencode::OpenCodeAgent::new(
+        ao_plugin_opencode::OpenCodeSettings::from_env(home, "ao".into()),
+    ))]
 }
 
 fn api_path(root: &Path) -> PathBuf {
@@ -202,9 +210,10 @@ fn load(text: &str, file: &Path, root: &Path) -> Config {
         "DOCS_ROOT" => Some(root.join("docs").to_string_lossy().into_owned()),
         _ => None,
     };
+    let agents = registry();
     let cx = Context {
         var: &var,
-        agents: &["opencode"],
+        agents: &agents,
     };
     Config::parse_in(text, file, cx).unwrap_or_else(|e| panic!("{}:\n{e}", file.display()))
 }
@@ -291,7 +300,7 @@ fn every_example_parses() {
     let mock = read("offline-mock.yaml");
     let p = project(&mock, "demo");
     assert_eq!(p.agent_config.model.as_deref(), Some("mock/mock-1"));
-    let provider = &p.agent_config.opencode_config.as_ref().unwrap()["provider"]["mock"];
+    let provider = &p.agent_config.settings["opencodeConfig"]["provider"]["mock"];
     assert_eq!(provider["options"]["baseURL"], "http://127.0.0.1:4010/v1");
 }
 

@@ -475,8 +475,9 @@ impl World {
 
 /// The process of a project's server, as ao recorded it.
 fn server_of(store: &Store, project: &str) -> Option<ProcessIdentity> {
-    let v = store
-        .agent_state("opencode", &format!("server:{project}"))
+    let v: Value = store
+        .plugin_state("opencode")
+        .get_blocking(&format!("server:{project}"))
         .ok()??;
     Some(ProcessIdentity {
         pid: v["pid"].as_u64()? as u32,

@@ -123,9 +123,15 @@ pub enum Command {
         /// project/name, or a name unique across projects.
         target: String,
     },
-    /// Follows an OpenCode session's events into its log (what a process-runtime session runs).
-    #[command(name = "opencode-follow", hide = true)]
-    OpencodeFollow(FollowArgs),
+    /// Runs a helper process of an agent plugin (what a process-runtime session runs).
+    #[command(name = "agent-helper", hide = true)]
+    AgentHelper {
+        /// The agent plugin.
+        agent: String,
+        /// The helper and its arguments, as the plugin defines them.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// When to use colours.
@@ -285,16 +291,4 @@ pub struct WaitArgs {
 
 fn parse_activity(s: &str) -> Result<Activity, String> {
     s.parse()
-}
-
-#[derive(Debug, Args)]
-pub struct FollowArgs {
-    #[arg(long)]
-    pub url: String,
-    #[arg(long)]
-    pub session: String,
-    #[arg(long)]
-    pub password_file: PathBuf,
-    #[arg(long, default_value_t = 0)]
-    pub since: i64,
 }

@@ -6,7 +6,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use ao_core::agent::Agent;
 use ao_core::config::Config;
 use ao_core::doctor::{self, Check, Verdict};
 use ao_core::home::StateHome;
@@ -19,6 +18,14 @@ use crate::output::{paint, use_color};
 pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let mut checks = Vec::new();
+    let home = StateHome::from_env();
+    // Agents use the state home only for what they start, which the doctor never does: with a
+    // broken one (reported below, and then no agent is asked anything) the config is still
+    // checked against the real plugins.
+    let registry = match &home {
+        Ok(home) => crate::agents::registry(home),
+        Err(_) => crate::agents::registry(&StateHome::at(std::env::temp_dir())),
+    };
 
     let config = match Config::locate(cli.config.as_deref(), &cwd) {
         Err(_) => {
@@ -34,7 +41,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             ));
             None
         }
-        Ok(file) => match Config::load_in(&file, crate::config_context()) {
+        Ok(file) => match Config::load_in(&file, crate::config_context(&registry)) {
             Ok(c) => {
                 let names: Vec<&str> = c.projects.iter().map(|p| p.name.as_str()).collect();
                 checks.push(if names.is_empty() {
@@ -86,7 +93,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             .any(|p| p.workspace == WorkspaceKind::Worktree);
     checks.push(doctor::git(git_needed));
 
-    match StateHome::from_env() {
+    match home {
         Err(e) => checks.push(Check::fail(
             "state home",
             e.to_string(),
@@ -97,21 +104,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let home_ok = home_check.verdict != Verdict::Fail;
             checks.push(home_check);
             if home_ok {
-                match crate::opencode_agent(home) {
-                    Ok(agent) => {
-                        let mine: Vec<_> = projects
-                            .iter()
-                            .filter(|p| p.agent == agent.name())
-                            .cloned()
-                            .collect();
-                        checks.extend(agent.doctor(&mine).await);
-                    }
-                    Err(e) => checks.push(Check::fail(
-                        "opencode",
-                        format!("cannot check: {e}"),
-                        "fix the state home first",
-                    )),
-                }
+                checks.extend(doctor::agents(&registry, &home, &projects).await);
             }
         }
     }

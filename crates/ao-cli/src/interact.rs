@@ -113,7 +113,7 @@ pub async fn logs(
     follow: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let rec = mgr.resolve_one(target)?;
+    let rec = mgr.resolve_one(target).await?;
     let mut printed: HashSet<String> = HashSet::new();
     let mut out = std::io::stdout().lock();
     let print_new = |entries: Vec<TranscriptEntry>,
@@ -231,8 +231,9 @@ fn write_block(out: &mut dyn Write, time: &str, who: &str, text: &str) -> std::i
 pub async fn restore(mgr: &SessionManager, target: &str) -> anyhow::Result<()> {
     let rec = mgr.restore(target).await?;
     println!(
-        "{}: restored on OpenCode session {} ({})",
+        "{}: restored on {} session {} ({})",
         rec.address,
+        rec.agent,
         rec.agent_session_id.as_deref().unwrap_or("?"),
         rec.runtime
     );

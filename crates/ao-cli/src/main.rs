@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 a runtime failure, 2 bad usage or bad config.
 
+mod agents;
 mod cli;
 mod doctor;
 mod interact;
@@ -9,18 +10,17 @@ mod output;
 mod progress;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 
+use ao_core::agent::Agent;
 use ao_core::clock::SystemClock;
 use ao_core::config::Config;
 use ao_core::home::StateHome;
 use ao_core::manager::{KillOptions, SessionManager, SpawnOptions};
 use ao_core::runtime::TmuxRuntime;
-use ao_plugin_opencode::{OpenCodeAgent, OpenCodeSettings};
 
 use crate::cli::{Cli, Command};
 
@@ -78,6 +78,8 @@ fn report(err: &anyhow::Error) -> ExitCode {
         c.downcast_ref::<UsageError>().is_some()
             || c.downcast_ref::<ao_core::Error>()
                 .is_some_and(|e| e.is_usage())
+            || c.downcast_ref::<ao_core::agent::AgentError>()
+                .is_some_and(|e| e.is_usage())
     });
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
@@ -104,51 +106,39 @@ fn report(err: &anyhow::Error) -> ExitCode {
     ExitCode::from(if usage { 2 } else { 1 })
 }
 
-fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
+async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let file = Config::locate(cli.config.as_deref(), &cwd).map_err(ao_core::Error::from)?;
-    let config = Config::load_in(&file, config_context()).map_err(ao_core::Error::from)?;
     let home = StateHome::from_env()?;
-    let agent = opencode_agent(home.clone()).map_err(ao_core::Error::from)?;
+    let agents = agents::registry(&home);
+    let file = Config::locate(cli.config.as_deref(), &cwd).map_err(ao_core::Error::from)?;
+    let config = Config::load_in(&file, config_context(&agents)).map_err(ao_core::Error::from)?;
     Ok(SessionManager::new(
         config,
         home,
-        vec![Arc::new(agent)],
+        agents,
         TmuxRuntime::from_env(),
         Arc::new(SystemClock),
-    )?)
+    )
+    .await?)
 }
 
 /// What configs are read against: the process environment and the agents this binary has.
-/// The OpenCode agent over `home`, its follower being this `ao` binary.
-fn opencode_agent(home: StateHome) -> Result<OpenCodeAgent, ao_core::agent::AgentError> {
-    let ao_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao"));
-    OpenCodeAgent::new(OpenCodeSettings::from_env(home, ao_exe))
-}
-
-fn config_context() -> ao_core::config::Context<'static> {
+fn config_context(agents: &[Arc<dyn Agent>]) -> ao_core::config::Context<'_> {
     ao_core::config::Context {
-        agents: &[ao_plugin_opencode::AGENT_NAME],
+        agents,
         ..ao_core::config::Context::process()
     }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::OpencodeFollow(args) => {
-            ao_plugin_opencode::run_follower(
-                &args.url,
-                &args.session,
-                &args.password_file,
-                args.since,
-            )
-            .await
-            .map_err(anyhow::Error::msg)?;
+        Command::AgentHelper { agent, args } => {
+            agents::run_helper(agent, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Spawn(args) => {
             let prompt = args.prompt_text()?;
-            let mgr = manager(&cli)?;
+            let mgr = manager(&cli).await?;
             let spinner = progress::Spinner::start(format!("ao spawn {}", args.project));
             let spawned = mgr
                 .spawn_with_progress(
@@ -174,8 +164,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", s.address)?;
             eprintln!(
-                "ao: {} runs OpenCode session {} in {} ({}); `ao status {}` shows it",
+                "ao: {} runs {} session {} in {} ({}); `ao status {}` shows it",
                 s.address,
+                s.agent,
                 s.agent_session_id.as_deref().unwrap_or("?"),
                 s.workspace.display(),
                 s.runtime,
@@ -184,7 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status(args) => {
-            let mgr = manager(&cli)?;
+            let mgr = manager(&cli).await?;
             let statuses = mgr.status(args.target.as_deref()).await?;
             let mut out = std::io::stdout().lock();
             if args.json {
@@ -201,7 +192,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::List => {
-            let mgr = manager(&cli)?;
+            let mgr = manager(&cli).await?;
             let statuses = mgr.status(None).await?;
             let mut out = std::io::stdout().lock();
             for s in &statuses {
@@ -217,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Attach { target } => {
-            let mgr = manager(&cli)?;
+            let mgr = manager(&cli).await?;
             let cmd = mgr.attach(target).await?;
             let mut child = std::process::Command::new(&cmd.program);
             child
@@ -232,19 +223,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Err(anyhow::Error::new(err).context(format!("cannot run {}", cmd.program.display())))
         }
         Command::Send { target, message } => {
-            interact::send(&manager(&cli)?, target, message.as_deref()).await?;
+            interact::send(&manager(&cli).await?, target, message.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Permit(args) => {
-            interact::permit(&manager(&cli)?, args).await?;
+            interact::permit(&manager(&cli).await?, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Answer(args) => {
-            interact::answer(&manager(&cli)?, args).await?;
+            interact::answer(&manager(&cli).await?, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Wait(args) => {
-            interact::wait(&manager(&cli)?, args).await?;
+            interact::wait(&manager(&cli).await?, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Logs {
@@ -252,11 +243,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             follow,
             json,
         } => {
-            interact::logs(&manager(&cli)?, target, *follow, *json).await?;
+            interact::logs(&manager(&cli).await?, target, *follow, *json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Restore { target } => {
-            interact::restore(&manager(&cli)?, target).await?;
+            interact::restore(&manager(&cli).await?, target).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kill {
@@ -264,17 +255,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             purge,
             force,
         } => {
-            let mgr = manager(&cli)?;
+            let mgr = manager(&cli).await?;
             let opts = KillOptions {
                 purge: *purge,
                 force: *force,
             };
-            let killed = mgr.kill(target, opts).await?;
+            let report = mgr.kill(target, opts).await?;
             let mut out = std::io::stdout().lock();
-            for k in &killed {
+            for k in &report.sessions {
                 output::kill_report(&mut out, k)?;
             }
-            Ok(ExitCode::SUCCESS)
+            let mut err = std::io::stderr().lock();
+            for k in &report.sessions {
+                for problem in &k.problems {
+                    writeln!(err, "ao: {}: {problem}", k.id)?;
+                }
+            }
+            for problem in &report.release_problems {
+                writeln!(err, "ao: {problem}")?;
+            }
+            Ok(if report.complete() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Doctor => doctor::run(&cli).await,
         Command::Completions { shell } => {

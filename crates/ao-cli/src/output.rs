@@ -203,10 +203,12 @@ pub fn keep_reason(r: &KeepReason) -> String {
 
 /// What `ao kill` did to one session, in a line or two.
 pub fn kill_report(out: &mut dyn Write, k: &Killed) -> io::Result<()> {
-    let stopped = if k.purged {
-        "stopped and purged"
-    } else {
-        "stopped"
+    // Only what was done: a purge whose conversation was not deleted is a plain stop, and a
+    // session with problems says so after this line (on standard error).
+    let stopped = match (k.purged, k.problems.is_empty()) {
+        (true, _) => "stopped and purged",
+        (false, true) => "stopped",
+        (false, false) => "stopped, with problems",
     };
     let Some(ws) = &k.workspace else {
         return writeln!(out, "{}: {stopped}", k.id);

@@ -1,8 +1,12 @@
 //! The [`Agent`] trait: what ao needs from a coding-agent plugin.
 //!
 //! A plugin creates the agent's conversation before anything runs (so its id is known), says what
-//! the runtime must run, delivers the first prompt, and reports what the agent is doing. A new agent
-//! is one new crate implementing this trait, wired into the CLI; nothing else changes.
+//! the runtime must run, delivers the first prompt, and reports what the agent is doing. Every call
+//! gets a [`ProjectContext`] (the project, the state home, and the plugin's own typed part of ao's
+//! store) and, for one session, a [`SessionContext`] (its record with the runtime handle, and its
+//! private directory), so that a plugin keeps nothing in memory between `ao` invocations and never
+//! opens ao's database itself. A new agent is one new crate implementing this trait plus one line
+//! in the CLI's registry; docs/architecture.md ("A second agent") says what it implements.
 
 use std::path::Path;
 
@@ -10,23 +14,44 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use crate::clock::EpochMillis;
-use crate::config::ProjectConfig;
+use crate::config::{ConfigValue, ProjectConfig, SettingProblem};
+use crate::home::StateHome;
 use crate::runtime::LaunchSpec;
 use crate::session::{Activity, PendingRequest, SessionError, SessionRecord, Tokens};
+use crate::store::PluginState;
 use crate::transcript::TranscriptEntry;
 
-/// An agent plugin that failed.
+/// The hidden subcommand of the `ao` binary that runs a helper process of an agent plugin (the
+/// OpenCode plugin's event follower): `ao agent-helper <agent> <args…>`. A plugin puts it in the
+/// [`LaunchSpec`] it returns; the CLI's registry hands the arguments to the plugin.
+pub const AGENT_HELPER_SUBCOMMAND: &str = "agent-helper";
+
+/// Why an agent plugin failed, kept typed so that the CLI can tell a person's mistake (exit 2) from
+/// a failure (exit 1), and callers can match on the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// What the request names does not exist (a request id, a conversation): the person's to fix.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request makes no sense now (nothing pending, the wrong number of answers): the
+    /// person's to fix.
+    #[error("{0}")]
+    Refused(String),
+    /// The agent's server did not answer in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// The agent's server refused ao's credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The agent's server cannot be reached: not running, or the connection failed.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The agent's server answered with an error of its own, or with something unreadable.
+    #[error("{0}")]
+    Server(String),
     /// The agent's program is missing or would not start.
     #[error("{0}")]
     Launch(String),
-    /// The agent's server could not be reached or answered with an error.
-    #[error("{0}")]
-    Server(String),
-    /// The request makes no sense for this session (nothing pending, unknown request id, ...).
-    #[error("{0}")]
-    Request(String),
     /// A file of the agent's could not be used.
     #[error("{what}: {source}")]
     Io {
@@ -36,17 +61,45 @@ pub enum AgentError {
         #[source]
         source: std::io::Error,
     },
+    /// ao's store (the plugin's state) or state home could not be used.
+    #[error("{0}")]
+    State(#[source] Box<crate::Error>),
 }
 
-/// Everything a plugin needs to set up a new session.
-#[derive(Debug, Clone, Copy)]
-pub struct SpawnRequest<'a> {
+impl AgentError {
+    /// True when the person must fix their request (exit code 2), whoever found the mistake.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, AgentError::NotFound(_) | AgentError::Refused(_))
+    }
+}
+
+impl From<crate::Error> for AgentError {
+    fn from(e: crate::Error) -> Self {
+        AgentError::State(Box::new(e))
+    }
+}
+
+/// What every call of an agent gets: the project it is about, the state home, and the plugin's own
+/// part of ao's store.
+#[derive(Clone, Copy)]
+pub struct ProjectContext<'a> {
     /// The project's settings.
     pub project: &'a ProjectConfig,
-    /// The session as reserved (address, runtime, workspace, model, agent mode).
-    pub session: &'a SessionRecord,
-    /// A private (0700) directory for the session's files.
-    pub session_dir: &'a Path,
+    /// ao's state home (for the plugin's own files: logs, secrets).
+    pub home: &'a StateHome,
+    /// The plugin's typed state in ao's store.
+    pub state: &'a PluginState,
+}
+
+/// One session as an agent sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionContext<'a> {
+    /// The session as stored: address, workspace, the agent's id for the conversation (once
+    /// known), and the runtime handle (once started) with which its terminal or process is found.
+    pub record: &'a SessionRecord,
+    /// The session's private (0700) directory, for the plugin's files about it (a transcript, a
+    /// prompt file).
+    pub dir: &'a Path,
 }
 
 /// What [`Agent::prepare`] returns.
@@ -134,19 +187,41 @@ pub enum Reply {
 /// A coding agent.
 #[async_trait]
 pub trait Agent: Send + Sync {
-    /// The plugin's name, as in config (`opencode`).
+    /// The plugin's name, as in config and in the store (`agent:`).
     fn name(&self) -> &'static str;
+
+    /// The keys of `agentConfig` this agent adds to the ones every agent understands (`model`,
+    /// `prompt`, `agent`, `permission`).
+    fn config_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks the value of one of [`config_keys`](Agent::config_keys) and returns what to keep of
+    /// it (it reaches the plugin as `agentConfig.settings[key]`); problems are reported at their
+    /// place in the file.
+    fn check_config(
+        &self,
+        key: &str,
+        value: ConfigValue<'_>,
+    ) -> Result<serde_json::Value, Vec<SettingProblem>> {
+        let _ = key;
+        Ok(value.to_json())
+    }
 
     /// Creates the agent's conversation and says what the runtime must run. Nothing is running
     /// yet; the prompt is not sent yet.
-    async fn prepare(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError>;
+    async fn prepare(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<PreparedSession, AgentError>;
 
     /// Sends a prompt to the session, once its runtime runs. Used for the first prompt and for
     /// follow-ups.
     async fn send(
         &self,
-        project: &ProjectConfig,
-        session: &SessionRecord,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
         prompt: &str,
     ) -> Result<(), AgentError>;
 
@@ -154,43 +229,44 @@ pub trait Agent: Send + Sync {
     /// should batch and parallelise: this runs on every `ao status`.
     async fn observe(
         &self,
-        project: &ProjectConfig,
-        sessions: &[&SessionRecord],
+        cx: &ProjectContext<'_>,
+        sessions: &[SessionContext<'_>],
     ) -> Vec<Observation>;
 
-    /// What a person's terminal runs to watch and drive the session (the agent's own UI).
+    /// What a person's terminal runs to watch and drive the session (the agent's own UI), for
+    /// runtimes without a terminal of their own.
     async fn attach_launch(
         &self,
-        project: &ProjectConfig,
-        session: &SessionRecord,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
     ) -> Result<LaunchSpec, AgentError>;
 
     /// Stops the agent's side of a session: aborts a running turn; with `purge`, deletes the
-    /// conversation too.
+    /// conversation too. `Ok` means all of that was done (or there was nothing to do).
     async fn kill(
         &self,
-        project: &ProjectConfig,
-        session: &SessionRecord,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
         purge: bool,
     ) -> Result<(), AgentError>;
 
     /// Releases what the agent keeps running for a project (a server) once no session of the
     /// project is live any more.
-    async fn release(&self, project: &ProjectConfig);
+    async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError>;
 
     /// Answers a pending request of the session (or of one of its child sessions).
     async fn reply(
         &self,
-        project: &ProjectConfig,
-        session: &SessionRecord,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
         reply: &Reply,
     ) -> Result<(), AgentError>;
 
     /// The session's conversation so far, oldest first.
     async fn transcript(
         &self,
-        project: &ProjectConfig,
-        session: &SessionRecord,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
     ) -> Result<Vec<TranscriptEntry>, AgentError>;
 
     /// A feed that yields whenever something about the session may have changed (an event from the
@@ -198,17 +274,21 @@ pub trait Agent: Send + Sync {
     /// ever a way to notice sooner.
     async fn changes(
         &self,
-        project: &ProjectConfig,
-        session: &SessionRecord,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
     ) -> Result<BoxStream<'static, ()>, AgentError>;
 
     /// Brings an existing conversation back: makes sure what it needs runs (a server) and says
     /// what the runtime must run for it, as [`Agent::prepare`] does for a new one.
-    async fn restore(&self, req: SpawnRequest<'_>) -> Result<PreparedSession, AgentError>;
+    async fn restore(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<PreparedSession, AgentError>;
 
     /// Checks for `ao doctor`: the agent's program and its version, and for each project what
     /// the agent keeps running for it (a server) and whether it answers. Never starts anything.
-    async fn doctor(&self, projects: &[ProjectConfig]) -> Vec<crate::doctor::Check> {
+    async fn doctor(&self, projects: &[ProjectContext<'_>]) -> Vec<crate::doctor::Check> {
         let _ = projects;
         Vec::new()
     }

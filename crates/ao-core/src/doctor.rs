@@ -215,6 +215,39 @@ pub fn state_home(home: &StateHome) -> Check {
     }
 }
 
+/// Each agent's own checks (its program, what it keeps running per project), for the projects
+/// that use it; never starts anything.
+pub async fn agents(
+    agents: &[std::sync::Arc<dyn crate::agent::Agent>],
+    home: &StateHome,
+    projects: &[ProjectConfig],
+) -> Vec<Check> {
+    let path = home.store_path();
+    let store = match crate::blocking::unblock(move || crate::store::Store::open(&path)).await {
+        Ok(store) => store,
+        // The state home check has said why already.
+        Err(_) => return Vec::new(),
+    };
+    let mut checks = Vec::new();
+    for (i, agent) in agents.iter().enumerate() {
+        let state = store.plugin_state(agent.name());
+        let mine: Vec<crate::agent::ProjectContext<'_>> = projects
+            .iter()
+            .filter(|p| match &p.agent {
+                Some(name) => name == agent.name(),
+                None => i == 0,
+            })
+            .map(|project| crate::agent::ProjectContext {
+                project,
+                home,
+                state: &state,
+            })
+            .collect();
+        checks.extend(agent.doctor(&mine).await);
+    }
+    checks
+}
+
 /// A project's directory: for work trees, a git repository with a commit and the default branch.
 pub fn project(p: &ProjectConfig) -> Check {
     let subject = format!("project {}", p.name);

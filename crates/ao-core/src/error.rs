@@ -26,6 +26,15 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
+    /// The store holds a value this ao cannot read or write (never guessed at).
+    #[error("session store {path}: {message}")]
+    StoreData {
+        /// The database file.
+        path: PathBuf,
+        /// Which value, and what to do.
+        message: String,
+    },
+
     /// A runtime (tmux, process) failed.
     #[error("{0}")]
     Runtime(#[from] crate::runtime::RuntimeError),

@@ -19,6 +19,7 @@
 //! the runtime and the agent, and returns plain values that the CLI prints.
 
 pub mod agent;
+pub mod blocking;
 pub mod clock;
 pub mod config;
 pub mod doctor;

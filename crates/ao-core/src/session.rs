@@ -1,5 +1,5 @@
 //! The vocabulary of ao as plain values: a session's address, its stored record, and the status
-//! that `ao status` reports (the JSON of design.md).
+//! that `ao status` reports (the JSON of `ao status --json`, docs/architecture.md).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -93,11 +93,13 @@ impl Lifecycle {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Lifecycle {
+    /// The lifecycle a stored word names; `None` for a word this ao does not know.
+    pub(crate) fn parse(s: &str) -> Option<Lifecycle> {
         match s {
-            "spawning" => Lifecycle::Spawning,
-            "killed" => Lifecycle::Killed,
-            _ => Lifecycle::Live,
+            "spawning" => Some(Lifecycle::Spawning),
+            "live" => Some(Lifecycle::Live),
+            "killed" => Some(Lifecycle::Killed),
+            _ => None,
         }
     }
 }
@@ -129,7 +131,7 @@ pub struct SessionRecord {
     pub created_at: EpochMillis,
 }
 
-/// What the agent is doing, as design.md defines the states.
+/// What the agent is doing; docs/architecture.md ("Activity") defines the states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activity {

@@ -6,10 +6,12 @@
 //! `ao spawn` started at once get ten distinct sessions and no error.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::clock::EpochMillis;
 use crate::error::{Error, Result};
@@ -89,9 +91,14 @@ pub struct NewSession<'a> {
 }
 
 /// The open session store.
+///
+/// Its methods block (SQLite waits up to 15 s for a busy database): async code calls them through
+/// [`crate::blocking::unblock`], and plugins reach their own part through [`PluginState`], which
+/// does that for them. Cloning is cheap and shares the one connection.
+#[derive(Clone)]
 pub struct Store {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
 }
 
 impl Store {
@@ -135,8 +142,13 @@ impl Store {
         }
         Ok(Store {
             path: path.to_path_buf(),
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
         })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     fn err(&self, source: rusqlite::Error) -> Error {
@@ -258,7 +270,13 @@ impl Store {
         let handle = rec
             .runtime_handle
             .as_ref()
-            .map(|h| serde_json::to_string(h).unwrap_or_default());
+            .map(|h| {
+                serde_json::to_string(h).map_err(|e| Error::StoreData {
+                    path: self.path.clone(),
+                    message: format!("cannot record the runtime handle of {}: {e}", rec.address),
+                })
+            })
+            .transpose()?;
         let n = self
             .conn()
             .execute(
@@ -308,10 +326,12 @@ impl Store {
             ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], record_from_row)
+            .query_map([], RawRecord::from_row)
             .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
+        let raw = rows
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        raw.into_iter().map(|r| r.decode(&self.path)).collect()
     }
 
     /// One session, if it is recorded.
@@ -320,75 +340,244 @@ impl Store {
             .query_row(
                 &format!("SELECT {RECORD_COLUMNS} FROM sessions WHERE project = ?1 AND name = ?2"),
                 params![address.project, address.name],
-                record_from_row,
+                RawRecord::from_row,
             )
             .optional()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?
+            .map(|r| r.decode(&self.path))
+            .transpose()
     }
 
-    /// A value an agent plugin keeps between invocations (e.g. its server's pid and port), as JSON.
-    pub fn agent_state(&self, agent: &str, key: &str) -> Result<Option<serde_json::Value>> {
-        let text: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT value FROM agent_state WHERE agent = ?1 AND key = ?2",
-                params![agent, key],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    /// This plugin's part of the store.
+    pub fn plugin_state(&self, plugin: &str) -> PluginState {
+        PluginState {
+            store: self.clone(),
+            plugin: plugin.to_string(),
+        }
     }
 
-    /// Stores a plugin's value; `None` removes it.
-    pub fn set_agent_state(
-        &self,
-        agent: &str,
-        key: &str,
-        value: Option<&serde_json::Value>,
-    ) -> Result<()> {
-        let conn = self.conn();
-        let res = match value {
-            Some(v) => conn.execute(
-                "INSERT INTO agent_state (agent, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(agent, key) DO UPDATE SET value = excluded.value",
-                params![agent, key, v.to_string()],
-            ),
-            None => conn.execute(
-                "DELETE FROM agent_state WHERE agent = ?1 AND key = ?2",
-                params![agent, key],
-            ),
-        };
-        res.map_err(|e| self.err(e))?;
-        Ok(())
+    /// The JSON text stored under a plugin's key.
+    fn plugin_text(conn: &Connection, plugin: &str, key: &str) -> rusqlite::Result<Option<String>> {
+        conn.query_row(
+            "SELECT value FROM agent_state WHERE agent = ?1 AND key = ?2",
+            params![plugin, key],
+            |r| r.get(0),
+        )
+        .optional()
     }
 }
 
-/// The columns [`record_from_row`] reads, in its order.
+/// What a plugin keeps between `ao` invocations (a server's pid and port, what it last saw), as
+/// typed values under keys of its own, in ao's store. A plugin never opens the database itself.
+///
+/// Every value is read and written whole, as JSON; [`update`](PluginState::update) reads, changes
+/// and writes one value inside a single immediate transaction, so that two `ao` running at once
+/// never lose each other's change. The async methods run on the blocking pool
+/// ([`crate::blocking`]); the `_blocking` ones are for callers outside an async runtime.
+#[derive(Clone)]
+pub struct PluginState {
+    store: Store,
+    plugin: String,
+}
+
+impl PluginState {
+    /// The plugin whose state this is.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, text: &str) -> Result<T> {
+        serde_json::from_str(text).map_err(|e| Error::StoreData {
+            path: self.store.path.clone(),
+            message: format!(
+                "the {} plugin's value {key:?} cannot be read: {e}",
+                self.plugin
+            ),
+        })
+    }
+
+    fn encode<T: Serialize>(&self, key: &str, value: &T) -> Result<String> {
+        serde_json::to_string(value).map_err(|e| Error::StoreData {
+            path: self.store.path.clone(),
+            message: format!(
+                "the {} plugin's value {key:?} cannot be written: {e}",
+                self.plugin
+            ),
+        })
+    }
+
+    /// The value under `key`, if one is stored. Blocks; see [`get`](PluginState::get).
+    pub fn get_blocking<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let text = retry_busy(|| Store::plugin_text(&self.store.conn(), &self.plugin, key))
+            .map_err(|e| self.store.err(e))?;
+        text.map(|t| self.decode(key, &t)).transpose()
+    }
+
+    /// Changes the value under `key` in one transaction: `change` gets the stored value (`None`
+    /// when absent) and may replace or remove it; it is written back only if it changed. Blocks;
+    /// see [`update`](PluginState::update).
+    pub fn update_blocking<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R,
+    ) -> Result<R>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let mut conn = self.store.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.store.err(e))?;
+        let before = Store::plugin_text(&tx, &self.plugin, key).map_err(|e| self.store.err(e))?;
+        let mut value: Option<T> = before.as_deref().map(|t| self.decode(key, t)).transpose()?;
+        let out = change(&mut value);
+        let after = value.as_ref().map(|v| self.encode(key, v)).transpose()?;
+        if after != before {
+            match &after {
+                Some(text) => tx.execute(
+                    "INSERT INTO agent_state (agent, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(agent, key) DO UPDATE SET value = excluded.value",
+                    params![self.plugin, key, text],
+                ),
+                None => tx.execute(
+                    "DELETE FROM agent_state WHERE agent = ?1 AND key = ?2",
+                    params![self.plugin, key],
+                ),
+            }
+            .map_err(|e| self.store.err(e))?;
+        }
+        tx.commit().map_err(|e| self.store.err(e))?;
+        Ok(out)
+    }
+
+    /// The value under `key`, if one is stored.
+    pub async fn get<T>(&self, key: &str) -> Result<Option<T>>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let this = self.clone();
+        let key = key.to_string();
+        crate::blocking::unblock(move || this.get_blocking(&key)).await
+    }
+
+    /// Changes the value under `key` in one transaction; see
+    /// [`update_blocking`](PluginState::update_blocking).
+    pub async fn update<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R + Send + 'static,
+    ) -> Result<R>
+    where
+        T: Serialize + DeserializeOwned,
+        R: Send + 'static,
+    {
+        let this = self.clone();
+        let key = key.to_string();
+        crate::blocking::unblock(move || this.update_blocking(&key, change)).await
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    pub async fn set<T>(&self, key: &str, value: T) -> Result<()>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.update(key, move |v: &mut Option<T>| *v = Some(value))
+            .await
+    }
+}
+
+/// The columns [`RawRecord::from_row`] reads, in its order.
 const RECORD_COLUMNS: &str = "project, name, agent, runtime, lifecycle, agent_session_id, \
      workspace, branch, runtime_handle, model, agent_mode, created_at";
 
-fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
-    let runtime: String = r.get(3)?;
-    let lifecycle: String = r.get(4)?;
-    let handle: Option<String> = r.get(8)?;
-    let workspace: String = r.get(6)?;
-    Ok(SessionRecord {
-        address: SessionAddress {
+/// A row of `sessions` as stored, before its text columns are understood.
+struct RawRecord {
+    project: String,
+    name: String,
+    agent: String,
+    runtime: String,
+    lifecycle: String,
+    agent_session_id: Option<String>,
+    workspace: String,
+    branch: Option<String>,
+    handle: Option<String>,
+    model: Option<String>,
+    agent_mode: Option<String>,
+    created_at: i64,
+}
+
+impl RawRecord {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRecord> {
+        Ok(RawRecord {
             project: r.get(0)?,
             name: r.get(1)?,
-        },
-        agent: r.get(2)?,
-        runtime: runtime.parse().unwrap_or(RuntimeKind::Process),
-        lifecycle: Lifecycle::parse(&lifecycle),
-        agent_session_id: r.get(5)?,
-        workspace: PathBuf::from(workspace),
-        branch: r.get(7)?,
-        runtime_handle: handle.and_then(|h| serde_json::from_str(&h).ok()),
-        model: r.get(9)?,
-        agent_mode: r.get(10)?,
-        created_at: r.get(11)?,
-    })
+            agent: r.get(2)?,
+            runtime: r.get(3)?,
+            lifecycle: r.get(4)?,
+            agent_session_id: r.get(5)?,
+            workspace: r.get(6)?,
+            branch: r.get(7)?,
+            handle: r.get(8)?,
+            model: r.get(9)?,
+            agent_mode: r.get(10)?,
+            created_at: r.get(11)?,
+        })
+    }
+
+    /// The record, or an error that names the session and the value ao cannot read: a value
+    /// is never guessed (an unknown lifecycle is not taken for `live`).
+    fn decode(self, path: &Path) -> Result<SessionRecord> {
+        let address = SessionAddress {
+            project: self.project,
+            name: self.name,
+        };
+        let bad = |what: &str, value: &str, why: String| Error::StoreData {
+            path: path.to_path_buf(),
+            message: format!(
+                "session {address} has {what} {value:?} that this ao cannot read ({why}); was it \
+                 written by a newer ao? `ao kill --purge {address}` forgets it"
+            ),
+        };
+        let runtime = self
+            .runtime
+            .parse()
+            .map_err(|e: String| bad("the runtime", &self.runtime, e))?;
+        let lifecycle = Lifecycle::parse(&self.lifecycle).ok_or_else(|| {
+            bad(
+                "the lifecycle",
+                &self.lifecycle,
+                "not spawning, live or killed".into(),
+            )
+        })?;
+        let runtime_handle = match &self.handle {
+            Some(text) => Some(
+                serde_json::from_str(text)
+                    .map_err(|e| bad("the runtime handle", text, e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(SessionRecord {
+            address,
+            agent: self.agent,
+            runtime,
+            lifecycle,
+            agent_session_id: self.agent_session_id,
+            workspace: PathBuf::from(self.workspace),
+            branch: self.branch,
+            runtime_handle,
+            model: self.model,
+            agent_mode: self.agent_mode,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[cfg(test)]
+impl PluginState {
+    fn set_blocking_for_test(&self, key: &str, value: &str) {
+        self.update_blocking(key, |v: &mut Option<String>| *v = Some(value.to_string()))
+            .unwrap();
+    }
 }
 
 #[cfg(test)]
@@ -400,7 +589,7 @@ mod tests {
             project,
             name,
             prefix: "agent",
-            agent: "opencode",
+            agent: "test-agent",
             runtime: RuntimeKind::Process,
             workspace: Path::new("/tmp"),
             model: None,
@@ -451,5 +640,62 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), 10);
+    }
+
+    #[test]
+    fn plugin_updates_in_one_transaction_are_never_lost() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ao.db");
+        Store::open(&path).unwrap();
+        // Eight stores (as eight `ao` would) add one item each to the same value, at once.
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let state = Store::open(&path).unwrap().plugin_state("p");
+                    state
+                        .update_blocking("items", |v: &mut Option<Vec<u32>>| {
+                            let mut items = v.take().unwrap_or_default();
+                            // Widen the window between read and write.
+                            std::thread::sleep(Duration::from_millis(20));
+                            items.push(i);
+                            *v = Some(items);
+                        })
+                        .unwrap();
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let state = Store::open(&path).unwrap().plugin_state("p");
+        let mut items: Vec<u32> = state.get_blocking("items").unwrap().unwrap();
+        items.sort();
+        assert_eq!(items, (0..8).collect::<Vec<_>>());
+        // Another plugin's keys are its own.
+        let other = Store::open(&path).unwrap().plugin_state("q");
+        assert!(other.get_blocking::<Vec<u32>>("items").unwrap().is_none());
+    }
+
+    #[test]
+    fn unreadable_values_are_errors_not_guesses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("ao.db")).unwrap();
+        let rec = store.reserve(&new("p", None)).unwrap();
+        store
+            .conn()
+            .execute(
+                "UPDATE sessions SET lifecycle = 'hibernating' WHERE name = ?1",
+                params![rec.address.name],
+            )
+            .unwrap();
+        let err = store.list().unwrap_err().to_string();
+        assert!(err.contains("hibernating"), "{err}");
+        assert!(err.contains("p/agent-1"), "{err}");
+
+        let state = store.plugin_state("p");
+        state.set_blocking_for_test("n", "not a number");
+        let err = state.get_blocking::<u32>("n").unwrap_err().to_string();
+        assert!(err.contains("cannot be read"), "{err}");
     }
 }

@@ -43,6 +43,11 @@ pub enum ClientError {
         /// The body (OpenCode's error object, usually).
         body: String,
     },
+    /// The HTTP client itself could not be set up (no TLS backend, a broken system config). ao
+    /// never falls back to a default client, which would honour proxy variables and could send
+    /// the server's password to a proxy.
+    #[error("cannot set up an HTTP client for the OpenCode server: {0}")]
+    Build(#[source] reqwest::Error),
     /// The answer was not what the API reference says.
     #[error("OpenCode server: unexpected answer to {path}: {message}")]
     Decode {
@@ -85,18 +90,20 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the server at `base` (e.g. `http://127.0.0.1:4096`) with its password.
-    pub fn new(base: &str, password: &str) -> Client {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:4096`) with its password. Its
+    /// requests never go through a proxy, whatever `HTTP_PROXY` and its kin say: they carry the
+    /// server's password, and the server is on this machine.
+    pub fn new(base: &str, password: &str) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .no_proxy()
             .build()
-            .unwrap_or_default();
-        Client {
+            .map_err(ClientError::Build)?;
+        Ok(Client {
             http,
             base: base.trim_end_matches('/').to_string(),
             password: password.to_string(),
-        }
+        })
     }
 
     /// The server's base URL.
@@ -186,20 +193,12 @@ impl Client {
     }
 
     /// `POST /session?directory=`: a new conversation in that directory.
-    pub async fn create_session(
-        &self,
-        directory: &str,
-        title: Option<&str>,
-    ) -> Result<Session, ClientError> {
-        let body = match title {
-            Some(t) => json!({ "title": t }),
-            None => json!({}),
-        };
+    pub async fn create_session(&self, directory: &str) -> Result<Session, ClientError> {
         self.call(
             Method::POST,
             "/session",
             &[("directory", directory)],
-            Some(body),
+            Some(json!({})),
             CREATE_SESSION_TIMEOUT,
         )
         .await
@@ -347,12 +346,8 @@ impl Client {
         directory: &str,
         request_id: &str,
         reply: &str,
-        message: Option<&str>,
     ) -> Result<(), ClientError> {
-        let mut body = json!({ "reply": reply });
-        if let Some(m) = message {
-            body["message"] = json!(m);
-        }
+        let body = json!({ "reply": reply });
         self.call_ok(
             Method::POST,
             &format!("/permission/{request_id}/reply"),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ao_core::config::ProjectConfig;
+use ao_core::agent::ProjectContext;
 use ao_core::doctor::{find_program, program_output, Check};
 
 use crate::server::ServerState;
@@ -21,7 +21,7 @@ fn install_hint() -> String {
 }
 
 impl OpenCodeAgent {
-    pub(crate) async fn checks(&self, projects: &[ProjectConfig]) -> Vec<Check> {
+    pub(crate) async fn checks(&self, projects: &[ProjectContext<'_>]) -> Vec<Check> {
         // The binary's cold start and an unresponsive server's health checks take seconds each:
         // all at once, reported in order.
         let (binary, servers) = futures_util::join!(
@@ -66,10 +66,25 @@ impl OpenCodeAgent {
         }
     }
 
-    async fn server_check(&self, project: &ProjectConfig) -> Check {
+    async fn server_check(&self, cx: &ProjectContext<'_>) -> Check {
+        let project = cx.project;
         let subject = format!("server {}", project.name);
-        match self.servers().lookup(&project.name).await {
-            ServerState::Up(rec, _, version) => Check::ok(
+        let state = match self.servers().lookup(cx).await {
+            Ok(state) => state,
+            Err(e) => {
+                return Check::fail(
+                    subject,
+                    e.to_string(),
+                    "see the message; `ao doctor` again once it is fixed",
+                )
+            }
+        };
+        match state {
+            ServerState::Up {
+                record: rec,
+                version,
+                ..
+            } => Check::ok(
                 subject,
                 format!(
                     "OpenCode {version} at {} (pid {}) answers",

@@ -8,24 +8,25 @@
 //! the path of its password file (0600) are kept in the session store; a later `ao` reuses the
 //! server after a health check with short timeouts (a fresh server accepts connections before it
 //! answers them) and starts a new one when the old one is gone. A file lock per project keeps two
-//! `ao spawn` started at once from starting two servers.
+//! `ao spawn` started at once from starting two servers. ao's own requests to it never go through a
+//! proxy; the server keeps the person's proxy settings for its calls to the provider, with the
+//! loopback names added to `NO_PROXY`.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use ao_core::agent::{AgentError, ProjectContext};
+use ao_core::blocking::unblock;
 use ao_core::config::ProjectConfig;
 use ao_core::home::StateHome;
 use ao_core::runtime::process::{spawn_detached, ProcessIdentity};
 use ao_core::runtime::LaunchSpec;
-use ao_core::store::Store;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
 use crate::settings::OpenCodeSettings;
-use crate::AGENT_NAME;
-use ao_core::agent::AgentError;
 
 /// How long a new server may take to answer its first health check (a cold start on a loaded
 /// 2-core machine takes several seconds).
@@ -67,42 +68,47 @@ impl ServerRecord {
     pub fn password(&self) -> Result<String, AgentError> {
         StateHome::read_secret(&self.password_file)
             .map(|p| p.trim().to_string())
-            .map_err(|e| AgentError::Server(e.to_string()))
+            .map_err(AgentError::from)
     }
 
     /// A client for this server.
     pub fn client(&self) -> Result<Client, AgentError> {
-        Ok(Client::new(&self.url, &self.password()?))
+        Client::new(&self.url, &self.password()?).map_err(crate::agent_error)
     }
 }
 
 /// What is known about a project's server without starting one.
 #[derive(Debug)]
 pub enum ServerState {
-    /// It runs and answers, with the version its health check gave.
-    Up(ServerRecord, Client, String),
+    /// It runs and answers.
+    Up {
+        /// What the store keeps about it.
+        record: ServerRecord,
+        /// A client of it.
+        client: Client,
+        /// The version its health check gave.
+        version: String,
+    },
     /// Its process runs but it does not answer.
     Unresponsive(ServerRecord),
     /// There is none (never started, or it died).
     Gone,
 }
 
-/// The servers of all projects.
+/// The servers of all projects, found through the plugin's state in ao's store.
 pub struct Servers {
     settings: OpenCodeSettings,
-    store: Store,
 }
 
+/// The key of a project's server record in the plugin's state.
 fn key(project: &str) -> String {
     format!("server:{project}")
 }
 
 impl Servers {
-    /// The servers known to the store under `settings.home`.
-    pub fn new(settings: OpenCodeSettings) -> Result<Servers, AgentError> {
-        let store = Store::open(&settings.home.store_path())
-            .map_err(|e| AgentError::Server(e.to_string()))?;
-        Ok(Servers { settings, store })
+    /// The servers of a plugin with these settings.
+    pub fn new(settings: OpenCodeSettings) -> Servers {
+        Servers { settings }
     }
 
     /// The settings in use.
@@ -110,73 +116,72 @@ impl Servers {
         &self.settings
     }
 
-    /// ao's store, where servers are recorded.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    fn record(&self, project: &str) -> Option<ServerRecord> {
-        crate::remembered(&self.store, &key(project))
+    /// What the store keeps about the project's server, if one was started.
+    pub async fn record(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<Option<ServerRecord>, AgentError> {
+        Ok(cx.state.get(&key(&cx.project.name)).await?)
     }
 
     /// The state of a project's server; never starts one.
-    pub async fn lookup(&self, project: &str) -> ServerState {
-        let Some(rec) = self.record(project) else {
-            return ServerState::Gone;
+    pub async fn lookup(&self, cx: &ProjectContext<'_>) -> Result<ServerState, AgentError> {
+        let Some(rec) = self.record(cx).await? else {
+            return Ok(ServerState::Gone);
         };
         if !rec.identity().is_alive() {
-            return ServerState::Gone;
+            return Ok(ServerState::Gone);
         }
-        let Ok(client) = rec.client() else {
-            return ServerState::Unresponsive(rec);
-        };
+        let client = rec.client()?;
         // A request sent while the server is starting may never be answered, so the first try is
         // short; a server warming up a new work tree on a loaded machine can stall for seconds,
         // so the retry waits longer before calling it unresponsive.
         for timeout in [HEALTH_TIMEOUT, HEALTH_RETRY_TIMEOUT] {
             if let Ok(version) = client.health(timeout).await {
-                return ServerState::Up(rec, client, version);
+                return Ok(ServerState::Up {
+                    record: rec,
+                    client,
+                    version,
+                });
             }
         }
-        ServerState::Unresponsive(rec)
+        Ok(ServerState::Unresponsive(rec))
     }
 
     /// A client of the project's server, starting (or restarting) the server if needed.
     pub async fn ensure(
         &self,
-        project: &ProjectConfig,
+        cx: &ProjectContext<'_>,
     ) -> Result<(ServerRecord, Client), AgentError> {
+        let project = cx.project;
         let fingerprint = config_fingerprint(project);
         let stale = |rec: &ServerRecord| rec.config_fingerprint != fingerprint;
-        if let ServerState::Up(rec, client, _) = self.lookup(&project.name).await {
-            if !stale(&rec) || self.busy(project) {
-                return Ok((rec, client));
+        if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
+            if !stale(&record) || self.busy(cx).await? {
+                return Ok((record, client));
             }
         }
         let lock_path = self
             .settings
             .home
-            .servers_dir()
-            .map_err(|e| AgentError::Server(e.to_string()))?
+            .servers_dir()?
             .join(format!("{}.lock", project.name));
-        let lock = tokio::task::spawn_blocking(move || lock_file(&lock_path))
-            .await
-            .map_err(|e| AgentError::Server(e.to_string()))??;
+        let lock = unblock(move || lock_file(&lock_path)).await?;
         // Another ao may have started it while we waited for the lock.
-        let result = match self.lookup(&project.name).await {
+        let result = match self.lookup(cx).await? {
             // The config changed and no turn would be cut off: restart it with the new config.
-            ServerState::Up(rec, ..) if stale(&rec) && !self.busy(project) => {
-                self.replace(project, &rec).await
+            ServerState::Up { record, .. } if stale(&record) && !self.busy(cx).await? => {
+                self.replace(cx, &record).await
             }
-            ServerState::Up(rec, client, _) => Ok((rec, client)),
+            ServerState::Up { record, client, .. } => Ok((record, client)),
             ServerState::Unresponsive(rec) => {
                 // Give a busy server a moment before replacing it.
                 match wait_healthy(&rec, Duration::from_secs(10)).await {
                     Ok(client) => Ok((rec, client)),
-                    Err(_) => self.replace(project, &rec).await,
+                    Err(_) => self.replace(cx, &rec).await,
                 }
             }
-            ServerState::Gone => self.start(project).await,
+            ServerState::Gone => self.start(cx).await,
         };
         drop(lock);
         result
@@ -185,17 +190,17 @@ impl Servers {
     /// Stops the project's server `old` and starts it again.
     async fn replace(
         &self,
-        project: &ProjectConfig,
+        cx: &ProjectContext<'_>,
         old: &ServerRecord,
     ) -> Result<(ServerRecord, Client), AgentError> {
         stop_server(old.identity()).await;
-        self.start(project).await
+        self.start(cx).await
     }
 
     /// Starts the project's server. A restarted server takes its predecessor's port and password
     /// when it can, so that the TUIs and followers still pointed at it find it again.
-    async fn start(&self, project: &ProjectConfig) -> Result<(ServerRecord, Client), AgentError> {
-        let previous = self.record(&project.name);
+    async fn start(&self, cx: &ProjectContext<'_>) -> Result<(ServerRecord, Client), AgentError> {
+        let previous = self.record(cx).await?;
         let old_password = previous
             .as_ref()
             .and_then(|r| r.password().ok())
@@ -208,28 +213,24 @@ impl Servers {
         });
         let old_port = previous.as_ref().and_then(|r| port_of(&r.url));
         if let Some(port) = old_port {
-            if let Ok(up) = self.start_on(project, port, &password).await {
+            if let Ok(up) = self.start_on(cx, port, &password).await {
                 return Ok(up);
             }
         }
-        self.start_on(project, 0, &password).await
+        self.start_on(cx, 0, &password).await
     }
 
     async fn start_on(
         &self,
-        project: &ProjectConfig,
+        cx: &ProjectContext<'_>,
         port: u16,
         password: &str,
     ) -> Result<(ServerRecord, Client), AgentError> {
+        let project = cx.project;
         let home = &self.settings.home;
-        let server_err = |e: ao_core::Error| AgentError::Server(e.to_string());
-        let password_file = home
-            .write_secret(&format!("opencode-{}.password", project.name), password)
-            .map_err(server_err)?;
-        let log = home
-            .servers_dir()
-            .map_err(server_err)?
-            .join(format!("{}.log", project.name));
+        let password_file =
+            home.write_secret(&format!("opencode-{}.password", project.name), password)?;
+        let log = home.servers_dir()?.join(format!("{}.log", project.name));
         let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
 
         let mut args = vec![
@@ -244,6 +245,7 @@ impl Servers {
         }
         let mut env = self.settings.client_env();
         env.push(("OPENCODE_SERVER_PASSWORD".into(), password.to_string()));
+        env.extend(crate::settings::loopback_no_proxy());
         env.push((
             "OPENCODE_CONFIG_CONTENT".into(),
             crate::settings::server_config(project).to_string(),
@@ -278,7 +280,7 @@ impl Servers {
                 )));
             }
             if Instant::now() > deadline {
-                id.stop(Duration::from_secs(2));
+                stop_server(id).await;
                 return Err(AgentError::Launch(format!(
                     "the OpenCode server of project {} did not start within {}s; see {}",
                     project.name,
@@ -300,25 +302,29 @@ impl Servers {
         let client = match wait_healthy(&rec, remaining).await {
             Ok(c) => c,
             Err(e) => {
-                id.stop(Duration::from_secs(2));
+                stop_server(id).await;
                 return Err(e);
             }
         };
-        let value = serde_json::to_value(&rec).map_err(|e| AgentError::Server(e.to_string()))?;
-        self.store
-            .set_agent_state(AGENT_NAME, &key(&project.name), Some(&value))
-            .map_err(server_err)?;
+        if let Err(e) = cx.state.set(&key(&project.name), rec.clone()).await {
+            // Unrecorded, no later ao could find it: stop it rather than leave it running.
+            stop_server(id).await;
+            return Err(e.into());
+        }
         Ok((rec, client))
     }
 
     /// Whether a session of the project was last seen in the middle of a turn.
-    fn busy(&self, project: &ProjectConfig) -> bool {
-        !crate::turns::mid_turn(&self.store, &project.name).is_empty()
+    async fn busy(&self, cx: &ProjectContext<'_>) -> Result<bool, AgentError> {
+        Ok(!crate::mid_turn::MidTurn::sessions(cx).await?.is_empty())
     }
 
     /// The process of a project's server, if one was started.
-    pub fn identity(&self, project: &str) -> Option<ProcessIdentity> {
-        self.record(project).map(|r| r.identity())
+    pub async fn identity(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<Option<ProcessIdentity>, AgentError> {
+        Ok(self.record(cx).await?.map(|r| r.identity()))
     }
 }
 
@@ -331,13 +337,13 @@ async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, Ag
             return Ok(client);
         }
         if !rec.identity().is_alive() {
-            return Err(AgentError::Server(format!(
+            return Err(AgentError::Unreachable(format!(
                 "the OpenCode server at {} exited",
                 rec.url
             )));
         }
         if Instant::now() > deadline {
-            return Err(AgentError::Server(format!(
+            return Err(AgentError::Timeout(format!(
                 "the OpenCode server at {} does not answer",
                 rec.url
             )));
@@ -386,7 +392,7 @@ fn log_tail(log: &std::path::Path, offset: u64) -> String {
 
 /// Stops a server's process (TERM, then KILL after 5 s), off the async thread since it waits.
 pub(crate) async fn stop_server(id: ProcessIdentity) {
-    let _ = tokio::task::spawn_blocking(move || id.stop(Duration::from_secs(5))).await;
+    unblock(move || id.stop(Duration::from_secs(5))).await;
 }
 
 /// An exclusive lock on a file, released when dropped.

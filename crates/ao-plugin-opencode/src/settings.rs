@@ -68,7 +68,7 @@ impl OpenCodeSettings {
 /// `permission` from `agentConfig` on top.
 pub fn server_config(project: &ProjectConfig) -> Value {
     let ac = &project.agent_config;
-    let mut cfg = match &ac.opencode_config {
+    let mut cfg = match ac.settings.get(crate::agent::OPENCODE_CONFIG_KEY) {
         Some(Value::Object(m)) => Value::Object(m.clone()),
         _ => json!({}),
     };
@@ -79,4 +79,33 @@ pub fn server_config(project: &ProjectConfig) -> Value {
         cfg["permission"] = permission.clone();
     }
     cfg
+}
+
+/// `NO_PROXY` and `no_proxy` for a server: the person's own list with the loopback names added, so
+/// that the server's calls to the provider keep the person's proxy while its calls to itself and
+/// to a model on this machine never go through it.
+pub fn loopback_no_proxy() -> Vec<(String, String)> {
+    let mut hosts: Vec<String> = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .flat_map(|v| {
+            v.split(',')
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for loopback in ["127.0.0.1", "localhost", "::1"] {
+        if !hosts.iter().any(|h| h == loopback) {
+            hosts.push(loopback.to_string());
+        }
+    }
+    let mut unique = Vec::new();
+    for h in hosts {
+        if !unique.contains(&h) {
+            unique.push(h);
+        }
+    }
+    let list = unique.join(",");
+    vec![("NO_PROXY".into(), list.clone()), ("no_proxy".into(), list)]
 }

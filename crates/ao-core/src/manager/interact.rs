@@ -7,7 +7,7 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
 use super::SessionManager;
-use crate::agent::{PermitDecision, Reply};
+use crate::agent::{PermitDecision, Reply, SessionContext};
 use crate::error::{Error, Result};
 use crate::session::{
     Activity, Lifecycle, PendingKind, PendingRequest, SessionRecord, SessionStatus,
@@ -28,8 +28,8 @@ pub enum QuestionReply {
 
 impl SessionManager {
     /// A live session, or an error that says how to bring it back.
-    fn live_one(&self, target: &str) -> Result<SessionRecord> {
-        let rec = self.resolve_one(target)?;
+    async fn live_one(&self, target: &str) -> Result<SessionRecord> {
+        let rec = self.resolve_one(target).await?;
         match rec.lifecycle {
             Lifecycle::Live => Ok(rec),
             Lifecycle::Killed => Err(Error::Usage(format!(
@@ -45,9 +45,14 @@ impl SessionManager {
 
     /// Sends a follow-up message to a session; returns once the agent has it.
     pub async fn send(&self, target: &str, message: &str) -> Result<SessionRecord> {
-        let rec = self.live_one(target)?;
-        let project = self.config.project(&rec.address.project)?;
-        self.agent(&rec.agent)?.send(project, &rec, message).await?;
+        let rec = self.live_one(target).await?;
+        let bound = self.bind_session(&rec)?;
+        let dir = self.session_path(&rec);
+        let session = SessionContext {
+            record: &rec,
+            dir: &dir,
+        };
+        bound.agent.send(&bound.cx(), session, message).await?;
         Ok(rec)
     }
 
@@ -93,8 +98,13 @@ impl SessionManager {
     }
 
     async fn reply(&self, rec: &SessionRecord, reply: &Reply) -> Result<()> {
-        let project = self.config.project(&rec.address.project)?;
-        self.agent(&rec.agent)?.reply(project, rec, reply).await?;
+        let bound = self.bind_session(rec)?;
+        let dir = self.session_path(rec);
+        let session = SessionContext {
+            record: rec,
+            dir: &dir,
+        };
+        bound.agent.reply(&bound.cx(), session, reply).await?;
         Ok(())
     }
 
@@ -105,8 +115,8 @@ impl SessionManager {
         kind: PendingKind,
         request: Option<&str>,
     ) -> Result<(SessionRecord, PendingRequest)> {
-        let rec = self.live_one(target)?;
-        let status = self.status_of(std::slice::from_ref(&rec)).await.remove(0);
+        let rec = self.live_one(target).await?;
+        let status = self.status_of(std::slice::from_ref(&rec)).await?.remove(0);
         let (noun, command) = match kind {
             PendingKind::Permission => ("permission request", "ao permit"),
             PendingKind::Question => ("question", "ao answer"),
@@ -162,7 +172,7 @@ impl SessionManager {
         timeout: Duration,
         poll: Duration,
     ) -> Result<SessionStatus> {
-        let rec = self.resolve_one(target)?;
+        let rec = self.resolve_one(target).await?;
         let deadline = Instant::now() + timeout;
         let mut feed = self.changes(&rec).await;
         let matches = |a: Activity| {
@@ -172,7 +182,7 @@ impl SessionManager {
         loop {
             let status = self
                 .status_of(std::slice::from_ref(&current))
-                .await
+                .await?
                 .remove(0);
             if matches(status.activity) {
                 return Ok(status);
@@ -213,25 +223,36 @@ impl SessionManager {
                 None => tokio::time::sleep(tick).await,
             }
             // Read the record again: a restore may replace its runtime meanwhile.
-            current = match self.store.get(&rec.address)? {
+            let address = rec.address.clone();
+            current = match self.db(move |store| store.get(&address)).await? {
                 Some(now) => now,
                 // Purged meanwhile: the same error as naming a session that is not there.
-                None => self.resolve_one(&rec.address.to_string())?,
+                None => self.resolve_one(&rec.address.to_string()).await?,
             };
         }
     }
 
     /// A feed of "the session may have changed" signals from its agent, if it has one now.
     pub async fn changes(&self, rec: &SessionRecord) -> Option<BoxStream<'static, ()>> {
-        let project = self.config.project(&rec.address.project).ok()?;
-        let agent = self.agent(&rec.agent).ok()?;
-        agent.changes(project, rec).await.ok()
+        let bound = self.bind_session(rec).ok()?;
+        let dir = self.session_path(rec);
+        let session = SessionContext {
+            record: rec,
+            dir: &dir,
+        };
+        // No feed (turned off, or the server is down) only means polling alone.
+        bound.agent.changes(&bound.cx(), session).await.ok()
     }
 
     /// The session's conversation so far.
     pub async fn transcript(&self, rec: &SessionRecord) -> Result<Vec<TranscriptEntry>> {
-        let project = self.config.project(&rec.address.project)?;
-        Ok(self.agent(&rec.agent)?.transcript(project, rec).await?)
+        let bound = self.bind_session(rec)?;
+        let dir = self.session_path(rec);
+        let session = SessionContext {
+            record: rec,
+            dir: &dir,
+        };
+        Ok(bound.agent.transcript(&bound.cx(), session).await?)
     }
 }
 

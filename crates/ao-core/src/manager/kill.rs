@@ -5,8 +5,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::{recorded_worktree, SessionManager};
+use crate::agent::SessionContext;
+use crate::blocking::unblock;
 use crate::error::{Error, Result};
-use crate::session::Lifecycle;
+use crate::session::{Lifecycle, SessionRecord};
 use crate::workspace::{self, WorktreeFate};
 
 /// How `ao kill` goes about it.
@@ -26,8 +28,26 @@ pub struct Killed {
     pub id: String,
     /// What became of its work tree, for a session that has one.
     pub workspace: Option<KilledWorkspace>,
-    /// Whether the session was forgotten (`--purge`).
+    /// Whether the agent's conversation was deleted and the session forgotten (`--purge`).
     pub purged: bool,
+    /// What could not be done, each saying what to do; empty when everything asked was done.
+    pub problems: Vec<String>,
+}
+
+/// What `ao kill` did: each session, and what could not be released afterwards.
+#[derive(Debug, Clone, Default)]
+pub struct KillReport {
+    /// One entry per session, in order.
+    pub sessions: Vec<Killed>,
+    /// Projects whose agent could not release what it keeps running (a server), and why.
+    pub release_problems: Vec<String>,
+}
+
+impl KillReport {
+    /// Whether everything asked was done.
+    pub fn complete(&self) -> bool {
+        self.release_problems.is_empty() && self.sessions.iter().all(|k| k.problems.is_empty())
+    }
 }
 
 /// A killed session's work tree.
@@ -44,86 +64,156 @@ pub struct KilledWorkspace {
 }
 
 impl SessionManager {
-    /// Stops the sessions a target names. Keeps a work tree that holds work unless forced.
-    pub async fn kill(&self, target: &str, opts: KillOptions) -> Result<Vec<Killed>> {
-        let records = self.resolve(Some(target))?;
+    /// Stops the sessions a target names. Keeps a work tree that holds work unless forced. A
+    /// failure with one session is reported with it and the others are still stopped; then what
+    /// the agent keeps for a project with nothing left running (its server) is released.
+    pub async fn kill(&self, target: &str, opts: KillOptions) -> Result<KillReport> {
+        let records = self.resolve(Some(target)).await?;
         if records.is_empty() {
             return Err(Error::Usage(format!("project {target} has no sessions")));
         }
         if let Some(r) = records.iter().find(|r| {
-            r.lifecycle == Lifecycle::Spawning && super::spawning::in_progress(&self.home, r)
+            r.lifecycle == Lifecycle::Spawning && super::abandoned::in_progress(&self.home, r)
         }) {
             return Err(Error::Usage(format!(
                 "ao spawn is still setting up {}; kill it once that spawn has finished",
                 r.address
             )));
         }
-        let mut out = Vec::new();
-        for mut rec in records {
-            // A spawn that died half-way: its conversation never properly began, so it goes too,
-            // and what the spawn made but did not live to record is looked for by name.
-            let abandoned = rec.lifecycle == Lifecycle::Spawning;
-            let purge = opts.purge || abandoned;
-            let project = self.config.project(&rec.address.project).ok();
-            if let (Some(project), Ok(agent)) = (project, self.agent(&rec.agent)) {
-                if rec.agent_session_id.is_some() {
-                    // The server may be gone; killing must still work.
-                    let _ = agent.kill(project, &rec, purge).await;
+        let mut report = KillReport::default();
+        for rec in records {
+            report.sessions.push(self.kill_one(rec, opts).await);
+        }
+        report.release_problems = self.release_idle_projects(&report.sessions).await?;
+        Ok(report)
+    }
+
+    /// Stops one session, trying every step and noting each that failed.
+    async fn kill_one(&self, mut rec: SessionRecord, opts: KillOptions) -> Killed {
+        let mut problems = Vec::new();
+        // A spawn that died half-way: its conversation never properly began, so it goes too,
+        // and what the spawn made but did not live to record is looked for by name.
+        let abandoned = rec.lifecycle == Lifecycle::Spawning;
+        let mut purge = opts.purge || abandoned;
+        let project = self.config.project(&rec.address.project).ok();
+
+        if let (Some(id), Some(project)) = (rec.agent_session_id.clone(), project) {
+            match self.bind(&rec.agent, project) {
+                Ok(bound) => {
+                    let dir = self.session_path(&rec);
+                    let session = SessionContext {
+                        record: &rec,
+                        dir: &dir,
+                    };
+                    if let Err(e) = bound.agent.kill(&bound.cx(), session, purge).await {
+                        problems.push(if purge {
+                            purge = false;
+                            format!(
+                                "its {} conversation {id} was not deleted ({e}); the session is \
+                                 kept as killed, so `ao kill --purge {}` can try again",
+                                rec.agent, rec.address
+                            )
+                        } else {
+                            format!("its running turn could not be aborted: {e}")
+                        });
+                    }
                 }
+                Err(e) => problems.push(format!("its agent could not be asked to stop: {e}")),
             }
-            let handle = match &rec.runtime_handle {
-                Some(h) => Some(h.clone()),
-                None if abandoned => self.unrecorded_runtime(&rec),
+        }
+        let handle = match &rec.runtime_handle {
+            Some(h) => Some(h.clone()),
+            None if abandoned => self.unrecorded_runtime(&rec),
+            None => None,
+        };
+        if let Some(h) = handle {
+            if let Err(e) = self.destroy_runtime(rec.runtime, h).await {
+                problems.push(format!(
+                    "its {} program could not be stopped: {e}",
+                    rec.runtime
+                ));
+            }
+        }
+        let mut workspace = None;
+        if let Some(project) = project {
+            let wt = match recorded_worktree(&rec) {
+                Some(wt) => Some(wt),
+                None if abandoned => self.unrecorded_worktree(project, &rec),
                 None => None,
             };
-            if let Some(h) = &handle {
-                self.runtime(rec.runtime).destroy(h)?;
-            }
-            let mut killed_ws = None;
-            if let Some(project) = project {
-                let wt = match recorded_worktree(&rec) {
-                    Some(wt) => Some(wt),
-                    None if abandoned => self.unrecorded_worktree(project, &rec),
-                    None => None,
-                };
-                if let Some(wt) = wt {
-                    let fate = workspace::remove_worktree(&project.path, &wt, opts.force)?;
-                    killed_ws = Some(KilledWorkspace {
-                        path: wt.path,
-                        branch: wt.branch,
-                        repo: project.path.clone(),
-                        fate,
-                    });
+            if let Some(wt) = wt {
+                let (repo, tree, force) = (project.path.clone(), wt.clone(), opts.force);
+                match unblock(move || workspace::remove_worktree(&repo, &tree, force)).await {
+                    Ok(fate) => {
+                        workspace = Some(KilledWorkspace {
+                            path: wt.path,
+                            branch: wt.branch,
+                            repo: project.path.clone(),
+                            fate,
+                        })
+                    }
+                    Err(e) => problems.push(format!(
+                        "its work tree {} was left as it is: {e}",
+                        wt.path.display()
+                    )),
                 }
             }
-            if purge {
-                self.store.delete(&rec.address)?;
-            } else {
-                rec.lifecycle = Lifecycle::Killed;
-                self.store.update(&rec)?;
-            }
-            out.push(Killed {
-                id: rec.address.to_string(),
-                workspace: killed_ws,
-                purged: purge,
-            });
         }
-        // Nothing of a project left running: release what the agent keeps for it (its server).
-        let all = self.store.list()?;
-        let projects: BTreeSet<String> = out
+        let saved = if purge {
+            let address = rec.address.clone();
+            self.db(move |store| store.delete(&address)).await
+        } else {
+            rec.lifecycle = Lifecycle::Killed;
+            self.save(&rec).await
+        };
+        if let Err(e) = saved {
+            purge = false;
+            problems.push(format!("the store could not record it: {e}"));
+        }
+        Killed {
+            id: rec.address.to_string(),
+            workspace,
+            purged: purge,
+            problems,
+        }
+    }
+
+    /// Releases what each agent keeps for the projects of `killed` that have nothing left
+    /// running; returns what could not be released.
+    async fn release_idle_projects(&self, killed: &[Killed]) -> Result<Vec<String>> {
+        let all = self.db(|store| store.list()).await?;
+        let projects: BTreeSet<&str> = killed
             .iter()
-            .filter_map(|k| k.id.split_once('/').map(|(p, _)| p.to_string()))
+            .filter_map(|k| k.id.split_once('/').map(|(p, _)| p))
             .collect();
+        let mut problems = Vec::new();
         for name in projects {
+            let Ok(project) = self.config.project(name) else {
+                continue;
+            };
+            let agents: BTreeSet<&str> = all
+                .iter()
+                .filter(|r| r.address.project == name)
+                .map(|r| r.agent.as_str())
+                .chain(self.agent_of(project).ok().map(|a| a.name()))
+                .collect();
             let live = all
                 .iter()
                 .any(|r| r.address.project == name && r.lifecycle != Lifecycle::Killed);
-            if let (false, Ok(project)) = (live, self.config.project(&name)) {
-                if let Ok(agent) = self.agent(&project.agent) {
-                    agent.release(project).await;
+            if live {
+                continue;
+            }
+            for agent in agents {
+                let Ok(bound) = self.bind(agent, project) else {
+                    continue;
+                };
+                if let Err(e) = bound.agent.release(&bound.cx()).await {
+                    problems.push(format!(
+                        "project {name}: what {agent} keeps running for it was not released: {e}"
+                    ));
                 }
             }
         }
-        Ok(out)
+        Ok(problems)
     }
 }

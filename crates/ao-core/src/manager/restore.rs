@@ -1,7 +1,8 @@
 //! `ao restore`: a killed or exited session back on the same agent conversation.
 
 use super::SessionManager;
-use crate::agent::SpawnRequest;
+use crate::agent::SessionContext;
+use crate::blocking::unblock;
 use crate::error::{Error, Result};
 use crate::session::{Lifecycle, SessionRecord};
 use crate::workspace;
@@ -11,7 +12,7 @@ impl SessionManager {
     /// server), and its runtime, all on the same agent conversation. A runtime still running is
     /// replaced, since it may be tied to a server that is gone.
     pub async fn restore(&self, target: &str) -> Result<SessionRecord> {
-        let mut rec = self.resolve_one(target)?;
+        let mut rec = self.resolve_one(target).await?;
         if rec.lifecycle == Lifecycle::Spawning {
             return Err(Error::Usage(format!(
                 "session {} was never fully spawned, so there is nothing to restore; `ao kill {}` \
@@ -25,28 +26,35 @@ impl SessionManager {
                 rec.address
             )));
         }
-        let project = self.config.project(&rec.address.project)?.clone();
-        let agent = self.agent(&rec.agent)?.clone();
-        if let Some(branch) = &rec.branch {
-            workspace::reopen_worktree(&project.path, &rec.workspace, branch)?;
+        let bound = self.bind_session(&rec)?;
+        if let Some(branch) = rec.branch.clone() {
+            let (repo, path) = (bound.project.path.clone(), rec.workspace.clone());
+            unblock(move || workspace::reopen_worktree(&repo, &path, &branch)).await?;
         }
-        let session_dir = self
-            .home
-            .session_dir(&rec.address.project, &rec.address.name)?;
-        let prepared = agent
-            .restore(SpawnRequest {
-                project: &project,
-                session: &rec,
-                session_dir: &session_dir,
-            })
+        let (home, project, name) = (
+            self.home.clone(),
+            rec.address.project.clone(),
+            rec.address.name.clone(),
+        );
+        let session_dir = unblock(move || home.session_dir(&project, &name)).await?;
+        let prepared = bound
+            .agent
+            .restore(
+                &bound.cx(),
+                SessionContext {
+                    record: &rec,
+                    dir: &session_dir,
+                },
+            )
             .await?;
         if let Some(old) = rec.runtime_handle.take() {
             // Gone already when its tmux server died; that is fine.
-            let _ = self.runtime(rec.runtime).destroy(&old);
+            let _ = self.destroy_runtime(rec.runtime, old).await;
         }
-        self.start_runtime(&mut rec, &prepared.launch, &session_dir)?;
+        self.start_runtime(&mut rec, prepared.launch, &session_dir)
+            .await?;
         rec.lifecycle = Lifecycle::Live;
-        self.store.update(&rec)?;
+        self.save(&rec).await?;
         Ok(rec)
     }
 }

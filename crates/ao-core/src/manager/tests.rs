@@ -1,5 +1,6 @@
-//! The manager's own rules, on a fake agent and an injected clock: no server, no sleeping on the
-//! clock.
+//! The manager's own rules, on test-only agents and an injected clock: no server, no sleeping on
+//! the clock. None of these agents is OpenCode: the manager needs nothing of a plugin but the
+//! [`Agent`] trait and what the registry hands it.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -8,46 +9,108 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
-use super::{KillOptions, SessionManager};
-use crate::agent::{Agent, AgentError, Observation, PreparedSession, Reply, SpawnRequest};
+use super::{KillOptions, SessionManager, SpawnOptions};
+use crate::agent::{
+    Agent, AgentError, Observation, PreparedSession, ProjectContext, Reply, SessionContext,
+};
 use crate::clock::FixedClock;
-use crate::config::{Config, ProjectConfig};
+use crate::config::{Config, Context};
 use crate::home::StateHome;
 use crate::runtime::{LaunchSpec, TmuxRuntime};
-use crate::session::{Activity, Lifecycle, RuntimeKind, SessionRecord};
+use crate::session::{Activity, Lifecycle, ProcessState, RuntimeKind};
 use crate::store::NewSession;
 use crate::transcript::TranscriptEntry;
 
 const THRESHOLD: u64 = 300_000;
 const FINISHED_AT: i64 = 1_800_000_000_000;
 
-/// An agent that reports the observations it is given, one per call, the last one repeated.
-struct FakeAgent {
+/// `impl Agent for $agent` with the given calls, and the calls no agent of these tests takes
+/// part in.
+macro_rules! test_agent {
+    ($agent:ty { $($calls:tt)* }) => {
+        #[async_trait]
+        impl Agent for $agent {
+            $($calls)*
+        async fn attach_launch(
+            &self,
+            _: &ProjectContext<'_>,
+            _: SessionContext<'_>,
+        ) -> Result<LaunchSpec, AgentError> {
+            Err(AgentError::Launch("not in these tests".into()))
+        }
+        async fn reply(
+            &self,
+            _: &ProjectContext<'_>,
+            _: SessionContext<'_>,
+            _: &Reply,
+        ) -> Result<(), AgentError> {
+            Err(AgentError::Refused("not in these tests".into()))
+        }
+        async fn transcript(
+            &self,
+            _: &ProjectContext<'_>,
+            _: SessionContext<'_>,
+        ) -> Result<Vec<TranscriptEntry>, AgentError> {
+            Ok(vec![])
+        }
+        async fn changes(
+            &self,
+            _: &ProjectContext<'_>,
+            _: SessionContext<'_>,
+        ) -> Result<BoxStream<'static, ()>, AgentError> {
+            // A stream that breaks at once: `wait` must go on by polling.
+            Ok(Box::pin(futures_util::stream::empty()))
+        }
+        async fn restore(
+            &self,
+            _: &ProjectContext<'_>,
+            _: SessionContext<'_>,
+        ) -> Result<PreparedSession, AgentError> {
+            Err(AgentError::Launch("not in these tests".into()))
+        }
+        }
+    };
+}
+
+/// An agent that reports the activities it is given, one per call, the last one repeated.
+struct ScriptedAgent {
     script: Mutex<VecDeque<Activity>>,
     observed: Mutex<usize>,
 }
 
-impl FakeAgent {
-    fn new(script: &[Activity]) -> Arc<FakeAgent> {
-        Arc::new(FakeAgent {
+impl ScriptedAgent {
+    fn new(script: &[Activity]) -> Arc<ScriptedAgent> {
+        Arc::new(ScriptedAgent {
             script: Mutex::new(script.iter().copied().collect()),
             observed: Mutex::new(0),
         })
     }
 }
 
-#[async_trait]
-impl Agent for FakeAgent {
+test_agent!(ScriptedAgent {
     fn name(&self) -> &'static str {
-        "opencode"
+        "scripted"
     }
-    async fn prepare(&self, _: SpawnRequest<'_>) -> Result<PreparedSession, AgentError> {
-        Err(AgentError::Launch("not in this test".into()))
+    async fn prepare(
+        &self,
+        _: &ProjectContext<'_>,
+        _: SessionContext<'_>,
+    ) -> Result<PreparedSession, AgentError> {
+        Err(AgentError::Launch("not in these tests".into()))
     }
-    async fn send(&self, _: &ProjectConfig, _: &SessionRecord, _: &str) -> Result<(), AgentError> {
+    async fn send(
+        &self,
+        _: &ProjectContext<'_>,
+        _: SessionContext<'_>,
+        _: &str,
+    ) -> Result<(), AgentError> {
         Ok(())
     }
-    async fn observe(&self, _: &ProjectConfig, sessions: &[&SessionRecord]) -> Vec<Observation> {
+    async fn observe(
+        &self,
+        _: &ProjectContext<'_>,
+        sessions: &[SessionContext<'_>],
+    ) -> Vec<Observation> {
         *self.observed.lock().unwrap() += 1;
         let mut script = self.script.lock().unwrap();
         let activity = if script.len() > 1 {
@@ -59,87 +122,86 @@ impl Agent for FakeAgent {
         obs.last_activity_at = Some(FINISHED_AT);
         vec![obs; sessions.len()]
     }
-    async fn attach_launch(
+    async fn kill(
         &self,
-        _: &ProjectConfig,
-        _: &SessionRecord,
-    ) -> Result<LaunchSpec, AgentError> {
-        Err(AgentError::Launch("not in this test".into()))
-    }
-    async fn kill(&self, _: &ProjectConfig, _: &SessionRecord, _: bool) -> Result<(), AgentError> {
-        Ok(())
-    }
-    async fn release(&self, _: &ProjectConfig) {}
-    async fn reply(
-        &self,
-        _: &ProjectConfig,
-        _: &SessionRecord,
-        _: &Reply,
+        _: &ProjectContext<'_>,
+        _: SessionContext<'_>,
+        _: bool,
     ) -> Result<(), AgentError> {
         Ok(())
     }
-    async fn transcript(
-        &self,
-        _: &ProjectConfig,
-        _: &SessionRecord,
-    ) -> Result<Vec<TranscriptEntry>, AgentError> {
-        Ok(vec![])
+    async fn release(&self, _: &ProjectContext<'_>) -> Result<(), AgentError> {
+        Ok(())
     }
-    async fn changes(
-        &self,
-        _: &ProjectConfig,
-        _: &SessionRecord,
-    ) -> Result<BoxStream<'static, ()>, AgentError> {
-        // A stream that breaks at once: `wait` must go on by polling.
-        Ok(Box::pin(futures_util::stream::empty()))
-    }
-    async fn restore(&self, _: SpawnRequest<'_>) -> Result<PreparedSession, AgentError> {
-        Err(AgentError::Launch("not in this test".into()))
-    }
-}
+});
 
-/// A manager with one live session `demo/agent-1`, at time `now`.
-fn manager(tmp: &tempfile::TempDir, agent: Arc<FakeAgent>, now: i64) -> SessionManager {
-    let project = tmp.path().join("demo");
-    std::fs::create_dir_all(&project).unwrap();
+/// A manager over `agents` (the first the default) and the projects `demo` and `other`.
+async fn manager_of(
+    tmp: &tempfile::TempDir,
+    agents: Vec<Arc<dyn Agent>>,
+    now: i64,
+) -> SessionManager {
+    let mut text = format!("readyThresholdMs: {THRESHOLD}\nprojects:\n");
+    for name in ["demo", "other"] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        text.push_str(&format!(
+            "  - name: {name}\n    path: {}\n    workspace: none\n    runtime: process\n",
+            dir.display()
+        ));
+    }
     let file = tmp.path().join("agent-orchestrator.yaml");
-    let text = format!(
-        "readyThresholdMs: {THRESHOLD}\nprojects:\n  - name: demo\n    path: {}\n    workspace: none\n",
-        project.display()
-    );
-    let config = Config::parse(&text, &file).unwrap();
-    let home = StateHome::at(tmp.path().join("home"));
-    let mgr = SessionManager::new(
+    let config = Config::parse_in(
+        &text,
+        &file,
+        Context {
+            agents: &agents,
+            ..Context::process()
+        },
+    )
+    .unwrap();
+    SessionManager::new(
         config,
-        home,
-        vec![agent],
+        StateHome::at(tmp.path().join("home")),
+        agents,
         TmuxRuntime::from_env(),
         Arc::new(FixedClock(now)),
     )
-    .unwrap();
+    .await
+    .unwrap()
+}
+
+/// Records a live session `project/agent-N` of `agent`, as a finished spawn leaves it.
+fn live_session(mgr: &SessionManager, project: &str, agent: &str) {
     let mut rec = mgr
         .store()
         .reserve(&NewSession {
-            project: "demo",
+            project,
             name: None,
             prefix: "agent",
-            agent: "opencode",
+            agent,
             runtime: RuntimeKind::Process,
-            workspace: &project,
+            workspace: &mgr.config().project(project).unwrap().path,
             model: None,
             agent_mode: None,
             created_at: FINISHED_AT,
         })
         .unwrap();
     rec.lifecycle = Lifecycle::Live;
-    rec.agent_session_id = Some("ses_fake".into());
+    rec.agent_session_id = Some(format!("conv-{}", rec.address.name));
     mgr.store().update(&rec).unwrap();
+}
+
+/// A manager with one live session `demo/agent-1` of the scripted agent, at time `now`.
+async fn manager(tmp: &tempfile::TempDir, agent: Arc<ScriptedAgent>, now: i64) -> SessionManager {
+    let mgr = manager_of(tmp, vec![agent], now).await;
+    live_session(&mgr, "demo", "scripted");
     mgr
 }
 
 async fn activity_at(now: i64) -> Activity {
     let tmp = tempfile::tempdir().unwrap();
-    let mgr = manager(&tmp, FakeAgent::new(&[Activity::Ready]), now);
+    let mgr = manager(&tmp, ScriptedAgent::new(&[Activity::Ready]), now).await;
     mgr.status(None).await.unwrap()[0].activity
 }
 
@@ -154,8 +216,8 @@ async fn ready_turns_idle_after_the_threshold() {
 #[tokio::test]
 async fn wait_polls_on_when_the_event_stream_breaks() {
     let tmp = tempfile::tempdir().unwrap();
-    let agent = FakeAgent::new(&[Activity::Active, Activity::Active, Activity::Ready]);
-    let mgr = manager(&tmp, agent.clone(), FINISHED_AT);
+    let agent = ScriptedAgent::new(&[Activity::Active, Activity::Active, Activity::Ready]);
+    let mgr = manager(&tmp, agent.clone(), FINISHED_AT).await;
     let status = mgr
         .wait(
             "demo/agent-1",
@@ -172,7 +234,7 @@ async fn wait_polls_on_when_the_event_stream_breaks() {
 #[tokio::test]
 async fn wait_gives_up_at_the_timeout_with_the_state_it_saw() {
     let tmp = tempfile::tempdir().unwrap();
-    let mgr = manager(&tmp, FakeAgent::new(&[Activity::Active]), FINISHED_AT);
+    let mgr = manager(&tmp, ScriptedAgent::new(&[Activity::Active]), FINISHED_AT).await;
     let err = mgr
         .wait(
             "demo/agent-1",
@@ -191,7 +253,7 @@ async fn wait_gives_up_at_the_timeout_with_the_state_it_saw() {
 #[tokio::test]
 async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killable() {
     let tmp = tempfile::tempdir().unwrap();
-    let mgr = manager(&tmp, FakeAgent::new(&[Activity::Ready]), FINISHED_AT);
+    let mgr = manager(&tmp, ScriptedAgent::new(&[Activity::Ready]), FINISHED_AT).await;
     // What `ao spawn` does first: reserve the name, holding the spawn lock.
     let (_, lock) = mgr
         .store()
@@ -200,14 +262,14 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
                 project: "demo",
                 name: None,
                 prefix: "agent",
-                agent: "opencode",
+                agent: "scripted",
                 runtime: RuntimeKind::Process,
                 workspace: &tmp.path().join("demo"),
                 model: None,
                 agent_mode: None,
                 created_at: FINISHED_AT,
             },
-            |name| super::spawning::SpawnLock::take(mgr.home(), "demo", name),
+            |name| super::abandoned::SpawnLock::take(mgr.home(), "demo", name),
         )
         .unwrap();
 
@@ -237,7 +299,8 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
         .kill("demo/agent-2", KillOptions::default())
         .await
         .unwrap();
-    assert!(killed[0].purged);
+    assert!(killed.complete(), "{killed:?}");
+    assert!(killed.sessions[0].purged);
     let left: Vec<String> = mgr
         .store()
         .list()
@@ -246,4 +309,220 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
         .map(|r| r.address.to_string())
         .collect();
     assert_eq!(left, vec!["demo/agent-1"]);
+}
+
+/// A test-only agent of another kind than OpenCode: its "conversation" is a file of prompts in the
+/// session's directory, its program a process that only waits, and what it knows between calls
+/// lives in its plugin state. It uses every part of the context a plugin gets.
+struct NotebookAgent;
+
+test_agent!(NotebookAgent {
+    fn name(&self) -> &'static str {
+        "notebook"
+    }
+    async fn prepare(
+        &self,
+        _: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<PreparedSession, AgentError> {
+        Ok(PreparedSession {
+            agent_session_id: format!("nb-{}", session.record.address.name),
+            launch: LaunchSpec {
+                program: "sleep".into(),
+                args: vec!["600".into()],
+                cwd: session.record.workspace.clone(),
+                ..LaunchSpec::default()
+            },
+        })
+    }
+    async fn send(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+        prompt: &str,
+    ) -> Result<(), AgentError> {
+        // The runtime handle is in the context: the program the prompt is for runs.
+        if session.record.runtime_handle.is_none() {
+            return Err(AgentError::Refused("no program to prompt".into()));
+        }
+        let file = session.dir.join("prompts.txt");
+        std::fs::write(&file, prompt).map_err(|source| AgentError::Io {
+            what: format!("cannot write {}", file.display()),
+            source,
+        })?;
+        let id = session.record.agent_session_id.clone().unwrap();
+        cx.state
+            .update(&format!("turns:{id}"), |n: &mut Option<u32>| {
+                *n = Some(n.unwrap_or(0) + 1)
+            })
+            .await?;
+        Ok(())
+    }
+    async fn observe(
+        &self,
+        cx: &ProjectContext<'_>,
+        sessions: &[SessionContext<'_>],
+    ) -> Vec<Observation> {
+        let mut out = Vec::new();
+        for s in sessions {
+            let id = s.record.agent_session_id.clone().unwrap();
+            let turns: Option<u32> = cx.state.get(&format!("turns:{id}")).await.unwrap();
+            let mut obs = Observation::bare(Activity::Ready, None);
+            obs.last_activity_at = Some(FINISHED_AT);
+            obs.summary = std::fs::read_to_string(s.dir.join("prompts.txt")).ok();
+            obs.cost_usd = f64::from(turns.unwrap_or(0));
+            out.push(obs);
+        }
+        out
+    }
+    async fn kill(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+        purge: bool,
+    ) -> Result<(), AgentError> {
+        let id = session.record.agent_session_id.clone().unwrap();
+        if purge {
+            cx.state
+                .update(&format!("turns:{id}"), |n: &mut Option<u32>| *n = None)
+                .await?;
+        }
+        Ok(())
+    }
+    async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+        cx.state
+            .set(&format!("released:{}", cx.project.name), true)
+            .await?;
+        Ok(())
+    }
+});
+
+#[tokio::test]
+async fn a_second_agent_needs_nothing_of_the_manager_but_the_trait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let notebook: Arc<dyn Agent> = Arc::new(NotebookAgent);
+    let mgr = manager_of(&tmp, vec![notebook], FINISHED_AT).await;
+    let spawned = mgr
+        .spawn(SpawnOptions {
+            project: "demo".into(),
+            prompt: Some("write the notes".into()),
+            ..SpawnOptions::default()
+        })
+        .await
+        .unwrap()
+        .session;
+    assert_eq!(spawned.agent, "notebook");
+    assert_eq!(spawned.agent_session_id.as_deref(), Some("nb-agent-1"));
+
+    let s = mgr.status(Some("demo/agent-1")).await.unwrap().remove(0);
+    assert_eq!(s.agent, "notebook");
+    assert_eq!(s.activity, Activity::Ready);
+    assert_eq!(s.process, ProcessState::Running);
+    assert_eq!(s.summary.as_deref(), Some("write the notes"));
+    assert_eq!(s.cost_usd, 1.0);
+
+    let report = mgr
+        .kill(
+            "demo/agent-1",
+            KillOptions {
+                purge: true,
+                force: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert!(report.sessions[0].purged);
+    assert!(mgr.store().list().unwrap().is_empty());
+    let state = mgr.store().plugin_state("notebook");
+    assert_eq!(state.get_blocking::<u32>("turns:nb-agent-1").unwrap(), None);
+    assert_eq!(
+        state.get_blocking::<bool>("released:demo").unwrap(),
+        Some(true)
+    );
+    // Its program was stopped by pid: the handle's process no longer runs.
+    let handle = spawned.runtime_handle.unwrap();
+    let alive = crate::runtime::Runtime::alive(&crate::runtime::ProcessRuntime::new(), &[&handle]);
+    assert_eq!(alive, vec![false]);
+}
+
+/// An agent whose observation of project `demo` writes to the store, and of any other project
+/// reports at once that it was observed.
+struct GateAgent {
+    quick_observed: std::sync::mpsc::Sender<()>,
+}
+
+test_agent!(GateAgent {
+    fn name(&self) -> &'static str {
+        "gate"
+    }
+    async fn prepare(
+        &self,
+        _: &ProjectContext<'_>,
+        _: SessionContext<'_>,
+    ) -> Result<PreparedSession, AgentError> {
+        Err(AgentError::Launch("not in these tests".into()))
+    }
+    async fn send(
+        &self,
+        _: &ProjectContext<'_>,
+        _: SessionContext<'_>,
+        _: &str,
+    ) -> Result<(), AgentError> {
+        Ok(())
+    }
+    async fn observe(
+        &self,
+        cx: &ProjectContext<'_>,
+        sessions: &[SessionContext<'_>],
+    ) -> Vec<Observation> {
+        if cx.project.name == "demo" {
+            // Waits in SQLite's busy handler while another process holds the write lock.
+            cx.state.set("seen", true).await.unwrap();
+        } else {
+            let _ = self.quick_observed.send(());
+        }
+        vec![Observation::bare(Activity::Ready, None); sessions.len()]
+    }
+    async fn kill(
+        &self,
+        _: &ProjectContext<'_>,
+        _: SessionContext<'_>,
+        _: bool,
+    ) -> Result<(), AgentError> {
+        Ok(())
+    }
+    async fn release(&self, _: &ProjectContext<'_>) -> Result<(), AgentError> {
+        Ok(())
+    }
+});
+
+/// One project whose plugin waits on a busy database must not hold up the observation of
+/// another: on this single-threaded runtime (like the CLI's), a store call made on the runtime's
+/// thread would stall every project until the database is free.
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_store_for_one_project_does_not_stall_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let gate: Arc<dyn Agent> = Arc::new(GateAgent { quick_observed: tx });
+    let mgr = manager_of(&tmp, vec![gate], FINISHED_AT).await;
+    live_session(&mgr, "demo", "gate");
+    live_session(&mgr, "other", "gate");
+
+    // Another process takes the write lock, and releases it once `other` was observed (or after
+    // a deadline, which is the failure).
+    let db = rusqlite::Connection::open(mgr.home().store_path()).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let holder = std::thread::spawn(move || {
+        let in_time = rx.recv_timeout(Duration::from_secs(10)).is_ok();
+        db.execute_batch("COMMIT").unwrap();
+        in_time
+    });
+    let statuses = mgr.status(None).await.unwrap();
+    assert!(
+        holder.join().unwrap(),
+        "project other was observed only after project demo's database wait ended"
+    );
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.iter().all(|s| s.activity == Activity::Ready));
 }

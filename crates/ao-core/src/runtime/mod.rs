@@ -109,9 +109,6 @@ pub trait Runtime: Send + Sync {
     /// Stops the program (no error when it is already gone).
     fn destroy(&self, handle: &RuntimeHandle) -> Result<(), RuntimeError>;
 
-    /// The last `lines` lines of the program's output.
-    fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, RuntimeError>;
-
     /// The command that attaches the user's terminal, if this runtime has one of its own.
     fn attach_command(&self, handle: &RuntimeHandle)
         -> Result<Option<AttachCommand>, RuntimeError>;

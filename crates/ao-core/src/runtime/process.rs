@@ -188,18 +188,6 @@ impl Runtime for ProcessRuntime {
         Ok(())
     }
 
-    fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, RuntimeError> {
-        let RuntimeHandle::Process { log, .. } = handle else {
-            return Ok(String::new());
-        };
-        let text = std::fs::read_to_string(log).map_err(|source| RuntimeError::Io {
-            what: format!("cannot read log {}", log.display()),
-            source,
-        })?;
-        let all: Vec<&str> = text.lines().collect();
-        Ok(all[all.len().saturating_sub(lines)..].join("\n"))
-    }
-
     fn attach_command(
         &self,
         _handle: &RuntimeHandle,
@@ -228,12 +216,16 @@ mod tests {
         let rt = ProcessRuntime::new();
         let handle = rt.create("p/a", &spec, tmp.path()).unwrap();
         assert_eq!(rt.alive(&[&handle]), vec![true]);
+        let log = tmp.path().join("output.jsonl");
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !rt.output(&handle, 10).unwrap().contains("s3") {
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("s3")
+        {
             assert!(Instant::now() < deadline, "no output");
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert_eq!(rt.output(&handle, 10).unwrap(), "from stdin\ns3");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "from stdin\ns3\n");
         rt.destroy(&handle).unwrap();
         assert_eq!(rt.alive(&[&handle]), vec![false]);
         // A handle with the right pid but another start time is not ours.

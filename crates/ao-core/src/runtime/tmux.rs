@@ -15,9 +15,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use tmux_interface::{
-    CapturePane, DisplayMessage, KillSession, ListPanes, NewSession, SetOption, Tmux,
-};
+use tmux_interface::{DisplayMessage, KillSession, ListPanes, NewSession, SetOption, Tmux};
 
 use super::{shell_quote, AttachCommand, LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
 use crate::session::RuntimeKind;
@@ -225,21 +223,6 @@ impl Runtime for TmuxRuntime {
             }
             Err(e) => Err(e),
         }
-    }
-
-    fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, RuntimeError> {
-        let RuntimeHandle::Tmux { socket, session } = handle else {
-            return Ok(String::new());
-        };
-        let tmux = self.tmux(socket).command(
-            CapturePane::new()
-                .stdout()
-                .join()
-                .start_line(format!("-{lines}"))
-                .target_pane(format!("={session}:"))
-                .build(),
-        );
-        self.run(tmux)
     }
 
     fn attach_command(

@@ -1,5 +1,5 @@
-//! A spawn in progress told apart from one that died half-way, and what `ao kill` does with the
-//! latter.
+//! Abandoned spawns: a spawn in progress told apart from one that died half-way, and what `ao kill`
+//! does with the latter.
 //!
 //! `ao spawn` records a session as `spawning` before it sets anything up, and holds an exclusive
 //! lock on `sessions/<project>/<name>/spawn.lock` from before that record is visible (the lock is
@@ -59,15 +59,20 @@ pub(super) fn in_progress(home: &StateHome, rec: &SessionRecord) -> bool {
 impl SessionManager {
     /// What `ao status` says about a session still recorded as `spawning`: working while its spawn
     /// runs; exited, with what its spawn left, once that spawn is dead.
-    pub(super) fn spawning_observation(&self, rec: &SessionRecord, alive: bool) -> Observation {
+    pub(super) async fn spawning_observation(
+        &self,
+        rec: &SessionRecord,
+        alive: bool,
+    ) -> Result<Observation> {
         if in_progress(&self.home, rec) {
-            return Observation::bare(Activity::Active, None);
+            return Ok(Observation::bare(Activity::Active, None));
         }
         // The lock is free: the spawn died, or it finished since the record was read.
-        let now = self.store.get(&rec.address).ok().flatten();
+        let address = rec.address.clone();
+        let now = self.db(move |store| store.get(&address)).await?;
         match now.map(|r| r.lifecycle) {
-            Some(Lifecycle::Live) => return Observation::bare(Activity::Active, None),
-            Some(Lifecycle::Killed) | None => return Observation::bare(Activity::Exited, None),
+            Some(Lifecycle::Live) => return Ok(Observation::bare(Activity::Active, None)),
+            Some(Lifecycle::Killed) | None => return Ok(Observation::bare(Activity::Exited, None)),
             Some(Lifecycle::Spawning) => {}
         }
         let mut left = Vec::new();
@@ -96,13 +101,13 @@ impl SessionManager {
                 rec.address
             )
         };
-        Observation::bare(
+        Ok(Observation::bare(
             Activity::Exited,
             Some(SessionError {
                 name: "SpawnIncomplete".into(),
                 message,
             }),
-        )
+        ))
     }
 
     /// The runtime an abandoned spawn may have started without recording it: a tmux session is

@@ -1,360 +1,18 @@
-//! `agent-orchestrator.yaml`: found, parsed and validated.
-//!
-//! The file is found by `--config`, then `AO_CONFIG`, then by searching upward from the current
-//! directory. Projects are a list of objects with `name` or a map keyed by name. The whole file is
-//! checked before anything runs, and every problem is reported at once, each with file:line:column
-//! and what to do: unknown keys (with the key probably meant), wrong types, values that are not one
-//! of the allowed ones, duplicate projects or keys, paths that do not exist, models not in
-//! `provider/model` form.
-//!
-//! `~` and `${VAR}` are expanded in paths (an unset variable is an error); a relative path is
-//! relative to the config file's directory.
+//! The walk over the YAML tree that builds a [`Config`] and collects every problem, each at its
+//! place in the file.
 
-mod yaml;
-
-use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::names::{did_you_mean, expand_path_in, validate_model, validate_name};
+use super::value::{ConfigValue, SettingProblem};
+use super::yaml::{Kind, Node, Pos, Scalar};
+use super::{AgentConfig, Config, Context, Problem, ProjectConfig, DEFAULT_READY_THRESHOLD_MS};
 use crate::session::{RuntimeKind, WorkspaceKind};
-use yaml::{Kind, Node, Pos, Scalar};
 
-/// The file name searched for upward from the current directory.
-pub const CONFIG_FILE_NAME: &str = "agent-orchestrator.yaml";
-
-/// The default for `readyThresholdMs`: five minutes.
-pub const DEFAULT_READY_THRESHOLD_MS: u64 = 300_000;
-
-/// A config file that cannot be used: every problem found in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file, when there is one.
-    pub file: Option<PathBuf>,
-    /// What is wrong, in file order.
-    pub problems: Vec<Problem>,
-}
-
-/// One thing wrong in a config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// 1-based line and column, when known.
-    pub location: Option<(usize, usize)>,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-impl ConfigError {
-    fn single(file: Option<&Path>, location: Option<Pos>, message: String) -> ConfigError {
-        ConfigError {
-            file: file.map(Path::to_path_buf),
-            problems: vec![Problem { location, message }],
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    /// One line per problem: `file:line:column: message`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            match (&self.file, p.location) {
-                (Some(file), Some((line, col))) => {
-                    write!(f, "{}:{line}:{col}: {}", file.display(), p.message)?
-                }
-                (Some(file), None) => write!(f, "{}: {}", file.display(), p.message)?,
-                (None, _) => f.write_str(&p.message)?,
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// What a config is read against: the environment (for `~` and `${VAR}`) and the agent plugins
-/// this `ao` has, so that an unknown `agent` is reported with its position.
-#[derive(Clone, Copy)]
-pub struct Context<'a> {
-    /// Looks up an environment variable.
-    pub var: &'a dyn Fn(&str) -> Option<String>,
-    /// The agent names accepted; empty accepts any.
-    pub agents: &'a [&'a str],
-}
-
-fn process_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-impl Context<'static> {
-    /// The process environment; any agent name.
-    pub fn process() -> Context<'static> {
-        Context {
-            var: &process_var,
-            agents: &[],
-        }
-    }
-}
-
-/// The whole configuration, validated and with paths expanded.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The file it came from.
-    pub file: PathBuf,
-    /// After how long without activity a `ready` session is shown as `idle`.
-    pub ready_threshold_ms: u64,
-    /// The projects, in file order.
-    pub projects: Vec<ProjectConfig>,
-}
-
-/// One project: a code base that sessions work on.
-#[derive(Debug, Clone)]
-pub struct ProjectConfig {
-    /// The project's name, the first half of a session address `<project>/<name>`.
-    pub name: String,
-    /// The project's directory, absolute.
-    pub path: PathBuf,
-    /// Where sessions run unless `ao spawn --runtime` says otherwise.
-    pub runtime: RuntimeKind,
-    /// The coding agent (`opencode`).
-    pub agent: String,
-    /// A git work tree per session, or the project directory itself.
-    pub workspace: WorkspaceKind,
-    /// The prefix of default session names (`agent` gives `agent-1`, `agent-2`, ...).
-    pub session_prefix: String,
-    /// The branch new work trees start from; HEAD when unset.
-    pub default_branch: Option<String>,
-    /// Settings handed to the agent plugin.
-    pub agent_config: AgentConfig,
-}
-
-/// The `agentConfig` of a project.
-#[derive(Debug, Clone, Default)]
-pub struct AgentConfig {
-    /// `provider/model`.
-    pub model: Option<String>,
-    /// The prompt used when `ao spawn` is given none.
-    pub prompt: Option<String>,
-    /// The agent's own agent or mode name (OpenCode: `build`, `plan`, ...).
-    pub agent: Option<String>,
-    /// The permission policy: `ask`, `allow`, `deny`, or a map per tool, as JSON.
-    pub permission: Option<serde_json::Value>,
-    /// Extra OpenCode configuration merged into the project's server config.
-    pub opencode_config: Option<serde_json::Value>,
-}
-
-impl Config {
-    /// Finds the config file: `explicit` (from `--config`), then `AO_CONFIG`, then upward from `cwd`.
-    pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, ConfigError> {
-        if let Some(path) = explicit {
-            return Ok(path.to_path_buf());
-        }
-        if let Some(env) = std::env::var_os("AO_CONFIG").filter(|v| !v.is_empty()) {
-            return Ok(PathBuf::from(env));
-        }
-        let mut dir = Some(cwd);
-        while let Some(d) = dir {
-            let candidate = d.join(CONFIG_FILE_NAME);
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-            dir = d.parent();
-        }
-        Err(ConfigError::single(
-            None,
-            None,
-            format!(
-                "no {CONFIG_FILE_NAME} found in {} or any parent directory; \
-                 create one (see examples/) or pass --config PATH",
-                cwd.display()
-            ),
-        ))
-    }
-
-    /// Reads and validates a config file against the process environment.
-    pub fn load(file: &Path) -> Result<Config, ConfigError> {
-        Config::load_in(file, Context::process())
-    }
-
-    /// Reads and validates a config file against `cx`.
-    pub fn load_in(file: &Path, cx: Context<'_>) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            let fix = if e.kind() == std::io::ErrorKind::NotFound {
-                "; check the path given by --config or AO_CONFIG"
-            } else {
-                ""
-            };
-            ConfigError::single(
-                Some(file),
-                None,
-                format!("cannot read the config file: {e}{fix}"),
-            )
-        })?;
-        Config::parse_in(&text, file, cx)
-    }
-
-    /// Parses and validates config text against the process environment; `file` names it in
-    /// errors and anchors relative paths.
-    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
-        Config::parse_in(text, file, Context::process())
-    }
-
-    /// Parses and validates config text against `cx`.
-    pub fn parse_in(text: &str, file: &Path, cx: Context<'_>) -> Result<Config, ConfigError> {
-        let root = yaml::parse(text).map_err(|e| {
-            // YAML forbids tabs in indentation, and the parser's words for it name a place
-            // that is not where the tab is.
-            let tab = text.lines().enumerate().find_map(|(i, line)| {
-                let indent = &line[..line.len() - line.trim_start().len()];
-                indent.find('\t').map(|col| (i + 1, col + 1))
-            });
-            match tab {
-                Some(pos) => ConfigError::single(
-                    Some(file),
-                    Some(pos),
-                    "a tab indents this line; YAML indents with spaces only".into(),
-                ),
-                None => ConfigError::single(Some(file), Some(e.pos), e.message),
-            }
-        })?;
-        // A bare file name has the empty path as its parent: that is the current directory.
-        let base_dir = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let mut reader = Reader {
-            cx,
-            base_dir,
-            problems: Vec::new(),
-        };
-        let config = reader.config(root.as_ref(), file);
-        if reader.problems.is_empty() {
-            Ok(config)
-        } else {
-            // Stable: problems found at one place keep the order they were found in.
-            reader.problems.sort_by_key(|p| p.location);
-            Err(ConfigError {
-                file: Some(file.to_path_buf()),
-                problems: reader.problems,
-            })
-        }
-    }
-
-    /// The project with this name, or a usage error that lists the known ones.
-    pub fn project(&self, name: &str) -> Result<&ProjectConfig, crate::Error> {
-        self.projects
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| {
-                let known: Vec<_> = self.projects.iter().map(|p| p.name.as_str()).collect();
-                crate::Error::Usage(format!(
-                    "no project {name:?} in {}; known projects: {}",
-                    self.file.display(),
-                    if known.is_empty() {
-                        "none".into()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-            })
-    }
-}
-
-/// Checks that a project or session name is safe as a tmux session name, a git branch component
-/// and a file name: ASCII letters, digits, `-` and `_`, starting with a letter or digit.
-pub fn validate_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 64 {
-        return Err("must be 1 to 64 characters".into());
-    }
-    let first_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    if !first_ok
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(
-            "use only letters, digits, '-' and '_', starting with a letter or digit \
-             (it names tmux sessions, git branches and directories)"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
-/// Checks the `provider/model` form.
-pub fn validate_model(model: &str) -> Result<(), String> {
-    match model.split_once('/') {
-        Some((provider, id))
-            if !provider.is_empty() && !id.is_empty() && !model.contains(char::is_whitespace) =>
-        {
-            Ok(())
-        }
-        _ => Err(format!(
-            "model {model:?} is not in provider/model form, e.g. anthropic/claude-sonnet-4"
-        )),
-    }
-}
-
-/// Expands a leading `~` (`$HOME`) and every `${VAR}` with `var`; an unset variable is an error.
-pub fn expand_path_in(raw: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf, String> {
-    let mut out = String::new();
-    let mut rest = raw;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("path {raw:?} has a `${{` without its `}}`"))?;
-        let name = &after[..end];
-        let value = var(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-            format!("path {raw:?} uses ${{{name}}}, which is not set; set it in the environment or write the path out")
-        })?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    if out == "~" || out.starts_with("~/") {
-        let home = var("HOME")
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| format!("path {raw:?} starts with ~ but HOME is not set"))?;
-        out = format!("{home}{}", &out[1..]);
-    } else if out.starts_with('~') {
-        return Err(format!(
-            "path {raw:?}: ~user is not supported; write the path out"
-        ));
-    }
-    Ok(PathBuf::from(out))
-}
-
-/// The known name closest to `word`, if one is close enough to be what was meant.
-fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    let squash = |s: &str| {
-        s.chars()
-            .filter(|c| *c != '_' && *c != '-')
-            .flat_map(char::to_lowercase)
-            .collect::<String>()
-    };
-    let w = squash(word);
-    // Same letters but for case and separators: agent_config, readythresholdms.
-    if let Some(k) = known.iter().find(|k| squash(k) == w) {
-        return Some(k);
-    }
-    known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(&w, &squash(k)), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-const TOP_KEYS: &[&str] = &["readyThresholdMs", "defaults", "plugins", "projects"];
+pub(super) const TOP_KEYS: &[&str] = &["readyThresholdMs", "defaults", "plugins", "projects"];
 const DEFAULTS_KEYS: &[&str] = &["runtime", "agent", "workspace"];
 const PLUGINS_KEYS: &[&str] = &["agent", "runtime"];
-const PROJECT_KEYS: &[&str] = &[
+pub(super) const PROJECT_KEYS: &[&str] = &[
     "name",
     "path",
     "runtime",
@@ -364,13 +22,14 @@ const PROJECT_KEYS: &[&str] = &[
     "defaultBranch",
     "agentConfig",
 ];
-const AGENT_CONFIG_KEYS: &[&str] = &["model", "prompt", "agent", "permission", "opencodeConfig"];
-const RUNTIMES: &[&str] = &["tmux", "process"];
+/// The keys of `agentConfig` that every agent understands; an agent adds its own.
+const AGENT_CONFIG_KEYS: &[&str] = &["model", "prompt", "agent", "permission"];
+pub(super) const RUNTIMES: &[&str] = &["tmux", "process"];
 const WORKSPACES: &[&str] = &["worktree", "none"];
 const PERMISSIONS: &[&str] = &["ask", "allow", "deny"];
 
 /// The keys of one mapping, checked against the known ones.
-struct Fields<'n> {
+pub(super) struct Fields<'n> {
     entries: Vec<(&'n str, &'n Node, &'n Node)>,
     /// Known keys suggested for unknown ones (a missing key then needs no message of its own).
     suggested: Vec<String>,
@@ -386,10 +45,10 @@ impl<'n> Fields<'n> {
 }
 
 /// Walks the YAML tree, building the config and collecting every problem.
-struct Reader<'c> {
-    cx: Context<'c>,
-    base_dir: PathBuf,
-    problems: Vec<Problem>,
+pub(super) struct Reader<'c> {
+    pub(super) cx: Context<'c>,
+    pub(super) base_dir: PathBuf,
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Reader<'_> {
@@ -560,11 +219,11 @@ impl Reader<'_> {
         if self.cx.agents.is_empty() {
             return self.string(node, "agent");
         }
-        let agents = self.cx.agents;
-        self.choice(node, "agent", "", agents).map(str::to_string)
+        let names: Vec<&str> = self.cx.agents.iter().map(|a| a.name()).collect();
+        self.choice(node, "agent", "", &names).map(str::to_string)
     }
 
-    fn config(&mut self, root: Option<&Node>, file: &Path) -> Config {
+    pub(super) fn config(&mut self, root: Option<&Node>, file: &Path) -> Config {
         let mut config = Config {
             file: file.to_path_buf(),
             ready_threshold_ms: DEFAULT_READY_THRESHOLD_MS,
@@ -757,7 +416,7 @@ impl Reader<'_> {
         let agent = self
             .agent(f.get("agent"))
             .or_else(|| defaults.agent.clone())
-            .unwrap_or_else(|| "opencode".into());
+            .or_else(|| self.cx.agents.first().map(|a| a.name().to_string()));
         let workspace = self.workspace(f.get("workspace")).or(defaults.workspace);
         let session_prefix = match f.get("sessionPrefix") {
             Some(node) => match self.string(node, "sessionPrefix") {
@@ -792,7 +451,7 @@ impl Reader<'_> {
             Some(branch)
         });
         let agent_config = match f.get("agentConfig") {
-            Some(node) => self.agent_config(node),
+            Some(node) => self.agent_config(node, agent.as_deref()),
             None => AgentConfig::default(),
         };
 
@@ -875,9 +534,19 @@ impl Reader<'_> {
         }
     }
 
-    fn agent_config(&mut self, node: &Node) -> AgentConfig {
+    /// `agentConfig`: the keys every agent understands, and those the project's agent adds, which
+    /// it checks itself.
+    fn agent_config(&mut self, node: &Node, agent: Option<&str>) -> AgentConfig {
         let mut ac = AgentConfig::default();
-        let Some(f) = self.fields(node, "agentConfig", AGENT_CONFIG_KEYS, "a map") else {
+        let plugin = self
+            .cx
+            .agents
+            .iter()
+            .find(|a| Some(a.name()) == agent)
+            .cloned();
+        let own_keys = plugin.as_ref().map(|p| p.config_keys()).unwrap_or_default();
+        let known: Vec<&str> = AGENT_CONFIG_KEYS.iter().chain(own_keys).copied().collect();
+        let Some(f) = self.fields(node, "agentConfig", &known, "a map") else {
             return ac;
         };
         if let Some(node) = f.get("model") {
@@ -899,17 +568,22 @@ impl Reader<'_> {
                 ac.permission = Some(node.to_json());
             }
         }
-        if let Some(node) = f.get("opencodeConfig") {
-            match &node.kind {
-                Kind::Map(_) => ac.opencode_config = Some(node.to_json()),
-                _ if node.scalar() == Some(Scalar::Null) => {}
-                _ => self.problem(
-                    node.pos,
-                    format!(
-                        "opencodeConfig must be a map of OpenCode settings, not {}",
-                        node.describe()
-                    ),
-                ),
+        let Some(plugin) = plugin else {
+            return ac;
+        };
+        for key in own_keys {
+            let Some(node) = f.get(key) else { continue };
+            match plugin.check_config(key, ConfigValue::new(node)) {
+                Ok(serde_json::Value::Null) => {}
+                Ok(value) => {
+                    ac.settings.insert(key.to_string(), value);
+                }
+                Err(problems) => {
+                    for SettingProblem { at, message } in problems {
+                        let pos = at.unwrap_or(node.pos);
+                        self.problem(pos, message);
+                    }
+                }
             }
         }
         ac
@@ -944,111 +618,9 @@ impl Reader<'_> {
 }
 
 /// What `defaults` (or the older `plugins`) give every project.
-struct ProjectDefaults {
+pub(super) struct ProjectDefaults {
     runtime: Option<RuntimeKind>,
     agent: Option<String>,
     /// With where it was set, for the error when a project cannot have it.
     workspace: Option<(WorkspaceKind, Pos)>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str, dir: &Path) -> Result<Config, ConfigError> {
-        Config::parse(text, &dir.join("agent-orchestrator.yaml"))
-    }
-
-    #[test]
-    fn list_and_map_forms_give_the_same_projects() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir(tmp.path().join("p1")).unwrap();
-        let list = "plugins:\n  agent: opencode\nprojects:\n  - name: demo\n    path: p1\n    agentConfig:\n      model: mock/mock-1\n      prompt: hi\n";
-        let map = "projects:\n  demo:\n    path: p1\n    agentConfig:\n      model: mock/mock-1\n      prompt: hi\n";
-        for text in [list, map] {
-            let c = parse(text, tmp.path()).unwrap();
-            assert_eq!(c.projects.len(), 1);
-            let p = &c.projects[0];
-            assert_eq!(p.name, "demo");
-            assert_eq!(p.agent, "opencode");
-            assert_eq!(p.workspace, WorkspaceKind::None);
-            assert_eq!(p.agent_config.model.as_deref(), Some("mock/mock-1"));
-            assert_eq!(c.ready_threshold_ms, DEFAULT_READY_THRESHOLD_MS);
-        }
-    }
-
-    #[test]
-    fn a_dot_path_beside_a_bare_file_name_is_the_current_directory() {
-        let c = Config::parse(
-            "projects:\n  demo:\n    path: .\n",
-            Path::new("agent-orchestrator.yaml"),
-        )
-        .unwrap();
-        assert_eq!(
-            c.projects[0].path,
-            std::env::current_dir().unwrap().canonicalize().unwrap()
-        );
-    }
-
-    #[test]
-    fn unknown_key_names_line_and_column_and_the_key_meant() {
-        let tmp = tempfile::tempdir().unwrap();
-        let err = parse("projects:\n  - name: demo\n    pth: x\n", tmp.path()).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains(
-                "agent-orchestrator.yaml:3:5: unknown key `pth` in project \"demo\"; did you mean `path`?"
-            ),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn every_problem_is_reported_in_file_order() {
-        let tmp = tempfile::tempdir().unwrap();
-        let err = parse(
-            "projects:\n  - name: demo\n    path: nowhere\n    runtime: docker\n    agentConfig:\n      model: gpt4\n",
-            tmp.path(),
-        )
-        .unwrap_err();
-        let lines: Vec<_> = err.problems.iter().map(|p| p.location).collect();
-        assert_eq!(lines, vec![Some((3, 11)), Some((4, 14)), Some((6, 14))]);
-        assert!(err.problems[2]
-            .message
-            .contains("model \"gpt4\" is not in provider/model form"));
-    }
-
-    #[test]
-    fn variables_and_home_come_from_the_context() {
-        let var = |k: &str| match k {
-            "HOME" => Some("/home/me".to_string()),
-            "WORK" => Some("/srv/work".to_string()),
-            _ => None,
-        };
-        assert_eq!(
-            expand_path_in("${WORK}/x", &var).unwrap(),
-            PathBuf::from("/srv/work/x")
-        );
-        assert_eq!(
-            expand_path_in("~/code", &var).unwrap(),
-            PathBuf::from("/home/me/code")
-        );
-        assert!(expand_path_in("${NOPE}/x", &var)
-            .unwrap_err()
-            .contains("${NOPE}, which is not set"));
-    }
-
-    #[test]
-    fn suggestions_catch_case_separators_and_typos() {
-        assert_eq!(
-            did_you_mean("agent_config", PROJECT_KEYS),
-            Some("agentConfig")
-        );
-        assert_eq!(
-            did_you_mean("readythresholdms", TOP_KEYS),
-            Some("readyThresholdMs")
-        );
-        assert_eq!(did_you_mean("tmx", RUNTIMES), Some("tmux"));
-        assert_eq!(did_you_mean("kubernetes", RUNTIMES), None);
-    }
 }

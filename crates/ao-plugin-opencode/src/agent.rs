@@ -1,0 +1,365 @@
+//! The plugin's face to ao: [`Agent`] for OpenCode.
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+
+use ao_core::agent::{
+    Agent, AgentError, Observation, PermitDecision, PreparedSession, ProjectContext, Reply,
+    SessionContext,
+};
+use ao_core::config::{ConfigValue, SettingProblem};
+use ao_core::runtime::LaunchSpec;
+use ao_core::session::{Activity, RuntimeKind, SessionError};
+use ao_core::transcript::TranscriptEntry;
+
+use crate::client::Client;
+use crate::events::EventStream;
+use crate::gather::{relevant, server_gone};
+use crate::mid_turn::MidTurn;
+use crate::server::ServerState;
+use crate::types::PromptModel;
+use crate::{agent_error, conversation_id, now_ms, server, transcript, OpenCodeAgent, AGENT_NAME};
+
+/// The key of `agentConfig` that OpenCode adds: settings merged into its server's config.
+pub const OPENCODE_CONFIG_KEY: &str = "opencodeConfig";
+
+impl OpenCodeAgent {
+    /// A client of the project's server if it runs; an error naming the project if not.
+    async fn up_client(&self, cx: &ProjectContext<'_>) -> Result<Client, AgentError> {
+        match self.servers.lookup(cx).await? {
+            ServerState::Up { client, .. } => Ok(client),
+            _ => Err(AgentError::Unreachable(format!(
+                "the OpenCode server of project {} is not running",
+                cx.project.name
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl Agent for OpenCodeAgent {
+    fn name(&self) -> &'static str {
+        AGENT_NAME
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        &[OPENCODE_CONFIG_KEY]
+    }
+
+    fn check_config(
+        &self,
+        _key: &str,
+        value: ConfigValue<'_>,
+    ) -> Result<serde_json::Value, Vec<SettingProblem>> {
+        if value.is_null() {
+            return Ok(serde_json::Value::Null);
+        }
+        if !value.is_map() {
+            return Err(vec![SettingProblem::here(format!(
+                "opencodeConfig must be a map of OpenCode settings, not {}",
+                value.describe()
+            ))]);
+        }
+        Ok(value.to_json())
+    }
+
+    async fn doctor(&self, projects: &[ProjectContext<'_>]) -> Vec<ao_core::doctor::Check> {
+        self.checks(projects).await
+    }
+
+    async fn prepare(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<PreparedSession, AgentError> {
+        let (server, client) = self.servers.ensure(cx).await?;
+        let rec = session.record;
+        let created = client
+            .create_session(&rec.workspace.to_string_lossy())
+            .await
+            .map_err(agent_error)?;
+        let launch = match rec.runtime {
+            RuntimeKind::Tmux => self.tui_launch(&server, rec, &created.id)?,
+            RuntimeKind::Process => {
+                self.follower_launch(&server, rec, &created.id, created.time.created)
+            }
+        };
+        Ok(PreparedSession {
+            agent_session_id: created.id,
+            launch,
+        })
+    }
+
+    async fn send(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+        prompt: &str,
+    ) -> Result<(), AgentError> {
+        let rec = session.record;
+        let id = conversation_id(rec)?;
+        let (_, client) = self.servers.ensure(cx).await?;
+        let model = rec.model.as_deref().and_then(PromptModel::parse);
+        let before = client
+            .messages(id, Some(1))
+            .await
+            .map_err(agent_error)?
+            .pop()
+            .map(|m| m.info.id);
+        client
+            .prompt_async(id, prompt, model, rec.agent_mode.as_deref())
+            .await
+            .map_err(agent_error)?;
+        // prompt_async answers before the prompt is stored, and while a directory's instance
+        // warms up `/session/status` flickers (busy, then absent) before the turn really starts.
+        // The stored message is the signal that does not flicker: return once it exists, so that
+        // a status taken right after `ao spawn` or `ao send` sees the turn.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            let last = client.messages(id, Some(1)).await.map_err(agent_error)?;
+            if last.last().map(|m| &m.info.id) != before.as_ref() {
+                MidTurn::mark(cx, id, now_ms()).await?;
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Err(AgentError::Timeout(format!(
+            "OpenCode accepted the prompt for {id} but did not start the turn within 30s"
+        )))
+    }
+
+    async fn observe(
+        &self,
+        cx: &ProjectContext<'_>,
+        sessions: &[SessionContext<'_>],
+    ) -> Vec<Observation> {
+        let every = |activity: Activity, name: &str, message: String| {
+            sessions
+                .iter()
+                .map(|_| {
+                    Observation::bare(
+                        activity,
+                        Some(SessionError {
+                            name: name.into(),
+                            message: message.clone(),
+                        }),
+                    )
+                })
+                .collect()
+        };
+        match self.servers.lookup(cx).await {
+            Ok(ServerState::Up { record, client, .. }) => {
+                self.observe_project(cx, &record, &client, sessions).await
+            }
+            Ok(ServerState::Unresponsive(rec)) => every(
+                Activity::Blocked,
+                "ServerUnresponsive",
+                format!("the OpenCode server at {} does not answer", rec.url),
+            ),
+            Ok(ServerState::Gone) => match MidTurn::sessions(cx).await {
+                Ok(cut_off) => sessions
+                    .iter()
+                    .map(|s| server_gone(cx.project, s.record, &cut_off))
+                    .collect(),
+                Err(e) => every(Activity::Blocked, "Unobservable", e.to_string()),
+            },
+            Err(e) => every(Activity::Blocked, "Unobservable", e.to_string()),
+        }
+    }
+
+    async fn attach_launch(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<LaunchSpec, AgentError> {
+        let id = conversation_id(session.record)?;
+        let (server, _) = self.servers.ensure(cx).await?;
+        self.tui_launch(&server, session.record, id)
+    }
+
+    async fn reply(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+        reply: &Reply,
+    ) -> Result<(), AgentError> {
+        let client = self.up_client(cx).await?;
+        // Requests live in the instance of the session's directory; a subagent's share it.
+        let dir = session.record.workspace.to_string_lossy();
+        fn gone(id: &str, what: &str) -> impl FnOnce(crate::client::ClientError) -> AgentError {
+            let missing = format!("{what} {id} is no longer pending");
+            move |e| {
+                if e.is_not_found() {
+                    AgentError::NotFound(missing)
+                } else {
+                    agent_error(e)
+                }
+            }
+        }
+        match reply {
+            Reply::Permit { id, decision } => {
+                let word = match decision {
+                    PermitDecision::Once => "once",
+                    PermitDecision::Always => "always",
+                    PermitDecision::Reject => "reject",
+                };
+                client
+                    .reply_permission(&dir, id, word)
+                    .await
+                    .map_err(gone(id, "permission request"))
+            }
+            Reply::Answer { id, answers } => {
+                let asked = client
+                    .questions(&dir)
+                    .await
+                    .map_err(agent_error)?
+                    .into_iter()
+                    .find(|q| &q.id == id)
+                    .ok_or_else(|| {
+                        AgentError::NotFound(format!("question {id} is no longer pending"))
+                    })?;
+                if asked.questions.len() != answers.len() {
+                    let list: Vec<String> = asked
+                        .questions
+                        .iter()
+                        .map(|q| {
+                            let labels: Vec<&str> =
+                                q.options.iter().map(|o| o.label.as_str()).collect();
+                            format!("  {} [{}]", q.question, labels.join(", "))
+                        })
+                        .collect();
+                    return Err(AgentError::Refused(format!(
+                        "question {id} asks {} question(s); give one answer each, in order:\n{}",
+                        asked.questions.len(),
+                        list.join("\n")
+                    )));
+                }
+                let answers: Vec<Vec<String>> = answers.iter().map(|a| vec![a.clone()]).collect();
+                client
+                    .reply_question(&dir, id, &answers)
+                    .await
+                    .map_err(gone(id, "question"))
+            }
+            Reply::Dismiss { id } => client
+                .reject_question(&dir, id)
+                .await
+                .map_err(gone(id, "question")),
+        }
+    }
+
+    async fn transcript(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<Vec<TranscriptEntry>, AgentError> {
+        let id = conversation_id(session.record)?;
+        let client = self.up_client(cx).await?;
+        let messages = client.messages(id, None).await.map_err(agent_error)?;
+        Ok(transcript::transcript(&messages))
+    }
+
+    async fn changes(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<BoxStream<'static, ()>, AgentError> {
+        if !self.settings().events {
+            return Err(AgentError::Refused(
+                "the event stream is turned off (AO_OPENCODE_EVENTS=off)".into(),
+            ));
+        }
+        let id = conversation_id(session.record)?.to_string();
+        let client = self.up_client(cx).await?;
+        let stream = EventStream::connect(&client).await.map_err(agent_error)?;
+        Ok(Box::pin(futures_util::stream::unfold(
+            stream,
+            move |mut stream| {
+                let id = id.clone();
+                async move {
+                    loop {
+                        let event = stream.next().await?;
+                        if relevant(&event, &id) {
+                            return Some(((), stream));
+                        }
+                    }
+                }
+            },
+        )))
+    }
+
+    async fn restore(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<PreparedSession, AgentError> {
+        let rec = session.record;
+        let id = conversation_id(rec)?;
+        let (server, client) = self.servers.ensure(cx).await?;
+        match client.session(id).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {
+                return Err(AgentError::NotFound(format!(
+                    "OpenCode no longer has session {id} (it was deleted), so {} cannot be \
+                     restored; `ao spawn` starts a new one",
+                    rec.address
+                )))
+            }
+            Err(e) => return Err(agent_error(e)),
+        }
+        let launch = match rec.runtime {
+            RuntimeKind::Tmux => self.tui_launch(&server, rec, id)?,
+            // The log already holds the history: follow from now on.
+            RuntimeKind::Process => self.follower_launch(&server, rec, id, now_ms()),
+        };
+        Ok(PreparedSession {
+            agent_session_id: id.to_string(),
+            launch,
+        })
+    }
+
+    async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+        if let Some(id) = self.servers.identity(cx).await? {
+            server::stop_server(id).await;
+        }
+        Ok(())
+    }
+
+    async fn kill(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+        purge: bool,
+    ) -> Result<(), AgentError> {
+        let Some(id) = session.record.agent_session_id.as_deref() else {
+            return Ok(());
+        };
+        let client = if purge {
+            // Deleting needs a server: start one if it is gone (it is released again once no
+            // session of the project is live).
+            self.servers.ensure(cx).await?.1
+        } else {
+            match self.servers.lookup(cx).await? {
+                ServerState::Up { client, .. } => client,
+                // No server, no turn to abort.
+                ServerState::Gone => return Ok(()),
+                ServerState::Unresponsive(rec) => {
+                    return Err(AgentError::Timeout(format!(
+                        "the OpenCode server at {} does not answer",
+                        rec.url
+                    )))
+                }
+            }
+        };
+        match client.abort(id).await {
+            Err(e) if !e.is_not_found() => return Err(agent_error(e)),
+            _ => {}
+        }
+        if purge {
+            match client.delete_session(id).await {
+                Err(e) if !e.is_not_found() => return Err(agent_error(e)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

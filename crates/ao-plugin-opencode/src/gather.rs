@@ -1,0 +1,349 @@
+//! One project's sessions observed through its server in a batch: the sessions in one list, each
+//! one's last message where it may have changed, and status, permissions and questions once per
+//! directory where a turn may be under way. [`observe`](crate::observe) turns what was gathered
+//! into activities.
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures_util::future::join_all;
+
+use ao_core::agent::{Observation, ProjectContext, SessionContext};
+use ao_core::config::ProjectConfig;
+use ao_core::session::{Activity, PendingKind, PendingRequest, SessionError, SessionRecord};
+
+use crate::client::{Client, ClientError};
+use crate::last_messages::LastMessages;
+use crate::mid_turn::MidTurn;
+use crate::observe;
+use crate::server::ServerRecord;
+use crate::types::{MessageInfo, Session, SessionStatus};
+use crate::{now_ms, OpenCodeAgent};
+
+/// How deep a chain of child sessions (subagents of subagents) is followed to its tracked root.
+const MAX_CHILD_DEPTH: usize = 4;
+
+/// The session object and its last message, as fetched (or remembered) for one session.
+type SessionFacts = (
+    Result<Session, ClientError>,
+    Result<Option<MessageInfo>, ClientError>,
+);
+
+/// What the directories' instances say: statuses, the requests pending there, and the
+/// directories that could not be asked.
+#[derive(Default)]
+struct DirectoryFacts {
+    statuses: HashMap<String, SessionStatus>,
+    requests: Vec<PendingRequest>,
+    failed: HashMap<String, String>,
+}
+
+impl OpenCodeAgent {
+    /// Observes a project's sessions through its server, which answers.
+    pub(crate) async fn observe_project(
+        &self,
+        cx: &ProjectContext<'_>,
+        server: &ServerRecord,
+        client: &Client,
+        sessions: &[SessionContext<'_>],
+    ) -> Vec<Observation> {
+        // Taken before the first request: a mark made after it is newer than what is seen here.
+        let looked_at = now_ms();
+        let records: Vec<&SessionRecord> = sessions.iter().map(|s| s.record).collect();
+        let mut cache = LastMessages::load(cx).await;
+        let per_session = sessions_and_last_messages(client, &records, &mut cache).await;
+        cache.save(cx).await;
+
+        // Status, permissions and questions are per directory, and asked only where a turn may be
+        // under way: a session whose last step has ended for good cannot be busy, retrying or
+        // waiting on a request (a request keeps its step open). With many finished sessions this
+        // saves three requests per work tree on every `ao status`.
+        let open: BTreeSet<String> = records
+            .iter()
+            .zip(&per_session)
+            .filter(|(_, (_, last))| match last {
+                Ok(m) => m.as_ref().is_none_or(|m| !observe::turn_settled(m)),
+                Err(_) => true,
+            })
+            .map(|(s, _)| s.workspace.to_string_lossy().into_owned())
+            .collect();
+        let dirs = directory_facts(client, &open).await;
+        let tracked: BTreeSet<&str> = records
+            .iter()
+            .filter_map(|s| s.agent_session_id.as_deref())
+            .collect();
+        let owners = owners(client, &dirs.requests, &tracked).await;
+
+        let observations: Vec<Observation> = records
+            .iter()
+            .zip(per_session)
+            .map(|(rec, facts)| observe_one(rec, facts, &dirs, &owners, server, looked_at))
+            .collect();
+        let busy: Vec<String> = records
+            .iter()
+            .zip(&observations)
+            .filter(|(_, o)| mid_turn(o))
+            .filter_map(|(s, _)| s.agent_session_id.clone())
+            .collect();
+        let observed = tracked.iter().map(|s| s.to_string()).collect();
+        // A memory that cannot be written is only a memory lost: what was observed stands.
+        let _ = MidTurn::record(cx, looked_at, observed, busy).await;
+        observations
+    }
+}
+
+/// Every session and its last message. The sessions come in one list of the project's; the last
+/// message only where the session changed since its turn was last seen settled. A session missing
+/// from the list (or a list that failed) is asked for alone.
+async fn sessions_and_last_messages(
+    client: &Client,
+    records: &[&SessionRecord],
+    cache: &mut LastMessages,
+) -> Vec<SessionFacts> {
+    let Some(first) = records.first() else {
+        return Vec::new();
+    };
+    let mut listed: HashMap<String, Session> = HashMap::new();
+    if let Ok(all) = client
+        .project_sessions(&first.workspace.to_string_lossy())
+        .await
+    {
+        let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+        cache.retain(&ids);
+        listed = all.into_iter().map(|s| (s.id.clone(), s)).collect();
+    }
+    let remembered = &*cache;
+    let per_session = join_all(records.iter().map(|s| {
+        let id = s.agent_session_id.as_deref().unwrap_or_default();
+        let found = listed.remove(id);
+        async move {
+            let session = match found {
+                Some(found) => Ok(found),
+                None => client.session(id).await,
+            };
+            let known = session
+                .as_ref()
+                .ok()
+                .and_then(|found| remembered.last_message(id, found.time.updated));
+            let last = match known {
+                Some(m) => Ok(Some(m.clone())),
+                None => client
+                    .messages(id, Some(1))
+                    .await
+                    .map(|mut m| m.pop().map(|m| m.info)),
+            };
+            (session, last)
+        }
+    }))
+    .await;
+    for (rec, (session, last)) in records.iter().zip(&per_session) {
+        if let (Some(id), Ok(session), Ok(last)) = (&rec.agent_session_id, session, last) {
+            cache.note(id, session.time.updated, last.as_ref());
+        }
+    }
+    per_session
+}
+
+/// Status, permissions and questions of each directory, asked concurrently.
+async fn directory_facts(client: &Client, dirs: &BTreeSet<String>) -> DirectoryFacts {
+    let per_dir = join_all(dirs.iter().map(|d| async move {
+        let (st, perms, qs) = futures_util::join!(
+            client.statuses(d),
+            client.permissions(d),
+            client.questions(d)
+        );
+        (d.clone(), st, perms, qs)
+    }))
+    .await;
+    let mut facts = DirectoryFacts::default();
+    for (dir, st, perms, qs) in per_dir {
+        match st {
+            Ok(st) => facts.statuses.extend(st),
+            Err(e) => {
+                facts.failed.insert(dir.clone(), e.to_string());
+            }
+        }
+        for p in perms.unwrap_or_default() {
+            facts.requests.push(PendingRequest {
+                kind: PendingKind::Permission,
+                id: p.id,
+                title: format!("{}: {}", p.permission, p.patterns.join(" ")),
+                from_session: Some(p.session_id),
+            });
+        }
+        for q in qs.unwrap_or_default() {
+            let title = match q.questions.first() {
+                Some(first) if q.questions.len() > 1 => {
+                    format!("{} (+{} more)", first.question, q.questions.len() - 1)
+                }
+                Some(first) => first.question.clone(),
+                None => "question".into(),
+            };
+            facts.requests.push(PendingRequest {
+                kind: PendingKind::Question,
+                id: q.id,
+                title,
+                from_session: Some(q.session_id),
+            });
+        }
+    }
+    facts
+}
+
+/// One session's observation from what was gathered.
+fn observe_one(
+    rec: &SessionRecord,
+    (session, last): SessionFacts,
+    dirs: &DirectoryFacts,
+    owners: &HashMap<String, String>,
+    server: &ServerRecord,
+    now: i64,
+) -> Observation {
+    let id = rec.agent_session_id.as_deref().unwrap_or_default();
+    let session = match session {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => {
+            return Observation::bare(
+                Activity::Exited,
+                Some(SessionError {
+                    name: "SessionDeleted".into(),
+                    message: format!("OpenCode has no session {id} any more"),
+                }),
+            )
+        }
+        Err(e) => return unobservable(&e),
+    };
+    if let Some(err) = dirs.failed.get(rec.workspace.to_string_lossy().as_ref()) {
+        return unobservable(err);
+    }
+    let pending: Vec<PendingRequest> = dirs
+        .requests
+        .iter()
+        .filter(|r| {
+            let from = r.from_session.as_deref().unwrap_or_default();
+            owners.get(from).map(String::as_str) == Some(id)
+        })
+        .map(|r| PendingRequest {
+            from_session: r.from_session.clone().filter(|f| f != id),
+            ..r.clone()
+        })
+        .collect();
+    let last = match last {
+        Ok(m) => m,
+        Err(e) => return unobservable(&e),
+    };
+    observe::observe(
+        &observe::ServerFacts {
+            session: &session,
+            status: dirs.statuses.get(id),
+            last_message: last.as_ref(),
+            pending,
+            server_started_at: server.started_at_ms,
+        },
+        now,
+    )
+}
+
+/// Maps each session that raised a request to the tracked session it belongs to: itself, or the
+/// tracked ancestor of a child session (a subagent).
+async fn owners(
+    client: &Client,
+    requests: &[PendingRequest],
+    tracked: &BTreeSet<&str>,
+) -> HashMap<String, String> {
+    let unique: BTreeSet<&str> = requests
+        .iter()
+        .filter_map(|r| r.from_session.as_deref())
+        .collect();
+    let found = join_all(unique.into_iter().map(|start| async move {
+        let mut current = start.to_string();
+        for _ in 0..=MAX_CHILD_DEPTH {
+            if tracked.contains(current.as_str()) {
+                return Some((start.to_string(), current));
+            }
+            match client
+                .session(&current)
+                .await
+                .ok()
+                .and_then(|s| s.parent_id)
+            {
+                Some(parent) => current = parent,
+                None => return None,
+            }
+        }
+        None
+    }))
+    .await;
+    found.into_iter().flatten().collect()
+}
+
+/// Whether an observation shows a turn in progress (cut off, should the server die now).
+fn mid_turn(o: &Observation) -> bool {
+    match o.activity {
+        Activity::Active | Activity::WaitingInput => true,
+        Activity::Blocked => o.error.as_ref().is_some_and(|e| e.name == "Retry"),
+        _ => false,
+    }
+}
+
+/// Whether an event of the global stream may change what `ao status` says about `session`.
+pub(crate) fn relevant(event: &crate::events::GlobalEvent, session: &str) -> bool {
+    let p = &event.payload;
+    match p.kind.as_str() {
+        // Requests of child sessions count for their parent.
+        "permission.asked" | "permission.replied" | "question.asked" | "question.replied"
+        | "question.rejected" => true,
+        "session.status" | "session.idle" | "session.error" | "session.updated"
+        | "session.deleted" | "message.updated" => p.session_id() == Some(session),
+        _ => false,
+    }
+}
+
+fn unobservable(err: &dyn std::fmt::Display) -> Observation {
+    Observation::bare(
+        Activity::Blocked,
+        Some(SessionError {
+            name: "Unobservable".into(),
+            message: err.to_string(),
+        }),
+    )
+}
+
+/// What a session is while its project's server is gone: cut off mid-turn (blocked), or simply
+/// exited.
+pub(crate) fn server_gone(
+    project: &ProjectConfig,
+    s: &SessionRecord,
+    cut_off: &[String],
+) -> Observation {
+    let (activity, name, message) = if s
+        .agent_session_id
+        .as_ref()
+        .is_some_and(|id| cut_off.contains(id))
+    {
+        (
+            Activity::Blocked,
+            "Interrupted",
+            format!(
+                "the OpenCode server of project {} stopped in the middle of a turn; \
+                 `ao restore {}` brings it back, then `ao send` continues",
+                project.name, s.address
+            ),
+        )
+    } else {
+        (
+            Activity::Exited,
+            "ServerGone",
+            format!(
+                "the OpenCode server of project {} is not running; `ao restore {}` brings it back",
+                project.name, s.address
+            ),
+        )
+    };
+    Observation::bare(
+        activity,
+        Some(SessionError {
+            name: name.into(),
+            message,
+        }),
+    )
+}
