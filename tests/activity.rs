@@ -91,8 +91,9 @@ fn a_question_waits_for_input_and_ao_answer_lets_the_agent_go_on() {
     assert_eq!(s["pending"][0]["title"], "Pick a color?");
     assert!(s["pending"][0]["id"].as_str().unwrap().starts_with("que_"));
 
-    // Two answers for one question: refused, and it says what is asked.
-    let err = w.ao_fails(&["answer", &id, "blue", "red"], 1);
+    // Two answers for one question: refused as the person's mistake (exit 2, though the plugin
+    // is what found it), and it says what is asked.
+    let err = w.ao_fails(&["answer", &id, "blue", "red"], 2);
     assert!(
         err.contains("asks 1 question") && err.contains("[red, blue]"),
         "{err}"

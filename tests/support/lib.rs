@@ -316,6 +316,12 @@ impl World {
         })
     }
 
+    /// The process of a project's OpenCode server, as ao recorded it.
+    pub fn server_process(&self, project: &str) -> ProcessIdentity {
+        let store = Store::open(&StateHome::at(self.home()).store_path()).expect("store");
+        server_of(&store, project).expect("the project has a server")
+    }
+
     /// Runs a tmux command on this world's private server.
     pub fn tmux(&self, args: &[&str]) -> Output {
         Command::new("tmux")

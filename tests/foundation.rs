@@ -1,0 +1,165 @@
+//! What the foundation promises, end to end: one project's hung server does not slow another's
+//! status; a send racing a status never loses the mark that tells an interrupted turn from a
+//! finished one; ao's own requests never go through a proxy while the server keeps the person's.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ao_test_support::{error_of, script, Scenario, Turn, World};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Continues a stopped process when dropped, so that a failing test leaves nothing frozen.
+struct Stopped(u32);
+
+impl Stopped {
+    fn stop(pid: u32) -> Stopped {
+        kill(Pid::from_raw(pid as i32), Signal::SIGSTOP).expect("SIGSTOP");
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGCONT);
+    }
+}
+
+#[test]
+fn a_frozen_server_of_one_project_does_not_slow_the_status_of_another() {
+    let mut w = World::new(
+        Scenario::new().script(script("hello").turn(Turn::text("Hello.").usage(110, 7))),
+    );
+    w.project("frozen", &[]);
+    w.project("lively", &[]);
+    let frozen = w.spawn(&["frozen", "hello", "--runtime", "process"]);
+    let lively = w.spawn(&["lively", "hello", "--runtime", "process"]);
+    w.ao_ok(&["wait", &frozen, "--until", "ready", "--timeout", "60"]);
+    w.ao_ok(&["wait", &lively, "--until", "ready", "--timeout", "60"]);
+
+    let server = w.server_process("frozen");
+    let _stopped = Stopped::stop(server.pid);
+
+    // The lively project's status never waits on the frozen server: it answers well before the
+    // frozen server's first health check could even give up (1.5 s).
+    let started = Instant::now();
+    let s = w.session(&lively);
+    let lively_took = started.elapsed();
+    assert_eq!(s["activity"], "ready", "{s:#}");
+    assert!(
+        lively_took < Duration::from_millis(1500),
+        "ao status lively took {lively_took:?} while the frozen project's server was stopped"
+    );
+
+    // All projects at once: the frozen one is reported as such, the other still right.
+    let started = Instant::now();
+    let all = w.status(None);
+    let all_took = started.elapsed();
+    let of = |id: &str| {
+        all.iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing: {all:#?}"))
+            .clone()
+    };
+    let f = of(&frozen);
+    assert_eq!(f["activity"], "blocked", "{f:#}");
+    assert_eq!(error_of(&f).0, "ServerUnresponsive");
+    assert_eq!(of(&lively)["activity"], "ready");
+    eprintln!("status of lively alone: {lively_took:?}; of everything: {all_took:?}");
+}
+
+#[test]
+fn a_send_racing_statuses_never_loses_the_mark_of_a_turn_under_way() {
+    const ROUNDS: usize = 5;
+    let mut turns = vec![Turn::text("Ready.").usage(110, 7)];
+    // Every later request hangs, so that each send leaves a turn under way.
+    turns.extend((0..3 * ROUNDS).map(|_| Turn::hang()));
+    let mut w = World::new(Scenario::new().script(script("race").turns(turns)));
+    w.project("demo", &[]);
+    let id = w.spawn(&["demo", "race", "--runtime", "process"]);
+    w.ao_ok(&["wait", &id, "--until", "ready", "--timeout", "60"]);
+
+    for round in 0..ROUNDS {
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            // Statuses running the whole time the send does, each reading the session as it
+            // was a moment before.
+            let looker = scope.spawn(|| {
+                let mut looks = 0;
+                while !done.load(Ordering::SeqCst) || looks == 0 {
+                    let out = w.ao(&["status", "--json", "demo"]);
+                    assert!(out.status.success(), "status failed: {out:?}");
+                    looks += 1;
+                }
+                looks
+            });
+            w.ao_ok(&["send", &id, &format!("go on, round {round}")]);
+            done.store(true, Ordering::SeqCst);
+            looker.join().expect("statuses");
+        });
+        // The server dies in the middle of the turn: the session was cut off, not finished.
+        w.crash_server("demo");
+        let s = w.session(&id);
+        assert_eq!(
+            (s["activity"].as_str(), error_of(&s).0.as_str()),
+            (Some("blocked"), "Interrupted"),
+            "round {round}: {s:#}"
+        );
+        w.ao_ok(&["restore", &id]);
+    }
+}
+
+#[test]
+fn ao_never_sends_its_requests_through_a_proxy_and_the_server_keeps_the_persons() {
+    let mut w = World::new(
+        Scenario::new().script(script("hello").turn(Turn::text("Hello.").usage(110, 7))),
+    );
+    w.project("demo", &[]);
+    // A proxy that does not exist: any request sent through it fails.
+    let dead = "http://127.0.0.1:9";
+    let proxied = |args: &[&str]| {
+        let mut cmd = w.ao_command(args);
+        for var in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+        ] {
+            cmd.env(var, dead);
+        }
+        cmd.env("NO_PROXY", "example.internal")
+            .env_remove("no_proxy");
+        let out = cmd.output().expect("run ao");
+        assert!(
+            out.status.success(),
+            "ao {args:?} failed behind a dead proxy:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let id = proxied(&["spawn", "demo", "hello", "--runtime", "process"])
+        .trim()
+        .to_string();
+    proxied(&["wait", &id, "--until", "ready", "--timeout", "60"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&proxied(&["status", "--json", &id])).expect("status JSON");
+    assert_eq!(status[0]["activity"], "ready", "{status:#}");
+
+    // The server keeps the person's proxy for the provider, and reaches this machine directly.
+    let server = w.server_process("demo");
+    let environ = std::fs::read(format!("/proc/{}/environ", server.pid)).expect("environ");
+    let env: Vec<String> = environ
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    assert!(env.contains(&format!("HTTPS_PROXY={dead}")), "{env:?}");
+    let no_proxy = env
+        .iter()
+        .find_map(|v| v.strip_prefix("NO_PROXY="))
+        .expect("NO_PROXY set for the server");
+    let hosts: Vec<&str> = no_proxy.split(',').collect();
+    for host in ["example.internal", "127.0.0.1", "localhost"] {
+        assert!(hosts.contains(&host), "NO_PROXY={no_proxy}");
+    }
+}
