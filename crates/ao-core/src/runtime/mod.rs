@@ -68,7 +68,8 @@ pub enum RuntimeHandle {
         /// Its pid, also its process group and session id.
         pid: u32,
         /// Its start time in clock ticks since boot (`/proc/<pid>/stat` field 22), so that a reused
-        /// pid is never mistaken for it.
+        /// pid is never mistaken for it; 0 on systems without `/proc` (see
+        /// [`process::ProcessIdentity::of`]).
         start_time: u64,
         /// Where its standard output and error go.
         log: PathBuf,
