@@ -4,7 +4,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use reqwest::Method;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sse_stream::{Sse, SseByteStream};
 
 use crate::client::{Client, ClientError};
@@ -23,11 +23,78 @@ pub struct GlobalEvent {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct EventPayload {
-    /// e.g. `session.status`, `message.part.updated`, `permission.asked`.
+    /// What happened.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: EventKind,
     /// The event's data.
     pub properties: serde_json::Value,
+}
+
+/// The types of event OpenCode sends (measured on 1.18.33: the ones it emits, not every one its
+/// spec lists).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum EventKind {
+    /// The first event of a stream.
+    #[serde(rename = "server.connected")]
+    ServerConnected,
+    /// Sent about every 10 s to keep the stream open.
+    #[serde(rename = "server.heartbeat")]
+    ServerHeartbeat,
+    /// `{sessionID, info}`.
+    #[serde(rename = "session.created")]
+    SessionCreated,
+    /// `{sessionID, info}`: the session, its totals included, changed.
+    #[serde(rename = "session.updated")]
+    SessionUpdated,
+    /// `{sessionID, info}`.
+    #[serde(rename = "session.deleted")]
+    SessionDeleted,
+    /// `{sessionID, status}`: busy, retry or idle.
+    #[serde(rename = "session.status")]
+    SessionStatus,
+    /// `{sessionID}`: the turn is over.
+    #[serde(rename = "session.idle")]
+    SessionIdle,
+    /// `{sessionID, error}`: the turn failed.
+    #[serde(rename = "session.error")]
+    SessionError,
+    /// `{sessionID, diff}`.
+    #[serde(rename = "session.diff")]
+    SessionDiff,
+    /// `{sessionID, info}`: a message was stored or changed.
+    #[serde(rename = "message.updated")]
+    MessageUpdated,
+    /// `{sessionID, part}`: a part was stored or changed.
+    #[serde(rename = "message.part.updated")]
+    MessagePartUpdated,
+    /// `{sessionID, messageID, partID, field, delta}`: text streaming in.
+    #[serde(rename = "message.part.delta")]
+    MessagePartDelta,
+    /// A permission request (`per_…`) is pending.
+    #[serde(rename = "permission.asked")]
+    PermissionAsked,
+    /// `{sessionID, requestID, reply}`.
+    #[serde(rename = "permission.replied")]
+    PermissionReplied,
+    /// A question (`que_…`) is pending.
+    #[serde(rename = "question.asked")]
+    QuestionAsked,
+    /// `{sessionID, requestID, answers}`.
+    #[serde(rename = "question.replied")]
+    QuestionReplied,
+    /// The question was dismissed.
+    #[serde(rename = "question.rejected")]
+    QuestionRejected,
+    /// A project changed (directory `global`).
+    #[serde(rename = "project.updated")]
+    ProjectUpdated,
+    /// One persisted change, on the global stream only.
+    #[serde(rename = "sync")]
+    Sync,
+    /// A type this version of ao does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
 }
 
 impl EventPayload {
@@ -154,6 +221,18 @@ mod tests {
         let bytes: Vec<String> = body.chars().map(String::from).collect();
         let bytes: Vec<&str> = bytes.iter().map(String::as_str).collect();
         assert_eq!(read(&bytes).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_event_of_an_unknown_type_still_reads() {
+        let body = format!(
+            "data: {}\n\ndata: {IDLE_A}\n\n",
+            r#"{"payload":{"type":"session.hologram","properties":{"sessionID":"ses_h"}}}"#
+        );
+        let events = read(&[&body]).await;
+        let kinds: Vec<EventKind> = events.iter().map(|e| e.payload.kind).collect();
+        assert_eq!(kinds, [EventKind::Unknown, EventKind::SessionIdle]);
+        assert_eq!(session_of(&events[0]), "ses_h");
     }
 
     #[tokio::test]

@@ -88,12 +88,12 @@ impl SettledTurns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::MessageTime;
+    use crate::types::{MessageTime, Role};
 
     fn finished(id: &str) -> MessageInfo {
         MessageInfo {
             id: id.into(),
-            role: "assistant".into(),
+            role: Role::Assistant,
             time: MessageTime {
                 created: 1,
                 completed: Some(2),
@@ -137,5 +137,20 @@ mod tests {
         let turns = SettledTurns::load(&store, "p");
         assert!(turns.last_message("ses_a", 10).is_none());
         assert!(turns.last_message("ses_b", 10).is_none());
+    }
+
+    #[test]
+    fn a_remembered_message_reads_back_as_it_was_stored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("ao.db")).unwrap();
+        let mut turns = SettledTurns::load(&store, "p");
+        let message = finished("msg_1");
+        turns.note("ses_a", 10, Some(&message));
+        turns.save(&store, "p");
+        // Stored under OpenCode's own names, so the memory and the API agree.
+        let stored = store.agent_state(AGENT_NAME, &key("p")).unwrap().unwrap();
+        assert_eq!(stored["ses_a"]["message"]["role"], "assistant");
+        let turns = SettledTurns::load(&store, "p");
+        assert_eq!(turns.last_message("ses_a", 10), Some(&message));
     }
 }
