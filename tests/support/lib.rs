@@ -583,7 +583,9 @@ fn tmux_socket_dir() -> PathBuf {
 
 /// `s` quoted for a POSIX shell.
 pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
+    shlex::try_quote(s)
+        .expect("a test string holds no NUL byte")
+        .into_owned()
 }
 
 fn shared_config_home() -> PathBuf {

@@ -75,20 +75,10 @@ impl Check {
     }
 }
 
-/// Where `program` is: itself when it names a path, else the first match on `PATH`.
+/// Where `program` is: itself when it names a path (relative ones against the current
+/// directory), else the first executable match on `PATH`.
 pub fn find_program(program: &Path) -> Option<PathBuf> {
-    if program.components().count() > 1 {
-        return is_executable(program).then(|| program.to_path_buf());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    which::which(program).ok()
 }
 
 /// The first line a program prints for `args` (e.g. `--version`), within `timeout`.
@@ -289,6 +279,11 @@ mod tests {
     fn programs_are_found_on_path_or_by_path() {
         assert!(find_program(Path::new("sh")).is_some());
         assert_eq!(find_program(Path::new("/surely/not/here/tmux")), None);
+        // A file that cannot be run is not a program.
+        let tmp = tempfile::tempdir().unwrap();
+        let plain = tmp.path().join("tmux");
+        std::fs::write(&plain, "").unwrap();
+        assert_eq!(find_program(&plain), None);
         assert_eq!(
             program_output(
                 Path::new("/bin/sh"),

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::client::Client;
-use crate::events::EventStream;
+use crate::events::{EventKind, EventStream};
+use crate::types::{Part, PartKind, ToolStatus};
 
 /// How long the server may be unreachable before the follower gives up.
 const SERVER_GONE_AFTER: Duration = Duration::from_secs(30);
@@ -52,29 +53,45 @@ pub async fn follow(
                     if p.session_id() != Some(session_id) {
                         continue;
                     }
-                    match p.kind.as_str() {
-                        "message.part.updated" => {
+                    match p.kind {
+                        EventKind::MessagePartUpdated => {
                             if let Some(part) = p.properties.get("part") {
                                 emit_part(part, session_id, &mut seen, out);
                             }
                         }
-                        "permission.asked" => emit(
+                        EventKind::PermissionAsked => emit(
                             out,
                             "permission_asked",
                             session_id,
                             "request",
                             &p.properties,
                         ),
-                        "question.asked" => {
+                        EventKind::QuestionAsked => {
                             emit(out, "question_asked", session_id, "request", &p.properties)
                         }
-                        "session.error" => {
+                        EventKind::SessionError => {
                             let err = p.properties.get("error").cloned().unwrap_or(Value::Null);
                             emit(out, "error", session_id, "error", &err);
                         }
-                        "session.idle" => emit(out, "idle", session_id, "session", &Value::Null),
-                        "session.deleted" => return Ok(()),
-                        _ => {}
+                        EventKind::SessionIdle => {
+                            emit(out, "idle", session_id, "session", &Value::Null)
+                        }
+                        EventKind::SessionDeleted => return Ok(()),
+                        // The rest is in the parts, or not part of the conversation.
+                        EventKind::ServerConnected
+                        | EventKind::ServerHeartbeat
+                        | EventKind::SessionCreated
+                        | EventKind::SessionUpdated
+                        | EventKind::SessionStatus
+                        | EventKind::SessionDiff
+                        | EventKind::MessageUpdated
+                        | EventKind::MessagePartDelta
+                        | EventKind::PermissionReplied
+                        | EventKind::QuestionReplied
+                        | EventKind::QuestionRejected
+                        | EventKind::ProjectUpdated
+                        | EventKind::Sync
+                        | EventKind::Unknown => {}
                     }
                 }
             }
@@ -92,28 +109,36 @@ pub async fn follow(
     }
 }
 
-/// Writes a part once it is final; each part is written once.
-fn emit_part(part: &Value, session_id: &str, seen: &mut HashSet<String>, out: &mut dyn Write) {
-    let id = part.get("id").and_then(Value::as_str).unwrap_or_default();
-    if id.is_empty() || seen.contains(id) {
+/// Writes a part, whole as sent, once it is final; each part is written once.
+fn emit_part(raw: &Value, session_id: &str, seen: &mut HashSet<String>, out: &mut dyn Write) {
+    let part = Part::read(raw);
+    if part.id.is_empty() || seen.contains(&part.id) {
         return;
     }
-    let kind = match part.get("type").and_then(Value::as_str) {
-        Some("step-start") => "step_start",
-        Some("step-finish") => "step_finish",
-        Some("text") if part.pointer("/time/end").is_some() => "text",
-        Some("tool")
-            if matches!(
-                part.pointer("/state/status").and_then(Value::as_str),
-                Some("completed") | Some("error")
-            ) =>
+    let kind = match part.kind {
+        PartKind::StepStart => "step_start",
+        PartKind::StepFinish => "step_finish",
+        PartKind::Text if part.time.end.is_some() => "text",
+        PartKind::Tool
+            if matches!(part.state.status, ToolStatus::Completed | ToolStatus::Error) =>
         {
             "tool_use"
         }
-        _ => return,
+        // Not final yet (text still streaming, a tool call not done), or not logged.
+        PartKind::Text
+        | PartKind::Tool
+        | PartKind::Reasoning
+        | PartKind::File
+        | PartKind::Patch
+        | PartKind::Agent
+        | PartKind::Snapshot
+        | PartKind::Compaction
+        | PartKind::Subtask
+        | PartKind::Retry
+        | PartKind::Unknown => return,
     };
-    seen.insert(id.to_string());
-    emit(out, kind, session_id, "part", part);
+    seen.insert(part.id);
+    emit(out, kind, session_id, "part", raw);
 }
 
 fn emit(out: &mut dyn Write, kind: &str, session_id: &str, key: &str, value: &Value) {
@@ -128,4 +153,37 @@ fn emit(out: &mut dyn Write, kind: &str, session_id: &str, key: &str, value: &Va
     // The log is best effort: a full disk must not stop the session.
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_parts_are_logged_whole_and_once() {
+        let parts = [
+            json!({"id": "prt_1", "type": "step-start", "snapshot": "abc"}),
+            json!({"id": "prt_2", "type": "text", "text": ""}),
+            json!({"id": "prt_3", "type": "hologram"}),
+            json!({"id": "prt_4", "type": "tool", "state": {"status": "running"}}),
+            json!({"id": "prt_4", "type": "tool",
+                   "state": {"status": "completed", "output": "x", "metadata": {"exit": 0}}}),
+            json!({"id": "prt_4", "type": "tool", "state": {"status": "completed"}}),
+        ];
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for p in &parts {
+            emit_part(p, "ses_1", &mut seen, &mut out);
+        }
+        let lines: Vec<Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["step_start", "tool_use"]);
+        // The part as OpenCode sent it, fields ao does not read included.
+        assert_eq!(lines[0]["part"], parts[0]);
+        assert_eq!(lines[1]["part"], parts[4]);
+    }
 }

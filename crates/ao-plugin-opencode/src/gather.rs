@@ -287,14 +287,30 @@ fn mid_turn(o: &Observation) -> bool {
 
 /// Whether an event of the global stream may change what `ao status` says about `session`.
 pub(crate) fn relevant(event: &crate::events::GlobalEvent, session: &str) -> bool {
+    use crate::events::EventKind as E;
     let p = &event.payload;
-    match p.kind.as_str() {
+    match p.kind {
         // Requests of child sessions count for their parent.
-        "permission.asked" | "permission.replied" | "question.asked" | "question.replied"
-        | "question.rejected" => true,
-        "session.status" | "session.idle" | "session.error" | "session.updated"
-        | "session.deleted" | "message.updated" => p.session_id() == Some(session),
-        _ => false,
+        E::PermissionAsked
+        | E::PermissionReplied
+        | E::QuestionAsked
+        | E::QuestionReplied
+        | E::QuestionRejected => true,
+        E::SessionStatus
+        | E::SessionIdle
+        | E::SessionError
+        | E::SessionUpdated
+        | E::SessionDeleted
+        | E::MessageUpdated => p.session_id() == Some(session),
+        E::ServerConnected
+        | E::ServerHeartbeat
+        | E::SessionCreated
+        | E::SessionDiff
+        | E::MessagePartUpdated
+        | E::MessagePartDelta
+        | E::ProjectUpdated
+        | E::Sync
+        | E::Unknown => false,
     }
 }
 

@@ -112,7 +112,7 @@ impl LastMessages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::MessageTime;
+    use crate::types::{MessageTime, Role};
     use ao_core::config::Config;
     use ao_core::home::StateHome;
     use ao_core::store::Store;
@@ -120,7 +120,7 @@ mod tests {
     fn finished(id: &str) -> MessageInfo {
         MessageInfo {
             id: id.into(),
-            role: "assistant".into(),
+            role: Role::Assistant,
             time: MessageTime {
                 created: 1,
                 completed: Some(2),
@@ -130,9 +130,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_settled_message_is_remembered_until_the_session_changes() {
-        let tmp = tempfile::tempdir().unwrap();
+    /// A project `p` with the plugin state of a store in `tmp`.
+    fn world(tmp: &tempfile::TempDir) -> (Config, StateHome, ao_core::store::PluginState) {
         let home = StateHome::at(tmp.path());
         let state = Store::open(&home.store_path()).unwrap().plugin_state("t");
         let config = Config::parse(
@@ -140,6 +139,33 @@ mod tests {
             std::path::Path::new("agent-orchestrator.yaml"),
         )
         .unwrap();
+        (config, home, state)
+    }
+
+    #[tokio::test]
+    async fn a_remembered_message_reads_back_as_it_was_stored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (config, home, state) = world(&tmp);
+        let cx = ProjectContext {
+            project: &config.projects[0],
+            home: &home,
+            state: &state,
+        };
+        let mut turns = LastMessages::load(&cx).await;
+        let message = finished("msg_1");
+        turns.note("ses_a", 10, Some(&message));
+        turns.save(&cx).await;
+        // Stored under OpenCode's own names, so the memory and the API agree.
+        let stored: serde_json::Value = state.get_blocking(&key("p")).unwrap().unwrap();
+        assert_eq!(stored["ses_a"]["message"]["role"], "assistant");
+        let turns = LastMessages::load(&cx).await;
+        assert_eq!(turns.last_message("ses_a", 10), Some(&message));
+    }
+
+    #[tokio::test]
+    async fn a_settled_message_is_remembered_until_the_session_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (config, home, state) = world(&tmp);
         let cx = ProjectContext {
             project: &config.projects[0],
             home: &home,

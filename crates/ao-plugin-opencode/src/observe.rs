@@ -4,7 +4,7 @@
 use ao_core::agent::Observation;
 use ao_core::session::{Activity, PendingRequest, SessionError};
 
-use crate::types::{MessageInfo, Session, SessionStatus};
+use crate::types::{MessageInfo, Role, Session, SessionStatus, StatusKind};
 
 /// A user message with no reply yet counts as a turn starting for this long; after that, with the
 /// session idle, it is a turn that never started.
@@ -29,9 +29,14 @@ pub struct ServerFacts<'a> {
 /// step that has ended, with an error or with a finish other than a call for tools (after which
 /// the next step follows). A session with a pending request, a retry or a running step has none.
 pub fn turn_settled(last: &MessageInfo) -> bool {
-    last.role == "assistant"
-        && last.time.completed.is_some()
-        && (last.error.is_some() || last.finish.as_deref().is_some_and(|f| f != "tool-calls"))
+    match last.role {
+        Role::Assistant => {
+            last.time.completed.is_some()
+                && (last.error.is_some()
+                    || last.finish.as_deref().is_some_and(|f| f != "tool-calls"))
+        }
+        Role::User | Role::Unknown => false,
+    }
 }
 
 /// The observation for one session, `now` in epoch milliseconds.
@@ -59,9 +64,9 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
     if !facts.pending.is_empty() {
         return (Activity::WaitingInput, None);
     }
-    match facts.status.map(|s| s.kind.as_str()) {
-        Some("busy") => return (Activity::Active, None),
-        Some("retry") => {
+    match facts.status.map(|s| s.kind) {
+        Some(StatusKind::Busy) => return (Activity::Active, None),
+        Some(StatusKind::Retry) => {
             let st = facts.status.cloned().unwrap_or_default();
             let message = format!(
                 "the provider is being retried (attempt {}): {}",
@@ -76,7 +81,8 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
                 }),
             );
         }
-        _ => {}
+        // An unknown kind says nothing ao can use: the last message decides, as when idle.
+        Some(StatusKind::Idle | StatusKind::Unknown) | None => {}
     }
     let Some(last) = facts.last_message else {
         return (Activity::Ready, None);
@@ -85,17 +91,21 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
     // used): an unfinished turn begun by the server now running is in progress, while one begun
     // before that server started was interrupted when its server stopped.
     let this_server = last.time.created >= facts.server_started_at;
-    if last.role == "user" {
-        if this_server && now - last.time.created < STARTING_GRACE_MS {
-            return (Activity::Active, None);
+    match last.role {
+        Role::User => {
+            if this_server && now - last.time.created < STARTING_GRACE_MS {
+                return (Activity::Active, None);
+            }
+            return (
+                Activity::Blocked,
+                Some(SessionError {
+                    name: "NoReply".into(),
+                    message: "the last message got no reply; `ao send` it again".into(),
+                }),
+            );
         }
-        return (
-            Activity::Blocked,
-            Some(SessionError {
-                name: "NoReply".into(),
-                message: "the last message got no reply; `ao send` it again".into(),
-            }),
-        );
+        // A message of a role ao does not know is judged like a reply: by its error and its end.
+        Role::Assistant | Role::Unknown => {}
     }
     if let Some(err) = &last.error {
         // An abort is a person's decision, not a failure: the agent takes the next message.
@@ -148,7 +158,7 @@ mod tests {
 
     fn assistant(completed: Option<i64>, error: Option<&str>) -> MessageInfo {
         MessageInfo {
-            role: "assistant".into(),
+            role: Role::Assistant,
             time: MessageTime {
                 created: 900,
                 completed,
@@ -162,13 +172,13 @@ mod tests {
     }
 
     fn state(
-        status: Option<&str>,
+        status: Option<StatusKind>,
         last: Option<MessageInfo>,
         pending: bool,
     ) -> (Activity, Option<String>) {
         let s = session();
-        let st = status.map(|k| SessionStatus {
-            kind: k.into(),
+        let st = status.map(|kind| SessionStatus {
+            kind,
             attempt: Some(2),
             message: Some("Cannot connect".into()),
             next: None,
@@ -198,9 +208,15 @@ mod tests {
 
     #[test]
     fn states_follow_design() {
-        assert_eq!(state(Some("busy"), None, false).0, Activity::Active);
-        assert_eq!(state(Some("busy"), None, true).0, Activity::WaitingInput);
-        let (a, e) = state(Some("retry"), None, false);
+        assert_eq!(
+            state(Some(StatusKind::Busy), None, false).0,
+            Activity::Active
+        );
+        assert_eq!(
+            state(Some(StatusKind::Busy), None, true).0,
+            Activity::WaitingInput
+        );
+        let (a, e) = state(Some(StatusKind::Retry), None, false);
         assert_eq!(a, Activity::Blocked);
         assert!(e.unwrap().contains("attempt 2): Cannot connect"));
         assert_eq!(
@@ -247,10 +263,33 @@ mod tests {
         assert!(!turn_settled(&finished(Some("tool-calls"))));
         assert!(!turn_settled(&assistant(None, None)));
         let user = MessageInfo {
-            role: "user".into(),
+            role: Role::User,
             ..finished(Some("stop"))
         };
         assert!(!turn_settled(&user));
+    }
+
+    #[test]
+    fn a_status_or_role_ao_does_not_know_leaves_the_last_message_to_decide() {
+        let done = Some(assistant(Some(950), None));
+        assert_eq!(
+            state(Some(StatusKind::Unknown), done, false).0,
+            Activity::Ready
+        );
+        let odd = MessageInfo {
+            role: Role::Unknown,
+            ..assistant(None, None)
+        };
+        assert_eq!(state(None, Some(odd.clone()), false).0, Activity::Active);
+        let odd = MessageInfo {
+            finish: Some("stop".into()),
+            time: MessageTime {
+                created: 900,
+                completed: Some(950),
+            },
+            ..odd
+        };
+        assert!(!turn_settled(&odd), "only a reply settles a turn");
     }
 
     #[test]

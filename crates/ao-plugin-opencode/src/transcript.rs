@@ -4,21 +4,17 @@ use ao_core::session::SessionError;
 use ao_core::transcript::{excerpt, EntryKind, TranscriptEntry, TOOL_OUTPUT_EXCERPT};
 use serde_json::Value;
 
-use crate::types::{MessageWithParts, SessionTokens};
+use crate::types::{MessageWithParts, Part, PartKind, Role, ToolStatus};
 
 /// The transcript of these messages, oldest first.
 pub fn transcript(messages: &[MessageWithParts]) -> Vec<TranscriptEntry> {
     let mut out = Vec::new();
     for m in messages {
-        let user = m.info.role == "user";
-        for part in &m.parts {
-            if let Some(kind) = entry_kind(part, user) {
+        for part in m.parts.iter().map(Part::read) {
+            if let Some(kind) = entry_kind(&part, m.info.role) {
                 out.push(TranscriptEntry {
-                    id: str_at(part, "/id").to_string(),
-                    at: part
-                        .pointer("/time/start")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(m.info.time.created),
+                    at: part.time.start.unwrap_or(m.info.time.created),
+                    id: part.id,
                     kind,
                 });
             }
@@ -37,27 +33,24 @@ pub fn transcript(messages: &[MessageWithParts]) -> Vec<TranscriptEntry> {
     out
 }
 
-fn entry_kind(part: &Value, user: bool) -> Option<EntryKind> {
-    match str_at(part, "/type") {
+fn entry_kind(part: &Part, role: Role) -> Option<EntryKind> {
+    match part.kind {
         // Synthetic parts are OpenCode's own additions to a message, not what anyone wrote.
-        "text" if part.get("synthetic").and_then(Value::as_bool) == Some(true) => None,
-        "text" => {
-            let text = str_at(part, "/text").to_string();
-            if text.is_empty() {
-                return None;
+        PartKind::Text if part.synthetic || part.text.is_empty() => None,
+        PartKind::Text => {
+            let text = part.text.clone();
+            match role {
+                Role::User => Some(EntryKind::User { text }),
+                Role::Assistant => Some(EntryKind::Assistant { text }),
+                // Text of a role ao does not know is nobody's it can name: left out.
+                Role::Unknown => None,
             }
-            Some(if user {
-                EntryKind::User { text }
-            } else {
-                EntryKind::Assistant { text }
-            })
         }
-        "tool" => {
-            let status = str_at(part, "/state/status").to_string();
-            let body = match status.as_str() {
-                "completed" => Some(str_at(part, "/state/output")),
-                "error" => Some(str_at(part, "/state/error")),
-                _ => None,
+        PartKind::Tool => {
+            let body = match &part.state.status {
+                ToolStatus::Completed => Some(&part.state.output),
+                ToolStatus::Error => Some(&part.state.error),
+                ToolStatus::Pending | ToolStatus::Running | ToolStatus::Unknown(_) => None,
             };
             let (output, truncated) = match body {
                 Some(b) => {
@@ -67,35 +60,38 @@ fn entry_kind(part: &Value, user: bool) -> Option<EntryKind> {
                 None => (None, false),
             };
             Some(EntryKind::Tool {
-                tool: str_at(part, "/tool").to_string(),
+                tool: part.tool.clone(),
                 title: tool_title(part),
-                status,
+                status: part.state.status.as_str().to_string(),
                 output,
                 truncated,
             })
         }
-        "step-finish" => {
-            let tokens: SessionTokens = part
-                .get("tokens")
-                .and_then(|t| serde_json::from_value(t.clone()).ok())
-                .unwrap_or_default();
-            Some(EntryKind::Step {
-                reason: str_at(part, "/reason").to_string(),
-                tokens: tokens.into(),
-                cost_usd: part.get("cost").and_then(Value::as_f64).unwrap_or(0.0),
-            })
-        }
-        _ => None,
+        PartKind::StepFinish => Some(EntryKind::Step {
+            reason: part.reason.clone(),
+            tokens: part.tokens.into(),
+            cost_usd: part.cost,
+        }),
+        // Not part of the conversation as `ao logs` tells it.
+        PartKind::Reasoning
+        | PartKind::StepStart
+        | PartKind::File
+        | PartKind::Patch
+        | PartKind::Agent
+        | PartKind::Snapshot
+        | PartKind::Compaction
+        | PartKind::Subtask
+        | PartKind::Retry
+        | PartKind::Unknown => None,
     }
 }
 
 /// One line saying what a tool call was asked to do.
-fn tool_title(part: &Value) -> String {
-    let title = str_at(part, "/state/title");
-    if !title.is_empty() {
-        return title.to_string();
+fn tool_title(part: &Part) -> String {
+    if !part.state.title.is_empty() {
+        return part.state.title.clone();
     }
-    let input = part.pointer("/state/input");
+    let input = part.state.input.as_ref();
     for key in [
         "command",
         "filePath",
@@ -109,12 +105,6 @@ fn tool_title(part: &Value) -> String {
         }
     }
     input.map(|i| i.to_string()).unwrap_or_default()
-}
-
-fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -170,6 +160,27 @@ mod tests {
                 name: "APIError".into(),
                 message: "boom".into()
             })
+        );
+    }
+
+    #[test]
+    fn parts_and_roles_ao_does_not_know_are_left_out() {
+        let messages: Vec<MessageWithParts> = serde_json::from_value(json!([
+            {"info": {"id": "msg_1", "role": "system", "time": {"created": 1}},
+             "parts": [{"id": "prt_1", "type": "text", "text": "whose?"}]},
+            {"info": {"id": "msg_2", "role": "assistant", "time": {"created": 2}},
+             "parts": [{"id": "prt_2", "type": "hologram", "text": "new"},
+                       {"id": "prt_3", "type": "tool", "tool": "bash",
+                        "state": {"status": "cancelled", "input": {"command": "ls"}}},
+                       {"id": "prt_4", "type": "text", "text": "ok"}]}
+        ]))
+        .unwrap();
+        let t = transcript(&messages);
+        let ids: Vec<&str> = t.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["prt_3", "prt_4"]);
+        // A tool call in a stage ao does not know still shows, under that stage's name.
+        assert!(
+            matches!(&t[0].kind, EntryKind::Tool { status, output: None, .. } if status == "cancelled")
         );
     }
 

@@ -1,7 +1,10 @@
 //! The objects of OpenCode's server API that ao reads, typed.
 //!
 //! Every field is optional or defaulted and unknown fields are ignored, so that a newer OpenCode
-//! adding a field does not break `ao status`. Times are epoch milliseconds, as OpenCode sends them.
+//! adding a field does not break `ao status`. Likewise the names OpenCode picks from a set (roles,
+//! status kinds, part kinds, tool stages, and event types in [`crate::events`]) are enums whose
+//! `Unknown` variant takes any name this version of ao does not know, and every reader matches
+//! them exhaustively. Times are epoch milliseconds, as OpenCode sends them.
 
 use serde::{Deserialize, Serialize};
 
@@ -89,15 +92,31 @@ pub struct SessionTime {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct SessionStatus {
-    /// `busy`, `idle` or `retry`.
+    /// What the session is doing.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: StatusKind,
     /// The retry attempt.
     pub attempt: Option<u64>,
     /// Why it retries.
     pub message: Option<String>,
     /// When the next attempt is due.
     pub next: Option<i64>,
+}
+
+/// The kinds of [`SessionStatus`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusKind {
+    /// Between turns (seen only in events: idle sessions are absent from `/session/status`).
+    Idle,
+    /// In a turn, including one waiting on a permission or a question.
+    Busy,
+    /// Waiting to retry a failed provider call.
+    Retry,
+    /// A kind this version of ao does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
 }
 
 /// A pending permission request (`GET /permission`).
@@ -156,7 +175,8 @@ pub struct QuestionOption {
 pub struct MessageWithParts {
     /// The message.
     pub info: MessageInfo,
-    /// Its parts.
+    /// Its parts as sent, since the follower logs them whole; [`Part::read`] gives the fields ao
+    /// reads.
     pub parts: Vec<serde_json::Value>,
 }
 
@@ -166,8 +186,8 @@ pub struct MessageWithParts {
 pub struct MessageInfo {
     /// `msg_…`.
     pub id: String,
-    /// `user` or `assistant`.
-    pub role: String,
+    /// Who wrote it.
+    pub role: Role,
     /// Created and (assistant) completed times.
     pub time: MessageTime,
     /// Why the step ended: `stop`, `tool-calls`, ...
@@ -184,6 +204,20 @@ pub struct MessageInfo {
     pub cost: f64,
 }
 
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The person (or ao, for them).
+    User,
+    /// The model: one message per step of a turn.
+    Assistant,
+    /// A role this version of ao does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
 /// A message's times.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
@@ -192,6 +226,159 @@ pub struct MessageTime {
     pub created: i64,
     /// Completed; absent while running and after an interrupted turn.
     pub completed: Option<i64>,
+}
+
+/// The fields of a message part that ao reads (`GET /session/{id}/message`,
+/// `message.part.updated`); which of them a part has depends on its kind.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Part {
+    /// `prt_…`.
+    pub id: String,
+    /// What kind of part it is.
+    #[serde(rename = "type")]
+    pub kind: PartKind,
+    /// The text (`text`, `reasoning`); empty while it streams.
+    pub text: String,
+    /// Whether OpenCode added it itself rather than anyone writing it (`text`).
+    pub synthetic: bool,
+    /// When it was written.
+    pub time: PartTime,
+    /// The tool's name (`tool`).
+    pub tool: String,
+    /// The tool call's progress (`tool`).
+    pub state: ToolState,
+    /// Why the step ended, e.g. `stop`, `tool-calls` (`step-finish`).
+    pub reason: String,
+    /// The step's tokens (`step-finish`).
+    pub tokens: SessionTokens,
+    /// The step's cost in US dollars (`step-finish`).
+    pub cost: f64,
+}
+
+impl Part {
+    /// The fields ao reads of a part as sent; a part with a field of an unexpected type reads as
+    /// one of an unknown kind, which every reader skips.
+    pub fn read(raw: &serde_json::Value) -> Part {
+        Part::deserialize(raw).unwrap_or_default()
+    }
+}
+
+/// The kinds of [`Part`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartKind {
+    /// Text someone wrote.
+    Text,
+    /// The model's reasoning.
+    Reasoning,
+    /// A tool call, its input and its result.
+    Tool,
+    /// A step (one model call) begins.
+    StepStart,
+    /// A step ends, with its tokens and cost.
+    StepFinish,
+    /// An attached file.
+    File,
+    /// The files a step changed.
+    Patch,
+    /// A mention of an agent in a prompt.
+    Agent,
+    /// A snapshot of the work tree.
+    Snapshot,
+    /// The conversation was compacted.
+    Compaction,
+    /// A task handed to a subagent.
+    Subtask,
+    /// A provider call is retried.
+    Retry,
+    /// A kind this version of ao does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+/// When a part was written.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default)]
+pub struct PartTime {
+    /// Started.
+    pub start: Option<i64>,
+    /// Ended; absent while a text part still streams.
+    pub end: Option<i64>,
+}
+
+/// A tool call's progress.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ToolState {
+    /// Where the call is.
+    pub status: ToolStatus,
+    /// What the tool was asked, e.g. `{"command": …}`.
+    pub input: Option<serde_json::Value>,
+    /// A one-line title the tool gave the call.
+    pub title: String,
+    /// The result (`completed`).
+    pub output: String,
+    /// Why it failed (`error`).
+    pub error: String,
+}
+
+/// The stages of a tool call. Shown to people (`ao logs`), so a stage this version of ao does not
+/// know keeps its name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum ToolStatus {
+    /// Asked for; may wait on a permission.
+    Pending,
+    /// Running.
+    Running,
+    /// Done, with its output.
+    Completed,
+    /// Failed or rejected, with the error.
+    Error,
+    /// A stage this version of ao does not know, by its name.
+    Unknown(String),
+}
+
+impl ToolStatus {
+    /// Its name as OpenCode sends it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ToolStatus::Pending => "pending",
+            ToolStatus::Running => "running",
+            ToolStatus::Completed => "completed",
+            ToolStatus::Error => "error",
+            ToolStatus::Unknown(name) => name,
+        }
+    }
+}
+
+impl Default for ToolStatus {
+    fn default() -> Self {
+        ToolStatus::Unknown(String::new())
+    }
+}
+
+impl From<String> for ToolStatus {
+    fn from(name: String) -> Self {
+        match name.as_str() {
+            "pending" => ToolStatus::Pending,
+            "running" => ToolStatus::Running,
+            "completed" => ToolStatus::Completed,
+            "error" => ToolStatus::Error,
+            _ => ToolStatus::Unknown(name),
+        }
+    }
+}
+
+impl From<ToolStatus> for String {
+    fn from(status: ToolStatus) -> Self {
+        match status {
+            ToolStatus::Unknown(name) => name,
+            known => known.as_str().to_string(),
+        }
+    }
 }
 
 /// An error object as OpenCode reports it: `{"name", "data": {"message", ...}}`.
@@ -234,5 +421,78 @@ impl PromptModel {
             provider_id: p.to_string(),
             model_id: m.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn known_names_read_and_write_as_opencode_spells_them() {
+        for (role, name) in [(Role::User, "user"), (Role::Assistant, "assistant")] {
+            assert_eq!(serde_json::to_value(role).unwrap(), name);
+            assert_eq!(serde_json::from_value::<Role>(json!(name)).unwrap(), role);
+        }
+        for (kind, name) in [
+            (StatusKind::Idle, "idle"),
+            (StatusKind::Busy, "busy"),
+            (StatusKind::Retry, "retry"),
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(
+                serde_json::from_value::<StatusKind>(json!(name)).unwrap(),
+                kind
+            );
+        }
+        for (kind, name) in [
+            (PartKind::Text, "text"),
+            (PartKind::StepStart, "step-start"),
+            (PartKind::StepFinish, "step-finish"),
+            (PartKind::Compaction, "compaction"),
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(
+                serde_json::from_value::<PartKind>(json!(name)).unwrap(),
+                kind
+            );
+        }
+        for name in ["pending", "running", "completed", "error", "cancelled"] {
+            let status: ToolStatus = serde_json::from_value(json!(name)).unwrap();
+            assert_eq!(serde_json::to_value(&status).unwrap(), name);
+        }
+    }
+
+    #[test]
+    fn a_message_round_trips_through_json() {
+        let info: MessageInfo = serde_json::from_value(json!({
+            "id": "msg_1", "role": "assistant", "time": {"created": 1, "completed": 2},
+            "finish": "stop", "modelID": "mock-1", "providerID": "mock", "cost": 0.5,
+            "tokens": {"input": 3}
+        }))
+        .unwrap();
+        assert_eq!(info.role, Role::Assistant);
+        let again: MessageInfo =
+            serde_json::from_value(serde_json::to_value(&info).unwrap()).unwrap();
+        assert_eq!(again, info);
+    }
+
+    #[test]
+    fn what_a_newer_opencode_may_add_still_reads() {
+        let info: MessageInfo =
+            serde_json::from_value(json!({"id": "msg_1", "role": "system"})).unwrap();
+        assert_eq!(info.role, Role::Unknown);
+        let status: SessionStatus =
+            serde_json::from_value(json!({"type": "paused", "until": 5})).unwrap();
+        assert_eq!(status.kind, StatusKind::Unknown);
+        let part = Part::read(&json!({"id": "prt_1", "type": "hologram", "text": "hi"}));
+        assert_eq!((part.kind, part.id.as_str()), (PartKind::Unknown, "prt_1"));
+        let tool = Part::read(&json!({"type": "tool", "state": {"status": "cancelled"}}));
+        assert_eq!(tool.state.status, ToolStatus::Unknown("cancelled".into()));
+        assert_eq!(tool.state.status.as_str(), "cancelled");
+        // A part that cannot be read is one of an unknown kind, which readers skip.
+        let odd = Part::read(&json!({"type": "text", "text": 42}));
+        assert_eq!(odd.kind, PartKind::Unknown);
     }
 }

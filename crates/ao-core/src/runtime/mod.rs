@@ -68,7 +68,8 @@ pub enum RuntimeHandle {
         /// Its pid, also its process group and session id.
         pid: u32,
         /// Its start time in clock ticks since boot (`/proc/<pid>/stat` field 22), so that a reused
-        /// pid is never mistaken for it.
+        /// pid is never mistaken for it; 0 on systems without `/proc` (see
+        /// [`process::ProcessIdentity::of`]).
         start_time: u64,
         /// Where its standard output and error go.
         log: PathBuf,
@@ -112,39 +113,4 @@ pub trait Runtime: Send + Sync {
     /// The command that attaches the user's terminal, if this runtime has one of its own.
     fn attach_command(&self, handle: &RuntimeHandle)
         -> Result<Option<AttachCommand>, RuntimeError>;
-}
-
-/// Quotes a string for a POSIX shell.
-pub(crate) fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// A command line for people and shells, e.g. in `attach_command`.
-pub fn shell_line(program: &str, args: &[String]) -> String {
-    std::iter::once(program.to_string())
-        .chain(args.iter().map(|a| shell_quote(a)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_survives_a_shell() {
-        for s in ["plain", "it's", "a b", "$(x) `y` \"z\"", ""] {
-            let out = std::process::Command::new("sh")
-                .args(["-c", &format!("printf %s {}", shell_quote(s))])
-                .output()
-                .unwrap();
-            assert_eq!(String::from_utf8_lossy(&out.stdout), s);
-        }
-    }
 }

@@ -46,19 +46,28 @@ pub struct ProcessIdentity {
 
 impl ProcessIdentity {
     /// Reads the identity of a live (not zombie) process.
+    ///
+    /// On Linux the start time is field 22 of `/proc/<pid>/stat`, in clock ticks since boot. Other
+    /// systems have no `/proc`: there the start time is always 0 and a process counts as alive
+    /// while a signal can be sent to its pid, so a reused pid is not told apart from the original.
     pub fn of(pid: u32) -> Option<ProcessIdentity> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name is in parentheses and may hold spaces; fields follow the last ')'.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
-        if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
-            return None;
-        }
-        Some(ProcessIdentity {
-            pid,
-            start_time: fields.get(19)?.parse().ok()?,
-        })
+        #[cfg(target_os = "linux")]
+        let start_time = {
+            let stat = procfs::process::Process::new(pid as i32)
+                .ok()?
+                .stat()
+                .ok()?;
+            if matches!(stat.state, 'Z' | 'X') {
+                return None;
+            }
+            stat.starttime
+        };
+        #[cfg(not(target_os = "linux"))]
+        let start_time = {
+            nix::sys::signal::kill(Pid::from_raw(pid as i32), None).ok()?;
+            0
+        };
+        Some(ProcessIdentity { pid, start_time })
     }
 
     /// Whether this exact process still runs.

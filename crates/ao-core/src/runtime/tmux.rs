@@ -10,6 +10,7 @@
 //! `AO_TMUX_SOCKET` picks a private server (`tmux -L <socket>`); without it, the user's default
 //! server is used.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use tmux_interface::{DisplayMessage, KillSession, ListPanes, NewSession, SetOption, Tmux};
 
-use super::{shell_quote, AttachCommand, LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
+use super::{AttachCommand, LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
 use crate::session::RuntimeKind;
 
 /// Runs programs in tmux sessions.
@@ -96,23 +97,30 @@ impl TmuxRuntime {
     }
 }
 
+/// `s` quoted for `sh`. Only a NUL byte has no quoting, and no argument or environment value can
+/// hold one; the value is not shown, since it may be a secret.
+fn shell_quote(s: &str) -> Result<Cow<'_, str>, RuntimeError> {
+    shlex::try_quote(s)
+        .map_err(|e| RuntimeError::Tmux(format!("cannot write the launch script: {e}")))
+}
+
 /// Writes the launch script: exports then `exec` of the program, mode 0600.
 fn write_launch_script(spec: &LaunchSpec, session_dir: &Path) -> Result<PathBuf, RuntimeError> {
     let path = session_dir.join("launch.sh");
     let mut text =
         String::from("# Written by ao: starts this session's program in its tmux pane.\n");
     for (k, v) in &spec.env {
-        text.push_str(&format!("export {k}={}\n", shell_quote(v)));
+        text.push_str(&format!("export {k}={}\n", shell_quote(v)?));
     }
-    let mut line = format!("exec {}", shell_quote(&spec.program.to_string_lossy()));
-    for a in &spec.args {
-        line.push(' ');
-        line.push_str(&shell_quote(a));
-    }
-    if let Some(input) = &spec.stdin_file {
-        line.push_str(&format!(" < {}", shell_quote(&input.to_string_lossy())));
-    }
+    let program = spec.program.to_string_lossy();
+    let words = std::iter::once(program.as_ref()).chain(spec.args.iter().map(String::as_str));
+    let line = shlex::try_join(words)
+        .map_err(|e| RuntimeError::Tmux(format!("cannot write the launch script: {e}")))?;
+    text.push_str("exec ");
     text.push_str(&line);
+    if let Some(input) = &spec.stdin_file {
+        text.push_str(&format!(" < {}", shell_quote(&input.to_string_lossy())?));
+    }
     text.push('\n');
     let io = |source| RuntimeError::Io {
         what: format!("cannot write {}", path.display()),
@@ -141,7 +149,7 @@ impl Runtime for TmuxRuntime {
         session_dir: &Path,
     ) -> Result<RuntimeHandle, RuntimeError> {
         let script = write_launch_script(spec, session_dir)?;
-        let shell_command = format!("exec sh {}", shell_quote(&script.to_string_lossy()));
+        let shell_command = format!("exec sh {}", shell_quote(&script.to_string_lossy())?);
         let target = format!("={name}");
         // One tmux call: create the session and keep its pane when the program ends.
         let build = || {
@@ -277,5 +285,62 @@ fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_launch_script_hands_every_word_to_the_program_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let words = [
+            "plain",
+            "it's",
+            "a b",
+            "$(x) `y` \"z\"",
+            "",
+            "{a,b}",
+            "*",
+            "~",
+            "ünï\tcode",
+            "a\nb",
+        ];
+        let input = tmp.path().join("in put");
+        std::fs::write(&input, "from stdin").unwrap();
+        let mut args: Vec<String> = ["-c", r#"printf '%s|' "$SECRET" "$@"; cat"#, "sh"]
+            .map(String::from)
+            .to_vec();
+        args.extend(words.map(String::from));
+        let spec = LaunchSpec {
+            program: "sh".into(),
+            args,
+            cwd: tmp.path().to_path_buf(),
+            env: vec![("SECRET".into(), "it's $HOME".into())],
+            stdin_file: Some(input),
+        };
+        let script = write_launch_script(&spec, tmp.path()).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let expected = format!("it's $HOME|{}|from stdin", words.join("|"));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused_without_showing_the_value() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = LaunchSpec {
+            program: "true".into(),
+            env: vec![("SECRET".into(), "s3cret\0".into())],
+            ..Default::default()
+        };
+        let err = write_launch_script(&spec, tmp.path())
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
     }
 }
