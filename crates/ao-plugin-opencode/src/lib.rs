@@ -195,3 +195,48 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
     let mut out = stdout.lock();
     follow::follow(&client, flag("--session")?, since, &mut out).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn status(code: u16) -> ClientError {
+        ClientError::Status {
+            method: "GET".into(),
+            path: "/session/x".into(),
+            status: reqwest::StatusCode::from_u16(code).unwrap(),
+            body: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_failure_keeps_its_cause() {
+        assert!(matches!(agent_error(status(404)), AgentError::NotFound(_)));
+        assert!(matches!(
+            agent_error(status(401)),
+            AgentError::Unauthorized(_)
+        ));
+        assert!(matches!(agent_error(status(500)), AgentError::Server(_)));
+
+        // Nothing listens on the privileged port 1 (a freed ephemeral port could be taken by
+        // another test): unreachable.
+        let e = Client::new("http://127.0.0.1:1", "pw")
+            .unwrap()
+            .health(Duration::from_secs(2))
+            .await
+            .unwrap_err();
+        assert!(matches!(agent_error(e), AgentError::Unreachable(_)));
+
+        // It accepts the connection and never answers: a timeout.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", silent.local_addr().unwrap());
+        let e = Client::new(&url, "pw")
+            .unwrap()
+            .health(Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(matches!(agent_error(e), AgentError::Timeout(_)));
+        drop(silent);
+    }
+}

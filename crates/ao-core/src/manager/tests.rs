@@ -314,7 +314,11 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
 /// A test-only agent of another kind than OpenCode: its "conversation" is a file of prompts in the
 /// session's directory, its program a process that only waits, and what it knows between calls
 /// lives in its plugin state. It uses every part of the context a plugin gets.
-struct NotebookAgent;
+#[derive(Default)]
+struct NotebookAgent {
+    /// A session whose conversation it cannot delete.
+    undeletable: Option<&'static str>,
+}
 
 test_agent!(NotebookAgent {
     fn name(&self) -> &'static str {
@@ -382,6 +386,9 @@ test_agent!(NotebookAgent {
         purge: bool,
     ) -> Result<(), AgentError> {
         let id = session.record.agent_session_id.clone().unwrap();
+        if purge && Some(session.record.address.name.as_str()) == self.undeletable {
+            return Err(AgentError::Unreachable(format!("cannot delete {id}")));
+        }
         if purge {
             cx.state
                 .update(&format!("turns:{id}"), |n: &mut Option<u32>| *n = None)
@@ -400,7 +407,7 @@ test_agent!(NotebookAgent {
 #[tokio::test]
 async fn a_second_agent_needs_nothing_of_the_manager_but_the_trait() {
     let tmp = tempfile::tempdir().unwrap();
-    let notebook: Arc<dyn Agent> = Arc::new(NotebookAgent);
+    let notebook: Arc<dyn Agent> = Arc::new(NotebookAgent::default());
     let mgr = manager_of(&tmp, vec![notebook], FINISHED_AT).await;
     let spawned = mgr
         .spawn(SpawnOptions {
@@ -525,4 +532,55 @@ async fn a_busy_store_for_one_project_does_not_stall_another() {
     );
     assert_eq!(statuses.len(), 2);
     assert!(statuses.iter().all(|s| s.activity == Activity::Ready));
+}
+
+#[tokio::test]
+async fn a_kill_of_several_goes_on_past_a_failure_says_what_was_not_done_and_releases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let notebook: Arc<dyn Agent> = Arc::new(NotebookAgent {
+        undeletable: Some("agent-1"),
+    });
+    let mgr = manager_of(&tmp, vec![notebook], FINISHED_AT).await;
+    for _ in 0..2 {
+        mgr.spawn(SpawnOptions {
+            project: "demo".into(),
+            prompt: Some("notes".into()),
+            ..SpawnOptions::default()
+        })
+        .await
+        .unwrap();
+    }
+    let report = mgr
+        .kill(
+            "demo",
+            KillOptions {
+                purge: true,
+                force: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!report.complete());
+    let [first, second] = &report.sessions[..] else {
+        panic!("{report:?}")
+    };
+    // Its conversation was not deleted: it is not called purged, and it is kept (as killed), so
+    // that a later purge can try again.
+    assert_eq!(first.id, "demo/agent-1");
+    assert!(!first.purged);
+    assert_eq!(first.problems.len(), 1, "{first:?}");
+    assert!(
+        first.problems[0].contains("was not deleted (cannot delete nb-agent-1)")
+            && first.problems[0].contains("`ao kill --purge demo/agent-1` can try again"),
+        "{}",
+        first.problems[0]
+    );
+    // The next one was still purged, and nothing of the project runs, so it was released.
+    assert_eq!(second.id, "demo/agent-2");
+    assert!(second.purged && second.problems.is_empty(), "{second:?}");
+    let left = mgr.store().list().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].lifecycle, Lifecycle::Killed);
+    let state = mgr.store().plugin_state("notebook");
+    assert_eq!(state.get_blocking::<bool>("released:demo").unwrap(), Some(true));
 }
