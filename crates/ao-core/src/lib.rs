@@ -5,10 +5,13 @@
 //! - [`config`]: `agent-orchestrator.yaml`, found, parsed and validated, with file:line:column errors;
 //! - [`session`]: the vocabulary (project, session, runtime, agent, activity, workspace) as plain values;
 //! - [`store`]: the SQLite database under the state home that remembers every session, so that each
-//!   `ao` invocation (a new process) can find the sessions an earlier one started;
+//!   `ao` invocation (a new process) can find the sessions an earlier one started, and each
+//!   plugin's typed state;
 //! - [`runtime`]: the [`Runtime`](runtime::Runtime) trait and its two implementations, `tmux` and
 //!   `process`, which decide where a session's program runs;
-//! - [`agent`]: the [`Agent`](agent::Agent) trait a coding-agent plugin implements;
+//! - [`agent`]: the [`Agent`](agent::Agent) trait a coding-agent plugin implements, and the
+//!   contexts its calls get;
+//! - [`blocking`]: the one boundary between async code and work that blocks;
 //! - [`transcript`]: a session's conversation as `ao logs` shows it;
 //! - [`workspace`]: one git work tree per session, or the project directory itself;
 //! - [`manager`]: the [`SessionManager`](manager::SessionManager), the one place that combines
@@ -16,7 +19,8 @@
 //! - [`doctor`]: the checks of `ao doctor`, each with what to do about it.
 //!
 //! Data flows one way: the CLI calls the manager, the manager reads the config and the store and asks
-//! the runtime and the agent, and returns plain values that the CLI prints.
+//! the runtime and the agent, and returns plain values that the CLI prints. docs/architecture.md in
+//! the repository is the theory of operation.
 
 pub mod agent;
 pub mod blocking;

@@ -1,5 +1,5 @@
-//! From what the server says about a session to what `ao status` reports: the activity rules of
-//! design.md, as one pure function, unit-tested without a server.
+//! From what the server says about a session to what `ao status` reports: the activity rules
+//! (docs/architecture.md, "Activity"), as one pure function, unit-tested without a server.
 
 use ao_core::agent::Observation;
 use ao_core::session::{Activity, PendingRequest, SessionError};

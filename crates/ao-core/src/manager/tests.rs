@@ -582,5 +582,8 @@ async fn a_kill_of_several_goes_on_past_a_failure_says_what_was_not_done_and_rel
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].lifecycle, Lifecycle::Killed);
     let state = mgr.store().plugin_state("notebook");
-    assert_eq!(state.get_blocking::<bool>("released:demo").unwrap(), Some(true));
+    assert_eq!(
+        state.get_blocking::<bool>("released:demo").unwrap(),
+        Some(true)
+    );
 }
