@@ -2,7 +2,10 @@
 //! status; a send racing a status never loses the mark that tells an interrupted turn from a
 //! finished one; ao's own requests never go through a proxy while the server keeps the person's.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ao_test_support::{error_of, script, Scenario, Turn, World};
@@ -68,9 +71,58 @@ fn a_frozen_server_of_one_project_does_not_slow_the_status_of_another() {
     eprintln!("status of lively alone: {lively_took:?}; of everything: {all_took:?}");
 }
 
+/// `ao status` paused between its look at the sessions and its write of what it saw.
+struct PausedStatus {
+    child: Child,
+}
+
+impl PausedStatus {
+    fn start(w: &World) -> PausedStatus {
+        let mut child = w
+            .ao_command(&["status", "--json", "demo"])
+            .env("AO_FAULT_PAUSE_AT", "before-recording-observation")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ao status");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut paused = PausedStatus { child };
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line == "ao: paused at before-recording-observation" => {}
+            other => {
+                let _ = paused.child.kill();
+                panic!("ao status did not pause where asked: {other:?}");
+            }
+        }
+        paused
+    }
+
+    /// Lets it write what it saw, and waits for it.
+    fn finish(mut self) {
+        drop(self.child.stdin.take());
+        let status = self.child.wait().expect("wait for ao status");
+        assert!(status.success(), "ao status: {status}");
+    }
+}
+
+impl Drop for PausedStatus {
+    fn drop(&mut self) {
+        // A failing test must not leave it behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn a_send_racing_statuses_never_loses_the_mark_of_a_turn_under_way() {
-    const ROUNDS: usize = 5;
+    const ROUNDS: usize = 3;
     let mut turns = vec![Turn::text("Ready.").usage(110, 7)];
     // Every later request hangs, so that each send leaves a turn under way.
     turns.extend((0..3 * ROUNDS).map(|_| Turn::hang()));
@@ -80,10 +132,11 @@ fn a_send_racing_statuses_never_loses_the_mark_of_a_turn_under_way() {
     w.ao_ok(&["wait", &id, "--until", "ready", "--timeout", "60"]);
 
     for round in 0..ROUNDS {
+        // One status has looked (the session done, or interrupted) and not yet written what it
+        // saw; more run the whole time the send does.
+        let paused = PausedStatus::start(&w);
         let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
-            // Statuses running the whole time the send does, each reading the session as it
-            // was a moment before.
             let looker = scope.spawn(|| {
                 let mut looks = 0;
                 while !done.load(Ordering::SeqCst) || looks == 0 {
@@ -97,6 +150,7 @@ fn a_send_racing_statuses_never_loses_the_mark_of_a_turn_under_way() {
             done.store(true, Ordering::SeqCst);
             looker.join().expect("statuses");
         });
+        paused.finish();
         // The server dies in the middle of the turn: the session was cut off, not finished.
         w.crash_server("demo");
         let s = w.session(&id);

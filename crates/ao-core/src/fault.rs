@@ -1,7 +1,10 @@
-//! A test hook, not a feature: `AO_FAULT_CRASH_AT=<point>` makes `ao` kill itself with SIGKILL when
+//! Test hooks, not features. `AO_FAULT_CRASH_AT=<point>` makes `ao` kill itself with SIGKILL when
 //! it reaches that point of a spawn, so that the fault tests (tests/faults.rs) can check, at exact
 //! places, what a crashed `ao spawn` leaves behind and that `ao status` and `ao kill` deal with it.
-//! Unset, as it always is outside those tests, it costs one environment lookup per point.
+//! `AO_FAULT_PAUSE_AT=<point>` makes it say so on standard error and wait until standard input
+//! closes when it reaches a point, so that a test can run another `ao` at exactly that moment
+//! (tests/foundation.rs: a send between a status's look and its write). Unset, as they always are
+//! outside those tests, each costs one environment lookup per point.
 
 /// The environment variable naming the point at which to crash.
 pub const CRASH_AT_ENV: &str = "AO_FAULT_CRASH_AT";
@@ -25,5 +28,28 @@ pub(crate) fn crash_point(point: &str) {
     debug_assert!(SPAWN_CRASH_POINTS.contains(&point), "unknown point {point}");
     if std::env::var_os(CRASH_AT_ENV).is_some_and(|v| v == point) {
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// The environment variable naming the point at which to pause.
+pub const PAUSE_AT_ENV: &str = "AO_FAULT_PAUSE_AT";
+
+/// The points at which `ao` can be paused.
+pub const PAUSE_POINTS: &[&str] = &[
+    // A plugin has observed a project's sessions and is about to record what it saw.
+    "before-recording-observation",
+];
+
+/// If `AO_FAULT_PAUSE_AT` names `point`: prints `ao: paused at <point>` to standard error and
+/// waits, off the async runtime's thread, until standard input is closed.
+pub async fn pause_point(point: &'static str) {
+    debug_assert!(PAUSE_POINTS.contains(&point), "unknown point {point}");
+    if std::env::var_os(PAUSE_AT_ENV).is_some_and(|v| v == point) {
+        crate::blocking::unblock(move || {
+            use std::io::Read;
+            eprintln!("ao: paused at {point}");
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        })
+        .await;
     }
 }

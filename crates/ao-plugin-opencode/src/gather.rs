@@ -85,6 +85,7 @@ impl OpenCodeAgent {
             .filter_map(|(s, _)| s.agent_session_id.clone())
             .collect();
         let observed = tracked.iter().map(|s| s.to_string()).collect();
+        ao_core::fault::pause_point("before-recording-observation").await;
         // A memory that cannot be written is only a memory lost: what was observed stands.
         let _ = MidTurn::record(cx, looked_at, observed, busy).await;
         observations
