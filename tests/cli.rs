@@ -308,7 +308,7 @@ fn spawn_shows_progress_only_on_a_terminal_and_the_table_fits_80_columns() {
     assert!(!err.contains('\r') && !err.contains('⠋'), "{err:?}");
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(
-        err.starts_with(&format!("ao: {project}/agent-2 runs OpenCode session ses_")),
+        err.starts_with(&format!("ao: {project}/agent-2 runs opencode session ses_")),
         "{err}"
     );
     w.wait_activity(&format!("{project}/agent-1"), "ready");

@@ -46,7 +46,7 @@ pub enum Command {
     /// One line per session: address, activity, runtime, workspace (tab-separated).
     #[command(after_help = "Examples:\n  ao list\n  ao list | cut -f1")]
     List,
-    /// Attach your terminal to a session (tmux: attach or switch-client; process: OpenCode's TUI).
+    /// Attach your terminal to a session (tmux: attach or switch-client; process: the agent's own UI).
     #[command(after_help = "Examples:\n  ao attach my-project/agent-1\n  ao attach agent-1")]
     Attach {
         /// project/name, or a name unique across projects.
@@ -66,7 +66,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Check what ao needs: tmux, opencode, git, the state home, the config, each project's server.
+    /// Check what ao needs: tmux, git, each agent's program, the state home, the config, each project's server.
     #[command(
         after_help = "Each problem comes with how to fix it. Exits 1 when something is wrong.\n\nExamples:\n  ao doctor\n  ao doctor --config ~/work/agent-orchestrator.yaml"
     )]
@@ -117,7 +117,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Bring a killed or exited session back on the same OpenCode session.
+    /// Bring a killed or exited session back on the same agent conversation.
     #[command(after_help = "Examples:\n  ao restore my-project/agent-1")]
     Restore {
         /// project/name, or a name unique across projects.
@@ -196,7 +196,7 @@ pub struct SpawnArgs {
     /// The model, as provider/model.
     #[arg(long, value_name = "P/M")]
     pub model: Option<String>,
-    /// The agent's own agent or mode (OpenCode: build, plan, ...).
+    /// The agent's own agent or mode (e.g. build, plan).
     #[arg(long)]
     pub agent: Option<String>,
     /// The session's name (default: <prefix>-<N>).

@@ -21,8 +21,8 @@ use crate::session::{Activity, PendingRequest, SessionError, SessionRecord, Toke
 use crate::store::PluginState;
 use crate::transcript::TranscriptEntry;
 
-/// The hidden subcommand of the `ao` binary that runs a helper process of an agent plugin (the
-/// OpenCode plugin's event follower): `ao agent-helper <agent> <args…>`. A plugin puts it in the
+/// The hidden subcommand of the `ao` binary that runs a helper process of an agent plugin (an
+/// event follower, say): `ao agent-helper <agent> <args…>`. A plugin puts it in the
 /// [`LaunchSpec`] it returns; the CLI's registry hands the arguments to the plugin.
 pub const AGENT_HELPER_SUBCOMMAND: &str = "agent-helper";
 

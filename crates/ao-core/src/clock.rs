@@ -1,6 +1,6 @@
 //! Time, injected, so that states that depend on age (ready turning idle) are tested without sleeping.
 
-/// Milliseconds since the Unix epoch, the unit OpenCode uses too.
+/// Milliseconds since the Unix epoch.
 pub type EpochMillis = i64;
 
 /// A source of the current time.

@@ -27,7 +27,7 @@ pub enum Verdict {
 pub struct Check {
     /// How it came out.
     pub verdict: Verdict,
-    /// What was checked: `tmux`, `opencode`, `state home`, `project demo`, ...
+    /// What was checked: `tmux`, an agent's program, `state home`, `project demo`, ...
     pub subject: String,
     /// What was found.
     pub detail: String,

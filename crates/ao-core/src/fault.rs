@@ -15,7 +15,7 @@ pub const SPAWN_CRASH_POINTS: &[&str] = &[
     "after-reserve",
     // Its work tree exists and is recorded.
     "after-workspace",
-    // The agent's session exists (OpenCode: `ses_…`) and is recorded.
+    // The agent's conversation exists and its id is recorded.
     "after-agent-session",
     // The runtime (tmux session or detached process) runs and is recorded; no prompt sent yet.
     "after-runtime",

@@ -109,13 +109,13 @@ impl Lifecycle {
 pub struct SessionRecord {
     /// `<project>/<name>`.
     pub address: SessionAddress,
-    /// The agent plugin's name (`opencode`).
+    /// The agent plugin's name, as in config.
     pub agent: String,
     /// Where its program runs.
     pub runtime: RuntimeKind,
     /// Where it is in its life.
     pub lifecycle: Lifecycle,
-    /// The agent's own id for the conversation (OpenCode: `ses_…`), once known.
+    /// The agent's own id for the conversation, once known.
     pub agent_session_id: Option<String>,
     /// The directory the agent works in.
     pub workspace: PathBuf,
@@ -230,7 +230,7 @@ pub enum PendingKind {
 pub struct PendingRequest {
     /// Permission or question.
     pub kind: PendingKind,
-    /// The agent's id for it (`per_…`, `que_…`), what `ao permit`/`ao answer` take.
+    /// The agent's id for it, what `ao permit`/`ao answer` take.
     pub id: String,
     /// One line for people, e.g. `bash: echo hi > out.txt`.
     pub title: String,

@@ -11,8 +11,8 @@
 //! relative to the config file's directory.
 
 //!
-//! The keys every agent understands are read here; an agent's own keys in `agentConfig` (OpenCode's
-//! `opencodeConfig`) are checked by its plugin through [`Agent::check_config`], which sees the
+//! The keys every agent understands are read here; an agent's own keys in `agentConfig` are
+//! checked by its plugin through [`Agent::check_config`], which sees the
 //! value as a [`ConfigValue`] and reports problems at their place in the file too.
 //!
 //! - [`names`](self): names, models, `~` and `${VAR}`;
@@ -156,7 +156,7 @@ pub struct AgentConfig {
     pub model: Option<String>,
     /// The prompt used when `ao spawn` is given none.
     pub prompt: Option<String>,
-    /// The agent's own agent or mode name (OpenCode: `build`, `plan`, ...).
+    /// The agent's own agent or mode name (e.g. `build`, `plan`).
     pub agent: Option<String>,
     /// The permission policy: `ask`, `allow`, `deny`, or a map per tool, as JSON.
     pub permission: Option<serde_json::Value>,

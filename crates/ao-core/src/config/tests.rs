@@ -14,14 +14,14 @@ fn parse(text: &str, dir: &Path) -> Result<Config, ConfigError> {
 fn list_and_map_forms_give_the_same_projects() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("p1")).unwrap();
-    let list = "plugins:\n  agent: opencode\nprojects:\n  - name: demo\n    path: p1\n    agentConfig:\n      model: mock/mock-1\n      prompt: hi\n";
-    let map = "defaults:\n  agent: opencode\nprojects:\n  demo:\n    path: p1\n    agentConfig:\n      model: mock/mock-1\n      prompt: hi\n";
+    let list = "plugins:\n  agent: notebook\nprojects:\n  - name: demo\n    path: p1\n    agentConfig:\n      model: mock/mock-1\n      prompt: hi\n";
+    let map = "defaults:\n  agent: notebook\nprojects:\n  demo:\n    path: p1\n    agentConfig:\n      model: mock/mock-1\n      prompt: hi\n";
     for text in [list, map] {
         let c = parse(text, tmp.path()).unwrap();
         assert_eq!(c.projects.len(), 1);
         let p = &c.projects[0];
         assert_eq!(p.name, "demo");
-        assert_eq!(p.agent.as_deref(), Some("opencode"));
+        assert_eq!(p.agent.as_deref(), Some("notebook"));
         assert_eq!(p.workspace, WorkspaceKind::None);
         assert_eq!(p.agent_config.model.as_deref(), Some("mock/mock-1"));
         assert_eq!(c.ready_threshold_ms, DEFAULT_READY_THRESHOLD_MS);

@@ -91,7 +91,7 @@ impl Node {
         }
     }
 
-    /// The node as JSON, the way OpenCode's config wants it.
+    /// The node as JSON (what an agent plugin hands its agent).
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value;
         match &self.kind {

@@ -1,5 +1,5 @@
 //! The manager's own rules, on test-only agents and an injected clock: no server, no sleeping on
-//! the clock. None of these agents is OpenCode: the manager needs nothing of a plugin but the
+//! the clock. These agents are made up for the tests: the manager needs nothing of a plugin but the
 //! [`Agent`] trait and what the registry hands it.
 
 use std::collections::VecDeque;
@@ -311,7 +311,7 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
     assert_eq!(left, vec!["demo/agent-1"]);
 }
 
-/// A test-only agent of another kind than OpenCode: its "conversation" is a file of prompts in the
+/// A test-only agent of a kind of its own: its "conversation" is a file of prompts in the
 /// session's directory, its program a process that only waits, and what it knows between calls
 /// lives in its plugin state. It uses every part of the context a plugin gets.
 #[derive(Default)]
