@@ -16,10 +16,11 @@
 //! value as a [`ConfigValue`] and reports problems at their place in the file too.
 //!
 //! - [`names`](self): names, models, `~` and `${VAR}`;
-//! - `reader`: the walk over the YAML tree;
+//! - `reader`: the walk over the YAML tree, and `fields` the typed reads it shares;
 //! - `value`: the view of a value an agent plugin checks;
 //! - `yaml`: the YAML tree with positions.
 
+mod fields;
 mod names;
 mod reader;
 mod value;

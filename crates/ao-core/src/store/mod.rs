@@ -10,12 +10,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::clock::EpochMillis;
 use crate::error::{Error, Result};
 use crate::session::{Lifecycle, RuntimeKind, SessionAddress, SessionRecord};
+
+mod plugin_state;
+#[cfg(test)]
+mod tests;
+
+pub use plugin_state::PluginState;
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -48,7 +52,7 @@ CREATE TABLE IF NOT EXISTS agent_state (
 ";
 
 /// Runs `op` again while SQLite says the database is busy, for up to 15 seconds.
-fn retry_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+pub(crate) fn retry_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let mut pause = Duration::from_millis(2);
     loop {
@@ -151,14 +155,14 @@ impl Store {
         &self.path
     }
 
-    fn err(&self, source: rusqlite::Error) -> Error {
+    pub(crate) fn err(&self, source: rusqlite::Error) -> Error {
         Error::Store {
             path: self.path.clone(),
             source,
         }
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent; keep going.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -357,132 +361,17 @@ impl Store {
     }
 
     /// The JSON text stored under a plugin's key.
-    fn plugin_text(conn: &Connection, plugin: &str, key: &str) -> rusqlite::Result<Option<String>> {
+    pub(crate) fn plugin_text(
+        conn: &Connection,
+        plugin: &str,
+        key: &str,
+    ) -> rusqlite::Result<Option<String>> {
         conn.query_row(
             "SELECT value FROM agent_state WHERE agent = ?1 AND key = ?2",
             params![plugin, key],
             |r| r.get(0),
         )
         .optional()
-    }
-}
-
-/// What a plugin keeps between `ao` invocations (a server's pid and port, what it last saw), as
-/// typed values under keys of its own, in ao's store. A plugin never opens the database itself.
-///
-/// Every value is read and written whole, as JSON; [`update`](PluginState::update) reads, changes
-/// and writes one value inside a single immediate transaction, so that two `ao` running at once
-/// never lose each other's change. The async methods run on the blocking pool
-/// ([`crate::blocking`]); the `_blocking` ones are for callers outside an async runtime.
-#[derive(Clone)]
-pub struct PluginState {
-    store: Store,
-    plugin: String,
-}
-
-impl PluginState {
-    /// The plugin whose state this is.
-    pub fn plugin(&self) -> &str {
-        &self.plugin
-    }
-
-    fn decode<T: DeserializeOwned>(&self, key: &str, text: &str) -> Result<T> {
-        serde_json::from_str(text).map_err(|e| Error::StoreData {
-            path: self.store.path.clone(),
-            message: format!(
-                "the {} plugin's value {key:?} cannot be read: {e}",
-                self.plugin
-            ),
-        })
-    }
-
-    fn encode<T: Serialize>(&self, key: &str, value: &T) -> Result<String> {
-        serde_json::to_string(value).map_err(|e| Error::StoreData {
-            path: self.store.path.clone(),
-            message: format!(
-                "the {} plugin's value {key:?} cannot be written: {e}",
-                self.plugin
-            ),
-        })
-    }
-
-    /// The value under `key`, if one is stored. Blocks; see [`get`](PluginState::get).
-    pub fn get_blocking<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let text = retry_busy(|| Store::plugin_text(&self.store.conn(), &self.plugin, key))
-            .map_err(|e| self.store.err(e))?;
-        text.map(|t| self.decode(key, &t)).transpose()
-    }
-
-    /// Changes the value under `key` in one transaction: `change` gets the stored value (`None`
-    /// when absent) and may replace or remove it; it is written back only if it changed. Blocks;
-    /// see [`update`](PluginState::update).
-    pub fn update_blocking<T, R>(
-        &self,
-        key: &str,
-        change: impl FnOnce(&mut Option<T>) -> R,
-    ) -> Result<R>
-    where
-        T: Serialize + DeserializeOwned,
-    {
-        let mut conn = self.store.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.store.err(e))?;
-        let before = Store::plugin_text(&tx, &self.plugin, key).map_err(|e| self.store.err(e))?;
-        let mut value: Option<T> = before.as_deref().map(|t| self.decode(key, t)).transpose()?;
-        let out = change(&mut value);
-        let after = value.as_ref().map(|v| self.encode(key, v)).transpose()?;
-        if after != before {
-            match &after {
-                Some(text) => tx.execute(
-                    "INSERT INTO agent_state (agent, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(agent, key) DO UPDATE SET value = excluded.value",
-                    params![self.plugin, key, text],
-                ),
-                None => tx.execute(
-                    "DELETE FROM agent_state WHERE agent = ?1 AND key = ?2",
-                    params![self.plugin, key],
-                ),
-            }
-            .map_err(|e| self.store.err(e))?;
-        }
-        tx.commit().map_err(|e| self.store.err(e))?;
-        Ok(out)
-    }
-
-    /// The value under `key`, if one is stored.
-    pub async fn get<T>(&self, key: &str) -> Result<Option<T>>
-    where
-        T: DeserializeOwned + Send + 'static,
-    {
-        let this = self.clone();
-        let key = key.to_string();
-        crate::blocking::unblock(move || this.get_blocking(&key)).await
-    }
-
-    /// Changes the value under `key` in one transaction; see
-    /// [`update_blocking`](PluginState::update_blocking).
-    pub async fn update<T, R>(
-        &self,
-        key: &str,
-        change: impl FnOnce(&mut Option<T>) -> R + Send + 'static,
-    ) -> Result<R>
-    where
-        T: Serialize + DeserializeOwned,
-        R: Send + 'static,
-    {
-        let this = self.clone();
-        let key = key.to_string();
-        crate::blocking::unblock(move || this.update_blocking(&key, change)).await
-    }
-
-    /// Stores `value` under `key`, replacing what was there.
-    pub async fn set<T>(&self, key: &str, value: T) -> Result<()>
-    where
-        T: Serialize + DeserializeOwned + Send + 'static,
-    {
-        self.update(key, move |v: &mut Option<T>| *v = Some(value))
-            .await
     }
 }
 
@@ -569,133 +458,5 @@ impl RawRecord {
             agent_mode: self.agent_mode,
             created_at: self.created_at,
         })
-    }
-}
-
-#[cfg(test)]
-impl PluginState {
-    fn set_blocking_for_test(&self, key: &str, value: &str) {
-        self.update_blocking(key, |v: &mut Option<String>| *v = Some(value.to_string()))
-            .unwrap();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn new<'a>(project: &'a str, name: Option<&'a str>) -> NewSession<'a> {
-        NewSession {
-            project,
-            name,
-            prefix: "agent",
-            agent: "test-agent",
-            runtime: RuntimeKind::Process,
-            workspace: Path::new("/tmp"),
-            model: None,
-            agent_mode: None,
-            created_at: 1,
-        }
-    }
-
-    #[test]
-    fn names_count_up_per_project_and_are_never_reused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(&tmp.path().join("ao.db")).unwrap();
-        let a1 = store.reserve(&new("a", None)).unwrap();
-        let a2 = store.reserve(&new("a", None)).unwrap();
-        let b1 = store.reserve(&new("b", None)).unwrap();
-        assert_eq!(
-            (a1.address.name.as_str(), a2.address.name.as_str()),
-            ("agent-1", "agent-2")
-        );
-        assert_eq!(b1.address.name, "agent-1");
-        store.delete(&a2.address).unwrap();
-        assert_eq!(
-            store.reserve(&new("a", None)).unwrap().address.name,
-            "agent-3"
-        );
-        store.reserve(&new("a", Some("agent-4"))).unwrap();
-        assert_eq!(
-            store.reserve(&new("a", None)).unwrap().address.name,
-            "agent-5"
-        );
-        assert!(store.reserve(&new("a", Some("agent-1"))).is_err());
-    }
-
-    #[test]
-    fn concurrent_reservations_get_distinct_names() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("ao.db");
-        let handles: Vec<_> = (0..10)
-            .map(|_| {
-                let path = path.clone();
-                std::thread::spawn(move || {
-                    let store = Store::open(&path).unwrap();
-                    store.reserve(&new("p", None)).unwrap().address.name
-                })
-            })
-            .collect();
-        let mut names: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), 10);
-    }
-
-    #[test]
-    fn plugin_updates_in_one_transaction_are_never_lost() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("ao.db");
-        Store::open(&path).unwrap();
-        // Eight stores (as eight `ao` would) add one item each to the same value, at once.
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let path = path.clone();
-                std::thread::spawn(move || {
-                    let state = Store::open(&path).unwrap().plugin_state("p");
-                    state
-                        .update_blocking("items", |v: &mut Option<Vec<u32>>| {
-                            let mut items = v.take().unwrap_or_default();
-                            // Widen the window between read and write.
-                            std::thread::sleep(Duration::from_millis(20));
-                            items.push(i);
-                            *v = Some(items);
-                        })
-                        .unwrap();
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        let state = Store::open(&path).unwrap().plugin_state("p");
-        let mut items: Vec<u32> = state.get_blocking("items").unwrap().unwrap();
-        items.sort();
-        assert_eq!(items, (0..8).collect::<Vec<_>>());
-        // Another plugin's keys are its own.
-        let other = Store::open(&path).unwrap().plugin_state("q");
-        assert!(other.get_blocking::<Vec<u32>>("items").unwrap().is_none());
-    }
-
-    #[test]
-    fn unreadable_values_are_errors_not_guesses() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(&tmp.path().join("ao.db")).unwrap();
-        let rec = store.reserve(&new("p", None)).unwrap();
-        store
-            .conn()
-            .execute(
-                "UPDATE sessions SET lifecycle = 'hibernating' WHERE name = ?1",
-                params![rec.address.name],
-            )
-            .unwrap();
-        let err = store.list().unwrap_err().to_string();
-        assert!(err.contains("hibernating"), "{err}");
-        assert!(err.contains("p/agent-1"), "{err}");
-
-        let state = store.plugin_state("p");
-        state.set_blocking_for_test("n", "not a number");
-        let err = state.get_blocking::<u32>("n").unwrap_err().to_string();
-        assert!(err.contains("cannot be read"), "{err}");
     }
 }

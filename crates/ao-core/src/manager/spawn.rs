@@ -1,0 +1,220 @@
+//! `ao spawn`: a new session, step by step, each step recorded as it is done, every step undone
+//! when a later one fails.
+
+use super::{abandoned, recorded_worktree, Bound, SessionManager};
+use crate::agent::SessionContext;
+use crate::blocking::unblock;
+use crate::config::{validate_model, validate_name};
+use crate::error::{Error, Result};
+use crate::fault::crash_point;
+use crate::session::{Lifecycle, RuntimeKind, SessionRecord, WorkspaceKind};
+use crate::store::NewSession;
+use crate::workspace;
+
+/// What `ao spawn` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnOptions {
+    /// The project.
+    pub project: String,
+    /// The first prompt; the project's `agentConfig.prompt` when `None`.
+    pub prompt: Option<String>,
+    /// Overrides the project's runtime.
+    pub runtime: Option<RuntimeKind>,
+    /// Overrides the project's model (`provider/model`).
+    pub model: Option<String>,
+    /// Overrides the project's agent mode.
+    pub agent_mode: Option<String>,
+    /// A name instead of the next `<prefix>-<N>`.
+    pub name: Option<String>,
+}
+
+/// A step of `ao spawn`, for a progress indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnStep {
+    /// Creating the session's git work tree.
+    Workspace,
+    /// The agent sets up the conversation (starting its server if needed).
+    Agent,
+    /// Starting the session's program in its runtime.
+    Runtime(RuntimeKind),
+    /// Delivering the first prompt.
+    Prompt,
+}
+
+impl std::fmt::Display for SpawnStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnStep::Workspace => f.write_str("creating the work tree"),
+            SpawnStep::Agent => f.write_str("starting the agent's session"),
+            SpawnStep::Runtime(kind) => write!(f, "starting it in {kind}"),
+            SpawnStep::Prompt => f.write_str("sending the prompt"),
+        }
+    }
+}
+
+/// What `ao spawn` did.
+#[derive(Debug, Clone)]
+pub struct Spawned {
+    /// The session's record as stored.
+    pub session: SessionRecord,
+}
+impl SessionManager {
+    /// Starts a new session and delivers its first prompt.
+    pub async fn spawn(&self, opts: SpawnOptions) -> Result<Spawned> {
+        self.spawn_with_progress(opts, &|_| {}).await
+    }
+
+    /// [`spawn`](Self::spawn), telling `progress` each step as it begins (for a progress
+    /// indicator).
+    pub async fn spawn_with_progress(
+        &self,
+        opts: SpawnOptions,
+        progress: &(dyn Fn(SpawnStep) + Sync),
+    ) -> Result<Spawned> {
+        let project = self.config.project(&opts.project)?.clone();
+        if let Some(name) = &opts.name {
+            validate_name(name).map_err(|m| Error::Usage(format!("session name {name:?}: {m}")))?;
+        }
+        if let Some(model) = &opts.model {
+            validate_model(model).map_err(Error::Usage)?;
+        }
+        let agent_name = self.agent_of(&project)?.name();
+        let runtime_kind = opts.runtime.unwrap_or(project.runtime);
+        let model = opts.model.or_else(|| project.agent_config.model.clone());
+        let agent_mode = opts
+            .agent_mode
+            .or_else(|| project.agent_config.agent.clone());
+        let prompt = opts.prompt.or_else(|| project.agent_config.prompt.clone());
+
+        // Held until the session is live, so that no one takes it for a spawn that died.
+        let (project_name, prefix, path) = (
+            project.name.clone(),
+            project.session_prefix.clone(),
+            project.path.clone(),
+        );
+        let (name, home) = (opts.name.clone(), self.home.clone());
+        let created_at = self.clock.now_ms();
+        let (mut rec, _spawn_lock) = self
+            .db(move |store| {
+                store.reserve_with(
+                    &NewSession {
+                        project: &project_name,
+                        name: name.as_deref(),
+                        prefix: &prefix,
+                        agent: agent_name,
+                        runtime: runtime_kind,
+                        workspace: &path,
+                        model: model.as_deref(),
+                        agent_mode: agent_mode.as_deref(),
+                        created_at,
+                    },
+                    |name| abandoned::SpawnLock::take(&home, &project_name, name),
+                )
+            })
+            .await?;
+        crash_point("after-reserve");
+        let bound = self.bind(agent_name, &project)?;
+        match self
+            .finish_spawn(&bound, &mut rec, prompt.as_deref(), progress)
+            .await
+        {
+            Ok(()) => Ok(Spawned { session: rec }),
+            Err(e) => {
+                self.undo_spawn(&bound, &rec).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn finish_spawn(
+        &self,
+        bound: &Bound<'_>,
+        rec: &mut SessionRecord,
+        prompt: Option<&str>,
+        progress: &(dyn Fn(SpawnStep) + Sync),
+    ) -> Result<()> {
+        let project = bound.project;
+        if project.workspace == WorkspaceKind::Worktree {
+            progress(SpawnStep::Workspace);
+            let dir = self
+                .home
+                .worktrees_dir(&project.name)
+                .join(&rec.address.name);
+            let (repo, name, base) = (
+                project.path.clone(),
+                rec.address.name.clone(),
+                project.default_branch.clone(),
+            );
+            let wt =
+                unblock(move || workspace::create_worktree(&repo, &dir, &name, base.as_deref()))
+                    .await?;
+            rec.workspace = wt.path;
+            rec.branch = Some(wt.branch);
+            self.save(rec).await?;
+            crash_point("after-workspace");
+        }
+        let session_dir = self.session_path(rec);
+        progress(SpawnStep::Agent);
+        let prepared = bound
+            .agent
+            .prepare(
+                &bound.cx(),
+                SessionContext {
+                    record: rec,
+                    dir: &session_dir,
+                },
+            )
+            .await?;
+        rec.agent_session_id = Some(prepared.agent_session_id);
+        self.save(rec).await?;
+        crash_point("after-agent-session");
+
+        progress(SpawnStep::Runtime(rec.runtime));
+        self.start_runtime(rec, prepared.launch, &session_dir)
+            .await?;
+        self.save(rec).await?;
+        crash_point("after-runtime");
+
+        if let Some(prompt) = prompt {
+            progress(SpawnStep::Prompt);
+            bound
+                .agent
+                .send(
+                    &bound.cx(),
+                    SessionContext {
+                        record: rec,
+                        dir: &session_dir,
+                    },
+                    prompt,
+                )
+                .await?;
+        }
+        crash_point("after-prompt");
+        // Live only now: a session whose prompt never arrived is not one that finished its turn.
+        rec.lifecycle = Lifecycle::Live;
+        self.save(rec).await?;
+        Ok(())
+    }
+
+    /// Takes back what a failed spawn set up, so that nothing half-made is left. Each step is
+    /// tried even if one before it failed: the spawn's own error is what the person sees.
+    async fn undo_spawn(&self, bound: &Bound<'_>, rec: &SessionRecord) {
+        if let Some(h) = &rec.runtime_handle {
+            let _ = self.destroy_runtime(rec.runtime, h.clone()).await;
+        }
+        if rec.agent_session_id.is_some() {
+            let dir = self.session_path(rec);
+            let session = SessionContext {
+                record: rec,
+                dir: &dir,
+            };
+            let _ = bound.agent.kill(&bound.cx(), session, true).await;
+        }
+        if let Some(wt) = recorded_worktree(rec) {
+            let repo = bound.project.path.clone();
+            let _ = unblock(move || workspace::remove_worktree_if_clean(&repo, &wt)).await;
+        }
+        let address = rec.address.clone();
+        let _ = self.db(move |store| store.delete(&address)).await;
+    }
+}

@@ -1,0 +1,207 @@
+//! `ao status`: one runtime check per runtime and one batched observation per project, projects
+//! observed concurrently, composed into the status of each session.
+
+use std::collections::BTreeMap;
+
+use futures_util::future::join_all;
+
+use super::SessionManager;
+use crate::agent::{Observation, SessionContext};
+use crate::clock::rfc3339;
+use crate::config::ProjectConfig;
+use crate::error::Result;
+use crate::runtime::RuntimeHandle;
+use crate::session::{
+    Activity, Lifecycle, ProcessState, RuntimeKind, SessionAddress, SessionError, SessionRecord,
+    SessionStatus,
+};
+
+impl SessionManager {
+    /// The status of the sessions a target names (all when `None`).
+    pub async fn status(&self, target: Option<&str>) -> Result<Vec<SessionStatus>> {
+        let records = self.resolve(target).await?;
+        self.status_of(&records).await
+    }
+
+    /// The status of the given sessions: one runtime check per runtime, one batched observation
+    /// per project, projects observed concurrently.
+    pub async fn status_of(&self, records: &[SessionRecord]) -> Result<Vec<SessionStatus>> {
+        let now = self.clock.now_ms();
+        let (alive, observations) =
+            futures_util::join!(self.liveness(records), self.observe_all(records));
+        let mut obs_by_address = observations;
+        let mut out = Vec::with_capacity(records.len());
+        for (r, alive) in records.iter().zip(alive) {
+            let obs = match obs_by_address.remove(&r.address) {
+                Some(obs) => obs,
+                None if r.lifecycle == Lifecycle::Spawning => {
+                    self.spawning_observation(r, alive).await?
+                }
+                None => Observation::bare(Activity::Exited, None),
+            };
+            out.push(self.compose(r, obs, alive, now));
+        }
+        Ok(out)
+    }
+
+    /// What the agents say about the live sessions among `records`, projects concurrently.
+    async fn observe_all(
+        &self,
+        records: &[SessionRecord],
+    ) -> BTreeMap<SessionAddress, Observation> {
+        let mut by_project: BTreeMap<&str, Vec<&SessionRecord>> = BTreeMap::new();
+        for r in records {
+            if r.lifecycle == Lifecycle::Live && r.agent_session_id.is_some() {
+                by_project.entry(&r.address.project).or_default().push(r);
+            }
+        }
+        let observations = join_all(by_project.into_iter().map(|(name, recs)| async move {
+            let obs = match self.config.project(name) {
+                Ok(project) => self.observe_project(project, &recs).await,
+                Err(_) => recs
+                    .iter()
+                    .map(|_| {
+                        Observation::bare(
+                            Activity::Exited,
+                            Some(SessionError {
+                                name: "UnknownProject".into(),
+                                message: format!(
+                                    "project {name} is no longer in {}",
+                                    self.config.file.display()
+                                ),
+                            }),
+                        )
+                    })
+                    .collect(),
+            };
+            recs.into_iter()
+                .map(|r| r.address.clone())
+                .zip(obs)
+                .collect::<Vec<_>>()
+        }))
+        .await;
+        observations.into_iter().flatten().collect()
+    }
+
+    /// One project's sessions, observed by their agents (a project's sessions may have been
+    /// spawned with different agents over time).
+    async fn observe_project(
+        &self,
+        project: &ProjectConfig,
+        recs: &[&SessionRecord],
+    ) -> Vec<Observation> {
+        let mut by_agent: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, r) in recs.iter().enumerate() {
+            by_agent.entry(&r.agent).or_default().push(i);
+        }
+        let mut out: Vec<Option<Observation>> = vec![None; recs.len()];
+        for (agent, idx) in by_agent {
+            let bound = match self.bind(agent, project) {
+                Ok(b) => b,
+                Err(e) => {
+                    for i in idx {
+                        out[i] = Some(Observation::bare(
+                            Activity::Exited,
+                            Some(SessionError {
+                                name: "UnknownAgent".into(),
+                                message: e.to_string(),
+                            }),
+                        ));
+                    }
+                    continue;
+                }
+            };
+            let dirs: Vec<_> = idx.iter().map(|&i| self.session_path(recs[i])).collect();
+            let sessions: Vec<SessionContext<'_>> = idx
+                .iter()
+                .zip(&dirs)
+                .map(|(&i, dir)| SessionContext {
+                    record: recs[i],
+                    dir,
+                })
+                .collect();
+            let obs = bound.agent.observe(&bound.cx(), &sessions).await;
+            for (i, o) in idx.into_iter().zip(obs) {
+                out[i] = Some(o);
+            }
+        }
+        out.into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Observation::bare(
+                        Activity::Exited,
+                        Some(SessionError {
+                            name: "Unobserved".into(),
+                            message: "its agent gave no observation for it".into(),
+                        }),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Whether each session's program runs: one batched call per runtime.
+    async fn liveness(&self, records: &[SessionRecord]) -> Vec<bool> {
+        let mut out = vec![false; records.len()];
+        for kind in [RuntimeKind::Tmux, RuntimeKind::Process] {
+            let (idx, handles): (Vec<usize>, Vec<RuntimeHandle>) = records
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.runtime == kind)
+                .filter_map(|(i, r)| r.runtime_handle.clone().map(|h| (i, h)))
+                .unzip();
+            if handles.is_empty() {
+                continue;
+            }
+            let alive = self
+                .on_runtime(kind, move |rt| {
+                    rt.alive(&handles.iter().collect::<Vec<_>>())
+                })
+                .await;
+            for (i, a) in idx.into_iter().zip(alive) {
+                out[i] = a;
+            }
+        }
+        out
+    }
+
+    fn compose(&self, r: &SessionRecord, obs: Observation, alive: bool, now: i64) -> SessionStatus {
+        let activity = match obs.activity {
+            Activity::Ready
+                if obs.last_activity_at.is_some_and(|t| {
+                    now.saturating_sub(t) > self.config.ready_threshold_ms as i64
+                }) =>
+            {
+                Activity::Idle
+            }
+            a => a,
+        };
+        let id = r.address.to_string();
+        SessionStatus {
+            project: r.address.project.clone(),
+            name: r.address.name.clone(),
+            agent: r.agent.clone(),
+            runtime: r.runtime,
+            process: if alive {
+                ProcessState::Running
+            } else {
+                ProcessState::Exited
+            },
+            activity,
+            agent_session_id: r.agent_session_id.clone(),
+            workspace: r.workspace.clone(),
+            branch: r.branch.clone(),
+            created_at: rfc3339(r.created_at),
+            last_activity_at: obs.last_activity_at.map(rfc3339),
+            model: obs.model.or_else(|| r.model.clone()),
+            summary: obs.summary,
+            tokens: obs.tokens,
+            cost_usd: obs.cost_usd,
+            pending: obs.pending,
+            error: obs.error,
+            attach_command: Some(format!("ao attach {id}")),
+            restore_command: Some(format!("ao restore {id}")),
+            id,
+        }
+    }
+}
