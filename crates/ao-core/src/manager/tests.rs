@@ -25,8 +25,40 @@ const THRESHOLD: u64 = 300_000;
 const FINISHED_AT: i64 = 1_800_000_000_000;
 
 /// `impl Agent for $agent` with the given calls, and the calls no agent of these tests takes
-/// part in.
+/// part in. With `inert`, also a `prepare` that fails and a `send`, `kill` and `release` that do
+/// nothing.
 macro_rules! test_agent {
+    (inert $agent:ty { $($calls:tt)* }) => {
+        test_agent!($agent {
+            $($calls)*
+            async fn prepare(
+                &self,
+                _: &ProjectContext<'_>,
+                _: SessionContext<'_>,
+            ) -> Result<PreparedSession, AgentError> {
+                Err(AgentError::Launch("not in these tests".into()))
+            }
+            async fn send(
+                &self,
+                _: &ProjectContext<'_>,
+                _: SessionContext<'_>,
+                _: &str,
+            ) -> Result<(), AgentError> {
+                Ok(())
+            }
+            async fn kill(
+                &self,
+                _: &ProjectContext<'_>,
+                _: SessionContext<'_>,
+                _: bool,
+            ) -> Result<(), AgentError> {
+                Ok(())
+            }
+            async fn release(&self, _: &ProjectContext<'_>) -> Result<(), AgentError> {
+                Ok(())
+            }
+        });
+    };
     ($agent:ty { $($calls:tt)* }) => {
         #[async_trait]
         impl Agent for $agent {
@@ -87,24 +119,9 @@ impl ScriptedAgent {
     }
 }
 
-test_agent!(ScriptedAgent {
+test_agent!(inert ScriptedAgent {
     fn name(&self) -> &'static str {
         "scripted"
-    }
-    async fn prepare(
-        &self,
-        _: &ProjectContext<'_>,
-        _: SessionContext<'_>,
-    ) -> Result<PreparedSession, AgentError> {
-        Err(AgentError::Launch("not in these tests".into()))
-    }
-    async fn send(
-        &self,
-        _: &ProjectContext<'_>,
-        _: SessionContext<'_>,
-        _: &str,
-    ) -> Result<(), AgentError> {
-        Ok(())
     }
     async fn observe(
         &self,
@@ -121,17 +138,6 @@ test_agent!(ScriptedAgent {
         let mut obs = Observation::bare(activity, None);
         obs.last_activity_at = Some(FINISHED_AT);
         vec![obs; sessions.len()]
-    }
-    async fn kill(
-        &self,
-        _: &ProjectContext<'_>,
-        _: SessionContext<'_>,
-        _: bool,
-    ) -> Result<(), AgentError> {
-        Ok(())
-    }
-    async fn release(&self, _: &ProjectContext<'_>) -> Result<(), AgentError> {
-        Ok(())
     }
 });
 
@@ -459,24 +465,9 @@ struct GateAgent {
     quick_observed: std::sync::mpsc::Sender<()>,
 }
 
-test_agent!(GateAgent {
+test_agent!(inert GateAgent {
     fn name(&self) -> &'static str {
         "gate"
-    }
-    async fn prepare(
-        &self,
-        _: &ProjectContext<'_>,
-        _: SessionContext<'_>,
-    ) -> Result<PreparedSession, AgentError> {
-        Err(AgentError::Launch("not in these tests".into()))
-    }
-    async fn send(
-        &self,
-        _: &ProjectContext<'_>,
-        _: SessionContext<'_>,
-        _: &str,
-    ) -> Result<(), AgentError> {
-        Ok(())
     }
     async fn observe(
         &self,
@@ -490,17 +481,6 @@ test_agent!(GateAgent {
             let _ = self.quick_observed.send(());
         }
         vec![Observation::bare(Activity::Ready, None); sessions.len()]
-    }
-    async fn kill(
-        &self,
-        _: &ProjectContext<'_>,
-        _: SessionContext<'_>,
-        _: bool,
-    ) -> Result<(), AgentError> {
-        Ok(())
-    }
-    async fn release(&self, _: &ProjectContext<'_>) -> Result<(), AgentError> {
-        Ok(())
     }
 });
 
