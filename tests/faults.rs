@@ -267,8 +267,10 @@ fn broken_and_hung_model_streams_block_their_sessions_and_ao_keeps_answering() {
     let garbled = spawn("garbled", "garbled");
     let cut = spawn("cut short", "cut");
     let early = spawn("ends early", "early");
-    let stalls = spawn("stalls", "stalls");
+    // The healthy one first: it must be seen ready while the stalled one is still held, which on
+    // a loaded machine a later spawn could miss within the provider's timeout.
     let healthy = spawn("healthy", "healthy");
+    let stalls = spawn("stalls", "stalls");
 
     // While the model hangs, `ao status` always returns, and is right about the other sessions.
     // Not a speed test (scripts/bench measures that): the bound is ao's own worst case, a server
