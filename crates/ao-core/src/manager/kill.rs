@@ -96,6 +96,14 @@ impl SessionManager {
         let abandoned = rec.lifecycle == Lifecycle::Spawning;
         let mut purge = opts.purge || abandoned;
         let project = self.config.project(&rec.address.project).ok();
+        if project.is_none() {
+            problems.push(format!(
+                "project {} is no longer in {}, so neither its agent nor its work tree could be \
+                 seen to; put the project back to kill it fully",
+                rec.address.project,
+                self.config.file.display()
+            ));
+        }
 
         if let (Some(id), Some(project)) = (rec.agent_session_id.clone(), project) {
             match self.bind(&rec.agent, project) {
