@@ -132,7 +132,13 @@ impl Servers {
         if !rec.identity().is_alive() {
             return Ok(ServerState::Gone);
         }
-        let client = rec.client()?;
+        let client = match rec.client() {
+            Ok(client) => client,
+            // Its password file is gone or unreadable: ao cannot talk to it, so it is replaced
+            // (with a new password) like a server that does not answer.
+            Err(AgentError::State(_)) => return Ok(ServerState::Unresponsive(rec)),
+            Err(e) => return Err(e),
+        };
         // A request sent while the server is starting may never be answered, so the first try is
         // short; a server warming up a new work tree on a loaded machine can stall for seconds,
         // so the retry waits longer before calling it unresponsive.
