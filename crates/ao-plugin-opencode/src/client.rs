@@ -23,10 +23,12 @@ const CREATE_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Could not connect, or no answer in time.
-    #[error("OpenCode server at {url} is not reachable: {}", describe(.source))]
+    #[error("OpenCode server at {url} is not reachable ({request}): {}", describe(.source))]
     Unreachable {
         /// The URL.
         url: String,
+        /// The request, e.g. `GET /session/status`, so that a slow one can be told from another.
+        request: String,
         /// What failed.
         #[source]
         source: reqwest::Error,
@@ -138,6 +140,7 @@ impl Client {
             .await
             .map_err(|source| ClientError::Unreachable {
                 url: self.base.clone(),
+                request: format!("{method} {path}"),
                 source,
             })?;
         let status = resp.status();
@@ -146,6 +149,7 @@ impl Client {
             .await
             .map_err(|source| ClientError::Unreachable {
                 url: self.base.clone(),
+                request: format!("{method} {path}"),
                 source,
             })?;
         if !status.is_success() {

@@ -126,6 +126,7 @@ impl EventStream {
             .await
             .map_err(|source| ClientError::Unreachable {
                 url: client.base_url().to_string(),
+                request: "GET /global/event".into(),
                 source,
             })?;
         if !resp.status().is_success() {
