@@ -264,11 +264,34 @@ impl World {
         })
     }
 
-    /// Polls until the session's activity is `activity`.
+    /// Waits until the session's activity is `activity` (within 90 s) and returns its status.
+    ///
+    /// A state that lasts until someone acts (waiting_input, blocked, ready, idle, exited) is
+    /// waited for with `ao wait`: one process that follows the server's events instead of an
+    /// `ao status` every 100 ms, and that fails at once when the session exits first instead of
+    /// at the timeout. `active`, which a session may leave before a second look, is polled; so
+    /// must be any state a test needs to see while it lasts (a retry in progress): use
+    /// [`World::wait_for`] for those.
     pub fn wait_activity(&self, id: &str, activity: &str) -> Value {
-        self.wait_for(id, Duration::from_secs(90), activity, |s| {
-            s["activity"] == activity
-        })
+        const TIMEOUT: Duration = Duration::from_secs(90);
+        if activity == "active" {
+            return self.wait_for(id, TIMEOUT, activity, |s| s["activity"] == activity);
+        }
+        let timeout = TIMEOUT.as_secs().to_string();
+        let out = self.ao(&["wait", id, "--until", activity, "--timeout", &timeout]);
+        let s = self.session(id);
+        assert!(
+            out.status.success(),
+            "{id} did not become {activity}: `ao wait` failed ({}): {}last status:\n{s:#}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // `ao wait --until ready` accepts idle too; the tests mean ready.
+        assert_eq!(
+            s["activity"], activity,
+            "{id}: `ao wait` saw {activity}, the status that followed did not:\n{s:#}"
+        );
+        s
     }
 
     /// Runs `ao`, asserts it fails with `code`, returns its standard error.
