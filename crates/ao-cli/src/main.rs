@@ -4,6 +4,7 @@
 
 mod cli;
 mod doctor;
+mod init;
 mod interact;
 mod output;
 mod progress;
@@ -276,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Init { path } => init::run(&cli, path.as_deref()),
         Command::Doctor => doctor::run(&cli).await,
         Command::Completions { shell } => {
             std::io::stdout()
