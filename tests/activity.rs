@@ -13,126 +13,117 @@ fn world(scenario: Scenario, agent_config: &[&str]) -> World {
 }
 
 #[test]
-fn a_request_the_provider_refuses_blocks_with_its_error() {
+fn each_failure_of_the_provider_blocks_its_session_with_its_error() {
+    // Four sessions of one project, each meeting its own failure: one server for all four.
     let w = world(
-        Scenario::new().script(script("refuse").turn(Turn::error(400, "mock bad request"))),
+        Scenario::new()
+            .script(script("refuse").turn(Turn::error(400, "mock bad request")))
+            .script(script("auth").turn(Turn::error(401, "invalid api key")))
+            .script(script("overflow").turn(Turn::error(
+                400,
+                "This model's maximum context length is 8192 tokens. However, your messages \
+                 resulted in 9000 tokens. Please reduce the length of the messages.",
+            )))
+            .script(script("flaky").turn(Turn::error(500, "mock overloaded"))),
         &[],
     );
-    let id = w.spawn(&["demo", "refuse", "--runtime", "process"]);
-    let s = w.wait_activity(&id, "blocked");
+    let spawn = |prompt: &str| w.spawn(&["demo", prompt, "--runtime", "process"]);
+    let refused = spawn("refuse");
+    let auth = spawn("auth");
+    let overflow = spawn("overflow");
+    // Last, and looked at first: its first attempt shows only until OpenCode tries again. So it
+    // is polled, not waited for, to be seen while it lasts.
+    let flaky = spawn("flaky");
+    let s = w.wait_for(&flaky, Duration::from_secs(90), "blocked", |s| {
+        s["activity"] == "blocked"
+    });
+    let (name, message) = error_of(&s);
+    assert_eq!(name, "Retry", "{s:#}");
+    assert!(message.contains("attempt 1"), "{s:#}");
+    assert!(message.contains("mock overloaded"), "{s:#}");
+
+    // A request the provider refuses.
+    let s = w.wait_activity(&refused, "blocked");
     let (name, message) = error_of(&s);
     assert_eq!(name, "APIError", "{s:#}");
     assert!(message.contains("mock bad request"), "{s:#}");
     assert_eq!(s["process"], "running");
-}
 
-#[test]
-fn an_auth_error_blocks_with_its_error() {
-    let w = world(
-        Scenario::new().script(script("auth").turn(Turn::error(401, "invalid api key"))),
-        &[],
-    );
-    let id = w.spawn(&["demo", "auth", "--runtime", "process"]);
-    let s = w.wait_activity(&id, "blocked");
+    // Credentials the provider refuses.
+    let s = w.wait_activity(&auth, "blocked");
     let (name, message) = error_of(&s);
     assert!(!name.is_empty(), "{s:#}");
     assert!(message.contains("invalid api key"), "{s:#}");
-}
 
-#[test]
-fn a_context_overflow_blocks_with_its_error() {
-    let w = world(
-        Scenario::new().script(script("overflow").turn(Turn::error(
-            400,
-            "This model's maximum context length is 8192 tokens. However, your messages \
-             resulted in 9000 tokens. Please reduce the length of the messages.",
-        ))),
-        &[],
-    );
-    let id = w.spawn(&["demo", "overflow", "--runtime", "process"]);
-    let s = w.wait_activity(&id, "blocked");
+    // A context too long: OpenCode recognises the provider's message and says so in its own words.
+    let s = w.wait_activity(&overflow, "blocked");
     let (name, message) = error_of(&s);
-    // OpenCode recognises the provider's message and says so in its own words.
     assert_eq!(name, "ContextOverflowError", "{s:#}");
     assert!(message.contains("context exceeds model limit"), "{s:#}");
 }
 
 #[test]
-fn a_provider_being_retried_blocks_with_the_attempt() {
-    let w = world(
-        Scenario::new().script(script("flaky").turn(Turn::error(500, "mock overloaded"))),
-        &[],
-    );
-    let id = w.spawn(&["demo", "flaky", "--runtime", "process"]);
-    let s = w.wait_activity(&id, "blocked");
-    let (name, message) = error_of(&s);
-    assert_eq!(name, "Retry", "{s:#}");
-    assert!(message.contains("attempt 1"), "{s:#}");
-    assert!(message.contains("mock overloaded"), "{s:#}");
-}
-
-#[test]
-fn a_question_waits_for_input_and_ao_answer_lets_the_agent_go_on() {
-    let question = json!({"questions": [{
+fn a_question_waits_for_input_and_an_answer_lets_the_agent_go_on_or_a_dismissal_stops_it() {
+    let color = json!({"questions": [{
         "question": "Pick a color?", "header": "Color",
         "options": [{"label": "red", "description": "Red"}, {"label": "blue", "description": "Blue"}]
     }]});
+    let proceed = json!({"questions": [{
+        "question": "Proceed?", "header": "Go",
+        "options": [{"label": "yes", "description": "Yes"}, {"label": "no", "description": "No"}]
+    }]});
     let w = world(
-        Scenario::new().script(
-            script("ask me")
-                .turn(Turn::tool_call("question", question))
-                .turn(Turn::text("Blue it is.").usage(120, 4)),
-        ),
+        Scenario::new()
+            .script(
+                script("pick a color")
+                    .turn(Turn::tool_call("question", color))
+                    .turn(Turn::text("Blue it is.").usage(120, 4)),
+            )
+            .script(
+                script("may I proceed")
+                    .turn(Turn::tool_call("question", proceed))
+                    .turn(Turn::text("Never sent.")),
+            ),
         &[],
     );
-    let id = w.spawn(&["demo", "ask me", "--runtime", "process"]);
-    let s = w.wait_activity(&id, "waiting_input");
+    let answered = w.spawn(&["demo", "pick a color", "--runtime", "process"]);
+    let dismissed = w.spawn(&["demo", "may I proceed", "--runtime", "process"]);
+
+    let s = w.wait_activity(&answered, "waiting_input");
     assert_eq!(s["pending"][0]["kind"], "question", "{s:#}");
     assert_eq!(s["pending"][0]["title"], "Pick a color?");
     assert!(s["pending"][0]["id"].as_str().unwrap().starts_with("que_"));
 
     // Two answers for one question: refused as the person's mistake (exit 2, though the plugin
     // is what found it), and it says what is asked.
-    let err = w.ao_fails(&["answer", &id, "blue", "red"], 2);
+    let err = w.ao_fails(&["answer", &answered, "blue", "red"], 2);
     assert!(
         err.contains("asks 1 question") && err.contains("[red, blue]"),
         "{err}"
     );
 
-    let out = w.ao_ok(&["answer", &id, "blue"]);
+    let out = w.ao_ok(&["answer", &answered, "blue"]);
     assert!(out.contains("answered: Pick a color?"), "{out}");
-    let s = w.wait_activity(&id, "ready");
+    let s = w.wait_activity(&answered, "ready");
     assert!(s["pending"].as_array().unwrap().is_empty());
     // The model was told the answer.
-    let told = w
-        .mock
-        .requests()
-        .iter()
-        .any(|r| r.turn_index == Some(1) && r.body.to_string().contains("blue"));
+    let told = w.mock.requests().iter().any(|r| {
+        r.script.as_deref() == Some("pick a color")
+            && r.turn_index == Some(1)
+            && r.body.to_string().contains("blue")
+    });
     assert!(told, "the answer never reached the model");
-}
 
-#[test]
-fn a_dismissed_question_stops_the_turn() {
-    let question = json!({"questions": [{
-        "question": "Proceed?", "header": "Go",
-        "options": [{"label": "yes", "description": "Yes"}, {"label": "no", "description": "No"}]
-    }]});
-    let w = world(
-        Scenario::new().script(
-            script("ask me")
-                .turn(Turn::tool_call("question", question))
-                .turn(Turn::text("Never sent.")),
-        ),
-        &[],
-    );
-    let id = w.spawn(&["demo", "ask me", "--runtime", "process"]);
-    w.wait_activity(&id, "waiting_input");
-    let out = w.ao_ok(&["answer", &id, "--reject"]);
+    // Dismissed, the question stops the turn: the agent does not go on.
+    w.wait_activity(&dismissed, "waiting_input");
+    let out = w.ao_ok(&["answer", &dismissed, "--reject"]);
     assert!(out.contains("dismissed"), "{out}");
-    w.wait_activity(&id, "ready");
+    w.wait_activity(&dismissed, "ready");
     assert!(
-        !w.mock.requests().iter().any(|r| r.turn_index == Some(1)),
+        !w.mock
+            .requests()
+            .iter()
+            .any(|r| r.script.as_deref() == Some("may I proceed") && r.turn_index == Some(1)),
         "the agent went on after the question was dismissed"
     );
 }

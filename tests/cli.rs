@@ -131,7 +131,7 @@ fn completions_for_each_shell() {
     ] {
         let out = w.ao_ok(&["completions", shell]);
         assert!(out.contains(marker), "{shell}: {out}");
-        for cmd in ["spawn", "status", "kill", "doctor", "completions"] {
+        for cmd in ["init", "spawn", "status", "kill", "doctor", "completions"] {
             assert!(out.contains(cmd), "{shell} lacks {cmd}");
         }
     }

@@ -18,43 +18,49 @@ fn world(scenario: Scenario) -> World {
 }
 
 #[test]
-fn permit_once_runs_the_tool_and_the_agent_goes_on() {
+fn permit_once_runs_the_tool_and_permit_reject_stops_the_turn_without_running_it() {
+    // Two sessions of one project, one allowed and one refused: one server for both.
     let w = world(
-        Scenario::new().script(
-            script("write")
-                .turn(bash("echo hi > out.txt"))
-                .turn(Turn::text("Wrote it.")),
-        ),
+        Scenario::new()
+            .script(
+                script("allow this")
+                    .turn(bash("echo hi > out.txt"))
+                    .turn(Turn::text("Wrote it.")),
+            )
+            .script(
+                script("refuse this")
+                    .turn(bash("echo hi > out.txt"))
+                    .turn(Turn::text("Never sent.")),
+            ),
     );
-    let id = w.spawn(&["demo", "write", "--runtime", "tmux"]);
-    w.wait_activity(&id, "waiting_input");
-    let out = w.ao_ok(&["permit", &id]);
+    let allowed = w.spawn(&["demo", "allow this", "--runtime", "tmux"]);
+    let rejected = w.spawn(&["demo", "refuse this", "--runtime", "process"]);
+
+    w.wait_activity(&allowed, "waiting_input");
+    let out = w.ao_ok(&["permit", &allowed]);
     assert!(
         out.contains("allowed once: bash: echo hi > out.txt"),
         "{out}"
     );
-    let s = w.wait_activity(&id, "ready");
+    let s = w.wait_activity(&allowed, "ready");
     let file = workspace_of(&s).join("out.txt");
     assert_eq!(std::fs::read_to_string(file).unwrap(), "hi\n");
-}
-
-#[test]
-fn permit_reject_stops_the_turn_without_running_the_tool() {
-    let w = world(
-        Scenario::new().script(
-            script("write")
-                .turn(bash("echo hi > out.txt"))
-                .turn(Turn::text("Never sent.")),
-        ),
+    // Nothing is pending any more, and ao says so rather than answer nothing.
+    let err = w.ao_fails(&["permit", &allowed], 2);
+    assert!(
+        err.contains("has no pending permission request (it is ready)"),
+        "{err}"
     );
-    let id = w.spawn(&["demo", "write", "--runtime", "process"]);
-    w.wait_activity(&id, "waiting_input");
-    let out = w.ao_ok(&["permit", &id, "--reject"]);
+    let err = w.ao_fails(&["answer", &allowed, "yes"], 2);
+    assert!(err.contains("has no pending question"), "{err}");
+
+    w.wait_activity(&rejected, "waiting_input");
+    let out = w.ao_ok(&["permit", &rejected, "--reject"]);
     assert!(out.contains("rejected"), "{out}");
-    let s = w.wait_activity(&id, "ready");
+    let s = w.wait_activity(&rejected, "ready");
     assert!(!workspace_of(&s).join("out.txt").exists());
     // The log says what happened to the call.
-    let logs = w.ao_ok(&["logs", &id]);
+    let logs = w.ao_ok(&["logs", &rejected]);
     assert!(
         logs.contains("tool bash [error] echo hi > out.txt"),
         "{logs}"
@@ -129,20 +135,6 @@ fn with_several_requests_pending_the_id_picks_one() {
     assert_eq!(s["pending"][0]["id"], ids[0].as_str());
     w.ao_ok(&["permit", &id]);
     w.wait_activity(&id, "ready");
-}
-
-#[test]
-fn nothing_pending_is_an_error_that_says_so() {
-    let w = world(Scenario::new().script(script("hello").turn(Turn::text("Hi."))));
-    let id = w.spawn(&["demo", "hello", "--runtime", "process"]);
-    w.wait_activity(&id, "ready");
-    let err = w.ao_fails(&["permit", &id], 2);
-    assert!(
-        err.contains("has no pending permission request (it is ready)"),
-        "{err}"
-    );
-    let err = w.ao_fails(&["answer", &id, "yes"], 2);
-    assert!(err.contains("has no pending question"), "{err}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use ao_test_support::{assert_cost, script, tokens, Scenario, Turn, World};
+use ao_test_support::{assert_cost, script, tokens, workspace_of, Scenario, Turn, World};
 use serde_json::json;
 
 /// 110 input x $3/M + 7 output x $15/M, OpenCode's own arithmetic on the mock's usage.
@@ -22,78 +22,76 @@ fn hello_world() -> World {
     w
 }
 
-fn spawn_shows_exact_tokens_and_cost(runtime: &str) {
+#[test]
+fn spawn_in_tmux_and_as_process_goes_active_then_ready_with_exact_cost() {
+    // One session in each runtime, side by side on the project's one server.
     let w = hello_world();
-    let id = w.spawn(&["demo", "hello", "--runtime", runtime]);
-    assert_eq!(id, "demo/agent-1");
+    let mut ids = Vec::new();
+    for (runtime, expected) in [("tmux", "demo/agent-1"), ("process", "demo/agent-2")] {
+        let id = w.spawn(&["demo", "hello", "--runtime", runtime]);
+        assert_eq!(id, expected);
+        let s = w.session(&id);
+        assert!(
+            s["agent_session_id"].as_str().unwrap().starts_with("ses_"),
+            "{s:#}"
+        );
+        assert_eq!(s["runtime"], runtime);
+        assert_eq!(s["activity"], "active", "right after spawn: {s:#}");
+        assert_eq!(s["process"], "running");
+        ids.push(id);
+    }
 
-    let s = w.session(&id);
-    assert!(
-        s["agent_session_id"].as_str().unwrap().starts_with("ses_"),
-        "{s:#}"
-    );
-    assert_eq!(s["runtime"], runtime);
-    assert_eq!(s["activity"], "active", "right after spawn: {s:#}");
-    assert_eq!(s["process"], "running");
-
-    let s = w.wait_activity(&id, "ready");
-    assert_eq!(tokens(&s), (110, 7));
-    assert_cost(&s, HELLO_COST);
-    assert_eq!(s["model"], "mock/mock-1");
-    assert_eq!(
-        s["process"], "running",
-        "the runtime outlives the turn: {s:#}"
-    );
-    assert_eq!(s["branch"], "ao/agent-1");
-    assert!(s["error"].is_null());
+    for id in &ids {
+        let s = w.wait_activity(id, "ready");
+        assert_eq!(tokens(&s), (110, 7));
+        assert_cost(&s, HELLO_COST);
+        assert_eq!(s["model"], "mock/mock-1");
+        assert_eq!(
+            s["process"], "running",
+            "the runtime outlives the turn: {s:#}"
+        );
+        assert_eq!(s["branch"], format!("ao/{}", s["name"].as_str().unwrap()));
+        assert!(s["error"].is_null());
+    }
 }
 
 #[test]
-fn spawn_in_tmux_goes_active_then_ready_with_exact_cost() {
-    spawn_shows_exact_tokens_and_cost("tmux");
-}
-
-#[test]
-fn spawn_as_process_goes_active_then_ready_with_exact_cost() {
-    spawn_shows_exact_tokens_and_cost("process");
-}
-
-fn permission_stays_pending(runtime: &str) {
+fn permission_request_stays_pending_in_tmux_and_as_process() {
     let scenario = Scenario::new().script(script("write a file").turn(Turn::tool_call(
         "bash",
         json!({"command": "echo hi > out.txt", "description": "Write out.txt"}),
     )));
     let mut w = World::new(scenario);
     w.project("demo", &["permission: {bash: ask}"]);
-    let id = w.spawn(&["demo", "write a file", "--runtime", runtime]);
+    let ids: Vec<String> = ["tmux", "process"]
+        .iter()
+        .map(|runtime| w.spawn(&["demo", "write a file", "--runtime", runtime]))
+        .collect();
 
-    let s = w.wait_activity(&id, "waiting_input");
-    let pending = s["pending"].as_array().unwrap();
-    assert_eq!(pending.len(), 1, "{s:#}");
-    assert_eq!(pending[0]["kind"], "permission");
-    assert!(pending[0]["id"].as_str().unwrap().starts_with("per_"));
-    assert_eq!(pending[0]["title"], "bash: echo hi > out.txt");
+    let mut pending = Vec::new();
+    for id in &ids {
+        let s = w.wait_activity(id, "waiting_input");
+        let p = s["pending"].as_array().unwrap();
+        assert_eq!(p.len(), 1, "{s:#}");
+        assert_eq!(p[0]["kind"], "permission");
+        assert!(p[0]["id"].as_str().unwrap().starts_with("per_"));
+        assert_eq!(p[0]["title"], "bash: echo hi > out.txt");
+        pending.push((id, p[0]["id"].clone(), workspace_of(&s)));
+    }
 
-    // Nothing of ours answers it: it is still there, unanswered, a while later.
+    // Nothing of ours answers them: they are still there, unanswered, a while later.
     let until = Instant::now() + Duration::from_secs(4);
     while Instant::now() < until {
-        let again = w.session(&id);
-        assert_eq!(again["activity"], "waiting_input", "{again:#}");
-        assert_eq!(again["pending"][0]["id"], pending[0]["id"]);
+        for (id, request, _) in &pending {
+            let again = w.session(id);
+            assert_eq!(again["activity"], "waiting_input", "{again:#}");
+            assert_eq!(&again["pending"][0]["id"], request);
+        }
         std::thread::sleep(Duration::from_millis(250));
     }
-    let workspace = s["workspace"].as_str().unwrap();
-    assert!(!std::path::Path::new(workspace).join("out.txt").exists());
-}
-
-#[test]
-fn permission_request_stays_pending_in_tmux() {
-    permission_stays_pending("tmux");
-}
-
-#[test]
-fn permission_request_stays_pending_as_process() {
-    permission_stays_pending("process");
+    for (_, _, workspace) in &pending {
+        assert!(!workspace.join("out.txt").exists());
+    }
 }
 
 #[test]

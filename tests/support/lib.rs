@@ -264,11 +264,34 @@ impl World {
         })
     }
 
-    /// Polls until the session's activity is `activity`.
+    /// Waits until the session's activity is `activity` (within 90 s) and returns its status.
+    ///
+    /// A state that lasts until someone acts (waiting_input, blocked, ready, idle, exited) is
+    /// waited for with `ao wait`: one process that follows the server's events instead of an
+    /// `ao status` every 100 ms, and that fails at once when the session exits first instead of
+    /// at the timeout. `active`, which a session may leave before a second look, is polled; so
+    /// must be any state a test needs to see while it lasts (a retry in progress): use
+    /// [`World::wait_for`] for those.
     pub fn wait_activity(&self, id: &str, activity: &str) -> Value {
-        self.wait_for(id, Duration::from_secs(90), activity, |s| {
-            s["activity"] == activity
-        })
+        const TIMEOUT: Duration = Duration::from_secs(90);
+        if activity == "active" {
+            return self.wait_for(id, TIMEOUT, activity, |s| s["activity"] == activity);
+        }
+        let timeout = TIMEOUT.as_secs().to_string();
+        let out = self.ao(&["wait", id, "--until", activity, "--timeout", &timeout]);
+        let s = self.session(id);
+        assert!(
+            out.status.success(),
+            "{id} did not become {activity}: `ao wait` failed ({}): {}last status:\n{s:#}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // `ao wait --until ready` accepts idle too; the tests mean ready.
+        assert_eq!(
+            s["activity"], activity,
+            "{id}: `ao wait` saw {activity}, the status that followed did not:\n{s:#}"
+        );
+        s
     }
 
     /// Runs `ao`, asserts it fails with `code`, returns its standard error.
@@ -299,8 +322,7 @@ impl World {
 
     /// Kills a project's OpenCode server with SIGKILL, as a crash would, and waits until it is gone.
     pub fn crash_server(&self, project: &str) {
-        let store = Store::open(&StateHome::at(self.home()).store_path()).expect("store");
-        let id = server_of(&store, project).expect("the project has a server");
+        let id = self.server_process(project);
         assert!(id.is_alive(), "the server of {project} is not running");
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(id.pid as i32),
@@ -318,18 +340,24 @@ impl World {
 
     /// The process of a project's OpenCode server, as ao recorded it.
     pub fn server_process(&self, project: &str) -> ProcessIdentity {
-        let store = Store::open(&StateHome::at(self.home()).store_path()).expect("store");
-        server_of(&store, project).expect("the project has a server")
+        let store = self
+            .store()
+            .and_then(|s| s.ok_or_else(|| "no store: nothing was started".to_string()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        server_of(&store, project)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the project has a server")
     }
 
     /// Runs a tmux command on this world's private server.
     pub fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.tmux_socket)
-            .args(args)
-            .output()
-            .expect("run tmux")
+        self.tmux_command(args).output().expect("run tmux")
+    }
+
+    fn tmux_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-L").arg(&self.tmux_socket).args(args);
+        cmd
     }
 
     /// The names of the sessions of the world's tmux server (none when it does not run).
@@ -343,11 +371,7 @@ impl World {
     }
 
     fn tmux_lines(&self, args: &[&str]) -> Vec<String> {
-        let out = self.tmux(args);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
+        tmux_lines(self.tmux_command(args), &self.tmux_socket)
     }
 
     /// The detached process a session's record points at (`demo/agent-1`), if it has one.
@@ -359,12 +383,18 @@ impl World {
 
     /// Every session's recorded detached process, with the session's address.
     fn session_processes(&self) -> Vec<(String, ProcessIdentity)> {
-        let Ok(store) = Store::open(&StateHome::at(self.home()).store_path()) else {
-            return vec![];
+        self.try_session_processes()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_session_processes(&self) -> Result<Vec<(String, ProcessIdentity)>, String> {
+        let Some(store) = self.store()? else {
+            return Ok(vec![]);
         };
-        store
+        let records = store
             .list()
-            .unwrap_or_default()
+            .map_err(|e| format!("cannot list the sessions in the store: {e}"))?;
+        Ok(records
             .into_iter()
             .filter_map(|rec| match rec.runtime_handle {
                 Some(RuntimeHandle::Process {
@@ -372,7 +402,22 @@ impl World {
                 }) => Some((rec.address.to_string(), ProcessIdentity { pid, start_time })),
                 _ => None,
             })
-            .collect()
+            .collect())
+    }
+
+    /// The world's store; `None` only when it does not exist, because no `ao` has written to it
+    /// yet. Any other failure is an error: a list read from a store that could not be read would
+    /// be empty, which would make "a server was started" untestable and the clean-up leak.
+    fn store(&self) -> Result<Option<Store>, String> {
+        let path = StateHome::at(self.home()).store_path();
+        match path.try_exists() {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => return Err(format!("cannot look for the store {}: {e}", path.display())),
+        }
+        Store::open(&path)
+            .map(Some)
+            .map_err(|e| format!("cannot open the store {}: {e}", path.display()))
     }
 
     /// A shell script that runs `ao` with this world's environment, for programs started outside
@@ -467,28 +512,77 @@ impl World {
         })
     }
 
-    /// The pids of the project servers this world's ao started.
+    /// The pids of the project servers this world's ao started. Panics when the store exists but
+    /// cannot be read.
     pub fn server_pids(&self) -> Vec<ProcessIdentity> {
-        let Ok(store) = Store::open(&StateHome::at(self.home()).store_path()) else {
-            return vec![];
+        self.try_server_pids().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_server_pids(&self) -> Result<Vec<ProcessIdentity>, String> {
+        let Some(store) = self.store()? else {
+            return Ok(vec![]);
         };
-        self.projects
-            .iter()
-            .filter_map(|(p, _)| server_of(&store, p))
-            .collect()
+        let mut pids = Vec::new();
+        for (project, _) in &self.projects {
+            pids.extend(server_of(&store, project)?);
+        }
+        Ok(pids)
     }
 }
 
-/// The process of a project's server, as ao recorded it.
-fn server_of(store: &Store, project: &str) -> Option<ProcessIdentity> {
-    let v: Value = store
+/// The process of a project's server, as ao recorded it; `None` when there is no record.
+fn server_of(store: &Store, project: &str) -> Result<Option<ProcessIdentity>, String> {
+    let Some(v) = store
         .plugin_state("opencode")
-        .get_blocking(&format!("server:{project}"))
-        .ok()??;
-    Some(ProcessIdentity {
-        pid: v["pid"].as_u64()? as u32,
-        start_time: v["start_time"].as_u64()?,
-    })
+        .get_blocking::<Value>(&format!("server:{project}"))
+        .map_err(|e| format!("cannot read the server of {project} from the store: {e}"))?
+    else {
+        return Ok(None);
+    };
+    let id = (|| {
+        Some(ProcessIdentity {
+            pid: v["pid"].as_u64()? as u32,
+            start_time: v["start_time"].as_u64()?,
+        })
+    })();
+    id.map(Some)
+        .ok_or_else(|| format!("the server record of {project} has no pid or start_time: {v}"))
+}
+
+/// The lines a tmux listing command printed, for `socket`'s server. No server running on the
+/// socket is no lines: that is what tmux says once its server is killed, or before anything
+/// started it, and tests assert exactly that absence. Any other failure (no tmux, a socket
+/// directory it cannot use, a bad command) panics with tmux's message, so that an assertion that
+/// something is gone cannot pass because tmux was never asked.
+pub fn tmux_lines(mut cmd: Command, socket: &str) -> Vec<String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        assert!(
+            no_server(&stderr, socket),
+            "{cmd:?} failed ({}): {stderr}",
+            out.status
+        );
+        return vec![];
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether tmux's error says that no server runs on `socket` (`-L` name), in one of the two ways
+/// tmux 3 says it: the socket file is missing, or it is there but nothing listens on it.
+fn no_server(stderr: &str, socket: &str) -> bool {
+    let line = stderr.trim_end_matches('\n');
+    let path = line.strip_prefix("no server running on ").or_else(|| {
+        line.strip_prefix("error connecting to ")?
+            .strip_suffix(" (No such file or directory)")
+    });
+    path.is_some_and(|p| !p.contains('\n') && p.ends_with(&format!("/{socket}")))
 }
 
 /// Checks every `every` until `check` gives `Ok`; after `timeout`, panics with its last `Err`.
@@ -510,11 +604,23 @@ pub fn wait_until<T>(
 impl Drop for World {
     fn drop(&mut self) {
         // Every process this world started, by pid: session followers, then project servers.
-        for (_, process) in self.session_processes() {
-            process.stop(Duration::from_secs(3));
+        // What cannot be found is said after the rest is cleaned up, not skipped in silence.
+        let mut lost = Vec::new();
+        match self.try_session_processes() {
+            Ok(processes) => {
+                for (_, process) in processes {
+                    process.stop(Duration::from_secs(3));
+                }
+            }
+            Err(e) => lost.push(e),
         }
-        for server in self.server_pids() {
-            server.stop(Duration::from_secs(5));
+        match self.try_server_pids() {
+            Ok(servers) => {
+                for server in servers {
+                    server.stop(Duration::from_secs(5));
+                }
+            }
+            Err(e) => lost.push(e),
         }
         let term = format!("{}-term", self.tmux_socket);
         for socket in [&self.tmux_socket, &term] {
@@ -537,6 +643,19 @@ impl Drop for World {
             let _ = std::fs::remove_file(tmux_socket_dir().join(socket));
             for pane in panes {
                 pane.stop(Duration::from_secs(3));
+            }
+        }
+        if !lost.is_empty() {
+            let why = format!(
+                "the world in {} may leave processes running: {}",
+                self.root().display(),
+                lost.join("; ")
+            );
+            // A second panic while a failed test unwinds would abort every test of the run.
+            if std::thread::panicking() {
+                eprintln!("{why}");
+            } else {
+                panic!("{why}");
             }
         }
     }
@@ -696,4 +815,55 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `tmux list-sessions` on `socket` with its sockets under `tmpdir` instead of the usual place.
+    fn list_sessions(tmpdir: &Path, socket: &str) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.env("TMUX_TMPDIR", tmpdir).args([
+            "-L",
+            socket,
+            "list-sessions",
+            "-F",
+            "#{session_name}",
+        ]);
+        cmd
+    }
+
+    #[test]
+    fn tmux_lines_are_none_when_no_server_runs_on_the_socket() {
+        let tmpdir = tempfile::tempdir().expect("temp dir");
+        // No socket file: no server was ever started there.
+        assert!(tmux_lines(list_sessions(tmpdir.path(), "never"), "never").is_empty());
+        // A socket file nothing listens on: what a killed server leaves behind. tmux made the
+        // directory in the call above.
+        let dir = tmpdir
+            .path()
+            .join(format!("tmux-{}", nix::unistd::Uid::current()));
+        drop(std::os::unix::net::UnixListener::bind(dir.join("gone")).expect("bind"));
+        assert!(tmux_lines(list_sessions(tmpdir.path(), "gone"), "gone").is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "couldn't create directory")]
+    fn tmux_lines_panic_with_tmuxs_message_when_the_socket_directory_is_unusable() {
+        // A file where tmux wants to make its socket directory.
+        let tmpdir = tempfile::tempdir().expect("temp dir");
+        let file = tmpdir.path().join("not-a-directory");
+        std::fs::write(&file, "").expect("write");
+        tmux_lines(list_sessions(&file, "x"), "x");
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot run")]
+    fn tmux_lines_panic_when_tmux_is_missing() {
+        let mut cmd = Command::new("tmux");
+        cmd.env("PATH", "/nonexistent")
+            .args(["-L", "x", "list-sessions"]);
+        tmux_lines(cmd, "x");
+    }
 }

@@ -33,6 +33,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented agent-orchestrator.yaml for a directory (default: the current one).
+    #[command(
+        after_help = "The project is the git repository the directory is in (its root), else the directory itself, without work trees. Sessions run in tmux when tmux is on PATH, else as processes. An existing file is never replaced.\n\nExamples:\n  ao init\n  ao init ~/code/my-project\n  ao init && ao doctor"
+    )]
+    Init {
+        /// The directory to write agent-orchestrator.yaml in (default: the current directory).
+        path: Option<PathBuf>,
+    },
     /// Start a new agent session in a project.
     #[command(
         after_help = "Examples:\n  ao spawn my-project \"Fix the linting errors\"\n  ao spawn my-project --prompt-file task.md --runtime process\n  git diff | ao spawn my-project --prompt-file - --name review"

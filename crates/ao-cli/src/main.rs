@@ -5,6 +5,7 @@
 mod agents;
 mod cli;
 mod doctor;
+mod init;
 mod interact;
 mod output;
 mod progress;
@@ -280,6 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Init { path } => init::run(&cli, path.as_deref()).await,
         Command::Doctor => doctor::run(&cli).await,
         Command::Completions { shell } => {
             std::io::stdout()

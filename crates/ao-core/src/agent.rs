@@ -208,6 +208,12 @@ pub trait Agent: Send + Sync {
         Ok(value.to_json())
     }
 
+    /// Lines that `ao init` writes under a new project's `agentConfig`: commented-out examples of
+    /// the keys this agent reads, with what each does.
+    fn config_template(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Creates the agent's conversation and says what the runtime must run. Nothing is running
     /// yet; the prompt is not sent yet.
     async fn prepare(

@@ -16,7 +16,8 @@
 //! - [`workspace`]: one git work tree per session, or the project directory itself;
 //! - [`manager`]: the [`SessionManager`](manager::SessionManager), the one place that combines
 //!   runtime facts with agent facts;
-//! - [`doctor`]: the checks of `ao doctor`, each with what to do about it.
+//! - [`doctor`]: the checks of `ao doctor`, each with what to do about it;
+//! - [`init`]: the commented config `ao init` writes for a directory.
 //!
 //! Data flows one way: the CLI calls the manager, the manager reads the config and the store and asks
 //! the runtime and the agent, and returns plain values that the CLI prints. docs/architecture.md in
@@ -30,6 +31,7 @@ pub mod doctor;
 pub mod error;
 pub mod fault;
 pub mod home;
+pub mod init;
 pub mod manager;
 pub mod runtime;
 pub mod session;

@@ -14,12 +14,7 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
+    send(&mut stream, method, path, body).expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     let status = response
@@ -30,31 +25,59 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, response)
 }
 
+fn send(stream: &mut TcpStream, method: &str, path: &str, body: &str) -> std::io::Result<()> {
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 fn chat(text: &str) -> String {
     json!({"model": "mock-1", "messages": [{"role": "user", "content": text}]}).to_string()
 }
 
 #[test]
 fn blocking_mock_serves_records_and_stops_on_drop() {
+    // A reply no other server gives, not even this test in another process.
+    let reply = format!("blocking reply from {}", std::process::id());
     let scenario = Scenario::new().script(
         Script::new("b")
             .matching("[b]")
-            .turn(Turn::text("blocking reply")),
+            .turn(Turn::text(reply.clone())),
     );
     let mock = BlockingMockModel::start(scenario).expect("start");
     let port = mock.port();
     assert_eq!(mock.base_url(), format!("http://127.0.0.1:{port}/v1"));
     let (status, response) = http(port, "POST", "/v1/chat/completions", &chat("[b]"));
     assert_eq!(status, 200);
-    assert!(response.contains("blocking reply"), "{response}");
+    assert!(response.contains(&reply), "{response}");
     let requests = mock.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].script.as_deref(), Some("b"));
     drop(mock);
-    assert!(
-        TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "port closed after drop"
-    );
+    // Drop has joined the server's thread, so its listener is closed. The freed port may be taken
+    // at once by another server (another test's), so a connection may succeed: then what answers
+    // must not be this mock, which would give its script's reply.
+    if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+        let answer = exchange(stream, &chat("[b]"));
+        assert!(
+            !answer.contains(&reply),
+            "the mock still answers after drop: {answer}"
+        );
+    }
+}
+
+/// Sends a chat request on `stream` and returns whatever comes back within a few seconds
+/// (nothing, when the other end does not answer).
+fn exchange(mut stream: TcpStream, body: &str) -> String {
+    let timeout = Some(Duration::from_secs(3));
+    let _ = stream.set_read_timeout(timeout);
+    let _ = stream.set_write_timeout(timeout);
+    let _ = send(&mut stream, "POST", "/v1/chat/completions", body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[test]

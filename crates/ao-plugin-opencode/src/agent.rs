@@ -46,6 +46,20 @@ impl Agent for OpenCodeAgent {
         &[OPENCODE_CONFIG_KEY]
     }
 
+    fn config_template(&self) -> &'static [&'static str] {
+        &[
+            "# provider/model, as OpenCode names it; unset: OpenCode's own default. The provider needs",
+            "# its credentials as usual (`opencode auth login`, or its API key variable for ao).",
+            "# model: anthropic/claude-sonnet-4",
+            "# Which tool calls wait for you (`ao permit`): ask | allow | deny, or a map per tool.",
+            "# permission: {bash: ask}",
+            "# OpenCode's own agent: build, plan, ...",
+            "# agent: build",
+            "# Anything else OpenCode accepts, merged into the config of the project's OpenCode server.",
+            "# opencodeConfig: {}",
+        ]
+    }
+
     fn check_config(
         &self,
         _key: &str,

@@ -1,0 +1,75 @@
+//! `ao init`: writes the config ao-core composes for a directory, and says what to do next.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ao_core::blocking::unblock;
+use ao_core::config::Config;
+use ao_core::home::StateHome;
+use ao_core::init::{AgentTemplate, Plan};
+use ao_core::session::WorkspaceKind;
+
+use crate::cli::Cli;
+use crate::UsageError;
+
+/// `ao init [PATH]`: a project of the default agent (the registry's first).
+pub async fn run(cli: &Cli, path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let dir = path.map_or_else(|| cwd.clone(), |p| cwd.join(p));
+    let home = StateHome::from_env()?;
+    let default = crate::agents::registry(&home)
+        .into_iter()
+        .next()
+        .context("this ao has no agent plugin")?;
+    let agent = AgentTemplate {
+        name: default.name(),
+        config_lines: default.config_template(),
+    };
+    // git and the file system block: off the async runtime's thread.
+    let plan = unblock(move || ao_core::init::init(&dir, agent)).await;
+    let plan = plan.map_err(|e| {
+        if e.is_usage() {
+            anyhow::Error::new(UsageError(e.to_string()))
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?;
+    // The commands to run next reach this file only if ao finds it from here; else they say so.
+    let found = Config::locate(cli.config.as_deref(), &cwd)
+        .ok()
+        .and_then(|f| f.canonicalize().ok());
+    let config_flag = if found.as_deref() == Some(plan.file.as_path()) {
+        String::new()
+    } else {
+        let file = plan.file.to_string_lossy();
+        let word = shlex::try_quote(&file).map_or(file.clone(), |w| w.into_owned().into());
+        format!(" --config {word}")
+    };
+    print_next(&mut std::io::stdout().lock(), &plan, &config_flag)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_next(out: &mut dyn Write, plan: &Plan, config_flag: &str) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "wrote {}: project {} in {} (runtime {}, workspace {})",
+        plan.file.display(),
+        plan.name,
+        plan.path.display(),
+        plan.runtime,
+        match plan.workspace {
+            WorkspaceKind::Worktree => "worktree",
+            WorkspaceKind::None => "none",
+        }
+    )?;
+    writeln!(out, "next: check the set-up, then start a session:")?;
+    writeln!(out, "  ao{config_flag} doctor")?;
+    writeln!(
+        out,
+        "  ao{config_flag} spawn {} \"Fix the linting errors\"",
+        plan.name
+    )?;
+    Ok(())
+}
