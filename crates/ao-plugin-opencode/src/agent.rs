@@ -112,7 +112,7 @@ impl Agent for OpenCodeAgent {
     ) -> Result<(), AgentError> {
         let rec = session.record;
         let id = conversation_id(rec)?;
-        let (_, client) = self.servers.ensure(cx).await?;
+        let client = self.servers.ensure(cx).await?.1.patient();
         let model = rec.model.as_deref().and_then(PromptModel::parse);
         let before = client
             .messages(id, Some(1))

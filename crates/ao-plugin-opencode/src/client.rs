@@ -13,6 +13,10 @@ use crate::types::{
 /// How long an ordinary request may take. A fresh server accepts connections before it answers
 /// them, and a request sent then is never answered: nothing may wait forever.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a [`Client::patient`] one gives an ordinary request: a person's prompt should not fail
+/// because a server that is busy starting ten work trees at once answers slowly, while a status
+/// must stay bounded by [`REQUEST_TIMEOUT`].
+const PATIENT_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Creating a session is the first request to a new work tree, for which OpenCode first starts an
 /// instance (seconds; over ten with ten spawns at once on two cores). Not retried, since the first
@@ -89,6 +93,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     password: String,
+    /// How long an ordinary request may take.
+    timeout: Duration,
 }
 
 impl Client {
@@ -105,7 +111,17 @@ impl Client {
             http,
             base: base.trim_end_matches('/').to_string(),
             password: password.to_string(),
+            timeout: REQUEST_TIMEOUT,
         })
+    }
+
+    /// The same client, with a longer timeout for ordinary requests: for what a person waits on
+    /// anyway (delivering a prompt), never for `ao status`.
+    pub fn patient(&self) -> Client {
+        Client {
+            timeout: PATIENT_TIMEOUT,
+            ..self.clone()
+        }
     }
 
     /// The server's base URL.
@@ -215,7 +231,7 @@ impl Client {
             &format!("/session/{id}"),
             &[],
             None,
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -227,7 +243,7 @@ impl Client {
             &format!("/session/{id}"),
             &[],
             None,
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -245,7 +261,7 @@ impl Client {
             &format!("/session/{id}/message"),
             &query,
             None,
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -259,7 +275,7 @@ impl Client {
             "/session",
             &[("directory", directory), ("scope", "project")],
             None,
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -274,7 +290,7 @@ impl Client {
             "/session/status",
             &[("directory", directory)],
             None,
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -289,7 +305,7 @@ impl Client {
             "/permission",
             &[("directory", directory)],
             None,
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -301,7 +317,7 @@ impl Client {
             "/question",
             &[("directory", directory)],
             None,
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -339,7 +355,7 @@ impl Client {
             &format!("/session/{id}/abort"),
             &[],
             None,
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -357,7 +373,7 @@ impl Client {
             &format!("/permission/{request_id}/reply"),
             &[("directory", directory)],
             Some(body),
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -374,7 +390,7 @@ impl Client {
             &format!("/question/{request_id}/reply"),
             &[("directory", directory)],
             Some(json!({ "answers": answers })),
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
@@ -390,7 +406,7 @@ impl Client {
             &format!("/question/{request_id}/reject"),
             &[("directory", directory)],
             None,
-            REQUEST_TIMEOUT,
+            self.timeout,
         )
         .await
     }
