@@ -44,7 +44,8 @@ pub async fn run(cli: &Cli, path: Option<&Path>) -> anyhow::Result<ExitCode> {
         String::new()
     } else {
         let file = plan.file.to_string_lossy();
-        let word = shlex::try_quote(&file).map_or(file.clone(), |w| w.into_owned().into());
+        // A path with a NUL byte cannot be quoted, nor exist: shown as it is.
+        let word = shlex::try_quote(&file).unwrap_or_else(|_| file.clone());
         format!(" --config {word}")
     };
     print_next(&mut std::io::stdout().lock(), &plan, &config_flag)?;

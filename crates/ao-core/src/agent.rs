@@ -8,7 +8,7 @@
 //! opens ao's database itself. A new agent is one new crate implementing this trait plus one line
 //! in the CLI's registry; docs/architecture.md ("A second agent") says what it implements.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
@@ -97,9 +97,17 @@ pub struct SessionContext<'a> {
     /// The session as stored: address, workspace, the agent's id for the conversation (once
     /// known), and the runtime handle (once started) with which its terminal or process is found.
     pub record: &'a SessionRecord,
+    /// ao's state home, where the session's directory is.
+    pub home: &'a StateHome,
+}
+
+impl SessionContext<'_> {
     /// The session's private (0700) directory, for the plugin's files about it (a transcript, a
-    /// prompt file).
-    pub dir: &'a Path,
+    /// prompt file). It exists once the session is reserved.
+    pub fn dir(&self) -> PathBuf {
+        self.home
+            .session_path(&self.record.address.project, &self.record.address.name)
+    }
 }
 
 /// What [`Agent::prepare`] returns.

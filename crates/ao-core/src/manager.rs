@@ -178,26 +178,19 @@ impl SessionManager {
         self.bind(&rec.agent, project)
     }
 
-    /// The private directory of a session (not created here).
-    fn session_path(&self, rec: &SessionRecord) -> std::path::PathBuf {
-        self.home
-            .session_path(&rec.address.project, &rec.address.name)
-    }
     /// Writes a record back to the store.
     async fn save(&self, rec: &SessionRecord) -> Result<()> {
         let rec = rec.clone();
         self.db(move |store| store.update(&rec)).await
     }
 
-    /// Starts the session's program in its runtime; the handle goes into `rec`, for the caller to
-    /// store.
-    async fn start_runtime(
-        &self,
-        rec: &mut SessionRecord,
-        launch: LaunchSpec,
-        session_dir: &std::path::Path,
-    ) -> Result<()> {
-        let (name, dir) = (rec.address.to_string(), session_dir.to_path_buf());
+    /// Starts the session's program in its runtime, its files in the session's directory (which
+    /// must exist); the handle goes into `rec`, for the caller to store.
+    async fn start_runtime(&self, rec: &mut SessionRecord, launch: LaunchSpec) -> Result<()> {
+        let name = rec.address.to_string();
+        let dir = self
+            .home
+            .session_path(&rec.address.project, &rec.address.name);
         let handle = self
             .on_runtime(rec.runtime, move |rt| rt.create(&name, &launch, &dir))
             .await?;
@@ -228,10 +221,9 @@ impl SessionManager {
             }
         }
         let bound = self.bind_session(&rec)?;
-        let dir = self.session_path(&rec);
         let session = SessionContext {
             record: &rec,
-            dir: &dir,
+            home: &self.home,
         };
         let spec = bound.agent.attach_launch(&bound.cx(), session).await?;
         Ok(AttachCommand {

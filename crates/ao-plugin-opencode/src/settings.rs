@@ -85,27 +85,21 @@ pub fn server_config(project: &ProjectConfig) -> Value {
 /// that the server's calls to the provider keep the person's proxy while its calls to itself and
 /// to a model on this machine never go through it.
 pub fn loopback_no_proxy() -> Vec<(String, String)> {
-    let mut hosts: Vec<String> = ["NO_PROXY", "no_proxy"]
+    let mut hosts: Vec<String> = Vec::new();
+    let persons = ["NO_PROXY", "no_proxy"]
         .iter()
         .filter_map(|k| std::env::var(k).ok())
         .flat_map(|v| {
             v.split(',')
                 .map(|h| h.trim().to_string())
-                .filter(|h| !h.is_empty())
                 .collect::<Vec<_>>()
-        })
-        .collect();
-    for loopback in ["127.0.0.1", "localhost", "::1"] {
-        if !hosts.iter().any(|h| h == loopback) {
-            hosts.push(loopback.to_string());
+        });
+    let loopback = ["127.0.0.1", "localhost", "::1"].map(String::from);
+    for host in persons.chain(loopback) {
+        if !host.is_empty() && !hosts.contains(&host) {
+            hosts.push(host);
         }
     }
-    let mut unique = Vec::new();
-    for h in hosts {
-        if !unique.contains(&h) {
-            unique.push(h);
-        }
-    }
-    let list = unique.join(",");
+    let list = hosts.join(",");
     vec![("NO_PROXY".into(), list.clone()), ("no_proxy".into(), list)]
 }

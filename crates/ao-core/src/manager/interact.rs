@@ -47,10 +47,9 @@ impl SessionManager {
     pub async fn send(&self, target: &str, message: &str) -> Result<SessionRecord> {
         let rec = self.live_one(target).await?;
         let bound = self.bind_session(&rec)?;
-        let dir = self.session_path(&rec);
         let session = SessionContext {
             record: &rec,
-            dir: &dir,
+            home: &self.home,
         };
         bound.agent.send(&bound.cx(), session, message).await?;
         Ok(rec)
@@ -99,10 +98,9 @@ impl SessionManager {
 
     async fn reply(&self, rec: &SessionRecord, reply: &Reply) -> Result<()> {
         let bound = self.bind_session(rec)?;
-        let dir = self.session_path(rec);
         let session = SessionContext {
             record: rec,
-            dir: &dir,
+            home: &self.home,
         };
         bound.agent.reply(&bound.cx(), session, reply).await?;
         Ok(())
@@ -235,10 +233,9 @@ impl SessionManager {
     /// A feed of "the session may have changed" signals from its agent, if it has one now.
     pub async fn changes(&self, rec: &SessionRecord) -> Option<BoxStream<'static, ()>> {
         let bound = self.bind_session(rec).ok()?;
-        let dir = self.session_path(rec);
         let session = SessionContext {
             record: rec,
-            dir: &dir,
+            home: &self.home,
         };
         // No feed (turned off, or the server is down) only means polling alone.
         bound.agent.changes(&bound.cx(), session).await.ok()
@@ -247,10 +244,9 @@ impl SessionManager {
     /// The session's conversation so far.
     pub async fn transcript(&self, rec: &SessionRecord) -> Result<Vec<TranscriptEntry>> {
         let bound = self.bind_session(rec)?;
-        let dir = self.session_path(rec);
         let session = SessionContext {
             record: rec,
-            dir: &dir,
+            home: &self.home,
         };
         Ok(bound.agent.transcript(&bound.cx(), session).await?)
     }

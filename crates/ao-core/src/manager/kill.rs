@@ -108,22 +108,25 @@ impl SessionManager {
         if let (Some(id), Some(project)) = (rec.agent_session_id.clone(), project) {
             match self.bind(&rec.agent, project) {
                 Ok(bound) => {
-                    let dir = self.session_path(&rec);
                     let session = SessionContext {
                         record: &rec,
-                        dir: &dir,
+                        home: &self.home,
                     };
-                    if let Err(e) = bound.agent.kill(&bound.cx(), session, purge).await {
-                        problems.push(if purge {
+                    let stopped = bound.agent.kill(&bound.cx(), session, purge).await;
+                    match stopped {
+                        Ok(()) => {}
+                        // Kept (as killed), so that a purge can be tried again.
+                        Err(e) if purge => {
                             purge = false;
-                            format!(
+                            problems.push(format!(
                                 "its {} conversation {id} was not deleted ({e}); the session is \
                                  kept as killed, so `ao kill --purge {}` can try again",
                                 rec.agent, rec.address
-                            )
-                        } else {
-                            format!("its running turn could not be aborted: {e}")
-                        });
+                            ));
+                        }
+                        Err(e) => {
+                            problems.push(format!("its running turn could not be aborted: {e}"))
+                        }
                     }
                 }
                 Err(e) => problems.push(format!("its agent could not be asked to stop: {e}")),

@@ -36,14 +36,14 @@ impl SessionManager {
             rec.address.project.clone(),
             rec.address.name.clone(),
         );
-        let session_dir = unblock(move || home.session_dir(&project, &name)).await?;
+        unblock(move || home.session_dir(&project, &name)).await?;
         let prepared = bound
             .agent
             .restore(
                 &bound.cx(),
                 SessionContext {
                     record: &rec,
-                    dir: &session_dir,
+                    home: &self.home,
                 },
             )
             .await?;
@@ -51,8 +51,7 @@ impl SessionManager {
             // Gone already when its tmux server died; that is fine.
             let _ = self.destroy_runtime(rec.runtime, old).await;
         }
-        self.start_runtime(&mut rec, prepared.launch, &session_dir)
-            .await?;
+        self.start_runtime(&mut rec, prepared.launch).await?;
         rec.lifecycle = Lifecycle::Live;
         self.save(&rec).await?;
         Ok(rec)

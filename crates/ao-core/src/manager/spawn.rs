@@ -153,7 +153,6 @@ impl SessionManager {
             self.save(rec).await?;
             crash_point("after-workspace");
         }
-        let session_dir = self.session_path(rec);
         progress(SpawnStep::Agent);
         let prepared = bound
             .agent
@@ -161,7 +160,7 @@ impl SessionManager {
                 &bound.cx(),
                 SessionContext {
                     record: rec,
-                    dir: &session_dir,
+                    home: &self.home,
                 },
             )
             .await?;
@@ -170,8 +169,7 @@ impl SessionManager {
         crash_point("after-agent-session");
 
         progress(SpawnStep::Runtime(rec.runtime));
-        self.start_runtime(rec, prepared.launch, &session_dir)
-            .await?;
+        self.start_runtime(rec, prepared.launch).await?;
         self.save(rec).await?;
         crash_point("after-runtime");
 
@@ -183,7 +181,7 @@ impl SessionManager {
                     &bound.cx(),
                     SessionContext {
                         record: rec,
-                        dir: &session_dir,
+                        home: &self.home,
                     },
                     prompt,
                 )
@@ -203,10 +201,9 @@ impl SessionManager {
             let _ = self.destroy_runtime(rec.runtime, h.clone()).await;
         }
         if rec.agent_session_id.is_some() {
-            let dir = self.session_path(rec);
             let session = SessionContext {
                 record: rec,
-                dir: &dir,
+                home: &self.home,
             };
             let _ = bound.agent.kill(&bound.cx(), session, true).await;
         }

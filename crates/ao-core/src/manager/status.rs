@@ -111,13 +111,11 @@ impl SessionManager {
                     continue;
                 }
             };
-            let dirs: Vec<_> = idx.iter().map(|&i| self.session_path(recs[i])).collect();
             let sessions: Vec<SessionContext<'_>> = idx
                 .iter()
-                .zip(&dirs)
-                .map(|(&i, dir)| SessionContext {
+                .map(|&i| SessionContext {
                     record: recs[i],
-                    dir,
+                    home: &self.home,
                 })
                 .collect();
             let obs = bound.agent.observe(&bound.cx(), &sessions).await;

@@ -355,7 +355,7 @@ test_agent!(NotebookAgent {
         if session.record.runtime_handle.is_none() {
             return Err(AgentError::Refused("no program to prompt".into()));
         }
-        let file = session.dir.join("prompts.txt");
+        let file = session.dir().join("prompts.txt");
         std::fs::write(&file, prompt).map_err(|source| AgentError::Io {
             what: format!("cannot write {}", file.display()),
             source,
@@ -379,7 +379,7 @@ test_agent!(NotebookAgent {
             let turns: Option<u32> = cx.state.get(&format!("turns:{id}")).await.unwrap();
             let mut obs = Observation::bare(Activity::Ready, None);
             obs.last_activity_at = Some(FINISHED_AT);
-            obs.summary = std::fs::read_to_string(s.dir.join("prompts.txt")).ok();
+            obs.summary = std::fs::read_to_string(s.dir().join("prompts.txt")).ok();
             obs.cost_usd = f64::from(turns.unwrap_or(0));
             out.push(obs);
         }
