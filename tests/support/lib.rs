@@ -4,6 +4,10 @@
 //! `ao` binary and, when dropped, stops every process the test started, by pid, kills its tmux
 //! server and removes its temporary directories.
 
+mod lines;
+
+pub use lines::Lines;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

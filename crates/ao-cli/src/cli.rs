@@ -48,9 +48,17 @@ pub enum Command {
     Spawn(SpawnArgs),
     /// Show what each session is doing and what it has cost.
     #[command(
-        after_help = "TARGET is a project, project/name, or a name unique across projects.\n\nExamples:\n  ao status\n  ao status my-project --json"
+        after_help = "TARGET is a project, project/name, or a name unique across projects.\n\nExamples:\n  ao status\n  ao status my-project --json\n  ao status --watch --json | jq -c '{id, activity, activity_since}'"
     )]
     Status(StatusArgs),
+    /// A live, full-screen view of every session: pick one to permit, answer, send, kill, restore or attach.
+    #[command(
+        after_help = "Keys: ↑/↓ select, p permit once, P permit always, x reject, a answer, s send, k kill, r restore, l log, Enter attach, q quit.\nScripts use `ao status --watch --json` instead.\n\nExamples:\n  ao watch\n  ao watch my-project"
+    )]
+    Watch {
+        /// A project, project/name, or a name unique across projects (default: all sessions).
+        target: Option<String>,
+    },
     /// One line per session: address, activity, runtime, workspace (tab-separated).
     #[command(after_help = "Examples:\n  ao list\n  ao list | cut -f1")]
     List,
@@ -247,9 +255,13 @@ impl SpawnArgs {
 pub struct StatusArgs {
     /// A project, project/name, or a name unique across projects (default: all sessions).
     pub target: Option<String>,
-    /// Print JSON for scripts.
+    /// Print JSON for scripts (with --watch: one object per line).
     #[arg(long)]
     pub json: bool,
+    /// Keep watching: redraw the table on each change; with --json, print every session, then a
+    /// session again each time any field of it changes (with `activity_since`). Ends on Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod init;
 mod interact;
 mod output;
 mod progress;
+mod status_watch;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -177,6 +178,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Status(args) => {
             let mgr = manager(&cli).await?;
+            if args.watch {
+                status_watch::run(mgr, args.target.clone(), args.json).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let statuses = mgr.status(args.target.as_deref()).await?;
             let mut out = std::io::stdout().lock();
             if args.json {
@@ -191,6 +196,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Watch { target } => {
+            let _ = target;
+            Err(UsageError(
+                "ao watch is not built yet; `ao status --watch` follows sessions".into(),
+            )
+            .into())
         }
         Command::List => {
             let mgr = manager(&cli).await?;

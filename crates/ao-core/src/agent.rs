@@ -157,6 +157,26 @@ impl Observation {
     }
 }
 
+/// What a project's change feed ([`Agent::project_changes`]) says happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Something about this conversation (the agent's id for it) may have changed.
+    Session(String),
+    /// Something about any of the project's sessions may have changed (a request asked in a
+    /// conversation of the agent's own, whose parent the feed does not know).
+    Any,
+}
+
+impl Change {
+    /// Whether the change may concern the conversation `agent_session_id`.
+    pub fn concerns(&self, agent_session_id: &str) -> bool {
+        match self {
+            Change::Session(id) => id == agent_session_id,
+            Change::Any => true,
+        }
+    }
+}
+
 /// How a person answers a permission request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PermitDecision {
@@ -283,14 +303,21 @@ pub trait Agent: Send + Sync {
         session: SessionContext<'_>,
     ) -> Result<Vec<TranscriptEntry>, AgentError>;
 
-    /// A feed that yields whenever something about the session may have changed (an event from the
-    /// agent's server). It ends when its source breaks; callers poll as well, so a feed is only
-    /// ever a way to notice sooner.
-    async fn changes(
+    /// The project's change feed: one stream per project (one connection to the agent's server,
+    /// never one per session) that yields a [`Change`] whenever something about one of its
+    /// sessions may have changed. It ends when its source breaks; callers poll as well, so a feed
+    /// is only ever a way to notice sooner. It never starts anything: with no server running, it
+    /// fails. The default is an agent without one.
+    async fn project_changes(
         &self,
         cx: &ProjectContext<'_>,
-        session: SessionContext<'_>,
-    ) -> Result<BoxStream<'static, ()>, AgentError>;
+    ) -> Result<BoxStream<'static, Change>, AgentError> {
+        Err(AgentError::Refused(format!(
+            "the {} agent has no change feed for project {}",
+            self.name(),
+            cx.project.name
+        )))
+    }
 
     /// Brings an existing conversation back: makes sure what it needs runs (a server) and says
     /// what the runtime must run for it, as [`Agent::prepare`] does for a new one.

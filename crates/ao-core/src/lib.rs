@@ -16,6 +16,8 @@
 //! - [`workspace`]: one git work tree per session, or the project directory itself;
 //! - [`manager`]: the [`SessionManager`](manager::SessionManager), the one place that combines
 //!   runtime facts with agent facts;
+//! - [`live`]: the live session model, which follows each project's change feed and yields every
+//!   session again whenever it changes, for `ao watch` and every other live view;
 //! - [`doctor`]: the checks of `ao doctor`, each with what to do about it;
 //! - [`init`]: the commented config `ao init` writes for a directory.
 //!
@@ -32,6 +34,7 @@ pub mod error;
 pub mod fault;
 pub mod home;
 pub mod init;
+pub mod live;
 pub mod manager;
 pub mod runtime;
 pub mod session;

@@ -7,10 +7,12 @@
 
 use std::sync::Arc;
 
-use crate::agent::{Agent, ProjectContext, SessionContext};
+use futures_util::stream::BoxStream;
+
+use crate::agent::{Agent, Change, ProjectContext, SessionContext};
 use crate::blocking::unblock;
 use crate::clock::Clock;
-use crate::config::{Config, ProjectConfig};
+use crate::config::{Config, Context, ProjectConfig};
 use crate::error::{Error, Result};
 use crate::home::StateHome;
 use crate::runtime::{
@@ -107,6 +109,49 @@ impl SessionManager {
     /// The state home.
     pub fn home(&self) -> &StateHome {
         &self.home
+    }
+
+    /// A manager like this one (the same store, runtimes and agents) over its config file as it
+    /// reads now: how a live view picks up an edited config.
+    pub async fn reload_config(&self) -> Result<SessionManager> {
+        let file = self.config.file.clone();
+        let agents = self.agents.clone();
+        let config = unblock(move || {
+            Config::load_in(
+                &file,
+                Context {
+                    agents: &agents,
+                    ..Context::process()
+                },
+            )
+            .map_err(Error::from)
+        })
+        .await?;
+        Ok(SessionManager {
+            config,
+            home: self.home.clone(),
+            store: self.store.clone(),
+            agents: self.agents.clone(),
+            tmux: self.tmux.clone(),
+            process: ProcessRuntime::new(),
+            clock: self.clock.clone(),
+        })
+    }
+
+    /// The time now, by the manager's clock.
+    pub(crate) fn now_ms(&self) -> crate::clock::EpochMillis {
+        self.clock.now_ms()
+    }
+
+    /// The change feed of a project's sessions run by `agent` (see [`Agent::project_changes`]).
+    pub(crate) async fn project_feed(
+        &self,
+        project: &str,
+        agent: &str,
+    ) -> Result<BoxStream<'static, Change>> {
+        let project = self.config.project(project)?;
+        let bound = self.bind(agent, project)?;
+        Ok(bound.agent.project_changes(&bound.cx()).await?)
     }
 
     /// Runs `work` on the store, off the async runtime's thread.

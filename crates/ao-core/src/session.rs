@@ -105,7 +105,7 @@ impl Lifecycle {
 }
 
 /// Everything the store remembers about a session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// `<project>/<name>`.
     pub address: SessionAddress,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use ao_core::agent::{
-    Agent, AgentError, Observation, PermitDecision, PreparedSession, ProjectContext, Reply,
+    Agent, AgentError, Change, Observation, PermitDecision, PreparedSession, ProjectContext, Reply,
     SessionContext,
 };
 use ao_core::config::{ConfigValue, SettingProblem};
@@ -14,7 +14,7 @@ use ao_core::transcript::TranscriptEntry;
 
 use crate::client::Client;
 use crate::events::EventStream;
-use crate::gather::{relevant, server_gone};
+use crate::gather::server_gone;
 use crate::mid_turn::MidTurn;
 use crate::server::ServerState;
 use crate::types::PromptModel;
@@ -272,29 +272,23 @@ impl Agent for OpenCodeAgent {
         Ok(transcript::transcript(&messages))
     }
 
-    async fn changes(
+    async fn project_changes(
         &self,
         cx: &ProjectContext<'_>,
-        session: SessionContext<'_>,
-    ) -> Result<BoxStream<'static, ()>, AgentError> {
+    ) -> Result<BoxStream<'static, Change>, AgentError> {
         if !self.settings().events {
             return Err(AgentError::Refused(
                 "the event stream is turned off (AO_OPENCODE_EVENTS=off)".into(),
             ));
         }
-        let id = conversation_id(session.record)?.to_string();
         let client = self.up_client(cx).await?;
         let stream = EventStream::connect(&client).await.map_err(agent_error)?;
         Ok(Box::pin(futures_util::stream::unfold(
             stream,
-            move |mut stream| {
-                let id = id.clone();
-                async move {
-                    loop {
-                        let event = stream.next().await?;
-                        if relevant(&event, &id) {
-                            return Some(((), stream));
-                        }
+            |mut stream| async move {
+                loop {
+                    if let Some(change) = stream.next().await?.change() {
+                        return Some((change, stream));
                     }
                 }
             },

@@ -7,6 +7,8 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use sse_stream::{Sse, SseByteStream};
 
+use ao_core::agent::Change;
+
 use crate::client::{Client, ClientError};
 
 /// One event of the global stream: the directory it came from and the payload.
@@ -105,6 +107,40 @@ impl EventPayload {
             .or_else(|| p.get("part").and_then(|x| x.get("sessionID")))
             .or_else(|| p.get("info").and_then(|x| x.get("sessionID")))
             .and_then(|v| v.as_str())
+    }
+}
+
+impl GlobalEvent {
+    /// What the event may change of what `ao status` says, if anything: one conversation, or
+    /// (for a request, which may be asked in a child conversation on its parent's behalf) any.
+    /// Part updates and text deltas are left out: a turn streams hundreds of them, and what they
+    /// change (a step's tokens and cost, the turn's state) comes again in `message.updated` and
+    /// `session.status`.
+    pub fn change(&self) -> Option<Change> {
+        use EventKind as E;
+        let p = &self.payload;
+        match p.kind {
+            E::PermissionAsked
+            | E::PermissionReplied
+            | E::QuestionAsked
+            | E::QuestionReplied
+            | E::QuestionRejected => Some(Change::Any),
+            E::SessionStatus
+            | E::SessionIdle
+            | E::SessionError
+            | E::SessionUpdated
+            | E::SessionDeleted
+            | E::MessageUpdated => p.session_id().map(|id| Change::Session(id.to_string())),
+            E::ServerConnected
+            | E::ServerHeartbeat
+            | E::SessionCreated
+            | E::SessionDiff
+            | E::MessagePartUpdated
+            | E::MessagePartDelta
+            | E::ProjectUpdated
+            | E::Sync
+            | E::Unknown => None,
+        }
     }
 }
 

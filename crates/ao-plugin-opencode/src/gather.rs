@@ -286,35 +286,6 @@ fn mid_turn(o: &Observation) -> bool {
     }
 }
 
-/// Whether an event of the global stream may change what `ao status` says about `session`.
-pub(crate) fn relevant(event: &crate::events::GlobalEvent, session: &str) -> bool {
-    use crate::events::EventKind as E;
-    let p = &event.payload;
-    match p.kind {
-        // Requests of child sessions count for their parent.
-        E::PermissionAsked
-        | E::PermissionReplied
-        | E::QuestionAsked
-        | E::QuestionReplied
-        | E::QuestionRejected => true,
-        E::SessionStatus
-        | E::SessionIdle
-        | E::SessionError
-        | E::SessionUpdated
-        | E::SessionDeleted
-        | E::MessageUpdated => p.session_id() == Some(session),
-        E::ServerConnected
-        | E::ServerHeartbeat
-        | E::SessionCreated
-        | E::SessionDiff
-        | E::MessagePartUpdated
-        | E::MessagePartDelta
-        | E::ProjectUpdated
-        | E::Sync
-        | E::Unknown => false,
-    }
-}
-
 fn unobservable(err: &dyn std::fmt::Display) -> Observation {
     Observation::bare(
         Activity::Blocked,

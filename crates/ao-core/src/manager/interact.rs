@@ -230,15 +230,17 @@ impl SessionManager {
         }
     }
 
-    /// A feed of "the session may have changed" signals from its agent, if it has one now.
+    /// A feed of "the session may have changed" signals from its agent, if it has one now: the
+    /// project's change feed, narrowed to this session.
     pub async fn changes(&self, rec: &SessionRecord) -> Option<BoxStream<'static, ()>> {
         let bound = self.bind_session(rec).ok()?;
-        let session = SessionContext {
-            record: rec,
-            home: &self.home,
-        };
+        let id = rec.agent_session_id.clone()?;
         // No feed (turned off, or the server is down) only means polling alone.
-        bound.agent.changes(&bound.cx(), session).await.ok()
+        let feed = bound.agent.project_changes(&bound.cx()).await.ok()?;
+        Some(
+            feed.filter_map(move |change| std::future::ready(change.concerns(&id).then_some(())))
+                .boxed(),
+        )
     }
 
     /// The session's conversation so far.

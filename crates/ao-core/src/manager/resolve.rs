@@ -19,7 +19,8 @@ impl SessionManager {
                 .collect();
             if found.is_empty() {
                 return Err(Error::Usage(format!(
-                    "no session {target}; `ao list` shows the sessions there are"
+                    "no session {target}; {}",
+                    existing(&all)
                 )));
             }
             return Ok(found);
@@ -38,7 +39,8 @@ impl SessionManager {
             .collect();
         match found.len() {
             0 => Err(Error::Usage(format!(
-                "no project or session named {target:?}; `ao list` shows the sessions there are"
+                "no project or session named {target:?}; {}",
+                existing(&all)
             ))),
             1 => Ok(found),
             _ => Err(Error::Usage(format!(
@@ -64,4 +66,22 @@ impl SessionManager {
             ))),
         }
     }
+}
+
+/// What a target that names nothing could have named: the sessions there are.
+fn existing(all: &[SessionRecord]) -> String {
+    const SHOWN: usize = 10;
+    if all.is_empty() {
+        return "there are no sessions; `ao spawn <project> \"<prompt>\"` starts one".into();
+    }
+    let names: Vec<String> = all
+        .iter()
+        .take(SHOWN)
+        .map(|r| r.address.to_string())
+        .collect();
+    let more = match all.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more (`ao list` shows them all)"),
+    };
+    format!("the sessions are: {}{more}", names.join(", "))
 }

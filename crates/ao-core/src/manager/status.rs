@@ -139,7 +139,7 @@ impl SessionManager {
     }
 
     /// Whether each session's program runs: one batched call per runtime.
-    async fn liveness(&self, records: &[SessionRecord]) -> Vec<bool> {
+    pub(crate) async fn liveness(&self, records: &[SessionRecord]) -> Vec<bool> {
         let mut out = vec![false; records.len()];
         for kind in [RuntimeKind::Tmux, RuntimeKind::Process] {
             let (idx, handles): (Vec<usize>, Vec<RuntimeHandle>) = records

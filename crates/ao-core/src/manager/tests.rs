@@ -11,7 +11,7 @@ use futures_util::stream::BoxStream;
 
 use super::{KillOptions, SessionManager, SpawnOptions};
 use crate::agent::{
-    Agent, AgentError, Observation, PreparedSession, ProjectContext, Reply, SessionContext,
+    Agent, AgentError, Change, Observation, PreparedSession, ProjectContext, Reply, SessionContext,
 };
 use crate::clock::FixedClock;
 use crate::config::{Config, Context};
@@ -85,11 +85,10 @@ macro_rules! test_agent {
         ) -> Result<Vec<TranscriptEntry>, AgentError> {
             Ok(vec![])
         }
-        async fn changes(
+        async fn project_changes(
             &self,
             _: &ProjectContext<'_>,
-            _: SessionContext<'_>,
-        ) -> Result<BoxStream<'static, ()>, AgentError> {
+        ) -> Result<BoxStream<'static, Change>, AgentError> {
             // A stream that breaks at once: `wait` must go on by polling.
             Ok(Box::pin(futures_util::stream::empty()))
         }

@@ -1,0 +1,521 @@
+//! The model's one task: it owns what is known of each session and of each feed, and is the only
+//! one to change either, so no lock is needed. Feeds run as tasks of their own and only send news.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::{ConfigChange, LiveEvent, LiveOptions, LiveSession};
+use crate::agent::Change;
+use crate::blocking::unblock;
+use crate::clock::{rfc3339, EpochMillis};
+use crate::error::Result;
+use crate::manager::SessionManager;
+use crate::session::SessionStatus;
+use crate::session::{Activity, Lifecycle, ProcessState, SessionAddress, SessionRecord};
+
+/// A feed is per project and agent: `(project, agent)`.
+type FeedKey = (String, String);
+
+/// The first wait before a broken feed is tried again; it doubles up to
+/// [`LiveOptions::max_backoff`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What the model knows of one session.
+struct Tracked {
+    record: SessionRecord,
+    /// Its status as last yielded, compared whole to tell a change.
+    yielded: serde_json::Value,
+    activity: Activity,
+    since: EpochMillis,
+    running: bool,
+    last_activity: Option<EpochMillis>,
+}
+
+enum FeedState {
+    Connecting,
+    Up,
+    Down { retry_at: Instant },
+}
+
+/// One project's feed: a task that connects and forwards its changes as [`News`].
+struct Feed {
+    state: FeedState,
+    /// Tells this task's news from a replaced one's.
+    generation: u64,
+    task: JoinHandle<()>,
+    backoff: Duration,
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a feed task says.
+struct News {
+    key: FeedKey,
+    generation: u64,
+    what: FeedNews,
+}
+
+enum FeedNews {
+    Connected,
+    Change(Change),
+    Ended,
+}
+
+pub(super) struct Engine {
+    mgr: Arc<SessionManager>,
+    manager_tx: watch::Sender<Arc<SessionManager>>,
+    target: Option<String>,
+    options: LiveOptions,
+    out: mpsc::Sender<LiveEvent>,
+    sessions: BTreeMap<SessionAddress, Tracked>,
+    feeds: BTreeMap<FeedKey, Feed>,
+    news_tx: mpsc::UnboundedSender<News>,
+    news_rx: mpsc::UnboundedReceiver<News>,
+    generations: u64,
+    /// Sessions to observe at the next flush.
+    dirty: BTreeSet<SessionAddress>,
+    /// Whether to read the store again at the next flush (a change named a conversation the
+    /// model does not know: maybe a session another `ao` just spawned).
+    rescan: bool,
+    flush_at: Option<Instant>,
+    config_stamp: Option<(SystemTime, u64)>,
+}
+
+impl Engine {
+    /// Takes the snapshot (and yields it) and connects the feeds.
+    pub(super) async fn start(
+        mgr: Arc<SessionManager>,
+        manager_tx: watch::Sender<Arc<SessionManager>>,
+        target: Option<String>,
+        options: LiveOptions,
+        out: mpsc::Sender<LiveEvent>,
+    ) -> Result<Engine> {
+        let records = mgr.resolve(target.as_deref()).await?;
+        let statuses = mgr.status_of(&records).await?;
+        let config_stamp = stamp(&mgr.config().file).await;
+        let (news_tx, news_rx) = mpsc::unbounded_channel();
+        let mut engine = Engine {
+            mgr,
+            manager_tx,
+            target,
+            options,
+            out,
+            sessions: BTreeMap::new(),
+            feeds: BTreeMap::new(),
+            news_tx,
+            news_rx,
+            generations: 0,
+            dirty: BTreeSet::new(),
+            rescan: false,
+            flush_at: None,
+            config_stamp,
+        };
+        let snapshot = records
+            .into_iter()
+            .zip(statuses)
+            .map(|(record, status)| engine.track(record, status))
+            .collect();
+        // Nobody listening yet is no error: the caller holds the receiver.
+        let _ = engine.out.send(LiveEvent::Snapshot(snapshot)).await;
+        engine.ensure_feeds();
+        Ok(engine)
+    }
+
+    /// Runs until the receiving side is dropped.
+    pub(super) async fn run(mut self) {
+        let period = self.options.liveness_period;
+        let mut tick = tokio::time::interval_at(Instant::now() + period, period);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        while !self.out.is_closed() {
+            let flush_at = self.flush_at;
+            tokio::select! {
+                // The engine holds a sender itself, so this never ends.
+                Some(news) = self.news_rx.recv() => self.on_news(news),
+                _ = sleep_until(flush_at) => self.flush().await,
+                _ = tick.tick() => self.on_tick().await,
+                _ = self.out.closed() => return,
+            }
+        }
+    }
+
+    /// Starts tracking a session first seen with `status`; what to yield for it.
+    fn track(&mut self, record: SessionRecord, status: SessionStatus) -> LiveSession {
+        let now = self.mgr.now_ms();
+        let last_activity = status.last_activity_at.as_deref().and_then(parse_time);
+        // Seen for the first time, a session is taken to have been in its activity since the
+        // agent last did something: for a finished turn or a pending request, that is when it
+        // began; `idle` began when the threshold passed after it.
+        let since = match (status.activity, last_activity) {
+            (Activity::Idle, Some(t)) => t.saturating_add(self.threshold()).min(now),
+            (_, Some(t)) => t.min(now),
+            (_, None) => now,
+        };
+        let tracked = Tracked {
+            record,
+            yielded: serde_json::to_value(&status).unwrap_or_default(),
+            activity: status.activity,
+            since,
+            running: status.process == ProcessState::Running,
+            last_activity,
+        };
+        let address = tracked.record.address.clone();
+        self.sessions.insert(address, tracked);
+        LiveSession {
+            status,
+            activity_since: rfc3339(since),
+        }
+    }
+
+    fn threshold(&self) -> i64 {
+        self.mgr.config().ready_threshold_ms as i64
+    }
+
+    async fn emit(&self, event: LiveEvent) {
+        // A closed receiver ends the run loop; nothing else to do here.
+        let _ = self.out.send(event).await;
+    }
+
+    fn on_news(&mut self, news: News) {
+        let Some(feed) = self.feeds.get_mut(&news.key) else {
+            return;
+        };
+        if feed.generation != news.generation {
+            return;
+        }
+        match news.what {
+            FeedNews::Connected => {
+                feed.state = FeedState::Up;
+                feed.backoff = FIRST_BACKOFF;
+                // Whatever happened before the feed was up is caught up with one observation.
+                self.mark_feed(&news.key);
+            }
+            FeedNews::Change(Change::Session(id)) => {
+                let mut known = false;
+                for (address, t) in &self.sessions {
+                    if feed_key(&t.record) == news.key
+                        && t.record.agent_session_id.as_deref() == Some(id.as_str())
+                    {
+                        self.dirty.insert(address.clone());
+                        known = true;
+                    }
+                }
+                self.rescan |= !known;
+            }
+            FeedNews::Change(Change::Any) => self.mark_feed(&news.key),
+            FeedNews::Ended => {
+                feed.state = FeedState::Down {
+                    retry_at: Instant::now() + feed.backoff,
+                };
+                feed.backoff = (feed.backoff * 2).min(self.options.max_backoff);
+                // The server may have died: its sessions are observed again now.
+                self.mark_feed(&news.key);
+            }
+        }
+        if self.flush_at.is_none() && (!self.dirty.is_empty() || self.rescan) {
+            self.flush_at = Some(Instant::now() + self.options.debounce);
+        }
+    }
+
+    /// Marks every session a feed covers.
+    fn mark_feed(&mut self, key: &FeedKey) {
+        for (address, t) in &self.sessions {
+            if &feed_key(&t.record) == key {
+                self.dirty.insert(address.clone());
+            }
+        }
+    }
+
+    /// The period's work: config, store, liveness, `ready` turning `idle`, polling where a feed
+    /// is down, feeds to (re)connect; then one flush for all of it.
+    async fn on_tick(&mut self) {
+        self.check_config().await;
+        self.rescan().await;
+        self.check_liveness().await;
+        let now = self.mgr.now_ms();
+        let threshold = self.threshold();
+        for (address, t) in &self.sessions {
+            let turns_idle = t.activity == Activity::Ready
+                && t.last_activity
+                    .is_some_and(|l| now.saturating_sub(l) > threshold);
+            if turns_idle || t.record.lifecycle == Lifecycle::Spawning {
+                self.dirty.insert(address.clone());
+            }
+        }
+        let polled: Vec<FeedKey> = self
+            .feeds
+            .iter()
+            .filter(|(_, f)| !matches!(f.state, FeedState::Up))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &polled {
+            self.mark_feed(key);
+        }
+        self.ensure_feeds();
+        if !self.dirty.is_empty() {
+            self.flush().await;
+        }
+    }
+
+    /// Observes what is dirty and yields what changed.
+    async fn flush(&mut self) {
+        self.flush_at = None;
+        if std::mem::take(&mut self.rescan) {
+            self.rescan().await;
+        }
+        let addresses = std::mem::take(&mut self.dirty);
+        let records: Vec<SessionRecord> = addresses
+            .iter()
+            .filter_map(|a| self.sessions.get(a).map(|t| t.record.clone()))
+            .collect();
+        if records.is_empty() {
+            return;
+        }
+        let statuses = match self.mgr.status_of(&records).await {
+            Ok(s) => s,
+            Err(_) => {
+                // The store failed for a moment: the next period tries again.
+                self.dirty = addresses;
+                return;
+            }
+        };
+        for (record, status) in records.into_iter().zip(statuses) {
+            if let Some(event) = self.update(&record.address, status) {
+                self.emit(event).await;
+            }
+        }
+    }
+
+    /// Takes a new status of a tracked session; the event to yield when anything changed.
+    fn update(&mut self, address: &SessionAddress, status: SessionStatus) -> Option<LiveEvent> {
+        let now = self.mgr.now_ms();
+        let threshold = self.threshold();
+        let t = self.sessions.get_mut(address)?;
+        let yielded = serde_json::to_value(&status).unwrap_or_default();
+        if yielded == t.yielded {
+            return None;
+        }
+        let last_activity = status.last_activity_at.as_deref().and_then(parse_time);
+        if status.activity != t.activity {
+            // `idle` begins when the threshold passed, not when the model noticed.
+            t.since = match (status.activity, last_activity) {
+                (Activity::Idle, Some(l)) => l.saturating_add(threshold).clamp(t.since, now),
+                _ => now,
+            };
+            t.activity = status.activity;
+        }
+        t.yielded = yielded;
+        t.running = status.process == ProcessState::Running;
+        t.last_activity = last_activity;
+        Some(LiveEvent::Changed(Box::new(LiveSession {
+            status,
+            activity_since: rfc3339(t.since),
+        })))
+    }
+
+    /// Reads the store again: sessions spawned elsewhere are observed and yielded, purged ones
+    /// removed, changed records (a restore, a kill) marked.
+    async fn rescan(&mut self) {
+        let records = match self.mgr.resolve(self.target.as_deref()).await {
+            Ok(r) => r,
+            // The one session watched was purged: nothing is named any more.
+            Err(e) if e.is_usage() => Vec::new(),
+            Err(_) => return,
+        };
+        let mut seen = BTreeSet::new();
+        let mut new = Vec::new();
+        for record in records {
+            seen.insert(record.address.clone());
+            match self.sessions.get_mut(&record.address) {
+                Some(t) if t.record != record => {
+                    // Restored or killed elsewhere: a feed waiting to reconnect tries at once.
+                    if let Some(feed) = self.feeds.get_mut(&feed_key(&record)) {
+                        if let FeedState::Down { retry_at } = &mut feed.state {
+                            *retry_at = Instant::now();
+                        }
+                    }
+                    t.record = record;
+                    self.dirty.insert(t.record.address.clone());
+                }
+                Some(_) => {}
+                None => new.push(record),
+            }
+        }
+        let gone: Vec<SessionAddress> = self
+            .sessions
+            .keys()
+            .filter(|a| !seen.contains(*a))
+            .cloned()
+            .collect();
+        for address in gone {
+            self.sessions.remove(&address);
+            self.dirty.remove(&address);
+            self.emit(LiveEvent::Removed(address.to_string())).await;
+        }
+        if new.is_empty() {
+            return;
+        }
+        let Ok(statuses) = self.mgr.status_of(&new).await else {
+            return;
+        };
+        for (record, status) in new.into_iter().zip(statuses) {
+            let live = self.track(record, status);
+            self.emit(LiveEvent::Changed(Box::new(live))).await;
+        }
+        self.ensure_feeds();
+    }
+
+    /// One runtime check per runtime for every session that should run; a difference marks it.
+    async fn check_liveness(&mut self) {
+        let records: Vec<SessionRecord> = self
+            .sessions
+            .values()
+            .filter(|t| t.record.lifecycle == Lifecycle::Live)
+            .map(|t| t.record.clone())
+            .collect();
+        if records.is_empty() {
+            return;
+        }
+        let alive = self.mgr.liveness(&records).await;
+        for (record, alive) in records.iter().zip(alive) {
+            if self
+                .sessions
+                .get(&record.address)
+                .is_some_and(|t| t.running != alive)
+            {
+                self.dirty.insert(record.address.clone());
+            }
+        }
+    }
+
+    /// Starts the feeds that live sessions need and are missing, retries broken ones whose time
+    /// has come, and drops the ones no session needs any more.
+    fn ensure_feeds(&mut self) {
+        let needed: BTreeSet<FeedKey> = self
+            .sessions
+            .values()
+            .filter(|t| {
+                t.record.lifecycle == Lifecycle::Live && t.record.agent_session_id.is_some()
+            })
+            .map(|t| feed_key(&t.record))
+            .collect();
+        self.feeds.retain(|key, _| needed.contains(key));
+        let now = Instant::now();
+        for key in needed {
+            let backoff = match self.feeds.get(&key) {
+                None => FIRST_BACKOFF,
+                Some(Feed {
+                    state: FeedState::Down { retry_at },
+                    backoff,
+                    ..
+                }) if *retry_at <= now => *backoff,
+                Some(_) => continue,
+            };
+            self.generations += 1;
+            let task = tokio::spawn(follow(
+                self.mgr.clone(),
+                key.clone(),
+                self.generations,
+                self.news_tx.clone(),
+            ));
+            self.feeds.insert(
+                key,
+                Feed {
+                    state: FeedState::Connecting,
+                    generation: self.generations,
+                    task,
+                    backoff,
+                },
+            );
+        }
+    }
+
+    /// Reads the config file again when it changed on disk; the feeds start over with it.
+    async fn check_config(&mut self) {
+        let stamp = stamp(&self.mgr.config().file).await;
+        if stamp == self.config_stamp {
+            return;
+        }
+        self.config_stamp = stamp;
+        match self.mgr.reload_config().await {
+            Ok(mgr) => {
+                let mgr = Arc::new(mgr);
+                self.mgr = mgr.clone();
+                self.manager_tx.send_replace(mgr);
+                self.feeds.clear();
+                self.dirty.extend(self.sessions.keys().cloned());
+                self.emit(LiveEvent::Config(ConfigChange::Reloaded)).await;
+            }
+            Err(e) => {
+                self.emit(LiveEvent::Config(ConfigChange::Invalid(e.to_string())))
+                    .await
+            }
+        }
+    }
+}
+
+fn feed_key(record: &SessionRecord) -> FeedKey {
+    (record.address.project.clone(), record.agent.clone())
+}
+
+/// A feed's task: connects, says so, forwards each change, and says when it ended.
+async fn follow(
+    mgr: Arc<SessionManager>,
+    key: FeedKey,
+    generation: u64,
+    news: mpsc::UnboundedSender<News>,
+) {
+    let send = |what| {
+        news.send(News {
+            key: key.clone(),
+            generation,
+            what,
+        })
+        .is_ok()
+    };
+    if let Ok(mut feed) = mgr.project_feed(&key.0, &key.1).await {
+        if !send(FeedNews::Connected) {
+            return;
+        }
+        while let Some(change) = feed.next().await {
+            if !send(FeedNews::Change(change)) {
+                return;
+            }
+        }
+    }
+    send(FeedNews::Ended);
+}
+
+/// Sleeps until `at`; forever when there is no `at`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// When the file was last changed and its length: what tells an edit.
+async fn stamp(file: &Path) -> Option<(SystemTime, u64)> {
+    let file = file.to_path_buf();
+    unblock(move || {
+        let meta = std::fs::metadata(&file).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    })
+    .await
+}
+
+fn parse_time(text: &str) -> Option<EpochMillis> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}

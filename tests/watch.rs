@@ -1,0 +1,160 @@
+//! `ao status --watch`: the live session model as scripts see it, one JSON object per line.
+
+use std::time::Duration;
+
+use ao_test_support::{assert_cost, script, Lines, Scenario, Turn, World};
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+
+const LINE: Duration = Duration::from_secs(60);
+
+fn bash(command: &str) -> Turn {
+    Turn::tool_call("bash", json!({"command": command, "description": "Run it"}))
+}
+
+fn world(scenario: Scenario) -> World {
+    let mut w = World::new(scenario);
+    w.project("demo", &["permission: {bash: ask}"]);
+    w
+}
+
+fn watch(w: &World, args: &[&str]) -> Lines {
+    let mut all = vec!["status", "--watch", "--json"];
+    all.extend_from_slice(args);
+    Lines::start(w.ao_command(&all))
+}
+
+/// The activities `lines` show for session `id`, a run of one activity counted once.
+fn activities(lines: &[Value], id: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in lines.iter().filter(|l| l["id"] == id) {
+        let a = l["activity"].as_str().unwrap_or("?").to_string();
+        if out.last() != Some(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+#[test]
+fn status_watch_json_prints_each_transition_in_order_with_when_it_began() {
+    let w = world(
+        Scenario::new().script(
+            script("watch me")
+                // Long enough for `active` to be seen before the request.
+                .turn(bash("echo hi > out.txt").usage(100, 5).delay_ms(3000))
+                .turn(Turn::text("Wrote it.").usage(120, 4)),
+        ),
+    );
+    // Watching the project before it has a session: the session spawned by another `ao`
+    // appears without a restart.
+    let mut lines = watch(&w, &["demo"]);
+    let id = w.spawn(&["demo", "watch me", "--runtime", "process"]);
+
+    let mut seen = lines.until_json(LINE, "waiting_input", |l| {
+        l["id"] == id.as_str() && l["activity"] == "waiting_input"
+    });
+    let waiting = seen.last().unwrap().clone();
+    assert_eq!(waiting["pending"][0]["kind"], "permission", "{waiting:#}");
+    assert_eq!(waiting["pending"][0]["tool"], "bash", "{waiting:#}");
+
+    // Another process answers; the watcher sees the end of the turn and its exact cost.
+    w.ao_ok(&["permit", &id]);
+    seen.extend(lines.until_json(LINE, "ready", |l| {
+        l["id"] == id.as_str() && l["activity"] == "ready"
+    }));
+    let ready = seen.last().unwrap();
+    assert_cost(ready, (220.0 * 3.0 + 9.0 * 15.0) / 1e6);
+    assert!(ready["pending"].as_array().unwrap().is_empty(), "{ready:#}");
+
+    let order = activities(&seen, &id);
+    assert!(
+        order == ["active", "waiting_input", "ready"]
+            || order == ["active", "waiting_input", "active", "ready"],
+        "out of order: {order:?}\n{}",
+        lines.seen.join("\n")
+    );
+    // Every line has the fields of `ao status --json`, plus when its activity began; that time
+    // moves only when the activity changes.
+    let status = w.session(&id);
+    let mut since_of: Vec<(String, String)> = Vec::new();
+    for l in &seen {
+        for key in status.as_object().unwrap().keys() {
+            assert!(l.get(key).is_some(), "{key} missing from {l}");
+        }
+        let since = l["activity_since"].as_str().expect("activity_since");
+        chrono::DateTime::parse_from_rfc3339(since).expect("RFC 3339");
+        let activity = l["activity"].as_str().unwrap().to_string();
+        match since_of.last() {
+            Some((a, s)) if *a == activity => assert_eq!(s, since, "{}", lines.seen.join("\n")),
+            _ => since_of.push((activity, since.to_string())),
+        }
+    }
+    let times: Vec<&String> = since_of.iter().map(|(_, s)| s).collect();
+    assert!(times.windows(2).all(|p| p[0] <= p[1]), "{since_of:?}");
+
+    // Nothing changes any more: nothing is printed.
+    assert!(
+        lines.quiet_for(Duration::from_secs(3)),
+        "{}",
+        lines.seen.join("\n")
+    );
+    assert!(lines.stop_with(Signal::SIGTERM).success());
+}
+
+#[test]
+fn a_killed_server_shows_its_sessions_interrupted_and_watching_resumes_after_restore() {
+    let w = world(
+        Scenario::new().script(
+            script("long one")
+                .turn(Turn::text("Slowly.").delay_ms(60_000))
+                .turn(Turn::text("Back again.").usage(50, 3)),
+        ),
+    );
+    let id = w.spawn(&["demo", "long one", "--runtime", "process"]);
+    w.wait_activity(&id, "active");
+    let mut lines = watch(&w, &[&id]);
+    let first = lines.next_json(LINE);
+    assert_eq!(first["activity"], "active", "{first:#}");
+
+    w.crash_server("demo");
+    let seen = lines.until_json(LINE, "the interruption", |l| {
+        l["activity"] == "blocked" || l["activity"] == "exited"
+    });
+    let cut = seen.last().unwrap();
+    assert!(cut["error"]["message"].is_string(), "{cut:#}");
+
+    // Restored elsewhere, the same watcher follows the new server.
+    w.ao_ok(&["restore", &id]);
+    lines.until_json(LINE, "the session back", |l| {
+        l["process"] == "running" && l["activity"] != "blocked" && l["activity"] != "exited"
+    });
+    w.ao_ok(&["send", &id, "again"]);
+    let seen = lines.until_json(LINE, "the follow-up's answer", |l| {
+        l["activity"] == "ready" && l["tokens"]["output"].as_u64() >= Some(3)
+    });
+    assert_eq!(seen.last().unwrap()["id"], id.as_str());
+    assert!(lines.stop_with(Signal::SIGINT).success());
+}
+
+#[test]
+fn status_watch_names_what_exists_for_a_bad_target_and_ends_on_a_closed_pipe() {
+    let w = world(Scenario::new().script(script("hello").turn(Turn::text("Hi."))));
+    let id = w.spawn(&["demo", "hello", "--runtime", "process"]);
+    w.wait_activity(&id, "ready");
+
+    let err = w.ao_fails(&["status", "--watch", "--json", "nonesuch"], 2);
+    assert!(err.contains("no project or session named"), "{err}");
+
+    // `| head -1`: the watcher ends, with success, once nobody reads.
+    let mut pipeline = w.command("bash");
+    pipeline.args([
+        "-c",
+        "set -o pipefail; \"$0\" status --watch --json | head -1",
+        &ao_test_support::ao_bin().to_string_lossy(),
+    ]);
+    let mut run = Lines::start(pipeline);
+    let line: Value = run.next_json(LINE);
+    assert_eq!(line["id"], id.as_str());
+    assert!(run.wait(Duration::from_secs(10)).success());
+}
