@@ -14,8 +14,9 @@ impl SessionManager {
         };
         if let Some((project, name)) = target.split_once('/') {
             let found: Vec<_> = all
-                .into_iter()
+                .iter()
                 .filter(|r| r.address.project == project && r.address.name == name)
+                .cloned()
                 .collect();
             if found.is_empty() {
                 return Err(Error::Usage(format!(
@@ -34,8 +35,9 @@ impl SessionManager {
                 .collect());
         }
         let found: Vec<_> = all
-            .into_iter()
+            .iter()
             .filter(|r| r.address.name == target)
+            .cloned()
             .collect();
         match found.len() {
             0 => Err(Error::Usage(format!(
