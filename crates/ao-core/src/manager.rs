@@ -30,7 +30,7 @@ mod restore;
 mod spawn;
 mod status;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};

@@ -126,3 +126,6 @@ impl Drop for LiveModel {
         self.task.abort();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,7 +22,7 @@ use crate::store::NewSession;
 use crate::transcript::TranscriptEntry;
 
 const THRESHOLD: u64 = 300_000;
-const FINISHED_AT: i64 = 1_800_000_000_000;
+pub(crate) const FINISHED_AT: i64 = 1_800_000_000_000;
 
 /// `impl Agent for $agent` with the given calls, and the calls no agent of these tests takes
 /// part in. With `inert`, also a `prepare` that fails and a `send`, `kill` and `release` that do
@@ -85,13 +85,6 @@ macro_rules! test_agent {
         ) -> Result<Vec<TranscriptEntry>, AgentError> {
             Ok(vec![])
         }
-        async fn project_changes(
-            &self,
-            _: &ProjectContext<'_>,
-        ) -> Result<BoxStream<'static, Change>, AgentError> {
-            // A stream that breaks at once: `wait` must go on by polling.
-            Ok(Box::pin(futures_util::stream::empty()))
-        }
         async fn restore(
             &self,
             _: &ProjectContext<'_>,
@@ -102,6 +95,8 @@ macro_rules! test_agent {
         }
     };
 }
+
+pub(crate) use test_agent;
 
 /// An agent that reports the activities it is given, one per call, the last one repeated.
 struct ScriptedAgent {
@@ -122,6 +117,13 @@ test_agent!(inert ScriptedAgent {
     fn name(&self) -> &'static str {
         "scripted"
     }
+    async fn project_changes(
+        &self,
+        _: &ProjectContext<'_>,
+    ) -> Result<BoxStream<'static, Change>, AgentError> {
+        // A stream that breaks at once: `wait` must go on by polling.
+        Ok(Box::pin(futures_util::stream::empty()))
+    }
     async fn observe(
         &self,
         _: &ProjectContext<'_>,
@@ -141,7 +143,7 @@ test_agent!(inert ScriptedAgent {
 });
 
 /// A manager over `agents` (the first the default) and the projects `demo` and `other`.
-async fn manager_of(
+pub(crate) async fn manager_of(
     tmp: &tempfile::TempDir,
     agents: Vec<Arc<dyn Agent>>,
     now: i64,
@@ -156,6 +158,7 @@ async fn manager_of(
         ));
     }
     let file = tmp.path().join("agent-orchestrator.yaml");
+    std::fs::write(&file, &text).unwrap();
     let config = Config::parse_in(
         &text,
         &file,
@@ -177,7 +180,7 @@ async fn manager_of(
 }
 
 /// Records a live session `project/agent-N` of `agent`, as a finished spawn leaves it.
-fn live_session(mgr: &SessionManager, project: &str, agent: &str) {
+pub(crate) fn live_session(mgr: &SessionManager, project: &str, agent: &str) {
     let mut rec = mgr
         .store()
         .reserve(&NewSession {

@@ -1,0 +1,280 @@
+//! The live model against a test agent whose change feed the test drives: what is observed, when,
+//! and what is yielded.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use tokio::sync::mpsc;
+
+use super::{ConfigChange, LiveEvent, LiveModel, LiveOptions};
+use crate::agent::{
+    Agent, AgentError, Change, Observation, PreparedSession, ProjectContext, Reply, SessionContext,
+};
+use crate::manager::tests::{live_session, manager_of, test_agent, FINISHED_AT};
+use crate::runtime::LaunchSpec;
+use crate::session::{Activity, SessionAddress};
+use crate::transcript::TranscriptEntry;
+
+/// An agent whose every session shows `activity`, and whose feeds the test holds.
+struct FeedAgent {
+    activity: Mutex<Activity>,
+    /// The number of sessions of each `observe` call, in order.
+    observed: Mutex<Vec<usize>>,
+    /// One sender per feed opened, in order; dropping one ends that feed.
+    feeds: Mutex<Vec<(String, mpsc::UnboundedSender<Change>)>>,
+}
+
+impl FeedAgent {
+    fn new() -> Arc<FeedAgent> {
+        Arc::new(FeedAgent {
+            activity: Mutex::new(Activity::Active),
+            observed: Mutex::new(Vec::new()),
+            feeds: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn set(&self, activity: Activity) {
+        *self.activity.lock().unwrap() = activity;
+    }
+
+    fn observations(&self) -> Vec<usize> {
+        self.observed.lock().unwrap().clone()
+    }
+
+    /// The projects of the feeds open now (a feed whose stream was dropped by the model is
+    /// closed).
+    fn open_feeds(&self) -> Vec<String> {
+        let mut open: Vec<String> = self
+            .feeds
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, tx)| !tx.is_closed())
+            .map(|(p, _)| p.clone())
+            .collect();
+        open.sort();
+        open
+    }
+
+    /// Sends a change on every open feed of `project`.
+    fn change(&self, project: &str, change: Change) {
+        for (p, tx) in self.feeds.lock().unwrap().iter() {
+            if p == project {
+                let _ = tx.send(change.clone());
+            }
+        }
+    }
+
+    /// Ends every feed, as a server that dies does.
+    fn break_feeds(&self) {
+        self.feeds.lock().unwrap().clear();
+    }
+}
+
+test_agent!(inert FeedAgent {
+    fn name(&self) -> &'static str {
+        "feed"
+    }
+    async fn observe(
+        &self,
+        _: &ProjectContext<'_>,
+        sessions: &[SessionContext<'_>],
+    ) -> Vec<Observation> {
+        self.observed.lock().unwrap().push(sessions.len());
+        let mut obs = Observation::bare(*self.activity.lock().unwrap(), None);
+        obs.last_activity_at = Some(FINISHED_AT);
+        vec![obs; sessions.len()]
+    }
+    async fn project_changes(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<BoxStream<'static, Change>, AgentError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.feeds.lock().unwrap().push((cx.project.name.clone(), tx));
+        Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|c| (c, rx))
+        })))
+    }
+});
+
+const QUICK: LiveOptions = LiveOptions {
+    liveness_period: Duration::from_millis(50),
+    debounce: Duration::from_millis(20),
+    max_backoff: Duration::from_secs(1),
+};
+
+/// A period so long that only feeds make the model look.
+const FEEDS_ONLY: LiveOptions = LiveOptions {
+    liveness_period: Duration::from_secs(3600),
+    ..QUICK
+};
+
+/// Polls `check` every 10 ms for up to 5 s.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never: {what}");
+}
+
+/// The next event, within 5 s.
+async fn next(model: &mut LiveModel) -> LiveEvent {
+    tokio::time::timeout(Duration::from_secs(5), model.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("the model runs")
+}
+
+/// Whether the model stays silent for `d`.
+async fn silent_for(model: &mut LiveModel, d: Duration) -> bool {
+    tokio::time::timeout(d, model.next()).await.is_err()
+}
+
+async fn started(
+    tmp: &tempfile::TempDir,
+    agent: &Arc<FeedAgent>,
+    sessions: &[&str],
+    options: LiveOptions,
+) -> LiveModel {
+    let mgr = manager_of(tmp, vec![agent.clone()], FINISHED_AT).await;
+    for project in sessions {
+        live_session(&mgr, project, "feed");
+    }
+    let mut model = LiveModel::start(Arc::new(mgr), None, options)
+        .await
+        .unwrap();
+    match next(&mut model).await {
+        LiveEvent::Snapshot(all) => assert_eq!(all.len(), sessions.len()),
+        other => panic!("not a snapshot first: {other:?}"),
+    }
+    model
+}
+
+fn changed(event: LiveEvent) -> (String, Activity) {
+    match event {
+        LiveEvent::Changed(s) => (s.status.id, s.status.activity),
+        other => panic!("not a change: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn one_feed_per_project_and_a_burst_of_changes_costs_one_observation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agent = FeedAgent::new();
+    let mut model = started(&tmp, &agent, &["demo", "demo", "demo", "other"], FEEDS_ONLY).await;
+    eventually("both feeds open", || {
+        agent.open_feeds() == ["demo", "other"]
+    })
+    .await;
+    // The snapshot looked at each session once, and so does the catch-up once a feed is up.
+    let sessions_observed = || agent.observations().iter().sum::<usize>();
+    eventually("the catch-up", || sessions_observed() == 8).await;
+    assert!(silent_for(&mut model, Duration::from_millis(100)).await);
+    let base = agent.observations().len();
+
+    agent.set(Activity::WaitingInput);
+    for _ in 0..20 {
+        agent.change("demo", Change::Session("conv-agent-2".into()));
+    }
+    assert_eq!(
+        changed(next(&mut model).await),
+        ("demo/agent-2".into(), Activity::WaitingInput)
+    );
+    // Only the session named was observed, once for the whole burst.
+    assert!(silent_for(&mut model, Duration::from_millis(100)).await);
+    assert_eq!(agent.observations()[base..], [1]);
+
+    // A change of any of a project's sessions looks at that project's, not the other's.
+    agent.change("demo", Change::Any);
+    let mut ids = vec![
+        changed(next(&mut model).await).0,
+        changed(next(&mut model).await).0,
+    ];
+    ids.sort();
+    assert_eq!(ids, ["demo/agent-1", "demo/agent-3"]);
+    assert_eq!(agent.observations()[base + 1..], [3]);
+}
+
+#[tokio::test]
+async fn a_broken_feed_falls_back_to_polling_and_reconnects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agent = FeedAgent::new();
+    let mut model = started(&tmp, &agent, &["demo"], QUICK).await;
+    eventually("the feed open", || agent.open_feeds() == ["demo"]).await;
+
+    agent.break_feeds();
+    // With no feed, a change is still seen, by polling.
+    agent.set(Activity::Blocked);
+    assert_eq!(
+        changed(next(&mut model).await),
+        ("demo/agent-1".into(), Activity::Blocked)
+    );
+    // And the feed comes back, after a backoff.
+    eventually("the feed open again", || agent.open_feeds() == ["demo"]).await;
+    agent.set(Activity::Ready);
+    agent.change("demo", Change::Session("conv-agent-1".into()));
+    assert_eq!(
+        changed(next(&mut model).await),
+        ("demo/agent-1".into(), Activity::Ready)
+    );
+}
+
+#[tokio::test]
+async fn sessions_spawned_and_purged_elsewhere_come_and_go() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agent = FeedAgent::new();
+    let mut model = started(&tmp, &agent, &["demo"], QUICK).await;
+    let mgr = model.manager();
+
+    live_session(&mgr, "other", "feed");
+    assert_eq!(changed(next(&mut model).await).0, "other/agent-1");
+    eventually("a feed for the new project", || {
+        agent.open_feeds() == ["demo", "other"]
+    })
+    .await;
+
+    let address = SessionAddress {
+        project: "demo".into(),
+        name: "agent-1".into(),
+    };
+    mgr.store().delete(&address).unwrap();
+    match next(&mut model).await {
+        LiveEvent::Removed(id) => assert_eq!(id, "demo/agent-1"),
+        other => panic!("not a removal: {other:?}"),
+    }
+    // No session of the project is left, so neither is its feed.
+    eventually("demo's feed closed", || agent.open_feeds() == ["other"]).await;
+}
+
+#[tokio::test]
+async fn an_edited_config_is_picked_up_and_a_broken_one_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agent = FeedAgent::new();
+    let mut model = started(&tmp, &agent, &["demo"], QUICK).await;
+    let file = model.manager().config().file.clone();
+    let good = std::fs::read_to_string(&file).unwrap();
+
+    std::fs::write(&file, "projects: [oops\n").unwrap();
+    match next(&mut model).await {
+        LiveEvent::Config(ConfigChange::Invalid(why)) => {
+            assert!(why.contains("agent-orchestrator.yaml:"), "{why}")
+        }
+        other => panic!("not a config problem: {other:?}"),
+    }
+    let edited = good.replace("readyThresholdMs: 300000", "readyThresholdMs: 1000");
+    assert_ne!(edited, good);
+    std::fs::write(&file, &edited).unwrap();
+    loop {
+        match next(&mut model).await {
+            LiveEvent::Config(ConfigChange::Reloaded) => break,
+            LiveEvent::Changed(_) => {}
+            other => panic!("not a reload: {other:?}"),
+        }
+    }
+    assert_eq!(model.manager().config().ready_threshold_ms, 1000);
+}
