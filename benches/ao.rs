@@ -1,10 +1,13 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
 //! [SECTION...]`; sections: status, spawn, wait,
-//! memory, crowd. Everything runs on the real opencode against the mock.
+//! memory, crowd, watch. Everything runs on the real opencode against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+#[path = "ao/watch.rs"]
+mod watch;
 
 use ao_test_support::{opencode_bin, script, workspace_of, Scenario, Turn, World};
 
@@ -30,6 +33,9 @@ fn main() {
     if run("crowd") {
         crowd();
     }
+    if run("watch") {
+        watch::run();
+    }
 }
 
 fn world() -> World {
@@ -41,7 +47,7 @@ fn world() -> World {
 }
 
 /// A world with the one project `bench` on `scenario`.
-fn world_with(scenario: Scenario) -> World {
+pub(crate) fn world_with(scenario: Scenario) -> World {
     let mut w = World::new(scenario);
     w.project("bench", &[]);
     w
@@ -335,7 +341,7 @@ fn runtime_pid(w: &World, id: &str) -> u32 {
 }
 
 /// The resident memory of a process and all its descendants, in bytes.
-fn rss_tree(pid: u32) -> u64 {
+pub(crate) fn rss_tree(pid: u32) -> u64 {
     use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
     let mut sys = System::new();
     sys.refresh_processes_specifics(
@@ -362,7 +368,7 @@ fn rss_tree(pid: u32) -> u64 {
     total
 }
 
-fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
@@ -372,13 +378,13 @@ fn epoch_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
+pub(crate) fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
     let mut samples: Vec<Duration> = (0..n).map(|_| f()).collect();
     samples.sort();
     samples[n / 2]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 

@@ -354,6 +354,24 @@ impl World {
             .expect("the project has a server")
     }
 
+    /// Where a project's OpenCode server listens and its password, as ao recorded them: for a
+    /// test or bench that listens to the server's own events beside ao.
+    pub fn server_endpoint(&self, project: &str) -> (String, String) {
+        let store = self
+            .store()
+            .and_then(|s| s.ok_or_else(|| "no store: nothing was started".to_string()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v = store
+            .plugin_state("opencode")
+            .get_blocking::<Value>(&format!("server:{project}"))
+            .unwrap_or_else(|e| panic!("cannot read the server of {project}: {e}"))
+            .unwrap_or_else(|| panic!("{project} has no server"));
+        let url = v["url"].as_str().expect("the server's url").to_string();
+        let file = v["password_file"].as_str().expect("the password file");
+        let password = std::fs::read_to_string(file).expect("read the password file");
+        (url, password.trim().to_string())
+    }
+
     /// Runs a tmux command on this world's private server.
     pub fn tmux(&self, args: &[&str]) -> Output {
         self.tmux_command(args).output().expect("run tmux")
