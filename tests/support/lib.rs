@@ -185,6 +185,9 @@ impl World {
             .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
             .env("OPENCODE_DISABLE_LSP_DOWNLOAD", "1")
             .env("NO_COLOR", "1")
+            // A loaded test machine can keep a server from answering for seconds; a test that
+            // means the budget passes --timeout itself.
+            .env("AO_STATUS_TIMEOUT", "20")
             .env_remove("TMUX");
         cmd
     }

@@ -258,6 +258,10 @@ pub struct StatusArgs {
     /// Print JSON for scripts (with --watch: one object per line).
     #[arg(long)]
     pub json: bool,
+    /// How long to wait for each project's agent, in seconds, before showing what was last seen
+    /// of its sessions, marked stale (default 2, or $AO_STATUS_TIMEOUT).
+    #[arg(long, value_name = "SECS", env = "AO_STATUS_TIMEOUT", value_parser = parse_seconds)]
+    pub timeout: Option<std::time::Duration>,
     /// Keep watching: redraw the table on each change; with --json, print every session, then a
     /// session again each time any field of it changes (with `activity_since`). Ends on Ctrl-C.
     #[arg(long)]
@@ -311,4 +315,16 @@ pub struct WaitArgs {
 
 fn parse_activity(s: &str) -> Result<Activity, String> {
     s.parse()
+}
+
+/// A positive number of seconds, whole or not.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() && s <= 86_400.0 => {
+            Ok(std::time::Duration::from_secs_f64(s))
+        }
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 86400 (e.g. 2 or 0.5)"
+        )),
+    }
 }

@@ -39,6 +39,7 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
+    let _timed = ao_core::timing::phase(|| "main".into());
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         }
     };
     output::set_color_choice(cli.color);
+    let started = ao_core::timing::phase(|| "async runtime start".into());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    drop(started);
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => report(&err),
@@ -113,7 +116,10 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let home = StateHome::from_env()?;
     let agents = agents::registry(&home);
     let file = Config::locate(cli.config.as_deref(), &cwd).map_err(ao_core::Error::from)?;
+    let timed = ao_core::timing::phase(|| "config".into());
     let config = Config::load_in(&file, config_context(&agents)).map_err(ao_core::Error::from)?;
+    drop(timed);
+    let _timed = ao_core::timing::phase(|| "store open".into());
     Ok(SessionManager::new(
         config,
         home,
@@ -177,12 +183,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status(args) => {
-            let mgr = manager(&cli).await?;
+            let mut mgr = manager(&cli).await?;
+            if let Some(budget) = args.timeout {
+                mgr.set_status_budget(budget);
+            }
             if args.watch {
                 status_watch::run(mgr, args.target.clone(), args.json).await?;
                 return Ok(ExitCode::SUCCESS);
             }
+            let timed = ao_core::timing::phase(|| "status".into());
             let statuses = mgr.status(args.target.as_deref()).await?;
+            drop(timed);
+            let _timed = ao_core::timing::phase(|| "output".into());
             let mut out = std::io::stdout().lock();
             if args.json {
                 serde_json::to_writer_pretty(&mut out, &statuses)?;

@@ -109,7 +109,8 @@ pub fn status_table(
         col(3, "IN"),
         col(4, "OUT"),
     );
-    let activity_w = "waiting_input".len();
+    // `waiting_input` and the stale mark.
+    let activity_w = "waiting_input?".len();
     let fixed = activity_w + process_w + cost_w + in_w + out_w + 5;
     // The session column gets what it needs up to 32, leaving the summary at least 12 columns
     // when it can; long names are cut rather than pushing the table past the width.
@@ -131,7 +132,8 @@ pub fn status_table(
     )?;
     let detail_w = width.saturating_sub(4);
     for (s, row) in statuses.iter().zip(&rows) {
-        let activity = format!("{:<activity_w$}", s.activity.as_str());
+        let mark = if s.stale { "?" } else { "" };
+        let activity = format!("{:<activity_w$}", format!("{}{mark}", s.activity.as_str()));
         let summary = if summary_w >= 7 {
             format!(
                 "  {}",
@@ -160,6 +162,18 @@ pub fn status_table(
         }
         if let Some(e) = &s.error {
             let text = format!("{}: {}", e.name, e.message);
+            writeln!(out, "  └ {}", fit(&text, detail_w))?;
+        }
+        if let Some(since) = &s.stale_since {
+            let when = chrono::DateTime::parse_from_rfc3339(since)
+                .map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .format("%H:%M:%S")
+                        .to_string()
+                })
+                .unwrap_or_else(|_| since.clone());
+            let text =
+                format!("? stale: its agent did not answer in time; shown as last seen at {when}");
             writeln!(out, "  └ {}", fit(&text, detail_w))?;
         }
     }
@@ -314,6 +328,8 @@ mod tests {
                 name: "APIError".into(),
                 message: "e".repeat(300),
             }),
+            stale: false,
+            stale_since: None,
             attach_command: None,
             restore_command: None,
         }

@@ -119,8 +119,9 @@ pub struct PreparedSession {
     pub launch: LaunchSpec,
 }
 
-/// What the agent says about one session.
-#[derive(Debug, Clone, PartialEq)]
+/// What the agent says about one session. The store keeps the last one of each session, as JSON,
+/// for when its agent cannot answer in time.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Observation {
     /// The activity. Plugins say [`Activity::Ready`] for a finished turn; the manager turns it into
     /// [`Activity::Idle`] once it is older than `readyThresholdMs`.

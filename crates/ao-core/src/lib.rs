@@ -39,6 +39,7 @@ pub mod manager;
 pub mod runtime;
 pub mod session;
 pub mod store;
+pub mod timing;
 pub mod transcript;
 pub mod workspace;
 

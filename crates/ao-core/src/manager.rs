@@ -6,6 +6,7 @@
 //! them only through [`unblock`] (docs/architecture.md, "Async").
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::stream::BoxStream;
 
@@ -45,7 +46,12 @@ pub struct SessionManager {
     tmux: TmuxRuntime,
     process: ProcessRuntime,
     clock: Arc<dyn Clock>,
+    status_budget: Duration,
 }
+
+/// How long `ao status` waits for a project's agent before it shows what it last knew, marked
+/// stale: two seconds, so a busy server never holds a status for long and is not called dead.
+pub const DEFAULT_STATUS_BUDGET: Duration = Duration::from_secs(2);
 
 /// The work tree a session's record names, for a session that has one.
 fn recorded_worktree(rec: &SessionRecord) -> Option<Worktree> {
@@ -93,7 +99,14 @@ impl SessionManager {
             tmux,
             process: ProcessRuntime::new(),
             clock,
+            status_budget: DEFAULT_STATUS_BUDGET,
         })
+    }
+
+    /// Sets how long a status waits for each project's agent ([`DEFAULT_STATUS_BUDGET`] unless
+    /// set).
+    pub fn set_status_budget(&mut self, budget: Duration) {
+        self.status_budget = budget;
     }
 
     /// The config in use.
@@ -135,6 +148,7 @@ impl SessionManager {
             tmux: self.tmux.clone(),
             process: ProcessRuntime::new(),
             clock: self.clock.clone(),
+            status_budget: self.status_budget,
         })
     }
 

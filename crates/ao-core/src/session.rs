@@ -287,6 +287,12 @@ pub struct SessionStatus {
     pub pending: Vec<PendingRequest>,
     /// Why it is blocked (or why it could not be observed).
     pub error: Option<SessionError>,
+    /// True when its agent did not answer within the status budget, so what is shown is what ao
+    /// last knew.
+    pub stale: bool,
+    /// When what is shown was observed, for a stale session (RFC 3339); `None` when fresh, or
+    /// when nothing was ever observed.
+    pub stale_since: Option<String>,
     /// A shell command that attaches a terminal to the session.
     pub attach_command: Option<String>,
     /// A shell command that brings the session back after it exited.

@@ -144,6 +144,7 @@ impl Client {
         body: Option<serde_json::Value>,
         timeout: Duration,
     ) -> Result<T, ClientError> {
+        let _timed = ao_core::timing::phase(|| format!("request {method} {path}"));
         let mut req = self
             .request(method.clone(), path)
             .query(query)

@@ -49,9 +49,13 @@ impl OpenCodeAgent {
         // Taken before the first request: a mark made after it is newer than what is seen here.
         let looked_at = now_ms();
         let records: Vec<&SessionRecord> = sessions.iter().map(|s| s.record).collect();
+        let timed = ao_core::timing::phase(|| "settled-turn memory read".into());
         let mut cache = LastMessages::load(cx).await;
+        drop(timed);
         let per_session = sessions_and_last_messages(client, &records, &mut cache).await;
+        let timed = ao_core::timing::phase(|| "settled-turn memory write".into());
         cache.save(cx).await;
+        drop(timed);
 
         // Status, permissions and questions are per directory, and asked only where a turn may be
         // under way: a session whose last step has ended for good cannot be busy, retrying or
@@ -87,6 +91,7 @@ impl OpenCodeAgent {
         let observed = tracked.iter().map(|s| s.to_string()).collect();
         ao_core::fault::pause_point("before-recording-observation").await;
         // A memory that cannot be written is only a memory lost: what was observed stands.
+        let _timed = ao_core::timing::phase(|| "mid-turn marks write".into());
         let _ = MidTurn::record(cx, looked_at, observed, busy).await;
         observations
     }

@@ -126,6 +126,7 @@ impl Servers {
 
     /// The state of a project's server; never starts one.
     pub async fn lookup(&self, cx: &ProjectContext<'_>) -> Result<ServerState, AgentError> {
+        let _timed = ao_core::timing::phase(|| "server lookup (record, pid, health)".into());
         let Some(rec) = self.record(cx).await? else {
             return Ok(ServerState::Gone);
         };

@@ -182,20 +182,23 @@ impl SessionManager {
                 .status_of(std::slice::from_ref(&current))
                 .await?
                 .remove(0);
-            if matches(status.activity) {
-                return Ok(status);
-            }
-            if status.activity == Activity::Exited {
-                let why = status
-                    .error
-                    .as_ref()
-                    .map(|e| format!(": {}", e.message))
-                    .unwrap_or_default();
-                return Err(Error::Wait(format!(
-                    "{} exited before it was {}{why}",
-                    rec.address,
-                    names(until)
-                )));
+            // A stale status is what was known before: it decides nothing.
+            if !status.stale {
+                if matches(status.activity) {
+                    return Ok(status);
+                }
+                if status.activity == Activity::Exited {
+                    let why = status
+                        .error
+                        .as_ref()
+                        .map(|e| format!(": {}", e.message))
+                        .unwrap_or_default();
+                    return Err(Error::Wait(format!(
+                        "{} exited before it was {}{why}",
+                        rec.address,
+                        names(until)
+                    )));
+                }
             }
             let now = Instant::now();
             if now >= deadline {

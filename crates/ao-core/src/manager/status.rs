@@ -15,6 +15,8 @@ use crate::session::{
     Activity, Lifecycle, ProcessState, RuntimeKind, SessionAddress, SessionError, SessionRecord,
     SessionStatus,
 };
+use crate::store::LastObservation;
+use crate::timing;
 
 impl SessionManager {
     /// The status of the sessions a target names (all when `None`).
@@ -24,31 +26,87 @@ impl SessionManager {
     }
 
     /// The status of the given sessions: one runtime check per runtime, one batched observation
-    /// per project, projects observed concurrently.
+    /// per project, projects observed concurrently. A project whose agent does not answer within
+    /// the status budget shows what was last observed of its sessions, marked stale.
     pub async fn status_of(&self, records: &[SessionRecord]) -> Result<Vec<SessionStatus>> {
         let now = self.clock.now_ms();
-        let (alive, observations) =
-            futures_util::join!(self.liveness(records), self.observe_all(records));
+        let deadline = tokio::time::Instant::now() + self.status_budget;
+        let (alive, observations, kept) = futures_util::join!(
+            async {
+                let _timed = timing::phase(|| "liveness".into());
+                self.liveness(records).await
+            },
+            self.observe_all(records, deadline),
+            async {
+                let _timed = timing::phase(|| "last observations read".into());
+                self.db(|store| store.last_observations()).await
+            }
+        );
+        // Without what was kept, a late project only has nothing to show; the status stands.
+        let kept = kept.unwrap_or_default();
         let mut obs_by_address = observations;
+        let mut to_keep = Vec::new();
         let mut out = Vec::with_capacity(records.len());
         for (r, alive) in records.iter().zip(alive) {
+            let mut stale = None;
             let obs = match obs_by_address.remove(&r.address) {
-                Some(obs) => obs,
+                Some(Some(obs)) => {
+                    let json = serde_json::to_string(&obs).unwrap_or_default();
+                    if kept.get(&r.address).is_none_or(|k| k.json != json) {
+                        let observed_at = now;
+                        to_keep.push((r.address.clone(), LastObservation { json, observed_at }));
+                    }
+                    obs
+                }
+                Some(None) => {
+                    let last = kept
+                        .get(&r.address)
+                        .and_then(|k| Some((k.observation()?, k.observed_at)));
+                    stale = Some(last.as_ref().map(|(_, at)| *at));
+                    match last {
+                        Some((obs, _)) => obs,
+                        None => Observation::bare(
+                            Activity::Blocked,
+                            Some(SessionError {
+                                name: "ServerUnresponsive".into(),
+                                message: format!(
+                                    "its agent did not answer within {:.1}s, and nothing was \
+                                     seen of it before; `ao status --timeout SECS` waits longer",
+                                    self.status_budget.as_secs_f64()
+                                ),
+                            }),
+                        ),
+                    }
+                }
                 None if r.lifecycle == Lifecycle::Spawning => {
                     self.spawning_observation(r, alive).await?
                 }
                 None => Observation::bare(Activity::Exited, None),
             };
-            out.push(self.compose(r, obs, alive, now));
+            let mut status = self.compose(r, obs, alive, now);
+            if let Some(since) = stale {
+                status.stale = true;
+                status.stale_since = since.map(rfc3339);
+            }
+            out.push(status);
+        }
+        if !to_keep.is_empty() {
+            let _timed = timing::phase(|| "last observations write".into());
+            // Failing to keep them only means less to show should the agent be late next time.
+            let _ = self
+                .db(move |store| store.keep_observations(&to_keep))
+                .await;
         }
         Ok(out)
     }
 
-    /// What the agents say about the live sessions among `records`, projects concurrently.
+    /// What the agents say about the live sessions among `records`, projects concurrently: `None`
+    /// for the sessions of a project whose agent did not answer by `deadline`.
     async fn observe_all(
         &self,
         records: &[SessionRecord],
-    ) -> BTreeMap<SessionAddress, Observation> {
+        deadline: tokio::time::Instant,
+    ) -> BTreeMap<SessionAddress, Option<Observation>> {
         let mut by_project: BTreeMap<&str, Vec<&SessionRecord>> = BTreeMap::new();
         for r in records {
             if r.lifecycle == Lifecycle::Live && r.agent_session_id.is_some() {
@@ -56,12 +114,20 @@ impl SessionManager {
             }
         }
         let observations = join_all(by_project.into_iter().map(|(name, recs)| async move {
-            let obs = match self.config.project(name) {
-                Ok(project) => self.observe_project(project, &recs).await,
+            let _timed = timing::phase(|| format!("observe project {name}"));
+            let obs: Vec<Option<Observation>> = match self.config.project(name) {
+                Ok(project) => {
+                    match tokio::time::timeout_at(deadline, self.observe_project(project, &recs))
+                        .await
+                    {
+                        Ok(obs) => obs.into_iter().map(Some).collect(),
+                        Err(_) => vec![None; recs.len()],
+                    }
+                }
                 Err(_) => recs
                     .iter()
                     .map(|_| {
-                        Observation::bare(
+                        Some(Observation::bare(
                             Activity::Exited,
                             Some(SessionError {
                                 name: "UnknownProject".into(),
@@ -70,7 +136,7 @@ impl SessionManager {
                                     self.config.file.display()
                                 ),
                             }),
-                        )
+                        ))
                     })
                     .collect(),
             };
@@ -197,6 +263,8 @@ impl SessionManager {
             cost_usd: obs.cost_usd,
             pending: obs.pending,
             error: obs.error,
+            stale: false,
+            stale_since: None,
             attach_command: Some(format!("ao attach {id}")),
             restore_command: Some(format!("ao restore {id}")),
             id,

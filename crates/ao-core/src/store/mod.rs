@@ -15,13 +15,15 @@ use crate::clock::EpochMillis;
 use crate::error::{Error, Result};
 use crate::session::{Lifecycle, RuntimeKind, SessionAddress, SessionRecord};
 
+mod last_observations;
 mod plugin_state;
 #[cfg(test)]
 mod tests;
 
+pub use last_observations::LastObservation;
 pub use plugin_state::PluginState;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
@@ -37,6 +39,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     model            TEXT,
     agent_mode       TEXT,
     created_at       INTEGER NOT NULL,
+    PRIMARY KEY (project, name)
+);
+CREATE TABLE IF NOT EXISTS last_observations (
+    project     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    observation TEXT NOT NULL,
+    observed_at INTEGER NOT NULL,
     PRIMARY KEY (project, name)
 );
 CREATE TABLE IF NOT EXISTS name_counters (
@@ -312,13 +321,16 @@ impl Store {
 
     /// Forgets a session.
     pub fn delete(&self, address: &SessionAddress) -> Result<()> {
-        self.conn()
-            .execute(
-                "DELETE FROM sessions WHERE project = ?1 AND name = ?2",
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        for table in ["sessions", "last_observations"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE project = ?1 AND name = ?2"),
                 params![address.project, address.name],
             )
             .map_err(|e| self.err(e))?;
-        Ok(())
+        }
+        tx.commit().map_err(|e| self.err(e))
     }
 
     /// Every session, ordered by project and creation.

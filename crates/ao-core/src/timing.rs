@@ -1,0 +1,36 @@
+//! Where the time of one `ao` call goes: with `AO_TIMING=1`, each timed phase prints one line to
+//! standard error when it ends (`ao: timing: <phase> <ms> ms`). `scripts/bench status` reads
+//! them; nothing is measured or printed otherwise.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// Whether `AO_TIMING` asks for timings (set and not empty), read once.
+pub fn enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("AO_TIMING").is_some_and(|v| !v.is_empty()))
+}
+
+/// A phase being timed; it reports when dropped.
+pub struct Phase {
+    name: String,
+    start: Instant,
+}
+
+/// Starts timing a phase whose name `name` gives (only called when timings are on).
+pub fn phase(name: impl FnOnce() -> String) -> Option<Phase> {
+    enabled().then(|| Phase {
+        name: name(),
+        start: Instant::now(),
+    })
+}
+
+impl Drop for Phase {
+    fn drop(&mut self) {
+        eprintln!(
+            "ao: timing: {} {:.2} ms",
+            self.name,
+            self.start.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+}
