@@ -161,16 +161,18 @@ impl Agent for OpenCodeAgent {
                 })
                 .collect()
         };
-        match self.servers.lookup(cx).await {
-            Ok(ServerState::Up { record, client, .. }) => {
-                self.observe_project(cx, &record, &client, sessions).await
+        match self.servers.running(cx).await {
+            Ok(Some((record, client))) => {
+                match self.observe_project(cx, &record, &client, sessions).await {
+                    Ok(observations) => observations,
+                    Err(e) => every(
+                        Activity::Blocked,
+                        "ServerUnresponsive",
+                        format!("the OpenCode server at {} does not answer: {e}", record.url),
+                    ),
+                }
             }
-            Ok(ServerState::Unresponsive(rec)) => every(
-                Activity::Blocked,
-                "ServerUnresponsive",
-                format!("the OpenCode server at {} does not answer", rec.url),
-            ),
-            Ok(ServerState::Gone) => match MidTurn::sessions(cx).await {
+            Ok(None) => match MidTurn::sessions(cx).await {
                 Ok(cut_off) => sessions
                     .iter()
                     .map(|s| server_gone(cx.project, s.record, &cut_off))

@@ -38,21 +38,22 @@ struct DirectoryFacts {
 }
 
 impl OpenCodeAgent {
-    /// Observes a project's sessions through its server, which answers.
+    /// Observes a project's sessions through its server, whose process runs; fails when the
+    /// server does not answer the first request (the list of its sessions).
     pub(crate) async fn observe_project(
         &self,
         cx: &ProjectContext<'_>,
         server: &ServerRecord,
         client: &Client,
         sessions: &[SessionContext<'_>],
-    ) -> Vec<Observation> {
+    ) -> Result<Vec<Observation>, ClientError> {
         // Taken before the first request: a mark made after it is newer than what is seen here.
         let looked_at = now_ms();
         let records: Vec<&SessionRecord> = sessions.iter().map(|s| s.record).collect();
         let timed = ao_core::timing::phase(|| "settled-turn memory read".into());
         let mut cache = LastMessages::load(cx).await;
         drop(timed);
-        let per_session = sessions_and_last_messages(client, &records, &mut cache).await;
+        let per_session = sessions_and_last_messages(client, &records, &mut cache).await?;
         let timed = ao_core::timing::phase(|| "settled-turn memory write".into());
         cache.save(cx).await;
         drop(timed);
@@ -93,29 +94,34 @@ impl OpenCodeAgent {
         // A memory that cannot be written is only a memory lost: what was observed stands.
         let _timed = ao_core::timing::phase(|| "mid-turn marks write".into());
         let _ = MidTurn::record(cx, looked_at, observed, busy).await;
-        observations
+        Ok(observations)
     }
 }
 
 /// Every session and its last message. The sessions come in one list of the project's; the last
 /// message only where the session changed since its turn was last seen settled. A session missing
-/// from the list (or a list that failed) is asked for alone.
+/// from the list (or a list the server refused) is asked for alone. A server that does not answer
+/// the list at all fails the whole observation: that list is the status's health check.
 async fn sessions_and_last_messages(
     client: &Client,
     records: &[&SessionRecord],
     cache: &mut LastMessages,
-) -> Vec<SessionFacts> {
+) -> Result<Vec<SessionFacts>, ClientError> {
     let Some(first) = records.first() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let mut listed: HashMap<String, Session> = HashMap::new();
-    if let Ok(all) = client
+    match client
         .project_sessions(&first.workspace.to_string_lossy())
         .await
     {
-        let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
-        cache.retain(&ids);
-        listed = all.into_iter().map(|s| (s.id.clone(), s)).collect();
+        Ok(all) => {
+            let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+            cache.retain(&ids);
+            listed = all.into_iter().map(|s| (s.id.clone(), s)).collect();
+        }
+        Err(e @ ClientError::Unreachable { .. }) => return Err(e),
+        Err(_) => {}
     }
     let remembered = &*cache;
     let per_session = join_all(records.iter().map(|s| {
@@ -146,7 +152,7 @@ async fn sessions_and_last_messages(
             cache.note(id, session.time.updated, last.as_ref());
         }
     }
-    per_session
+    Ok(per_session)
 }
 
 /// Status, permissions and questions of each directory, asked concurrently.

@@ -124,6 +124,23 @@ impl Servers {
         Ok(cx.state.get(&key(&cx.project.name)).await?)
     }
 
+    /// The project's server as the store knows it, when its process runs, with a client of it.
+    /// No request is made: `ao status` takes the answer to its first request as the health
+    /// check, which saves a round trip on every status. `None` when there is none.
+    pub async fn running(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<Option<(ServerRecord, Client)>, AgentError> {
+        let Some(rec) = self.record(cx).await? else {
+            return Ok(None);
+        };
+        if !rec.identity().is_alive() {
+            return Ok(None);
+        }
+        let client = rec.client()?;
+        Ok(Some((rec, client)))
+    }
+
     /// The state of a project's server; never starts one.
     pub async fn lookup(&self, cx: &ProjectContext<'_>) -> Result<ServerState, AgentError> {
         let _timed = ao_core::timing::phase(|| "server lookup (record, pid, health)".into());
