@@ -10,6 +10,7 @@ mod interact;
 mod output;
 mod progress;
 mod status_watch;
+mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -83,13 +84,7 @@ fn report(err: &anyhow::Error) -> ExitCode {
             || c.downcast_ref::<ao_core::agent::AgentError>()
                 .is_some_and(|e| e.is_usage())
     });
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text = format!("{text}: {cause}");
-        }
-    }
+    let text = error_text(err);
     // A config error is one line per problem, each a file:line:column a person can jump to.
     let per_line = err.chain().any(|c| {
         matches!(
@@ -106,6 +101,18 @@ fn report(err: &anyhow::Error) -> ExitCode {
         let _ = writeln!(stderr, "ao: {text}");
     }
     ExitCode::from(if usage { 2 } else { 1 })
+}
+
+/// An error and its causes, each said once.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }
 
 async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
@@ -198,11 +205,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { target } => {
-            let _ = target;
-            Err(UsageError(
-                "ao watch is not built yet; `ao status --watch` follows sessions".into(),
-            )
-            .into())
+            // Checked before the config is read: the answer does not depend on it.
+            watch::check_terminal()?;
+            watch::run(manager(&cli).await?, target.clone()).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::List => {
             let mgr = manager(&cli).await?;
