@@ -178,10 +178,13 @@ pub fn fit_columns(width: u16, session_w: usize, model_w: usize) -> Vec<(Column,
             if let Some((_, w)) = cols.iter_mut().find(|(c, _)| *c == Column::Summary) {
                 *w += spare;
             }
-            if used > avail {
-                // Too narrow even for the three that always show: the session gives way.
-                let over = used - avail;
-                cols[0].1 = cols[0].1.saturating_sub(over).max(1);
+            // Too narrow even for the three that always show: the session gives way, then the
+            // activity (its age first).
+            let mut over = used.saturating_sub(avail);
+            for col in &mut cols[..2] {
+                let less = over.min(col.1.saturating_sub(1));
+                col.1 -= less;
+                over -= less;
             }
             return cols;
         }
@@ -286,9 +289,7 @@ mod tests {
     fn narrower_drops_the_model_then_the_process_then_the_tokens_and_wider_adds_the_summary() {
         for width in 20..=200 {
             let cols = fit_columns(width, 24, 20);
-            if width >= 30 {
-                assert!(total(&cols) <= width, "{width}: {cols:?}");
-            }
+            assert!(total(&cols) <= width, "{width}: {cols:?}");
             let has = |c| cols.iter().any(|(col, _)| *col == c);
             assert!(has(Column::Session) && has(Column::Activity) && has(Column::Cost));
             // Lower priorities go before higher ones.

@@ -14,6 +14,8 @@
 mod actions;
 mod app;
 mod draw;
+#[cfg(test)]
+mod fixtures;
 mod format;
 
 use std::io::{self, IsTerminal, Stdout};
