@@ -229,3 +229,34 @@ fn enter_attaches_to_a_tmux_session_and_detaching_comes_back_to_the_dashboard() 
     let screen = wait(&w, &t, "the shell again", |s| s.contains("PROMPT$"));
     assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
 }
+
+#[test]
+fn a_panic_gives_the_terminal_back_before_its_message_prints() {
+    let w = world(Scenario::new());
+    let ao = shell_quote(&w.ao_script().to_string_lossy());
+    let t = w.sized_terminal(
+        "dash",
+        &format!(
+            "AO_FAULT_WATCH_PANIC=1 RUST_BACKTRACE=0 {ao} watch; echo WATCH-ENDED $?; PS1='PROMPT$ ' exec sh -i"
+        ),
+        80,
+        24,
+    );
+    let screen = wait(&w, &t, "the shell again", |s| s.contains("PROMPT$"));
+    // The message is on the normal screen, readable, lines starting at the left edge (no raw
+    // mode), and the exit code is a panic's.
+    assert!(screen.contains("ao watch panics on purpose"), "{screen}");
+    // Nothing was written over: a second exit from the alternate screen would put the cursor
+    // back at the top, and the shell would write over the message.
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    let message = lines.iter().position(|l| l.contains("panics on purpose"));
+    let ended = lines.iter().position(|l| *l == "WATCH-ENDED 101");
+    assert!(
+        matches!((message, ended), (Some(m), Some(e)) if m < e),
+        "{screen}"
+    );
+    assert!(
+        !t.alternate_screen(),
+        "still on the alternate screen:\n{screen}"
+    );
+}

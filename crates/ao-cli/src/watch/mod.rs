@@ -19,6 +19,7 @@ mod fixtures;
 mod format;
 
 use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -74,6 +75,8 @@ pub async fn run(mgr: SessionManager, target: Option<String>) -> anyhow::Result<
     // Only the ages change while nothing happens: once a second is as fine as they are shown.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    screen.draw(&mut app, paint)?;
+    ao_core::fault::watch_panic_point();
     loop {
         screen.draw(&mut app, paint)?;
         let effects = tokio::select! {
@@ -178,8 +181,7 @@ impl Screen {
             terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
         };
         // From here on, a failure half-way is undone by the drop.
-        enable_raw_mode()?;
-        crossterm::execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)?;
+        take_terminal()?;
         Ok(screen)
     }
 
@@ -198,8 +200,7 @@ impl Screen {
 
     /// Takes it back, and draws everything anew on the next draw.
     fn resume(&mut self) -> io::Result<()> {
-        enable_raw_mode()?;
-        crossterm::execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)?;
+        take_terminal()?;
         self.terminal.clear()
     }
 }
@@ -210,9 +211,23 @@ impl Drop for Screen {
     }
 }
 
-/// Leaves raw mode and the alternate screen and shows the cursor. Safe to call when they are not
-/// on, and more than once.
+/// Whether the dashboard holds the terminal (raw mode, alternate screen).
+static HELD: AtomicBool = AtomicBool::new(false);
+
+/// Takes the terminal: raw mode, the alternate screen, no cursor.
+fn take_terminal() -> io::Result<()> {
+    HELD.store(true, Ordering::SeqCst);
+    enable_raw_mode()?;
+    crossterm::execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor, once: the panic hook and the
+/// drop that follows it both call this, and leaving the alternate screen a second time would
+/// move the cursor back to where it was when the dashboard started, over what the panic printed.
 fn restore_terminal() {
+    if !HELD.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let _ = crossterm::execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
 }
