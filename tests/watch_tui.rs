@@ -260,3 +260,35 @@ fn a_panic_gives_the_terminal_back_before_its_message_prints() {
         "still on the alternate screen:\n{screen}"
     );
 }
+
+#[test]
+fn sigterm_gives_the_terminal_back_and_ends_cleanly() {
+    let w = world(Scenario::new());
+    let t = watch(&w, "dash", "", (80, 24));
+    wait(&w, &t, "the empty dashboard", |s| {
+        s.contains("no sessions yet")
+    });
+    // The pane's shell runs `ao watch` as its child (ao.sh execs it).
+    let out = t.tmux(&["display-message", "-p", "-t", "=dash:", "#{pane_pid}"]);
+    let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let ps = std::process::Command::new("ps")
+        .args(["-o", "pid=", "--ppid", &shell])
+        .output()
+        .expect("ps");
+    let pid: i32 = String::from_utf8_lossy(&ps.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no child of the pane's shell {shell}"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let screen = wait(&w, &t, "the shell again", |s| s.contains("PROMPT$"));
+    assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
+    assert!(
+        !t.alternate_screen(),
+        "still on the alternate screen:\n{screen}"
+    );
+}
