@@ -21,12 +21,24 @@ fn world(scenario: Scenario) -> World {
 /// A terminal running `ao watch ARGS` in a shell that says how it ended, then stays at a prompt.
 fn watch(w: &World, name: &str, args: &str, size: (u16, u16)) -> Terminal {
     let ao = shell_quote(&w.ao_script().to_string_lossy());
-    let command = format!("{ao} watch {args}; echo WATCH-ENDED $?; PS1='PROMPT$ ' exec sh -i");
+    // A person's terminal outside tmux: Enter attaches rather than switches a client.
+    let command =
+        format!("unset TMUX; {ao} watch {args}; echo WATCH-ENDED $?; PS1='PROMPT$ ' exec sh -i");
     w.sized_terminal(name, &command, size.0, size.1)
 }
 
 fn wait(w: &World, t: &Terminal, what: &str, pred: impl Fn(&str) -> bool) -> String {
     w.wait_screen(t, SCREEN, what, pred)
+}
+
+/// Waits for the shell's prompt after `ao watch` ended with 0, off the alternate screen.
+fn shell_again(w: &World, t: &Terminal) {
+    let screen = wait(w, t, "the shell again", |s| s.contains("PROMPT$"));
+    assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
+    assert!(
+        !t.alternate_screen(),
+        "still on the alternate screen:\n{screen}"
+    );
 }
 
 /// The line of the screen that holds `needle`.
@@ -114,12 +126,7 @@ fn a_permission_shows_without_a_key_and_p_permits_it_then_q_gives_the_terminal_b
     assert_cost(&w.session(&id), (350.0 * 3.0 + 12.0 * 15.0) / 1e6);
 
     t.keys(&["q"]);
-    let screen = wait(&w, &t, "the shell again", |s| s.contains("PROMPT$"));
-    assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
-    assert!(
-        !t.alternate_screen(),
-        "still on the alternate screen:\n{screen}"
-    );
+    shell_again(&w, &t);
 }
 
 #[test]
@@ -184,12 +191,7 @@ fn a_answers_a_question_by_picking_an_option_and_k_kills_after_a_confirmation() 
 
     // Ctrl-C gives the terminal back as q does.
     t.keys(&["C-c"]);
-    let screen = wait(&w, &t, "the shell again", |s| s.contains("PROMPT$"));
-    assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
-    assert!(
-        !t.alternate_screen(),
-        "still on the alternate screen:\n{screen}"
-    );
+    shell_again(&w, &t);
 }
 
 #[test]
@@ -207,11 +209,7 @@ fn enter_attaches_to_a_tmux_session_and_detaching_comes_back_to_the_dashboard() 
     let w = world(Scenario::new().script(script("hello").turn(Turn::text("Hello from the mock."))));
     let id = w.spawn(&["demo", "hello", "--runtime", "tmux"]);
     w.wait_activity(&id, "ready");
-    let ao = shell_quote(&w.ao_script().to_string_lossy());
-    let t = w.terminal(
-        "dash",
-        &format!("unset TMUX; {ao} watch; echo WATCH-ENDED $?; PS1='PROMPT$ ' exec sh -i"),
-    );
+    let t = watch(&w, "dash", "", (200, 50));
     wait(&w, &t, "the dashboard", |s| {
         s.contains("Hello from the mock.") && s.contains("q quit")
     });
@@ -226,8 +224,7 @@ fn enter_attaches_to_a_tmux_session_and_detaching_comes_back_to_the_dashboard() 
         s.contains(&format!("back from {id}")) && s.contains("q quit")
     });
     t.keys(&["q"]);
-    let screen = wait(&w, &t, "the shell again", |s| s.contains("PROMPT$"));
-    assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
+    shell_again(&w, &t);
 }
 
 #[test]
@@ -285,10 +282,5 @@ fn sigterm_gives_the_terminal_back_and_ends_cleanly() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .expect("SIGTERM");
-    let screen = wait(&w, &t, "the shell again", |s| s.contains("PROMPT$"));
-    assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
-    assert!(
-        !t.alternate_screen(),
-        "still on the alternate screen:\n{screen}"
-    );
+    shell_again(&w, &t);
 }

@@ -103,6 +103,18 @@ fn report(err: &anyhow::Error) -> ExitCode {
     ExitCode::from(if usage { 2 } else { 1 })
 }
 
+/// The process that attaches a terminal to a session (`ao attach`, and Enter in `ao watch`).
+fn attach_command(cmd: &ao_core::runtime::AttachCommand) -> std::process::Command {
+    let mut child = std::process::Command::new(&cmd.program);
+    child
+        .args(&cmd.args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    for k in &cmd.env_remove {
+        child.env_remove(k);
+    }
+    child
+}
+
 /// An error and its causes, each said once.
 fn error_text(err: &anyhow::Error) -> String {
     let mut text = err.to_string();
@@ -229,13 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attach { target } => {
             let mgr = manager(&cli).await?;
             let cmd = mgr.attach(target).await?;
-            let mut child = std::process::Command::new(&cmd.program);
-            child
-                .args(&cmd.args)
-                .envs(cmd.env.iter().map(|(k, v)| (k, v)));
-            for k in &cmd.env_remove {
-                child.env_remove(k);
-            }
+            let mut child = attach_command(&cmd);
             // Hand the terminal over: ao's work is done once the attach starts.
             use std::os::unix::process::CommandExt;
             let err = child.exec();

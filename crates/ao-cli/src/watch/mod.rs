@@ -141,13 +141,7 @@ async fn attach(
             return Ok(vec![]);
         }
     };
-    let mut child = tokio::process::Command::new(&cmd.program);
-    child
-        .args(&cmd.args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)));
-    for k in &cmd.env_remove {
-        child.env_remove(k);
-    }
+    let mut child = tokio::process::Command::from(crate::attach_command(&cmd));
     screen.suspend().context("cannot give the terminal back")?;
     let mut effects = Vec::new();
     let status = match child.spawn() {
