@@ -4,8 +4,8 @@
 //! a key (crossterm's event stream), the outcome of an action, a signal, or the once-a-second tick
 //! that keeps the "for how long" column true. It redraws after each, and does nothing in between,
 //! so an idle dashboard costs almost nothing. Actions run as tasks of their own through the
-//! manager (`actions.rs`), the state and the key map are plain values (`app.rs`), and the screen
-//! is drawn from them (`draw.rs`, `format.rs`).
+//! manager (`actions.rs`), the state and the key map are plain values (`app.rs`, with the typed
+//! line in `input.rs`), and the screen is drawn from them (`draw.rs`, `format.rs`).
 //!
 //! The terminal is always given back: [`Screen`]'s drop leaves the alternate screen and raw mode
 //! (on `q`, Ctrl-C, SIGINT, SIGTERM, SIGHUP and every error), and a panic hook does the same
@@ -17,6 +17,7 @@ mod draw;
 #[cfg(test)]
 mod fixtures;
 mod format;
+mod input;
 
 use std::io::{self, IsTerminal, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
