@@ -479,6 +479,12 @@ impl World {
     /// sessions in), 200x50, running `command` through `sh -c`. The pane stays after its program
     /// ends so that what it printed can still be read.
     pub fn terminal(&self, name: &str, command: &str) -> Terminal {
+        self.sized_terminal(name, command, 200, 50)
+    }
+
+    /// [`World::terminal`] of `width` columns and `height` lines (80x24: the smallest a
+    /// full-screen view must work in).
+    pub fn sized_terminal(&self, name: &str, command: &str, width: u16, height: u16) -> Terminal {
         let socket = format!("{}-term", self.tmux_socket);
         let t = Terminal {
             socket,
@@ -488,9 +494,9 @@ impl World {
             "new-session",
             "-d",
             "-x",
-            "200",
+            &width.to_string(),
             "-y",
-            "50",
+            &height.to_string(),
             "-s",
             name,
             "sh",
@@ -710,6 +716,26 @@ impl Terminal {
         let target = format!("={}:", self.name);
         let out = self.tmux(&["capture-pane", "-p", "-t", &target]);
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Presses keys, each as tmux names it (`Up`, `Enter`, `Escape`, `C-c`, `p`).
+    pub fn keys(&self, keys: &[&str]) {
+        let target = format!("={}:", self.name);
+        let mut args = vec!["send-keys", "-t", &target];
+        args.extend_from_slice(keys);
+        let out = self.tmux(&args);
+        assert!(
+            out.status.success(),
+            "send-keys {keys:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Whether the pane shows the alternate screen (a full-screen program is drawing).
+    pub fn alternate_screen(&self) -> bool {
+        let target = format!("={}:", self.name);
+        let out = self.tmux(&["display-message", "-p", "-t", &target, "#{alternate_on}"]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
     }
 
     /// Types `text` and Enter.

@@ -175,7 +175,8 @@ fn is_final(e: &TranscriptEntry) -> bool {
     }
 }
 
-fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<()> {
+/// One entry of a conversation as `ao logs` prints it (the dashboard's log view too).
+pub fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<()> {
     let time = chrono::DateTime::from_timestamp_millis(e.at)
         .map(|t| {
             t.with_timezone(&chrono::Local)

@@ -10,6 +10,7 @@ mod interact;
 mod output;
 mod progress;
 mod status_watch;
+mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -86,13 +87,7 @@ fn report(err: &anyhow::Error) -> ExitCode {
             || c.downcast_ref::<ao_core::agent::AgentError>()
                 .is_some_and(|e| e.is_usage())
     });
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text = format!("{text}: {cause}");
-        }
-    }
+    let text = error_text(err);
     // A config error is one line per problem, each a file:line:column a person can jump to.
     let per_line = err.chain().any(|c| {
         matches!(
@@ -109,6 +104,30 @@ fn report(err: &anyhow::Error) -> ExitCode {
         let _ = writeln!(stderr, "ao: {text}");
     }
     ExitCode::from(if usage { 2 } else { 1 })
+}
+
+/// The process that attaches a terminal to a session (`ao attach`, and Enter in `ao watch`).
+fn attach_command(cmd: &ao_core::runtime::AttachCommand) -> std::process::Command {
+    let mut child = std::process::Command::new(&cmd.program);
+    child
+        .args(&cmd.args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    for k in &cmd.env_remove {
+        child.env_remove(k);
+    }
+    child
+}
+
+/// An error and its causes, each said once.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }
 
 async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
@@ -210,11 +229,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { target } => {
-            let _ = target;
-            Err(UsageError(
-                "ao watch is not built yet; `ao status --watch` follows sessions".into(),
-            )
-            .into())
+            // Checked before the config is read: the answer does not depend on it.
+            watch::check_terminal()?;
+            watch::run(manager(&cli).await?, target.clone()).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::List => {
             let mgr = manager(&cli).await?;
@@ -235,13 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attach { target } => {
             let mgr = manager(&cli).await?;
             let cmd = mgr.attach(target).await?;
-            let mut child = std::process::Command::new(&cmd.program);
-            child
-                .args(&cmd.args)
-                .envs(cmd.env.iter().map(|(k, v)| (k, v)));
-            for k in &cmd.env_remove {
-                child.env_remove(k);
-            }
+            let mut child = attach_command(&cmd);
             // Hand the terminal over: ao's work is done once the attach starts.
             use std::os::unix::process::CommandExt;
             let err = child.exec();

@@ -323,6 +323,8 @@ mod tests {
                 id: "per_1fedf2dcb0015MsLj6Nnz08NsT".into(),
                 title: "bash: ".to_string() + &"x".repeat(200),
                 from_session: None,
+                tool: None,
+                questions: Vec::new(),
             }],
             error: Some(SessionError {
                 name: "APIError".into(),

@@ -3,7 +3,9 @@
 //! places, what a crashed `ao spawn` leaves behind and that `ao status` and `ao kill` deal with it.
 //! `AO_FAULT_PAUSE_AT=<point>` makes it say so on standard error and wait until standard input
 //! closes when it reaches a point, so that a test can run another `ao` at exactly that moment
-//! (tests/foundation.rs: a send between a status's look and its write). Unset, as they always are
+//! (tests/foundation.rs: a send between a status's look and its write). `AO_FAULT_WATCH_PANIC`
+//! makes `ao watch` panic once its first screen is drawn, to test that a panic gives the
+//! terminal back (tests/watch_tui.rs). Unset, as they always are
 //! outside those tests, each costs one environment lookup per point.
 
 /// The environment variable naming the point at which to crash.
@@ -51,5 +53,15 @@ pub async fn pause_point(point: &'static str) {
             let _ = std::io::stdin().read_to_end(&mut Vec::new());
         })
         .await;
+    }
+}
+
+/// The environment variable that makes `ao watch` panic after its first draw.
+pub const WATCH_PANIC_ENV: &str = "AO_FAULT_WATCH_PANIC";
+
+/// Panics if `AO_FAULT_WATCH_PANIC` is set.
+pub fn watch_panic_point() {
+    if std::env::var_os(WATCH_PANIC_ENV).is_some() {
+        panic!("{WATCH_PANIC_ENV} is set: ao watch panics on purpose");
     }
 }

@@ -237,6 +237,23 @@ pub struct PendingRequest {
     /// The agent session that raised it, when it is a child of the tracked session.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_session: Option<String>,
+    /// For a permission, the tool (or permission) it is for, e.g. `bash`, `edit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// For a question, what it asks, in order: `ao answer` takes one answer each. A live view
+    /// shows the options so that a person can pick one without typing it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<PendingQuestion>,
+}
+
+/// One question of a pending question request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingQuestion {
+    /// The question.
+    pub question: String,
+    /// The choices offered, by label (what an answer names); a person may also answer in words.
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 /// Why a session is blocked.

@@ -9,7 +9,9 @@ use futures_util::future::join_all;
 
 use ao_core::agent::{Observation, ProjectContext, SessionContext};
 use ao_core::config::ProjectConfig;
-use ao_core::session::{Activity, PendingKind, PendingRequest, SessionError, SessionRecord};
+use ao_core::session::{
+    Activity, PendingKind, PendingQuestion, PendingRequest, SessionError, SessionRecord,
+};
 
 use crate::client::{Client, ClientError};
 use crate::last_messages::LastMessages;
@@ -180,6 +182,8 @@ async fn directory_facts(client: &Client, dirs: &BTreeSet<String>) -> DirectoryF
                 id: p.id,
                 title: format!("{}: {}", p.permission, p.patterns.join(" ")),
                 from_session: Some(p.session_id),
+                tool: Some(p.permission),
+                questions: Vec::new(),
             });
         }
         for q in qs.unwrap_or_default() {
@@ -195,6 +199,15 @@ async fn directory_facts(client: &Client, dirs: &BTreeSet<String>) -> DirectoryF
                 id: q.id,
                 title,
                 from_session: Some(q.session_id),
+                tool: None,
+                questions: q
+                    .questions
+                    .into_iter()
+                    .map(|q| PendingQuestion {
+                        question: q.question,
+                        options: q.options.into_iter().map(|o| o.label).collect(),
+                    })
+                    .collect(),
             });
         }
     }

@@ -194,6 +194,8 @@ mod tests {
                     id: "per_1".into(),
                     title: "bash: x".into(),
                     from_session: None,
+                    tool: None,
+                    questions: Vec::new(),
                 }]
             } else {
                 vec![]

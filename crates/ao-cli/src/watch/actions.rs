@@ -1,0 +1,139 @@
+//! Carrying out what the dashboard asks, through the session manager, off the drawing loop: each
+//! action is a task of its own whose outcome comes back as a [`Outcome`], so a slow kill never
+//! freezes the screen.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use ao_core::agent::PermitDecision;
+use ao_core::manager::{KillOptions, QuestionReply, SessionManager};
+use ao_core::transcript::TranscriptEntry;
+
+use super::app::Action;
+use crate::output;
+
+/// What came back from a task.
+#[derive(Debug)]
+pub enum Outcome {
+    /// An action ended: what to say in the status line, and whether it failed.
+    Done {
+        /// One line for the status line.
+        text: String,
+        /// Whether it failed.
+        error: bool,
+    },
+    /// A conversation was read (or why not).
+    Transcript {
+        /// The session.
+        id: String,
+        /// Its entries.
+        read: Result<Vec<TranscriptEntry>, String>,
+    },
+}
+
+/// Starts `action` on the runtime's thread; its outcome goes to `done`.
+pub fn start(mgr: Arc<SessionManager>, action: Action, done: UnboundedSender<Outcome>) {
+    tokio::spawn(async move {
+        let outcome = match run(&mgr, action).await {
+            Ok(text) => Outcome::Done { text, error: false },
+            Err(e) => Outcome::Done {
+                text: one_line(&e),
+                error: true,
+            },
+        };
+        // The dashboard may have quit meanwhile: nobody to tell.
+        let _ = done.send(outcome);
+    });
+}
+
+/// Reads the conversation of `id`; it goes to `done`.
+pub fn fetch(mgr: Arc<SessionManager>, id: String, done: UnboundedSender<Outcome>) {
+    tokio::spawn(async move {
+        let read = async {
+            let rec = mgr.resolve_one(&id).await?;
+            mgr.transcript(&rec).await
+        }
+        .await
+        .map_err(|e| one_line(&anyhow::Error::from(e)));
+        let _ = done.send(Outcome::Transcript { id, read });
+    });
+}
+
+async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
+    Ok(match action {
+        Action::Permit {
+            id,
+            decision,
+            request,
+        } => {
+            let (rec, req) = mgr.permit(&id, decision, request.as_deref()).await?;
+            let verb = match decision {
+                PermitDecision::Once => "allowed once",
+                PermitDecision::Always => "allowed always",
+                PermitDecision::Reject => "rejected",
+            };
+            format!("{}: {verb}: {}", rec.address, req.title)
+        }
+        Action::Answer {
+            id,
+            request,
+            answers,
+        } => {
+            let (rec, req) = mgr
+                .answer(&id, Some(&request), QuestionReply::Answers(answers))
+                .await?;
+            format!("{}: answered: {}", rec.address, req.title)
+        }
+        Action::Send { id, text } => {
+            let rec = mgr.send(&id, &text).await?;
+            format!("sent to {}", rec.address)
+        }
+        Action::Kill { id } => {
+            let report = mgr
+                .kill(
+                    &id,
+                    KillOptions {
+                        purge: false,
+                        force: false,
+                    },
+                )
+                .await?;
+            let mut text = Vec::new();
+            for k in &report.sessions {
+                output::kill_report(&mut text, k)?;
+            }
+            let mut said = String::from_utf8_lossy(&text)
+                .lines()
+                .collect::<Vec<_>>()
+                .join("; ");
+            let problems: Vec<&String> = report
+                .sessions
+                .iter()
+                .flat_map(|k| &k.problems)
+                .chain(&report.release_problems)
+                .collect();
+            if !problems.is_empty() {
+                said.push_str(&format!(
+                    "; {}",
+                    problems
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+                anyhow::bail!(said);
+            }
+            said
+        }
+        Action::Restore { id } => {
+            let rec = mgr.restore(&id).await?;
+            format!("{}: restored ({})", rec.address, rec.runtime)
+        }
+    })
+}
+
+/// An error as one line, as `ao` reports it.
+pub fn one_line(e: &anyhow::Error) -> String {
+    crate::error_text(e).lines().collect::<Vec<_>>().join(" ")
+}

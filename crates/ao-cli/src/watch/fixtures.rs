@@ -1,0 +1,73 @@
+//! Sessions for the dashboard's unit tests.
+
+use ao_core::live::LiveSession;
+use ao_core::session::{
+    Activity, PendingKind, PendingQuestion, PendingRequest, ProcessState, RuntimeKind,
+    SessionStatus, Tokens,
+};
+
+/// A running session `id` (`project/name`) in `activity`, entered at `since`.
+pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
+    let (project, name) = id.split_once('/').expect("project/name");
+    LiveSession {
+        status: SessionStatus {
+            id: id.into(),
+            project: project.into(),
+            name: name.into(),
+            agent: "opencode".into(),
+            runtime: RuntimeKind::Process,
+            process: ProcessState::Running,
+            activity,
+            agent_session_id: Some("ses_1".into()),
+            workspace: "/tmp/x".into(),
+            branch: None,
+            created_at: "2025-01-01T00:00:00Z".into(),
+            last_activity_at: None,
+            model: Some("anthropic/claude-sonnet-4-20250514".into()),
+            summary: Some("Fix the linting errors in every crate of the workspace".into()),
+            tokens: Tokens {
+                input: 1_234_567,
+                output: 89_012,
+                ..Tokens::default()
+            },
+            cost_usd: 123.456789,
+            pending: vec![],
+            error: None,
+            attach_command: None,
+            restore_command: None,
+        },
+        activity_since: since.into(),
+    }
+}
+
+/// `s` with a permission request pending.
+pub fn with_permission(mut s: LiveSession, id: &str) -> LiveSession {
+    s.status.pending.push(PendingRequest {
+        kind: PendingKind::Permission,
+        id: id.into(),
+        title: "bash: echo hi > out.txt".into(),
+        from_session: None,
+        tool: Some("bash".into()),
+        questions: vec![],
+    });
+    s
+}
+
+/// `s` with a question pending, asking each of `questions` (question, options).
+pub fn with_question(mut s: LiveSession, id: &str, questions: &[(&str, &[&str])]) -> LiveSession {
+    s.status.pending.push(PendingRequest {
+        kind: PendingKind::Question,
+        id: id.into(),
+        title: questions[0].0.into(),
+        from_session: None,
+        tool: None,
+        questions: questions
+            .iter()
+            .map(|(q, options)| PendingQuestion {
+                question: (*q).into(),
+                options: options.iter().map(|o| (*o).into()).collect(),
+            })
+            .collect(),
+    });
+    s
+}
