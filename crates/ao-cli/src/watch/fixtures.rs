@@ -33,6 +33,8 @@ pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
             cost_usd: 123.456789,
             pending: vec![],
             error: None,
+            stale: false,
+            stale_since: None,
             attach_command: None,
             restore_command: None,
         },
