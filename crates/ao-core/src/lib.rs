@@ -13,7 +13,9 @@
 //!   contexts its calls get;
 //! - [`blocking`]: the one boundary between async code and work that blocks;
 //! - [`transcript`]: a session's conversation as `ao logs` shows it;
-//! - [`workspace`]: one git work tree per session, or the project directory itself;
+//! - [`workspace`]: one git work tree per session, or the project directory itself, and what a
+//!   session changed in it;
+//! - [`resources`]: what a session's processes cost (memory, CPU, age);
 //! - [`manager`]: the [`SessionManager`](manager::SessionManager), the one place that combines
 //!   runtime facts with agent facts;
 //! - [`doctor`]: the checks of `ao doctor`, each with what to do about it;
@@ -33,6 +35,7 @@ pub mod fault;
 pub mod home;
 pub mod init;
 pub mod manager;
+pub mod resources;
 pub mod runtime;
 pub mod session;
 pub mod store;

@@ -7,9 +7,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures_util::future::join_all;
 
-use ao_core::agent::{Observation, ProjectContext, SessionContext};
+use ao_core::agent::{Observation, PlanItem, ProjectContext, SessionContext};
 use ao_core::config::ProjectConfig;
-use ao_core::session::{Activity, PendingKind, PendingRequest, SessionError, SessionRecord};
+use ao_core::session::{
+    Activity, PendingKind, PendingRequest, SessionError, SessionRecord, TodoCount,
+};
 
 use crate::client::{Client, ClientError};
 use crate::last_messages::LastMessages;
@@ -22,10 +24,12 @@ use crate::{now_ms, OpenCodeAgent};
 /// How deep a chain of child sessions (subagents of subagents) is followed to its tracked root.
 const MAX_CHILD_DEPTH: usize = 4;
 
-/// The session object and its last message, as fetched (or remembered) for one session.
+/// The session object, its last message and its plan counts (`None` when unread), as fetched
+/// (or remembered) for one session.
 type SessionFacts = (
     Result<Session, ClientError>,
     Result<Option<MessageInfo>, ClientError>,
+    Option<TodoCount>,
 );
 
 /// What the directories' instances say: statuses, the requests pending there, and the
@@ -60,7 +64,7 @@ impl OpenCodeAgent {
         let open: BTreeSet<String> = records
             .iter()
             .zip(&per_session)
-            .filter(|(_, (_, last))| match last {
+            .filter(|(_, (_, last, _))| match last {
                 Ok(m) => m.as_ref().is_none_or(|m| !observe::turn_settled(m)),
                 Err(_) => true,
             })
@@ -125,20 +129,26 @@ async fn sessions_and_last_messages(
                 .as_ref()
                 .ok()
                 .and_then(|found| remembered.last_message(id, found.time.updated));
-            let last = match known {
-                Some(m) => Ok(Some(m.clone())),
-                None => client
-                    .messages(id, Some(1))
-                    .await
-                    .map(|mut m| m.pop().map(|m| m.info)),
+            // The plan is read with the last message: only where the session changed.
+            let (last, todos) = match known {
+                Some((m, todos)) => (Ok(Some(m.clone())), todos),
+                None => {
+                    let (last, todos) =
+                        futures_util::join!(client.messages(id, Some(1)), client.todos(id));
+                    let todos = todos.ok().map(|t| {
+                        let plan: Vec<PlanItem> = t.into_iter().map(PlanItem::from).collect();
+                        PlanItem::count(&plan)
+                    });
+                    (last.map(|mut m| m.pop().map(|m| m.info)), todos)
+                }
             };
-            (session, last)
+            (session, last, todos.filter(|t| t.total > 0))
         }
     }))
     .await;
-    for (rec, (session, last)) in records.iter().zip(&per_session) {
+    for (rec, (session, last, todos)) in records.iter().zip(&per_session) {
         if let (Some(id), Ok(session), Ok(last)) = (&rec.agent_session_id, session, last) {
-            cache.note(id, session.time.updated, last.as_ref());
+            cache.note(id, session.time.updated, last.as_ref(), *todos);
         }
     }
     per_session
@@ -193,7 +203,7 @@ async fn directory_facts(client: &Client, dirs: &BTreeSet<String>) -> DirectoryF
 /// One session's observation from what was gathered.
 fn observe_one(
     rec: &SessionRecord,
-    (session, last): SessionFacts,
+    (session, last, todos): SessionFacts,
     dirs: &DirectoryFacts,
     owners: &HashMap<String, String>,
     server: &ServerRecord,
@@ -239,6 +249,7 @@ fn observe_one(
             last_message: last.as_ref(),
             pending,
             server_started_at: server.started_at_ms,
+            todos,
         },
         now,
     )

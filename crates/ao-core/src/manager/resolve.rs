@@ -14,12 +14,14 @@ impl SessionManager {
         };
         if let Some((project, name)) = target.split_once('/') {
             let found: Vec<_> = all
-                .into_iter()
+                .iter()
                 .filter(|r| r.address.project == project && r.address.name == name)
+                .cloned()
                 .collect();
             if found.is_empty() {
                 return Err(Error::Usage(format!(
-                    "no session {target}; `ao list` shows the sessions there are"
+                    "no session {target}; {}",
+                    known_sessions(&all)
                 )));
             }
             return Ok(found);
@@ -33,12 +35,14 @@ impl SessionManager {
                 .collect());
         }
         let found: Vec<_> = all
-            .into_iter()
+            .iter()
             .filter(|r| r.address.name == target)
+            .cloned()
             .collect();
         match found.len() {
             0 => Err(Error::Usage(format!(
-                "no project or session named {target:?}; `ao list` shows the sessions there are"
+                "no project or session named {target:?}; {}",
+                known_sessions(&all)
             ))),
             1 => Ok(found),
             _ => Err(Error::Usage(format!(
@@ -64,4 +68,28 @@ impl SessionManager {
             ))),
         }
     }
+}
+
+/// How many sessions an unknown target's error lists.
+const LISTED: usize = 10;
+
+/// The sessions there are, for an error about a target that names none of them.
+fn known_sessions(all: &[SessionRecord]) -> String {
+    if all.is_empty() {
+        return "there are no sessions; `ao spawn` starts one".into();
+    }
+    let names: Vec<String> = all
+        .iter()
+        .take(LISTED)
+        .map(|r| r.address.to_string())
+        .collect();
+    let more = if all.len() > LISTED {
+        format!(" and {} more", all.len() - LISTED)
+    } else {
+        String::new()
+    };
+    format!(
+        "the sessions are {}{more} (`ao list` shows them all)",
+        names.join(", ")
+    )
 }

@@ -30,18 +30,26 @@ impl SessionManager {
         let (alive, observations) =
             futures_util::join!(self.liveness(records), self.observe_all(records));
         let mut obs_by_address = observations;
-        let mut out = Vec::with_capacity(records.len());
-        for (r, alive) in records.iter().zip(alive) {
-            let obs = match obs_by_address.remove(&r.address) {
+        let mut observed = Vec::with_capacity(records.len());
+        for (r, alive) in records.iter().zip(&alive) {
+            observed.push(match obs_by_address.remove(&r.address) {
                 Some(obs) => obs,
                 None if r.lifecycle == Lifecycle::Spawning => {
-                    self.spawning_observation(r, alive).await?
+                    self.spawning_observation(r, *alive).await?
                 }
                 None => Observation::bare(Activity::Exited, None),
-            };
-            out.push(self.compose(r, obs, alive, now));
+            });
         }
-        Ok(out)
+        // After the observations: what the agent last did is part of what keeps a count true.
+        let last_activity: Vec<_> = observed.iter().map(|o| o.last_activity_at).collect();
+        let files = self.files_changed_of(records, &last_activity).await;
+        Ok(records
+            .iter()
+            .zip(observed)
+            .zip(alive)
+            .zip(files)
+            .map(|(((r, obs), alive), files)| self.compose(r, obs, alive, files, now))
+            .collect())
     }
 
     /// What the agents say about the live sessions among `records`, projects concurrently.
@@ -163,7 +171,14 @@ impl SessionManager {
         out
     }
 
-    fn compose(&self, r: &SessionRecord, obs: Observation, alive: bool, now: i64) -> SessionStatus {
+    fn compose(
+        &self,
+        r: &SessionRecord,
+        obs: Observation,
+        alive: bool,
+        files_changed: Option<usize>,
+        now: i64,
+    ) -> SessionStatus {
         let activity = match obs.activity {
             Activity::Ready
                 if obs.last_activity_at.is_some_and(|t| {
@@ -197,6 +212,8 @@ impl SessionManager {
             cost_usd: obs.cost_usd,
             pending: obs.pending,
             error: obs.error,
+            todos: obs.todos,
+            files_changed,
             attach_command: Some(format!("ao attach {id}")),
             restore_command: Some(format!("ao restore {id}")),
             id,

@@ -21,7 +21,14 @@ mod tests;
 
 pub use plugin_state::PluginState;
 
-const SCHEMA_VERSION: i64 = 1;
+/// What each version of the store adds, in order: a store at version `n` has had the first `n`
+/// applied. A step is never edited once released; a change is a new step.
+const MIGRATIONS: &[&str] = &[SCHEMA, ADD_BASE];
+
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 2: the commit a session's work tree started from (`ao show`, `ao diff`).
+const ADD_BASE: &str = "ALTER TABLE sessions ADD COLUMN base TEXT;";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
@@ -138,7 +145,11 @@ impl Store {
         if version < SCHEMA_VERSION {
             retry_busy(|| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                tx.execute_batch(SCHEMA)?;
+                // Read again inside the transaction: another `ao` may have migrated meanwhile.
+                let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                for step in MIGRATIONS.iter().skip(now.max(0) as usize) {
+                    tx.execute_batch(step)?;
+                }
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
                 tx.commit()
             })
@@ -261,6 +272,7 @@ impl Store {
             agent_session_id: None,
             workspace: new.workspace.to_path_buf(),
             branch: None,
+            base: None,
             runtime_handle: None,
             model: new.model.map(str::to_string),
             agent_mode: new.agent_mode.map(str::to_string),
@@ -285,7 +297,8 @@ impl Store {
             .conn()
             .execute(
                 "UPDATE sessions SET runtime = ?3, lifecycle = ?4, agent_session_id = ?5,
-                        workspace = ?6, branch = ?7, runtime_handle = ?8, model = ?9, agent_mode = ?10
+                        workspace = ?6, branch = ?7, runtime_handle = ?8, model = ?9, agent_mode = ?10,
+                        base = ?11
                  WHERE project = ?1 AND name = ?2",
                 params![
                     rec.address.project,
@@ -297,7 +310,8 @@ impl Store {
                     rec.branch,
                     handle,
                     rec.model,
-                    rec.agent_mode
+                    rec.agent_mode,
+                    rec.base
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -377,7 +391,7 @@ impl Store {
 
 /// The columns [`RawRecord::from_row`] reads, in its order.
 const RECORD_COLUMNS: &str = "project, name, agent, runtime, lifecycle, agent_session_id, \
-     workspace, branch, runtime_handle, model, agent_mode, created_at";
+     workspace, branch, runtime_handle, model, agent_mode, created_at, base";
 
 /// A row of `sessions` as stored, before its text columns are understood.
 struct RawRecord {
@@ -393,6 +407,7 @@ struct RawRecord {
     model: Option<String>,
     agent_mode: Option<String>,
     created_at: i64,
+    base: Option<String>,
 }
 
 impl RawRecord {
@@ -410,6 +425,7 @@ impl RawRecord {
             model: r.get(9)?,
             agent_mode: r.get(10)?,
             created_at: r.get(11)?,
+            base: r.get(12)?,
         })
     }
 
@@ -453,6 +469,7 @@ impl RawRecord {
             agent_session_id: self.agent_session_id,
             workspace: PathBuf::from(self.workspace),
             branch: self.branch,
+            base: self.base,
             runtime_handle,
             model: self.model,
             agent_mode: self.agent_mode,
