@@ -24,7 +24,8 @@ use crate::{now_ms, OpenCodeAgent};
 /// How deep a chain of child sessions (subagents of subagents) is followed to its tracked root.
 const MAX_CHILD_DEPTH: usize = 4;
 
-/// The session object, its last message and its plan counts (`None` when unread), as fetched
+/// The session object, its last message and its plan counts (`None` when unread; `0/0` without
+/// a plan), as fetched
 /// (or remembered) for one session.
 type SessionFacts = (
     Result<Session, ClientError>,
@@ -129,20 +130,23 @@ async fn sessions_and_last_messages(
                 .as_ref()
                 .ok()
                 .and_then(|found| remembered.last_message(id, found.time.updated));
-            // The plan is read with the last message: only where the session changed.
+            // The plan is read with the last message: only where the session changed (or where
+            // an older ao remembered the message without it).
+            let plan = || async {
+                client.todos(id).await.ok().map(|t| {
+                    let plan: Vec<PlanItem> = t.into_iter().map(PlanItem::from).collect();
+                    PlanItem::count(&plan)
+                })
+            };
             let (last, todos) = match known {
-                Some((m, todos)) => (Ok(Some(m.clone())), todos),
+                Some((m, Some(todos))) => (Ok(Some(m.clone())), Some(todos)),
+                Some((m, None)) => (Ok(Some(m.clone())), plan().await),
                 None => {
-                    let (last, todos) =
-                        futures_util::join!(client.messages(id, Some(1)), client.todos(id));
-                    let todos = todos.ok().map(|t| {
-                        let plan: Vec<PlanItem> = t.into_iter().map(PlanItem::from).collect();
-                        PlanItem::count(&plan)
-                    });
+                    let (last, todos) = futures_util::join!(client.messages(id, Some(1)), plan());
                     (last.map(|mut m| m.pop().map(|m| m.info)), todos)
                 }
             };
-            (session, last, todos.filter(|t| t.total > 0))
+            (session, last, todos)
         }
     }))
     .await;
@@ -249,7 +253,8 @@ fn observe_one(
             last_message: last.as_ref(),
             pending,
             server_started_at: server.started_at_ms,
-            todos,
+            // An empty plan is no plan.
+            todos: todos.filter(|t| t.total > 0),
         },
         now,
     )

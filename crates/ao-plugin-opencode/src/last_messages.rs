@@ -35,7 +35,8 @@ fn key(project: &str) -> String {
 struct Remembered {
     updated: i64,
     message: MessageInfo,
-    /// Absent in what an older ao stored, and when the plan could not be read.
+    /// `None` in what an older ao stored and when the plan could not be read (then it is read
+    /// again); `0/0` for a session without a plan.
     #[serde(default)]
     todos: Option<TodoCount>,
 }
