@@ -228,6 +228,13 @@ fn a_fork_starts_from_the_conversation_and_the_work_and_leaves_the_source_alone(
     assert!(err.contains("has no message msg_nosuchmessage"), "{err}");
     assert!(err.contains(&first_reply), "{err}");
     assert!(err.contains(&format!("user       {PROMPT}")), "{err}");
+
+    // With the project's server gone, forking starts it again, as restore does.
+    w.crash_server("demo");
+    let revived = fork(&w, &[&source, "--name", "revived"]);
+    let show = json_of(&w, &["show", &revived, "--json"]);
+    assert_eq!(show["messages"].as_array().unwrap().len(), 4, "{show:#}");
+    assert!(show["resources"]["server_rss_bytes"].as_u64().unwrap() > 0);
 }
 
 #[test]

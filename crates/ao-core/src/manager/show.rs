@@ -47,9 +47,8 @@ impl SessionManager {
             .into_iter()
             .next()
             .expect("one status per record");
-        let (plan, messages, files, resources) = futures_util::join!(
-            self.plan_of(&rec),
-            self.messages_of(&rec),
+        let ((plan, messages), files, resources) = futures_util::join!(
+            self.plan_and_messages(&rec),
             self.files_of(&rec),
             self.resources_of(&rec),
         );
@@ -77,35 +76,32 @@ impl SessionManager {
         })
     }
 
-    /// The agent's plan for a session.
-    async fn plan_of(&self, rec: &SessionRecord) -> std::result::Result<Vec<PlanItem>, String> {
-        let bound = self.bind_session(rec).map_err(|e| e.to_string())?;
-        let session = SessionContext {
-            record: rec,
-            home: &self.home,
-        };
-        bound
-            .agent
-            .plan(&bound.cx(), session)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// A session's messages, oldest first.
-    pub(super) async fn messages_of(
+    /// The agent's plan for a session and its messages (oldest first), asked together; a
+    /// failure is a note for people.
+    async fn plan_and_messages(
         &self,
         rec: &SessionRecord,
-    ) -> std::result::Result<Vec<MessageSummary>, String> {
-        let bound = self.bind_session(rec).map_err(|e| e.to_string())?;
+    ) -> (
+        std::result::Result<Vec<PlanItem>, String>,
+        std::result::Result<Vec<MessageSummary>, String>,
+    ) {
+        let bound = match self.bind_session(rec) {
+            Ok(b) => b,
+            Err(e) => return (Err(e.to_string()), Err(e.to_string())),
+        };
         let session = SessionContext {
             record: rec,
             home: &self.home,
         };
-        bound
-            .agent
-            .messages(&bound.cx(), session)
-            .await
-            .map_err(|e| e.to_string())
+        let cx = bound.cx();
+        let (plan, messages) = futures_util::join!(
+            bound.agent.plan(&cx, session),
+            bound.agent.messages(&cx, session)
+        );
+        (
+            plan.map_err(|e| e.to_string()),
+            messages.map_err(|e| e.to_string()),
+        )
     }
 
     /// What a session's runtime processes and its agent's server cost.

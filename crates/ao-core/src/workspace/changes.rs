@@ -12,7 +12,7 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use super::{git, WorkspaceError};
+use super::{git, git_with, WorkspaceError};
 
 /// One file a session changed against its base.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,23 +48,9 @@ impl GitCommand {
 
 /// git in `dir` with its index replaced by `index`.
 fn git_with_index(dir: &Path, index: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_INDEX_FILE", index)
-        .output()
-        .map_err(|e| WorkspaceError {
-            action: args.join(" "),
-            message: format!("cannot run git ({e}); is git installed?"),
-        })?;
-    if !out.status.success() {
-        return Err(WorkspaceError {
-            action: args.join(" "),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    let mut cmd = Command::new("git");
+    cmd.env("GIT_INDEX_FILE", index);
+    git_with(cmd, dir, args)
 }
 
 /// The tree of everything in the work tree at `dir` that git does not ignore, as it is now.

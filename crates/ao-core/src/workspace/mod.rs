@@ -29,7 +29,13 @@ pub struct WorkspaceError {
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
-    let out = Command::new("git")
+    git_with(Command::new("git"), dir, args)
+}
+
+/// `git -C dir args` through `cmd` (which may carry environment of its own): its standard output,
+/// or what git said on failure.
+fn git_with(mut cmd: Command, dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
+    let out = cmd
         .arg("-C")
         .arg(dir)
         .args(args)
