@@ -8,6 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod todo;
+
+pub use todo::Todo;
+
 /// A conversation (`GET /session/{id}`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -167,28 +171,6 @@ pub struct QuestionOption {
     pub label: String,
     /// What it means.
     pub description: String,
-}
-
-/// One item of a session's plan (`GET /session/{id}/todo`, written by the `todowrite` tool).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(default)]
-pub struct Todo {
-    /// What is to be done.
-    pub content: String,
-    /// `pending`, `in_progress`, `completed` or `cancelled`.
-    pub status: String,
-    /// `high`, `medium` or `low`.
-    pub priority: String,
-}
-
-impl From<Todo> for ao_core::agent::PlanItem {
-    fn from(t: Todo) -> Self {
-        ao_core::agent::PlanItem {
-            content: t.content,
-            status: t.status,
-            priority: t.priority,
-        }
-    }
 }
 
 /// A message with its parts (`GET /session/{id}/message`).
