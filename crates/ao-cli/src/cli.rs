@@ -59,6 +59,33 @@ pub enum Command {
         /// A project, project/name, or a name unique across projects (default: all sessions).
         target: Option<String>,
     },
+    /// Everything about one session: status, plan, files changed, last messages, resources.
+    #[command(
+        after_help = "Files are counted against the commit the session's work tree started from, committed or not, new files included.\n\nExamples:\n  ao show my-project/agent-1\n  ao show agent-1 --json | jq .plan"
+    )]
+    Show {
+        /// project/name, or a name unique across projects.
+        target: String,
+        /// The object of `ao status --json` with plan, files, messages and resources.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A session's changes against the commit its work tree started from, committed and not.
+    #[command(
+        after_help = "Runs git diff in the session's work tree (paged like git diff); arguments after -- go to git.\n\nExamples:\n  ao diff my-project/agent-1\n  ao diff agent-1 -- --stat\n  ao diff agent-1 -- -- src/"
+    )]
+    Diff {
+        /// project/name, or a name unique across projects.
+        target: String,
+        /// Arguments for git diff, after `--` (e.g. `--stat`, `-- PATH`).
+        #[arg(last = true, allow_hyphen_values = true)]
+        git_args: Vec<String>,
+    },
+    /// Start a new session from another's conversation and work.
+    #[command(
+        after_help = "The fork gets a work tree of its own on a new branch from the source's last commit, with the source's uncommitted changes (new files too) carried over as uncommitted changes; the source is left as it was.\n\nExamples:\n  ao fork my-project/agent-1 \"Try it with a hash map instead\"\n  ao fork agent-1 --name retry --at msg_216086470001JdqdpdDtKS1Ute\n  ao show agent-1 --json | jq -r '.messages[].id'"
+    )]
+    Fork(ForkArgs),
     /// One line per session: address, activity, runtime, workspace (tab-separated).
     #[command(after_help = "Examples:\n  ao list\n  ao list | cut -f1")]
     List,
@@ -249,6 +276,23 @@ impl SpawnArgs {
         };
         Ok(Some(text))
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ForkArgs {
+    /// The session to fork: project/name, or a name unique across projects.
+    pub target: String,
+    /// The fork's first message (none: it waits for `ao send`).
+    pub prompt: Option<String>,
+    /// A name instead of the next <prefix>-<N>.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep only the messages before this one (a message id, as `ao show` lists them).
+    #[arg(long, value_name = "MESSAGE_ID")]
+    pub at: Option<String>,
+    /// tmux or process (default: the source's runtime).
+    #[arg(long, value_parser = parse_runtime)]
+    pub runtime: Option<RuntimeKind>,
 }
 
 #[derive(Debug, Args)]

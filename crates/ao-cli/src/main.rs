@@ -9,6 +9,7 @@ mod init;
 mod interact;
 mod output;
 mod progress;
+mod show;
 mod status_watch;
 mod watch;
 
@@ -234,6 +235,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             watch::run(manager(&cli).await?, target.clone()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Show { target, json } => {
+            let mgr = manager(&cli).await?;
+            let view = mgr.show(target).await?;
+            let mut out = std::io::stdout().lock();
+            if *json {
+                serde_json::to_writer_pretty(&mut out, &view)?;
+                writeln!(out)?;
+            } else {
+                show::show_text(&mut out, &view, output::use_color())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff { target, git_args } => {
+            let mgr = manager(&cli).await?;
+            let diff = mgr.diff(target, git_args).await?;
+            // git pages and colours as it does for `git diff`: it gets the terminal.
+            let status = diff
+                .to_command()
+                .status()
+                .context("cannot run git; is it installed?")?;
+            Ok(match status.code() {
+                Some(0) => ExitCode::SUCCESS,
+                Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+                None => ExitCode::FAILURE,
+            })
+        }
+        Command::Fork(args) => show::fork(&manager(&cli).await?, args).await,
         Command::List => {
             let mgr = manager(&cli).await?;
             let statuses = mgr.status(None).await?;

@@ -111,7 +111,29 @@ pub fn status_table(
     );
     // `waiting_input` and the stale mark.
     let activity_w = "waiting_input?".len();
-    let fixed = activity_w + process_w + cost_w + in_w + out_w + 5;
+    let mut fixed = activity_w + process_w + cost_w + in_w + out_w + 5;
+    // PLAN (done/total of the agent's todo list) only when some session has a plan and the
+    // table keeps room for a session name and a summary besides.
+    let plans: Vec<String> = statuses
+        .iter()
+        .map(|s| {
+            s.todos
+                .map_or("-".into(), |t| format!("{}/{}", t.done, t.total))
+        })
+        .collect();
+    let plan_w = plans.iter().map(|p| p.width()).max().unwrap_or(0).max(4);
+    let show_plan =
+        statuses.iter().any(|s| s.todos.is_some()) && width >= fixed + plan_w + 1 + 7 + 2 + 12;
+    if show_plan {
+        fixed += plan_w + 1;
+    }
+    let plan_cell = |text: &str| {
+        if show_plan {
+            format!(" {text:>plan_w$}")
+        } else {
+            String::new()
+        }
+    };
     // The session column gets what it needs up to 32, leaving the summary at least 12 columns
     // when it can; long names are cut rather than pushing the table past the width.
     let session_w = col(0, "SESSION")
@@ -122,16 +144,17 @@ pub fn status_table(
     let summary_header = if summary_w >= 7 { "  SUMMARY" } else { "" };
     writeln!(
         out,
-        "{} {:<activity_w$} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{summary_header}",
+        "{} {:<activity_w$} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{summary_header}",
         pad(&fit("SESSION", session_w), session_w),
         "ACTIVITY",
         "PROCESS",
         "COST",
         "IN",
         "OUT",
+        plan_cell("PLAN"),
     )?;
     let detail_w = width.saturating_sub(4);
-    for (s, row) in statuses.iter().zip(&rows) {
+    for ((s, row), plan) in statuses.iter().zip(&rows).zip(&plans) {
         let mark = if s.stale { "?" } else { "" };
         let activity = format!("{:<activity_w$}", format!("{}{mark}", s.activity.as_str()));
         let summary = if summary_w >= 7 {
@@ -143,13 +166,14 @@ pub fn status_table(
             String::new()
         };
         let line = format!(
-            "{} {} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{summary}",
+            "{} {} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{summary}",
             pad(&fit(&row[0], session_w), session_w),
             paint(&activity, activity_color(s.activity), color),
             row[1],
             row[2],
             row[3],
             row[4],
+            plan_cell(plan),
         );
         writeln!(out, "{}", line.trim_end())?;
         for p in &s.pending {
@@ -332,9 +356,32 @@ mod tests {
             }),
             stale: false,
             stale_since: None,
+            todos: None,
+            files_changed: None,
             attach_command: None,
             restore_command: None,
         }
+    }
+
+    #[test]
+    fn the_plan_column_shows_when_a_session_has_a_plan_and_the_table_has_room() {
+        let mut planned = status("demo/agent-1", "hi");
+        planned.todos = Some(ao_core::session::TodoCount { done: 3, total: 7 });
+        let statuses = vec![planned, status("demo/agent-2", "no plan")];
+        let table = |width| {
+            let mut out = Vec::new();
+            status_table(&mut out, &statuses, false, width).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let wide = table(120);
+        assert!(wide.contains("PLAN"), "{wide}");
+        assert!(wide.contains(" 3/7 "), "{wide}");
+        let narrow = table(50);
+        assert!(!narrow.contains("PLAN"), "{narrow}");
+        let unplanned = vec![status("demo/agent-2", "no plan")];
+        let mut out = Vec::new();
+        status_table(&mut out, &unplanned, false, 120).unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("PLAN"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! opens ao's database itself. A new agent is one new crate implementing this trait plus one line
 //! in the CLI's registry; docs/architecture.md ("A second agent") says what it implements.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
@@ -17,7 +17,7 @@ use crate::clock::EpochMillis;
 use crate::config::{ConfigValue, ProjectConfig, SettingProblem};
 use crate::home::StateHome;
 use crate::runtime::LaunchSpec;
-use crate::session::{Activity, PendingRequest, SessionError, SessionRecord, Tokens};
+use crate::session::{Activity, PendingRequest, SessionError, SessionRecord, TodoCount, Tokens};
 use crate::store::PluginState;
 use crate::transcript::TranscriptEntry;
 
@@ -140,6 +140,8 @@ pub struct Observation {
     pub pending: Vec<PendingRequest>,
     /// Why it is blocked or exited.
     pub error: Option<SessionError>,
+    /// How far its plan is, when the agent keeps one and it could be read cheaply.
+    pub todos: Option<TodoCount>,
 }
 
 impl Observation {
@@ -154,6 +156,7 @@ impl Observation {
             cost_usd: 0.0,
             pending: Vec::new(),
             error,
+            todos: None,
         }
     }
 }
@@ -211,6 +214,50 @@ pub enum Reply {
         /// The request's id.
         id: String,
     },
+}
+
+/// One item of an agent's plan (its todo list).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlanItem {
+    /// What is to be done.
+    pub content: String,
+    /// `pending`, `in_progress`, `completed` or `cancelled`.
+    pub status: String,
+    /// `high`, `medium` or `low`.
+    pub priority: String,
+}
+
+impl PlanItem {
+    /// How far a plan is: completed items of those not cancelled.
+    pub fn count(plan: &[PlanItem]) -> TodoCount {
+        let counted = plan.iter().filter(|i| i.status != "cancelled");
+        TodoCount {
+            done: counted.clone().filter(|i| i.status == "completed").count(),
+            total: counted.count(),
+        }
+    }
+}
+
+/// One message of a conversation, in short: what `ao show` lists and `ao fork --at` takes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MessageSummary {
+    /// The agent's id for it (what `ao fork --at` takes).
+    pub id: String,
+    /// `user` or `assistant`.
+    pub role: String,
+    /// When it was written.
+    pub at: EpochMillis,
+    /// Its text (tool calls as `[tool] title`), shortened by the agent.
+    pub text: String,
+}
+
+/// What [`Agent::fork`] is asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct ForkRequest<'a> {
+    /// Keep only the messages before this one (its id, from [`Agent::messages`]).
+    pub at: Option<&'a str>,
+    /// The directory the new conversation works in (the fork's own work tree).
+    pub workspace: &'a Path,
 }
 
 /// A coding agent.
@@ -327,6 +374,55 @@ pub trait Agent: Send + Sync {
         cx: &ProjectContext<'_>,
         session: SessionContext<'_>,
     ) -> Result<PreparedSession, AgentError>;
+
+    /// The agent's plan for the session (its todo list), in its order.
+    async fn plan(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<Vec<PlanItem>, AgentError> {
+        let _ = (cx, session);
+        Err(AgentError::Refused(format!(
+            "the {} agent does not keep a plan ao can read",
+            self.name()
+        )))
+    }
+
+    /// The session's messages, oldest first, each in short.
+    async fn messages(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<Vec<MessageSummary>, AgentError> {
+        let _ = (cx, session);
+        Err(AgentError::Refused(format!(
+            "the {} agent does not list its messages",
+            self.name()
+        )))
+    }
+
+    /// A new conversation that starts from the session's (all of it, or what came before
+    /// `fork.at`), working in `fork.workspace`; returns its id. The source is left as it was.
+    /// Like [`Agent::restore`], it starts what the agent needs (a server) if that is gone.
+    async fn fork(
+        &self,
+        cx: &ProjectContext<'_>,
+        source: SessionContext<'_>,
+        fork: ForkRequest<'_>,
+    ) -> Result<String, AgentError> {
+        let _ = (cx, source, fork);
+        Err(AgentError::Refused(format!(
+            "the {} agent cannot fork a conversation",
+            self.name()
+        )))
+    }
+
+    /// The pid of what the agent keeps running for the project (a server shared by its
+    /// sessions), for `ao show`'s resources; `None` when there is none or it is not running.
+    async fn server_pid(&self, cx: &ProjectContext<'_>) -> Option<u32> {
+        let _ = cx;
+        None
+    }
 
     /// Checks for `ao doctor`: the agent's program and its version, and for each project what
     /// the agent keeps running for it (a server) and whether it answers. Never starts anything.

@@ -13,7 +13,9 @@
 //!   contexts its calls get;
 //! - [`blocking`]: the one boundary between async code and work that blocks;
 //! - [`transcript`]: a session's conversation as `ao logs` shows it;
-//! - [`workspace`]: one git work tree per session, or the project directory itself;
+//! - [`workspace`]: one git work tree per session, or the project directory itself, and what a
+//!   session changed in it;
+//! - [`resources`]: what a session's processes cost (memory, CPU, age);
 //! - [`manager`]: the [`SessionManager`](manager::SessionManager), the one place that combines
 //!   runtime facts with agent facts;
 //! - [`live`]: the live session model, which follows each project's change feed and yields every
@@ -36,6 +38,7 @@ pub mod home;
 pub mod init;
 pub mod live;
 pub mod manager;
+pub mod resources;
 pub mod runtime;
 pub mod session;
 pub mod store;

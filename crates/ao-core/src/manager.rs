@@ -24,17 +24,22 @@ use crate::store::{PluginState, Store};
 use crate::workspace::Worktree;
 
 mod abandoned;
+mod files;
+mod fork;
 mod interact;
 mod kill;
 mod resolve;
 mod restore;
+mod show;
 mod spawn;
 mod status;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use fork::ForkOptions;
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};
+pub use show::{SessionView, SHOWN_MESSAGES};
 pub use spawn::{SpawnOptions, SpawnStep, Spawned};
 
 /// Runs sessions.

@@ -121,6 +121,10 @@ pub struct SessionRecord {
     pub workspace: PathBuf,
     /// The git branch of its work tree, if it has one.
     pub branch: Option<String>,
+    /// The commit its work tree started from (for a fork, the source's), against which `ao show`
+    /// and `ao diff` count its changes; `None` for sessions without a work tree and for work trees
+    /// made before ao recorded it (then the merge base with the project's branch is used).
+    pub base: Option<String>,
     /// How to find its runtime again, once started.
     pub runtime_handle: Option<RuntimeHandle>,
     /// The model asked for at spawn (`provider/model`), if any.
@@ -310,8 +314,22 @@ pub struct SessionStatus {
     /// When what is shown was observed, for a stale session (RFC 3339); `None` when fresh, or
     /// when nothing was ever observed.
     pub stale_since: Option<String>,
+    /// How far the agent's plan (its todo list) is, when it has one.
+    pub todos: Option<TodoCount>,
+    /// How many files its work tree changed against its base, committed or not; `None` without a
+    /// work tree of its own, or when git could not tell.
+    pub files_changed: Option<usize>,
     /// A shell command that attaches a terminal to the session.
     pub attach_command: Option<String>,
     /// A shell command that brings the session back after it exited.
     pub restore_command: Option<String>,
+}
+
+/// How far a plan is: `done` of `total` items. Cancelled items count in neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TodoCount {
+    /// Items completed.
+    pub done: usize,
+    /// Items not cancelled.
+    pub total: usize,
 }

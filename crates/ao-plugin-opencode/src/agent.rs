@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use ao_core::agent::{
-    Agent, AgentError, Change, Observation, PermitDecision, PreparedSession, ProjectContext, Reply,
-    SessionContext,
+    Agent, AgentError, Change, ForkRequest, MessageSummary, Observation, PermitDecision, PlanItem,
+    PreparedSession, ProjectContext, Reply, SessionContext,
 };
 use ao_core::config::{ConfigValue, SettingProblem};
 use ao_core::runtime::LaunchSpec;
@@ -25,7 +25,7 @@ pub const OPENCODE_CONFIG_KEY: &str = "opencodeConfig";
 
 impl OpenCodeAgent {
     /// A client of the project's server if it runs; an error naming the project if not.
-    async fn up_client(&self, cx: &ProjectContext<'_>) -> Result<Client, AgentError> {
+    pub(crate) async fn up_client(&self, cx: &ProjectContext<'_>) -> Result<Client, AgentError> {
         match self.servers.lookup(cx).await? {
             ServerState::Up { client, .. } => Ok(client),
             _ => Err(AgentError::Unreachable(format!(
@@ -325,6 +325,35 @@ impl Agent for OpenCodeAgent {
             agent_session_id: id.to_string(),
             launch,
         })
+    }
+
+    async fn plan(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<Vec<PlanItem>, AgentError> {
+        self.plan_of(cx, session).await
+    }
+
+    async fn messages(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<Vec<MessageSummary>, AgentError> {
+        self.messages_of(cx, session).await
+    }
+
+    async fn fork(
+        &self,
+        cx: &ProjectContext<'_>,
+        source: SessionContext<'_>,
+        fork: ForkRequest<'_>,
+    ) -> Result<String, AgentError> {
+        self.fork_of(cx, source, fork).await
+    }
+
+    async fn server_pid(&self, cx: &ProjectContext<'_>) -> Option<u32> {
+        self.server_pid_of(cx).await
     }
 
     async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::types::{
-    MessageWithParts, PermissionRequest, PromptModel, QuestionRequest, Session, SessionStatus,
+    MessageWithParts, PermissionRequest, PromptModel, QuestionRequest, Session, SessionStatus, Todo,
 };
 
 /// How long an ordinary request may take. A fresh server accepts connections before it answers
@@ -263,6 +263,49 @@ impl Client {
             &query,
             None,
             self.timeout,
+        )
+        .await
+    }
+
+    /// `GET /session/{id}/todo`: the session's plan, in its order.
+    pub async fn todos(&self, id: &str) -> Result<Vec<Todo>, ClientError> {
+        self.call(
+            Method::GET,
+            &format!("/session/{id}/todo"),
+            &[],
+            None,
+            self.timeout,
+        )
+        .await
+    }
+
+    /// `POST /session/{id}/fork`: a new session holding a copy of the messages (those before
+    /// `message_id` when given), with new message ids, in the source's directory. 1.18.33 forks the
+    /// whole conversation when `message_id` names no message of it, so callers check it first.
+    pub async fn fork(&self, id: &str, message_id: Option<&str>) -> Result<Session, ClientError> {
+        let body = match message_id {
+            Some(m) => json!({ "messageID": m }),
+            None => json!({}),
+        };
+        self.call(
+            Method::POST,
+            &format!("/session/{id}/fork"),
+            &[],
+            Some(body),
+            CREATE_SESSION_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `POST /experimental/control-plane/move-session` (no changes moved): the session works in
+    /// `directory` from now on (its tools, its instance). 204 on success.
+    pub async fn move_session(&self, id: &str, directory: &str) -> Result<(), ClientError> {
+        self.call_ok(
+            Method::POST,
+            "/experimental/control-plane/move-session",
+            &[],
+            Some(json!({"sessionID": id, "destination": {"directory": directory}})),
+            CREATE_SESSION_TIMEOUT,
         )
         .await
     }

@@ -7,10 +7,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures_util::future::join_all;
 
-use ao_core::agent::{Observation, ProjectContext, SessionContext};
+use ao_core::agent::{Observation, PlanItem, ProjectContext, SessionContext};
 use ao_core::config::ProjectConfig;
 use ao_core::session::{
-    Activity, PendingKind, PendingQuestion, PendingRequest, SessionError, SessionRecord,
+    Activity, PendingKind, PendingQuestion, PendingRequest, SessionError, SessionRecord, TodoCount,
 };
 
 use crate::client::{Client, ClientError};
@@ -24,10 +24,13 @@ use crate::{now_ms, OpenCodeAgent};
 /// How deep a chain of child sessions (subagents of subagents) is followed to its tracked root.
 const MAX_CHILD_DEPTH: usize = 4;
 
-/// The session object and its last message, as fetched (or remembered) for one session.
+/// The session object, its last message and its plan counts (`None` when unread; `0/0` without
+/// a plan), as fetched
+/// (or remembered) for one session.
 type SessionFacts = (
     Result<Session, ClientError>,
     Result<Option<MessageInfo>, ClientError>,
+    Option<TodoCount>,
 );
 
 /// What the directories' instances say: statuses, the requests pending there, and the
@@ -67,7 +70,7 @@ impl OpenCodeAgent {
         let open: BTreeSet<String> = records
             .iter()
             .zip(&per_session)
-            .filter(|(_, (_, last))| match last {
+            .filter(|(_, (_, last, _))| match last {
                 Ok(m) => m.as_ref().is_none_or(|m| !observe::turn_settled(m)),
                 Err(_) => true,
             })
@@ -138,20 +141,29 @@ async fn sessions_and_last_messages(
                 .as_ref()
                 .ok()
                 .and_then(|found| remembered.last_message(id, found.time.updated));
-            let last = match known {
-                Some(m) => Ok(Some(m.clone())),
-                None => client
-                    .messages(id, Some(1))
-                    .await
-                    .map(|mut m| m.pop().map(|m| m.info)),
+            // The plan is read with the last message: only where the session changed (or where
+            // an older ao remembered the message without it).
+            let plan = || async {
+                client.todos(id).await.ok().map(|t| {
+                    let plan: Vec<PlanItem> = t.into_iter().map(PlanItem::from).collect();
+                    PlanItem::count(&plan)
+                })
             };
-            (session, last)
+            let (last, todos) = match known {
+                Some((m, Some(todos))) => (Ok(Some(m.clone())), Some(todos)),
+                Some((m, None)) => (Ok(Some(m.clone())), plan().await),
+                None => {
+                    let (last, todos) = futures_util::join!(client.messages(id, Some(1)), plan());
+                    (last.map(|mut m| m.pop().map(|m| m.info)), todos)
+                }
+            };
+            (session, last, todos)
         }
     }))
     .await;
-    for (rec, (session, last)) in records.iter().zip(&per_session) {
+    for (rec, (session, last, todos)) in records.iter().zip(&per_session) {
         if let (Some(id), Ok(session), Ok(last)) = (&rec.agent_session_id, session, last) {
-            cache.note(id, session.time.updated, last.as_ref());
+            cache.note(id, session.time.updated, last.as_ref(), *todos);
         }
     }
     Ok(per_session)
@@ -217,7 +229,7 @@ async fn directory_facts(client: &Client, dirs: &BTreeSet<String>) -> DirectoryF
 /// One session's observation from what was gathered.
 fn observe_one(
     rec: &SessionRecord,
-    (session, last): SessionFacts,
+    (session, last, todos): SessionFacts,
     dirs: &DirectoryFacts,
     owners: &HashMap<String, String>,
     server: &ServerRecord,
@@ -263,6 +275,8 @@ fn observe_one(
             last_message: last.as_ref(),
             pending,
             server_started_at: server.started_at_ms,
+            // An empty plan is no plan.
+            todos: todos.filter(|t| t.total > 0),
         },
         now,
     )

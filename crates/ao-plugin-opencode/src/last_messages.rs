@@ -8,6 +8,10 @@
 //! need not ask for it: with many finished sessions, that is one request per project instead of
 //! one per session.
 //!
+//! The session's plan counts (`done/total` of its todo list) are remembered with the message: the
+//! plan only changes through a tool call, which stores a message, so the same `time.updated`
+//! keeps both true.
+//!
 //! It is a cache: a value that cannot be read or written costs requests, never a wrong answer.
 //! Its changes are applied to the stored value in one transaction, so two `ao status` at once
 //! merge instead of one undoing the other.
@@ -15,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use ao_core::agent::ProjectContext;
+use ao_core::session::TodoCount;
 use serde::{Deserialize, Serialize};
 
 use crate::types::MessageInfo;
@@ -24,11 +29,16 @@ fn key(project: &str) -> String {
     format!("last-messages:{project}")
 }
 
-/// A settled session's last message, and the session's `time.updated` when it was read.
+/// A settled session's last message and plan counts, and the session's `time.updated` when they
+/// were read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Remembered {
     updated: i64,
     message: MessageInfo,
+    /// `None` in what an older ao stored and when the plan could not be read (then it is read
+    /// again); `0/0` for a session without a plan.
+    #[serde(default)]
+    todos: Option<TodoCount>,
 }
 
 type Cache = BTreeMap<String, Remembered>;
@@ -57,21 +67,34 @@ impl LastMessages {
         }
     }
 
-    /// The last message of `session`, if it was remembered settled at this `updated` time.
-    pub fn last_message(&self, session: &str, updated: i64) -> Option<&MessageInfo> {
+    /// The last message of `session` and its plan counts, if they were remembered settled at this
+    /// `updated` time.
+    pub fn last_message(
+        &self,
+        session: &str,
+        updated: i64,
+    ) -> Option<(&MessageInfo, Option<TodoCount>)> {
         self.by_session
             .get(session)
             .filter(|r| r.updated == updated)
-            .map(|r| &r.message)
+            .map(|r| (&r.message, r.todos))
     }
 
-    /// Notes what was just read: remembers `last` when its turn is settled, forgets it otherwise.
-    pub fn note(&mut self, session: &str, updated: i64, last: Option<&MessageInfo>) {
+    /// Notes what was just read: remembers `last` and the plan counts when its turn is settled,
+    /// forgets them otherwise.
+    pub fn note(
+        &mut self,
+        session: &str,
+        updated: i64,
+        last: Option<&MessageInfo>,
+        todos: Option<TodoCount>,
+    ) {
         let now = last
             .filter(|m| crate::observe::turn_settled(m))
             .map(|m| Remembered {
                 updated,
                 message: m.clone(),
+                todos,
             });
         if self.by_session.get(session) != now.as_ref() {
             self.changes.insert(session.to_string(), now);
@@ -153,13 +176,21 @@ mod tests {
         };
         let mut turns = LastMessages::load(&cx).await;
         let message = finished("msg_1");
-        turns.note("ses_a", 10, Some(&message));
+        turns.note(
+            "ses_a",
+            10,
+            Some(&message),
+            Some(TodoCount { done: 1, total: 2 }),
+        );
         turns.save(&cx).await;
         // Stored under OpenCode's own names, so the memory and the API agree.
         let stored: serde_json::Value = state.get_blocking(&key("p")).unwrap().unwrap();
         assert_eq!(stored["ses_a"]["message"]["role"], "assistant");
         let turns = LastMessages::load(&cx).await;
-        assert_eq!(turns.last_message("ses_a", 10), Some(&message));
+        assert_eq!(
+            turns.last_message("ses_a", 10),
+            Some((&message, Some(TodoCount { done: 1, total: 2 })))
+        );
     }
 
     #[tokio::test]
@@ -172,20 +203,20 @@ mod tests {
             state: &state,
         };
         let mut turns = LastMessages::load(&cx).await;
-        turns.note("ses_a", 10, Some(&finished("msg_1")));
+        turns.note("ses_a", 10, Some(&finished("msg_1")), None);
         // A step that ends in tool calls is not the end of the turn.
         let mut mid = finished("msg_2");
         mid.finish = Some("tool-calls".into());
-        turns.note("ses_b", 10, Some(&mid));
-        turns.note("ses_c", 10, Some(&finished("msg_3")));
+        turns.note("ses_b", 10, Some(&mid), None);
+        turns.note("ses_c", 10, Some(&finished("msg_3")), None);
         turns.save(&cx).await;
 
         let mut turns = LastMessages::load(&cx).await;
-        assert_eq!(turns.last_message("ses_a", 10).unwrap().id, "msg_1");
+        assert_eq!(turns.last_message("ses_a", 10).unwrap().0.id, "msg_1");
         assert!(turns.last_message("ses_a", 11).is_none(), "updated since");
         assert!(turns.last_message("ses_b", 10).is_none());
         // Busy again, and gone.
-        turns.note("ses_a", 12, None);
+        turns.note("ses_a", 12, None, None);
         turns.retain(&["ses_a"]);
         turns.save(&cx).await;
         let turns = LastMessages::load(&cx).await;

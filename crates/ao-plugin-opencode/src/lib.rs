@@ -22,6 +22,7 @@ pub mod client;
 pub mod doctor;
 pub mod events;
 pub mod follow;
+mod fork;
 mod gather;
 mod last_messages;
 mod mid_turn;

@@ -2,7 +2,7 @@
 //! (docs/architecture.md, "Activity"), as one pure function, unit-tested without a server.
 
 use ao_core::agent::Observation;
-use ao_core::session::{Activity, PendingRequest, SessionError};
+use ao_core::session::{Activity, PendingRequest, SessionError, TodoCount};
 
 use crate::types::{MessageInfo, Role, Session, SessionStatus, StatusKind};
 
@@ -23,6 +23,8 @@ pub struct ServerFacts<'a> {
     pub pending: Vec<PendingRequest>,
     /// When the server now running started (epoch ms).
     pub server_started_at: i64,
+    /// How far its plan is, when read.
+    pub todos: Option<TodoCount>,
 }
 
 /// Whether a session whose last message is `last` is done with its turn for good: an assistant
@@ -56,6 +58,7 @@ pub fn observe(facts: &ServerFacts<'_>, now: i64) -> Observation {
         cost_usd: s.cost,
         pending: facts.pending.clone(),
         error,
+        todos: facts.todos,
     }
 }
 
@@ -184,6 +187,7 @@ mod tests {
             next: None,
         });
         let facts = ServerFacts {
+            todos: None,
             server_started_at: 500,
             session: &s,
             status: st.as_ref(),
@@ -299,6 +303,7 @@ mod tests {
         let s = session();
         let o = observe(
             &ServerFacts {
+                todos: None,
                 server_started_at: 0,
                 session: &s,
                 status: None,

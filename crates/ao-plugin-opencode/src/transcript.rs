@@ -33,6 +33,47 @@ pub fn transcript(messages: &[MessageWithParts]) -> Vec<TranscriptEntry> {
     out
 }
 
+/// How much of a message's text a summary keeps, in characters.
+const SUMMARY_CHARS: usize = 120;
+
+/// Each message in short, oldest first: its text and tool calls on one line, cut.
+pub fn summaries(messages: &[MessageWithParts]) -> Vec<ao_core::agent::MessageSummary> {
+    messages
+        .iter()
+        .map(|m| {
+            let words: Vec<String> = transcript(std::slice::from_ref(m))
+                .into_iter()
+                .filter_map(|e| match e.kind {
+                    EntryKind::User { text } | EntryKind::Assistant { text } => Some(text),
+                    EntryKind::Tool { tool, title, .. } => Some(format!("[{tool}] {title}")),
+                    EntryKind::Error(e) => Some(format!("[error] {}", e.message)),
+                    EntryKind::Step { .. } => None,
+                })
+                .collect();
+            let line = words
+                .join(" ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut text: String = line.chars().take(SUMMARY_CHARS).collect();
+            if text.len() < line.len() {
+                text.push('…');
+            }
+            ao_core::agent::MessageSummary {
+                id: m.info.id.clone(),
+                role: match m.info.role {
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                    Role::Unknown => "unknown",
+                }
+                .to_string(),
+                at: m.info.time.created,
+                text,
+            }
+        })
+        .collect()
+}
+
 fn entry_kind(part: &Part, role: Role) -> Option<EntryKind> {
     match part.kind {
         // Synthetic parts are OpenCode's own additions to a message, not what anyone wrote.

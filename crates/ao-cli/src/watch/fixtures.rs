@@ -35,6 +35,8 @@ pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
             error: None,
             stale: false,
             stale_since: None,
+            todos: None,
+            files_changed: None,
             attach_command: None,
             restore_command: None,
         },

@@ -21,7 +21,7 @@ impl SessionManager {
             if found.is_empty() {
                 return Err(Error::Usage(format!(
                     "no session {target}; {}",
-                    existing(&all)
+                    known_sessions(&all)
                 )));
             }
             return Ok(found);
@@ -42,7 +42,7 @@ impl SessionManager {
         match found.len() {
             0 => Err(Error::Usage(format!(
                 "no project or session named {target:?}; {}",
-                existing(&all)
+                known_sessions(&all)
             ))),
             1 => Ok(found),
             _ => Err(Error::Usage(format!(
@@ -70,20 +70,26 @@ impl SessionManager {
     }
 }
 
-/// What a target that names nothing could have named: the sessions there are.
-fn existing(all: &[SessionRecord]) -> String {
-    const SHOWN: usize = 10;
+/// How many sessions an unknown target's error lists.
+const LISTED: usize = 10;
+
+/// The sessions there are, for an error about a target that names none of them.
+fn known_sessions(all: &[SessionRecord]) -> String {
     if all.is_empty() {
-        return "there are no sessions; `ao spawn <project> \"<prompt>\"` starts one".into();
+        return "there are no sessions; `ao spawn` starts one".into();
     }
     let names: Vec<String> = all
         .iter()
-        .take(SHOWN)
+        .take(LISTED)
         .map(|r| r.address.to_string())
         .collect();
-    let more = match all.len().saturating_sub(SHOWN) {
-        0 => String::new(),
-        n => format!(" and {n} more (`ao list` shows them all)"),
+    let more = if all.len() > LISTED {
+        format!(" and {} more", all.len() - LISTED)
+    } else {
+        String::new()
     };
-    format!("the sessions are: {}{more}", names.join(", "))
+    format!(
+        "the sessions are {}{more} (`ao list` shows them all)",
+        names.join(", ")
+    )
 }

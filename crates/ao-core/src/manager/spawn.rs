@@ -4,9 +4,10 @@
 use super::{abandoned, recorded_worktree, Bound, SessionManager};
 use crate::agent::SessionContext;
 use crate::blocking::unblock;
-use crate::config::{validate_model, validate_name};
+use crate::config::{validate_model, validate_name, ProjectConfig};
 use crate::error::{Error, Result};
 use crate::fault::crash_point;
+use crate::runtime::LaunchSpec;
 use crate::session::{Lifecycle, RuntimeKind, SessionRecord, WorkspaceKind};
 use crate::store::NewSession;
 use crate::workspace;
@@ -85,32 +86,15 @@ impl SessionManager {
             .agent_mode
             .or_else(|| project.agent_config.agent.clone());
         let prompt = opts.prompt.or_else(|| project.agent_config.prompt.clone());
-
-        // Held until the session is live, so that no one takes it for a spawn that died.
-        let (project_name, prefix, path) = (
-            project.name.clone(),
-            project.session_prefix.clone(),
-            project.path.clone(),
-        );
-        let (name, home) = (opts.name.clone(), self.home.clone());
-        let created_at = self.clock.now_ms();
         let (mut rec, _spawn_lock) = self
-            .db(move |store| {
-                store.reserve_with(
-                    &NewSession {
-                        project: &project_name,
-                        name: name.as_deref(),
-                        prefix: &prefix,
-                        agent: agent_name,
-                        runtime: runtime_kind,
-                        workspace: &path,
-                        model: model.as_deref(),
-                        agent_mode: agent_mode.as_deref(),
-                        created_at,
-                    },
-                    |name| abandoned::SpawnLock::take(&home, &project_name, name),
-                )
-            })
+            .reserve(
+                &project,
+                opts.name,
+                agent_name,
+                runtime_kind,
+                model,
+                agent_mode,
+            )
             .await?;
         crash_point("after-reserve");
         let bound = self.bind(agent_name, &project)?;
@@ -124,6 +108,43 @@ impl SessionManager {
                 Err(e)
             }
         }
+    }
+
+    /// Reserves the name of a new session of `project` (recorded as `spawning`) and takes its
+    /// spawn lock, held until the session is live, so that no one takes it for a spawn that died.
+    pub(super) async fn reserve(
+        &self,
+        project: &ProjectConfig,
+        name: Option<String>,
+        agent: &'static str,
+        runtime: RuntimeKind,
+        model: Option<String>,
+        agent_mode: Option<String>,
+    ) -> Result<(SessionRecord, abandoned::SpawnLock)> {
+        let (project_name, prefix, path) = (
+            project.name.clone(),
+            project.session_prefix.clone(),
+            project.path.clone(),
+        );
+        let home = self.home.clone();
+        let created_at = self.clock.now_ms();
+        self.db(move |store| {
+            store.reserve_with(
+                &NewSession {
+                    project: &project_name,
+                    name: name.as_deref(),
+                    prefix: &prefix,
+                    agent,
+                    runtime,
+                    workspace: &path,
+                    model: model.as_deref(),
+                    agent_mode: agent_mode.as_deref(),
+                    created_at,
+                },
+                |name| abandoned::SpawnLock::take(&home, &project_name, name),
+            )
+        })
+        .await
     }
 
     async fn finish_spawn(
@@ -145,11 +166,15 @@ impl SessionManager {
                 rec.address.name.clone(),
                 project.default_branch.clone(),
             );
-            let wt =
-                unblock(move || workspace::create_worktree(&repo, &dir, &name, base.as_deref()))
-                    .await?;
+            let (wt, start) = unblock(move || {
+                let wt = workspace::create_worktree(&repo, &dir, &name, base.as_deref())?;
+                let start = workspace::head_commit(&wt.path)?;
+                Ok::<_, workspace::WorkspaceError>((wt, start))
+            })
+            .await?;
             rec.workspace = wt.path;
             rec.branch = Some(wt.branch);
+            rec.base = Some(start);
             self.save(rec).await?;
             crash_point("after-workspace");
         }
@@ -167,9 +192,22 @@ impl SessionManager {
         rec.agent_session_id = Some(prepared.agent_session_id);
         self.save(rec).await?;
         crash_point("after-agent-session");
+        self.launch(bound, rec, prepared.launch, prompt, progress)
+            .await
+    }
 
+    /// The last steps of a new session, whose conversation exists: its program started, its
+    /// first prompt delivered, and then it is live.
+    pub(super) async fn launch(
+        &self,
+        bound: &Bound<'_>,
+        rec: &mut SessionRecord,
+        launch: LaunchSpec,
+        prompt: Option<&str>,
+        progress: &(dyn Fn(SpawnStep) + Sync),
+    ) -> Result<()> {
         progress(SpawnStep::Runtime(rec.runtime));
-        self.start_runtime(rec, prepared.launch).await?;
+        self.start_runtime(rec, launch).await?;
         self.save(rec).await?;
         crash_point("after-runtime");
 
@@ -196,7 +234,7 @@ impl SessionManager {
 
     /// Takes back what a failed spawn set up, so that nothing half-made is left. Each step is
     /// tried even if one before it failed: the spawn's own error is what the person sees.
-    async fn undo_spawn(&self, bound: &Bound<'_>, rec: &SessionRecord) {
+    pub(super) async fn undo_spawn(&self, bound: &Bound<'_>, rec: &SessionRecord) {
         if let Some(h) = &rec.runtime_handle {
             let _ = self.destroy_runtime(rec.runtime, h.clone()).await;
         }

@@ -46,10 +46,12 @@ impl SessionManager {
         let kept = kept.unwrap_or_default();
         let mut obs_by_address = observations;
         let mut to_keep = Vec::new();
-        let mut out = Vec::with_capacity(records.len());
-        for (r, alive) in records.iter().zip(alive) {
-            let mut stale = None;
-            let obs = match obs_by_address.remove(&r.address) {
+        let mut observed = Vec::with_capacity(records.len());
+        // For each session shown as last seen: when that was (`None`: never).
+        let mut stale: Vec<Option<Option<i64>>> = Vec::with_capacity(records.len());
+        for (r, alive) in records.iter().zip(&alive) {
+            let mut late = None;
+            observed.push(match obs_by_address.remove(&r.address) {
                 Some(Some(obs)) => {
                     let json = serde_json::to_string(&obs).unwrap_or_default();
                     if kept.get(&r.address).is_none_or(|k| k.json != json) {
@@ -62,7 +64,7 @@ impl SessionManager {
                     let last = kept
                         .get(&r.address)
                         .and_then(|k| Some((k.observation()?, k.observed_at)));
-                    stale = Some(last.as_ref().map(|(_, at)| *at));
+                    late = Some(last.as_ref().map(|(_, at)| *at));
                     match last {
                         Some((obs, _)) => obs,
                         None => Observation::bare(
@@ -79,16 +81,11 @@ impl SessionManager {
                     }
                 }
                 None if r.lifecycle == Lifecycle::Spawning => {
-                    self.spawning_observation(r, alive).await?
+                    self.spawning_observation(r, *alive).await?
                 }
                 None => Observation::bare(Activity::Exited, None),
-            };
-            let mut status = self.compose(r, obs, alive, now);
-            if let Some(since) = stale {
-                status.stale = true;
-                status.stale_since = since.map(rfc3339);
-            }
-            out.push(status);
+            });
+            stale.push(late);
         }
         if !to_keep.is_empty() {
             let _timed = timing::phase(|| "last observations write".into());
@@ -97,7 +94,24 @@ impl SessionManager {
                 .db(move |store| store.keep_observations(&to_keep))
                 .await;
         }
-        Ok(out)
+        // After the observations: what the agent last did is part of what keeps a count true.
+        let last_activity: Vec<_> = observed.iter().map(|o| o.last_activity_at).collect();
+        let files = self.files_changed_of(records, &last_activity).await;
+        Ok(records
+            .iter()
+            .zip(observed)
+            .zip(alive)
+            .zip(files)
+            .zip(stale)
+            .map(|((((r, obs), alive), files), late)| {
+                let mut status = self.compose(r, obs, alive, files, now);
+                if let Some(since) = late {
+                    status.stale = true;
+                    status.stale_since = since.map(rfc3339);
+                }
+                status
+            })
+            .collect())
     }
 
     /// What the agents say about the live sessions among `records`, projects concurrently: `None`
@@ -229,7 +243,14 @@ impl SessionManager {
         out
     }
 
-    fn compose(&self, r: &SessionRecord, obs: Observation, alive: bool, now: i64) -> SessionStatus {
+    fn compose(
+        &self,
+        r: &SessionRecord,
+        obs: Observation,
+        alive: bool,
+        files_changed: Option<usize>,
+        now: i64,
+    ) -> SessionStatus {
         let activity = match obs.activity {
             Activity::Ready
                 if obs.last_activity_at.is_some_and(|t| {
@@ -265,6 +286,8 @@ impl SessionManager {
             error: obs.error,
             stale: false,
             stale_since: None,
+            todos: obs.todos,
+            files_changed,
             attach_command: Some(format!("ao attach {id}")),
             restore_command: Some(format!("ao restore {id}")),
             id,

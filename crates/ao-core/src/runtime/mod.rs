@@ -113,4 +113,8 @@ pub trait Runtime: Send + Sync {
     /// The command that attaches the user's terminal, if this runtime has one of its own.
     fn attach_command(&self, handle: &RuntimeHandle)
         -> Result<Option<AttachCommand>, RuntimeError>;
+
+    /// The pids of the program's processes that still run (the processes they started are found
+    /// from these); empty when it has ended.
+    fn pids(&self, handle: &RuntimeHandle) -> Vec<u32>;
 }

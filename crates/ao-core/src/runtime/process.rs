@@ -183,6 +183,22 @@ impl Runtime for ProcessRuntime {
             .collect()
     }
 
+    fn pids(&self, handle: &RuntimeHandle) -> Vec<u32> {
+        match handle {
+            RuntimeHandle::Process {
+                pid, start_time, ..
+            } if (ProcessIdentity {
+                pid: *pid,
+                start_time: *start_time,
+            })
+            .is_alive() =>
+            {
+                vec![*pid]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn destroy(&self, handle: &RuntimeHandle) -> Result<(), RuntimeError> {
         if let RuntimeHandle::Process {
             pid, start_time, ..

@@ -210,6 +210,27 @@ impl Runtime for TmuxRuntime {
             .collect()
     }
 
+    fn pids(&self, handle: &RuntimeHandle) -> Vec<u32> {
+        let RuntimeHandle::Tmux { socket, session } = handle else {
+            return Vec::new();
+        };
+        let tmux = self.tmux(socket).command(
+            ListPanes::new()
+                .session()
+                .target(format!("={session}"))
+                .format("#{pane_pid}\t#{pane_dead}")
+                .build(),
+        );
+        let Ok(text) = self.run(tmux) else {
+            return Vec::new();
+        };
+        text.lines()
+            .filter_map(|line| line.split_once('\t'))
+            .filter(|(_, dead)| *dead != "1")
+            .filter_map(|(pid, _)| pid.parse().ok())
+            .collect()
+    }
+
     fn destroy(&self, handle: &RuntimeHandle) -> Result<(), RuntimeError> {
         let RuntimeHandle::Tmux { socket, session } = handle else {
             return Ok(());

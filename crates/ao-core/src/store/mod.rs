@@ -23,7 +23,25 @@ mod tests;
 pub use last_observations::LastObservation;
 pub use plugin_state::PluginState;
 
-const SCHEMA_VERSION: i64 = 2;
+/// What each version of the store adds, in order: a store at version `n` has had the first `n`
+/// applied. A step is never edited once released; a change is a new step.
+const MIGRATIONS: &[&str] = &[SCHEMA, ADD_BASE, ADD_LAST_OBSERVATIONS];
+
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 2: the commit a session's work tree started from (`ao show`, `ao diff`).
+const ADD_BASE: &str = "ALTER TABLE sessions ADD COLUMN base TEXT;";
+
+/// Version 3: the last observation of each session, shown marked stale when its agent is late.
+const ADD_LAST_OBSERVATIONS: &str = "
+CREATE TABLE last_observations (
+    project     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    observation TEXT NOT NULL,
+    observed_at INTEGER NOT NULL,
+    PRIMARY KEY (project, name)
+);
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
@@ -39,13 +57,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     model            TEXT,
     agent_mode       TEXT,
     created_at       INTEGER NOT NULL,
-    PRIMARY KEY (project, name)
-);
-CREATE TABLE IF NOT EXISTS last_observations (
-    project     TEXT NOT NULL,
-    name        TEXT NOT NULL,
-    observation TEXT NOT NULL,
-    observed_at INTEGER NOT NULL,
     PRIMARY KEY (project, name)
 );
 CREATE TABLE IF NOT EXISTS name_counters (
@@ -147,7 +158,11 @@ impl Store {
         if version < SCHEMA_VERSION {
             retry_busy(|| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                tx.execute_batch(SCHEMA)?;
+                // Read again inside the transaction: another `ao` may have migrated meanwhile.
+                let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                for step in MIGRATIONS.iter().skip(now.max(0) as usize) {
+                    tx.execute_batch(step)?;
+                }
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
                 tx.commit()
             })
@@ -270,6 +285,7 @@ impl Store {
             agent_session_id: None,
             workspace: new.workspace.to_path_buf(),
             branch: None,
+            base: None,
             runtime_handle: None,
             model: new.model.map(str::to_string),
             agent_mode: new.agent_mode.map(str::to_string),
@@ -294,7 +310,8 @@ impl Store {
             .conn()
             .execute(
                 "UPDATE sessions SET runtime = ?3, lifecycle = ?4, agent_session_id = ?5,
-                        workspace = ?6, branch = ?7, runtime_handle = ?8, model = ?9, agent_mode = ?10
+                        workspace = ?6, branch = ?7, runtime_handle = ?8, model = ?9, agent_mode = ?10,
+                        base = ?11
                  WHERE project = ?1 AND name = ?2",
                 params![
                     rec.address.project,
@@ -306,7 +323,8 @@ impl Store {
                     rec.branch,
                     handle,
                     rec.model,
-                    rec.agent_mode
+                    rec.agent_mode,
+                    rec.base
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -389,7 +407,7 @@ impl Store {
 
 /// The columns [`RawRecord::from_row`] reads, in its order.
 const RECORD_COLUMNS: &str = "project, name, agent, runtime, lifecycle, agent_session_id, \
-     workspace, branch, runtime_handle, model, agent_mode, created_at";
+     workspace, branch, runtime_handle, model, agent_mode, created_at, base";
 
 /// A row of `sessions` as stored, before its text columns are understood.
 struct RawRecord {
@@ -405,6 +423,7 @@ struct RawRecord {
     model: Option<String>,
     agent_mode: Option<String>,
     created_at: i64,
+    base: Option<String>,
 }
 
 impl RawRecord {
@@ -422,6 +441,7 @@ impl RawRecord {
             model: r.get(9)?,
             agent_mode: r.get(10)?,
             created_at: r.get(11)?,
+            base: r.get(12)?,
         })
     }
 
@@ -465,6 +485,7 @@ impl RawRecord {
             agent_session_id: self.agent_session_id,
             workspace: PathBuf::from(self.workspace),
             branch: self.branch,
+            base: self.base,
             runtime_handle,
             model: self.model,
             agent_mode: self.agent_mode,

@@ -128,3 +128,30 @@ fn unreadable_values_are_errors_not_guesses() {
     let err = state.get_blocking::<u32>("n").unwrap_err().to_string();
     assert!(err.contains("cannot be read"), "{err}");
 }
+
+#[test]
+fn a_store_of_the_first_version_gains_the_base_column_and_keeps_its_sessions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ao.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO sessions (project, name, agent, runtime, lifecycle, workspace, created_at)
+             VALUES ('p', 'agent-1', 't', 'process', 'live', '/tmp', 1)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let mut rec = store.list().unwrap().remove(0);
+    assert_eq!(rec.base, None);
+    rec.base = Some("abc123".into());
+    store.update(&rec).unwrap();
+    let again = Store::open(&path).unwrap();
+    assert_eq!(
+        again.get(&rec.address).unwrap().unwrap().base.as_deref(),
+        Some("abc123")
+    );
+}

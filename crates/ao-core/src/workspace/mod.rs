@@ -12,6 +12,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod changes;
+
+pub use changes::{
+    changed_files, count_changed, diff_command, resolve_base, FileChange, GitCommand,
+};
+
 /// A work tree that could not be created or inspected.
 #[derive(Debug, thiserror::Error)]
 #[error("git {action}: {message}")]
@@ -23,7 +29,13 @@ pub struct WorkspaceError {
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
-    let out = Command::new("git")
+    git_with(Command::new("git"), dir, args)
+}
+
+/// `git -C dir args` through `cmd` (which may carry environment of its own): its standard output,
+/// or what git said on failure.
+fn git_with(mut cmd: Command, dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
+    let out = cmd
         .arg("-C")
         .arg(dir)
         .args(args)
@@ -82,8 +94,35 @@ pub fn create_worktree(
     name: &str,
     base: Option<&str>,
 ) -> Result<Worktree, WorkspaceError> {
-    let branch = branch_for(name);
     let _lock = lock_worktrees(parent(dir))?;
+    let repo_s = repo.display();
+    if !matches!(base_exists(repo, base), Ok(true)) {
+        return Err(WorkspaceError {
+            action: "worktree add".into(),
+            message: match base {
+                Some(b) => format!(
+                    "defaultBranch {b:?} does not exist in {repo_s}; correct defaultBranch in the \
+                     config, or create the branch"
+                ),
+                None => format!(
+                    "{repo_s} has no commit yet, so there is nothing to branch from; commit once \
+                     (e.g. `git commit --allow-empty -m init`) or set `workspace: none`"
+                ),
+            },
+        });
+    }
+    add_worktree(repo, dir, name, base.unwrap_or("HEAD"))
+}
+
+/// Adds the work tree of session `name` at `dir` on a new branch from `start`, refusing what an
+/// earlier session left behind. The caller holds the lock.
+fn add_worktree(
+    repo: &Path,
+    dir: &Path,
+    name: &str,
+    start: &str,
+) -> Result<Worktree, WorkspaceError> {
+    let branch = branch_for(name);
     let refuse = |message: String| WorkspaceError {
         action: "worktree add".into(),
         message,
@@ -103,25 +142,47 @@ pub fn create_worktree(
             dir.display()
         )));
     }
-    let start = base.unwrap_or("HEAD");
-    if !matches!(base_exists(repo, base), Ok(true)) {
-        return Err(refuse(match base {
-            Some(b) => format!(
-                "defaultBranch {b:?} does not exist in {repo_s}; correct defaultBranch in the \
-                 config, or create the branch"
-            ),
-            None => format!(
-                "{repo_s} has no commit yet, so there is nothing to branch from; commit once \
-                 (e.g. `git commit --allow-empty -m init`) or set `workspace: none`"
-            ),
-        }));
-    }
     let dir_s = dir.to_string_lossy();
     git(repo, &["worktree", "add", "-b", &branch, &dir_s, start])?;
     Ok(Worktree {
         path: dir.to_path_buf(),
         branch,
     })
+}
+
+/// Creates the work tree of session `name`, a fork of another session's work tree `source` (on
+/// branch `source_branch`): a new branch from the source's last commit, with the source's
+/// uncommitted changes (staged or not, and files git does not ignore yet) carried over as
+/// uncommitted changes. The source's files and index are left as they are. When the source's
+/// work tree is gone, the fork starts from its branch alone.
+pub fn fork_worktree(
+    repo: &Path,
+    source: &Path,
+    source_branch: &str,
+    dir: &Path,
+    name: &str,
+) -> Result<Worktree, WorkspaceError> {
+    let (start, carried) = if source.join(".git").exists() {
+        let head = git(source, &["rev-parse", "HEAD"])?.trim().to_string();
+        (head, Some(changes::snapshot_tree(source)?))
+    } else {
+        (format!("refs/heads/{source_branch}"), None)
+    };
+    let _lock = lock_worktrees(parent(dir))?;
+    let wt = add_worktree(repo, dir, name, &start)?;
+    if let Some(tree) = carried {
+        // Files the tree lacks are deleted, files the index lacks come as untracked ones.
+        git(
+            dir,
+            &["restore", "--source", &tree, "--worktree", "--", "."],
+        )?;
+    }
+    Ok(wt)
+}
+
+/// The commit `dir`'s work tree is at.
+pub fn head_commit(dir: &Path) -> Result<String, WorkspaceError> {
+    Ok(git(dir, &["rev-parse", "HEAD"])?.trim().to_string())
 }
 
 fn branch_exists(repo: &Path, branch: &str) -> bool {
@@ -275,10 +336,10 @@ pub fn reopen_worktree(repo: &Path, dir: &Path, branch: &str) -> Result<(), Work
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn repo() -> tempfile::TempDir {
+    pub(super) fn repo() -> tempfile::TempDir {
         let tmp = tempfile::tempdir().unwrap();
         let r = tmp.path().join("repo");
         std::fs::create_dir(&r).unwrap();
@@ -288,7 +349,7 @@ mod tests {
     }
 
     /// `git commit -q <args>` in `dir`, with an identity of its own.
-    fn commit(dir: &Path, args: &[&str]) {
+    pub(super) fn commit(dir: &Path, args: &[&str]) {
         let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q"];
         all.extend_from_slice(args);
         git(dir, &all).unwrap();

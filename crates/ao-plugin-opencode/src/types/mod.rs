@@ -8,6 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod todo;
+
+pub use todo::Todo;
+
 /// A conversation (`GET /session/{id}`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

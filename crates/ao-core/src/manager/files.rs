@@ -1,0 +1,170 @@
+//! What sessions changed in their work trees, through git: the files of `ao show`, the command of
+//! `ao diff`, and the `files_changed` of `ao status`.
+//!
+//! `ao status` must not run git for every session every time, so each session's count is kept in
+//! its directory (`changes.json`) with a fingerprint of what can change it: the agent's last
+//! activity, the work tree's index and its HEAD's log (both written by every `git add`, commit and
+//! checkout). While the fingerprint holds, the count is read back; otherwise git counts again. A
+//! file a person edits by hand without the agent or git noticing shows in `ao show` and `ao diff`
+//! at once, and in `ao status` at the next change.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::SessionManager;
+use crate::blocking::unblock;
+use crate::clock::EpochMillis;
+use crate::error::{Error, Result};
+use crate::session::SessionRecord;
+use crate::workspace::{self, FileChange, GitCommand};
+
+/// The file in a session's directory that keeps its count of changed files.
+const CACHE_FILE: &str = "changes.json";
+
+/// A remembered count and what it was counted at.
+#[derive(Debug, Serialize, Deserialize)]
+struct Counted {
+    fingerprint: String,
+    files_changed: usize,
+}
+
+/// Where a session's work tree is and what its changes are counted from.
+#[derive(Debug, Clone)]
+struct WorkTree {
+    repo: PathBuf,
+    dir: PathBuf,
+    recorded_base: Option<String>,
+    start: Option<String>,
+}
+
+impl WorkTree {
+    fn base(&self) -> std::result::Result<String, workspace::WorkspaceError> {
+        workspace::resolve_base(
+            &self.repo,
+            &self.dir,
+            self.recorded_base.as_deref(),
+            self.start.as_deref(),
+        )
+    }
+}
+
+/// The git directory of a linked work tree, from its `.git` file.
+fn git_dir(work_tree: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(work_tree.join(".git")).ok()?;
+    let dir = PathBuf::from(text.strip_prefix("gitdir:")?.trim());
+    Some(if dir.is_relative() {
+        work_tree.join(dir)
+    } else {
+        dir
+    })
+}
+
+/// What must stay the same for a remembered count to stay true; `None` without a work tree.
+fn fingerprint(wt: &WorkTree, last_activity: Option<EpochMillis>) -> Option<String> {
+    let git = git_dir(&wt.dir)?;
+    let modified = |p: PathBuf| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+    };
+    Some(format!(
+        "{:?}|{last_activity:?}|{:?}|{:?}",
+        wt.recorded_base,
+        modified(git.join("index")),
+        modified(git.join("logs/HEAD"))
+    ))
+}
+
+/// The count of changed files, remembered in `cache` while the fingerprint holds.
+fn files_changed(wt: &WorkTree, last_activity: Option<EpochMillis>, cache: &Path) -> Option<usize> {
+    let fingerprint = fingerprint(wt, last_activity)?;
+    let remembered: Option<Counted> = std::fs::read(cache)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    if let Some(c) = remembered.filter(|c| c.fingerprint == fingerprint) {
+        return Some(c.files_changed);
+    }
+    let n = workspace::count_changed(&wt.dir, &wt.base().ok()?).ok()?;
+    // A cache that cannot be written costs git next time, nothing more; written whole, then
+    // renamed, so a reader never sees half of it.
+    if let Ok(text) = serde_json::to_vec(&Counted {
+        fingerprint,
+        files_changed: n,
+    }) {
+        let temp = cache.with_extension("json.tmp");
+        if std::fs::write(&temp, text).is_ok() {
+            let _ = std::fs::rename(&temp, cache);
+        }
+    }
+    Some(n)
+}
+
+impl SessionManager {
+    /// The work tree of a session that has one of its own, or why it has none.
+    fn work_tree(&self, rec: &SessionRecord) -> Result<WorkTree> {
+        let Some(branch) = &rec.branch else {
+            return Err(Error::Usage(format!(
+                "session {} works in the project directory itself (workspace: none), so it has \
+                 no changes of its own; `git -C {} diff` shows the directory's",
+                rec.address,
+                rec.workspace.display()
+            )));
+        };
+        if !rec.workspace.join(".git").exists() {
+            return Err(Error::Usage(format!(
+                "the work tree of {} ({}) is gone (removed by hand, or by `ao kill`); its \
+                 committed work is still on branch {branch}, and `ao restore {}` brings the \
+                 work tree back",
+                rec.address,
+                rec.workspace.display(),
+                rec.address
+            )));
+        }
+        let project = self.config.project(&rec.address.project)?;
+        Ok(WorkTree {
+            repo: project.path.clone(),
+            dir: rec.workspace.clone(),
+            recorded_base: rec.base.clone(),
+            start: project.default_branch.clone(),
+        })
+    }
+
+    /// Each session's count of changed files for `ao status` (`None` without a work tree),
+    /// counted again only where something changed since it was last counted.
+    pub(super) async fn files_changed_of(
+        &self,
+        records: &[SessionRecord],
+        last_activity: &[Option<EpochMillis>],
+    ) -> Vec<Option<usize>> {
+        let work = records.iter().zip(last_activity).map(|(rec, &at)| {
+            let wt = self.work_tree(rec).ok();
+            let cache = self
+                .home
+                .session_path(&rec.address.project, &rec.address.name)
+                .join(CACHE_FILE);
+            async move {
+                let wt = wt?;
+                unblock(move || files_changed(&wt, at, &cache)).await
+            }
+        });
+        futures_util::future::join_all(work).await
+    }
+
+    /// Every file the session changed against its base, committed or not.
+    pub(super) async fn files_of(&self, rec: &SessionRecord) -> Result<Vec<FileChange>> {
+        let wt = self.work_tree(rec)?;
+        Ok(unblock(move || workspace::changed_files(&wt.dir, &wt.base()?)).await?)
+    }
+
+    /// The `git diff` that shows a session's changes against its base, committed and not, with
+    /// `extra` arguments for git (`--stat`, `-- PATH`); the CLI runs it on the terminal.
+    pub async fn diff(&self, target: &str, extra: &[String]) -> Result<GitCommand> {
+        let rec = self.resolve_one(target).await?;
+        let wt = self.work_tree(&rec)?;
+        let extra = extra.to_vec();
+        Ok(unblock(move || workspace::diff_command(&wt.dir, &wt.base()?, &extra)).await?)
+    }
+}
