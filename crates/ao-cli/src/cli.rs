@@ -58,6 +58,10 @@ pub enum Command {
     Watch {
         /// A project, project/name, or a name unique across projects (default: all sessions).
         target: Option<String>,
+        /// How long to wait for each project's agent, in seconds, before showing what was last
+        /// seen of its sessions, marked stale (default 2, or $AO_STATUS_TIMEOUT).
+        #[arg(long, value_name = "SECS", env = "AO_STATUS_TIMEOUT", value_parser = parse_seconds)]
+        timeout: Option<std::time::Duration>,
     },
     /// Everything about one session: status, plan, files changed, last messages, resources.
     #[command(

@@ -229,10 +229,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Watch { target } => {
+        Command::Watch { target, timeout } => {
             // Checked before the config is read: the answer does not depend on it.
             watch::check_terminal()?;
-            watch::run(manager(&cli).await?, target.clone()).await?;
+            let mut mgr = manager(&cli).await?;
+            if let Some(budget) = timeout {
+                mgr.set_status_budget(*budget);
+            }
+            watch::run(mgr, target.clone()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { target, json } => {

@@ -74,7 +74,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, paint: Paint, now: DateTime<Utc>) 
         .areas(body);
         draw_title(frame, app, title, paint);
         draw_table(frame, app, table, paint, now);
-        draw_detail(frame, app, detail, paint);
+        draw_detail(frame, app, detail, paint, now);
     }
     draw_status(frame, app, status, paint);
     draw_help(frame, app, help, paint);
@@ -203,7 +203,11 @@ fn session_row<'a>(
         let text = match c {
             Column::Session => format!("  {}", st.name),
             Column::Activity => {
-                let text = format::activity_cell(st.activity, &s.activity_since, now);
+                let mut text = format::activity_cell(st.activity, &s.activity_since, now);
+                // As `ao status` marks what its agent did not confirm in time.
+                if st.stale {
+                    text.push('?');
+                }
                 return Cell::from(Span::styled(text, paint.activity(st.activity)));
             }
             Column::Process => match st.process {
@@ -236,7 +240,7 @@ fn cut(s: &str, max: usize) -> String {
     out
 }
 
-fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint) {
+fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: DateTime<Utc>) {
     let block = Block::default().borders(Borders::TOP);
     let Some(s) = app.current() else {
         frame.render_widget(block, area);
@@ -257,6 +261,17 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint) {
             st.model.as_deref().unwrap_or("")
         )),
     ])];
+    if st.stale {
+        let seen = st
+            .stale_since
+            .as_deref()
+            .map(|t| format!("; shown as last seen {} ago", format::age(t, now)))
+            .unwrap_or_default();
+        lines.push(Line::styled(
+            format!("? stale: its agent did not answer in time{seen}"),
+            paint.activity(Activity::Blocked),
+        ));
+    }
     if let Some(summary) = st.summary.as_deref().filter(|s| !s.is_empty()) {
         lines.push(Line::raw(format!("summary: {summary}")));
     }

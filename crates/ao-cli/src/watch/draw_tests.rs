@@ -159,3 +159,18 @@ fn the_help_line_fits_by_dropping_the_least_needed_keys() {
     let wide = lines(&render(&mut app, 120, 24, false));
     assert!(wide.last().unwrap().starts_with("↑↓ select"), "{wide:?}");
 }
+
+#[test]
+fn a_stale_session_is_marked_in_its_row_and_says_since_when_in_the_detail() {
+    let mut s = session("demo/agent-9", Activity::Ready, "2025-01-01T00:01:00Z");
+    s.status.stale = true;
+    s.status.stale_since = Some("2025-01-01T00:02:00Z".into());
+    let mut app = App::default();
+    app.on_live(LiveEvent::Snapshot(vec![s]));
+    let screen = lines(&render(&mut app, 80, 24, false)).join("\n");
+    assert!(screen.contains("ready 2m?"), "{screen}");
+    assert!(
+        screen.contains("stale: its agent did not answer in time; shown as last seen 1m ago"),
+        "{screen}"
+    );
+}
