@@ -6,6 +6,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "ao/scale.rs"]
+mod scale;
 #[path = "ao/watch.rs"]
 mod watch;
 
@@ -20,6 +22,7 @@ fn main() {
     println!("ao bench: {}", machine());
     if run("status") {
         status();
+        scale::run();
     }
     if run("spawn") {
         spawn();

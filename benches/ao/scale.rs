@@ -1,0 +1,202 @@
+//! `scripts/bench status`, at scale: `ao status --json` beside its floor (the same call with no
+//! session), with 1 to 200 sessions on one project and 500 over 10 projects, and where one call's
+//! time goes (`AO_TIMING=1`).
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use ao_test_support::{script, Scenario, Turn, World};
+
+use crate::{median_of, ms};
+
+/// How many `ao spawn` run at once while the sessions are made.
+const SPAWNS_AT_ONCE: usize = 6;
+
+pub fn run() {
+    println!("\n## ao status --json at scale (ready process-runtime sessions, workspace: none)");
+    println!("Each figure: 20 calls, median and worst, beside the floor measured in the same run.");
+    let floor = floor();
+    println!(
+        "floor: ao --version {}; ao status --json with no session {}",
+        ms(floor.0),
+        ms(floor.1)
+    );
+    println!(
+        "{:>9} {:>9} {:>10} {:>10} {:>9} {:>9}",
+        "sessions", "projects", "median", "worst", "requests", "floor"
+    );
+
+    let one = world(&["bench"]);
+    let mut made = 0;
+    for n in [1usize, 10, 50, 200] {
+        spawn(&one, "bench", n - made);
+        made = n;
+        row(&one, n, 1, floor.1);
+        if n == 50 {
+            breakdown(&one, "50 sessions, one project");
+        }
+    }
+    drop(one);
+
+    let names: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ten = world(&names);
+    for p in &names {
+        spawn(&ten, p, 50);
+    }
+    row(&ten, 500, 10, floor.1);
+    breakdown(&ten, "500 sessions over 10 projects");
+}
+
+/// A world with these projects, each in `workspace: none` (the sessions share the project's
+/// directory, as a server's memory would not hold hundreds of work trees' instances).
+fn world(projects: &[&str]) -> World {
+    let mut w = World::new(
+        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
+    );
+    for p in projects {
+        w.project(p, &[]);
+    }
+    let text = std::fs::read_to_string(w.config_path()).expect("read the config");
+    w.set_config_text(&text.replace("    agentConfig:", "    workspace: none\n    agentConfig:"));
+    w
+}
+
+/// `ao --version` and `ao status --json` with no session: medians of 15.
+fn floor() -> (Duration, Duration) {
+    let w = world(&["bench"]);
+    let version = median_of(15, || {
+        let t = Instant::now();
+        w.ao_ok(&["--version"]);
+        t.elapsed()
+    });
+    let status = median_of(15, || {
+        let t = Instant::now();
+        w.ao_ok(&["status", "--json"]);
+        t.elapsed()
+    });
+    (version, status)
+}
+
+/// Spawns `n` sessions of `project`, a few at once, and waits until each is ready.
+fn spawn(w: &World, project: &str, n: usize) {
+    let mut ids = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let batch = left.min(SPAWNS_AT_ONCE);
+        let children: Vec<_> = (0..batch)
+            .map(|_| {
+                w.ao_command(&["spawn", project, "bench", "--runtime", "process"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("run ao spawn")
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().expect("ao spawn");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        }
+        left -= batch;
+    }
+    for id in &ids {
+        w.ao_ok(&["wait", id, "--until", "ready", "--timeout", "120"]);
+    }
+}
+
+fn row(w: &World, sessions: usize, projects: usize, floor: Duration) {
+    let mut samples: Vec<Duration> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            w.ao_ok(&["status", "--json"]);
+            t.elapsed()
+        })
+        .collect();
+    samples.sort();
+    let requests = timed_call(w)
+        .iter()
+        .filter(|(phase, _)| phase.starts_with("request "))
+        .count();
+    println!(
+        "{:>9} {:>9} {:>10} {:>10} {:>9} {:>9}",
+        sessions,
+        projects,
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() - 1]),
+        requests,
+        ms(floor)
+    );
+}
+
+/// One `ao status --json` with `AO_TIMING=1`: each phase and its time, in the order they ended.
+fn timed_call(w: &World) -> Vec<(String, f64)> {
+    let out = w
+        .ao_command(&["status", "--json"])
+        .env("AO_TIMING", "1")
+        .output()
+        .expect("run ao status");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("ao: timing: "))
+        .filter_map(|l| {
+            let (phase, time) = l.strip_suffix(" ms")?.rsplit_once(' ')?;
+            Some((phase.to_string(), time.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Where the time of a call goes: each phase's median over 10 calls (requests by kind, with how
+/// many a call makes).
+fn breakdown(w: &World, label: &str) {
+    let mut phases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..10 {
+        let mut per_call: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        for (phase, t) in timed_call(w) {
+            // Requests and projects by kind: a session's id or a project's name is not a phase.
+            let kind = if let Some(rest) = phase.strip_prefix("request ") {
+                let path: Vec<&str> = rest
+                    .split('/')
+                    .map(|part| {
+                        if part.starts_with("ses_") {
+                            "{id}"
+                        } else {
+                            part
+                        }
+                    })
+                    .collect();
+                format!("request {}", path.join("/"))
+            } else if phase.starts_with("observe project ") {
+                "observe project (slowest)".to_string()
+            } else {
+                phase
+            };
+            let e = per_call.entry(kind).or_default();
+            e.0 = e.0.max(t);
+            e.1 += 1;
+        }
+        for (kind, (t, n)) in per_call {
+            phases.entry(kind.clone()).or_default().push(t);
+            counts.insert(kind, n);
+        }
+    }
+    println!("\nwhere the time of one call goes ({label}; median of 10, slowest of a kind):");
+    for (kind, mut times) in phases {
+        times.sort_by(f64::total_cmp);
+        let n = counts[&kind];
+        let times_n = if n > 1 {
+            format!(" (x{n})")
+        } else {
+            String::new()
+        };
+        println!("  {kind:<48} {:>9.2} ms{times_n}", times[times.len() / 2]);
+    }
+}
