@@ -74,9 +74,9 @@ fn timed_lines(child: &mut Child) -> mpsc::Receiver<(Instant, String)> {
 }
 
 /// From the server's `session.idle` to the NDJSON line of `ao status --watch --json` that says
-/// `ready`, for ten turns.
+/// `ready`, and to `ao watch`'s screen (80x24, in tmux) showing it, for ten turns.
 fn latency() {
-    println!("\n## ao status --watch --json: from the server's event to the line");
+    println!("\n## live views: from the server's event to the line, and to the screen");
     let w = world_with(
         Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
     );
@@ -96,13 +96,21 @@ fn latency() {
     lines
         .recv_timeout(Duration::from_secs(30))
         .expect("the first line");
+    let ao = ao_test_support::shell_quote(&w.ao_script().to_string_lossy());
+    let terminal = w.sized_terminal("watch", &format!("{ao} watch {id}"), 80, 24);
+    let redrawn = screen_turns(terminal);
 
     let mut samples = Vec::new();
+    let mut screen_samples = Vec::new();
     let mut output_tokens = s["tokens"]["output"].as_u64().unwrap_or(0);
     for _ in 0..10 {
         // A turn's end comes as two events (`session.status` idle, then `session.idle`): what
         // the last turn left must not be taken for this one's.
         while heard.try_recv().is_ok() {}
+        // The dashboard's age of the last turn's `ready` must be past 1s, so that `ready 0s` or
+        // `ready 1s` can only be this turn's.
+        std::thread::sleep(Duration::from_millis(2500));
+        while redrawn.try_recv().is_ok() {}
         w.ao_ok(&["send", &id, "bench"]);
         let event = loop {
             let h = heard
@@ -125,25 +133,54 @@ fn latency() {
             }
         };
         samples.push(shown.saturating_duration_since(event));
+        let drawn = redrawn
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the screen showing the turn's end");
+        screen_samples.push(drawn.saturating_duration_since(event));
     }
     let _ = watcher.kill();
     let _ = watcher.wait();
-    samples.sort();
-    println!(
-        "event to line: median {} (min {}, max {}) over {} turns",
-        ms(samples[samples.len() / 2]),
-        ms(samples[0]),
-        ms(samples[samples.len() - 1]),
-        samples.len()
-    );
+    for (label, mut samples) in [
+        ("event to NDJSON line", samples),
+        ("event to ao watch's screen", screen_samples),
+    ] {
+        samples.sort();
+        println!(
+            "{label}: median {} (min {}, max {}) over {} turns",
+            ms(samples[samples.len() / 2]),
+            ms(samples[0]),
+            ms(samples[samples.len() - 1]),
+            samples.len()
+        );
+    }
 }
 
-/// CPU and memory of a watching `ao` over 60 s with 50 idle sessions.
+/// When `ao watch` starts showing a fresh `ready` (`ready 0s` or `ready 1s`): the terminal's
+/// screen read every 5 ms (each read is a `tmux capture-pane`, a few ms itself).
+fn screen_turns(terminal: ao_test_support::Terminal) -> mpsc::Receiver<Instant> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut was_fresh = true;
+        loop {
+            let screen = terminal.screen();
+            let fresh = screen.contains("ready 0s") || screen.contains("ready 1s");
+            if fresh && !was_fresh && tx.send(Instant::now()).is_err() {
+                return;
+            }
+            was_fresh = fresh;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    rx
+}
+
+/// CPU and memory of the two live views over 60 s with 50 idle sessions, side by side:
+/// `ao status --watch --json` and `ao watch` (80x24, in tmux).
 fn idle_cost() {
     const N: usize = 50;
     const SPAN: Duration = Duration::from_secs(60);
     println!(
-        "\n## ao status --watch with {N} idle sessions, over {} s",
+        "\n## live views with {N} idle sessions, over {} s",
         SPAN.as_secs()
     );
     let w = world_with(
@@ -167,25 +204,58 @@ fn idle_cost() {
             .recv_timeout(Duration::from_secs(30))
             .expect("the snapshot");
     }
-    // Settled: its feed is up and the catch-up done.
+    let ao = ao_test_support::shell_quote(&w.ao_script().to_string_lossy());
+    let terminal = w.sized_terminal("watch", &format!("{ao} watch"), 80, 24);
+    let shell: u32 = String::from_utf8_lossy(
+        &terminal
+            .tmux(&["display-message", "-p", "-t", "=watch:", "#{pane_pid}"])
+            .stdout,
+    )
+    .trim()
+    .parse()
+    .expect("the pane's pid");
+    let dashboard =
+        ao_test_support::wait_until(Duration::from_secs(30), Duration::from_millis(50), || {
+            descendant_named(shell, "ao").ok_or_else(|| "no ao in the pane".to_string())
+        });
+    // Settled: the feeds are up and the catch-up done.
     while lines.recv_timeout(Duration::from_secs(3)).is_ok() {}
-    let pid = watcher.id();
-    let before = cpu_ticks(pid);
+    let views = [
+        ("ao status --watch --json", watcher.id()),
+        ("ao watch", dashboard),
+    ];
+    let before: Vec<u64> = views.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
     let t = Instant::now();
     std::thread::sleep(SPAN);
-    let used = cpu_ticks(pid) - before;
     let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .unwrap_or(100) as f64;
-    let percent = used as f64 / ticks_per_s / t.elapsed().as_secs_f64() * 100.0;
     let printed = std::iter::from_fn(|| lines.try_recv().ok()).count();
-    println!(
-        "CPU: {percent:.2} % of a core ({used} ticks); lines printed meanwhile: {printed}; RSS: {}",
-        mib(rss_tree(pid))
-    );
+    for ((label, pid), before) in views.iter().zip(before) {
+        let used = cpu_ticks(*pid) - before;
+        let percent = used as f64 / ticks_per_s / t.elapsed().as_secs_f64() * 100.0;
+        println!(
+            "{label:<26} CPU {percent:.2} % of a core ({used} ticks), RSS {}",
+            mib(rss_tree(*pid))
+        );
+    }
+    println!("lines printed meanwhile: {printed}");
     let _ = watcher.kill();
     let _ = watcher.wait();
+}
+
+/// The first process below `pid` (itself included) whose command name is `name`.
+fn descendant_named(pid: u32, name: &str) -> Option<u32> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    if comm.trim() == name {
+        return Some(pid);
+    }
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .find_map(|c| descendant_named(c, name))
 }
 
 /// User and system CPU time of a process so far, in clock ticks.
