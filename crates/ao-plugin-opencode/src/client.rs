@@ -13,6 +13,8 @@ use crate::types::{
 /// How long an ordinary request may take. A fresh server accepts connections before it answers
 /// them, and a request sent then is never answered: nothing may wait forever.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many sessions one list of a project's may hold: all of them, in practice.
+const SESSION_LIST_LIMIT: &str = "100000";
 /// What a [`Client::patient`] one gives an ordinary request: a person's prompt should not fail
 /// because a server that is busy starting ten work trees at once answers slowly, while a status
 /// must stay bounded by [`REQUEST_TIMEOUT`].
@@ -310,14 +312,22 @@ impl Client {
         .await
     }
 
-    /// `GET /session?directory=&scope=project`: every session of the OpenCode project that
-    /// `directory` belongs to (all work trees of one repository share a project), with their
-    /// token and cost totals; one request instead of one per session.
+    /// `GET /session?directory=&scope=project&roots=true`: every top-level session of the
+    /// OpenCode project that `directory` belongs to (all work trees of one repository share a
+    /// project), with their token and cost totals; one request instead of one per session.
     pub async fn project_sessions(&self, directory: &str) -> Result<Vec<Session>, ClientError> {
         self.call(
             Method::GET,
             "/session",
-            &[("directory", directory), ("scope", "project")],
+            // The list stops at 100 unless told otherwise (measured on 1.18.33), and a session
+            // left out costs requests of its own on every status; subagents' sessions (children)
+            // are never tracked, so they are left out instead.
+            &[
+                ("directory", directory),
+                ("scope", "project"),
+                ("roots", "true"),
+                ("limit", SESSION_LIST_LIMIT),
+            ],
             None,
             self.timeout,
         )

@@ -121,7 +121,13 @@ async fn sessions_and_last_messages(
         .await
     {
         Ok(all) => {
-            let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+            // What is remembered of a session the server no longer has is dropped; a tracked one
+            // left out of the list (it is someone's child) keeps its memory.
+            let ids: Vec<&str> = all
+                .iter()
+                .map(|s| s.id.as_str())
+                .chain(records.iter().filter_map(|r| r.agent_session_id.as_deref()))
+                .collect();
             cache.retain(&ids);
             listed = all.into_iter().map(|s| (s.id.clone(), s)).collect();
         }
