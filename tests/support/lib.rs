@@ -102,7 +102,9 @@ impl World {
         let dir = self.root().join("projects").join(name);
         std::fs::create_dir_all(&dir).expect("mkdir project");
         git(&dir, &["init", "-q", "-b", "main"]);
-        git(&dir, &["commit", "-q", "--allow-empty", "-m", "init"]);
+        // OpenCode names a project by its root commit: two repositories made the same second
+        // with the same message would be one project to it.
+        git(&dir, &["commit", "-q", "--allow-empty", "-m", &format!("init {name}")]);
         let mut extra = String::new();
         for line in agent_config {
             extra.push_str(&format!("      {line}\n"));
