@@ -15,13 +15,19 @@ use crate::clock::EpochMillis;
 use crate::error::{Error, Result};
 use crate::session::{Lifecycle, RuntimeKind, SessionAddress, SessionRecord};
 
+mod monitors;
 mod plugin_state;
 #[cfg(test)]
 mod tests;
+mod transitions;
 
+pub use monitors::MonitorRecord;
 pub use plugin_state::PluginState;
+pub use transitions::{Claimed, Claims, Ledger, Sighting, BUDGET_KEY};
 
-const SCHEMA_VERSION: i64 = 1;
+/// 1: sessions, names, plugin state; 2: transitions, session costs, monitors (each schema is
+/// created with IF NOT EXISTS, so an older store gains what it lacks).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
@@ -48,6 +54,31 @@ CREATE TABLE IF NOT EXISTS agent_state (
     key   TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (agent, key)
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    project  TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    activity TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    at_ms    INTEGER NOT NULL,
+    notified INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_by_session ON transitions (project, name, id);
+CREATE INDEX IF NOT EXISTS transitions_open ON transitions (project, notified);
+CREATE TABLE IF NOT EXISTS session_costs (
+    project      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    cost_usd     REAL NOT NULL,
+    allowed_from INTEGER,
+    PRIMARY KEY (project, name)
+);
+CREATE TABLE IF NOT EXISTS monitors (
+    project      TEXT PRIMARY KEY,
+    pid          INTEGER NOT NULL,
+    start_time   INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    last_failure TEXT
 );
 ";
 
@@ -310,14 +341,19 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets a session.
+    /// Forgets a session, with its transitions and cost.
     pub fn delete(&self, address: &SessionAddress) -> Result<()> {
-        self.conn()
-            .execute(
-                "DELETE FROM sessions WHERE project = ?1 AND name = ?2",
-                params![address.project, address.name],
-            )
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
+        tx.execute(
+            "DELETE FROM sessions WHERE project = ?1 AND name = ?2",
+            params![address.project, address.name],
+        )
+        .map_err(|e| self.err(e))?;
+        Store::forget_watch(&tx, address).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
         Ok(())
     }
 
