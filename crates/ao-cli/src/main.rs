@@ -7,6 +7,7 @@ mod cli;
 mod doctor;
 mod init;
 mod interact;
+mod notify;
 mod output;
 mod progress;
 mod status_watch;
@@ -24,7 +25,7 @@ use ao_core::home::StateHome;
 use ao_core::manager::{KillOptions, SessionManager, SpawnOptions};
 use ao_core::runtime::TmuxRuntime;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, NotifyCommand};
 
 /// An error the user must fix in their command line or config: exit code 2.
 #[derive(Debug)]
@@ -114,6 +115,7 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let agents = agents::registry(&home);
     let file = Config::locate(cli.config.as_deref(), &cwd).map_err(ao_core::Error::from)?;
     let config = Config::load_in(&file, config_context(&agents)).map_err(ao_core::Error::from)?;
+    let launcher = notify::monitor_launcher(&file);
     Ok(SessionManager::new(
         config,
         home,
@@ -121,7 +123,8 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
         TmuxRuntime::from_env(),
         Arc::new(SystemClock),
     )
-    .await?)
+    .await?
+    .with_monitor_launcher(launcher))
 }
 
 /// What configs are read against: the process environment and the agents this binary has.
@@ -235,8 +238,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let err = child.exec();
             Err(anyhow::Error::new(err).context(format!("cannot run {}", cmd.program.display())))
         }
-        Command::Send { target, message } => {
-            interact::send(&manager(&cli).await?, target, message.as_deref()).await?;
+        Command::Send {
+            target,
+            message,
+            over_budget,
+        } => {
+            let mgr = manager(&cli).await?;
+            interact::send(&mgr, target, message.as_deref(), *over_budget).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Permit(args) => {
@@ -259,8 +267,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             interact::logs(&manager(&cli).await?, target, *follow, *json).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Restore { target } => {
-            interact::restore(&manager(&cli).await?, target).await?;
+        Command::Restore {
+            target,
+            over_budget,
+        } => {
+            interact::restore(&manager(&cli).await?, target, *over_budget).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Notify(NotifyCommand::Test { project }) => {
+            notify::test(&manager(&cli).await?, project.as_deref()).await
+        }
+        Command::Monitor { project } => {
+            notify::monitor(manager(&cli).await?, project).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kill {

@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::sync::OnceLock;
 
-use ao_core::manager::Killed;
+use ao_core::manager::{dollars, Killed};
 use ao_core::session::{Activity, PendingKind, ProcessState, SessionStatus};
 use ao_core::workspace::{KeepReason, WorktreeFate};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -90,7 +90,10 @@ pub fn status_table(
                     ProcessState::Running => "running".into(),
                     ProcessState::Exited => "exited".into(),
                 },
-                format!("${:.4}", s.cost_usd),
+                match s.budget_usd {
+                    Some(budget) => format!("${:.4}/{}", s.cost_usd, dollars(budget)),
+                    None => format!("${:.4}", s.cost_usd),
+                },
                 (s.tokens.input + s.tokens.cache_read + s.tokens.cache_write).to_string(),
                 (s.tokens.output + s.tokens.reasoning).to_string(),
             ]
@@ -109,7 +112,14 @@ pub fn status_table(
         col(3, "IN"),
         col(4, "OUT"),
     );
-    let activity_w = "waiting_input".len();
+    let now = chrono::Utc::now();
+    let activities: Vec<String> = statuses.iter().map(|s| activity_cell(s, now)).collect();
+    let activity_w = activities
+        .iter()
+        .map(|a| a.width())
+        .chain(["waiting_input".len()])
+        .max()
+        .unwrap_or(0);
     let fixed = activity_w + process_w + cost_w + in_w + out_w + 5;
     // The session column gets what it needs up to 32, leaving the summary at least 12 columns
     // when it can; long names are cut rather than pushing the table past the width.
@@ -130,8 +140,8 @@ pub fn status_table(
         "OUT",
     )?;
     let detail_w = width.saturating_sub(4);
-    for (s, row) in statuses.iter().zip(&rows) {
-        let activity = format!("{:<activity_w$}", s.activity.as_str());
+    for ((s, row), activity) in statuses.iter().zip(&rows).zip(&activities) {
+        let activity = format!("{activity:<activity_w$}");
         let summary = if summary_w >= 7 {
             format!(
                 "  {}",
@@ -164,6 +174,29 @@ pub fn status_table(
         }
     }
     Ok(())
+}
+
+/// The activity and how long it has lasted: `waiting_input 3m`.
+fn activity_cell(s: &SessionStatus, now: chrono::DateTime<chrono::Utc>) -> String {
+    let since = s
+        .activity_since
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    match since {
+        Some(t) => format!("{} {}", s.activity, age((now - t.to_utc()).num_seconds())),
+        None => s.activity.to_string(),
+    }
+}
+
+/// A duration in its largest unit: `45s`, `3m`, `2h`, `4d`.
+fn age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
 }
 
 /// The first line of `s`, cut with `…` to at most `max` columns.
@@ -291,6 +324,9 @@ mod tests {
             runtime: RuntimeKind::Tmux,
             process: ProcessState::Running,
             activity: Activity::WaitingInput,
+            activity_since: Some(ao_core::clock::rfc3339(
+                chrono::Utc::now().timestamp_millis() - 190_000,
+            )),
             agent_session_id: Some("ses_1".into()),
             workspace: "/tmp/x".into(),
             branch: None,
@@ -304,6 +340,7 @@ mod tests {
                 ..Tokens::default()
             },
             cost_usd: 123.4567,
+            budget_usd: Some(200.0),
             pending: vec![PendingRequest {
                 kind: PendingKind::Permission,
                 id: "per_1fedf2dcb0015MsLj6Nnz08NsT".into(),
@@ -342,8 +379,8 @@ mod tests {
                     line.width()
                 );
             }
-            assert!(text.contains("waiting_input"), "{text}");
-            assert!(text.contains("$123.4567"), "{text}");
+            assert!(text.contains("waiting_input 3m"), "{text}");
+            assert!(text.contains("$123.4567/$200.00"), "{text}");
             assert!(text.contains("1234567"), "{text}");
         }
         let mut out = Vec::new();

@@ -23,17 +23,22 @@ use crate::store::{PluginState, Store};
 use crate::workspace::Worktree;
 
 mod abandoned;
+mod budget;
 mod interact;
 mod kill;
+mod monitors;
 mod resolve;
 mod restore;
 mod spawn;
 mod status;
 #[cfg(test)]
 pub(crate) mod tests;
+mod transitions;
 
+pub use budget::{dollars, BUDGET_EXCEEDED};
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};
+pub use monitors::MonitorLauncher;
 pub use spawn::{SpawnOptions, SpawnStep, Spawned};
 
 /// Runs sessions.
@@ -45,6 +50,7 @@ pub struct SessionManager {
     tmux: TmuxRuntime,
     process: ProcessRuntime,
     clock: Arc<dyn Clock>,
+    monitor_launcher: Option<MonitorLauncher>,
 }
 
 /// The work tree a session's record names, for a session that has one.
@@ -93,6 +99,7 @@ impl SessionManager {
             tmux,
             process: ProcessRuntime::new(),
             clock,
+            monitor_launcher: None,
         })
     }
 
@@ -135,11 +142,12 @@ impl SessionManager {
             tmux: self.tmux.clone(),
             process: ProcessRuntime::new(),
             clock: self.clock.clone(),
+            monitor_launcher: self.monitor_launcher.clone(),
         })
     }
 
     /// The time now, by the manager's clock.
-    pub(crate) fn now_ms(&self) -> crate::clock::EpochMillis {
+    pub fn now_ms(&self) -> crate::clock::EpochMillis {
         self.clock.now_ms()
     }
 

@@ -41,6 +41,8 @@ impl SessionManager {
             };
             out.push(self.compose(r, obs, alive, now));
         }
+        // Transitions, budgets and the projects' monitors: manager/transitions.rs.
+        self.note(records, &mut out, now).await?;
         Ok(out)
     }
 
@@ -186,6 +188,9 @@ impl SessionManager {
                 ProcessState::Exited
             },
             activity,
+            // Both filled in by `note` (manager/transitions.rs).
+            activity_since: None,
+            budget_usd: None,
             agent_session_id: r.agent_session_id.clone(),
             workspace: r.workspace.clone(),
             branch: r.branch.clone(),

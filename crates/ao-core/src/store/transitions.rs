@@ -40,7 +40,8 @@ pub struct Sighting {
     /// When, at the earliest, it entered this activity if no transition of it is stored yet: the
     /// best estimate for a session seen for the first time.
     pub first_seen_at: EpochMillis,
-    /// Its cost so far, in US dollars.
+    /// Its cost so far, in US dollars, as observed (0 when it could not be): the store keeps the
+    /// highest seen, since a conversation's cost only grows.
     pub cost_usd: f64,
     /// Whether a change is recorded already decided, never to be notified (a killed session:
     /// the person did it).
@@ -50,6 +51,8 @@ pub struct Sighting {
 /// What the store knows of the costs, for budgets: as of the sightings being recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
+    /// Each sighted session's cost: the highest observed.
+    pub session_cost: BTreeMap<SessionAddress, f64>,
     /// The total cost of each project's sessions (those no longer observed at their last cost).
     pub project_cost: BTreeMap<String, f64>,
     /// Sessions allowed to go on past their budget, and since when (`ao send --over-budget`).
@@ -113,11 +116,13 @@ impl Store {
                 )
                 .optional()
                 .map_err(e)?;
-            if stored.map(|(c, _)| c) != Some(s.cost_usd) {
+            let cost = stored.map_or(s.cost_usd, |(c, _)| c.max(s.cost_usd));
+            ledger.session_cost.insert(s.address.clone(), cost);
+            if stored.map(|(c, _)| c) != Some(cost) {
                 tx.execute(
                     "INSERT INTO session_costs (project, name, cost_usd) VALUES (?1, ?2, ?3)
                      ON CONFLICT(project, name) DO UPDATE SET cost_usd = excluded.cost_usd",
-                    params![s.address.project, s.address.name, s.cost_usd],
+                    params![s.address.project, s.address.name, cost],
                 )
                 .map_err(e)?;
             }
@@ -194,6 +199,28 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// A session's last known cost and its project's total, for a budget check without an
+    /// observation (a killed session is not observed).
+    pub fn costs_of(&self, address: &SessionAddress) -> Result<(f64, f64)> {
+        let conn = self.conn();
+        let session: Option<f64> = conn
+            .query_row(
+                "SELECT cost_usd FROM session_costs WHERE project = ?1 AND name = ?2",
+                params![address.project, address.name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let project: f64 = conn
+            .query_row(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM session_costs WHERE project = ?1",
+                params![address.project],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok((session.unwrap_or(0.0), project))
     }
 
     /// Takes back an allowance (the message it was for never went).
