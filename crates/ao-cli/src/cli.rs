@@ -146,7 +146,10 @@ pub enum Command {
         over_budget: bool,
     },
     /// Notifications: `ao notify test [PROJECT]` sends a sample event through the notifiers.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Notifiers are configured under `notifications:` (top level and per project).\n\nExamples:\n  ao notify test\n  ao notify test my-project"
+    )]
     Notify(NotifyCommand),
     /// Runs the monitor of a project (started by ao itself: it notifies and enforces budgets).
     #[command(hide = true)]
