@@ -158,7 +158,12 @@ projects:
     assert_eq!(one.notifications[0].timeout_ms, DEFAULT_NOTIFIER_TIMEOUT_MS);
     assert!(one.notifications[0].fires_on("blocked"));
     assert_eq!(two.notifications, c.notifications);
-    assert_eq!(parse("projects: {}\n", tmp.path()).unwrap().notify_debounce_ms, 1500);
+    assert_eq!(
+        parse("projects: {}\n", tmp.path())
+            .unwrap()
+            .notify_debounce_ms,
+        1500
+    );
 }
 
 #[test]
@@ -172,6 +177,12 @@ fn a_notifier_needs_on_and_a_state_it_knows() {
     .to_string();
     assert!(err.contains(":2:5: this notification has no `on`"), "{err}");
     assert!(err.contains(":3:9: `on` is empty"), "{err}");
-    assert!(err.contains("unknown state \"redy\" in `on`; did you mean ready?"), "{err}");
-    assert!(err.contains("notifyDebounceMs must be a whole number"), "{err}");
+    assert!(
+        err.contains("unknown state \"redy\" in `on`; did you mean ready?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("notifyDebounceMs must be a whole number"),
+        "{err}"
+    );
 }

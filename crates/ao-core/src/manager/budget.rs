@@ -50,11 +50,14 @@ pub(super) fn apply(
 ) -> Vec<SessionAddress> {
     let mut used = Vec::new();
     for ((s, input), why) in sightings.iter_mut().zip(inputs).zip(why.iter_mut()) {
-        if let Some(&from) = ledger.allowances.get(&s.address) {
-            let turn_ended = matches!(
-                s.activity,
-                Activity::Ready | Activity::Idle | Activity::Blocked | Activity::Exited
-            ) && input.last_activity.is_some_and(|t| t >= from);
+        if let Some(&(from, armed)) = ledger.allowances.get(&s.address) {
+            // Before the message is delivered, the session still shows the turn before it.
+            let turn_ended = armed
+                && matches!(
+                    s.activity,
+                    Activity::Ready | Activity::Idle | Activity::Blocked | Activity::Exited
+                )
+                && input.last_activity.is_some_and(|t| t >= from);
             if !turn_ended {
                 continue;
             }
@@ -154,7 +157,7 @@ mod tests {
             sighting("b", Activity::Ready, 0.6),
             sighting("c", Activity::Exited, 0.6),
         ];
-        ledger.allowances.insert(s[1].address.clone(), 2000);
+        ledger.allowances.insert(s[1].address.clone(), (2000, true));
         let mut why = vec![None; 3];
         // b's turn has not begun yet (its last activity is older than the allowance).
         let used = apply(
@@ -171,6 +174,15 @@ mod tests {
         assert_eq!(s[1].activity, Activity::Ready);
         assert_eq!(s[2].activity, Activity::Exited, "nothing runs to stop");
         assert!(why[0].as_deref().unwrap().contains("session budget"));
+
+        // Its message not delivered yet, b shows the turn before it: not used up.
+        let mut unarmed = ledger.clone();
+        unarmed
+            .allowances
+            .insert(s[1].address.clone(), (2000, false));
+        let mut b = [sighting("b", Activity::Ready, 0.7)];
+        assert!(apply(&mut b, &unarmed, &[input(2500)], &mut [None]).is_empty());
+        assert_eq!(b[0].activity, Activity::Ready);
 
         // b's turn ended after the allowance: used up, and b is over budget again.
         let mut s = [sighting("b", Activity::Ready, 0.7)];

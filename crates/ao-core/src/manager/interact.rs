@@ -80,6 +80,10 @@ impl SessionManager {
             }
             return Err(e.into());
         }
+        if over_budget {
+            self.db(move |store| store.arm_over_budget(&address))
+                .await?;
+        }
         let _ = self.ensure_monitor(&rec.address.project).await;
         Ok(rec)
     }

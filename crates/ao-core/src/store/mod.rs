@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS session_costs (
     name         TEXT NOT NULL,
     cost_usd     REAL NOT NULL,
     allowed_from INTEGER,
+    allow_armed  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (project, name)
 );
 CREATE TABLE IF NOT EXISTS monitors (

@@ -272,7 +272,8 @@ fn costs_add_up_per_project_and_an_allowance_lasts_until_adjust_uses_it() {
         .unwrap();
     let ledger = seen.unwrap();
     assert_eq!(ledger.project_cost["p"], 0.75);
-    assert_eq!(ledger.allowances[&b.address], 1500);
+    assert_eq!(ledger.allowances[&b.address], (1500, false));
+    store.arm_over_budget(&b.address).unwrap();
     // Used up: gone from the next ledger; and `adjust` may turn a sighting into a budget stop.
     store
         .record_sightings(&mut [b.clone()], 2000, |_, _| vec![b.address.clone()])

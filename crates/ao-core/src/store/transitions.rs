@@ -55,8 +55,9 @@ pub struct Ledger {
     pub session_cost: BTreeMap<SessionAddress, f64>,
     /// The total cost of each project's sessions (those no longer observed at their last cost).
     pub project_cost: BTreeMap<String, f64>,
-    /// Sessions allowed to go on past their budget, and since when (`ao send --over-budget`).
-    pub allowances: BTreeMap<SessionAddress, EpochMillis>,
+    /// Sessions allowed to go on past their budget (`ao send --over-budget`): since when, and
+    /// whether the message it was given for has been delivered (only then can its turn end).
+    pub allowances: BTreeMap<SessionAddress, (EpochMillis, bool)>,
 }
 
 /// A transition that is due to be notified, claimed.
@@ -108,17 +109,18 @@ impl Store {
         let e = |e| self.err(e);
         let mut ledger = Ledger::default();
         for s in sightings.iter() {
-            let stored: Option<(f64, Option<i64>)> = tx
+            let stored: Option<(f64, Option<i64>, bool)> = tx
                 .query_row(
-                    "SELECT cost_usd, allowed_from FROM session_costs WHERE project = ?1 AND name = ?2",
+                    "SELECT cost_usd, allowed_from, allow_armed FROM session_costs
+                     WHERE project = ?1 AND name = ?2",
                     params![s.address.project, s.address.name],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()
                 .map_err(e)?;
-            let cost = stored.map_or(s.cost_usd, |(c, _)| c.max(s.cost_usd));
+            let cost = stored.map_or(s.cost_usd, |(c, _, _)| c.max(s.cost_usd));
             ledger.session_cost.insert(s.address.clone(), cost);
-            if stored.map(|(c, _)| c) != Some(cost) {
+            if stored.map(|(c, _, _)| c) != Some(cost) {
                 tx.execute(
                     "INSERT INTO session_costs (project, name, cost_usd) VALUES (?1, ?2, ?3)
                      ON CONFLICT(project, name) DO UPDATE SET cost_usd = excluded.cost_usd",
@@ -126,8 +128,8 @@ impl Store {
                 )
                 .map_err(e)?;
             }
-            if let Some((_, Some(from))) = stored {
-                ledger.allowances.insert(s.address.clone(), from);
+            if let Some((_, Some(from), armed)) = stored {
+                ledger.allowances.insert(s.address.clone(), (from, armed));
             }
         }
         let projects: std::collections::BTreeSet<&str> = sightings
@@ -189,13 +191,30 @@ impl Store {
         Ok(since)
     }
 
-    /// Lets a session go on past its budget until the turn begun after `from` has ended.
+    /// Lets a session go on past its budget, from `from` (just before its message is sent) until
+    /// the turn that message starts has ended. Until [`arm_over_budget`](Self::arm_over_budget)
+    /// says the message was delivered, no observation can take that turn to have ended.
     pub fn allow_over_budget(&self, address: &SessionAddress, from: EpochMillis) -> Result<()> {
         self.conn()
             .execute(
-                "INSERT INTO session_costs (project, name, cost_usd, allowed_from) VALUES (?1, ?2, 0, ?3)
-                 ON CONFLICT(project, name) DO UPDATE SET allowed_from = excluded.allowed_from",
+                "INSERT INTO session_costs (project, name, cost_usd, allowed_from, allow_armed)
+                 VALUES (?1, ?2, 0, ?3, 0)
+                 ON CONFLICT(project, name) DO UPDATE SET allowed_from = excluded.allowed_from,
+                    allow_armed = 0",
                 params![address.project, address.name, from],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The message an allowance was given for is delivered: the end of its turn now uses the
+    /// allowance up.
+    pub fn arm_over_budget(&self, address: &SessionAddress) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE session_costs SET allow_armed = 1 WHERE project = ?1 AND name = ?2
+                 AND allowed_from IS NOT NULL",
+                params![address.project, address.name],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
