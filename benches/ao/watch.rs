@@ -19,13 +19,15 @@ pub fn run() {
 }
 
 /// What the bench's own connection to the server heard: when a session's turn ended.
-struct Heard {
-    at: Instant,
-    session: String,
+pub(crate) struct Heard {
+    pub(crate) at: Instant,
+    /// The same moment by the wall clock, to compare with what another process noted.
+    pub(crate) wall: std::time::SystemTime,
+    pub(crate) session: String,
 }
 
 /// Listens to the server's event stream beside ao, on a thread of its own.
-fn listen(url: String, password: String) -> mpsc::Receiver<Heard> {
+pub(crate) fn listen(url: String, password: String) -> mpsc::Receiver<Heard> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -46,6 +48,7 @@ fn listen(url: String, password: String) -> mpsc::Receiver<Heard> {
                 if let (true, Some(id)) = (idle, e.payload.session_id()) {
                     let heard = Heard {
                         at: Instant::now(),
+                        wall: std::time::SystemTime::now(),
                         session: id.to_string(),
                     };
                     if tx.send(heard).is_err() {
