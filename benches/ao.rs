@@ -389,6 +389,18 @@ pub(crate) fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
     samples[n / 2]
 }
 
+/// `median X (min Y, max Z) over N <what>` of `samples`, which it sorts.
+pub(crate) fn spread(samples: &mut [Duration], what: &str) -> String {
+    samples.sort();
+    format!(
+        "median {} (min {}, max {}) over {} {what}",
+        ms(samples[samples.len() / 2]),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    )
+}
+
 pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }

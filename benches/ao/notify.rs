@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ao_test_support::{script, wait_until, Scenario, Turn, World};
 
 use crate::watch::listen;
-use crate::{mib, ms, rss_tree, world_with};
+use crate::{mib, rss_tree, spread, world_with};
 
 pub fn run() {
     println!("\n## the monitor: from the server's event to the notifier command starting");
@@ -44,13 +44,9 @@ pub fn run() {
         let delay = started.duration_since(event).unwrap_or(Duration::ZERO);
         samples.push(delay);
     }
-    samples.sort();
     println!(
-        "event to notifier start (notifyDebounceMs: 0): median {} (min {}, max {}) over {} turns",
-        ms(samples[samples.len() / 2]),
-        ms(samples[0]),
-        ms(samples[samples.len() - 1]),
-        samples.len()
+        "event to notifier start (notifyDebounceMs: 0): {}",
+        spread(&mut samples, "turns")
     );
     let monitor = w.monitor_process("bench").expect("the monitor");
     println!(

@@ -11,7 +11,7 @@ use ao_plugin_opencode::events::{EventKind, EventStream};
 use ao_test_support::{script, Scenario, Turn};
 use serde_json::Value;
 
-use crate::{mib, ms, rss_tree, world_with};
+use crate::{mib, rss_tree, spread, world_with};
 
 pub fn run() {
     latency();
@@ -126,14 +126,7 @@ fn latency() {
     }
     let _ = watcher.kill();
     let _ = watcher.wait();
-    samples.sort();
-    println!(
-        "event to line: median {} (min {}, max {}) over {} turns",
-        ms(samples[samples.len() / 2]),
-        ms(samples[0]),
-        ms(samples[samples.len() - 1]),
-        samples.len()
-    );
+    println!("event to line: {}", spread(&mut samples, "turns"));
 }
 
 /// CPU and memory of a watching `ao` over 60 s with 50 idle sessions.

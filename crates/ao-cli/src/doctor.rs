@@ -109,7 +109,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             checks.push(home_check);
             if home_ok {
                 checks.extend(doctor::agents(&registry, &home, &projects).await);
-                checks.extend(doctor::monitors(&home, &projects));
+                let (h, p) = (home.clone(), projects.clone());
+                checks.extend(ao_core::blocking::unblock(move || doctor::monitors(&h, &p)).await);
             }
         }
     }
