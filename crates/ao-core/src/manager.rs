@@ -27,6 +27,8 @@ mod budget;
 mod interact;
 mod kill;
 mod monitors;
+#[cfg(test)]
+mod notify_tests;
 mod resolve;
 mod restore;
 mod spawn;
