@@ -81,49 +81,70 @@ pub fn status_table(
             "no sessions; `ao spawn <project> \"<prompt>\"` starts one"
         );
     }
-    let rows: Vec<[String; 5]> = statuses
-        .iter()
-        .map(|s| {
-            [
-                s.id.clone(),
-                match s.process {
-                    ProcessState::Running => "running".into(),
-                    ProcessState::Exited => "exited".into(),
-                },
-                match s.budget_usd {
-                    Some(budget) => format!("${:.4}/{}", s.cost_usd, dollars(budget)),
-                    None => format!("${:.4}", s.cost_usd),
-                },
-                (s.tokens.input + s.tokens.cache_read + s.tokens.cache_write).to_string(),
-                (s.tokens.output + s.tokens.reasoning).to_string(),
-            ]
-        })
-        .collect();
-    let col = |i: usize, header: &str| {
-        rows.iter()
-            .map(|r| r[i].width())
-            .chain([header.width()])
-            .max()
-            .unwrap_or(0)
-    };
-    let (process_w, cost_w, in_w, out_w) = (
-        col(1, "PROCESS"),
-        col(2, "COST"),
-        col(3, "IN"),
-        col(4, "OUT"),
-    );
+    // The budget beside the cost and the age beside the activity go, in that order, when the
+    // table would not fit otherwise.
     let now = chrono::Utc::now();
-    let activities: Vec<String> = statuses.iter().map(|s| activity_cell(s, now)).collect();
-    let activity_w = activities
+    let layout = |with_budget: bool, with_age: bool| {
+        let rows: Vec<[String; 6]> = statuses
+            .iter()
+            .map(|s| {
+                [
+                    s.id.clone(),
+                    match s.process {
+                        ProcessState::Running => "running".into(),
+                        ProcessState::Exited => "exited".into(),
+                    },
+                    match s.budget_usd {
+                        Some(budget) if with_budget => {
+                            format!("${:.4}/{}", s.cost_usd, dollars(budget))
+                        }
+                        _ => format!("${:.4}", s.cost_usd),
+                    },
+                    (s.tokens.input + s.tokens.cache_read + s.tokens.cache_write).to_string(),
+                    (s.tokens.output + s.tokens.reasoning).to_string(),
+                    match with_age {
+                        true => activity_cell(s, now),
+                        false => s.activity.to_string(),
+                    },
+                ]
+            })
+            .collect();
+        let col = |i: usize, header: &str| {
+            rows.iter()
+                .map(|r| r[i].width())
+                .chain([header.width()])
+                .max()
+                .unwrap_or(0)
+        };
+        let widths = [
+            col(0, "SESSION"),
+            col(1, "PROCESS"),
+            col(2, "COST"),
+            col(3, "IN"),
+            col(4, "OUT"),
+            col(5, "waiting_input"),
+        ];
+        (rows, widths)
+    };
+    // Fits: 20 columns of the session's name (or all of it, if shorter) and 12 of summary; else
+    // at least 7 of the name.
+    let fixed_of = |w: &[usize; 6]| w[1] + w[2] + w[3] + w[4] + w[5] + 5 + 2;
+    let mut layouts: Vec<_> = [(true, true), (false, true), (false, false)]
+        .into_iter()
+        .map(|(budget, age)| layout(budget, age))
+        .collect();
+    let roomy = layouts
         .iter()
-        .map(|a| a.width())
-        .chain(["waiting_input".len()])
-        .max()
-        .unwrap_or(0);
+        .position(|(_, w)| fixed_of(w) + w[0].min(20) + 12 <= width);
+    let tight = layouts.iter().position(|(_, w)| fixed_of(w) + 7 <= width);
+    let pick = roomy.or(tight).unwrap_or(layouts.len() - 1);
+    let (rows, [session_need, process_w, cost_w, in_w, out_w, activity_w]) =
+        layouts.swap_remove(pick);
+    let activities: Vec<&String> = rows.iter().map(|r| &r[5]).collect();
     let fixed = activity_w + process_w + cost_w + in_w + out_w + 5;
     // The session column gets what it needs up to 32, leaving the summary at least 12 columns
     // when it can; long names are cut rather than pushing the table past the width.
-    let session_w = col(0, "SESSION")
+    let session_w = session_need
         .min(32)
         .min(width.saturating_sub(fixed + 2 + 12))
         .max(7);
@@ -379,8 +400,19 @@ mod tests {
                     line.width()
                 );
             }
-            assert!(text.contains("waiting_input 3m"), "{text}");
-            assert!(text.contains("$123.4567/$200.00"), "{text}");
+            // The budget and the age go when the names would not fit otherwise.
+            let age = if width > 80 {
+                "waiting_input 3m"
+            } else {
+                "waiting_input "
+            };
+            assert!(text.contains(age), "{text}");
+            let budget = if width > 80 {
+                "$123.4567/$200.00"
+            } else {
+                "$123.4567 "
+            };
+            assert!(text.contains(budget), "{text}");
             assert!(text.contains("1234567"), "{text}");
         }
         let mut out = Vec::new();
