@@ -182,12 +182,19 @@ impl Monitor {
             }
         };
         for claimed in claims.due {
-            let Some(status) = self.latest.get(&claimed.address.to_string()).cloned() else {
-                continue;
-            };
             if !notifiers.iter().any(|n| n.fires_on(&claimed.event)) {
                 continue;
             }
+            let id = claimed.address.to_string();
+            let status = match self.latest.get(&id) {
+                Some(s) => s.clone(),
+                // Recorded by another `ao` before the model met the session (spawned elsewhere
+                // a moment ago): it is looked at now rather than never told.
+                None => match status_now(mgr, &id).await {
+                    Some(s) => s,
+                    None => continue,
+                },
+            };
             let event = Event::new(&claimed.event, claimed.previous, claimed.at, status);
             let (notifiers, http, mgr) = (notifiers.clone(), self.http.clone(), mgr.clone());
             let project = self.project.clone();
@@ -206,6 +213,12 @@ impl Monitor {
             Instant::now() + Duration::from_millis(wait)
         })
     }
+}
+
+/// The status of one session now, if it is still there.
+async fn status_now(mgr: &SessionManager, id: &str) -> Option<SessionStatus> {
+    let records = mgr.resolve(Some(id)).await.ok()?;
+    mgr.status_of(&records).await.ok()?.into_iter().next()
 }
 
 /// Says what failed in the log, and keeps it (with when) for `ao doctor`.

@@ -195,12 +195,27 @@ fn run_command(
     timeout: Duration,
 ) -> Result<String, String> {
     let (program, args) = argv.split_first().ok_or("an empty command")?;
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .process_group(0)
+        .process_group(0);
+    // A monitor killed outright cannot kill its notifier at the timeout: the kernel does, for
+    // the program it started (this thread waits on it, so the signal comes when the monitor
+    // goes).
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
     let started = Instant::now();
