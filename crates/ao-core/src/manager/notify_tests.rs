@@ -5,15 +5,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::tests::{live_session, test_agent, FINISHED_AT};
+use super::tests::{live_session, manager_with_config, test_agent, FINISHED_AT};
 use super::SessionManager;
 use crate::agent::{
     Agent, AgentError, Observation, PreparedSession, ProjectContext, Reply, SessionContext,
 };
-use crate::clock::{rfc3339, FixedClock};
-use crate::config::{Config, Context};
-use crate::home::StateHome;
-use crate::runtime::{LaunchSpec, TmuxRuntime};
+use crate::clock::rfc3339;
+use crate::runtime::LaunchSpec;
 use crate::session::Activity;
 use crate::transcript::TranscriptEntry;
 
@@ -52,26 +50,7 @@ async fn manager_at(
         "projects:\n  - name: demo\n    path: {}\n    workspace: none\n    runtime: process\n    budget: {budget}\n",
         dir.display()
     );
-    let file = tmp.path().join("agent-orchestrator.yaml");
-    let agents: Vec<Arc<dyn Agent>> = vec![agent.clone()];
-    let config = Config::parse_in(
-        &text,
-        &file,
-        Context {
-            agents: &agents,
-            ..Context::process()
-        },
-    )
-    .unwrap();
-    SessionManager::new(
-        config,
-        StateHome::at(tmp.path().join("home")),
-        agents,
-        TmuxRuntime::from_env(),
-        Arc::new(FixedClock(now)),
-    )
-    .await
-    .unwrap()
+    manager_with_config(tmp, vec![agent.clone()], &text, now).await
 }
 
 #[tokio::test]
