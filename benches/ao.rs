@@ -1,11 +1,13 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
 //! [SECTION...]`; sections: status, spawn, wait,
-//! memory, crowd, watch. Everything runs on the real opencode against the mock.
+//! memory, crowd, watch, notify. Everything runs on the real opencode against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "ao/notify.rs"]
+mod notify;
 #[path = "ao/scale.rs"]
 mod scale;
 #[path = "ao/watch.rs"]
@@ -38,6 +40,9 @@ fn main() {
     }
     if run("watch") {
         watch::run();
+    }
+    if run("notify") {
+        notify::run();
     }
 }
 
@@ -385,6 +390,18 @@ pub(crate) fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
     let mut samples: Vec<Duration> = (0..n).map(|_| f()).collect();
     samples.sort();
     samples[n / 2]
+}
+
+/// `median X (min Y, max Z) over N <what>` of `samples`, which it sorts.
+pub(crate) fn spread(samples: &mut [Duration], what: &str) -> String {
+    samples.sort();
+    format!(
+        "median {} (min {}, max {}) over {} {what}",
+        ms(samples[samples.len() / 2]),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    )
 }
 
 pub(crate) fn ms(d: Duration) -> String {

@@ -273,6 +273,19 @@ fn every_example_parses() {
     let names: Vec<&str> = several.projects.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["api", "web", "docs"]);
     assert_eq!(project(&several, "api").session_prefix, "api");
+    assert_eq!(several.notify_debounce_ms, 1500);
+    let api = project(&several, "api");
+    assert_eq!(
+        (api.budget.session_usd, api.budget.project_usd),
+        (Some(5.0), Some(50.0))
+    );
+    assert_eq!(project(&several, "web").budget.session_usd, Some(2.0));
+    assert_eq!(
+        api.notifications.len(),
+        3,
+        "the top level's two and its own"
+    );
+    assert_eq!(project(&several, "web").notifications.len(), 2);
     assert_eq!(
         project(&several, "web").agent_config.permission,
         Some(

@@ -450,6 +450,9 @@ fn a_read_only_state_home_is_a_clear_error_and_loses_nothing() {
     w.wait_activity(&before, "ready");
     let home = w.home();
     let process = w.session_process(&before).expect("a process session");
+    // The project's monitor holds the store open, which keeps SQLite's WAL files there; status
+    // is to meet a read-only home as the last one out left it.
+    stop_monitor(&w, "demo");
 
     let Some(mut mounts) = PrivateMounts::new() else {
         eprintln!("skipped: this test needs a mount namespace (CAP_SYS_ADMIN)");
@@ -506,6 +509,8 @@ fn a_full_state_home_is_a_clear_error_and_loses_nothing() {
     let before = w.spawn(&["demo", "before", "--runtime", "process"]);
     w.wait_activity(&before, "ready");
     let process = w.session_process(&before).expect("a process session");
+    // Status, not the monitor, is to meet the full disk first.
+    stop_monitor(&w, "demo");
     let filler = home.join("filler");
     // Dropped before the world, even when an assertion fails: the world needs room to clean up.
     let _free = RemoveOnDrop(filler.clone());
@@ -535,6 +540,25 @@ fn a_full_state_home_is_a_clear_error_and_loses_nothing() {
         (s["activity"].as_str(), tokens(&s)),
         (Some("ready"), (110, 7))
     );
+}
+
+/// Stops a project's monitor (SIGTERM: it closes the store) and waits until it is gone; the next
+/// `ao` starts another.
+fn stop_monitor(w: &World, project: &str) {
+    let Some(m) = w.monitor_process(project) else {
+        return;
+    };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(m.pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+        if m.is_alive() {
+            Err(format!("the monitor of {project} did not end"))
+        } else {
+            Ok(())
+        }
+    });
 }
 
 /// Removes a file when dropped.

@@ -11,7 +11,7 @@ use ao_plugin_opencode::events::{EventKind, EventStream};
 use ao_test_support::{script, Scenario, Turn};
 use serde_json::Value;
 
-use crate::{mib, ms, rss_tree, world_with};
+use crate::{mib, rss_tree, spread, world_with};
 
 pub fn run() {
     latency();
@@ -19,13 +19,15 @@ pub fn run() {
 }
 
 /// What the bench's own connection to the server heard: when a session's turn ended.
-struct Heard {
-    at: Instant,
-    session: String,
+pub(crate) struct Heard {
+    pub(crate) at: Instant,
+    /// The same moment by the wall clock, to compare with what another process noted.
+    pub(crate) wall: std::time::SystemTime,
+    pub(crate) session: String,
 }
 
 /// Listens to the server's event stream beside ao, on a thread of its own.
-fn listen(url: String, password: String) -> mpsc::Receiver<Heard> {
+pub(crate) fn listen(url: String, password: String) -> mpsc::Receiver<Heard> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -46,6 +48,7 @@ fn listen(url: String, password: String) -> mpsc::Receiver<Heard> {
                 if let (true, Some(id)) = (idle, e.payload.session_id()) {
                     let heard = Heard {
                         at: Instant::now(),
+                        wall: std::time::SystemTime::now(),
                         session: id.to_string(),
                     };
                     if tx.send(heard).is_err() {
@@ -140,19 +143,11 @@ fn latency() {
     }
     let _ = watcher.kill();
     let _ = watcher.wait();
-    for (label, mut samples) in [
-        ("event to NDJSON line", samples),
-        ("event to ao watch's screen", screen_samples),
-    ] {
-        samples.sort();
-        println!(
-            "{label}: median {} (min {}, max {}) over {} turns",
-            ms(samples[samples.len() / 2]),
-            ms(samples[0]),
-            ms(samples[samples.len() - 1]),
-            samples.len()
-        );
-    }
+    println!("event to NDJSON line: {}", spread(&mut samples, "turns"));
+    println!(
+        "event to ao watch's screen: {}",
+        spread(&mut screen_samples, "turns")
+    );
 }
 
 /// When `ao watch` starts showing a fresh `ready` (`ready 0s` or `ready 1s`): the terminal's

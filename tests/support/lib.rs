@@ -1,8 +1,9 @@
 //! What every end-to-end test of ao needs, in one place, so that each test reads like the user's
 //! story: a [`World`] holds a scripted mock model on 127.0.0.1, a private tmux server, temporary
 //! homes for ao and OpenCode, and projects (git repositories) with a config file; it runs the real
-//! `ao` binary and, when dropped, stops every process the test started, by pid, kills its tmux
-//! server and removes its temporary directories.
+//! `ao` binary and, when dropped, stops every process the test started (project monitors, session
+//! followers, project servers), by pid, kills its tmux server and removes its temporary
+//! directories.
 
 mod lines;
 
@@ -104,7 +105,16 @@ impl World {
         git(&dir, &["init", "-q", "-b", "main"]);
         // OpenCode names a project by its root commit: two repositories made the same second
         // with the same message would be one project to it.
-        git(&dir, &["commit", "-q", "--allow-empty", "-m", &format!("init {name}")]);
+        git(
+            &dir,
+            &[
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                &format!("init {name}"),
+            ],
+        );
         let mut extra = String::new();
         for line in agent_config {
             extra.push_str(&format!("      {line}\n"));
@@ -546,6 +556,27 @@ impl World {
         })
     }
 
+    /// The monitor a project's `ao` recorded, if any (it may have ended since).
+    pub fn monitor_process(&self, project: &str) -> Option<ProcessIdentity> {
+        self.try_monitor_processes()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .find_map(|(p, id)| (p == project).then_some(id))
+    }
+
+    /// Every recorded monitor, with its project.
+    fn try_monitor_processes(&self) -> Result<Vec<(String, ProcessIdentity)>, String> {
+        let Some(store) = self.store()? else {
+            return Ok(vec![]);
+        };
+        Ok(store
+            .monitors()
+            .map_err(|e| format!("cannot list the monitors in the store: {e}"))?
+            .into_iter()
+            .map(|m| (m.project, m.process))
+            .collect())
+    }
+
     /// The pids of the project servers this world's ao started. Panics when the store exists but
     /// cannot be read.
     pub fn server_pids(&self) -> Vec<ProcessIdentity> {
@@ -640,6 +671,17 @@ impl Drop for World {
         // Every process this world started, by pid: session followers, then project servers.
         // What cannot be found is said after the rest is cleaned up, not skipped in silence.
         let mut lost = Vec::new();
+        // Monitors first, so that none restarts what follows; again at the end, for one an `ao`
+        // started just before and that recorded itself meanwhile.
+        let stop_monitors = |lost: &mut Vec<String>| match self.try_monitor_processes() {
+            Ok(monitors) => {
+                for (_, process) in monitors {
+                    process.stop(Duration::from_secs(3));
+                }
+            }
+            Err(e) => lost.push(e),
+        };
+        stop_monitors(&mut lost);
         match self.try_session_processes() {
             Ok(processes) => {
                 for (_, process) in processes {
@@ -656,6 +698,7 @@ impl Drop for World {
             }
             Err(e) => lost.push(e),
         }
+        stop_monitors(&mut lost);
         let term = format!("{}-term", self.tmux_socket);
         for socket in [&self.tmux_socket, &term] {
             // The panes' programs outlive their server for a moment and may still write under the

@@ -136,6 +136,9 @@ pub enum Command {
         target: String,
         /// The message; `-` or nothing reads it from standard input.
         message: Option<String>,
+        /// Send even though the session is over its budget: the turn it starts runs to its end.
+        #[arg(long)]
+        over_budget: bool,
     },
     /// Answer a pending permission request: allow once (default), always, or reject.
     #[command(
@@ -169,6 +172,21 @@ pub enum Command {
     Restore {
         /// project/name, or a name unique across projects.
         target: String,
+        /// Restore even though the session is over its budget.
+        #[arg(long)]
+        over_budget: bool,
+    },
+    /// Notifications: `ao notify test [PROJECT]` sends a sample event through the notifiers.
+    #[command(
+        subcommand,
+        after_help = "Notifiers are configured under `notifications:` (top level and per project).\n\nExamples:\n  ao notify test\n  ao notify test my-project"
+    )]
+    Notify(NotifyCommand),
+    /// Runs the monitor of a project (started by ao itself: it notifies and enforces budgets).
+    #[command(hide = true)]
+    Monitor {
+        /// The project it watches.
+        project: String,
     },
     /// Runs a helper process of an agent plugin (what a process-runtime session runs).
     #[command(name = "agent-helper", hide = true)]
@@ -178,6 +196,19 @@ pub enum Command {
         /// The helper and its arguments, as the plugin defines them.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+}
+
+/// `ao notify …`.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a sample event through every configured notifier and say what each did.
+    #[command(
+        after_help = "Without PROJECT, the notifiers of the top level and of every project.\n\nExamples:\n  ao notify test\n  ao notify test my-project"
+    )]
+    Test {
+        /// Only this project's notifiers (the top level's and its own).
+        project: Option<String>,
     },
 }
 

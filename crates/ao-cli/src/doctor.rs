@@ -81,6 +81,10 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
         },
     };
+    let top_notifiers = config
+        .as_ref()
+        .map(|c| c.notifications.clone())
+        .unwrap_or_default();
     let projects = config.map(|c| c.projects).unwrap_or_default();
 
     // Without a usable config, assume the defaults: tmux and work trees.
@@ -105,12 +109,15 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             checks.push(home_check);
             if home_ok {
                 checks.extend(doctor::agents(&registry, &home, &projects).await);
+                let (h, p) = (home.clone(), projects.clone());
+                checks.extend(ao_core::blocking::unblock(move || doctor::monitors(&h, &p)).await);
             }
         }
     }
     for p in &projects {
         checks.push(doctor::project(p));
     }
+    checks.extend(doctor::desktop_notifications(&projects, &top_notifiers));
 
     let color = use_color();
     let mut out = std::io::stdout().lock();

@@ -16,7 +16,12 @@ use crate::cli::{AnswerArgs, PermitArgs, WaitArgs};
 use crate::UsageError;
 
 /// `ao send`.
-pub async fn send(mgr: &SessionManager, target: &str, message: Option<&str>) -> anyhow::Result<()> {
+pub async fn send(
+    mgr: &SessionManager,
+    target: &str,
+    message: Option<&str>,
+    over_budget: bool,
+) -> anyhow::Result<()> {
     let text = match message {
         Some(m) if m != "-" => m.to_string(),
         _ => {
@@ -33,7 +38,7 @@ pub async fn send(mgr: &SessionManager, target: &str, message: Option<&str>) -> 
         )
         .into());
     }
-    let rec = mgr.send(target, &text).await?;
+    let rec = mgr.send_with(target, &text, over_budget).await?;
     eprintln!("ao: sent to {}", rec.address);
     Ok(())
 }
@@ -229,8 +234,8 @@ fn write_block(out: &mut dyn Write, time: &str, who: &str, text: &str) -> std::i
 }
 
 /// `ao restore`.
-pub async fn restore(mgr: &SessionManager, target: &str) -> anyhow::Result<()> {
-    let rec = mgr.restore(target).await?;
+pub async fn restore(mgr: &SessionManager, target: &str, over_budget: bool) -> anyhow::Result<()> {
+    let rec = mgr.restore_with(target, over_budget).await?;
     println!(
         "{}: restored on {} session {} ({})",
         rec.address,

@@ -7,6 +7,7 @@ mod cli;
 mod doctor;
 mod init;
 mod interact;
+mod notify;
 mod output;
 mod progress;
 mod show;
@@ -26,7 +27,7 @@ use ao_core::home::StateHome;
 use ao_core::manager::{KillOptions, SessionManager, SpawnOptions};
 use ao_core::runtime::TmuxRuntime;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, NotifyCommand};
 
 /// An error the user must fix in their command line or config: exit code 2.
 #[derive(Debug)]
@@ -140,6 +141,7 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let config = Config::load_in(&file, config_context(&agents)).map_err(ao_core::Error::from)?;
     drop(timed);
     let _timed = ao_core::timing::phase(|| "store open".into());
+    let launcher = notify::monitor_launcher(&file);
     Ok(SessionManager::new(
         config,
         home,
@@ -147,7 +149,8 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
         TmuxRuntime::from_env(),
         Arc::new(SystemClock),
     )
-    .await?)
+    .await?
+    .with_monitor_launcher(launcher))
 }
 
 /// What configs are read against: the process environment and the agents this binary has.
@@ -291,8 +294,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let err = child.exec();
             Err(anyhow::Error::new(err).context(format!("cannot run {}", cmd.program.display())))
         }
-        Command::Send { target, message } => {
-            interact::send(&manager(&cli).await?, target, message.as_deref()).await?;
+        Command::Send {
+            target,
+            message,
+            over_budget,
+        } => {
+            let mgr = manager(&cli).await?;
+            interact::send(&mgr, target, message.as_deref(), *over_budget).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Permit(args) => {
@@ -315,8 +323,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             interact::logs(&manager(&cli).await?, target, *follow, *json).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Restore { target } => {
-            interact::restore(&manager(&cli).await?, target).await?;
+        Command::Restore {
+            target,
+            over_budget,
+        } => {
+            interact::restore(&manager(&cli).await?, target, *over_budget).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Notify(NotifyCommand::Test { project }) => {
+            notify::test(&manager(&cli).await?, project.as_deref()).await
+        }
+        Command::Monitor { project } => {
+            notify::monitor(manager(&cli).await?, project).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kill {

@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::sync::OnceLock;
 
-use ao_core::manager::Killed;
+use ao_core::manager::{dollars, Killed};
 use ao_core::session::{Activity, PendingKind, ProcessState, SessionStatus};
 use ao_core::workspace::{KeepReason, WorktreeFate};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -81,36 +81,69 @@ pub fn status_table(
             "no sessions; `ao spawn <project> \"<prompt>\"` starts one"
         );
     }
-    let rows: Vec<[String; 5]> = statuses
-        .iter()
-        .map(|s| {
-            [
-                s.id.clone(),
-                match s.process {
-                    ProcessState::Running => "running".into(),
-                    ProcessState::Exited => "exited".into(),
-                },
-                format!("${:.4}", s.cost_usd),
-                (s.tokens.input + s.tokens.cache_read + s.tokens.cache_write).to_string(),
-                (s.tokens.output + s.tokens.reasoning).to_string(),
-            ]
-        })
-        .collect();
-    let col = |i: usize, header: &str| {
-        rows.iter()
-            .map(|r| r[i].width())
-            .chain([header.width()])
-            .max()
-            .unwrap_or(0)
+    // The budget beside the cost and the age beside the activity go, in that order, when the
+    // table would not fit otherwise.
+    let now = chrono::Utc::now();
+    let layout = |with_budget: bool, with_age: bool| {
+        let rows: Vec<[String; 6]> = statuses
+            .iter()
+            .map(|s| {
+                [
+                    s.id.clone(),
+                    match s.process {
+                        ProcessState::Running => "running".into(),
+                        ProcessState::Exited => "exited".into(),
+                    },
+                    match s.budget_usd {
+                        Some(budget) if with_budget => {
+                            format!("${:.4}/{}", s.cost_usd, dollars(budget))
+                        }
+                        _ => format!("${:.4}", s.cost_usd),
+                    },
+                    (s.tokens.input + s.tokens.cache_read + s.tokens.cache_write).to_string(),
+                    (s.tokens.output + s.tokens.reasoning).to_string(),
+                    // `?`: what its agent did not confirm within the status budget.
+                    match (with_age, s.stale) {
+                        (true, false) => activity_cell(s, now),
+                        (true, true) => format!("{}?", activity_cell(s, now)),
+                        (false, false) => s.activity.to_string(),
+                        (false, true) => format!("{}?", s.activity),
+                    },
+                ]
+            })
+            .collect();
+        let col = |i: usize, header: &str| {
+            rows.iter()
+                .map(|r| r[i].width())
+                .chain([header.width()])
+                .max()
+                .unwrap_or(0)
+        };
+        let widths = [
+            col(0, "SESSION"),
+            col(1, "PROCESS"),
+            col(2, "COST"),
+            col(3, "IN"),
+            col(4, "OUT"),
+            col(5, "waiting_input"),
+        ];
+        (rows, widths)
     };
-    let (process_w, cost_w, in_w, out_w) = (
-        col(1, "PROCESS"),
-        col(2, "COST"),
-        col(3, "IN"),
-        col(4, "OUT"),
-    );
-    // `waiting_input` and the stale mark.
-    let activity_w = "waiting_input?".len();
+    // Fits: 20 columns of the session's name (or all of it, if shorter) and 12 of summary; else
+    // at least 7 of the name.
+    let fixed_of = |w: &[usize; 6]| w[1] + w[2] + w[3] + w[4] + w[5] + 5 + 2;
+    let mut layouts: Vec<_> = [(true, true), (false, true), (false, false)]
+        .into_iter()
+        .map(|(budget, age)| layout(budget, age))
+        .collect();
+    let roomy = layouts
+        .iter()
+        .position(|(_, w)| fixed_of(w) + w[0].min(20) + 12 <= width);
+    let tight = layouts.iter().position(|(_, w)| fixed_of(w) + 7 <= width);
+    let pick = roomy.or(tight).unwrap_or(layouts.len() - 1);
+    let (rows, [session_need, process_w, cost_w, in_w, out_w, activity_w]) =
+        layouts.swap_remove(pick);
+    let activities: Vec<&String> = rows.iter().map(|r| &r[5]).collect();
     let mut fixed = activity_w + process_w + cost_w + in_w + out_w + 5;
     // PLAN (done/total of the agent's todo list) only when some session has a plan and the
     // table keeps room for a session name and a summary besides.
@@ -136,7 +169,7 @@ pub fn status_table(
     };
     // The session column gets what it needs up to 32, leaving the summary at least 12 columns
     // when it can; long names are cut rather than pushing the table past the width.
-    let session_w = col(0, "SESSION")
+    let session_w = session_need
         .min(32)
         .min(width.saturating_sub(fixed + 2 + 12))
         .max(7);
@@ -154,9 +187,8 @@ pub fn status_table(
         plan_cell("PLAN"),
     )?;
     let detail_w = width.saturating_sub(4);
-    for ((s, row), plan) in statuses.iter().zip(&rows).zip(&plans) {
-        let mark = if s.stale { "?" } else { "" };
-        let activity = format!("{:<activity_w$}", format!("{}{mark}", s.activity.as_str()));
+    for (((s, row), activity), plan) in statuses.iter().zip(&rows).zip(&activities).zip(&plans) {
+        let activity = format!("{activity:<activity_w$}");
         let summary = if summary_w >= 7 {
             format!(
                 "  {}",
@@ -202,6 +234,29 @@ pub fn status_table(
         }
     }
     Ok(())
+}
+
+/// The activity and how long it has lasted: `waiting_input 3m`.
+fn activity_cell(s: &SessionStatus, now: chrono::DateTime<chrono::Utc>) -> String {
+    let since = s
+        .activity_since
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    match since {
+        Some(t) => format!("{} {}", s.activity, age((now - t.to_utc()).num_seconds())),
+        None => s.activity.to_string(),
+    }
+}
+
+/// A duration in its largest unit: `45s`, `3m`, `2h`, `4d`.
+fn age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
 }
 
 /// The first line of `s`, cut with `…` to at most `max` columns.
@@ -329,6 +384,9 @@ mod tests {
             runtime: RuntimeKind::Tmux,
             process: ProcessState::Running,
             activity: Activity::WaitingInput,
+            activity_since: Some(ao_core::clock::rfc3339(
+                chrono::Utc::now().timestamp_millis() - 190_000,
+            )),
             agent_session_id: Some("ses_1".into()),
             workspace: "/tmp/x".into(),
             branch: None,
@@ -342,6 +400,7 @@ mod tests {
                 ..Tokens::default()
             },
             cost_usd: 123.4567,
+            budget_usd: Some(200.0),
             pending: vec![PendingRequest {
                 kind: PendingKind::Permission,
                 id: "per_1fedf2dcb0015MsLj6Nnz08NsT".into(),
@@ -407,8 +466,19 @@ mod tests {
                     line.width()
                 );
             }
-            assert!(text.contains("waiting_input"), "{text}");
-            assert!(text.contains("$123.4567"), "{text}");
+            // The budget and the age go when the names would not fit otherwise.
+            let age = if width > 80 {
+                "waiting_input 3m"
+            } else {
+                "waiting_input "
+            };
+            assert!(text.contains(age), "{text}");
+            let budget = if width > 80 {
+                "$123.4567/$200.00"
+            } else {
+                "$123.4567 "
+            };
+            assert!(text.contains(budget), "{text}");
             assert!(text.contains("1234567"), "{text}");
         }
         let mut out = Vec::new();

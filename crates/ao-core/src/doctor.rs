@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::ProjectConfig;
 use crate::home::StateHome;
-use crate::session::WorkspaceKind;
+use crate::session::{Lifecycle, WorkspaceKind};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -236,6 +236,74 @@ pub async fn agents(
         checks.extend(agent.doctor(&mine).await);
     }
     checks
+}
+
+/// Each project's monitor: running, not needed (nothing live), or down (the next `ao` call
+/// restarts it); and the last notifier failure one met.
+pub fn monitors(home: &StateHome, projects: &[ProjectConfig]) -> Vec<Check> {
+    let Ok(store) = crate::store::Store::open(&home.store_path()) else {
+        // The state home check has said why already.
+        return Vec::new();
+    };
+    let (Ok(records), Ok(monitors)) = (store.list(), store.monitors()) else {
+        return Vec::new();
+    };
+    projects
+        .iter()
+        .map(|p| {
+            let subject = format!("monitor {}", p.name);
+            let m = monitors.iter().find(|m| m.project == p.name);
+            let failure = m
+                .and_then(|m| m.last_failure.as_deref())
+                .map(|f| format!("; last notifier failure: {f}"))
+                .unwrap_or_default();
+            let live = records
+                .iter()
+                .any(|r| r.address.project == p.name && r.lifecycle == Lifecycle::Live);
+            match m {
+                Some(m) if m.process.is_alive() => {
+                    let detail = format!("running (pid {}){failure}", m.process.pid);
+                    if failure.is_empty() {
+                        Check::ok(subject, detail)
+                    } else {
+                        Check::warn(
+                            subject,
+                            detail,
+                            "see the monitor's log under the state home (monitors/)",
+                        )
+                    }
+                }
+                _ if live => Check::warn(
+                    subject,
+                    format!("not running though the project has live sessions{failure}"),
+                    "the next `ao status` (or any ao call about the project) restarts it",
+                ),
+                _ => Check::ok(subject, format!("not running (no live session){failure}")),
+            }
+        })
+        .collect()
+}
+
+/// The desktop notifiers: `notify-send` must be installed for them.
+pub fn desktop_notifications(
+    projects: &[ProjectConfig],
+    top: &[crate::config::Notifier],
+) -> Option<Check> {
+    let wanted = top
+        .iter()
+        .chain(projects.iter().flat_map(|p| &p.notifications))
+        .any(|n| n.action == crate::config::NotifierAction::Desktop);
+    if !wanted {
+        return None;
+    }
+    Some(match find_program(Path::new("notify-send")) {
+        Some(bin) => Check::ok("desktop notifications", format!("notify-send ({})", bin.display())),
+        None => Check::warn(
+            "desktop notifications",
+            "`desktop: true` is configured but notify-send is not installed",
+            "install it (e.g. `apt-get install libnotify-bin`), or use a command or webhook notifier",
+        ),
+    })
 }
 
 /// A project's directory: for work trees, a git repository with a commit and the default branch.

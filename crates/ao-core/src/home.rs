@@ -68,6 +68,13 @@ impl StateHome {
         Ok(dir)
     }
 
+    /// The directory of the projects' monitors' files (logs, locks), created 0700 on demand.
+    pub fn monitors_dir(&self) -> Result<PathBuf> {
+        let dir = self.root.join("monitors");
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
     /// Where the work trees of a project's sessions go.
     pub fn worktrees_dir(&self, project: &str) -> PathBuf {
         self.root.join("worktrees").join(project)

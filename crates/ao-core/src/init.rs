@@ -244,6 +244,14 @@ impl Plan {
         );
         line("# readyThresholdMs: 300000");
         line("");
+        line("# Tell you when a session needs you, once per real change (`ao notify test` tries it):");
+        line("# notifications:");
+        line("#   - on: [waiting_input, blocked, budget]   # also: ready, idle, exited");
+        line("#     desktop: true                          # or command: [...], or webhook: http://...");
+        line("# Stop a session's turn past a cost, in US dollars (also per project):");
+        line("# defaults:");
+        line("#   budget: {sessionUsd: 0.50, projectUsd: 20}");
+        line("");
         line("projects:");
         line(&format!("  - name: {name}"));
         line(&format!(

@@ -20,6 +20,8 @@
 //!   runtime facts with agent facts;
 //! - [`live`]: the live session model, which follows each project's change feed and yields every
 //!   session again whenever it changes, for `ao watch` and every other live view;
+//! - [`monitor`]: the per-project monitor, which records transitions, fires [`notify`]'s
+//!   notifiers exactly once per real transition and enforces budgets;
 //! - [`doctor`]: the checks of `ao doctor`, each with what to do about it;
 //! - [`init`]: the commented config `ao init` writes for a directory.
 //!
@@ -38,6 +40,8 @@ pub mod home;
 pub mod init;
 pub mod live;
 pub mod manager;
+pub mod monitor;
+pub mod notify;
 pub mod resources;
 pub mod runtime;
 pub mod session;

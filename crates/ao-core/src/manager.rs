@@ -24,10 +24,14 @@ use crate::store::{PluginState, Store};
 use crate::workspace::Worktree;
 
 mod abandoned;
+mod budget;
 mod files;
 mod fork;
 mod interact;
 mod kill;
+mod monitors;
+#[cfg(test)]
+mod notify_tests;
 mod resolve;
 mod restore;
 mod show;
@@ -35,10 +39,13 @@ mod spawn;
 mod status;
 #[cfg(test)]
 pub(crate) mod tests;
+mod transitions;
 
+pub use budget::{dollars, BUDGET_EXCEEDED};
 pub use fork::ForkOptions;
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};
+pub use monitors::MonitorLauncher;
 pub use show::{SessionView, SHOWN_MESSAGES};
 pub use spawn::{SpawnOptions, SpawnStep, Spawned};
 
@@ -52,6 +59,7 @@ pub struct SessionManager {
     process: ProcessRuntime,
     clock: Arc<dyn Clock>,
     status_budget: Duration,
+    monitor_launcher: Option<MonitorLauncher>,
 }
 
 /// How long `ao status` waits for a project's agent before it shows what it last knew, marked
@@ -105,6 +113,7 @@ impl SessionManager {
             process: ProcessRuntime::new(),
             clock,
             status_budget: DEFAULT_STATUS_BUDGET,
+            monitor_launcher: None,
         })
     }
 
@@ -154,11 +163,12 @@ impl SessionManager {
             process: ProcessRuntime::new(),
             clock: self.clock.clone(),
             status_budget: self.status_budget,
+            monitor_launcher: self.monitor_launcher.clone(),
         })
     }
 
     /// The time now, by the manager's clock.
-    pub(crate) fn now_ms(&self) -> crate::clock::EpochMillis {
+    pub fn now_ms(&self) -> crate::clock::EpochMillis {
         self.clock.now_ms()
     }
 

@@ -286,6 +286,8 @@ pub struct SessionStatus {
     pub process: ProcessState,
     /// What the agent is doing.
     pub activity: Activity,
+    /// When it entered its current activity (RFC 3339), from the transitions in the store.
+    pub activity_since: Option<String>,
     /// The agent's id for the conversation.
     pub agent_session_id: Option<String>,
     /// The directory the agent works in.
@@ -304,6 +306,8 @@ pub struct SessionStatus {
     pub tokens: Tokens,
     /// Cost so far in US dollars, the agent's own figure.
     pub cost_usd: f64,
+    /// The session's budget in US dollars (`budget.sessionUsd`), when one is set.
+    pub budget_usd: Option<f64>,
     /// Requests waiting for a person.
     pub pending: Vec<PendingRequest>,
     /// Why it is blocked (or why it could not be observed).

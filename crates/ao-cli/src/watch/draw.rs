@@ -203,7 +203,7 @@ fn session_row<'a>(
         let text = match c {
             Column::Session => format!("  {}", st.name),
             Column::Activity => {
-                let mut text = format::activity_cell(st.activity, &s.activity_since, now);
+                let mut text = format::activity_cell(st.activity, s.activity_since(), now);
                 // As `ao status` marks what its agent did not confirm in time.
                 if st.stale {
                     text.push('?');

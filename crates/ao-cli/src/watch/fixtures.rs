@@ -18,6 +18,7 @@ pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
             runtime: RuntimeKind::Process,
             process: ProcessState::Running,
             activity,
+            activity_since: Some(since.into()),
             agent_session_id: Some("ses_1".into()),
             workspace: "/tmp/x".into(),
             branch: None,
@@ -31,6 +32,7 @@ pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
                 ..Tokens::default()
             },
             cost_usd: 123.456789,
+            budget_usd: None,
             pending: vec![],
             error: None,
             stale: false,
@@ -40,7 +42,6 @@ pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
             attach_command: None,
             restore_command: None,
         },
-        activity_since: since.into(),
     }
 }
 

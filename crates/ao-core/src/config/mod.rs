@@ -18,10 +18,12 @@
 //! - [`names`](self): names, models, `~` and `${VAR}`;
 //! - `reader`: the walk over the YAML tree, and `fields` the typed reads it shares;
 //! - `value`: the view of a value an agent plugin checks;
+//! - `notify`: `notifyDebounceMs`, `notifications` and `budget`;
 //! - `yaml`: the YAML tree with positions.
 
 mod fields;
 mod names;
+mod notify;
 mod reader;
 mod value;
 mod yaml;
@@ -34,6 +36,10 @@ use std::sync::Arc;
 use crate::agent::Agent;
 use crate::session::{RuntimeKind, WorkspaceKind};
 pub use names::{expand_path_in, validate_model, validate_name};
+pub use notify::{
+    Budget, Notifier, NotifierAction, DEFAULT_NOTIFIER_TIMEOUT_MS, DEFAULT_NOTIFY_DEBOUNCE_MS,
+    NOTIFY_EVENTS,
+};
 use reader::Reader;
 pub use value::{ConfigValue, SettingProblem};
 use yaml::Pos;
@@ -124,6 +130,10 @@ pub struct Config {
     pub file: PathBuf,
     /// After how long without activity a `ready` session is shown as `idle`.
     pub ready_threshold_ms: u64,
+    /// How long a state must last before it is notified (`notifyDebounceMs`).
+    pub notify_debounce_ms: u64,
+    /// The top level's `notifications` (each project's list adds to them).
+    pub notifications: Vec<Notifier>,
     /// The projects, in file order.
     pub projects: Vec<ProjectConfig>,
 }
@@ -148,6 +158,10 @@ pub struct ProjectConfig {
     pub default_branch: Option<String>,
     /// Settings handed to the agent plugin.
     pub agent_config: AgentConfig,
+    /// The notifiers of its sessions: the top level's, then its own.
+    pub notifications: Vec<Notifier>,
+    /// Its cost limits (its own keys, else those of `defaults`).
+    pub budget: Budget,
 }
 
 /// The `agentConfig` of a project.

@@ -4,13 +4,21 @@
 use std::path::{Path, PathBuf};
 
 use super::names::{expand_path_in, validate_model, validate_name};
+use super::notify::{Budget, Notifier, DEFAULT_NOTIFY_DEBOUNCE_MS};
 use super::value::{ConfigValue, SettingProblem};
 use super::yaml::{Kind, Node, Pos, Scalar};
 use super::{AgentConfig, Config, Context, Problem, ProjectConfig, DEFAULT_READY_THRESHOLD_MS};
 use crate::session::{RuntimeKind, WorkspaceKind};
 
-pub(super) const TOP_KEYS: &[&str] = &["readyThresholdMs", "defaults", "plugins", "projects"];
-const DEFAULTS_KEYS: &[&str] = &["runtime", "agent", "workspace"];
+pub(super) const TOP_KEYS: &[&str] = &[
+    "readyThresholdMs",
+    "notifyDebounceMs",
+    "notifications",
+    "defaults",
+    "plugins",
+    "projects",
+];
+const DEFAULTS_KEYS: &[&str] = &["runtime", "agent", "workspace", "budget"];
 const PLUGINS_KEYS: &[&str] = &["agent", "runtime"];
 pub(super) const PROJECT_KEYS: &[&str] = &[
     "name",
@@ -21,6 +29,8 @@ pub(super) const PROJECT_KEYS: &[&str] = &[
     "sessionPrefix",
     "defaultBranch",
     "agentConfig",
+    "notifications",
+    "budget",
 ];
 /// The keys of `agentConfig` that every agent understands; an agent adds its own.
 const AGENT_CONFIG_KEYS: &[&str] = &["model", "prompt", "agent", "permission"];
@@ -66,6 +76,8 @@ impl Reader<'_> {
         let mut config = Config {
             file: file.to_path_buf(),
             ready_threshold_ms: DEFAULT_READY_THRESHOLD_MS,
+            notify_debounce_ms: DEFAULT_NOTIFY_DEBOUNCE_MS,
+            notifications: Vec::new(),
             projects: Vec::new(),
         };
         let Some(root) = root else {
@@ -95,6 +107,12 @@ impl Reader<'_> {
                 ),
             }
         }
+        if let Some(ms) = top.get("notifyDebounceMs").and_then(|n| self.debounce(n)) {
+            config.notify_debounce_ms = ms;
+        }
+        if let Some(node) = top.get("notifications") {
+            config.notifications = self.notifications(node);
+        }
         let defaults = top
             .get("defaults")
             .and_then(|n| self.fields(n, "defaults", DEFAULTS_KEYS, "a map"));
@@ -109,10 +127,17 @@ impl Reader<'_> {
             .or_else(|| self.agent(plugins.as_ref().and_then(|p| p.get("agent"))));
         let default_workspace = self.workspace(defaults.as_ref().and_then(|d| d.get("workspace")));
 
+        let default_budget = defaults
+            .as_ref()
+            .and_then(|d| d.get("budget"))
+            .map(|n| self.budget(n))
+            .unwrap_or_default();
         let defaults = ProjectDefaults {
             runtime: default_runtime,
             agent: default_agent,
             workspace: default_workspace,
+            budget: default_budget,
+            notifications: config.notifications.clone(),
         };
         if let Some(projects) = top.get("projects") {
             self.projects(projects, &defaults, &mut config.projects);
@@ -294,6 +319,16 @@ impl Reader<'_> {
             None => AgentConfig::default(),
         };
 
+        let budget = f
+            .get("budget")
+            .map(|n| self.budget(n))
+            .unwrap_or_default()
+            .or(defaults.budget);
+        let mut notifications = defaults.notifications.clone();
+        if let Some(node) = f.get("notifications") {
+            notifications.extend(self.notifications(node));
+        }
+
         let path = path?;
         let workspace = match workspace {
             Some((WorkspaceKind::Worktree, pos)) if !path.join(".git").exists() => {
@@ -323,6 +358,8 @@ impl Reader<'_> {
             session_prefix,
             default_branch,
             agent_config,
+            notifications,
+            budget,
         })
     }
 
@@ -462,4 +499,7 @@ pub(super) struct ProjectDefaults {
     agent: Option<String>,
     /// With where it was set, for the error when a project cannot have it.
     workspace: Option<(WorkspaceKind, Pos)>,
+    budget: Budget,
+    /// The top level's notifiers, which every project's list adds to.
+    notifications: Vec<Notifier>,
 }

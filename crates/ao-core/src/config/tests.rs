@@ -102,3 +102,87 @@ fn suggestions_catch_case_separators_and_typos() {
     assert_eq!(did_you_mean("tmx", RUNTIMES), Some("tmux"));
     assert_eq!(did_you_mean("kubernetes", RUNTIMES), None);
 }
+
+#[test]
+fn notifications_add_to_the_top_levels_and_budgets_take_defaults_per_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("p1")).unwrap();
+    std::fs::create_dir(tmp.path().join("p2")).unwrap();
+    let text = r#"
+notifyDebounceMs: 0
+notifications:
+  - on: [waiting_input, blocked]
+    command: ["notify-me", "--urgent"]
+defaults:
+  budget: {sessionUsd: 0.5, projectUsd: 20}
+projects:
+  - name: one
+    path: p1
+    budget: {sessionUsd: 2}
+    notifications:
+      - on: ready
+        webhook: http://127.0.0.1:9000/ao
+        timeoutMs: 500
+      - on: [budget]
+        command: "echo $AO_EVENT >> events"
+      - on: [idle]
+        desktop: true
+  - name: two
+    path: p2
+"#;
+    let c = parse(text, tmp.path()).unwrap();
+    assert_eq!(c.notify_debounce_ms, 0);
+    let [one, two] = &c.projects[..] else {
+        panic!("{c:?}")
+    };
+    assert_eq!(
+        one.budget,
+        Budget {
+            session_usd: Some(2.0),
+            project_usd: Some(20.0)
+        }
+    );
+    assert_eq!(two.budget.session_usd, Some(0.5));
+    let actions: Vec<&NotifierAction> = one.notifications.iter().map(|n| &n.action).collect();
+    assert_eq!(
+        actions,
+        [
+            &NotifierAction::Command(vec!["notify-me".into(), "--urgent".into()]),
+            &NotifierAction::Webhook("http://127.0.0.1:9000/ao".into()),
+            &NotifierAction::Shell("echo $AO_EVENT >> events".into()),
+            &NotifierAction::Desktop,
+        ]
+    );
+    assert_eq!(one.notifications[1].on, ["ready"]);
+    assert_eq!(one.notifications[1].timeout_ms, 500);
+    assert_eq!(one.notifications[0].timeout_ms, DEFAULT_NOTIFIER_TIMEOUT_MS);
+    assert!(one.notifications[0].fires_on("blocked"));
+    assert_eq!(two.notifications, c.notifications);
+    assert_eq!(
+        parse("projects: {}\n", tmp.path())
+            .unwrap()
+            .notify_debounce_ms,
+        1500
+    );
+}
+
+#[test]
+fn a_notifier_needs_on_and_a_state_it_knows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = parse(
+        "notifications:\n  - command: [x]\n  - on: []\n    desktop: true\n  - on: [redy]\n    desktop: true\nnotifyDebounceMs: -1\n",
+        tmp.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains(":2:5: this notification has no `on`"), "{err}");
+    assert!(err.contains(":3:9: `on` is empty"), "{err}");
+    assert!(
+        err.contains("unknown state \"redy\" in `on`; did you mean ready?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("notifyDebounceMs must be a whole number"),
+        "{err}"
+    );
+}

@@ -14,7 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::{ConfigChange, LiveEvent, LiveOptions, LiveSession};
 use crate::agent::Change;
 use crate::blocking::unblock;
-use crate::clock::{rfc3339, EpochMillis};
+use crate::clock::EpochMillis;
 use crate::error::Result;
 use crate::manager::SessionManager;
 use crate::session::SessionStatus;
@@ -33,7 +33,6 @@ struct Tracked {
     /// Its status as last yielded, compared whole to tell a change.
     yielded: serde_json::Value,
     activity: Activity,
-    since: EpochMillis,
     running: bool,
     last_activity: Option<EpochMillis>,
 }
@@ -151,30 +150,16 @@ impl Engine {
 
     /// Starts tracking a session first seen with `status`; what to yield for it.
     fn track(&mut self, record: SessionRecord, status: SessionStatus) -> LiveSession {
-        let now = self.mgr.now_ms();
-        let last_activity = status.last_activity_at.as_deref().and_then(parse_time);
-        // Seen for the first time, a session is taken to have been in its activity since the
-        // agent last did something: for a finished turn or a pending request, that is when it
-        // began; `idle` began when the threshold passed after it.
-        let since = match (status.activity, last_activity) {
-            (Activity::Idle, Some(t)) => t.saturating_add(self.threshold()).min(now),
-            (_, Some(t)) => t.min(now),
-            (_, None) => now,
-        };
         let tracked = Tracked {
             record,
             yielded: serde_json::to_value(&status).unwrap_or_default(),
             activity: status.activity,
-            since,
             running: status.process == ProcessState::Running,
-            last_activity,
+            last_activity: status.last_activity_at.as_deref().and_then(parse_time),
         };
         let address = tracked.record.address.clone();
         self.sessions.insert(address, tracked);
-        LiveSession {
-            status,
-            activity_since: rfc3339(since),
-        }
+        LiveSession { status }
     }
 
     fn threshold(&self) -> i64 {
@@ -298,29 +283,16 @@ impl Engine {
 
     /// Takes a new status of a tracked session; the event to yield when anything changed.
     fn update(&mut self, address: &SessionAddress, status: SessionStatus) -> Option<LiveEvent> {
-        let now = self.mgr.now_ms();
-        let threshold = self.threshold();
         let t = self.sessions.get_mut(address)?;
         let yielded = serde_json::to_value(&status).unwrap_or_default();
         if yielded == t.yielded {
             return None;
         }
-        let last_activity = status.last_activity_at.as_deref().and_then(parse_time);
-        if status.activity != t.activity {
-            // `idle` begins when the threshold passed, not when the model noticed.
-            t.since = match (status.activity, last_activity) {
-                (Activity::Idle, Some(l)) => l.saturating_add(threshold).clamp(t.since, now),
-                _ => now,
-            };
-            t.activity = status.activity;
-        }
+        t.activity = status.activity;
         t.yielded = yielded;
         t.running = status.process == ProcessState::Running;
-        t.last_activity = last_activity;
-        Some(LiveEvent::Changed(Box::new(LiveSession {
-            status,
-            activity_since: rfc3339(t.since),
-        })))
+        t.last_activity = status.last_activity_at.as_deref().and_then(parse_time);
+        Some(LiveEvent::Changed(Box::new(LiveSession { status })))
     }
 
     /// Reads the store again: sessions spawned elsewhere are observed and yielded, purged ones

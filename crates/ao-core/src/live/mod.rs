@@ -8,7 +8,7 @@
 //! store (sessions spawned or killed by another `ao`), checks the runtimes (a pane or process that
 //! died), turns `ready` into `idle` when its time comes, reconnects broken feeds with backoff,
 //! polls the projects whose feed is down, and re-reads an edited config file. It yields a session
-//! whenever any field of its status changed, with `activity_since`. docs/architecture.md ("The
+//! whenever any field of its status changed (`activity_since` among them). docs/architecture.md ("The
 //! live session model") has the rest.
 
 mod engine;
@@ -24,17 +24,22 @@ use crate::error::Result;
 use crate::manager::SessionManager;
 use crate::session::SessionStatus;
 
-/// A session as a live view shows it: the object of `ao status --json`, plus when the session
-/// entered its current activity.
+/// A session as a live view shows it: the object of `ao status --json`, which says when the
+/// session entered its current activity (`activity_since`, from the transitions in the store).
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveSession {
     /// What `ao status --json` says about it.
     #[serde(flatten)]
     pub status: SessionStatus,
+}
+
+impl LiveSession {
     /// When it entered its current activity (RFC 3339). For a session first seen already in it,
     /// the best ao knows: when the agent last did something (and for `idle`, when that turned
     /// `ready` into `idle`).
-    pub activity_since: String,
+    pub fn activity_since(&self) -> &str {
+        self.status.activity_since.as_deref().unwrap_or_default()
+    }
 }
 
 /// What the model says, in the order it learnt it.

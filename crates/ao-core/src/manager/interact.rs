@@ -43,15 +43,48 @@ impl SessionManager {
         }
     }
 
-    /// Sends a follow-up message to a session; returns once the agent has it.
+    /// Sends a follow-up message to a session; returns once the agent has it. Refuses a session
+    /// over its budget.
     pub async fn send(&self, target: &str, message: &str) -> Result<SessionRecord> {
+        self.send_with(target, message, false).await
+    }
+
+    /// [`send`](Self::send); with `over_budget`, also to a session over its budget, whose turn
+    /// that the message starts then runs to its end (the session is over budget again after it).
+    pub async fn send_with(
+        &self,
+        target: &str,
+        message: &str,
+        over_budget: bool,
+    ) -> Result<SessionRecord> {
         let rec = self.live_one(target).await?;
+        self.check_budget(&rec, "send", over_budget).await?;
         let bound = self.bind_session(&rec)?;
         let session = SessionContext {
             record: &rec,
             home: &self.home,
         };
-        bound.agent.send(&bound.cx(), session, message).await?;
+        let address = rec.address.clone();
+        if over_budget {
+            // Given before the prompt goes, so that no observer stops the turn it starts.
+            let from = self.now_ms();
+            let address = address.clone();
+            self.db(move |store| store.allow_over_budget(&address, from))
+                .await?;
+        }
+        if let Err(e) = bound.agent.send(&bound.cx(), session, message).await {
+            if over_budget {
+                let _ = self
+                    .db(move |store| store.revoke_over_budget(&address))
+                    .await;
+            }
+            return Err(e.into());
+        }
+        if over_budget {
+            self.db(move |store| store.arm_over_budget(&address))
+                .await?;
+        }
+        let _ = self.ensure_monitor(&rec.address.project).await;
         Ok(rec)
     }
 

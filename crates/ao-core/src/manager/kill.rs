@@ -214,6 +214,9 @@ impl SessionManager {
             if live {
                 continue;
             }
+            if let Err(e) = self.stop_monitor(name).await {
+                problems.push(format!("project {name}: its monitor was not stopped: {e}"));
+            }
             for agent in agents {
                 let Ok(bound) = self.bind(agent, project) else {
                     continue;

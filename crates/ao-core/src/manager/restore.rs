@@ -10,8 +10,13 @@ use crate::workspace;
 impl SessionManager {
     /// Brings a session back: its work tree (if it was removed), what the agent needs (its
     /// server), and its runtime, all on the same agent conversation. A runtime still running is
-    /// replaced, since it may be tied to a server that is gone.
+    /// replaced, since it may be tied to a server that is gone. Refuses a session over its budget.
     pub async fn restore(&self, target: &str) -> Result<SessionRecord> {
+        self.restore_with(target, false).await
+    }
+
+    /// [`restore`](Self::restore); with `over_budget`, also a session over its budget.
+    pub async fn restore_with(&self, target: &str, over_budget: bool) -> Result<SessionRecord> {
         let mut rec = self.resolve_one(target).await?;
         if rec.lifecycle == Lifecycle::Spawning {
             return Err(Error::Usage(format!(
@@ -26,6 +31,7 @@ impl SessionManager {
                 rec.address
             )));
         }
+        self.check_budget(&rec, "restore", over_budget).await?;
         let bound = self.bind_session(&rec)?;
         if let Some(branch) = rec.branch.clone() {
             let (repo, path) = (bound.project.path.clone(), rec.workspace.clone());
@@ -54,6 +60,8 @@ impl SessionManager {
         self.start_runtime(&mut rec, prepared.launch).await?;
         rec.lifecycle = Lifecycle::Live;
         self.save(&rec).await?;
+        // Not a reason to fail the restore: the next `ao` tries again, `ao doctor` says so.
+        let _ = self.ensure_monitor(&rec.address.project).await;
         Ok(rec)
     }
 }

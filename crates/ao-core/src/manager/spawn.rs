@@ -229,6 +229,8 @@ impl SessionManager {
         // Live only now: a session whose prompt never arrived is not one that finished its turn.
         rec.lifecycle = Lifecycle::Live;
         self.save(rec).await?;
+        // Not a reason to undo the spawn: the next `ao` tries again, `ao doctor` says so.
+        let _ = self.ensure_monitor(&rec.address.project).await;
         Ok(())
     }
 

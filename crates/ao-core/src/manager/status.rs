@@ -97,7 +97,7 @@ impl SessionManager {
         // After the observations: what the agent last did is part of what keeps a count true.
         let last_activity: Vec<_> = observed.iter().map(|o| o.last_activity_at).collect();
         let files = self.files_changed_of(records, &last_activity).await;
-        Ok(records
+        let mut out: Vec<SessionStatus> = records
             .iter()
             .zip(observed)
             .zip(alive)
@@ -111,7 +111,10 @@ impl SessionManager {
                 }
                 status
             })
-            .collect())
+            .collect();
+        // Transitions, budgets and the projects' monitors: manager/transitions.rs.
+        self.note(records, &mut out, now).await?;
+        Ok(out)
     }
 
     /// What the agents say about the live sessions among `records`, projects concurrently: `None`
@@ -273,6 +276,9 @@ impl SessionManager {
                 ProcessState::Exited
             },
             activity,
+            // Both filled in by `note` (manager/transitions.rs).
+            activity_since: None,
+            budget_usd: None,
             agent_session_id: r.agent_session_id.clone(),
             workspace: r.workspace.clone(),
             branch: r.branch.clone(),

@@ -157,10 +157,21 @@ pub(crate) async fn manager_of(
             dir.display()
         ));
     }
+    manager_with_config(tmp, agents, &text, now).await
+}
+
+/// A manager over `agents` (the first the default) and the config `text`, at time `now`; the
+/// store is `tmp`'s, so managers made one after another share it.
+pub(crate) async fn manager_with_config(
+    tmp: &tempfile::TempDir,
+    agents: Vec<Arc<dyn Agent>>,
+    text: &str,
+    now: i64,
+) -> SessionManager {
     let file = tmp.path().join("agent-orchestrator.yaml");
-    std::fs::write(&file, &text).unwrap();
+    std::fs::write(&file, text).unwrap();
     let config = Config::parse_in(
-        &text,
+        text,
         &file,
         Context {
             agents: &agents,

@@ -16,16 +16,20 @@ use crate::error::{Error, Result};
 use crate::session::{Lifecycle, RuntimeKind, SessionAddress, SessionRecord};
 
 mod last_observations;
+mod monitors;
 mod plugin_state;
 #[cfg(test)]
 mod tests;
+mod transitions;
 
 pub use last_observations::LastObservation;
+pub use monitors::MonitorRecord;
 pub use plugin_state::PluginState;
+pub use transitions::{Claimed, Claims, Ledger, Sighting, BUDGET_KEY};
 
 /// What each version of the store adds, in order: a store at version `n` has had the first `n`
 /// applied. A step is never edited once released; a change is a new step.
-const MIGRATIONS: &[&str] = &[SCHEMA, ADD_BASE, ADD_LAST_OBSERVATIONS];
+const MIGRATIONS: &[&str] = &[SCHEMA, ADD_BASE, ADD_LAST_OBSERVATIONS, ADD_WATCH];
 
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -40,6 +44,37 @@ CREATE TABLE last_observations (
     observation TEXT NOT NULL,
     observed_at INTEGER NOT NULL,
     PRIMARY KEY (project, name)
+);
+";
+
+/// Version 4: what the monitor keeps (transitions, the highest cost of each session and its
+/// over-budget allowance, the monitors themselves).
+const ADD_WATCH: &str = "
+CREATE TABLE transitions (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    project  TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    activity TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    at_ms    INTEGER NOT NULL,
+    notified INTEGER NOT NULL
+);
+CREATE INDEX transitions_by_session ON transitions (project, name, id);
+CREATE INDEX transitions_open ON transitions (project, notified);
+CREATE TABLE session_costs (
+    project      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    cost_usd     REAL NOT NULL,
+    allowed_from INTEGER,
+    allow_armed  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (project, name)
+);
+CREATE TABLE monitors (
+    project      TEXT PRIMARY KEY,
+    pid          INTEGER NOT NULL,
+    start_time   INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    last_failure TEXT
 );
 ";
 
@@ -337,10 +372,12 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets a session.
+    /// Forgets a session, with its transitions and cost.
     pub fn delete(&self, address: &SessionAddress) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
         for table in ["sessions", "last_observations"] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE project = ?1 AND name = ?2"),
@@ -348,7 +385,9 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         }
-        tx.commit().map_err(|e| self.err(e))
+        Store::forget_watch(&tx, address).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Every session, ordered by project and creation.

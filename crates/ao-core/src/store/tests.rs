@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use rusqlite::params;
 
+use crate::session::Activity;
+
 use super::*;
 
 impl PluginState {
@@ -154,4 +156,192 @@ fn a_store_of_the_first_version_gains_the_base_column_and_keeps_its_sessions() {
         again.get(&rec.address).unwrap().unwrap().base.as_deref(),
         Some("abc123")
     );
+}
+fn sighting(name: &str, activity: Activity, key: &str, cost: f64) -> Sighting {
+    Sighting {
+        address: SessionAddress {
+            project: "p".into(),
+            name: name.into(),
+        },
+        activity,
+        key: key.into(),
+        first_seen_at: 500,
+        cost_usd: cost,
+        quiet: false,
+        stale: false,
+    }
+}
+
+/// Records one sighting at `now`; when its activity began.
+fn see(store: &Store, s: Sighting, now: i64) -> i64 {
+    store
+        .record_sightings(&mut [s], now, |_, _| Vec::new())
+        .unwrap()[0]
+}
+
+#[test]
+fn a_transition_is_recorded_once_per_change_and_a_first_sighting_is_dated_by_its_estimate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("ao.db")).unwrap();
+    // First seen: the estimate, never later than now.
+    assert_eq!(
+        see(&store, sighting("a", Activity::Active, "", 0.0), 1000),
+        500
+    );
+    // The same again: nothing new.
+    assert_eq!(
+        see(&store, sighting("a", Activity::Active, "", 0.0), 2000),
+        500
+    );
+    assert_eq!(
+        see(
+            &store,
+            sighting("a", Activity::WaitingInput, "per_1", 0.0),
+            3000
+        ),
+        3000
+    );
+    // A new request is a new transition, though the activity is the same.
+    assert_eq!(
+        see(
+            &store,
+            sighting("a", Activity::WaitingInput, "per_2", 0.0),
+            6000
+        ),
+        6000
+    );
+    let claims = store.claim_due("p", 10_000, 1500).unwrap();
+    let events: Vec<(&str, Option<&str>, i64)> = claims
+        .due
+        .iter()
+        .map(|c| (c.event.as_str(), c.previous.as_deref(), c.at))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("active", None, 500),
+            ("waiting_input", Some("active"), 3000),
+            ("waiting_input", Some("waiting_input"), 6000)
+        ]
+    );
+    // Claimed once: a second claim (another monitor, a restarted one) finds nothing.
+    assert_eq!(
+        store.claim_due("p", 20_000, 1500).unwrap(),
+        Claims::default()
+    );
+}
+
+#[test]
+fn a_state_shorter_than_the_debounce_is_settled_and_the_latest_waits_for_its_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("ao.db")).unwrap();
+    see(&store, sighting("a", Activity::Active, "", 0.0), 500);
+    see(
+        &store,
+        sighting("a", Activity::WaitingInput, "per_1", 0.0),
+        1000,
+    );
+    // Answered within a second: the request is never notified.
+    see(&store, sighting("a", Activity::Active, "", 0.0), 1800);
+    see(&store, sighting("a", Activity::Ready, "", 0.0), 5000);
+    let claims = store.claim_due("p", 5100, 1500).unwrap();
+    // The first `active` and the request did not last; the second `active` did; `ready` has
+    // not lasted yet.
+    let events: Vec<(&str, i64)> = claims
+        .due
+        .iter()
+        .map(|c| (c.event.as_str(), c.at))
+        .collect();
+    assert_eq!(events, [("active", 1800)]);
+    assert_eq!(claims.next_due, Some(6500));
+    let claims = store.claim_due("p", 6500, 1500).unwrap();
+    assert_eq!(claims.due.len(), 1);
+    assert_eq!(claims.due[0].event, "ready");
+    assert_eq!(claims.due[0].previous.as_deref(), Some("active"));
+    assert_eq!(claims.next_due, None);
+}
+
+#[test]
+fn quiet_sightings_and_settled_projects_are_never_notified_and_a_purge_forgets_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("ao.db")).unwrap();
+    let mut killed = sighting("a", Activity::Exited, "", 0.0);
+    killed.quiet = true;
+    see(&store, killed, 1000);
+    see(&store, sighting("b", Activity::Ready, "", 0.0), 1000);
+    store.settle_open("p").unwrap();
+    assert_eq!(store.claim_due("p", 9000, 0).unwrap(), Claims::default());
+
+    let rec = store.reserve(&new("p", Some("c"))).unwrap();
+    see(&store, sighting("c", Activity::Ready, "", 0.0), 1000);
+    store.delete(&rec.address).unwrap();
+    assert_eq!(store.claim_due("p", 9000, 0).unwrap(), Claims::default());
+    // Seen again after the purge, it is a session seen for the first time.
+    assert_eq!(
+        see(&store, sighting("c", Activity::Ready, "", 0.0), 9000),
+        500
+    );
+}
+
+#[test]
+fn costs_add_up_per_project_and_an_allowance_lasts_until_adjust_uses_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("ao.db")).unwrap();
+    see(&store, sighting("a", Activity::Ready, "", 0.25), 1000);
+    let b = sighting("b", Activity::Ready, "", 0.5);
+    store.allow_over_budget(&b.address, 1500).unwrap();
+    let mut seen = None;
+    store
+        .record_sightings(&mut [b.clone()], 2000, |_, ledger| {
+            seen = Some(ledger.clone());
+            vec![]
+        })
+        .unwrap();
+    let ledger = seen.unwrap();
+    assert_eq!(ledger.project_cost["p"], 0.75);
+    assert_eq!(ledger.allowances[&b.address], (1500, false));
+    store.arm_over_budget(&b.address).unwrap();
+    // Used up: gone from the next ledger; and `adjust` may turn a sighting into a budget stop.
+    store
+        .record_sightings(&mut [b.clone()], 2000, |_, _| vec![b.address.clone()])
+        .unwrap();
+    store
+        .record_sightings(&mut [b.clone()], 3000, |sightings, ledger| {
+            assert!(ledger.allowances.is_empty());
+            sightings[0].activity = Activity::Blocked;
+            sightings[0].key = BUDGET_KEY.into();
+            vec![]
+        })
+        .unwrap();
+    let events: Vec<String> = store
+        .claim_due("p", 9000, 0)
+        .unwrap()
+        .due
+        .into_iter()
+        .map(|c| format!("{}:{}", c.address.name, c.event))
+        .collect();
+    assert_eq!(events, ["a:ready", "b:ready", "b:budget"]);
+}
+
+#[test]
+fn a_monitor_is_recorded_found_and_cleared_only_by_its_own_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("ao.db")).unwrap();
+    let me = crate::runtime::process::ProcessIdentity {
+        pid: 42,
+        start_time: 7,
+    };
+    store.set_monitor("p", me, 100).unwrap();
+    store.set_monitor_failure("p", "webhook: refused").unwrap();
+    let found = store.monitor("p").unwrap().unwrap();
+    assert_eq!(found.process, me);
+    assert_eq!(found.last_failure.as_deref(), Some("webhook: refused"));
+    let other = crate::runtime::process::ProcessIdentity {
+        pid: 42,
+        start_time: 8,
+    };
+    store.clear_monitor("p", other).unwrap();
+    assert!(store.monitor("p").unwrap().is_some());
+    store.clear_monitor("p", me).unwrap();
+    assert!(store.monitors().unwrap().is_empty());
 }

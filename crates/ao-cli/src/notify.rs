@@ -1,0 +1,93 @@
+//! `ao notify test` and the hidden `ao monitor <project>`: presentation and wiring only; the
+//! monitor and the notifiers are ao-core's.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use ao_core::config::Notifier;
+use ao_core::manager::{MonitorLauncher, SessionManager};
+use ao_core::notify::{self, Event};
+
+use crate::output::{paint, use_color};
+
+/// How the manager starts a project's monitor: this binary, with the config file it read (made
+/// absolute: the monitor runs in the state home).
+pub fn monitor_launcher(config: &Path) -> MonitorLauncher {
+    let program = std::env::current_exe().unwrap_or_else(|_| "ao".into());
+    let config = std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf());
+    MonitorLauncher {
+        program,
+        args: vec![
+            "--config".into(),
+            config.to_string_lossy().into_owned(),
+            "monitor".into(),
+        ],
+    }
+}
+
+/// `ao monitor <project>`.
+pub async fn monitor(mgr: SessionManager, project: &str) -> anyhow::Result<()> {
+    Ok(ao_core::monitor::run(mgr, project.to_string()).await?)
+}
+
+/// `ao notify test [PROJECT]`: a sample event through each notifier (whatever its `on`), and what
+/// each did. Exits 1 when one failed.
+pub async fn test(mgr: &SessionManager, project: Option<&str>) -> anyhow::Result<ExitCode> {
+    let config = mgr.config();
+    // Each project's list starts with the top level's: without a project, those once, then what
+    // each project adds.
+    let mut groups: Vec<(String, Vec<Notifier>)> = Vec::new();
+    match project {
+        Some(name) => {
+            let p = config.project(name)?;
+            groups.push((p.name.clone(), p.notifications.clone()));
+        }
+        None => {
+            let top = config.notifications.len();
+            let sample_project = config
+                .projects
+                .first()
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| "example".into());
+            groups.push((sample_project, config.notifications.clone()));
+            for p in &config.projects {
+                groups.push((p.name.clone(), p.notifications[top..].to_vec()));
+            }
+        }
+    }
+    let color = use_color();
+    let http = notify::http_client();
+    let mut out = std::io::stdout().lock();
+    let (mut fired, mut failed) = (0, 0);
+    for (project, notifiers) in groups.iter().filter(|(_, n)| !n.is_empty()) {
+        let event = Event::sample(project, mgr.now_ms());
+        for o in notify::fire(notifiers, &event, true, &http).await {
+            fired += 1;
+            match o.result {
+                Ok(done) => writeln!(out, "{} {}: {done}", paint("ok  ", "32", color), o.notifier)?,
+                Err(why) => {
+                    failed += 1;
+                    writeln!(
+                        out,
+                        "{} {}: {why}",
+                        paint("FAIL", "31;1", color),
+                        o.notifier
+                    )?
+                }
+            }
+        }
+    }
+    if fired == 0 {
+        writeln!(
+            out,
+            "no notifiers in {}; add `notifications:` (see the README)",
+            config.file.display()
+        )?;
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,362 @@
+//! The keys that tell a person about their sessions and stop the ones that cost too much:
+//! `notifyDebounceMs`, `notifications` (top level and per project) and `budget` (per project or
+//! in `defaults`). Read here rather than in `reader`, each problem at its place in the file.
+
+use std::fmt;
+
+use super::fields::Fields;
+use super::reader::Reader;
+use super::yaml::{Kind, Node, Pos, Scalar};
+
+/// The default for `notifyDebounceMs`: a state that lasts less than this fires nothing.
+pub const DEFAULT_NOTIFY_DEBOUNCE_MS: u64 = 1500;
+
+/// The default for a notifier's `timeoutMs`.
+pub const DEFAULT_NOTIFIER_TIMEOUT_MS: u64 = 10_000;
+
+/// The states (and the one event) a notifier can fire on.
+pub const NOTIFY_EVENTS: &[&str] = &[
+    "waiting_input",
+    "blocked",
+    "ready",
+    "idle",
+    "exited",
+    "budget",
+];
+
+const NOTIFIER_KEYS: &[&str] = &["on", "command", "webhook", "desktop", "timeoutMs"];
+const BUDGET_KEYS: &[&str] = &["sessionUsd", "projectUsd"];
+
+/// One item of `notifications`: the events it fires on and what it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notifier {
+    /// The events it fires on, each one of [`NOTIFY_EVENTS`].
+    pub on: Vec<String>,
+    /// What it does.
+    pub action: NotifierAction,
+    /// How long a command or a webhook may take before it is given up (a command is killed).
+    pub timeout_ms: u64,
+    /// Where it is written, `line:column`, so that a report can name it.
+    pub at: Pos,
+}
+
+/// What a notifier does with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifierAction {
+    /// Runs a program, the event's JSON on its standard input: an argv list, run as it is.
+    Command(Vec<String>),
+    /// Runs a string with `sh -c`, the event's JSON on its standard input.
+    Shell(String),
+    /// POSTs the event's JSON to an http(s) URL.
+    Webhook(String),
+    /// Shows a desktop notification with `notify-send`.
+    Desktop,
+}
+
+impl fmt::Display for NotifierAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotifierAction::Command(argv) => write!(
+                f,
+                "command {}",
+                shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+            ),
+            NotifierAction::Shell(s) => write!(f, "command `{s}`"),
+            NotifierAction::Webhook(url) => write!(f, "webhook {url}"),
+            NotifierAction::Desktop => f.write_str("desktop notification"),
+        }
+    }
+}
+
+impl Notifier {
+    /// Whether it fires on `event` (`waiting_input`, `budget`…).
+    pub fn fires_on(&self, event: &str) -> bool {
+        self.on.iter().any(|e| e == event)
+    }
+}
+
+/// A project's cost limits, in US dollars; `None` means no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Budget {
+    /// The most one session may cost.
+    pub session_usd: Option<f64>,
+    /// The most the project's sessions may cost together.
+    pub project_usd: Option<f64>,
+}
+
+impl Budget {
+    /// This budget, each key it leaves unset taken from `defaults`.
+    pub(super) fn or(self, defaults: Budget) -> Budget {
+        Budget {
+            session_usd: self.session_usd.or(defaults.session_usd),
+            project_usd: self.project_usd.or(defaults.project_usd),
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// `notifyDebounceMs`: a whole number of milliseconds, 0 or more.
+    pub(super) fn debounce(&mut self, node: &Node) -> Option<u64> {
+        match node.scalar() {
+            Some(Scalar::Int(ms)) if ms >= 0 => Some(ms as u64),
+            _ => {
+                self.problem(
+                    node.pos,
+                    format!(
+                        "notifyDebounceMs must be a whole number of milliseconds, 0 or more \
+                         (e.g. 1500), not {}",
+                        describe_number(node)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A `notifications` list.
+    pub(super) fn notifications(&mut self, node: &Node) -> Vec<Notifier> {
+        let items = match &node.kind {
+            Kind::Seq(items) => items,
+            _ if node.scalar() == Some(Scalar::Null) => return Vec::new(),
+            _ => {
+                self.problem(
+                    node.pos,
+                    format!(
+                        "notifications must be a list of notifiers (`- on: [waiting_input]` with \
+                         `command:`, `webhook:` or `desktop: true`), not {}",
+                        node.describe()
+                    ),
+                );
+                return Vec::new();
+            }
+        };
+        items
+            .iter()
+            .filter_map(|item| self.notifier(item))
+            .collect()
+    }
+
+    fn notifier(&mut self, node: &Node) -> Option<Notifier> {
+        let f = self.fields(
+            node,
+            "a notification",
+            NOTIFIER_KEYS,
+            "a map with `on` and one of `command`, `webhook` or `desktop`",
+        )?;
+        let before = self.problems.len();
+        let on = match f.get("on") {
+            Some(on) => self.events(on),
+            None => {
+                if !f.suggested.iter().any(|k| k == "on") {
+                    self.problem(
+                        node.pos,
+                        "this notification has no `on`; say which states fire it, e.g. \
+                         `on: [waiting_input, blocked]`"
+                            .into(),
+                    );
+                }
+                Vec::new()
+            }
+        };
+        let action = self.action(node.pos, &f);
+        let timeout_ms = match f.get("timeoutMs") {
+            None => DEFAULT_NOTIFIER_TIMEOUT_MS,
+            Some(n) => match n.scalar() {
+                Some(Scalar::Int(ms)) if ms > 0 => ms as u64,
+                _ => {
+                    self.problem(
+                        n.pos,
+                        format!(
+                            "timeoutMs must be a positive whole number of milliseconds \
+                             (e.g. 10000), not {}",
+                            describe_number(n)
+                        ),
+                    );
+                    DEFAULT_NOTIFIER_TIMEOUT_MS
+                }
+            },
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(Notifier {
+            on,
+            action: action?,
+            timeout_ms,
+            at: node.pos,
+        })
+    }
+
+    /// `on`: one state or a list of them.
+    fn events(&mut self, node: &Node) -> Vec<String> {
+        let items: Vec<&Node> = match &node.kind {
+            Kind::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        if items.is_empty() {
+            self.problem(
+                node.pos,
+                format!(
+                    "`on` is empty; name the states that fire it, any of: {}",
+                    NOTIFY_EVENTS.join(", ")
+                ),
+            );
+        }
+        items
+            .into_iter()
+            .filter_map(|n| self.choice(n, "state", " in `on`", NOTIFY_EVENTS))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Exactly one of `command`, `webhook` and `desktop: true`.
+    fn action(&mut self, at: Pos, f: &Fields<'_>) -> Option<NotifierAction> {
+        let mut found: Vec<(&str, Option<NotifierAction>)> = Vec::new();
+        if let Some(n) = f.get("command") {
+            found.push(("command", self.command(n)));
+        }
+        if let Some(n) = f.get("webhook") {
+            found.push(("webhook", self.webhook(n)));
+        }
+        if let Some(n) = f.get("desktop") {
+            match n.scalar() {
+                Some(Scalar::Bool(true)) => found.push(("desktop", Some(NotifierAction::Desktop))),
+                Some(Scalar::Bool(false)) => {}
+                _ => self.problem(
+                    n.pos,
+                    format!("desktop must be true or false, not {}", n.describe()),
+                ),
+            }
+        }
+        match found.len() {
+            1 => found.pop().and_then(|(_, a)| a),
+            0 => {
+                if !f
+                    .suggested
+                    .iter()
+                    .any(|k| ["command", "webhook", "desktop"].contains(&k.as_str()))
+                {
+                    self.problem(
+                        at,
+                        "this notification does nothing; give it one of `command: [...]`, \
+                         `webhook: http://...` or `desktop: true`"
+                            .into(),
+                    );
+                }
+                None
+            }
+            _ => {
+                let names: Vec<String> = found.iter().map(|(k, _)| format!("`{k}`")).collect();
+                self.problem(
+                    at,
+                    format!(
+                        "this notification has {}; give each its own item in `notifications`",
+                        names.join(" and ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `command`: an argv list of strings, or one string for `sh -c`.
+    fn command(&mut self, node: &Node) -> Option<NotifierAction> {
+        match &node.kind {
+            Kind::Seq(items) => {
+                let argv: Vec<String> = items
+                    .iter()
+                    .filter_map(|n| self.string(n, "each word of `command`"))
+                    .collect();
+                if argv.len() != items.len() {
+                    return None;
+                }
+                if argv.first().is_none_or(|p| p.is_empty()) {
+                    self.problem(
+                        node.pos,
+                        "`command` is empty; give the program and its arguments, e.g. \
+                         [\"notify-me\", \"--urgent\"]"
+                            .into(),
+                    );
+                    return None;
+                }
+                Some(NotifierAction::Command(argv))
+            }
+            _ => {
+                let text = self.string(node, "`command`")?;
+                if text.trim().is_empty() {
+                    self.problem(
+                        node.pos,
+                        "`command` is empty; give a list (program and arguments) or a line for \
+                         sh -c"
+                            .into(),
+                    );
+                    return None;
+                }
+                Some(NotifierAction::Shell(text))
+            }
+        }
+    }
+
+    fn webhook(&mut self, node: &Node) -> Option<NotifierAction> {
+        let url = self.string(node, "`webhook`")?;
+        let ok = ["http://", "https://"].iter().any(|scheme| {
+            url.len() > scheme.len()
+                && url[..scheme.len()].eq_ignore_ascii_case(scheme)
+                && !url.contains(char::is_whitespace)
+        });
+        if !ok {
+            self.problem(
+                node.pos,
+                format!(
+                    "webhook {url:?} is not an http:// or https:// URL; ao POSTs the event's JSON \
+                     to it"
+                ),
+            );
+            return None;
+        }
+        Some(NotifierAction::Webhook(url))
+    }
+
+    /// `budget: {sessionUsd, projectUsd}`, each a positive number of dollars.
+    pub(super) fn budget(&mut self, node: &Node) -> Budget {
+        let Some(f) = self.fields(
+            node,
+            "budget",
+            BUDGET_KEYS,
+            "a map with `sessionUsd` or `projectUsd`",
+        ) else {
+            return Budget::default();
+        };
+        let mut dollars = |key: &str| {
+            let n = f.get(key)?;
+            let value = match n.scalar() {
+                Some(Scalar::Int(i)) => i as f64,
+                Some(Scalar::Float(x)) => x,
+                _ => f64::NAN,
+            };
+            if value.is_finite() && value > 0.0 {
+                return Some(value);
+            }
+            self.problem(
+                n.pos,
+                format!(
+                    "budget.{key} must be a positive number of US dollars (e.g. 0.50), not {}",
+                    describe_number(n)
+                ),
+            );
+            None
+        };
+        Budget {
+            session_usd: dollars("sessionUsd"),
+            project_usd: dollars("projectUsd"),
+        }
+    }
+}
+
+/// A number as written, or what the node is.
+fn describe_number(node: &Node) -> String {
+    match (node.scalar(), &node.kind) {
+        (Some(Scalar::Int(_) | Scalar::Float(_)), Kind::Scalar { text, .. }) => text.clone(),
+        _ => node.describe().to_string(),
+    }
+}

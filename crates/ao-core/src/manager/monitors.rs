@@ -1,0 +1,107 @@
+//! The projects' monitors, seen from the manager: started (detached) when a project has live
+//! sessions and its monitor is not running, found again by the pid and start time it recorded,
+//! stopped when the project's last session is killed. What a monitor does is [`crate::monitor`].
+//!
+//! ao-core does not know the binary that runs a monitor: the CLI hands the manager a
+//! [`MonitorLauncher`]. Without one (ao-core's own tests) nothing is launched.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::SessionManager;
+use crate::error::Result;
+use crate::runtime::process::spawn_detached;
+use crate::runtime::LaunchSpec;
+use crate::session::{Lifecycle, SessionRecord};
+
+/// How long a monitor may take to end after SIGTERM before it is killed.
+const MONITOR_STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// How to start a project's monitor: `program args… <project>`, e.g. `ao --config FILE monitor`.
+#[derive(Debug, Clone)]
+pub struct MonitorLauncher {
+    /// The program (the `ao` binary).
+    pub program: PathBuf,
+    /// The arguments before the project's name.
+    pub args: Vec<String>,
+}
+
+impl SessionManager {
+    /// Gives the manager the way to start monitors (the CLI does; tests of ao-core do not).
+    pub fn with_monitor_launcher(mut self, launcher: MonitorLauncher) -> SessionManager {
+        self.monitor_launcher = Some(launcher);
+        self
+    }
+
+    /// Starts the monitor of each project of `records` that has a live session and no running
+    /// monitor: one store read and one pid check per project.
+    pub(super) async fn ensure_monitors(&self, records: &[SessionRecord]) {
+        if self.monitor_launcher.is_none() {
+            return;
+        }
+        let projects: BTreeSet<&str> = records
+            .iter()
+            .filter(|r| r.lifecycle == Lifecycle::Live)
+            .map(|r| r.address.project.as_str())
+            .collect();
+        for project in projects {
+            // A monitor that cannot start is no reason to fail what the person asked; its
+            // absence shows in `ao doctor`, and the next `ao` tries again.
+            let _ = self.ensure_monitor(project).await;
+        }
+    }
+
+    /// Starts the project's monitor unless it runs. A second one started meanwhile by another
+    /// `ao` finds the project's lock taken and ends at once.
+    pub(super) async fn ensure_monitor(&self, project: &str) -> Result<()> {
+        let Some(launcher) = self.monitor_launcher.clone() else {
+            return Ok(());
+        };
+        let (home, project) = (self.home.clone(), project.to_string());
+        self.db(move |store| {
+            if let Some(m) = store.monitor(&project)? {
+                if m.process.is_alive() {
+                    return Ok(());
+                }
+            }
+            let dir = home.monitors_dir()?;
+            let mut args = launcher.args.clone();
+            args.push(project.clone());
+            let spec = LaunchSpec {
+                program: launcher.program.clone(),
+                args,
+                cwd: home.root().to_path_buf(),
+                env: vec![],
+                stdin_file: None,
+            };
+            spawn_detached(&spec, &dir.join(format!("{project}.log")))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stops the project's monitor, if one runs, and settles what it had not notified yet: once
+    /// the project's last session is killed, nothing of it is to be notified later.
+    pub(super) async fn stop_monitor(&self, project: &str) -> Result<()> {
+        let project = project.to_string();
+        self.db(move |store| {
+            if let Some(m) = store.monitor(&project)? {
+                m.process.stop(MONITOR_STOP_GRACE);
+                store.clear_monitor(&project, m.process)?;
+            }
+            store.settle_open(&project)
+        })
+        .await
+    }
+
+    /// Aborts a session's running turn through its agent (a budget stop); the conversation stays.
+    pub async fn abort_turn(&self, rec: &SessionRecord) -> Result<()> {
+        let bound = self.bind_session(rec)?;
+        let session = crate::agent::SessionContext {
+            record: rec,
+            home: &self.home,
+        };
+        Ok(bound.agent.kill(&bound.cx(), session, false).await?)
+    }
+}
