@@ -110,20 +110,60 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
         let e = |e| self.err(e);
+        // What is stored of each project's sessions, read in two queries per project rather than
+        // two per session: a status of hundreds of sessions stays a handful of statements.
+        let mut costs: BTreeMap<SessionAddress, (f64, Option<i64>, bool)> = BTreeMap::new();
+        let mut latest: BTreeMap<SessionAddress, (String, String, i64)> = BTreeMap::new();
+        let projects: std::collections::BTreeSet<String> = sightings
+            .iter()
+            .map(|s| s.address.project.clone())
+            .collect();
+        for project in &projects {
+            let address = |name: String| SessionAddress {
+                project: project.clone(),
+                name,
+            };
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT name, cost_usd, allowed_from, allow_armed FROM session_costs
+                     WHERE project = ?1",
+                )
+                .map_err(e)?;
+            let rows = stmt
+                .query_map(params![project], |r| {
+                    Ok((address(r.get(0)?), (r.get(1)?, r.get(2)?, r.get(3)?)))
+                })
+                .map_err(e)?;
+            for row in rows {
+                let (a, v) = row.map_err(e)?;
+                costs.insert(a, v);
+            }
+            // SQLite takes the bare columns of a MAX() group from the row that holds the maximum:
+            // each session's latest transition.
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT name, activity, key, at_ms, MAX(id) FROM transitions
+                     WHERE project = ?1 GROUP BY name",
+                )
+                .map_err(e)?;
+            let rows = stmt
+                .query_map(params![project], |r| {
+                    Ok((address(r.get(0)?), (r.get(1)?, r.get(2)?, r.get(3)?)))
+                })
+                .map_err(e)?;
+            for row in rows {
+                let (a, v) = row.map_err(e)?;
+                latest.insert(a, v);
+            }
+        }
         let mut ledger = Ledger::default();
         for s in sightings.iter() {
-            let stored: Option<(f64, Option<i64>, bool)> = tx
-                .query_row(
-                    "SELECT cost_usd, allowed_from, allow_armed FROM session_costs
-                     WHERE project = ?1 AND name = ?2",
-                    params![s.address.project, s.address.name],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(e)?;
+            let stored = costs.get(&s.address).copied();
             let cost = stored.map_or(s.cost_usd, |(c, _, _)| c.max(s.cost_usd));
             ledger.session_cost.insert(s.address.clone(), cost);
             if !s.stale && stored.map(|(c, _, _)| c) != Some(cost) {
+                let (_, from, armed) = stored.unwrap_or((cost, None, false));
+                costs.insert(s.address.clone(), (cost, from, armed));
                 tx.execute(
                     "INSERT INTO session_costs (project, name, cost_usd) VALUES (?1, ?2, ?3)
                      ON CONFLICT(project, name) DO UPDATE SET cost_usd = excluded.cost_usd",
@@ -158,16 +198,7 @@ impl Store {
         }
         let mut since = Vec::with_capacity(sightings.len());
         for s in sightings.iter() {
-            let latest: Option<(String, String, i64)> = tx
-                .query_row(
-                    "SELECT activity, key, at_ms FROM transitions WHERE project = ?1 AND name = ?2
-                     ORDER BY id DESC LIMIT 1",
-                    params![s.address.project, s.address.name],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(e)?;
-            let at = match latest {
+            let at = match latest.get(&s.address).cloned() {
                 Some((a, k, at)) if a == s.activity.as_str() && k == s.key => {
                     since.push(at);
                     continue;
@@ -196,6 +227,11 @@ impl Store {
                 ],
             )
             .map_err(e)?;
+            // The same session twice in one call compares with what was just recorded.
+            latest.insert(
+                s.address.clone(),
+                (s.activity.as_str().to_string(), s.key.clone(), at),
+            );
             since.push(at);
         }
         tx.commit().map_err(e)?;
