@@ -82,6 +82,22 @@ impl OpenCodeAgent {
             .filter_map(|s| s.agent_session_id.as_deref())
             .collect();
         let owners = owners(client, &dirs.requests, &tracked).await;
+        // A session counts as seen outside a turn only when all that was asked about it arrived:
+        // a look cut short (its server dying under it) must not erase the mark that says its
+        // turn was under way, or the turn would then read as finished instead of interrupted.
+        let unreachable = |e: &ClientError| matches!(e, ClientError::Unreachable { .. });
+        let inconclusive: BTreeSet<String> = records
+            .iter()
+            .zip(&per_session)
+            .filter(|(r, (session, last, _))| {
+                session.as_ref().err().is_some_and(unreachable)
+                    || last.as_ref().err().is_some_and(unreachable)
+                    || dirs
+                        .failed
+                        .contains_key(r.workspace.to_string_lossy().as_ref())
+            })
+            .filter_map(|(r, _)| r.agent_session_id.clone())
+            .collect();
 
         let observations: Vec<Observation> = records
             .iter()
@@ -94,7 +110,11 @@ impl OpenCodeAgent {
             .filter(|(_, o)| mid_turn(o))
             .filter_map(|(s, _)| s.agent_session_id.clone())
             .collect();
-        let observed = tracked.iter().map(|s| s.to_string()).collect();
+        let observed = tracked
+            .iter()
+            .filter(|s| !inconclusive.contains(**s))
+            .map(|s| s.to_string())
+            .collect();
         ao_core::fault::pause_point("before-recording-observation").await;
         // A memory that cannot be written is only a memory lost: what was observed stands.
         let _timed = ao_core::timing::phase(|| "mid-turn marks write".into());
