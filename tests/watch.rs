@@ -147,6 +147,37 @@ fn status_watch_names_what_exists_for_a_bad_target_and_ends_on_a_closed_pipe() {
     let err = w.ao_fails(&["status", "--watch", "--json", "nonesuch"], 2);
     assert!(err.contains("no project or session named"), "{err}");
 
+    // The table form, and a config edited while it watches: a broken edit is said under the
+    // table (the last good config goes on), a fixed one is read again.
+    let mut table = Lines::start(w.ao_command(&["status", "--watch"]));
+    let footer = |l: &str| l.starts_with("-- ") && l.ends_with("1 sessions; Ctrl-C ends");
+    let until = |table: &mut Lines, what: &str, pred: &dyn Fn(&str) -> bool| loop {
+        let line = table.next(LINE);
+        if pred(&line) {
+            return line;
+        }
+        assert!(
+            table.seen.len() < 10_000,
+            "never {what}:\n{}",
+            table.seen.join("\n")
+        );
+    };
+    until(&mut table, "the table", &footer);
+    let good = std::fs::read_to_string(w.config_path()).expect("read the config");
+    w.set_config_text("projects: [oops\n");
+    let said = until(&mut table, "the broken config said", &|l: &str| {
+        l.contains("the config no longer reads")
+    });
+    assert!(
+        said.contains("still watching with the one before"),
+        "{said}"
+    );
+    w.set_config_text(&good);
+    until(&mut table, "the config read again", &|l: &str| {
+        l.contains("the config was read again")
+    });
+    assert!(table.stop_with(Signal::SIGINT).success());
+
     // `| head -1`: the watcher ends, with success, once nobody reads.
     let mut pipeline = w.command("bash");
     pipeline.args([

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ao_test_support::{script, Scenario, Turn, World};
 
-use crate::{median_of, ms};
+use crate::{median_of, ms, status_json};
 
 /// How many `ao spawn` run at once while the sessions are made.
 const SPAWNS_AT_ONCE: usize = 6;
@@ -73,7 +73,7 @@ fn floor() -> (Duration, Duration) {
     });
     let status = median_of(15, || {
         let t = Instant::now();
-        w.ao_ok(&["status", "--json"]);
+        status_json(&w, &[]);
         t.elapsed()
     });
     (version, status)
@@ -115,7 +115,7 @@ fn row(w: &World, sessions: usize, projects: usize, floor: Duration) {
     let mut samples: Vec<Duration> = (0..20)
         .map(|_| {
             let t = Instant::now();
-            w.ao_ok(&["status", "--json"]);
+            status_json(&w, &[]);
             t.elapsed()
         })
         .collect();
@@ -139,6 +139,7 @@ fn row(w: &World, sessions: usize, projects: usize, floor: Duration) {
 fn timed_call(w: &World) -> Vec<(String, f64)> {
     let out = w
         .ao_command(&["status", "--json"])
+        .env_remove("AO_STATUS_TIMEOUT")
         .env("AO_TIMING", "1")
         .output()
         .expect("run ao status");

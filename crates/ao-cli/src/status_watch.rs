@@ -24,6 +24,9 @@ pub async fn run(mgr: SessionManager, target: Option<String>, json: bool) -> any
     // nothing changes.
     let mut pipe_check = tokio::time::interval(Duration::from_secs(1));
     let mut shown: BTreeMap<String, LiveSession> = BTreeMap::new();
+    // What became of the last config edit, kept under the table: a redraw would wipe a message
+    // printed once.
+    let mut config_notice: Option<String> = None;
     loop {
         let event = tokio::select! {
             event = model.next() => event,
@@ -53,9 +56,20 @@ pub async fn run(mgr: SessionManager, target: Option<String>, json: bool) -> any
                 LiveEvent::Removed(id) => {
                     shown.remove(&id);
                 }
-                LiveEvent::Config(change) => report_config(&change),
+                LiveEvent::Config(change) => {
+                    report_config(&change);
+                    let now = chrono::Local::now().format("%H:%M:%S");
+                    config_notice = Some(match change {
+                        ConfigChange::Reloaded => format!("the config was read again at {now}"),
+                        ConfigChange::Invalid(problems) => format!(
+                            "the config no longer reads (since {now}); still watching with the \
+                             one before: {}",
+                            problems.lines().next().unwrap_or_default()
+                        ),
+                    });
+                }
             }
-            draw_table(&mut out, &shown)?;
+            draw_table(&mut out, &shown, config_notice.as_deref())?;
         }
         out.flush()?;
     }
@@ -88,7 +102,11 @@ fn report_config(change: &ConfigChange) {
     }
 }
 
-fn draw_table(out: &mut impl Write, shown: &BTreeMap<String, LiveSession>) -> io::Result<()> {
+fn draw_table(
+    out: &mut impl Write,
+    shown: &BTreeMap<String, LiveSession>,
+    config_notice: Option<&str>,
+) -> io::Result<()> {
     let statuses: Vec<_> = shown.values().map(|s| s.status.clone()).collect();
     let tty = io::stdout().is_terminal();
     if tty {
@@ -96,6 +114,9 @@ fn draw_table(out: &mut impl Write, shown: &BTreeMap<String, LiveSession>) -> io
         write!(out, "\x1b[H\x1b[2J")?;
     }
     output::status_table(out, &statuses, output::use_color(), output::table_width())?;
+    if let Some(notice) = config_notice {
+        writeln!(out, "-- {notice}")?;
+    }
     let now = chrono::Local::now().format("%H:%M:%S");
     writeln!(out, "-- {now}: {} sessions; Ctrl-C ends", statuses.len())
 }
