@@ -115,7 +115,7 @@ fn row(w: &World, sessions: usize, projects: usize, floor: Duration) {
     let mut samples: Vec<Duration> = (0..20)
         .map(|_| {
             let t = Instant::now();
-            status_json(&w, &[]);
+            status_json(w, &[]);
             t.elapsed()
         })
         .collect();
