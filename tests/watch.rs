@@ -96,7 +96,19 @@ fn status_watch_json_prints_each_transition_in_order_with_when_it_began() {
     let times: Vec<&String> = since_of.iter().map(|(_, s)| s).collect();
     assert!(times.windows(2).all(|p| p[0] <= p[1]), "{since_of:?}");
 
-    // Nothing changes any more: nothing is printed.
+    // What the server still says about the finished turn (its title, the files it changed) may
+    // come a moment later; the session stays ready through it. Then nothing changes any more,
+    // and nothing is printed.
+    let mut settled = false;
+    for _ in 0..20 {
+        if lines.quiet_for(Duration::from_secs(3)) {
+            settled = true;
+            break;
+        }
+        let late: Value = serde_json::from_str(lines.seen.last().unwrap()).expect("JSON");
+        assert_eq!(late["activity"], "ready", "{}", lines.seen.join("\n"));
+    }
+    assert!(settled, "never quiet:\n{}", lines.seen.join("\n"));
     assert!(
         lines.quiet_for(Duration::from_secs(3)),
         "{}",
