@@ -119,42 +119,26 @@ impl Store {
             .map(|s| s.address.project.clone())
             .collect();
         for project in &projects {
-            let address = |name: String| SessionAddress {
-                project: project.clone(),
-                name,
-            };
-            let mut stmt = tx
-                .prepare_cached(
+            costs.extend(
+                by_session(
+                    &tx,
                     "SELECT name, cost_usd, allowed_from, allow_armed FROM session_costs
                      WHERE project = ?1",
+                    project,
                 )
-                .map_err(e)?;
-            let rows = stmt
-                .query_map(params![project], |r| {
-                    Ok((address(r.get(0)?), (r.get(1)?, r.get(2)?, r.get(3)?)))
-                })
-                .map_err(e)?;
-            for row in rows {
-                let (a, v) = row.map_err(e)?;
-                costs.insert(a, v);
-            }
+                .map_err(e)?,
+            );
             // SQLite takes the bare columns of a MAX() group from the row that holds the maximum:
             // each session's latest transition.
-            let mut stmt = tx
-                .prepare_cached(
+            latest.extend(
+                by_session(
+                    &tx,
                     "SELECT name, activity, key, at_ms, MAX(id) FROM transitions
                      WHERE project = ?1 GROUP BY name",
+                    project,
                 )
-                .map_err(e)?;
-            let rows = stmt
-                .query_map(params![project], |r| {
-                    Ok((address(r.get(0)?), (r.get(1)?, r.get(2)?, r.get(3)?)))
-                })
-                .map_err(e)?;
-            for row in rows {
-                let (a, v) = row.map_err(e)?;
-                latest.insert(a, v);
-            }
+                .map_err(e)?,
+            );
         }
         let mut ledger = Ledger::default();
         for s in sightings.iter() {
@@ -400,4 +384,30 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Rows by session: the session, and three values of its row.
+type BySession<A, B, C> = Vec<(SessionAddress, (A, B, C))>;
+
+/// The rows `sql` gives for `project`, one per session: its name in the first column, then three
+/// values.
+fn by_session<A, B, C>(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    project: &str,
+) -> rusqlite::Result<BySession<A, B, C>>
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+{
+    let mut stmt = tx.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![project], |r| {
+        let address = SessionAddress {
+            project: project.to_string(),
+            name: r.get(0)?,
+        };
+        Ok((address, (r.get(1)?, r.get(2)?, r.get(3)?)))
+    })?;
+    rows.collect()
 }
