@@ -35,3 +35,11 @@ pub fn rfc3339(ms: EpochMillis) -> String {
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// Reads an RFC 3339 time (what [`rfc3339`] writes, and what statuses carry) as epoch
+/// milliseconds; `None` when it does not parse.
+pub fn parse_rfc3339(text: &str) -> Option<EpochMillis> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}

@@ -14,7 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::{ConfigChange, LiveEvent, LiveOptions, LiveSession};
 use crate::agent::Change;
 use crate::blocking::unblock;
-use crate::clock::EpochMillis;
+use crate::clock::{parse_rfc3339, EpochMillis};
 use crate::error::Result;
 use crate::manager::SessionManager;
 use crate::session::SessionStatus;
@@ -155,7 +155,7 @@ impl Engine {
             yielded: serde_json::to_value(&status).unwrap_or_default(),
             activity: status.activity,
             running: status.process == ProcessState::Running,
-            last_activity: status.last_activity_at.as_deref().and_then(parse_time),
+            last_activity: status.last_activity_at.as_deref().and_then(parse_rfc3339),
         };
         let address = tracked.record.address.clone();
         self.sessions.insert(address, tracked);
@@ -291,7 +291,7 @@ impl Engine {
         t.activity = status.activity;
         t.yielded = yielded;
         t.running = status.process == ProcessState::Running;
-        t.last_activity = status.last_activity_at.as_deref().and_then(parse_time);
+        t.last_activity = status.last_activity_at.as_deref().and_then(parse_rfc3339);
         Some(LiveEvent::Changed(Box::new(LiveSession { status })))
     }
 
@@ -484,10 +484,4 @@ async fn stamp(file: &Path) -> Option<(SystemTime, u64)> {
         Some((meta.modified().ok()?, meta.len()))
     })
     .await
-}
-
-fn parse_time(text: &str) -> Option<EpochMillis> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.timestamp_millis())
 }

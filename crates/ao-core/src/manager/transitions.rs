@@ -5,7 +5,7 @@
 
 use super::budget::{self, BudgetInput};
 use super::SessionManager;
-use crate::clock::{rfc3339, EpochMillis};
+use crate::clock::{parse_rfc3339, rfc3339, EpochMillis};
 use crate::config::Budget;
 use crate::error::{Error, Result};
 use crate::session::{Activity, Lifecycle, SessionRecord, SessionStatus};
@@ -28,7 +28,7 @@ impl SessionManager {
         let mut sightings = Vec::with_capacity(records.len());
         let mut inputs = Vec::with_capacity(records.len());
         for (r, s) in records.iter().zip(statuses.iter()) {
-            let last_activity = s.last_activity_at.as_deref().and_then(parse_time);
+            let last_activity = s.last_activity_at.as_deref().and_then(parse_rfc3339);
             // Seen for the first time, a session is taken to have been in its activity since the
             // agent last did something; `idle` began when the threshold passed after that.
             let first_seen_at = match (s.activity, last_activity) {
@@ -128,10 +128,4 @@ impl SessionManager {
             rec.address
         )))
     }
-}
-
-fn parse_time(text: &str) -> Option<EpochMillis> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.timestamp_millis())
 }
