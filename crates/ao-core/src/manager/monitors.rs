@@ -35,48 +35,57 @@ impl SessionManager {
     }
 
     /// Starts the monitor of each project of `records` that has a live session and no running
-    /// monitor: one store read and one pid check per project.
+    /// monitor: one trip to the blocking pool for all of them, one store read and one pid check
+    /// per project.
     pub(super) async fn ensure_monitors(&self, records: &[SessionRecord]) {
-        if self.monitor_launcher.is_none() {
-            return;
-        }
-        let projects: BTreeSet<&str> = records
+        let projects: BTreeSet<String> = records
             .iter()
             .filter(|r| r.lifecycle == Lifecycle::Live)
-            .map(|r| r.address.project.as_str())
+            .map(|r| r.address.project.clone())
             .collect();
-        for project in projects {
-            // A monitor that cannot start is no reason to fail what the person asked; its
-            // absence shows in `ao doctor`, and the next `ao` tries again.
-            let _ = self.ensure_monitor(project).await;
-        }
+        // A monitor that cannot start is no reason to fail what the person asked; its absence
+        // shows in `ao doctor`, and the next `ao` tries again.
+        let _ = self.start_monitors(projects).await;
     }
 
     /// Starts the project's monitor unless it runs. A second one started meanwhile by another
     /// `ao` finds the project's lock taken and ends at once.
     pub(super) async fn ensure_monitor(&self, project: &str) -> Result<()> {
+        self.start_monitors(BTreeSet::from([project.to_string()]))
+            .await
+    }
+
+    async fn start_monitors(&self, projects: BTreeSet<String>) -> Result<()> {
         let Some(launcher) = self.monitor_launcher.clone() else {
             return Ok(());
         };
-        let (home, project) = (self.home.clone(), project.to_string());
+        if projects.is_empty() {
+            return Ok(());
+        }
+        let home = self.home.clone();
         self.db(move |store| {
-            if let Some(m) = store.monitor(&project)? {
-                if m.process.is_alive() {
-                    return Ok(());
+            let start = |project: &str| -> Result<()> {
+                if let Some(m) = store.monitor(project)? {
+                    if m.process.is_alive() {
+                        return Ok(());
+                    }
                 }
-            }
-            let dir = home.monitors_dir()?;
-            let mut args = launcher.args.clone();
-            args.push(project.clone());
-            let spec = LaunchSpec {
-                program: launcher.program.clone(),
-                args,
-                cwd: home.root().to_path_buf(),
-                env: vec![],
-                stdin_file: None,
+                let dir = home.monitors_dir()?;
+                let mut args = launcher.args.clone();
+                args.push(project.to_string());
+                let spec = LaunchSpec {
+                    program: launcher.program.clone(),
+                    args,
+                    cwd: home.root().to_path_buf(),
+                    env: vec![],
+                    stdin_file: None,
+                };
+                spawn_detached(&spec, &dir.join(format!("{project}.log")))?;
+                Ok(())
             };
-            spawn_detached(&spec, &dir.join(format!("{project}.log")))?;
-            Ok(())
+            // One project's failure does not keep the others' monitors from starting.
+            let results: Vec<Result<()>> = projects.iter().map(|p| start(p)).collect();
+            results.into_iter().collect()
         })
         .await
     }
