@@ -238,24 +238,27 @@ pub fn status_table(
 
 /// The activity and how long it has lasted: `waiting_input 3m`.
 fn activity_cell(s: &SessionStatus, now: chrono::DateTime<chrono::Utc>) -> String {
-    let since = s
-        .activity_since
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-    match since {
-        Some(t) => format!("{} {}", s.activity, age((now - t.to_utc()).num_seconds())),
-        None => s.activity.to_string(),
+    match s.activity_since.as_deref().map(|t| age(t, now)) {
+        Some(age) if !age.is_empty() => format!("{} {age}", s.activity),
+        _ => s.activity.to_string(),
     }
 }
 
-/// A duration in its largest unit: `45s`, `3m`, `2h`, `4d`.
-fn age(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
+/// How long since `since` (RFC 3339), in the largest whole unit: `12s`, `3m`, `5h`, `2d`. Empty
+/// when `since` does not parse; `0s` for a time in the future (a clock a little ahead).
+pub fn age(since: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let Ok(since) = chrono::DateTime::parse_from_rfc3339(since) else {
+        return String::new();
+    };
+    let secs = (now - since.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .max(0);
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        // Hours up to two days: "30h" says more than "1d".
+        s if s < 48 * 3600 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
     }
 }
 

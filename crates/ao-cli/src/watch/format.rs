@@ -5,21 +5,7 @@ use chrono::{DateTime, Utc};
 
 use ao_core::session::{Activity, Tokens};
 
-/// How long since `since` (RFC 3339), in the largest whole unit: `12s`, `3m`, `5h`, `2d`. Empty
-/// when `since` does not parse; `0s` for a time in the future (a clock a little ahead).
-pub fn age(since: &str, now: DateTime<Utc>) -> String {
-    let Ok(since) = DateTime::parse_from_rfc3339(since) else {
-        return String::new();
-    };
-    let secs = (now - since.with_timezone(&Utc)).num_seconds().max(0);
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        // Hours up to two days: "30h" says more than "1d".
-        s if s < 48 * 3600 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
-}
+pub use crate::output::age;
 
 /// The activity cell: the state's own name (the word of `ao status`) and how long it has lasted.
 pub fn activity_cell(activity: Activity, since: &str, now: DateTime<Utc>) -> String {
