@@ -609,6 +609,25 @@ fn a_corrupted_store_is_a_clear_error_and_is_left_as_it_is() {
     let before = w.spawn(&["demo", "before", "--runtime", "tmux"]);
     let ses = w.wait_activity(&before, "ready")["agent_session_id"].clone();
     let db = StateHome::at(w.home()).store_path();
+    // A store damaged at rest: while the monitor holds it open, SQLite would read the pages from
+    // its write-ahead log and never look at the damaged file. The last connection to close folds
+    // the log back in and removes it. The monitor is started by the `ao` that saw the session
+    // live and records itself a moment later: wait for it, or it would open the store after.
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || match w.monitor_process("demo") {
+            Some(m) if m.is_alive() => Ok(()),
+            _ => Err("the monitor of demo did not start".to_string()),
+        },
+    );
+    stop_monitor(&w, "demo");
+    let wal = db.with_extension("db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "{} is still there: something holds the store open",
+        wal.display()
+    );
     let original = std::fs::read(&db).expect("read the store");
     let _restore = RestoreOnDrop {
         path: db.clone(),
