@@ -41,7 +41,18 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// What `ao status` keeps of its budget for after the observation: composing, the store's note of
+/// transitions, the output.
+const AFTER_THE_OBSERVATION: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// When this process started (near enough: the first thing `main` does).
+fn process_start() -> std::time::Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
+}
+
 fn main() -> ExitCode {
+    process_start();
     let _timed = ao_core::timing::phase(|| "main".into());
     let cli = match cli::parse() {
         Ok(cli) => cli,
@@ -214,11 +225,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 status_watch::run(mgr, args.target.clone(), args.json).await?;
                 return Ok(ExitCode::SUCCESS);
             }
+            // The budget is the whole call's, as the person waiting counts it.
+            let budget = args
+                .timeout
+                .unwrap_or(ao_core::manager::DEFAULT_STATUS_BUDGET);
+            mgr.set_status_deadline(process_start() + budget.saturating_sub(AFTER_THE_OBSERVATION));
             let timed = ao_core::timing::phase(|| "status".into());
             let statuses = mgr.status(args.target.as_deref()).await?;
             drop(timed);
             let _timed = ao_core::timing::phase(|| "output".into());
-            let mut out = std::io::stdout().lock();
+            let mut out = output::report_out();
             if args.json {
                 serde_json::to_writer_pretty(&mut out, &statuses)?;
                 writeln!(out)?;
@@ -230,6 +246,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     output::table_width(),
                 )?;
             }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { target, timeout } => {
@@ -245,13 +262,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show { target, json } => {
             let mgr = manager(&cli).await?;
             let view = mgr.show(target).await?;
-            let mut out = std::io::stdout().lock();
+            let mut out = output::report_out();
             if *json {
                 serde_json::to_writer_pretty(&mut out, &view)?;
                 writeln!(out)?;
             } else {
                 show::show_text(&mut out, &view, output::use_color())?;
             }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff { target, git_args } => {
@@ -272,7 +290,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::List => {
             let mgr = manager(&cli).await?;
             let statuses = mgr.status(None).await?;
-            let mut out = std::io::stdout().lock();
+            let mut out = output::report_out();
             for s in &statuses {
                 writeln!(
                     out,
@@ -283,6 +301,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.workspace.display()
                 )?;
             }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Attach { target } => {
