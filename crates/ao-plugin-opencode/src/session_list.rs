@@ -9,8 +9,10 @@
 //! and ao has nothing to parse.
 //!
 //! What a filtered list cannot tell is that a session was deleted, or renamed: a title change does
-//! not bump `time.updated` (measured). So the whole list is read again when the last whole one is
-//! older than [`WHOLE_LIST_EVERY`], and when the mirror is missing or of another server.
+//! not bump `time.updated` (measured). The server's event stream says both, and the project's
+//! monitor, which follows it whenever the project has live sessions, applies them to the mirror
+//! ([`SessionList::on_event`]). Without it, the whole list is read again when the last whole one
+//! is older than [`WHOLE_LIST_EVERY`]; and always when the mirror is missing or of another server.
 //!
 //! `T` is in the server's clock, not ao's (a server may run elsewhere): the newest `time.updated`
 //! seen, less [`MARGIN_MS`] against a session stamped just before the newest one but stored after
@@ -24,8 +26,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ao_core::agent::ProjectContext;
 use ao_core::clock::EpochMillis;
+use ao_core::store::PluginState;
 use serde::{Deserialize, Serialize};
 
+use crate::events::{EventKind, GlobalEvent};
 use crate::types::Session;
 
 /// How long a mirror is trusted without reading the whole list again (which finds sessions
@@ -139,6 +143,64 @@ impl SessionList {
                 &key(&cx.project.name),
                 move |stored: &mut Option<Mirror>| self.apply(stored),
             )
+            .await;
+    }
+
+    /// Applies an event of the project's server to its mirror, when it renames or deletes a
+    /// session; see [`on_event`](Self::on_event).
+    pub async fn on_event_of(state: &PluginState, project: &str, event: &GlobalEvent) {
+        let p = &event.payload;
+        let Some(id) = p.session_id() else {
+            return;
+        };
+        match p.kind {
+            EventKind::SessionDeleted => Self::on_event(state, project, id, None).await,
+            EventKind::SessionUpdated => {
+                if let Some(info) = p
+                    .properties
+                    .get("info")
+                    .and_then(|i| serde_json::from_value::<Session>(i.clone()).ok())
+                {
+                    Self::on_event(state, project, id, Some(&info)).await
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Brings the project's mirror up to date with what the server's event stream said of one
+    /// session, where a filtered list would not show it: deleted (`now` is `None`), or renamed.
+    /// Anything else that changes a session bumps its `time.updated`, so the next list has it;
+    /// nothing is written for that.
+    pub async fn on_event(state: &PluginState, project: &str, id: &str, now: Option<&Session>) {
+        let key = key(project);
+        let Ok(Some(stored)) = state.get::<Mirror>(&key).await else {
+            return;
+        };
+        let stale = match (stored.sessions.get(id), now) {
+            (Some(_), None) => true,
+            (Some(old), Some(now)) => old.title != now.title,
+            (None, _) => false,
+        };
+        if !stale {
+            return;
+        }
+        let (id, now) = (id.to_string(), now.cloned());
+        let _ = state
+            .update(&key, move |stored: &mut Option<Mirror>| {
+                if let Some(m) = stored {
+                    match now {
+                        Some(now) => {
+                            if let Some(old) = m.sessions.get_mut(&id) {
+                                old.title = now.title;
+                            }
+                        }
+                        None => {
+                            m.sessions.remove(&id);
+                        }
+                    }
+                }
+            })
             .await;
     }
 
