@@ -293,10 +293,9 @@ impl Agent for OpenCodeAgent {
                 async move {
                     loop {
                         let event = stream.next().await?;
-                        if std::env::var_os("AO_SCRATCH_OFF").is_none() {
-                            crate::session_list::SessionList::on_event_of(&state, &project, &event)
-                                .await;
-                        }
+                        // Renames and deletions: what a filtered list cannot show.
+                        crate::session_list::SessionList::on_event_of(&state, &project, &event)
+                            .await;
                         if let Some(change) = event.change() {
                             return Some((change, stream));
                         }
