@@ -4,6 +4,7 @@
 
 mod agents;
 mod cli;
+mod dashboard;
 mod doctor;
 mod init;
 mod interact;
@@ -205,15 +206,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = &spawned.session;
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", s.address)?;
-            eprintln!(
-                "ao: {} runs {} session {} in {} ({}); `ao status {}` shows it",
-                s.address,
-                s.agent,
-                s.agent_session_id.as_deref().unwrap_or("?"),
-                s.workspace.display(),
-                s.runtime,
-                s.address
-            );
+            eprintln!("ao: {}", ao_core::report::spawned(s));
             Ok(ExitCode::SUCCESS)
         }
         Command::Status(args) => {
@@ -257,6 +250,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 mgr.set_status_budget(*budget);
             }
             watch::run(mgr, target.clone()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dashboard(args) => {
+            let mut mgr = manager(&cli).await?;
+            if let Some(budget) = args.timeout {
+                mgr.set_status_budget(budget);
+            }
+            dashboard::run(mgr, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { target, json } => {
@@ -369,7 +370,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = mgr.kill(target, opts).await?;
             let mut out = std::io::stdout().lock();
             for k in &report.sessions {
-                output::kill_report(&mut out, k)?;
+                write!(out, "{}", ao_core::report::killed(k))?;
             }
             let mut err = std::io::stderr().lock();
             for k in &report.sessions {

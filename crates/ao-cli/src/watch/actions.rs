@@ -11,7 +11,6 @@ use ao_core::manager::{KillOptions, QuestionReply, SessionManager};
 use ao_core::transcript::TranscriptEntry;
 
 use super::app::Action;
-use crate::output;
 
 /// What came back from a task.
 #[derive(Debug)]
@@ -99,11 +98,11 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
                     },
                 )
                 .await?;
-            let mut text = Vec::new();
+            let mut text = String::new();
             for k in &report.sessions {
-                output::kill_report(&mut text, k)?;
+                text.push_str(&ao_core::report::killed(k));
             }
-            let mut said = String::from_utf8_lossy(&text)
+            let mut said = text
                 .lines()
                 .collect::<Vec<_>>()
                 .join("; ");
