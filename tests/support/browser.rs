@@ -137,18 +137,21 @@ impl Browser {
         })
     }
 
-    /// Clicks the first element `css` finds, waiting up to 20 s for one that shows.
+    /// Clicks the first element `css` finds, waiting up to 20 s for one that shows. An element
+    /// the page replaced between finding and clicking is found again.
     pub fn click(&self, css: &str) {
         self.wait_text(css, Duration::from_secs(20), "something to click", |_| true);
-        self.runtime
-            .block_on(async {
-                self.client()
-                    .find(Locator::Css(css))
-                    .await?
-                    .click()
-                    .await
-            })
-            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+        wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+            self.runtime
+                .block_on(async {
+                    self.client()
+                        .find(Locator::Css(css))
+                        .await?
+                        .click()
+                        .await
+                })
+                .map_err(|e| format!("cannot click {css}: {e}"))
+        });
     }
 
     /// Types `text` into the field `css` finds (after clearing it).

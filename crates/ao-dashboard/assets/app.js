@@ -93,7 +93,21 @@ function card(s) {
     ...pending);
 }
 
+// Each session's card, made again only when the session changed, so that a change re-draws one
+// card (and a card a person is about to click stays the same element).
+const cards = new Map(); // id -> { key, element }
+
+function cardOf(s) {
+  const key = JSON.stringify(s);
+  const known = cards.get(s.id);
+  if (known && known.key === key) return known.element;
+  const element = card(s);
+  cards.set(s.id, { key, element });
+  return element;
+}
+
 function renderList() {
+  for (const id of cards.keys()) if (!sessions.has(id)) cards.delete(id);
   const byGroup = {};
   for (const s of [...sessions.values()].sort((a, b) => a.id.localeCompare(b.id))) {
     (byGroup[GROUPS[s.activity] || "exited"] ||= []).push(s);
@@ -101,14 +115,17 @@ function renderList() {
   for (const section of document.querySelectorAll("section.group")) {
     const list = byGroup[section.dataset.group] || [];
     section.hidden = list.length === 0;
-    section.querySelector(".cards").replaceChildren(...list.map(card));
+    const holder = section.querySelector(".cards");
+    const wanted = list.map(cardOf);
+    const now = [...holder.children];
+    if (wanted.length !== now.length || wanted.some((e, i) => e !== now[i])) {
+      holder.replaceChildren(...wanted);
+    }
   }
   $("empty").hidden = sessions.size > 0;
   renderTotals();
-  if (selected) {
-    for (const c of document.querySelectorAll("article.session")) {
-      c.classList.toggle("selected", c.dataset.id === selected);
-    }
+  for (const c of document.querySelectorAll("article.session")) {
+    c.classList.toggle("selected", c.dataset.id === selected);
   }
 }
 
@@ -194,7 +211,12 @@ function renderDetail() {
   err.hidden = !s.error;
   err.textContent = s.error ? s.error.name + ": " + s.error.message : "";
   $("attach-cmd").textContent = "ao attach " + s.id;
-  $("pending").replaceChildren(...(s.pending || []).map((p) => pendingBox(s, p)));
+  // Made again only when the requests changed: a button about to be clicked stays.
+  const pendingKey = s.id + JSON.stringify(s.pending || []);
+  if ($("pending").dataset.key !== pendingKey) {
+    $("pending").dataset.key = pendingKey;
+    $("pending").replaceChildren(...(s.pending || []).map((p) => pendingBox(s, p)));
+  }
   const exited = s.activity === "exited";
   $("restore").hidden = !exited;
   $("kill").hidden = exited;
