@@ -254,7 +254,7 @@ fn descendant_named(pid: u32, name: &str) -> Option<u32> {
 }
 
 /// User and system CPU time of a process so far, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
+pub(crate) fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
     // The fields after the command's closing parenthesis; utime and stime are the 14th and 15th
     // of the whole line.

@@ -315,11 +315,16 @@ async function readLogs() {
 
 // ---- actions ----
 
+let noticeTimer = null;
+
+// What the last action said; a success fades after a while, an error stays until the next.
 function notice(text, isError) {
   const n = $("notice");
   n.hidden = false;
   n.textContent = text;
   n.classList.toggle("error", !!isError);
+  clearTimeout(noticeTimer);
+  if (!isError) noticeTimer = setTimeout(() => { n.hidden = true; }, 20000);
 }
 
 async function post(path, body) {
