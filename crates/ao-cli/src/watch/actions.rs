@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use ao_core::agent::PermitDecision;
 use ao_core::manager::{KillOptions, QuestionReply, SessionManager};
+use ao_core::report;
 use ao_core::transcript::TranscriptEntry;
 
 use super::app::Action;
@@ -67,12 +67,7 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
             request,
         } => {
             let (rec, req) = mgr.permit(&id, decision, request.as_deref()).await?;
-            let verb = match decision {
-                PermitDecision::Once => "allowed once",
-                PermitDecision::Always => "allowed always",
-                PermitDecision::Reject => "rejected",
-            };
-            format!("{}: {verb}: {}", rec.address, req.title)
+            report::permitted(&rec, &req, decision)
         }
         Action::Answer {
             id,
@@ -82,11 +77,11 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
             let (rec, req) = mgr
                 .answer(&id, Some(&request), QuestionReply::Answers(answers))
                 .await?;
-            format!("{}: answered: {}", rec.address, req.title)
+            report::answered(&rec, &req, false)
         }
         Action::Send { id, text } => {
             let rec = mgr.send(&id, &text).await?;
-            format!("sent to {}", rec.address)
+            report::sent(&rec)
         }
         Action::Kill { id } => {
             let report = mgr
@@ -100,7 +95,7 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
                 .await?;
             let mut text = String::new();
             for k in &report.sessions {
-                text.push_str(&ao_core::report::killed(k));
+                text.push_str(&report::killed(k));
             }
             let mut said = text
                 .lines()
@@ -127,7 +122,7 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
         }
         Action::Restore { id } => {
             let rec = mgr.restore(&id).await?;
-            format!("{}: restored ({})", rec.address, rec.runtime)
+            report::restored(&rec)
         }
     })
 }
