@@ -86,16 +86,24 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     // projects show, with a total per project.
     browser.goto(&dash.url);
     assert_eq!(browser.url(), format!("{}/", dash.base));
-    browser.wait_text(&card(&chat), SHOWN, "the demo session", |t| t.contains(&chat));
+    browser.wait_text(&card(&chat), SHOWN, "the demo session", |t| {
+        t.contains(&chat)
+    });
     browser.wait_text(&card(&other), SHOWN, "the other session", |t| {
         t.contains(&other)
     });
-    browser.wait_text("#totals tr[data-project=\"other\"]", SHOWN, "other's total", |t| {
-        t.contains("other")
-    });
-    browser.wait_text("#totals tr[data-project=\"demo\"]", SHOWN, "demo's total", |t| {
-        t.contains("demo")
-    });
+    browser.wait_text(
+        "#totals tr[data-project=\"other\"]",
+        SHOWN,
+        "other's total",
+        |t| t.contains("other"),
+    );
+    browser.wait_text(
+        "#totals tr[data-project=\"demo\"]",
+        SHOWN,
+        "demo's total",
+        |t| t.contains("demo"),
+    );
     browser.wait_text(&card_in("done", &chat), SHOWN, "the chat done", |t| {
         t.contains("ready")
     });
@@ -122,12 +130,17 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
 
     browser.click("#pending button[data-permit=\"once\"]");
     browser.wait_text("#notice", SHOWN, "the permit's report", |t| {
-        t.contains(&format!("{permit}: allowed once: bash: echo hi > out.txt (per_"))
+        t.contains(&format!(
+            "{permit}: allowed once: bash: echo hi > out.txt (per_"
+        ))
     });
     let cost = (220.0 * 3.0 + 9.0 * 15.0) / 1e6;
-    browser.wait_text(&card_in("done", permit), SHOWN, "ready with its cost", |t| {
-        t.contains("ready") && t.contains("$0.000795")
-    });
+    browser.wait_text(
+        &card_in("done", permit),
+        SHOWN,
+        "ready with its cost",
+        |t| t.contains("ready") && t.contains("$0.000795"),
+    );
     assert_cost(&w.session(permit), cost);
     // The model really got the tool's result, and the conversation shows the call with it.
     let told = w.mock.requests().iter().any(|r| {
@@ -175,18 +188,27 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     browser.wait_text("#kill-confirm", SHOWN, "the confirmation", |t| {
         t.contains("Stop this session?")
     });
-    assert_eq!(w.session(&chat)["activity"], "ready", "killed before the confirmation");
+    assert_eq!(
+        w.session(&chat)["activity"],
+        "ready",
+        "killed before the confirmation"
+    );
     browser.click("#kill-yes");
     browser.wait_text(&card_in("exited", &chat), SHOWN, "exited", |t| {
         t.contains("exited")
     });
     browser.click("#restore");
     browser.wait_text("#notice", SHOWN, "the restore's report", |t| {
-        t.contains(&format!("{chat}: restored on opencode session {}", conversation.as_str().unwrap()))
+        t.contains(&format!(
+            "{chat}: restored on opencode session {}",
+            conversation.as_str().unwrap()
+        ))
     });
     let back = wait_status(&w, &chat, |s| s["activity"] != "exited", "restored");
     assert_eq!(back["agent_session_id"], conversation);
-    browser.wait_text(&card_in("done", &chat), SHOWN, "back", |t| t.contains(&chat));
+    browser.wait_text(&card_in("done", &chat), SHOWN, "back", |t| {
+        t.contains(&chat)
+    });
 
     // The page's POSTs carry the cookie; another site's page is refused even with it, and so is
     // a request with no token at all.
@@ -277,20 +299,37 @@ fn the_api_answers_bad_requests_clearly_and_keeps_serving_through_faults() {
     // What does not exist: 404, with the CLI's words.
     let missing = dash.get("/api/sessions/demo/nope/logs");
     assert_eq!(missing.status, 404, "{missing:?}");
-    assert!(missing.error().starts_with("no session demo/nope;"), "{missing:?}");
+    assert!(
+        missing.error().starts_with("no session demo/nope;"),
+        "{missing:?}"
+    );
     let missing = dash.post("/api/sessions/demo/nope/permit", &json!({}));
     assert_eq!(missing.status, 404, "{missing:?}");
     assert_eq!(dash.get("/api/nothing").status, 404);
     // Malformed JSON: 400, saying what is wrong.
-    let bad = dash.post_raw(&format!("/api/sessions/{first}/send"), "{\"message\": ", &[]);
+    let bad = dash.post_raw(
+        &format!("/api/sessions/{first}/send"),
+        "{\"message\": ",
+        &[],
+    );
     assert_eq!(bad.status, 400, "{bad:?}");
-    assert!(bad.error().contains("not the JSON this request takes"), "{bad:?}");
-    let bad = dash.post(&format!("/api/sessions/{first}/permit"), &json!({"decision": "maybe"}));
+    assert!(
+        bad.error().contains("not the JSON this request takes"),
+        "{bad:?}"
+    );
+    let bad = dash.post(
+        &format!("/api/sessions/{first}/permit"),
+        &json!({"decision": "maybe"}),
+    );
     assert_eq!(bad.status, 400, "{bad:?}");
     assert!(bad.error().contains("unknown variant `maybe`"), "{bad:?}");
     let bad = dash.post("/api/sessions", &json!({"project": "nope", "prompt": "x"}));
     assert_eq!(bad.status, 404, "{bad:?}");
-    assert!(bad.error().contains("cannot spawn a session in project nope"), "{bad:?}");
+    assert!(
+        bad.error()
+            .contains("cannot spawn a session in project nope"),
+        "{bad:?}"
+    );
     // Nothing pending: 409, as `ao permit` says it.
     let nothing = dash.post(&format!("/api/sessions/{first}/permit"), &json!({}));
     assert_eq!(nothing.status, 409, "{nothing:?}");
@@ -303,7 +342,9 @@ fn the_api_answers_bad_requests_clearly_and_keeps_serving_through_faults() {
     let mut prompt = String::from("big prompt: ");
     let mut i = 0u32;
     while prompt.len() < 1024 * 1024 {
-        prompt.push_str(&format!("line {i}: \"quotes\", \\backslashes\\, ünïcödé ✓, tabs\t\n"));
+        prompt.push_str(&format!(
+            "line {i}: \"quotes\", \\backslashes\\, ünïcödé ✓, tabs\t\n"
+        ));
         i += 1;
     }
     let spawned = dash.post(
@@ -315,7 +356,13 @@ fn the_api_answers_bad_requests_clearly_and_keeps_serving_through_faults() {
     w.wait_activity("demo/big", "ready");
     let logs = dash.get("/api/sessions/demo/big/logs");
     assert_eq!(logs.status, 200, "{}", logs.error());
-    let said = logs.json.as_array().unwrap().iter().find(|e| e["type"] == "user").cloned();
+    let said = logs
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "user")
+        .cloned();
     assert!(
         said.as_ref().and_then(|e| e["text"].as_str()) == Some(prompt.as_str()),
         "the prompt did not arrive whole"
@@ -332,7 +379,10 @@ fn the_api_answers_bad_requests_clearly_and_keeps_serving_through_faults() {
     events.until(SHOWN, "the kill", |name, s| {
         name == "session" && s["id"] == first.as_str() && s["activity"] == "exited"
     });
-    let killed = dash.post(&format!("/api/sessions/{first}/send"), &json!({"message": "hi"}));
+    let killed = dash.post(
+        &format!("/api/sessions/{first}/send"),
+        &json!({"message": "hi"}),
+    );
     assert_eq!(killed.status, 409, "{killed:?}");
     assert_eq!(
         killed.error(),
@@ -344,7 +394,9 @@ fn the_api_answers_bad_requests_clearly_and_keeps_serving_through_faults() {
     assert_eq!(name, "snapshot");
     let shown = snapshot.as_array().unwrap();
     assert_eq!(shown.len(), 3);
-    assert!(shown.iter().any(|s| s["id"] == first.as_str() && s["activity"] == "exited"));
+    assert!(shown
+        .iter()
+        .any(|s| s["id"] == first.as_str() && s["activity"] == "exited"));
     let sent = dash.post("/api/sessions/demo/big/send", &json!({"message": "more"}));
     assert_eq!(sent.status, 200, "{sent:?}");
     assert_eq!(sent.json["message"], "sent to demo/big");
@@ -368,7 +420,10 @@ fn the_api_answers_bad_requests_clearly_and_keeps_serving_through_faults() {
     let killed = dash.post("/api/sessions/demo/big/kill", &json!({"force": true}));
     assert_eq!(killed.status, 200, "{killed:?}");
     assert!(
-        killed.json["message"].as_str().unwrap().starts_with("demo/big: stopped"),
+        killed.json["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("demo/big: stopped"),
         "{killed:?}"
     );
 
@@ -394,8 +449,13 @@ fn the_api_answers_bad_requests_clearly_and_keeps_serving_through_faults() {
     assert!(lines.stop_with(Signal::SIGINT).success());
     let warning = std::fs::read_to_string(&warned).unwrap();
     assert!(
-        warning.contains("PLAIN HTTP") && warning.contains("ssh -L") && warning.contains("TLS proxy"),
+        warning.contains("PLAIN HTTP")
+            && warning.contains("ssh -L")
+            && warning.contains("TLS proxy"),
         "{warning}"
     );
-    assert!(!warning.contains(&token), "the token is in the log: {warning}");
+    assert!(
+        !warning.contains(&token),
+        "the token is in the log: {warning}"
+    );
 }

@@ -134,7 +134,10 @@ fn idle_cost() {
     let browser = Browser::start(&w.root().join("chromium"), 1280, 860);
     browser.goto(&dash.url);
     wait_until(Duration::from_secs(60), Duration::from_millis(20), || {
-        let n = browser.eval("return document.querySelectorAll('article.session').length", vec![]);
+        let n = browser.eval(
+            "return document.querySelectorAll('article.session').length",
+            vec![],
+        );
         if n.as_u64() == Some(N as u64) {
             Ok(())
         } else {
@@ -161,7 +164,10 @@ fn idle_cost() {
         "ao dashboard: CPU {percent:.2} % of a core ({used} ticks), RSS {}",
         mib(rss_tree(pid))
     );
-    let page = browser.eval("return JSON.stringify(performance.memory ? performance.memory.usedJSHeapSize : null)", vec![]);
+    let page = browser.eval(
+        "return JSON.stringify(performance.memory ? performance.memory.usedJSHeapSize : null)",
+        vec![],
+    );
     println!("the page's JS heap: {} bytes", page.as_str().unwrap_or("?"));
     drop(browser);
     drop(dash);

@@ -127,13 +127,15 @@ impl Browser {
         what: &str,
         pred: impl Fn(&str) -> bool,
     ) -> String {
-        wait_until(timeout, Duration::from_millis(50), || match self.text(css) {
-            Some(t) if pred(&t) => Ok(t),
-            other => Err(format!(
+        wait_until(timeout, Duration::from_millis(50), || {
+            match self.text(css) {
+                Some(t) if pred(&t) => Ok(t),
+                other => Err(format!(
                 "the page never showed {what} in {css} within {timeout:?}; it shows {other:?}; \
                  the page says:\n{}",
                 self.body_text()
             )),
+            }
         })
     }
 
@@ -143,13 +145,7 @@ impl Browser {
         self.wait_text(css, Duration::from_secs(20), "something to click", |_| true);
         wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
             self.runtime
-                .block_on(async {
-                    self.client()
-                        .find(Locator::Css(css))
-                        .await?
-                        .click()
-                        .await
-                })
+                .block_on(async { self.client().find(Locator::Css(css)).await?.click().await })
                 .map_err(|e| format!("cannot click {css}: {e}"))
         });
     }
@@ -191,9 +187,9 @@ impl Drop for Browser {
         if let Some(client) = self.client.take() {
             // Ends the session, and with it Chromium; bounded, since a hung browser must not
             // hang the test.
-            let _ = self
-                .runtime
-                .block_on(async { tokio::time::timeout(Duration::from_secs(10), client.close()).await });
+            let _ = self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), client.close()).await
+            });
         }
         let pid = nix::unistd::Pid::from_raw(self.driver.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);

@@ -193,7 +193,8 @@ impl Events {
             .rx
             .recv_timeout(timeout)
             .unwrap_or_else(|e| panic!("no event within {timeout:?}: {e}"));
-        let value = serde_json::from_str(&data).unwrap_or_else(|e| panic!("not JSON ({e}): {data}"));
+        let value =
+            serde_json::from_str(&data).unwrap_or_else(|e| panic!("not JSON ({e}): {data}"));
         (name, value)
     }
 

@@ -125,7 +125,9 @@ async fn page() -> Response {
 
 async fn asset(Path(file): Path<String>) -> Response {
     match assets::find(&file) {
-        Some((content_type, body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Some((content_type, body)) => {
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
         None => error(StatusCode::NOT_FOUND, format!("no asset {file}")),
     }
 }
@@ -139,9 +141,7 @@ async fn sessions(State(app): State<AppState>) -> Response {
 /// per changed session, `removed` per session gone, `config` when the config file changed. A
 /// browser that reconnects starts again from a snapshot. Each event's id is the time the
 /// dashboard learnt it, in milliseconds since the epoch.
-async fn events(
-    State(app): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn events(State(app): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let hub = app.hub.clone();
     let start = hub.subscribe();
     let mut first = vec![Event::default().event("snapshot").data(start.sessions)];
@@ -185,7 +185,10 @@ fn to_event(update: Update) -> Event {
 
 /// `GET /api/sessions/{project}/{name}/logs`: the conversation, as `ao logs --json` gives it
 /// (one object per entry, in a JSON array).
-async fn logs(State(app): State<AppState>, Path((project, name)): Path<(String, String)>) -> Response {
+async fn logs(
+    State(app): State<AppState>,
+    Path((project, name)): Path<(String, String)>,
+) -> Response {
     let mgr = app.hub.manager();
     let rec = match mgr.resolve_one(&format!("{project}/{name}")).await {
         Ok(rec) => rec,
@@ -195,7 +198,11 @@ async fn logs(State(app): State<AppState>, Path((project, name)): Path<(String, 
         Ok(entries) => json(StatusCode::OK, &entries),
         Err(e) => failure(
             &e,
-            format!("cannot read the conversation of {}: {}", rec.address, text(&e)),
+            format!(
+                "cannot read the conversation of {}: {}",
+                rec.address,
+                text(&e)
+            ),
         ),
     }
 }
@@ -215,7 +222,7 @@ struct SpawnBody {
 async fn spawn(State(app): State<AppState>, body: Bytes) -> Response {
     let body: SpawnBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mgr = app.hub.manager();
     let project = body.project.clone();
@@ -276,7 +283,7 @@ async fn permit(
 ) -> Response {
     let body: PermitBody = match parse_or_empty(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let decision = match body.decision {
         Decision::Once => PermitDecision::Once,
@@ -312,7 +319,7 @@ async fn answer(
 ) -> Response {
     let body: AnswerBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let reply = match (body.answers, body.reject) {
         (Some(answers), false) if !answers.is_empty() => QuestionReply::Answers(answers),
@@ -351,7 +358,7 @@ async fn send(
 ) -> Response {
     let body: SendBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if body.message.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "the message is empty".into());
@@ -380,7 +387,7 @@ async fn kill(
 ) -> Response {
     let body: KillBody = match parse_or_empty(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let target = format!("{project}/{name}");
     let opts = KillOptions {
@@ -425,18 +432,27 @@ async fn restore(
     }
 }
 
-/// A body as `T`, or a 400 that says what is wrong with it.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+/// A body that is not the JSON a request takes: a 400 that says what is wrong with it.
+#[derive(Debug)]
+struct BadBody(String);
+
+impl IntoResponse for BadBody {
+    fn into_response(self) -> Response {
+        error(StatusCode::BAD_REQUEST, self.0)
+    }
+}
+
+/// A body as `T`.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, BadBody> {
     serde_json::from_slice(body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("the request's body is not the JSON this request takes: {e}"),
-        )
+        BadBody(format!(
+            "the request's body is not the JSON this request takes: {e}"
+        ))
     })
 }
 
 /// [`parse`], with an empty body taken as `{}`.
-fn parse_or_empty<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn parse_or_empty<T: DeserializeOwned>(body: &[u8]) -> Result<T, BadBody> {
     if body.iter().all(u8::is_ascii_whitespace) {
         parse(b"{}")
     } else {
@@ -499,12 +515,7 @@ fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
 }
 
 fn json_text(status: StatusCode, text: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        text,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
 #[cfg(test)]
@@ -530,9 +541,10 @@ mod tests {
     #[test]
     fn a_body_that_is_not_the_json_asked_for_says_what_is_wrong() {
         let r = parse::<SendBody>(b"{\"message\": ").unwrap_err();
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.0.contains("EOF while parsing"), "{r:?}");
         let r = parse::<SendBody>(b"{\"mesage\": \"hi\"}").unwrap_err();
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.0.contains("unknown field `mesage`"), "{r:?}");
+        assert_eq!(r.into_response().status(), StatusCode::BAD_REQUEST);
         let k: KillBody = parse_or_empty(b"").unwrap();
         assert!(!k.force && !k.purge);
     }

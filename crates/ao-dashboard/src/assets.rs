@@ -16,7 +16,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../assets/style.css"),
     ),
-    ("icon.svg", "image/svg+xml", include_bytes!("../assets/icon.svg")),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../assets/icon.svg"),
+    ),
 ];
 
 /// The asset called `name`, if there is one.

@@ -88,7 +88,9 @@ impl Token {
                 }
                 let secret = text.trim();
                 let valid = secret.len() >= MIN_TOKEN_LEN
-                    && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                    && secret
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
                 if !valid {
                     return Err(TokenError::Invalid {
                         path: path.to_path_buf(),
@@ -277,7 +279,10 @@ mod tests {
         let token = Token::from_secret("s3cret-token-of-some-length".into());
         let auth = Auth::new(token, 8080);
         let get = Method::GET;
-        assert_eq!(auth.check(&get, &HeaderMap::new()), Verdict::Unauthenticated);
+        assert_eq!(
+            auth.check(&get, &HeaderMap::new()),
+            Verdict::Unauthenticated
+        );
         let bearer = headers(&[(header::AUTHORIZATION, "Bearer s3cret-token-of-some-length")]);
         assert_eq!(auth.check(&get, &bearer), Verdict::Allowed);
         let wrong = headers(&[(header::AUTHORIZATION, "Bearer s3cret-token-of-some-lengtX")]);
@@ -288,13 +293,19 @@ mod tests {
         )]);
         assert_eq!(auth.check(&get, &cookie), Verdict::Allowed);
         // Another dashboard's cookie on the same host is not this one's.
-        let other = headers(&[(header::COOKIE, "ao_dashboard_9090=s3cret-token-of-some-length")]);
+        let other = headers(&[(
+            header::COOKIE,
+            "ao_dashboard_9090=s3cret-token-of-some-length",
+        )]);
         assert_eq!(auth.check(&get, &other), Verdict::Unauthenticated);
     }
 
     #[test]
     fn a_post_from_another_origin_is_refused_even_with_the_token() {
-        let auth = Auth::new(Token::from_secret("s3cret-token-of-some-length".into()), 8080);
+        let auth = Auth::new(
+            Token::from_secret("s3cret-token-of-some-length".into()),
+            8080,
+        );
         let post = Method::POST;
         let own = headers(&[
             (header::HOST, "127.0.0.1:8080"),

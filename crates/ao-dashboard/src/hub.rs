@@ -82,7 +82,9 @@ impl Hub {
                     _ = stop.wait_for(|s| *s) => return,
                 };
                 let Some(event) = event else {
-                    eprintln!("ao: the live session model stopped; the dashboard shows the last it said");
+                    eprintln!(
+                        "ao: the live session model stopped; the dashboard shows the last it said"
+                    );
                     return;
                 };
                 follower.apply(event, model.manager());

@@ -97,10 +97,7 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
             for k in &report.sessions {
                 text.push_str(&report::killed(k));
             }
-            let mut said = text
-                .lines()
-                .collect::<Vec<_>>()
-                .join("; ");
+            let mut said = text.lines().collect::<Vec<_>>().join("; ");
             let problems: Vec<&String> = report
                 .sessions
                 .iter()
