@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use ao_test_support::{script, wait_until, Browser, Scenario, Turn};
 use serde_json::json;
 
-use crate::watch::{cpu_ticks, listen};
+use crate::watch::{cpu_over, idle_sessions, listen};
 use crate::{mib, rss_tree, spread, world_with};
 
 pub fn run() {
@@ -120,15 +120,7 @@ fn idle_cost() {
         "\n## ao dashboard with {N} idle sessions and a browser on it, over {} s",
         SPAN.as_secs()
     );
-    let w = world_with(
-        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
-    );
-    let ids: Vec<String> = (0..N)
-        .map(|_| w.spawn(&["bench", "bench", "--runtime", "process"]))
-        .collect();
-    for id in &ids {
-        w.wait_activity(id, "ready");
-    }
+    let w = idle_sessions(N);
     let started = std::time::Instant::now();
     let dash = w.dashboard(&[]);
     let browser = Browser::start(&w.root().join("chromium"), 1280, 860);
@@ -151,19 +143,8 @@ fn idle_cost() {
     // Settled: the feeds are up and the catch-up done.
     std::thread::sleep(Duration::from_secs(5));
     let pid = dash.process.pid();
-    let before = cpu_ticks(pid);
-    let t = std::time::Instant::now();
-    std::thread::sleep(SPAN);
-    let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
-    let used = cpu_ticks(pid) - before;
-    let percent = used as f64 / ticks_per_s / t.elapsed().as_secs_f64() * 100.0;
-    println!(
-        "ao dashboard: CPU {percent:.2} % of a core ({used} ticks), RSS {}",
-        mib(rss_tree(pid))
-    );
+    let cpu = cpu_over(&[pid], SPAN).remove(0);
+    println!("ao dashboard: {cpu}, RSS {}", mib(rss_tree(pid)));
     let page = browser.eval(
         "return JSON.stringify(performance.memory ? performance.memory.usedJSHeapSize : null)",
         vec![],

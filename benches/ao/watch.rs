@@ -178,15 +178,7 @@ fn idle_cost() {
         "\n## live views with {N} idle sessions, over {} s",
         SPAN.as_secs()
     );
-    let w = world_with(
-        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
-    );
-    let ids: Vec<String> = (0..N)
-        .map(|_| w.spawn(&["bench", "bench", "--runtime", "process"]))
-        .collect();
-    for id in &ids {
-        w.wait_activity(id, "ready");
-    }
+    let w = idle_sessions(N);
     let mut watcher = w
         .ao_command(&["status", "--watch", "--json"])
         .stdin(Stdio::null())
@@ -219,25 +211,48 @@ fn idle_cost() {
         ("ao status --watch --json", watcher.id()),
         ("ao watch", dashboard),
     ];
-    let before: Vec<u64> = views.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
-    let t = Instant::now();
-    std::thread::sleep(SPAN);
-    let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
+    let pids: Vec<u32> = views.iter().map(|(_, pid)| *pid).collect();
+    let used = cpu_over(&pids, SPAN);
     let printed = std::iter::from_fn(|| lines.try_recv().ok()).count();
-    for ((label, pid), before) in views.iter().zip(before) {
-        let used = cpu_ticks(*pid) - before;
-        let percent = used as f64 / ticks_per_s / t.elapsed().as_secs_f64() * 100.0;
-        println!(
-            "{label:<26} CPU {percent:.2} % of a core ({used} ticks), RSS {}",
-            mib(rss_tree(*pid))
-        );
+    for ((label, pid), cpu) in views.iter().zip(used) {
+        println!("{label:<26} {cpu}, RSS {}", mib(rss_tree(*pid)));
     }
     println!("lines printed meanwhile: {printed}");
     let _ = watcher.kill();
     let _ = watcher.wait();
+}
+
+/// A world of `n` finished sessions of the project `bench`, in the process runtime.
+pub(crate) fn idle_sessions(n: usize) -> ao_test_support::World {
+    let w = world_with(
+        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
+    );
+    let ids: Vec<String> = (0..n)
+        .map(|_| w.spawn(&["bench", "bench", "--runtime", "process"]))
+        .collect();
+    for id in &ids {
+        w.wait_activity(id, "ready");
+    }
+    w
+}
+
+/// The CPU each of `pids` used over the next `span`: `CPU 0.12 % of a core (7 ticks)`.
+pub(crate) fn cpu_over(pids: &[u32], span: Duration) -> Vec<String> {
+    let before: Vec<u64> = pids.iter().map(|pid| cpu_ticks(*pid)).collect();
+    let t = Instant::now();
+    std::thread::sleep(span);
+    let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    pids.iter()
+        .zip(before)
+        .map(|(pid, before)| {
+            let used = cpu_ticks(*pid) - before;
+            let percent = used as f64 / ticks_per_s / t.elapsed().as_secs_f64() * 100.0;
+            format!("CPU {percent:.2} % of a core ({used} ticks)")
+        })
+        .collect()
 }
 
 /// The first process below `pid` (itself included) whose command name is `name`.
@@ -254,7 +269,7 @@ fn descendant_named(pid: u32, name: &str) -> Option<u32> {
 }
 
 /// User and system CPU time of a process so far, in clock ticks.
-pub(crate) fn cpu_ticks(pid: u32) -> u64 {
+fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
     // The fields after the command's closing parenthesis; utime and stime are the 14th and 15th
     // of the whole line.
