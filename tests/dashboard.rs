@@ -92,11 +92,12 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     browser.wait_text(&card(&other), SHOWN, "the other session", |t| {
         t.contains(&other)
     });
+    // other/agent-1's one turn: 40 tokens in at $3/M, 2 out at $15/M.
     browser.wait_text(
         "#totals tr[data-project=\"other\"]",
         SHOWN,
         "other's total",
-        |t| t.contains("other"),
+        |t| t.contains("40 / 2") && t.contains("$0.00015"),
     );
     browser.wait_text(
         "#totals tr[data-project=\"demo\"]",
@@ -240,9 +241,9 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
         vec![],
     );
     assert_eq!(overflow, json!(0), "the page is wider than a phone");
-    drop(phone);
-
+    // Stopped with the page's event stream open.
     stop(dash);
+    drop(phone);
 }
 
 /// Saves the page as docs/dashboard.png when AO_UPDATE_SCREENSHOT=1 (so that a normal run does
@@ -258,7 +259,7 @@ fn screenshot(browser: &Browser) {
     }
 }
 
-/// SIGTERM ends the dashboard cleanly, event streams open or not.
+/// SIGTERM ends the dashboard cleanly (exit 0, at once), event streams open or not.
 fn stop(mut dash: Dashboard) {
     let status = dash.process.stop_with(Signal::SIGTERM);
     assert!(status.success(), "{status}");

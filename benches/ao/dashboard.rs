@@ -137,7 +137,7 @@ fn idle_cost() {
         }
     });
     println!(
-        "from start to the page showing all {N}: {} ms",
+        "from starting ao dashboard and Chromium to the page showing all {N}: {} ms",
         started.elapsed().as_millis()
     );
     // Settled: the feeds are up and the catch-up done.

@@ -109,7 +109,10 @@ function cardOf(s) {
 function renderList() {
   for (const id of cards.keys()) if (!sessions.has(id)) cards.delete(id);
   const byGroup = {};
-  for (const s of [...sessions.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+  // The order of `ao status`: project, then creation, then name.
+  const order = (a, b) =>
+    a.project.localeCompare(b.project) || a.created_at.localeCompare(b.created_at) || a.name.localeCompare(b.name);
+  for (const s of [...sessions.values()].sort(order)) {
     (byGroup[GROUPS[s.activity] || "exited"] ||= []).push(s);
   }
   for (const section of document.querySelectorAll("section.group")) {

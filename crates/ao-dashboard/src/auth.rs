@@ -250,13 +250,18 @@ impl Auth {
 }
 
 /// Whether the request has an `Origin` that is not the address it was sent to (its `Host`).
+/// Either scheme: behind a TLS proxy that keeps the `Host`, the page's origin is `https://`.
 fn foreign_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    match (origin.to_str().ok(), host) {
-        (Some(origin), Some(host)) => origin != format!("http://{host}"),
+    let origin_host = origin.to_str().ok().and_then(|o| {
+        o.strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"))
+    });
+    match (origin_host, host) {
+        (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(host),
         _ => true,
     }
 }
@@ -319,6 +324,20 @@ mod tests {
             (header::AUTHORIZATION, "Bearer s3cret-token-of-some-length"),
         ]);
         assert_eq!(auth.check(&post, &foreign), Verdict::ForeignOrigin);
+        // A page whose origin is opaque (a sandboxed frame, a file) is foreign too.
+        let opaque = headers(&[
+            (header::HOST, "127.0.0.1:8080"),
+            (header::ORIGIN, "null"),
+            (header::AUTHORIZATION, "Bearer s3cret-token-of-some-length"),
+        ]);
+        assert_eq!(auth.check(&post, &opaque), Verdict::ForeignOrigin);
+        // Behind a TLS proxy that keeps the Host, the page's own origin is https.
+        let proxied = headers(&[
+            (header::HOST, "ao.example:443"),
+            (header::ORIGIN, "https://ao.example:443"),
+            (header::AUTHORIZATION, "Bearer s3cret-token-of-some-length"),
+        ]);
+        assert_eq!(auth.check(&post, &proxied), Verdict::Allowed);
         // A script sends no Origin: the token decides.
         let script = headers(&[(header::HOST, "127.0.0.1:8080")]);
         assert_eq!(auth.check(&post, &script), Verdict::Unauthenticated);

@@ -6,12 +6,12 @@
 //! one lock, so it misses nothing and sees nothing twice; one that falls behind the broadcast's
 //! buffer is sent the whole state again, as one that reconnects is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{broadcast, watch};
 
-use ao_core::live::{ConfigChange, LiveEvent, LiveModel};
+use ao_core::live::{ConfigChange, LiveEvent, LiveModel, LiveSession};
 use ao_core::manager::SessionManager;
 
 /// How many changes a slow browser may be behind before it is sent the whole state instead.
@@ -55,8 +55,10 @@ pub struct Hub {
 }
 
 struct State {
-    /// By session id, so the list comes out in the order `ao status` has.
-    sessions: BTreeMap<String, Arc<str>>,
+    /// In the order of `ao status`: by project, then when each was created, then name.
+    sessions: BTreeMap<Order, Arc<str>>,
+    /// Each session's place in `sessions`, by id.
+    places: HashMap<String, Order>,
     config: Option<Arc<str>>,
     manager: Arc<SessionManager>,
     updates: broadcast::Sender<Update>,
@@ -69,6 +71,7 @@ impl Hub {
         let hub = Arc::new(Hub {
             state: Mutex::new(State {
                 sessions: BTreeMap::new(),
+                places: HashMap::new(),
                 config: None,
                 manager: model.manager(),
                 updates,
@@ -105,19 +108,16 @@ impl Hub {
         match event {
             LiveEvent::Snapshot(all) => {
                 state.sessions.clear();
+                state.places.clear();
                 for s in all {
-                    let json = to_json(&s);
-                    state.sessions.insert(s.status.id.clone(), json.clone());
-                    changes.push(Change::Session(json));
+                    changes.push(Change::Session(state.put(&s)));
                 }
             }
-            LiveEvent::Changed(s) => {
-                let json = to_json(&*s);
-                state.sessions.insert(s.status.id.clone(), json.clone());
-                changes.push(Change::Session(json));
-            }
+            LiveEvent::Changed(s) => changes.push(Change::Session(state.put(&s))),
             LiveEvent::Removed(id) => {
-                state.sessions.remove(&id);
+                if let Some(place) = state.places.remove(&id) {
+                    state.sessions.remove(&place);
+                }
                 changes.push(Change::Removed(
                     serde_json::json!({ "id": id }).to_string().into(),
                 ));
@@ -158,6 +158,23 @@ impl Hub {
     /// The manager over the config in use: actions go through it.
     pub fn manager(&self) -> Arc<SessionManager> {
         self.lock().manager.clone()
+    }
+}
+
+/// Where a session goes in the list: project, creation time, name.
+type Order = (String, String, String);
+
+impl State {
+    /// Keeps `s` (in its place) and returns its JSON.
+    fn put(&mut self, s: &LiveSession) -> Arc<str> {
+        let json = to_json(s);
+        let st = &s.status;
+        let place = (st.project.clone(), st.created_at.clone(), st.name.clone());
+        if let Some(old) = self.places.insert(st.id.clone(), place.clone()) {
+            self.sessions.remove(&old);
+        }
+        self.sessions.insert(place, json.clone());
+        json
     }
 }
 

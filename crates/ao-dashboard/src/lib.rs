@@ -140,8 +140,9 @@ impl Dashboard {
         }
         match tokio::time::timeout(SHUTDOWN_GRACE, serving).await {
             Ok(done) => finish(done),
-            // A request still running (a spawn) is dropped: the manager undoes a spawn it did
-            // not finish the next time it looks.
+            // A request still running is dropped with the process. A spawn cut short leaves
+            // what a killed `ao spawn` leaves: a `spawning` row that `ao status` reports and
+            // `ao kill` removes.
             Err(_) => Ok(()),
         }
     }
