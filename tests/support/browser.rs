@@ -31,7 +31,11 @@ impl Browser {
             .build()
             .expect("a runtime for WebDriver");
         let port = free_port();
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("mkdir the browser's temp dir");
         let driver = Command::new(chromedriver)
+            // Chromium's scratch directories go with the profile, not into the shared TMPDIR.
+            .env("TMPDIR", &tmp)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdin(Stdio::null())
