@@ -65,7 +65,7 @@ pub enum Command {
     },
     /// The web dashboard: every session live in a browser, with its actions, and a JSON API.
     #[command(
-        after_help = "The first line of standard output is the URL to open, with the token in it. The API takes `Authorization: Bearer TOKEN`.\n\nExamples:\n  ao dashboard\n  ao dashboard --port 8484 --token-file ~/.config/ao/dashboard-token\n  ssh -L 8484:127.0.0.1:8484 build-box   # then ao dashboard --port 8484 on build-box"
+        after_help = "The first line of standard output is the URL to open, with the token in it. The API takes `Authorization: Bearer TOKEN`.\n\nExamples:\n  ao dashboard\n  ao dashboard --port 8484 --token-file ~/.config/ao/dashboard-token\n  ao dashboard --port 8484   # on build-box; then on your laptop: ssh -L 8484:127.0.0.1:8484 build-box"
     )]
     Dashboard(DashboardArgs),
     /// Everything about one session: status, plan, files changed, last messages, resources.

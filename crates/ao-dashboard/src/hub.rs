@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 
 use ao_core::live::{ConfigChange, LiveEvent, LiveModel, LiveSession};
 use ao_core::manager::SessionManager;
@@ -65,8 +66,12 @@ struct State {
 }
 
 impl Hub {
-    /// Takes over `model` and follows it until `stop` turns true.
-    pub fn start(mut model: LiveModel, mut stop: watch::Receiver<bool>) -> Arc<Hub> {
+    /// Takes over `model` and follows it until `stop` turns true. The task ends early only if the
+    /// model stops.
+    pub fn start(
+        mut model: LiveModel,
+        mut stop: watch::Receiver<bool>,
+    ) -> (Arc<Hub>, JoinHandle<()>) {
         let (updates, _) = broadcast::channel(BACKLOG);
         let hub = Arc::new(Hub {
             state: Mutex::new(State {
@@ -78,22 +83,19 @@ impl Hub {
             }),
         });
         let follower = hub.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             loop {
                 let event = tokio::select! {
                     event = model.next() => event,
                     _ = stop.wait_for(|s| *s) => return,
                 };
                 let Some(event) = event else {
-                    eprintln!(
-                        "ao: the live session model stopped; the dashboard shows the last it said"
-                    );
                     return;
                 };
                 follower.apply(event, model.manager());
             }
         });
-        hub
+        (hub, task)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

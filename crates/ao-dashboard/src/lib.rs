@@ -51,6 +51,9 @@ pub enum Error {
     /// Serving failed.
     #[error("the dashboard stopped serving: {0}")]
     Serve(#[source] std::io::Error),
+    /// The live session model stopped, so the page would no longer follow the sessions.
+    #[error("the live session model stopped; the dashboard would no longer be live")]
+    LiveStopped,
 }
 
 fn listen_hint(e: &std::io::Error) -> &'static str {
@@ -121,7 +124,8 @@ impl Dashboard {
     ) -> Result<(), Error> {
         let model = LiveModel::start(manager, None, LiveOptions::default()).await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let hub = hub::Hub::start(model, stop_rx.clone());
+        let (hub, mut following) = hub::Hub::start(model, stop_rx.clone());
+        let stopping = stop_rx.clone();
         let app = api::router(api::AppState {
             hub,
             auth: Arc::new(auth::Auth::new(self.token, self.addr.port())),
@@ -137,6 +141,12 @@ impl Dashboard {
         tokio::select! {
             done = &mut serving => return finish(done),
             _ = stopped.wait_for(|s| *s) => {}
+            _ = &mut following => {
+                // It also ends when the dashboard is told to stop.
+                if !*stopping.borrow() {
+                    return Err(Error::LiveStopped);
+                }
+            }
         }
         match tokio::time::timeout(SHUTDOWN_GRACE, serving).await {
             Ok(done) => finish(done),
