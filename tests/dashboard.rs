@@ -112,7 +112,10 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     // A session spawned from the page's form goes `waiting_input` and shows under "waiting for
     // you", without a reload.
     browser.click("#spawn-open");
-    browser.fill("#spawn-project", "demo");
+    browser.wait_text("#spawn-project", SHOWN, "the config's projects", |t| {
+        t.contains("demo (") && t.contains("other (")
+    });
+    browser.select("#spawn-project", "demo");
     browser.fill("#spawn-prompt", "needs permission");
     browser.select("#spawn-runtime", "process");
     browser.click("#spawn-submit");
@@ -126,6 +129,10 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     // The detail (opened by the spawn) offers the three answers.
     browser.wait_text("#detail", SHOWN, "the permission", |t| {
         t.contains("Allow once") && t.contains("Allow always") && t.contains("Reject")
+    });
+    // The conversation follows: the call waits in it.
+    browser.wait_text("#conversation", SHOWN, "the call waiting", |t| {
+        t.contains("tool bash") && t.contains("echo hi > out.txt")
     });
     screenshot(&browser);
 

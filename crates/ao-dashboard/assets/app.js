@@ -151,7 +151,6 @@ function renderTotals() {
       el("td", { class: "cost", "data-cost": String(p.cost) }, dollars(p.cost))));
   $("totals").querySelector("tbody").replaceChildren(...rows);
   $("totals-section").hidden = projects.size === 0;
-  $("projects").replaceChildren(...[...projects.keys()].sort().map((p) => el("option", { value: p })));
 }
 
 function tickAges() {
@@ -373,14 +372,15 @@ function wire() {
     if (selected) await act(selected, "kill", {});
   };
   $("restore").onclick = () => selected && act(selected, "restore");
-  $("spawn-open").onclick = () => {
+  $("spawn-open").onclick = async () => {
     $("spawn-form").hidden = false;
+    await readProjects();
     $("spawn-project").focus();
   };
   $("spawn-cancel").onclick = () => { $("spawn-form").hidden = true; };
   $("spawn-form").onsubmit = async (e) => {
     e.preventDefault();
-    const body = { project: $("spawn-project").value.trim(), prompt: $("spawn-prompt").value };
+    const body = { project: $("spawn-project").value, prompt: $("spawn-prompt").value };
     if ($("spawn-runtime").value) body.runtime = $("spawn-runtime").value;
     $("spawn-submit").disabled = true;
     notice("spawning a session in " + body.project + "…");
@@ -395,6 +395,18 @@ function wire() {
       $("spawn-submit").disabled = false;
     }
   };
+}
+
+// The config's projects, for the spawn form (read when it opens: the config may have changed).
+async function readProjects() {
+  const r = await fetch("/api/projects");
+  if (!r.ok) return;
+  const list = await r.json();
+  const pick = $("spawn-project");
+  const was = pick.value;
+  pick.replaceChildren(...list.map((p) =>
+    el("option", { value: p.name }, p.name + " (" + p.runtime + (p.model ? ", " + p.model : "") + ")")));
+  if (list.some((p) => p.name === was)) pick.value = was;
 }
 
 // ---- the event stream ----

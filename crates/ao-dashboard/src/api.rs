@@ -49,6 +49,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/sessions", get(sessions).post(spawn))
+        .route("/projects", get(projects))
         .route("/events", get(events))
         .route("/sessions/{project}/{name}/logs", get(logs))
         .route("/sessions/{project}/{name}/permit", post(permit))
@@ -135,6 +136,25 @@ async fn asset(Path(file): Path<String>) -> Response {
 /// `GET /api/sessions`: every session, as `ao status --json` says it, with `activity_since`.
 async fn sessions(State(app): State<AppState>) -> Response {
     json_text(StatusCode::OK, app.hub.sessions())
+}
+
+/// `GET /api/projects`: the projects of the config in use, for the spawn form: name, runtime,
+/// model.
+async fn projects(State(app): State<AppState>) -> Response {
+    let mgr = app.hub.manager();
+    let list: Vec<serde_json::Value> = mgr
+        .config()
+        .projects
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "runtime": p.runtime,
+                "model": p.agent_config.model,
+            })
+        })
+        .collect();
+    json(StatusCode::OK, &list)
 }
 
 /// `GET /api/events`: a `snapshot` event (every session, a JSON array), then a `session` event
