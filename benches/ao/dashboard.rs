@@ -3,11 +3,11 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use ao_test_support::{script, wait_until, Browser, Scenario, Turn};
+use ao_test_support::{wait_until, Browser};
 use serde_json::json;
 
-use crate::watch::{cpu_over, idle_sessions, listen};
-use crate::{mib, rss_tree, spread, world_with};
+use crate::watch::{cpu_over, idle_sessions, listened_session};
+use crate::{mib, rss_tree, spread};
 
 pub fn run() {
     latency();
@@ -41,14 +41,8 @@ return window.aoBenchLast;
 /// to the page showing it, as the page measures it (`window.aoLatency`).
 fn latency() {
     println!("\n## ao dashboard: from the server's event to the browser's DOM");
-    let w = world_with(
-        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
-    );
-    let id = w.spawn(&["bench", "bench", "--runtime", "process"]);
-    let s = w.wait_activity(&id, "ready");
-    let conversation = s["agent_session_id"].as_str().expect("an id").to_string();
-    let (url, password) = w.server_endpoint("bench");
-    let heard = listen(url, password);
+    let listened = listened_session();
+    let (w, id, heard) = (&listened.w, &listened.id, &listened.heard);
     let dash = w.dashboard(&[]);
     let browser = Browser::start(&w.root().join("chromium"), 1280, 860);
     browser.goto(&dash.url);
@@ -64,15 +58,8 @@ fn latency() {
     let mut samples = Vec::new();
     for turn in 1..=10usize {
         while heard.try_recv().is_ok() {}
-        w.ao_ok(&["send", &id, "bench"]);
-        let event = loop {
-            let h = heard
-                .recv_timeout(Duration::from_secs(60))
-                .expect("the turn's end on the event stream");
-            if h.session == conversation {
-                break h.wall;
-            }
-        };
+        w.ao_ok(&["send", id, "bench"]);
+        let event = listened.turn_end().wall;
         let shown = wait_until(Duration::from_secs(60), Duration::from_millis(20), || {
             let at = browser.eval(
                 "return window.aoBench[arguments[0] - 1] ?? null",

@@ -61,6 +61,56 @@ pub(crate) fn listen(url: String, password: String) -> mpsc::Receiver<Heard> {
     rx
 }
 
+/// One finished session, and the bench's own ear on its server's events.
+pub(crate) struct Listened {
+    pub(crate) w: ao_test_support::World,
+    /// Its address.
+    pub(crate) id: String,
+    /// Its status once ready.
+    pub(crate) status: Value,
+    /// The agent's id for its conversation, as the server's events name it.
+    pub(crate) conversation: String,
+    /// What the server said.
+    pub(crate) heard: mpsc::Receiver<Heard>,
+}
+
+impl Listened {
+    /// When the server said that the session's turn ended (the first of its idle events).
+    pub(crate) fn turn_end(&self) -> Heard {
+        loop {
+            let h = self
+                .heard
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the turn's end on the event stream");
+            if h.session == self.conversation {
+                return h;
+            }
+        }
+    }
+}
+
+/// A world with one finished session of the project `bench`, listened to.
+pub(crate) fn listened_session() -> Listened {
+    let w = world_with(
+        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
+    );
+    let id = w.spawn(&["bench", "bench", "--runtime", "process"]);
+    let status = w.wait_activity(&id, "ready");
+    let conversation = status["agent_session_id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let (url, password) = w.server_endpoint("bench");
+    let heard = listen(url, password);
+    Listened {
+        w,
+        id,
+        status,
+        conversation,
+        heard,
+    }
+}
+
 /// Lines of a child's standard output, each with when it arrived.
 fn timed_lines(child: &mut Child) -> mpsc::Receiver<(Instant, String)> {
     let stdout = child.stdout.take().expect("piped stdout");
@@ -80,17 +130,10 @@ fn timed_lines(child: &mut Child) -> mpsc::Receiver<(Instant, String)> {
 /// `ready`, and to `ao watch`'s screen (80x24, in tmux) showing it, for ten turns.
 fn latency() {
     println!("\n## live views: from the server's event to the line, and to the screen");
-    let w = world_with(
-        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
-    );
-    let id = w.spawn(&["bench", "bench", "--runtime", "process"]);
-    let s = w.wait_activity(&id, "ready");
-    let conversation = s["agent_session_id"].as_str().expect("an id").to_string();
-    let (url, password) = w.server_endpoint("bench");
-    let heard = listen(url, password);
-
+    let listened = listened_session();
+    let (w, id, s, heard) = (&listened.w, &listened.id, &listened.status, &listened.heard);
     let mut watcher = w
-        .ao_command(&["status", "--watch", "--json", &id])
+        .ao_command(&["status", "--watch", "--json", id])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -114,15 +157,8 @@ fn latency() {
         // `ready 1s` can only be this turn's.
         std::thread::sleep(Duration::from_millis(2500));
         while redrawn.try_recv().is_ok() {}
-        w.ao_ok(&["send", &id, "bench"]);
-        let event = loop {
-            let h = heard
-                .recv_timeout(Duration::from_secs(60))
-                .expect("the turn's end on the event stream");
-            if h.session == conversation {
-                break h.at;
-            }
-        };
+        w.ao_ok(&["send", id, "bench"]);
+        let event = listened.turn_end().at;
         let shown = loop {
             let (at, line) = lines
                 .recv_timeout(Duration::from_secs(60))
