@@ -186,6 +186,13 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     browser.wait_text("#conversation", SHOWN, "the reply", |t| {
         t.contains("what next?") && t.contains("Follow-up done: forty-two.")
     });
+    // The turn ends: its second step counted (50 + 60 tokens in, 3 + 4 out).
+    browser.wait_text(
+        &card_in("done", &chat),
+        SHOWN,
+        "the follow-up's turn done",
+        |t| t.contains("ready") && t.contains("110 in / 7 out"),
+    );
     browser.wait_text(".attach code", SHOWN, "the attach command", |t| {
         t == format!("ao attach {chat}")
     });
@@ -196,10 +203,10 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     browser.wait_text("#kill-confirm", SHOWN, "the confirmation", |t| {
         t.contains("Stop this session?")
     });
-    assert_eq!(
-        w.session(&chat)["activity"],
-        "ready",
-        "killed before the confirmation"
+    let before = w.session(&chat);
+    assert!(
+        before["activity"] != "exited" && before["process"] == "running",
+        "killed before the confirmation: {before:#}"
     );
     browser.click("#kill-yes");
     browser.wait_text(&card_in("exited", &chat), SHOWN, "exited", |t| {
