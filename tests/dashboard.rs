@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ao_test_support::{assert_cost, script, Browser, Dashboard, Scenario, Turn, World};
+use ao_test_support::{assert_cost, free_port, script, Browser, Dashboard, Scenario, Turn, World};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
@@ -68,8 +68,22 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     );
     let chat = w.spawn(&["demo", "keep chatting", "--runtime", "process"]);
     let other = w.spawn(&["other", "other work", "--runtime", "process"]);
-    let dash = w.dashboard(&[]);
-    assert!(dash.base.starts_with("http://127.0.0.1:"), "{}", dash.url);
+    // A fixed port and a kept token, so that the dashboard can be restarted under the page.
+    let port = free_port().to_string();
+    let token_file = w.root().join("dashboard-token");
+    let args = [
+        "--port",
+        &port,
+        "--token-file",
+        token_file.to_str().unwrap(),
+    ];
+    let dash = w.dashboard(&args);
+    assert_eq!(
+        dash.base,
+        format!("http://127.0.0.1:{port}"),
+        "{}",
+        dash.url
+    );
 
     // Without the token: 401, for the page and for the API.
     assert_eq!(dash.get_anonymous("/").status, 401);
@@ -242,6 +256,27 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
         let body = r.body.to_string();
         body.contains("from elsewhere") || body.contains("anonymous")
     }));
+
+    // The laptop slept: meanwhile the dashboard was restarted (same port, same token) and another
+    // `ao` killed a session. The page reconnects by itself, shows the whole state again, then
+    // the changes after it.
+    stop(dash);
+    browser.wait_text("#conn", SHOWN, "the lost connection", |t| {
+        t.contains("reconnecting")
+    });
+    w.ao_ok(&["kill", &other]);
+    let dash = w.dashboard(&args);
+    browser.wait_text(
+        &card_in("exited", &other),
+        SHOWN,
+        "the kill, after reconnecting",
+        |t| t.contains("exited"),
+    );
+    browser.wait_text("#conn", SHOWN, "the connection back", |t| t == "live");
+    w.ao_ok(&["restore", &other]);
+    browser.wait_text(&card_in("done", &other), SHOWN, "the restore, live", |t| {
+        t.contains("ready")
+    });
 
     // A phone-sized window reads the same page in one column.
     drop(browser);
