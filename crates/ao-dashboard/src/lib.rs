@@ -8,8 +8,10 @@
 //! - [`hub`]: one task owns the live model and keeps the sessions it last said, each already as
 //!   JSON; every browser's event stream starts from them and then follows the changes, so a
 //!   browser that reconnects gets the whole state again.
-//! - [`api`]: the routes. Reads come from the hub; actions call the manager and answer with the
-//!   words the CLI prints, or with `{"error": …}` and a status code from the error's type.
+//! - [`api`]: the routes, and the reads: they come from the hub.
+//! - [`actions`]: spawn, permit, answer, send, kill, restore: they call the manager and answer
+//!   with the words the CLI prints, or with `{"error": …}` and a status code from the error's
+//!   type ([`reply`]).
 //! - [`auth`]: a random token per run (or one kept in a file), traded for an HttpOnly
 //!   SameSite=Strict cookie by the page, or sent as `Authorization: Bearer`; a POST from a foreign
 //!   `Origin` is refused.
@@ -18,10 +20,12 @@
 //!
 //! docs/architecture.md ("`ao dashboard`") has the rest.
 
+pub mod actions;
 pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod hub;
+pub mod reply;
 
 use std::future::Future;
 use std::net::SocketAddr;
