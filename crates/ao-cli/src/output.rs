@@ -160,6 +160,23 @@ pub fn status_table(
     if show_plan {
         fixed += plan_w + 1;
     }
+    // HOST when any session's project lives on another machine.
+    let hosts: Vec<&str> = statuses
+        .iter()
+        .map(|s| s.host.as_deref().unwrap_or("local"))
+        .collect();
+    let show_host = statuses.iter().any(|s| s.host.is_some());
+    let host_w = hosts.iter().map(|h| h.width()).max().unwrap_or(0).max(4);
+    if show_host {
+        fixed += host_w + 1;
+    }
+    let host_cell = |text: &str| {
+        if show_host {
+            format!(" {}", pad(text, host_w))
+        } else {
+            String::new()
+        }
+    };
     let plan_cell = |text: &str| {
         if show_plan {
             format!(" {text:>plan_w$}")
@@ -177,7 +194,7 @@ pub fn status_table(
     let summary_header = if summary_w >= 7 { "  SUMMARY" } else { "" };
     writeln!(
         out,
-        "{} {:<activity_w$} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{summary_header}",
+        "{} {:<activity_w$} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{}{summary_header}",
         pad(&fit("SESSION", session_w), session_w),
         "ACTIVITY",
         "PROCESS",
@@ -185,9 +202,16 @@ pub fn status_table(
         "IN",
         "OUT",
         plan_cell("PLAN"),
+        host_cell("HOST"),
     )?;
     let detail_w = width.saturating_sub(4);
-    for (((s, row), activity), plan) in statuses.iter().zip(&rows).zip(&activities).zip(&plans) {
+    for ((((s, row), activity), plan), host) in statuses
+        .iter()
+        .zip(&rows)
+        .zip(&activities)
+        .zip(&plans)
+        .zip(&hosts)
+    {
         let activity = format!("{activity:<activity_w$}");
         let summary = if summary_w >= 7 {
             format!(
@@ -198,7 +222,7 @@ pub fn status_table(
             String::new()
         };
         let line = format!(
-            "{} {} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{summary}",
+            "{} {} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{}{summary}",
             pad(&fit(&row[0], session_w), session_w),
             paint(&activity, activity_color(s.activity), color),
             row[1],
@@ -206,6 +230,7 @@ pub fn status_table(
             row[3],
             row[4],
             plan_cell(plan),
+            host_cell(host),
         );
         writeln!(out, "{}", line.trim_end())?;
         for p in &s.pending {
@@ -294,6 +319,9 @@ pub fn keep_reason(r: &KeepReason) -> String {
         KeepReason::Uncommitted(n) => format!("{n} uncommitted changes"),
         KeepReason::UnmergedCommits(1) => "1 commit on no other branch".into(),
         KeepReason::UnmergedCommits(n) => format!("{n} commits on no other branch"),
+        KeepReason::OnServer => {
+            "on a server ao does not run, ao cannot see whether it holds work".into()
+        }
     }
 }
 
@@ -418,6 +446,7 @@ mod tests {
             }),
             stale: false,
             stale_since: None,
+            host: None,
             todos: None,
             files_changed: None,
             attach_command: None,

@@ -320,6 +320,9 @@ pub struct SessionStatus {
     pub stale_since: Option<String>,
     /// How far the agent's plan (its todo list) is, when it has one.
     pub todos: Option<TodoCount>,
+    /// The machine its project's agent server is on: `None` for this one, else the ssh
+    /// destination or the server URL's `host:port`.
+    pub host: Option<String>,
     /// How many files its work tree changed against its base, committed or not; `None` without a
     /// work tree of its own, or when git could not tell.
     pub files_changed: Option<usize>,

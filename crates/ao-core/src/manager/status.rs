@@ -292,6 +292,11 @@ impl SessionManager {
             error: obs.error,
             stale: false,
             stale_since: None,
+            host: self
+                .config
+                .project(&r.address.project)
+                .ok()
+                .and_then(|p| p.location.host_label()),
             todos: obs.todos,
             files_changed,
             attach_command: Some(format!("ao attach {id}")),
