@@ -5,9 +5,11 @@
 //! followers, project servers), by pid, kills its tmux server and removes its temporary
 //! directories.
 
+mod argv;
 mod lines;
 mod terminal;
 
+pub use argv::ArgvScanner;
 pub use lines::Lines;
 pub use terminal::Terminal;
 
@@ -65,6 +67,7 @@ pub struct World {
     tmux_socket: String,
     projects: Vec<(String, String)>,
     opencode_extra: std::collections::HashMap<String, Value>,
+    extra_env: Vec<(String, std::ffi::OsString)>,
 }
 
 impl World {
@@ -85,6 +88,7 @@ impl World {
             tmux_socket: format!("ao-test-{}-{n}", std::process::id()),
             projects: Vec::new(),
             opencode_extra: Default::default(),
+            extra_env: Vec::new(),
         }
     }
 
@@ -203,7 +207,17 @@ impl World {
             // means the budget passes --timeout itself.
             .env("AO_STATUS_TIMEOUT", "20")
             .env_remove("TMUX");
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
         cmd
+    }
+
+    /// Sets an environment variable for every program this world runs from now on (`HOME` and
+    /// `AO_SSH_CONFIG` for a test's own ssh setup, say).
+    pub fn set_env(&mut self, key: &str, value: impl Into<std::ffi::OsString>) {
+        self.extra_env.retain(|(k, _)| k != key);
+        self.extra_env.push((key.to_string(), value.into()));
     }
 
     /// Runs `ao` and returns its output, whatever its exit code.

@@ -152,6 +152,8 @@ async fn sessions_and_last_messages(
             listed = all.into_iter().map(|s| (s.id.clone(), s)).collect();
         }
         Err(e @ ClientError::Unreachable { .. }) => return Err(e),
+        // A refused password is refused for every request: nothing more to ask.
+        Err(e @ ClientError::Status { status, .. }) if status.as_u16() == 401 => return Err(e),
         Err(_) => {}
     }
     let remembered = &*cache;

@@ -1,0 +1,496 @@
+//! Sessions on OpenCode servers on other machines, with all traffic on this one: a server the
+//! test runs itself on 127.0.0.2 and that ao reaches by URL (`server:`), and a real OpenSSH
+//! server on 127.0.0.1 with its own host key, user key and config, through which ao starts the
+//! project's server and tunnels to it (`host:`). No password may appear in any process's argv
+//! meanwhile: this machine is both ends, so /proc shows both.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ao_core::home::StateHome;
+use ao_core::runtime::process::ProcessIdentity;
+use ao_core::store::Store;
+use ao_test_support::{
+    assert_cost, error_of, opencode_bin, script, wait_until, workspace_of, ArgvScanner, Scenario,
+    ToolCall, Turn, World,
+};
+use serde_json::{json, Value};
+
+fn bash(command: &str) -> Turn {
+    Turn::tool_calls([ToolCall::new(
+        "bash",
+        json!({"command": command, "description": "Run it"}),
+    )])
+}
+
+/// The cost the mock model's pricing gives a turn (input at $3, output at $15 per million).
+fn cost(usage: &[(u64, u64)]) -> f64 {
+    usage
+        .iter()
+        .map(|(i, o)| (*i as f64 * 3.0 + *o as f64 * 15.0) / 1e6)
+        .sum()
+}
+
+/// A permission asked, then a reply: the turns of a session that waits for `ao permit`.
+fn permitted(marker: &str, file: &str) -> ao_test_support::Script {
+    script(marker)
+        .turn(bash(&format!("echo hi > {file}")).usage(100, 5))
+        .turn(Turn::text("Wrote it.").usage(120, 8))
+}
+
+const PERMITTED_USAGE: [(u64, u64); 2] = [(100, 5), (120, 8)];
+
+/// A process the test started in a process group of its own, stopped by pid when dropped.
+struct Owned(ProcessIdentity);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        self.0.stop(Duration::from_secs(5));
+    }
+}
+
+fn start_owned(mut cmd: Command, log: &Path) -> Owned {
+    let out = std::fs::File::create(log).expect("log");
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .process_group(0)
+        .spawn()
+        .expect("start");
+    let id = ProcessIdentity::of(child.id()).expect("it runs");
+    // Reaped by whoever waits; the identity is what the test follows.
+    std::thread::spawn(move || {
+        let mut child = child;
+        let _ = child.wait();
+    });
+    Owned(id)
+}
+
+/// The value the OpenCode plugin keeps under `key` in the world's store.
+fn plugin_value(w: &World, key: &str) -> Option<Value> {
+    let store = Store::open(&StateHome::at(w.home()).store_path()).expect("store");
+    store
+        .plugin_state("opencode")
+        .get_blocking::<Value>(key)
+        .expect("read the plugin's state")
+}
+
+fn write_private(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server someone else runs, by URL.
+
+/// `opencode serve` on 127.0.0.2, as a container or a VM would run it: its own password and
+/// config (the mock model, bash asks), in `dir`. Returns it and its URL.
+fn serve_elsewhere(w: &World, dir: &Path, password: &str) -> (Owned, String) {
+    let mut config: Value = serde_json::from_str(&w.provider_config()).expect("provider config");
+    config["model"] = json!("mock/mock-1");
+    config["permission"] = json!({"bash": "ask"});
+    let mut cmd = w.command(opencode_bin());
+    cmd.current_dir(dir)
+        .args(["serve", "--hostname", "127.0.0.2", "--port", "0", "--pure"])
+        .env("OPENCODE_SERVER_PASSWORD", password)
+        .env("OPENCODE_CONFIG_CONTENT", config.to_string())
+        .env("XDG_DATA_HOME", w.root().join("elsewhere/data"));
+    let log = w.root().join("elsewhere.log");
+    let server = start_owned(cmd, &log);
+    let url = wait_until(Duration::from_secs(60), Duration::from_millis(50), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        match text.split("listening on ").nth(1) {
+            Some(rest) => Ok(rest.lines().next().unwrap_or_default().trim().to_string()),
+            None => Err(format!("the server did not start:\n{text}")),
+        }
+    });
+    (server, url)
+}
+
+/// A listener on 127.0.0.3 that never accepts, its queue full: connecting to it hangs, as it does
+/// to a host that went away. Kept open while it is held.
+fn black_hole() -> (std::os::fd::OwnedFd, Vec<std::net::TcpStream>, String) {
+    use nix::sys::socket::{bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType};
+    use nix::sys::socket::{getsockname, SockaddrIn};
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .expect("socket");
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::new(127, 0, 0, 3, 0),
+    )
+    .expect("bind");
+    listen(&fd, Backlog::new(0).expect("backlog")).expect("listen");
+    let addr: SockaddrIn = getsockname(std::os::fd::AsRawFd::as_raw_fd(&fd)).expect("name");
+    let target = std::net::SocketAddr::from(([127, 0, 0, 3], addr.port()));
+    // Fill the queue: the connections that still complete, then one that does not.
+    let mut fillers = Vec::new();
+    while let Ok(s) = std::net::TcpStream::connect_timeout(&target, Duration::from_millis(300)) {
+        fillers.push(s);
+        assert!(fillers.len() < 16, "the queue of {target} never fills");
+    }
+    (fd, fillers, format!("http://{target}"))
+}
+
+#[test]
+fn a_server_at_a_url_is_followed_and_never_touched() {
+    let mut w = World::new(
+        Scenario::new()
+            .script(permitted("allow this", "out.txt"))
+            .script(script("near").turn(Turn::text("Near.")))
+            .script(script("far away").turn(Turn::text("Far.")))
+            .script(script("tree please").turn(Turn::text("In a tree."))),
+    );
+    // The projects the world cleans up after; the config is written below.
+    let dir = w.project("api", &[]);
+    let password = "elsewhere-secret-8f3a1c9e77d2";
+    let (server, url) = serve_elsewhere(&w, &dir, password);
+    let password_file = w.root().join("api.password");
+    write_private(&password_file, password);
+    let hole = black_hole();
+    let config = |far_url: &str| {
+        let project = |name: &str, url: &str, extra: &str| {
+            format!(
+                "  - name: {name}\n    path: {}\n    runtime: process\n{extra}    server:\n      \
+                 url: {url}\n      passwordFile: {}\n    agentConfig:\n      model: mock/mock-1\n",
+                dir.display(),
+                password_file.display()
+            )
+        };
+        format!(
+            "projects:\n{}{}{}{}",
+            project("api", &url, ""),
+            project("near", &url, ""),
+            project("far", far_url, ""),
+            project("trees", &url, "    workspace: worktree\n"),
+        )
+    };
+    w.set_config_text(&config(&url));
+    let scanner = ArgvScanner::start(move || vec![password.to_string()]);
+
+    let id = w.spawn(&["api", "allow this"]);
+    w.wait_activity(&id, "waiting_input");
+
+    // A wrong password: nothing there can be seen, and the message says where it came from.
+    write_private(&password_file, "not-the-password");
+    let s = w.session(&id);
+    let (name, message) = error_of(&s);
+    assert_eq!((s["activity"].as_str(), name.as_str()), (Some("exited"), "Unauthorized"), "{s:#}");
+    assert!(message.contains("project api"), "{message}");
+    assert!(message.contains(&password_file.display().to_string()), "{message}");
+    write_private(&password_file, password);
+
+    w.ao_ok(&["permit", &id]);
+    let s = w.wait_activity(&id, "ready");
+    assert_cost(&s, cost(&PERMITTED_USAGE));
+    assert_eq!(std::fs::read_to_string(dir.join("out.txt")).unwrap(), "hi\n");
+    let host = url.trim_start_matches("http://");
+    assert_eq!(s["host"], host);
+    let table = w.ao_ok(&["status"]);
+    assert!(table.contains("HOST") && table.contains(host), "{table}");
+
+    // A work tree through the server's own API (measured on 1.18.33: branch opencode/<name>,
+    // under its data directory); ao cannot look into it, so only --force removes it.
+    let tree = w.spawn(&["trees", "tree please"]);
+    let s = w.wait_activity(&tree, "ready");
+    let wt = workspace_of(&s);
+    assert!(wt.starts_with(w.root().join("elsewhere/data")), "{}", wt.display());
+    assert_eq!(s["branch"], "opencode/agent-1");
+    let out = w.ao_ok(&["kill", &tree]);
+    assert!(out.contains("kept its work tree"), "{out}");
+    assert!(wt.join(".git").exists());
+    let out = w.ao_ok(&["kill", "--force", &tree]);
+    assert!(!wt.exists(), "{out}");
+
+    // Many machines in one view: one that went away costs the others nothing beyond its own
+    // connect timeout.
+    let near = w.spawn(&["near", "near"]);
+    let far = w.spawn(&["far", "far away"]);
+    w.wait_activity(&near, "ready");
+    w.wait_activity(&far, "ready");
+    let timed_status = || {
+        let started = Instant::now();
+        let out = w.ao_ok(&["status", "--json", "--timeout", "10"]);
+        let all: Vec<Value> = serde_json::from_str(&out).expect("json");
+        (started.elapsed(), all)
+    };
+    let (reachable, _) = timed_status();
+    w.set_config_text(&config(&hole.2));
+    let (elapsed, all) = timed_status();
+    let of = |id: &str| all.iter().find(|s| s["id"] == id).cloned().expect(id);
+    let (name, message) = error_of(&of(&far));
+    assert_eq!((of(&far)["activity"].as_str(), name.as_str()), (Some("exited"), "Unreachable"));
+    assert!(message.contains("127.0.0.3"), "{message}");
+    assert_eq!(of(&near)["activity"], "ready");
+    assert_eq!(of(&id)["activity"], "ready");
+    // Its timeout is 1 s (the connect timeout of a server elsewhere), far below the 10 s budget;
+    // the margin is for a loaded machine, not for waiting.
+    let bound = reachable + Duration::from_millis(1100 + 700);
+    assert!(elapsed < bound, "status took {elapsed:?} (reachable only: {reachable:?})");
+    // ao cannot abort a turn on a server it cannot reach, and says so.
+    let err = w.ao_fails(&["kill", &far], 1);
+    assert!(err.contains("could not be aborted"), "{err}");
+    drop(hole);
+    w.set_config_text(&config(&url));
+
+    w.ao_ok(&["kill", "api"]);
+    w.ao_ok(&["kill", "near"]);
+    w.ao_ok(&["kill", "far"]);
+    assert!(server.0.is_alive(), "ao must never stop a server it did not start");
+    let (scans, found) = scanner.finish();
+    assert!(scans > 10, "the scanner barely ran ({scans} passes)");
+    assert!(found.is_empty(), "a password in an argv:\n{}", found.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A host over SSH.
+
+/// A private OpenSSH server on 127.0.0.1, and a `~/.ssh/config` naming it, in the world.
+struct Sshd {
+    process: Option<Owned>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Sshd {
+    fn start(w: &mut World) -> Sshd {
+        let dir = w.root().join("sshd");
+        let home = w.root().join("person");
+        let remote = w.root().join("remote");
+        for d in [&dir, &home.join(".ssh"), &remote.join("bin")] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        for key in ["host_key", "user_key"] {
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(dir.join(key))
+                .status()
+                .expect("ssh-keygen");
+            assert!(ok.success());
+        }
+        std::fs::copy(dir.join("user_key.pub"), dir.join("authorized_keys")).expect("keys");
+        // sshd runs as root and needs its privilege separation directory, as its service makes.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        std::os::unix::fs::symlink(opencode_bin(), remote.join("bin/opencode")).expect("link");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        // What the "host" gives every session: OpenCode's homes of its own, and a PATH that has
+        // opencode only when the client asks for it (the host `builder`, not `bare`).
+        let shared_config = ao_test_support::repo_root().join("target/test-opencode-config");
+        let d = |p: &str| remote.join(p).display().to_string();
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!(
+                "ListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\n\
+                 StrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
+                 AcceptEnv PATH\nSetEnv XDG_DATA_HOME={data} XDG_STATE_HOME={state} \
+                 XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={cfg} OPENCODE_DISABLE_MODELS_FETCH=1 \
+                 OPENCODE_DISABLE_LSP_DOWNLOAD=1\n",
+                hk = dir.join("host_key").display(),
+                ak = dir.join("authorized_keys").display(),
+                pid = dir.join("sshd.pid").display(),
+                data = d("xdg/data"),
+                state = d("xdg/state"),
+                cache = d("xdg/cache"),
+                cfg = shared_config.display(),
+            ),
+        )
+        .expect("sshd_config");
+        let host = |name: &str, path: &str| {
+            format!(
+                "Host {name}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile \
+                 {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  \
+                 StrictHostKeyChecking accept-new\n  SetEnv PATH={path}\n",
+                user = nix::unistd::User::from_uid(nix::unistd::getuid())
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+                    .unwrap_or_else(|| "root".into()),
+                key = dir.join("user_key").display(),
+                known = dir.join("known_hosts").display(),
+            )
+        };
+        let ssh_config = home.join(".ssh/config");
+        std::fs::write(
+            &ssh_config,
+            format!(
+                "{}{}",
+                host("builder", &format!("{}:/usr/bin:/bin", d("bin"))),
+                host("bare", "/usr/bin:/bin")
+            ),
+        )
+        .expect("ssh config");
+        std::fs::set_permissions(&ssh_config, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // ssh finds ~/.ssh/config through the password database, not $HOME: ao is told.
+        w.set_env("HOME", &home);
+        w.set_env("AO_SSH_CONFIG", &ssh_config);
+        let mut sshd = Sshd {
+            process: None,
+            port,
+            dir,
+        };
+        sshd.run();
+        sshd
+    }
+
+    /// Starts sshd on its port (again) and waits until it accepts.
+    fn run(&mut self) {
+        let mut cmd = Command::new("/usr/sbin/sshd");
+        cmd.arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(self.dir.join("sshd_config"))
+            .arg("-p")
+            .arg(self.port.to_string());
+        self.process = Some(start_owned(cmd, &self.dir.join("sshd.log")));
+        let port = self.port;
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .map(|_| ())
+                .map_err(|e| format!("sshd does not listen: {e}"))
+        });
+    }
+
+    /// Stops the listening sshd: new connections are refused, as from a host that is down.
+    fn down(&mut self) {
+        self.process = None;
+    }
+}
+
+/// Stops, by pid, the project server ao started on the "host" (this machine), should the test
+/// fail before `ao kill` does it.
+struct RemoteServerGuard(PathBuf);
+
+impl Drop for RemoteServerGuard {
+    fn drop(&mut self) {
+        let Ok(store) = Store::open(&StateHome::at(&self.0).store_path()) else {
+            return;
+        };
+        let Ok(Some(v)) = store.plugin_state("opencode").get_blocking::<Value>("server:web") else {
+            return;
+        };
+        let pid = v["remote"]["pid"].as_u64().unwrap_or(0) as u32;
+        if let Some(id) = (pid > 1).then(|| ProcessIdentity::of(pid)).flatten() {
+            id.stop(Duration::from_secs(5));
+        }
+    }
+}
+
+#[test]
+fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
+    let mut w = World::new(
+        Scenario::new()
+            .script(permitted("allow this", "out.txt"))
+            .script(script("in tmux").turn(Turn::text("From the pane.").usage(50, 4))),
+    );
+    let web = w.project("web", &[]);
+    let bare = w.project("bare", &[]);
+    let mut sshd = Sshd::start(&mut w);
+    let provider = w.provider_config();
+    let project = |name: &str, host: &str, path: &Path| {
+        format!(
+            "  - name: {name}\n    path: {}\n    host: {host}\n    workspace: worktree\n    \
+             agentConfig:\n      model: mock/mock-1\n      permission: {{bash: ask}}\n      \
+             opencodeConfig: {provider}\n",
+            path.display()
+        )
+    };
+    w.set_config_text(&format!(
+        "projects:\n{}{}",
+        project("web", "builder", &web),
+        project("bare", "bare", &bare)
+    ));
+    let _remote_server = RemoteServerGuard(w.home());
+    let secret = w.home().join("secrets/opencode-web.password");
+    let scanner = ArgvScanner::start(move || {
+        std::fs::read_to_string(&secret)
+            .ok()
+            .map(|p| vec![p.trim().to_string()])
+            .unwrap_or_default()
+    });
+    let trees = w.root().join("remote/xdg/data/ao/worktrees");
+
+    // A host without opencode: nothing is made there, and the message says what is missing.
+    let err = w.ao_fails(&["spawn", "bare", "hello"], 1);
+    assert!(err.contains("opencode is not installed there"), "{err}");
+    assert!(!trees.join("bare").exists());
+    assert!(w.status(None).is_empty());
+
+    // The process runtime: a work tree on the host, the server there, a permission, the cost.
+    let id = w.spawn(&["web", "allow this", "--runtime", "process"]);
+    let s = w.wait_activity(&id, "waiting_input");
+    assert_eq!(s["host"], "builder");
+    let wt = workspace_of(&s);
+    assert_eq!(wt, trees.join("web/agent-1"));
+    assert_eq!(s["branch"], "ao/agent-1");
+    w.ao_ok(&["permit", &id]);
+    let s = w.wait_activity(&id, "ready");
+    assert_cost(&s, cost(&PERMITTED_USAGE));
+    assert_eq!(std::fs::read_to_string(wt.join("out.txt")).unwrap(), "hi\n");
+
+    // The tmux runtime: OpenCode's TUI here, attached through the tunnel.
+    let pane = w.spawn(&["web", "in tmux", "--runtime", "tmux"]);
+    let s = w.wait_activity(&pane, "ready");
+    assert_cost(&s, cost(&[(50, 4)]));
+    assert_eq!(s["process"], "running");
+
+    // The host goes away: the tunnel dies and cannot be opened again. Status says so within
+    // the connect timeout; the server there runs on.
+    let record = plugin_value(&w, "server:web").expect("the server's record");
+    let master = ProcessIdentity {
+        pid: record["pid"].as_u64().unwrap() as u32,
+        start_time: record["start_time"].as_u64().unwrap(),
+    };
+    let server_there = ProcessIdentity::of(record["remote"]["pid"].as_u64().unwrap() as u32)
+        .expect("the server runs on the host");
+    sshd.down();
+    master.stop(Duration::from_secs(3));
+    let started = Instant::now();
+    let s = w.session(&id);
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    let (name, message) = error_of(&s);
+    assert_eq!((s["activity"].as_str(), name.as_str()), (Some("exited"), "Unreachable"), "{s:#}");
+    assert!(message.contains("builder"), "{message}");
+    assert!(server_there.is_alive());
+
+    // The host is back: the next ao opens the tunnel again and the true state shows.
+    sshd.run();
+    let s = w.wait_for(&id, Duration::from_secs(30), "ready again", |s| {
+        s["activity"] == "ready"
+    });
+    assert_cost(&s, cost(&PERMITTED_USAGE));
+    let record = plugin_value(&w, "server:web").expect("the server's record");
+    assert_ne!(record["pid"].as_u64(), Some(u64::from(master.pid)), "a new tunnel");
+    assert_eq!(record["remote"]["pid"].as_u64(), Some(u64::from(server_there.pid)));
+
+    // Kill keeps a work tree that holds work, there as here.
+    std::fs::write(wt.join("notes.txt"), "mine").unwrap();
+    let out = w.ao_ok(&["kill", &id]);
+    assert!(out.contains("kept its work tree"), "{out}");
+    assert!(wt.join("notes.txt").exists());
+    let out = w.ao_ok(&["kill", &pane]);
+    assert!(out.contains("removed its work tree"), "{out}");
+    // Nothing of the project is live: its server there is stopped.
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        if server_there.is_alive() {
+            Err("the server on the host still runs".to_string())
+        } else {
+            Ok(())
+        }
+    });
+
+    let (scans, found) = scanner.finish();
+    assert!(scans > 10, "the scanner barely ran ({scans} passes)");
+    assert!(found.is_empty(), "a password in an argv:\n{}", found.join("\n"));
+}
