@@ -177,6 +177,10 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     let scanner = ArgvScanner::start(move || vec![password.to_string()]);
 
     let id = w.spawn(&["api", "allow this"]);
+    // The others meanwhile, on the same server.
+    let tree = w.spawn(&["trees", "tree please"]);
+    let near = w.spawn(&["near", "near"]);
+    let far = w.spawn(&["far", "far away"]);
     w.wait_activity(&id, "waiting_input");
 
     // A wrong password: nothing there can be seen, and the message says where it came from.
@@ -199,7 +203,6 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
 
     // A work tree through the server's own API (measured on 1.18.33: branch opencode/<name>,
     // under its data directory); ao cannot look into it, so only --force removes it.
-    let tree = w.spawn(&["trees", "tree please"]);
     let s = w.wait_activity(&tree, "ready");
     let wt = workspace_of(&s);
     assert!(wt.starts_with(w.root().join("elsewhere/data")), "{}", wt.display());
@@ -212,8 +215,6 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
 
     // Many machines in one view: one that went away costs the others nothing beyond its own
     // connect timeout.
-    let near = w.spawn(&["near", "near"]);
-    let far = w.spawn(&["far", "far away"]);
     w.wait_activity(&near, "ready");
     w.wait_activity(&far, "ready");
     let timed_status = || {
@@ -280,38 +281,47 @@ impl Sshd {
         // sshd runs as root and needs its privilege separation directory, as its service makes.
         let _ = std::fs::create_dir_all("/run/sshd");
         std::os::unix::fs::symlink(opencode_bin(), remote.join("bin/opencode")).expect("link");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
-        // What the "host" gives every session: OpenCode's homes of its own, and a PATH that has
-        // opencode only when the client asks for it (the host `builder`, not `bare`).
+        let free_port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("port")
+                .port()
+        };
+        let (port, bare_port) = (free_port(), free_port());
+        // What the "host" gives every session: OpenCode's homes of its own, and a PATH with
+        // opencode on one port (the host `builder`) and without it on the other (`bare`). sshd
+        // ignores a PATH the client sends, and a Match block's SetEnv replaces the global one.
         let shared_config = ao_test_support::repo_root().join("target/test-opencode-config");
         let d = |p: &str| remote.join(p).display().to_string();
+        let env = format!(
+            "XDG_DATA_HOME={} XDG_STATE_HOME={} XDG_CACHE_HOME={} XDG_CONFIG_HOME={} \
+             OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_LSP_DOWNLOAD=1",
+            d("xdg/data"),
+            d("xdg/state"),
+            d("xdg/cache"),
+            shared_config.display()
+        );
         std::fs::write(
             dir.join("sshd_config"),
             format!(
-                "ListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\n\
+                "ListenAddress 127.0.0.1:{port}\nListenAddress 127.0.0.1:{bare_port}\n\
+                 HostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\n\
                  StrictModes no\nUsePAM no\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-                 AcceptEnv PATH\nSetEnv XDG_DATA_HOME={data} XDG_STATE_HOME={state} \
-                 XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={cfg} OPENCODE_DISABLE_MODELS_FETCH=1 \
-                 OPENCODE_DISABLE_LSP_DOWNLOAD=1\n",
+                 Match LocalPort {port}\n  SetEnv {env} PATH={bin}:/usr/bin:/bin\n\
+                 Match LocalPort {bare_port}\n  SetEnv {env}\n",
                 hk = dir.join("host_key").display(),
                 ak = dir.join("authorized_keys").display(),
                 pid = dir.join("sshd.pid").display(),
-                data = d("xdg/data"),
-                state = d("xdg/state"),
-                cache = d("xdg/cache"),
-                cfg = shared_config.display(),
+                bin = d("bin"),
             ),
         )
         .expect("sshd_config");
-        let host = |name: &str, path: &str| {
+        let host = |name: &str, port: u16| {
             format!(
                 "Host {name}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile \
                  {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  \
-                 StrictHostKeyChecking accept-new\n  SetEnv PATH={path}\n",
+                 StrictHostKeyChecking accept-new\n",
                 user = nix::unistd::User::from_uid(nix::unistd::getuid())
                     .ok()
                     .flatten()
@@ -326,8 +336,8 @@ impl Sshd {
             &ssh_config,
             format!(
                 "{}{}",
-                host("builder", &format!("{}:/usr/bin:/bin", d("bin"))),
-                host("bare", "/usr/bin:/bin")
+                host("builder", port),
+                host("bare", bare_port)
             ),
         )
         .expect("ssh config");
@@ -350,9 +360,7 @@ impl Sshd {
         cmd.arg("-D")
             .arg("-e")
             .arg("-f")
-            .arg(self.dir.join("sshd_config"))
-            .arg("-p")
-            .arg(self.port.to_string());
+            .arg(self.dir.join("sshd_config"));
         self.process = Some(start_owned(cmd, &self.dir.join("sshd.log")));
         let port = self.port;
         wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
@@ -368,13 +376,24 @@ impl Sshd {
     }
 }
 
-/// Stops, by pid, the project server ao started on the "host" (this machine), should the test
-/// fail before `ao kill` does it.
+/// Stops, by pid, the project server ao started on the "host" (this machine) and the ssh
+/// masters, should the test fail before `ao kill` does it.
 struct RemoteServerGuard(PathBuf);
 
 impl Drop for RemoteServerGuard {
     fn drop(&mut self) {
-        let Ok(store) = Store::open(&StateHome::at(&self.0).store_path()) else {
+        let home = StateHome::at(&self.0);
+        for host in ["builder", "bare"] {
+            let dest = ao_core::remote::SshDestination(host.into());
+            let master = ao_core::remote::ssh::SshHost::new(&home, &dest)
+                .ok()
+                .and_then(|h| h.master())
+                .and_then(ProcessIdentity::of);
+            if let Some(id) = master {
+                id.stop(Duration::from_secs(3));
+            }
+        }
+        let Ok(store) = Store::open(&home.store_path()) else {
             return;
         };
         let Ok(Some(v)) = store.plugin_state("opencode").get_blocking::<Value>("server:web") else {
@@ -429,6 +448,8 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
 
     // The process runtime: a work tree on the host, the server there, a permission, the cost.
     let id = w.spawn(&["web", "allow this", "--runtime", "process"]);
+    // The tmux runtime, meanwhile: OpenCode's TUI here, attached through the tunnel.
+    let pane = w.spawn(&["web", "in tmux", "--runtime", "tmux"]);
     let s = w.wait_activity(&id, "waiting_input");
     assert_eq!(s["host"], "builder");
     let wt = workspace_of(&s);
@@ -439,8 +460,6 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     assert_cost(&s, cost(&PERMITTED_USAGE));
     assert_eq!(std::fs::read_to_string(wt.join("out.txt")).unwrap(), "hi\n");
 
-    // The tmux runtime: OpenCode's TUI here, attached through the tunnel.
-    let pane = w.spawn(&["web", "in tmux", "--runtime", "tmux"]);
     let s = w.wait_activity(&pane, "ready");
     assert_cost(&s, cost(&[(50, 4)]));
     assert_eq!(s["process"], "running");

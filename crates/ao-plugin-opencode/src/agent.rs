@@ -417,7 +417,7 @@ impl Agent for OpenCodeAgent {
 
     async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
         match self.servers.record(cx).await? {
-            Some(rec) => self.servers.stop(cx, &rec).await,
+            Some(rec) => self.servers.stop(cx, &rec, true).await,
             None => Ok(()),
         }
     }

@@ -137,7 +137,8 @@ pub fn host(settings: &OpenCodeSettings, dest: &SshDestination) -> Result<SshHos
     SshHost::new(&settings.home, dest).map_err(ssh_error)
 }
 
-/// Checks that the host can be reached and has `opencode`.
+/// Checks that the host can be reached and has `opencode`; a host without it is not kept
+/// connected.
 pub async fn check_host(host: SshHost) -> Result<(), AgentError> {
     unblock(move || {
         host.connect()?;
@@ -146,7 +147,11 @@ pub async fn check_host(host: SshHost) -> Result<(), AgentError> {
              installed there (looked on the PATH of a non-interactive ssh shell and in \
              ~/.opencode/bin); install it there\" >&2; exit 4; }}"
         );
-        host.run_ok(&script, &[], b"").map(|_| ())
+        let checked = host.run_ok(&script, &[], b"").map(|_| ());
+        if checked.is_err() {
+            host.close();
+        }
+        checked
     })
     .await
     .map_err(ssh_error)
@@ -251,11 +256,19 @@ pub async fn alive(host: SshHost, pid: u32) -> Result<bool, AgentError> {
     .map_err(ssh_error)
 }
 
-/// Stops the server on the host.
-pub async fn stop(host: SshHost, pid: u32) -> Result<(), AgentError> {
-    unblock(move || host.run_ok(STOP, &[&pid.to_string()], b"").map(|_| ()))
-        .await
-        .map_err(ssh_error)
+/// Stops the server on the host; with `close`, ends the connection too (nothing of ao's is left
+/// there to reach).
+pub async fn stop(host: SshHost, pid: u32, close: bool) -> Result<(), AgentError> {
+    unblock(move || {
+        host.connect()?;
+        let stopped = host.run_ok(STOP, &[&pid.to_string()], b"").map(|_| ());
+        if close {
+            host.close();
+        }
+        stopped
+    })
+    .await
+    .map_err(ssh_error)
 }
 
 /// The local port of `http://127.0.0.1:PORT`.

@@ -307,17 +307,23 @@ impl Servers {
         cx: &ProjectContext<'_>,
         old: &ServerRecord,
     ) -> Result<(ServerRecord, Client), AgentError> {
-        self.stop(cx, old).await?;
+        self.stop(cx, old, false).await?;
         self.start(cx).await
     }
 
-    /// Stops a server ao started: here by pid, on a host over ssh. Never one at a URL.
-    pub async fn stop(&self, cx: &ProjectContext<'_>, rec: &ServerRecord) -> Result<(), AgentError> {
+    /// Stops a server ao started: here by pid, on a host over ssh (ending the connection with
+    /// `close`). Never one at a URL.
+    pub async fn stop(
+        &self,
+        cx: &ProjectContext<'_>,
+        rec: &ServerRecord,
+        close: bool,
+    ) -> Result<(), AgentError> {
         match (&cx.project.location, &rec.remote) {
             (Location::Url(_), _) => Ok(()),
             (Location::Ssh(dest), Some(server)) => {
                 let host = remote::host(&self.settings, dest)?;
-                remote::stop(host, server.pid).await
+                remote::stop(host, server.pid, close).await
             }
             _ => {
                 stop_server(rec.identity()).await;
@@ -490,7 +496,7 @@ impl Servers {
             config_fingerprint: config_fingerprint(project),
             remote: Some(started.server.clone()),
         };
-        let stop_it = || remote::stop(host.clone(), started.server.pid);
+        let stop_it = || remote::stop(host.clone(), started.server.pid, false);
         let client = match wait_healthy(&rec, remote::HEALTH_DEADLINE).await {
             Ok(c) => c,
             Err(e) => {

@@ -257,6 +257,20 @@ impl SshHost {
         Ok(())
     }
 
+    /// Ends the master, and with it every forward it carries (`ssh -O exit`); nothing when none
+    /// runs.
+    pub fn close(&self) {
+        if self.master().is_some() {
+            let _ = self
+                .ssh()
+                .args(["-O", "exit", &self.destination])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+
     /// The master's log, for `ao doctor` and error messages.
     pub fn log(&self) -> &Path {
         &self.log
