@@ -47,7 +47,7 @@ impl Reader<'_> {
             None => {
                 self.problem(
                     node.pos,
-                    format!("{what} has no `url`; add one, e.g. `url: https://opencode.internal:4096`"),
+                    format!("{what} has no `url`; add one, e.g. `url: http://127.0.0.1:4096`"),
                 );
                 None
             }
@@ -95,15 +95,28 @@ impl Reader<'_> {
     /// An `http://` or `https://` URL with a host, without its trailing slash.
     fn http_url(&mut self, raw: &str, pos: Pos) -> Option<String> {
         match reqwest::Url::parse(raw) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(u) if u.scheme() == "http" && u.host_str().is_some() => {
                 Some(raw.trim_end_matches('/').to_string())
+            }
+            // Like webhooks: ao is built without a TLS stack (docs/remote.md).
+            Ok(u) if u.scheme() == "https" => {
+                self.problem(
+                    pos,
+                    format!(
+                        "server.url {raw:?} is https, and this build of ao has no TLS to reach \
+                         it with; reach the server over http through an encrypted tunnel \
+                         (`kubectl port-forward`, `ssh -L`), or use `host:` to have ao start it \
+                         over ssh (see docs/remote.md)"
+                    ),
+                );
+                None
             }
             Ok(u) => {
                 self.problem(
                     pos,
                     format!(
-                        "server.url {raw:?} is a {} URL; ao talks to servers over http or https \
-                         only, e.g. https://opencode.internal:4096",
+                        "server.url {raw:?} is not an http URL ({}:); ao talks to servers over \
+                         http only, e.g. http://127.0.0.1:4096",
                         u.scheme()
                     ),
                 );
@@ -114,7 +127,7 @@ impl Reader<'_> {
                     pos,
                     format!(
                         "server.url {raw:?} is not a URL ({e}); write it like \
-                         https://opencode.internal:4096"
+                         http://127.0.0.1:4096"
                     ),
                 );
                 None
@@ -138,10 +151,9 @@ impl Reader<'_> {
                 self.problem(
                     pos,
                     format!(
-                        "server.passwordFile {} can be read by others (mode {:03o}); a password \
+                        "server.passwordFile {} can be read or written by others; a password \
                          file must be yours alone: chmod 600 {}",
                         path.display(),
-                        m.permissions().mode() & 0o777,
                         path.display()
                     ),
                 );

@@ -277,6 +277,10 @@ impl Reader<'_> {
                     Some(loc) if loc.is_remote() => {
                         self.remote_directory(name, &raw, node.pos, loc)
                     }
+                    // A `server` or `host` that is wrong: the path is still not on this machine.
+                    None if f.get("server").is_some() || f.get("host").is_some() => {
+                        Some(PathBuf::from(raw))
+                    }
                     _ => self.directory(name, &raw, node.pos),
                 },
             },
