@@ -1,13 +1,15 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
 //! [SECTION...]`; sections: status, spawn, wait,
-//! memory, crowd, watch, notify. Everything runs on the real opencode against the mock.
+//! memory, crowd, watch, notify, remote. Everything runs on the real opencode against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[path = "ao/notify.rs"]
 mod notify;
+#[path = "ao/remote.rs"]
+mod remote;
 #[path = "ao/scale.rs"]
 mod scale;
 #[path = "ao/watch.rs"]
@@ -43,6 +45,9 @@ fn main() {
     }
     if run("notify") {
         notify::run();
+    }
+    if run("remote") {
+        remote::run();
     }
 }
 

@@ -5,14 +5,14 @@
 //! meanwhile: this machine is both ends, so /proc shows both.
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+
 use std::time::{Duration, Instant};
 
 use ao_core::home::StateHome;
 use ao_core::runtime::process::ProcessIdentity;
 use ao_core::store::Store;
+use ao_test_support::remote::{start_owned, Owned, RemoteServerGuard, Sshd};
 use ao_test_support::{
     assert_cost, error_of, opencode_bin, script, wait_until, workspace_of, ArgvScanner, Scenario,
     ToolCall, Turn, World,
@@ -42,33 +42,6 @@ fn permitted(marker: &str, file: &str) -> ao_test_support::Script {
 }
 
 const PERMITTED_USAGE: [(u64, u64); 2] = [(100, 5), (120, 8)];
-
-/// A process the test started in a process group of its own, stopped by pid when dropped.
-struct Owned(ProcessIdentity);
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        self.0.stop(Duration::from_secs(5));
-    }
-}
-
-fn start_owned(mut cmd: Command, log: &Path) -> Owned {
-    let out = std::fs::File::create(log).expect("log");
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log"))
-        .stderr(out)
-        .process_group(0)
-        .spawn()
-        .expect("start");
-    let id = ProcessIdentity::of(child.id()).expect("it runs");
-    // Reaped by whoever waits; the identity is what the test follows.
-    std::thread::spawn(move || {
-        let mut child = child;
-        let _ = child.wait();
-    });
-    Owned(id)
-}
 
 /// The value the OpenCode plugin keeps under `key` in the world's store.
 fn plugin_value(w: &World, key: &str) -> Option<Value> {
@@ -254,158 +227,6 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
 // ---------------------------------------------------------------------------------------------
 // A host over SSH.
 
-/// A private OpenSSH server on 127.0.0.1, and a `~/.ssh/config` naming it, in the world.
-struct Sshd {
-    process: Option<Owned>,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Sshd {
-    fn start(w: &mut World) -> Sshd {
-        let dir = w.root().join("sshd");
-        let home = w.root().join("person");
-        let remote = w.root().join("remote");
-        for d in [&dir, &home.join(".ssh"), &remote.join("bin")] {
-            std::fs::create_dir_all(d).expect("mkdir");
-        }
-        for key in ["host_key", "user_key"] {
-            let ok = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(dir.join(key))
-                .status()
-                .expect("ssh-keygen");
-            assert!(ok.success());
-        }
-        std::fs::copy(dir.join("user_key.pub"), dir.join("authorized_keys")).expect("keys");
-        // sshd runs as root and needs its privilege separation directory, as its service makes.
-        let _ = std::fs::create_dir_all("/run/sshd");
-        std::os::unix::fs::symlink(opencode_bin(), remote.join("bin/opencode")).expect("link");
-        let free_port = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("port")
-                .port()
-        };
-        let (port, bare_port) = (free_port(), free_port());
-        // What the "host" gives every session: OpenCode's homes of its own, and a PATH with
-        // opencode on one port (the host `builder`) and without it on the other (`bare`). sshd
-        // ignores a PATH the client sends, and a Match block's SetEnv replaces the global one.
-        let shared_config = ao_test_support::repo_root().join("target/test-opencode-config");
-        let d = |p: &str| remote.join(p).display().to_string();
-        let env = format!(
-            "XDG_DATA_HOME={} XDG_STATE_HOME={} XDG_CACHE_HOME={} XDG_CONFIG_HOME={} \
-             OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_LSP_DOWNLOAD=1",
-            d("xdg/data"),
-            d("xdg/state"),
-            d("xdg/cache"),
-            shared_config.display()
-        );
-        std::fs::write(
-            dir.join("sshd_config"),
-            format!(
-                "ListenAddress 127.0.0.1:{port}\nListenAddress 127.0.0.1:{bare_port}\n\
-                 HostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\n\
-                 StrictModes no\nUsePAM no\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-                 Match LocalPort {port}\n  SetEnv {env} PATH={bin}:/usr/bin:/bin\n\
-                 Match LocalPort {bare_port}\n  SetEnv {env}\n",
-                hk = dir.join("host_key").display(),
-                ak = dir.join("authorized_keys").display(),
-                pid = dir.join("sshd.pid").display(),
-                bin = d("bin"),
-            ),
-        )
-        .expect("sshd_config");
-        let host = |name: &str, port: u16| {
-            format!(
-                "Host {name}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile \
-                 {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  \
-                 StrictHostKeyChecking accept-new\n",
-                user = nix::unistd::User::from_uid(nix::unistd::getuid())
-                    .ok()
-                    .flatten()
-                    .map(|u| u.name)
-                    .unwrap_or_else(|| "root".into()),
-                key = dir.join("user_key").display(),
-                known = dir.join("known_hosts").display(),
-            )
-        };
-        let ssh_config = home.join(".ssh/config");
-        std::fs::write(
-            &ssh_config,
-            format!(
-                "{}{}",
-                host("builder", port),
-                host("bare", bare_port)
-            ),
-        )
-        .expect("ssh config");
-        std::fs::set_permissions(&ssh_config, std::fs::Permissions::from_mode(0o600)).unwrap();
-        // ssh finds ~/.ssh/config through the password database, not $HOME: ao is told.
-        w.set_env("HOME", &home);
-        w.set_env("AO_SSH_CONFIG", &ssh_config);
-        let mut sshd = Sshd {
-            process: None,
-            port,
-            dir,
-        };
-        sshd.run();
-        sshd
-    }
-
-    /// Starts sshd on its port (again) and waits until it accepts.
-    fn run(&mut self) {
-        let mut cmd = Command::new("/usr/sbin/sshd");
-        cmd.arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(self.dir.join("sshd_config"));
-        self.process = Some(start_owned(cmd, &self.dir.join("sshd.log")));
-        let port = self.port;
-        wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port))
-                .map(|_| ())
-                .map_err(|e| format!("sshd does not listen: {e}"))
-        });
-    }
-
-    /// Stops the listening sshd: new connections are refused, as from a host that is down.
-    fn down(&mut self) {
-        self.process = None;
-    }
-}
-
-/// Stops, by pid, the project server ao started on the "host" (this machine) and the ssh
-/// masters, should the test fail before `ao kill` does it.
-struct RemoteServerGuard(PathBuf);
-
-impl Drop for RemoteServerGuard {
-    fn drop(&mut self) {
-        let home = StateHome::at(&self.0);
-        for host in ["builder", "bare"] {
-            let dest = ao_core::remote::SshDestination(host.into());
-            let master = ao_core::remote::ssh::SshHost::new(&home, &dest)
-                .ok()
-                .and_then(|h| h.master())
-                .and_then(ProcessIdentity::of);
-            if let Some(id) = master {
-                id.stop(Duration::from_secs(3));
-            }
-        }
-        let Ok(store) = Store::open(&home.store_path()) else {
-            return;
-        };
-        let Ok(Some(v)) = store.plugin_state("opencode").get_blocking::<Value>("server:web") else {
-            return;
-        };
-        let pid = v["remote"]["pid"].as_u64().unwrap_or(0) as u32;
-        if let Some(id) = (pid > 1).then(|| ProcessIdentity::of(pid)).flatten() {
-            id.stop(Duration::from_secs(5));
-        }
-    }
-}
-
 #[test]
 fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     let mut w = World::new(
@@ -430,7 +251,7 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
         project("web", "builder", &web),
         project("bare", "bare", &bare)
     ));
-    let _remote_server = RemoteServerGuard(w.home());
+    let _remote_server = RemoteServerGuard::new(&w, "web", &["builder", "bare"]);
     let secret = w.home().join("secrets/opencode-web.password");
     let scanner = ArgvScanner::start(move || {
         std::fs::read_to_string(&secret)

@@ -7,6 +7,7 @@
 
 mod argv;
 mod lines;
+pub mod remote;
 mod terminal;
 
 pub use argv::ArgvScanner;
