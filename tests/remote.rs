@@ -160,15 +160,25 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     write_private(&password_file, "not-the-password");
     let s = w.session(&id);
     let (name, message) = error_of(&s);
-    assert_eq!((s["activity"].as_str(), name.as_str()), (Some("exited"), "Unauthorized"), "{s:#}");
+    assert_eq!(
+        (s["activity"].as_str(), name.as_str()),
+        (Some("exited"), "Unauthorized"),
+        "{s:#}"
+    );
     assert!(message.contains("project api"), "{message}");
-    assert!(message.contains(&password_file.display().to_string()), "{message}");
+    assert!(
+        message.contains(&password_file.display().to_string()),
+        "{message}"
+    );
     write_private(&password_file, password);
 
     w.ao_ok(&["permit", &id]);
     let s = w.wait_activity(&id, "ready");
     assert_cost(&s, cost(&PERMITTED_USAGE));
-    assert_eq!(std::fs::read_to_string(dir.join("out.txt")).unwrap(), "hi\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.txt")).unwrap(),
+        "hi\n"
+    );
     let host = url.trim_start_matches("http://");
     assert_eq!(s["host"], host);
     let table = w.ao_ok(&["status"]);
@@ -178,7 +188,11 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     // under its data directory); ao cannot look into it, so only --force removes it.
     let s = w.wait_activity(&tree, "ready");
     let wt = workspace_of(&s);
-    assert!(wt.starts_with(w.root().join("elsewhere/data")), "{}", wt.display());
+    assert!(
+        wt.starts_with(w.root().join("elsewhere/data")),
+        "{}",
+        wt.display()
+    );
     assert_eq!(s["branch"], "opencode/agent-1");
     let out = w.ao_ok(&["kill", &tree]);
     assert!(out.contains("kept its work tree"), "{out}");
@@ -201,14 +215,20 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     let (elapsed, all) = timed_status();
     let of = |id: &str| all.iter().find(|s| s["id"] == id).cloned().expect(id);
     let (name, message) = error_of(&of(&far));
-    assert_eq!((of(&far)["activity"].as_str(), name.as_str()), (Some("exited"), "Unreachable"));
+    assert_eq!(
+        (of(&far)["activity"].as_str(), name.as_str()),
+        (Some("exited"), "Unreachable")
+    );
     assert!(message.contains("127.0.0.3"), "{message}");
     assert_eq!(of(&near)["activity"], "ready");
     assert_eq!(of(&id)["activity"], "ready");
     // Its timeout is 1 s (the connect timeout of a server elsewhere), far below the 10 s budget;
     // the margin is for a loaded machine, not for waiting.
     let bound = reachable + Duration::from_millis(1100 + 700);
-    assert!(elapsed < bound, "status took {elapsed:?} (reachable only: {reachable:?})");
+    assert!(
+        elapsed < bound,
+        "status took {elapsed:?} (reachable only: {reachable:?})"
+    );
     // ao cannot abort a turn on a server it cannot reach, and says so.
     let err = w.ao_fails(&["kill", &far], 1);
     assert!(err.contains("could not be aborted"), "{err}");
@@ -218,10 +238,17 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     w.ao_ok(&["kill", "api"]);
     w.ao_ok(&["kill", "near"]);
     w.ao_ok(&["kill", "far"]);
-    assert!(server.0.is_alive(), "ao must never stop a server it did not start");
+    assert!(
+        server.0.is_alive(),
+        "ao must never stop a server it did not start"
+    );
     let (scans, found) = scanner.finish();
     assert!(scans > 10, "the scanner barely ran ({scans} passes)");
-    assert!(found.is_empty(), "a password in an argv:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "a password in an argv:\n{}",
+        found.join("\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,9 +325,17 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     master.stop(Duration::from_secs(3));
     let started = Instant::now();
     let s = w.session(&id);
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     let (name, message) = error_of(&s);
-    assert_eq!((s["activity"].as_str(), name.as_str()), (Some("exited"), "Unreachable"), "{s:#}");
+    assert_eq!(
+        (s["activity"].as_str(), name.as_str()),
+        (Some("exited"), "Unreachable"),
+        "{s:#}"
+    );
     assert!(message.contains("builder"), "{message}");
     assert!(server_there.is_alive());
 
@@ -311,8 +346,15 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     });
     assert_cost(&s, cost(&PERMITTED_USAGE));
     let record = plugin_value(&w, "server:web").expect("the server's record");
-    assert_ne!(record["pid"].as_u64(), Some(u64::from(master.pid)), "a new tunnel");
-    assert_eq!(record["remote"]["pid"].as_u64(), Some(u64::from(server_there.pid)));
+    assert_ne!(
+        record["pid"].as_u64(),
+        Some(u64::from(master.pid)),
+        "a new tunnel"
+    );
+    assert_eq!(
+        record["remote"]["pid"].as_u64(),
+        Some(u64::from(server_there.pid))
+    );
 
     // Kill keeps a work tree that holds work, there as here.
     std::fs::write(wt.join("notes.txt"), "mine").unwrap();
@@ -332,5 +374,9 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
 
     let (scans, found) = scanner.finish();
     assert!(scans > 10, "the scanner barely ran ({scans} passes)");
-    assert!(found.is_empty(), "a password in an argv:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "a password in an argv:\n{}",
+        found.join("\n")
+    );
 }

@@ -40,7 +40,10 @@ pub fn run() {
             t.elapsed()
         })
         .collect();
-    println!("ao spawn over ssh, cold (master, server, tunnel, work tree): {}", ms(cold));
+    println!(
+        "ao spawn over ssh, cold (master, server, tunnel, work tree): {}",
+        ms(cold)
+    );
     println!(
         "ao spawn over ssh, warm (work tree by git over ssh, prompt stored): {}",
         spread(&mut warm, "spawns")
@@ -56,7 +59,10 @@ pub fn run() {
             t.elapsed()
         })
         .collect();
-    println!("ao spawn here, cold (server, work tree): {}", ms(local_cold));
+    println!(
+        "ao spawn here, cold (server, work tree): {}",
+        ms(local_cold)
+    );
     println!("ao spawn here, warm: {}", spread(&mut local_warm, "spawns"));
     wait_all_ready(&w);
     let local_status = median_of(10, || {

@@ -63,4 +63,3 @@ impl Drop for ArgvScanner {
         self.stop.store(true, Ordering::SeqCst);
     }
 }
-

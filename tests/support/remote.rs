@@ -124,11 +124,7 @@ impl Sshd {
         let ssh_config = home.join(".ssh/config");
         std::fs::write(
             &ssh_config,
-            format!(
-                "{}{}",
-                host("builder", port),
-                host("bare", bare_port)
-            ),
+            format!("{}{}", host("builder", port), host("bare", bare_port)),
         )
         .expect("ssh config");
         std::fs::set_permissions(&ssh_config, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -201,7 +197,10 @@ impl Drop for RemoteServerGuard {
         let Ok(store) = Store::open(&home.store_path()) else {
             return;
         };
-        let Ok(Some(v)) = store.plugin_state("opencode").get_blocking::<Value>(&format!("server:{}", self.project)) else {
+        let Ok(Some(v)) = store
+            .plugin_state("opencode")
+            .get_blocking::<Value>(&format!("server:{}", self.project))
+        else {
             return;
         };
         let pid = v["remote"]["pid"].as_u64().unwrap_or(0) as u32;
@@ -210,4 +209,3 @@ impl Drop for RemoteServerGuard {
         }
     }
 }
-

@@ -455,6 +455,24 @@ mod tests {
     }
 
     #[test]
+    fn the_host_column_shows_when_a_project_is_remote() {
+        let table = |statuses: &[SessionStatus]| {
+            let mut out = Vec::new();
+            status_table(&mut out, statuses, false, 120).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let here = status("demo/agent-1", "hi");
+        assert!(!table(std::slice::from_ref(&here)).contains("HOST"));
+        let mut there = status("web/agent-1", "hi");
+        there.host = Some("builder1".into());
+        let both = table(&[here, there]);
+        let lines: Vec<&str> = both.lines().collect();
+        assert!(lines[0].contains(" HOST "), "{both}");
+        assert!(lines[1].contains(" local "), "{both}");
+        assert!(lines.iter().any(|l| l.contains(" builder1 ")), "{both}");
+    }
+
+    #[test]
     fn the_plan_column_shows_when_a_session_has_a_plan_and_the_table_has_room() {
         let mut planned = status("demo/agent-1", "hi");
         planned.todos = Some(ao_core::session::TodoCount { done: 3, total: 7 });

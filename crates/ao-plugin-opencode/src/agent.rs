@@ -171,7 +171,9 @@ impl Agent for OpenCodeAgent {
                         (AgentError::Unauthorized(m), _) => {
                             every(Activity::Exited, "Unauthorized", m)
                         }
-                        (AgentError::Unreachable(m), _) => every(Activity::Exited, "Unreachable", m),
+                        (AgentError::Unreachable(m), _) => {
+                            every(Activity::Exited, "Unreachable", m)
+                        }
                         (_, m) => every(Activity::Blocked, "ServerUnresponsive", m),
                     },
                     Err(e) => every(
@@ -237,7 +239,10 @@ impl Agent for OpenCodeAgent {
     ) -> Result<(), AgentError> {
         let (_, client) = self.servers.ensure(cx).await?;
         client
-            .remove_worktree(&cx.project.path.to_string_lossy(), &wt.path.to_string_lossy())
+            .remove_worktree(
+                &cx.project.path.to_string_lossy(),
+                &wt.path.to_string_lossy(),
+            )
             .await
             .map_err(agent_error)
     }

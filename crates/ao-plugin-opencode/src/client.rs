@@ -255,7 +255,11 @@ impl Client {
 
     /// `DELETE /experimental/worktree?directory=`: removes the work tree `worktree` of the
     /// repository at `directory`, with its branch, whatever it holds (measured on 1.18.33).
-    pub async fn remove_worktree(&self, directory: &str, worktree: &str) -> Result<(), ClientError> {
+    pub async fn remove_worktree(
+        &self,
+        directory: &str,
+        worktree: &str,
+    ) -> Result<(), ClientError> {
         let _: serde_json::Value = self
             .call(
                 Method::DELETE,

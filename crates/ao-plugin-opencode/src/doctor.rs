@@ -41,7 +41,10 @@ impl OpenCodeAgent {
             .any(|p| matches!(p.project.location, ao_core::remote::Location::Ssh(_)))
         {
             all.push(match find_program(std::path::Path::new("ssh")) {
-                Some(found) => Check::ok("ssh", format!("{} (for projects with `host:`)", found.display())),
+                Some(found) => Check::ok(
+                    "ssh",
+                    format!("{} (for projects with `host:`)", found.display()),
+                ),
                 None => Check::fail(
                     "ssh",
                     "`ssh` not found on PATH; projects with `host:` are reached through it",
@@ -115,7 +118,10 @@ impl OpenCodeAgent {
                     None if project.location.is_remote() => {
                         format!("OpenCode {version} at {} answers", rec.url)
                     }
-                    None => format!("OpenCode {version} at {} (pid {}) answers", rec.url, rec.pid),
+                    None => format!(
+                        "OpenCode {version} at {} (pid {}) answers",
+                        rec.url, rec.pid
+                    ),
                 },
             ),
             ServerState::Unresponsive(rec) => {

@@ -95,9 +95,10 @@ pub fn url_record(
 ) -> Result<ServerRecord, AgentError> {
     let name = format!("opencode-{project}.password");
     let password_file = if write {
-        let password = server.password.read().map_err(|e| {
-            AgentError::Unauthorized(format!("project {project}: {e}"))
-        })?;
+        let password = server
+            .password
+            .read()
+            .map_err(|e| AgentError::Unauthorized(format!("project {project}: {e}")))?;
         settings.home.write_secret(&name, &password)?
     } else {
         settings.home.secrets_dir()?.join(name)
@@ -309,7 +310,10 @@ pub fn observe_failure(
                 ao_core::remote::Location::Url(server) => {
                     unauthorized(&project.name, server).to_string()
                 }
-                _ => format!("project {}: the server on {where_} refused ao's password", project.name),
+                _ => format!(
+                    "project {}: the server on {where_} refused ao's password",
+                    project.name
+                ),
             };
             (AgentError::Unauthorized(m.clone()), m)
         }

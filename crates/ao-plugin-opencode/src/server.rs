@@ -347,7 +347,9 @@ impl Servers {
                 .collect()
         });
         if let Location::Ssh(dest) = &cx.project.location {
-            return self.start_remote(cx, dest, previous.as_ref(), &password).await;
+            return self
+                .start_remote(cx, dest, previous.as_ref(), &password)
+                .await;
         }
         let old_port = previous.as_ref().and_then(|r| port_of(&r.url));
         if let Some(port) = old_port {

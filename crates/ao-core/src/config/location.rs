@@ -43,7 +43,9 @@ impl Reader<'_> {
         let f = self.fields(node, &what, SERVER_KEYS, "a map with `url`")?;
         let before = self.problems.len();
         let url = match f.get("url") {
-            Some(n) => self.string(n, "server.url").and_then(|u| self.http_url(&u, n.pos)),
+            Some(n) => self
+                .string(n, "server.url")
+                .and_then(|u| self.http_url(&u, n.pos)),
             None => {
                 self.problem(
                     node.pos,

@@ -52,7 +52,10 @@ impl PasswordSource {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| {
-                    format!("{} is not set; export the server's password in it", self.describe())
+                    format!(
+                        "{} is not set; export the server's password in it",
+                        self.describe()
+                    )
                 }),
             PasswordSource::File(path) => std::fs::read_to_string(path)
                 .map(|v| v.trim().to_string())

@@ -61,10 +61,11 @@ impl GitHost<'_> {
                 let dir = dir.to_string_lossy();
                 let mut all = vec![dir.as_ref()];
                 all.extend_from_slice(args);
-                host.run_ok(REMOTE_GIT, &all, b"").map_err(|e| WorkspaceError {
-                    action: args.join(" "),
-                    message: e.to_string(),
-                })
+                host.run_ok(REMOTE_GIT, &all, b"")
+                    .map_err(|e| WorkspaceError {
+                        action: args.join(" "),
+                        message: e.to_string(),
+                    })
             }
         }
     }
@@ -303,7 +304,12 @@ pub fn head_commit_on(host: GitHost<'_>, dir: &Path) -> Result<String, Workspace
 fn branch_exists(host: GitHost<'_>, repo: &Path, branch: &str) -> bool {
     host.succeeds(
         repo,
-        &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")],
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ],
     )
     .unwrap_or(false)
 }
