@@ -52,6 +52,17 @@ fn plugin_value(w: &World, key: &str) -> Option<Value> {
         .expect("read the plugin's state")
 }
 
+/// Asserts the session shows `exited` with the error `name`; its message.
+fn exited_with(s: &Value, name: &str) -> String {
+    let (got, message) = error_of(s);
+    assert_eq!(
+        (s["activity"].as_str(), got.as_str()),
+        (Some("exited"), name),
+        "{s:#}"
+    );
+    message
+}
+
 fn write_private(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -158,13 +169,7 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
 
     // A wrong password: nothing there can be seen, and the message says where it came from.
     write_private(&password_file, "not-the-password");
-    let s = w.session(&id);
-    let (name, message) = error_of(&s);
-    assert_eq!(
-        (s["activity"].as_str(), name.as_str()),
-        (Some("exited"), "Unauthorized"),
-        "{s:#}"
-    );
+    let message = exited_with(&w.session(&id), "Unauthorized");
     assert!(message.contains("project api"), "{message}");
     assert!(
         message.contains(&password_file.display().to_string()),
@@ -214,11 +219,7 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     w.set_config_text(&config(&hole.2));
     let (elapsed, all) = timed_status();
     let of = |id: &str| all.iter().find(|s| s["id"] == id).cloned().expect(id);
-    let (name, message) = error_of(&of(&far));
-    assert_eq!(
-        (of(&far)["activity"].as_str(), name.as_str()),
-        (Some("exited"), "Unreachable")
-    );
+    let message = exited_with(&of(&far), "Unreachable");
     assert!(message.contains("127.0.0.3"), "{message}");
     assert_eq!(of(&near)["activity"], "ready");
     assert_eq!(of(&id)["activity"], "ready");
@@ -242,13 +243,7 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
         server.0.is_alive(),
         "ao must never stop a server it did not start"
     );
-    let (scans, found) = scanner.finish();
-    assert!(scans > 10, "the scanner barely ran ({scans} passes)");
-    assert!(
-        found.is_empty(),
-        "a password in an argv:\n{}",
-        found.join("\n")
-    );
+    scanner.assert_clean();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,12 +325,7 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
         "{:?}",
         started.elapsed()
     );
-    let (name, message) = error_of(&s);
-    assert_eq!(
-        (s["activity"].as_str(), name.as_str()),
-        (Some("exited"), "Unreachable"),
-        "{s:#}"
-    );
+    let message = exited_with(&s, "Unreachable");
     assert!(message.contains("builder"), "{message}");
     assert!(server_there.is_alive());
 
@@ -372,11 +362,5 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
         }
     });
 
-    let (scans, found) = scanner.finish();
-    assert!(scans > 10, "the scanner barely ran ({scans} passes)");
-    assert!(
-        found.is_empty(),
-        "a password in an argv:\n{}",
-        found.join("\n")
-    );
+    scanner.assert_clean();
 }

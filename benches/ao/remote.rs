@@ -29,17 +29,7 @@ pub fn run() {
     let _guard = RemoteServerGuard::new(&w, "far", &["builder"]);
 
     // Cold: the ssh master, the server on the host, the tunnel, the work tree, the prompt.
-    let t = Instant::now();
-    let first = w.spawn(&["far", "bench"]);
-    let cold = t.elapsed();
-    w.wait_activity(&first, "ready");
-    let mut warm: Vec<Duration> = (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            w.spawn(&["far", "bench"]);
-            t.elapsed()
-        })
-        .collect();
+    let (cold, mut warm) = spawn_times(&w, "far");
     println!(
         "ao spawn over ssh, cold (master, server, tunnel, work tree): {}",
         ms(cold)
@@ -48,22 +38,10 @@ pub fn run() {
         "ao spawn over ssh, warm (work tree by git over ssh, prompt stored): {}",
         spread(&mut warm, "spawns")
     );
-    // The same spawns on this machine, for comparison (the first starts the server).
-    let t = Instant::now();
-    w.spawn(&["local", "bench"]);
-    let local_cold = t.elapsed();
-    let mut local_warm: Vec<Duration> = (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            w.spawn(&["local", "bench"]);
-            t.elapsed()
-        })
-        .collect();
-    println!(
-        "ao spawn here, cold (server, work tree): {}",
-        ms(local_cold)
-    );
-    println!("ao spawn here, warm: {}", spread(&mut local_warm, "spawns"));
+    // The same spawns on this machine, for comparison.
+    let (cold, mut warm) = spawn_times(&w, "local");
+    println!("ao spawn here, cold (server, work tree): {}", ms(cold));
+    println!("ao spawn here, warm: {}", spread(&mut warm, "spawns"));
     wait_all_ready(&w);
     let local_status = median_of(10, || {
         let t = Instant::now();
@@ -80,6 +58,19 @@ pub fn run() {
     println!("  server behind the ssh tunnel: {}", ms(far_status));
     w.ao_ok(&["kill", "far"]);
     w.ao_ok(&["kill", "local"]);
+}
+
+/// Ten spawns in `project`: the first (which starts its server), and the nine after it.
+fn spawn_times(w: &World, project: &str) -> (Duration, Vec<Duration>) {
+    let mut times: Vec<Duration> = (0..10)
+        .map(|_| {
+            let t = Instant::now();
+            w.spawn(&[project, "bench"]);
+            t.elapsed()
+        })
+        .collect();
+    let cold = times.remove(0);
+    (cold, times)
 }
 
 fn wait_all_ready(w: &World) {

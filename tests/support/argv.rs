@@ -58,6 +58,19 @@ impl ArgvScanner {
     }
 }
 
+impl ArgvScanner {
+    /// Stops the scan and asserts that it ran and found nothing.
+    pub fn assert_clean(self) {
+        let (scans, found) = self.finish();
+        assert!(scans > 10, "the scanner barely ran ({scans} passes)");
+        assert!(
+            found.is_empty(),
+            "a secret in an argv:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
 impl Drop for ArgvScanner {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
