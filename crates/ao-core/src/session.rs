@@ -269,6 +269,19 @@ pub struct SessionError {
     pub message: String,
 }
 
+/// `error.name` of a session whose agent's server, on another machine, cannot be reached.
+pub const UNREACHABLE: &str = "Unreachable";
+/// `error.name` of a session whose agent's server refused ao's password.
+pub const UNAUTHORIZED: &str = "Unauthorized";
+
+impl SessionError {
+    /// Whether it says only that the session could not be seen (its server unreachable, or the
+    /// password refused), nothing about the session itself.
+    pub fn is_unseen(&self) -> bool {
+        self.name == UNREACHABLE || self.name == UNAUTHORIZED
+    }
+}
+
 /// What `ao status` reports for one session: the object of `ao status --json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionStatus {

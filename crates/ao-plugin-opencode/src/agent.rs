@@ -10,7 +10,7 @@ use ao_core::agent::{
 use ao_core::config::{ConfigValue, SettingProblem};
 use ao_core::remote::Location;
 use ao_core::runtime::LaunchSpec;
-use ao_core::session::{Activity, RuntimeKind, SessionError};
+use ao_core::session::{Activity, RuntimeKind, SessionError, UNAUTHORIZED, UNREACHABLE};
 use ao_core::transcript::TranscriptEntry;
 
 use crate::client::Client;
@@ -192,8 +192,8 @@ impl Agent for OpenCodeAgent {
             },
             // A host that cannot be reached (the tunnel could not be opened again), a password
             // that is missing: nothing there can be seen, though it may well go on.
-            Err(AgentError::Unreachable(m)) => every(Activity::Exited, "Unreachable", m),
-            Err(AgentError::Unauthorized(m)) => every(Activity::Exited, "Unauthorized", m),
+            Err(AgentError::Unreachable(m)) => every(Activity::Exited, UNREACHABLE, m),
+            Err(AgentError::Unauthorized(m)) => every(Activity::Exited, UNAUTHORIZED, m),
             Err(e) => every(Activity::Blocked, "Unobservable", e.to_string()),
         }
     }

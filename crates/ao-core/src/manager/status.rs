@@ -54,7 +54,10 @@ impl SessionManager {
             observed.push(match obs_by_address.remove(&r.address) {
                 Some(Some(obs)) => {
                     let json = serde_json::to_string(&obs).unwrap_or_default();
-                    if kept.get(&r.address).is_none_or(|k| k.json != json) {
+                    // A look that saw nothing (an unreachable host, a refused password) is not
+                    // kept: a later stale status shows what was last really seen.
+                    let unseen = obs.error.as_ref().is_some_and(|e| e.is_unseen());
+                    if !unseen && kept.get(&r.address).is_none_or(|k| k.json != json) {
                         let observed_at = now;
                         to_keep.push((r.address.clone(), LastObservation { json, observed_at }));
                     }
