@@ -303,6 +303,13 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     let s = w.wait_activity(&id, "ready");
     assert_cost(&s, cost(&PERMITTED_USAGE));
     assert_eq!(std::fs::read_to_string(wt.join("out.txt")).unwrap(), "hi\n");
+    let logs = w.ao_ok(&["logs", &id]);
+    assert!(logs.contains("Wrote it."), "{logs}");
+    // ao doctor says what a remote project needs here.
+    let doctor = String::from_utf8_lossy(&w.ao(&["doctor"]).stdout).into_owned();
+    assert!(doctor.contains("opencode on this machine too"), "{doctor}");
+    assert!(doctor.contains("for projects with `host:`"), "{doctor}");
+    assert!(doctor.contains("there) answers through"), "{doctor}");
 
     let s = w.wait_activity(&pane, "ready");
     assert_cost(&s, cost(&[(50, 4)]));

@@ -44,6 +44,18 @@ impl SessionManager {
                 source.address
             )));
         }
+        if let Some(host) = self
+            .config
+            .project(&source.address.project)?
+            .location
+            .host_label()
+        {
+            return Err(Error::Usage(format!(
+                "session {} works on {host}; ao fork copies work trees on this machine only (for \
+                 now), so `ao spawn` a new session there instead",
+                source.address
+            )));
+        }
         if let Some(name) = &opts.name {
             validate_name(name).map_err(|m| Error::Usage(format!("session name {name:?}: {m}")))?;
         }

@@ -116,6 +116,39 @@ impl SessionManager {
     }
 }
 
+impl SessionManager {
+    /// Refuses to restore a session whose work tree on its host is gone: ao does not make it
+    /// again there (yet).
+    pub(super) async fn check_remote_worktree(
+        &self,
+        dest: &SshDestination,
+        rec: &SessionRecord,
+    ) -> Result<()> {
+        let host = self.ssh_host(dest)?;
+        let dir = rec.workspace.clone();
+        let there = unblock(move || {
+            host.connect()?;
+            Ok::<_, crate::remote::ssh::SshError>(
+                host.run(r#"test -e "$1/.git""#, &[&dir.to_string_lossy()], b"")?
+                    .status
+                    .success(),
+            )
+        })
+        .await?;
+        if there {
+            return Ok(());
+        }
+        Err(crate::Error::Usage(format!(
+            "the work tree of {} ({} on {}) is gone, and ao brings back work trees on this machine \
+             only; its commits are on branch {}",
+            rec.address,
+            rec.workspace.display(),
+            dest.0,
+            rec.branch.as_deref().unwrap_or("?")
+        )))
+    }
+}
+
 fn record(rec: &mut SessionRecord, wt: Worktree, base: Option<String>) {
     rec.workspace = wt.path;
     rec.branch = Some(wt.branch);

@@ -157,7 +157,16 @@ impl SshHost {
             stdin_file: None,
         };
         let id = spawn_detached(&spec, &self.log).map_err(|e| {
-            SshError::Local(format!("cannot run ssh ({e}); install the OpenSSH client"))
+            if which::which("ssh").is_err() {
+                return SshError::Local(format!(
+                    "cannot run ssh ({e}); install the OpenSSH client"
+                ));
+            }
+            // ssh ran and gave up at once (a refused connection, say): what it said is in its log.
+            SshError::Unreachable {
+                host: self.destination.clone(),
+                message: log_since(&self.log, offset),
+            }
         })?;
         let deadline = Instant::now() + CONNECT_TIMEOUT + Duration::from_secs(1);
         loop {
