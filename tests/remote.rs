@@ -354,6 +354,29 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
         Some(u64::from(server_there.pid))
     );
 
+    // The server there dies: the next command that needs it starts it again, behind the same
+    // local port, so the TUIs and followers pointed at it find it again.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server_there.pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the server there");
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || match server_there.is_alive() {
+            true => Err("the server there did not die".to_string()),
+            false => Ok(()),
+        },
+    );
+    w.ao_ok(&["restore", &id]);
+    let s = w.wait_activity(&id, "ready");
+    assert_cost(&s, cost(&PERMITTED_USAGE));
+    let restarted = plugin_value(&w, "server:web").expect("the server's record");
+    assert_eq!(restarted["url"], record["url"]);
+    let server_there = ProcessIdentity::of(restarted["remote"]["pid"].as_u64().unwrap() as u32)
+        .expect("a new server runs on the host");
+
     // Kill keeps a work tree that holds work, there as here.
     std::fs::write(wt.join("notes.txt"), "mine").unwrap();
     let out = w.ao_ok(&["kill", &id]);

@@ -168,8 +168,8 @@ pub struct Started {
     pub local_port: u16,
 }
 
-/// Starts the project's server on the host and forwards a local port to it (`local_port` when
-/// free, else one the kernel picks).
+/// Starts the project's server on the host and forwards a local port to it: that of `previous`
+/// (the old server's local and remote ports) when free, else one the kernel picks.
 #[allow(clippy::too_many_arguments)]
 pub async fn start(
     host: SshHost,
@@ -177,12 +177,18 @@ pub async fn start(
     project: String,
     pure: bool,
     port: u16,
-    local_port: Option<u16>,
+    previous: Option<(u16, u16)>,
     password: String,
     config: String,
 ) -> Result<Started, AgentError> {
     unblock(move || {
         let master = host.connect()?;
+        // The old server's forward (local, remote) still holds the local port the TUIs and
+        // followers know: it goes, so that the new server gets that port.
+        if let Some((local, remote)) = previous {
+            host.cancel_forward(local, remote);
+        }
+        let local_port = previous.map(|(local, _)| local);
         let stdin = format!("{password}\n{config}\n");
         let script = format!("{REMOTE_PATH}\n{START}");
         let out = host.run_ok(

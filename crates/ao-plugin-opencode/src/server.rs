@@ -477,7 +477,7 @@ impl Servers {
             project.name.clone(),
             self.settings.pure,
             0,
-            previous.and_then(|r| remote::local_port(&r.url)),
+            previous.and_then(|r| Some((remote::local_port(&r.url)?, r.remote.as_ref()?.port))),
             password.to_string(),
             crate::settings::server_config(project).to_string(),
         )

@@ -266,6 +266,19 @@ impl SshHost {
         Ok(())
     }
 
+    /// Cancels the forward of `127.0.0.1:local` to `remote`, freeing the local port; nothing when
+    /// there is no such forward.
+    pub fn cancel_forward(&self, local: u16, remote: u16) {
+        let spec = format!("127.0.0.1:{local}:127.0.0.1:{remote}");
+        let _ = self
+            .ssh()
+            .args(["-O", "cancel", "-L", &spec, &self.destination])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
     /// Ends the master, and with it every forward it carries (`ssh -O exit`); nothing when none
     /// runs.
     pub fn close(&self) {
