@@ -6,11 +6,15 @@
 //! directories.
 
 mod argv;
+mod browser;
+mod dashboard;
 mod lines;
 pub mod remote;
 mod terminal;
 
 pub use argv::ArgvScanner;
+pub use browser::{free_port, Browser};
+pub use dashboard::{Answer, Dashboard, Events};
 pub use lines::Lines;
 pub use terminal::Terminal;
 

@@ -45,6 +45,7 @@ pub mod manager;
 pub mod monitor;
 pub mod notify;
 pub mod remote;
+pub mod report;
 pub mod resources;
 pub mod runtime;
 pub mod session;

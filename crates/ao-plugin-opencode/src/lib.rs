@@ -29,6 +29,7 @@ mod mid_turn;
 pub mod observe;
 pub mod remote;
 pub mod server;
+mod session_list;
 pub mod settings;
 pub mod transcript;
 pub mod types;
