@@ -122,12 +122,7 @@ impl SessionManager {
     fn work_tree(&self, rec: &SessionRecord) -> Result<WorkTree> {
         // git runs where the files are; for a project on another machine ao does not count or
         // show them (yet): `ao status` has no `files_changed` for its sessions.
-        if let Some(host) = self
-            .config
-            .project(&rec.address.project)?
-            .location
-            .host_label()
-        {
+        if let Some(host) = self.remote_host_of(rec)? {
             return Err(Error::Usage(format!(
                 "the files of {} are on {host}; run git there (in {}) to see what it changed",
                 rec.address,

@@ -44,12 +44,7 @@ impl SessionManager {
                 source.address
             )));
         }
-        if let Some(host) = self
-            .config
-            .project(&source.address.project)?
-            .location
-            .host_label()
-        {
+        if let Some(host) = self.remote_host_of(&source)? {
             return Err(Error::Usage(format!(
                 "session {} works on {host}; ao fork copies work trees on this machine only (for \
                  now), so `ao spawn` a new session there instead",

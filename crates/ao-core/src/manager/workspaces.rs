@@ -14,6 +14,15 @@ use crate::session::{SessionRecord, WorkspaceKind};
 use crate::workspace::{self, GitHost, KeepReason, Worktree, WorktreeFate};
 
 impl SessionManager {
+    /// The machine a session's project lives on, when it is not this one.
+    pub(super) fn remote_host_of(&self, rec: &SessionRecord) -> Result<Option<String>> {
+        Ok(self
+            .config
+            .project(&rec.address.project)?
+            .location
+            .host_label())
+    }
+
     /// The connection to a project's host.
     pub(super) fn ssh_host(&self, dest: &SshDestination) -> Result<SshHost> {
         Ok(SshHost::new(&self.home, dest)?)
