@@ -369,8 +369,8 @@ impl Client {
         .await
     }
 
-    /// `GET /session?limit=1`: a request that needs the password, to check it (the health check
-    /// answers without one).
+    /// `GET /session?limit=1`: the cheapest request on the route a status takes first, to check
+    /// that the server answers it with ao's password.
     pub async fn sessions_page(&self, timeout: Duration) -> Result<(), ClientError> {
         let _: serde_json::Value = self
             .call(Method::GET, "/session", &[("limit", "1")], None, timeout)

@@ -230,7 +230,8 @@ impl Servers {
         server: &ao_core::remote::UrlServer,
     ) -> Result<ServerState, AgentError> {
         let client = remote::url_client(&cx.project.name, server)?;
-        // The health check answers without a password; listing sessions needs one.
+        // The request a status makes first; a refused password is a 401 here (as on every
+        // route, /global/health included, measured on 1.18.33).
         match client.sessions_page(HEALTH_RETRY_TIMEOUT).await {
             Ok(()) => {}
             Err(e) => {
