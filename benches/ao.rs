@@ -1,7 +1,7 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
-//! [SECTION...]`; sections: status (scale: its part at scale alone), spawn, wait,
-//! memory, crowd, watch, notify, dashboard. Everything runs on the real opencode against the mock.
+//! [SECTION...]`; sections: status (scale: its part at scale alone), spawn, wait, memory,
+//! crowd, watch, notify, dashboard, remote. Everything runs on the real opencode against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 mod dashboard;
 #[path = "ao/notify.rs"]
 mod notify;
+#[path = "ao/remote.rs"]
+mod remote;
 #[path = "ao/scale.rs"]
 mod scale;
 #[path = "ao/watch.rs"]
@@ -51,6 +53,9 @@ fn main() {
     }
     if run("dashboard") {
         dashboard::run();
+    }
+    if run("remote") {
+        remote::run();
     }
 }
 

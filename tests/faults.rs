@@ -9,13 +9,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ao_core::fault::{CRASH_AT_ENV, SPAWN_CRASH_POINTS};
 use ao_core::home::StateHome;
-use ao_test_support::{ao_bin, error_of, git, script, tokens, wait_until, Scenario, Turn, World};
+use ao_test_support::{
+    ao_bin, error_of, git, script, tokens, wait_until, ArgvScanner, Scenario, Turn, World,
+};
 use serde_json::{json, Value};
 
 /// 110 input x $3/M + 7 output x $15/M.
@@ -671,65 +671,6 @@ fn a_corrupted_store_is_a_clear_error_and_is_left_as_it_is() {
 
 // ---------------------------------------------------------------------------------------------
 // Security.
-
-/// Scans every process's argv for `needles` until stopped; returns what it found.
-struct ArgvScanner {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<Vec<String>>>,
-    scans: Arc<Mutex<usize>>,
-}
-
-impl ArgvScanner {
-    /// `needles` is asked again on every pass, so that a secret written later is looked for too.
-    fn start(needles: impl Fn() -> Vec<String> + Send + 'static) -> ArgvScanner {
-        let stop = Arc::new(AtomicBool::new(false));
-        let scans = Arc::new(Mutex::new(0));
-        let (stop2, scans2) = (stop.clone(), scans.clone());
-        let me = std::process::id().to_string();
-        let thread = std::thread::spawn(move || {
-            let mut found = Vec::new();
-            while !stop2.load(Ordering::SeqCst) {
-                let needles = needles();
-                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
-                        continue;
-                    }
-                    let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
-                        continue;
-                    };
-                    let argv = String::from_utf8_lossy(&raw).replace('\0', " ");
-                    for n in &needles {
-                        if argv.contains(n.as_str()) {
-                            found.push(format!("pid {name}: {argv}"));
-                        }
-                    }
-                }
-                *scans2.lock().unwrap() += 1;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            found
-        });
-        ArgvScanner {
-            stop,
-            thread: Some(thread),
-            scans,
-        }
-    }
-
-    fn finish(mut self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::SeqCst);
-        let found = self.thread.take().unwrap().join().expect("scanner");
-        let scans = *self.scans.lock().unwrap();
-        (scans, found)
-    }
-}
-
-impl Drop for ArgvScanner {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
 
 /// One HTTP/1.1 request without a client library; the status code.
 fn http_status(addr: &str, path: &str, auth: Option<&str>) -> u16 {

@@ -5,11 +5,14 @@
 //! followers, project servers), by pid, kills its tmux server and removes its temporary
 //! directories.
 
+mod argv;
 mod browser;
 mod dashboard;
 mod lines;
+pub mod remote;
 mod terminal;
 
+pub use argv::ArgvScanner;
 pub use browser::{free_port, Browser};
 pub use dashboard::{Answer, Dashboard, Events};
 pub use lines::Lines;
@@ -69,6 +72,7 @@ pub struct World {
     tmux_socket: String,
     projects: Vec<(String, String)>,
     opencode_extra: std::collections::HashMap<String, Value>,
+    extra_env: Vec<(String, std::ffi::OsString)>,
 }
 
 impl World {
@@ -89,6 +93,7 @@ impl World {
             tmux_socket: format!("ao-test-{}-{n}", std::process::id()),
             projects: Vec::new(),
             opencode_extra: Default::default(),
+            extra_env: Vec::new(),
         }
     }
 
@@ -207,7 +212,17 @@ impl World {
             // means the budget passes --timeout itself.
             .env("AO_STATUS_TIMEOUT", "20")
             .env_remove("TMUX");
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
         cmd
+    }
+
+    /// Sets an environment variable for every program this world runs from now on (`HOME` and
+    /// `AO_SSH_CONFIG` for a test's own ssh setup, say).
+    pub fn set_env(&mut self, key: &str, value: impl Into<std::ffi::OsString>) {
+        self.extra_env.retain(|(k, _)| k != key);
+        self.extra_env.push((key.to_string(), value.into()));
     }
 
     /// Runs `ao` and returns its output, whatever its exit code.

@@ -166,6 +166,23 @@ pub fn status_table(
     if show_plan {
         fixed += plan_w + 1;
     }
+    // HOST when any session's project lives on another machine.
+    let hosts: Vec<&str> = statuses
+        .iter()
+        .map(|s| s.host.as_deref().unwrap_or("local"))
+        .collect();
+    let show_host = statuses.iter().any(|s| s.host.is_some());
+    let host_w = hosts.iter().map(|h| h.width()).max().unwrap_or(0).max(4);
+    if show_host {
+        fixed += host_w + 1;
+    }
+    let host_cell = |text: &str| {
+        if show_host {
+            format!(" {}", pad(text, host_w))
+        } else {
+            String::new()
+        }
+    };
     let plan_cell = |text: &str| {
         if show_plan {
             format!(" {text:>plan_w$}")
@@ -183,7 +200,7 @@ pub fn status_table(
     let summary_header = if summary_w >= 7 { "  SUMMARY" } else { "" };
     writeln!(
         out,
-        "{} {:<activity_w$} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{summary_header}",
+        "{} {:<activity_w$} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{}{summary_header}",
         pad(&fit("SESSION", session_w), session_w),
         "ACTIVITY",
         "PROCESS",
@@ -191,9 +208,16 @@ pub fn status_table(
         "IN",
         "OUT",
         plan_cell("PLAN"),
+        host_cell("HOST"),
     )?;
     let detail_w = width.saturating_sub(4);
-    for (((s, row), activity), plan) in statuses.iter().zip(&rows).zip(&activities).zip(&plans) {
+    for ((((s, row), activity), plan), host) in statuses
+        .iter()
+        .zip(&rows)
+        .zip(&activities)
+        .zip(&plans)
+        .zip(&hosts)
+    {
         let activity = format!("{activity:<activity_w$}");
         let summary = if summary_w >= 7 {
             format!(
@@ -204,7 +228,7 @@ pub fn status_table(
             String::new()
         };
         let line = format!(
-            "{} {} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{summary}",
+            "{} {} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{}{summary}",
             pad(&fit(&row[0], session_w), session_w),
             paint(&activity, activity_color(s.activity), color),
             row[1],
@@ -212,6 +236,7 @@ pub fn status_table(
             row[3],
             row[4],
             plan_cell(plan),
+            host_cell(host),
         );
         writeln!(out, "{}", line.trim_end())?;
         for p in &s.pending {
@@ -339,11 +364,30 @@ mod tests {
             }),
             stale: false,
             stale_since: None,
+            host: None,
             todos: None,
             files_changed: None,
             attach_command: None,
             restore_command: None,
         }
+    }
+
+    #[test]
+    fn the_host_column_shows_when_a_project_is_remote() {
+        let table = |statuses: &[SessionStatus]| {
+            let mut out = Vec::new();
+            status_table(&mut out, statuses, false, 120).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let here = status("demo/agent-1", "hi");
+        assert!(!table(std::slice::from_ref(&here)).contains("HOST"));
+        let mut there = status("web/agent-1", "hi");
+        there.host = Some("builder1".into());
+        let both = table(&[here, there]);
+        let lines: Vec<&str> = both.lines().collect();
+        assert!(lines[0].contains(" HOST "), "{both}");
+        assert!(lines[1].contains(" local "), "{both}");
+        assert!(lines.iter().any(|l| l.contains(" builder1 ")), "{both}");
     }
 
     #[test]

@@ -417,6 +417,42 @@ pub trait Agent: Send + Sync {
         )))
     }
 
+    /// Checks, before a new session makes anything, that what the agent needs is there where the
+    /// project lives ([`ProjectConfig::location`]): its program on an ssh host, a server at a URL
+    /// that answers with the configured password. The error says what is missing, and where.
+    async fn preflight(&self, _cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+        Ok(())
+    }
+
+    /// A work tree for session `name`, made by the agent's own server, for a project whose
+    /// server someone else runs (ao cannot run git there). The default refuses.
+    async fn create_workspace(
+        &self,
+        cx: &ProjectContext<'_>,
+        _name: &str,
+    ) -> Result<crate::workspace::Worktree, AgentError> {
+        Err(AgentError::Refused(format!(
+            "{} cannot make work trees on the server of project {}; set `workspace: none`",
+            self.name(),
+            cx.project.name
+        )))
+    }
+
+    /// Removes a work tree [`create_workspace`](Agent::create_workspace) made, with whatever it
+    /// holds (ao calls it only for `ao kill --force`). The default refuses.
+    async fn remove_workspace(
+        &self,
+        cx: &ProjectContext<'_>,
+        wt: &crate::workspace::Worktree,
+    ) -> Result<(), AgentError> {
+        Err(AgentError::Refused(format!(
+            "{} cannot remove the work tree {} on the server of project {}",
+            self.name(),
+            wt.path.display(),
+            cx.project.name
+        )))
+    }
+
     /// The pid of what the agent keeps running for the project (a server shared by its
     /// sessions), for `ao show`'s resources; `None` when there is none or it is not running.
     async fn server_pid(&self, cx: &ProjectContext<'_>) -> Option<u32> {

@@ -57,6 +57,10 @@ pub enum Error {
     #[error("{0}")]
     Workspace(#[from] crate::workspace::WorkspaceError),
 
+    /// A host could not be reached over ssh, or a command there failed.
+    #[error("{0}")]
+    Remote(#[from] crate::remote::ssh::SshError),
+
     /// `ao wait` gave up: the session exited first, or the time ran out.
     #[error("{0}")]
     Wait(String),

@@ -22,6 +22,8 @@
 //!   session again whenever it changes, for `ao watch` and every other live view;
 //! - [`monitor`]: the per-project monitor, which records transitions, fires [`notify`]'s
 //!   notifiers exactly once per real transition and enforces budgets;
+//! - [`remote`]: where a project's agent server lives (here, at a URL, over SSH), and the SSH
+//!   connection that reaches a host;
 //! - [`doctor`]: the checks of `ao doctor`, each with what to do about it;
 //! - [`init`]: the commented config `ao init` writes for a directory.
 //!
@@ -42,6 +44,7 @@ pub mod live;
 pub mod manager;
 pub mod monitor;
 pub mod notify;
+pub mod remote;
 pub mod report;
 pub mod resources;
 pub mod runtime;

@@ -40,6 +40,7 @@ mod status;
 #[cfg(test)]
 pub(crate) mod tests;
 mod transitions;
+mod workspaces;
 
 pub use budget::{dollars, BUDGET_EXCEEDED};
 pub use fork::ForkOptions;

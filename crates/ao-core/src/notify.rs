@@ -92,6 +92,7 @@ impl Event {
             error: None,
             stale: false,
             stale_since: None,
+            host: None,
             todos: None,
             files_changed: None,
             attach_command: Some(format!("ao attach {id}")),

@@ -58,6 +58,9 @@ pub fn keep_reason(r: &KeepReason) -> String {
         KeepReason::Uncommitted(n) => format!("{n} uncommitted changes"),
         KeepReason::UnmergedCommits(1) => "1 commit on no other branch".into(),
         KeepReason::UnmergedCommits(n) => format!("{n} commits on no other branch"),
+        KeepReason::OnServer => {
+            "on a server ao does not run, ao cannot see whether it holds work".into()
+        }
     }
 }
 

@@ -269,6 +269,19 @@ pub struct SessionError {
     pub message: String,
 }
 
+/// `error.name` of a session whose agent's server, on another machine, cannot be reached.
+pub const UNREACHABLE: &str = "Unreachable";
+/// `error.name` of a session whose agent's server refused ao's password.
+pub const UNAUTHORIZED: &str = "Unauthorized";
+
+impl SessionError {
+    /// Whether it says only that the session could not be seen (its server unreachable, or the
+    /// password refused), nothing about the session itself.
+    pub fn is_unseen(&self) -> bool {
+        self.name == UNREACHABLE || self.name == UNAUTHORIZED
+    }
+}
+
 /// What `ao status` reports for one session: the object of `ao status --json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionStatus {
@@ -320,6 +333,9 @@ pub struct SessionStatus {
     pub stale_since: Option<String>,
     /// How far the agent's plan (its todo list) is, when it has one.
     pub todos: Option<TodoCount>,
+    /// The machine its project's agent server is on: `None` for this one, else the ssh
+    /// destination or the server URL's `host:port`.
+    pub host: Option<String>,
     /// How many files its work tree changed against its base, committed or not; `None` without a
     /// work tree of its own, or when git could not tell.
     pub files_changed: Option<usize>,

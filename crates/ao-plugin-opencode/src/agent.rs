@@ -8,8 +8,9 @@ use ao_core::agent::{
     PreparedSession, ProjectContext, Reply, SessionContext,
 };
 use ao_core::config::{ConfigValue, SettingProblem};
+use ao_core::remote::Location;
 use ao_core::runtime::LaunchSpec;
-use ao_core::session::{Activity, RuntimeKind, SessionError};
+use ao_core::session::{Activity, RuntimeKind, SessionError, UNAUTHORIZED, UNREACHABLE};
 use ao_core::transcript::TranscriptEntry;
 
 use crate::client::Client;
@@ -18,7 +19,7 @@ use crate::gather::server_gone;
 use crate::mid_turn::MidTurn;
 use crate::server::ServerState;
 use crate::types::PromptModel;
-use crate::{agent_error, conversation_id, now_ms, server, transcript, OpenCodeAgent, AGENT_NAME};
+use crate::{agent_error, conversation_id, now_ms, transcript, OpenCodeAgent, AGENT_NAME};
 
 /// The key of `agentConfig` that OpenCode adds: settings merged into its server's config.
 pub const OPENCODE_CONFIG_KEY: &str = "opencodeConfig";
@@ -161,10 +162,20 @@ impl Agent for OpenCodeAgent {
                 })
                 .collect()
         };
+        let remote = cx.project.location.is_remote();
         match self.servers.running(cx).await {
             Ok(Some((record, client))) => {
                 match self.observe_project(cx, &record, &client, sessions).await {
                     Ok(observations) => observations,
+                    Err(e) if remote => match crate::remote::observe_failure(cx.project, e) {
+                        (AgentError::Unauthorized(m), _) => {
+                            every(Activity::Exited, "Unauthorized", m)
+                        }
+                        (AgentError::Unreachable(m), _) => {
+                            every(Activity::Exited, "Unreachable", m)
+                        }
+                        (_, m) => every(Activity::Blocked, "ServerUnresponsive", m),
+                    },
                     Err(e) => every(
                         Activity::Blocked,
                         "ServerUnresponsive",
@@ -179,8 +190,61 @@ impl Agent for OpenCodeAgent {
                     .collect(),
                 Err(e) => every(Activity::Blocked, "Unobservable", e.to_string()),
             },
+            // A host that cannot be reached (the tunnel could not be opened again), a password
+            // that is missing: nothing there can be seen, though it may well go on.
+            Err(AgentError::Unreachable(m)) => every(Activity::Exited, UNREACHABLE, m),
+            Err(AgentError::Unauthorized(m)) => every(Activity::Exited, UNAUTHORIZED, m),
             Err(e) => every(Activity::Blocked, "Unobservable", e.to_string()),
         }
+    }
+
+    async fn preflight(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+        match &cx.project.location {
+            Location::Local => Ok(()),
+            Location::Url(_) => self.servers.ensure(cx).await.map(|_| ()),
+            Location::Ssh(dest) => {
+                crate::remote::check_host(crate::remote::host(self.settings(), dest)?).await
+            }
+        }
+    }
+
+    async fn create_workspace(
+        &self,
+        cx: &ProjectContext<'_>,
+        name: &str,
+    ) -> Result<ao_core::workspace::Worktree, AgentError> {
+        let (_, client) = self.servers.ensure(cx).await?;
+        let dir = cx.project.path.to_string_lossy();
+        match client.create_worktree(&dir, name).await {
+            Ok(wt) => Ok(ao_core::workspace::Worktree {
+                path: wt.directory.into(),
+                branch: wt.branch.unwrap_or(wt.name),
+            }),
+            Err(crate::client::ClientError::Status { status, body, .. })
+                if status.is_client_error() =>
+            {
+                Err(AgentError::Refused(format!(
+                    "the OpenCode server of project {} cannot make a work tree in {dir} ({status}:                      {body}); set `workspace: none` for this project",
+                    cx.project.name
+                )))
+            }
+            Err(e) => Err(agent_error(e)),
+        }
+    }
+
+    async fn remove_workspace(
+        &self,
+        cx: &ProjectContext<'_>,
+        wt: &ao_core::workspace::Worktree,
+    ) -> Result<(), AgentError> {
+        let (_, client) = self.servers.ensure(cx).await?;
+        client
+            .remove_worktree(
+                &cx.project.path.to_string_lossy(),
+                &wt.path.to_string_lossy(),
+            )
+            .await
+            .map_err(agent_error)
     }
 
     async fn attach_launch(
@@ -365,10 +429,10 @@ impl Agent for OpenCodeAgent {
     }
 
     async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
-        if let Some(id) = self.servers.identity(cx).await? {
-            server::stop_server(id).await;
+        match self.servers.record(cx).await? {
+            Some(rec) => self.servers.stop(cx, &rec, true).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn kill(

@@ -20,6 +20,9 @@ const SESSION_LIST_LIMIT: &str = "100000";
 /// must stay bounded by [`REQUEST_TIMEOUT`].
 const PATIENT_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long connecting to a server on another machine may take before it counts as unreachable:
+/// below the status budget (2 s), so that `ao status` says `Unreachable` rather than stale.
+pub const REMOTE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Creating a session is the first request to a new work tree, for which OpenCode first starts an
 /// instance (seconds; over ten with ten spawns at once on two cores). Not retried, since the first
 /// try may still succeed, so it gets longer.
@@ -94,6 +97,7 @@ impl ClientError {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    username: String,
     password: String,
     /// How long an ordinary request may take.
     timeout: Duration,
@@ -104,14 +108,30 @@ impl Client {
     /// requests never go through a proxy, whatever `HTTP_PROXY` and its kin say: they carry the
     /// server's password, and the server is on this machine.
     pub fn new(base: &str, password: &str) -> Result<Client, ClientError> {
+        Client::build(base, "opencode", password, CONNECT_TIMEOUT)
+    }
+
+    /// A client for a server on another machine, that someone else runs (`server:` of a
+    /// project): its own user name, and [`REMOTE_CONNECT_TIMEOUT`] to connect.
+    pub fn remote(base: &str, username: &str, password: &str) -> Result<Client, ClientError> {
+        Client::build(base, username, password, REMOTE_CONNECT_TIMEOUT)
+    }
+
+    fn build(
+        base: &str,
+        username: &str,
+        password: &str,
+        connect_timeout: Duration,
+    ) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_timeout(connect_timeout)
             .no_proxy()
             .build()
             .map_err(ClientError::Build)?;
         Ok(Client {
             http,
             base: base.trim_end_matches('/').to_string(),
+            username: username.to_string(),
             password: password.to_string(),
             timeout: REQUEST_TIMEOUT,
         })
@@ -135,7 +155,7 @@ impl Client {
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.base))
-            .basic_auth("opencode", Some(&self.password))
+            .basic_auth(&self.username, Some(&self.password))
     }
 
     async fn call<T: DeserializeOwned>(
@@ -213,6 +233,43 @@ impl Client {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_string())
+    }
+
+    /// `POST /experimental/worktree?directory=`: a git work tree of the repository at `directory`,
+    /// made by the server (1.18.33: on branch `opencode/<name>`, under its data directory; a taken
+    /// name gets a random suffix).
+    pub async fn create_worktree(
+        &self,
+        directory: &str,
+        name: &str,
+    ) -> Result<crate::types::Worktree, ClientError> {
+        self.call(
+            Method::POST,
+            "/experimental/worktree",
+            &[("directory", directory)],
+            Some(json!({ "name": name })),
+            CREATE_SESSION_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `DELETE /experimental/worktree?directory=`: removes the work tree `worktree` of the
+    /// repository at `directory`, with its branch, whatever it holds (measured on 1.18.33).
+    pub async fn remove_worktree(
+        &self,
+        directory: &str,
+        worktree: &str,
+    ) -> Result<(), ClientError> {
+        let _: serde_json::Value = self
+            .call(
+                Method::DELETE,
+                "/experimental/worktree",
+                &[("directory", directory)],
+                Some(json!({ "directory": worktree })),
+                self.timeout,
+            )
+            .await?;
+        Ok(())
     }
 
     /// `POST /session?directory=`: a new conversation in that directory.
@@ -310,6 +367,15 @@ impl Client {
             CREATE_SESSION_TIMEOUT,
         )
         .await
+    }
+
+    /// `GET /session?limit=1`: the cheapest request on the route a status takes first, to check
+    /// that the server answers it with ao's password.
+    pub async fn sessions_page(&self, timeout: Duration) -> Result<(), ClientError> {
+        let _: serde_json::Value = self
+            .call(Method::GET, "/session", &[("limit", "1")], None, timeout)
+            .await?;
+        Ok(())
     }
 
     /// `GET /session?directory=&scope=project&roots=true`: every top-level session of the

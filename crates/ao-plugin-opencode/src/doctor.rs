@@ -28,7 +28,31 @@ impl OpenCodeAgent {
             self.binary_check(),
             futures_util::future::join_all(projects.iter().map(|p| self.server_check(p)))
         );
-        std::iter::once(binary).chain(servers).collect()
+        let mut all: Vec<Check> = std::iter::once(binary).chain(servers).collect();
+        // Sessions on another machine still run their TUI (tmux) or follower here.
+        if projects.iter().any(|p| p.project.location.is_remote()) {
+            all.push(Check::ok(
+                "remote projects",
+                "their sessions run here and follow the server over HTTP: the tmux runtime needs                  opencode on this machine too (`opencode attach`), the process runtime only ao",
+            ));
+        }
+        if projects
+            .iter()
+            .any(|p| matches!(p.project.location, ao_core::remote::Location::Ssh(_)))
+        {
+            all.push(match find_program(std::path::Path::new("ssh")) {
+                Some(found) => Check::ok(
+                    "ssh",
+                    format!("{} (for projects with `host:`)", found.display()),
+                ),
+                None => Check::fail(
+                    "ssh",
+                    "`ssh` not found on PATH; projects with `host:` are reached through it",
+                    "install the OpenSSH client (Debian: apt-get install openssh-client)",
+                ),
+            });
+        }
+        all
     }
 
     async fn binary_check(&self) -> Check {
@@ -86,10 +110,19 @@ impl OpenCodeAgent {
                 ..
             } => Check::ok(
                 subject,
-                format!(
-                    "OpenCode {version} at {} (pid {}) answers",
-                    rec.url, rec.pid
-                ),
+                match &rec.remote {
+                    Some(r) => format!(
+                        "OpenCode {version} on {} (pid {} there) answers through {}",
+                        r.host, r.pid, rec.url
+                    ),
+                    None if project.location.is_remote() => {
+                        format!("OpenCode {version} at {} answers", rec.url)
+                    }
+                    None => format!(
+                        "OpenCode {version} at {} (pid {}) answers",
+                        rec.url, rec.pid
+                    ),
+                },
             ),
             ServerState::Unresponsive(rec) => {
                 Check::fail(

@@ -160,6 +160,8 @@ async fn sessions_and_last_messages(
             cache.retain(&ids);
         }
         Err(e @ ClientError::Unreachable { .. }) => return Err(e),
+        // A refused password is refused for every request: nothing more to ask.
+        Err(e @ ClientError::Status { status, .. }) if status.as_u16() == 401 => return Err(e),
         Err(_) => {}
     }
     // Sessions read alone go into the mirror of the list, so that the next look knows them.

@@ -27,6 +27,7 @@ mod gather;
 mod last_messages;
 mod mid_turn;
 pub mod observe;
+pub mod remote;
 pub mod server;
 mod session_list;
 pub mod settings;
@@ -99,10 +100,22 @@ impl OpenCodeAgent {
         Ok(LaunchSpec {
             program: self.settings().bin.clone(),
             args,
-            cwd: rec.workspace.clone(),
+            cwd: self.local_dir(rec),
             env,
             stdin_file: None,
         })
+    }
+
+    /// Where a session's local program (TUI, follower) runs: its workspace, or, when that is on
+    /// another machine, the session's own directory here.
+    fn local_dir(&self, rec: &SessionRecord) -> std::path::PathBuf {
+        if rec.workspace.is_dir() {
+            rec.workspace.clone()
+        } else {
+            self.settings()
+                .home
+                .session_path(&rec.address.project, &rec.address.name)
+        }
     }
 
     /// The detached event follower of a process-runtime session.
@@ -128,7 +141,7 @@ impl OpenCodeAgent {
                 "--since".into(),
                 since_ms.to_string(),
             ],
-            cwd: rec.workspace.clone(),
+            cwd: self.local_dir(rec),
             env: vec![],
             stdin_file: None,
         }

@@ -25,7 +25,10 @@ use ao_core::runtime::LaunchSpec;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use ao_core::remote::Location;
+
 use crate::client::Client;
+use crate::remote::{self, RemoteServer};
 use crate::settings::OpenCodeSettings;
 
 /// How long a new server may take to answer its first health check (a cold start on a loaded
@@ -54,6 +57,10 @@ pub struct ServerRecord {
     /// may hold provider keys): a different one means the project's config changed since.
     #[serde(default)]
     pub config_fingerprint: String,
+    /// For a server ao started on a host over ssh: where it runs there. `pid` and `start_time`
+    /// are then those of the ssh master here, which carries the forward that `url` reaches.
+    #[serde(default)]
+    pub remote: Option<RemoteServer>,
 }
 
 impl ServerRecord {
@@ -101,7 +108,7 @@ pub struct Servers {
 }
 
 /// The key of a project's server record in the plugin's state.
-fn key(project: &str) -> String {
+pub(crate) fn key(project: &str) -> String {
     format!("server:{project}")
 }
 
@@ -131,25 +138,62 @@ impl Servers {
         &self,
         cx: &ProjectContext<'_>,
     ) -> Result<Option<(ServerRecord, Client)>, AgentError> {
+        if let Location::Url(server) = &cx.project.location {
+            let rec = remote::url_record(&self.settings, &cx.project.name, server, false)?;
+            return Ok(Some((rec, remote::url_client(&cx.project.name, server)?)));
+        }
         let Some(rec) = self.record(cx).await? else {
             return Ok(None);
         };
-        if !rec.identity().is_alive() {
-            return Ok(None);
-        }
+        let rec = match &cx.project.location {
+            // The tunnel is what runs here: one that died is opened again.
+            Location::Ssh(_) => self.tunnel(cx, rec).await?,
+            _ if !rec.identity().is_alive() => return Ok(None),
+            _ => rec,
+        };
         let client = rec.client()?;
         Ok(Some((rec, client)))
+    }
+
+    /// The record of a server on a host with its tunnel open: as it is when its master runs, else
+    /// with the master opened again and the forward made again (on the same local port when it is
+    /// free). Fails, `Unreachable`, when the host cannot be reached.
+    async fn tunnel(
+        &self,
+        cx: &ProjectContext<'_>,
+        mut rec: ServerRecord,
+    ) -> Result<ServerRecord, AgentError> {
+        if rec.identity().is_alive() {
+            return Ok(rec);
+        }
+        let (Location::Ssh(dest), Some(server)) = (&cx.project.location, &rec.remote) else {
+            return Ok(rec);
+        };
+        let _timed = ao_core::timing::phase(|| "ssh tunnel re-opened".into());
+        let host = remote::host(&self.settings, dest)?;
+        let (master, port) =
+            remote::reopen(host, remote::local_port(&rec.url), server.port).await?;
+        rec.pid = master.pid;
+        rec.start_time = master.start_time;
+        rec.url = format!("http://127.0.0.1:{port}");
+        remote::save(cx, &rec).await?;
+        Ok(rec)
     }
 
     /// The state of a project's server; never starts one.
     pub async fn lookup(&self, cx: &ProjectContext<'_>) -> Result<ServerState, AgentError> {
         let _timed = ao_core::timing::phase(|| "server lookup (record, pid, health)".into());
+        if let Location::Url(server) = &cx.project.location {
+            return self.lookup_url(cx, server).await;
+        }
         let Some(rec) = self.record(cx).await? else {
             return Ok(ServerState::Gone);
         };
-        if !rec.identity().is_alive() {
-            return Ok(ServerState::Gone);
-        }
+        let rec = match &cx.project.location {
+            Location::Ssh(_) => self.tunnel(cx, rec).await?,
+            _ if !rec.identity().is_alive() => return Ok(ServerState::Gone),
+            _ => rec,
+        };
         let client = match rec.client() {
             Ok(client) => client,
             // Its password file is gone or unreadable: ao cannot talk to it, so it is replaced
@@ -169,7 +213,44 @@ impl Servers {
                 });
             }
         }
+        if let (Location::Ssh(dest), Some(server)) = (&cx.project.location, &rec.remote) {
+            let host = remote::host(&self.settings, dest)?;
+            if !remote::alive(host, server.pid).await? {
+                return Ok(ServerState::Gone);
+            }
+        }
         Ok(ServerState::Unresponsive(rec))
+    }
+
+    /// A server someone else runs: up, or why not (a wrong password is `Unauthorized`, naming
+    /// where the password comes from).
+    async fn lookup_url(
+        &self,
+        cx: &ProjectContext<'_>,
+        server: &ao_core::remote::UrlServer,
+    ) -> Result<ServerState, AgentError> {
+        let client = remote::url_client(&cx.project.name, server)?;
+        // The request a status makes first; a refused password is a 401 here (as on every
+        // route, /global/health included, measured on 1.18.33).
+        match client.sessions_page(HEALTH_RETRY_TIMEOUT).await {
+            Ok(()) => {}
+            Err(e) => {
+                return Err(match crate::agent_error(e) {
+                    AgentError::Unauthorized(_) => remote::unauthorized(&cx.project.name, server),
+                    other => other,
+                })
+            }
+        }
+        let version = client
+            .health(HEALTH_RETRY_TIMEOUT)
+            .await
+            .map_err(crate::agent_error)?;
+        let record = remote::url_record(&self.settings, &cx.project.name, server, true)?;
+        Ok(ServerState::Up {
+            record,
+            client,
+            version,
+        })
     }
 
     /// A client of the project's server, starting (or restarting) the server if needed.
@@ -178,6 +259,16 @@ impl Servers {
         cx: &ProjectContext<'_>,
     ) -> Result<(ServerRecord, Client), AgentError> {
         let project = cx.project;
+        if let Location::Url(server) = &project.location {
+            // Never started by ao: up, or an error that says why.
+            return match self.lookup_url(cx, server).await? {
+                ServerState::Up { record, client, .. } => Ok((record, client)),
+                _ => Err(AgentError::Unreachable(format!(
+                    "the OpenCode server of project {} at {} does not answer",
+                    project.name, server.url
+                ))),
+            };
+        }
         let fingerprint = config_fingerprint(project);
         let stale = |rec: &ServerRecord| rec.config_fingerprint != fingerprint;
         if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
@@ -217,8 +308,29 @@ impl Servers {
         cx: &ProjectContext<'_>,
         old: &ServerRecord,
     ) -> Result<(ServerRecord, Client), AgentError> {
-        stop_server(old.identity()).await;
+        self.stop(cx, old, false).await?;
         self.start(cx).await
+    }
+
+    /// Stops a server ao started: here by pid, on a host over ssh (ending the connection with
+    /// `close`). Never one at a URL.
+    pub async fn stop(
+        &self,
+        cx: &ProjectContext<'_>,
+        rec: &ServerRecord,
+        close: bool,
+    ) -> Result<(), AgentError> {
+        match (&cx.project.location, &rec.remote) {
+            (Location::Url(_), _) => Ok(()),
+            (Location::Ssh(dest), Some(server)) => {
+                let host = remote::host(&self.settings, dest)?;
+                remote::stop(host, server.pid, close).await
+            }
+            _ => {
+                stop_server(rec.identity()).await;
+                Ok(())
+            }
+        }
     }
 
     /// Starts the project's server. A restarted server takes its predecessor's port and password
@@ -235,6 +347,11 @@ impl Servers {
                 .map(|_| format!("{:02x}", rng.random::<u8>()))
                 .collect()
         });
+        if let Location::Ssh(dest) = &cx.project.location {
+            return self
+                .start_remote(cx, dest, previous.as_ref(), &password)
+                .await;
+        }
         let old_port = previous.as_ref().and_then(|r| port_of(&r.url));
         if let Some(port) = old_port {
             if let Ok(up) = self.start_on(cx, port, &password).await {
@@ -321,6 +438,7 @@ impl Servers {
             password_file,
             started_at_ms,
             config_fingerprint: config_fingerprint(project),
+            remote: None,
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         let client = match wait_healthy(&rec, remaining).await {
@@ -338,6 +456,64 @@ impl Servers {
         Ok((rec, client))
     }
 
+    /// Starts the project's server on its host, with a tunnel to it; the old one's ports when
+    /// they are free.
+    async fn start_remote(
+        &self,
+        cx: &ProjectContext<'_>,
+        dest: &ao_core::remote::SshDestination,
+        previous: Option<&ServerRecord>,
+        password: &str,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        let project = cx.project;
+        let password_file = self
+            .settings
+            .home
+            .write_secret(&format!("opencode-{}.password", project.name), password)?;
+        let host = remote::host(&self.settings, dest)?;
+        let started_at_ms = crate::now_ms();
+        let started = remote::start(
+            host.clone(),
+            project.path.clone(),
+            project.name.clone(),
+            self.settings.pure,
+            0,
+            previous.and_then(|r| Some((remote::local_port(&r.url)?, r.remote.as_ref()?.port))),
+            password.to_string(),
+            crate::settings::server_config(project).to_string(),
+        )
+        .await
+        .map_err(|e| match e {
+            AgentError::Launch(m) => AgentError::Launch(format!(
+                "cannot start the OpenCode server of project {} on {}: {m}",
+                project.name, dest.0
+            )),
+            other => other,
+        })?;
+        let rec = ServerRecord {
+            pid: started.master.pid,
+            start_time: started.master.start_time,
+            url: format!("http://127.0.0.1:{}", started.local_port),
+            password_file,
+            started_at_ms,
+            config_fingerprint: config_fingerprint(project),
+            remote: Some(started.server.clone()),
+        };
+        let stop_it = || remote::stop(host.clone(), started.server.pid, false);
+        let client = match wait_healthy(&rec, remote::HEALTH_DEADLINE).await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = stop_it().await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = remote::save(cx, &rec).await {
+            let _ = stop_it().await;
+            return Err(e);
+        }
+        Ok((rec, client))
+    }
+
     /// Whether a session of the project was last seen in the middle of a turn.
     async fn busy(&self, cx: &ProjectContext<'_>) -> Result<bool, AgentError> {
         Ok(!crate::mid_turn::MidTurn::sessions(cx).await?.is_empty())
@@ -348,6 +524,9 @@ impl Servers {
         &self,
         cx: &ProjectContext<'_>,
     ) -> Result<Option<ProcessIdentity>, AgentError> {
+        if cx.project.location.is_remote() {
+            return Ok(None);
+        }
         Ok(self.record(cx).await?.map(|r| r.identity()))
     }
 }

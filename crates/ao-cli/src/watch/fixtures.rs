@@ -37,6 +37,7 @@ pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
             error: None,
             stale: false,
             stale_since: None,
+            host: None,
             todos: None,
             files_changed: None,
             attach_command: None,

@@ -22,6 +22,7 @@
 //! - `yaml`: the YAML tree with positions.
 
 mod fields;
+mod location;
 mod names;
 mod notify;
 mod reader;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::agent::Agent;
+use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
 pub use names::{expand_path_in, validate_model, validate_name};
 pub use notify::{
@@ -162,6 +164,9 @@ pub struct ProjectConfig {
     pub notifications: Vec<Notifier>,
     /// Its cost limits (its own keys, else those of `defaults`).
     pub budget: Budget,
+    /// Where its agent server lives (`server:`, `host:`); on another machine, `path` is a
+    /// directory there, as written.
+    pub location: Location,
 }
 
 /// The `agentConfig` of a project.

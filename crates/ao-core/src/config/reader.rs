@@ -8,6 +8,7 @@ use super::notify::{Budget, Notifier, DEFAULT_NOTIFY_DEBOUNCE_MS};
 use super::value::{ConfigValue, SettingProblem};
 use super::yaml::{Kind, Node, Pos, Scalar};
 use super::{AgentConfig, Config, Context, Problem, ProjectConfig, DEFAULT_READY_THRESHOLD_MS};
+use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
 
 pub(super) const TOP_KEYS: &[&str] = &[
@@ -31,6 +32,8 @@ pub(super) const PROJECT_KEYS: &[&str] = &[
     "agentConfig",
     "notifications",
     "budget",
+    "server",
+    "host",
 ];
 /// The keys of `agentConfig` that every agent understands; an agent adds its own.
 const AGENT_CONFIG_KEYS: &[&str] = &["model", "prompt", "agent", "permission"];
@@ -246,6 +249,7 @@ impl Reader<'_> {
         let what = format!("project {name:?}");
         let f = self.fields(node, &what, PROJECT_KEYS, "a map with `path`")?;
         let before = self.problems.len();
+        let location = self.location(name, f.get("server"), f.get("host"));
 
         let path = match f.get("path") {
             None if f.suggested.iter().any(|k| k == "path") => None,
@@ -269,7 +273,16 @@ impl Reader<'_> {
                     }
                     None
                 }
-                Some(raw) => self.directory(name, &raw, node.pos),
+                Some(raw) => match &location {
+                    Some(loc) if loc.is_remote() => {
+                        self.remote_directory(name, &raw, node.pos, loc)
+                    }
+                    // A `server` or `host` that is wrong: the path is still not on this machine.
+                    None if f.get("server").is_some() || f.get("host").is_some() => {
+                        Some(PathBuf::from(raw))
+                    }
+                    _ => self.directory(name, &raw, node.pos),
+                },
             },
         };
 
@@ -315,7 +328,19 @@ impl Reader<'_> {
             Some(branch)
         });
         let agent_config = match f.get("agentConfig") {
-            Some(node) => self.agent_config(node, agent.as_deref()),
+            Some(node) => {
+                if let Some(Location::Url(server)) = &location {
+                    let own_keys = self
+                        .cx
+                        .agents
+                        .iter()
+                        .find(|a| Some(a.name()) == agent.as_deref())
+                        .map(|a| a.config_keys())
+                        .unwrap_or_default();
+                    self.refuse_server_settings(name, node, own_keys, server);
+                }
+                self.agent_config(node, agent.as_deref())
+            }
             None => AgentConfig::default(),
         };
 
@@ -330,7 +355,11 @@ impl Reader<'_> {
         }
 
         let path = path?;
+        let location = location?;
         let workspace = match workspace {
+            // The directory is on another machine: whether it is a git repository is known only
+            // there, when a session is spawned. Without a word, sessions share it.
+            _ if location.is_remote() => workspace.map_or(WorkspaceKind::None, |(w, _)| w),
             Some((WorkspaceKind::Worktree, pos)) if !path.join(".git").exists() => {
                 self.problem(
                     pos,
@@ -360,6 +389,7 @@ impl Reader<'_> {
             agent_config,
             notifications,
             budget,
+            location,
         })
     }
 

@@ -186,3 +186,55 @@ fn a_notifier_needs_on_and_a_state_it_knows() {
         "{err}"
     );
 }
+
+#[test]
+fn remote_projects_keep_their_path_as_written_and_share_it_unless_told() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("api.password");
+    std::fs::write(&secret, "pw").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = format!(
+        "projects:\n  web:\n    path: ~/code/web\n    host: me@builder1\n  api:\n    path: \
+         /srv/code/api\n    workspace: worktree\n    server:\n      url: http://10.0.0.5:4096/\n      \
+         passwordFile: {}\n",
+        secret.display()
+    );
+    let c = parse(&text, tmp.path()).unwrap();
+    let web = c.project("web").unwrap();
+    assert_eq!(web.path, PathBuf::from("~/code/web"));
+    assert_eq!(web.workspace, WorkspaceKind::None);
+    assert_eq!(
+        web.location,
+        Location::Ssh(crate::remote::SshDestination("me@builder1".into()))
+    );
+    assert_eq!(web.location.host_label().as_deref(), Some("me@builder1"));
+    let api = c.project("api").unwrap();
+    assert_eq!(api.workspace, WorkspaceKind::Worktree);
+    let Location::Url(server) = &api.location else {
+        panic!("{:?}", api.location)
+    };
+    assert_eq!(server.url, "http://10.0.0.5:4096");
+    assert_eq!(server.username, "opencode");
+    assert_eq!(api.location.host_label().as_deref(), Some("10.0.0.5:4096"));
+    assert_eq!(server.password.read().unwrap(), "pw");
+
+    // A leading `-` would be an option to ssh; a relative path means nothing on another machine.
+    let err = parse(
+        "projects:\n  web:\n    path: code/web\n    host: -oProxyCommand=x\n",
+        tmp.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("is not an ssh destination"), "{err}");
+    let err = parse(
+        "projects:\n  web:\n    path: code/web\n    host: builder1\n",
+        tmp.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("must be an absolute path or one under ~"),
+        "{err}"
+    );
+}

@@ -120,6 +120,15 @@ fn count_again(wt: &WorkTree, fingerprint: String, cache: &Path) -> Option<usize
 impl SessionManager {
     /// The work tree of a session that has one of its own, or why it has none.
     fn work_tree(&self, rec: &SessionRecord) -> Result<WorkTree> {
+        // git runs where the files are; for a project on another machine ao does not count or
+        // show them (yet): `ao status` has no `files_changed` for its sessions.
+        if let Some(host) = self.remote_host_of(rec)? {
+            return Err(Error::Usage(format!(
+                "the files of {} are on {host}; run git there (in {}) to see what it changed",
+                rec.address,
+                rec.workspace.display()
+            )));
+        }
         let Some(branch) = &rec.branch else {
             return Err(Error::Usage(format!(
                 "session {} works in the project directory itself (workspace: none), so it has \

@@ -44,6 +44,13 @@ impl SessionManager {
                 source.address
             )));
         }
+        if let Some(host) = self.remote_host_of(&source)? {
+            return Err(Error::Usage(format!(
+                "session {} works on {host}; ao fork copies work trees on this machine only (for \
+                 now), so `ao spawn` a new session there instead",
+                source.address
+            )));
+        }
         if let Some(name) = &opts.name {
             validate_name(name).map_err(|m| Error::Usage(format!("session name {name:?}: {m}")))?;
         }

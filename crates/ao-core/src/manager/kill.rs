@@ -6,10 +6,9 @@ use std::path::PathBuf;
 
 use super::{recorded_worktree, SessionManager};
 use crate::agent::SessionContext;
-use crate::blocking::unblock;
 use crate::error::{Error, Result};
 use crate::session::{Lifecycle, SessionRecord};
-use crate::workspace::{self, WorktreeFate};
+use crate::workspace::WorktreeFate;
 
 /// How `ao kill` goes about it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -153,8 +152,11 @@ impl SessionManager {
                 None => None,
             };
             if let Some(wt) = wt {
-                let (repo, tree, force) = (project.path.clone(), wt.clone(), opts.force);
-                match unblock(move || workspace::remove_worktree(&repo, &tree, force)).await {
+                let bound = self.bind(&rec.agent, project).ok();
+                match self
+                    .remove_workspace(bound.as_ref(), project, wt.clone(), opts.force)
+                    .await
+                {
                     Ok(fate) => {
                         workspace = Some(KilledWorkspace {
                             path: wt.path,

@@ -33,9 +33,16 @@ impl SessionManager {
         }
         self.check_budget(&rec, "restore", over_budget).await?;
         let bound = self.bind_session(&rec)?;
-        if let Some(branch) = rec.branch.clone() {
-            let (repo, path) = (bound.project.path.clone(), rec.workspace.clone());
-            unblock(move || workspace::reopen_worktree(&repo, &path, &branch)).await?;
+        match (&bound.project.location, rec.branch.clone()) {
+            (crate::remote::Location::Local, Some(branch)) => {
+                let (repo, path) = (bound.project.path.clone(), rec.workspace.clone());
+                unblock(move || workspace::reopen_worktree(&repo, &path, &branch)).await?;
+            }
+            (crate::remote::Location::Ssh(dest), Some(_)) => {
+                self.check_remote_worktree(dest, &rec).await?
+            }
+            // A server someone else runs keeps its work trees; ao cannot look.
+            _ => {}
         }
         let (home, project, name) = (
             self.home.clone(),

@@ -3,14 +3,12 @@
 
 use super::{abandoned, recorded_worktree, Bound, SessionManager};
 use crate::agent::SessionContext;
-use crate::blocking::unblock;
 use crate::config::{validate_model, validate_name, ProjectConfig};
 use crate::error::{Error, Result};
 use crate::fault::crash_point;
 use crate::runtime::LaunchSpec;
 use crate::session::{Lifecycle, RuntimeKind, SessionRecord, WorkspaceKind};
 use crate::store::NewSession;
-use crate::workspace;
 
 /// What `ao spawn` asks for.
 #[derive(Debug, Clone, Default)]
@@ -155,26 +153,11 @@ impl SessionManager {
         progress: &(dyn Fn(SpawnStep) + Sync),
     ) -> Result<()> {
         let project = bound.project;
-        if project.workspace == WorkspaceKind::Worktree {
+        // What the agent needs where the project lives is checked before anything is made there.
+        bound.agent.preflight(&bound.cx()).await?;
+        if project.workspace == WorkspaceKind::Worktree || project.location.is_remote() {
             progress(SpawnStep::Workspace);
-            let dir = self
-                .home
-                .worktrees_dir(&project.name)
-                .join(&rec.address.name);
-            let (repo, name, base) = (
-                project.path.clone(),
-                rec.address.name.clone(),
-                project.default_branch.clone(),
-            );
-            let (wt, start) = unblock(move || {
-                let wt = workspace::create_worktree(&repo, &dir, &name, base.as_deref())?;
-                let start = workspace::head_commit(&wt.path)?;
-                Ok::<_, workspace::WorkspaceError>((wt, start))
-            })
-            .await?;
-            rec.workspace = wt.path;
-            rec.branch = Some(wt.branch);
-            rec.base = Some(start);
+            self.make_workspace(bound, rec).await?;
             self.save(rec).await?;
             crash_point("after-workspace");
         }
@@ -248,8 +231,9 @@ impl SessionManager {
             let _ = bound.agent.kill(&bound.cx(), session, true).await;
         }
         if let Some(wt) = recorded_worktree(rec) {
-            let repo = bound.project.path.clone();
-            let _ = unblock(move || workspace::remove_worktree_if_clean(&repo, &wt)).await;
+            let _ = self
+                .remove_workspace(Some(bound), bound.project, wt, false)
+                .await;
         }
         let address = rec.address.clone();
         let _ = self.db(move |store| store.delete(&address)).await;

@@ -57,7 +57,10 @@ impl SessionManager {
             observed.push(match obs_by_address.remove(&r.address) {
                 Some(Some(obs)) => {
                     let json = serde_json::to_string(&obs).unwrap_or_default();
-                    if kept.get(&r.address).is_none_or(|k| k.json != json) {
+                    // A look that saw nothing (an unreachable host, a refused password) is not
+                    // kept: a later stale status shows what was last really seen.
+                    let unseen = obs.error.as_ref().is_some_and(|e| e.is_unseen());
+                    if !unseen && kept.get(&r.address).is_none_or(|k| k.json != json) {
                         let observed_at = now;
                         to_keep.push((r.address.clone(), LastObservation { json, observed_at }));
                     }
@@ -295,6 +298,11 @@ impl SessionManager {
             error: obs.error,
             stale: false,
             stale_since: None,
+            host: self
+                .config
+                .project(&r.address.project)
+                .ok()
+                .and_then(|p| p.location.host_label()),
             todos: obs.todos,
             files_changed,
             attach_command: Some(format!("ao attach {id}")),

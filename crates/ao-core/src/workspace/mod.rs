@@ -32,6 +32,100 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
     git_with(Command::new("git"), dir, args)
 }
 
+/// Where git runs: here, or on a host over its ssh connection (a project with `host:`). The
+/// work-tree rules below are the same for both; only how a command reaches git differs.
+#[derive(Clone, Copy)]
+pub enum GitHost<'a> {
+    /// This machine.
+    Local,
+    /// A host over ssh; `lock_dir` is the local directory whose lock serialises ao's changes to
+    /// the project's work trees there (only ao on this machine makes them).
+    Ssh {
+        /// The host's connection, whose master runs.
+        host: &'a crate::remote::ssh::SshHost,
+        /// The local directory of the lock.
+        lock_dir: &'a Path,
+    },
+}
+
+/// The script that runs `git -C "$1" "$@"` on a host.
+const REMOTE_GIT: &str = r#"d=$1; shift
+case $d in "~"|"~/"*) d=$HOME${d#"~"};; esac
+exec git -C "$d" "$@""#;
+
+impl GitHost<'_> {
+    fn git(&self, dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
+        match self {
+            GitHost::Local => git(dir, args),
+            GitHost::Ssh { host, .. } => {
+                let dir = dir.to_string_lossy();
+                let mut all = vec![dir.as_ref()];
+                all.extend_from_slice(args);
+                host.run_ok(REMOTE_GIT, &all, b"")
+                    .map_err(|e| WorkspaceError {
+                        action: args.join(" "),
+                        message: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// Whether `git args` succeeds in `dir`; an error when git cannot be run at all.
+    fn succeeds(&self, dir: &Path, args: &[&str]) -> std::io::Result<bool> {
+        match self {
+            GitHost::Local => Command::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success()),
+            GitHost::Ssh { host, .. } => {
+                let dir = dir.to_string_lossy();
+                let mut all = vec![dir.as_ref()];
+                all.extend_from_slice(args);
+                host.run(REMOTE_GIT, &all, b"")
+                    .map(|o| o.status.success())
+                    .map_err(std::io::Error::other)
+            }
+        }
+    }
+
+    /// Whether `path` exists there.
+    fn exists(&self, path: &Path) -> bool {
+        match self {
+            GitHost::Local => path.exists(),
+            GitHost::Ssh { host, .. } => host
+                .run(r#"test -e "$1""#, &[&path.to_string_lossy()], b"")
+                .is_ok_and(|o| o.status.success()),
+        }
+    }
+
+    /// Holds the lock on the work trees of `dir`'s project until dropped.
+    fn lock(&self, dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, WorkspaceError> {
+        match self {
+            GitHost::Local => lock_worktrees(parent(dir)),
+            GitHost::Ssh { lock_dir, .. } => lock_worktrees(lock_dir),
+        }
+    }
+
+    /// Creates the directory that will hold `dir` (git makes `dir` itself).
+    fn make_parent(&self, dir: &Path) -> Result<(), WorkspaceError> {
+        match self {
+            GitHost::Local => Ok(()),
+            GitHost::Ssh { host, .. } => host
+                .run_ok(r#"mkdir -p "$1""#, &[&parent(dir).to_string_lossy()], b"")
+                .map(|_| ())
+                .map_err(|e| WorkspaceError {
+                    action: "worktree add".into(),
+                    message: e.to_string(),
+                }),
+        }
+    }
+}
+
 /// `git -C dir args` through `cmd` (which may carry environment of its own): its standard output,
 /// or what git said on failure.
 fn git_with(mut cmd: Command, dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
@@ -94,9 +188,24 @@ pub fn create_worktree(
     name: &str,
     base: Option<&str>,
 ) -> Result<Worktree, WorkspaceError> {
-    let _lock = lock_worktrees(parent(dir))?;
+    create_worktree_on(GitHost::Local, repo, dir, name, base)
+}
+
+/// [`create_worktree`] on `host`.
+pub fn create_worktree_on(
+    host: GitHost<'_>,
+    repo: &Path,
+    dir: &Path,
+    name: &str,
+    base: Option<&str>,
+) -> Result<Worktree, WorkspaceError> {
+    let _lock = host.lock(dir)?;
     let repo_s = repo.display();
-    if !matches!(base_exists(repo, base), Ok(true)) {
+    let rev = format!("{}^{{commit}}", base.unwrap_or("HEAD"));
+    if !matches!(
+        host.succeeds(repo, &["rev-parse", "--verify", "--quiet", &rev]),
+        Ok(true)
+    ) {
         return Err(WorkspaceError {
             action: "worktree add".into(),
             message: match base {
@@ -111,12 +220,14 @@ pub fn create_worktree(
             },
         });
     }
-    add_worktree(repo, dir, name, base.unwrap_or("HEAD"))
+    host.make_parent(dir)?;
+    add_worktree(host, repo, dir, name, base.unwrap_or("HEAD"))
 }
 
 /// Adds the work tree of session `name` at `dir` on a new branch from `start`, refusing what an
 /// earlier session left behind. The caller holds the lock.
 fn add_worktree(
+    host: GitHost<'_>,
     repo: &Path,
     dir: &Path,
     name: &str,
@@ -128,13 +239,13 @@ fn add_worktree(
         message,
     };
     let repo_s = repo.display();
-    if branch_exists(repo, &branch) {
+    if branch_exists(host, repo, &branch) {
         return Err(refuse(format!(
             "branch {branch} already exists in {repo_s} (an earlier session's?); pick another \
              --name, or delete it with `git -C {repo_s} branch -D {branch}`"
         )));
     }
-    if dir.exists() {
+    if host.exists(dir) {
         return Err(refuse(format!(
             "{} already exists (an earlier session's work tree?); pick another --name, or \
              remove it with `git -C {repo_s} worktree remove {}`",
@@ -143,7 +254,7 @@ fn add_worktree(
         )));
     }
     let dir_s = dir.to_string_lossy();
-    git(repo, &["worktree", "add", "-b", &branch, &dir_s, start])?;
+    host.git(repo, &["worktree", "add", "-b", &branch, &dir_s, start])?;
     Ok(Worktree {
         path: dir.to_path_buf(),
         branch,
@@ -169,7 +280,7 @@ pub fn fork_worktree(
         (format!("refs/heads/{source_branch}"), None)
     };
     let _lock = lock_worktrees(parent(dir))?;
-    let wt = add_worktree(repo, dir, name, &start)?;
+    let wt = add_worktree(GitHost::Local, repo, dir, name, &start)?;
     if let Some(tree) = carried {
         // Files the tree lacks are deleted, files the index lacks come as untracked ones.
         git(
@@ -182,11 +293,25 @@ pub fn fork_worktree(
 
 /// The commit `dir`'s work tree is at.
 pub fn head_commit(dir: &Path) -> Result<String, WorkspaceError> {
-    Ok(git(dir, &["rev-parse", "HEAD"])?.trim().to_string())
+    head_commit_on(GitHost::Local, dir)
 }
 
-fn branch_exists(repo: &Path, branch: &str) -> bool {
-    rev_exists(repo, &format!("refs/heads/{branch}")).unwrap_or(false)
+/// [`head_commit`] on `host`.
+pub fn head_commit_on(host: GitHost<'_>, dir: &Path) -> Result<String, WorkspaceError> {
+    Ok(host.git(dir, &["rev-parse", "HEAD"])?.trim().to_string())
+}
+
+fn branch_exists(host: GitHost<'_>, repo: &Path, branch: &str) -> bool {
+    host.succeeds(
+        repo,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ],
+    )
+    .unwrap_or(false)
 }
 
 /// Whether the commit work trees start from exists in `repo`: `base` (a project's
@@ -215,6 +340,9 @@ pub enum KeepReason {
     Uncommitted(usize),
     /// Commits on the branch that no other branch has.
     UnmergedCommits(usize),
+    /// It is on a server ao does not run, which ao cannot ask whether it holds work; only
+    /// `--force` removes it (through that server).
+    OnServer,
 }
 
 /// What became of a session's work tree.
@@ -260,19 +388,29 @@ pub fn remove_worktree(
     wt: &Worktree,
     force: bool,
 ) -> Result<WorktreeFate, WorkspaceError> {
-    let _lock = lock_worktrees(parent(&wt.path))?;
-    let commits = unique_commits(repo, &wt.branch)?;
-    if !wt.path.exists() {
-        let _ = git(repo, &["worktree", "prune"]);
+    remove_worktree_on(GitHost::Local, repo, wt, force)
+}
+
+/// [`remove_worktree`] on `host`.
+pub fn remove_worktree_on(
+    host: GitHost<'_>,
+    repo: &Path,
+    wt: &Worktree,
+    force: bool,
+) -> Result<WorktreeFate, WorkspaceError> {
+    let _lock = host.lock(&wt.path)?;
+    let commits = unique_commits(host, repo, &wt.branch)?;
+    if !host.exists(&wt.path) {
+        let _ = host.git(repo, &["worktree", "prune"]);
         if commits == Some(0) {
-            git(repo, &["branch", "-D", &wt.branch])?;
+            host.git(repo, &["branch", "-D", &wt.branch])?;
         }
         return Ok(WorktreeFate::AlreadyGone {
             branch_commits: commits.unwrap_or(0),
         });
     }
     let commits = commits.unwrap_or(0);
-    let changes = git(
+    let changes = host.git(
         &wt.path,
         &["status", "--porcelain", "--untracked-files=all"],
     )?;
@@ -287,12 +425,12 @@ pub fn remove_worktree(
     }
     let path = wt.path.to_string_lossy();
     if force {
-        git(repo, &["worktree", "remove", "--force", &path])?;
+        host.git(repo, &["worktree", "remove", "--force", &path])?;
     } else {
-        git(repo, &["worktree", "remove", &path])?;
+        host.git(repo, &["worktree", "remove", &path])?;
     }
     if commits == 0 {
-        git(repo, &["branch", "-D", &wt.branch])?;
+        host.git(repo, &["branch", "-D", &wt.branch])?;
     }
     Ok(if force && (changed > 0 || commits > 0) {
         WorktreeFate::Forced {
@@ -305,17 +443,56 @@ pub fn remove_worktree(
 }
 
 /// How many commits `branch` has that no other branch has; `None` when the branch is gone.
-fn unique_commits(repo: &Path, branch: &str) -> Result<Option<usize>, WorkspaceError> {
-    if !branch_exists(repo, branch) {
+fn unique_commits(
+    host: GitHost<'_>,
+    repo: &Path,
+    branch: &str,
+) -> Result<Option<usize>, WorkspaceError> {
+    if !branch_exists(host, repo, branch) {
         return Ok(None);
     }
     let full = format!("refs/heads/{branch}");
     // --exclude matches branch names without refs/heads/ when followed by --branches.
     let exclude = format!("--exclude={branch}");
-    let unique = git(repo, &["rev-list", &full, "--not", &exclude, "--branches"])?;
+    let unique = host.git(repo, &["rev-list", &full, "--not", &exclude, "--branches"])?;
     Ok(Some(
         unique.lines().filter(|l| !l.trim().is_empty()).count(),
     ))
+}
+
+/// Finds a project's directory on a host (`path` as the config gives it; `~` is the host's home)
+/// and checks there what its sessions need: git and a repository for `worktree`. Returns the
+/// directory, absolute, and where ao keeps its work trees on that host (`$XDG_DATA_HOME/ao/worktrees`,
+/// by default `~/.local/share/ao/worktrees`).
+pub fn locate_on_host(
+    host: &crate::remote::ssh::SshHost,
+    path: &Path,
+    worktree: bool,
+) -> Result<(PathBuf, PathBuf), WorkspaceError> {
+    const LOCATE: &str = r#"d=$1
+case $d in "~"|"~/"*) d=$HOME${d#"~"};; esac
+cd "$d" 2>/dev/null || { echo "the project directory $d does not exist there" >&2; exit 3; }
+pwd -P
+echo "${XDG_DATA_HOME:-$HOME/.local/share}/ao/worktrees"
+if [ "$2" = worktree ]; then
+  command -v git >/dev/null 2>&1 || { echo "git is not installed there; install it, or set workspace: none" >&2; exit 4; }
+  git rev-parse --git-dir >/dev/null 2>&1 || { echo "$d is not a git repository; run git init there, or set workspace: none" >&2; exit 5; }
+fi"#;
+    let mode = if worktree { "worktree" } else { "none" };
+    let out = host
+        .run_ok(LOCATE, &[&path.to_string_lossy(), mode], b"")
+        .map_err(|e| WorkspaceError {
+            action: "on the project's host".into(),
+            message: e.to_string(),
+        })?;
+    let mut lines = out.lines();
+    match (lines.next(), lines.next()) {
+        (Some(dir), Some(trees)) => Ok((PathBuf::from(dir), PathBuf::from(trees))),
+        _ => Err(WorkspaceError {
+            action: "on the project's host".into(),
+            message: format!("{} gave an unexpected answer: {out:?}", host.destination()),
+        }),
+    }
 }
 
 /// Makes sure a session's work tree exists at `dir` on `branch` again (after `ao kill` removed a
@@ -327,7 +504,7 @@ pub fn reopen_worktree(repo: &Path, dir: &Path, branch: &str) -> Result<(), Work
     let _lock = lock_worktrees(parent(dir))?;
     let _ = git(repo, &["worktree", "prune"]);
     let dir_s = dir.to_string_lossy();
-    if branch_exists(repo, branch) {
+    if branch_exists(GitHost::Local, repo, branch) {
         git(repo, &["worktree", "add", &dir_s, branch])?;
     } else {
         git(repo, &["worktree", "add", "-b", branch, &dir_s])?;
@@ -393,7 +570,7 @@ pub(crate) mod tests {
         );
         assert!(!wt.path.exists());
         assert!(
-            !branch_exists(&r, "ao/c"),
+            !branch_exists(GitHost::Local, &r, "ao/c"),
             "a branch with nothing of its own goes"
         );
 
@@ -409,7 +586,10 @@ pub(crate) mod tests {
             }
         );
         assert!(!wt.path.exists());
-        assert!(branch_exists(&r, "ao/d"), "the commit stays reachable");
+        assert!(
+            branch_exists(GitHost::Local, &r, "ao/d"),
+            "the commit stays reachable"
+        );
     }
 
     #[test]

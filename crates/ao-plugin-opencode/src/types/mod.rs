@@ -407,6 +407,18 @@ impl ApiError {
     }
 }
 
+/// A work tree the server made (`POST /experimental/worktree`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Worktree {
+    /// Its name (the one asked for, or that with a random suffix when it was taken).
+    pub name: String,
+    /// Its branch (`opencode/<name>` on 1.18.33).
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Its directory on the server's machine.
+    pub directory: String,
+}
+
 /// The model in a prompt body: `{providerID, modelID}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PromptModel {

@@ -1,0 +1,250 @@
+//! `server:` and `host:` of a project: where its agent server lives when not on this machine
+//! (see [`crate::remote`]).
+
+use std::path::PathBuf;
+
+use super::reader::Reader;
+use super::yaml::{Kind, Node, Pos};
+use crate::remote::{Location, PasswordSource, SshDestination, UrlServer};
+
+const SERVER_KEYS: &[&str] = &["url", "username", "passwordEnv", "passwordFile"];
+
+/// OpenCode's default user name, which most servers keep; ao-core names no agent, but the
+/// default of a URL server's basic auth has to be some word.
+const DEFAULT_USERNAME: &str = "opencode";
+
+impl Reader<'_> {
+    /// The project's location from its `server` and `host` keys (at most one of them).
+    pub(super) fn location(
+        &mut self,
+        name: &str,
+        server: Option<&Node>,
+        host: Option<&Node>,
+    ) -> Option<Location> {
+        match (server, host) {
+            (Some(_), Some(h)) => {
+                self.problem(
+                    h.pos,
+                    format!(
+                        "project {name:?} sets both `server` and `host`; keep one: `server` for a \
+                         server someone else runs, `host` for one ao starts over ssh"
+                    ),
+                );
+                None
+            }
+            (Some(s), None) => self.url_server(name, s).map(Location::Url),
+            (None, Some(h)) => self.ssh_host(name, h).map(Location::Ssh),
+            (None, None) => Some(Location::Local),
+        }
+    }
+
+    fn url_server(&mut self, name: &str, node: &Node) -> Option<UrlServer> {
+        let what = format!("`server` of project {name:?}");
+        let f = self.fields(node, &what, SERVER_KEYS, "a map with `url`")?;
+        let before = self.problems.len();
+        let url = match f.get("url") {
+            Some(n) => self
+                .string(n, "server.url")
+                .and_then(|u| self.http_url(&u, n.pos)),
+            None => {
+                self.problem(
+                    node.pos,
+                    format!("{what} has no `url`; add one, e.g. `url: http://127.0.0.1:4096`"),
+                );
+                None
+            }
+        };
+        let username = f
+            .get("username")
+            .and_then(|n| self.string(n, "server.username"))
+            .unwrap_or_else(|| DEFAULT_USERNAME.into());
+        let password = match (f.get("passwordEnv"), f.get("passwordFile")) {
+            (Some(_), Some(file)) => {
+                self.problem(
+                    file.pos,
+                    format!("{what} sets both `passwordEnv` and `passwordFile`; keep one"),
+                );
+                None
+            }
+            (Some(env), None) => self
+                .string(env, "server.passwordEnv")
+                .map(PasswordSource::Env),
+            (None, Some(file)) => self
+                .string(file, "server.passwordFile")
+                .and_then(|raw| self.password_file(&raw, file.pos))
+                .map(PasswordSource::File),
+            (None, None) => {
+                self.problem(
+                    node.pos,
+                    format!(
+                        "{what} has no password; add `passwordEnv: VAR` (an environment variable \
+                         holding it) or `passwordFile: PATH` (a file only you can read)"
+                    ),
+                );
+                None
+            }
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(UrlServer {
+            url: url?,
+            username,
+            password: password?,
+        })
+    }
+
+    /// An `http://` or `https://` URL with a host, without its trailing slash.
+    fn http_url(&mut self, raw: &str, pos: Pos) -> Option<String> {
+        match reqwest::Url::parse(raw) {
+            Ok(u) if u.scheme() == "http" && u.host_str().is_some() => {
+                Some(raw.trim_end_matches('/').to_string())
+            }
+            // Like webhooks: ao is built without a TLS stack (docs/remote.md).
+            Ok(u) if u.scheme() == "https" => {
+                self.problem(
+                    pos,
+                    format!(
+                        "server.url {raw:?} is https, and this build of ao has no TLS to reach \
+                         it with; reach the server over http through an encrypted tunnel \
+                         (`kubectl port-forward`, `ssh -L`), or use `host:` to have ao start it \
+                         over ssh (see docs/remote.md)"
+                    ),
+                );
+                None
+            }
+            Ok(u) => {
+                self.problem(
+                    pos,
+                    format!(
+                        "server.url {raw:?} is not an http URL ({}:); ao talks to servers over \
+                         http only, e.g. http://127.0.0.1:4096",
+                        u.scheme()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.problem(
+                    pos,
+                    format!(
+                        "server.url {raw:?} is not a URL ({e}); write it like \
+                         http://127.0.0.1:4096"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A password file that exists and that only its owner can read.
+    fn password_file(&mut self, raw: &str, pos: Pos) -> Option<PathBuf> {
+        let path = match super::expand_path_in(raw, self.cx.var) {
+            Ok(p) if p.is_absolute() => p,
+            Ok(p) => self.base_dir.join(p),
+            Err(m) => {
+                self.problem(pos, format!("server.passwordFile: {m}"));
+                return None;
+            }
+        };
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                self.problem(
+                    pos,
+                    format!(
+                        "server.passwordFile {} can be read or written by others; a password \
+                         file must be yours alone: chmod 600 {}",
+                        path.display(),
+                        path.display()
+                    ),
+                );
+                None
+            }
+            Ok(_) => Some(path),
+            Err(e) => {
+                self.problem(
+                    pos,
+                    format!("server.passwordFile {} cannot be read: {e}", path.display()),
+                );
+                None
+            }
+        }
+    }
+
+    fn ssh_host(&mut self, name: &str, node: &Node) -> Option<SshDestination> {
+        let host = self.string(node, "host")?;
+        // ssh would take a leading `-` as an option.
+        if host.is_empty()
+            || host.starts_with('-')
+            || host.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            self.problem(
+                node.pos,
+                format!(
+                    "project {name:?}: host {host:?} is not an ssh destination; write `user@host` \
+                     or the name of a Host in your ssh config"
+                ),
+            );
+            return None;
+        }
+        Some(SshDestination(host))
+    }
+
+    /// The directory of a remote project, as written: it is on that machine, so nothing here can
+    /// check it. A server someone else runs needs it absolute (nothing there would expand `~`).
+    pub(super) fn remote_directory(
+        &mut self,
+        name: &str,
+        raw: &str,
+        pos: Pos,
+        location: &Location,
+    ) -> Option<PathBuf> {
+        let ok = match location {
+            Location::Url(_) => raw.starts_with('/'),
+            _ => raw.starts_with('/') || raw == "~" || raw.starts_with("~/"),
+        };
+        if !ok {
+            let form = match location {
+                Location::Url(_) => "an absolute path (/srv/code/app)",
+                _ => "an absolute path or one under ~ (~/code/app)",
+            };
+            self.problem(
+                pos,
+                format!(
+                    "project {name:?}: path {raw:?} is on another machine, so it must be {form}"
+                ),
+            );
+            return None;
+        }
+        Some(PathBuf::from(raw))
+    }
+
+    /// On a server ao does not start, the settings that would configure that server are refused:
+    /// `permission` and the agent's own keys of `agentConfig`.
+    pub(super) fn refuse_server_settings(
+        &mut self,
+        name: &str,
+        agent_config: &Node,
+        own_keys: &[&str],
+        server: &UrlServer,
+    ) {
+        let Kind::Map(entries) = &agent_config.kind else {
+            return;
+        };
+        for (k, _) in entries {
+            let key = k.key_text();
+            if key == "permission" || own_keys.contains(&key.as_str()) {
+                self.problem(
+                    k.pos,
+                    format!(
+                        "project {name:?}: agentConfig.{key} cannot be used with `server`: ao does \
+                         not start the server at {}, so it cannot configure it; set this in that \
+                         server's own config (`model` and `agent` still go with each prompt)",
+                        server.url
+                    ),
+                );
+            }
+        }
+    }
+}

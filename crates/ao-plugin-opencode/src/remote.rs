@@ -1,0 +1,331 @@
+//! Project servers on other machines: one someone else runs at a URL (`server:`), and one ao
+//! starts on a host over ssh (`host:`).
+//!
+//! - **URL.** ao never starts, restarts or stops it. Its password comes from the config's
+//!   `passwordEnv` or `passwordFile`; the follower of a process-runtime session gets it in a 0600
+//!   file under the state home, as for a local server. Work trees come from its
+//!   `/experimental/worktree` API.
+//! - **SSH.** `opencode serve --hostname 127.0.0.1` is started on the host by a small `sh` script
+//!   run over the host's multiplexed connection ([`ao_core::remote::ssh`]); the password and the
+//!   OpenCode config reach it on the script's standard input, so they are on no command line
+//!   there or here. The script prints the server's pid and port; a local port forward through
+//!   the ssh master makes it `http://127.0.0.1:<local>` here, which is the record's `url`, so every
+//!   client, follower and TUI is the same as for a local server. The record's `pid` and
+//!   `start_time` are the master's: the tunnel is what runs on this machine. A tunnel that died is
+//!   opened again (on the same local port when it is free) by the next `ao` that looks.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ao_core::agent::{AgentError, ProjectContext};
+use ao_core::blocking::unblock;
+use ao_core::remote::ssh::{self, SshError, SshHost};
+use ao_core::remote::{SshDestination, UrlServer};
+use serde::{Deserialize, Serialize};
+
+use crate::client::Client;
+use crate::server::ServerRecord;
+use crate::settings::OpenCodeSettings;
+
+/// Where the server ao started on a host runs, there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteServer {
+    /// The ssh destination.
+    pub host: String,
+    /// The server's pid on the host.
+    pub pid: u32,
+    /// Its port on the host's 127.0.0.1.
+    pub port: u16,
+}
+
+/// The `PATH` a non-interactive ssh shell may lack: where OpenCode's installer puts it.
+const REMOTE_PATH: &str = r#"PATH=$PATH:$HOME/.opencode/bin:$HOME/.local/bin; export PATH"#;
+
+/// Starts `opencode serve` on the host: `$1` the project's directory, `$2` `--pure` or empty,
+/// `$3` the port (0: its pick), `$4` the project's name (its log's). Reads the password and the
+/// OpenCode config (one line of JSON) from standard input. Prints `<pid> <port>`.
+const START: &str = r#"dir=$1; pure=$2; port=$3; name=$4
+case $dir in "~"|"~/"*) dir=$HOME${dir#"~"};; esac
+IFS= read -r OPENCODE_SERVER_PASSWORD
+IFS= read -r OPENCODE_CONFIG_CONTENT
+export OPENCODE_SERVER_PASSWORD OPENCODE_CONFIG_CONTENT OPENCODE_DISABLE_AUTOUPDATE=1
+NO_PROXY=${NO_PROXY:+$NO_PROXY,}127.0.0.1,localhost,::1; no_proxy=$NO_PROXY; export NO_PROXY no_proxy
+command -v opencode >/dev/null 2>&1 || { echo "opencode is not installed there" >&2; exit 4; }
+cd "$dir" 2>/dev/null || { echo "the project directory $dir does not exist there" >&2; exit 3; }
+logs=${XDG_STATE_HOME:-$HOME/.local/state}/ao/servers
+mkdir -p "$logs" || exit 5
+log=$logs/$name.log
+: > "$log"
+setsid opencode serve --hostname 127.0.0.1 --port "$port" $pure </dev/null >"$log" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 600 ]; do
+  p=$(sed -n 's/.*server listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+  if [ -n "$p" ]; then echo "$pid $p"; exit 0; fi
+  kill -0 "$pid" 2>/dev/null || { echo "opencode serve exited during start:" >&2; tail -n 20 "$log" >&2; exit 6; }
+  sleep 0.1; i=$((i+1))
+done
+kill "$pid"; echo "opencode serve did not start within 60s; see $log there" >&2; exit 7"#;
+
+/// Stops the server with pid `$1` on the host (TERM, then KILL after 5 s).
+const STOP: &str = r#"kill "$1" 2>/dev/null || exit 0
+i=0
+while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+kill -9 "$1" 2>/dev/null; exit 0"#;
+
+/// A client of a server someone else runs; an error naming the project and where its password
+/// comes from when there is none.
+pub fn url_client(project: &str, server: &UrlServer) -> Result<Client, AgentError> {
+    let password = server.password.read().map_err(|e| {
+        AgentError::Unauthorized(format!(
+            "project {project}: no password for the OpenCode server at {}: {e}",
+            server.url
+        ))
+    })?;
+    Client::remote(&server.url, &server.username, &password).map_err(crate::agent_error)
+}
+
+/// What stands for a server someone else runs in the plugin's calls: its URL and where the
+/// password is put for a follower (written when `write` says so).
+pub fn url_record(
+    settings: &OpenCodeSettings,
+    project: &str,
+    server: &UrlServer,
+    write: bool,
+) -> Result<ServerRecord, AgentError> {
+    let name = format!("opencode-{project}.password");
+    let password_file = if write {
+        let password = server
+            .password
+            .read()
+            .map_err(|e| AgentError::Unauthorized(format!("project {project}: {e}")))?;
+        settings.home.write_secret(&name, &password)?
+    } else {
+        settings.home.secrets_dir()?.join(name)
+    };
+    Ok(ServerRecord {
+        pid: 0,
+        start_time: 0,
+        url: server.url.clone(),
+        password_file,
+        started_at_ms: 0,
+        config_fingerprint: String::new(),
+        remote: None,
+    })
+}
+
+/// A wrong password at a URL, said with the project and where the password comes from.
+pub fn unauthorized(project: &str, server: &UrlServer) -> AgentError {
+    AgentError::Unauthorized(format!(
+        "project {project}: the OpenCode server at {} refused the password from {} (as user {})",
+        server.url,
+        server.password.describe(),
+        server.username
+    ))
+}
+
+/// The error of an ssh failure, as the agent's callers match on it.
+pub fn ssh_error(e: SshError) -> AgentError {
+    match e {
+        SshError::Unreachable { .. } => AgentError::Unreachable(e.to_string()),
+        SshError::Failed { .. } => AgentError::Launch(e.to_string()),
+        SshError::Local(m) => AgentError::Launch(m),
+    }
+}
+
+/// The connection to a project's host.
+pub fn host(settings: &OpenCodeSettings, dest: &SshDestination) -> Result<SshHost, AgentError> {
+    SshHost::new(&settings.home, dest).map_err(ssh_error)
+}
+
+/// Checks that the host can be reached and has `opencode`; a host without it is not kept
+/// connected.
+pub async fn check_host(host: SshHost) -> Result<(), AgentError> {
+    unblock(move || {
+        host.connect()?;
+        let script = format!(
+            "{REMOTE_PATH}\ncommand -v opencode >/dev/null 2>&1 || {{ echo \"opencode is not \
+             installed there (looked on the PATH of a non-interactive ssh shell and in \
+             ~/.opencode/bin); install it there\" >&2; exit 4; }}"
+        );
+        let checked = host.run_ok(&script, &[], b"").map(|_| ());
+        if checked.is_err() {
+            host.close();
+        }
+        checked
+    })
+    .await
+    .map_err(ssh_error)
+}
+
+/// What [`start`] started.
+pub struct Started {
+    /// The master's process here.
+    pub master: ao_core::runtime::process::ProcessIdentity,
+    /// The server there.
+    pub server: RemoteServer,
+    /// The local end of the forward.
+    pub local_port: u16,
+}
+
+/// Starts the project's server on the host and forwards a local port to it: that of `previous`
+/// (the old server's local and remote ports) when free, else one the kernel picks.
+#[allow(clippy::too_many_arguments)]
+pub async fn start(
+    host: SshHost,
+    dir: PathBuf,
+    project: String,
+    pure: bool,
+    port: u16,
+    previous: Option<(u16, u16)>,
+    password: String,
+    config: String,
+) -> Result<Started, AgentError> {
+    unblock(move || {
+        let master = host.connect()?;
+        // The old server's forward (local, remote) still holds the local port the TUIs and
+        // followers know: it goes, so that the new server gets that port.
+        if let Some((local, remote)) = previous {
+            host.cancel_forward(local, remote);
+        }
+        let local_port = previous.map(|(local, _)| local);
+        let stdin = format!("{password}\n{config}\n");
+        let script = format!("{REMOTE_PATH}\n{START}");
+        let out = host.run_ok(
+            &script,
+            &[
+                &dir.to_string_lossy(),
+                if pure { "--pure" } else { "" },
+                &port.to_string(),
+                &project,
+            ],
+            stdin.as_bytes(),
+        )?;
+        let mut words = out.split_whitespace();
+        let (Some(pid), Some(port)) = (
+            words.next().and_then(|w| w.parse().ok()),
+            words.next().and_then(|w| w.parse().ok()),
+        ) else {
+            return Err(SshError::Failed {
+                host: host.destination().to_string(),
+                message: format!("the start of opencode serve gave an unexpected answer: {out:?}"),
+            });
+        };
+        let server = RemoteServer {
+            host: host.destination().to_string(),
+            pid,
+            port,
+        };
+        let local_port = forward(&host, local_port, port)?;
+        Ok(Started {
+            master,
+            server,
+            local_port,
+        })
+    })
+    .await
+    .map_err(ssh_error)
+}
+
+/// Forwards a local port (`want` when free) to `remote` on the host; returns the local port.
+fn forward(host: &SshHost, want: Option<u16>, remote: u16) -> Result<u16, SshError> {
+    let local = match want {
+        Some(p) if ssh::local_port_free(p) => p,
+        _ => ssh::free_local_port()?,
+    };
+    host.forward(local, remote)?;
+    Ok(local)
+}
+
+/// Opens the tunnel of `rec` again (the master, and its forward); returns the master and the
+/// local port (the old one when it was free).
+pub async fn reopen(
+    host: SshHost,
+    local_port: Option<u16>,
+    remote_port: u16,
+) -> Result<(ao_core::runtime::process::ProcessIdentity, u16), AgentError> {
+    unblock(move || {
+        let master = host.connect()?;
+        let local = forward(&host, local_port, remote_port)?;
+        Ok((master, local))
+    })
+    .await
+    .map_err(ssh_error)
+}
+
+/// Whether the server's process still runs on the host.
+pub async fn alive(host: SshHost, pid: u32) -> Result<bool, AgentError> {
+    unblock(move || {
+        host.run(r#"kill -0 "$1" 2>/dev/null"#, &[&pid.to_string()], b"")
+            .map(|o| o.status.success())
+    })
+    .await
+    .map_err(ssh_error)
+}
+
+/// Stops the server on the host; with `close`, ends the connection too (nothing of ao's is left
+/// there to reach).
+pub async fn stop(host: SshHost, pid: u32, close: bool) -> Result<(), AgentError> {
+    unblock(move || {
+        host.connect()?;
+        let stopped = host.run_ok(STOP, &[&pid.to_string()], b"").map(|_| ());
+        if close {
+            host.close();
+        }
+        stopped
+    })
+    .await
+    .map_err(ssh_error)
+}
+
+/// The local port of `http://127.0.0.1:PORT`.
+pub fn local_port(url: &str) -> Option<u16> {
+    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
+}
+
+/// How long a fresh remote server may take to answer (its start already waited for its port).
+pub const HEALTH_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Saves the record of the project's server.
+pub async fn save(cx: &ProjectContext<'_>, rec: &ServerRecord) -> Result<(), AgentError> {
+    cx.state
+        .set(&crate::server::key(&cx.project.name), rec.clone())
+        .await
+        .map_err(AgentError::from)
+}
+
+/// Why a look at a project on another machine failed, and the message to show: a connection
+/// that could not be made or broke (`Unreachable`), a refused password (`Unauthorized`), or a
+/// server that is there but slow (anything else).
+pub fn observe_failure(
+    project: &ao_core::config::ProjectConfig,
+    e: crate::client::ClientError,
+) -> (AgentError, String) {
+    use crate::client::ClientError;
+    let where_ = project.location.host_label().unwrap_or_default();
+    match &e {
+        ClientError::Unreachable { source, .. } if source.is_connect() || !source.is_timeout() => {
+            let m = format!(
+                "project {}: the OpenCode server on {where_} cannot be reached: {e}",
+                project.name
+            );
+            (AgentError::Unreachable(m.clone()), m)
+        }
+        ClientError::Status { status, .. } if status.as_u16() == 401 => {
+            let m = match &project.location {
+                ao_core::remote::Location::Url(server) => {
+                    unauthorized(&project.name, server).to_string()
+                }
+                _ => format!(
+                    "project {}: the server on {where_} refused ao's password",
+                    project.name
+                ),
+            };
+            (AgentError::Unauthorized(m.clone()), m)
+        }
+        _ => {
+            let m = format!("the OpenCode server on {where_} does not answer: {e}");
+            (AgentError::Timeout(m.clone()), m)
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Sessions on OpenCode servers on other machines, with all traffic on this one: a server the
+//! test runs itself on 127.0.0.2 and that ao reaches by URL (`server:`), and a real OpenSSH
+//! server on 127.0.0.1 with its own host key, user key and config, through which ao starts the
+//! project's server and tunnels to it (`host:`). No password may appear in any process's argv
+//! meanwhile: this machine is both ends, so /proc shows both.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use std::time::{Duration, Instant};
+
+use ao_core::home::StateHome;
+use ao_core::runtime::process::ProcessIdentity;
+use ao_core::store::Store;
+use ao_test_support::remote::{start_owned, Owned, RemoteServerGuard, Sshd};
+use ao_test_support::{
+    assert_cost, error_of, opencode_bin, script, wait_until, workspace_of, ArgvScanner, Scenario,
+    ToolCall, Turn, World,
+};
+use serde_json::{json, Value};
+
+fn bash(command: &str) -> Turn {
+    Turn::tool_calls([ToolCall::new(
+        "bash",
+        json!({"command": command, "description": "Run it"}),
+    )])
+}
+
+/// The cost the mock model's pricing gives a turn (input at $3, output at $15 per million).
+fn cost(usage: &[(u64, u64)]) -> f64 {
+    usage
+        .iter()
+        .map(|(i, o)| (*i as f64 * 3.0 + *o as f64 * 15.0) / 1e6)
+        .sum()
+}
+
+/// A permission asked, then a reply: the turns of a session that waits for `ao permit`.
+fn permitted(marker: &str, file: &str) -> ao_test_support::Script {
+    script(marker)
+        .turn(bash(&format!("echo hi > {file}")).usage(100, 5))
+        .turn(Turn::text("Wrote it.").usage(120, 8))
+}
+
+const PERMITTED_USAGE: [(u64, u64); 2] = [(100, 5), (120, 8)];
+
+/// The value the OpenCode plugin keeps under `key` in the world's store.
+fn plugin_value(w: &World, key: &str) -> Option<Value> {
+    let store = Store::open(&StateHome::at(w.home()).store_path()).expect("store");
+    store
+        .plugin_state("opencode")
+        .get_blocking::<Value>(key)
+        .expect("read the plugin's state")
+}
+
+/// Asserts the session shows `exited` with the error `name`; its message.
+fn exited_with(s: &Value, name: &str) -> String {
+    let (got, message) = error_of(s);
+    assert_eq!(
+        (s["activity"].as_str(), got.as_str()),
+        (Some("exited"), name),
+        "{s:#}"
+    );
+    message
+}
+
+fn write_private(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server someone else runs, by URL.
+
+/// `opencode serve` on 127.0.0.2, as a container or a VM would run it: its own password and
+/// config (the mock model, bash asks), in `dir`. Returns it and its URL.
+fn serve_elsewhere(w: &World, dir: &Path, password: &str) -> (Owned, String) {
+    let mut config: Value = serde_json::from_str(&w.provider_config()).expect("provider config");
+    config["model"] = json!("mock/mock-1");
+    config["permission"] = json!({"bash": "ask"});
+    let mut cmd = w.command(opencode_bin());
+    cmd.current_dir(dir)
+        .args(["serve", "--hostname", "127.0.0.2", "--port", "0", "--pure"])
+        .env("OPENCODE_SERVER_PASSWORD", password)
+        .env("OPENCODE_CONFIG_CONTENT", config.to_string())
+        .env("XDG_DATA_HOME", w.root().join("elsewhere/data"));
+    let log = w.root().join("elsewhere.log");
+    let server = start_owned(cmd, &log);
+    let url = wait_until(Duration::from_secs(60), Duration::from_millis(50), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        match text.split("listening on ").nth(1) {
+            Some(rest) => Ok(rest.lines().next().unwrap_or_default().trim().to_string()),
+            None => Err(format!("the server did not start:\n{text}")),
+        }
+    });
+    (server, url)
+}
+
+/// A listener on 127.0.0.3 that never accepts, its queue full: connecting to it hangs, as it does
+/// to a host that went away. Kept open while it is held.
+fn black_hole() -> (std::os::fd::OwnedFd, Vec<std::net::TcpStream>, String) {
+    use nix::sys::socket::{bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType};
+    use nix::sys::socket::{getsockname, SockaddrIn};
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .expect("socket");
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::new(127, 0, 0, 3, 0),
+    )
+    .expect("bind");
+    listen(&fd, Backlog::new(0).expect("backlog")).expect("listen");
+    let addr: SockaddrIn = getsockname(std::os::fd::AsRawFd::as_raw_fd(&fd)).expect("name");
+    let target = std::net::SocketAddr::from(([127, 0, 0, 3], addr.port()));
+    // Fill the queue: the connections that still complete, then one that does not.
+    let mut fillers = Vec::new();
+    while let Ok(s) = std::net::TcpStream::connect_timeout(&target, Duration::from_millis(300)) {
+        fillers.push(s);
+        assert!(fillers.len() < 16, "the queue of {target} never fills");
+    }
+    (fd, fillers, format!("http://{target}"))
+}
+
+#[test]
+fn a_server_at_a_url_is_followed_and_never_touched() {
+    let mut w = World::new(
+        Scenario::new()
+            .script(permitted("allow this", "out.txt"))
+            .script(script("near").turn(Turn::text("Near.")))
+            .script(script("far away").turn(Turn::text("Far.")))
+            .script(script("tree please").turn(Turn::text("In a tree."))),
+    );
+    // The projects the world cleans up after; the config is written below.
+    let dir = w.project("api", &[]);
+    let password = "elsewhere-secret-8f3a1c9e77d2";
+    let (server, url) = serve_elsewhere(&w, &dir, password);
+    let password_file = w.root().join("api.password");
+    write_private(&password_file, password);
+    let hole = black_hole();
+    let config = |far_url: &str| {
+        let project = |name: &str, url: &str, extra: &str| {
+            format!(
+                "  - name: {name}\n    path: {}\n    runtime: process\n{extra}    server:\n      \
+                 url: {url}\n      passwordFile: {}\n    agentConfig:\n      model: mock/mock-1\n",
+                dir.display(),
+                password_file.display()
+            )
+        };
+        format!(
+            "projects:\n{}{}{}{}",
+            project("api", &url, ""),
+            project("near", &url, ""),
+            project("far", far_url, ""),
+            project("trees", &url, "    workspace: worktree\n"),
+        )
+    };
+    w.set_config_text(&config(&url));
+    let scanner = ArgvScanner::start(move || vec![password.to_string()]);
+
+    let id = w.spawn(&["api", "allow this"]);
+    // The others meanwhile, on the same server.
+    let tree = w.spawn(&["trees", "tree please"]);
+    let near = w.spawn(&["near", "near"]);
+    let far = w.spawn(&["far", "far away"]);
+    w.wait_activity(&id, "waiting_input");
+
+    // A wrong password: nothing there can be seen, and the message says where it came from.
+    write_private(&password_file, "not-the-password");
+    let message = exited_with(&w.session(&id), "Unauthorized");
+    assert!(message.contains("project api"), "{message}");
+    assert!(
+        message.contains(&password_file.display().to_string()),
+        "{message}"
+    );
+    write_private(&password_file, password);
+
+    w.ao_ok(&["permit", &id]);
+    let s = w.wait_activity(&id, "ready");
+    assert_cost(&s, cost(&PERMITTED_USAGE));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.txt")).unwrap(),
+        "hi\n"
+    );
+    let host = url.trim_start_matches("http://");
+    assert_eq!(s["host"], host);
+    let table = w.ao_ok(&["status"]);
+    assert!(table.contains("HOST") && table.contains(host), "{table}");
+
+    // A work tree through the server's own API (measured on 1.18.33: branch opencode/<name>,
+    // under its data directory); ao cannot look into it, so only --force removes it.
+    let s = w.wait_activity(&tree, "ready");
+    let wt = workspace_of(&s);
+    assert!(
+        wt.starts_with(w.root().join("elsewhere/data")),
+        "{}",
+        wt.display()
+    );
+    assert_eq!(s["branch"], "opencode/agent-1");
+    let out = w.ao_ok(&["kill", &tree]);
+    assert!(out.contains("kept its work tree"), "{out}");
+    assert!(wt.join(".git").exists());
+    let out = w.ao_ok(&["kill", "--force", &tree]);
+    assert!(!wt.exists(), "{out}");
+
+    // Many machines in one view: one that went away costs the others nothing beyond its own
+    // connect timeout.
+    w.wait_activity(&near, "ready");
+    w.wait_activity(&far, "ready");
+    let timed_status = || {
+        let started = Instant::now();
+        let out = w.ao_ok(&["status", "--json", "--timeout", "10"]);
+        let all: Vec<Value> = serde_json::from_str(&out).expect("json");
+        (started.elapsed(), all)
+    };
+    let (reachable, _) = timed_status();
+    w.set_config_text(&config(&hole.2));
+    let (elapsed, all) = timed_status();
+    let of = |id: &str| all.iter().find(|s| s["id"] == id).cloned().expect(id);
+    let message = exited_with(&of(&far), "Unreachable");
+    assert!(message.contains("127.0.0.3"), "{message}");
+    assert_eq!(of(&near)["activity"], "ready");
+    assert_eq!(of(&id)["activity"], "ready");
+    // Its timeout is 1 s (the connect timeout of a server elsewhere): the status takes what it
+    // takes without it, plus that timeout and 100 ms, plus a margin for a loaded test machine
+    // that still keeps it far from the 10 s budget that an unbounded look would run into.
+    let bound = reachable + Duration::from_millis(1100) + Duration::from_secs(3);
+    assert!(
+        elapsed < bound && elapsed < Duration::from_secs(8),
+        "status took {elapsed:?} (reachable only: {reachable:?})"
+    );
+    // ao cannot abort a turn on a server it cannot reach, and says so.
+    let err = w.ao_fails(&["kill", &far], 1);
+    assert!(err.contains("could not be aborted"), "{err}");
+    drop(hole);
+    w.set_config_text(&config(&url));
+
+    w.ao_ok(&["kill", "api"]);
+    w.ao_ok(&["kill", "near"]);
+    w.ao_ok(&["kill", "far"]);
+    assert!(
+        server.0.is_alive(),
+        "ao must never stop a server it did not start"
+    );
+    scanner.assert_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A host over SSH.
+
+#[test]
+fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
+    let mut w = World::new(
+        Scenario::new()
+            .script(permitted("allow this", "out.txt"))
+            .script(script("in tmux").turn(Turn::text("From the pane.").usage(50, 4))),
+    );
+    let web = w.project("web", &[]);
+    let bare = w.project("bare", &[]);
+    let mut sshd = Sshd::start(&mut w);
+    let provider = w.provider_config();
+    let project = |name: &str, host: &str, path: &Path| {
+        format!(
+            "  - name: {name}\n    path: {}\n    host: {host}\n    workspace: worktree\n    \
+             agentConfig:\n      model: mock/mock-1\n      permission: {{bash: ask}}\n      \
+             opencodeConfig: {provider}\n",
+            path.display()
+        )
+    };
+    w.set_config_text(&format!(
+        "projects:\n{}{}",
+        project("web", "builder", &web),
+        project("bare", "bare", &bare)
+    ));
+    let _remote_server = RemoteServerGuard::new(&w, "web", &["builder", "bare"]);
+    let secret = w.home().join("secrets/opencode-web.password");
+    let scanner = ArgvScanner::start(move || {
+        std::fs::read_to_string(&secret)
+            .ok()
+            .map(|p| vec![p.trim().to_string()])
+            .unwrap_or_default()
+    });
+    let trees = w.root().join("remote/xdg/data/ao/worktrees");
+
+    // A host without opencode: nothing is made there, and the message says what is missing.
+    let err = w.ao_fails(&["spawn", "bare", "hello"], 1);
+    assert!(err.contains("opencode is not installed there"), "{err}");
+    assert!(!trees.join("bare").exists());
+    assert!(w.status(None).is_empty());
+
+    // The process runtime: a work tree on the host, the server there, a permission, the cost.
+    let id = w.spawn(&["web", "allow this", "--runtime", "process"]);
+    // The tmux runtime, meanwhile: OpenCode's TUI here, attached through the tunnel.
+    let pane = w.spawn(&["web", "in tmux", "--runtime", "tmux"]);
+    let s = w.wait_activity(&id, "waiting_input");
+    assert_eq!(s["host"], "builder");
+    let wt = workspace_of(&s);
+    assert_eq!(wt, trees.join("web/agent-1"));
+    assert_eq!(s["branch"], "ao/agent-1");
+    w.ao_ok(&["permit", &id]);
+    let s = w.wait_activity(&id, "ready");
+    assert_cost(&s, cost(&PERMITTED_USAGE));
+    assert_eq!(std::fs::read_to_string(wt.join("out.txt")).unwrap(), "hi\n");
+    let logs = w.ao_ok(&["logs", &id]);
+    assert!(logs.contains("Wrote it."), "{logs}");
+    // ao doctor says what a remote project needs here.
+    let doctor = String::from_utf8_lossy(&w.ao(&["doctor"]).stdout).into_owned();
+    assert!(doctor.contains("opencode on this machine too"), "{doctor}");
+    assert!(doctor.contains("for projects with `host:`"), "{doctor}");
+    assert!(doctor.contains("there) answers through"), "{doctor}");
+
+    let s = w.wait_activity(&pane, "ready");
+    assert_cost(&s, cost(&[(50, 4)]));
+    assert_eq!(s["process"], "running");
+
+    // The host goes away: the tunnel dies and cannot be opened again. Status says so within
+    // the connect timeout; the server there runs on.
+    let record = plugin_value(&w, "server:web").expect("the server's record");
+    let master = ProcessIdentity {
+        pid: record["pid"].as_u64().unwrap() as u32,
+        start_time: record["start_time"].as_u64().unwrap(),
+    };
+    let server_there = ProcessIdentity::of(record["remote"]["pid"].as_u64().unwrap() as u32)
+        .expect("the server runs on the host");
+    sshd.down();
+    master.stop(Duration::from_secs(3));
+    let started = Instant::now();
+    let s = w.session(&id);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let message = exited_with(&s, "Unreachable");
+    assert!(message.contains("builder"), "{message}");
+    assert!(server_there.is_alive());
+
+    // The host is back: the next ao opens the tunnel again and the true state shows.
+    sshd.run();
+    let s = w.wait_for(&id, Duration::from_secs(30), "ready again", |s| {
+        s["activity"] == "ready"
+    });
+    assert_cost(&s, cost(&PERMITTED_USAGE));
+    let record = plugin_value(&w, "server:web").expect("the server's record");
+    assert_ne!(
+        record["pid"].as_u64(),
+        Some(u64::from(master.pid)),
+        "a new tunnel"
+    );
+    assert_eq!(
+        record["remote"]["pid"].as_u64(),
+        Some(u64::from(server_there.pid))
+    );
+
+    // The server there dies: the next command that needs it starts it again, behind the same
+    // local port, so the TUIs and followers pointed at it find it again.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server_there.pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the server there");
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || match server_there.is_alive() {
+            true => Err("the server there did not die".to_string()),
+            false => Ok(()),
+        },
+    );
+    w.ao_ok(&["restore", &id]);
+    let s = w.wait_activity(&id, "ready");
+    assert_cost(&s, cost(&PERMITTED_USAGE));
+    let restarted = plugin_value(&w, "server:web").expect("the server's record");
+    assert_eq!(restarted["url"], record["url"]);
+    let server_there = ProcessIdentity::of(restarted["remote"]["pid"].as_u64().unwrap() as u32)
+        .expect("a new server runs on the host");
+
+    // Kill keeps a work tree that holds work, there as here.
+    std::fs::write(wt.join("notes.txt"), "mine").unwrap();
+    let out = w.ao_ok(&["kill", &id]);
+    assert!(out.contains("kept its work tree"), "{out}");
+    assert!(wt.join("notes.txt").exists());
+    let out = w.ao_ok(&["kill", &pane]);
+    assert!(out.contains("removed its work tree"), "{out}");
+    // Nothing of the project is live: its server there is stopped.
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        if server_there.is_alive() {
+            Err("the server on the host still runs".to_string())
+        } else {
+            Ok(())
+        }
+    });
+
+    scanner.assert_clean();
+}
