@@ -1,0 +1,464 @@
+//! The agent's TUI on demand in a tmux session (`tmux: {tui: lazy}`, the default).
+//!
+//! Theory of operation. A lazy session's first window runs ao's own live view of the session
+//! (a small `ao` process), and the session carries the user option `@ao-view`. The agent's TUI is
+//! opened in a second window of the session, marked with the window option `@ao-tui` (the time it
+//! was opened), by whoever asks for it: `ao attach` before it attaches the person's client, or the
+//! view when its key is pressed. A window rather than the view's own pane (`respawn-pane`): the view
+//! keeps following the session, so nothing has to start again when the TUI goes; a TUI that ends
+//! by itself (the person quits it) takes its window with it and tmux shows the view again, with no
+//! hook; and the view's pane, whose program is what `alive` reports, never changes.
+//!
+//! Opening: the TUI's launch script (`tui.sh`, 0600, since it holds the agent's password) runs in
+//! the new window with `remain-on-exit` on and its standard error going to `tui.err`. The opener
+//! waits until the TUI draws (tmux sees it switch to the alternate screen) or dies. A TUI that died
+//! is reported with its exit status and the end of `tui.err` (tmux loses what a program prints
+//! just before it dies), and its window removed; one that draws gets `remain-on-exit` off, so that
+//! its window goes when it ends.
+//!
+//! Closing: the session's `client-detached` hook runs `ao tmux-hook`, which closes the TUI when no
+//! client is attached any more: its process group is stopped (SIGTERM, then SIGKILL), found by the
+//! pid tmux reports for its pane and that process's start time, never by name; then its window is
+//! killed. The view also closes a TUI that has had no client for a while (a client that switched to
+//! another session, an `ao attach` killed before it attached), on its slow period.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tmux_interface::TmuxCommand;
+
+use super::{shell_quote, write_script, TmuxRuntime};
+use crate::runtime::process::ProcessIdentity;
+use crate::runtime::{LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
+
+/// The hidden subcommand of the `ao` binary that tmux's hook runs: `ao tmux-hook [--socket S]
+/// --session NAME` closes the session's TUI when no client is attached.
+pub const TMUX_HOOK_SUBCOMMAND: &str = "tmux-hook";
+
+/// The session option that marks a lazy session (its first pane runs ao's view).
+const VIEW_MARK: &str = "@ao-view";
+/// The window option that marks the TUI's window; its value is when it was opened (epoch seconds).
+const TUI_MARK: &str = "@ao-tui";
+/// The TUI window's name, for people (`tmux list-windows`); it is found by its mark.
+const TUI_WINDOW: &str = "tui";
+/// How long an opener waits for the TUI to draw before it shows it as it is.
+const TUI_START_LIMIT: Duration = Duration::from_secs(20);
+/// How long a TUI has after SIGTERM before SIGKILL.
+const TUI_STOP_GRACE: Duration = Duration::from_secs(1);
+/// How much of `tui.err` an error quotes.
+const TUI_ERR_EXCERPT: usize = 1500;
+
+/// What [`TmuxRuntime::open_tui`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TuiOpened {
+    /// The TUI draws in its window (it may have been open already), the session's current window.
+    Shown,
+    /// The session's pane runs the agent itself (`tui: always`): there is nothing to open.
+    NotLazy,
+    /// It was closed before it drew: no client was attached any more.
+    Closed,
+}
+
+/// When [`TmuxRuntime::close_tui`] closes a session's TUI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseWhen {
+    /// Whatever the clients.
+    Always,
+    /// Only when no client is attached to the session and it has been open at least this long.
+    Unwatched {
+        /// How long it must have been open.
+        open_for: Duration,
+    },
+}
+
+/// The TUI's window as tmux reports it.
+#[derive(Debug)]
+struct TuiWindow {
+    /// tmux's id for it (`@3`), unique on the server.
+    id: String,
+    /// When it was opened, in epoch seconds.
+    opened: u64,
+    /// The pid of its pane's program; `None` once it died.
+    pid: Option<u32>,
+    /// Its exit status, once it died.
+    dead_status: Option<String>,
+    /// Whether it draws (the alternate screen is on).
+    drawing: bool,
+}
+
+/// A session's windows as far as the TUI is concerned.
+struct Look {
+    tui: Option<TuiWindow>,
+    /// How many clients are attached to the session.
+    attached: u32,
+}
+
+/// A tmux command from its words, for what tmux_interface has no builder for.
+fn raw(words: &[&str]) -> TmuxCommand<'static> {
+    let mut cmd = TmuxCommand::new();
+    cmd.name(words[0].to_string());
+    for w in &words[1..] {
+        cmd.push_param(w.to_string());
+    }
+    cmd
+}
+
+/// The tmux command a hook runs: `run-shell -b` of `words`, quoted for sh, then for run-shell's
+/// format expansion (`#` doubled), then for tmux's own parser (a double-quoted string, in which
+/// `\`, `"` and `$` are escaped). Its output is dropped: run-shell would show it over the pane.
+fn hook_command(words: &[String]) -> Result<String, RuntimeError> {
+    let line = shlex::try_join(words.iter().map(String::as_str))
+        .map_err(|e| RuntimeError::Tmux(format!("cannot write the tmux hook: {e}")))?;
+    let line = format!("{line} >/dev/null 2>&1; true").replace('#', "##");
+    let mut quoted = String::from("run-shell -b \"");
+    for c in line.chars() {
+        if matches!(c, '\\' | '"' | '$') {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    Ok(quoted)
+}
+
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The end of a file, at most `max` bytes, trimmed; empty when it cannot be read.
+fn tail(path: &Path, max: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].trim().to_string()
+}
+
+fn tmux_parts(handle: &RuntimeHandle) -> Result<(&Option<String>, &str), RuntimeError> {
+    match handle {
+        RuntimeHandle::Tmux { socket, session } => Ok((socket, session)),
+        _ => Err(RuntimeError::Unsupported(
+            "only a tmux session has a TUI window".into(),
+        )),
+    }
+}
+
+impl TmuxRuntime {
+    /// Creates a lazy session: like [`Runtime::create`] with ao's view as `view`, then marks it
+    /// and sets its `client-detached` hook to run `hook` (the `ao` binary and
+    /// [`TMUX_HOOK_SUBCOMMAND`]; the socket and session are added here).
+    pub fn create_lazy(
+        &self,
+        name: &str,
+        view: &LaunchSpec,
+        session_dir: &Path,
+        hook: &[String],
+    ) -> Result<RuntimeHandle, RuntimeError> {
+        let mut words = hook.to_vec();
+        if let Some(s) = &self.socket {
+            words.extend(["--socket".into(), s.clone()]);
+        }
+        words.extend(["--session".into(), name.to_string()]);
+        let hook = hook_command(&words)?;
+        let handle = self.create(name, view, session_dir)?;
+        let target = format!("={name}");
+        let marked = self.run(
+            self.tmux(&self.socket)
+                .add_command(raw(&["set-option", "-t", &target, VIEW_MARK, "1"]))
+                .add_command(raw(&["set-hook", "-t", &target, "client-detached", &hook])),
+        );
+        if let Err(e) = marked {
+            let _ = self.destroy(&handle);
+            return Err(RuntimeError::Tmux(format!(
+                "cannot set up tmux session {name}: {e}"
+            )));
+        }
+        Ok(handle)
+    }
+
+    /// Whether the session is lazy (made by [`create_lazy`](Self::create_lazy)); an error when
+    /// it is gone.
+    pub fn is_lazy_session(&self, handle: &RuntimeHandle) -> Result<bool, RuntimeError> {
+        let (socket, session) = tmux_parts(handle)?;
+        self.is_lazy(socket, session)
+    }
+
+    fn is_lazy(&self, socket: &Option<String>, session: &str) -> Result<bool, RuntimeError> {
+        let out = self
+            .run(self.tmux(socket).add_command(raw(&[
+                "show-options",
+                "-qv",
+                "-t",
+                &format!("={session}"),
+                VIEW_MARK,
+            ])))
+            .map_err(|e| RuntimeError::Tmux(format!("session {session} is gone: {e}")))?;
+        Ok(out.trim() == "1")
+    }
+
+    /// The session's TUI window and its clients; an error when the session is gone.
+    fn look(&self, socket: &Option<String>, session: &str) -> Result<Look, RuntimeError> {
+        let format = [
+            "#{window_id}",
+            &format!("#{{{TUI_MARK}}}"),
+            "#{pane_pid}",
+            "#{pane_dead}",
+            "#{pane_dead_status}",
+            "#{alternate_on}",
+            "#{session_attached}",
+        ]
+        .join("\t");
+        let text = self.run(self.tmux(socket).add_command(raw(&[
+            "list-windows",
+            "-t",
+            &format!("={session}"),
+            "-F",
+            &format,
+        ])))?;
+        let mut look = Look {
+            tui: None,
+            attached: 0,
+        };
+        for line in text.lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            if f.len() != 7 {
+                continue;
+            }
+            look.attached = f[6].parse().unwrap_or(0);
+            let Ok(opened) = f[1].parse::<u64>() else {
+                continue;
+            };
+            let dead = f[3] == "1";
+            look.tui = Some(TuiWindow {
+                id: f[0].to_string(),
+                opened,
+                pid: if dead { None } else { f[2].parse().ok() },
+                dead_status: dead.then(|| f[4].to_string()),
+                drawing: f[5] == "1",
+            });
+        }
+        Ok(look)
+    }
+
+    /// Opens the agent's TUI (`spec`) in the session's TUI window and makes it the session's
+    /// current window, or selects it when it is open already; waits until it draws. With
+    /// `need_client` (the pane's key), a TUI that finds no client attached is closed again. A TUI
+    /// that dies before it draws is an error with its exit status and what it printed.
+    pub fn open_tui(
+        &self,
+        handle: &RuntimeHandle,
+        spec: &LaunchSpec,
+        session_dir: &Path,
+        need_client: bool,
+    ) -> Result<TuiOpened, RuntimeError> {
+        let (socket, session) = tmux_parts(handle)?;
+        if !self.is_lazy(socket, session)? {
+            return Ok(TuiOpened::NotLazy);
+        }
+        // One opener at a time per session: two would open two windows.
+        let lock_path = session_dir.join("tui.lock");
+        let _lock = crate::home::lock_file(&lock_path).map_err(|source| RuntimeError::Io {
+            what: format!("cannot lock {}", lock_path.display()),
+            source,
+        })?;
+        let look = self.look(socket, session)?;
+        if let Some(w) = look.tui {
+            if w.pid.is_some() {
+                self.run(
+                    self.tmux(socket)
+                        .add_command(raw(&["select-window", "-t", &w.id])),
+                )?;
+                return Ok(TuiOpened::Shown);
+            }
+            // A TUI that died and whose window stayed: out of the way.
+            let _ = self.run(
+                self.tmux(socket)
+                    .add_command(raw(&["kill-window", "-t", &w.id])),
+            );
+        }
+        let err_file = session_dir.join("tui.err");
+        let script = write_script(spec, &session_dir.join("tui.sh"), Some(&err_file))?;
+        let command = format!("exec sh {}", shell_quote(&script.to_string_lossy())?);
+        let id = self
+            .run(self.tmux(socket).add_command(raw(&[
+                "new-window",
+                "-d",
+                "-P",
+                "-F",
+                "#{window_id}",
+                "-t",
+                &format!("={session}:"),
+                "-n",
+                TUI_WINDOW,
+                "-c",
+                &spec.cwd.to_string_lossy(),
+                &command,
+            ])))?
+            .trim()
+            .to_string();
+        // Marked in a second call: the window outlives a program that fails at once, since the
+        // server handles its death only after this command.
+        self.run(
+            self.tmux(socket)
+                .add_command(raw(&[
+                    "set-option",
+                    "-w",
+                    "-t",
+                    &id,
+                    "remain-on-exit",
+                    "on",
+                ]))
+                .add_command(raw(&[
+                    "set-option",
+                    "-w",
+                    "-t",
+                    &id,
+                    TUI_MARK,
+                    &epoch_secs().to_string(),
+                ]))
+                .add_command(raw(&["select-window", "-t", &id])),
+        )
+        .map_err(|e| RuntimeError::Tmux(format!("cannot open the TUI's window: {e}")))?;
+        self.wait_for_tui(socket, session, &id, &spec.program, &err_file, need_client)
+    }
+
+    fn wait_for_tui(
+        &self,
+        socket: &Option<String>,
+        session: &str,
+        id: &str,
+        program: &Path,
+        err_file: &Path,
+        need_client: bool,
+    ) -> Result<TuiOpened, RuntimeError> {
+        let deadline = Instant::now() + TUI_START_LIMIT;
+        loop {
+            let look = self.look(socket, session)?;
+            let Some(w) = look.tui.filter(|w| w.id == id) else {
+                return Ok(TuiOpened::Closed);
+            };
+            if let Some(status) = &w.dead_status {
+                let _ = self.run(
+                    self.tmux(socket)
+                        .add_command(raw(&["kill-window", "-t", id])),
+                );
+                let printed = tail(err_file, TUI_ERR_EXCERPT);
+                let printed = if printed.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {printed}")
+                };
+                return Err(RuntimeError::Launch(format!(
+                    "{} exited with status {status} before it showed anything{printed}",
+                    program.display()
+                )));
+            }
+            if need_client && look.attached == 0 {
+                self.close_in(socket, session, CloseWhen::Always);
+                return Ok(TuiOpened::Closed);
+            }
+            if w.drawing || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // From now on, a TUI that ends takes its window with it; one that ended meanwhile is
+        // removed here.
+        let _ = self.run(self.tmux(socket).add_command(raw(&[
+            "set-option",
+            "-w",
+            "-t",
+            id,
+            "remain-on-exit",
+            "off",
+        ])));
+        if let Ok(Look { tui: Some(w), .. }) = self.look(socket, session) {
+            if w.id == id && w.pid.is_none() {
+                let _ = self.run(
+                    self.tmux(socket)
+                        .add_command(raw(&["kill-window", "-t", id])),
+                );
+            }
+        }
+        Ok(TuiOpened::Shown)
+    }
+
+    /// Closes the session's TUI (`when` says whether it may): stops its process group and
+    /// removes its window. Returns whether it closed one. A session or server that is gone has
+    /// nothing to close.
+    pub fn close_tui(&self, handle: &RuntimeHandle, when: CloseWhen) -> Result<bool, RuntimeError> {
+        let (socket, session) = tmux_parts(handle)?;
+        Ok(self.close_in(socket, session, when))
+    }
+
+    fn close_in(&self, socket: &Option<String>, session: &str, when: CloseWhen) -> bool {
+        let Ok(look) = self.look(socket, session) else {
+            return false;
+        };
+        let Some(w) = look.tui else {
+            return false;
+        };
+        if let CloseWhen::Unwatched { open_for } = when {
+            let age = epoch_secs().saturating_sub(w.opened);
+            if look.attached > 0 || age < open_for.as_secs() {
+                return false;
+            }
+        }
+        if let Some(p) = w.pid.and_then(ProcessIdentity::of) {
+            ProcessIdentity::stop_all(&[p], TUI_STOP_GRACE);
+        }
+        // Gone already when its program's end took it.
+        let _ = self.run(
+            self.tmux(socket)
+                .add_command(raw(&["kill-window", "-t", &w.id])),
+        );
+        true
+    }
+
+    /// The session's live panes' programs (the view, the TUI), each leading its process group.
+    pub(super) fn pane_processes(&self, socket: &Option<String>, session: &str) -> Vec<u32> {
+        let Ok(text) = self.run(self.tmux(socket).add_command(raw(&[
+            "list-panes",
+            "-s",
+            "-t",
+            &format!("={session}"),
+            "-F",
+            "#{pane_pid}\t#{pane_dead}",
+        ]))) else {
+            return Vec::new();
+        };
+        text.lines()
+            .filter_map(|line| line.split_once('\t'))
+            .filter(|(_, dead)| *dead != "1")
+            .filter_map(|(pid, _)| pid.parse().ok())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hook_command_survives_tmux_run_shell_and_sh() {
+        let words: Vec<String> = ["/opt/a b/ao", "it's", "#{x}", "$HOME", "a\"b\\c"]
+            .map(String::from)
+            .to_vec();
+        let cmd = hook_command(&words).unwrap();
+        assert!(cmd.starts_with("run-shell -b \""), "{cmd}");
+        // What tmux's parser makes of the double-quoted string, then run-shell's `##`.
+        let inner = &cmd["run-shell -b \"".len()..cmd.len() - 1];
+        let mut parsed = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            parsed.push(if c == '\\' { chars.next().unwrap() } else { c });
+        }
+        let line = parsed.replace("##", "#");
+        let back = shlex::split(line.trim_end_matches(" >/dev/null 2>&1; true")).unwrap();
+        assert_eq!(back, words);
+    }
+}
