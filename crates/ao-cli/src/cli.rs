@@ -188,6 +188,22 @@ pub enum Command {
         /// The project it watches.
         project: String,
     },
+    /// Runs ao's own live view of a session (what the pane of a lazy tmux session runs).
+    #[command(name = "pane-view", hide = true)]
+    PaneView {
+        /// The session's address.
+        address: String,
+    },
+    /// Closes a lazy tmux session's TUI once no client is attached (run by tmux's hook).
+    #[command(name = "tmux-hook", hide = true)]
+    TmuxHook {
+        /// The tmux server's `-L` socket name; none for the default server.
+        #[arg(long)]
+        socket: Option<String>,
+        /// The tmux session.
+        #[arg(long)]
+        session: String,
+    },
     /// Runs a helper process of an agent plugin (what a process-runtime session runs).
     #[command(name = "agent-helper", hide = true)]
     AgentHelper {
