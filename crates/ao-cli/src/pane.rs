@@ -116,7 +116,9 @@ pub async fn run(mgr: SessionManager, address: &str) -> anyhow::Result<()> {
         let period = if live { PERIOD } else { STARTING_PERIOD };
         let wait = match &feed {
             Some(_) => period,
-            None => period.min(next_feed_try.saturating_duration_since(tokio::time::Instant::now())),
+            None => {
+                period.min(next_feed_try.saturating_duration_since(tokio::time::Instant::now()))
+            }
         };
         let changed = async {
             match feed.as_mut() {
@@ -237,7 +239,10 @@ fn render(view: &View, width: usize, height: usize, now: DateTime<Utc>) -> Vec<S
     let skip = conversation.len().saturating_sub(room);
     let mut lines: Vec<String> = top.into_iter().map(|l| cut(&l, width)).collect();
     lines.extend(conversation.into_iter().skip(skip));
-    lines.resize(height.saturating_sub(bottom.len()).max(lines.len()), String::new());
+    lines.resize(
+        height.saturating_sub(bottom.len()).max(lines.len()),
+        String::new(),
+    );
     lines.extend(bottom.into_iter().flat_map(|l| wrap(&l, width)));
     let first = lines.len().saturating_sub(height);
     lines.split_off(first)
@@ -423,7 +428,10 @@ mod tests {
         let lines = render(&view, 80, 24, Utc::now());
         assert_eq!(lines.len(), 24);
         let text = lines.join("\n");
-        assert!(text.contains("permission asked: bash: echo hi > out.txt"), "{text}");
+        assert!(
+            text.contains("permission asked: bash: echo hi > out.txt"),
+            "{text}"
+        );
         assert!(text.contains("ao permit demo/agent-1 --reject"), "{text}");
         assert!(lines[23].contains("t: open opencode's TUI"), "{text}");
         assert!(lines.iter().all(|l| l.chars().count() <= 80));
@@ -460,7 +468,10 @@ mod tests {
         };
         let lines = render(&view, 60, 30, Utc::now());
         let text = lines.join("\n");
-        assert!(text.contains("ao answer demo/agent-1 --request que_2 ANSWER"), "{text}");
+        assert!(
+            text.contains("ao answer demo/agent-1 --request que_2 ANSWER"),
+            "{text}"
+        );
         assert!(text.contains("Which colour? [red, blue]"), "{text}");
         assert!(text.contains("line 99"), "{text}");
         assert!(!text.contains("line 0\n"), "{text}");

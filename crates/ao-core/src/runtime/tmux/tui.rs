@@ -165,7 +165,8 @@ impl TmuxRuntime {
         words.extend(["--session".into(), name.to_string()]);
         let hook = hook_command(&words)?;
         let handle = self.create(name, view, session_dir)?;
-        let target = format!("={name}");
+        // A session's own options and hooks take `=name:` (without the colon, tmux 3.3 finds none).
+        let target = format!("={name}:");
         let marked = self.run(
             self.tmux(&self.socket)
                 .add_command(raw(&["set-option", "-t", &target, VIEW_MARK, "1"]))
@@ -193,7 +194,7 @@ impl TmuxRuntime {
                 "show-options",
                 "-qv",
                 "-t",
-                &format!("={session}"),
+                &format!("={session}:"),
                 VIEW_MARK,
             ])))
             .map_err(|e| RuntimeError::Tmux(format!("session {session} is gone: {e}")))?;
@@ -283,46 +284,50 @@ impl TmuxRuntime {
         let err_file = session_dir.join("tui.err");
         let script = write_script(spec, &session_dir.join("tui.sh"), Some(&err_file))?;
         let command = format!("exec sh {}", shell_quote(&script.to_string_lossy())?);
+        // Marked in the same call, by a name of its own: a program that fails at once would
+        // otherwise take its window before a second call could keep it (`remain-on-exit`).
+        let unique = format!(
+            "ao-tui-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let window = format!("={session}:={unique}");
+        let opened = epoch_secs().to_string();
         let id = self
-            .run(self.tmux(socket).add_command(raw(&[
-                "new-window",
-                "-d",
-                "-P",
-                "-F",
-                "#{window_id}",
-                "-t",
-                &format!("={session}:"),
-                "-n",
-                TUI_WINDOW,
-                "-c",
-                &spec.cwd.to_string_lossy(),
-                &command,
-            ])))?
+            .run(
+                self.tmux(socket)
+                    .add_command(raw(&[
+                        "new-window",
+                        "-d",
+                        "-P",
+                        "-F",
+                        "#{window_id}",
+                        "-t",
+                        &format!("={session}:"),
+                        "-n",
+                        &unique,
+                        "-c",
+                        &spec.cwd.to_string_lossy(),
+                        &command,
+                    ]))
+                    .add_command(raw(&[
+                        "set-option",
+                        "-w",
+                        "-t",
+                        &window,
+                        "remain-on-exit",
+                        "on",
+                    ]))
+                    .add_command(raw(&["set-option", "-w", "-t", &window, TUI_MARK, &opened]))
+                    .add_command(raw(&["select-window", "-t", &window]))
+                    .add_command(raw(&["rename-window", "-t", &window, TUI_WINDOW])),
+            )
+            .map_err(|e| RuntimeError::Tmux(format!("cannot open the TUI's window: {e}")))?
             .trim()
             .to_string();
-        // Marked in a second call: the window outlives a program that fails at once, since the
-        // server handles its death only after this command.
-        self.run(
-            self.tmux(socket)
-                .add_command(raw(&[
-                    "set-option",
-                    "-w",
-                    "-t",
-                    &id,
-                    "remain-on-exit",
-                    "on",
-                ]))
-                .add_command(raw(&[
-                    "set-option",
-                    "-w",
-                    "-t",
-                    &id,
-                    TUI_MARK,
-                    &epoch_secs().to_string(),
-                ]))
-                .add_command(raw(&["select-window", "-t", &id])),
-        )
-        .map_err(|e| RuntimeError::Tmux(format!("cannot open the TUI's window: {e}")))?;
         self.wait_for_tui(socket, session, &id, &spec.program, &err_file, need_client)
     }
 
