@@ -205,11 +205,13 @@ fn wait() {
 }
 
 /// Resident memory of the project server, and what each session adds in each runtime, busy (its
-/// model reply held back) and idle.
+/// model reply held back) and idle: process, tmux (lazy, the default: ao's view in the pane) and
+/// tmux with `tui: always` (OpenCode's TUI in the pane). Then, for a lazy session, the time from
+/// `ao attach` until its TUI shows the session, and what it costs while it is open and after.
 fn memory() {
     println!("\n## memory (RSS)");
     const N: usize = 4;
-    let w = world_with(
+    let mut w = world_with(
         Scenario::new()
             .script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7)))
             .script(script("held").turn(Turn::text("Released.").usage(110, 7).delay_ms(20_000))),
@@ -219,7 +221,12 @@ fn memory() {
     let server = w.server_pids()[0].pid;
     let base = rss_tree(server);
     println!("project server, 1 idle session:          {}", mib(base));
-    for runtime in ["process", "tmux"] {
+    for (label, runtime, defaults) in [
+        ("process", "process", &[][..]),
+        ("tmux (lazy)", "tmux", &[][..]),
+        ("tmux (tui: always)", "tmux", &["tmux: {tui: always}"][..]),
+    ] {
+        w.set_defaults(defaults);
         let before = rss_tree(server);
         let ids: Vec<String> = (0..N)
             .map(|_| w.spawn(&["bench", "held", "--runtime", runtime]))
@@ -228,21 +235,21 @@ fn memory() {
             w.wait_activity(id, "active");
         }
         let busy_server = rss_tree(server);
-        let busy_own: u64 = ids.iter().map(|id| rss_tree(runtime_pid(&w, id))).sum();
+        let busy_own = sessions_rss(&w, &ids);
         for id in &ids {
             w.wait_activity(id, "ready");
         }
         let idle_server = rss_tree(server);
-        let idle_own: u64 = ids.iter().map(|id| rss_tree(runtime_pid(&w, id))).sum();
+        let idle_own = sessions_rss(&w, &ids);
         let per = |server_now: u64, own: u64| (server_now.saturating_sub(before) + own) / N as u64;
         println!(
-            "{runtime:<7} per session, busy: {} (its process {} + server growth {})",
+            "{label:<18} per session, busy: {} (its processes {} + server growth {})",
             mib(per(busy_server, busy_own)),
             mib(busy_own / N as u64),
             mib(busy_server.saturating_sub(before) / N as u64)
         );
         println!(
-            "{runtime:<7} per session, idle: {} (its process {} + server growth {})",
+            "{label:<18} per session, idle: {} (its processes {} + server growth {})",
             mib(per(idle_server, idle_own)),
             mib(idle_own / N as u64),
             mib(idle_server.saturating_sub(before) / N as u64)
@@ -251,6 +258,68 @@ fn memory() {
             w.ao_ok(&["kill", id]);
         }
     }
+    w.set_defaults(&[]);
+    attach_to_lazy(&w, server);
+}
+
+/// A lazy session: `ao attach` from a terminal until its TUI shows the session (median of a few),
+/// and the memory with the TUI open and after the client detached.
+fn attach_to_lazy(w: &World, server: u32) {
+    println!("\n## ao attach to a lazy tmux session (idle)");
+    let id = w.spawn(&["bench", "bench", "--runtime", "tmux"]);
+    w.wait_activity(&id, "ready");
+    let ids = [id.clone()];
+    let closed = (rss_tree(server), sessions_rss(w, &ids));
+    let ao = ao_test_support::shell_quote(&w.ao_script().to_string_lossy());
+    let mut samples = Vec::new();
+    let mut open = (0, 0);
+    for i in 0..3 {
+        let t = Instant::now();
+        let term = w.terminal(
+            &format!("person-{i}"),
+            &format!("unset TMUX; exec {ao} attach {id}"),
+        );
+        ao_test_support::wait_until(Duration::from_secs(60), Duration::from_millis(10), || {
+            let screen = term.screen();
+            if screen.contains("Benchmarked.") && !screen.contains("ao attach") {
+                Ok(())
+            } else {
+                Err(format!("the TUI never showed the session:\n{screen}"))
+            }
+        });
+        samples.push(t.elapsed());
+        open = (rss_tree(server), sessions_rss(w, &ids));
+        term.keys(&["C-b", "d"]);
+        let ses = w.session(&id)["agent_session_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        w.wait_no_tui(&ses, Duration::from_secs(10));
+    }
+    let after = (rss_tree(server), sessions_rss(w, &ids));
+    println!("ao attach until the TUI shows the session: {}", spread(&mut samples, "attaches"));
+    for (what, (srv, own)) in [
+        ("before any attach", closed),
+        ("TUI open (attached)", open),
+        ("after the detach", after),
+    ] {
+        println!(
+            "{what:<20} session's processes {}, server {} ({} above before any attach)",
+            mib(own),
+            mib(srv),
+            mib(srv.saturating_sub(closed.0))
+        );
+    }
+    w.ao_ok(&["kill", &id]);
+}
+
+/// The resident memory of the sessions' programs and their descendants: the detached follower,
+/// or every pane of the tmux session (ao's view, a TUI).
+fn sessions_rss(w: &World, ids: &[String]) -> u64 {
+    ids.iter()
+        .flat_map(|id| runtime_pids(w, id))
+        .map(rss_tree)
+        .sum()
 }
 
 /// 20 sessions at once on this machine: all must finish with exact tokens and cost; `ao status`
@@ -338,18 +407,18 @@ fn crowd() {
     );
 }
 
-/// The pid of a session's program: the follower (process) or the pane's program (tmux).
-fn runtime_pid(w: &World, id: &str) -> u32 {
+/// The pids of a session's programs: the follower (process) or each pane's program (tmux).
+fn runtime_pids(w: &World, id: &str) -> Vec<u32> {
     let s = w.session(id);
     if s["runtime"] == "tmux" {
-        let target = format!("={id}:");
-        let out = w.tmux(&["list-panes", "-t", &target, "-F", "#{pane_pid}"]);
+        let target = format!("={id}");
+        let out = w.tmux(&["list-panes", "-s", "-t", &target, "-F", "#{pane_pid}"]);
         return String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or(0);
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
     }
-    w.session_process(id).map_or(0, |p| p.pid)
+    w.session_process(id).map(|p| p.pid).into_iter().collect()
 }
 
 /// The resident memory of a process and all its descendants, in bytes.

@@ -218,4 +218,15 @@ fn the_key_in_the_pane_opens_the_tui_for_tmux_attach_and_it_stays_until_the_last
     });
     assert_eq!(windows(&w, &id), 1);
     w.wait_pane(&id, true, SCREEN, "ao's view", shows_the_view);
+
+    // `ao kill` while the TUI is open stops it with the view.
+    let four = tmux_attach(&w, "four", &id);
+    w.wait_screen(&four, SCREEN, "ao's view", shows_the_view);
+    four.keys(&["t"]);
+    w.wait_screen(&four, SCREEN, "OpenCode's TUI on the session", |s| {
+        s.contains("Hello from the mock.") && !shows_the_view(s)
+    });
+    w.ao_ok(&["kill", &id]);
+    assert!(w.tui_processes(&ses).is_empty());
+    assert!(w.tmux_sessions().is_empty(), "{:?}", w.tmux_sessions());
 }
