@@ -211,23 +211,27 @@ fn wait() {
 fn memory() {
     println!("\n## memory (RSS)");
     const N: usize = 4;
-    let mut w = world_with(
+    let scenario = || {
         Scenario::new()
             .script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7)))
-            .script(script("held").turn(Turn::text("Released.").usage(110, 7).delay_ms(20_000))),
-    );
-    let warm = w.spawn(&["bench", "bench", "--runtime", "process"]);
-    w.wait_activity(&warm, "ready");
-    let server = w.server_pids()[0].pid;
-    let base = rss_tree(server);
-    println!("project server, 1 idle session:          {}", mib(base));
+            .script(script("held").turn(Turn::text("Released.").usage(110, 7).delay_ms(20_000)))
+    };
+    // Each kind on a server of its own: what a server gave back after the sessions of another
+    // kind were killed would otherwise count for the next.
     for (label, runtime, defaults) in [
         ("process", "process", &[][..]),
         ("tmux (lazy)", "tmux", &[][..]),
         ("tmux (tui: always)", "tmux", &["tmux: {tui: always}"][..]),
     ] {
+        let mut w = world_with(scenario());
         w.set_defaults(defaults);
+        let warm = w.spawn(&["bench", "bench", "--runtime", "process"]);
+        w.wait_activity(&warm, "ready");
+        let server = w.server_pids()[0].pid;
         let before = rss_tree(server);
+        if runtime == "process" {
+            println!("project server, 1 idle session:          {}", mib(before));
+        }
         let ids: Vec<String> = (0..N)
             .map(|_| w.spawn(&["bench", "held", "--runtime", runtime]))
             .collect();
@@ -254,24 +258,24 @@ fn memory() {
             mib(idle_own / N as u64),
             mib(idle_server.saturating_sub(before) / N as u64)
         );
-        for id in &ids {
-            w.ao_ok(&["kill", id]);
+        if runtime == "tmux" && defaults.is_empty() {
+            attach_to_lazy(&w, server, &ids[0]);
         }
     }
-    w.set_defaults(&[]);
-    attach_to_lazy(&w, server);
 }
 
-/// A lazy session: `ao attach` from a terminal until its TUI shows the session (median of a few),
-/// and the memory with the TUI open and after the client detached.
-fn attach_to_lazy(w: &World, server: u32) {
-    println!("\n## ao attach to a lazy tmux session (idle)");
-    let id = w.spawn(&["bench", "bench", "--runtime", "tmux"]);
-    w.wait_activity(&id, "ready");
-    let ids = [id.clone()];
+/// A lazy session: `ao attach` from a terminal until its TUI shows the session (a few times), with
+/// where the time goes (ao until the TUI's window is open, OpenCode until its TUI draws, then until
+/// it shows the conversation), and the memory with the TUI open and after the client detached.
+fn attach_to_lazy(w: &World, server: u32, id: &str) {
+    let ids = [id.to_string()];
+    let ses = w.session(id)["agent_session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let closed = (rss_tree(server), sessions_rss(w, &ids));
     let ao = ao_test_support::shell_quote(&w.ao_script().to_string_lossy());
-    let mut samples = Vec::new();
+    let (mut total, mut window, mut drawing) = (Vec::new(), Vec::new(), Vec::new());
     let mut open = (0, 0);
     for i in 0..3 {
         let t = Instant::now();
@@ -279,25 +283,41 @@ fn attach_to_lazy(w: &World, server: u32) {
             &format!("person-{i}"),
             &format!("unset TMUX; exec {ao} attach {id}"),
         );
-        ao_test_support::wait_until(Duration::from_secs(60), Duration::from_millis(10), || {
+        let (mut opened, mut drew) = (None, None);
+        ao_test_support::wait_until(Duration::from_secs(90), Duration::from_millis(10), || {
+            let out = w.tmux(&[
+                "list-windows",
+                "-t",
+                &format!("={id}"),
+                "-F",
+                "#{window_name} #{alternate_on}",
+            ]);
+            let windows = String::from_utf8_lossy(&out.stdout).into_owned();
+            if opened.is_none() && windows.lines().count() > 1 {
+                opened = Some(t.elapsed());
+            }
+            if drew.is_none() && windows.lines().any(|l| l.ends_with(" 1")) {
+                drew = Some(t.elapsed());
+            }
             let screen = term.screen();
-            if screen.contains("Benchmarked.") && !screen.contains("ao attach") {
+            if screen.contains("Released.") && !screen.contains("ao attach") {
                 Ok(())
             } else {
                 Err(format!("the TUI never showed the session:\n{screen}"))
             }
         });
-        samples.push(t.elapsed());
+        total.push(t.elapsed());
+        window.push(opened.unwrap_or_default());
+        drawing.push(drew.unwrap_or_default());
         open = (rss_tree(server), sessions_rss(w, &ids));
         term.keys(&["C-b", "d"]);
-        let ses = w.session(&id)["agent_session_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
         w.wait_no_tui(&ses, Duration::from_secs(10));
     }
     let after = (rss_tree(server), sessions_rss(w, &ids));
-    println!("ao attach until the TUI shows the session: {}", spread(&mut samples, "attaches"));
+    println!("\n## ao attach to a lazy tmux session (idle)");
+    println!("until the TUI shows the session: {}", spread(&mut total, "attaches"));
+    println!("  until its window is open (ao): {}", spread(&mut window, "attaches"));
+    println!("  until it draws (OpenCode):     {}", spread(&mut drawing, "attaches"));
     for (what, (srv, own)) in [
         ("before any attach", closed),
         ("TUI open (attached)", open),
@@ -310,7 +330,6 @@ fn attach_to_lazy(w: &World, server: u32) {
             mib(srv.saturating_sub(closed.0))
         );
     }
-    w.ao_ok(&["kill", &id]);
 }
 
 /// The resident memory of the sessions' programs and their descendants: the detached follower,
