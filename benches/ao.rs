@@ -315,9 +315,18 @@ fn attach_to_lazy(w: &World, server: u32, id: &str) {
     }
     let after = (rss_tree(server), sessions_rss(w, &ids));
     println!("\n## ao attach to a lazy tmux session (idle)");
-    println!("until the TUI shows the session: {}", spread(&mut total, "attaches"));
-    println!("  until its window is open (ao): {}", spread(&mut window, "attaches"));
-    println!("  until it draws (OpenCode):     {}", spread(&mut drawing, "attaches"));
+    println!(
+        "until the TUI shows the session: {}",
+        spread(&mut total, "attaches")
+    );
+    println!(
+        "  until its window is open (ao): {}",
+        spread(&mut window, "attaches")
+    );
+    println!(
+        "  until it draws (OpenCode):     {}",
+        spread(&mut drawing, "attaches")
+    );
     for (what, (srv, own)) in [
         ("before any attach", closed),
         ("TUI open (attached)", open),

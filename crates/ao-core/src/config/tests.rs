@@ -194,7 +194,10 @@ fn the_tui_mode_is_lazy_unless_the_project_or_its_defaults_say_always() {
         std::fs::create_dir(tmp.path().join(d)).unwrap();
     }
     let text = "projects:\n  - name: one\n    path: p1\n";
-    assert_eq!(parse(text, tmp.path()).unwrap().projects[0].tui, TuiMode::Lazy);
+    assert_eq!(
+        parse(text, tmp.path()).unwrap().projects[0].tui,
+        TuiMode::Lazy
+    );
     let text = r#"
 defaults:
   tmux: {tui: always}

@@ -448,6 +448,115 @@ impl TmuxRuntime {
 mod tests {
     use super::*;
 
+    /// A private tmux server, killed when dropped.
+    struct Server(String);
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("tmux")
+                .args(["-L", &self.0, "kill-server"])
+                .output();
+        }
+    }
+
+    fn sh(script: &str, dir: &Path) -> LaunchSpec {
+        LaunchSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            cwd: dir.to_path_buf(),
+            env: vec![("SECRET".into(), "s3".into())],
+            stdin_file: None,
+        }
+    }
+
+    #[test]
+    fn a_tui_opens_beside_the_view_fails_with_what_it_said_and_closes_by_its_process_group() {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = Server(format!("ao-unit-{}", std::process::id()));
+        let rt = TmuxRuntime::new(Some(server.0.clone()));
+        let hook = vec!["true".to_string()];
+        let handle = rt
+            .create_lazy("p/a", &sh("exec sleep 60", tmp.path()), tmp.path(), &hook)
+            .unwrap();
+        assert!(rt.is_lazy_session(&handle).unwrap());
+
+        // A TUI that fails at once: its status and what it printed, and no window left.
+        let broken = sh("echo \"cannot start: $SECRET\" >&2; exit 3", tmp.path());
+        let err = rt
+            .open_tui(&handle, &broken, tmp.path(), false)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("status 3") && text.contains("cannot start: s3"),
+            "{text}"
+        );
+        assert!(rt
+            .look(&Some(server.0.clone()), "p/a")
+            .unwrap()
+            .tui
+            .is_none());
+
+        // One that draws (the alternate screen), with a child in its process group.
+        let tui = sh(
+            "sleep 60 & printf '\\033[?1049h'; exec sleep 60",
+            tmp.path(),
+        );
+        assert_eq!(
+            rt.open_tui(&handle, &tui, tmp.path(), false).unwrap(),
+            TuiOpened::Shown
+        );
+        let look = rt.look(&Some(server.0.clone()), "p/a").unwrap();
+        let pid = look.tui.and_then(|w| w.pid).expect("the TUI runs");
+        let leader = ProcessIdentity::of(pid).unwrap();
+        // Asked again, it is the same one.
+        assert_eq!(
+            rt.open_tui(&handle, &tui, tmp.path(), false).unwrap(),
+            TuiOpened::Shown
+        );
+        assert_eq!(rt.pids(&handle).len(), 2);
+
+        // Unwatched for long enough: not yet; then closed, its whole group gone.
+        let wait = CloseWhen::Unwatched {
+            open_for: Duration::from_secs(3600),
+        };
+        assert!(!rt.close_tui(&handle, wait).unwrap());
+        let now = CloseWhen::Unwatched {
+            open_for: Duration::ZERO,
+        };
+        assert!(rt.close_tui(&handle, now).unwrap());
+        assert!(!leader.is_alive());
+        // Its child too (once init has reaped what was killed).
+        let group = nix::unistd::Pid::from_raw(-(pid as i32));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while nix::sys::signal::kill(group, None).is_ok() {
+            assert!(Instant::now() < deadline, "a child of the TUI is left");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(rt.pids(&handle).len(), 1);
+
+        // The key's opener with nobody attached closes what it opened.
+        assert_eq!(
+            rt.open_tui(&handle, &tui, tmp.path(), true).unwrap(),
+            TuiOpened::Closed
+        );
+        assert!(rt
+            .look(&Some(server.0.clone()), "p/a")
+            .unwrap()
+            .tui
+            .is_none());
+
+        // A session made the old way is not lazy: nothing opens.
+        let plain = rt
+            .create("p/b", &sh("exec sleep 60", tmp.path()), tmp.path())
+            .unwrap();
+        assert_eq!(
+            rt.open_tui(&plain, &tui, tmp.path(), false).unwrap(),
+            TuiOpened::NotLazy
+        );
+        rt.destroy(&handle).unwrap();
+        rt.destroy(&plain).unwrap();
+    }
+
     #[test]
     fn a_hook_command_survives_tmux_run_shell_and_sh() {
         let words: Vec<String> = ["/opt/a b/ao", "it's", "#{x}", "$HOME", "a\"b\\c"]
