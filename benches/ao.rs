@@ -311,7 +311,27 @@ fn attach_to_lazy(w: &World, server: u32, id: &str) {
         drawing.push(drew.unwrap_or_default());
         open = (rss_tree(server), sessions_rss(w, &ids));
         term.keys(&["C-b", "d"]);
-        w.wait_no_tui(&ses, Duration::from_secs(10));
+        let t = Instant::now();
+        while !w.tui_processes(&ses).is_empty() {
+            if t.elapsed() > Duration::from_secs(10) {
+                let out = w.tmux(&[
+                    "list-windows",
+                    "-t",
+                    &format!("={id}"),
+                    "-F",
+                    "#{window_id} #{window_name} #{@ao-tui} #{session_attached} #{pane_pid}",
+                ]);
+                panic!(
+                    "the TUI still runs 10 s after the detach: {:?}; clients {:?}; windows:\n{}\n\
+                     the person's terminal:\n{}",
+                    w.tui_processes(&ses),
+                    w.tmux_clients(),
+                    String::from_utf8_lossy(&out.stdout),
+                    term.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     let after = (rss_tree(server), sessions_rss(w, &ids));
     println!("\n## ao attach to a lazy tmux session (idle)");

@@ -88,7 +88,9 @@ struct TuiWindow {
 
 /// A session's windows as far as the TUI is concerned.
 struct Look {
-    tui: Option<TuiWindow>,
+    /// Its TUI windows: one, but a window whose program is still being reaped may be listed
+    /// beside the next one's.
+    tuis: Vec<TuiWindow>,
     /// How many clients are attached to the session.
     attached: u32,
 }
@@ -221,7 +223,7 @@ impl TmuxRuntime {
             &format,
         ])))?;
         let mut look = Look {
-            tui: None,
+            tuis: Vec::new(),
             attached: 0,
         };
         for line in text.lines() {
@@ -234,7 +236,7 @@ impl TmuxRuntime {
                 continue;
             };
             let dead = f[3] == "1";
-            look.tui = Some(TuiWindow {
+            look.tuis.push(TuiWindow {
                 id: f[0].to_string(),
                 opened,
                 pid: if dead { None } else { f[2].parse().ok() },
@@ -266,22 +268,30 @@ impl TmuxRuntime {
             what: format!("cannot lock {}", lock_path.display()),
             source,
         })?;
+        let err_file = session_dir.join("tui.err");
         let look = self.look(socket, session)?;
-        if let Some(w) = look.tui {
-            if w.pid.is_some() {
-                self.run(
-                    self.tmux(socket)
-                        .add_command(raw(&["select-window", "-t", &w.id])),
-                )?;
-                return Ok(TuiOpened::Shown);
-            }
-            // A TUI that died and whose window stayed: out of the way.
+        if let Some(w) = look.tuis.iter().find(|w| w.pid.is_some()) {
+            self.run(
+                self.tmux(socket)
+                    .add_command(raw(&["select-window", "-t", &w.id])),
+            )?;
+            // It may be on its way out (a hook closing it): then it is opened anew.
+            return self.wait_for_tui(
+                socket,
+                session,
+                &w.id,
+                &spec.program,
+                &err_file,
+                need_client,
+            );
+        }
+        // TUIs that died and whose windows stayed: out of the way.
+        for w in &look.tuis {
             let _ = self.run(
                 self.tmux(socket)
                     .add_command(raw(&["kill-window", "-t", &w.id])),
             );
         }
-        let err_file = session_dir.join("tui.err");
         let script = write_script(spec, &session_dir.join("tui.sh"), Some(&err_file))?;
         let command = format!("exec sh {}", shell_quote(&script.to_string_lossy())?);
         // Marked in the same call, by a name of its own: a program that fails at once would
@@ -343,7 +353,7 @@ impl TmuxRuntime {
         let deadline = Instant::now() + TUI_START_LIMIT;
         loop {
             let look = self.look(socket, session)?;
-            let Some(w) = look.tui.filter(|w| w.id == id) else {
+            let Some(w) = look.tuis.into_iter().find(|w| w.id == id) else {
                 return Ok(TuiOpened::Closed);
             };
             if let Some(status) = &w.dead_status {
@@ -381,8 +391,8 @@ impl TmuxRuntime {
             "remain-on-exit",
             "off",
         ])));
-        if let Ok(Look { tui: Some(w), .. }) = self.look(socket, session) {
-            if w.id == id && w.pid.is_none() {
+        if let Ok(look) = self.look(socket, session) {
+            if look.tuis.iter().any(|w| w.id == id && w.pid.is_none()) {
                 let _ = self.run(
                     self.tmux(socket)
                         .add_command(raw(&["kill-window", "-t", id])),
@@ -404,23 +414,28 @@ impl TmuxRuntime {
         let Ok(look) = self.look(socket, session) else {
             return false;
         };
-        let Some(w) = look.tui else {
+        let Some(newest) = look.tuis.iter().map(|w| w.opened).max() else {
             return false;
         };
         if let CloseWhen::Unwatched { open_for } = when {
-            let age = epoch_secs().saturating_sub(w.opened);
+            let age = epoch_secs().saturating_sub(newest);
             if look.attached > 0 || age < open_for.as_secs() {
                 return false;
             }
         }
-        if let Some(p) = w.pid.and_then(ProcessIdentity::of) {
-            ProcessIdentity::stop_all(&[p], TUI_STOP_GRACE);
+        let programs: Vec<ProcessIdentity> = look
+            .tuis
+            .iter()
+            .filter_map(|w| w.pid.and_then(ProcessIdentity::of))
+            .collect();
+        ProcessIdentity::stop_all(&programs, TUI_STOP_GRACE);
+        for w in &look.tuis {
+            // Gone already when its program's end took it.
+            let _ = self.run(
+                self.tmux(socket)
+                    .add_command(raw(&["kill-window", "-t", &w.id])),
+            );
         }
-        // Gone already when its program's end took it.
-        let _ = self.run(
-            self.tmux(socket)
-                .add_command(raw(&["kill-window", "-t", &w.id])),
-        );
         true
     }
 
@@ -493,8 +508,8 @@ mod tests {
         assert!(rt
             .look(&Some(server.0.clone()), "p/a")
             .unwrap()
-            .tui
-            .is_none());
+            .tuis
+            .is_empty());
 
         // One that draws (the alternate screen), with a child in its process group.
         let tui = sh(
@@ -506,7 +521,7 @@ mod tests {
             TuiOpened::Shown
         );
         let look = rt.look(&Some(server.0.clone()), "p/a").unwrap();
-        let pid = look.tui.and_then(|w| w.pid).expect("the TUI runs");
+        let pid = look.tuis[0].pid.expect("the TUI runs");
         let leader = ProcessIdentity::of(pid).unwrap();
         // Asked again, it is the same one.
         assert_eq!(
@@ -542,8 +557,8 @@ mod tests {
         assert!(rt
             .look(&Some(server.0.clone()), "p/a")
             .unwrap()
-            .tui
-            .is_none());
+            .tuis
+            .is_empty());
 
         // A session made the old way is not lazy: nothing opens.
         let plain = rt
