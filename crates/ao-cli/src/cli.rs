@@ -194,15 +194,12 @@ pub enum Command {
         /// The session's address.
         address: String,
     },
-    /// Closes a lazy tmux session's TUI once no client is attached (run by tmux's hook).
+    /// Closes the TUI of each lazy tmux session no client is attached to (run by tmux's hook).
     #[command(name = "tmux-hook", hide = true)]
     TmuxHook {
         /// The tmux server's `-L` socket name; none for the default server.
         #[arg(long)]
         socket: Option<String>,
-        /// The tmux session.
-        #[arg(long)]
-        session: String,
     },
     /// Runs a helper process of an agent plugin (what a process-runtime session runs).
     #[command(name = "agent-helper", hide = true)]

@@ -180,8 +180,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pane::run(manager(&cli).await?, address).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::TmuxHook { socket, session } => {
-            pane::tmux_hook(socket.clone(), session.clone()).await?;
+        Command::TmuxHook { socket } => {
+            pane::tmux_hook(socket.clone()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::AgentHelper { agent, args } => {

@@ -28,7 +28,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use unicode_width::UnicodeWidthChar;
 
 use ao_core::manager::{PaneLauncher, SessionManager, UNWATCHED_TUI_GRACE};
-use ao_core::runtime::tmux::{CloseWhen, TuiOpened};
+use ao_core::runtime::tmux::TuiOpened;
 use ao_core::runtime::TmuxRuntime;
 use ao_core::session::{Lifecycle, PendingKind, SessionStatus};
 use ao_core::transcript::TranscriptEntry;
@@ -55,19 +55,9 @@ pub fn pane_launcher(invocation: (std::path::PathBuf, Vec<String>)) -> PaneLaunc
     }
 }
 
-/// `ao tmux-hook`: a client detached from a lazy session; its TUI goes if none is left.
-pub async fn tmux_hook(socket: Option<String>, session: String) -> anyhow::Result<()> {
-    ao_core::blocking::unblock(move || {
-        let rt = TmuxRuntime::new(socket);
-        let handle = rt.handle_for(&session);
-        rt.close_tui(
-            &handle,
-            CloseWhen::Unwatched {
-                open_for: Duration::ZERO,
-            },
-        )
-    })
-    .await?;
+/// `ao tmux-hook`: a client detached from a lazy session; a TUI nobody looks at any more goes.
+pub async fn tmux_hook(socket: Option<String>) -> anyhow::Result<()> {
+    ao_core::blocking::unblock(move || TmuxRuntime::new(socket).close_unwatched_tuis()).await?;
     Ok(())
 }
 

@@ -16,8 +16,9 @@
 //! just before it dies), and its window removed; one that draws gets `remain-on-exit` off, so that
 //! its window goes when it ends.
 //!
-//! Closing: the session's `client-detached` hook runs `ao tmux-hook`, which closes the TUI when no
-//! client is attached any more: its process group is stopped (SIGTERM, then SIGKILL), found by the
+//! Closing: a lazy session's `client-detached` hook runs `ao tmux-hook`, which closes the TUI of
+//! every lazy session of the server that no client is attached to any more (tmux runs the hook in
+//! the context of its "best" session, not always the one the client left): its process group is stopped (SIGTERM, then SIGKILL), found by the
 //! pid tmux reports for its pane and that process's start time, never by name; then its window is
 //! killed. The view also closes a TUI that has had no client for a while (a client that switched to
 //! another session, an `ao attach` killed before it attached), on its slow period.
@@ -31,8 +32,8 @@ use super::{shell_quote, write_script, TmuxRuntime};
 use crate::runtime::process::ProcessIdentity;
 use crate::runtime::{LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
 
-/// The hidden subcommand of the `ao` binary that tmux's hook runs: `ao tmux-hook [--socket S]
-/// --session NAME` closes the session's TUI when no client is attached.
+/// The hidden subcommand of the `ao` binary that tmux's hook runs: `ao tmux-hook [--socket S]`
+/// closes the TUI of every lazy session of the server that no client is attached to.
 pub const TMUX_HOOK_SUBCOMMAND: &str = "tmux-hook";
 
 /// The session option that marks a lazy session (its first pane runs ao's view).
@@ -164,7 +165,6 @@ impl TmuxRuntime {
         if let Some(s) = &self.socket {
             words.extend(["--socket".into(), s.clone()]);
         }
-        words.extend(["--session".into(), name.to_string()]);
         let hook = hook_command(&words)?;
         let handle = self.create(name, view, session_dir)?;
         // A session's own options and hooks take `=name:` (without the colon, tmux 3.3 finds none).
@@ -437,6 +437,35 @@ impl TmuxRuntime {
             );
         }
         true
+    }
+
+    /// Closes the TUI of every lazy session of the server that no client is attached to: what
+    /// the `client-detached` hook runs. Every session rather than the one the hook was set on:
+    /// tmux 3.3 runs a detach's hooks in the context of the server's "best" session, which is not
+    /// always the one the client left. Returns how many it closed.
+    pub fn close_unwatched_tuis(&self) -> Result<usize, RuntimeError> {
+        let format = format!("#{{session_name}}\t#{{{TUI_MARK}}}\t#{{session_attached}}");
+        let text = self.run(self.tmux(&self.socket).add_command(raw(&[
+            "list-windows",
+            "-a",
+            "-F",
+            &format,
+        ])))?;
+        let mut sessions: Vec<&str> = text
+            .lines()
+            .filter_map(|line| {
+                let f: Vec<&str> = line.split('\t').collect();
+                (f.len() == 3 && !f[1].is_empty() && f[2] == "0").then_some(f[0])
+            })
+            .collect();
+        sessions.dedup();
+        let now = CloseWhen::Unwatched {
+            open_for: Duration::ZERO,
+        };
+        Ok(sessions
+            .into_iter()
+            .filter(|session| self.close_in(&self.socket, session, now))
+            .count())
     }
 
     /// The session's live panes' programs (the view, the TUI), each leading its process group.
