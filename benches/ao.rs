@@ -1,11 +1,13 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
 //! [SECTION...]`; sections: status, spawn, wait,
-//! memory, crowd, watch, notify. Everything runs on the real opencode against the mock.
+//! memory, crowd, watch, notify, dashboard. Everything runs on the real opencode against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "ao/dashboard.rs"]
+mod dashboard;
 #[path = "ao/notify.rs"]
 mod notify;
 #[path = "ao/scale.rs"]
@@ -43,6 +45,9 @@ fn main() {
     }
     if run("notify") {
         notify::run();
+    }
+    if run("dashboard") {
+        dashboard::run();
     }
 }
 

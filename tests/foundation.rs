@@ -1,6 +1,7 @@
 //! What the foundation promises, end to end: one project's hung server does not slow another's
 //! status; a send racing a status never loses the mark that tells an interrupted turn from a
-//! finished one; ao's own requests never go through a proxy while the server keeps the person's.
+//! finished one; ao's own requests never go through a proxy while the server keeps the person's; a
+//! session renamed or deleted in OpenCode shows so without waiting for the whole session list.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -252,4 +253,88 @@ fn ao_never_sends_its_requests_through_a_proxy_and_the_server_keeps_the_persons(
     for host in ["example.internal", "127.0.0.1", "localhost"] {
         assert!(hosts.contains(&host), "NO_PROXY={no_proxy}");
     }
+}
+
+/// One request to a project's OpenCode server, as a person's other client would make it; the
+/// answer's status line must be a success.
+fn opencode_request(url: &str, password: &str, method: &str, path: &str, body: &str) {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let host = url.strip_prefix("http://").expect("an http URL");
+    let mut conn = std::net::TcpStream::connect(host).expect("connect to the server");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("opencode:{password}"));
+    write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the request");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("read the answer");
+    let status = answer.lines().next().unwrap_or_default();
+    assert!(status.contains(" 200 "), "{method} {path}: {status}");
+}
+
+#[test]
+fn a_session_renamed_or_deleted_in_opencode_shows_without_waiting_for_the_whole_list() {
+    let mut w =
+        World::new(Scenario::new().script(script("bench").turn(Turn::text("Done.").usage(110, 7))));
+    w.project("demo", &[]);
+    let conversation = |id: &str| {
+        w.wait_activity(id, "ready")["agent_session_id"]
+            .as_str()
+            .expect("a conversation")
+            .to_string()
+    };
+    let renamed = w.spawn(&["demo", "bench", "--runtime", "process"]);
+    let renamed_ses = conversation(&renamed);
+    // A filtered list starts 2 s before the newest update seen, so a session updated within 2 s
+    // of the newest is read again anyway: the renamed one must be older than that. (Not a wait
+    // for something to happen: the time itself is the condition.)
+    std::thread::sleep(Duration::from_millis(2500));
+    let deleted = w.spawn(&["demo", "bench", "--runtime", "process"]);
+    let deleted_ses = conversation(&deleted);
+    // From here on a status lists only the sessions updated since its last look, and neither a
+    // rename nor a deletion updates one; the whole list is read again only every 30 s. The
+    // project's monitor follows the server's events and tells the mirror at once.
+    let (url, password) = w.server_endpoint("demo");
+    opencode_request(
+        &url,
+        &password,
+        "PATCH",
+        &format!("/session/{renamed_ses}"),
+        r#"{"title":"Renamed by hand"}"#,
+    );
+    opencode_request(
+        &url,
+        &password,
+        "DELETE",
+        &format!("/session/{deleted_ses}"),
+        "",
+    );
+    ao_test_support::wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        let all: Value = serde_json::from_str(&w.ao_ok(&["status", "--json"])).expect("JSON");
+        let of = |id: &str| {
+            all.as_array()
+                .and_then(|a| a.iter().find(|s| s["id"] == id))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (r, d) = (of(&renamed), of(&deleted));
+        if r["summary"] == "Renamed by hand"
+            && d["activity"] == "exited"
+            && error_of(&d).0 == "SessionDeleted"
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "renamed: {} {}; deleted: {} {:?}",
+                r["summary"],
+                r["activity"],
+                d["activity"],
+                error_of(&d).0
+            ))
+        }
+    });
 }

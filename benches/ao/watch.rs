@@ -61,6 +61,56 @@ pub(crate) fn listen(url: String, password: String) -> mpsc::Receiver<Heard> {
     rx
 }
 
+/// One finished session, and the bench's own ear on its server's events.
+pub(crate) struct Listened {
+    pub(crate) w: ao_test_support::World,
+    /// Its address.
+    pub(crate) id: String,
+    /// Its status once ready.
+    pub(crate) status: Value,
+    /// The agent's id for its conversation, as the server's events name it.
+    pub(crate) conversation: String,
+    /// What the server said.
+    pub(crate) heard: mpsc::Receiver<Heard>,
+}
+
+impl Listened {
+    /// When the server said that the session's turn ended (the first of its idle events).
+    pub(crate) fn turn_end(&self) -> Heard {
+        loop {
+            let h = self
+                .heard
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the turn's end on the event stream");
+            if h.session == self.conversation {
+                return h;
+            }
+        }
+    }
+}
+
+/// A world with one finished session of the project `bench`, listened to.
+pub(crate) fn listened_session() -> Listened {
+    let w = world_with(
+        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
+    );
+    let id = w.spawn(&["bench", "bench", "--runtime", "process"]);
+    let status = w.wait_activity(&id, "ready");
+    let conversation = status["agent_session_id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let (url, password) = w.server_endpoint("bench");
+    let heard = listen(url, password);
+    Listened {
+        w,
+        id,
+        status,
+        conversation,
+        heard,
+    }
+}
+
 /// Lines of a child's standard output, each with when it arrived.
 fn timed_lines(child: &mut Child) -> mpsc::Receiver<(Instant, String)> {
     let stdout = child.stdout.take().expect("piped stdout");
@@ -80,17 +130,10 @@ fn timed_lines(child: &mut Child) -> mpsc::Receiver<(Instant, String)> {
 /// `ready`, and to `ao watch`'s screen (80x24, in tmux) showing it, for ten turns.
 fn latency() {
     println!("\n## live views: from the server's event to the line, and to the screen");
-    let w = world_with(
-        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
-    );
-    let id = w.spawn(&["bench", "bench", "--runtime", "process"]);
-    let s = w.wait_activity(&id, "ready");
-    let conversation = s["agent_session_id"].as_str().expect("an id").to_string();
-    let (url, password) = w.server_endpoint("bench");
-    let heard = listen(url, password);
-
+    let listened = listened_session();
+    let (w, id, s, heard) = (&listened.w, &listened.id, &listened.status, &listened.heard);
     let mut watcher = w
-        .ao_command(&["status", "--watch", "--json", &id])
+        .ao_command(&["status", "--watch", "--json", id])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -114,15 +157,8 @@ fn latency() {
         // `ready 1s` can only be this turn's.
         std::thread::sleep(Duration::from_millis(2500));
         while redrawn.try_recv().is_ok() {}
-        w.ao_ok(&["send", &id, "bench"]);
-        let event = loop {
-            let h = heard
-                .recv_timeout(Duration::from_secs(60))
-                .expect("the turn's end on the event stream");
-            if h.session == conversation {
-                break h.at;
-            }
-        };
+        w.ao_ok(&["send", id, "bench"]);
+        let event = listened.turn_end().at;
         let shown = loop {
             let (at, line) = lines
                 .recv_timeout(Duration::from_secs(60))
@@ -178,15 +214,7 @@ fn idle_cost() {
         "\n## live views with {N} idle sessions, over {} s",
         SPAN.as_secs()
     );
-    let w = world_with(
-        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
-    );
-    let ids: Vec<String> = (0..N)
-        .map(|_| w.spawn(&["bench", "bench", "--runtime", "process"]))
-        .collect();
-    for id in &ids {
-        w.wait_activity(id, "ready");
-    }
+    let w = idle_sessions(N);
     let mut watcher = w
         .ao_command(&["status", "--watch", "--json"])
         .stdin(Stdio::null())
@@ -219,25 +247,48 @@ fn idle_cost() {
         ("ao status --watch --json", watcher.id()),
         ("ao watch", dashboard),
     ];
-    let before: Vec<u64> = views.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
-    let t = Instant::now();
-    std::thread::sleep(SPAN);
-    let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
+    let pids: Vec<u32> = views.iter().map(|(_, pid)| *pid).collect();
+    let used = cpu_over(&pids, SPAN);
     let printed = std::iter::from_fn(|| lines.try_recv().ok()).count();
-    for ((label, pid), before) in views.iter().zip(before) {
-        let used = cpu_ticks(*pid) - before;
-        let percent = used as f64 / ticks_per_s / t.elapsed().as_secs_f64() * 100.0;
-        println!(
-            "{label:<26} CPU {percent:.2} % of a core ({used} ticks), RSS {}",
-            mib(rss_tree(*pid))
-        );
+    for ((label, pid), cpu) in views.iter().zip(used) {
+        println!("{label:<26} {cpu}, RSS {}", mib(rss_tree(*pid)));
     }
     println!("lines printed meanwhile: {printed}");
     let _ = watcher.kill();
     let _ = watcher.wait();
+}
+
+/// A world of `n` finished sessions of the project `bench`, in the process runtime.
+pub(crate) fn idle_sessions(n: usize) -> ao_test_support::World {
+    let w = world_with(
+        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
+    );
+    let ids: Vec<String> = (0..n)
+        .map(|_| w.spawn(&["bench", "bench", "--runtime", "process"]))
+        .collect();
+    for id in &ids {
+        w.wait_activity(id, "ready");
+    }
+    w
+}
+
+/// The CPU each of `pids` used over the next `span`: `CPU 0.12 % of a core (7 ticks)`.
+pub(crate) fn cpu_over(pids: &[u32], span: Duration) -> Vec<String> {
+    let before: Vec<u64> = pids.iter().map(|pid| cpu_ticks(*pid)).collect();
+    let t = Instant::now();
+    std::thread::sleep(span);
+    let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    pids.iter()
+        .zip(before)
+        .map(|(pid, before)| {
+            let used = cpu_ticks(*pid) - before;
+            let percent = used as f64 / ticks_per_s / t.elapsed().as_secs_f64() * 100.0;
+            format!("CPU {percent:.2} % of a core ({used} ticks)")
+        })
+        .collect()
 }
 
 /// The first process below `pid` (itself included) whose command name is `name`.

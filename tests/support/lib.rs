@@ -5,9 +5,13 @@
 //! followers, project servers), by pid, kills its tmux server and removes its temporary
 //! directories.
 
+mod browser;
+mod dashboard;
 mod lines;
 mod terminal;
 
+pub use browser::{free_port, Browser};
+pub use dashboard::{Answer, Dashboard, Events};
 pub use lines::Lines;
 pub use terminal::Terminal;
 

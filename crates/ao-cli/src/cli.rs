@@ -63,6 +63,11 @@ pub enum Command {
         #[arg(long, value_name = "SECS", env = "AO_STATUS_TIMEOUT", value_parser = parse_seconds)]
         timeout: Option<std::time::Duration>,
     },
+    /// The web dashboard: every session live in a browser, with its actions, and a JSON API.
+    #[command(
+        after_help = "The first line of standard output is the URL to open, with the token in it. The API takes `Authorization: Bearer TOKEN`.\n\nExamples:\n  ao dashboard\n  ao dashboard --port 8484 --token-file ~/.config/ao/dashboard-token\n  ao dashboard --port 8484   # on build-box; then on your laptop: ssh -L 8484:127.0.0.1:8484 build-box"
+    )]
+    Dashboard(DashboardArgs),
     /// Everything about one session: status, plan, files changed, last messages, resources.
     #[command(
         after_help = "Files are counted against the commit the session's work tree started from, committed or not, new files included.\n\nExamples:\n  ao show my-project/agent-1\n  ao show agent-1 --json | jq .plan"
@@ -269,6 +274,29 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "ao", &mut script);
     script
+}
+
+/// `ao dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// The port to listen on (default: any free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// The address to listen on. Anything but loopback serves plain HTTP to the network: put a
+    /// TLS proxy or an SSH tunnel in front.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub listen: std::net::IpAddr,
+    /// Open the dashboard in the browser (with a code that works once, not the token).
+    #[arg(long)]
+    pub open: bool,
+    /// Keep the token in this file (created 0600 when missing), so it stays the same across
+    /// restarts.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// How long to wait for each project's agent, in seconds, before showing what was last
+    /// seen of its sessions, marked stale (default 2, or $AO_STATUS_TIMEOUT).
+    #[arg(long, value_name = "SECS", env = "AO_STATUS_TIMEOUT", value_parser = parse_seconds)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

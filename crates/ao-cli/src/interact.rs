@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 
 use ao_core::agent::PermitDecision;
 use ao_core::manager::{QuestionReply, SessionManager, WAIT_POLL_INTERVAL};
+use ao_core::report;
 use ao_core::session::Activity;
 use ao_core::transcript::{EntryKind, TranscriptEntry};
 
@@ -39,7 +40,7 @@ pub async fn send(
         .into());
     }
     let rec = mgr.send_with(target, &text, over_budget).await?;
-    eprintln!("ao: sent to {}", rec.address);
+    eprintln!("ao: {}", report::sent(&rec));
     Ok(())
 }
 
@@ -55,12 +56,7 @@ pub async fn permit(mgr: &SessionManager, args: &PermitArgs) -> anyhow::Result<(
     let (rec, req) = mgr
         .permit(&args.target, decision, args.request_id.as_deref())
         .await?;
-    let verb = match decision {
-        PermitDecision::Once => "allowed once",
-        PermitDecision::Always => "allowed always",
-        PermitDecision::Reject => "rejected",
-    };
-    println!("{}: {verb}: {} ({})", rec.address, req.title, req.id);
+    println!("{}", report::permitted(&rec, &req, decision));
     Ok(())
 }
 
@@ -74,8 +70,7 @@ pub async fn answer(mgr: &SessionManager, args: &AnswerArgs) -> anyhow::Result<(
     let (rec, req) = mgr
         .answer(&args.target, args.request.as_deref(), reply)
         .await?;
-    let verb = if args.reject { "dismissed" } else { "answered" };
-    println!("{}: {verb}: {} ({})", rec.address, req.title, req.id);
+    println!("{}", report::answered(&rec, &req, args.reject));
     Ok(())
 }
 
@@ -236,12 +231,6 @@ fn write_block(out: &mut dyn Write, time: &str, who: &str, text: &str) -> std::i
 /// `ao restore`.
 pub async fn restore(mgr: &SessionManager, target: &str, over_budget: bool) -> anyhow::Result<()> {
     let rec = mgr.restore_with(target, over_budget).await?;
-    println!(
-        "{}: restored on {} session {} ({})",
-        rec.address,
-        rec.agent,
-        rec.agent_session_id.as_deref().unwrap_or("?"),
-        rec.runtime
-    );
+    println!("{}", report::restored(&rec));
     Ok(())
 }

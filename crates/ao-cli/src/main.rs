@@ -4,6 +4,7 @@
 
 mod agents;
 mod cli;
+mod dashboard;
 mod doctor;
 mod init;
 mod interact;
@@ -42,7 +43,18 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// What `ao status` keeps of its budget for after the observation: composing, the store's note of
+/// transitions, the output.
+const AFTER_THE_OBSERVATION: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// When this process started (near enough: the first thing `main` does).
+fn process_start() -> std::time::Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
+}
+
 fn main() -> ExitCode {
+    process_start();
     let _timed = ao_core::timing::phase(|| "main".into());
     let cli = match cli::parse() {
         Ok(cli) => cli,
@@ -215,15 +227,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = &spawned.session;
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", s.address)?;
-            eprintln!(
-                "ao: {} runs {} session {} in {} ({}); `ao status {}` shows it",
-                s.address,
-                s.agent,
-                s.agent_session_id.as_deref().unwrap_or("?"),
-                s.workspace.display(),
-                s.runtime,
-                s.address
-            );
+            eprintln!("ao: {}", ao_core::report::spawned(s));
             Ok(ExitCode::SUCCESS)
         }
         Command::Status(args) => {
@@ -235,11 +239,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 status_watch::run(mgr, args.target.clone(), args.json).await?;
                 return Ok(ExitCode::SUCCESS);
             }
+            // The budget is the whole call's, as the person waiting counts it.
+            let budget = args
+                .timeout
+                .unwrap_or(ao_core::manager::DEFAULT_STATUS_BUDGET);
+            mgr.set_status_deadline(process_start() + budget.saturating_sub(AFTER_THE_OBSERVATION));
             let timed = ao_core::timing::phase(|| "status".into());
             let statuses = mgr.status(args.target.as_deref()).await?;
             drop(timed);
             let _timed = ao_core::timing::phase(|| "output".into());
-            let mut out = std::io::stdout().lock();
+            let mut out = output::report_out();
             if args.json {
                 serde_json::to_writer_pretty(&mut out, &statuses)?;
                 writeln!(out)?;
@@ -251,6 +260,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     output::table_width(),
                 )?;
             }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { target, timeout } => {
@@ -263,16 +273,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             watch::run(mgr, target.clone()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dashboard(args) => {
+            let mut mgr = manager(&cli).await?;
+            if let Some(budget) = args.timeout {
+                mgr.set_status_budget(budget);
+            }
+            dashboard::run(mgr, args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Show { target, json } => {
             let mgr = manager(&cli).await?;
             let view = mgr.show(target).await?;
-            let mut out = std::io::stdout().lock();
+            let mut out = output::report_out();
             if *json {
                 serde_json::to_writer_pretty(&mut out, &view)?;
                 writeln!(out)?;
             } else {
                 show::show_text(&mut out, &view, output::use_color())?;
             }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff { target, git_args } => {
@@ -293,7 +312,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::List => {
             let mgr = manager(&cli).await?;
             let statuses = mgr.status(None).await?;
-            let mut out = std::io::stdout().lock();
+            let mut out = output::report_out();
             for s in &statuses {
                 writeln!(
                     out,
@@ -304,6 +323,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.workspace.display()
                 )?;
             }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Attach { target } => {
@@ -380,7 +400,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = mgr.kill(target, opts).await?;
             let mut out = std::io::stdout().lock();
             for k in &report.sessions {
-                output::kill_report(&mut out, k)?;
+                write!(out, "{}", ao_core::report::killed(k))?;
             }
             let mut err = std::io::stderr().lock();
             for k in &report.sessions {

@@ -16,6 +16,16 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The target names no session or project there is (a session another `ao` purged, a typo).
+    /// The person's to fix, like [`Error::Usage`]; the dashboard answers it with 404.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// The session's state does not allow the request now: nothing is pending, it was killed, it
+    /// was never fully spawned. The person's to fix; the dashboard answers it with 409.
+    #[error("{0}")]
+    Conflict(String),
+
     /// The session store could not be opened, read or written.
     #[error("session store {path}: {source}{}", store_hint(.path, .source))]
     Store {
@@ -67,7 +77,10 @@ pub enum Error {
 impl Error {
     /// True when the error is the user's to fix in their command line or config (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Config(_) | Error::Usage(_))
+        matches!(
+            self,
+            Error::Config(_) | Error::Usage(_) | Error::NotFound(_) | Error::Conflict(_)
+        )
     }
 
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -42,6 +42,7 @@ pub mod live;
 pub mod manager;
 pub mod monitor;
 pub mod notify;
+pub mod report;
 pub mod resources;
 pub mod runtime;
 pub mod session;

@@ -59,6 +59,7 @@ pub struct SessionManager {
     process: ProcessRuntime,
     clock: Arc<dyn Clock>,
     status_budget: Duration,
+    status_deadline: Option<std::time::Instant>,
     monitor_launcher: Option<MonitorLauncher>,
     pane_launcher: Option<PaneLauncher>,
 }
@@ -114,6 +115,7 @@ impl SessionManager {
             process: ProcessRuntime::new(),
             clock,
             status_budget: DEFAULT_STATUS_BUDGET,
+            status_deadline: None,
             monitor_launcher: None,
             pane_launcher: None,
         })
@@ -123,6 +125,13 @@ impl SessionManager {
     /// set).
     pub fn set_status_budget(&mut self, budget: Duration) {
         self.status_budget = budget;
+    }
+
+    /// Ends every status's observation by `at` at the latest, whatever the budget: a one-shot
+    /// `ao status` counts its budget from the start of the process, as the person waiting does,
+    /// and keeps what comes after the observation (the store's note, the output) inside it.
+    pub fn set_status_deadline(&mut self, at: std::time::Instant) {
+        self.status_deadline = Some(at);
     }
 
     /// The config in use.
@@ -165,6 +174,7 @@ impl SessionManager {
             process: ProcessRuntime::new(),
             clock: self.clock.clone(),
             status_budget: self.status_budget,
+            status_deadline: self.status_deadline,
             monitor_launcher: self.monitor_launcher.clone(),
             pane_launcher: self.pane_launcher.clone(),
         })

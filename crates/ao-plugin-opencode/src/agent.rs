@@ -285,12 +285,20 @@ impl Agent for OpenCodeAgent {
         }
         let client = self.up_client(cx).await?;
         let stream = EventStream::connect(&client).await.map_err(agent_error)?;
+        let (state, project) = (cx.state.clone(), cx.project.name.clone());
         Ok(Box::pin(futures_util::stream::unfold(
             stream,
-            |mut stream| async move {
-                loop {
-                    if let Some(change) = stream.next().await?.change() {
-                        return Some((change, stream));
+            move |mut stream| {
+                let (state, project) = (state.clone(), project.clone());
+                async move {
+                    loop {
+                        let event = stream.next().await?;
+                        // Renames and deletions: what a filtered list cannot show.
+                        crate::session_list::SessionList::on_event_of(&state, &project, &event)
+                            .await;
+                        if let Some(change) = event.change() {
+                            return Some((change, stream));
+                        }
                     }
                 }
             },

@@ -315,23 +315,29 @@ impl Client {
     /// `GET /session?directory=&scope=project&roots=true`: every top-level session of the
     /// OpenCode project that `directory` belongs to (all work trees of one repository share a
     /// project), with their token and cost totals; one request instead of one per session.
-    pub async fn project_sessions(&self, directory: &str) -> Result<Vec<Session>, ClientError> {
-        self.call(
-            Method::GET,
-            "/session",
-            // The list stops at 100 unless told otherwise (measured on 1.18.33), and a session
-            // left out costs requests of its own on every status; subagents' sessions (children)
-            // are never tracked, so they are left out instead.
-            &[
-                ("directory", directory),
-                ("scope", "project"),
-                ("roots", "true"),
-                ("limit", SESSION_LIST_LIMIT),
-            ],
-            None,
-            self.timeout,
-        )
-        .await
+    ///
+    /// With `since`, only those whose `time.updated` is that or later (`start=`, in the server's
+    /// clock): see [`crate::session_list`].
+    pub async fn project_sessions(
+        &self,
+        directory: &str,
+        since: Option<i64>,
+    ) -> Result<Vec<Session>, ClientError> {
+        // The list stops at 100 unless told otherwise (measured on 1.18.33), and a session left
+        // out costs requests of its own on every status; subagents' sessions (children) are never
+        // tracked, so they are left out instead.
+        let mut query = vec![
+            ("directory", directory.to_string()),
+            ("scope", "project".into()),
+            ("roots", "true".into()),
+            ("limit", SESSION_LIST_LIMIT.into()),
+        ];
+        if let Some(since) = since {
+            query.push(("start", since.to_string()));
+        }
+        let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.call(Method::GET, "/session", &query, None, self.timeout)
+            .await
     }
 
     /// `GET /session/status?directory=`: busy and retrying sessions of that directory.

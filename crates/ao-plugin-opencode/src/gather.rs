@@ -18,6 +18,7 @@ use crate::last_messages::LastMessages;
 use crate::mid_turn::MidTurn;
 use crate::observe;
 use crate::server::ServerRecord;
+use crate::session_list::SessionList;
 use crate::types::{MessageInfo, Session, SessionStatus};
 use crate::{now_ms, OpenCodeAgent};
 
@@ -56,11 +57,16 @@ impl OpenCodeAgent {
         let looked_at = now_ms();
         let records: Vec<&SessionRecord> = sessions.iter().map(|s| s.record).collect();
         let timed = ao_core::timing::phase(|| "settled-turn memory read".into());
-        let mut cache = LastMessages::load(cx).await;
+        let (mut cache, mut list, marks) = futures_util::join!(
+            LastMessages::load(cx),
+            SessionList::load(cx, format!("{} {}", server.url, server.pid), looked_at),
+            MidTurn::load(cx)
+        );
         drop(timed);
-        let per_session = sessions_and_last_messages(client, &records, &mut cache).await?;
+        let per_session =
+            sessions_and_last_messages(client, &records, &mut cache, &mut list).await?;
         let timed = ao_core::timing::phase(|| "settled-turn memory write".into());
-        cache.save(cx).await;
+        futures_util::join!(cache.save(cx), list.save(cx));
         drop(timed);
 
         // Status, permissions and questions are per directory, and asked only where a turn may be
@@ -118,42 +124,49 @@ impl OpenCodeAgent {
         ao_core::fault::pause_point("before-recording-observation").await;
         // A memory that cannot be written is only a memory lost: what was observed stands.
         let _timed = ao_core::timing::phase(|| "mid-turn marks write".into());
-        let _ = MidTurn::record(cx, looked_at, observed, busy).await;
+        let _ = MidTurn::record(cx, marks, looked_at, observed, busy).await;
         Ok(observations)
     }
 }
 
-/// Every session and its last message. The sessions come in one list of the project's; the last
-/// message only where the session changed since its turn was last seen settled. A session missing
-/// from the list (or a list the server refused) is asked for alone. A server that does not answer
-/// the list at all fails the whole observation: that list is the status's health check.
+/// Every session and its last message. The sessions come in one list of the project's, of only
+/// those changed since the last look where the mirror of the list allows; the last message only
+/// where the session changed since its turn was last seen settled. A session missing from the
+/// list (or a list the server refused) is asked for alone. A server that does not answer the list
+/// at all fails the whole observation: that list is the status's health check.
 async fn sessions_and_last_messages(
     client: &Client,
     records: &[&SessionRecord],
     cache: &mut LastMessages,
+    list: &mut SessionList,
 ) -> Result<Vec<SessionFacts>, ClientError> {
     let Some(first) = records.first() else {
         return Ok(Vec::new());
     };
     let mut listed: HashMap<String, Session> = HashMap::new();
     match client
-        .project_sessions(&first.workspace.to_string_lossy())
+        .project_sessions(&first.workspace.to_string_lossy(), list.since())
         .await
     {
-        Ok(all) => {
+        Ok(changed) => {
+            listed = list.take(changed);
             // What is remembered of a session the server no longer has is dropped; a tracked one
             // left out of the list (it is someone's child) keeps its memory.
-            let ids: Vec<&str> = all
-                .iter()
-                .map(|s| s.id.as_str())
+            let ids: Vec<&str> = listed
+                .keys()
+                .map(String::as_str)
                 .chain(records.iter().filter_map(|r| r.agent_session_id.as_deref()))
                 .collect();
             cache.retain(&ids);
-            listed = all.into_iter().map(|s| (s.id.clone(), s)).collect();
         }
         Err(e @ ClientError::Unreachable { .. }) => return Err(e),
         Err(_) => {}
     }
+    // Sessions read alone go into the mirror of the list, so that the next look knows them.
+    let read_alone: Vec<bool> = records
+        .iter()
+        .map(|r| !listed.contains_key(r.agent_session_id.as_deref().unwrap_or_default()))
+        .collect();
     let remembered = &*cache;
     let per_session = join_all(records.iter().map(|s| {
         let id = s.agent_session_id.as_deref().unwrap_or_default();
@@ -187,9 +200,14 @@ async fn sessions_and_last_messages(
         }
     }))
     .await;
-    for (rec, (session, last, todos)) in records.iter().zip(&per_session) {
-        if let (Some(id), Ok(session), Ok(last)) = (&rec.agent_session_id, session, last) {
-            cache.note(id, session.time.updated, last.as_ref(), *todos);
+    for ((rec, (session, last, todos)), alone) in records.iter().zip(&per_session).zip(read_alone) {
+        if let (Some(id), Ok(session)) = (&rec.agent_session_id, session) {
+            if alone {
+                list.note(session);
+            }
+            if let Ok(last) = last {
+                cache.note(id, session.time.updated, last.as_ref(), *todos);
+            }
         }
     }
     Ok(per_session)

@@ -28,6 +28,7 @@ mod last_messages;
 mod mid_turn;
 pub mod observe;
 pub mod server;
+mod session_list;
 pub mod settings;
 pub mod transcript;
 pub mod types;

@@ -22,7 +22,7 @@ fn key(project: &str) -> String {
 }
 
 /// Session id -> when it was last seen (or put) mid-turn, epoch milliseconds.
-type Marks = BTreeMap<String, EpochMillis>;
+pub type Marks = BTreeMap<String, EpochMillis>;
 
 /// The memory of one project's sessions last seen mid-turn.
 pub struct MidTurn;
@@ -51,14 +51,33 @@ impl MidTurn {
         Ok(())
     }
 
+    /// The marks as stored now, for [`record`](Self::record); `None` when they cannot be read.
+    pub async fn load(cx: &ProjectContext<'_>) -> Option<Option<Marks>> {
+        cx.state.get(&key(&cx.project.name)).await.ok()
+    }
+
     /// Records what a look begun at `looked_at` saw: of the `observed` sessions, those in `busy`
     /// are mid-turn and the others are not, unless marked since the look began.
+    ///
+    /// `loaded` is what [`load`](Self::load) read after the look began. When no session was
+    /// busy and recording would not change `loaded`, no write transaction is taken: the marks
+    /// stored now are those, less some another `ao` cleared, plus some made since the load, so
+    /// after `looked_at`, which the record keeps. With a busy session the mark is always written:
+    /// another `ao` may have cleared it since the load.
     pub async fn record(
         cx: &ProjectContext<'_>,
+        loaded: Option<Option<Marks>>,
         looked_at: EpochMillis,
         observed: Vec<String>,
         busy: Vec<String>,
     ) -> Result<(), AgentError> {
+        if let (Some(loaded), true) = (loaded, busy.is_empty()) {
+            let mut after = loaded.clone();
+            apply(&mut after, looked_at, &observed, &busy);
+            if after == loaded {
+                return Ok(());
+            }
+        }
         cx.state
             .update(&key(&cx.project.name), move |marks: &mut Option<Marks>| {
                 apply(marks, looked_at, &observed, &busy)
@@ -85,6 +104,52 @@ mod tests {
 
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_look_that_changes_nothing_writes_nothing_and_a_busy_one_always_writes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = ao_core::home::StateHome::at(tmp.path());
+        let state = ao_core::store::Store::open(&home.store_path())
+            .unwrap()
+            .plugin_state("t");
+        let config = ao_core::config::Config::parse(
+            "projects:\n  p:\n    path: .\n",
+            std::path::Path::new("agent-orchestrator.yaml"),
+        )
+        .unwrap();
+        let cx = ProjectContext {
+            project: &config.projects[0],
+            home: &home,
+            state: &state,
+        };
+        MidTurn::mark(&cx, "a", 50).await.unwrap();
+        let loaded = MidTurn::load(&cx).await;
+        // Another `ao` clears the mark after this look loaded it (its look began later).
+        MidTurn::record(&cx, None, 60, ids(&["a"]), vec![])
+            .await
+            .unwrap();
+        assert!(MidTurn::sessions(&cx).await.unwrap().is_empty());
+        // This look saw `a` busy: the mark is written again, though `loaded` already had it.
+        MidTurn::record(&cx, loaded, 40, ids(&["a"]), ids(&["a"]))
+            .await
+            .unwrap();
+        assert_eq!(MidTurn::sessions(&cx).await.unwrap(), ids(&["a"]));
+        // A look with nothing busy that would clear nothing takes no transaction, so a store
+        // that cannot be written does not matter to it.
+        let loaded = MidTurn::load(&cx).await;
+        let tx = state_lock(&home);
+        MidTurn::record(&cx, loaded, 10, ids(&["b"]), vec![])
+            .await
+            .unwrap();
+        drop(tx);
+    }
+
+    /// Holds the store's write lock until dropped.
+    fn state_lock(home: &ao_core::home::StateHome) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(home.store_path()).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        conn
     }
 
     #[test]

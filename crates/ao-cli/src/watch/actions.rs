@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use ao_core::agent::PermitDecision;
 use ao_core::manager::{KillOptions, QuestionReply, SessionManager};
+use ao_core::report;
 use ao_core::transcript::TranscriptEntry;
 
 use super::app::Action;
-use crate::output;
 
 /// What came back from a task.
 #[derive(Debug)]
@@ -68,12 +67,7 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
             request,
         } => {
             let (rec, req) = mgr.permit(&id, decision, request.as_deref()).await?;
-            let verb = match decision {
-                PermitDecision::Once => "allowed once",
-                PermitDecision::Always => "allowed always",
-                PermitDecision::Reject => "rejected",
-            };
-            format!("{}: {verb}: {}", rec.address, req.title)
+            report::permitted(&rec, &req, decision)
         }
         Action::Answer {
             id,
@@ -83,11 +77,11 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
             let (rec, req) = mgr
                 .answer(&id, Some(&request), QuestionReply::Answers(answers))
                 .await?;
-            format!("{}: answered: {}", rec.address, req.title)
+            report::answered(&rec, &req, false)
         }
         Action::Send { id, text } => {
             let rec = mgr.send(&id, &text).await?;
-            format!("sent to {}", rec.address)
+            report::sent(&rec)
         }
         Action::Kill { id } => {
             let report = mgr
@@ -99,14 +93,11 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
                     },
                 )
                 .await?;
-            let mut text = Vec::new();
+            let mut text = String::new();
             for k in &report.sessions {
-                output::kill_report(&mut text, k)?;
+                text.push_str(&report::killed(k));
             }
-            let mut said = String::from_utf8_lossy(&text)
-                .lines()
-                .collect::<Vec<_>>()
-                .join("; ");
+            let mut said = text.lines().collect::<Vec<_>>().join("; ");
             let problems: Vec<&String> = report
                 .sessions
                 .iter()
@@ -128,7 +119,7 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
         }
         Action::Restore { id } => {
             let rec = mgr.restore(&id).await?;
-            format!("{}: restored ({})", rec.address, rec.runtime)
+            report::restored(&rec)
         }
     })
 }

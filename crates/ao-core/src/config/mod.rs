@@ -291,14 +291,14 @@ impl Config {
         }
     }
 
-    /// The project with this name, or a usage error that lists the known ones.
+    /// The project with this name, or a not-found error that lists the known ones.
     pub fn project(&self, name: &str) -> Result<&ProjectConfig, crate::Error> {
         self.projects
             .iter()
             .find(|p| p.name == name)
             .ok_or_else(|| {
                 let known: Vec<_> = self.projects.iter().map(|p| p.name.as_str()).collect();
-                crate::Error::Usage(format!(
+                crate::Error::NotFound(format!(
                     "no project {name:?} in {}; known projects: {}",
                     self.file.display(),
                     if known.is_empty() {

@@ -78,15 +78,30 @@ fn fingerprint(wt: &WorkTree, last_activity: Option<EpochMillis>) -> Option<Stri
     ))
 }
 
-/// The count of changed files, remembered in `cache` while the fingerprint holds.
-fn files_changed(wt: &WorkTree, last_activity: Option<EpochMillis>, cache: &Path) -> Option<usize> {
-    let fingerprint = fingerprint(wt, last_activity)?;
-    let remembered: Option<Counted> = std::fs::read(cache)
+/// A session's count of changed files as the cache knows it.
+enum Remembered {
+    /// The count (`None`: no work tree to count in).
+    Known(Option<usize>),
+    /// To count again with git, then remember under this fingerprint.
+    Stale(WorkTree, String),
+}
+
+/// The count remembered in `cache`, if its fingerprint still holds.
+fn remembered(wt: WorkTree, last_activity: Option<EpochMillis>, cache: &Path) -> Remembered {
+    let Some(fingerprint) = fingerprint(&wt, last_activity) else {
+        return Remembered::Known(None);
+    };
+    let stored: Option<Counted> = std::fs::read(cache)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if let Some(c) = remembered.filter(|c| c.fingerprint == fingerprint) {
-        return Some(c.files_changed);
+    match stored.filter(|c| c.fingerprint == fingerprint) {
+        Some(c) => Remembered::Known(Some(c.files_changed)),
+        None => Remembered::Stale(wt, fingerprint),
     }
+}
+
+/// Counts the changed files with git and remembers the count in `cache`.
+fn count_again(wt: &WorkTree, fingerprint: String, cache: &Path) -> Option<usize> {
     let n = workspace::count_changed(&wt.dir, &wt.base().ok()?).ok()?;
     // A cache that cannot be written costs git next time, nothing more; written whole, then
     // renamed, so a reader never sees half of it.
@@ -139,18 +154,37 @@ impl SessionManager {
         records: &[SessionRecord],
         last_activity: &[Option<EpochMillis>],
     ) -> Vec<Option<usize>> {
-        let work = records.iter().zip(last_activity).map(|(rec, &at)| {
-            let wt = self.work_tree(rec).ok();
-            let cache = self
-                .home
-                .session_path(&rec.address.project, &rec.address.name)
-                .join(CACHE_FILE);
-            async move {
-                let wt = wt?;
-                unblock(move || files_changed(&wt, at, &cache)).await
+        let work: Vec<_> = records
+            .iter()
+            .zip(last_activity)
+            .map(|(rec, &at)| {
+                let cache = self
+                    .home
+                    .session_path(&rec.address.project, &rec.address.name)
+                    .join(CACHE_FILE);
+                (self.work_tree(rec).ok(), at, cache)
+            })
+            .collect();
+        // What the caches know, in one trip to the blocking pool (a few stats and one small read
+        // per session); then git, concurrently, only where something changed.
+        let known: Vec<(Remembered, PathBuf)> = unblock(move || {
+            work.into_iter()
+                .map(|(wt, at, cache)| match wt {
+                    Some(wt) => (remembered(wt, at, &cache), cache),
+                    None => (Remembered::Known(None), cache),
+                })
+                .collect()
+        })
+        .await;
+        let counts = known.into_iter().map(|(known, cache)| async move {
+            match known {
+                Remembered::Known(n) => n,
+                Remembered::Stale(wt, fingerprint) => {
+                    unblock(move || count_again(&wt, fingerprint, &cache)).await
+                }
             }
         });
-        futures_util::future::join_all(work).await
+        futures_util::future::join_all(counts).await
     }
 
     /// Every file the session changed against its base, committed or not.

@@ -32,11 +32,11 @@ impl SessionManager {
         let rec = self.resolve_one(target).await?;
         match rec.lifecycle {
             Lifecycle::Live => Ok(rec),
-            Lifecycle::Killed => Err(Error::Usage(format!(
+            Lifecycle::Killed => Err(Error::Conflict(format!(
                 "session {} was killed; `ao restore {}` brings it back",
                 rec.address, rec.address
             ))),
-            Lifecycle::Spawning => Err(Error::Usage(format!(
+            Lifecycle::Spawning => Err(Error::Conflict(format!(
                 "session {} was never fully spawned; `ao kill {}` removes it",
                 rec.address, rec.address
             ))),
@@ -163,7 +163,7 @@ impl SessionManager {
         };
         let picked = match (request, pending.as_slice()) {
             (_, []) => {
-                return Err(Error::Usage(format!(
+                return Err(Error::Conflict(format!(
                     "{} has no pending {noun} (it is {})",
                     rec.address, status.activity
                 )))
@@ -173,7 +173,7 @@ impl SessionManager {
                 .find(|p| p.id == id)
                 .map(|p| (*p).clone())
                 .ok_or_else(|| {
-                    Error::Usage(format!(
+                    Error::NotFound(format!(
                         "{} has no pending {noun} {id}; pending:\n{}",
                         rec.address,
                         listing()

@@ -19,7 +19,7 @@ impl SessionManager {
                 .cloned()
                 .collect();
             if found.is_empty() {
-                return Err(Error::Usage(format!(
+                return Err(Error::NotFound(format!(
                     "no session {target}; {}",
                     known_sessions(&all)
                 )));
@@ -40,7 +40,7 @@ impl SessionManager {
             .cloned()
             .collect();
         match found.len() {
-            0 => Err(Error::Usage(format!(
+            0 => Err(Error::NotFound(format!(
                 "no project or session named {target:?}; {}",
                 known_sessions(&all)
             ))),
@@ -61,7 +61,7 @@ impl SessionManager {
         let mut found = self.resolve(Some(target)).await?;
         match found.len() {
             1 => Ok(found.remove(0)),
-            0 => Err(Error::Usage(format!("project {target} has no sessions"))),
+            0 => Err(Error::NotFound(format!("project {target} has no sessions"))),
             _ => Err(Error::Usage(format!(
                 "{target} has {} sessions; name one as {target}/<name>",
                 found.len()

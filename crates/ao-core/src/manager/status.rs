@@ -30,7 +30,10 @@ impl SessionManager {
     /// the status budget shows what was last observed of its sessions, marked stale.
     pub async fn status_of(&self, records: &[SessionRecord]) -> Result<Vec<SessionStatus>> {
         let now = self.clock.now_ms();
-        let deadline = tokio::time::Instant::now() + self.status_budget;
+        let mut deadline = tokio::time::Instant::now() + self.status_budget;
+        if let Some(at) = self.status_deadline {
+            deadline = deadline.min(tokio::time::Instant::from_std(at));
+        }
         let (alive, observations, kept) = futures_util::join!(
             async {
                 let _timed = timing::phase(|| "liveness".into());

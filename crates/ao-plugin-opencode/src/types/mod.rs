@@ -12,8 +12,9 @@ mod todo;
 
 pub use todo::Todo;
 
-/// A conversation (`GET /session/{id}`).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A conversation (`GET /session/{id}`). It serializes under OpenCode's own names, so that the
+/// mirror of a project's list ([`crate::session_list`]) stores what the server sent.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct Session {
     /// `ses_…`.
@@ -72,7 +73,7 @@ pub struct CacheTokens {
 }
 
 /// A session's model: `{id, providerID}` (prompts use another shape, see [`PromptModel`]).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct SessionModel {
     /// The model id.
@@ -83,7 +84,7 @@ pub struct SessionModel {
 }
 
 /// A session's times.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct SessionTime {
     /// Created.
