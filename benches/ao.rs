@@ -218,22 +218,33 @@ fn wait() {
 }
 
 /// Resident memory of the project server, and what each session adds in each runtime, busy (its
-/// model reply held back) and idle.
+/// model reply held back) and idle: process, tmux (lazy, the default: ao's view in the pane) and
+/// tmux with `tui: always` (OpenCode's TUI in the pane). Then, for a lazy session, the time from
+/// `ao attach` until its TUI shows the session, and what it costs while it is open and after.
 fn memory() {
     println!("\n## memory (RSS)");
     const N: usize = 4;
-    let w = world_with(
+    let scenario = || {
         Scenario::new()
             .script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7)))
-            .script(script("held").turn(Turn::text("Released.").usage(110, 7).delay_ms(20_000))),
-    );
-    let warm = w.spawn(&["bench", "bench", "--runtime", "process"]);
-    w.wait_activity(&warm, "ready");
-    let server = w.server_pids()[0].pid;
-    let base = rss_tree(server);
-    println!("project server, 1 idle session:          {}", mib(base));
-    for runtime in ["process", "tmux"] {
+            .script(script("held").turn(Turn::text("Released.").usage(110, 7).delay_ms(20_000)))
+    };
+    // Each kind on a server of its own: what a server gave back after the sessions of another
+    // kind were killed would otherwise count for the next.
+    for (label, runtime, defaults) in [
+        ("process", "process", &[][..]),
+        ("tmux (lazy)", "tmux", &[][..]),
+        ("tmux (tui: always)", "tmux", &["tmux: {tui: always}"][..]),
+    ] {
+        let mut w = world_with(scenario());
+        w.set_defaults(defaults);
+        let warm = w.spawn(&["bench", "bench", "--runtime", "process"]);
+        w.wait_activity(&warm, "ready");
+        let server = w.server_pids()[0].pid;
         let before = rss_tree(server);
+        if runtime == "process" {
+            println!("project server, 1 idle session:          {}", mib(before));
+        }
         let ids: Vec<String> = (0..N)
             .map(|_| w.spawn(&["bench", "held", "--runtime", runtime]))
             .collect();
@@ -241,29 +252,135 @@ fn memory() {
             w.wait_activity(id, "active");
         }
         let busy_server = rss_tree(server);
-        let busy_own: u64 = ids.iter().map(|id| rss_tree(runtime_pid(&w, id))).sum();
+        let busy_own = sessions_rss(&w, &ids);
         for id in &ids {
             w.wait_activity(id, "ready");
         }
         let idle_server = rss_tree(server);
-        let idle_own: u64 = ids.iter().map(|id| rss_tree(runtime_pid(&w, id))).sum();
+        let idle_own = sessions_rss(&w, &ids);
         let per = |server_now: u64, own: u64| (server_now.saturating_sub(before) + own) / N as u64;
         println!(
-            "{runtime:<7} per session, busy: {} (its process {} + server growth {})",
+            "{label:<18} per session, busy: {} (its processes {} + server growth {})",
             mib(per(busy_server, busy_own)),
             mib(busy_own / N as u64),
             mib(busy_server.saturating_sub(before) / N as u64)
         );
         println!(
-            "{runtime:<7} per session, idle: {} (its process {} + server growth {})",
+            "{label:<18} per session, idle: {} (its processes {} + server growth {})",
             mib(per(idle_server, idle_own)),
             mib(idle_own / N as u64),
             mib(idle_server.saturating_sub(before) / N as u64)
         );
-        for id in &ids {
-            w.ao_ok(&["kill", id]);
+        if runtime == "tmux" && defaults.is_empty() {
+            attach_to_lazy(&w, server, &ids[0]);
         }
     }
+}
+
+/// A lazy session: `ao attach` from a terminal until its TUI shows the session (a few times), with
+/// where the time goes (ao until the TUI's window is open, OpenCode until its TUI draws, then until
+/// it shows the conversation), and the memory with the TUI open and after the client detached.
+fn attach_to_lazy(w: &World, server: u32, id: &str) {
+    let ids = [id.to_string()];
+    let ses = w.session(id)["agent_session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let closed = (rss_tree(server), sessions_rss(w, &ids));
+    let ao = ao_test_support::shell_quote(&w.ao_script().to_string_lossy());
+    let (mut total, mut window, mut drawing) = (Vec::new(), Vec::new(), Vec::new());
+    let mut open = (0, 0);
+    for i in 0..3 {
+        let t = Instant::now();
+        let term = w.terminal(
+            &format!("person-{i}"),
+            &format!("unset TMUX; exec {ao} attach {id}"),
+        );
+        let (mut opened, mut drew) = (None, None);
+        ao_test_support::wait_until(Duration::from_secs(90), Duration::from_millis(10), || {
+            let out = w.tmux(&[
+                "list-windows",
+                "-t",
+                &format!("={id}"),
+                "-F",
+                "#{window_name} #{alternate_on}",
+            ]);
+            let windows = String::from_utf8_lossy(&out.stdout).into_owned();
+            if opened.is_none() && windows.lines().count() > 1 {
+                opened = Some(t.elapsed());
+            }
+            if drew.is_none() && windows.lines().any(|l| l.ends_with(" 1")) {
+                drew = Some(t.elapsed());
+            }
+            let screen = term.screen();
+            if screen.contains("Released.") && !screen.contains("ao attach") {
+                Ok(())
+            } else {
+                Err(format!("the TUI never showed the session:\n{screen}"))
+            }
+        });
+        total.push(t.elapsed());
+        window.push(opened.unwrap_or_default());
+        drawing.push(drew.unwrap_or_default());
+        open = (rss_tree(server), sessions_rss(w, &ids));
+        term.keys(&["C-b", "d"]);
+        let t = Instant::now();
+        while !w.tui_processes(&ses).is_empty() {
+            if t.elapsed() > Duration::from_secs(10) {
+                let out = w.tmux(&[
+                    "list-windows",
+                    "-t",
+                    &format!("={id}"),
+                    "-F",
+                    "#{window_id} #{window_name} #{@ao-tui} #{session_attached} #{pane_pid}",
+                ]);
+                panic!(
+                    "the TUI still runs 10 s after the detach: {:?}; clients {:?}; windows:\n{}\n\
+                     the person's terminal:\n{}",
+                    w.tui_processes(&ses),
+                    w.tmux_clients(),
+                    String::from_utf8_lossy(&out.stdout),
+                    term.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let after = (rss_tree(server), sessions_rss(w, &ids));
+    println!("\n## ao attach to a lazy tmux session (idle)");
+    println!(
+        "until the TUI shows the session: {}",
+        spread(&mut total, "attaches")
+    );
+    println!(
+        "  until its window is open (ao): {}",
+        spread(&mut window, "attaches")
+    );
+    println!(
+        "  until it draws (OpenCode):     {}",
+        spread(&mut drawing, "attaches")
+    );
+    for (what, (srv, own)) in [
+        ("before any attach", closed),
+        ("TUI open (attached)", open),
+        ("after the detach", after),
+    ] {
+        println!(
+            "{what:<20} session's processes {}, server {} ({} above before any attach)",
+            mib(own),
+            mib(srv),
+            mib(srv.saturating_sub(closed.0))
+        );
+    }
+}
+
+/// The resident memory of the sessions' programs and their descendants: the detached follower,
+/// or every pane of the tmux session (ao's view, a TUI).
+fn sessions_rss(w: &World, ids: &[String]) -> u64 {
+    ids.iter()
+        .flat_map(|id| runtime_pids(w, id))
+        .map(rss_tree)
+        .sum()
 }
 
 /// 20 sessions at once on this machine: all must finish with exact tokens and cost; `ao status`
@@ -351,18 +468,18 @@ fn crowd() {
     );
 }
 
-/// The pid of a session's program: the follower (process) or the pane's program (tmux).
-fn runtime_pid(w: &World, id: &str) -> u32 {
+/// The pids of a session's programs: the follower (process) or each pane's program (tmux).
+fn runtime_pids(w: &World, id: &str) -> Vec<u32> {
     let s = w.session(id);
     if s["runtime"] == "tmux" {
-        let target = format!("={id}:");
-        let out = w.tmux(&["list-panes", "-t", &target, "-F", "#{pane_pid}"]);
+        let target = format!("={id}");
+        let out = w.tmux(&["list-panes", "-s", "-t", &target, "-F", "#{pane_pid}"]);
         return String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or(0);
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
     }
-    w.session_process(id).map_or(0, |p| p.pid)
+    w.session_process(id).map(|p| p.pid).into_iter().collect()
 }
 
 /// The resident memory of a process and all its descendants, in bytes.

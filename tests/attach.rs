@@ -1,5 +1,8 @@
 //! `ao attach`, driven the way a person uses it: from a terminal (a pane of a second private tmux
-//! server), outside tmux and inside it, reading what the terminal shows.
+//! server), outside tmux and inside it, reading what the terminal shows. Outside tmux the session
+//! is lazy (the default: the TUI opens for the attach); inside it, `tui: always` (the pane runs
+//! the TUI from the start), so that both modes attach the same way. tests/light_tmux.rs has the
+//! rest of lazy sessions.
 
 use std::time::Duration;
 
@@ -7,13 +10,14 @@ use ao_test_support::{script, shell_quote, Scenario, Turn, World};
 
 const SCREEN: Duration = Duration::from_secs(30);
 
-fn world() -> World {
+fn world(defaults: &[&str]) -> World {
     let scenario = Scenario::new().script(
         script("hello")
             .turn(Turn::text("Hello from the mock.").usage(110, 7))
             .turn(Turn::text("Second reply.").usage(130, 9)),
     );
     let mut w = World::new(scenario);
+    w.set_defaults(defaults);
     w.project("demo", &[]);
     w
 }
@@ -25,7 +29,7 @@ fn shows_the_conversation(screen: &str) -> bool {
 
 #[test]
 fn attach_from_a_terminal_outside_tmux_attaches_to_the_session() {
-    let w = world();
+    let w = world(&[]);
     let id = w.spawn(&["demo", "hello", "--runtime", "tmux"]);
     w.wait_activity(&id, "ready");
     assert!(w.tmux_clients().is_empty());
@@ -43,9 +47,12 @@ fn attach_from_a_terminal_outside_tmux_attaches_to_the_session() {
 
 #[test]
 fn attach_inside_tmux_switches_the_client() {
-    let w = world();
+    let w = world(&["tmux: {tui: always}"]);
     let id = w.spawn(&["demo", "hello", "--runtime", "tmux"]);
-    w.wait_activity(&id, "ready");
+    let s = w.wait_activity(&id, "ready");
+    // `tui: always`: the pane runs OpenCode's TUI from the start, before anyone attaches.
+    let ses = s["agent_session_id"].as_str().expect("a conversation");
+    assert_eq!(w.tui_processes(ses).len(), 1);
 
     // A person already in a shell on the session server (a "lobby" session), attached from their
     // terminal, runs `ao attach` there: their client moves to the session, no nested tmux.
@@ -94,7 +101,7 @@ fn attach_inside_tmux_switches_the_client() {
 
 #[test]
 fn attach_to_a_process_session_opens_the_tui_on_the_same_session() {
-    let w = world();
+    let w = world(&[]);
     let id = w.spawn(&["demo", "hello", "--runtime", "process"]);
     let s = w.wait_activity(&id, "ready");
 

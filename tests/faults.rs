@@ -605,6 +605,9 @@ fn a_corrupted_store_is_a_clear_error_and_is_left_as_it_is() {
     let scenario =
         Scenario::new().script(script("before").turn(Turn::text("Before.").usage(110, 7)));
     let mut w = World::new(scenario);
+    // The pane runs OpenCode's TUI: ao's own view in a lazy session's pane would hold the store
+    // open for as long as the session runs, as the monitor does.
+    w.set_defaults(&["tmux: {tui: always}"]);
     w.project("demo", &[]);
     let before = w.spawn(&["demo", "before", "--runtime", "tmux"]);
     let ses = w.wait_activity(&before, "ready")["agent_session_id"].clone();

@@ -1,11 +1,13 @@
 //! `ao restore`: a killed session, and one whose tmux server died, come back on the same OpenCode
-//! session with the history, tokens and cost intact, and the conversation goes on.
+//! session with the history, tokens and cost intact, and the conversation goes on. The killed
+//! tmux session runs with `tui: always` (its pane is OpenCode's TUI), the one whose server died is
+//! lazy (its pane is ao's view), so that both modes come back.
 
 use std::time::Duration;
 
 use ao_test_support::{assert_cost, script, tokens, wait_until, Scenario, Turn, World};
 
-fn world() -> World {
+fn world(defaults: &[&str]) -> World {
     let mut w = World::new(
         Scenario::new().script(
             script("hello")
@@ -13,6 +15,7 @@ fn world() -> World {
                 .turn(Turn::text("Hello again.").usage(130, 9)),
         ),
     );
+    w.set_defaults(defaults);
     w.project("demo", &[]);
     w
 }
@@ -51,7 +54,7 @@ fn check_restored(w: &World, id: &str, before: &serde_json::Value) {
 
 #[test]
 fn a_killed_tmux_session_comes_back_with_its_history() {
-    let w = world();
+    let w = world(&["tmux: {tui: always}"]);
     let id = w.spawn(&["demo", "hello", "--runtime", "tmux"]);
     let before = w.wait_activity(&id, "ready");
     wait_pane(&w, &id, "Hello from the mock.");
@@ -74,7 +77,7 @@ fn a_killed_tmux_session_comes_back_with_its_history() {
 
 #[test]
 fn a_killed_process_session_comes_back_and_its_log_goes_on() {
-    let w = world();
+    let w = world(&[]);
     let id = w.spawn(&["demo", "hello", "--runtime", "process"]);
     let before = w.wait_activity(&id, "ready");
     w.ao_ok(&["kill", &id]);
@@ -91,7 +94,7 @@ fn a_killed_process_session_comes_back_and_its_log_goes_on() {
 
 #[test]
 fn sessions_come_back_after_the_tmux_server_was_killed() {
-    let w = world();
+    let w = world(&[]);
     let id = w.spawn(&["demo", "hello", "--runtime", "tmux"]);
     let before = w.wait_activity(&id, "ready");
     assert!(w.tmux(&["kill-server"]).status.success());
@@ -101,6 +104,8 @@ fn sessions_come_back_after_the_tmux_server_was_killed() {
     assert_eq!(s["activity"], "ready", "{s:#}");
 
     w.ao_ok(&["restore", &id]);
+    // ao's view again, with the conversation.
     wait_pane(&w, &id, "Hello from the mock.");
+    wait_pane(&w, &id, "t: open opencode's TUI here");
     check_restored(&w, &id, &before);
 }

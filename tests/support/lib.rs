@@ -73,6 +73,7 @@ pub struct World {
     projects: Vec<(String, String)>,
     opencode_extra: std::collections::HashMap<String, Value>,
     extra_env: Vec<(String, std::ffi::OsString)>,
+    defaults: Vec<String>,
 }
 
 impl World {
@@ -94,6 +95,7 @@ impl World {
             projects: Vec::new(),
             opencode_extra: Default::default(),
             extra_env: Vec::new(),
+            defaults: Vec::new(),
         }
     }
 
@@ -158,8 +160,22 @@ impl World {
         self.write_config();
     }
 
+    /// Sets the config's `defaults` (one YAML line each, e.g. `"tmux: {tui: always}"`) and
+    /// rewrites the config file.
+    pub fn set_defaults(&mut self, lines: &[&str]) {
+        self.defaults = lines.iter().map(|l| l.to_string()).collect();
+        self.write_config();
+    }
+
     fn write_config(&self) {
-        let mut text = String::from("projects:\n");
+        let mut text = String::new();
+        if !self.defaults.is_empty() {
+            text.push_str("defaults:\n");
+            for line in &self.defaults {
+                text.push_str(&format!("  {line}\n"));
+            }
+        }
+        text.push_str("projects:\n");
         for (name, extra) in &self.projects {
             let mut provider = ao_mock_model::opencode_provider_config(&self.mock.base_url());
             if let Some(more) = self.opencode_extra.get(name) {
@@ -431,6 +447,78 @@ impl World {
 
     fn tmux_lines(&self, args: &[&str]) -> Vec<String> {
         tmux_lines(self.tmux_command(args), &self.tmux_socket)
+    }
+
+    /// What the first window of a session's tmux session shows (a lazy session's view), or the
+    /// window the session shows now (`current`: the TUI while it is open).
+    pub fn pane_screen(&self, id: &str, current: bool) -> String {
+        let target = if current {
+            format!("={id}:")
+        } else {
+            format!("={id}:^")
+        };
+        let out = self.tmux(&["capture-pane", "-p", "-t", &target]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls until `pred` holds for [`World::pane_screen`], failing after `timeout` with it.
+    pub fn wait_pane(
+        &self,
+        id: &str,
+        current: bool,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        wait_until(timeout, Duration::from_millis(100), || {
+            let screen = self.pane_screen(id, current);
+            if pred(&screen) {
+                Ok(screen)
+            } else {
+                Err(format!(
+                    "the pane of {id} did not show {what} within {timeout:?}; it shows:\n{screen}"
+                ))
+            }
+        })
+    }
+
+    /// The pids of the agent TUIs (`opencode attach … --session <conversation> --dir <work
+    /// tree>`) running on a conversation of this world: found in /proc by their arguments, which
+    /// name the conversation and a directory under the world's root.
+    pub fn tui_processes(&self, agent_session_id: &str) -> Vec<u32> {
+        let root = self.root().to_string_lossy().into_owned();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return vec![];
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                    return false;
+                };
+                let args: Vec<String> = raw
+                    .split(|b| *b == 0)
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                args.iter().any(|a| a == "attach")
+                    && args.iter().any(|a| a == agent_session_id)
+                    && args.iter().any(|a| a.starts_with(&root))
+                    && ProcessIdentity::of(*pid).is_some()
+            })
+            .collect()
+    }
+
+    /// Polls until no agent TUI runs on the conversation, failing after `timeout`.
+    pub fn wait_no_tui(&self, agent_session_id: &str, timeout: Duration) {
+        wait_until(timeout, Duration::from_millis(50), || {
+            let left = self.tui_processes(agent_session_id);
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "agent TUIs still run on {agent_session_id} after {timeout:?}: {left:?}"
+                ))
+            }
+        })
     }
 
     /// The detached process a session's record points at (`demo/agent-1`), if it has one.

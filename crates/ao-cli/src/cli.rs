@@ -193,6 +193,19 @@ pub enum Command {
         /// The project it watches.
         project: String,
     },
+    /// Runs ao's own live view of a session (what the pane of a lazy tmux session runs).
+    #[command(name = "pane-view", hide = true)]
+    PaneView {
+        /// The session's address.
+        address: String,
+    },
+    /// Closes the TUI of each lazy tmux session no client is attached to (run by tmux's hook).
+    #[command(name = "tmux-hook", hide = true)]
+    TmuxHook {
+        /// The tmux server's `-L` socket name; none for the default server.
+        #[arg(long)]
+        socket: Option<String>,
+    },
     /// Runs a helper process of an agent plugin (what a process-runtime session runs).
     #[command(name = "agent-helper", hide = true)]
     AgentHelper {

@@ -10,6 +10,7 @@ mod init;
 mod interact;
 mod notify;
 mod output;
+mod pane;
 mod progress;
 mod show;
 mod status_watch;
@@ -153,7 +154,7 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let config = Config::load_in(&file, config_context(&agents)).map_err(ao_core::Error::from)?;
     drop(timed);
     let _timed = ao_core::timing::phase(|| "store open".into());
-    let launcher = notify::monitor_launcher(&file);
+    let invocation = self_invocation(&file);
     Ok(SessionManager::new(
         config,
         home,
@@ -162,7 +163,19 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
         Arc::new(SystemClock),
     )
     .await?
-    .with_monitor_launcher(launcher))
+    .with_monitor_launcher(notify::monitor_launcher(invocation.clone()))
+    .with_pane_launcher(pane::pane_launcher(invocation)))
+}
+
+/// This binary and the arguments that make a program it starts read the same config file (made
+/// absolute: monitors and tmux panes run in other directories).
+fn self_invocation(config: &std::path::Path) -> (std::path::PathBuf, Vec<String>) {
+    let program = std::env::current_exe().unwrap_or_else(|_| "ao".into());
+    let config = std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf());
+    (
+        program,
+        vec!["--config".into(), config.to_string_lossy().into_owned()],
+    )
 }
 
 /// What configs are read against: the process environment and the agents this binary has.
@@ -175,6 +188,14 @@ fn config_context(agents: &[Arc<dyn Agent>]) -> ao_core::config::Context<'_> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
+        Command::PaneView { address } => {
+            pane::run(manager(&cli).await?, address).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TmuxHook { socket } => {
+            pane::tmux_hook(socket.clone()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::AgentHelper { agent, args } => {
             agents::run_helper(agent, args).await?;
             Ok(ExitCode::SUCCESS)
@@ -307,7 +328,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Attach { target } => {
             let mgr = manager(&cli).await?;
-            let cmd = mgr.attach(target).await?;
+            // Interrupted while a lazy session's TUI starts: it goes again, since nobody will look.
+            let cmd = tokio::select! {
+                cmd = mgr.attach(target) => cmd?,
+                _ = tokio::signal::ctrl_c() => {
+                    if let Ok(rec) = mgr.resolve_one(target).await {
+                        mgr.close_unwatched_tui(&rec, std::time::Duration::ZERO).await;
+                    }
+                    return Ok(ExitCode::from(130));
+                }
+            };
             let mut child = attach_command(&cmd);
             // Hand the terminal over: ao's work is done once the attach starts.
             use std::os::unix::process::CommandExt;

@@ -2,7 +2,7 @@
 //! monitor and the notifiers are ao-core's.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ao_core::config::Notifier;
@@ -11,19 +11,11 @@ use ao_core::notify::{self, Event};
 
 use crate::output::{paint, use_color};
 
-/// How the manager starts a project's monitor: this binary, with the config file it read (made
-/// absolute: the monitor runs in the state home).
-pub fn monitor_launcher(config: &Path) -> MonitorLauncher {
-    let program = std::env::current_exe().unwrap_or_else(|_| "ao".into());
-    let config = std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf());
-    MonitorLauncher {
-        program,
-        args: vec![
-            "--config".into(),
-            config.to_string_lossy().into_owned(),
-            "monitor".into(),
-        ],
-    }
+/// How the manager starts a project's monitor: this binary, with the config file it read.
+pub fn monitor_launcher(invocation: (PathBuf, Vec<String>)) -> MonitorLauncher {
+    let (program, mut args) = invocation;
+    args.push("monitor".into());
+    MonitorLauncher { program, args }
 }
 
 /// `ao monitor <project>`.

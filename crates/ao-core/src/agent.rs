@@ -315,8 +315,9 @@ pub trait Agent: Send + Sync {
         sessions: &[SessionContext<'_>],
     ) -> Vec<Observation>;
 
-    /// What a person's terminal runs to watch and drive the session (the agent's own UI), for
-    /// runtimes without a terminal of their own.
+    /// The agent's own UI on the session (its TUI): what `ao attach` runs in a person's terminal
+    /// for a runtime without a terminal of its own, and what a lazy tmux session opens in its TUI
+    /// window while someone looks (the tmux runtime decides when it runs).
     async fn attach_launch(
         &self,
         cx: &ProjectContext<'_>,

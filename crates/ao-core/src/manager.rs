@@ -16,9 +16,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Context, ProjectConfig};
 use crate::error::{Error, Result};
 use crate::home::StateHome;
-use crate::runtime::{
-    AttachCommand, LaunchSpec, ProcessRuntime, Runtime, RuntimeHandle, TmuxRuntime,
-};
+use crate::runtime::{AttachCommand, ProcessRuntime, Runtime, RuntimeHandle, TmuxRuntime};
 use crate::session::{Lifecycle, RuntimeKind, SessionRecord};
 use crate::store::{PluginState, Store};
 use crate::workspace::Worktree;
@@ -40,6 +38,7 @@ mod status;
 #[cfg(test)]
 pub(crate) mod tests;
 mod transitions;
+mod tui;
 mod workspaces;
 
 pub use budget::{dollars, BUDGET_EXCEEDED};
@@ -49,6 +48,7 @@ pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};
 pub use monitors::MonitorLauncher;
 pub use show::{SessionView, SHOWN_MESSAGES};
 pub use spawn::{SpawnOptions, SpawnStep, Spawned};
+pub use tui::{PaneLauncher, PANE_VIEW_SUBCOMMAND, UNWATCHED_TUI_GRACE};
 
 /// Runs sessions.
 pub struct SessionManager {
@@ -62,6 +62,7 @@ pub struct SessionManager {
     status_budget: Duration,
     status_deadline: Option<std::time::Instant>,
     monitor_launcher: Option<MonitorLauncher>,
+    pane_launcher: Option<PaneLauncher>,
 }
 
 /// How long `ao status` waits for a project's agent before it shows what it last knew, marked
@@ -117,6 +118,7 @@ impl SessionManager {
             status_budget: DEFAULT_STATUS_BUDGET,
             status_deadline: None,
             monitor_launcher: None,
+            pane_launcher: None,
         })
     }
 
@@ -175,6 +177,7 @@ impl SessionManager {
             status_budget: self.status_budget,
             status_deadline: self.status_deadline,
             monitor_launcher: self.monitor_launcher.clone(),
+            pane_launcher: self.pane_launcher.clone(),
         })
     }
 
@@ -269,26 +272,13 @@ impl SessionManager {
         self.db(move |store| store.update(&rec)).await
     }
 
-    /// Starts the session's program in its runtime, its files in the session's directory (which
-    /// must exist); the handle goes into `rec`, for the caller to store.
-    async fn start_runtime(&self, rec: &mut SessionRecord, launch: LaunchSpec) -> Result<()> {
-        let name = rec.address.to_string();
-        let dir = self
-            .home
-            .session_path(&rec.address.project, &rec.address.name);
-        let handle = self
-            .on_runtime(rec.runtime, move |rt| rt.create(&name, &launch, &dir))
-            .await?;
-        rec.runtime_handle = Some(handle);
-        Ok(())
-    }
-
     /// Stops a session's program; no error when it is already gone.
     async fn destroy_runtime(&self, kind: RuntimeKind, handle: RuntimeHandle) -> Result<()> {
         Ok(self.on_runtime(kind, move |rt| rt.destroy(&handle)).await?)
     }
     /// The command that attaches the user's terminal to a session: the runtime's own (tmux), or the
-    /// agent's UI client for runtimes without a terminal.
+    /// agent's UI client for runtimes without a terminal. A lazy tmux session gets the agent's TUI
+    /// opened first (`manager::tui`): an error when it does not start, and the pane keeps ao's view.
     pub async fn attach(&self, target: &str) -> Result<AttachCommand> {
         let rec = self.resolve_one(target).await?;
         if rec.lifecycle != Lifecycle::Live {
@@ -298,6 +288,7 @@ impl SessionManager {
             )));
         }
         if let Some(handle) = rec.runtime_handle.clone() {
+            self.open_tui_of(&rec, false).await?;
             let cmd = self
                 .on_runtime(rec.runtime, move |rt| rt.attach_command(&handle))
                 .await?;

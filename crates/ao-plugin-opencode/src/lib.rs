@@ -76,7 +76,8 @@ impl OpenCodeAgent {
 
     /// `opencode attach <url> --session <id> --dir <workspace>`: OpenCode's TUI on the session,
     /// connected to the project's server (never a standalone TUI, which would run a server of its
-    /// own that ao cannot see).
+    /// own that ao cannot see). The one place that says how the TUI is launched: a `tui: always`
+    /// tmux pane, a lazy session's TUI window and `ao attach` of a process session all run this.
     fn tui_launch(
         &self,
         server: &ServerRecord,

@@ -15,8 +15,8 @@ mod actions;
 mod app;
 mod draw;
 #[cfg(test)]
-mod fixtures;
-mod format;
+pub(crate) mod fixtures;
+pub(crate) mod format;
 mod input;
 
 use std::io::{self, IsTerminal, Stdout};

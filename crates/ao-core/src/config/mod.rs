@@ -167,6 +167,20 @@ pub struct ProjectConfig {
     /// Where its agent server lives (`server:`, `host:`); on another machine, `path` is a
     /// directory there, as written.
     pub location: Location,
+    /// When the agent's own TUI runs in a tmux session (`tmux: {tui: …}`, its own, else that of
+    /// `defaults`).
+    pub tui: TuiMode,
+}
+
+/// When a tmux session runs the agent's own TUI (`tmux: {tui: lazy | always}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TuiMode {
+    /// The pane runs ao's own live view; the TUI only while a person is attached (`ao attach`,
+    /// or a key in the pane), and it goes when the last client detaches.
+    #[default]
+    Lazy,
+    /// The pane runs the TUI all the time.
+    Always,
 }
 
 /// The `agentConfig` of a project.

@@ -7,7 +7,9 @@ use super::names::{expand_path_in, validate_model, validate_name};
 use super::notify::{Budget, Notifier, DEFAULT_NOTIFY_DEBOUNCE_MS};
 use super::value::{ConfigValue, SettingProblem};
 use super::yaml::{Kind, Node, Pos, Scalar};
-use super::{AgentConfig, Config, Context, Problem, ProjectConfig, DEFAULT_READY_THRESHOLD_MS};
+use super::{
+    AgentConfig, Config, Context, Problem, ProjectConfig, TuiMode, DEFAULT_READY_THRESHOLD_MS,
+};
 use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
 
@@ -19,7 +21,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "plugins",
     "projects",
 ];
-const DEFAULTS_KEYS: &[&str] = &["runtime", "agent", "workspace", "budget"];
+const DEFAULTS_KEYS: &[&str] = &["runtime", "agent", "workspace", "budget", "tmux"];
 const PLUGINS_KEYS: &[&str] = &["agent", "runtime"];
 pub(super) const PROJECT_KEYS: &[&str] = &[
     "name",
@@ -34,7 +36,10 @@ pub(super) const PROJECT_KEYS: &[&str] = &[
     "budget",
     "server",
     "host",
+    "tmux",
 ];
+const TMUX_KEYS: &[&str] = &["tui"];
+const TUI_MODES: &[&str] = &["lazy", "always"];
 /// The keys of `agentConfig` that every agent understands; an agent adds its own.
 const AGENT_CONFIG_KEYS: &[&str] = &["model", "prompt", "agent", "permission"];
 pub(super) const RUNTIMES: &[&str] = &["tmux", "process"];
@@ -64,6 +69,15 @@ impl Reader<'_> {
             _ => WorkspaceKind::None,
         };
         Some((kind, node.pos))
+    }
+
+    /// `tmux: {tui: lazy | always}`; `None` when it does not say.
+    fn tmux(&mut self, node: Option<&Node>) -> Option<TuiMode> {
+        let f = self.fields(node?, "tmux", TMUX_KEYS, "a map with `tui`")?;
+        match self.choice(f.get("tui")?, "tmux.tui", "", TUI_MODES)? {
+            "always" => Some(TuiMode::Always),
+            _ => Some(TuiMode::Lazy),
+        }
     }
 
     fn agent(&mut self, node: Option<&Node>) -> Option<String> {
@@ -135,7 +149,9 @@ impl Reader<'_> {
             .and_then(|d| d.get("budget"))
             .map(|n| self.budget(n))
             .unwrap_or_default();
+        let default_tui = self.tmux(defaults.as_ref().and_then(|d| d.get("tmux")));
         let defaults = ProjectDefaults {
+            tui: default_tui.unwrap_or_default(),
             runtime: default_runtime,
             agent: default_agent,
             workspace: default_workspace,
@@ -349,6 +365,7 @@ impl Reader<'_> {
             .map(|n| self.budget(n))
             .unwrap_or_default()
             .or(defaults.budget);
+        let tui = self.tmux(f.get("tmux")).unwrap_or(defaults.tui);
         let mut notifications = defaults.notifications.clone();
         if let Some(node) = f.get("notifications") {
             notifications.extend(self.notifications(node));
@@ -390,6 +407,7 @@ impl Reader<'_> {
             notifications,
             budget,
             location,
+            tui,
         })
     }
 
@@ -530,6 +548,7 @@ pub(super) struct ProjectDefaults {
     /// With where it was set, for the error when a project cannot have it.
     workspace: Option<(WorkspaceKind, Pos)>,
     budget: Budget,
+    tui: TuiMode,
     /// The top level's notifiers, which every project's list adds to.
     notifications: Vec<Notifier>,
 }

@@ -238,3 +238,32 @@ fn remote_projects_keep_their_path_as_written_and_share_it_unless_told() {
         "{err}"
     );
 }
+
+#[test]
+fn the_tui_mode_is_lazy_unless_the_project_or_its_defaults_say_always() {
+    let tmp = tempfile::tempdir().unwrap();
+    for d in ["p1", "p2", "p3"] {
+        std::fs::create_dir(tmp.path().join(d)).unwrap();
+    }
+    let text = "projects:\n  - name: one\n    path: p1\n";
+    assert_eq!(
+        parse(text, tmp.path()).unwrap().projects[0].tui,
+        TuiMode::Lazy
+    );
+    let text = r#"
+defaults:
+  tmux: {tui: always}
+projects:
+  - name: one
+    path: p1
+  - name: two
+    path: p2
+    tmux: {tui: lazy}
+  - name: three
+    path: p3
+    tmux: {}
+"#;
+    let c = parse(text, tmp.path()).unwrap();
+    let modes: Vec<TuiMode> = c.projects.iter().map(|p| p.tui).collect();
+    assert_eq!(modes, [TuiMode::Always, TuiMode::Lazy, TuiMode::Always]);
+}

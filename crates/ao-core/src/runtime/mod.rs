@@ -35,6 +35,9 @@ pub enum RuntimeError {
     /// The operation does not apply to this runtime.
     #[error("{0}")]
     Unsupported(String),
+    /// A program started but ended before it could be used (a TUI that would not start).
+    #[error("{0}")]
+    Launch(String),
 }
 
 /// What to run for a session.

@@ -77,23 +77,38 @@ impl ProcessIdentity {
 
     /// Stops the process's group: SIGTERM, then SIGKILL after `grace`. Returns once it is gone.
     pub fn stop(&self, grace: Duration) {
-        if !self.is_alive() {
-            return;
+        ProcessIdentity::stop_all(std::slice::from_ref(self), grace);
+    }
+
+    /// Stops the process groups these processes lead, all at once: SIGTERM, then SIGKILL to those
+    /// still running after `grace`. Returns once they are gone (or two seconds after SIGKILL).
+    pub fn stop_all(leaders: &[ProcessIdentity], grace: Duration) {
+        let running: Vec<&ProcessIdentity> = leaders.iter().filter(|p| p.is_alive()).collect();
+        let group = |p: &ProcessIdentity| Pid::from_raw(p.pid as i32);
+        for p in &running {
+            let _ = killpg(group(p), Signal::SIGTERM);
         }
-        let pgid = Pid::from_raw(self.pid as i32);
-        let _ = killpg(pgid, Signal::SIGTERM);
         let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if !self.is_alive() {
+        let mut left = running;
+        loop {
+            left.retain(|p| {
+                if p.is_alive() {
+                    return true;
+                }
                 // The leader is gone; make sure no straggler of its group lingers.
-                let _ = killpg(pgid, Signal::SIGKILL);
-                return;
+                let _ = killpg(group(p), Signal::SIGKILL);
+                false
+            });
+            if left.is_empty() || Instant::now() >= deadline {
+                break;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        let _ = killpg(pgid, Signal::SIGKILL);
+        for p in &left {
+            let _ = killpg(group(p), Signal::SIGKILL);
+        }
         let deadline = Instant::now() + Duration::from_secs(2);
-        while self.is_alive() && Instant::now() < deadline {
+        while left.iter().any(|p| p.is_alive()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
     }

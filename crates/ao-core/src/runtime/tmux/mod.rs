@@ -8,7 +8,11 @@
 //! `ao` finds it by name (`=name`, an exact match). The window keeps its pane when the program ends
 //! (`remain-on-exit`), so a person can still read why it ended; such a pane counts as exited.
 //! `AO_TMUX_SOCKET` picks a private server (`tmux -L <socket>`); without it, the user's default
-//! server is used.
+//! server is used. `destroy` stops each pane's process group (by pid and start time) before it
+//! kills the session, so no program of the session outlives it.
+//!
+//! A lazy session (`tmux: {tui: lazy}`, the default) runs ao's own view in its pane and the
+//! agent's TUI only while someone looks: see [`tui`].
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -19,7 +23,15 @@ use std::path::{Path, PathBuf};
 use tmux_interface::{DisplayMessage, KillSession, ListPanes, NewSession, SetOption, Tmux};
 
 use super::{AttachCommand, LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
+use crate::runtime::process::ProcessIdentity;
 use crate::session::RuntimeKind;
+
+pub mod tui;
+
+pub use tui::{CloseWhen, TuiOpened, TMUX_HOOK_SUBCOMMAND};
+
+/// How long `destroy` gives a session's programs after SIGTERM before SIGKILL.
+const DESTROY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs programs in tmux sessions.
 #[derive(Debug, Clone, Default)]
@@ -104,11 +116,16 @@ fn shell_quote(s: &str) -> Result<Cow<'_, str>, RuntimeError> {
         .map_err(|e| RuntimeError::Tmux(format!("cannot write the launch script: {e}")))
 }
 
-/// Writes the launch script: exports then `exec` of the program, mode 0600.
-fn write_launch_script(spec: &LaunchSpec, session_dir: &Path) -> Result<PathBuf, RuntimeError> {
-    let path = session_dir.join("launch.sh");
+/// Writes a launch script at `path`: exports then `exec` of the program (its standard error
+/// appended to `stderr` when given), mode 0600.
+fn write_script(
+    spec: &LaunchSpec,
+    path: &Path,
+    stderr: Option<&Path>,
+) -> Result<PathBuf, RuntimeError> {
+    let path = path.to_path_buf();
     let mut text =
-        String::from("# Written by ao: starts this session's program in its tmux pane.\n");
+        String::from("# Written by ao: starts a program in this session's tmux window.\n");
     for (k, v) in &spec.env {
         text.push_str(&format!("export {k}={}\n", shell_quote(v)?));
     }
@@ -120,6 +137,9 @@ fn write_launch_script(spec: &LaunchSpec, session_dir: &Path) -> Result<PathBuf,
     text.push_str(&line);
     if let Some(input) = &spec.stdin_file {
         text.push_str(&format!(" < {}", shell_quote(&input.to_string_lossy())?));
+    }
+    if let Some(err) = stderr {
+        text.push_str(&format!(" 2>> {}", shell_quote(&err.to_string_lossy())?));
     }
     text.push('\n');
     let io = |source| RuntimeError::Io {
@@ -148,7 +168,7 @@ impl Runtime for TmuxRuntime {
         spec: &LaunchSpec,
         session_dir: &Path,
     ) -> Result<RuntimeHandle, RuntimeError> {
-        let script = write_launch_script(spec, session_dir)?;
+        let script = write_script(spec, &session_dir.join("launch.sh"), None)?;
         let shell_command = format!("exec sh {}", shell_quote(&script.to_string_lossy())?);
         let target = format!("={name}");
         // One tmux call: create the session and keep its pane when the program ends.
@@ -214,27 +234,19 @@ impl Runtime for TmuxRuntime {
         let RuntimeHandle::Tmux { socket, session } = handle else {
             return Vec::new();
         };
-        let tmux = self.tmux(socket).command(
-            ListPanes::new()
-                .session()
-                .target(format!("={session}"))
-                .format("#{pane_pid}\t#{pane_dead}")
-                .build(),
-        );
-        let Ok(text) = self.run(tmux) else {
-            return Vec::new();
-        };
-        text.lines()
-            .filter_map(|line| line.split_once('\t'))
-            .filter(|(_, dead)| *dead != "1")
-            .filter_map(|(pid, _)| pid.parse().ok())
-            .collect()
+        self.pane_processes(socket, session)
     }
 
     fn destroy(&self, handle: &RuntimeHandle) -> Result<(), RuntimeError> {
         let RuntimeHandle::Tmux { socket, session } = handle else {
             return Ok(());
         };
+        let programs: Vec<ProcessIdentity> = self
+            .pane_processes(socket, session)
+            .into_iter()
+            .filter_map(ProcessIdentity::of)
+            .collect();
+        ProcessIdentity::stop_all(&programs, DESTROY_GRACE);
         let tmux = self.tmux(socket).command(
             KillSession::new()
                 .target_session(format!("={session}"))
@@ -341,7 +353,7 @@ mod tests {
             env: vec![("SECRET".into(), "it's $HOME".into())],
             stdin_file: Some(input),
         };
-        let script = write_launch_script(&spec, tmp.path()).unwrap();
+        let script = write_script(&spec, &tmp.path().join("launch.sh"), None).unwrap();
         let out = std::process::Command::new("sh")
             .arg(&script)
             .output()
@@ -359,7 +371,7 @@ mod tests {
             env: vec![("SECRET".into(), "s3cret\0".into())],
             ..Default::default()
         };
-        let err = write_launch_script(&spec, tmp.path())
+        let err = write_script(&spec, &tmp.path().join("launch.sh"), None)
             .unwrap_err()
             .to_string();
         assert!(!err.contains("s3cret"), "{err}");
