@@ -1,6 +1,6 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
-//! [SECTION...]`; sections: status (scale: its part at scale alone), spawn, wait, memory,
+//! [SECTION...]`; sections: status (scale and first-status: its parts alone), spawn, wait, memory,
 //! crowd, watch, notify, dashboard, remote. Everything runs on the real opencode against the mock.
 
 use std::process::Command;
@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 #[path = "ao/dashboard.rs"]
 mod dashboard;
+#[path = "ao/first_status.rs"]
+mod first_status;
 #[path = "ao/notify.rs"]
 mod notify;
 #[path = "ao/remote.rs"]
@@ -32,6 +34,9 @@ fn main() {
     // `status` at scale alone is `scale`: the comparison above takes minutes.
     if run("status") || run("scale") {
         scale::run();
+    }
+    if run("status") || run("first-status") {
+        first_status::run();
     }
     if run("spawn") {
         spawn();
