@@ -44,6 +44,9 @@ const TUI_MARK: &str = "@ao-tui";
 const TUI_WINDOW: &str = "tui";
 /// How long an opener waits for the TUI to draw before it shows it as it is.
 const TUI_START_LIMIT: Duration = Duration::from_secs(20);
+/// How long a dead TUI's exit status is waited for (tmux reaps the process after it sees the
+/// terminal close).
+const DEAD_STATUS_WAIT: Duration = Duration::from_secs(1);
 /// How long a TUI has after SIGTERM before SIGKILL.
 const TUI_STOP_GRACE: Duration = Duration::from_secs(1);
 /// How much of `tui.err` an error quotes.
@@ -351,12 +354,20 @@ impl TmuxRuntime {
         need_client: bool,
     ) -> Result<TuiOpened, RuntimeError> {
         let deadline = Instant::now() + TUI_START_LIMIT;
+        let mut dead_since = None;
         loop {
             let look = self.look(socket, session)?;
             let Some(w) = look.tuis.into_iter().find(|w| w.id == id) else {
                 return Ok(TuiOpened::Closed);
             };
             if let Some(status) = &w.dead_status {
+                // tmux marks a pane dead when its terminal closes, and knows the exit status only
+                // once it has reaped the process, a moment later: wait for it, briefly.
+                let since = *dead_since.get_or_insert_with(Instant::now);
+                if status.is_empty() && since.elapsed() < DEAD_STATUS_WAIT {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
                 let _ = self.run(
                     self.tmux(socket)
                         .add_command(raw(&["kill-window", "-t", id])),
