@@ -44,8 +44,7 @@ const TUI_MARK: &str = "@ao-tui";
 const TUI_WINDOW: &str = "tui";
 /// How long an opener waits for the TUI to draw before it shows it as it is.
 const TUI_START_LIMIT: Duration = Duration::from_secs(20);
-/// How long a dead TUI's exit status is waited for (tmux reaps the process after it sees the
-/// terminal close).
+/// How long a dead TUI's exit status is waited for, when neither its shell nor tmux has it.
 const DEAD_STATUS_WAIT: Duration = Duration::from_secs(1);
 /// How long a TUI has after SIGTERM before SIGKILL.
 const TUI_STOP_GRACE: Duration = Duration::from_secs(1);
@@ -296,7 +295,15 @@ impl TmuxRuntime {
             );
         }
         let script = write_script(spec, &session_dir.join("tui.sh"), Some(&err_file))?;
-        let command = format!("exec sh {}", shell_quote(&script.to_string_lossy())?);
+        // The exit status is kept by the shell around the TUI: tmux 3.3 sometimes reports a dead
+        // pane without one (seen in about one run in three of a TUI that exits at once).
+        let status_file = exit_status_file(&err_file);
+        let _ = std::fs::remove_file(&status_file);
+        let command = format!(
+            "sh {}; s=$?; echo $s > {}; exit $s",
+            shell_quote(&script.to_string_lossy())?,
+            shell_quote(&status_file.to_string_lossy())?
+        );
         // Marked in the same call, by a name of its own: a program that fails at once would
         // otherwise take its window before a second call could keep it (`remain-on-exit`).
         let unique = format!(
@@ -360,9 +367,13 @@ impl TmuxRuntime {
             let Some(w) = look.tuis.into_iter().find(|w| w.id == id) else {
                 return Ok(TuiOpened::Closed);
             };
-            if let Some(status) = &w.dead_status {
-                // tmux marks a pane dead when its terminal closes, and knows the exit status only
-                // once it has reaped the process, a moment later: wait for it, briefly.
+            if let Some(tmux_status) = &w.dead_status {
+                // The shell around the TUI wrote the status before its terminal closed; tmux's
+                // own, when the TUI did not run inside that shell (an older ao opened it).
+                let kept = std::fs::read_to_string(exit_status_file(err_file))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default();
+                let status = if kept.is_empty() { tmux_status } else { &kept };
                 let since = *dead_since.get_or_insert_with(Instant::now);
                 if status.is_empty() && since.elapsed() < DEAD_STATUS_WAIT {
                     std::thread::sleep(Duration::from_millis(10));
@@ -499,6 +510,11 @@ impl TmuxRuntime {
     }
 }
 
+/// Where the shell around a TUI keeps its exit status: beside its standard error.
+fn exit_status_file(err_file: &Path) -> std::path::PathBuf {
+    err_file.with_file_name("tui.status")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,6 +528,22 @@ mod tests {
                 .args(["-L", &self.0, "kill-server"])
                 .output();
         }
+    }
+
+    /// Whether a process of the group `pgid` runs (zombies do not).
+    fn running_in_group(pgid: u32) -> bool {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+            .any(|stat| {
+                // After the command's `)`: state, ppid, pgrp.
+                let fields: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .map(|(_, rest)| rest.split_whitespace().collect())
+                    .unwrap_or_default();
+                fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
+            })
     }
 
     fn sh(script: &str, dir: &Path) -> LaunchSpec {
@@ -580,10 +612,10 @@ mod tests {
         };
         assert!(rt.close_tui(&handle, now).unwrap());
         assert!(!leader.is_alive());
-        // Its child too (once init has reaped what was killed).
-        let group = nix::unistd::Pid::from_raw(-(pid as i32));
+        // Its child too. What was killed may stay a zombie until init reaps it, which can take
+        // seconds here: only a process that still runs counts.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while nix::sys::signal::kill(group, None).is_ok() {
+        while running_in_group(pid) {
             assert!(Instant::now() < deadline, "a child of the TUI is left");
             std::thread::sleep(Duration::from_millis(20));
         }
