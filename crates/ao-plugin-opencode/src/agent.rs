@@ -224,7 +224,7 @@ impl Agent for OpenCodeAgent {
                 if status.is_client_error() =>
             {
                 Err(AgentError::Refused(format!(
-                    "the OpenCode server of project {} cannot make a work tree in {dir} ({status}:                      {body}); set `workspace: none` for this project",
+                    "the OpenCode server of project {} cannot make a work tree in {dir} ({status}: {body}); set `workspace: none` for this project",
                     cx.project.name
                 )))
             }

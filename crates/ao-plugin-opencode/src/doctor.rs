@@ -33,7 +33,7 @@ impl OpenCodeAgent {
         if projects.iter().any(|p| p.project.location.is_remote()) {
             all.push(Check::ok(
                 "remote projects",
-                "their sessions run here and follow the server over HTTP: the tmux runtime needs                  opencode on this machine too (`opencode attach`), the process runtime only ao",
+                "their sessions run here and follow the server over HTTP: the tmux runtime needs opencode on this machine too (`opencode attach`), the process runtime only ao",
             ));
         }
         if projects
