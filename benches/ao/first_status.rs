@@ -31,9 +31,10 @@ pub fn run() {
             json!({"command": "echo hi > out.txt", "description": "Write out.txt"}),
         )));
         let mut w = World::new(scenario);
-        let mut lines = vec!["permission: {bash: ask}"];
-        lines.extend(extra);
-        w.project("bench", &lines);
+        if let Some(mode) = extra {
+            w.set_defaults(&[mode]);
+        }
+        w.project("bench", &["permission: {bash: ask}"]);
         let (mut all, mut first_waiting, mut after) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..SESSIONS {
             let id = w.spawn(&["bench", "write a file", "--runtime", "tmux"]);
