@@ -134,7 +134,7 @@ impl SessionList {
     /// Applies what this look learnt to the stored mirror; a failed write only costs the whole
     /// list next time.
     pub async fn save(self, cx: &ProjectContext<'_>) {
-        if self.seen.is_empty() && self.whole.is_none() {
+        if !self.learnt_anything() {
             return;
         }
         let _ = cx
@@ -202,6 +202,18 @@ impl SessionList {
                 }
             })
             .await;
+    }
+
+    /// Whether saving would change the mirror as loaded. The newest session is in every filtered
+    /// list (the list starts 2 s before it), so most looks see again what is stored, and write
+    /// nothing.
+    fn learnt_anything(&self) -> bool {
+        self.whole.is_some()
+            || self.seen.iter().any(|s| {
+                self.stored
+                    .as_ref()
+                    .is_none_or(|m| m.sessions.get(&s.id) != Some(s))
+            })
     }
 
     /// The change [`save`](Self::save) makes to the stored value.
@@ -283,6 +295,18 @@ mod tests {
             vec![session("a", 2_950, "A2")]
         });
         assert_eq!((since, ids), (None, vec!["a".to_string()]));
+    }
+
+    #[test]
+    fn a_look_that_sees_again_what_is_stored_has_nothing_to_save() {
+        let mut stored = None;
+        look(&mut stored, 1_000, |_| vec![session("a", 500, "A")]);
+        let mut again = SessionList::from_stored(stored.clone(), "srv".into(), 2_000);
+        again.take(vec![session("a", 500, "A")]);
+        assert!(!again.learnt_anything());
+        let mut changed = SessionList::from_stored(stored, "srv".into(), 2_000);
+        changed.take(vec![session("a", 1_500, "A")]);
+        assert!(changed.learnt_anything());
     }
 
     #[test]
