@@ -527,6 +527,14 @@ mod tests {
             let _ = std::process::Command::new("tmux")
                 .args(["-L", &self.0, "kill-server"])
                 .output();
+            // tmux leaves its socket file behind when its server is killed.
+            let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
+            let uid = nix::unistd::getuid();
+            let _ = std::fs::remove_file(
+                std::path::Path::new(&dir)
+                    .join(format!("tmux-{uid}"))
+                    .join(&self.0),
+            );
         }
     }
 
