@@ -49,7 +49,7 @@ pub async fn test(mgr: &SessionManager, project: Option<&str>) -> anyhow::Result
         }
     }
     let color = use_color();
-    let http = notify::http_client();
+    let http = notify::http_client().await;
     let mut out = std::io::stdout().lock();
     let (mut fired, mut failed) = (0, 0);
     for (project, notifiers) in groups.iter().filter(|(_, n)| !n.is_empty()) {

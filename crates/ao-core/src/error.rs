@@ -153,3 +153,18 @@ fn io_hint(e: &std::io::Error) -> &'static str {
         _ => "",
     }
 }
+
+/// An error and its causes, `: `-separated, each said once (many errors repeat their cause in
+/// their own message; reqwest's names only the URL, and what failed is further down).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut said = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !said.contains(&text) {
+            said = format!("{said}: {text}");
+        }
+        cause = c.source();
+    }
+    said
+}

@@ -92,7 +92,7 @@ async fn watch(mgr: SessionManager, project: &str) -> Result<()> {
     let mut life = tokio::time::interval(LIFE_CHECK);
     let mut me = Monitor {
         project: project.to_string(),
-        http: notify::http_client(),
+        http: notify::http_client().await,
         latest: BTreeMap::new(),
         aborted: BTreeSet::new(),
     };

@@ -281,7 +281,12 @@ async fn post(
                 return Err(format!("POST {url}: {}", r.status()));
             }
             Ok(r) => last = format!("POST {url}: {} (attempt {attempt})", r.status()),
-            Err(e) => last = format!("POST {url}: {e} (attempt {attempt})"),
+            Err(e) => {
+                last = format!(
+                    "POST {url}: {} (attempt {attempt})",
+                    crate::error::chain(&e)
+                )
+            }
         }
         if attempt < WEBHOOK_ATTEMPTS {
             tokio::time::sleep(backoff).await;
@@ -291,9 +296,21 @@ async fn post(
     Err(last)
 }
 
-/// The HTTP client of webhooks: the person's proxy settings apply (the URL is theirs).
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::new()
+/// The HTTP client of webhooks: the person's proxy settings apply (the URL is theirs), and an
+/// https one's certificate is checked against the system's roots. Building it reads those roots,
+/// so it is made on the blocking pool. Should they be unusable, it is made without them: http
+/// webhooks still go, and an https one fails at each event saying its certificate is not trusted.
+pub async fn http_client() -> reqwest::Client {
+    unblock(|| {
+        reqwest::Client::builder().build().or_else(|_| {
+            reqwest::Client::builder()
+                .tls_built_in_root_certs(false)
+                .build()
+        })
+    })
+    .await
+    // A client without roots to read has nothing left that can fail.
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -28,16 +28,7 @@ pub fn status_of(e: &ao_core::Error) -> StatusCode {
 
 /// An error and its causes, each said once, as the CLI prints it.
 pub(crate) fn text(e: &ao_core::Error) -> String {
-    let mut said = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let c_text = c.to_string();
-        if !said.contains(&c_text) {
-            said = format!("{said}: {c_text}");
-        }
-        cause = c.source();
-    }
-    said
+    ao_core::error::chain(e)
 }
 
 /// `{"error": said}` with the status `e` earns.

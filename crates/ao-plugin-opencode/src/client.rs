@@ -1,5 +1,6 @@
 //! A typed client for OpenCode's HTTP server API, with a timeout on every request.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -20,6 +21,8 @@ const SESSION_LIST_LIMIT: &str = "100000";
 /// must stay bounded by [`REQUEST_TIMEOUT`].
 const PATIENT_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// OpenCode's basic-auth user name unless its server sets another.
+pub const DEFAULT_USERNAME: &str = "opencode";
 /// How long connecting to a server on another machine may take before it counts as unreachable:
 /// below the status budget (2 s), so that `ao status` says `Unreachable` rather than stale.
 pub const REMOTE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -54,11 +57,19 @@ pub enum ClientError {
         /// The body (OpenCode's error object, usually).
         body: String,
     },
-    /// The HTTP client itself could not be set up (no TLS backend, a broken system config). ao
-    /// never falls back to a default client, which would honour proxy variables and could send
-    /// the server's password to a proxy.
-    #[error("cannot set up an HTTP client for the OpenCode server: {0}")]
+    /// The HTTP client itself could not be set up (unusable system roots, a broken system
+    /// config). ao never falls back to a default client, which would honour proxy variables and
+    /// could send the server's password to a proxy.
+    #[error("cannot set up an HTTP client for the OpenCode server: {}", ao_core::error::chain(.0))]
     Build(#[source] reqwest::Error),
+    /// The CA file of an https server (`server.caFile`) cannot be used.
+    #[error("the CA file {} (server.caFile) {message}", path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The answer was not what the API reference says.
     #[error("OpenCode server: unexpected answer to {path}: {message}")]
     Decode {
@@ -70,19 +81,42 @@ pub enum ClientError {
 }
 
 /// What went wrong with a request, down to its root cause (reqwest's own message names only the
-/// URL).
+/// URL). A certificate that failed verification says so first, with the fix.
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "no answer in time (the request timed out)".into();
     }
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
+    let text = ao_core::error::chain(e);
+    match certificate_problem(e) {
+        Some(why) => format!(
+            "the server's TLS certificate was not trusted ({why}); if a private CA signed it, \
+             set server.caFile to that CA's PEM file (with caFile set: check that it holds the CA \
+             that signed this certificate, and that the certificate names the URL's host) [{text}]"
+        ),
+        None => text,
     }
-    text
+}
+
+/// rustls's verdict on the server's certificate, when that is why a connection failed. hyper
+/// carries it as the inner error of an `io::Error`, whose `source()` skips it, so each link is
+/// also looked into.
+fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    let mut link: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = link {
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        for candidate in [Some(err), inner].into_iter().flatten() {
+            if let Some(rustls::Error::InvalidCertificate(c)) =
+                candidate.downcast_ref::<rustls::Error>()
+            {
+                return Some(format!("{c:?}"));
+            }
+        }
+        link = err.source();
+    }
+    None
 }
 
 impl ClientError {
@@ -108,13 +142,20 @@ impl Client {
     /// requests never go through a proxy, whatever `HTTP_PROXY` and its kin say: they carry the
     /// server's password, and the server is on this machine.
     pub fn new(base: &str, password: &str) -> Result<Client, ClientError> {
-        Client::build(base, "opencode", password, CONNECT_TIMEOUT)
+        Client::build(base, DEFAULT_USERNAME, password, CONNECT_TIMEOUT, None)
     }
 
     /// A client for a server on another machine, that someone else runs (`server:` of a
-    /// project): its own user name, and [`REMOTE_CONNECT_TIMEOUT`] to connect.
-    pub fn remote(base: &str, username: &str, password: &str) -> Result<Client, ClientError> {
-        Client::build(base, username, password, REMOTE_CONNECT_TIMEOUT)
+    /// project): its own user name, [`REMOTE_CONNECT_TIMEOUT`] to connect, and for an https URL
+    /// the CAs it trusts: those of `ca_file`, else the system's roots. Blocks for an https URL
+    /// (it reads those certificates): async code calls it through `unblock`.
+    pub fn remote(
+        base: &str,
+        username: &str,
+        password: &str,
+        ca_file: Option<&Path>,
+    ) -> Result<Client, ClientError> {
+        Client::build(base, username, password, REMOTE_CONNECT_TIMEOUT, ca_file)
     }
 
     fn build(
@@ -122,12 +163,29 @@ impl Client {
         username: &str,
         password: &str,
         connect_timeout: Duration,
+        ca_file: Option<&Path>,
     ) -> Result<Client, ClientError> {
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
-            .no_proxy()
-            .build()
-            .map_err(ClientError::Build)?;
+            .no_proxy();
+        let builder = match (ao_core::remote::is_https(base), ca_file) {
+            // Plain http (every server on this machine, and the ssh tunnels): nothing to trust,
+            // so the system's roots are not even read.
+            (false, _) => builder.tls_built_in_root_certs(false),
+            // A private CA replaces the system's roots, as curl's --cacert does: the person named
+            // who signs this server's certificate.
+            (true, Some(path)) => ao_core::remote::ca_certificates(path)
+                .map_err(|message| ClientError::CaFile {
+                    path: path.to_path_buf(),
+                    message,
+                })?
+                .into_iter()
+                .fold(builder.tls_built_in_root_certs(false), |b, c| {
+                    b.add_root_certificate(c)
+                }),
+            (true, None) => builder,
+        };
+        let http = builder.build().map_err(ClientError::Build)?;
         Ok(Client {
             http,
             base: base.trim_end_matches('/').to_string(),

@@ -98,6 +98,17 @@ impl OpenCodeAgent {
         }
         let mut env = self.settings().client_env();
         env.push(("OPENCODE_SERVER_PASSWORD".into(), password));
+        if let Some(username) = &server.username {
+            env.push(("OPENCODE_SERVER_USERNAME".into(), username.clone()));
+        }
+        // The TUI is Bun's: it trusts a private CA named here, besides its own roots (measured
+        // with Bun 1.3.14, the one in opencode 1.18.33).
+        if let Some(ca) = &server.ca_file {
+            env.push((
+                "NODE_EXTRA_CA_CERTS".into(),
+                ca.to_string_lossy().into_owned(),
+            ));
+        }
         Ok(LaunchSpec {
             program: self.settings().bin.clone(),
             args,
@@ -127,21 +138,29 @@ impl OpenCodeAgent {
         id: &str,
         since_ms: i64,
     ) -> LaunchSpec {
+        let mut args: Vec<String> = vec![
+            ao_core::agent::AGENT_HELPER_SUBCOMMAND.into(),
+            AGENT_NAME.into(),
+            FOLLOW_HELPER.into(),
+            "--url".into(),
+            server.url.clone(),
+            "--session".into(),
+            id.to_string(),
+            "--password-file".into(),
+            server.password_file.to_string_lossy().into_owned(),
+            "--since".into(),
+            since_ms.to_string(),
+        ];
+        // Neither is a secret: a name, and the path of public certificates.
+        if let Some(username) = &server.username {
+            args.extend(["--username".into(), username.clone()]);
+        }
+        if let Some(ca) = &server.ca_file {
+            args.extend(["--ca-file".into(), ca.to_string_lossy().into_owned()]);
+        }
         LaunchSpec {
             program: self.settings().ao_exe.clone(),
-            args: vec![
-                ao_core::agent::AGENT_HELPER_SUBCOMMAND.into(),
-                AGENT_NAME.into(),
-                FOLLOW_HELPER.into(),
-                "--url".into(),
-                server.url.clone(),
-                "--session".into(),
-                id.to_string(),
-                "--password-file".into(),
-                server.password_file.to_string_lossy().into_owned(),
-                "--since".into(),
-                since_ms.to_string(),
-            ],
+            args,
             cwd: self.local_dir(rec),
             env: vec![],
             stdin_file: None,
@@ -169,6 +188,8 @@ pub(crate) fn agent_error(e: ClientError) -> AgentError {
         ClientError::Status { .. } | ClientError::Decode { .. } | ClientError::Build(_) => {
             AgentError::Server(text)
         }
+        // ao cannot check the server's certificate, so it cannot reach it.
+        ClientError::CaFile { .. } => AgentError::Unreachable(text),
     }
 }
 
@@ -186,7 +207,7 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
     let usage = || {
         format!(
             "usage: ao {} {AGENT_NAME} {FOLLOW_HELPER} --url URL --session ID --password-file FILE \
-             [--since MS]",
+             [--since MS] [--username NAME] [--ca-file PEM]",
             ao_core::agent::AGENT_HELPER_SUBCOMMAND
         )
     };
@@ -206,7 +227,26 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
     let password_file = Path::new(flag("--password-file")?);
     let password = std::fs::read_to_string(password_file)
         .map_err(|e| format!("cannot read {}: {e}", password_file.display()))?;
-    let client = Client::new(flag("--url")?, password.trim()).map_err(|e| e.to_string())?;
+    let url = flag("--url")?.to_string();
+    let password = password.trim().to_string();
+    let username = flags.get("--username").map(|u| u.to_string());
+    let ca_file = flags.get("--ca-file").map(std::path::PathBuf::from);
+    let client = match (username, ca_file) {
+        (None, None) => Client::new(&url, &password),
+        // A server someone else runs; for https, reading its CAs blocks.
+        (username, ca_file) => {
+            ao_core::blocking::unblock(move || {
+                Client::remote(
+                    &url,
+                    username.as_deref().unwrap_or(client::DEFAULT_USERNAME),
+                    &password,
+                    ca_file.as_deref(),
+                )
+            })
+            .await
+        }
+    }
+    .map_err(|e| e.to_string())?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     follow::follow(&client, flag("--session")?, since, &mut out).await

@@ -74,15 +74,26 @@ while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 kill -9 "$1" 2>/dev/null; exit 0"#;
 
 /// A client of a server someone else runs; an error naming the project and where its password
-/// comes from when there is none.
-pub fn url_client(project: &str, server: &UrlServer) -> Result<Client, AgentError> {
-    let password = server.password.read().map_err(|e| {
-        AgentError::Unauthorized(format!(
-            "project {project}: no password for the OpenCode server at {}: {e}",
-            server.url
-        ))
-    })?;
-    Client::remote(&server.url, &server.username, &password).map_err(crate::agent_error)
+/// comes from when there is none. Made on the blocking pool: it reads the password file, and for
+/// an https URL the CAs it trusts.
+pub async fn url_client(project: &str, server: &UrlServer) -> Result<Client, AgentError> {
+    let (project, server) = (project.to_string(), server.clone());
+    unblock(move || {
+        let password = server.password.read().map_err(|e| {
+            AgentError::Unauthorized(format!(
+                "project {project}: no password for the OpenCode server at {}: {e}",
+                server.url
+            ))
+        })?;
+        Client::remote(
+            &server.url,
+            &server.username,
+            &password,
+            server.ca_file.as_deref(),
+        )
+        .map_err(crate::agent_error)
+    })
+    .await
 }
 
 /// What stands for a server someone else runs in the plugin's calls: its URL and where the
@@ -111,6 +122,9 @@ pub fn url_record(
         started_at_ms: 0,
         config_fingerprint: String::new(),
         remote: None,
+        username: (server.username != crate::client::DEFAULT_USERNAME)
+            .then(|| server.username.clone()),
+        ca_file: server.ca_file.clone(),
     })
 }
 

@@ -61,6 +61,14 @@ pub struct ServerRecord {
     /// are then those of the ssh master here, which carries the forward that `url` reaches.
     #[serde(default)]
     pub remote: Option<RemoteServer>,
+    /// For a server someone else runs: its basic-auth user name, when not OpenCode's default.
+    /// (Never stored: such a server has no record.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// For a server someone else runs at an https URL: the PEM file of the CAs its certificate is
+    /// checked against (`server.caFile`), for the follower and the TUI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ServerRecord {
@@ -140,7 +148,10 @@ impl Servers {
     ) -> Result<Option<(ServerRecord, Client)>, AgentError> {
         if let Location::Url(server) = &cx.project.location {
             let rec = remote::url_record(&self.settings, &cx.project.name, server, false)?;
-            return Ok(Some((rec, remote::url_client(&cx.project.name, server)?)));
+            return Ok(Some((
+                rec,
+                remote::url_client(&cx.project.name, server).await?,
+            )));
         }
         let Some(rec) = self.record(cx).await? else {
             return Ok(None);
@@ -229,7 +240,7 @@ impl Servers {
         cx: &ProjectContext<'_>,
         server: &ao_core::remote::UrlServer,
     ) -> Result<ServerState, AgentError> {
-        let client = remote::url_client(&cx.project.name, server)?;
+        let client = remote::url_client(&cx.project.name, server).await?;
         // The request a status makes first; a refused password is a 401 here (as on every
         // route, /global/health included, measured on 1.18.33).
         match client.sessions_page(HEALTH_RETRY_TIMEOUT).await {
@@ -439,6 +450,8 @@ impl Servers {
             started_at_ms,
             config_fingerprint: config_fingerprint(project),
             remote: None,
+            username: None,
+            ca_file: None,
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         let client = match wait_healthy(&rec, remaining).await {
@@ -498,6 +511,8 @@ impl Servers {
             started_at_ms,
             config_fingerprint: config_fingerprint(project),
             remote: Some(started.server.clone()),
+            username: None,
+            ca_file: None,
         };
         let stop_it = || remote::stop(host.clone(), started.server.pid, false);
         let client = match wait_healthy(&rec, remote::HEALTH_DEADLINE).await {

@@ -7,11 +7,16 @@ use super::reader::Reader;
 use super::yaml::{Kind, Node, Pos};
 use crate::remote::{Location, PasswordSource, SshDestination, UrlServer};
 
-const SERVER_KEYS: &[&str] = &["url", "username", "passwordEnv", "passwordFile"];
+const SERVER_KEYS: &[&str] = &["url", "username", "passwordEnv", "passwordFile", "caFile"];
 
 /// OpenCode's default user name, which most servers keep; ao-core names no agent, but the
 /// default of a URL server's basic auth has to be some word.
 const DEFAULT_USERNAME: &str = "opencode";
+
+/// Whether `node` is a map with the key `key`.
+fn has_key(node: &Node, key: &str) -> bool {
+    matches!(&node.kind, Kind::Map(entries) if entries.iter().any(|(k, _)| k.key_text() == key))
+}
 
 impl Reader<'_> {
     /// The project's location from its `server` and `host` keys (at most one of them).
@@ -22,6 +27,20 @@ impl Reader<'_> {
         host: Option<&Node>,
     ) -> Option<Location> {
         match (server, host) {
+            // Over ssh ao reaches the server through its own tunnel, on this machine's loopback:
+            // there is no certificate to check.
+            (Some(s), Some(h)) if has_key(s, "caFile") => {
+                self.problem(
+                    h.pos,
+                    format!(
+                        "project {name:?} sets `host` and `server.caFile`; a server on an ssh \
+                         host is reached through ao's ssh tunnel, which ssh already encrypts and \
+                         authenticates, so there is no TLS certificate to check: drop `server` \
+                         (caFile is for a server someone else runs at an https URL)"
+                    ),
+                );
+                None
+            }
             (Some(_), Some(h)) => {
                 self.problem(
                     h.pos,
@@ -84,6 +103,23 @@ impl Reader<'_> {
                 None
             }
         };
+        let ca_file = f.get("caFile").and_then(|n| {
+            let raw = self.string(n, "server.caFile")?;
+            match &url {
+                Some(u) if !crate::remote::is_https(u) => {
+                    self.problem(
+                        n.pos,
+                        format!(
+                            "server.caFile is set, but server.url {u:?} is http: there is no \
+                             certificate to check; use the https URL of the server, or drop \
+                             caFile"
+                        ),
+                    );
+                    None
+                }
+                _ => self.ca_file(&raw, n.pos),
+            }
+        });
         if self.problems.len() > before {
             return None;
         }
@@ -91,34 +127,23 @@ impl Reader<'_> {
             url: url?,
             username,
             password: password?,
+            ca_file,
         })
     }
 
     /// An `http://` or `https://` URL with a host, without its trailing slash.
     fn http_url(&mut self, raw: &str, pos: Pos) -> Option<String> {
         match reqwest::Url::parse(raw) {
-            Ok(u) if u.scheme() == "http" && u.host_str().is_some() => {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
                 Some(raw.trim_end_matches('/').to_string())
-            }
-            // Like webhooks: ao is built without a TLS stack (docs/remote.md).
-            Ok(u) if u.scheme() == "https" => {
-                self.problem(
-                    pos,
-                    format!(
-                        "server.url {raw:?} is https, and this build of ao has no TLS to reach \
-                         it with; reach the server over http through an encrypted tunnel \
-                         (`kubectl port-forward`, `ssh -L`), or use `host:` to have ao start it \
-                         over ssh (see docs/remote.md)"
-                    ),
-                );
-                None
             }
             Ok(u) => {
                 self.problem(
                     pos,
                     format!(
-                        "server.url {raw:?} is not an http URL ({}:); ao talks to servers over \
-                         http only, e.g. http://127.0.0.1:4096",
+                        "server.url {raw:?} is not an http or https URL ({}:); ao talks to \
+                         servers over HTTP, e.g. http://127.0.0.1:4096 or \
+                         https://opencode.example.com",
                         u.scheme()
                     ),
                 );
@@ -137,16 +162,40 @@ impl Reader<'_> {
         }
     }
 
+    /// A path of the config, made absolute against the config file's directory.
+    fn config_path(&mut self, raw: &str, pos: Pos, key: &str) -> Option<PathBuf> {
+        match super::expand_path_in(raw, self.cx.var) {
+            Ok(p) if p.is_absolute() => Some(p),
+            Ok(p) => Some(self.base_dir.join(p)),
+            Err(m) => {
+                self.problem(pos, format!("{key}: {m}"));
+                None
+            }
+        }
+    }
+
+    /// A PEM file of CAs that can be read and holds usable certificates.
+    fn ca_file(&mut self, raw: &str, pos: Pos) -> Option<PathBuf> {
+        let path = self.config_path(raw, pos, "server.caFile")?;
+        match crate::remote::ca_certificates(&path) {
+            Ok(_) => Some(path),
+            Err(m) => {
+                self.problem(
+                    pos,
+                    format!(
+                        "server.caFile {} {m}; name a PEM file with the certificate of the CA \
+                         that signed the server's certificate",
+                        path.display()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// A password file that exists and that only its owner can read.
     fn password_file(&mut self, raw: &str, pos: Pos) -> Option<PathBuf> {
-        let path = match super::expand_path_in(raw, self.cx.var) {
-            Ok(p) if p.is_absolute() => p,
-            Ok(p) => self.base_dir.join(p),
-            Err(m) => {
-                self.problem(pos, format!("server.passwordFile: {m}"));
-                return None;
-            }
-        };
+        let path = self.config_path(raw, pos, "server.passwordFile")?;
         use std::os::unix::fs::PermissionsExt;
         match std::fs::metadata(&path) {
             Ok(m) if m.permissions().mode() & 0o077 != 0 => {

@@ -314,19 +314,6 @@ impl Reader<'_> {
             );
             return None;
         }
-        // Refused here rather than failing at every event: the client has no TLS (ao's own
-        // requests all stay on this machine).
-        if url[..8].eq_ignore_ascii_case("https://") {
-            self.problem(
-                node.pos,
-                format!(
-                    "webhook {url:?} is https, and this build of ao has no TLS to send it with; \
-                     use an http:// URL (a relay on this machine), or a `command:` notifier that \
-                     sends it, e.g. [\"curl\", \"-sS\", \"--json\", \"@-\", \"{url}\"]"
-                ),
-            );
-            return None;
-        }
         Some(NotifierAction::Webhook(url))
     }
 

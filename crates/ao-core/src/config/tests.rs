@@ -239,6 +239,53 @@ fn remote_projects_keep_their_path_as_written_and_share_it_unless_told() {
     );
 }
 
+/// A CA certificate (its public half only), for configs that name a `caFile`.
+const TEST_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBjzCCATWgAwIBAgIUGcCi3tBlYniUr1lMrzw2UnrLYFkwCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRYW8gY29uZmlnIHRlc3QgQ0EwIBcNMjYxMTI2MDkzMzI3WhgP
+MjEyNjExMDIwOTMzMjdaMBwxGjAYBgNVBAMMEWFvIGNvbmZpZyB0ZXN0IENBMFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE0u+LtlKMdFkJvzdpV8Xz47P9tj9PNUlM
+7ZrmDfTOBOYS+r1wFaVPR/XdXj3XAK8XudGoZ/4DZgLtdr2uW3kjhaNTMFEwHQYD
+VR0OBBYEFLzVIHKpeCmKkSc/PJbkTu+3kduUMB8GA1UdIwQYMBaAFLzVIHKpeCmK
+kSc/PJbkTu+3kduUMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIh
+AOo7hQh+HnkKArmDye1smgzI99AfZx9mmzaAOyq6ZhvLAiAH8SK1Kqb+GVEOpIGL
+tqGSRunykaDTARSnHbhJYPfyzA==
+-----END CERTIFICATE-----
+";
+
+#[test]
+fn an_https_server_takes_a_ca_file_relative_to_the_config_and_webhooks_may_be_https() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("tls")).unwrap();
+    std::fs::write(tmp.path().join("tls/ca.pem"), TEST_CA).unwrap();
+    let text = "projects:\n  api:\n    path: /srv/code/api\n    server:\n      url: \
+                https://opencode.example.com\n      passwordEnv: X\n      caFile: tls/ca.pem\n  \
+                  public:\n    path: /srv/code/public\n    server:\n      url: \
+                https://opencode.example.com:8443/\n      passwordEnv: X\n    notifications:\n      \
+                - on: ready\n        webhook: https://hooks.example.com/ao\n";
+    let c = parse(text, tmp.path()).unwrap();
+    let Location::Url(api) = &c.project("api").unwrap().location else {
+        panic!("{c:?}")
+    };
+    assert_eq!(api.url, "https://opencode.example.com");
+    assert_eq!(api.ca_file, Some(tmp.path().join("tls/ca.pem")));
+    let public = c.project("public").unwrap();
+    let Location::Url(server) = &public.location else {
+        panic!("{c:?}")
+    };
+    assert_eq!(server.ca_file, None);
+    assert_eq!(
+        public.location.host_label().as_deref(),
+        Some("opencode.example.com:8443")
+    );
+    assert_eq!(
+        public.notifications.last().map(|n| &n.action),
+        Some(&NotifierAction::Webhook(
+            "https://hooks.example.com/ao".into()
+        ))
+    );
+}
+
 #[test]
 fn the_tui_mode_is_lazy_unless_the_project_or_its_defaults_say_always() {
     let tmp = tempfile::tempdir().unwrap();

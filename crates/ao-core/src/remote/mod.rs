@@ -32,6 +32,42 @@ pub struct UrlServer {
     pub username: String,
     /// Where its password comes from.
     pub password: PasswordSource,
+    /// `caFile`: a PEM file of the CA (or CAs) that signed an https server's certificate, trusted
+    /// instead of the system's roots. Absolute (the config made it so).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Whether `url` is an https URL.
+pub fn is_https(url: &str) -> bool {
+    url.len() > 8 && url[..8].eq_ignore_ascii_case("https://")
+}
+
+/// The certificates of a PEM file of CAs (`caFile`), checked as trust anchors. Blocks (it reads
+/// the file). The error says what is wrong with the file, for a config error or a failed client.
+pub fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|_| "is not a PEM file (its base64 is broken)".to_string())?;
+    if certs.is_empty() {
+        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    // PEM armour around bytes that are no certificate passes the parse above; a client refuses
+    // them as anchors, so one is built to check.
+    certs
+        .iter()
+        .fold(
+            reqwest::Client::builder().tls_built_in_root_certs(false),
+            |b, c| b.add_root_certificate(c.clone()),
+        )
+        .build()
+        .map_err(|e| {
+            let why = crate::error::chain(&e);
+            format!(
+                "holds something that is not a certificate ({})",
+                why.trim_start_matches("builder error: ")
+            )
+        })?;
+    Ok(certs)
 }
 
 /// Where the password of a server someone else runs comes from.
