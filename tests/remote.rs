@@ -14,8 +14,8 @@ use ao_core::runtime::process::ProcessIdentity;
 use ao_core::store::Store;
 use ao_test_support::remote::{start_owned, Owned, RemoteServerGuard, Sshd};
 use ao_test_support::{
-    assert_cost, error_of, opencode_bin, script, wait_until, workspace_of, ArgvScanner, Scenario,
-    ToolCall, Turn, World,
+    assert_cost, error_of, opencode_bin, script, shell_quote, tokens, wait_until, workspace_of,
+    ArgvScanner, Scenario, TlsIngress, ToolCall, Turn, World,
 };
 use serde_json::{json, Value};
 
@@ -126,38 +126,62 @@ fn black_hole() -> (std::os::fd::OwnedFd, Vec<std::net::TcpStream>, String) {
 
 #[test]
 fn a_server_at_a_url_is_followed_and_never_touched() {
+    let color = json!({"questions": [{
+        "question": "Pick a color?", "header": "Color",
+        "options": [{"label": "red", "description": "Red"}, {"label": "blue", "description": "Blue"}]
+    }]});
     let mut w = World::new(
         Scenario::new()
             .script(permitted("allow this", "out.txt"))
-            .script(script("near").turn(Turn::text("Near.")))
+            .script(
+                script("near")
+                    .turn(Turn::text("Near.").usage(50, 2))
+                    .turn(Turn::text("Nearer.").usage(60, 3)),
+            )
+            .script(
+                script("pick a color")
+                    .turn(Turn::tool_call("question", color).usage(60, 1))
+                    .turn(Turn::text("Blue it is.").usage(70, 4)),
+            )
             .script(script("far away").turn(Turn::text("Far.")))
-            .script(script("tree please").turn(Turn::text("In a tree."))),
+            .script(script("tree please").turn(Turn::text("In a tree.")))
+            .script(permitted("through tls", "tls.txt"))
+            .script(script("tui over tls").turn(Turn::text("Drawn through TLS.").usage(40, 3))),
     );
     // The projects the world cleans up after; the config is written below.
     let dir = w.project("api", &[]);
     let password = "elsewhere-secret-8f3a1c9e77d2";
     let (server, url) = serve_elsewhere(&w, &dir, password);
+    // The same server behind a TLS ingress whose certificate a private CA signed.
+    let ingress = TlsIngress::start(&w.root().join("tls"), &url);
     let password_file = w.root().join("api.password");
     write_private(&password_file, password);
     let hole = black_hole();
-    let config = |far_url: &str| {
-        let project = |name: &str, url: &str, extra: &str| {
+    // `far_url` for the project `far`; `trusted`: whether `secure` names the ingress's CA.
+    let config = |far_url: &str, trusted: bool| {
+        let project = |name: &str, url: &str, extra: &str, server_extra: &str| {
             format!(
                 "  - name: {name}\n    path: {}\n    runtime: process\n{extra}    server:\n      \
-                 url: {url}\n      passwordFile: {}\n    agentConfig:\n      model: mock/mock-1\n",
+                 url: {url}\n      passwordFile: {}\n{server_extra}    agentConfig:\n      \
+                 model: mock/mock-1\n",
                 dir.display(),
                 password_file.display()
             )
         };
+        let ca = match trusted {
+            true => format!("      caFile: {}\n", ingress.ca_file.display()),
+            false => String::new(),
+        };
         format!(
-            "projects:\n{}{}{}{}",
-            project("api", &url, ""),
-            project("near", &url, ""),
-            project("far", far_url, ""),
-            project("trees", &url, "    workspace: worktree\n"),
+            "projects:\n{}{}{}{}{}",
+            project("api", &url, "", ""),
+            project("near", &url, "", ""),
+            project("far", far_url, "", ""),
+            project("trees", &url, "    workspace: worktree\n", ""),
+            project("secure", &ingress.url, "    tmux: {tui: always}\n", &ca),
         )
     };
-    w.set_config_text(&config(&url));
+    w.set_config_text(&config(&url, true));
     let scanner = ArgvScanner::start(move || vec![password.to_string()]);
 
     let id = w.spawn(&["api", "allow this"]);
@@ -165,6 +189,10 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     let tree = w.spawn(&["trees", "tree please"]);
     let near = w.spawn(&["near", "near"]);
     let far = w.spawn(&["far", "far away"]);
+    let asks = w.spawn(&["near", "pick a color"]);
+    // Through the TLS ingress: the process runtime's follower, and OpenCode's TUI in a pane.
+    let secure = w.spawn(&["secure", "through tls"]);
+    let drawn = w.spawn(&["secure", "tui over tls", "--runtime", "tmux"]);
     w.wait_activity(&id, "waiting_input");
 
     // A wrong password: nothing there can be seen, and the message says where it came from.
@@ -188,6 +216,67 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     assert_eq!(s["host"], host);
     let table = w.ao_ok(&["status"]);
     assert!(table.contains("HOST") && table.contains(host), "{table}");
+
+    // https, with the CA that signed the ingress's certificate: the same as over http.
+    let s = w.wait_activity(&secure, "waiting_input");
+    assert_eq!(s["host"], ingress.url.trim_start_matches("https://"));
+    w.ao_ok(&["permit", &secure]);
+    let s = w.wait_activity(&secure, "ready");
+    assert_cost(&s, cost(&PERMITTED_USAGE));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("tls.txt")).unwrap(),
+        "hi\n"
+    );
+    // OpenCode's TUI (Bun) trusts the CA through NODE_EXTRA_CA_CERTS: it shows the reply.
+    w.wait_activity(&drawn, "ready");
+    w.wait_pane(
+        &drawn,
+        false,
+        Duration::from_secs(60),
+        "the TUI with the reply",
+        |screen| screen.contains("Drawn through TLS."),
+    );
+
+    // A question asked on the server elsewhere, answered from here.
+    let s = w.wait_activity(&asks, "waiting_input");
+    assert_eq!(s["pending"][0]["kind"], "question", "{s:#}");
+    let out = w.ao_ok(&["answer", &asks, "blue"]);
+    assert!(out.contains("answered: Pick a color?"), "{out}");
+    let s = w.wait_activity(&asks, "ready");
+    assert_cost(&s, cost(&[(60, 1), (70, 4)]));
+
+    // A follow-up prompt starts a new turn there.
+    w.wait_activity(&near, "ready");
+    w.ao_ok(&["send", &near, "closer"]);
+    let s = w.wait_for(&near, Duration::from_secs(60), "the second turn", |s| {
+        s["activity"] == "ready" && tokens(s).1 == 5
+    });
+    assert_cost(&s, cost(&[(50, 2), (60, 3)]));
+    let logs = w.ao_ok(&["logs", &near]);
+    assert!(logs.contains("Nearer."), "{logs}");
+
+    // `ao watch` shows where each session lives.
+    let ao = shell_quote(&w.ao_script().to_string_lossy());
+    let t = w.sized_terminal(
+        "dash",
+        &format!("unset TMUX; {ao} watch; echo WATCH-ENDED $?; PS1='PROMPT$ ' exec sh -i"),
+        120,
+        30,
+    );
+    let screen = w.wait_screen(&t, Duration::from_secs(60), "the HOST column", |s| {
+        s.contains("HOST")
+            && s.lines()
+                .any(|l| l.contains(near.split('/').nth(1).unwrap()) && l.contains(host))
+    });
+    assert!(
+        screen.contains(ingress.url.trim_start_matches("https://")),
+        "{screen}"
+    );
+    t.keys(&["q"]);
+    let screen = w.wait_screen(&t, Duration::from_secs(30), "the shell again", |s| {
+        s.contains("PROMPT$")
+    });
+    assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
 
     // A work tree through the server's own API (measured on 1.18.33: branch opencode/<name>,
     // under its data directory); ao cannot look into it, so only --force removes it.
@@ -216,13 +305,19 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
         (started.elapsed(), all)
     };
     let (reachable, _) = timed_status();
-    w.set_config_text(&config(&hole.2));
+    // Meanwhile `secure` forgets its CA: the system's roots do not know it.
+    w.set_config_text(&config(&hole.2, false));
     let (elapsed, all) = timed_status();
     let of = |id: &str| all.iter().find(|s| s["id"] == id).cloned().expect(id);
     let message = exited_with(&of(&far), "Unreachable");
     assert!(message.contains("127.0.0.3"), "{message}");
     assert_eq!(of(&near)["activity"], "ready");
     assert_eq!(of(&id)["activity"], "ready");
+    let message = exited_with(&of(&secure), "Unreachable");
+    assert!(
+        message.contains("TLS certificate was not trusted") && message.contains("server.caFile"),
+        "{message}"
+    );
     // Its timeout is 1 s (the connect timeout of a server elsewhere): the status takes what it
     // takes without it, plus that timeout and 100 ms, plus a margin for a loaded test machine
     // that still keeps it far from the 10 s budget that an unbounded look would run into.
@@ -235,11 +330,12 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     let err = w.ao_fails(&["kill", &far], 1);
     assert!(err.contains("could not be aborted"), "{err}");
     drop(hole);
-    w.set_config_text(&config(&url));
+    w.set_config_text(&config(&url, true));
 
     w.ao_ok(&["kill", "api"]);
     w.ao_ok(&["kill", "near"]);
     w.ao_ok(&["kill", "far"]);
+    w.ao_ok(&["kill", "secure"]);
     assert!(
         server.0.is_alive(),
         "ao must never stop a server it did not start"

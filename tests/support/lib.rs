@@ -11,12 +11,14 @@ mod dashboard;
 mod lines;
 pub mod remote;
 mod terminal;
+mod tls;
 
 pub use argv::ArgvScanner;
 pub use browser::{free_port, Browser};
 pub use dashboard::{Answer, Dashboard, Events};
 pub use lines::Lines;
 pub use terminal::Terminal;
+pub use tls::TlsIngress;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

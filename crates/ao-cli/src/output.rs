@@ -73,6 +73,9 @@ pub fn table_width() -> usize {
         .unwrap_or(80)
 }
 
+/// The HOST of a session on this machine, beside those elsewhere (`ao status`, `ao watch`).
+pub const LOCAL_HOST: &str = "local";
+
 /// The status table within `width` columns: one line per session, then a line per pending request
 /// or error. The summary takes what room is left; long session names are cut with `…`.
 pub fn status_table(
@@ -169,7 +172,7 @@ pub fn status_table(
     // HOST when any session's project lives on another machine.
     let hosts: Vec<&str> = statuses
         .iter()
-        .map(|s| s.host.as_deref().unwrap_or("local"))
+        .map(|s| s.host.as_deref().unwrap_or(LOCAL_HOST))
         .collect();
     let show_host = statuses.iter().any(|s| s.host.is_some());
     let host_w = hosts.iter().map(|h| h.width()).max().unwrap_or(0).max(4);

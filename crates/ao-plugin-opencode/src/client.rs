@@ -35,12 +35,17 @@ const CREATE_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Could not connect, or no answer in time.
-    #[error("OpenCode server at {url} is not reachable ({request}): {}", describe(.source))]
+    #[error(
+        "OpenCode server at {url} is not reachable ({request}): {}",
+        describe(.source, .ca_file.as_deref())
+    )]
     Unreachable {
         /// The URL.
         url: String,
         /// The request, e.g. `GET /session/status`, so that a slow one can be told from another.
         request: String,
+        /// The CA file its certificate was checked against, if not the system's roots.
+        ca_file: Option<PathBuf>,
         /// What failed.
         #[source]
         source: reqwest::Error,
@@ -81,37 +86,45 @@ pub enum ClientError {
 }
 
 /// What went wrong with a request, down to its root cause (reqwest's own message names only the
-/// URL). A certificate that failed verification says so first, with the fix.
-fn describe(e: &reqwest::Error) -> String {
+/// URL). A certificate that failed verification says so, with what it was checked against and
+/// the fix.
+fn describe(e: &reqwest::Error, ca_file: Option<&Path>) -> String {
     if e.is_timeout() {
         return "no answer in time (the request timed out)".into();
     }
     let text = ao_core::error::chain(e);
-    match certificate_problem(e) {
-        Some(why) => format!(
-            "the server's TLS certificate was not trusted ({why}); if a private CA signed it, \
-             set server.caFile to that CA's PEM file (with caFile set: check that it holds the CA \
-             that signed this certificate, and that the certificate names the URL's host) [{text}]"
+    match (certificate_problem(e), ca_file) {
+        (Some(why), None) => format!(
+            "the server's TLS certificate was not trusted ({why}) by this machine's CAs; if a \
+             private CA signed it, set server.caFile to that CA's PEM file ({text})"
         ),
-        None => text,
+        (Some(why), Some(ca)) => format!(
+            "the server's TLS certificate was not trusted ({why}) by the CAs of {} \
+             (server.caFile); it must hold the CA that signed the certificate, which must name \
+             the URL's host ({text})",
+            ca.display()
+        ),
+        (None, _) => text,
     }
 }
 
-/// rustls's verdict on the server's certificate, when that is why a connection failed. hyper
-/// carries it as the inner error of an `io::Error`, whose `source()` skips it, so each link is
-/// also looked into.
+/// rustls's verdict on the server's certificate, when that is why a connection failed. It comes
+/// inside an `io::Error` inside another (measured: reqwest 0.12.28, hyper-rustls 0.27), and an
+/// `io::Error`'s `source()` skips what it wraps, so each link is unwrapped as well.
 fn certificate_problem(e: &reqwest::Error) -> Option<String> {
     let mut link: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = link {
-        let inner = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|i| i as &(dyn std::error::Error + 'static));
-        for candidate in [Some(err), inner].into_iter().flatten() {
-            if let Some(rustls::Error::InvalidCertificate(c)) =
-                candidate.downcast_ref::<rustls::Error>()
-            {
+        let mut inner = err;
+        loop {
+            if let Some(rustls::Error::InvalidCertificate(c)) = inner.downcast_ref() {
                 return Some(format!("{c:?}"));
+            }
+            match inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(wrapped) => inner = wrapped,
+                None => break,
             }
         }
         link = err.source();
@@ -135,6 +148,8 @@ pub struct Client {
     password: String,
     /// How long an ordinary request may take.
     timeout: Duration,
+    /// The CA file it trusts instead of the system's roots, for its errors.
+    ca_file: Option<PathBuf>,
 }
 
 impl Client {
@@ -192,6 +207,9 @@ impl Client {
             username: username.to_string(),
             password: password.to_string(),
             timeout: REQUEST_TIMEOUT,
+            ca_file: ca_file
+                .filter(|_| ao_core::remote::is_https(base))
+                .map(Path::to_path_buf),
         })
     }
 
@@ -201,6 +219,16 @@ impl Client {
         Client {
             timeout: PATIENT_TIMEOUT,
             ..self.clone()
+        }
+    }
+
+    /// A request of this client that failed before an answer came.
+    pub fn unreachable(&self, request: String, source: reqwest::Error) -> ClientError {
+        ClientError::Unreachable {
+            url: self.base.clone(),
+            request,
+            ca_file: self.ca_file.clone(),
+            source,
         }
     }
 
@@ -235,20 +263,12 @@ impl Client {
         let resp = req
             .send()
             .await
-            .map_err(|source| ClientError::Unreachable {
-                url: self.base.clone(),
-                request: format!("{method} {path}"),
-                source,
-            })?;
+            .map_err(|source| self.unreachable(format!("{method} {path}"), source))?;
         let status = resp.status();
         let bytes = resp
             .bytes()
             .await
-            .map_err(|source| ClientError::Unreachable {
-                url: self.base.clone(),
-                request: format!("{method} {path}"),
-                source,
-            })?;
+            .map_err(|source| self.unreachable(format!("{method} {path}"), source))?;
         if !status.is_success() {
             return Err(ClientError::Status {
                 method: method.to_string(),

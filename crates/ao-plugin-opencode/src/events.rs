@@ -160,11 +160,7 @@ impl EventStream {
             .header("accept", "text/event-stream")
             .send()
             .await
-            .map_err(|source| ClientError::Unreachable {
-                url: client.base_url().to_string(),
-                request: "GET /global/event".into(),
-                source,
-            })?;
+            .map_err(|source| client.unreachable("GET /global/event".into(), source))?;
         if !resp.status().is_success() {
             return Err(ClientError::Status {
                 method: "GET".into(),

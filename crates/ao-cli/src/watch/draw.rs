@@ -15,6 +15,7 @@ use ao_core::session::{Activity, PendingKind, ProcessState, Tokens};
 
 use super::app::{App, Mode, Purpose};
 use super::format::{self, Column};
+use crate::output::LOCAL_HOST;
 
 /// How the dashboard paints: with colour, or (`NO_COLOR`, `--color never`) with none at all,
 /// only bold and reverse video, which NO_COLOR allows.
@@ -142,6 +143,11 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: DateT
         area.width,
         widest(&|s| s.status.id.width()),
         widest(&|s| s.status.model.as_deref().unwrap_or_default().width()),
+        // As `ao status`: a HOST column when any session's project is on another machine.
+        match ordered.iter().any(|s| s.status.host.is_some()) {
+            true => widest(&|s| s.status.host.as_deref().unwrap_or(LOCAL_HOST).width()),
+            false => 0,
+        },
     );
     let header = Row::new(columns.iter().map(|(c, _)| Cell::from(c.header())))
         .style(Style::default().add_modifier(Modifier::BOLD));
@@ -217,6 +223,7 @@ fn session_row<'a>(
             Column::Model => st.model.clone().unwrap_or_default(),
             Column::Tokens => format::tokens_cell(&st.tokens),
             Column::Cost => format::cost_short(st.cost_usd),
+            Column::Host => st.host.as_deref().unwrap_or(LOCAL_HOST).to_string(),
             Column::Summary => st.summary.clone().unwrap_or_default(),
         };
         Cell::from(cut(&text, usize::from(*w)))

@@ -79,6 +79,9 @@ pub enum Column {
     Tokens,
     /// Cost so far.
     Cost,
+    /// Where the session's project lives (`local`, an ssh host, a server's `host:port`): only
+    /// when some session's project is on another machine, as in `ao status`.
+    Host,
     /// The conversation's title: only when there is room to spare.
     Summary,
 }
@@ -93,6 +96,7 @@ impl Column {
             Column::Model => "MODEL",
             Column::Tokens => "TOKENS",
             Column::Cost => "COST",
+            Column::Host => "HOST",
             Column::Summary => "SUMMARY",
         }
     }
@@ -115,12 +119,21 @@ const SESSION_MAX: u16 = 40;
 const MODEL_MIN: u16 = 8;
 const MODEL_MAX: u16 = 32;
 const SUMMARY_MIN: u16 = 12;
+/// `local`, and room for `builder1` or `127.0.0.2:43567`; a longer host is cut.
+const HOST_MIN: u16 = 5;
+const HOST_MAX: u16 = 24;
 
-/// The columns that fit in `width`, with their widths, given the widest session address and model
-/// name to show. Session, activity and cost always show; as the width shrinks the summary goes
-/// first, then the model, the process, and the tokens. The widths never add up to more than
+/// The columns that fit in `width`, with their widths, given the widest session address, model
+/// name and host to show (`host_w` 0: every project is on this machine, and there is no HOST
+/// column). Session, activity and cost always show; as the width shrinks the summary goes first,
+/// then the model, the process, the host and the tokens. The widths never add up to more than
 /// `width` (less the selection marker), so that no row wraps.
-pub fn fit_columns(width: u16, session_w: usize, model_w: usize) -> Vec<(Column, u16)> {
+pub fn fit_columns(
+    width: u16,
+    session_w: usize,
+    model_w: usize,
+    host_w: usize,
+) -> Vec<(Column, u16)> {
     let want = |w: usize, min: u16, max: u16, header: Column| {
         (w.min(usize::from(max)) as u16)
             .max(min)
@@ -128,12 +141,10 @@ pub fn fit_columns(width: u16, session_w: usize, model_w: usize) -> Vec<(Column,
     };
     let session_want = want(session_w, SESSION_MIN, SESSION_MAX, Column::Session);
     let model_want = want(model_w, MODEL_MIN, MODEL_MAX, Column::Model);
-    let mut optional = vec![
-        Column::Tokens,
-        Column::Process,
-        Column::Model,
-        Column::Summary,
-    ];
+    let host = (host_w > 0).then(|| want(host_w, HOST_MIN, HOST_MAX, Column::Host));
+    let mut optional = vec![Column::Tokens];
+    optional.extend(host.map(|_| Column::Host));
+    optional.extend([Column::Process, Column::Model, Column::Summary]);
     loop {
         let mut cols = vec![
             (Column::Session, SESSION_MIN),
@@ -145,6 +156,9 @@ pub fn fit_columns(width: u16, session_w: usize, model_w: usize) -> Vec<(Column,
             }
         }
         cols.push((Column::Cost, COST_W));
+        if let Some(w) = host.filter(|_| optional.contains(&Column::Host)) {
+            cols.push((Column::Host, w));
+        }
         if optional.contains(&Column::Summary) {
             cols.push((Column::Summary, SUMMARY_MIN));
         }
@@ -252,7 +266,7 @@ mod tests {
 
     #[test]
     fn at_80_columns_every_column_but_the_summary_shows_and_nothing_overflows() {
-        let cols = fit_columns(80, 30, 40);
+        let cols = fit_columns(80, 30, 40, 0);
         let names: Vec<Column> = cols.iter().map(|(c, _)| *c).collect();
         assert_eq!(
             names,
@@ -274,7 +288,7 @@ mod tests {
     #[test]
     fn narrower_drops_the_model_then_the_process_then_the_tokens_and_wider_adds_the_summary() {
         for width in 20..=200 {
-            let cols = fit_columns(width, 24, 20);
+            let cols = fit_columns(width, 24, 20, 0);
             assert!(total(&cols) <= width, "{width}: {cols:?}");
             let has = |c| cols.iter().any(|(col, _)| *col == c);
             assert!(has(Column::Session) && has(Column::Activity) && has(Column::Cost));
@@ -289,11 +303,35 @@ mod tests {
                 assert!(has(Column::Tokens), "{width}");
             }
         }
-        assert!(fit_columns(140, 24, 20)
+        assert!(fit_columns(140, 24, 20, 0)
             .iter()
             .any(|(c, _)| *c == Column::Summary));
-        assert!(!fit_columns(60, 24, 20)
+        assert!(!fit_columns(60, 24, 20, 0)
             .iter()
             .any(|(c, _)| *c == Column::Model));
+    }
+
+    #[test]
+    fn a_host_column_shows_only_for_remote_projects_and_goes_before_the_tokens() {
+        assert!(!fit_columns(200, 24, 20, 0)
+            .iter()
+            .any(|(c, _)| *c == Column::Host));
+        let cols = fit_columns(80, 24, 20, "127.0.0.2:43567".len());
+        assert!(total(&cols) <= 80, "{cols:?}");
+        assert!(
+            cols.contains(&(Column::Host, 15)) && cols.iter().any(|(c, _)| *c == Column::Tokens),
+            "{cols:?}"
+        );
+        for width in 20..=200 {
+            let cols = fit_columns(width, 24, 20, 15);
+            assert!(total(&cols) <= width, "{width}: {cols:?}");
+            let has = |c| cols.iter().any(|(col, _)| *col == c);
+            if has(Column::Process) {
+                assert!(has(Column::Host), "{width}");
+            }
+            if has(Column::Host) {
+                assert!(has(Column::Tokens), "{width}");
+            }
+        }
     }
 }

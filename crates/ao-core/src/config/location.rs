@@ -175,8 +175,10 @@ impl Reader<'_> {
     }
 
     /// A PEM file of CAs that can be read and holds usable certificates.
+    /// Absolute, since the follower and the TUI that read it run in another directory.
     fn ca_file(&mut self, raw: &str, pos: Pos) -> Option<PathBuf> {
         let path = self.config_path(raw, pos, "server.caFile")?;
+        let path = std::path::absolute(&path).unwrap_or(path);
         match crate::remote::ca_certificates(&path) {
             Ok(_) => Some(path),
             Err(m) => {
