@@ -337,4 +337,56 @@ fn a_session_renamed_or_deleted_in_opencode_shows_without_waiting_for_the_whole_
             ))
         }
     });
+
+    // The project is quiet and its monitor follows the server: a status takes the mirror as the
+    // list, and asks the server nothing at all (AO_TIMING names each request it makes). A session
+    // whose conversation is gone is read alone at each look, to tell it from a child: kill it.
+    w.ao_ok(&["kill", &deleted]);
+    let timed_status = || {
+        let out = w
+            .ao_command(&["status", "--json"])
+            .env("AO_TIMING", "1")
+            .output()
+            .expect("run ao status");
+        assert!(out.status.success(), "{out:?}");
+        let all: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        (all, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let summary_of = |all: &Value| {
+        all.as_array()
+            .and_then(|a| a.iter().find(|s| s["id"] == renamed))
+            .map(|s| (s["summary"].clone(), s["activity"].clone()))
+    };
+    ao_test_support::wait_until(Duration::from_secs(15), Duration::from_millis(200), || {
+        let (all, timing) = timed_status();
+        match (
+            timing.contains("unchanged, as the feeds vouch"),
+            timing.contains("request "),
+        ) {
+            (true, false)
+                if summary_of(&all) == Some(("Renamed by hand".into(), "ready".into())) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!("{all}\n{timing}")),
+        }
+    });
+    // Someone changes the session through OpenCode: the feed hears it, and a status asks again
+    // at once (vouching alone would last 10 s).
+    opencode_request(
+        &url,
+        &password,
+        "PATCH",
+        &format!("/session/{renamed_ses}"),
+        r#"{"title":"Renamed again"}"#,
+    );
+    ao_test_support::wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        let (all, timing) = timed_status();
+        match summary_of(&all) {
+            Some((summary, _)) if summary == "Renamed again" && timing.contains("request ") => {
+                Ok(())
+            }
+            other => Err(format!("{other:?}\n{timing}")),
+        }
+    });
 }

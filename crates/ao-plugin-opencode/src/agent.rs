@@ -14,9 +14,10 @@ use ao_core::session::{Activity, RuntimeKind, SessionError, UNAUTHORIZED, UNREAC
 use ao_core::transcript::TranscriptEntry;
 
 use crate::client::Client;
-use crate::events::EventStream;
+use crate::events::{EventKind, EventStream};
 use crate::gather::server_gone;
 use crate::mid_turn::MidTurn;
+use crate::quiet::FeedHolder;
 use crate::server::ServerState;
 use crate::types::PromptModel;
 use crate::{agent_error, conversation_id, now_ms, transcript, OpenCodeAgent, AGENT_NAME};
@@ -29,12 +30,17 @@ impl OpenCodeAgent {
     pub(crate) async fn up_client(&self, cx: &ProjectContext<'_>) -> Result<Client, AgentError> {
         match self.servers.lookup(cx).await? {
             ServerState::Up { client, .. } => Ok(client),
-            _ => Err(AgentError::Unreachable(format!(
-                "the OpenCode server of project {} is not running",
-                cx.project.name
-            ))),
+            _ => Err(not_running(cx)),
         }
     }
+}
+
+/// The project's server does not run.
+fn not_running(cx: &ProjectContext<'_>) -> AgentError {
+    AgentError::Unreachable(format!(
+        "the OpenCode server of project {} is not running",
+        cx.project.name
+    ))
 }
 
 #[async_trait]
@@ -347,21 +353,33 @@ impl Agent for OpenCodeAgent {
                 "the event stream is turned off (AO_OPENCODE_EVENTS=off)".into(),
             ));
         }
-        let client = self.up_client(cx).await?;
+        let ServerState::Up { record, client, .. } = self.servers.lookup(cx).await? else {
+            return Err(not_running(cx));
+        };
         let stream = EventStream::connect(&client).await.map_err(agent_error)?;
+        // From now on this feed hears whatever the server does: it vouches for its quiet.
+        let holder =
+            FeedHolder::connected(cx.state.clone(), &cx.project.name, &record.list_key()).await;
         let (state, project) = (cx.state.clone(), cx.project.name.clone());
         Ok(Box::pin(futures_util::stream::unfold(
-            stream,
-            move |mut stream| {
+            (stream, holder),
+            move |(mut stream, mut holder)| {
                 let (state, project) = (state.clone(), project.clone());
                 async move {
                     loop {
                         let event = stream.next().await?;
+                        if !matches!(
+                            event.payload.kind,
+                            EventKind::ServerConnected | EventKind::ServerHeartbeat
+                        ) {
+                            // Recorded before anyone acts on the event.
+                            holder.heard().await;
+                        }
                         // Renames and deletions: what a filtered list cannot show.
                         crate::session_list::SessionList::on_event_of(&state, &project, &event)
                             .await;
                         if let Some(change) = event.change() {
-                            return Some((change, stream));
+                            return Some((change, (stream, holder)));
                         }
                     }
                 }

@@ -59,12 +59,15 @@ impl OpenCodeAgent {
         let timed = ao_core::timing::phase(|| "settled-turn memory read".into());
         let (mut cache, mut list, marks) = futures_util::join!(
             LastMessages::load(cx),
-            SessionList::load(cx, format!("{} {}", server.url, server.pid), looked_at),
+            SessionList::load(cx, server.list_key(), server.process_here(), looked_at),
             MidTurn::load(cx)
         );
         drop(timed);
+        // A prompt stored through ao marks its session; the feeds may not have heard of it yet.
+        let nobody_mid_turn = matches!(&marks, Some(m) if m.as_ref().is_none_or(|m| m.is_empty()));
         let per_session =
-            sessions_and_last_messages(client, &records, &mut cache, &mut list).await?;
+            sessions_and_last_messages(client, &records, &mut cache, &mut list, nobody_mid_turn)
+                .await?;
         let timed = ao_core::timing::phase(|| "settled-turn memory write".into());
         futures_util::join!(cache.save(cx), list.save(cx));
         drop(timed);
@@ -133,37 +136,50 @@ impl OpenCodeAgent {
 /// those changed since the last look where the mirror of the list allows; the last message only
 /// where the session changed since its turn was last seen settled. A session missing from the
 /// list (or a list the server refused) is asked for alone. A server that does not answer the list
-/// at all fails the whole observation: that list is the status's health check.
+/// at all fails the whole observation: that list is the status's health check. With no session
+/// mid-turn, and the project's feeds vouching that the server has been quiet since the mirror was
+/// synced, the mirror is the list and nothing is asked.
 async fn sessions_and_last_messages(
     client: &Client,
     records: &[&SessionRecord],
     cache: &mut LastMessages,
     list: &mut SessionList,
+    nobody_mid_turn: bool,
 ) -> Result<Vec<SessionFacts>, ClientError> {
     let Some(first) = records.first() else {
         return Ok(Vec::new());
     };
-    let mut listed: HashMap<String, Session> = HashMap::new();
-    match client
-        .project_sessions(&first.workspace.to_string_lossy(), list.since())
-        .await
-    {
-        Ok(changed) => {
-            listed = list.take(changed);
-            // What is remembered of a session the server no longer has is dropped; a tracked one
-            // left out of the list (it is someone's child) keeps its memory.
-            let ids: Vec<&str> = listed
-                .keys()
-                .map(String::as_str)
-                .chain(records.iter().filter_map(|r| r.agent_session_id.as_deref()))
-                .collect();
-            cache.retain(&ids);
+    let unchanged = list.unchanged().filter(|_| nobody_mid_turn);
+    let mut listed: HashMap<String, Session> = match unchanged {
+        Some(unchanged) => {
+            // Timed so that AO_TIMING shows the request that was not made.
+            drop(ao_core::timing::phase(|| {
+                "session list: unchanged, as the feeds vouch".into()
+            }));
+            unchanged
         }
-        Err(e @ ClientError::Unreachable { .. }) => return Err(e),
-        // A refused password is refused for every request: nothing more to ask.
-        Err(e @ ClientError::Status { status, .. }) if status.as_u16() == 401 => return Err(e),
-        Err(_) => {}
-    }
+        None => match client
+            .project_sessions(&first.workspace.to_string_lossy(), list.since())
+            .await
+        {
+            Ok(changed) => {
+                let listed = list.take(changed);
+                // What is remembered of a session the server no longer has is dropped; a tracked
+                // one left out of the list (it is someone's child) keeps its memory.
+                let ids: Vec<&str> = listed
+                    .keys()
+                    .map(String::as_str)
+                    .chain(records.iter().filter_map(|r| r.agent_session_id.as_deref()))
+                    .collect();
+                cache.retain(&ids);
+                listed
+            }
+            Err(e @ ClientError::Unreachable { .. }) => return Err(e),
+            // A refused password is refused for every request: nothing more to ask.
+            Err(e @ ClientError::Status { status, .. }) if status.as_u16() == 401 => return Err(e),
+            Err(_) => HashMap::new(),
+        },
+    };
     // Sessions read alone go into the mirror of the list, so that the next look knows them.
     let read_alone: Vec<bool> = records
         .iter()

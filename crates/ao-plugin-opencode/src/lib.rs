@@ -27,6 +27,7 @@ mod gather;
 mod last_messages;
 mod mid_turn;
 pub mod observe;
+mod quiet;
 pub mod remote;
 pub mod server;
 mod session_list;

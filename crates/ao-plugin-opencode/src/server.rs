@@ -79,6 +79,16 @@ impl ServerRecord {
         }
     }
 
+    /// The server's process when it runs on this machine (not a tunnel's, not elsewhere).
+    pub fn process_here(&self) -> Option<ProcessIdentity> {
+        (self.remote.is_none() && self.pid != 0).then(|| self.identity())
+    }
+
+    /// The key the session-list mirror and the feed holders name this server by: its URL and pid.
+    pub fn list_key(&self) -> String {
+        format!("{} {}", self.url, self.pid)
+    }
+
     /// The server's password, from its file.
     pub fn password(&self) -> Result<String, AgentError> {
         StateHome::read_secret(&self.password_file)

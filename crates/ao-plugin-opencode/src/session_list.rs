@@ -14,6 +14,9 @@
 //! ([`SessionList::on_event`]). Without it, the whole list is read again when the last whole one
 //! is older than [`WHOLE_LIST_EVERY`]; and always when the mirror is missing or of another server.
 //!
+//! When the project's event feeds vouch that the server has been quiet since the mirror was last
+//! synced ([`Quiet`]), the mirror is taken as it is and no request is made at all.
+//!
 //! `T` is in the server's clock, not ao's (a server may run elsewhere): the newest `time.updated`
 //! seen, less [`MARGIN_MS`] against a session stamped just before the newest one but stored after
 //! it, or a clock stepped back.
@@ -30,6 +33,7 @@ use ao_core::store::PluginState;
 use serde::{Deserialize, Serialize};
 
 use crate::events::{EventKind, GlobalEvent};
+use crate::quiet::{Quiet, ServerHere, TRUST_FOR};
 use crate::types::Session;
 
 /// How long a mirror is trusted without reading the whole list again (which finds sessions
@@ -53,6 +57,9 @@ struct Mirror {
     whole_at: EpochMillis,
     /// The newest `time.updated` seen, in the server's clock.
     newest: i64,
+    /// When a list request last began (ao's clock), as far as the feeds' vouching needs it.
+    #[serde(default)]
+    synced_at: EpochMillis,
     sessions: BTreeMap<String, Session>,
 }
 
@@ -73,19 +80,30 @@ pub struct SessionList {
     /// Sessions read in this look.
     seen: Vec<Session>,
     whole: Option<Whole>,
+    /// What the project's feed holders say of the server.
+    quiet: Quiet,
+    /// Whether this look asked the server for the list.
+    synced: bool,
 }
 
 impl SessionList {
     /// The project's mirror of the server `server` (its URL and pid), as of `now`; nothing when
     /// it cannot be read.
-    pub async fn load(cx: &ProjectContext<'_>, server: String, now: EpochMillis) -> SessionList {
-        let stored = cx
-            .state
-            .get::<Mirror>(&key(&cx.project.name))
-            .await
-            .ok()
-            .flatten();
-        SessionList::from_stored(stored, server, now)
+    /// `here` is the server's process when it runs on this machine.
+    pub async fn load(
+        cx: &ProjectContext<'_>,
+        server: String,
+        here: ServerHere,
+        now: EpochMillis,
+    ) -> SessionList {
+        let key = key(&cx.project.name);
+        let (stored, quiet) = futures_util::join!(
+            cx.state.get::<Mirror>(&key),
+            Quiet::load(cx.state, &cx.project.name, &server, here)
+        );
+        let mut list = SessionList::from_stored(stored.ok().flatten(), server, now);
+        list.quiet = quiet;
+        list
     }
 
     fn from_stored(stored: Option<Mirror>, server: String, now: EpochMillis) -> SessionList {
@@ -95,7 +113,21 @@ impl SessionList {
             now,
             seen: Vec::new(),
             whole: None,
+            quiet: Quiet::default(),
+            synced: false,
         }
+    }
+
+    /// The mirror's sessions, by id, when the project's feeds vouch that nothing happened on the
+    /// server since it was last synced: then the list need not be asked for.
+    pub fn unchanged(&self) -> Option<HashMap<String, Session>> {
+        let m = self.stored.as_ref()?;
+        self.quiet.vouches_for(m.synced_at, self.now).then(|| {
+            m.sessions
+                .iter()
+                .map(|(id, s)| (id.clone(), s.clone()))
+                .collect()
+        })
     }
 
     /// The `start` to list with: `None` asks for the whole list.
@@ -108,6 +140,7 @@ impl SessionList {
     /// Takes the server's answer to a list asked with [`since`](Self::since) and returns every
     /// session the project has now, by id.
     pub fn take(&mut self, listed: Vec<Session>) -> HashMap<String, Session> {
+        self.synced = true;
         let mut all: HashMap<String, Session> = HashMap::new();
         if self.since().is_some() {
             if let Some(m) = &self.stored {
@@ -209,6 +242,12 @@ impl SessionList {
     /// nothing.
     fn learnt_anything(&self) -> bool {
         self.whole.is_some()
+            || (self.synced
+                && self.quiet.would_vouch_for(self.now)
+                && !self.stored.as_ref().is_some_and(|m| {
+                    self.quiet
+                        .vouches_for(m.synced_at, self.now + TRUST_FOR / 2)
+                }))
             || self.seen.iter().any(|s| {
                 self.stored
                     .as_ref()
@@ -230,6 +269,9 @@ impl SessionList {
             m.sessions
                 .retain(|id, s| ids.contains(id) || s.time.updated > newest);
             m.whole_at = m.whole_at.max(self.now);
+        }
+        if self.synced {
+            m.synced_at = m.synced_at.max(self.now);
         }
         for s in self.seen {
             m.newest = m.newest.max(s.time.updated);

@@ -75,6 +75,23 @@ impl ProcessIdentity {
         ProcessIdentity::of(self.pid).is_some_and(|now| now == *self)
     }
 
+    /// Whether this exact process runs but is stopped (SIGSTOP, or a debugger): it cannot have done
+    /// anything since. Always false where there is no `/proc`.
+    pub fn is_stopped(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            procfs::process::Process::new(self.pid as i32)
+                .and_then(|p| p.stat())
+                .is_ok_and(|stat| {
+                    stat.starttime == self.start_time && matches!(stat.state, 'T' | 't')
+                })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            false
+        }
+    }
+
     /// Stops the process's group: SIGTERM, then SIGKILL after `grace`. Returns once it is gone.
     pub fn stop(&self, grace: Duration) {
         ProcessIdentity::stop_all(std::slice::from_ref(self), grace);

@@ -1,0 +1,285 @@
+//! Whether a project's server has been quiet since the mirrored list was taken, as its event
+//! feeds say, so that a status can take the mirror as it is and ask the server nothing.
+//!
+//! Whoever follows a project's server (its monitor, a live view) is a **feed holder**: it records
+//! in the plugin's state when its feed connected, and, on any event but a heartbeat, that the
+//! server is **busy until** a moment a little ahead ([`BUSY_FOR`]), written again before that
+//! runs out while events keep coming. Everything a status reads from the server changes with an
+//! event (a message stored, a status, a request asked or answered, a session renamed or deleted).
+//! So a list synced after every holder's busy moment, by a holder connected before the sync, is
+//! still the server's list: nothing has happened since.
+//!
+//! What keeps that honest:
+//! - a holder counts only while its process runs (pid and start time); one whose feed ends removes
+//!   its entry, and a dead one's entry is pruned by the next holder;
+//! - a server stopped here (SIGSTOP) is trusted for nothing: the request must be made, so that a
+//!   status says it is stale;
+//! - a session marked mid-turn (`ao send` marks its prompt) makes the status ask, since the prompt
+//!   was stored through this `ao`, not heard;
+//! - the trust lasts [`TRUST_FOR`] after the sync, so a feed that stalls without ending (a
+//!   half-open connection) costs at most that;
+//! - the event that ends a quiet spell is recorded before the monitor acts on it; a status in the
+//!   few milliseconds between the event and that write sees the server as it was just before.
+//!
+//! Like the mirror, it is only a way to skip a request: what cannot be read or written costs the
+//! request, never a wrong answer.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ao_core::clock::EpochMillis;
+use ao_core::runtime::process::ProcessIdentity;
+use ao_core::store::PluginState;
+use serde::{Deserialize, Serialize};
+
+use crate::now_ms;
+
+/// How long after an event the server counts as busy. Rewritten at half of it while events come,
+/// so a burst costs two writes a second at most.
+pub const BUSY_FOR: EpochMillis = 1_000;
+
+/// How long after its sync a mirror is trusted on the feeds' word.
+pub const TRUST_FOR: EpochMillis = 10_000;
+
+/// The key of a project's feed holders in the plugin's state.
+fn key(project: &str) -> String {
+    format!("feeds:{project}")
+}
+
+/// One holder's entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Holder {
+    pid: u32,
+    start_time: u64,
+    /// The server followed (its URL and pid, as the mirror names it).
+    server: String,
+    connected_at: EpochMillis,
+    busy_until: EpochMillis,
+}
+
+impl Holder {
+    fn runs(&self) -> bool {
+        ProcessIdentity {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
+        .is_alive()
+    }
+}
+
+/// Holder id (`pid:n`) -> entry.
+type Holders = BTreeMap<String, Holder>;
+
+/// What a project's live holders of one server's feed say, read for one look.
+#[derive(Debug, Default)]
+pub struct Quiet {
+    holders: Vec<Holder>,
+}
+
+/// The process of a server on this machine, to tell whether it is stopped.
+pub type ServerHere = Option<ProcessIdentity>;
+
+impl Quiet {
+    /// The live holders of `server`'s feed for `project`; none when they cannot be read, or when
+    /// the server runs here (`here`) and is stopped. One trip to the blocking pool: the read, and
+    /// a `/proc` read per holder (usually one).
+    pub async fn load(state: &PluginState, project: &str, server: &str, here: ServerHere) -> Quiet {
+        let (state, key, server) = (state.clone(), key(project), server.to_string());
+        ao_core::blocking::unblock(move || {
+            if here.is_some_and(|p| p.is_stopped()) {
+                return Quiet::default();
+            }
+            let stored: Holders = state.get_blocking(&key).ok().flatten().unwrap_or_default();
+            Quiet {
+                holders: stored
+                    .into_values()
+                    .filter(|h| h.server == server && h.runs())
+                    .collect(),
+            }
+        })
+        .await
+    }
+
+    /// Whether a list synced at `synced_at` (ao's clock, taken before its request) is still the
+    /// server's at `now`.
+    pub fn vouches_for(&self, synced_at: EpochMillis, now: EpochMillis) -> bool {
+        now.saturating_sub(synced_at) < TRUST_FOR && self.would_vouch_for(synced_at)
+    }
+
+    /// Whether a sync at `at` would be vouched for while nothing more happens: worth recording.
+    pub fn would_vouch_for(&self, at: EpochMillis) -> bool {
+        self.holders.iter().any(|h| h.connected_at < at)
+            && self.holders.iter().all(|h| h.busy_until < at)
+    }
+}
+
+/// Tells holders of one process apart (a live view restarts its feeds on a config change).
+static NEXT_HOLDER: AtomicU64 = AtomicU64::new(0);
+
+/// This process's entry as the holder of a project's feed, for as long as the feed runs: its
+/// entry goes when it is dropped.
+pub struct FeedHolder {
+    state: PluginState,
+    project: String,
+    id: String,
+    busy_until: EpochMillis,
+}
+
+impl FeedHolder {
+    /// Records that this process follows `server`'s feed for `project` from now on, and prunes the
+    /// entries of holders that no longer run.
+    pub async fn connected(state: PluginState, project: &str, server: &str) -> FeedHolder {
+        let pid = std::process::id();
+        let id = format!("{pid}:{}", NEXT_HOLDER.fetch_add(1, Ordering::Relaxed));
+        let now = now_ms();
+        let entry = Holder {
+            pid,
+            start_time: ProcessIdentity::of(pid).map_or(0, |me| me.start_time),
+            server: server.to_string(),
+            connected_at: now,
+            busy_until: now,
+        };
+        let my_id = id.clone();
+        let _ = state
+            .update(&key(project), move |stored: &mut Option<Holders>| {
+                let holders = stored.get_or_insert_with(Holders::new);
+                holders.retain(|_, h| h.runs());
+                holders.insert(my_id, entry);
+            })
+            .await;
+        FeedHolder {
+            state,
+            project: project.to_string(),
+            id,
+            busy_until: now,
+        }
+    }
+
+    /// Notes an event (not a heartbeat): the server is busy for [`BUSY_FOR`] more.
+    pub async fn heard(&mut self) {
+        let now = now_ms();
+        if now + BUSY_FOR / 2 < self.busy_until {
+            return;
+        }
+        self.busy_until = now + BUSY_FOR;
+        let (id, until) = (self.id.clone(), self.busy_until);
+        let written = self
+            .state
+            .update(
+                &key(&self.project),
+                move |stored: &mut Option<Holders>| match stored
+                    .as_mut()
+                    .and_then(|h| h.get_mut(&id))
+                {
+                    Some(me) => {
+                        me.busy_until = me.busy_until.max(until);
+                        true
+                    }
+                    None => false,
+                },
+            )
+            .await;
+        // An entry pruned or lost vouches for nothing; a failed write leaves the old one, which
+        // vouches for at most TRUST_FOR: drop it so nothing more is vouched.
+        if !matches!(written, Ok(true)) {
+            self.remove();
+        }
+    }
+
+    fn remove(&self) {
+        let (state, key, id) = (self.state.clone(), key(&self.project), self.id.clone());
+        let remove = move || {
+            let _ = state.update_blocking(&key, move |stored: &mut Option<Holders>| {
+                if let Some(h) = stored {
+                    h.remove(&id);
+                }
+            });
+        };
+        // Dropped on the runtime: the write goes to the blocking pool. Without one (the process
+        // ending), the holder's pid no longer running retires it as well.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn_blocking(remove);
+        }
+    }
+}
+
+impl Drop for FeedHolder {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(connected_at: EpochMillis, busy_until: EpochMillis) -> Holder {
+        Holder {
+            connected_at,
+            busy_until,
+            ..Holder::default()
+        }
+    }
+
+    #[test]
+    fn a_sync_is_vouched_for_only_after_every_holders_busy_moment_and_within_the_trust() {
+        let quiet = Quiet {
+            holders: vec![holder(100, 500), holder(300, 900)],
+        };
+        assert!(
+            !quiet.vouches_for(800, 1_000),
+            "one holder heard an event since"
+        );
+        assert!(quiet.vouches_for(950, 1_000));
+        assert!(quiet.vouches_for(950, 950 + TRUST_FOR - 1));
+        assert!(
+            !quiet.vouches_for(950, 950 + TRUST_FOR),
+            "trusted for so long only"
+        );
+        assert!(
+            !Quiet::default().vouches_for(950, 1_000),
+            "nobody follows the server"
+        );
+        let late = Quiet {
+            holders: vec![holder(1_000, 1_000)],
+        };
+        assert!(
+            !late.vouches_for(950, 1_010),
+            "a holder connected after the sync cannot say what happened before it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_holder_is_recorded_busy_on_events_and_gone_when_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = ao_core::home::StateHome::at(tmp.path());
+        let state = ao_core::store::Store::open(&home.store_path())
+            .unwrap()
+            .plugin_state("t");
+        let mut holder = FeedHolder::connected(state.clone(), "p", "srv").await;
+        let after_connect = now_ms() + 1;
+        let quiet = Quiet::load(&state, "p", "srv", None).await;
+        assert!(quiet.would_vouch_for(after_connect));
+        assert!(
+            !Quiet::load(&state, "p", "other server", None)
+                .await
+                .would_vouch_for(after_connect),
+            "another server's holders say nothing of this one"
+        );
+        holder.heard().await;
+        let quiet = Quiet::load(&state, "p", "srv", None).await;
+        assert!(!quiet.would_vouch_for(now_ms()));
+        assert!(quiet.would_vouch_for(now_ms() + BUSY_FOR + 1));
+        drop(holder);
+        // The entry is removed on the blocking pool.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let stored: Option<Holders> = state.get(&key("p")).await.unwrap();
+            if stored.is_none_or(|h| h.is_empty()) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the entry stayed");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+}
