@@ -26,7 +26,7 @@ use ao_core::agent::Agent;
 use ao_core::clock::SystemClock;
 use ao_core::config::Config;
 use ao_core::home::StateHome;
-use ao_core::manager::{KillOptions, SessionManager, SpawnOptions};
+use ao_core::manager::{AoBinary, KillOptions, SessionManager, SpawnOptions};
 use ao_core::runtime::TmuxRuntime;
 
 use crate::cli::{Cli, Command, NotifyCommand};
@@ -154,7 +154,6 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let config = Config::load_in(&file, config_context(&agents)).map_err(ao_core::Error::from)?;
     drop(timed);
     let _timed = ao_core::timing::phase(|| "store open".into());
-    let invocation = self_invocation(&file);
     Ok(SessionManager::new(
         config,
         home,
@@ -163,19 +162,17 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
         Arc::new(SystemClock),
     )
     .await?
-    .with_monitor_launcher(notify::monitor_launcher(invocation.clone()))
-    .with_pane_launcher(pane::pane_launcher(invocation)))
+    .with_ao_binary(this_binary(&file)))
 }
 
-/// This binary and the arguments that make a program it starts read the same config file (made
-/// absolute: monitors and tmux panes run in other directories).
-fn self_invocation(config: &std::path::Path) -> (std::path::PathBuf, Vec<String>) {
-    let program = std::env::current_exe().unwrap_or_else(|_| "ao".into());
+/// This binary and the arguments that make a program it starts (a monitor, a pane's view) read
+/// the same config file (made absolute: those run in other directories).
+fn this_binary(config: &std::path::Path) -> AoBinary {
     let config = std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf());
-    (
-        program,
-        vec!["--config".into(), config.to_string_lossy().into_owned()],
-    )
+    AoBinary {
+        program: std::env::current_exe().unwrap_or_else(|_| "ao".into()),
+        global_args: vec!["--config".into(), config.to_string_lossy().into_owned()],
+    }
 }
 
 /// What configs are read against: the process environment and the agents this binary has.

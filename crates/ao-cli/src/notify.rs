@@ -2,21 +2,13 @@
 //! monitor and the notifiers are ao-core's.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ao_core::config::Notifier;
-use ao_core::manager::{MonitorLauncher, SessionManager};
+use ao_core::manager::SessionManager;
 use ao_core::notify::{self, Event};
 
 use crate::output::{paint, use_color};
-
-/// How the manager starts a project's monitor: this binary, with the config file it read.
-pub fn monitor_launcher(invocation: (PathBuf, Vec<String>)) -> MonitorLauncher {
-    let (program, mut args) = invocation;
-    args.push("monitor".into());
-    MonitorLauncher { program, args }
-}
 
 /// `ao monitor <project>`.
 pub async fn monitor(mgr: SessionManager, project: &str) -> anyhow::Result<()> {

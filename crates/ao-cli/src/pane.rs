@@ -27,7 +27,7 @@ use futures_util::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use unicode_width::UnicodeWidthChar;
 
-use ao_core::manager::{PaneLauncher, SessionManager, UNWATCHED_TUI_GRACE};
+use ao_core::manager::{SessionManager, UNWATCHED_TUI_GRACE};
 use ao_core::runtime::tmux::TuiOpened;
 use ao_core::runtime::TmuxRuntime;
 use ao_core::session::{Lifecycle, PendingKind, SessionStatus};
@@ -46,14 +46,6 @@ const PERIOD: Duration = Duration::from_secs(15);
 const STARTING_PERIOD: Duration = Duration::from_secs(1);
 /// The longest wait before a change feed that is down is tried again.
 const FEED_BACKOFF_MAX: Duration = Duration::from_secs(10);
-
-/// How the manager starts a lazy session's view: this binary with the config it read.
-pub fn pane_launcher(invocation: (std::path::PathBuf, Vec<String>)) -> PaneLauncher {
-    PaneLauncher {
-        program: invocation.0,
-        global_args: invocation.1,
-    }
-}
 
 /// `ao tmux-hook`: a client detached from a lazy session; a TUI nobody looks at any more goes.
 pub async fn tmux_hook(socket: Option<String>) -> anyhow::Result<()> {

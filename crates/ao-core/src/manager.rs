@@ -22,6 +22,7 @@ use crate::store::{PluginState, Store};
 use crate::workspace::Worktree;
 
 mod abandoned;
+mod ao_binary;
 mod budget;
 mod files;
 mod fork;
@@ -41,14 +42,15 @@ mod transitions;
 mod tui;
 mod workspaces;
 
+pub use ao_binary::AoBinary;
 pub use budget::{dollars, BUDGET_EXCEEDED};
 pub use fork::ForkOptions;
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};
-pub use monitors::MonitorLauncher;
+pub use monitors::MONITOR_SUBCOMMAND;
 pub use show::{SessionView, SHOWN_MESSAGES};
 pub use spawn::{SpawnOptions, SpawnStep, Spawned};
-pub use tui::{PaneLauncher, PANE_VIEW_SUBCOMMAND, UNWATCHED_TUI_GRACE};
+pub use tui::{PANE_VIEW_SUBCOMMAND, UNWATCHED_TUI_GRACE};
 
 /// Runs sessions.
 pub struct SessionManager {
@@ -61,8 +63,7 @@ pub struct SessionManager {
     clock: Arc<dyn Clock>,
     status_budget: Duration,
     status_deadline: Option<std::time::Instant>,
-    monitor_launcher: Option<MonitorLauncher>,
-    pane_launcher: Option<PaneLauncher>,
+    ao_binary: Option<AoBinary>,
 }
 
 /// How long `ao status` waits for a project's agent before it shows what it last knew, marked
@@ -117,8 +118,7 @@ impl SessionManager {
             clock,
             status_budget: DEFAULT_STATUS_BUDGET,
             status_deadline: None,
-            monitor_launcher: None,
-            pane_launcher: None,
+            ao_binary: None,
         })
     }
 
@@ -176,8 +176,7 @@ impl SessionManager {
             clock: self.clock.clone(),
             status_budget: self.status_budget,
             status_deadline: self.status_deadline,
-            monitor_launcher: self.monitor_launcher.clone(),
-            pane_launcher: self.pane_launcher.clone(),
+            ao_binary: self.ao_binary.clone(),
         })
     }
 

@@ -3,7 +3,7 @@
 //! its budget.
 //!
 //! Theory of operation. Any `ao` that finds a project with live sessions and no running monitor
-//! starts one ([`crate::manager::MonitorLauncher`]); a second one for the same project finds the
+//! starts one (through [`crate::manager::AoBinary`]); a second one for the same project finds the
 //! project's lock (`monitors/<project>.lock` under the state home) taken and ends at once. The one
 //! that holds it records its pid and start time in the store, so that later `ao` calls find it
 //! and `ao kill` of the project's last session stops it. It runs the live session model on its

@@ -2,38 +2,24 @@
 //! sessions and its monitor is not running, found again by the pid and start time it recorded,
 //! stopped when the project's last session is killed. What a monitor does is [`crate::monitor`].
 //!
-//! ao-core does not know the binary that runs a monitor: the CLI hands the manager a
-//! [`MonitorLauncher`]. Without one (ao-core's own tests) nothing is launched.
+//! ao-core does not know the binary that runs a monitor: the CLI hands the manager an
+//! [`AoBinary`](super::AoBinary). Without one (ao-core's own tests) nothing is launched.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::SessionManager;
 use crate::error::Result;
 use crate::runtime::process::spawn_detached;
-use crate::runtime::LaunchSpec;
 use crate::session::{Lifecycle, SessionRecord};
 
 /// How long a monitor may take to end after SIGTERM before it is killed.
 const MONITOR_STOP_GRACE: Duration = Duration::from_secs(3);
 
-/// How to start a project's monitor: `program args… <project>`, e.g. `ao --config FILE monitor`.
-#[derive(Debug, Clone)]
-pub struct MonitorLauncher {
-    /// The program (the `ao` binary).
-    pub program: PathBuf,
-    /// The arguments before the project's name.
-    pub args: Vec<String>,
-}
+/// ao's subcommand that runs a project's monitor: `ao --config FILE monitor <project>`.
+pub const MONITOR_SUBCOMMAND: &str = "monitor";
 
 impl SessionManager {
-    /// Gives the manager the way to start monitors (the CLI does; tests of ao-core do not).
-    pub fn with_monitor_launcher(mut self, launcher: MonitorLauncher) -> SessionManager {
-        self.monitor_launcher = Some(launcher);
-        self
-    }
-
     /// Starts the monitor of each project of `records` that has a live session and no running
     /// monitor: one trip to the blocking pool for all of them, one store read and one pid check
     /// per project.
@@ -56,7 +42,7 @@ impl SessionManager {
     }
 
     async fn start_monitors(&self, projects: BTreeSet<String>) -> Result<()> {
-        let Some(launcher) = self.monitor_launcher.clone() else {
+        let Some(ao) = self.ao_binary.clone() else {
             return Ok(());
         };
         if projects.is_empty() {
@@ -71,15 +57,12 @@ impl SessionManager {
                     }
                 }
                 let dir = home.monitors_dir()?;
-                let mut args = launcher.args.clone();
-                args.push(project.to_string());
-                let spec = LaunchSpec {
-                    program: launcher.program.clone(),
-                    args,
-                    cwd: home.root().to_path_buf(),
-                    env: vec![],
-                    stdin_file: None,
-                };
+                let spec = ao.launch(
+                    MONITOR_SUBCOMMAND,
+                    &[project],
+                    home.root().to_path_buf(),
+                    vec![],
+                );
                 spawn_detached(&spec, &dir.join(format!("{project}.log")))?;
                 Ok(())
             };

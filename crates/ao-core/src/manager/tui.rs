@@ -2,11 +2,10 @@
 //! pane runs, and when the agent's TUI is opened and closed beside it. How tmux does it is
 //! [`crate::runtime::tmux::tui`].
 //!
-//! ao-core does not know the binary that runs the pane's view: the CLI hands the manager a
-//! [`PaneLauncher`]. Without one (ao-core's own tests), a tmux pane runs the agent's own program,
-//! as with `tui: always`.
+//! ao-core does not know the binary that runs the pane's view: the CLI hands the manager an
+//! [`AoBinary`](super::AoBinary). Without one (ao-core's own tests), a tmux pane runs the agent's
+//! own program, as with `tui: always`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::SessionManager;
@@ -43,24 +42,7 @@ const TERMINAL_VARS: &[&str] = &[
     "_",
 ];
 
-/// How to start ao's own programs in a lazy tmux session: `program global_args… pane-view
-/// <address>` in the pane, and `program tmux-hook …` from tmux's hook.
-#[derive(Debug, Clone)]
-pub struct PaneLauncher {
-    /// The program (the `ao` binary).
-    pub program: PathBuf,
-    /// The arguments before the subcommand (`--config FILE`).
-    pub global_args: Vec<String>,
-}
-
 impl SessionManager {
-    /// Gives the manager the way to start a lazy session's view (the CLI does; tests of ao-core
-    /// do not, and their tmux panes run the agent's program).
-    pub fn with_pane_launcher(mut self, launcher: PaneLauncher) -> SessionManager {
-        self.pane_launcher = Some(launcher);
-        self
-    }
-
     /// Starts the session's program in its runtime, its files in the session's directory (which
     /// must exist); the handle goes into `rec`, for the caller to store. A lazy tmux session runs
     /// ao's view in its pane instead of `launch`, which is the agent's TUI: that opens on demand.
@@ -78,19 +60,16 @@ impl SessionManager {
                 .config
                 .project(&rec.address.project)
                 .is_ok_and(|p| p.tui == TuiMode::Lazy);
-        let handle = match (&self.pane_launcher, lazy) {
-            (Some(launcher), true) => {
-                let mut args = launcher.global_args.clone();
-                args.extend([PANE_VIEW_SUBCOMMAND.to_string(), name.clone()]);
-                let view = LaunchSpec {
-                    program: launcher.program.clone(),
-                    args,
-                    cwd: rec.workspace.clone(),
-                    env: pane_environment(),
-                    stdin_file: None,
-                };
+        let handle = match (&self.ao_binary, lazy) {
+            (Some(ao), true) => {
+                let view = ao.launch(
+                    PANE_VIEW_SUBCOMMAND,
+                    &[&name],
+                    rec.workspace.clone(),
+                    pane_environment(),
+                );
                 let hook = vec![
-                    launcher.program.to_string_lossy().into_owned(),
+                    ao.program.to_string_lossy().into_owned(),
                     TMUX_HOOK_SUBCOMMAND.to_string(),
                 ];
                 let rt = self.tmux.clone();
