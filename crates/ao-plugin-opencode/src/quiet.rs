@@ -12,8 +12,10 @@
 //! What keeps that honest:
 //! - a holder counts only while its process runs (pid and start time); one whose feed ends removes
 //!   its entry, and a dead one's entry is pruned by the next holder;
-//! - a server stopped here (SIGSTOP) is trusted for nothing: the request must be made, so that a
-//!   status says it is stale;
+//! - only a server whose process runs on this machine is vouched for, and not while it is stopped
+//!   (SIGSTOP): then the request must be made, so that a status says it is stale. A server
+//!   elsewhere is always asked: a network that drops its packets leaves a feed silent without
+//!   ending it, and the request is what tells, within its timeout, that the host is unreachable;
 //! - a session marked mid-turn (`ao send` marks its prompt) makes the status ask, since the prompt
 //!   was stored through this `ao`, not heard;
 //! - the trust lasts [`TRUST_FOR`] after the sync, so a feed that stalls without ending (a
@@ -80,13 +82,13 @@ pub struct Quiet {
 pub type ServerHere = Option<ProcessIdentity>;
 
 impl Quiet {
-    /// The live holders of `server`'s feed for `project`; none when they cannot be read, or when
-    /// the server runs here (`here`) and is stopped. One trip to the blocking pool: the read, and
-    /// a `/proc` read per holder (usually one).
+    /// The live holders of `server`'s feed for `project`; none when they cannot be read, when the
+    /// server does not run on this machine (`here` is its process), or when it is stopped. One
+    /// trip to the blocking pool: the reads of the store and of `/proc`.
     pub async fn load(state: &PluginState, project: &str, server: &str, here: ServerHere) -> Quiet {
         let (state, key, server) = (state.clone(), key(project), server.to_string());
         ao_core::blocking::unblock(move || {
-            if here.is_some_and(|p| p.is_stopped()) {
+            if here.is_none_or(|p| p.is_stopped()) {
                 return Quiet::default();
             }
             let stored: Holders = state.get_blocking(&key).ok().flatten().unwrap_or_default();
@@ -256,18 +258,26 @@ mod tests {
         let state = ao_core::store::Store::open(&home.store_path())
             .unwrap()
             .plugin_state("t");
+        // The server's process: this one stands in for it (it runs, and is not stopped).
+        let here = ProcessIdentity::of(std::process::id());
         let mut holder = FeedHolder::connected(state.clone(), "p", "srv").await;
         let after_connect = now_ms() + 1;
-        let quiet = Quiet::load(&state, "p", "srv", None).await;
+        let quiet = Quiet::load(&state, "p", "srv", here).await;
         assert!(quiet.would_vouch_for(after_connect));
         assert!(
-            !Quiet::load(&state, "p", "other server", None)
+            !Quiet::load(&state, "p", "other server", here)
                 .await
                 .would_vouch_for(after_connect),
             "another server's holders say nothing of this one"
         );
+        assert!(
+            !Quiet::load(&state, "p", "srv", None)
+                .await
+                .would_vouch_for(after_connect),
+            "a server elsewhere is always asked"
+        );
         holder.heard().await;
-        let quiet = Quiet::load(&state, "p", "srv", None).await;
+        let quiet = Quiet::load(&state, "p", "srv", here).await;
         assert!(!quiet.would_vouch_for(now_ms()));
         assert!(quiet.would_vouch_for(now_ms() + BUSY_FOR + 1));
         drop(holder);
