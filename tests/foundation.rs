@@ -339,9 +339,8 @@ fn a_session_renamed_or_deleted_in_opencode_shows_without_waiting_for_the_whole_
     });
 
     // The project is quiet and its monitor follows the server: a status takes the mirror as the
-    // list, and asks the server nothing at all (AO_TIMING names each request it makes). A session
-    // whose conversation is gone is read alone at each look, to tell it from a child: kill it.
-    w.ao_ok(&["kill", &deleted]);
+    // list, and asks the server nothing at all (AO_TIMING names each request it makes), not even
+    // for the session whose conversation was deleted: a deletion is for good.
     let timed_status = || {
         let out = w
             .ao_command(&["status", "--json"])
@@ -364,7 +363,14 @@ fn a_session_renamed_or_deleted_in_opencode_shows_without_waiting_for_the_whole_
             timing.contains("request "),
         ) {
             (true, false)
-                if summary_of(&all) == Some(("Renamed by hand".into(), "ready".into())) =>
+                if summary_of(&all) == Some(("Renamed by hand".into(), "ready".into()))
+                    && all.as_array().is_some_and(|a| {
+                        a.iter().any(|s| {
+                            s["id"] == deleted.as_str()
+                                && s["activity"] == "exited"
+                                && error_of(s).0 == "SessionDeleted"
+                        })
+                    }) =>
             {
                 Ok(())
             }

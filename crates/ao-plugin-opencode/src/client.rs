@@ -137,6 +137,16 @@ impl ClientError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, ClientError::Status { status, .. } if *status == StatusCode::NOT_FOUND)
     }
+
+    /// The answer the server gave, or would give, for a session it no longer has.
+    pub fn session_not_found(id: &str) -> ClientError {
+        ClientError::Status {
+            method: "GET".into(),
+            path: format!("/session/{id}"),
+            status: StatusCode::NOT_FOUND,
+            body: String::new(),
+        }
+    }
 }
 
 /// A client of one OpenCode server.

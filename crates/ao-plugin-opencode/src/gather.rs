@@ -79,7 +79,9 @@ impl OpenCodeAgent {
         let open: BTreeSet<String> = records
             .iter()
             .zip(&per_session)
-            .filter(|(_, (_, last, _))| match last {
+            .filter(|(_, (session, last, _))| match last {
+                // A conversation the server no longer has runs no turn.
+                _ if session.as_ref().is_err_and(ClientError::is_not_found) => false,
                 Ok(m) => m.as_ref().is_none_or(|m| !observe::turn_settled(m)),
                 Err(_) => true,
             })
@@ -186,14 +188,20 @@ async fn sessions_and_last_messages(
         .map(|r| !listed.contains_key(r.agent_session_id.as_deref().unwrap_or_default()))
         .collect();
     let remembered = &*cache;
+    let gone = &list.gone();
     let per_session = join_all(records.iter().map(|s| {
         let id = s.agent_session_id.as_deref().unwrap_or_default();
         let found = listed.remove(id);
         async move {
             let session = match found {
                 Some(found) => Ok(found),
+                // Deleted for good: nothing to ask, at this look or any later one.
+                None if gone.contains(id) => Err(ClientError::session_not_found(id)),
                 None => client.session(id).await,
             };
+            if session.as_ref().is_err_and(ClientError::is_not_found) {
+                return (session, Ok(None), None);
+            }
             let known = session
                 .as_ref()
                 .ok()
@@ -219,6 +227,11 @@ async fn sessions_and_last_messages(
     }))
     .await;
     for ((rec, (session, last, todos)), alone) in records.iter().zip(&per_session).zip(read_alone) {
+        if let (Some(id), Err(e)) = (&rec.agent_session_id, session) {
+            if e.is_not_found() {
+                list.note_gone(id);
+            }
+        }
         if let (Some(id), Ok(session)) = (&rec.agent_session_id, session) {
             if alone {
                 list.note(session);

@@ -61,6 +61,10 @@ struct Mirror {
     #[serde(default)]
     synced_at: EpochMillis,
     sessions: BTreeMap<String, Session>,
+    /// Sessions the server answered 404 for, or said were deleted: a deletion is for good, so a
+    /// tracked session that is gone costs no request at later looks.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    gone: BTreeSet<String>,
 }
 
 /// What a whole list said: who was there when it was taken.
@@ -79,6 +83,8 @@ pub struct SessionList {
     stored: Option<Mirror>,
     /// Sessions read in this look.
     seen: Vec<Session>,
+    /// Sessions found deleted in this look.
+    found_gone: BTreeSet<String>,
     whole: Option<Whole>,
     /// What the project's feed holders say of the server.
     quiet: Quiet,
@@ -112,6 +118,7 @@ impl SessionList {
             server,
             now,
             seen: Vec::new(),
+            found_gone: BTreeSet::new(),
             whole: None,
             quiet: Quiet::default(),
             synced: false,
@@ -162,6 +169,21 @@ impl SessionList {
     /// Notes a session read on its own.
     pub fn note(&mut self, session: &Session) {
         self.seen.push(session.clone());
+    }
+
+    /// The sessions known to be deleted.
+    pub fn gone(&self) -> BTreeSet<String> {
+        self.stored
+            .as_ref()
+            .map(|m| m.gone.clone())
+            .unwrap_or_default()
+    }
+
+    /// Notes a session the server answered 404 for.
+    pub fn note_gone(&mut self, id: &str) {
+        if !self.stored.as_ref().is_some_and(|m| m.gone.contains(id)) {
+            self.found_gone.insert(id.to_string());
+        }
     }
 
     /// Applies what this look learnt to the stored mirror; a failed write only costs the whole
@@ -242,6 +264,7 @@ impl SessionList {
     /// nothing.
     fn learnt_anything(&self) -> bool {
         self.whole.is_some()
+            || !self.found_gone.is_empty()
             || (self.synced
                 && self.quiet.would_vouch_for(self.now)
                 && !self.stored.as_ref().is_some_and(|m| {
@@ -272,6 +295,10 @@ impl SessionList {
         }
         if self.synced {
             m.synced_at = m.synced_at.max(self.now);
+        }
+        for id in self.found_gone {
+            m.sessions.remove(&id);
+            m.gone.insert(id);
         }
         for s in self.seen {
             m.newest = m.newest.max(s.time.updated);
@@ -349,6 +376,24 @@ mod tests {
         let mut changed = SessionList::from_stored(stored, "srv".into(), 2_000);
         changed.take(vec![session("a", 1_500, "A")]);
         assert!(changed.learnt_anything());
+    }
+
+    #[test]
+    fn a_session_found_deleted_is_remembered_as_gone() {
+        let mut stored = None;
+        look(&mut stored, 1_000, |_| vec![session("a", 500, "A")]);
+        let mut list = SessionList::from_stored(stored.clone(), "srv".into(), 2_000);
+        list.take(vec![]);
+        list.note_gone("a");
+        assert!(list.learnt_anything());
+        list.apply(&mut stored);
+        let again = SessionList::from_stored(stored.clone(), "srv".into(), 3_000);
+        assert!(again.gone().contains("a"));
+        assert!(!stored.as_ref().unwrap().sessions.contains_key("a"));
+        // Known already: nothing more to write.
+        let mut again = again;
+        again.note_gone("a");
+        assert!(again.found_gone.is_empty());
     }
 
     #[test]
