@@ -1,7 +1,7 @@
 //! `ao watch`: the full-screen dashboard over the live session model.
 //!
 //! One loop on the runtime's thread waits for whichever comes first: an event of the live model,
-//! a key (crossterm's event stream), the outcome of an action, a signal, or the once-a-second tick
+//! a key (read by a thread of its own, `keys.rs`), the outcome of an action, a signal, or the once-a-second tick
 //! that keeps the "for how long" column true. It redraws after each, and does nothing in between,
 //! so an idle dashboard costs almost nothing. Actions run as tasks of their own through the
 //! manager (`actions.rs`), the state and the key map are plain values (`app.rs`, with the typed
@@ -18,6 +18,7 @@ mod draw;
 pub(crate) mod fixtures;
 pub(crate) mod format;
 mod input;
+mod keys;
 
 use std::io::{self, IsTerminal, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,11 +26,10 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use anyhow::Context;
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{Event, KeyEventKind};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
-use futures_util::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
@@ -42,6 +42,7 @@ use ao_core::manager::SessionManager;
 use self::actions::Outcome;
 use self::app::{App, Effect};
 use self::draw::Paint;
+use self::keys::Keys;
 use crate::{output, UsageError};
 
 /// Refuses to start without a terminal to draw on, and says what scripts use instead.
@@ -72,7 +73,7 @@ pub async fn run(mgr: SessionManager, target: Option<String>) -> anyhow::Result<
     let mut screen = Screen::enter().context("cannot take over the terminal")?;
     let mut app = App::default();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let mut keys = EventStream::new();
+    let mut keys = Keys::start();
     // Only the ages change while nothing happens: once a second is as fine as they are shown.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -108,10 +109,10 @@ pub async fn run(mgr: SessionManager, target: Option<String>) -> anyhow::Result<
                 Effect::Act(action) => actions::start(model.manager(), action, done_tx.clone()),
                 Effect::Fetch(id) => actions::fetch(model.manager(), id, done_tx.clone()),
                 Effect::Attach(id) => {
-                    // The key stream's reader would take the keys meant for the session.
-                    drop(keys);
+                    // The reader would take the keys meant for the session.
+                    keys.pause().await;
                     let more = attach(&mut screen, &mut model, &mut app, &id).await;
-                    keys = EventStream::new();
+                    keys.resume();
                     queue.extend(more?);
                 }
             }
