@@ -173,15 +173,10 @@ impl Agent for OpenCodeAgent {
             Ok(Some((record, client))) => {
                 match self.observe_project(cx, &record, &client, sessions).await {
                     Ok(observations) => observations,
-                    Err(e) if remote => match crate::remote::observe_failure(cx.project, e) {
-                        (AgentError::Unauthorized(m), _) => {
-                            every(Activity::Exited, "Unauthorized", m)
-                        }
-                        (AgentError::Unreachable(m), _) => {
-                            every(Activity::Exited, "Unreachable", m)
-                        }
-                        (_, m) => every(Activity::Blocked, "ServerUnresponsive", m),
-                    },
+                    Err(e) if remote => {
+                        let (activity, name, m) = crate::remote::observe_failure(cx.project, e);
+                        every(activity, name, m)
+                    }
                     Err(e) => every(
                         Activity::Blocked,
                         "ServerUnresponsive",

@@ -188,7 +188,7 @@ async fn sessions_and_last_messages(
         .map(|r| !listed.contains_key(r.agent_session_id.as_deref().unwrap_or_default()))
         .collect();
     let remembered = &*cache;
-    let gone = &list.gone();
+    let gone = list.gone();
     let per_session = join_all(records.iter().map(|s| {
         let id = s.agent_session_id.as_deref().unwrap_or_default();
         let found = listed.remove(id);
@@ -227,18 +227,17 @@ async fn sessions_and_last_messages(
     }))
     .await;
     for ((rec, (session, last, todos)), alone) in records.iter().zip(&per_session).zip(read_alone) {
-        if let (Some(id), Err(e)) = (&rec.agent_session_id, session) {
-            if e.is_not_found() {
-                list.note_gone(id);
+        match (&rec.agent_session_id, session) {
+            (Some(id), Err(e)) if e.is_not_found() => list.note_gone(id),
+            (Some(id), Ok(session)) => {
+                if alone {
+                    list.note(session);
+                }
+                if let Ok(last) = last {
+                    cache.note(id, session.time.updated, last.as_ref(), *todos);
+                }
             }
-        }
-        if let (Some(id), Ok(session)) = (&rec.agent_session_id, session) {
-            if alone {
-                list.note(session);
-            }
-            if let Ok(last) = last {
-                cache.note(id, session.time.updated, last.as_ref(), *todos);
-            }
+            _ => {}
         }
     }
     Ok(per_session)

@@ -135,10 +135,8 @@ impl LastMessages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_world::world;
     use crate::types::{MessageTime, Role};
-    use ao_core::config::Config;
-    use ao_core::home::StateHome;
-    use ao_core::store::Store;
 
     fn finished(id: &str) -> MessageInfo {
         MessageInfo {
@@ -151,18 +149,6 @@ mod tests {
             finish: Some("stop".into()),
             ..Default::default()
         }
-    }
-
-    /// A project `p` with the plugin state of a store in `tmp`.
-    fn world(tmp: &tempfile::TempDir) -> (Config, StateHome, ao_core::store::PluginState) {
-        let home = StateHome::at(tmp.path());
-        let state = Store::open(&home.store_path()).unwrap().plugin_state("t");
-        let config = Config::parse(
-            "projects:\n  p:\n    path: .\n",
-            std::path::Path::new("agent-orchestrator.yaml"),
-        )
-        .unwrap();
-        (config, home, state)
     }
 
     #[tokio::test]

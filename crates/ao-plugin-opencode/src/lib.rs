@@ -253,6 +253,26 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
     follow::follow(&client, flag("--session")?, since, &mut out).await
 }
 
+/// What the plugin's unit tests of its memories share.
+#[cfg(test)]
+pub(crate) mod test_world {
+    use ao_core::config::Config;
+    use ao_core::home::StateHome;
+    use ao_core::store::{PluginState, Store};
+
+    /// A project `p`, and the plugin state of a store in `tmp`.
+    pub fn world(tmp: &tempfile::TempDir) -> (Config, StateHome, PluginState) {
+        let home = StateHome::at(tmp.path());
+        let state = Store::open(&home.store_path()).unwrap().plugin_state("t");
+        let config = Config::parse(
+            "projects:\n  p:\n    path: .\n",
+            std::path::Path::new("agent-orchestrator.yaml"),
+        )
+        .unwrap();
+        (config, home, state)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,15 +109,7 @@ mod tests {
     #[tokio::test]
     async fn a_look_that_changes_nothing_writes_nothing_and_a_busy_one_always_writes() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = ao_core::home::StateHome::at(tmp.path());
-        let state = ao_core::store::Store::open(&home.store_path())
-            .unwrap()
-            .plugin_state("t");
-        let config = ao_core::config::Config::parse(
-            "projects:\n  p:\n    path: .\n",
-            std::path::Path::new("agent-orchestrator.yaml"),
-        )
-        .unwrap();
+        let (config, home, state) = crate::test_world::world(&tmp);
         let cx = ProjectContext {
             project: &config.projects[0],
             home: &home,

@@ -254,10 +254,7 @@ mod tests {
     #[tokio::test]
     async fn a_holder_is_recorded_busy_on_events_and_gone_when_dropped() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = ao_core::home::StateHome::at(tmp.path());
-        let state = ao_core::store::Store::open(&home.store_path())
-            .unwrap()
-            .plugin_state("t");
+        let (_, _, state) = crate::test_world::world(&tmp);
         // The server's process: this one stands in for it (it runs, and is not stopped).
         let here = ProcessIdentity::of(std::process::id());
         let mut holder = FeedHolder::connected(state.clone(), "p", "srv").await;

@@ -21,6 +21,7 @@ use ao_core::agent::{AgentError, ProjectContext};
 use ao_core::blocking::unblock;
 use ao_core::remote::ssh::{self, SshError, SshHost};
 use ao_core::remote::{SshDestination, UrlServer};
+use ao_core::session::{Activity, UNAUTHORIZED, UNREACHABLE};
 use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
@@ -308,23 +309,25 @@ pub async fn save(cx: &ProjectContext<'_>, rec: &ServerRecord) -> Result<(), Age
         .map_err(AgentError::from)
 }
 
-/// Why a look at a project on another machine failed, and the message to show: a connection
-/// that could not be made or broke (`Unreachable`), a refused password (`Unauthorized`), or a
-/// server that is there but slow (anything else).
+/// What a failed look at a project on another machine shows for its sessions: `exited` with
+/// `Unreachable` for a connection that could not be made or broke, `exited` with `Unauthorized`
+/// for a refused password, `blocked` with `ServerUnresponsive` for a server that is there but
+/// slow (anything else); and the message.
 pub fn observe_failure(
     project: &ao_core::config::ProjectConfig,
     e: crate::client::ClientError,
-) -> (AgentError, String) {
+) -> (Activity, &'static str, String) {
     use crate::client::ClientError;
     let where_ = project.location.host_label().unwrap_or_default();
     match &e {
-        ClientError::Unreachable { source, .. } if source.is_connect() || !source.is_timeout() => {
-            let m = format!(
+        ClientError::Unreachable { source, .. } if source.is_connect() || !source.is_timeout() => (
+            Activity::Exited,
+            UNREACHABLE,
+            format!(
                 "project {}: the OpenCode server on {where_} cannot be reached: {e}",
                 project.name
-            );
-            (AgentError::Unreachable(m.clone()), m)
-        }
+            ),
+        ),
         ClientError::Status { status, .. } if status.as_u16() == 401 => {
             let m = match &project.location {
                 ao_core::remote::Location::Url(server) => {
@@ -335,11 +338,12 @@ pub fn observe_failure(
                     project.name
                 ),
             };
-            (AgentError::Unauthorized(m.clone()), m)
+            (Activity::Exited, UNAUTHORIZED, m)
         }
-        _ => {
-            let m = format!("the OpenCode server on {where_} does not answer: {e}");
-            (AgentError::Timeout(m.clone()), m)
-        }
+        _ => (
+            Activity::Blocked,
+            "ServerUnresponsive",
+            format!("the OpenCode server on {where_} does not answer: {e}"),
+        ),
     }
 }

@@ -172,11 +172,9 @@ impl SessionList {
     }
 
     /// The sessions known to be deleted.
-    pub fn gone(&self) -> BTreeSet<String> {
-        self.stored
-            .as_ref()
-            .map(|m| m.gone.clone())
-            .unwrap_or_default()
+    pub fn gone(&self) -> &BTreeSet<String> {
+        static NONE: BTreeSet<String> = BTreeSet::new();
+        self.stored.as_ref().map_or(&NONE, |m| &m.gone)
     }
 
     /// Notes a session the server answered 404 for.
