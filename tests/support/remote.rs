@@ -71,13 +71,7 @@ impl Sshd {
         // sshd runs as root and needs its privilege separation directory, as its service makes.
         let _ = std::fs::create_dir_all("/run/sshd");
         std::os::unix::fs::symlink(opencode_bin(), remote.join("bin/opencode")).expect("link");
-        let free_port = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("port")
-                .port()
-        };
-        let (port, bare_port) = (free_port(), free_port());
+        let (port, bare_port) = (crate::free_port(), crate::free_port());
         // What the "host" gives every session: OpenCode's homes of its own, and a PATH with
         // opencode on one port (the host `builder`) and without it on the other (`bare`). sshd
         // ignores a PATH the client sends, and a Match block's SetEnv replaces the global one.

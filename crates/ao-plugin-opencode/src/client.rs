@@ -22,7 +22,7 @@ const SESSION_LIST_LIMIT: &str = "100000";
 const PATIENT_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// OpenCode's basic-auth user name unless its server sets another.
-pub const DEFAULT_USERNAME: &str = "opencode";
+pub use ao_core::remote::DEFAULT_USERNAME;
 /// How long connecting to a server on another machine may take before it counts as unreachable:
 /// below the status budget (2 s), so that `ao status` says `Unreachable` rather than stale.
 pub const REMOTE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);

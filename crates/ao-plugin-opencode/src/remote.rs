@@ -293,11 +293,6 @@ pub async fn stop(host: SshHost, pid: u32, close: bool) -> Result<(), AgentError
     .map_err(ssh_error)
 }
 
-/// The local port of `http://127.0.0.1:PORT`.
-pub fn local_port(url: &str) -> Option<u16> {
-    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
-}
-
 /// How long a fresh remote server may take to answer (its start already waited for its port).
 pub const HEALTH_DEADLINE: Duration = Duration::from_secs(30);
 

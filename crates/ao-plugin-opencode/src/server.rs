@@ -192,8 +192,7 @@ impl Servers {
         };
         let _timed = ao_core::timing::phase(|| "ssh tunnel re-opened".into());
         let host = remote::host(&self.settings, dest)?;
-        let (master, port) =
-            remote::reopen(host, remote::local_port(&rec.url), server.port).await?;
+        let (master, port) = remote::reopen(host, port_of(&rec.url), server.port).await?;
         rec.pid = master.pid;
         rec.start_time = master.start_time;
         rec.url = format!("http://127.0.0.1:{port}");
@@ -501,7 +500,7 @@ impl Servers {
             project.name.clone(),
             self.settings.pure,
             0,
-            previous.and_then(|r| Some((remote::local_port(&r.url)?, r.remote.as_ref()?.port))),
+            previous.and_then(|r| Some((port_of(&r.url)?, r.remote.as_ref()?.port))),
             password.to_string(),
             crate::settings::server_config(project).to_string(),
         )
@@ -590,7 +589,7 @@ fn config_fingerprint(project: &ProjectConfig) -> String {
 }
 
 /// The port of `http://127.0.0.1:PORT`.
-fn port_of(url: &str) -> Option<u16> {
+pub(crate) fn port_of(url: &str) -> Option<u16> {
     url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
 }
 

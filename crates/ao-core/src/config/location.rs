@@ -9,10 +9,6 @@ use crate::remote::{Location, PasswordSource, SshDestination, UrlServer};
 
 const SERVER_KEYS: &[&str] = &["url", "username", "passwordEnv", "passwordFile", "caFile"];
 
-/// OpenCode's default user name, which most servers keep; ao-core names no agent, but the
-/// default of a URL server's basic auth has to be some word.
-const DEFAULT_USERNAME: &str = "opencode";
-
 /// Whether `node` is a map with the key `key`.
 fn has_key(node: &Node, key: &str) -> bool {
     matches!(&node.kind, Kind::Map(entries) if entries.iter().any(|(k, _)| k.key_text() == key))
@@ -76,7 +72,7 @@ impl Reader<'_> {
         let username = f
             .get("username")
             .and_then(|n| self.string(n, "server.username"))
-            .unwrap_or_else(|| DEFAULT_USERNAME.into());
+            .unwrap_or_else(|| crate::remote::DEFAULT_USERNAME.into());
         let password = match (f.get("passwordEnv"), f.get("passwordFile")) {
             (Some(_), Some(file)) => {
                 self.problem(
@@ -179,7 +175,7 @@ impl Reader<'_> {
     fn ca_file(&mut self, raw: &str, pos: Pos) -> Option<PathBuf> {
         let path = self.config_path(raw, pos, "server.caFile")?;
         let path = std::path::absolute(&path).unwrap_or(path);
-        match crate::remote::ca_certificates(&path) {
+        match crate::remote::checked_ca_certificates(&path) {
             Ok(_) => Some(path),
             Err(m) => {
                 self.problem(

@@ -37,13 +37,20 @@ pub struct UrlServer {
     pub ca_file: Option<PathBuf>,
 }
 
+/// The basic-auth user name of a server at a URL when `server.username` is not set: OpenCode's
+/// default, which most servers keep (ao-core names no agent, but the default has to be some word).
+pub const DEFAULT_USERNAME: &str = "opencode";
+
 /// Whether `url` is an https URL.
 pub fn is_https(url: &str) -> bool {
-    url.len() > 8 && url[..8].eq_ignore_ascii_case("https://")
+    url.len() > 8
+        && url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
 
-/// The certificates of a PEM file of CAs (`caFile`), checked as trust anchors. Blocks (it reads
-/// the file). The error says what is wrong with the file, for a config error or a failed client.
+/// The certificates of a PEM file of CAs (`caFile`). Blocks (it reads the file). The error says
+/// what is wrong with the file, for a config error or a failed client.
 pub fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
     let pem = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
@@ -51,8 +58,16 @@ pub fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificat
     if certs.is_empty() {
         return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
     }
-    // PEM armour around bytes that are no certificate passes the parse above; a client refuses
-    // them as anchors, so one is built to check.
+    Ok(certs)
+}
+
+/// [`ca_certificates`], checked as trust anchors: what the config does once, when it is loaded.
+pub fn checked_ca_certificates(
+    path: &std::path::Path,
+) -> Result<Vec<reqwest::Certificate>, String> {
+    let certs = ca_certificates(path)?;
+    // PEM armour around bytes that are no certificate passes the parse; a client refuses them as
+    // anchors, so one is built to check.
     certs
         .iter()
         .fold(
