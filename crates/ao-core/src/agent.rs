@@ -181,8 +181,9 @@ impl Change {
     }
 }
 
-/// How a person answers a permission request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a person answers a permission request (`once`, `always`, `reject` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PermitDecision {
     /// Allow this one call.
     Once,

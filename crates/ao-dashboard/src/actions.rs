@@ -71,20 +71,12 @@ pub(crate) async fn spawn(State(app): State<AppState>, body: Bytes) -> Response 
 #[serde(deny_unknown_fields)]
 struct PermitBody {
     #[serde(default = "once")]
-    decision: Decision,
+    decision: PermitDecision,
     request: Option<String>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum Decision {
-    Once,
-    Always,
-    Reject,
-}
-
-fn once() -> Decision {
-    Decision::Once
+fn once() -> PermitDecision {
+    PermitDecision::Once
 }
 
 pub(crate) async fn permit(
@@ -96,11 +88,7 @@ pub(crate) async fn permit(
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    let decision = match body.decision {
-        Decision::Once => PermitDecision::Once,
-        Decision::Always => PermitDecision::Always,
-        Decision::Reject => PermitDecision::Reject,
-    };
+    let decision = body.decision;
     let target = format!("{project}/{name}");
     match app
         .hub

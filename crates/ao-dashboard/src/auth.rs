@@ -7,7 +7,7 @@
 //! is not the dashboard's own is refused with 403, whatever it carries: a page elsewhere cannot
 //! act through a person's browser. Tokens are compared in constant time.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -77,9 +77,12 @@ impl Token {
             path: path.to_path_buf(),
             source,
         };
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let meta = std::fs::metadata(path).map_err(io)?;
+        match std::fs::File::open(path) {
+            Ok(mut file) => {
+                // The mode and the text of one open file: not of a path that may change between.
+                let meta = file.metadata().map_err(io)?;
+                let mut text = String::new();
+                file.read_to_string(&mut text).map_err(io)?;
                 if meta.permissions().mode() & 0o077 != 0 {
                     return Err(TokenError::Invalid {
                         path: path.to_path_buf(),

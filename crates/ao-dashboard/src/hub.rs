@@ -135,7 +135,7 @@ impl Hub {
                 changes.push(Change::Config(json));
             }
         }
-        let at_ms = now_ms();
+        let at_ms = ao_core::clock::Clock::now_ms(&ao_core::clock::SystemClock);
         for what in changes {
             // Nobody listening is fine: the state above is what the next browser starts from.
             let _ = state.updates.send(Update { at_ms, what });
@@ -197,11 +197,4 @@ fn array<'a>(items: impl Iterator<Item = &'a Arc<str>>) -> String {
     }
     out.push(']');
     out
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
