@@ -205,6 +205,10 @@ pub enum Command {
         /// The tmux server's `-L` socket name; none for the default server.
         #[arg(long)]
         socket: Option<String>,
+        /// Ignored: the hook of a session an older ao made names it, and the hook now sweeps
+        /// every session of the server.
+        #[arg(long, hide = true)]
+        session: Option<String>,
     },
     /// Runs a helper process of an agent plugin (what a process-runtime session runs).
     #[command(name = "agent-helper", hide = true)]

@@ -189,7 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pane::run(manager(&cli).await?, address).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::TmuxHook { socket } => {
+        Command::TmuxHook { socket, .. } => {
             pane::tmux_hook(socket.clone()).await?;
             Ok(ExitCode::SUCCESS)
         }

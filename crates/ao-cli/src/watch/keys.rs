@@ -61,9 +61,10 @@ impl Keys {
             if *mode == Mode::Read {
                 *mode = Mode::PauseAsked;
             }
-            while *mode == Mode::PauseAsked {
-                mode = control.1.wait(mode).unwrap_or_else(|e| e.into_inner());
-            }
+            let _paused = control
+                .1
+                .wait_while(mode, |m| *m == Mode::PauseAsked)
+                .unwrap_or_else(|e| e.into_inner());
         })
         .await
     }
@@ -96,22 +97,19 @@ fn read(control: &Control, tx: &mpsc::UnboundedSender<io::Result<Event>>) {
 
 fn read_until_stopped(control: &Control, tx: &mpsc::UnboundedSender<io::Result<Event>>) {
     loop {
-        {
-            let mut mode = lock(control);
-            loop {
-                match *mode {
-                    Mode::Read => break,
-                    Mode::Stop => return,
-                    Mode::PauseAsked => {
-                        *mode = Mode::Paused;
-                        control.1.notify_all();
-                    }
-                    Mode::Paused => {
-                        mode = control.1.wait(mode).unwrap_or_else(|e| e.into_inner());
-                    }
-                }
-            }
+        let mut mode = lock(control);
+        if *mode == Mode::PauseAsked {
+            *mode = Mode::Paused;
+            control.1.notify_all();
         }
+        let mode = control
+            .1
+            .wait_while(mode, |m| *m == Mode::Paused)
+            .unwrap_or_else(|e| e.into_inner());
+        if *mode == Mode::Stop {
+            return;
+        }
+        drop(mode);
         let event = match crossterm::event::poll(POLL) {
             Ok(false) => continue,
             Ok(true) => crossterm::event::read(),

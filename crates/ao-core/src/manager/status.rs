@@ -298,11 +298,7 @@ impl SessionManager {
             error: obs.error,
             stale: false,
             stale_since: None,
-            host: self
-                .config
-                .project(&r.address.project)
-                .ok()
-                .and_then(|p| p.location.host_label()),
+            host: self.remote_host_of(r).ok().flatten(),
             todos: obs.todos,
             files_changed,
             attach_command: Some(format!("ao attach {id}")),
