@@ -38,17 +38,7 @@ const FIELDS: &[&str] = &[
 
 /// Text that is more than one byte a character, or that is otherwise unusual.
 const TEXTS: &[&str] = &[
-    "é",
-    "日本",
-    "😀",
-    "\u{202e}",
-    "e\u{301}",
-    "\u{3000}",
-    "\t",
-    "",
-    " ",
-    "\u{0}",
-    "\u{feff}",
+    "é", "日本", "😀", "\u{202e}", "e\u{301}", "\u{3000}", "\t", "", " ", "\u{0}", "\u{feff}",
 ];
 
 /// Each text alone, and inside shapes that the reader looks into (URLs, paths, ssh hosts).
@@ -117,7 +107,9 @@ fn a_webhook_with_a_character_across_the_scheme_is_an_error() {
     let err = Config::parse(text, &tmp.path().join("agent-orchestrator.yaml")).unwrap_err();
     let err = err.to_string();
     assert!(
-        err.contains("agent-orchestrator.yaml:3:14: webhook \"http:/é\" is not an http:// or https:// URL"),
+        err.contains(
+            "agent-orchestrator.yaml:3:14: webhook \"http:/é\" is not an http:// or https:// URL"
+        ),
         "{err}"
     );
 }

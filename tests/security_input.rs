@@ -1,0 +1,204 @@
+//! Bad input is an error, never a crash or a hang (issue 22, section 7): a config file whose text
+//! is multibyte where the reader looks at bytes, a YAML "billion laughs", a YAML nested 100,000
+//! levels deep. Each is `ao status` (and `ao doctor`) run as a child process: exit code 2, a
+//! message that says where and what, no panic, bounded time and memory.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ao_test_support::ao_bin;
+
+/// How a child `ao` ended.
+struct Run {
+    /// Its exit code; `None` when a signal ended it (a crash, or the test's deadline).
+    code: Option<i32>,
+    /// Its standard error.
+    stderr: String,
+    /// How long it ran.
+    took: Duration,
+    /// Its peak resident memory, in KiB.
+    max_rss_kib: i64,
+}
+
+/// Runs `ao <args>` with a config in `dir` and a private home, waits for it with `wait4` (which
+/// gives the child's own peak memory, not that of every child this test process reaped), and
+/// kills it by pid at `deadline`. Its address space is capped at 2 GiB, so that the code before
+/// the fix fails fast instead of taking the machine's memory.
+fn run_ao(dir: &Path, args: &[&str], deadline: Duration) -> Run {
+    let stderr_path = dir.join("stderr");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut cmd = Command::new(ao_bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("AO_HOME", dir.join("ao"))
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env("NO_COLOR", "1")
+        .env_remove("AO_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            let cap = libc::rlimit {
+                rlim_cur: 2 << 30,
+                rlim_max: 2 << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &cap) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let child = cmd.spawn().expect("run ao");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is this test's own child, not yet reaped; status and usage are ours.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(r >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if r == pid {
+            break;
+        }
+        if started.elapsed() > deadline {
+            // SAFETY: kill by the pid of our own unreaped child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: as above; this reaps it.
+            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = started.elapsed();
+    Run {
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+        took,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+/// Asserts that `ao status` on `text` fails as a user's mistake within the bounds, with a
+/// message that contains `expected`.
+fn assert_refused_in_bounds(name: &str, text: &str, expected: &str) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = tmp.path().join("bad.yaml");
+    std::fs::write(&file, text).expect("write config");
+    let run = run_ao(
+        tmp.path(),
+        &["status", "--config", "bad.yaml"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        run.code,
+        Some(2),
+        "{name}: ao status exited {:?} after {:?} (peak {} KiB):\n{}",
+        run.code,
+        run.took,
+        run.max_rss_kib,
+        run.stderr
+    );
+    assert!(run.stderr.contains(expected), "{name}: {}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{name}: {}", run.stderr);
+    // A debug build on a loaded machine: generous, and still far below the old code's hang.
+    assert!(
+        run.took < Duration::from_secs(5),
+        "{name}: took {:?}",
+        run.took
+    );
+    assert!(
+        run.max_rss_kib < 50 * 1024,
+        "{name}: peak memory {} KiB",
+        run.max_rss_kib
+    );
+}
+
+#[test]
+fn a_billion_laughs_is_refused_quickly_and_small() {
+    // 9 aliases of 9 aliases ... nine levels: 9^9 (387 million) strings from a few hundred bytes.
+    let mut text = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    for pair in names.windows(2) {
+        let alias = format!("*{}", pair[0]);
+        text.push_str(&format!(
+            "{}: &{} [{}]\n",
+            pair[1],
+            pair[1],
+            [alias.as_str(); 9].join(",")
+        ));
+    }
+    assert!(text.len() < 400, "{}", text.len());
+    assert_refused_in_bounds(
+        "billion laughs",
+        &text,
+        "bad.yaml:3:9: this alias would make the document larger than",
+    );
+}
+
+#[test]
+fn a_document_nested_100000_deep_is_refused_quickly_and_small() {
+    let block = "- ".repeat(100_000) + "x\n";
+    assert_refused_in_bounds(
+        "block nesting",
+        &block,
+        "bad.yaml:1:257: this list or map nests deeper than 128 levels",
+    );
+    let flow = "[".repeat(100_000) + &"]".repeat(100_000) + "\n";
+    assert_refused_in_bounds(
+        "flow nesting",
+        &flow,
+        "bad.yaml:1:256: this list or map nests deeper than 128 levels",
+    );
+}
+
+#[test]
+fn multibyte_text_where_the_reader_looks_at_bytes_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(tmp.path().join("p")).expect("mkdir");
+    // The webhook's scheme ends inside "é"; every other string field holds multibyte text too.
+    let text = "\
+readyThresholdMs: \"日本\"
+notifications:
+  - on: [ready, \"😀\"]
+    webhook: \"http:/é\"
+  - on: [\"\u{202e}\"]
+    command: [\"日本\", \"😀\"]
+defaults: {runtime: \"é\", agent: \"日本\", workspace: \"😀\"}
+projects:
+  - name: \"é日本😀\"
+    path: \"p/\u{202e}\"
+    sessionPrefix: \"😀\"
+    defaultBranch: \"日本\"
+    agentConfig: {model: \"é/😀\", prompt: \"\u{202e}\", permission: {\"é\": \"日本\"}}
+    server: {url: \"http:/é\", passwordEnv: \"😀\"}
+";
+    std::fs::write(tmp.path().join("agent-orchestrator.yaml"), text).expect("write config");
+    for args in [&["status"][..], &["doctor"]] {
+        let run = run_ao(
+            tmp.path(),
+            &[&["--config", "agent-orchestrator.yaml"][..], args].concat(),
+            Duration::from_secs(60),
+        );
+        assert!(
+            matches!(run.code, Some(0 | 2)),
+            "ao {args:?} exited {:?}:\n{}",
+            run.code,
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("agent-orchestrator.yaml:4:14: webhook \"http:/é\" is not an http:// or https:// URL"),
+            "ao {args:?}: {}",
+            run.stderr
+        );
+    }
+}
