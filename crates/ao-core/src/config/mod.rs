@@ -322,4 +322,6 @@ impl Config {
 #[cfg(test)]
 mod input_tests;
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
