@@ -103,6 +103,45 @@ projects:
       permission: {bash: ask}
 ";
 
+/// `BASE` with `@` where a string goes: each is the value given or, when none is, `x`.
+const TEMPLATE: &str = "\
+notifications:
+  - on: [@]
+    webhook: @
+  - on: ready
+    command: [@, @]
+  - on: blocked
+    command: @
+defaults:
+  runtime: @
+  agent: @
+  workspace: @
+  tmux: {tui: @}
+projects:
+  - name: @
+    path: @
+    sessionPrefix: @
+    defaultBranch: @
+    runtime: @
+    host: @
+    agentConfig:
+      model: @
+      prompt: @
+      agent: @
+      permission: {@: @}
+  - name: two
+    path: .
+    server: {url: @, username: @, passwordEnv: @, passwordFile: @, caFile: @}
+";
+
+/// Text for one field: a few pieces, which may hold characters of several bytes.
+fn field_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::collection::vec(prop::sample::select(PIECES), 1..4).prop_map(|p| p.concat()),
+        any::<String>(),
+    ]
+}
+
 fn text_of_pieces() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(PIECES), 0..60).prop_map(|p| p.concat())
 }
@@ -141,6 +180,23 @@ fn check(text: &str, dir: &std::path::Path) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `TEMPLATE` with generated text in its fields (as JSON strings, which YAML reads as they are).
+fn filled_template() -> impl Strategy<Value = String> {
+    let slots = TEMPLATE.matches('@').count();
+    prop::collection::vec(field_text(), slots).prop_map(|values| {
+        let mut out = String::new();
+        let mut values = values.iter();
+        for (i, piece) in TEMPLATE.split('@').enumerate() {
+            if i > 0 {
+                let v = values.next().map(String::as_str).unwrap_or("x");
+                out.push_str(&serde_json::to_string(v).unwrap_or_default());
+            }
+            out.push_str(piece);
+        }
+        out
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -152,6 +208,12 @@ proptest! {
 
     #[test]
     fn a_config_with_a_few_edits_loads_or_is_an_error(text in edited_base()) {
+        let tmp = tempfile::tempdir().unwrap();
+        check(&text, tmp.path())?;
+    }
+
+    #[test]
+    fn any_text_in_the_fields_of_a_config_loads_or_is_an_error(text in filled_template()) {
         let tmp = tempfile::tempdir().unwrap();
         check(&text, tmp.path())?;
     }
