@@ -3,9 +3,12 @@
 //! levels deep. Each is `ao status` (and `ao doctor`) run as a child process: exit code 2, a
 //! message that says where and what, no panic, bounded time and memory.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ao_test_support::ao_bin;
@@ -78,6 +81,15 @@ fn run_ao(dir: &Path, args: &[&str], deadline: Duration) -> Run {
         stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
         took: started.elapsed(),
     }
+}
+
+/// Writes `text` as the config of a test whose home is `dir`, in the person's own config
+/// directory (`$XDG_CONFIG_HOME/ao/`), where a config may use every key; returns its path.
+fn own_config(dir: &Path, text: &str) -> PathBuf {
+    let file = dir.join("xdg/ao/agent-orchestrator.yaml");
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&file, text).expect("write config");
+    file
 }
 
 /// Asserts that `ao status` on `text` fails as a user's mistake within the bounds (time, and
@@ -165,17 +177,18 @@ notifications:
 defaults: {runtime: \"é\", agent: \"日本\", workspace: \"😀\"}
 projects:
   - name: \"é日本😀\"
-    path: \"p/\u{202e}\"
+    path: \"../../p/\u{202e}\"
     sessionPrefix: \"😀\"
     defaultBranch: \"日本\"
     agentConfig: {model: \"é/😀\", prompt: \"\u{202e}\", permission: {\"é\": \"日本\"}}
     server: {url: \"http:/é\", passwordEnv: \"😀\"}
 ";
-    std::fs::write(tmp.path().join("agent-orchestrator.yaml"), text).expect("write config");
+    let file = own_config(tmp.path(), text);
+    let file = file.to_str().expect("a UTF-8 path");
     for args in [&["status"][..], &["doctor"]] {
         let run = run_ao(
             tmp.path(),
-            &[&["--config", "agent-orchestrator.yaml"][..], args].concat(),
+            &[&["--config", file][..], args].concat(),
             Duration::from_secs(60),
         );
         // `ao doctor` exits 1 when a check fails (the config's does), `ao status` 2.
@@ -193,4 +206,79 @@ projects:
             "ao {args:?}: {said}"
         );
     }
+}
+
+/// Answers the first request on `listener` with `head` (a status line and headers) once it has
+/// read it whole; says on the channel that a request came.
+fn answer_once(listener: TcpListener, head: String) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    // Ends with the test process; it holds nothing else.
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream);
+        let mut request = String::new();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            request.push_str(&line);
+        }
+        let mut body = vec![0; length];
+        let _ = reader.read_exact(&mut body);
+        let _ = tx.send(request);
+        let answer = format!("{head}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let _ = reader.get_mut().write_all(answer.as_bytes());
+    });
+    rx
+}
+
+#[test]
+fn a_webhook_redirected_to_another_origin_sends_it_nothing() {
+    // Two ports of 127.0.0.1 are two origins: the webhook's answers 307 to the other.
+    let first = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let second = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/ao", first.local_addr().expect("addr"));
+    let elsewhere = format!("http://{}/stolen", second.local_addr().expect("addr"));
+    let first_got = answer_once(
+        first,
+        format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}"),
+    );
+    let second_got = answer_once(second, "HTTP/1.1 200 OK".into());
+
+    let tmp = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(tmp.path().join("p")).expect("mkdir");
+    let text = format!(
+        "notifications:\n  - on: [ready]\n    webhook: {url}\nprojects:\n  - name: demo\n    \
+         path: {}\n    workspace: none\n    runtime: process\n",
+        tmp.path().join("p").display()
+    );
+    let file = own_config(tmp.path(), &text);
+    let file = file.to_str().expect("a UTF-8 path");
+    let run = run_ao(
+        tmp.path(),
+        &["--config", file, "notify", "test"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!("FAIL webhook {url}"))
+            && run.stdout.contains(&format!(
+                "307 Temporary Redirect to \"{elsewhere}\", which ao does not follow"
+            )),
+        "{}",
+        run.stdout
+    );
+    assert!(first_got.try_recv().is_ok(), "the webhook got no request");
+    // ao has exited: anything it sent the second listener has come.
+    assert!(
+        second_got.recv_timeout(Duration::from_millis(200)).is_err(),
+        "the redirect was followed to {elsewhere}"
+    );
 }
