@@ -78,6 +78,7 @@ fn multibyte_text_in_every_field_loads_or_is_an_error_never_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("agent-orchestrator.yaml");
     let mut panics = Vec::new();
+    let mut unplaced = Vec::new();
     // The default hook would print every caught panic; the list below says which ones.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -86,8 +87,13 @@ fn multibyte_text_in_every_field_loads_or_is_an_error_never_a_panic() {
             // A JSON string is a YAML double-quoted scalar.
             let quoted = serde_json::to_string(&value).unwrap();
             let text = field.replace('V', &quoted);
-            if catch_unwind(AssertUnwindSafe(|| Config::parse(&text, &file))).is_err() {
-                panics.push(text);
+            match catch_unwind(AssertUnwindSafe(|| Config::parse(&text, &file))) {
+                Err(_) => panics.push(text),
+                // A clean error names its place in the file.
+                Ok(Err(e)) if !e.to_string().contains("agent-orchestrator.yaml:") => {
+                    unplaced.push(format!("{text}\n=> {e}"))
+                }
+                Ok(_) => {}
             }
         }
     }
@@ -97,6 +103,12 @@ fn multibyte_text_in_every_field_loads_or_is_an_error_never_a_panic() {
         "{} of these configs panicked:\n{}",
         panics.len(),
         panics.join("\n---\n")
+    );
+    assert!(
+        unplaced.is_empty(),
+        "{} errors name no place in the file:\n{}",
+        unplaced.len(),
+        unplaced.join("\n---\n")
     );
 }
 
