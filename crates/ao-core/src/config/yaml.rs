@@ -276,8 +276,8 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                         pos,
                         message: format!(
                             "this alias would make the document larger than {MAX_ALIAS_SIZE} \
-                             values and characters of aliased copies (aliases of aliases \
-                             multiply); write the values out, or alias less"
+                             values and bytes of aliased copies (aliases of aliases multiply); \
+                             write the values out, or alias less"
                         ),
                     });
                 }
