@@ -173,7 +173,7 @@ impl EventStream {
     }
 
     /// The events of a body that arrives as these chunks.
-    fn from_bytes(
+    pub(crate) fn from_bytes(
         body: impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
     ) -> EventStream {
         EventStream {

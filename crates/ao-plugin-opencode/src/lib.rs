@@ -27,6 +27,8 @@ mod gather;
 mod last_messages;
 mod mid_turn;
 pub mod observe;
+#[cfg(test)]
+mod props;
 mod quiet;
 pub mod remote;
 pub mod server;

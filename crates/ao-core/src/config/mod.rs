@@ -261,7 +261,10 @@ impl Config {
             // that is not where the tab is.
             let tab = text.lines().enumerate().find_map(|(i, line)| {
                 let indent = &line[..line.len() - line.trim_start().len()];
-                indent.find('\t').map(|col| (i + 1, col + 1))
+                indent
+                    .chars()
+                    .position(|c| c == '\t')
+                    .map(|col| (i + 1, col + 1))
             });
             match tab {
                 Some(pos) => ConfigError::single(
@@ -316,5 +319,9 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod input_tests;
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;

@@ -299,11 +299,14 @@ impl Reader<'_> {
 
     fn webhook(&mut self, node: &Node) -> Option<NotifierAction> {
         let url = self.string(node, "`webhook`")?;
+        // `get`, not a slice: the scheme's last byte may fall inside a character ("http:/é").
         let ok = ["http://", "https://"].iter().any(|scheme| {
             url.len() > scheme.len()
-                && url[..scheme.len()].eq_ignore_ascii_case(scheme)
+                && url
+                    .get(..scheme.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
                 && !url.contains(char::is_whitespace)
-        });
+        }) && reqwest::Url::parse(&url).is_ok();
         if !ok {
             self.problem(
                 node.pos,

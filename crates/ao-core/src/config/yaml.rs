@@ -4,10 +4,22 @@
 //! (a duplicate project, a path that does not exist) could not say where they are. This tree,
 //! built from saphyr-parser's events, keeps them, and keeps mapping entries in file order with
 //! duplicates (so that a duplicate key is an error that names both places, not a silent overwrite).
+//!
+//! The tree is bounded whatever the file says: it nests at most [`MAX_DEPTH`] lists and maps
+//! deep (dropping, copying or reading a deeper tree recurses past the stack), and aliases add at
+//! most [`MAX_ALIAS_SIZE`] to it (a few hundred bytes of aliases of aliases, a "billion laughs",
+//! would otherwise expand to billions of nodes).
 
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+/// How many lists and maps deep a document may nest; a config needs a handful.
+pub const MAX_DEPTH: usize = 128;
+
+/// How large the copies that aliases make may be in all, counting one per node and one per byte
+/// of a scalar's text: a few MiB at most.
+pub const MAX_ALIAS_SIZE: usize = 100_000;
 
 /// A 1-based line and column.
 pub type Pos = (usize, usize);
@@ -165,6 +177,43 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+/// How large a node is (one per node, one per byte of text) and how many lists and maps deep it
+/// nests.
+#[derive(Debug, Clone, Copy)]
+struct Measure {
+    size: usize,
+    depth: usize,
+}
+
+impl Measure {
+    /// An empty list or map's contents.
+    const EMPTY: Measure = Measure { size: 0, depth: 0 };
+
+    /// Adds a node held inside.
+    fn hold(&mut self, inner: Measure) {
+        self.size = self.size.saturating_add(inner.size);
+        self.depth = self.depth.max(inner.depth);
+    }
+
+    /// The list or map that holds what was measured.
+    fn wrapped(self) -> Measure {
+        Measure {
+            size: self.size.saturating_add(1),
+            depth: self.depth + 1,
+        }
+    }
+}
+
+fn too_deep(pos: Pos) -> SyntaxError {
+    SyntaxError {
+        pos,
+        message: format!(
+            "this list or map nests deeper than {MAX_DEPTH} levels; a config needs far fewer \
+             (is the file what you meant?)"
+        ),
+    }
+}
+
 fn pos_of(span: &Span) -> Pos {
     (span.start.line(), span.start.col() + 1)
 }
@@ -178,18 +227,29 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
         Seq(Pos, usize, Vec<Node>),
         Map(Pos, usize, Vec<(Node, Node)>, Option<Node>),
     }
-    let mut stack: Vec<Open> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    // Beside each open container: the size of what it holds so far and how deep that nests (see
+    // MAX_ALIAS_SIZE and MAX_DEPTH).
+    let mut stack: Vec<(Open, Measure)> = Vec::new();
+    let mut anchors: HashMap<usize, (Node, Measure)> = HashMap::new();
+    let mut alias_size = 0usize;
     let mut root: Option<Node> = None;
     let mut documents = 0;
 
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| SyntaxError {
-            pos: (e.marker().line(), e.marker().col() + 1),
-            message: format!("this is not valid YAML: {}", e.info()),
+        let (event, span) = next.map_err(|e| {
+            let pos = (e.marker().line(), e.marker().col() + 1);
+            // The scanner looks ahead through a flow collection (`[[[[`), and has a bound of its
+            // own on how deep it goes.
+            if e.info().contains("recursion limit") {
+                return too_deep(pos);
+            }
+            SyntaxError {
+                pos,
+                message: format!("this is not valid YAML: {}", e.info()),
+            }
         })?;
         let pos = pos_of(&span);
-        let done: Option<(Node, usize)> = match event {
+        let done: Option<(Node, usize, Measure)> = match event {
             Event::StreamStart | Event::Nothing | Event::DocumentEnd => None,
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
@@ -205,55 +265,82 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                 None
             }
             Event::Alias(id) => {
-                let node = anchors.get(&id).cloned().ok_or_else(|| SyntaxError {
+                let (node, measure) = anchors.get(&id).ok_or_else(|| SyntaxError {
                     pos,
                     message: "this alias names no anchor defined before it".into(),
                 })?;
-                Some((node, 0))
+                // Checked before the copy is made, so that a refused one costs nothing.
+                alias_size = alias_size.saturating_add(measure.size);
+                if alias_size > MAX_ALIAS_SIZE {
+                    return Err(SyntaxError {
+                        pos,
+                        message: format!(
+                            "this alias would make the document larger than {MAX_ALIAS_SIZE} \
+                             values and bytes of aliased copies (aliases of aliases multiply); \
+                             write the values out, or alias less"
+                        ),
+                    });
+                }
+                if stack.len() + measure.depth > MAX_DEPTH {
+                    return Err(too_deep(pos));
+                }
+                Some((node.clone(), 0, *measure))
             }
-            Event::Scalar(text, style, anchor, _tag) => Some((
-                Node {
+            Event::Scalar(text, style, anchor, _tag) => {
+                let measure = Measure {
+                    size: 1 + text.len(),
+                    depth: 0,
+                };
+                let node = Node {
                     pos,
                     kind: Kind::Scalar {
                         text: text.into_owned(),
                         plain: style == ScalarStyle::Plain,
                     },
-                },
-                anchor,
-            )),
+                };
+                Some((node, anchor, measure))
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
+                return Err(too_deep(pos));
+            }
             Event::SequenceStart(anchor, _) => {
-                stack.push(Open::Seq(pos, anchor, Vec::new()));
+                stack.push((Open::Seq(pos, anchor, Vec::new()), Measure::EMPTY));
                 None
             }
             Event::MappingStart(anchor, _) => {
-                stack.push(Open::Map(pos, anchor, Vec::new(), None));
+                stack.push((Open::Map(pos, anchor, Vec::new(), None), Measure::EMPTY));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Open::Seq(p, anchor, items)) => Some((
+                Some((Open::Seq(p, anchor, items), inside)) => Some((
                     Node {
                         pos: p,
                         kind: Kind::Seq(items),
                     },
                     anchor,
+                    inside.wrapped(),
                 )),
-                Some(Open::Map(p, anchor, entries, _)) => Some((
+                Some((Open::Map(p, anchor, entries, _), inside)) => Some((
                     Node {
                         pos: p,
                         kind: Kind::Map(entries),
                     },
                     anchor,
+                    inside.wrapped(),
                 )),
                 None => None,
             },
         };
-        let Some((node, anchor)) = done else {
+        let Some((node, anchor, measure)) = done else {
             continue;
         };
         if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+            anchors.insert(anchor, (node.clone(), measure));
         }
-        match stack.last_mut() {
+        if let Some((_, inside)) = stack.last_mut() {
+            inside.hold(measure);
+        }
+        match stack.last_mut().map(|(open, _)| open) {
             Some(Open::Seq(_, _, items)) => items.push(node),
             Some(Open::Map(_, _, entries, key)) => match key.take() {
                 Some(k) => entries.push((k, node)),
@@ -296,6 +383,51 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert!(parse("# nothing\n").unwrap().is_none());
         assert!(parse("a: 1\n---\nb: 2\n").is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded_where_it_passes_the_bound() {
+        let ok = "- ".repeat(MAX_DEPTH) + "x\n";
+        assert!(parse(&ok).is_ok());
+        let err = parse(&("- ".repeat(100_000) + "x\n")).unwrap_err();
+        assert_eq!(err.pos, (1, 2 * MAX_DEPTH + 1), "{err:?}");
+        assert!(err.message.contains("nests deeper than 128"), "{err:?}");
+        // saphyr's scanner, which looks ahead through flow collections, stops these first.
+        let err = parse(&("[".repeat(100_000) + &"]".repeat(100_000))).unwrap_err();
+        assert_eq!(err.pos.0, 1, "{err:?}");
+        assert!(err.message.contains("nests deeper than 128"), "{err:?}");
+        // An alias cannot carry a deep value deeper than the bound.
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        let text = format!("a: &a {deep}\nb: {}*a{}\n", "[".repeat(40), "]".repeat(40));
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.pos, (2, 44), "{err:?}");
+    }
+
+    #[test]
+    fn aliases_are_copied_up_to_a_bound() {
+        let text = "a: &a [x, y]\nb: [*a, *a, *a]\n";
+        let root = parse(text).unwrap().unwrap();
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"a": ["x", "y"], "b": [["x", "y"], ["x", "y"], ["x", "y"]]})
+        );
+        // Nine levels of nine aliases each: 9^9 strings.
+        let mut text = String::from("a: &a [l, l, l, l, l, l, l, l, l]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            let refs = vec![format!("*{prev}"); 9].join(", ");
+            text.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let err = parse(&text).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(err.message.contains("alias would make"), "{err:?}");
+        // A big scalar counts by its bytes.
+        let big = "x".repeat(MAX_ALIAS_SIZE / 2);
+        let err = parse(&format!("a: &a {big}\nb: [*a, *a, *a]\n")).unwrap_err();
+        assert_eq!(err.pos.0, 2, "{err:?}");
     }
 
     #[test]
