@@ -40,7 +40,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
 const HEALTH_RETRY_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// What the store keeps about a project's server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerRecord {
     /// The server's pid.
     pub pid: u32,
@@ -72,7 +72,8 @@ pub struct ServerRecord {
 }
 
 impl ServerRecord {
-    fn identity(&self) -> ProcessIdentity {
+    /// The process that runs here for it: the server's, or its tunnel's ssh master.
+    pub(crate) fn identity(&self) -> ProcessIdentity {
         ProcessIdentity {
             pid: self.pid,
             start_time: self.start_time,
@@ -353,38 +354,28 @@ impl Servers {
         }
     }
 
-    /// Starts the project's server. A restarted server takes its predecessor's port and password
-    /// when it can, so that the TUIs and followers still pointed at it find it again.
+    /// Starts the project's server, with a new password: one that outlived its server could
+    /// be sent, by a TUI or a follower still pointed at the old port, to whoever binds that port
+    /// next. A local server takes a port of its own; ao's followers find it through the record.
     async fn start(&self, cx: &ProjectContext<'_>) -> Result<(ServerRecord, Client), AgentError> {
-        let previous = self.record(cx).await?;
-        let old_password = previous
-            .as_ref()
-            .and_then(|r| r.password().ok())
-            .filter(|p| p.len() >= 32);
-        let password = old_password.unwrap_or_else(|| {
+        let password: String = {
             let mut rng = rand::rng();
             (0..32)
                 .map(|_| format!("{:02x}", rng.random::<u8>()))
                 .collect()
-        });
+        };
         if let Location::Ssh(dest) = &cx.project.location {
+            let previous = self.record(cx).await?;
             return self
                 .start_remote(cx, dest, previous.as_ref(), &password)
                 .await;
         }
-        let old_port = previous.as_ref().and_then(|r| port_of(&r.url));
-        if let Some(port) = old_port {
-            if let Ok(up) = self.start_on(cx, port, &password).await {
-                return Ok(up);
-            }
-        }
-        self.start_on(cx, 0, &password).await
+        self.start_on(cx, &password).await
     }
 
     async fn start_on(
         &self,
         cx: &ProjectContext<'_>,
-        port: u16,
         password: &str,
     ) -> Result<(ServerRecord, Client), AgentError> {
         let project = cx.project;
@@ -399,7 +390,7 @@ impl Servers {
             "--hostname".into(),
             "127.0.0.1".into(),
             "--port".into(),
-            port.to_string(),
+            "0".into(),
         ];
         if self.settings.pure {
             args.push("--pure".into());

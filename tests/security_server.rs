@@ -1,0 +1,139 @@
+//! Attacks on a project's OpenCode server and its credentials (issue 22): a password that outlives
+//! its server, a follower that sends it to whatever listens on the old port.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ao_test_support::{script, wait_until, Scenario, Turn, World};
+
+/// The status a server at `url` answers to `password` (OpenCode's user name).
+fn status_with(url: &str, password: &str) -> u16 {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+        .get(format!("{url}/global/health"))
+        .basic_auth("opencode", Some(password))
+        .send()
+        .expect("the server answers")
+        .status()
+        .as_u16()
+}
+
+/// A plain TCP listener on a port that a dead server held: it keeps what every connection sends
+/// first (a request's head), and answers nothing.
+struct Squatter {
+    heard: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Squatter {
+    fn bind(port: u16) -> Squatter {
+        // The dead server's socket may take a moment to go.
+        let listener = wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            TcpListener::bind(("127.0.0.1", port))
+                .map_err(|e| format!("cannot bind the old port {port}: {e}"))
+        });
+        listener.set_nonblocking(true).expect("nonblocking");
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (heard, stop) = (heard.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((mut s, _)) => {
+                            let _ = s.set_nonblocking(false);
+                            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                            let mut buf = vec![0u8; 16 * 1024];
+                            let n = s.read(&mut buf).unwrap_or(0);
+                            heard
+                                .lock()
+                                .expect("lock")
+                                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            })
+        };
+        Squatter {
+            heard,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Asserts that no connection carried credentials; how many connections came.
+    fn assert_no_credentials(&self, password: &str) -> usize {
+        let heard = self.heard.lock().expect("lock").clone();
+        for request in heard.iter() {
+            assert!(
+                !request.to_ascii_lowercase().contains("authorization:")
+                    && !request.contains(password),
+                "credentials were sent to the listener on the old port:\n{request}"
+            );
+        }
+        heard.len()
+    }
+}
+
+impl Drop for Squatter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("no port in {url}"))
+}
+
+#[test]
+fn a_restarted_server_has_a_new_password_and_no_follower_sends_the_old_one_to_its_port() {
+    let scenario = Scenario::new()
+        .script(
+            script("first")
+                .turn(Turn::text("First answer.").usage(110, 7))
+                .turn(Turn::text("Second answer.").usage(120, 8)),
+        )
+        .script(script("other").turn(Turn::text("Other answer.").usage(100, 5)));
+    let mut w = World::new(scenario);
+    w.project("demo", &[]);
+    let first = w.spawn(&["demo", "first", "--runtime", "process"]);
+    w.wait_activity(&first, "ready");
+    w.wait_log(&first, "First answer.");
+    let (old_url, old_password) = w.server_endpoint("demo");
+
+    // A config edit restarts the server (no turn is under way): its password is new, and the old
+    // one is refused.
+    w.set_agent_config("demo", &["permission: {bash: ask}"]);
+    let other = w.spawn(&["demo", "other", "--runtime", "process"]);
+    w.wait_activity(&other, "ready");
+    let (url, password) = w.server_endpoint("demo");
+    assert_ne!(password, old_password, "the restarted server kept its password");
+    assert_eq!(status_with(&url, &password), 200);
+    assert_eq!(status_with(&url, &old_password), 401, "{old_url} -> {url}");
+
+    // The server dies; another local user binds its port before ao starts it again. The
+    // follower of the first session, which was reading that server's events, sends nothing there;
+    // once ao has started the server again, it follows the new one.
+    w.crash_server("demo");
+    let squatter = Squatter::bind(port_of(&url));
+    w.ao_ok(&["send", &first, "go on"]);
+    squatter.assert_no_credentials(&password);
+    w.wait_log(&first, "Second answer.");
+    let (new_url, _) = w.server_endpoint("demo");
+    assert_ne!(port_of(&new_url), port_of(&url));
+    squatter.assert_no_credentials(&password);
+}
