@@ -3,10 +3,15 @@
 
 use std::io::Read;
 use std::net::TcpListener;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ao_core::fault::{CRASH_AT_ENV, SERVER_STARTING};
+use ao_core::runtime::process::ProcessIdentity;
 use ao_test_support::{script, wait_until, Scenario, Turn, World};
 
 /// The status a server at `url` answers to `password` (OpenCode's user name).
@@ -136,4 +141,124 @@ fn a_restarted_server_has_a_new_password_and_no_follower_sends_the_old_one_to_it
     let (new_url, _) = w.server_endpoint("demo");
     assert_ne!(port_of(&new_url), port_of(&url));
     squatter.assert_no_credentials(&password);
+}
+
+#[test]
+fn a_plain_http_server_off_loopback_is_warned_of_once() {
+    let mut w = World::new(Scenario::new());
+    let dir = w.project("far", &[]);
+    w.set_env("AO_TEST_SERVER_PASSWORD", "not-sent-anywhere");
+    // `.invalid` never resolves (RFC 6761), and `ao list` with no session reaches no server.
+    let project = |name: &str, url: &str| {
+        format!(
+            "  - name: {name}\n    path: {}\n    server:\n      url: {url}\n      \
+             passwordEnv: AO_TEST_SERVER_PASSWORD\n",
+            dir.display()
+        )
+    };
+    w.set_config_text(&format!(
+        "projects:\n{}{}{}",
+        project("far", "http://opencode.ao-test.invalid:4096"),
+        project("near", "http://127.0.0.1:9"),
+        project("sealed", "https://opencode.ao-test.invalid"),
+    ));
+    let out = w.ao(&["list"]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("PLAIN HTTP").count(),
+        1,
+        "one warning, for far only:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("project far reaches its OpenCode server at http://opencode.ao-test.invalid:4096 over PLAIN HTTP"),
+        "{stderr}"
+    );
+}
+
+/// The `opencode serve` processes that run in `dir`, found by their working directory (a server
+/// that no record names has nothing else to find it by).
+fn servers_in(dir: &Path) -> Vec<ProcessIdentity> {
+    let dir = std::fs::canonicalize(dir).expect("the project's directory");
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let proc = Path::new("/proc").join(pid.to_string());
+            let serve = std::fs::read(proc.join("cmdline")).is_ok_and(|c| {
+                c.split(|b| *b == 0)
+                    .nth(1)
+                    .is_some_and(|arg| arg == b"serve")
+            });
+            serve && std::fs::read_link(proc.join("cwd")).is_ok_and(|cwd| cwd == dir)
+        })
+        .filter_map(ProcessIdentity::of)
+        .collect()
+}
+
+/// Kills, when dropped, the processes it holds: what a failed test would otherwise leave.
+struct Reaper(Vec<ProcessIdentity>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for id in &self.0 {
+            if id.is_alive() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(id.pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+/// `ao spawn` killed while its project's server starts; the server it left, which must be the
+/// only one running in `repo`.
+fn spawn_cut_while_the_server_starts(w: &World, repo: &Path, name: &str) -> ProcessIdentity {
+    let out = w
+        .ao_command(&["spawn", "demo", "steady", "--runtime", "process", "--name", name])
+        .env(CRASH_AT_ENV, SERVER_STARTING)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ao");
+    assert_eq!(out.status.signal(), Some(9), "{out:?}");
+    let left = servers_in(repo);
+    assert_eq!(left.len(), 1, "one server left running: {left:?}");
+    left[0]
+}
+
+fn wait_gone(id: ProcessIdentity, what: &str) {
+    wait_until(Duration::from_secs(15), Duration::from_millis(50), || {
+        match id.is_alive() {
+            true => Err(format!("{what}: the server {} still runs", id.pid)),
+            false => Ok(()),
+        }
+    });
+}
+
+#[test]
+fn a_server_start_cut_short_is_found_by_kill_and_by_the_next_ao() {
+    let scenario =
+        Scenario::new().script(script("steady").turn(Turn::text("Steady.").usage(110, 7)));
+    let mut w = World::new(scenario);
+    let repo = w.project("demo", &[]);
+    let mut reaper = Reaper(vec![]);
+
+    // Killed while `opencode serve` starts: `ao kill` of the half-made session stops the server
+    // with the rest, its project having nothing else live.
+    let orphan = spawn_cut_while_the_server_starts(&w, &repo, "cut");
+    reaper.0.push(orphan);
+    w.ao_ok(&["kill", "demo/cut"]);
+    wait_gone(orphan, "after ao kill");
+
+    // Again: the next `ao` that needs the server stops the one left and starts its own.
+    let orphan = spawn_cut_while_the_server_starts(&w, &repo, "cut-again");
+    reaper.0.push(orphan);
+    let id = w.spawn(&["demo", "steady", "--runtime", "process"]);
+    w.wait_activity(&id, "ready");
+    wait_gone(orphan, "after the next spawn");
+    assert_eq!(servers_in(&repo), vec![w.server_process("demo")]);
 }

@@ -69,6 +69,12 @@ pub struct ServerRecord {
     /// checked against (`server.caFile`), for the follower and the TUI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// Set while the server starts, before it has said its port (`url` is then empty): recorded
+    /// before ao waits for it, so that an `ao` interrupted meanwhile (Ctrl-C, SIGKILL) leaves no
+    /// server, holding a password, that nothing finds. No client talks to such a record's
+    /// server; `ao kill` and the next start stop it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub starting: bool,
 }
 
 impl ServerRecord {
@@ -168,6 +174,7 @@ impl Servers {
             return Ok(None);
         };
         let rec = match &cx.project.location {
+            _ if rec.starting => return Ok(None),
             // The tunnel is what runs here: one that died is opened again.
             Location::Ssh(_) => self.tunnel(cx, rec).await?,
             _ if !rec.identity().is_alive() => return Ok(None),
@@ -211,6 +218,8 @@ impl Servers {
             return Ok(ServerState::Gone);
         };
         let rec = match &cx.project.location {
+            // One whose start was cut short: nothing to talk to (the next start stops it).
+            _ if rec.starting => return Ok(ServerState::Gone),
             Location::Ssh(_) => self.tunnel(cx, rec).await?,
             _ if !rec.identity().is_alive() => return Ok(ServerState::Gone),
             _ => rec,
@@ -364,11 +373,15 @@ impl Servers {
                 .map(|_| format!("{:02x}", rng.random::<u8>()))
                 .collect()
         };
+        let previous = self.record(cx).await?;
         if let Location::Ssh(dest) = &cx.project.location {
-            let previous = self.record(cx).await?;
             return self
                 .start_remote(cx, dest, previous.as_ref(), &password)
                 .await;
+        }
+        // A server whose start an interrupted `ao` left behind.
+        if let Some(orphan) = previous.filter(|r| r.starting) {
+            stop_server(orphan.identity()).await;
         }
         self.start_on(cx, &password).await
     }
@@ -419,6 +432,25 @@ impl Servers {
             ))
         })?;
 
+        // Recorded before waiting for it: see `ServerRecord::starting`.
+        let mut rec = ServerRecord {
+            pid: id.pid,
+            start_time: id.start_time,
+            url: String::new(),
+            password_file,
+            started_at_ms,
+            config_fingerprint: config_fingerprint(project),
+            remote: None,
+            username: None,
+            ca_file: None,
+            starting: true,
+        };
+        if let Err(e) = cx.state.set(&key(&project.name), rec.clone()).await {
+            stop_server(id).await;
+            return Err(e.into());
+        }
+        ao_core::fault::crash_point(ao_core::fault::SERVER_STARTING);
+
         let deadline = Instant::now() + START_DEADLINE;
         let url = loop {
             if let Some(url) = listening_url(&log, offset) {
@@ -442,17 +474,8 @@ impl Servers {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        let rec = ServerRecord {
-            pid: id.pid,
-            start_time: id.start_time,
-            url,
-            password_file,
-            started_at_ms,
-            config_fingerprint: config_fingerprint(project),
-            remote: None,
-            username: None,
-            ca_file: None,
-        };
+        rec.url = url;
+        rec.starting = false;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let client = match wait_healthy(&rec, remaining).await {
             Ok(c) => c,
@@ -513,6 +536,7 @@ impl Servers {
             remote: Some(started.server.clone()),
             username: None,
             ca_file: None,
+            starting: false,
         };
         let stop_it = || remote::stop(host.clone(), started.server.pid, false);
         let client = match wait_healthy(&rec, remote::HEALTH_DEADLINE).await {
