@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use ao_core::fault::{CRASH_AT_ENV, SERVER_STARTING};
 use ao_core::runtime::process::ProcessIdentity;
+use ao_test_support::remote::{RemoteServerGuard, Sshd};
 use ao_test_support::{script, wait_until, Scenario, Turn, World};
+use serde_json::Value;
 
 /// The status a server at `url` answers to `password` (OpenCode's user name).
 fn status_with(url: &str, password: &str) -> u16 {
@@ -261,4 +263,101 @@ fn a_server_start_cut_short_is_found_by_kill_and_by_the_next_ao() {
     w.wait_activity(&id, "ready");
     wait_gone(orphan, "after the next spawn");
     assert_eq!(servers_in(&repo), vec![w.server_process("demo")]);
+}
+
+/// The ssh masters of `w`'s state home that run: processes `ssh -M` whose control socket is in
+/// its `ssh/` directory.
+fn ssh_masters(w: &World) -> Vec<ProcessIdentity> {
+    let control = format!("ControlPath={}", w.home().join("ssh").display());
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.first().is_some_and(|a| a.ends_with(b"ssh"))
+                && args.iter().any(|a| *a == b"-M")
+                && args
+                    .iter()
+                    .any(|a| a.starts_with(control.as_bytes()))
+        })
+        .filter_map(ProcessIdentity::of)
+        .collect()
+}
+
+/// The ssh master that the project's server record names.
+fn recorded_master(w: &World, project: &str) -> ProcessIdentity {
+    let store = ao_core::store::Store::open(&ao_core::home::StateHome::at(w.home()).store_path())
+        .expect("store");
+    let v: Value = store
+        .plugin_state("opencode")
+        .get_blocking(&format!("server:{project}"))
+        .expect("read the record")
+        .expect("the server's record");
+    ProcessIdentity {
+        pid: v["pid"].as_u64().expect("pid") as u32,
+        start_time: v["start_time"].as_u64().expect("start_time"),
+    }
+}
+
+#[test]
+fn two_ao_that_reopen_a_killed_tunnel_at_once_leave_one_master_the_recorded_one() {
+    let mut w = World::new(
+        Scenario::new().script(script("hello").turn(Turn::text("Hello.").usage(110, 7))),
+    );
+    let web = w.project("web", &[]);
+    let _sshd = Sshd::start(&mut w);
+    let provider = w.provider_config();
+    w.set_config_text(&format!(
+        "projects:\n  - name: web\n    path: {}\n    host: builder\n    workspace: worktree\n    \
+         agentConfig:\n      model: mock/mock-1\n      opencodeConfig: {provider}\n",
+        web.display()
+    ));
+    let _remote_server = RemoteServerGuard::new(&w, "web", &["builder"]);
+    let id = w.spawn(&["web", "hello", "--runtime", "process"]);
+    w.wait_activity(&id, "ready");
+
+    // The tunnel dies, and two `ao` (the monitor and a dashboard, say) need it at the same moment,
+    // a few milliseconds apart or none.
+    for (round, lag_ms) in [0u64, 30, 80, 150].into_iter().enumerate() {
+        let master = recorded_master(&w, "web");
+        assert_eq!(ssh_masters(&w), vec![master], "round {round}: before");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(master.pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("kill the master");
+        wait_gone(master, "the killed master");
+        let first = w
+            .ao_command(&["status", "--json", &id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run ao");
+        std::thread::sleep(Duration::from_millis(lag_ms));
+        let second = w
+            .ao_command(&["status", "--json", &id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run ao");
+        for child in [first, second] {
+            let out = child.wait_with_output().expect("wait for ao");
+            assert!(out.status.success(), "round {round}: {out:?}");
+            let s: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+            assert_eq!(s[0]["activity"], "ready", "round {round}: {s:#}");
+        }
+        let recorded = recorded_master(&w, "web");
+        assert!(recorded.is_alive(), "round {round}: the recorded master is dead");
+        assert_eq!(
+            ssh_masters(&w),
+            vec![recorded],
+            "round {round} (second ao {lag_ms} ms later): one master, the recorded one"
+        );
+    }
 }

@@ -190,16 +190,30 @@ impl Servers {
     async fn tunnel(
         &self,
         cx: &ProjectContext<'_>,
-        mut rec: ServerRecord,
+        rec: ServerRecord,
     ) -> Result<ServerRecord, AgentError> {
         if rec.identity().is_alive() {
             return Ok(rec);
         }
-        let (Location::Ssh(dest), Some(server)) = (&cx.project.location, &rec.remote) else {
+        let (Location::Ssh(dest), Some(_)) = (&cx.project.location, &rec.remote) else {
             return Ok(rec);
         };
         let _timed = ao_core::timing::phase(|| "ssh tunnel re-opened".into());
         let host = remote::host(&self.settings, dest)?;
+        // One `ao` at a time opens the host's tunnel again; the others then find it in the record.
+        let _lock = {
+            let host = host.clone();
+            unblock(move || host.lock("tunnel"))
+                .await
+                .map_err(remote::ssh_error)?
+        };
+        let mut rec = self.record(cx).await?.unwrap_or(rec);
+        let Some(server) = rec.remote.clone() else {
+            return Ok(rec);
+        };
+        if rec.identity().is_alive() {
+            return Ok(rec);
+        }
         let (master, port) = remote::reopen(host, port_of(&rec.url), server.port).await?;
         rec.pid = master.pid;
         rec.start_time = master.start_time;
