@@ -128,7 +128,10 @@ fn a_restarted_server_has_a_new_password_and_no_follower_sends_the_old_one_to_it
     let other = w.spawn(&["demo", "other", "--runtime", "process"]);
     w.wait_activity(&other, "ready");
     let (url, password) = w.server_endpoint("demo");
-    assert_ne!(password, old_password, "the restarted server kept its password");
+    assert_ne!(
+        password, old_password,
+        "the restarted server kept its password"
+    );
     assert_eq!(status_with(&url, &password), 200);
     assert_eq!(status_with(&url, &old_password), 401, "{old_url} -> {url}");
 
@@ -221,7 +224,15 @@ impl Drop for Reaper {
 /// only one running in `repo`.
 fn spawn_cut_while_the_server_starts(w: &World, repo: &Path, name: &str) -> ProcessIdentity {
     let out = w
-        .ao_command(&["spawn", "demo", "steady", "--runtime", "process", "--name", name])
+        .ao_command(&[
+            "spawn",
+            "demo",
+            "steady",
+            "--runtime",
+            "process",
+            "--name",
+            name,
+        ])
         .env(CRASH_AT_ENV, SERVER_STARTING)
         .stdin(Stdio::null())
         .output()
@@ -233,12 +244,14 @@ fn spawn_cut_while_the_server_starts(w: &World, repo: &Path, name: &str) -> Proc
 }
 
 fn wait_gone(id: ProcessIdentity, what: &str) {
-    wait_until(Duration::from_secs(15), Duration::from_millis(50), || {
-        match id.is_alive() {
+    wait_until(
+        Duration::from_secs(15),
+        Duration::from_millis(50),
+        || match id.is_alive() {
             true => Err(format!("{what}: the server {} still runs", id.pid)),
             false => Ok(()),
-        }
-    });
+        },
+    );
 }
 
 #[test]
@@ -282,9 +295,7 @@ fn ssh_masters(w: &World) -> Vec<ProcessIdentity> {
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
             args.first().is_some_and(|a| a.ends_with(b"ssh"))
                 && args.iter().any(|a| *a == b"-M")
-                && args
-                    .iter()
-                    .any(|a| a.starts_with(control.as_bytes()))
+                && args.iter().any(|a| a.starts_with(control.as_bytes()))
         })
         .filter_map(ProcessIdentity::of)
         .collect()
@@ -353,7 +364,10 @@ fn two_ao_that_reopen_a_killed_tunnel_at_once_leave_one_master_the_recorded_one(
             assert_eq!(s[0]["activity"], "ready", "round {round}: {s:#}");
         }
         let recorded = recorded_master(&w, "web");
-        assert!(recorded.is_alive(), "round {round}: the recorded master is dead");
+        assert!(
+            recorded.is_alive(),
+            "round {round}: the recorded master is dead"
+        );
         assert_eq!(
             ssh_masters(&w),
             vec![recorded],

@@ -154,7 +154,10 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let config = Config::load_in(&file, config_context(&agents)).map_err(ao_core::Error::from)?;
     drop(timed);
     // A pane's view draws on its terminal, and a hook's output is dropped: said elsewhere.
-    if !matches!(cli.command, Command::PaneView { .. } | Command::TmuxHook { .. }) {
+    if !matches!(
+        cli.command,
+        Command::PaneView { .. } | Command::TmuxHook { .. }
+    ) {
         warn_cleartext_servers(&config);
     }
     let _timed = ao_core::timing::phase(|| "store open".into());

@@ -41,7 +41,7 @@ pub enum Target {
         /// The record's key.
         key: String,
         /// The record last read, and a client of its server.
-        current: Option<(ServerRecord, Client)>,
+        current: Option<Box<(ServerRecord, Client)>>,
     },
 }
 
@@ -66,18 +66,17 @@ impl Target {
                 current,
             } => {
                 let rec = state.get::<ServerRecord>(key).await.ok().flatten();
-                let Some(rec) = rec.filter(|r| !r.url.is_empty() && r.identity().is_alive())
-                else {
+                let Some(rec) = rec.filter(|r| !r.url.is_empty() && r.identity().is_alive()) else {
                     *current = None;
                     return None;
                 };
                 // Any change (a new server, a new tunnel, a new password) means a new client,
                 // whose password is read from the new record's file.
-                if current.as_ref().is_none_or(|(known, _)| *known != rec) {
+                if current.as_ref().is_none_or(|known| known.0 != rec) {
                     let client = rec.client().ok()?;
-                    *current = Some((rec, client));
+                    *current = Some(Box::new((rec, client)));
                 }
-                current.as_ref().map(|(_, client)| client)
+                current.as_ref().map(|known| &known.1)
             }
         }
     }
@@ -87,7 +86,7 @@ impl Target {
         match self {
             Target::Fixed(client) => format!("at {}", client.base_url()),
             Target::Recorded { current, key, .. } => match current {
-                Some((rec, _)) => format!("at {}", rec.url),
+                Some(known) => format!("at {}", known.0.url),
                 None => format!("of {key}"),
             },
         }
@@ -177,10 +176,7 @@ pub async fn follow(
             Err(_) => {
                 let since = *unreachable_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > SERVER_GONE_AFTER {
-                    return Err(format!(
-                        "the OpenCode server {} is gone",
-                        target.describe()
-                    ));
+                    return Err(format!("the OpenCode server {} is gone", target.describe()));
                 }
             }
         }

@@ -245,10 +245,8 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if let Some(home) = flags.get("--home") {
-        let store = ao_core::store::Store::open(
-            &ao_core::home::StateHome::at(home).store_path(),
-        )
-        .map_err(|e| e.to_string())?;
+        let store = ao_core::store::Store::open(&ao_core::home::StateHome::at(home).store_path())
+            .map_err(|e| e.to_string())?;
         let mut target = follow::Target::recorded(
             store.plugin_state(AGENT_NAME),
             server::key(flag("--project")?),

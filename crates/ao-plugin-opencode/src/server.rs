@@ -3,9 +3,10 @@
 //!
 //! Theory of operation. The server runs detached from `ao` (its own session and process group) on
 //! 127.0.0.1 with a port it picks itself (`--port 0`; ao reads the port from the line the server
-//! prints, so no other program can take it in between), with a random password in its environment
-//! and the project's OpenCode settings in `OPENCODE_CONFIG_CONTENT`. Its pid, start time, port and
-//! the path of its password file (0600) are kept in the session store; a later `ao` reuses the
+//! prints, so no other program can take it in between), with a random password, new for each
+//! start, in its environment and the project's OpenCode settings in `OPENCODE_CONFIG_CONTENT`. Its pid, start time, port and
+//! the path of its password file (0600) are kept in the session store (from the moment it is
+//! spawned, before it answers: see [`ServerRecord::starting`]); a later `ao` reuses the
 //! server after a health check with short timeouts (a fresh server accepts connections before it
 //! answers them) and starts a new one when the old one is gone. A file lock per project keeps two
 //! `ao spawn` started at once from starting two servers. ao's own requests to it never go through a
