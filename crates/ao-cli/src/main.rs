@@ -153,6 +153,13 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     let timed = ao_core::timing::phase(|| "config".into());
     let config = Config::load_in(&file, config_context(&agents)).map_err(ao_core::Error::from)?;
     drop(timed);
+    // A pane's view draws on its terminal, and a hook's output is dropped: said elsewhere.
+    if !matches!(
+        cli.command,
+        Command::PaneView { .. } | Command::TmuxHook { .. }
+    ) {
+        warn_cleartext_servers(&config);
+    }
     let _timed = ao_core::timing::phase(|| "store open".into());
     Ok(SessionManager::new(
         config,
@@ -163,6 +170,28 @@ async fn manager(cli: &Cli) -> anyhow::Result<SessionManager> {
     )
     .await?
     .with_ao_binary(this_binary(&file)))
+}
+
+/// Says, once per run, of each project whose server's password would cross a network
+/// unencrypted (a plain `http://` URL that is not loopback), as `ao dashboard --listen` does of
+/// its own.
+fn warn_cleartext_servers(config: &Config) {
+    for project in &config.projects {
+        let ao_core::remote::Location::Url(server) = &project.location else {
+            continue;
+        };
+        if server.sends_password_in_clear() {
+            eprintln!(
+                "ao: WARNING: project {} reaches its OpenCode server at {} over PLAIN HTTP: its \
+                 password and everything the agent says cross the network unencrypted, readable \
+                 by anyone on the way.\n\
+                 ao: Serve it over https (server.caFile names a private CA), or reach it through \
+                 an SSH tunnel: `host:` instead of `server:`, or `ssh -L PORT:127.0.0.1:PORT \
+                 HOST` and server.url http://127.0.0.1:PORT.",
+                project.name, server.url
+            );
+        }
+    }
 }
 
 /// This binary and the arguments that make a program it starts (a monitor, a pane's view) read

@@ -1,6 +1,7 @@
 //! Test hooks, not features. `AO_FAULT_CRASH_AT=<point>` makes `ao` kill itself with SIGKILL when
 //! it reaches that point of a spawn, so that the fault tests (tests/faults.rs) can check, at exact
-//! places, what a crashed `ao spawn` leaves behind and that `ao status` and `ao kill` deal with it.
+//! places, what a crashed `ao spawn` leaves behind and that `ao status` and `ao kill` deal with it
+//! (and, at [`SERVER_STARTING`], a crashed start of a project's server: tests/security_server.rs).
 //! `AO_FAULT_PAUSE_AT=<point>` makes it say so on standard error and wait until standard input
 //! closes when it reaches a point, so that a test can run another `ao` at exactly that moment
 //! (tests/foundation.rs: a send between a status's look and its write). `AO_FAULT_WATCH_PANIC`
@@ -25,9 +26,16 @@ pub const SPAWN_CRASH_POINTS: &[&str] = &[
     "after-prompt",
 ];
 
+/// The point where an agent plugin has started its project's server and recorded it, and has not
+/// yet seen it answer (OpenCode's `opencode serve` may take up to a minute).
+pub const SERVER_STARTING: &str = "server-starting";
+
 /// Kills this process with SIGKILL if `AO_FAULT_CRASH_AT` names `point`.
-pub(crate) fn crash_point(point: &str) {
-    debug_assert!(SPAWN_CRASH_POINTS.contains(&point), "unknown point {point}");
+pub fn crash_point(point: &str) {
+    debug_assert!(
+        SPAWN_CRASH_POINTS.contains(&point) || point == SERVER_STARTING,
+        "unknown point {point}"
+    );
     if std::env::var_os(CRASH_AT_ENV).is_some_and(|v| v == point) {
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }

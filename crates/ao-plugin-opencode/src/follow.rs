@@ -8,23 +8,94 @@
 //! the person (`ao status` shows waiting_input, `ao permit` answers). It keeps running between
 //! turns, so the output of `ao send` lands in the same log, and exits when the session is deleted
 //! or the server has been unreachable for a while.
+//!
+//! A server ao started gets a new password each time it starts, and the port of a dead one may be
+//! bound by anyone. So the follower of such a server ([`Target::Recorded`]) sends a request only
+//! to the server that the project's record names, and only while that server's process (or, on
+//! an ssh host, its tunnel's master) runs: before each connection it reads the record again, and
+//! after a restart it takes the new URL and password from it before it sends anything.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use ao_core::store::PluginState;
 use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::events::{EventKind, EventStream};
+use crate::server::ServerRecord;
 use crate::types::{Part, PartKind, ToolStatus};
 
 /// How long the server may be unreachable before the follower gives up.
 const SERVER_GONE_AFTER: Duration = Duration::from_secs(30);
 
+/// The server a follower talks to.
+pub enum Target {
+    /// A server someone else runs, at a fixed URL with the configured password.
+    Fixed(Client),
+    /// A server ao started, as the project's record names it now.
+    Recorded {
+        /// The plugin's state, which holds the record.
+        state: PluginState,
+        /// The record's key.
+        key: String,
+        /// The record last read, and a client of its server.
+        current: Option<Box<(ServerRecord, Client)>>,
+    },
+}
+
+impl Target {
+    /// The server of a project's record, under `key` in `state`.
+    pub fn recorded(state: PluginState, key: String) -> Target {
+        Target::Recorded {
+            state,
+            key,
+            current: None,
+        }
+    }
+
+    /// A client of the server to talk to now; `None` when there is none (no record, a server
+    /// still starting, or one whose process is gone), so that nothing is sent to its port.
+    async fn client(&mut self) -> Option<&Client> {
+        match self {
+            Target::Fixed(client) => Some(client),
+            Target::Recorded {
+                state,
+                key,
+                current,
+            } => {
+                let rec = state.get::<ServerRecord>(key).await.ok().flatten();
+                let Some(rec) = rec.filter(|r| !r.url.is_empty() && r.identity().is_alive()) else {
+                    *current = None;
+                    return None;
+                };
+                // Any change (a new server, a new tunnel, a new password) means a new client,
+                // whose password is read from the new record's file.
+                if current.as_ref().is_none_or(|known| known.0 != rec) {
+                    let client = rec.client().ok()?;
+                    *current = Some(Box::new((rec, client)));
+                }
+                current.as_ref().map(|known| &known.1)
+            }
+        }
+    }
+
+    /// Where the server is, for a message.
+    fn describe(&self) -> String {
+        match self {
+            Target::Fixed(client) => format!("at {}", client.base_url()),
+            Target::Recorded { current, key, .. } => match current {
+                Some(known) => format!("at {}", known.0.url),
+                None => format!("of {key}"),
+            },
+        }
+    }
+}
+
 /// Writes the session's events as JSON lines until the session is deleted or the server is gone.
 pub async fn follow(
-    client: &Client,
+    target: &mut Target,
     session_id: &str,
     since_ms: i64,
     out: &mut dyn Write,
@@ -32,8 +103,15 @@ pub async fn follow(
     let mut seen: HashSet<String> = HashSet::new();
     let mut unreachable_since: Option<Instant> = None;
     loop {
-        match EventStream::connect(client).await {
-            Ok(mut stream) => {
+        let connected = match target.client().await {
+            Some(client) => EventStream::connect(client)
+                .await
+                .map(|stream| (client, stream))
+                .map_err(|_| ()),
+            None => Err(()),
+        };
+        match connected {
+            Ok((client, mut stream)) => {
                 unreachable_since = None;
                 // Catch up on what happened while not connected (the prompt may have been sent
                 // before the stream was open).
@@ -98,10 +176,7 @@ pub async fn follow(
             Err(_) => {
                 let since = *unreachable_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > SERVER_GONE_AFTER {
-                    return Err(format!(
-                        "the OpenCode server at {} is gone",
-                        client.base_url()
-                    ));
+                    return Err(format!("the OpenCode server {} is gone", target.describe()));
                 }
             }
         }

@@ -145,15 +145,28 @@ impl OpenCodeAgent {
             ao_core::agent::AGENT_HELPER_SUBCOMMAND.into(),
             AGENT_NAME.into(),
             FOLLOW_HELPER.into(),
-            "--url".into(),
-            server.url.clone(),
             "--session".into(),
             id.to_string(),
-            "--password-file".into(),
-            server.password_file.to_string_lossy().into_owned(),
             "--since".into(),
             since_ms.to_string(),
         ];
+        if server.pid == 0 {
+            // A server someone else runs: its URL and password never change under ao.
+            args.extend([
+                "--url".into(),
+                server.url.clone(),
+                "--password-file".into(),
+                server.password_file.to_string_lossy().into_owned(),
+            ]);
+        } else {
+            // A server ao started: the follower finds it, and each new one, through its record.
+            args.extend([
+                "--home".into(),
+                self.settings().home.root().to_string_lossy().into_owned(),
+                "--project".into(),
+                rec.address.project.clone(),
+            ]);
+        }
         // Neither is a secret: a name, and the path of public certificates.
         if let Some(username) = &server.username {
             args.extend(["--username".into(), username.clone()]);
@@ -203,14 +216,17 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Runs one of the plugin's helper processes, from the arguments after
-/// `ao agent-helper opencode`: `follow --url URL --session ID --password-file FILE --since MS`
-/// runs the follower of a process-runtime session, writing to standard output until the session is
-/// deleted or its server is gone.
+/// `ao agent-helper opencode`: `follow --session ID --since MS` and either `--home DIR --project
+/// NAME` (a server ao started, found through its record in the store under that state home) or
+/// `--url URL --password-file FILE` (a server someone else runs) runs the follower of a
+/// process-runtime session, writing to standard output until the session is deleted or its server
+/// is gone.
 pub async fn run_helper(args: &[String]) -> Result<(), String> {
     let usage = || {
         format!(
-            "usage: ao {} {AGENT_NAME} {FOLLOW_HELPER} --url URL --session ID --password-file FILE \
-             [--since MS] [--username NAME] [--ca-file PEM]",
+            "usage: ao {} {AGENT_NAME} {FOLLOW_HELPER} --session ID [--since MS] \
+             (--home DIR --project NAME | --url URL --password-file FILE [--username NAME] \
+             [--ca-file PEM])",
             ao_core::agent::AGENT_HELPER_SUBCOMMAND
         )
     };
@@ -227,6 +243,18 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
         Some(ms) => ms.parse().map_err(|_| usage())?,
         None => 0,
     };
+    let session = flag("--session")?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if let Some(home) = flags.get("--home") {
+        let store = ao_core::store::Store::open(&ao_core::home::StateHome::at(home).store_path())
+            .map_err(|e| e.to_string())?;
+        let mut target = follow::Target::recorded(
+            store.plugin_state(AGENT_NAME),
+            server::key(flag("--project")?),
+        );
+        return follow::follow(&mut target, session, since, &mut out).await;
+    }
     let password_file = Path::new(flag("--password-file")?);
     let password = std::fs::read_to_string(password_file)
         .map_err(|e| format!("cannot read {}: {e}", password_file.display()))?;
@@ -250,9 +278,7 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
         }
     }
     .map_err(|e| e.to_string())?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    follow::follow(&client, flag("--session")?, since, &mut out).await
+    follow::follow(&mut follow::Target::Fixed(client), session, since, &mut out).await
 }
 
 /// What the plugin's unit tests of its memories share.

@@ -126,6 +126,7 @@ pub fn url_record(
         username: (server.username != crate::client::DEFAULT_USERNAME)
             .then(|| server.username.clone()),
         ca_file: server.ca_file.clone(),
+        starting: false,
     })
 }
 

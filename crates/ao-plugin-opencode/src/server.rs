@@ -3,9 +3,10 @@
 //!
 //! Theory of operation. The server runs detached from `ao` (its own session and process group) on
 //! 127.0.0.1 with a port it picks itself (`--port 0`; ao reads the port from the line the server
-//! prints, so no other program can take it in between), with a random password in its environment
-//! and the project's OpenCode settings in `OPENCODE_CONFIG_CONTENT`. Its pid, start time, port and
-//! the path of its password file (0600) are kept in the session store; a later `ao` reuses the
+//! prints, so no other program can take it in between), with a random password, new for each
+//! start, in its environment and the project's OpenCode settings in `OPENCODE_CONFIG_CONTENT`. Its pid, start time, port and
+//! the path of its password file (0600) are kept in the session store (from the moment it is
+//! spawned, before it answers: see [`ServerRecord::starting`]); a later `ao` reuses the
 //! server after a health check with short timeouts (a fresh server accepts connections before it
 //! answers them) and starts a new one when the old one is gone. A file lock per project keeps two
 //! `ao spawn` started at once from starting two servers. ao's own requests to it never go through a
@@ -40,7 +41,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
 const HEALTH_RETRY_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// What the store keeps about a project's server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerRecord {
     /// The server's pid.
     pub pid: u32,
@@ -69,10 +70,17 @@ pub struct ServerRecord {
     /// checked against (`server.caFile`), for the follower and the TUI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// Set while the server starts, before it has said its port (`url` is then empty): recorded
+    /// before ao waits for it, so that an `ao` interrupted meanwhile (Ctrl-C, SIGKILL) leaves no
+    /// server, holding a password, that nothing finds. No client talks to such a record's
+    /// server; `ao kill` and the next start stop it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub starting: bool,
 }
 
 impl ServerRecord {
-    fn identity(&self) -> ProcessIdentity {
+    /// The process that runs here for it: the server's, or its tunnel's ssh master.
+    pub(crate) fn identity(&self) -> ProcessIdentity {
         ProcessIdentity {
             pid: self.pid,
             start_time: self.start_time,
@@ -167,6 +175,7 @@ impl Servers {
             return Ok(None);
         };
         let rec = match &cx.project.location {
+            _ if rec.starting => return Ok(None),
             // The tunnel is what runs here: one that died is opened again.
             Location::Ssh(_) => self.tunnel(cx, rec).await?,
             _ if !rec.identity().is_alive() => return Ok(None),
@@ -182,16 +191,30 @@ impl Servers {
     async fn tunnel(
         &self,
         cx: &ProjectContext<'_>,
-        mut rec: ServerRecord,
+        rec: ServerRecord,
     ) -> Result<ServerRecord, AgentError> {
         if rec.identity().is_alive() {
             return Ok(rec);
         }
-        let (Location::Ssh(dest), Some(server)) = (&cx.project.location, &rec.remote) else {
+        let (Location::Ssh(dest), Some(_)) = (&cx.project.location, &rec.remote) else {
             return Ok(rec);
         };
         let _timed = ao_core::timing::phase(|| "ssh tunnel re-opened".into());
         let host = remote::host(&self.settings, dest)?;
+        // One `ao` at a time opens the host's tunnel again; the others then find it in the record.
+        let _lock = {
+            let host = host.clone();
+            unblock(move || host.lock("tunnel"))
+                .await
+                .map_err(remote::ssh_error)?
+        };
+        let mut rec = self.record(cx).await?.unwrap_or(rec);
+        let Some(server) = rec.remote.clone() else {
+            return Ok(rec);
+        };
+        if rec.identity().is_alive() {
+            return Ok(rec);
+        }
         let (master, port) = remote::reopen(host, port_of(&rec.url), server.port).await?;
         rec.pid = master.pid;
         rec.start_time = master.start_time;
@@ -210,6 +233,8 @@ impl Servers {
             return Ok(ServerState::Gone);
         };
         let rec = match &cx.project.location {
+            // One whose start was cut short: nothing to talk to (the next start stops it).
+            _ if rec.starting => return Ok(ServerState::Gone),
             Location::Ssh(_) => self.tunnel(cx, rec).await?,
             _ if !rec.identity().is_alive() => return Ok(ServerState::Gone),
             _ => rec,
@@ -353,38 +378,32 @@ impl Servers {
         }
     }
 
-    /// Starts the project's server. A restarted server takes its predecessor's port and password
-    /// when it can, so that the TUIs and followers still pointed at it find it again.
+    /// Starts the project's server, with a new password: one that outlived its server could
+    /// be sent, by a TUI or a follower still pointed at the old port, to whoever binds that port
+    /// next. A local server takes a port of its own; ao's followers find it through the record.
     async fn start(&self, cx: &ProjectContext<'_>) -> Result<(ServerRecord, Client), AgentError> {
-        let previous = self.record(cx).await?;
-        let old_password = previous
-            .as_ref()
-            .and_then(|r| r.password().ok())
-            .filter(|p| p.len() >= 32);
-        let password = old_password.unwrap_or_else(|| {
+        let password: String = {
             let mut rng = rand::rng();
             (0..32)
                 .map(|_| format!("{:02x}", rng.random::<u8>()))
                 .collect()
-        });
+        };
+        let previous = self.record(cx).await?;
         if let Location::Ssh(dest) = &cx.project.location {
             return self
                 .start_remote(cx, dest, previous.as_ref(), &password)
                 .await;
         }
-        let old_port = previous.as_ref().and_then(|r| port_of(&r.url));
-        if let Some(port) = old_port {
-            if let Ok(up) = self.start_on(cx, port, &password).await {
-                return Ok(up);
-            }
+        // A server whose start an interrupted `ao` left behind.
+        if let Some(orphan) = previous.filter(|r| r.starting) {
+            stop_server(orphan.identity()).await;
         }
-        self.start_on(cx, 0, &password).await
+        self.start_on(cx, &password).await
     }
 
     async fn start_on(
         &self,
         cx: &ProjectContext<'_>,
-        port: u16,
         password: &str,
     ) -> Result<(ServerRecord, Client), AgentError> {
         let project = cx.project;
@@ -399,7 +418,7 @@ impl Servers {
             "--hostname".into(),
             "127.0.0.1".into(),
             "--port".into(),
-            port.to_string(),
+            "0".into(),
         ];
         if self.settings.pure {
             args.push("--pure".into());
@@ -428,6 +447,25 @@ impl Servers {
             ))
         })?;
 
+        // Recorded before waiting for it: see `ServerRecord::starting`.
+        let mut rec = ServerRecord {
+            pid: id.pid,
+            start_time: id.start_time,
+            url: String::new(),
+            password_file,
+            started_at_ms,
+            config_fingerprint: config_fingerprint(project),
+            remote: None,
+            username: None,
+            ca_file: None,
+            starting: true,
+        };
+        if let Err(e) = cx.state.set(&key(&project.name), rec.clone()).await {
+            stop_server(id).await;
+            return Err(e.into());
+        }
+        ao_core::fault::crash_point(ao_core::fault::SERVER_STARTING);
+
         let deadline = Instant::now() + START_DEADLINE;
         let url = loop {
             if let Some(url) = listening_url(&log, offset) {
@@ -451,17 +489,8 @@ impl Servers {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        let rec = ServerRecord {
-            pid: id.pid,
-            start_time: id.start_time,
-            url,
-            password_file,
-            started_at_ms,
-            config_fingerprint: config_fingerprint(project),
-            remote: None,
-            username: None,
-            ca_file: None,
-        };
+        rec.url = url;
+        rec.starting = false;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let client = match wait_healthy(&rec, remaining).await {
             Ok(c) => c,
@@ -522,6 +551,7 @@ impl Servers {
             remote: Some(started.server.clone()),
             username: None,
             ca_file: None,
+            starting: false,
         };
         let stop_it = || remote::stop(host.clone(), started.server.pid, false);
         let client = match wait_healthy(&rec, remote::HEALTH_DEADLINE).await {

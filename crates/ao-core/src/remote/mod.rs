@@ -37,6 +37,35 @@ pub struct UrlServer {
     pub ca_file: Option<PathBuf>,
 }
 
+impl UrlServer {
+    /// Whether its password would cross a network unencrypted: a plain `http://` URL whose host
+    /// is not loopback (`localhost`, `127.0.0.0/8`, `::1`). A name other than `localhost` may
+    /// resolve anywhere, so it counts as not loopback.
+    pub fn sends_password_in_clear(&self) -> bool {
+        let Ok(url) = reqwest::Url::parse(&self.url) else {
+            return false;
+        };
+        if url.scheme() != "http" {
+            return false;
+        }
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+            Ok(std::net::IpAddr::V6(ip)) => {
+                ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+            Err(_) => {
+                let name = host.to_ascii_lowercase();
+                name == "localhost" || name.ends_with(".localhost")
+            }
+        };
+        !loopback
+    }
+}
+
 /// The basic-auth user name of a server at a URL when `server.username` is not set: OpenCode's
 /// default, which most servers keep (ao-core names no agent, but the default has to be some word).
 pub const DEFAULT_USERNAME: &str = "opencode";
@@ -152,5 +181,41 @@ impl Location {
     /// Whether the project's files are on another machine.
     pub fn is_remote(&self) -> bool {
         !matches!(self, Location::Local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_http_off_loopback_sends_the_password_in_clear() {
+        let at = |url: &str| UrlServer {
+            url: url.into(),
+            username: DEFAULT_USERNAME.into(),
+            password: PasswordSource::Env("P".into()),
+            ca_file: None,
+        };
+        for clear in [
+            "http://10.0.0.5:4096",
+            "http://box.example:4096",
+            "HTTP://box.example",
+            "http://[2001:db8::1]:80",
+            "http://127.0.0.1.nip.io",
+        ] {
+            assert!(at(clear).sends_password_in_clear(), "{clear}");
+        }
+        for safe in [
+            "https://box.example",
+            "http://127.0.0.1:4096",
+            "http://127.8.9.10",
+            "http://localhost:1",
+            "http://LOCALHOST",
+            "http://ao.localhost",
+            "http://[::1]:4096",
+            "http://[::ffff:127.0.0.1]:4096",
+        ] {
+            assert!(!at(safe).sends_password_in_clear(), "{safe}");
+        }
     }
 }

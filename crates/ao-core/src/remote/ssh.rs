@@ -6,7 +6,9 @@
 //! the state home's `ssh/`); everything after goes through that socket: commands (a `sh -c`
 //! script, whose secrets come on standard input, never in an argument) and local port forwards
 //! (`ssh -O forward -L 127.0.0.1:L:127.0.0.1:R`). The master is found again by its socket
-//! (`ssh -O check`); one that died is started again by the next caller that needs it.
+//! (`ssh -O check`); one that died is started again by the next caller that needs it, under a
+//! lock per host: two callers that started one each (the monitor and the dashboard) would remove
+//! each other's socket and leave a master that nothing finds.
 //! `BatchMode=yes` keeps ssh from ever asking a question on ao's terminal, and `ConnectTimeout`
 //! bounds how long an unreachable host can hold up a caller.
 //!
@@ -58,6 +60,8 @@ pub struct SshHost {
     destination: String,
     control_path: PathBuf,
     log: PathBuf,
+    dir: PathBuf,
+    id: String,
 }
 
 impl SshHost {
@@ -73,6 +77,8 @@ impl SshHost {
             destination: destination.0.clone(),
             control_path: dir.join(format!("{id}.sock")),
             log: dir.join(format!("{id}.log")),
+            dir,
+            id,
         })
     }
 
@@ -119,9 +125,22 @@ impl SshHost {
             .ok()
     }
 
+    /// Takes the host's lock `what` (`master`, or a caller's own name such as `tunnel`), waiting
+    /// until it is free; the kernel drops it with the returned file, or the process.
+    pub fn lock(&self, what: &str) -> Result<nix::fcntl::Flock<std::fs::File>, SshError> {
+        let path = self.dir.join(format!("{}.{what}.lock", self.id));
+        crate::home::lock_file(&path)
+            .map_err(|e| SshError::Local(format!("cannot lock {}: {e}", path.display())))
+    }
+
     /// The master's process, started when none runs. Fails with what ssh said when the host
     /// cannot be reached within [`CONNECT_TIMEOUT`].
     pub fn connect(&self) -> Result<ProcessIdentity, SshError> {
+        if let Some(id) = self.master().and_then(ProcessIdentity::of) {
+            return Ok(id);
+        }
+        let _lock = self.lock("master")?;
+        // Another caller may have started one while this one waited.
         if let Some(id) = self.master().and_then(ProcessIdentity::of) {
             return Ok(id);
         }
