@@ -171,3 +171,55 @@ fn an_agents_files_cannot_make_git_run_a_program_for_ao() {
     assert!(tree.join("notes.txt").exists());
     assert_eq!(ran(&markers), Vec::<String>::new(), "git ran a program");
 }
+
+#[test]
+fn a_state_home_the_person_made_keeps_its_mode_and_one_others_can_write_is_refused() {
+    let mut w = World::new(Scenario::new());
+    w.project("demo", &[]);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let ao = |home: &Path, args: &[&str]| {
+        w.ao_command(args)
+            .env("AO_HOME", home)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+
+    // Made by the person, 0755: used as it is.
+    let theirs = w.root().join("their-home");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = ao(&theirs, &["status"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(theirs.join("ao.db").exists());
+    assert_eq!(
+        mode(&theirs),
+        0o755,
+        "ao changed the mode of a home it did not make"
+    );
+
+    // Writable by others: refused, said why and how to fix it, and left as it is.
+    for (bits, who) in [(0o777, "every user"), (0o775, "its group")] {
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(bits)).unwrap();
+        for args in [&["status"][..], &["spawn", "demo", "hello"]] {
+            let out = ao(&theirs, args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "ao {args:?}: {err}");
+            assert!(
+                err.contains(&format!(
+                    "the state home {} can be written by {who}",
+                    theirs.display()
+                )),
+                "{err}"
+            );
+            assert!(err.contains("chmod go-w"), "{err}");
+            assert_eq!(mode(&theirs), bits);
+        }
+    }
+
+    // One ao makes itself is its user's alone.
+    let made = w.root().join("new/home");
+    let out = ao(&made, &["status"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&made), 0o700);
+}

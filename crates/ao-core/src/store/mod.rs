@@ -163,8 +163,9 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
+        // The store is at the root of the state home.
         if let Some(dir) = path.parent() {
-            crate::home::create_private_dir(dir)?;
+            crate::home::create_home_dir(dir)?;
         }
         let err = |source| Error::Store {
             path: path.to_path_buf(),
