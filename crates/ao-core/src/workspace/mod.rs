@@ -262,7 +262,72 @@ const REMOTE_GIT: &str = r#"d=$1; shift
 case $d in "~"|"~/"*) d=$HOME${d#"~"};; esac
 exec git -C "$d" "$@""#;
 
+/// The script that runs git in the work tree "$1" of the repository "$2" on a host as
+/// [`TreeGit`] does here: with the git directory that the repository keeps for the tree, once the
+/// tree's `.git` is seen to point there. Exits 3 when the tree is gone, 4 when the repository has
+/// no record of it, 5 (saying that git directory) when its `.git` points elsewhere.
+const REMOTE_TREE_GIT: &str = r#"d=$1 r=$2; shift 2
+case $d in "~"|"~/"*) d=$HOME${d#"~"};; esac
+case $r in "~"|"~/"*) r=$HOME${r#"~"};; esac
+real=$(cd "$d" 2>/dev/null && pwd -P) || exit 3
+common=$(git -C "$r" rev-parse --path-format=absolute --git-common-dir) || exit 6
+admin=
+for a in "$common"/worktrees/*; do
+  if [ "$(cat "$a/gitdir" 2>/dev/null)" = "$real/.git" ]; then admin=$(cd "$a" && pwd -P); break; fi
+done
+[ -n "$admin" ] || exit 4
+p=
+if [ -f "$real/.git" ] && [ ! -L "$real/.git" ]; then p=$(sed -n '1s/^gitdir: *//p' "$real/.git"); fi
+case $p in /*) ;; ?*) p=$real/$p;; esac
+if [ -z "$p" ] || [ "$(cd "$p" 2>/dev/null && pwd -P)" != "$admin" ]; then echo "$admin"; exit 5; fi
+exec git --git-dir="$admin" --work-tree="$real" -C "$real" "$@""#;
+
 impl GitHost<'_> {
+    /// `git args` in the work tree `dir` of the repository `repo`, checked as [`TreeGit::open`]
+    /// checks it, with [`NO_PROGRAMS`]: its standard output; `Ok(Err(_))` when ao must not run
+    /// git there.
+    fn tree_git(
+        &self,
+        repo: &Path,
+        dir: &Path,
+        args: &[&str],
+    ) -> Result<Result<String, TreeError>, WorkspaceError> {
+        match self {
+            GitHost::Local => match TreeGit::open(repo, dir) {
+                Ok(tree) => tree.git(args).map(Ok),
+                Err(e) => Ok(Err(e)),
+            },
+            GitHost::Ssh { host, .. } => {
+                let (dir_s, repo_s) = (dir.to_string_lossy(), repo.to_string_lossy());
+                let all = [&[dir_s.as_ref(), repo_s.as_ref()], &NO_PROGRAMS[..], args].concat();
+                let fail = |message: String| WorkspaceError {
+                    action: args.join(" "),
+                    message,
+                };
+                let out = host
+                    .run(REMOTE_TREE_GIT, &all, b"")
+                    .map_err(|e| fail(e.to_string()))?;
+                let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+                let (dir, repo) = (dir.to_path_buf(), repo.to_path_buf());
+                Ok(match out.status.code() {
+                    Some(0) => Ok(stdout),
+                    Some(3) => Err(TreeError::Gone { dir }),
+                    Some(4) => Err(TreeError::Unknown { dir, repo }),
+                    Some(5) => Err(TreeError::Moved {
+                        dir,
+                        git_dir: PathBuf::from(stdout.trim()),
+                        repo,
+                    }),
+                    _ => {
+                        return Err(fail(
+                            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                        ))
+                    }
+                })
+            }
+        }
+    }
+
     fn git(&self, dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
         match self {
             GitHost::Local => git(dir, args),
@@ -623,14 +688,11 @@ pub fn remove_worktree_on(
     }
     let commits = commits.unwrap_or(0);
     let status = ["status", "--porcelain", "--untracked-files=all"];
-    let changes = match host {
-        GitHost::Local => match TreeGit::open(repo, &wt.path) {
-            Ok(tree) => tree.git(&status)?,
-            // What ao cannot check may hold work: kept, even when forced (git refuses to remove
-            // a work tree whose `.git` points elsewhere, too).
-            Err(e) => return Ok(WorktreeFate::Kept(KeepReason::Unchecked(e.to_string()))),
-        },
-        GitHost::Ssh { .. } => host.git(&wt.path, &[&NO_PROGRAMS[..], &status].concat())?,
+    let changes = match host.tree_git(repo, &wt.path, &status)? {
+        Ok(changes) => changes,
+        // What ao cannot check may hold work: kept, even when forced (git refuses to remove a
+        // work tree whose `.git` points elsewhere, too).
+        Err(e) => return Ok(WorktreeFate::Kept(KeepReason::Unchecked(e.to_string()))),
     };
     let changed = changes.lines().filter(|l| !l.trim().is_empty()).count();
     if !force {
@@ -751,6 +813,66 @@ pub(crate) mod tests {
         let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q"];
         all.extend_from_slice(args);
         git(dir, &all).unwrap();
+    }
+
+    #[test]
+    fn the_hosts_script_checks_a_work_tree_as_tree_git_does() {
+        let tmp = repo();
+        let r = tmp.path().join("repo");
+        let wt = create_worktree(&r, &tmp.path().join("wt/a"), "a", None).unwrap();
+        std::fs::write(wt.path.join("f.txt"), "x").unwrap();
+        // What ssh runs on the host, run here.
+        let run = |dir: &Path| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(REMOTE_TREE_GIT)
+                .arg("sh")
+                .arg(dir)
+                .arg(&r)
+                .args(NO_PROGRAMS)
+                .args(["status", "--porcelain"])
+                .output()
+                .unwrap()
+        };
+        let out = run(&wt.path);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "?? f.txt\n");
+        let admin = TreeGit::open(&r, &wt.path).unwrap().git_dir().to_path_buf();
+
+        // The tree's .git points at a git directory whose config runs a program.
+        let evil = tmp.path().join("evil");
+        git(tmp.path(), &["init", "-q", &evil.to_string_lossy()]).unwrap();
+        let marker = tmp.path().join("ran");
+        let hook = tmp.path().join("fsmonitor");
+        std::fs::write(&hook, format!("#!/bin/sh\ntouch '{}'\n", marker.display())).unwrap();
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        git(
+            &evil,
+            &["config", "core.fsmonitor", &hook.to_string_lossy()],
+        )
+        .unwrap();
+        let evil_git = format!("gitdir: {}\n", evil.join(".git").display());
+        std::fs::write(wt.path.join(".git"), evil_git).unwrap();
+        let out = run(&wt.path);
+        assert_eq!(out.status.code(), Some(5), "{out:?}");
+        assert_eq!(
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+            admin
+        );
+        assert!(matches!(
+            TreeGit::open(&r, &wt.path),
+            Err(TreeError::Moved { git_dir, .. }) if git_dir == admin
+        ));
+        assert!(!marker.exists(), "git ran the tree's fsmonitor");
+
+        assert_eq!(run(&tmp.path().join("wt/none")).status.code(), Some(3));
+        std::fs::remove_dir_all(&admin).unwrap();
+        assert_eq!(run(&wt.path).status.code(), Some(4));
+        assert!(matches!(
+            TreeGit::open(&r, &wt.path),
+            Err(TreeError::Unknown { .. })
+        ));
     }
 
     #[test]
