@@ -151,7 +151,8 @@ impl SessionManager {
                 rec.workspace.display()
             )));
         };
-        if !rec.workspace.join(".git").exists() {
+        // A tree whose `.git` alone is gone is not: `WorkTree::open` says what is wrong with it.
+        if !rec.workspace.exists() {
             return Err(Error::Usage(format!(
                 "the work tree of {} ({}) is gone (removed by hand, or by `ao kill`); its \
                  committed work is still on branch {branch}, and `ao restore {}` brings the \

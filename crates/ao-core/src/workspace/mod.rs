@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 mod changes;
 
@@ -171,16 +171,12 @@ impl TreeGit {
 /// The git directory that the work trees of the repository at `repo` share, asked of git once per
 /// repository and process (the repository is the person's own, so git runs there as it is).
 fn common_dir(repo: &Path) -> Result<PathBuf, TreeError> {
-    static KNOWN: Mutex<Option<HashMap<PathBuf, PathBuf>>> = Mutex::new(None);
+    static KNOWN: LazyLock<Mutex<HashMap<PathBuf, PathBuf>>> = LazyLock::new(Default::default);
     let fail = |message: String| TreeError::Repo {
         repo: repo.to_path_buf(),
         message,
     };
-    if let Some(dir) = KNOWN
-        .lock()
-        .ok()
-        .and_then(|known| known.as_ref()?.get(repo).cloned())
-    {
+    if let Some(dir) = KNOWN.lock().ok().and_then(|k| k.get(repo).cloned()) {
         return Ok(dir);
     }
     let out = git(
@@ -192,9 +188,7 @@ fn common_dir(repo: &Path) -> Result<PathBuf, TreeError> {
         .canonicalize()
         .map_err(|e| fail(e.to_string()))?;
     if let Ok(mut known) = KNOWN.lock() {
-        known
-            .get_or_insert_with(HashMap::new)
-            .insert(repo.to_path_buf(), dir.clone());
+        known.insert(repo.to_path_buf(), dir.clone());
     }
     Ok(dir)
 }
