@@ -169,6 +169,11 @@ fn an_agents_files_cannot_make_git_run_a_program_for_ao() {
     let out = w.ao_ok(&["kill", "--force", &id]);
     assert!(out.contains("kept its work tree"), "{out}");
     assert!(tree.join("notes.txt").exists());
+
+    // A tree whose `.git` is deleted is not read either (git would look for one further up).
+    std::fs::remove_file(tree.join(".git")).unwrap();
+    let err = w.ao_fails(&["diff", &id], 2);
+    assert!(err.contains(moved), "{err}");
     assert_eq!(ran(&markers), Vec::<String>::new(), "git ran a program");
 }
 
