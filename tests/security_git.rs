@@ -202,6 +202,11 @@ fn a_state_home_the_person_made_keeps_its_mode_and_one_others_can_write_is_refus
         0o755,
         "ao changed the mode of a home it did not make"
     );
+    assert_eq!(
+        mode(&theirs.join("ao.db")),
+        0o600,
+        "what ao makes in it is private"
+    );
 
     // Writable by others: refused, said why and how to fix it, and left as it is.
     for (bits, who) in [(0o777, "every user"), (0o775, "its group")] {

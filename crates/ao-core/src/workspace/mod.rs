@@ -15,6 +15,7 @@
 //! switched off ([`NO_PROGRAMS`]).
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{LazyLock, Mutex};
@@ -423,7 +424,11 @@ fn lock_worktrees(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, Worksp
         action: "worktree".into(),
         message,
     };
-    std::fs::create_dir_all(dir)
+    // 0700, as what ao makes in the state home is: the agents' files are the person's alone.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
         .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     // Session names start with a letter or digit, so no work tree is ever called this.
     let path = dir.join(".lock");
@@ -874,6 +879,14 @@ pub(crate) mod tests {
         let tmp = repo();
         let r = tmp.path().join("repo");
         let clean = create_worktree(&r, &tmp.path().join("wt/a"), "a", None).unwrap();
+        let mode = std::fs::metadata(tmp.path().join("wt"))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o700,
+            "the directory of work trees is private"
+        );
         assert_eq!(remove_worktree_if_clean(&r, &clean).unwrap(), None);
         assert!(!clean.path.exists());
 
