@@ -187,7 +187,7 @@ pub fn state_home(home: &StateHome) -> Check {
         "make {} a writable directory, or set AO_HOME to one",
         root.display()
     );
-    if let Err(e) = crate::home::create_private_dir(root) {
+    if let Err(e) = crate::home::create_home_dir(root) {
         return Check::fail("state home", e.to_string(), fix);
     }
     let probe = root.join(format!(".doctor-{}", std::process::id()));

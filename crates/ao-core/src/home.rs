@@ -2,6 +2,10 @@
 //!
 //! `$AO_HOME`, else `$XDG_DATA_HOME/ao`, else `~/.local/share/ao`. Secrets live in `secrets/`,
 //! a 0700 directory of 0600 files, and never on a command line.
+//!
+//! ao creates the state home 0700. One the person made keeps its mode (ao does not change it
+//! behind their back), unless other users could write in it: then ao refuses to use it, since
+//! they could replace its store, its secrets or the work trees in it.
 
 use std::fs;
 use std::io::Write;
@@ -31,6 +35,9 @@ impl StateHome {
                 "cannot find a state home: set AO_HOME (or HOME) to a writable directory".into(),
             ));
         };
+        if root.exists() {
+            check_home_dir(&root)?;
+        }
         Ok(StateHome::at(root))
     }
 
@@ -125,6 +132,37 @@ pub fn lock_file(path: &Path) -> std::io::Result<nix::fcntl::Flock<fs::File>> {
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e.into())
 }
 
+/// Makes sure the state home's own directory `dir` is there: created 0700 when it is not; left
+/// as the person made it when it is, unless other users can write in it (refused, saying how to
+/// fix it).
+pub fn create_home_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return create_private_dir(dir);
+    }
+    check_home_dir(dir)
+}
+
+/// Refuses a state home that users other than its owner can write in.
+fn check_home_dir(dir: &Path) -> Result<()> {
+    let meta = fs::metadata(dir).map_err(|e| Error::io("cannot read directory", dir, e))?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if meta.is_dir() && mode & 0o022 != 0 {
+        let who = if mode & 0o002 != 0 {
+            "every user"
+        } else {
+            "its group"
+        };
+        return Err(Error::Usage(format!(
+            "the state home {} can be written by {who} (mode {mode:04o}), who could replace \
+             ao's store, secrets and work trees there; make it yours alone (`chmod go-w {}`), or \
+             set AO_HOME to a directory that is",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Creates a directory (and its parents) and makes sure it is mode 0700.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
@@ -145,6 +183,34 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_home_ao_makes_is_private_one_the_person_made_keeps_its_mode_unless_others_can_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let made = tmp.path().join("made/by/ao");
+        create_home_dir(&made).unwrap();
+        assert_eq!(mode(&made), 0o700);
+
+        let theirs = tmp.path().join("theirs");
+        fs::DirBuilder::new().mode(0o755).create(&theirs).unwrap();
+        fs::set_permissions(&theirs, fs::Permissions::from_mode(0o755)).unwrap();
+        create_home_dir(&theirs).unwrap();
+        assert_eq!(mode(&theirs), 0o755, "left as the person made it");
+
+        for (bits, who) in [(0o777, "every user"), (0o775, "its group")] {
+            fs::set_permissions(&theirs, fs::Permissions::from_mode(bits)).unwrap();
+            let err = create_home_dir(&theirs).unwrap_err();
+            assert!(err.is_usage(), "{err}");
+            let text = err.to_string();
+            assert!(text.contains(&format!("can be written by {who}")), "{text}");
+            assert!(text.contains("chmod go-w"), "{text}");
+            assert_eq!(mode(&theirs), bits, "not changed behind their back");
+        }
+    }
 
     #[test]
     fn secrets_are_private() {

@@ -61,6 +61,7 @@ pub fn keep_reason(r: &KeepReason) -> String {
         KeepReason::OnServer => {
             "on a server ao does not run, ao cannot see whether it holds work".into()
         }
+        KeepReason::Unchecked(why) => format!("ao cannot check it for work: {why}"),
     }
 }
 
@@ -84,7 +85,10 @@ pub fn killed(k: &Killed) -> String {
             k.id, ws.branch
         ),
         WorktreeFate::Kept(reason) => {
-            let then = if k.purged {
+            let then = if let KeepReason::Unchecked(_) = reason {
+                "  ao leaves it to you: look at it, then delete it yourself or point its .git back"
+                    .to_string()
+            } else if k.purged {
                 format!(
                     "  to delete it: git -C {} worktree remove --force {path}",
                     ws.repo.display()

@@ -17,7 +17,7 @@ use crate::blocking::unblock;
 use crate::clock::EpochMillis;
 use crate::error::{Error, Result};
 use crate::session::SessionRecord;
-use crate::workspace::{self, FileChange, GitCommand};
+use crate::workspace::{self, FileChange, GitCommand, TreeGit};
 
 /// The file in a session's directory that keeps its count of changed files.
 const CACHE_FILE: &str = "changes.json";
@@ -29,7 +29,8 @@ struct Counted {
     files_changed: usize,
 }
 
-/// Where a session's work tree is and what its changes are counted from.
+/// Where a session's work tree is and what its changes are counted from, as the session's record
+/// says: [`WorkTree::open`] checks it before git runs there.
 #[derive(Debug, Clone)]
 struct WorkTree {
     repo: PathBuf,
@@ -38,31 +39,42 @@ struct WorkTree {
     start: Option<String>,
 }
 
+/// A work tree that ao checked and runs git in.
+struct Opened {
+    tree: TreeGit,
+    repo: PathBuf,
+    recorded_base: Option<String>,
+    start: Option<String>,
+}
+
 impl WorkTree {
+    /// The work tree with the git directory ao made for it; an error a person can act on when its
+    /// `.git` points elsewhere (git would do what that directory's config says). Blocks.
+    fn open(self) -> Result<Opened> {
+        let tree = TreeGit::open(&self.repo, &self.dir).map_err(|e| Error::Usage(e.to_string()))?;
+        Ok(Opened {
+            tree,
+            repo: self.repo,
+            recorded_base: self.recorded_base,
+            start: self.start,
+        })
+    }
+}
+
+impl Opened {
     fn base(&self) -> std::result::Result<String, workspace::WorkspaceError> {
         workspace::resolve_base(
             &self.repo,
-            &self.dir,
+            &self.tree,
             self.recorded_base.as_deref(),
             self.start.as_deref(),
         )
     }
 }
 
-/// The git directory of a linked work tree, from its `.git` file.
-fn git_dir(work_tree: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(work_tree.join(".git")).ok()?;
-    let dir = PathBuf::from(text.strip_prefix("gitdir:")?.trim());
-    Some(if dir.is_relative() {
-        work_tree.join(dir)
-    } else {
-        dir
-    })
-}
-
-/// What must stay the same for a remembered count to stay true; `None` without a work tree.
-fn fingerprint(wt: &WorkTree, last_activity: Option<EpochMillis>) -> Option<String> {
-    let git = git_dir(&wt.dir)?;
+/// What must stay the same for a remembered count to stay true.
+fn fingerprint(wt: &Opened, last_activity: Option<EpochMillis>) -> String {
+    let git = wt.tree.git_dir();
     let modified = |p: PathBuf| {
         std::fs::metadata(p)
             .and_then(|m| m.modified())
@@ -70,12 +82,12 @@ fn fingerprint(wt: &WorkTree, last_activity: Option<EpochMillis>) -> Option<Stri
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_nanos())
     };
-    Some(format!(
+    format!(
         "{:?}|{last_activity:?}|{:?}|{:?}",
         wt.recorded_base,
         modified(git.join("index")),
         modified(git.join("logs/HEAD"))
-    ))
+    )
 }
 
 /// A session's count of changed files as the cache knows it.
@@ -83,26 +95,28 @@ enum Remembered {
     /// The count (`None`: no work tree to count in).
     Known(Option<usize>),
     /// To count again with git, then remember under this fingerprint.
-    Stale(WorkTree, String),
+    Stale(Box<Opened>, String),
 }
 
-/// The count remembered in `cache`, if its fingerprint still holds.
+/// The count remembered in `cache`, if its fingerprint still holds; unknown for a work tree that
+/// ao does not run git in.
 fn remembered(wt: WorkTree, last_activity: Option<EpochMillis>, cache: &Path) -> Remembered {
-    let Some(fingerprint) = fingerprint(&wt, last_activity) else {
+    let Ok(wt) = wt.open() else {
         return Remembered::Known(None);
     };
+    let fingerprint = fingerprint(&wt, last_activity);
     let stored: Option<Counted> = std::fs::read(cache)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     match stored.filter(|c| c.fingerprint == fingerprint) {
         Some(c) => Remembered::Known(Some(c.files_changed)),
-        None => Remembered::Stale(wt, fingerprint),
+        None => Remembered::Stale(Box::new(wt), fingerprint),
     }
 }
 
 /// Counts the changed files with git and remembers the count in `cache`.
-fn count_again(wt: &WorkTree, fingerprint: String, cache: &Path) -> Option<usize> {
-    let n = workspace::count_changed(&wt.dir, &wt.base().ok()?).ok()?;
+fn count_again(wt: &Opened, fingerprint: String, cache: &Path) -> Option<usize> {
+    let n = workspace::count_changed(&wt.tree, &wt.base().ok()?).ok()?;
     // A cache that cannot be written costs git next time, nothing more; written whole, then
     // renamed, so a reader never sees half of it.
     if let Ok(text) = serde_json::to_vec(&Counted {
@@ -137,7 +151,8 @@ impl SessionManager {
                 rec.workspace.display()
             )));
         };
-        if !rec.workspace.join(".git").exists() {
+        // A tree whose `.git` alone is gone is not: `WorkTree::open` says what is wrong with it.
+        if !rec.workspace.exists() {
             return Err(Error::Usage(format!(
                 "the work tree of {} ({}) is gone (removed by hand, or by `ao kill`); its \
                  committed work is still on branch {branch}, and `ao restore {}` brings the \
@@ -199,7 +214,11 @@ impl SessionManager {
     /// Every file the session changed against its base, committed or not.
     pub(super) async fn files_of(&self, rec: &SessionRecord) -> Result<Vec<FileChange>> {
         let wt = self.work_tree(rec)?;
-        Ok(unblock(move || workspace::changed_files(&wt.dir, &wt.base()?)).await?)
+        unblock(move || {
+            let wt = wt.open()?;
+            Ok(workspace::changed_files(&wt.tree, &wt.base()?)?)
+        })
+        .await
     }
 
     /// The `git diff` that shows a session's changes against its base, committed and not, with
@@ -208,6 +227,10 @@ impl SessionManager {
         let rec = self.resolve_one(target).await?;
         let wt = self.work_tree(&rec)?;
         let extra = extra.to_vec();
-        Ok(unblock(move || workspace::diff_command(&wt.dir, &wt.base()?, &extra)).await?)
+        unblock(move || {
+            let wt = wt.open()?;
+            Ok(workspace::diff_command(&wt.tree, &wt.base()?, &extra)?)
+        })
+        .await
     }
 }

@@ -100,14 +100,16 @@ impl SessionManager {
                 let (wt, base) = unblock(move || {
                     // The fork counts its changes from where the source started, so that its
                     // files hold the source's work too.
-                    let base =
-                        match recorded {
-                            Some(b) => Some(b),
-                            None if from.path.join(".git").exists() => Some(
-                                workspace::resolve_base(&repo, &from.path, None, start.as_deref())?,
-                            ),
-                            None => None,
-                        };
+                    let base = match recorded {
+                        Some(b) => Some(b),
+                        None if from.path.exists() => Some(workspace::resolve_base(
+                            &repo,
+                            &workspace::TreeGit::open(&repo, &from.path)?,
+                            None,
+                            start.as_deref(),
+                        )?),
+                        None => None,
+                    };
                     let wt =
                         workspace::fork_worktree(&repo, &from.path, &from.branch, &dir, &name)?;
                     Ok::<_, workspace::WorkspaceError>((wt, base))

@@ -5,6 +5,7 @@
 //! mode with a busy timeout, and names are handed out inside an immediate transaction, so that ten
 //! `ao spawn` started at once get ten distinct sessions and no error.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -163,8 +164,21 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
+        // The store is at the root of the state home, which may be a directory the person made
+        // that others can read: a new store is made 0600 first (SQLite gives its -wal and -shm
+        // files the mode of the database), never changing one that is there.
         if let Some(dir) = path.parent() {
-            crate::home::create_private_dir(dir)?;
+            crate::home::create_home_dir(dir)?;
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("cannot create", path, e)),
         }
         let err = |source| Error::Store {
             path: path.to_path_buf(),

@@ -7,12 +7,12 @@
 //! this is safe while the agent works; the only trace is blob objects in the repository, which
 //! git's garbage collection takes back.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde::Serialize;
 
-use super::{git, git_with, WorkspaceError};
+use super::{git, run, TreeGit, WorkspaceError, NO_DIFF_PROGRAMS};
 
 /// One file a session changed against its base.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,7 +32,7 @@ pub struct FileChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitCommand {
     /// The work tree.
-    pub dir: PathBuf,
+    pub tree: TreeGit,
     /// git's arguments.
     pub args: Vec<String>,
 }
@@ -40,39 +40,36 @@ pub struct GitCommand {
 impl GitCommand {
     /// The command, ready to run.
     pub fn to_command(&self) -> Command {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(&self.dir).args(&self.args);
+        let mut cmd = self.tree.command();
+        cmd.args(&self.args);
         cmd
     }
 }
 
-/// git in `dir` with its index replaced by `index`.
-fn git_with_index(dir: &Path, index: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
-    let mut cmd = Command::new("git");
+/// git in the work tree `tree` with its index replaced by `index`.
+fn git_with_index(tree: &TreeGit, index: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
+    let mut cmd = tree.command();
     cmd.env("GIT_INDEX_FILE", index);
-    git_with(cmd, dir, args)
+    run(cmd, args)
 }
 
-/// The tree of everything in the work tree at `dir` that git does not ignore, as it is now.
-pub(super) fn snapshot_tree(dir: &Path) -> Result<String, WorkspaceError> {
+/// The tree of everything in the work tree that git does not ignore, as it is now.
+pub(super) fn snapshot_tree(tree: &TreeGit) -> Result<String, WorkspaceError> {
     let fail = |message: String| WorkspaceError {
         action: "snapshot".into(),
         message,
     };
-    let index = git(
-        dir,
-        &["rev-parse", "--path-format=absolute", "--git-path", "index"],
-    )?;
+    let index = tree.git_dir().join("index");
     let temp = tempfile::NamedTempFile::new()
         .map_err(|e| fail(format!("cannot create a temporary index: {e}")))?;
     // Starting from the real index lets git skip hashing the files it knows unchanged.
-    match std::fs::copy(index.trim(), temp.path()) {
+    match std::fs::copy(&index, temp.path()) {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(fail(format!("cannot copy {}: {e}", index.trim()))),
+        Err(e) => return Err(fail(format!("cannot copy {}: {e}", index.display()))),
     }
-    git_with_index(dir, temp.path(), &["add", "--all", "--", "."])?;
-    Ok(git_with_index(dir, temp.path(), &["write-tree"])?
+    git_with_index(tree, temp.path(), &["add", "--all", "--", "."])?;
+    Ok(git_with_index(tree, temp.path(), &["write-tree"])?
         .trim()
         .to_string())
 }
@@ -82,7 +79,7 @@ pub(super) fn snapshot_tree(dir: &Path) -> Result<String, WorkspaceError> {
 /// `defaultBranch`, or the project's HEAD).
 pub fn resolve_base(
     repo: &Path,
-    dir: &Path,
+    tree: &TreeGit,
     recorded: Option<&str>,
     start: Option<&str>,
 ) -> Result<String, WorkspaceError> {
@@ -90,7 +87,8 @@ pub fn resolve_base(
         return Ok(base.to_string());
     }
     let start = git(repo, &["rev-parse", start.unwrap_or("HEAD")])?;
-    Ok(git(dir, &["merge-base", "HEAD", start.trim()])?
+    Ok(tree
+        .git(&["merge-base", "HEAD", start.trim()])?
         .trim()
         .to_string())
 }
@@ -100,16 +98,18 @@ fn paths(text: &str) -> impl Iterator<Item = &str> {
     text.split('\0').filter(|p| !p.is_empty())
 }
 
-/// Every file the work tree at `dir` changed against `base`, committed or not, by path.
-pub fn changed_files(dir: &Path, base: &str) -> Result<Vec<FileChange>, WorkspaceError> {
-    let tree = snapshot_tree(dir)?;
-    let numstat = git(
-        dir,
-        &["diff", "--numstat", "-z", "--no-renames", base, &tree],
-    )?;
-    let uncommitted = git(
-        dir,
-        &["diff", "--name-only", "-z", "--no-renames", "HEAD", &tree],
+/// `git diff` of `args` in the work tree, with [`NO_DIFF_PROGRAMS`] before them.
+fn diff(tree: &TreeGit, args: &[&str]) -> Result<String, WorkspaceError> {
+    tree.git(&[&["diff"], &NO_DIFF_PROGRAMS[..], args].concat())
+}
+
+/// Every file the work tree changed against `base`, committed or not, by path.
+pub fn changed_files(tree: &TreeGit, base: &str) -> Result<Vec<FileChange>, WorkspaceError> {
+    let snapshot = snapshot_tree(tree)?;
+    let numstat = diff(tree, &["--numstat", "-z", "--no-renames", base, &snapshot])?;
+    let uncommitted = diff(
+        tree,
+        &["--name-only", "-z", "--no-renames", "HEAD", &snapshot],
     )?;
     let uncommitted: std::collections::BTreeSet<&str> = paths(&uncommitted).collect();
     // Each record is `added<TAB>removed<TAB>path`, `-` for both counts when binary.
@@ -127,28 +127,31 @@ pub fn changed_files(dir: &Path, base: &str) -> Result<Vec<FileChange>, Workspac
         .collect())
 }
 
-/// How many files the work tree at `dir` changed against `base`, committed or not.
-pub fn count_changed(dir: &Path, base: &str) -> Result<usize, WorkspaceError> {
-    let tree = snapshot_tree(dir)?;
-    let names = git(
-        dir,
-        &["diff", "--name-only", "-z", "--no-renames", base, &tree],
+/// How many files the work tree changed against `base`, committed or not.
+pub fn count_changed(tree: &TreeGit, base: &str) -> Result<usize, WorkspaceError> {
+    let snapshot = snapshot_tree(tree)?;
+    let names = diff(
+        tree,
+        &["--name-only", "-z", "--no-renames", base, &snapshot],
     )?;
     Ok(paths(&names).count())
 }
 
-/// `git diff` of the work tree at `dir` against `base`, committed and uncommitted changes and new
-/// files, with the person's own arguments after (options such as `--stat`, or `-- PATH`).
+/// `git diff` of the work tree against `base`, committed and uncommitted changes and new files,
+/// with the person's own arguments after (options such as `--stat`, or `-- PATH`). It runs no
+/// program that config names but the person's pager.
 pub fn diff_command(
-    dir: &Path,
+    tree: &TreeGit,
     base: &str,
     extra: &[String],
 ) -> Result<GitCommand, WorkspaceError> {
-    let tree = snapshot_tree(dir)?;
-    let mut args = vec!["diff".to_string(), base.to_string(), tree];
+    let snapshot = snapshot_tree(tree)?;
+    let mut args = vec!["diff".to_string()];
+    args.extend(NO_DIFF_PROGRAMS.map(String::from));
+    args.extend([base.to_string(), snapshot]);
     args.extend(extra.iter().cloned());
     Ok(GitCommand {
-        dir: dir.to_path_buf(),
+        tree: tree.clone(),
         args,
     })
 }
@@ -175,7 +178,8 @@ mod tests {
         std::fs::write(wt.path.join("new.txt"), "x\n").unwrap();
         let before = git(&wt.path, &["status", "--porcelain"]).unwrap();
 
-        let files = changed_files(&wt.path, &base).unwrap();
+        let tree = TreeGit::open(&r, &wt.path).unwrap();
+        let files = changed_files(&tree, &base).unwrap();
         let line = |p: &str| files.iter().find(|f| f.path == p).cloned().unwrap();
         assert_eq!(files.len(), 3, "{files:?}");
         assert_eq!(
@@ -187,7 +191,7 @@ mod tests {
             (Some(2), Some(1))
         );
         assert!(!line("kept.txt").committed && !line("new.txt").committed);
-        assert_eq!(count_changed(&wt.path, &base).unwrap(), 3);
+        assert_eq!(count_changed(&tree, &base).unwrap(), 3);
         assert_eq!(git(&wt.path, &["status", "--porcelain"]).unwrap(), before);
     }
 

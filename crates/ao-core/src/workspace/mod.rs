@@ -8,15 +8,219 @@
 //! Git does not make `git worktree add` safe against another one in the same repository (it reads
 //! the other's half-written admin files and fails), so every change to a project's work trees
 //! holds an exclusive lock on a file beside them: ten `ao spawn` at once take turns.
+//!
+//! An agent writes in its work tree, so nothing there is trusted: git runs there only through
+//! [`TreeGit`], with the git directory that `git worktree add` made for the tree in the person's
+//! repository (never whatever the tree's `.git` file names) and with what in git runs a program
+//! switched off ([`NO_PROGRAMS`]).
 
+use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{LazyLock, Mutex};
 
 mod changes;
 
 pub use changes::{
     changed_files, count_changed, diff_command, resolve_base, FileChange, GitCommand,
 };
+
+/// git's options, before its command, that switch off what in git runs a program named by
+/// config (which an agent may have written, or made git read): the file system monitor and
+/// hooks. Given on the command line, they also win over config in the git processes that git
+/// itself starts (through `GIT_CONFIG_PARAMETERS`). Diff commands add [`NO_DIFF_PROGRAMS`].
+pub const NO_PROGRAMS: [&str; 4] = [
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+];
+
+/// The options of `git diff` that switch off the programs a diff can run: an external diff
+/// (`diff.external`, a driver's `command`) and a driver's `textconv`, which the work tree's
+/// `.gitattributes` could pick for any file.
+pub const NO_DIFF_PROGRAMS: [&str; 2] = ["--no-ext-diff", "--no-textconv"];
+
+/// Why ao does not run git in a session's work tree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    /// The directory is not there.
+    #[error("the work tree {} is gone", .dir.display())]
+    Gone {
+        /// The work tree.
+        dir: PathBuf,
+    },
+    /// The repository has no record of the work tree (pruned, or made by someone else).
+    #[error(
+        "{} is not one of {}'s work trees any more (git has no record of it there), so ao does \
+         not run git in it; `git -C {} worktree list` shows the work trees git knows",
+        .dir.display(), .repo.display(), .repo.display()
+    )]
+    Unknown {
+        /// The work tree.
+        dir: PathBuf,
+        /// The project's repository.
+        repo: PathBuf,
+    },
+    /// The tree's `.git` names another git directory than the one ao made for it, or is gone.
+    #[error(
+        "the .git of the work tree {} no longer points to the git directory ao made for it \
+         ({}), so ao does not run git in it: whoever changed it (the agent?) could make git run \
+         a program. Look at what it points to; `git -C {} worktree repair {}` points it back",
+        .dir.display(), .git_dir.display(), .repo.display(), .dir.display()
+    )]
+    Moved {
+        /// The work tree.
+        dir: PathBuf,
+        /// The git directory ao made for it.
+        git_dir: PathBuf,
+        /// The project's repository.
+        repo: PathBuf,
+    },
+    /// The project's repository's git directory could not be found.
+    #[error("cannot find the git directory of {}: {message}", .repo.display())]
+    Repo {
+        /// The project's repository.
+        repo: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl From<TreeError> for WorkspaceError {
+    fn from(e: TreeError) -> Self {
+        WorkspaceError {
+            action: "work tree".into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A session's work tree, checked: its directory and the git directory that `git worktree add`
+/// made for it in the project's repository. Every git that ao runs in a work tree runs through
+/// [`TreeGit::command`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeGit {
+    dir: PathBuf,
+    git_dir: PathBuf,
+}
+
+impl TreeGit {
+    /// The work tree at `dir` of the repository at `repo`, with the git directory the repository
+    /// keeps for it, once its `.git` is seen to point there still.
+    pub fn open(repo: &Path, dir: &Path) -> Result<TreeGit, TreeError> {
+        let real = dir.canonicalize().map_err(|_| TreeError::Gone {
+            dir: dir.to_path_buf(),
+        })?;
+        let common = common_dir(repo)?;
+        let git_dir = admin_dir(&common, &real).ok_or_else(|| TreeError::Unknown {
+            dir: dir.to_path_buf(),
+            repo: repo.to_path_buf(),
+        })?;
+        // The tree's `.git` is the agent's to write: read, never followed.
+        let dot_git = real.join(".git");
+        let pointed = std::fs::symlink_metadata(&dot_git)
+            .is_ok_and(|m| m.is_file())
+            .then(|| std::fs::read_to_string(&dot_git).ok())
+            .flatten()
+            .and_then(|text| {
+                let p = PathBuf::from(text.strip_prefix("gitdir:")?.trim());
+                Some(if p.is_relative() { real.join(p) } else { p })
+            })
+            .and_then(|p| p.canonicalize().ok());
+        if pointed.as_ref() != Some(&git_dir) {
+            return Err(TreeError::Moved {
+                dir: dir.to_path_buf(),
+                git_dir,
+                repo: repo.to_path_buf(),
+            });
+        }
+        Ok(TreeGit { dir: real, git_dir })
+    }
+
+    /// The work tree's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The git directory ao made for it.
+    pub fn git_dir(&self) -> &Path {
+        &self.git_dir
+    }
+
+    /// `git` in the work tree, with its git directory named and [`NO_PROGRAMS`]; the caller adds
+    /// git's command and arguments.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.arg("--git-dir")
+            .arg(&self.git_dir)
+            .arg("--work-tree")
+            .arg(&self.dir)
+            .args(NO_PROGRAMS)
+            .arg("-C")
+            .arg(&self.dir);
+        cmd
+    }
+
+    /// Runs `git args` in the work tree: its standard output, or what git said on failure.
+    fn git(&self, args: &[&str]) -> Result<String, WorkspaceError> {
+        run(self.command(), args)
+    }
+}
+
+/// The git directory that the work trees of the repository at `repo` share, asked of git once per
+/// repository and process (the repository is the person's own, so git runs there as it is).
+fn common_dir(repo: &Path) -> Result<PathBuf, TreeError> {
+    static KNOWN: LazyLock<Mutex<HashMap<PathBuf, PathBuf>>> = LazyLock::new(Default::default);
+    let fail = |message: String| TreeError::Repo {
+        repo: repo.to_path_buf(),
+        message,
+    };
+    if let Some(dir) = KNOWN.lock().ok().and_then(|k| k.get(repo).cloned()) {
+        return Ok(dir);
+    }
+    let out = git(
+        repo,
+        &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+    )
+    .map_err(|e| fail(e.message))?;
+    let dir = PathBuf::from(out.trim())
+        .canonicalize()
+        .map_err(|e| fail(e.to_string()))?;
+    if let Ok(mut known) = KNOWN.lock() {
+        known.insert(repo.to_path_buf(), dir.clone());
+    }
+    Ok(dir)
+}
+
+/// The git directory in `common` (a repository's shared one) of the work tree whose real path is
+/// `dir`: the entry of `worktrees/` whose `gitdir` names `dir/.git`. git names it after the
+/// tree's directory, with a number after it when that name was taken.
+fn admin_dir(common: &Path, dir: &Path) -> Option<PathBuf> {
+    let wanted = dir.join(".git");
+    let trees = common.join("worktrees");
+    let names_it = |admin: &Path| {
+        std::fs::read_to_string(admin.join("gitdir")).is_ok_and(|text| {
+            let named = Path::new(text.trim_end_matches(['\n', '\r']));
+            named == wanted
+                || named
+                    .parent()
+                    .and_then(|p| p.canonicalize().ok())
+                    .is_some_and(|p| p.join(".git") == wanted)
+        })
+    };
+    let first = dir.file_name().map(|n| trees.join(n));
+    if let Some(admin) = first.filter(|a| names_it(a)) {
+        return admin.canonicalize().ok();
+    }
+    std::fs::read_dir(&trees)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|a| names_it(a))
+        .and_then(|a| a.canonicalize().ok())
+}
 
 /// A work tree that could not be created or inspected.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +257,72 @@ const REMOTE_GIT: &str = r#"d=$1; shift
 case $d in "~"|"~/"*) d=$HOME${d#"~"};; esac
 exec git -C "$d" "$@""#;
 
+/// The script that runs git in the work tree "$1" of the repository "$2" on a host as
+/// [`TreeGit`] does here: with the git directory that the repository keeps for the tree, once the
+/// tree's `.git` is seen to point there. Exits 3 when the tree is gone, 4 when the repository has
+/// no record of it, 5 (saying that git directory) when its `.git` points elsewhere.
+const REMOTE_TREE_GIT: &str = r#"d=$1 r=$2; shift 2
+case $d in "~"|"~/"*) d=$HOME${d#"~"};; esac
+case $r in "~"|"~/"*) r=$HOME${r#"~"};; esac
+real=$(cd "$d" 2>/dev/null && pwd -P) || exit 3
+common=$(git -C "$r" rev-parse --path-format=absolute --git-common-dir) || exit 6
+admin=
+for a in "$common"/worktrees/*; do
+  if [ "$(cat "$a/gitdir" 2>/dev/null)" = "$real/.git" ]; then admin=$(cd "$a" && pwd -P); break; fi
+done
+[ -n "$admin" ] || exit 4
+p=
+if [ -f "$real/.git" ] && [ ! -L "$real/.git" ]; then p=$(sed -n '1s/^gitdir: *//p' "$real/.git"); fi
+case $p in /*) ;; ?*) p=$real/$p;; esac
+if [ -z "$p" ] || [ "$(cd "$p" 2>/dev/null && pwd -P)" != "$admin" ]; then echo "$admin"; exit 5; fi
+exec git --git-dir="$admin" --work-tree="$real" -C "$real" "$@""#;
+
 impl GitHost<'_> {
+    /// `git args` in the work tree `dir` of the repository `repo`, checked as [`TreeGit::open`]
+    /// checks it, with [`NO_PROGRAMS`]: its standard output; `Ok(Err(_))` when ao must not run
+    /// git there.
+    fn tree_git(
+        &self,
+        repo: &Path,
+        dir: &Path,
+        args: &[&str],
+    ) -> Result<Result<String, TreeError>, WorkspaceError> {
+        match self {
+            GitHost::Local => match TreeGit::open(repo, dir) {
+                Ok(tree) => tree.git(args).map(Ok),
+                Err(e) => Ok(Err(e)),
+            },
+            GitHost::Ssh { host, .. } => {
+                let (dir_s, repo_s) = (dir.to_string_lossy(), repo.to_string_lossy());
+                let all = [&[dir_s.as_ref(), repo_s.as_ref()], &NO_PROGRAMS[..], args].concat();
+                let fail = |message: String| WorkspaceError {
+                    action: args.join(" "),
+                    message,
+                };
+                let out = host
+                    .run(REMOTE_TREE_GIT, &all, b"")
+                    .map_err(|e| fail(e.to_string()))?;
+                let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+                let (dir, repo) = (dir.to_path_buf(), repo.to_path_buf());
+                Ok(match out.status.code() {
+                    Some(0) => Ok(stdout),
+                    Some(3) => Err(TreeError::Gone { dir }),
+                    Some(4) => Err(TreeError::Unknown { dir, repo }),
+                    Some(5) => Err(TreeError::Moved {
+                        dir,
+                        git_dir: PathBuf::from(stdout.trim()),
+                        repo,
+                    }),
+                    _ => {
+                        return Err(fail(
+                            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                        ))
+                    }
+                })
+            }
+        }
+    }
+
     fn git(&self, dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
         match self {
             GitHost::Local => git(dir, args),
@@ -129,15 +398,17 @@ impl GitHost<'_> {
 /// `git -C dir args` through `cmd` (which may carry environment of its own): its standard output,
 /// or what git said on failure.
 fn git_with(mut cmd: Command, dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
-    let out = cmd
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .map_err(|e| WorkspaceError {
-            action: args.join(" "),
-            message: format!("cannot run git ({e}); is git installed?"),
-        })?;
+    cmd.arg("-C").arg(dir);
+    run(cmd, args)
+}
+
+/// `cmd args` (a git command ready for its arguments): its standard output, or what git said on
+/// failure.
+fn run(mut cmd: Command, args: &[&str]) -> Result<String, WorkspaceError> {
+    let out = cmd.args(args).output().map_err(|e| WorkspaceError {
+        action: args.join(" "),
+        message: format!("cannot run git ({e}); is git installed?"),
+    })?;
     if !out.status.success() {
         return Err(WorkspaceError {
             action: args.join(" "),
@@ -153,7 +424,11 @@ fn lock_worktrees(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, Worksp
         action: "worktree".into(),
         message,
     };
-    std::fs::create_dir_all(dir)
+    // 0700, as what ao makes in the state home is: the agents' files are the person's alone.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
         .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     // Session names start with a letter or digit, so no work tree is ever called this.
     let path = dir.join(".lock");
@@ -273,9 +548,10 @@ pub fn fork_worktree(
     dir: &Path,
     name: &str,
 ) -> Result<Worktree, WorkspaceError> {
-    let (start, carried) = if source.join(".git").exists() {
-        let head = git(source, &["rev-parse", "HEAD"])?.trim().to_string();
-        (head, Some(changes::snapshot_tree(source)?))
+    let (start, carried) = if source.exists() {
+        let source = TreeGit::open(repo, source)?;
+        let head = source.git(&["rev-parse", "HEAD"])?.trim().to_string();
+        (head, Some(changes::snapshot_tree(&source)?))
     } else {
         (format!("refs/heads/{source_branch}"), None)
     };
@@ -283,10 +559,7 @@ pub fn fork_worktree(
     let wt = add_worktree(GitHost::Local, repo, dir, name, &start)?;
     if let Some(tree) = carried {
         // Files the tree lacks are deleted, files the index lacks come as untracked ones.
-        git(
-            dir,
-            &["restore", "--source", &tree, "--worktree", "--", "."],
-        )?;
+        TreeGit::open(repo, dir)?.git(&["restore", "--source", &tree, "--worktree", "--", "."])?;
     }
     Ok(wt)
 }
@@ -343,6 +616,9 @@ pub enum KeepReason {
     /// It is on a server ao does not run, which ao cannot ask whether it holds work; only
     /// `--force` removes it (through that server).
     OnServer,
+    /// ao cannot check it for work without trusting what the agent wrote (its `.git` points
+    /// elsewhere); kept even with `--force`, since it may hold work. Says why.
+    Unchecked(String),
 }
 
 /// What became of a session's work tree.
@@ -410,10 +686,13 @@ pub fn remove_worktree_on(
         });
     }
     let commits = commits.unwrap_or(0);
-    let changes = host.git(
-        &wt.path,
-        &["status", "--porcelain", "--untracked-files=all"],
-    )?;
+    let status = ["status", "--porcelain", "--untracked-files=all"];
+    let changes = match host.tree_git(repo, &wt.path, &status)? {
+        Ok(changes) => changes,
+        // What ao cannot check may hold work: kept, even when forced (git refuses to remove a
+        // work tree whose `.git` points elsewhere, too).
+        Err(e) => return Ok(WorktreeFate::Kept(KeepReason::Unchecked(e.to_string()))),
+    };
     let changed = changes.lines().filter(|l| !l.trim().is_empty()).count();
     if !force {
         if changed > 0 {
@@ -424,11 +703,14 @@ pub fn remove_worktree_on(
         }
     }
     let path = wt.path.to_string_lossy();
+    // git runs `git status` in the work tree to check it again: without programs, too.
+    let mut remove = NO_PROGRAMS.to_vec();
+    remove.extend(["worktree", "remove"]);
     if force {
-        host.git(repo, &["worktree", "remove", "--force", &path])?;
-    } else {
-        host.git(repo, &["worktree", "remove", &path])?;
+        remove.push("--force");
     }
+    remove.push(&path);
+    host.git(repo, &remove)?;
     if commits == 0 {
         host.git(repo, &["branch", "-D", &wt.branch])?;
     }
@@ -533,10 +815,78 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_hosts_script_checks_a_work_tree_as_tree_git_does() {
+        let tmp = repo();
+        let r = tmp.path().join("repo");
+        let wt = create_worktree(&r, &tmp.path().join("wt/a"), "a", None).unwrap();
+        std::fs::write(wt.path.join("f.txt"), "x").unwrap();
+        // What ssh runs on the host, run here.
+        let run = |dir: &Path| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(REMOTE_TREE_GIT)
+                .arg("sh")
+                .arg(dir)
+                .arg(&r)
+                .args(NO_PROGRAMS)
+                .args(["status", "--porcelain"])
+                .output()
+                .unwrap()
+        };
+        let out = run(&wt.path);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "?? f.txt\n");
+        let admin = TreeGit::open(&r, &wt.path).unwrap().git_dir().to_path_buf();
+
+        // The tree's .git points at a git directory whose config runs a program.
+        let evil = tmp.path().join("evil");
+        git(tmp.path(), &["init", "-q", &evil.to_string_lossy()]).unwrap();
+        let marker = tmp.path().join("ran");
+        let hook = tmp.path().join("fsmonitor");
+        std::fs::write(&hook, format!("#!/bin/sh\ntouch '{}'\n", marker.display())).unwrap();
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        git(
+            &evil,
+            &["config", "core.fsmonitor", &hook.to_string_lossy()],
+        )
+        .unwrap();
+        let evil_git = format!("gitdir: {}\n", evil.join(".git").display());
+        std::fs::write(wt.path.join(".git"), evil_git).unwrap();
+        let out = run(&wt.path);
+        assert_eq!(out.status.code(), Some(5), "{out:?}");
+        assert_eq!(
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+            admin
+        );
+        assert!(matches!(
+            TreeGit::open(&r, &wt.path),
+            Err(TreeError::Moved { git_dir, .. }) if git_dir == admin
+        ));
+        assert!(!marker.exists(), "git ran the tree's fsmonitor");
+
+        assert_eq!(run(&tmp.path().join("wt/none")).status.code(), Some(3));
+        std::fs::remove_dir_all(&admin).unwrap();
+        assert_eq!(run(&wt.path).status.code(), Some(4));
+        assert!(matches!(
+            TreeGit::open(&r, &wt.path),
+            Err(TreeError::Unknown { .. })
+        ));
+    }
+
+    #[test]
     fn clean_work_tree_is_removed_dirty_one_kept() {
         let tmp = repo();
         let r = tmp.path().join("repo");
         let clean = create_worktree(&r, &tmp.path().join("wt/a"), "a", None).unwrap();
+        let mode = std::fs::metadata(tmp.path().join("wt"))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o700,
+            "the directory of work trees is private"
+        );
         assert_eq!(remove_worktree_if_clean(&r, &clean).unwrap(), None);
         assert!(!clean.path.exists());
 
