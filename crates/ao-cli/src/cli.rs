@@ -290,9 +290,15 @@ pub struct DashboardArgs {
     /// TLS proxy or an SSH tunnel in front.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub listen: std::net::IpAddr,
-    /// Open the dashboard in the browser (with a code that works once, not the token).
+    /// Open the dashboard in the browser (through a file only you may read, so that the token
+    /// never goes on the browser's command line).
     #[arg(long)]
     pub open: bool,
+    /// Also accept requests whose Host header is NAME (or NAME:PORT): the name of a TLS proxy in
+    /// front that keeps the Host. Others but 127.0.0.1, localhost and the --listen address get
+    /// 403, so that a name rebound to this machine reaches nothing.
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
     /// Keep the token in this file (created 0600 when missing), so it stays the same across
     /// restarts.
     #[arg(long, value_name = "FILE")]

@@ -166,10 +166,10 @@ pub fn spawn_detached(spec: &LaunchSpec, log: &Path) -> Result<ProcessIdentity, 
     let child = cmd
         .spawn()
         .map_err(io_err(format!("cannot start {}", spec.program.display())))?;
-    let pid = child.id();
-    // Dropping the Child does not kill or wait for it: it is meant to outlive us.
-    drop(child);
-    ProcessIdentity::of(pid).ok_or_else(|| RuntimeError::Io {
+    // Its identity is read before it can be reaped: a reaped pid may be another process's.
+    let id = ProcessIdentity::of(child.id());
+    reap(child);
+    id.ok_or_else(|| RuntimeError::Io {
         what: format!(
             "{} exited at once; see {}",
             spec.program.display(),
@@ -177,6 +177,23 @@ pub fn spawn_detached(spec: &LaunchSpec, log: &Path) -> Result<ProcessIdentity, 
         ),
         source: std::io::Error::other("process ended during start"),
     })
+}
+
+/// Waits for `child` on a small thread of its own, so that it is reaped whenever it ends: it is
+/// meant to outlive its caller, but a long-lived caller (the dashboard, the monitor) would
+/// otherwise keep every one that ended as a zombie until the caller itself ends. A caller that
+/// ends first leaves it to init, as before.
+fn reap(mut child: std::process::Child) {
+    let reaper = std::thread::Builder::new()
+        .name("ao-reap".into())
+        // It only waits: a small stack keeps many of them cheap.
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let _ = child.wait();
+        });
+    // Without a thread (the system is out of them), the child is left as before: it runs, and is
+    // reaped when its caller ends.
+    drop(reaper);
 }
 
 impl Runtime for ProcessRuntime {
