@@ -275,6 +275,47 @@ impl Runtime for ProcessRuntime {
 mod tests {
     use super::*;
 
+    /// Whether `pid` is a zombie child of this process.
+    fn zombie_child(pid: u32) -> bool {
+        procfs::process::Process::new(pid as i32)
+            .and_then(|p| p.stat())
+            .is_ok_and(|s| s.state == 'Z' && s.ppid == std::process::id() as i32)
+    }
+
+    #[test]
+    fn detached_processes_that_end_are_reaped() {
+        // The dashboard and the monitor live long and start many: none may stay a zombie.
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = LaunchSpec {
+            program: "sleep".into(),
+            args: vec!["0.2".into()],
+            cwd: tmp.path().to_path_buf(),
+            env: vec![],
+            stdin_file: None,
+        };
+        let started: Vec<ProcessIdentity> = (0..50)
+            .map(|_| spawn_detached(&spec, &tmp.path().join("log")).unwrap())
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let zombies: Vec<u32> = started
+                .iter()
+                .map(|p| p.pid)
+                .filter(|pid| zombie_child(*pid))
+                .collect();
+            let running = started.iter().filter(|p| p.is_alive()).count();
+            if running == 0 && zombies.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{running} still run, {} are zombies: {zombies:?}",
+                zombies.len()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     #[test]
     fn detached_process_is_found_and_stopped() {
         let tmp = tempfile::tempdir().unwrap();
