@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use ao_test_support::{assert_cost, free_port, script, Browser, Dashboard, Scenario, Turn, World};
+use ao_test_support::{
+    assert_cost, free_port, script, wait_until, Browser, Dashboard, Scenario, Turn, World,
+};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
@@ -98,7 +100,12 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     // With it: the page keeps it in the tab, it leaves the address bar, and both sessions of both
     // projects show, with a total per project.
     browser.goto(&dash.url);
-    assert_eq!(browser.url(), format!("{}/", dash.base));
+    wait_until(SHOWN, Duration::from_millis(50), || {
+        let at = browser.url();
+        (at == format!("{}/", dash.base))
+            .then_some(())
+            .ok_or(format!("the address bar shows {at}"))
+    });
     browser.wait_text(&card(&chat), SHOWN, "the demo session", |t| {
         t.contains(&chat)
     });

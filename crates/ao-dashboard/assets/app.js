@@ -7,15 +7,24 @@
 // is kept in this tab's sessionStorage (so a reload keeps it) and leaves the address bar at once.
 // It goes out as `Authorization: Bearer` on every request, the event stream included; never as a
 // cookie, which the browser would also send to every other port of 127.0.0.1.
-const token = (() => {
+function takeToken() {
   const given = new URLSearchParams(location.hash.slice(1)).get("token")
     || new URLSearchParams(location.search).get("token");
   if (given) {
     sessionStorage.setItem("ao-dashboard-token", given);
     history.replaceState(null, "", "/");
   }
+  return given;
+}
+const token = (() => {
+  takeToken();
   return sessionStorage.getItem("ao-dashboard-token");
 })();
+// The URL pasted into a tab that shows the page already only changes its fragment: the page is
+// not loaded again by the browser, so it is here, with the new token.
+window.addEventListener("hashchange", () => {
+  if (takeToken()) location.reload();
+});
 
 // fetch, with the token.
 function api(path, options) {
