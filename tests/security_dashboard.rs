@@ -32,7 +32,10 @@ fn status_with_host(addr: &str, path: &str, host: &str, token: &str) -> u16 {
     let mut buf = [0u8; 1024];
     while !head.contains("\r\n") {
         let n = s.read(&mut buf).expect("read the answer");
-        assert!(n > 0, "the dashboard closed the connection without an answer");
+        assert!(
+            n > 0,
+            "the dashboard closed the connection without an answer"
+        );
         head.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     head.split(' ')
@@ -220,7 +223,10 @@ fn open_hands_the_browser_a_private_file_and_a_wrong_code_spends_nothing() {
     let argv: Vec<&str> = opened.lines().collect();
     assert_eq!(argv.len(), 1, "{argv:?}");
     let given = argv[0];
-    assert!(!given.contains(&dash.token), "the token is in the argv: {given}");
+    assert!(
+        !given.contains(&dash.token),
+        "the token is in the argv: {given}"
+    );
 
     // Another user guesses at a one-time code, or at the token, before the browser gets there.
     let zeros = "0".repeat(64);

@@ -34,7 +34,8 @@ impl World {
     pub fn dashboard_from(&self, command: std::process::Command) -> Dashboard {
         let mut process = Lines::start(command);
         let url = process.next(Duration::from_secs(60));
-        // (`/?token=` is how an ao before 0.x printed it: tests of old code read it too.)
+        // `/?token=`: how ao printed it before the token moved to the fragment (a test's check
+        // that it fails on the code before a change reads that too).
         let (base, token) = url
             .split_once("/#token=")
             .or_else(|| url.split_once("/?token="))

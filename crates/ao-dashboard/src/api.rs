@@ -2,12 +2,11 @@
 //! too the reads (the sessions, the event stream, a conversation).
 //!
 //! Every route but the page and its assets needs the token, and every one a `Host` that names the
-//! dashboard ([`crate::auth`]). Reads come from the
-//! hub; actions ([`crate::actions`]) call the manager and answer `{"message": …}` with the words
-//! the CLI prints, or `{"error": …}` with the CLI's message and a status from the error's type
-//! ([`crate::reply`]): 404 for what does not exist, 400 for a request that makes no sense, 409
-//! for one the session's state refuses (nothing pending, killed), 502 when the agent's server
-//! fails.
+//! dashboard ([`crate::auth`]). Reads come from the hub; actions ([`crate::actions`]) call the
+//! manager and answer `{"message": …}` with the words the CLI prints, or `{"error": …}` with the
+//! CLI's message and a status from the error's type ([`crate::reply`]): 404 for what does not
+//! exist, 400 for a request that makes no sense, 409 for one the session's state refuses (nothing
+//! pending, killed), 502 when the agent's server fails.
 
 use std::convert::Infallible;
 use std::sync::Arc;

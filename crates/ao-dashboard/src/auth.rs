@@ -16,8 +16,8 @@
 //! compared in constant time.
 
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use axum::http::{header, HeaderMap, Method};
@@ -330,7 +330,10 @@ mod tests {
         // A cookie is no credential, even one holding the token.
         let cookie = headers(&[
             HOST,
-            (header::COOKIE, "ao_dashboard_8080=s3cret-token-of-some-length"),
+            (
+                header::COOKIE,
+                "ao_dashboard_8080=s3cret-token-of-some-length",
+            ),
         ]);
         assert_eq!(auth.check(&get, &cookie, false), Verdict::Unauthenticated);
         // A public route is public to reads only.
@@ -343,7 +346,12 @@ mod tests {
     #[test]
     fn only_the_dashboards_own_names_pass_the_host_check() {
         let local = Hosts::new("127.0.0.1:8080".parse().unwrap(), vec![]);
-        for ok in ["127.0.0.1:8080", "localhost:8080", "LocalHost:8080", "[::1]:8080"] {
+        for ok in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LocalHost:8080",
+            "[::1]:8080",
+        ] {
             assert!(local.allows(ok), "{ok}");
         }
         for no in [
@@ -368,7 +376,10 @@ mod tests {
         assert!(any.allows("192.168.1.5:9000") && any.allows("[fe80::1]:9000"));
         assert!(any.allows("ao.example") && any.allows("ao.example:443"));
         assert!(!any.allows("evil.example:9000") && !any.allows("192.168.1.5:9001"));
-        let pinned = Hosts::new("127.0.0.1:1".parse().unwrap(), vec!["ao.example:8443".into()]);
+        let pinned = Hosts::new(
+            "127.0.0.1:1".parse().unwrap(),
+            vec!["ao.example:8443".into()],
+        );
         assert!(pinned.allows("ao.example:8443") && !pinned.allows("ao.example:443"));
     }
 
@@ -383,7 +394,10 @@ mod tests {
             auth.check(&Method::GET, &rebound, false),
             Verdict::ForeignHost
         );
-        assert_eq!(auth.check(&Method::GET, &rebound, true), Verdict::ForeignHost);
+        assert_eq!(
+            auth.check(&Method::GET, &rebound, true),
+            Verdict::ForeignHost
+        );
         assert_eq!(
             auth.check(&Method::GET, &HeaderMap::new(), true),
             Verdict::ForeignHost
