@@ -152,14 +152,17 @@ fn the_credential_reaches_no_other_port_and_a_rebound_name_gets_403() {
     }
     drop(browser);
 
-    // The address given with --listen passes too, with the loopback names; other names do not.
-    let listen = w.dashboard(&["--listen", "127.0.0.2"]);
+    // The address given with --listen passes too, with the loopback names and a proxy's name
+    // given with --allow-host; other names do not.
+    let listen = w.dashboard(&["--listen", "127.0.0.2", "--allow-host", "ao.example"]);
     let addr = listen.base.trim_start_matches("http://").to_string();
     let port = addr.rsplit(':').next().unwrap().to_string();
     for host in [
         format!("127.0.0.2:{port}"),
         format!("localhost:{port}"),
         format!("127.0.0.1:{port}"),
+        "ao.example".to_string(),
+        "ao.example:443".to_string(),
     ] {
         assert_eq!(
             status_with_host(&addr, "/api/sessions", &host, &listen.token),
