@@ -211,3 +211,45 @@ fn finish(done: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(
         Err(e) => Err(Error::Serve(std::io::Error::other(e))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_page_for_the_browser_is_its_owners_alone_and_replaces_a_stale_one() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let token = Token::random();
+        let secret = token.reveal().to_string();
+        let dashboard = runtime
+            .block_on(Dashboard::bind(
+                "127.0.0.1:0".parse().unwrap(),
+                token,
+                vec![],
+            ))
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("dashboard");
+        let stale = dir.join(format!("open-{}.html", dashboard.addr().port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&stale, "a page left by a killed run").unwrap();
+        std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let page = dashboard.write_open_page(&dir).unwrap();
+        assert_eq!(page, stale);
+        let mode = std::fs::metadata(&page).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains(&format!("url={}", dashboard.url())), "{html}");
+        assert!(dashboard.url().ends_with(&format!("/#token={secret}")));
+        // A directory it makes is private too.
+        let fresh = tmp.path().join("new/dashboard");
+        dashboard.write_open_page(&fresh).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}
