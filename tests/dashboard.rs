@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use ao_test_support::{assert_cost, free_port, script, Browser, Dashboard, Scenario, Turn, World};
+use ao_test_support::{
+    assert_cost, free_port, script, wait_until, Browser, Dashboard, Scenario, Turn, World,
+};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
@@ -85,8 +87,7 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
         dash.url
     );
 
-    // Without the token: 401, for the page and for the API.
-    assert_eq!(dash.get_anonymous("/").status, 401);
+    // Without the token: 401 for the API; the page (which holds no secret) says so.
     assert_eq!(dash.get_anonymous("/api/sessions").status, 401);
     let browser = Browser::start(&w.root().join("chromium"), 1280, 860);
     browser.goto(&format!("{}/", dash.base));
@@ -96,10 +97,15 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
         browser.body_text()
     );
 
-    // With it: the cookie is set, the token leaves the address bar, and both sessions of both
+    // With it: the page keeps it in the tab, it leaves the address bar, and both sessions of both
     // projects show, with a total per project.
     browser.goto(&dash.url);
-    assert_eq!(browser.url(), format!("{}/", dash.base));
+    wait_until(SHOWN, Duration::from_millis(50), || {
+        let at = browser.url();
+        (at == format!("{}/", dash.base))
+            .then_some(())
+            .ok_or(format!("the address bar shows {at}"))
+    });
     browser.wait_text(&card(&chat), SHOWN, "the demo session", |t| {
         t.contains(&chat)
     });
@@ -239,7 +245,7 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
         t.contains(&chat)
     });
 
-    // The page's POSTs carry the cookie; another site's page is refused even with it, and so is
+    // The page's POSTs carry the token; another site's page is refused even with it, and so is
     // a request with no token at all.
     let forged = dash.post_raw(
         &format!("/api/sessions/{chat}/send"),
@@ -495,7 +501,7 @@ fn the_api_answers_bad_requests_clearly_and_keeps_serving_through_faults() {
     cmd.stderr(std::fs::File::create(&warned).unwrap());
     let mut lines = ao_test_support::Lines::start(cmd);
     let url = lines.next(SHOWN);
-    assert!(url.ends_with(&format!("/?token={token}")), "{url}");
+    assert!(url.ends_with(&format!("/#token={token}")), "{url}");
     assert!(lines.stop_with(Signal::SIGINT).success());
     let warning = std::fs::read_to_string(&warned).unwrap();
     assert!(

@@ -290,9 +290,15 @@ pub struct DashboardArgs {
     /// TLS proxy or an SSH tunnel in front.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub listen: std::net::IpAddr,
-    /// Open the dashboard in the browser (with a code that works once, not the token).
+    /// Open the dashboard in the browser (through a file only you may read, so that the token
+    /// never goes on the browser's command line).
     #[arg(long)]
     pub open: bool,
+    /// Also accept requests whose Host header is NAME (or NAME:PORT): the name of a TLS proxy in
+    /// front that keeps the Host. Others but 127.0.0.1, localhost and the --listen address get
+    /// 403, so that a name rebound to this machine reaches nothing.
+    #[arg(long, value_name = "NAME", value_parser = parse_host_name)]
+    pub allow_host: Vec<String>,
     /// Keep the token in this file (created 0600 when missing), so it stays the same across
     /// restarts.
     #[arg(long, value_name = "FILE")]
@@ -442,6 +448,34 @@ fn parse_activity(s: &str) -> Result<Activity, String> {
 }
 
 /// A positive number of seconds, whole or not.
+/// A host name as a `Host` header carries it: letters, digits, `.`, `-`, `_`, an optional
+/// `:PORT`, or a bracketed IPv6 address.
+fn parse_host_name(text: &str) -> Result<String, String> {
+    let (name, port) = match text.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && !port.contains(']') => (name, Some(port)),
+        _ => (text, None),
+    };
+    let name_ok = !name.is_empty()
+        && (name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            || (name.starts_with('[')
+                && name.ends_with(']')
+                && name.len() > 2
+                && name[1..name.len() - 1]
+                    .parse::<std::net::Ipv6Addr>()
+                    .is_ok()));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+    if name_ok && port_ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is not a host name as a browser sends it (e.g. ao.example.com or \
+             ao.example.com:8443)"
+        ))
+    }
+}
+
 fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
     match text.parse::<f64>() {
         Ok(s) if s > 0.0 && s.is_finite() && s <= 86_400.0 => {

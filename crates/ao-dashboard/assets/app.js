@@ -3,6 +3,37 @@
 // a session says is ever read as HTML.
 "use strict";
 
+// The dashboard's token comes in the address the page was opened at (`#token=…`, or `?token=…`),
+// is kept in this tab's sessionStorage (so a reload keeps it) and leaves the address bar at once.
+// It goes out as `Authorization: Bearer` on every request, the event stream included; never as a
+// cookie, which the browser would also send to every other port of 127.0.0.1.
+function takeToken() {
+  const given = new URLSearchParams(location.hash.slice(1)).get("token")
+    || new URLSearchParams(location.search).get("token");
+  if (given) {
+    sessionStorage.setItem("ao-dashboard-token", given);
+    history.replaceState(null, "", "/");
+  }
+  return given;
+}
+const token = (() => {
+  takeToken();
+  return sessionStorage.getItem("ao-dashboard-token");
+})();
+// The URL pasted into a tab that shows the page already only changes its fragment: the page is
+// not loaded again by the browser, so it is here, with the new token.
+window.addEventListener("hashchange", () => {
+  if (takeToken()) location.reload();
+});
+
+// fetch, with the token.
+function api(path, options) {
+  const o = Object.assign({ cache: "no-store" }, options);
+  o.headers = Object.assign({}, o.headers);
+  if (token) o.headers.Authorization = "Bearer " + token;
+  return fetch(path, o);
+}
+
 const sessions = new Map(); // id -> the session's JSON, as `ao status --json` says it
 let selected = null; // the id shown in the detail
 let entries = []; // the selected session's conversation
@@ -297,7 +328,7 @@ async function readLogs() {
     while (logsWanted && selected) {
       logsWanted = false;
       const id = selected;
-      const r = await fetch("/api/sessions/" + id.split("/").map(encodeURIComponent).join("/") + "/logs");
+      const r = await api("/api/sessions/" + id.split("/").map(encodeURIComponent).join("/") + "/logs");
       const body = await r.json().catch(() => ({ error: "unreadable answer" }));
       if (id !== selected) continue;
       if (!r.ok) {
@@ -330,7 +361,7 @@ function notice(text, isError) {
 }
 
 async function post(path, body) {
-  const r = await fetch(path, {
+  const r = await api(path, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body || {}),
@@ -399,7 +430,7 @@ function wire() {
 
 // The config's projects, for the spawn form (read when it opens: the config may have changed).
 async function readProjects() {
-  const r = await fetch("/api/projects");
+  const r = await api("/api/projects");
   if (!r.ok) return;
   const list = await r.json();
   const pick = $("spawn-project");
@@ -411,9 +442,16 @@ async function readProjects() {
 
 // ---- the event stream ----
 
+// The stream is read with fetch, not EventSource, which cannot send the token in a header; it is
+// parsed here as EventSource would (event, data, id; a line starting with ':' is a keep-alive).
 function connect() {
   const conn = $("conn");
-  const events = new EventSource("/api/events");
+  const handlers = {};
+  const events = { addEventListener: (name, f) => { handlers[name] = f; } };
+  const state = (s, text) => {
+    conn.dataset.state = s;
+    conn.textContent = text;
+  };
   const shown = (e) => {
     const at = Number(e.lastEventId);
     if (at > 0) {
@@ -424,15 +462,62 @@ function connect() {
       });
     }
   };
-  events.addEventListener("open", () => {
-    conn.dataset.state = "live";
-    conn.textContent = "live";
-  });
-  events.addEventListener("error", () => {
-    // EventSource tries again by itself; the snapshot it then gets replaces everything.
-    conn.dataset.state = "reconnecting";
-    conn.textContent = "reconnecting…";
-  });
+  const dispatch = (block) => {
+    let name = "message";
+    const data = [];
+    let lastEventId = "";
+    for (const line of block.split("\n")) {
+      if (!line || line.startsWith(":")) continue;
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? "" : line.slice(colon + 1);
+      if (value.startsWith(" ")) value = value.slice(1);
+      if (field === "event") name = value;
+      else if (field === "data") data.push(value);
+      else if (field === "id") lastEventId = value;
+    }
+    if (data.length && handlers[name]) handlers[name]({ data: data.join("\n"), lastEventId });
+  };
+  const again = () => {
+    // The snapshot the next stream starts with replaces everything.
+    state("reconnecting", "reconnecting…");
+    setTimeout(follow, 1000);
+  };
+  const follow = async () => {
+    let r;
+    try {
+      r = await api("/api/events", { headers: { Accept: "text/event-stream" } });
+    } catch {
+      return again();
+    }
+    if (r.status === 401 || r.status === 403) {
+      // Trying again cannot help: the token is wrong (or none), or the address is not one the
+      // dashboard answers at.
+      const body = await r.json().catch(() => ({}));
+      state("refused", "no access");
+      notice(body.error || r.status + " " + r.statusText, true);
+      return;
+    }
+    if (!r.ok || !r.body) return again();
+    state("live", "live");
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n?/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          dispatch(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+        }
+      }
+    } catch {
+      // The connection broke: as when it ends.
+    }
+    again();
+  };
   events.addEventListener("snapshot", (e) => {
     sessions.clear();
     for (const s of JSON.parse(e.data)) sessions.set(s.id, s);
@@ -464,6 +549,7 @@ function connect() {
     banner.textContent = c.invalid ? "The config file no longer reads; the dashboard goes on with the one before:\n" + c.invalid : "";
     if (c.reloaded) notice("the config file was read again");
   });
+  follow();
 }
 
 wire();

@@ -1,12 +1,12 @@
 //! The routes: the page, its assets, and the JSON API under `/api`, which mirrors the CLI; here
 //! too the reads (the sessions, the event stream, a conversation).
 //!
-//! Every route but the page's first visit needs the token ([`crate::auth`]). Reads come from the
-//! hub; actions ([`crate::actions`]) call the manager and answer `{"message": …}` with the words
-//! the CLI prints, or `{"error": …}` with the CLI's message and a status from the error's type
-//! ([`crate::reply`]): 404 for what does not exist, 400 for a request that makes no sense, 409
-//! for one the session's state refuses (nothing pending, killed), 502 when the agent's server
-//! fails.
+//! Every route but the page and its assets needs the token, and every one a `Host` that names the
+//! dashboard ([`crate::auth`]). Reads come from the hub; actions ([`crate::actions`]) call the
+//! manager and answer `{"message": …}` with the words the CLI prints, or `{"error": …}` with the
+//! CLI's message and a status from the error's type ([`crate::reply`]): 404 for what does not
+//! exist, 400 for a request that makes no sense, 409 for one the session's state refuses (nothing
+//! pending, killed), 502 when the agent's server fails.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use futures_util::stream::{self, Stream, StreamExt};
@@ -63,33 +63,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The token check in front of every route. The page's first visit (`/?token=…`) sets the
-/// cookie and is sent back to `/`, so the token leaves the address bar.
+/// The checks in front of every route: the `Host` first, then the token, which every route but
+/// the page and its assets needs (they hold no secret: the page's script brings the token).
 async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let query = request.uri().query().unwrap_or_default();
-    if request.uri().path() == "/" && !query.is_empty() && app.auth.query_grants(query) {
-        let mut to = Redirect::to("/").into_response();
-        if let Ok(cookie) = HeaderValue::from_str(&app.auth.set_cookie()) {
-            to.headers_mut().insert(header::SET_COOKIE, cookie);
-        }
-        return to;
-    }
-    match app.auth.check(request.method(), request.headers()) {
-        Verdict::Allowed => {
-            let mut response = next.run(request).await;
-            let h = response.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            );
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-            response
-        }
+    let path = request.uri().path();
+    let public = path == "/" || path.starts_with("/assets/");
+    let mut response = match app.auth.check(request.method(), request.headers(), public) {
+        Verdict::Allowed | Verdict::Public => next.run(request).await,
+        Verdict::ForeignHost => error(
+            StatusCode::FORBIDDEN,
+            "this request's Host is not the dashboard's address (127.0.0.1, localhost or the \
+             --listen address, with the port): a name that only points here is refused; behind \
+             a proxy, name it with --allow-host"
+                .into(),
+        ),
         Verdict::ForeignOrigin => error(
             StatusCode::FORBIDDEN,
             "this request comes from another site's page (its Origin is not the dashboard's)"
@@ -101,7 +88,19 @@ async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Res
              TOKEN`"
                 .into(),
         ),
-    }
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 async fn page() -> Response {

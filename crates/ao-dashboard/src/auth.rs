@@ -1,23 +1,27 @@
-//! Who may use the dashboard: whoever has its token.
+//! Who may use the dashboard: whoever has its token, through an address that names the dashboard.
 //!
-//! The token is random for each run, or kept in a file (`--token-file`, created 0600). The page's
-//! first visit carries it in the URL (`/?token=…`) and trades it for an HttpOnly, SameSite=Strict
-//! cookie, then is redirected to `/` so the token leaves the address bar and the history. Scripts
-//! send `Authorization: Bearer …`. Everything else gets 401. A POST whose `Origin` is present and
-//! is not the dashboard's own is refused with 403, whatever it carries: a page elsewhere cannot
-//! act through a person's browser. Tokens are compared in constant time.
+//! The token is random for each run, or kept in a file (`--token-file`, created 0600). There is no
+//! cookie: a browser sends a cookie of `127.0.0.1` to every port of that host, so any other
+//! program listening there (another user's server, a dev server) would receive it. The page comes
+//! without the token (it holds no secret); its script takes the token from the address it was
+//! opened at (`/#token=…`, a fragment, which the browser never sends; `/?token=` works too), keeps
+//! it in the tab's `sessionStorage` and sends `Authorization: Bearer …` with every request, the
+//! event stream included. Scripts do the same. Everything else gets 401.
+//!
+//! Before the token, the `Host` header: it must name the dashboard (`127.0.0.1`, `localhost` or
+//! the address listened on, with the port; a name given with `--allow-host`), or the request is
+//! refused with 403, token or not: a page elsewhere whose name was rebound to 127.0.0.1 (DNS
+//! rebinding) reaches no route. A POST whose `Origin` is present and is not the dashboard's own is
+//! refused with 403 too: a page elsewhere cannot act through a person's browser. Tokens are
+//! compared in constant time.
 
 use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap, Method};
 use rand::RngCore;
-
-/// How long a one-time code of `--open` works.
-const ONCE_VALID: Duration = Duration::from_secs(60);
 
 /// The shortest token a `--token-file` may hold.
 const MIN_TOKEN_LEN: usize = 16;
@@ -48,7 +52,6 @@ pub enum TokenError {
 #[derive(Clone)]
 pub struct Token {
     secret: String,
-    once: std::sync::Arc<Mutex<Option<(String, Instant)>>>,
 }
 
 impl std::fmt::Debug for Token {
@@ -64,10 +67,7 @@ impl Token {
     }
 
     fn from_secret(secret: String) -> Token {
-        Token {
-            secret,
-            once: Default::default(),
-        }
+        Token { secret }
     }
 
     /// The token kept in `path`; a new one is written there (0600, never over an existing
@@ -131,31 +131,9 @@ impl Token {
         &self.secret
     }
 
-    /// A new code that is as good as the token once, for a minute (replacing any earlier one).
-    pub fn once_code(&self) -> String {
-        let code = random_hex();
-        if let Ok(mut once) = self.once.lock() {
-            *once = Some((code.clone(), Instant::now()));
-        }
-        code
-    }
-
     /// Whether `given` is the token, compared in constant time.
     pub fn matches(&self, given: &str) -> bool {
         constant_time_eq(self.secret.as_bytes(), given.as_bytes())
-    }
-
-    /// Whether `given` is the live one-time code; it is used up either way.
-    fn take_once(&self, given: &str) -> bool {
-        let Ok(mut once) = self.once.lock() else {
-            return false;
-        };
-        match once.take() {
-            Some((code, made)) => {
-                made.elapsed() < ONCE_VALID && constant_time_eq(code.as_bytes(), given.as_bytes())
-            }
-            None => false,
-        }
     }
 }
 
@@ -176,7 +154,69 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The dashboard's access rules.
 pub struct Auth {
     token: Token,
-    cookie: String,
+    hosts: Hosts,
+}
+
+/// The `Host` headers that name the dashboard.
+#[derive(Debug, Clone)]
+pub struct Hosts {
+    addr: SocketAddr,
+    extra: Vec<String>,
+}
+
+impl Hosts {
+    /// The names of a dashboard listening on `addr`: `127.0.0.1`, `[::1]`, `localhost` and `addr`'s
+    /// own address, each with its port; when `addr` is every address (`0.0.0.0`, `::`), any IP
+    /// address with the port (a rebound name is a name, never an address); and each of `extra`
+    /// (`--allow-host`, a TLS proxy's name), with any port or none.
+    pub fn new(addr: SocketAddr, extra: Vec<String>) -> Hosts {
+        Hosts { addr, extra }
+    }
+
+    /// Whether `host` (a `Host` header's value) names the dashboard.
+    pub fn allows(&self, host: &str) -> bool {
+        let port = self.addr.port();
+        let (name, given_port) = split_host(host);
+        if self.extra.iter().any(|e| {
+            let (extra_name, extra_port) = split_host(e);
+            extra_name.eq_ignore_ascii_case(name)
+                && (extra_port.is_none() || extra_port == given_port)
+        }) {
+            return true;
+        }
+        if given_port != Some(port) {
+            return false;
+        }
+        if name.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        let bare = name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .unwrap_or(name);
+        let Ok(ip) = bare.parse::<IpAddr>() else {
+            return false;
+        };
+        ip == IpAddr::from([127, 0, 0, 1])
+            || ip == IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            || ip == self.addr.ip()
+            || self.addr.ip().is_unspecified()
+    }
+}
+
+/// `name:port` as the name and the port (`None` when there is none or it is no number); an IPv6
+/// address keeps its brackets.
+fn split_host(host: &str) -> (&str, Option<u16>) {
+    let host = host.trim();
+    // The last ':' after any ']' separates the port.
+    let after_bracket = host.rfind(']').map_or(0, |i| i + 1);
+    match host[after_bracket..].rfind(':') {
+        Some(i) => {
+            let at = after_bracket + i;
+            (&host[..at], host[at + 1..].parse().ok())
+        }
+        None => (host, None),
+    }
 }
 
 /// What a request may do.
@@ -184,52 +224,40 @@ pub struct Auth {
 pub enum Verdict {
     /// It carries the token.
     Allowed,
+    /// It needs no token (the page and its assets) and is sent to the dashboard's own name.
+    Public,
     /// It carries no valid token: 401.
     Unauthenticated,
     /// A POST from another site's page: 403.
     ForeignOrigin,
+    /// Its `Host` is not the dashboard's (a DNS-rebound name): 403.
+    ForeignHost,
 }
 
 impl Auth {
-    /// Rules for `token`. The cookie's name carries the port: cookies are shared by every port of
-    /// a host, and two dashboards must not overwrite each other's.
-    pub fn new(token: Token, port: u16) -> Auth {
-        Auth {
-            token,
-            cookie: format!("ao_dashboard_{port}"),
-        }
+    /// Rules for `token` at the names `hosts`.
+    pub fn new(token: Token, hosts: Hosts) -> Auth {
+        Auth { token, hosts }
     }
 
-    /// Judges a request by its method and headers.
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Verdict {
-        if *method != Method::GET && *method != Method::HEAD && foreign_origin(headers) {
+    /// Judges a request by its method, headers and whether its route is `public` (a GET of the
+    /// page or an asset, which hold no secret).
+    pub fn check(&self, method: &Method, headers: &HeaderMap, public: bool) -> Verdict {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !host.is_some_and(|h| self.hosts.allows(h)) {
+            return Verdict::ForeignHost;
+        }
+        let read = *method == Method::GET || *method == Method::HEAD;
+        if !read && foreign_origin(headers) {
             return Verdict::ForeignOrigin;
         }
-        if self.bearer(headers) || self.cookie(headers) {
+        if self.bearer(headers) {
             Verdict::Allowed
+        } else if public && read {
+            Verdict::Public
         } else {
             Verdict::Unauthenticated
         }
-    }
-
-    /// Whether the query of the page's address carries the token (`token=`) or the live
-    /// one-time code (`once=`).
-    pub fn query_grants(&self, query: &str) -> bool {
-        query.split('&').any(|pair| match pair.split_once('=') {
-            Some(("token", v)) => self.token.matches(v),
-            Some(("once", v)) => self.token.take_once(v),
-            _ => false,
-        })
-    }
-
-    /// The `Set-Cookie` value that keeps the token in the browser: HttpOnly (no script reads it),
-    /// SameSite=Strict (no other site's request carries it).
-    pub fn set_cookie(&self) -> String {
-        format!(
-            "{}={}; HttpOnly; SameSite=Strict; Path=/",
-            self.cookie,
-            self.token.reveal()
-        )
     }
 
     fn bearer(&self, headers: &HeaderMap) -> bool {
@@ -239,16 +267,6 @@ impl Auth {
             .filter_map(|v| v.to_str().ok())
             .filter_map(|v| v.strip_prefix("Bearer "))
             .any(|t| self.token.matches(t.trim()))
-    }
-
-    fn cookie(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.trim().split_once('='))
-            .any(|(name, value)| name == self.cookie && self.token.matches(value))
     }
 }
 
@@ -268,7 +286,6 @@ fn foreign_origin(headers: &HeaderMap) -> bool {
         _ => true,
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,79 +299,150 @@ mod tests {
         h
     }
 
+    const HOST: (header::HeaderName, &str) = (header::HOST, "127.0.0.1:8080");
+
+    fn auth() -> Auth {
+        Auth::new(
+            Token::from_secret("s3cret-token-of-some-length".into()),
+            Hosts::new("127.0.0.1:8080".parse().unwrap(), vec![]),
+        )
+    }
+
     #[test]
-    fn the_token_opens_by_bearer_or_cookie_and_nothing_else_does() {
-        let token = Token::from_secret("s3cret-token-of-some-length".into());
-        let auth = Auth::new(token, 8080);
+    fn the_token_opens_by_bearer_and_nothing_else_does() {
+        let auth = auth();
         let get = Method::GET;
         assert_eq!(
-            auth.check(&get, &HeaderMap::new()),
+            auth.check(&get, &headers(&[HOST]), false),
             Verdict::Unauthenticated
         );
-        let bearer = headers(&[(header::AUTHORIZATION, "Bearer s3cret-token-of-some-length")]);
-        assert_eq!(auth.check(&get, &bearer), Verdict::Allowed);
-        let wrong = headers(&[(header::AUTHORIZATION, "Bearer s3cret-token-of-some-lengtX")]);
-        assert_eq!(auth.check(&get, &wrong), Verdict::Unauthenticated);
-        let cookie = headers(&[(
-            header::COOKIE,
-            "a=b; ao_dashboard_8080=s3cret-token-of-some-length",
-        )]);
-        assert_eq!(auth.check(&get, &cookie), Verdict::Allowed);
-        // Another dashboard's cookie on the same host is not this one's.
-        let other = headers(&[(
-            header::COOKIE,
-            "ao_dashboard_9090=s3cret-token-of-some-length",
-        )]);
-        assert_eq!(auth.check(&get, &other), Verdict::Unauthenticated);
+        assert_eq!(auth.check(&get, &headers(&[HOST]), true), Verdict::Public);
+        let bearer = headers(&[
+            HOST,
+            (header::AUTHORIZATION, "Bearer s3cret-token-of-some-length"),
+        ]);
+        assert_eq!(auth.check(&get, &bearer, false), Verdict::Allowed);
+        let wrong = headers(&[
+            HOST,
+            (header::AUTHORIZATION, "Bearer s3cret-token-of-some-lengtX"),
+        ]);
+        assert_eq!(auth.check(&get, &wrong, false), Verdict::Unauthenticated);
+        // A cookie is no credential, even one holding the token.
+        let cookie = headers(&[
+            HOST,
+            (
+                header::COOKIE,
+                "ao_dashboard_8080=s3cret-token-of-some-length",
+            ),
+        ]);
+        assert_eq!(auth.check(&get, &cookie, false), Verdict::Unauthenticated);
+        // A public route is public to reads only.
+        assert_eq!(
+            auth.check(&Method::POST, &headers(&[HOST]), true),
+            Verdict::Unauthenticated
+        );
+    }
+
+    #[test]
+    fn only_the_dashboards_own_names_pass_the_host_check() {
+        let local = Hosts::new("127.0.0.1:8080".parse().unwrap(), vec![]);
+        for ok in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LocalHost:8080",
+            "[::1]:8080",
+        ] {
+            assert!(local.allows(ok), "{ok}");
+        }
+        for no in [
+            "evil.example",
+            "evil.example:8080",
+            "127.0.0.1",
+            "127.0.0.1:8081",
+            "localhost",
+            "10.0.0.5:8080",
+            "127.0.0.1:8080.evil.example",
+            "localhost.evil.example:8080",
+            "",
+            "[::1",
+            "é:8080",
+        ] {
+            assert!(!local.allows(no), "{no}");
+        }
+        let listen = Hosts::new("127.0.0.2:9000".parse().unwrap(), vec![]);
+        assert!(listen.allows("127.0.0.2:9000") && listen.allows("localhost:9000"));
+        assert!(!listen.allows("127.0.0.3:9000"));
+        let any = Hosts::new("0.0.0.0:9000".parse().unwrap(), vec!["Ao.Example".into()]);
+        assert!(any.allows("192.168.1.5:9000") && any.allows("[fe80::1]:9000"));
+        assert!(any.allows("ao.example") && any.allows("ao.example:443"));
+        assert!(!any.allows("evil.example:9000") && !any.allows("192.168.1.5:9001"));
+        let pinned = Hosts::new(
+            "127.0.0.1:1".parse().unwrap(),
+            vec!["ao.example:8443".into()],
+        );
+        assert!(pinned.allows("ao.example:8443") && !pinned.allows("ao.example:443"));
+    }
+
+    #[test]
+    fn a_foreign_host_is_refused_before_the_token_is_looked_at() {
+        let auth = auth();
+        let rebound = headers(&[
+            (header::HOST, "evil.example"),
+            (header::AUTHORIZATION, "Bearer s3cret-token-of-some-length"),
+        ]);
+        assert_eq!(
+            auth.check(&Method::GET, &rebound, false),
+            Verdict::ForeignHost
+        );
+        assert_eq!(
+            auth.check(&Method::GET, &rebound, true),
+            Verdict::ForeignHost
+        );
+        assert_eq!(
+            auth.check(&Method::GET, &HeaderMap::new(), true),
+            Verdict::ForeignHost
+        );
     }
 
     #[test]
     fn a_post_from_another_origin_is_refused_even_with_the_token() {
         let auth = Auth::new(
             Token::from_secret("s3cret-token-of-some-length".into()),
-            8080,
+            Hosts::new("127.0.0.1:8080".parse().unwrap(), vec!["ao.example".into()]),
         );
         let post = Method::POST;
         let own = headers(&[
-            (header::HOST, "127.0.0.1:8080"),
+            HOST,
             (header::ORIGIN, "http://127.0.0.1:8080"),
             (header::AUTHORIZATION, "Bearer s3cret-token-of-some-length"),
         ]);
-        assert_eq!(auth.check(&post, &own), Verdict::Allowed);
+        assert_eq!(auth.check(&post, &own, false), Verdict::Allowed);
         let foreign = headers(&[
-            (header::HOST, "127.0.0.1:8080"),
+            HOST,
             (header::ORIGIN, "http://evil.example"),
             (header::AUTHORIZATION, "Bearer s3cret-token-of-some-length"),
         ]);
-        assert_eq!(auth.check(&post, &foreign), Verdict::ForeignOrigin);
+        assert_eq!(auth.check(&post, &foreign, false), Verdict::ForeignOrigin);
         // A page whose origin is opaque (a sandboxed frame, a file) is foreign too.
         let opaque = headers(&[
-            (header::HOST, "127.0.0.1:8080"),
+            HOST,
             (header::ORIGIN, "null"),
             (header::AUTHORIZATION, "Bearer s3cret-token-of-some-length"),
         ]);
-        assert_eq!(auth.check(&post, &opaque), Verdict::ForeignOrigin);
-        // Behind a TLS proxy that keeps the Host, the page's own origin is https.
+        assert_eq!(auth.check(&post, &opaque, false), Verdict::ForeignOrigin);
+        // Behind a TLS proxy that keeps the Host (named with --allow-host), the page's own origin
+        // is https.
         let proxied = headers(&[
             (header::HOST, "ao.example:443"),
             (header::ORIGIN, "https://ao.example:443"),
             (header::AUTHORIZATION, "Bearer s3cret-token-of-some-length"),
         ]);
-        assert_eq!(auth.check(&post, &proxied), Verdict::Allowed);
+        assert_eq!(auth.check(&post, &proxied, false), Verdict::Allowed);
         // A script sends no Origin: the token decides.
-        let script = headers(&[(header::HOST, "127.0.0.1:8080")]);
-        assert_eq!(auth.check(&post, &script), Verdict::Unauthenticated);
-    }
-
-    #[test]
-    fn a_one_time_code_works_once() {
-        let token = Token::random();
-        let auth = Auth::new(token.clone(), 1);
-        let code = token.once_code();
-        assert!(auth.query_grants(&format!("once={code}")));
-        assert!(!auth.query_grants(&format!("once={code}")));
-        assert!(auth.query_grants(&format!("x=1&token={}", token.reveal())));
-        assert!(!auth.query_grants("token="));
+        assert_eq!(
+            auth.check(&post, &headers(&[HOST]), false),
+            Verdict::Unauthenticated
+        );
     }
 
     #[test]

@@ -12,9 +12,10 @@
 //! - [`actions`]: spawn, permit, answer, send, kill, restore: they call the manager and answer
 //!   with the words the CLI prints, or with `{"error": …}` and a status code from the error's
 //!   type ([`reply`]).
-//! - [`auth`]: a random token per run (or one kept in a file), traded for an HttpOnly
-//!   SameSite=Strict cookie by the page, or sent as `Authorization: Bearer`; a POST from a foreign
-//!   `Origin` is refused.
+//! - [`auth`]: a random token per run (or one kept in a file), sent as `Authorization: Bearer` by
+//!   scripts and by the page, which keeps it in the tab's `sessionStorage` (no cookie: one of
+//!   `127.0.0.1` goes to every port of the host); a `Host` that is not the dashboard's, or a POST
+//!   from a foreign `Origin`, is refused.
 //! - [`assets`]: the page (plain HTML, CSS and JS), embedded in the binary: no build step, no
 //!   request leaving the machine.
 //!
@@ -29,6 +30,7 @@ pub mod reply;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,11 +82,17 @@ pub struct Dashboard {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     token: Token,
+    allow_hosts: Vec<String>,
 }
 
 impl Dashboard {
-    /// Listens on `addr` (port 0: any free one).
-    pub async fn bind(addr: SocketAddr, token: Token) -> Result<Dashboard, Error> {
+    /// Listens on `addr` (port 0: any free one). Requests must name it in their `Host` (see
+    /// [`auth::Hosts`]), or one of `allow_hosts` (a TLS proxy's name).
+    pub async fn bind(
+        addr: SocketAddr,
+        token: Token,
+        allow_hosts: Vec<String>,
+    ) -> Result<Dashboard, Error> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Listen { addr, source })?;
@@ -95,6 +103,7 @@ impl Dashboard {
             listener,
             addr,
             token,
+            allow_hosts,
         })
     }
 
@@ -103,15 +112,46 @@ impl Dashboard {
         self.addr
     }
 
-    /// The URL a person opens: the token in it is traded for a cookie on the first visit.
+    /// The URL a person opens. The token is in its fragment, which the browser keeps to itself:
+    /// the page's script takes it from there.
     pub fn url(&self) -> String {
-        format!("http://{}/?token={}", self.addr, self.token.reveal())
+        format!("http://{}/#token={}", self.addr, self.token.reveal())
     }
 
-    /// A URL for `--open`: a code that works once, for a minute, so the token itself never goes
-    /// on a browser's command line.
-    pub fn url_once(&self) -> String {
-        format!("http://{}/?once={}", self.addr, self.token.once_code())
+    /// Writes a page that sends the browser to [`Dashboard::url`] into `dir` (created 0700), as
+    /// a file only its owner may read (0600), and returns its path: `--open` gives the browser
+    /// that path, so that neither the token nor anything worth it goes on a command line, which
+    /// every user of the machine can read (Jupyter opens its browser the same way).
+    pub fn write_open_page(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let path = dir.join(format!("open-{}.html", self.addr.port()));
+        // A page left by a run that was killed is replaced, never written through.
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        // The URL is an address, `#token=` and hex: nothing in it needs escaping in HTML.
+        let url = self.url();
+        write!(
+            file,
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
+             <meta name=\"referrer\" content=\"no-referrer\">\
+             <meta http-equiv=\"refresh\" content=\"0;url={url}\">\
+             <title>ao dashboard</title></head>\n\
+             <body><p><a href=\"{url}\">Open the ao dashboard</a></p></body></html>\n"
+        )?;
+        file.sync_all()?;
+        Ok(path)
     }
 
     /// Whether it listens on a loopback address only.
@@ -132,7 +172,10 @@ impl Dashboard {
         let stopping = stop_rx.clone();
         let app = api::router(api::AppState {
             hub,
-            auth: Arc::new(auth::Auth::new(self.token, self.addr.port())),
+            auth: Arc::new(auth::Auth::new(
+                self.token,
+                auth::Hosts::new(self.addr, self.allow_hosts),
+            )),
             stop: stop_rx,
         });
         let mut stopped = stop_tx.subscribe();
@@ -166,5 +209,47 @@ fn finish(done: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(
     match done {
         Ok(result) => result.map_err(Error::Serve),
         Err(e) => Err(Error::Serve(std::io::Error::other(e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_page_for_the_browser_is_its_owners_alone_and_replaces_a_stale_one() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let token = Token::random();
+        let secret = token.reveal().to_string();
+        let dashboard = runtime
+            .block_on(Dashboard::bind(
+                "127.0.0.1:0".parse().unwrap(),
+                token,
+                vec![],
+            ))
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("dashboard");
+        let stale = dir.join(format!("open-{}.html", dashboard.addr().port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&stale, "a page left by a killed run").unwrap();
+        std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let page = dashboard.write_open_page(&dir).unwrap();
+        assert_eq!(page, stale);
+        let mode = std::fs::metadata(&page).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains(&format!("url={}", dashboard.url())), "{html}");
+        assert!(dashboard.url().ends_with(&format!("/#token={secret}")));
+        // A directory it makes is private too.
+        let fresh = tmp.path().join("new/dashboard");
+        dashboard.write_open_page(&fresh).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

@@ -166,10 +166,10 @@ pub fn spawn_detached(spec: &LaunchSpec, log: &Path) -> Result<ProcessIdentity, 
     let child = cmd
         .spawn()
         .map_err(io_err(format!("cannot start {}", spec.program.display())))?;
-    let pid = child.id();
-    // Dropping the Child does not kill or wait for it: it is meant to outlive us.
-    drop(child);
-    ProcessIdentity::of(pid).ok_or_else(|| RuntimeError::Io {
+    // Its identity is read before it can be reaped: a reaped pid may be another process's.
+    let id = ProcessIdentity::of(child.id());
+    reap(child);
+    id.ok_or_else(|| RuntimeError::Io {
         what: format!(
             "{} exited at once; see {}",
             spec.program.display(),
@@ -177,6 +177,23 @@ pub fn spawn_detached(spec: &LaunchSpec, log: &Path) -> Result<ProcessIdentity, 
         ),
         source: std::io::Error::other("process ended during start"),
     })
+}
+
+/// Waits for `child` on a small thread of its own, so that it is reaped whenever it ends: it is
+/// meant to outlive its caller, but a long-lived caller (the dashboard, the monitor) would
+/// otherwise keep every one that ended as a zombie until the caller itself ends. A caller that
+/// ends first leaves it to init, as before.
+fn reap(mut child: std::process::Child) {
+    let reaper = std::thread::Builder::new()
+        .name("ao-reap".into())
+        // It only waits: a small stack keeps many of them cheap.
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let _ = child.wait();
+        });
+    // Without a thread (the system is out of them), the child is left as before: it runs, and is
+    // reaped when its caller ends.
+    drop(reaper);
 }
 
 impl Runtime for ProcessRuntime {
@@ -257,6 +274,47 @@ impl Runtime for ProcessRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `pid` is a zombie child of this process.
+    fn zombie_child(pid: u32) -> bool {
+        procfs::process::Process::new(pid as i32)
+            .and_then(|p| p.stat())
+            .is_ok_and(|s| s.state == 'Z' && s.ppid == std::process::id() as i32)
+    }
+
+    #[test]
+    fn detached_processes_that_end_are_reaped() {
+        // The dashboard and the monitor live long and start many: none may stay a zombie.
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = LaunchSpec {
+            program: "sleep".into(),
+            args: vec!["0.2".into()],
+            cwd: tmp.path().to_path_buf(),
+            env: vec![],
+            stdin_file: None,
+        };
+        let started: Vec<ProcessIdentity> = (0..50)
+            .map(|_| spawn_detached(&spec, &tmp.path().join("log")).unwrap())
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let zombies: Vec<u32> = started
+                .iter()
+                .map(|p| p.pid)
+                .filter(|pid| zombie_child(*pid))
+                .collect();
+            let running = started.iter().filter(|p| p.is_alive()).count();
+            if running == 0 && zombies.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{running} still run, {} are zombies: {zombies:?}",
+                zombies.len()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 
     #[test]
     fn detached_process_is_found_and_stopped() {
