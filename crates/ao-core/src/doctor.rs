@@ -292,7 +292,7 @@ pub fn desktop_notifications(
     let wanted = top
         .iter()
         .chain(projects.iter().flat_map(|p| &p.notifications))
-        .any(|n| n.action == crate::config::NotifierAction::Desktop);
+        .any(|n| *n.action.shown() == crate::config::NotifierAction::Desktop);
     if !wanted {
         return None;
     }
