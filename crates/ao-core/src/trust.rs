@@ -195,7 +195,13 @@ fn entry_name(canonical: &Path) -> String {
 }
 
 fn canonical(file: &Path) -> Result<PathBuf> {
-    let canonical = fs::canonicalize(file).map_err(|e| Error::io("cannot find", file, e))?;
+    let canonical = fs::canonicalize(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Usage(format!(
+            "there is no file {}; name a config file (agent-orchestrator.yaml)",
+            file.display()
+        )),
+        _ => Error::io("cannot find", file, e),
+    })?;
     if !canonical.is_file() {
         return Err(Error::Usage(format!(
             "{} is not a file; name a config file (agent-orchestrator.yaml)",
