@@ -118,11 +118,14 @@ impl Clone {
         let secret = w.root().join("secret");
         std::fs::write(&secret, "file-secret\n").expect("write secret");
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        let unauthorized = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let unauthorized =
+            "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         let clone = Clone {
             file: dir.join("agent-orchestrator.yaml"),
             marker: w.root().join("PWNED"),
-            hook: Listener::start("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+            hook: Listener::start(
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            ),
             file_server: Listener::start(unauthorized),
             env_server: Listener::start(unauthorized),
             ssh: Listener::start(""),
@@ -296,7 +299,10 @@ fn an_untrusted_config_runs_reads_and_sends_nothing_until_trusted() {
     );
     let out = clone.ao(&w, &["notify", "test"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(!clone.marker.exists(), "the notifier command ran after --revoke");
+    assert!(
+        !clone.marker.exists(),
+        "the notifier command ran after --revoke"
+    );
 }
 
 #[test]

@@ -150,9 +150,11 @@ impl TrustStore {
         let canonical = canonical(file)?;
         create_private_dir(&self.dir)?;
         let entry = self.entry(&canonical);
-        let tmp = self
-            .dir
-            .join(format!(".{}.{}", entry_name(&canonical), std::process::id()));
+        let tmp = self.dir.join(format!(
+            ".{}.{}",
+            entry_name(&canonical),
+            std::process::id()
+        ));
         let written = fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -214,11 +216,7 @@ fn canonical(file: &Path) -> Result<PathBuf> {
 /// The person's own config directory for ao: `$XDG_CONFIG_HOME/ao`, else `~/.config/ao` (a
 /// relative `XDG_CONFIG_HOME` is ignored, as the XDG spec says).
 pub fn config_home(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let absolute = |k: &str| {
-        var(k)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
+    let absolute = |k: &str| var(k).map(PathBuf::from).filter(|p| p.is_absolute());
     absolute("XDG_CONFIG_HOME")
         .or_else(|| absolute("HOME").map(|h| h.join(".config")))
         .map(|d| d.join("ao"))
@@ -236,8 +234,8 @@ pub fn trust_of(file: &Path, var: &dyn Fn(&str) -> Option<String>) -> (Trust, Pa
     if own {
         return (Trust::ConfigHome, canonical);
     }
-    let recorded = StateHome::from_vars(var)
-        .is_ok_and(|home| TrustStore::new(&home).is_recorded(&canonical));
+    let recorded =
+        StateHome::from_vars(var).is_ok_and(|home| TrustStore::new(&home).is_recorded(&canonical));
     let trust = if recorded {
         Trust::Recorded
     } else {
@@ -295,7 +293,10 @@ mod tests {
         let file = cfg.join("ao/agent-orchestrator.yaml");
         fs::create_dir_all(file.parent().unwrap()).unwrap();
         fs::write(&file, "projects: {}\n").unwrap();
-        let var = env(&[("AO_HOME", &tmp.path().join("home")), ("XDG_CONFIG_HOME", &cfg)]);
+        let var = env(&[
+            ("AO_HOME", &tmp.path().join("home")),
+            ("XDG_CONFIG_HOME", &cfg),
+        ]);
         assert_eq!(trust_of(&file, &var).0, Trust::ConfigHome);
         // ~/.config/ao when XDG_CONFIG_HOME is not set.
         let var = env(&[("AO_HOME", &tmp.path().join("home")), ("HOME", tmp.path())]);

@@ -21,8 +21,8 @@ use ao_core::agent::{AgentError, ProjectContext};
 use ao_core::blocking::unblock;
 use ao_core::remote::ssh::{self, SshError, SshHost};
 use ao_core::remote::{SshDestination, UrlServer};
-use ao_core::trust::Gated;
 use ao_core::session::{Activity, UNAUTHORIZED, UNREACHABLE};
+use ao_core::trust::Gated;
 use serde::{Deserialize, Serialize};
 
 use crate::client::Client;

@@ -508,7 +508,8 @@ impl Servers {
         .map_err(|e| match e {
             AgentError::Launch(m) => AgentError::Launch(format!(
                 "cannot start the OpenCode server of project {} on {}: {m}",
-                project.name, dest.shown().0
+                project.name,
+                dest.shown().0
             )),
             other => other,
         })?;

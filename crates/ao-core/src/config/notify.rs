@@ -232,10 +232,9 @@ impl Reader<'_> {
         }
         if let Some(n) = f.get("desktop") {
             match n.scalar() {
-                Some(Scalar::Bool(true)) => found.push((
-                    "desktop",
-                    Some(Gated::trusted(NotifierAction::Desktop)),
-                )),
+                Some(Scalar::Bool(true)) => {
+                    found.push(("desktop", Some(Gated::trusted(NotifierAction::Desktop))))
+                }
                 Some(Scalar::Bool(false)) => {}
                 _ => self.problem(
                     n.pos,

@@ -11,9 +11,9 @@ use super::{
     AgentConfig, Config, Context, GatedKey, Problem, ProjectConfig, TuiMode,
     DEFAULT_READY_THRESHOLD_MS,
 };
-use crate::trust::{trust_command, Gated, Trust, Untrusted};
 use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
+use crate::trust::{trust_command, Gated, Trust, Untrusted};
 
 pub(super) const TOP_KEYS: &[&str] = &[
     "readyThresholdMs",
@@ -64,7 +64,13 @@ pub(super) struct Reader<'c> {
 impl Reader<'_> {
     /// `value` of the key `key` at `pos`, usable only when the file is trusted; `what` says what
     /// using it does, for the refusal.
-    pub(super) fn gate<T>(&mut self, value: T, pos: Pos, key: &str, what: &'static str) -> Gated<T> {
+    pub(super) fn gate<T>(
+        &mut self,
+        value: T,
+        pos: Pos,
+        key: &str,
+        what: &'static str,
+    ) -> Gated<T> {
         self.gated.push(GatedKey {
             key: key.to_string(),
             line: pos.0,

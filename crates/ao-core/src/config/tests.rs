@@ -221,7 +221,10 @@ fn remote_projects_keep_their_path_as_written_and_share_it_unless_told() {
     // The file is not trusted: the password is named, and not read.
     assert_eq!(server.password.shown().read().unwrap(), "pw");
     let refused = server.password.permit().unwrap_err();
-    assert_eq!((refused.key.as_str(), refused.line), ("server.passwordFile", 10));
+    assert_eq!(
+        (refused.key.as_str(), refused.line),
+        ("server.passwordFile", 10)
+    );
     assert!(dest.permit().is_err());
 
     // A leading `-` would be an option to ssh; a relative path means nothing on another machine.

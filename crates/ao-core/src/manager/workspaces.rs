@@ -10,8 +10,8 @@ use crate::config::ProjectConfig;
 use crate::error::Result;
 use crate::remote::ssh::SshHost;
 use crate::remote::{Location, SshDestination};
-use crate::trust::Gated;
 use crate::session::{SessionRecord, WorkspaceKind};
+use crate::trust::Gated;
 use crate::workspace::{self, GitHost, KeepReason, Worktree, WorktreeFate};
 
 impl SessionManager {

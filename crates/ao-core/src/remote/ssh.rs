@@ -68,10 +68,7 @@ impl SshHost {
     /// The connection to `destination`, whose control socket and log live in the state home.
     /// Opens nothing; refused when the destination's config file is not trusted (every ssh that
     /// ao runs goes through an `SshHost`).
-    pub fn new(
-        home: &StateHome,
-        destination: &Gated<SshDestination>,
-    ) -> Result<SshHost, SshError> {
+    pub fn new(home: &StateHome, destination: &Gated<SshDestination>) -> Result<SshHost, SshError> {
         let destination = destination.permit()?;
         let dir = home.root().join("ssh");
         crate::home::create_private_dir(&dir)
