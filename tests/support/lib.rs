@@ -188,6 +188,16 @@ impl World {
             ));
         }
         std::fs::write(self.config_path(), text).expect("write config");
+        self.trust_config();
+    }
+
+    /// Trusts the world's config file, as `ao init` does for the file it writes: the person's
+    /// own config may use notifier commands, webhooks, passwords and hosts.
+    fn trust_config(&self) {
+        let home = ao_core::home::StateHome::at(self.home());
+        ao_core::trust::TrustStore::new(&home)
+            .trust(&self.config_path())
+            .expect("trust the world's config");
     }
 
     /// The config file.
@@ -869,6 +879,7 @@ impl World {
     /// the world stops their servers when dropped.
     pub fn set_config_text(&self, text: &str) {
         std::fs::write(self.config_path(), text).expect("write config");
+        self.trust_config();
     }
 
     /// The OpenCode provider config (JSON, which is YAML too) that points at this world's mock

@@ -123,6 +123,12 @@ pub enum Command {
         after_help = "Each problem comes with how to fix it. Exits 1 when something is wrong.\n\nExamples:\n  ao doctor\n  ao doctor --config ~/work/agent-orchestrator.yaml"
     )]
     Doctor,
+    /// Let a config file use the keys that run programs or read secrets: notifier commands,
+    /// webhooks, server.passwordFile, server.passwordEnv and host.
+    #[command(
+        after_help = "A config file that someone else wrote (a cloned repository's) loads, but those keys are refused until you trust it. Files that `ao init` wrote and files under $XDG_CONFIG_HOME/ao/ (default ~/.config/ao/) are trusted. Trust is by the file's path, recorded in the state home.\n\nExamples:\n  ao trust\n  ao trust ~/code/app/agent-orchestrator.yaml\n  ao trust --revoke"
+    )]
+    Trust(crate::trust::TrustArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  ao completions bash > ~/.local/share/bash-completion/completions/ao\n  ao completions zsh > \"${fpath[1]}/_ao\"\n  ao completions fish > ~/.config/fish/completions/ao.fish"

@@ -81,6 +81,9 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
         },
     };
+    if let Some(c) = &config {
+        checks.push(doctor::trust(c));
+    }
     let top_notifiers = config
         .as_ref()
         .map(|c| c.notifications.clone())

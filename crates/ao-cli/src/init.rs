@@ -27,8 +27,9 @@ pub async fn run(cli: &Cli, path: Option<&Path>) -> anyhow::Result<ExitCode> {
         name: default.name(),
         config_lines: default.config_template(),
     };
+    let trust = ao_core::trust::TrustStore::new(&home);
     // git and the file system block: off the async runtime's thread.
-    let plan = unblock(move || ao_core::init::init(&dir, agent)).await;
+    let plan = unblock(move || ao_core::init::init(&dir, agent, &trust)).await;
     let plan = plan.map_err(|e| {
         if e.is_usage() {
             anyhow::Error::new(UsageError(e.to_string()))

@@ -14,6 +14,7 @@ mod pane;
 mod progress;
 mod show;
 mod status_watch;
+mod trust;
 mod watch;
 
 use std::io::Write;
@@ -445,6 +446,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Init { path } => init::run(&cli, path.as_deref()).await,
         Command::Doctor => doctor::run(&cli).await,
+        Command::Trust(args) => trust::run(&cli, args).await,
         Command::Completions { shell } => {
             std::io::stdout()
                 .lock()

@@ -16,7 +16,7 @@ pub async fn monitor(mgr: SessionManager, project: &str) -> anyhow::Result<()> {
 }
 
 /// `ao notify test [PROJECT]`: a sample event through each notifier (whatever its `on`), and what
-/// each did. Exits 1 when one failed.
+/// each did. Exits 1 when one failed, 2 when one was refused because its file is not trusted.
 pub async fn test(mgr: &SessionManager, project: Option<&str>) -> anyhow::Result<ExitCode> {
     let config = mgr.config();
     // Each project's list starts with the top level's: without a project, those once, then what
@@ -43,11 +43,12 @@ pub async fn test(mgr: &SessionManager, project: Option<&str>) -> anyhow::Result
     let color = use_color();
     let http = notify::http_client().await;
     let mut out = std::io::stdout().lock();
-    let (mut fired, mut failed) = (0, 0);
+    let (mut fired, mut failed, mut untrusted) = (0, 0, 0);
     for (project, notifiers) in groups.iter().filter(|(_, n)| !n.is_empty()) {
         let event = Event::sample(project, mgr.now_ms());
         for o in notify::fire(notifiers, &event, true, &http).await {
             fired += 1;
+            untrusted += usize::from(o.untrusted);
             match o.result {
                 Ok(done) => writeln!(out, "{} {}: {done}", paint("ok  ", "32", color), o.notifier)?,
                 Err(why) => {
@@ -69,7 +70,10 @@ pub async fn test(mgr: &SessionManager, project: Option<&str>) -> anyhow::Result
             config.file.display()
         )?;
     }
-    Ok(if failed > 0 {
+    // A refused notifier is the person's to decide (`ao trust`), like a mistake in the config.
+    Ok(if untrusted > 0 {
+        ExitCode::from(2)
+    } else if failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -64,12 +64,19 @@ pub enum AgentError {
     /// ao's store (the plugin's state) or state home could not be used.
     #[error("{0}")]
     State(#[source] Box<crate::Error>),
+    /// A key of a config file that is not trusted was needed (a server's password, a host):
+    /// refused, the person's to decide ([`crate::trust`]).
+    #[error(transparent)]
+    Untrusted(#[from] crate::trust::Untrusted),
 }
 
 impl AgentError {
     /// True when the person must fix their request (exit code 2), whoever found the mistake.
     pub fn is_usage(&self) -> bool {
-        matches!(self, AgentError::NotFound(_) | AgentError::Refused(_))
+        matches!(
+            self,
+            AgentError::NotFound(_) | AgentError::Refused(_) | AgentError::Untrusted(_)
+        )
     }
 }
 

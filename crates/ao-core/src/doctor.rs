@@ -284,6 +284,42 @@ pub fn monitors(home: &StateHome, projects: &[ProjectConfig]) -> Vec<Check> {
         .collect()
 }
 
+/// The config file's trust ([`crate::trust`]): whether its notifier commands, webhooks,
+/// passwords and hosts may be used, and which of them there are.
+pub fn trust(config: &crate::config::Config) -> Check {
+    let file = config.file.display();
+    let keys: Vec<String> = config
+        .gated
+        .iter()
+        .map(|k| format!("{} (line {})", k.key, k.line))
+        .collect();
+    match (config.trust.is_trusted(), keys.is_empty()) {
+        (true, true) => Check::ok("trust", format!("{file}: {}", config.trust)),
+        (true, false) => Check::ok(
+            "trust",
+            format!("{file}: {}; it uses {}", config.trust, keys.join(", ")),
+        ),
+        (false, true) => Check::ok(
+            "trust",
+            format!("{file}: not trusted, and it needs no trust (no command, webhook, password or host)"),
+        ),
+        (false, false) => {
+            let canonical = std::fs::canonicalize(&config.file).unwrap_or(config.file.clone());
+            Check::warn(
+                "trust",
+                format!(
+                    "{file}: not trusted, so these keys are refused: {}",
+                    keys.join(", ")
+                ),
+                format!(
+                    "if you wrote this file or have read it: {}",
+                    crate::trust::trust_command(&canonical)
+                ),
+            )
+        }
+    }
+}
+
 /// The desktop notifiers: `notify-send` must be installed for them.
 pub fn desktop_notifications(
     projects: &[ProjectConfig],
@@ -292,7 +328,7 @@ pub fn desktop_notifications(
     let wanted = top
         .iter()
         .chain(projects.iter().flat_map(|p| &p.notifications))
-        .any(|n| n.action == crate::config::NotifierAction::Desktop);
+        .any(|n| *n.action.shown() == crate::config::NotifierAction::Desktop);
     if !wanted {
         return None;
     }

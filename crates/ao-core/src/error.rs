@@ -57,6 +57,11 @@ pub enum Error {
     #[error("{0}")]
     Workspace(#[from] crate::workspace::WorkspaceError),
 
+    /// A key that runs a program or reads a secret, in a config file that is not trusted
+    /// ([`crate::trust`]). The person's to decide: exit code 2.
+    #[error(transparent)]
+    Untrusted(#[from] crate::trust::Untrusted),
+
     /// A host could not be reached over ssh, or a command there failed.
     #[error("{0}")]
     Remote(#[from] crate::remote::ssh::SshError),
@@ -83,7 +88,12 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Error::Config(_) | Error::Usage(_) | Error::NotFound(_) | Error::Conflict(_)
+            Error::Config(_)
+                | Error::Usage(_)
+                | Error::NotFound(_)
+                | Error::Conflict(_)
+                | Error::Untrusted(_)
+                | Error::Remote(crate::remote::ssh::SshError::Untrusted(_))
         )
     }
 

@@ -23,7 +23,12 @@ pub struct StateHome {
 impl StateHome {
     /// Finds the state home from the environment (`AO_HOME`, `XDG_DATA_HOME`, `HOME`).
     pub fn from_env() -> Result<StateHome> {
-        let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        StateHome::from_vars(&|k| std::env::var(k).ok())
+    }
+
+    /// Finds the state home from the environment that `var` looks up.
+    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<StateHome> {
+        let non_empty = |k: &str| var(k).filter(|v| !v.is_empty());
         let root = if let Some(home) = non_empty("AO_HOME") {
             PathBuf::from(home)
         } else if let Some(data) = non_empty("XDG_DATA_HOME") {

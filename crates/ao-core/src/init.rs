@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 use crate::config::{validate_name, CONFIG_FILE_NAME};
 use crate::doctor::find_program;
 use crate::session::{RuntimeKind, WorkspaceKind};
+use crate::trust::TrustStore;
 
 /// The agent a new config names, as the caller (the CLI, which knows the plugins) describes it.
 #[derive(Debug, Clone, Copy)]
@@ -87,12 +88,21 @@ pub enum InitError {
         #[source]
         source: std::io::Error,
     },
+    /// The file was written, but its trust could not be recorded in the state home.
+    #[error("wrote {}, but cannot trust it: {source}; run `ao trust` there once the state home is fixed", file.display())]
+    Trust {
+        /// The file written.
+        file: PathBuf,
+        /// Why the record failed.
+        #[source]
+        source: Box<crate::Error>,
+    },
 }
 
 impl InitError {
     /// True when the person must change what they asked for (exit code 2), rather than retry.
     pub fn is_usage(&self) -> bool {
-        !matches!(self, InitError::Io { .. })
+        !matches!(self, InitError::Io { .. } | InitError::Trust { .. })
     }
 
     fn io(what: &'static str, path: &Path, source: std::io::Error) -> InitError {
@@ -105,10 +115,15 @@ impl InitError {
 }
 
 /// Works out the config for `dir`, then writes it to `dir/agent-orchestrator.yaml`, which must
-/// not exist yet. Returns what was written.
-pub fn init(dir: &Path, agent: AgentTemplate<'_>) -> Result<Plan, InitError> {
+/// not exist yet, and trusts it in `trust` (the person's own file: its notifier commands and
+/// the like, once added, need no `ao trust`). Returns what was written.
+pub fn init(dir: &Path, agent: AgentTemplate<'_>, trust: &TrustStore) -> Result<Plan, InitError> {
     let plan = plan(dir)?;
     write_new(&plan.file, &plan.render(agent))?;
+    trust.trust(&plan.file).map_err(|e| InitError::Trust {
+        file: plan.file.clone(),
+        source: Box::new(e),
+    })?;
     Ok(plan)
 }
 

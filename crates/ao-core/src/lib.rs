@@ -24,6 +24,8 @@
 //!   notifiers exactly once per real transition and enforces budgets;
 //! - [`remote`]: where a project's agent server lives (here, at a URL, over SSH), and the SSH
 //!   connection that reaches a host;
+//! - [`trust`]: which config files may run programs or read secrets (`ao trust`), and the gate
+//!   that refuses those keys of the others;
 //! - [`doctor`]: the checks of `ao doctor`, each with what to do about it;
 //! - [`init`]: the commented config `ao init` writes for a directory.
 //!
@@ -52,6 +54,7 @@ pub mod session;
 pub mod store;
 pub mod timing;
 pub mod transcript;
+pub mod trust;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -117,6 +117,9 @@ pub struct Outcome {
     pub notifier: String,
     /// What it did (`Ok`), or why it failed.
     pub result: Result<String, String>,
+    /// Whether it was refused, not run, because its config file is not trusted (the reason is
+    /// in `result`).
+    pub untrusted: bool,
 }
 
 /// Fires every notifier of `notifiers` that fires on the event (all of them with `all`), at once;
@@ -133,6 +136,7 @@ pub async fn fire(
             return vec![Outcome {
                 notifier: "every notifier".into(),
                 result: Err(format!("the event could not be written as JSON: {e}")),
+                untrusted: false,
             }]
         }
     };
@@ -143,10 +147,18 @@ pub async fn fire(
     join_all(chosen.into_iter().map(|n| {
         let json = json.clone();
         async move {
-            let result = fire_one(n, event, json, http).await;
-            Outcome {
-                notifier: format!("{} (line {})", n.action, n.at.0),
-                result,
+            let notifier = format!("{} (line {})", n.action, n.at.0);
+            match n.action.permit() {
+                Ok(action) => Outcome {
+                    notifier,
+                    result: fire_one(action, n.timeout_ms, event, json, http).await,
+                    untrusted: false,
+                },
+                Err(why) => Outcome {
+                    notifier,
+                    result: Err(why.to_string()),
+                    untrusted: true,
+                },
             }
         }
     }))
@@ -154,12 +166,13 @@ pub async fn fire(
 }
 
 async fn fire_one(
-    n: &Notifier,
+    action: &NotifierAction,
+    timeout_ms: u64,
     event: &Event,
     json: Vec<u8>,
     http: &reqwest::Client,
 ) -> Result<String, String> {
-    let timeout = Duration::from_millis(n.timeout_ms);
+    let timeout = Duration::from_millis(timeout_ms);
     let env = vec![
         ("AO_EVENT".to_string(), event.event.clone()),
         ("AO_SESSION".to_string(), event.session.id.clone()),
@@ -168,7 +181,7 @@ async fn fire_one(
             event.session.activity.as_str().to_string(),
         ),
     ];
-    match &n.action {
+    match action {
         NotifierAction::Command(argv) => {
             let argv = argv.clone();
             unblock(move || run_command(&argv, &env, &json, timeout)).await

@@ -12,7 +12,12 @@ pub fn status_of(e: &ao_core::Error) -> StatusCode {
         E::NotFound(_) => StatusCode::NOT_FOUND,
         E::Conflict(_) => StatusCode::CONFLICT,
         E::Usage(_) | E::Config(_) => StatusCode::BAD_REQUEST,
+        // The config's person has not trusted the key: nothing a request can change.
+        E::Untrusted(_) | E::Remote(ao_core::remote::ssh::SshError::Untrusted(_)) => {
+            StatusCode::FORBIDDEN
+        }
         E::Agent(a) => match a {
+            AgentError::Untrusted(_) => StatusCode::FORBIDDEN,
             AgentError::NotFound(_) => StatusCode::NOT_FOUND,
             AgentError::Refused(_) => StatusCode::CONFLICT,
             AgentError::Timeout(_)

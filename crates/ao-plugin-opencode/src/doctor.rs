@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ao_core::agent::ProjectContext;
+use ao_core::agent::{AgentError, ProjectContext};
 use ao_core::doctor::{find_program, program_output, Check};
 
 use crate::server::ServerState;
@@ -95,6 +95,14 @@ impl OpenCodeAgent {
         let subject = format!("server {}", project.name);
         let state = match self.servers().lookup(cx).await {
             Ok(state) => state,
+            // Not looked at: that would read the password, or run ssh.
+            Err(AgentError::Untrusted(why)) => {
+                return Check::warn(
+                    subject,
+                    format!("not checked: {why}"),
+                    "trust the config file (see `trust` above), then `ao doctor` again",
+                )
+            }
             Err(e) => {
                 return Check::fail(
                     subject,

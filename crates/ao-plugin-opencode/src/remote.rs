@@ -22,6 +22,7 @@ use ao_core::blocking::unblock;
 use ao_core::remote::ssh::{self, SshError, SshHost};
 use ao_core::remote::{SshDestination, UrlServer};
 use ao_core::session::{Activity, UNAUTHORIZED, UNREACHABLE};
+use ao_core::trust::Gated;
 use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
@@ -80,7 +81,7 @@ kill -9 "$1" 2>/dev/null; exit 0"#;
 pub async fn url_client(project: &str, server: &UrlServer) -> Result<Client, AgentError> {
     let (project, server) = (project.to_string(), server.clone());
     unblock(move || {
-        let password = server.password.read().map_err(|e| {
+        let password = server.password.permit()?.read().map_err(|e| {
             AgentError::Unauthorized(format!(
                 "project {project}: no password for the OpenCode server at {}: {e}",
                 server.url
@@ -109,6 +110,7 @@ pub fn url_record(
     let password_file = if write {
         let password = server
             .password
+            .permit()?
             .read()
             .map_err(|e| AgentError::Unauthorized(format!("project {project}: {e}")))?;
         settings.home.write_secret(&name, &password)?
@@ -135,7 +137,7 @@ pub fn unauthorized(project: &str, server: &UrlServer) -> AgentError {
     AgentError::Unauthorized(format!(
         "project {project}: the OpenCode server at {} refused the password from {} (as user {})",
         server.url,
-        server.password.describe(),
+        server.password.shown().describe(),
         server.username
     ))
 }
@@ -146,11 +148,15 @@ pub fn ssh_error(e: SshError) -> AgentError {
         SshError::Unreachable { .. } => AgentError::Unreachable(e.to_string()),
         SshError::Failed { .. } => AgentError::Launch(e.to_string()),
         SshError::Local(m) => AgentError::Launch(m),
+        SshError::Untrusted(u) => AgentError::Untrusted(u),
     }
 }
 
 /// The connection to a project's host.
-pub fn host(settings: &OpenCodeSettings, dest: &SshDestination) -> Result<SshHost, AgentError> {
+pub fn host(
+    settings: &OpenCodeSettings,
+    dest: &Gated<SshDestination>,
+) -> Result<SshHost, AgentError> {
     SshHost::new(&settings.home, dest).map_err(ssh_error)
 }
 

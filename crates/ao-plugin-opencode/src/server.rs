@@ -512,7 +512,7 @@ impl Servers {
     async fn start_remote(
         &self,
         cx: &ProjectContext<'_>,
-        dest: &ao_core::remote::SshDestination,
+        dest: &ao_core::trust::Gated<ao_core::remote::SshDestination>,
         previous: Option<&ServerRecord>,
         password: &str,
     ) -> Result<(ServerRecord, Client), AgentError> {
@@ -537,7 +537,8 @@ impl Servers {
         .map_err(|e| match e {
             AgentError::Launch(m) => AgentError::Launch(format!(
                 "cannot start the OpenCode server of project {} on {}: {m}",
-                project.name, dest.0
+                project.name,
+                dest.shown().0
             )),
             other => other,
         })?;

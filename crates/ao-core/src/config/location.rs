@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use super::reader::Reader;
 use super::yaml::{Kind, Node, Pos};
 use crate::remote::{Location, PasswordSource, SshDestination, UrlServer};
+use crate::trust::Gated;
+
+/// What using a server's password does, for the refusal of an untrusted file's.
+const SENDS_PASSWORD: &str = "reads a secret of yours and sends it to `server.url`";
 
 const SERVER_KEYS: &[&str] = &["url", "username", "passwordEnv", "passwordFile", "caFile"];
 
@@ -83,11 +87,13 @@ impl Reader<'_> {
             }
             (Some(env), None) => self
                 .string(env, "server.passwordEnv")
-                .map(PasswordSource::Env),
+                .map(PasswordSource::Env)
+                .map(|p| self.gate(p, env.pos, "server.passwordEnv", SENDS_PASSWORD)),
             (None, Some(file)) => self
                 .string(file, "server.passwordFile")
                 .and_then(|raw| self.password_file(&raw, file.pos))
-                .map(PasswordSource::File),
+                .map(PasswordSource::File)
+                .map(|p| self.gate(p, file.pos, "server.passwordFile", SENDS_PASSWORD)),
             (None, None) => {
                 self.problem(
                     node.pos,
@@ -219,7 +225,7 @@ impl Reader<'_> {
         }
     }
 
-    fn ssh_host(&mut self, name: &str, node: &Node) -> Option<SshDestination> {
+    fn ssh_host(&mut self, name: &str, node: &Node) -> Option<Gated<SshDestination>> {
         let host = self.string(node, "host")?;
         // ssh would take a leading `-` as an option.
         if host.is_empty()
@@ -235,7 +241,12 @@ impl Reader<'_> {
             );
             return None;
         }
-        Some(SshDestination(host))
+        Some(self.gate(
+            SshDestination(host),
+            node.pos,
+            "host",
+            "runs ssh to that host, and commands there",
+        ))
     }
 
     /// The directory of a remote project, as written: it is on that machine, so nothing here can

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use crate::agent::Agent;
 use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
+use crate::trust::Trust;
 pub use names::{expand_path_in, validate_model, validate_name};
 pub use notify::{
     Budget, Notifier, NotifierAction, DEFAULT_NOTIFIER_TIMEOUT_MS, DEFAULT_NOTIFY_DEBOUNCE_MS,
@@ -130,6 +131,11 @@ impl Context<'static> {
 pub struct Config {
     /// The file it came from.
     pub file: PathBuf,
+    /// Whether the file may run programs and read secrets ([`crate::trust`]).
+    pub trust: Trust,
+    /// Every key of the file that runs a program or reads a secret, in file order: usable only
+    /// when [`trust`](Self::trust) says so.
+    pub gated: Vec<GatedKey>,
     /// After how long without activity a `ready` session is shown as `idle`.
     pub ready_threshold_ms: u64,
     /// How long a state must last before it is notified (`notifyDebounceMs`).
@@ -138,6 +144,17 @@ pub struct Config {
     pub notifications: Vec<Notifier>,
     /// The projects, in file order.
     pub projects: Vec<ProjectConfig>,
+}
+
+/// A key that runs a program or reads a secret ([`crate::trust::Gated`]), and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatedKey {
+    /// The key: `command`, `webhook`, `server.passwordFile`, `server.passwordEnv`, `host`.
+    pub key: String,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based.
+    pub column: usize,
 }
 
 /// One project: a code base that sessions work on.
@@ -285,8 +302,12 @@ impl Config {
             cx,
             base_dir,
             problems: Vec::new(),
+            trust: crate::trust::trust_of(file, cx.var),
+            file: file.to_path_buf(),
+            gated: Vec::new(),
         };
-        let config = reader.config(root.as_ref(), file);
+        let mut config = reader.config(root.as_ref(), file);
+        config.gated = std::mem::take(&mut reader.gated);
         if reader.problems.is_empty() {
             Ok(config)
         } else {

@@ -7,6 +7,7 @@ use std::fmt;
 use super::fields::Fields;
 use super::reader::Reader;
 use super::yaml::{Kind, Node, Pos, Scalar};
+use crate::trust::Gated;
 
 /// The default for `notifyDebounceMs`: a state that lasts less than this fires nothing.
 pub const DEFAULT_NOTIFY_DEBOUNCE_MS: u64 = 1500;
@@ -32,8 +33,8 @@ const BUDGET_KEYS: &[&str] = &["sessionUsd", "projectUsd"];
 pub struct Notifier {
     /// The events it fires on, each one of [`NOTIFY_EVENTS`].
     pub on: Vec<String>,
-    /// What it does.
-    pub action: NotifierAction,
+    /// What it does; a command or a webhook only when its file is trusted.
+    pub action: Gated<NotifierAction>,
     /// How long a command or a webhook may take before it is given up (a command is killed).
     pub timeout_ms: u64,
     /// Where it is written, `line:column`, so that a report can name it.
@@ -209,18 +210,31 @@ impl Reader<'_> {
             .collect()
     }
 
-    /// Exactly one of `command`, `webhook` and `desktop: true`.
-    fn action(&mut self, at: Pos, f: &Fields<'_>) -> Option<NotifierAction> {
-        let mut found: Vec<(&str, Option<NotifierAction>)> = Vec::new();
+    /// Exactly one of `command`, `webhook` and `desktop: true`; a command or a webhook is gated
+    /// by the file's trust (a desktop notification runs only ao's own `notify-send`).
+    fn action(&mut self, at: Pos, f: &Fields<'_>) -> Option<Gated<NotifierAction>> {
+        let mut found: Vec<(&str, Option<Gated<NotifierAction>>)> = Vec::new();
         if let Some(n) = f.get("command") {
-            found.push(("command", self.command(n)));
+            let action = self.command(n);
+            found.push((
+                "command",
+                action.map(|a| self.gate(a, n.pos, "command", "runs a program on this machine")),
+            ));
         }
         if let Some(n) = f.get("webhook") {
-            found.push(("webhook", self.webhook(n)));
+            let action = self.webhook(n);
+            found.push((
+                "webhook",
+                action.map(|a| {
+                    self.gate(a, n.pos, "webhook", "sends your sessions' events to a URL")
+                }),
+            ));
         }
         if let Some(n) = f.get("desktop") {
             match n.scalar() {
-                Some(Scalar::Bool(true)) => found.push(("desktop", Some(NotifierAction::Desktop))),
+                Some(Scalar::Bool(true)) => {
+                    found.push(("desktop", Some(Gated::trusted(NotifierAction::Desktop))))
+                }
                 Some(Scalar::Bool(false)) => {}
                 _ => self.problem(
                     n.pos,

@@ -8,10 +8,12 @@ use super::notify::{Budget, Notifier, DEFAULT_NOTIFY_DEBOUNCE_MS};
 use super::value::{ConfigValue, SettingProblem};
 use super::yaml::{Kind, Node, Pos, Scalar};
 use super::{
-    AgentConfig, Config, Context, Problem, ProjectConfig, TuiMode, DEFAULT_READY_THRESHOLD_MS,
+    AgentConfig, Config, Context, GatedKey, Problem, ProjectConfig, TuiMode,
+    DEFAULT_READY_THRESHOLD_MS,
 };
 use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
+use crate::trust::{trust_command, Gated, Trust, Untrusted};
 
 pub(super) const TOP_KEYS: &[&str] = &[
     "readyThresholdMs",
@@ -51,9 +53,45 @@ pub(super) struct Reader<'c> {
     pub(super) cx: Context<'c>,
     pub(super) base_dir: PathBuf,
     pub(super) problems: Vec<Problem>,
+    /// How far the file is trusted, and its canonical path (for the `ao trust` command).
+    pub(super) trust: (Trust, PathBuf),
+    /// The file, as named in messages.
+    pub(super) file: PathBuf,
+    /// Every key read into a [`Gated`] value, in the order read.
+    pub(super) gated: Vec<GatedKey>,
 }
 
 impl Reader<'_> {
+    /// `value` of the key `key` at `pos`, usable only when the file is trusted; `what` says what
+    /// using it does, for the refusal.
+    pub(super) fn gate<T>(
+        &mut self,
+        value: T,
+        pos: Pos,
+        key: &str,
+        what: &'static str,
+    ) -> Gated<T> {
+        self.gated.push(GatedKey {
+            key: key.to_string(),
+            line: pos.0,
+            column: pos.1,
+        });
+        if self.trust.0.is_trusted() {
+            return Gated::trusted(value);
+        }
+        Gated::refused(
+            value,
+            Untrusted {
+                file: self.file.clone(),
+                line: pos.0,
+                column: pos.1,
+                key: key.to_string(),
+                what,
+                command: trust_command(&self.trust.1),
+            },
+        )
+    }
+
     fn runtime(&mut self, node: Option<&Node>) -> Option<RuntimeKind> {
         match self.choice(node?, "runtime", "", RUNTIMES)? {
             "tmux" => Some(RuntimeKind::Tmux),
@@ -92,6 +130,8 @@ impl Reader<'_> {
     pub(super) fn config(&mut self, root: Option<&Node>, file: &Path) -> Config {
         let mut config = Config {
             file: file.to_path_buf(),
+            trust: self.trust.0,
+            gated: Vec::new(),
             ready_threshold_ms: DEFAULT_READY_THRESHOLD_MS,
             notify_debounce_ms: DEFAULT_NOTIFY_DEBOUNCE_MS,
             notifications: Vec::new(),

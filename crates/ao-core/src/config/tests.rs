@@ -143,7 +143,8 @@ projects:
         }
     );
     assert_eq!(two.budget.session_usd, Some(0.5));
-    let actions: Vec<&NotifierAction> = one.notifications.iter().map(|n| &n.action).collect();
+    let actions: Vec<&NotifierAction> =
+        one.notifications.iter().map(|n| n.action.shown()).collect();
     assert_eq!(
         actions,
         [
@@ -204,10 +205,10 @@ fn remote_projects_keep_their_path_as_written_and_share_it_unless_told() {
     let web = c.project("web").unwrap();
     assert_eq!(web.path, PathBuf::from("~/code/web"));
     assert_eq!(web.workspace, WorkspaceKind::None);
-    assert_eq!(
-        web.location,
-        Location::Ssh(crate::remote::SshDestination("me@builder1".into()))
-    );
+    let Location::Ssh(dest) = &web.location else {
+        panic!("{:?}", web.location)
+    };
+    assert_eq!(dest.shown().0, "me@builder1");
     assert_eq!(web.location.host_label().as_deref(), Some("me@builder1"));
     let api = c.project("api").unwrap();
     assert_eq!(api.workspace, WorkspaceKind::Worktree);
@@ -217,7 +218,14 @@ fn remote_projects_keep_their_path_as_written_and_share_it_unless_told() {
     assert_eq!(server.url, "http://10.0.0.5:4096");
     assert_eq!(server.username, "opencode");
     assert_eq!(api.location.host_label().as_deref(), Some("10.0.0.5:4096"));
-    assert_eq!(server.password.read().unwrap(), "pw");
+    // The file is not trusted: the password is named, and not read.
+    assert_eq!(server.password.shown().read().unwrap(), "pw");
+    let refused = server.password.permit().unwrap_err();
+    assert_eq!(
+        (refused.key.as_str(), refused.line),
+        ("server.passwordFile", 10)
+    );
+    assert!(dest.permit().is_err());
 
     // A leading `-` would be an option to ssh; a relative path means nothing on another machine.
     let err = parse(
@@ -279,7 +287,7 @@ fn an_https_server_takes_a_ca_file_relative_to_the_config_and_webhooks_may_be_ht
         Some("opencode.example.com:8443")
     );
     assert_eq!(
-        public.notifications.last().map(|n| &n.action),
+        public.notifications.last().map(|n| n.action.shown()),
         Some(&NotifierAction::Webhook(
             "https://hooks.example.com/ao".into()
         ))

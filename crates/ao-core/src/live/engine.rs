@@ -88,7 +88,7 @@ pub(super) struct Engine {
     /// model does not know: maybe a session another `ao` just spawned).
     rescan: bool,
     flush_at: Option<Instant>,
-    config_stamp: Option<(SystemTime, u64)>,
+    config_stamp: Stamp,
 }
 
 impl Engine {
@@ -102,7 +102,7 @@ impl Engine {
     ) -> Result<Engine> {
         let records = mgr.resolve(target.as_deref()).await?;
         let statuses = mgr.status_of(&records).await?;
-        let config_stamp = stamp(&mgr.config().file).await;
+        let config_stamp = stamp(&mgr.config().file, mgr.home()).await;
         let (news_tx, news_rx) = mpsc::unbounded_channel();
         let mut engine = Engine {
             mgr,
@@ -414,7 +414,7 @@ impl Engine {
 
     /// Reads the config file again when it changed on disk; the feeds start over with it.
     async fn check_config(&mut self) {
-        let stamp = stamp(&self.mgr.config().file).await;
+        let stamp = stamp(&self.mgr.config().file, self.mgr.home()).await;
         if stamp == self.config_stamp {
             return;
         }
@@ -476,12 +476,18 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// When the file was last changed and its length: what tells an edit.
-async fn stamp(file: &Path) -> Option<(SystemTime, u64)> {
-    let file = file.to_path_buf();
+/// When the config file was last changed and its length, and whether `ao trust` records it:
+/// what tells an edit, or a trust given or taken back.
+type Stamp = (Option<(SystemTime, u64)>, bool);
+
+async fn stamp(file: &Path, home: &crate::home::StateHome) -> Stamp {
+    let (file, store) = (file.to_path_buf(), crate::trust::TrustStore::new(home));
     unblock(move || {
-        let meta = std::fs::metadata(&file).ok()?;
-        Some((meta.modified().ok()?, meta.len()))
+        let meta = std::fs::metadata(&file)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        let trusted = std::fs::canonicalize(&file).is_ok_and(|c| store.is_recorded(&c));
+        (meta, trusted)
     })
     .await
 }

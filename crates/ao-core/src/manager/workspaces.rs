@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::remote::ssh::SshHost;
 use crate::remote::{Location, SshDestination};
 use crate::session::{SessionRecord, WorkspaceKind};
+use crate::trust::Gated;
 use crate::workspace::{self, GitHost, KeepReason, Worktree, WorktreeFate};
 
 impl SessionManager {
@@ -24,7 +25,7 @@ impl SessionManager {
     }
 
     /// The connection to a project's host.
-    pub(super) fn ssh_host(&self, dest: &SshDestination) -> Result<SshHost> {
+    pub(super) fn ssh_host(&self, dest: &Gated<SshDestination>) -> Result<SshHost> {
         Ok(SshHost::new(&self.home, dest)?)
     }
 
@@ -130,7 +131,7 @@ impl SessionManager {
     /// again there (yet).
     pub(super) async fn check_remote_worktree(
         &self,
-        dest: &SshDestination,
+        dest: &Gated<SshDestination>,
         rec: &SessionRecord,
     ) -> Result<()> {
         let host = self.ssh_host(dest)?;
@@ -152,7 +153,7 @@ impl SessionManager {
              only; its commits are on branch {}",
             rec.address,
             rec.workspace.display(),
-            dest.0,
+            dest.shown().0,
             rec.branch.as_deref().unwrap_or("?")
         )))
     }

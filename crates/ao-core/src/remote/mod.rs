@@ -11,6 +11,8 @@ pub mod ssh;
 
 use std::path::PathBuf;
 
+use crate::trust::Gated;
+
 /// Where a project's agent server runs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Location {
@@ -19,8 +21,9 @@ pub enum Location {
     Local,
     /// At a URL, run by someone else (a container, a pod, a VM): ao never starts or stops it.
     Url(UrlServer),
-    /// On a host reached with the system's `ssh`, where the plugin starts it.
-    Ssh(SshDestination),
+    /// On a host reached with the system's `ssh`, where the plugin starts it; ssh runs only
+    /// when the config file is trusted.
+    Ssh(Gated<SshDestination>),
 }
 
 /// `server:` of a project: a server that someone else runs.
@@ -30,8 +33,8 @@ pub struct UrlServer {
     pub url: String,
     /// The HTTP basic-auth user name.
     pub username: String,
-    /// Where its password comes from.
-    pub password: PasswordSource,
+    /// Where its password comes from; read only when the config file is trusted.
+    pub password: Gated<PasswordSource>,
     /// `caFile`: a PEM file of the CA (or CAs) that signed an https server's certificate, trusted
     /// instead of the system's roots. Absolute (the config made it so).
     pub ca_file: Option<PathBuf>,
@@ -162,7 +165,7 @@ impl Location {
     pub fn host_label(&self) -> Option<String> {
         match self {
             Location::Local => None,
-            Location::Ssh(d) => Some(d.0.clone()),
+            Location::Ssh(d) => Some(d.shown().0.clone()),
             Location::Url(s) => Some(
                 reqwest::Url::parse(&s.url)
                     .ok()

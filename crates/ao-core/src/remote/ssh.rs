@@ -26,6 +26,7 @@ use crate::runtime::process::{spawn_detached, ProcessIdentity};
 use crate::runtime::LaunchSpec;
 
 use super::SshDestination;
+use crate::trust::Gated;
 
 /// How long ssh may take to connect to a host before it counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,6 +53,9 @@ pub enum SshError {
     /// `ssh` itself could not be run, or a local file of ao's could not be used.
     #[error("{0}")]
     Local(String),
+    /// The host comes from a config file that is not trusted: ssh is not run.
+    #[error(transparent)]
+    Untrusted(#[from] crate::trust::Untrusted),
 }
 
 /// A host reached through its multiplexed connection.
@@ -66,8 +70,10 @@ pub struct SshHost {
 
 impl SshHost {
     /// The connection to `destination`, whose control socket and log live in the state home.
-    /// Opens nothing.
-    pub fn new(home: &StateHome, destination: &SshDestination) -> Result<SshHost, SshError> {
+    /// Opens nothing; refused when the destination's config file is not trusted (every ssh that
+    /// ao runs goes through an `SshHost`).
+    pub fn new(home: &StateHome, destination: &Gated<SshDestination>) -> Result<SshHost, SshError> {
+        let destination = destination.permit()?;
         let dir = home.root().join("ssh");
         crate::home::create_private_dir(&dir)
             .map_err(|e| SshError::Local(format!("cannot create {}: {e}", dir.display())))?;
@@ -338,7 +344,7 @@ fn quote(word: &str) -> Result<String, SshError> {
 }
 
 /// A stable 64-bit FNV-1a hash, in hex.
-fn fnv(text: &str) -> String {
+pub(crate) fn fnv(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });

@@ -1,0 +1,328 @@
+//! Trust of a config file, as `mise trust` does it: a config that someone else wrote (a cloned
+//! repository's) may not run a program on this machine or read a secret until the person says so.
+//!
+//! The keys that can (notifier commands and webhooks, `server.passwordFile`,
+//! `server.passwordEnv`, `host`) are read into [`Gated`] values. A gated value says what it is
+//! and where it is written, but gives itself up only through [`Gated::permit`], which refuses it
+//! with an [`Untrusted`] error (file:line:column and the `ao trust` command) when its file is not
+//! trusted. Everything else in an untrusted file works as usual.
+//!
+//! A file is trusted when `ao trust` recorded it (or `ao init` wrote it) in the state home, or
+//! when it lies under the person's own config directory (`$XDG_CONFIG_HOME/ao/`, default
+//! `~/.config/ao/`). Trust is by the file's canonical path, not its content: whoever may change a
+//! trusted file (its author, through a `git pull`) can already run code on this machine through
+//! the repository's build, and the person's own edits of their config need no new approval.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::home::{create_private_dir, StateHome};
+
+/// How far a config file is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// `ao trust` recorded it, or `ao init` wrote it.
+    Recorded,
+    /// It is under the person's own config directory (`$XDG_CONFIG_HOME/ao/`).
+    ConfigHome,
+    /// Neither: its gated keys are refused.
+    Untrusted,
+}
+
+impl Trust {
+    /// Whether its gated keys may be used.
+    pub fn is_trusted(self) -> bool {
+        self != Trust::Untrusted
+    }
+}
+
+impl fmt::Display for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Trust::Recorded => "trusted (recorded by `ao trust` or `ao init`)",
+            Trust::ConfigHome => "trusted (it is under your own config directory)",
+            Trust::Untrusted => "not trusted",
+        })
+    }
+}
+
+/// A key that was not used because its config file is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{}:{line}:{column}: `{key}` is not used: it {what}, and {} is not trusted; if you wrote \
+     this file or have read it, trust it with: {command}",
+    file.display(),
+    file.display()
+)]
+pub struct Untrusted {
+    /// The config file.
+    pub file: PathBuf,
+    /// Where the key is written (1-based).
+    pub line: usize,
+    /// Where the key is written (1-based).
+    pub column: usize,
+    /// The key, e.g. `notifications.command`, `server.passwordFile`, `host`.
+    pub key: String,
+    /// What using it would do, e.g. "runs a program on this machine".
+    pub what: &'static str,
+    /// The command that trusts the file, e.g. `ao trust /code/x/agent-orchestrator.yaml`.
+    pub command: String,
+}
+
+/// A value read from a key that runs a program or reads a secret: usable only when its config
+/// file is trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gated<T> {
+    value: T,
+    /// Why it may not be used; `None` when it may.
+    refusal: Option<Arc<Untrusted>>,
+}
+
+impl<T> Gated<T> {
+    /// A value that may be used: one that does not come from a config file (a test's, one the
+    /// person typed), or one of a trusted file.
+    pub fn trusted(value: T) -> Gated<T> {
+        Gated {
+            value,
+            refusal: None,
+        }
+    }
+
+    /// A value of an untrusted file, refused with `why`.
+    pub fn refused(value: T, why: Untrusted) -> Gated<T> {
+        Gated {
+            value,
+            refusal: Some(Arc::new(why)),
+        }
+    }
+
+    /// The value, to run, read or connect with it; the refusal when its file is not trusted.
+    /// This is the one place where trust is checked.
+    pub fn permit(&self) -> Result<&T, Untrusted> {
+        match &self.refusal {
+            None => Ok(&self.value),
+            Some(why) => Err(Untrusted::clone(why)),
+        }
+    }
+
+    /// The value, only to show it or compare it (a label, a report). Running, reading or
+    /// connecting with it goes through [`permit`](Self::permit).
+    pub fn shown(&self) -> &T {
+        &self.value
+    }
+
+    /// Whether [`permit`](Self::permit) gives the value.
+    pub fn is_permitted(&self) -> bool {
+        self.refusal.is_none()
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Gated<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+/// The files `ao trust` recorded: `trusted/` in the state home, one small file per trusted
+/// config, named by a hash of its canonical path and holding that path (so that two paths with
+/// one hash cannot be taken for each other).
+#[derive(Debug, Clone)]
+pub struct TrustStore {
+    dir: PathBuf,
+}
+
+impl TrustStore {
+    /// The records of this state home.
+    pub fn new(home: &StateHome) -> TrustStore {
+        TrustStore {
+            dir: home.root().join("trusted"),
+        }
+    }
+
+    /// Records `file` as trusted; returns its canonical path.
+    pub fn trust(&self, file: &Path) -> Result<PathBuf> {
+        let canonical = canonical(file)?;
+        create_private_dir(&self.dir)?;
+        let entry = self.entry(&canonical);
+        let tmp = self.dir.join(format!(
+            ".{}.{}",
+            entry_name(&canonical),
+            std::process::id()
+        ));
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(canonical.as_os_str().as_bytes()))
+            .and_then(|_| fs::rename(&tmp, &entry));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io("cannot record trust in", &entry, e));
+        }
+        Ok(canonical)
+    }
+
+    /// Removes the record of `file`; returns its canonical path, and whether there was one.
+    pub fn revoke(&self, file: &Path) -> Result<(PathBuf, bool)> {
+        let canonical = canonical(file)?;
+        let entry = self.entry(&canonical);
+        if !self.is_recorded(&canonical) {
+            return Ok((canonical, false));
+        }
+        fs::remove_file(&entry).map_err(|e| Error::io("cannot remove", &entry, e))?;
+        Ok((canonical, true))
+    }
+
+    /// Whether the file at this canonical path is recorded.
+    pub fn is_recorded(&self, canonical: &Path) -> bool {
+        fs::read(self.entry(canonical)).is_ok_and(|p| p == canonical.as_os_str().as_bytes())
+    }
+
+    /// The record of a file (which may not exist): what a live view watches to notice `ao trust`.
+    pub fn entry(&self, canonical: &Path) -> PathBuf {
+        self.dir.join(entry_name(canonical))
+    }
+}
+
+fn entry_name(canonical: &Path) -> String {
+    crate::remote::ssh::fnv(&canonical.to_string_lossy())
+}
+
+fn canonical(file: &Path) -> Result<PathBuf> {
+    let canonical = fs::canonicalize(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Usage(format!(
+            "there is no file {}; name a config file (agent-orchestrator.yaml)",
+            file.display()
+        )),
+        _ => Error::io("cannot find", file, e),
+    })?;
+    if !canonical.is_file() {
+        return Err(Error::Usage(format!(
+            "{} is not a file; name a config file (agent-orchestrator.yaml)",
+            canonical.display()
+        )));
+    }
+    Ok(canonical)
+}
+
+/// The person's own config directory for ao: `$XDG_CONFIG_HOME/ao`, else `~/.config/ao` (a
+/// relative `XDG_CONFIG_HOME` is ignored, as the XDG spec says).
+pub fn config_home(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let absolute = |k: &str| var(k).map(PathBuf::from).filter(|p| p.is_absolute());
+    absolute("XDG_CONFIG_HOME")
+        .or_else(|| absolute("HOME").map(|h| h.join(".config")))
+        .map(|d| d.join("ao"))
+}
+
+/// How far `file` is trusted, with its canonical path (the file as given when it has none),
+/// against the environment `var` (the state home, the config directory).
+pub fn trust_of(file: &Path, var: &dyn Fn(&str) -> Option<String>) -> (Trust, PathBuf) {
+    let Ok(canonical) = fs::canonicalize(file) else {
+        return (Trust::Untrusted, file.to_path_buf());
+    };
+    let own = config_home(var)
+        .and_then(|d| fs::canonicalize(d).ok())
+        .is_some_and(|d| canonical.starts_with(d));
+    if own {
+        return (Trust::ConfigHome, canonical);
+    }
+    let recorded =
+        StateHome::from_vars(var).is_ok_and(|home| TrustStore::new(&home).is_recorded(&canonical));
+    let trust = if recorded {
+        Trust::Recorded
+    } else {
+        Trust::Untrusted
+    };
+    (trust, canonical)
+}
+
+/// The command that trusts `canonical`, quoted for a shell.
+pub fn trust_command(canonical: &Path) -> String {
+    let text = canonical.to_string_lossy();
+    let word = shlex::try_quote(&text).unwrap_or_else(|_| text.clone());
+    format!("ao trust {word}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &Path)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string_lossy().into_owned()))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn a_file_is_trusted_once_recorded_and_not_after_revoke() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        let file = tmp.path().join("repo/agent-orchestrator.yaml");
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, "projects: {}\n").unwrap();
+        let var = env(&[
+            ("AO_HOME", &home),
+            ("XDG_CONFIG_HOME", &tmp.path().join("cfg")),
+        ]);
+        assert_eq!(trust_of(&file, &var).0, Trust::Untrusted);
+        let store = TrustStore::new(&StateHome::at(&home));
+        let canonical = store.trust(&file).unwrap();
+        assert_eq!(trust_of(&file, &var), (Trust::Recorded, canonical.clone()));
+        // Another path to the same file is the same file.
+        let other = tmp.path().join("repo/../repo/agent-orchestrator.yaml");
+        assert_eq!(trust_of(&other, &var).0, Trust::Recorded);
+        assert_eq!(store.revoke(&file).unwrap(), (canonical.clone(), true));
+        assert_eq!(trust_of(&file, &var).0, Trust::Untrusted);
+        assert_eq!(store.revoke(&file).unwrap(), (canonical, false));
+    }
+
+    #[test]
+    fn a_file_under_the_config_home_is_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = tmp.path().join("cfg");
+        let file = cfg.join("ao/agent-orchestrator.yaml");
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, "projects: {}\n").unwrap();
+        let var = env(&[
+            ("AO_HOME", &tmp.path().join("home")),
+            ("XDG_CONFIG_HOME", &cfg),
+        ]);
+        assert_eq!(trust_of(&file, &var).0, Trust::ConfigHome);
+        // ~/.config/ao when XDG_CONFIG_HOME is not set.
+        let var = env(&[("AO_HOME", &tmp.path().join("home")), ("HOME", tmp.path())]);
+        assert_eq!(trust_of(&file, &var).0, Trust::Untrusted);
+        let var = env(&[("HOME", &tmp.path().join("x"))]);
+        assert_eq!(config_home(&var), Some(tmp.path().join("x/.config/ao")));
+    }
+
+    #[test]
+    fn a_gated_value_is_given_only_when_permitted() {
+        let why = Untrusted {
+            file: "/r/agent-orchestrator.yaml".into(),
+            line: 3,
+            column: 5,
+            key: "host".into(),
+            what: "opens an ssh connection",
+            command: trust_command(Path::new("/r/agent-orchestrator.yaml")),
+        };
+        let refused = Gated::refused("x", why.clone());
+        assert_eq!(refused.permit(), Err(why));
+        assert_eq!(
+            refused.permit().unwrap_err().to_string(),
+            "/r/agent-orchestrator.yaml:3:5: `host` is not used: it opens an ssh connection, and \
+             /r/agent-orchestrator.yaml is not trusted; if you wrote this file or have read it, \
+             trust it with: ao trust /r/agent-orchestrator.yaml"
+        );
+        assert_eq!(Gated::trusted("x").permit(), Ok(&"x"));
+    }
+}
