@@ -196,7 +196,7 @@ mod tests {
         let at = |url: &str| UrlServer {
             url: url.into(),
             username: DEFAULT_USERNAME.into(),
-            password: PasswordSource::Env("P".into()),
+            password: crate::trust::Gated::trusted(PasswordSource::Env("P".into())),
             ca_file: None,
         };
         for clear in [
