@@ -32,7 +32,7 @@ pub async fn follow(
     let mut seen: HashSet<String> = HashSet::new();
     let mut unreachable_since: Option<Instant> = None;
     loop {
-        match EventStream::connect(client).await {
+        match EventStream::connect(client, crate::settings::feed_silence()).await {
             Ok(mut stream) => {
                 unreachable_since = None;
                 // Catch up on what happened while not connected (the prompt may have been sent
@@ -48,7 +48,17 @@ pub async fn follow(
                     Err(e) if e.is_not_found() => return Ok(()),
                     Err(_) => {}
                 }
-                while let Some(event) = stream.next().await {
+                // A silent or broken stream is connected again, which catches up on what it
+                // missed; why it ended goes to standard error.
+                loop {
+                    let event = match stream.next().await {
+                        Ok(Some(event)) => event,
+                        Ok(None) => break,
+                        Err(e) => {
+                            eprintln!("{e}");
+                            break;
+                        }
+                    };
                     let p = &event.payload;
                     if p.session_id() != Some(session_id) {
                         continue;

@@ -182,13 +182,15 @@ pub(crate) fn agent_error(e: ClientError) -> AgentError {
     match &e {
         ClientError::Unreachable { source, .. } if source.is_timeout() => AgentError::Timeout(text),
         ClientError::Unreachable { .. } => AgentError::Unreachable(text),
+        ClientError::Silent { .. } => AgentError::Timeout(text),
         ClientError::Status { status, .. } if status.as_u16() == 401 => {
             AgentError::Unauthorized(text)
         }
         ClientError::Status { status, .. } if status.as_u16() == 404 => AgentError::NotFound(text),
-        ClientError::Status { .. } | ClientError::Decode { .. } | ClientError::Build(_) => {
-            AgentError::Server(text)
-        }
+        ClientError::Status { .. }
+        | ClientError::Decode { .. }
+        | ClientError::Build(_)
+        | ClientError::TooLarge { .. } => AgentError::Server(text),
         // ao cannot check the server's certificate, so it cannot reach it.
         ClientError::CaFile { .. } => AgentError::Unreachable(text),
     }
