@@ -52,6 +52,7 @@ pub mod session;
 pub mod store;
 pub mod timing;
 pub mod transcript;
+pub mod visible;
 pub mod workspace;
 
 pub use error::{Error, Result};
