@@ -48,17 +48,10 @@ pub async fn follow(
                     Err(e) if e.is_not_found() => return Ok(()),
                     Err(_) => {}
                 }
-                // A silent or broken stream is connected again, which catches up on what it
-                // missed; why it ended goes to standard error.
-                loop {
-                    let event = match stream.next().await {
-                        Ok(Some(event)) => event,
-                        Ok(None) => break,
-                        Err(e) => {
-                            eprintln!("{e}");
-                            break;
-                        }
-                    };
+                // A stream that ends, breaks, stays silent past its bound or sends an event too
+                // large is connected again, which catches up on what it missed. (Nothing is
+                // written about it: standard error is the session's log of JSON lines too.)
+                while let Ok(Some(event)) = stream.next().await {
                     let p = &event.payload;
                     if p.session_id() != Some(session_id) {
                         continue;
