@@ -243,6 +243,7 @@ fn a_transition_behind_an_event_stream_gone_silent_still_reaches_the_notifier() 
     let seen = time(&event["at"]);
     let took = (seen - ended).to_std().unwrap_or_default();
     let bound = SILENCE + POLL + Duration::from_secs(2);
+    eprintln!("the monitor saw the turn's end {took:?} after it");
     assert!(
         took < bound,
         "seen {took:?} after the turn ended, over {bound:?}: {event}"
