@@ -1,11 +1,12 @@
 //! An agent's text cannot disguise itself on the terminal: a permission whose command hides its
 //! start behind a carriage return, and a reply that holds escape sequences and a right-to-left
 //! override, show as visible escapes in `ao status`, `ao permit`'s confirmation, `ao logs`, `ao
-//! show` and the tmux pane's view; `ao status --json` keeps the text exact.
+//! show`, the tmux pane's view and the web dashboard's page; `ao status --json` keeps the text
+//! exact.
 
 use std::time::{Duration, Instant};
 
-use ao_test_support::{script, Scenario, Turn, World};
+use ao_test_support::{script, Browser, Scenario, Turn, World};
 use serde_json::{json, Value};
 
 const SCREEN: Duration = Duration::from_secs(30);
@@ -82,6 +83,24 @@ fn an_agents_text_shows_its_control_characters_as_escapes_everywhere_ao_prints_i
     checks.shows("ao logs", &logs, REPLY_SHOWN);
     checks.pane_shows(&w, &id, &format!("permission asked: {TITLE_SHOWN}"));
     checks.pane_shows(&w, &id, "\\u{202e}gnp.exe");
+
+    // The web dashboard's page, too: the card's request and the conversation.
+    let dash = w.dashboard(&[]);
+    let browser = Browser::start(&w.root().join("chromium"), 1280, 860);
+    browser.goto(&dash.url);
+    let card = format!("article.session[data-id=\"{id}\"]");
+    let text = browser.wait_text(&card, SCREEN, "the session's card", |t| {
+        t.contains("permission")
+    });
+    checks.shows("the dashboard's card", &text, TITLE_SHOWN);
+    browser.click(&card);
+    let text = browser.wait_text("#conversation", SCREEN, "the conversation", |t| {
+        t.contains("gnp.exe")
+    });
+    checks.shows("the dashboard's conversation", &text, REPLY_SHOWN);
+    checks.shows("the dashboard's conversation", &text, SHOWN);
+    drop(browser);
+    drop(dash);
 
     // Refused, so that nothing runs; the confirmation names what was refused, visibly.
     let permit = w.ao_ok(&["permit", &id, "--reject"]);
