@@ -36,10 +36,11 @@ pub(crate) fn listen(url: String, password: String) -> mpsc::Receiver<Heard> {
             .expect("a runtime");
         rt.block_on(async move {
             let client = Client::new(&url, &password).expect("a client");
-            let mut events = EventStream::connect(&client)
+            let silence = ao_plugin_opencode::events::DEFAULT_SILENCE;
+            let mut events = EventStream::connect(&client, silence)
                 .await
                 .expect("the event stream");
-            while let Some(e) = events.next().await {
+            while let Ok(Some(e)) = events.next().await {
                 let idle = match e.payload.kind {
                     EventKind::SessionIdle => true,
                     EventKind::SessionStatus => e.payload.properties["status"]["type"] == "idle",

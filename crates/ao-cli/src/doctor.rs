@@ -157,7 +157,9 @@ fn print_check(out: &mut dyn Write, c: &Check, color: bool) -> std::io::Result<(
         Verdict::Warn => ("warn", "33;1"),
         Verdict::Fail => ("FAIL", "31;1"),
     };
-    let mut lines = c.detail.lines();
+    // A check's detail may quote a server (its version, its error): shown, not obeyed.
+    let detail = ao_core::visible::visible(&c.detail);
+    let mut lines = detail.lines();
     writeln!(
         out,
         "{} {}: {}",

@@ -12,6 +12,7 @@ use ao_core::manager::{QuestionReply, SessionManager, WAIT_POLL_INTERVAL};
 use ao_core::report;
 use ao_core::session::Activity;
 use ao_core::transcript::{EntryKind, TranscriptEntry};
+use ao_core::visible::{visible, visible_line};
 
 use crate::cli::{AnswerArgs, PermitArgs, WaitArgs};
 use crate::UsageError;
@@ -175,7 +176,8 @@ fn is_final(e: &TranscriptEntry) -> bool {
     }
 }
 
-/// One entry of a conversation as `ao logs` prints it (the dashboard's log view too).
+/// One entry of a conversation as `ao logs` prints it (the dashboard's log view too). Everything
+/// in it but the time is the agent's, so what would steer the terminal shows as escapes.
 pub fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<()> {
     let time = chrono::DateTime::from_timestamp_millis(e.at)
         .map(|t| {
@@ -194,9 +196,15 @@ pub fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<
             output,
             truncated,
         } => {
-            writeln!(out, "{time} tool {tool} [{status}] {title}")?;
+            writeln!(
+                out,
+                "{time} tool {} [{}] {}",
+                visible_line(tool),
+                visible_line(status),
+                visible_line(title)
+            )?;
             if let Some(o) = output {
-                for line in o.lines() {
+                for line in visible(o).lines() {
                     writeln!(out, "         │ {line}")?;
                 }
                 if *truncated {
@@ -215,11 +223,17 @@ pub fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<
             tokens.input + tokens.cache_read + tokens.cache_write,
             tokens.output + tokens.reasoning
         ),
-        EntryKind::Error(err) => writeln!(out, "{time} error {}: {}", err.name, err.message),
+        EntryKind::Error(err) => writeln!(
+            out,
+            "{time} error {}: {}",
+            visible_line(&err.name),
+            visible_line(&err.message)
+        ),
     }
 }
 
 fn write_block(out: &mut dyn Write, time: &str, who: &str, text: &str) -> std::io::Result<()> {
+    let text = visible(text);
     let mut lines = text.lines();
     writeln!(out, "{time} {who}: {}", lines.next().unwrap_or_default())?;
     for line in lines {

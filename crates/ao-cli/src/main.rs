@@ -103,7 +103,10 @@ fn report(err: &anyhow::Error) -> ExitCode {
             || c.downcast_ref::<ao_core::agent::AgentError>()
                 .is_some_and(|e| e.is_usage())
     });
+    // An error may carry what a server or an agent said (an error body, a title): what would
+    // steer the terminal shows as escapes.
     let text = error_text(err);
+    let text = ao_core::visible::visible(&text);
     // A config error is one line per problem, each a file:line:column a person can jump to.
     let per_line = err.chain().any(|c| {
         matches!(

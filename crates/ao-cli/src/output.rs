@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use ao_core::manager::dollars;
 use ao_core::session::{Activity, PendingKind, ProcessState, SessionStatus};
+use ao_core::visible::visible_line;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::cli::ColorChoice;
@@ -296,11 +297,12 @@ pub fn age(since: &str, now: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
-/// The first line of `s`, cut with `…` to at most `max` columns.
+/// `s` on one line (what would steer the terminal, line ends included, shown as escapes: it may
+/// be an agent's text), cut with `…` to at most `max` columns.
 fn fit(s: &str, max: usize) -> String {
-    let first_line = s.lines().next().unwrap_or_default();
+    let first_line = visible_line(s);
     if first_line.width() <= max {
-        return first_line.to_string();
+        return first_line.into_owned();
     }
     let mut out = String::new();
     let mut used = 0;

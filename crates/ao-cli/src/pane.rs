@@ -32,6 +32,7 @@ use ao_core::runtime::tmux::TuiOpened;
 use ao_core::runtime::TmuxRuntime;
 use ao_core::session::{Lifecycle, PendingKind, SessionStatus};
 use ao_core::transcript::TranscriptEntry;
+use ao_core::visible::visible_line;
 
 use crate::interact::write_entry;
 use crate::watch::format::{activity_cell, cost_short, tokens_cell};
@@ -219,13 +220,23 @@ fn render(view: &View, width: usize, height: usize, now: DateTime<Utc>) -> Vec<S
     let conversation: Vec<String> = text.lines().flat_map(|l| wrap(l, width)).collect();
     let room = height.saturating_sub(top.len() + bottom.len());
     let skip = conversation.len().saturating_sub(room);
-    let mut lines: Vec<String> = top.into_iter().map(|l| cut(&l, width)).collect();
+    // The header, the requests and the note hold the agent's text (a summary, a title, an
+    // error): what would steer the terminal shows as escapes. The conversation is escaped by
+    // `write_entry`.
+    let mut lines: Vec<String> = top
+        .into_iter()
+        .map(|l| cut(&visible_line(&l), width))
+        .collect();
     lines.extend(conversation.into_iter().skip(skip));
     lines.resize(
         height.saturating_sub(bottom.len()).max(lines.len()),
         String::new(),
     );
-    lines.extend(bottom.into_iter().flat_map(|l| wrap(&l, width)));
+    lines.extend(
+        bottom
+            .into_iter()
+            .flat_map(|l| wrap(&visible_line(&l), width)),
+    );
     let first = lines.len().saturating_sub(height);
     lines.split_off(first)
 }

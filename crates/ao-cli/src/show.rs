@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use ao_core::manager::{ForkOptions, SessionManager, SessionView};
 use ao_core::session::{PendingKind, ProcessState};
+use ao_core::visible::visible_line;
 
 use crate::cli::ForkArgs;
 use crate::output::paint;
@@ -49,8 +50,11 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
         s.activity,
         s.runtime
     )?;
-    let field =
-        |out: &mut dyn Write, name: &str, value: &str| writeln!(out, "  {name:<10} {value}");
+    // A field's value may be the agent's (a summary, a request's title, an error): what would
+    // steer the terminal shows as escapes.
+    let field = |out: &mut dyn Write, name: &str, value: &str| {
+        writeln!(out, "  {name:<10} {}", visible_line(value))
+    };
     if let Some(summary) = &s.summary {
         field(out, "summary", summary)?;
     }
@@ -117,7 +121,12 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
                 "cancelled" => "[-]",
                 _ => "[ ]",
             };
-            writeln!(out, "  {mark} {} ({})", item.content, item.priority)?;
+            writeln!(
+                out,
+                "  {mark} {} ({})",
+                visible_line(&item.content),
+                visible_line(&item.priority)
+            )?;
         }
     }
     if let Some(files) = &v.files {
@@ -135,7 +144,7 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
                 "  +{:<5} -{:<5} {} ({state})",
                 count(f.added),
                 count(f.removed),
-                f.path
+                visible_line(&f.path)
             )?;
         }
     }
@@ -146,7 +155,13 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
             writeln!(out, "  (none)")?;
         }
         for m in messages {
-            writeln!(out, "  {}  {:<9}  {}", m.id, m.role, m.text)?;
+            writeln!(
+                out,
+                "  {}  {:<9}  {}",
+                visible_line(&m.id),
+                visible_line(&m.role),
+                visible_line(&m.text)
+            )?;
         }
     }
     writeln!(out)?;
@@ -159,7 +174,7 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
             out,
             "  pid {:<8} {:<16} rss {:>10}  cpu {:>5.1}%  up {}",
             p.pid,
-            p.command,
+            visible_line(&p.command),
             bytes(p.rss_bytes),
             p.cpu_percent,
             age(p.uptime_s)
@@ -189,7 +204,7 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
     if !v.notes.is_empty() {
         writeln!(out)?;
         for n in &v.notes {
-            writeln!(out, "note: {n}")?;
+            writeln!(out, "note: {}", visible_line(n))?;
         }
     }
     Ok(())

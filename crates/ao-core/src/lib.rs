@@ -55,6 +55,7 @@ pub mod store;
 pub mod timing;
 pub mod transcript;
 pub mod trust;
+pub mod visible;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@
 use crate::agent::PermitDecision;
 use crate::manager::Killed;
 use crate::session::{PendingRequest, SessionRecord};
+use crate::visible::visible_line;
 use crate::workspace::{KeepReason, WorktreeFate};
 
 /// `ao permit`: `demo/agent-1: allowed once: bash: ls (per_1)`.
@@ -13,13 +14,24 @@ pub fn permitted(rec: &SessionRecord, req: &PendingRequest, decision: PermitDeci
         PermitDecision::Always => "allowed always",
         PermitDecision::Reject => "rejected",
     };
-    format!("{}: {verb}: {} ({})", rec.address, req.title, req.id)
+    // The title is the agent's: what it would run, shown as it is (`\r` and all).
+    format!(
+        "{}: {verb}: {} ({})",
+        rec.address,
+        visible_line(&req.title),
+        req.id
+    )
 }
 
 /// `ao answer`: answered, or dismissed.
 pub fn answered(rec: &SessionRecord, req: &PendingRequest, dismissed: bool) -> String {
     let verb = if dismissed { "dismissed" } else { "answered" };
-    format!("{}: {verb}: {} ({})", rec.address, req.title, req.id)
+    format!(
+        "{}: {verb}: {} ({})",
+        rec.address,
+        visible_line(&req.title),
+        req.id
+    )
 }
 
 /// `ao send`.

@@ -54,6 +54,19 @@ const GROUPS = {
 
 const $ = (id) => document.getElementById(id);
 
+// What an agent wrote (a title, a message, a tool's output) may hold characters that steer how
+// text shows rather than show themselves: a right-to-left override (U+202E) reverses what follows,
+// a carriage return hides what came before it where the text is copied to a terminal. They show
+// as escapes (`\r`, `\x1b`, `\u{202e}`), as in the CLI (ao_core::visible); line ends and tabs stay.
+const STEERING = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+function visible(text) {
+  return text.replace(/\r\n/g, "\n").replace(STEERING, (c) => {
+    const n = c.codePointAt(0);
+    if (c === "\r") return "\\r";
+    return n < 0x80 ? "\\x" + n.toString(16).padStart(2, "0") : "\\u{" + n.toString(16) + "}";
+  });
+}
+
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -64,7 +77,7 @@ function el(tag, attrs, ...children) {
   }
   for (const c of children) {
     if (c === undefined || c === null) continue;
-    e.append(typeof c === "string" ? document.createTextNode(c) : c);
+    e.append(typeof c === "string" ? document.createTextNode(visible(c)) : c);
   }
   return e;
 }
@@ -242,7 +255,7 @@ function renderDetail() {
   $("detail-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-fact": k }, v)]));
   const err = $("detail-error");
   err.hidden = !s.error;
-  err.textContent = s.error ? s.error.name + ": " + s.error.message : "";
+  err.textContent = s.error ? visible(s.error.name + ": " + s.error.message) : "";
   $("attach-cmd").textContent = "ao attach " + s.id;
   // Made again only when the requests changed: a button about to be clicked stays.
   const pendingKey = s.id + JSON.stringify(s.pending || []);

@@ -351,10 +351,19 @@ impl Agent for OpenCodeAgent {
         let ServerState::Up { record, client, .. } = self.servers.lookup(cx).await? else {
             return Err(not_running(cx));
         };
-        let stream = EventStream::connect(&client).await.map_err(agent_error)?;
-        // From now on this feed hears whatever the server does: it vouches for its quiet.
-        let holder =
-            FeedHolder::connected(cx.state.clone(), &cx.project.name, &record.list_key()).await;
+        let silence = self.settings().feed_silence;
+        let stream = EventStream::connect(&client, silence)
+            .await
+            .map_err(agent_error)?;
+        // From now on this feed hears whatever the server does: it vouches for its quiet, for as
+        // long as the stream keeps saying something (a heartbeat at least).
+        let holder = FeedHolder::connected(
+            cx.state.clone(),
+            &cx.project.name,
+            &record.list_key(),
+            silence,
+        )
+        .await;
         let (state, project) = (cx.state.clone(), cx.project.name.clone());
         Ok(Box::pin(futures_util::stream::unfold(
             (stream, holder),
@@ -362,11 +371,16 @@ impl Agent for OpenCodeAgent {
                 let (state, project) = (state.clone(), project.clone());
                 async move {
                     loop {
-                        let event = stream.next().await?;
-                        if !matches!(
+                        // A stream that ends, breaks, stays silent past its bound or sends an
+                        // event too large ends the feed: the live model polls and reconnects,
+                        // and the holder's entry goes with it.
+                        let event = stream.next().await.ok()??;
+                        if matches!(
                             event.payload.kind,
                             EventKind::ServerConnected | EventKind::ServerHeartbeat
                         ) {
+                            holder.alive().await;
+                        } else {
                             // Recorded before anyone acts on the event.
                             holder.heard().await;
                         }

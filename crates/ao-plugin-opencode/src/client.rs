@@ -30,6 +30,14 @@ pub const REMOTE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// instance (seconds; over ten with ten spawns at once on two cores). Not retried, since the first
 /// try may still succeed, so it gets longer.
 const CREATE_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+const MIB: usize = 1024 * 1024;
+/// The most of one response body ao reads. OpenCode's largest answers (every message of a long
+/// conversation) are a few MiB; a server that sends more, or an endless body, would otherwise
+/// take ao's memory (on loopback, gigabytes within the request's timeout).
+pub const MAX_BODY_BYTES: usize = 64 * MIB;
+/// The most of one server-sent event ao buffers, for the same reason: an event that never ends
+/// would grow the parser's buffer forever.
+pub const MAX_EVENT_BYTES: usize = 16 * MIB;
 
 /// A request to the OpenCode server that failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +82,34 @@ pub enum ClientError {
         path: PathBuf,
         /// What is wrong with it.
         message: String,
+    },
+    /// The server sent more than ao reads of one answer ([`MAX_BODY_BYTES`]) or of one event
+    /// ([`MAX_EVENT_BYTES`]).
+    #[error(
+        "OpenCode server at {url}: {what} is larger than {} MiB, the most ao reads of one; \
+         the server is broken or is not OpenCode",
+        limit / MIB
+    )]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// What was too large, e.g. `the answer to GET /session`.
+        what: String,
+        /// The limit it passed, in bytes.
+        limit: usize,
+    },
+    /// An event stream said nothing, not even a heartbeat, for this long: a wedged server or a
+    /// proxy that holds the stream back. It is closed; the caller connects again.
+    #[error(
+        "OpenCode server at {url}: its event stream said nothing for {} s (OpenCode sends a \
+         heartbeat every 10 s); closed, to be opened again",
+        after.as_secs_f64()
+    )]
+    Silent {
+        /// The URL.
+        url: String,
+        /// How long it said nothing.
+        after: Duration,
     },
     /// The answer was not what the API reference says.
     #[error("OpenCode server: unexpected answer to {path}: {message}")]
@@ -254,6 +290,36 @@ impl Client {
             .basic_auth(&self.username, Some(&self.password))
     }
 
+    /// A response's body, read up to [`MAX_BODY_BYTES`]: past that (as announced, or as it
+    /// arrives), [`ClientError::TooLarge`].
+    async fn body_of(
+        &self,
+        mut resp: reqwest::Response,
+        request: impl Fn() -> String,
+    ) -> Result<Vec<u8>, ClientError> {
+        let too_large = || ClientError::TooLarge {
+            url: self.base.clone(),
+            what: format!("the answer to {}", request()),
+            limit: MAX_BODY_BYTES,
+        };
+        let announced = resp.content_length().unwrap_or(0);
+        if announced > MAX_BODY_BYTES as u64 {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(announced as usize);
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|source| self.unreachable(request(), source))?
+        {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -275,10 +341,7 @@ impl Client {
             .await
             .map_err(|source| self.unreachable(format!("{method} {path}"), source))?;
         let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| self.unreachable(format!("{method} {path}"), source))?;
+        let bytes = self.body_of(resp, || format!("{method} {path}")).await?;
         if !status.is_success() {
             return Err(ClientError::Status {
                 method: method.to_string(),
@@ -623,5 +686,91 @@ impl Client {
             self.timeout,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A fake server on 127.0.0.1 that answers every connection with `head` (status line and
+    /// headers), then `first`, then `filler` (if any) again and again, without end as far as a
+    /// client can tell: it stops writing after 256 MiB (so a client that reads everything cannot
+    /// take the machine's memory) but keeps the connection open, silent. Its URL.
+    pub(crate) async fn endless_server(
+        head: &'static str,
+        first: &'static str,
+        filler: Option<u8>,
+    ) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    // The request's head, whatever it is.
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let chunk = vec![filler.unwrap_or_default(); 64 * 1024];
+                    let mut sent = 0usize;
+                    let mut go = conn.write_all(head.as_bytes()).await.is_ok()
+                        && conn.write_all(first.as_bytes()).await.is_ok()
+                        && filler.is_some();
+                    while go && sent < 256 * MIB {
+                        go = conn.write_all(&chunk).await.is_ok();
+                        sent += chunk.len();
+                    }
+                    // Open but silent until the client goes.
+                    let _ = conn.read(&mut buf).await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_fails_at_the_limit_and_says_so() {
+        let url = endless_server(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n",
+            "[",
+            Some(b' '),
+        )
+        .await;
+        let started = std::time::Instant::now();
+        let e = Client::new(&url, "pw")
+            .unwrap()
+            .health(Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("GET /global/health is larger than 64 MiB"),
+            "{text}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "failed only after {:?}",
+            started.elapsed()
+        );
+
+        // A body announced larger than that is refused before it is read.
+        let url = endless_server(
+            "HTTP/1.1 500 Oops\r\ncontent-length: 1000000000\r\n\r\n",
+            "",
+            Some(b'x'),
+        )
+        .await;
+        let e = Client::new(&url, "pw")
+            .unwrap()
+            .health(Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("larger than 64 MiB"), "{e}");
     }
 }

@@ -1,5 +1,9 @@
 //! OpenCode's global event stream (`GET /global/event`, server-sent events), as typed events.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
@@ -9,7 +13,15 @@ use sse_stream::{Sse, SseByteStream};
 
 use ao_core::agent::Change;
 
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, MAX_EVENT_BYTES};
+
+/// How often OpenCode sends `server.heartbeat` on an idle stream (measured on 1.18.33: 10 s).
+pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(10);
+
+/// How long a stream may say nothing, not even a heartbeat, before ao takes it for dead: three
+/// heartbeats. A buffering proxy or a wedged server keeps a connection open without sending, and
+/// a feed trusted forever would hide every change behind it (no notification, no budget stop).
+pub const DEFAULT_SILENCE: Duration = Duration::from_secs(3 * HEARTBEAT_PERIOD.as_secs());
 
 /// One event of the global stream: the directory it came from and the payload.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -150,16 +162,30 @@ pub struct EventStream {
     /// CRLF, LF or CR (even split across chunks), `data:` may take several lines, comments are
     /// dropped.
     events: BoxStream<'static, Result<Sse, sse_stream::Error>>,
+    /// The bytes received since the last event was parsed: the size of the event under way, give
+    /// or take one chunk. Past [`MAX_EVENT_BYTES`] the body stops (the parser would buffer it all).
+    unparsed: Arc<AtomicUsize>,
+    /// How long the stream may say nothing before it counts as dead.
+    silence: Duration,
+    /// The server's URL, for errors.
+    url: String,
 }
 
 impl EventStream {
-    /// Connects to `/global/event`. Returns once the server has answered with its headers.
-    pub async fn connect(client: &Client) -> Result<EventStream, ClientError> {
-        let resp = client
+    /// Connects to `/global/event`. Returns once the server has answered with its headers, which
+    /// it must do within `silence`; after that, [`EventStream::next`] fails when the stream says
+    /// nothing for as long.
+    pub async fn connect(client: &Client, silence: Duration) -> Result<EventStream, ClientError> {
+        let request = client
             .request(Method::GET, "/global/event")
             .header("accept", "text/event-stream")
-            .send()
+            .send();
+        let resp = tokio::time::timeout(silence, request)
             .await
+            .map_err(|_| ClientError::Silent {
+                url: client.base_url().to_string(),
+                after: silence,
+            })?
             .map_err(|source| client.unreachable("GET /global/event".into(), source))?;
         if !resp.status().is_success() {
             return Err(ClientError::Status {
@@ -169,26 +195,66 @@ impl EventStream {
                 body: String::new(),
             });
         }
-        Ok(EventStream::from_bytes(resp.bytes_stream()))
+        Ok(EventStream::from_bytes(
+            resp.bytes_stream(),
+            silence,
+            client.base_url(),
+        ))
     }
 
     /// The events of a body that arrives as these chunks.
     pub(crate) fn from_bytes(
         body: impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+        silence: Duration,
+        url: &str,
     ) -> EventStream {
+        let unparsed = Arc::new(AtomicUsize::new(0));
+        let counted = unparsed.clone();
+        let body = body.map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            let under_way = counted.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len();
+            if under_way > MAX_EVENT_BYTES {
+                return Err(std::io::Error::other("event too large"));
+            }
+            Ok(chunk)
+        });
         EventStream {
             events: SseByteStream::new(body).boxed(),
+            unparsed,
+            silence,
+            url: url.to_string(),
         }
     }
 
-    /// The next event; `None` when the stream ended or broke.
-    pub async fn next(&mut self) -> Option<GlobalEvent> {
+    /// The next event; `Ok(None)` when the stream ended or broke. An event larger than
+    /// [`MAX_EVENT_BYTES`] is [`ClientError::TooLarge`], and a stream that says nothing (not even
+    /// OpenCode's heartbeat) for its silence bound is [`ClientError::Silent`]: either way it is
+    /// over, and the caller connects again.
+    pub async fn next(&mut self) -> Result<Option<GlobalEvent>, ClientError> {
         loop {
-            let sse = self.events.next().await?.ok()?;
+            let sse = match tokio::time::timeout(self.silence, self.events.next()).await {
+                Err(_) => {
+                    return Err(ClientError::Silent {
+                        url: self.url.clone(),
+                        after: self.silence,
+                    })
+                }
+                Ok(None) => return Ok(None),
+                Ok(Some(Err(_))) if self.unparsed.load(Ordering::Relaxed) > MAX_EVENT_BYTES => {
+                    return Err(ClientError::TooLarge {
+                        url: self.url.clone(),
+                        what: "an event of GET /global/event".into(),
+                        limit: MAX_EVENT_BYTES,
+                    })
+                }
+                Ok(Some(Err(_))) => return Ok(None),
+                Ok(Some(Ok(sse))) => sse,
+            };
+            self.unparsed.store(0, Ordering::Relaxed);
             // A block without data (a `retry:` alone) is no event, and one that is not an event of
             // OpenCode's shape is skipped rather than ending the stream.
             if let Some(event) = sse.data.and_then(|d| serde_json::from_str(&d).ok()) {
-                return Some(event);
+                return Ok(Some(event));
             }
         }
     }
@@ -204,9 +270,13 @@ mod tests {
             .iter()
             .map(|c| Ok(Bytes::copy_from_slice(c.as_bytes())))
             .collect();
-        let mut stream = EventStream::from_bytes(futures_util::stream::iter(chunks));
+        let mut stream = EventStream::from_bytes(
+            futures_util::stream::iter(chunks),
+            DEFAULT_SILENCE,
+            "http://test",
+        );
         let mut out = Vec::new();
-        while let Some(e) = stream.next().await {
+        while let Some(e) = stream.next().await.unwrap() {
             out.push(e);
         }
         out
@@ -275,5 +345,50 @@ mod tests {
         );
         let events = read(&[&body]).await;
         assert_eq!(events.iter().map(session_of).collect::<Vec<_>>(), ["ses_a"]);
+    }
+
+    /// A stream from a fake server that sends `first`, then `filler` without end (or, without
+    /// one, nothing more).
+    async fn stream_of(first: &'static str, filler: Option<u8>, silence: Duration) -> EventStream {
+        let url = crate::client::tests::endless_server(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
+            first,
+            filler,
+        )
+        .await;
+        let client = Client::new(&url, "pw").unwrap();
+        EventStream::connect(&client, silence).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_endless_event_fails_at_the_limit_and_says_so() {
+        let first = "data: {\"payload\":{\"type\":\"server.connected\"}}\n\ndata: \"";
+        let mut stream = stream_of(first, Some(b'x'), DEFAULT_SILENCE).await;
+        let started = std::time::Instant::now();
+        let connected = stream.next().await.unwrap().unwrap();
+        assert_eq!(connected.payload.kind, EventKind::ServerConnected);
+        let e = stream.next().await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("an event of GET /global/event is larger than 16 MiB"),
+            "{e}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_says_nothing_for_its_bound_is_over() {
+        // A heartbeat, then an open connection that says nothing more.
+        let silence = Duration::from_millis(300);
+        let heartbeat = "data: {\"payload\":{\"type\":\"server.heartbeat\"}}\n\n";
+        let mut stream = stream_of(heartbeat, None, silence).await;
+        let beat = stream.next().await.unwrap().unwrap();
+        assert_eq!(beat.payload.kind, EventKind::ServerHeartbeat);
+        let started = std::time::Instant::now();
+        let e = stream.next().await.unwrap_err();
+        assert!(matches!(e, ClientError::Silent { .. }), "{e}");
+        assert!(e.to_string().contains("said nothing for 0.3 s"), "{e}");
+        assert!(started.elapsed() >= silence);
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 }

@@ -19,7 +19,9 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use ao_core::store::PluginState;
+use std::path::{Path, PathBuf};
+
+use ao_core::store::Store;
 use serde_json::{json, Value};
 
 use crate::client::Client;
@@ -36,8 +38,10 @@ pub enum Target {
     Fixed(Client),
     /// A server ao started, as the project's record names it now.
     Recorded {
-        /// The plugin's state, which holds the record.
-        state: PluginState,
+        /// ao's store, which holds the record. It is opened for each read and closed again: a
+        /// follower lives as long as its session, and a store held open all that time would keep
+        /// SQLite's WAL files in the state home after every `ao` has left it.
+        store: PathBuf,
         /// The record's key.
         key: String,
         /// The record last read, and a client of its server.
@@ -46,10 +50,10 @@ pub enum Target {
 }
 
 impl Target {
-    /// The server of a project's record, under `key` in `state`.
-    pub fn recorded(state: PluginState, key: String) -> Target {
+    /// The server of a project's record, under `key` in the store at `store`.
+    pub fn recorded(store: PathBuf, key: String) -> Target {
         Target::Recorded {
-            state,
+            store,
             key,
             current: None,
         }
@@ -61,11 +65,16 @@ impl Target {
         match self {
             Target::Fixed(client) => Some(client),
             Target::Recorded {
-                state,
+                store,
                 key,
                 current,
             } => {
-                let rec = state.get::<ServerRecord>(key).await.ok().flatten();
+                let rec = match read_record(store, key).await {
+                    Ok(rec) => rec,
+                    // A store that cannot be read now (a full or read-only disk) cannot have been
+                    // given a new server either: the one last read stays the one, while it runs.
+                    Err(()) => current.as_ref().map(|known| known.0.clone()),
+                };
                 let Some(rec) = rec.filter(|r| !r.url.is_empty() && r.identity().is_alive()) else {
                     *current = None;
                     return None;
@@ -93,6 +102,19 @@ impl Target {
     }
 }
 
+/// The project's server record in the store at `path`, read through a connection of its own.
+async fn read_record(path: &Path, key: &str) -> Result<Option<ServerRecord>, ()> {
+    let path = path.to_path_buf();
+    let store = ao_core::blocking::unblock(move || Store::open(&path))
+        .await
+        .map_err(|_| ())?;
+    store
+        .plugin_state(crate::AGENT_NAME)
+        .get::<ServerRecord>(key)
+        .await
+        .map_err(|_| ())
+}
+
 /// Writes the session's events as JSON lines until the session is deleted or the server is gone.
 pub async fn follow(
     target: &mut Target,
@@ -104,7 +126,7 @@ pub async fn follow(
     let mut unreachable_since: Option<Instant> = None;
     loop {
         let connected = match target.client().await {
-            Some(client) => EventStream::connect(client)
+            Some(client) => EventStream::connect(client, crate::settings::feed_silence())
                 .await
                 .map(|stream| (client, stream))
                 .map_err(|_| ()),
@@ -126,7 +148,10 @@ pub async fn follow(
                     Err(e) if e.is_not_found() => return Ok(()),
                     Err(_) => {}
                 }
-                while let Some(event) = stream.next().await {
+                // A stream that ends, breaks, stays silent past its bound or sends an event too
+                // large is connected again, which catches up on what it missed. (Nothing is
+                // written about it: standard error is the session's log of JSON lines too.)
+                while let Ok(Some(event)) = stream.next().await {
                     let p = &event.payload;
                     if p.session_id() != Some(session_id) {
                         continue;

@@ -197,13 +197,15 @@ pub(crate) fn agent_error(e: ClientError) -> AgentError {
     match &e {
         ClientError::Unreachable { source, .. } if source.is_timeout() => AgentError::Timeout(text),
         ClientError::Unreachable { .. } => AgentError::Unreachable(text),
+        ClientError::Silent { .. } => AgentError::Timeout(text),
         ClientError::Status { status, .. } if status.as_u16() == 401 => {
             AgentError::Unauthorized(text)
         }
         ClientError::Status { status, .. } if status.as_u16() == 404 => AgentError::NotFound(text),
-        ClientError::Status { .. } | ClientError::Decode { .. } | ClientError::Build(_) => {
-            AgentError::Server(text)
-        }
+        ClientError::Status { .. }
+        | ClientError::Decode { .. }
+        | ClientError::Build(_)
+        | ClientError::TooLarge { .. } => AgentError::Server(text),
         // ao cannot check the server's certificate, so it cannot reach it.
         ClientError::CaFile { .. } => AgentError::Unreachable(text),
     }
@@ -247,10 +249,8 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if let Some(home) = flags.get("--home") {
-        let store = ao_core::store::Store::open(&ao_core::home::StateHome::at(home).store_path())
-            .map_err(|e| e.to_string())?;
         let mut target = follow::Target::recorded(
-            store.plugin_state(AGENT_NAME),
+            ao_core::home::StateHome::at(home).store_path(),
             server::key(flag("--project")?),
         );
         return follow::follow(&mut target, session, since, &mut out).await;

@@ -150,12 +150,17 @@ fn events_of(chunks: Vec<Vec<u8>>) -> Vec<GlobalEvent> {
     let chunks: Vec<reqwest::Result<Bytes>> =
         chunks.into_iter().map(|c| Ok(Bytes::from(c))).collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut stream = crate::events::EventStream::from_bytes(futures_util::stream::iter(chunks));
+        let mut stream = crate::events::EventStream::from_bytes(
+            futures_util::stream::iter(chunks),
+            std::time::Duration::from_secs(60),
+            "http://127.0.0.1:1",
+        );
         let mut out = Vec::new();
-        while let Some(e) = stream.next().await {
+        while let Ok(Some(e)) = stream.next().await {
             out.push(e);
         }
         out

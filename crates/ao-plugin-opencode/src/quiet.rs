@@ -20,6 +20,10 @@
 //!   was stored through this `ao`, not heard;
 //! - the trust lasts [`TRUST_FOR`] after the sync, so a feed that stalls without ending (a
 //!   half-open connection) costs at most that;
+//! - a holder counts only while its feed says something: each heartbeat (OpenCode sends one every
+//!   10 s) or event moves its **alive until** on, to one silence bound ahead
+//!   ([`crate::events::DEFAULT_SILENCE`]); a feed silent for longer vouches for nothing, even
+//!   before its stream is closed for that silence;
 //! - the event that ends a quiet spell is recorded before the monitor acts on it; a status in the
 //!   few milliseconds between the event and that write sees the server as it was just before.
 //!
@@ -57,6 +61,10 @@ struct Holder {
     server: String,
     connected_at: EpochMillis,
     busy_until: EpochMillis,
+    /// Until when the feed counts as saying something: its last event or heartbeat plus its
+    /// silence bound. An entry of an ao from before it (0) vouches for nothing.
+    #[serde(default)]
+    alive_until: EpochMillis,
 }
 
 impl Holder {
@@ -105,13 +113,19 @@ impl Quiet {
     /// Whether a list synced at `synced_at` (ao's clock, taken before its request) is still the
     /// server's at `now`.
     pub fn vouches_for(&self, synced_at: EpochMillis, now: EpochMillis) -> bool {
-        now.saturating_sub(synced_at) < TRUST_FOR && self.would_vouch_for(synced_at)
+        now.saturating_sub(synced_at) < TRUST_FOR && self.vouch(synced_at, now)
     }
 
     /// Whether a sync at `at` would be vouched for while nothing more happens: worth recording.
     pub fn would_vouch_for(&self, at: EpochMillis) -> bool {
-        self.holders.iter().any(|h| h.connected_at < at)
-            && self.holders.iter().all(|h| h.busy_until < at)
+        self.vouch(at, at)
+    }
+
+    /// Whether the holders whose feeds still say something at `now` vouch for a sync at `at`. A
+    /// silent one is left out: it may have missed what another heard, and says nothing itself.
+    fn vouch(&self, at: EpochMillis, now: EpochMillis) -> bool {
+        let mut alive = self.holders.iter().filter(|h| h.alive_until > now);
+        alive.clone().any(|h| h.connected_at < at) && alive.all(|h| h.busy_until < at)
     }
 }
 
@@ -125,21 +139,34 @@ pub struct FeedHolder {
     project: String,
     id: String,
     busy_until: EpochMillis,
+    alive_until: EpochMillis,
+    /// How long its feed may say nothing before it is closed: how far ahead a sign of life
+    /// keeps it counting.
+    silence: EpochMillis,
 }
 
 impl FeedHolder {
     /// Records that this process follows `server`'s feed for `project` from now on, and prunes the
-    /// entries of holders that no longer run.
-    pub async fn connected(state: PluginState, project: &str, server: &str) -> FeedHolder {
+    /// entries of holders that no longer run. The feed is closed when it says nothing for
+    /// `silence`, and counts for no longer than that after its last sign of life.
+    pub async fn connected(
+        state: PluginState,
+        project: &str,
+        server: &str,
+        silence: std::time::Duration,
+    ) -> FeedHolder {
         let pid = std::process::id();
         let id = format!("{pid}:{}", NEXT_HOLDER.fetch_add(1, Ordering::Relaxed));
         let now = now_ms();
+        let silence = EpochMillis::try_from(silence.as_millis()).unwrap_or(EpochMillis::MAX);
+        let alive_until = now.saturating_add(silence);
         let entry = Holder {
             pid,
             start_time: ProcessIdentity::of(pid).map_or(0, |me| me.start_time),
             server: server.to_string(),
             connected_at: now,
             busy_until: now,
+            alive_until,
         };
         let my_id = id.clone();
         let _ = state
@@ -154,6 +181,8 @@ impl FeedHolder {
             project: project.to_string(),
             id,
             busy_until: now,
+            alive_until,
+            silence,
         }
     }
 
@@ -164,7 +193,24 @@ impl FeedHolder {
             return;
         }
         self.busy_until = now + BUSY_FOR;
-        let (id, until) = (self.id.clone(), self.busy_until);
+        self.alive_until = now.saturating_add(self.silence);
+        self.write().await;
+    }
+
+    /// Notes a heartbeat: the feed still says something. Written once half of the silence bound
+    /// has passed since the last write, so about every other heartbeat.
+    pub async fn alive(&mut self) {
+        let now = now_ms();
+        if now.saturating_add(self.silence / 2) < self.alive_until {
+            return;
+        }
+        self.alive_until = now.saturating_add(self.silence);
+        self.write().await;
+    }
+
+    /// Writes this holder's busy and alive moments into its entry.
+    async fn write(&self) {
+        let (id, busy, alive) = (self.id.clone(), self.busy_until, self.alive_until);
         let written = self
             .state
             .update(
@@ -174,7 +220,8 @@ impl FeedHolder {
                     .and_then(|h| h.get_mut(&id))
                 {
                     Some(me) => {
-                        me.busy_until = me.busy_until.max(until);
+                        me.busy_until = me.busy_until.max(busy);
+                        me.alive_until = me.alive_until.max(alive);
                         true
                     }
                     None => false,
@@ -219,8 +266,36 @@ mod tests {
         Holder {
             connected_at,
             busy_until,
+            alive_until: EpochMillis::MAX,
             ..Holder::default()
         }
+    }
+
+    #[test]
+    fn a_holder_whose_feed_went_silent_vouches_for_nothing() {
+        let silent = Holder {
+            alive_until: 2_000,
+            ..holder(100, 500)
+        };
+        let quiet = Quiet {
+            holders: vec![silent.clone()],
+        };
+        assert!(quiet.vouches_for(950, 1_999));
+        assert!(
+            !quiet.vouches_for(1_950, 2_000),
+            "its last heartbeat is a silence bound old"
+        );
+        // Beside a live holder, a silent one neither vouches nor stands in the way.
+        let quiet = Quiet {
+            holders: vec![
+                Holder {
+                    busy_until: 5_000,
+                    ..silent
+                },
+                holder(100, 500),
+            ],
+        };
+        assert!(quiet.vouches_for(2_500, 2_600));
     }
 
     #[test]
@@ -257,7 +332,13 @@ mod tests {
         let (_, _, state) = crate::test_world::world(&tmp);
         // The server's process: this one stands in for it (it runs, and is not stopped).
         let here = ProcessIdentity::of(std::process::id());
-        let mut holder = FeedHolder::connected(state.clone(), "p", "srv").await;
+        let mut holder = FeedHolder::connected(
+            state.clone(),
+            "p",
+            "srv",
+            std::time::Duration::from_secs(30),
+        )
+        .await;
         let after_connect = now_ms() + 1;
         let quiet = Quiet::load(&state, "p", "srv", here).await;
         assert!(quiet.would_vouch_for(after_connect));

@@ -18,8 +18,26 @@ pub struct OpenCodeSettings {
     /// Follow the server's event stream to notice changes at once (`ao wait`, `ao logs -f`);
     /// `AO_OPENCODE_EVENTS=off` polls only, for an OpenCode whose stream is broken.
     pub events: bool,
+    /// How long an event stream may say nothing before it is closed and opened again:
+    /// [`feed_silence`].
+    pub feed_silence: std::time::Duration,
     /// The state home.
     pub home: StateHome,
+}
+
+/// How long an event stream may say nothing (not even OpenCode's heartbeat) before ao closes it
+/// and connects again: [`crate::events::DEFAULT_SILENCE`] (three heartbeats), or, for tests only,
+/// `AO_OPENCODE_FEED_SILENCE_MS` (so that a test of a silent stream need not wait 30 s; below
+/// OpenCode's 10-s heartbeat, a quiet feed is reopened every time it runs out).
+pub fn feed_silence() -> std::time::Duration {
+    std::env::var("AO_OPENCODE_FEED_SILENCE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(
+            crate::events::DEFAULT_SILENCE,
+            std::time::Duration::from_millis,
+        )
 }
 
 /// Environment variables passed on to every OpenCode program ao starts, so that a TUI in a tmux
@@ -48,6 +66,7 @@ impl OpenCodeSettings {
             ao_exe,
             pure,
             events,
+            feed_silence: feed_silence(),
             home,
         }
     }

