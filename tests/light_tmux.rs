@@ -148,10 +148,13 @@ fn the_pane_shows_the_conversation_and_ao_attach_opens_the_tui_until_the_client_
     // The person detaches: the TUI goes within the bound, and the pane is ao's view again.
     term.keys(&["C-b", "d"]);
     w.wait_no_tui(&ses, TUI_GONE);
-    let screen = w.wait_pane(&id, true, SCREEN, "ao's view with the reply", |s| {
-        shows_the_view(s) && s.contains("Wrote two.txt as well.")
+    // The view reads the status, then the conversation: the reply can show a moment before the
+    // server says the turn is over, and the next look (on that event) says ready.
+    let ready = format!("{id} · ready");
+    let screen = w.wait_pane(&id, true, SCREEN, "ao's view with the reply, ready", |s| {
+        shows_the_view(s) && s.contains("Wrote two.txt as well.") && s.contains(&ready)
     });
-    assert!(screen.contains(&format!("{id} · ready")), "{screen}");
+    assert!(screen.contains(&ready), "{screen}");
     assert_eq!(windows(&w, &id), 1);
 }
 
