@@ -226,9 +226,12 @@ impl Client {
         connect_timeout: Duration,
         ca_file: Option<&Path>,
     ) -> Result<Client, ClientError> {
+        // No proxy and no redirect: every request carries the server's password, and a prompt's
+        // text, for that server alone (an OpenCode server never redirects).
         let builder = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
-            .no_proxy();
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none());
         let builder = match (ao_core::remote::is_https(base), ca_file) {
             // Plain http (every server on this machine, and the ssh tunnels): nothing to trust,
             // so the system's roots are not even read.
@@ -732,6 +735,26 @@ pub(crate) mod tests {
             }
         });
         url
+    }
+
+    #[tokio::test]
+    async fn a_redirect_elsewhere_is_not_followed() {
+        // Where a redirect leads: a listener that must not even be connected to.
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let head = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{}/global/health\r\n\
+             content-length: 0\r\n\r\n",
+            elsewhere.local_addr().unwrap()
+        );
+        let url = endless_server(Box::leak(head.into_boxed_str()), "", None).await;
+        let answer = Client::new(&url, "pw")
+            .unwrap()
+            .health(Duration::from_secs(5))
+            .await;
+        assert!(answer.is_err(), "{answer:?}");
+        // The kernel completes a connection without accept(), so one made shows here at once.
+        let reached = tokio::time::timeout(Duration::from_millis(500), elsewhere.accept()).await;
+        assert!(reached.is_err(), "the redirect was followed");
     }
 
     #[tokio::test]
