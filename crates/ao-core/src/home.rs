@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -99,23 +99,12 @@ impl StateHome {
         Ok(dir)
     }
 
-    /// Writes a secret to `secrets/<name>` with mode 0600 (atomically: write then rename), and
-    /// returns its path.
+    /// Writes a secret to `secrets/<name>` with mode 0600 (whole or not at all, see
+    /// [`write_atomically`]), and returns its path.
     pub fn write_secret(&self, name: &str, value: &str) -> Result<PathBuf> {
-        let dir = self.secrets_dir()?;
-        let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::io("cannot write secret", &tmp, e))?;
-        file.write_all(value.as_bytes())
-            .and_then(|_| file.sync_all())
-            .map_err(|e| Error::io("cannot write secret", &tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| Error::io("cannot write secret", &path, e))?;
+        let path = self.secrets_dir()?.join(name);
+        write_atomically(&path, value.as_bytes())
+            .map_err(|e| Error::io("cannot write secret", &path, e))?;
         Ok(path)
     }
 
@@ -165,6 +154,18 @@ fn check_home_dir(dir: &Path) -> Result<()> {
             dir.display()
         )));
     }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` whole or not at all: into a 0600 temporary file beside it, synced,
+/// then renamed over it. A reader sees the old content or the new, never a part, and a crash
+/// leaves at most a temporary file (which is removed when the write fails).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".ao-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

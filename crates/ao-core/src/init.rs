@@ -7,8 +7,8 @@
 //! ([`AgentTemplate`]).
 //!
 //! The file is written whole or not at all: a temporary file in the same directory, flushed to
-//! disk, then linked to the final name. A hard link, unlike a rename, fails rather than replace a
-//! file that appeared in the meantime, so an existing config is never overwritten.
+//! disk, then given the final name only if that name is free (tempfile's `persist_noclobber`),
+//! so an existing config, even one that appeared in the meantime, is never overwritten.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -333,37 +333,27 @@ fn yaml_quote(s: &str) -> String {
     out
 }
 
-/// Writes `text` to `file`, which must not exist: whole or not at all, never over another file.
+/// Writes `text` to `file`, which must not exist: whole or not at all, never over another file
+/// (a temporary file beside it, synced, then given the name only if the name is free).
 pub fn write_new(file: &Path, text: &str) -> Result<(), InitError> {
     let dir = file.parent().unwrap_or(Path::new("."));
-    let name = file.file_name().unwrap_or_default().to_string_lossy();
-    // Named by pid: no other live process can be writing it.
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = write_synced(&tmp, text).and_then(|()| publish(&tmp, file));
-    let _ = std::fs::remove_file(&tmp);
-    written
-}
-
-fn write_synced(tmp: &Path, text: &str) -> Result<(), InitError> {
-    let mut f = std::fs::File::create(tmp).map_err(|e| InitError::io("cannot create", tmp, e))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| InitError::io("cannot write", tmp, e))
-}
-
-/// Gives the finished temporary file its name, unless that name is taken.
-fn publish(tmp: &Path, file: &Path) -> Result<(), InitError> {
-    match std::fs::hard_link(tmp, file) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(InitError::Exists(file.to_path_buf()))
+    // A config file is the person's to share: mode 0666 less their umask, as any file they make.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ao-init-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(|e| InitError::io("cannot create a file in", dir, e))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| InitError::io("cannot write", tmp.path(), e))?;
+    tmp.persist_noclobber(file).map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            InitError::Exists(file.to_path_buf())
+        } else {
+            InitError::io("cannot write", file, e.error)
         }
-        // A file system without hard links: a rename, after a last look.
-        Err(_) if file.symlink_metadata().is_err() => {
-            std::fs::rename(tmp, file).map_err(|e| InitError::io("cannot write", file, e))
-        }
-        Err(_) => Err(InitError::Exists(file.to_path_buf())),
-    }
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]

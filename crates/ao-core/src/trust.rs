@@ -15,9 +15,7 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -150,23 +148,8 @@ impl TrustStore {
         let canonical = canonical(file)?;
         create_private_dir(&self.dir)?;
         let entry = self.entry(&canonical);
-        let tmp = self.dir.join(format!(
-            ".{}.{}",
-            entry_name(&canonical),
-            std::process::id()
-        ));
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| f.write_all(canonical.as_os_str().as_bytes()))
-            .and_then(|_| fs::rename(&tmp, &entry));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io("cannot record trust in", &entry, e));
-        }
+        crate::home::write_atomically(&entry, canonical.as_os_str().as_bytes())
+            .map_err(|e| Error::io("cannot record trust in", &entry, e))?;
         Ok(canonical)
     }
 
