@@ -68,6 +68,11 @@ pub async fn run(cli: &Cli, args: &TrustArgs) -> anyhow::Result<ExitCode> {
         )?,
         (true, true, _) => writeln!(out, "no longer trusted: {shown}{}", list(&keys, "refused"))?,
         (true, false, _) => writeln!(out, "{shown} was not trusted; nothing to take back")?,
+        (false, _, Trust::OpenToOthers) => {
+            // Recorded, but refused while someone else can change it.
+            eprintln!("ao: recorded, but {}", ao_core::trust::remedy(trust, &file));
+            return Ok(ExitCode::from(2));
+        }
         (false, _, _) => writeln!(out, "trusted: {shown}{}", list(&keys, "allowed"))?,
     }
     Ok(ExitCode::SUCCESS)

@@ -308,13 +308,11 @@ pub fn trust(config: &crate::config::Config) -> Check {
             Check::warn(
                 "trust",
                 format!(
-                    "{file}: not trusted, so these keys are refused: {}",
+                    "{file}: {}, so these keys are refused: {}",
+                    config.trust,
                     keys.join(", ")
                 ),
-                format!(
-                    "if you wrote this file or have read it: {}",
-                    crate::trust::trust_command(&canonical)
-                ),
+                crate::trust::remedy(config.trust, &canonical),
             )
         }
     }

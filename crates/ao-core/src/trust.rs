@@ -12,6 +12,9 @@
 //! `~/.config/ao/`). Trust is by the file's canonical path, not its content: whoever may change a
 //! trusted file (its author, through a `git pull`) can already run code on this machine through
 //! the repository's build, and the person's own edits of their config need no new approval.
+//! So a path is trusted only while no one else can change what it holds: a file that another
+//! user owns, or that others can write, or whose directory others can write (without the sticky
+//! bit), is refused whatever was recorded, with the `chmod` that makes it the person's alone.
 
 use std::fmt;
 use std::fs;
@@ -29,6 +32,9 @@ pub enum Trust {
     Recorded,
     /// It is under the person's own config directory (`$XDG_CONFIG_HOME/ao/`).
     ConfigHome,
+    /// Recorded or under the config directory, but another user can change it: refused until it
+    /// is the person's alone.
+    OpenToOthers,
     /// Neither: its gated keys are refused.
     Untrusted,
 }
@@ -36,7 +42,7 @@ pub enum Trust {
 impl Trust {
     /// Whether its gated keys may be used.
     pub fn is_trusted(self) -> bool {
-        self != Trust::Untrusted
+        matches!(self, Trust::Recorded | Trust::ConfigHome)
     }
 }
 
@@ -45,6 +51,7 @@ impl fmt::Display for Trust {
         f.write_str(match self {
             Trust::Recorded => "trusted (recorded by `ao trust` or `ao init`)",
             Trust::ConfigHome => "trusted (it is under your own config directory)",
+            Trust::OpenToOthers => "not trusted: other users can change it",
             Trust::Untrusted => "not trusted",
         })
     }
@@ -53,10 +60,9 @@ impl fmt::Display for Trust {
 /// A key that was not used because its config file is not trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{}:{line}:{column}: `{key}` is not used: it {what}, and {} is not trusted; if you wrote \
-     this file or have read it, trust it with: {command}",
+    "{}:{line}:{column}: `{key}` is not used: it {what}, and {}",
     file.display(),
-    file.display()
+    remedy
 )]
 pub struct Untrusted {
     /// The config file.
@@ -69,8 +75,29 @@ pub struct Untrusted {
     pub key: String,
     /// What using it would do, e.g. "runs a program on this machine".
     pub what: &'static str,
-    /// The command that trusts the file, e.g. `ao trust /code/x/agent-orchestrator.yaml`.
-    pub command: String,
+    /// Why the file is not trusted and how to trust it ([`remedy`]).
+    pub remedy: String,
+}
+
+/// Why the file at `canonical` is not trusted and what makes it so, for a refusal: the `ao
+/// trust` command, or for a file that others can change, the `chmod` that makes it the
+/// person's alone.
+pub fn remedy(trust: Trust, canonical: &Path) -> String {
+    let shown = canonical.display();
+    match trust {
+        Trust::OpenToOthers => {
+            let dir = canonical.parent().unwrap_or(Path::new("/"));
+            format!(
+                "{shown} is not trusted, since other users can change it (it, or its directory, is \
+                 theirs or writable by them); make both yours alone, e.g. {}",
+                quoted_command("chmod go-w", &[canonical, dir])
+            )
+        }
+        _ => format!(
+            "{shown} is not trusted; if you wrote this file or have read it, trust it with: {}",
+            trust_command(canonical)
+        ),
+    }
 }
 
 /// A value read from a key that runs a program or reads a secret: usable only when its config
@@ -215,23 +242,54 @@ pub fn trust_of(file: &Path, var: &dyn Fn(&str) -> Option<String>) -> (Trust, Pa
         .and_then(|d| fs::canonicalize(d).ok())
         .is_some_and(|d| canonical.starts_with(d));
     if own {
-        return (Trust::ConfigHome, canonical);
+        let trust = if open_to_others(&canonical) {
+            Trust::OpenToOthers
+        } else {
+            Trust::ConfigHome
+        };
+        return (trust, canonical);
     }
     let recorded =
         StateHome::from_vars(var).is_ok_and(|home| TrustStore::new(&home).is_recorded(&canonical));
-    let trust = if recorded {
-        Trust::Recorded
-    } else {
-        Trust::Untrusted
+    let trust = match recorded {
+        true if open_to_others(&canonical) => Trust::OpenToOthers,
+        true => Trust::Recorded,
+        false => Trust::Untrusted,
     };
     (trust, canonical)
 }
 
+/// Whether a user other than this one (and root) can change what `file` holds: it is theirs or
+/// writable by them, or its directory is (where they could put another file in its place; a
+/// sticky directory such as /tmp lets them remove only their own).
+fn open_to_others(file: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let theirs = |m: &fs::Metadata| m.uid() != me && m.uid() != 0;
+    let Ok(meta) = fs::metadata(file) else {
+        return true;
+    };
+    if theirs(&meta) || meta.mode() & 0o022 != 0 {
+        return true;
+    }
+    let Some(dir) = file.parent().and_then(|d| fs::metadata(d).ok()) else {
+        return true;
+    };
+    theirs(&dir) || (dir.mode() & 0o022 != 0 && dir.mode() & 0o1000 == 0)
+}
+
 /// The command that trusts `canonical`, quoted for a shell.
 pub fn trust_command(canonical: &Path) -> String {
-    let text = canonical.to_string_lossy();
-    let word = shlex::try_quote(&text).unwrap_or_else(|_| text.clone());
-    format!("ao trust {word}")
+    quoted_command("ao trust", &[canonical])
+}
+
+/// `command` and `paths`, each path quoted for a shell.
+fn quoted_command(command: &str, paths: &[&Path]) -> String {
+    paths.iter().fold(command.to_string(), |line, path| {
+        let text = path.to_string_lossy();
+        let word = shlex::try_quote(&text).unwrap_or_else(|_| text.clone());
+        format!("{line} {word}")
+    })
 }
 
 #[cfg(test)]
@@ -289,6 +347,41 @@ mod tests {
     }
 
     #[test]
+    fn a_trusted_file_that_others_can_change_is_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        let dir = tmp.path().join("repo");
+        let file = dir.join("agent-orchestrator.yaml");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(&file, "projects: {}\n").unwrap();
+        let mode =
+            |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
+        mode(&dir, 0o755);
+        mode(&file, 0o644);
+        let var = env(&[
+            ("AO_HOME", &home),
+            ("XDG_CONFIG_HOME", &tmp.path().join("cfg")),
+        ]);
+        TrustStore::new(&StateHome::at(&home)).trust(&file).unwrap();
+        assert_eq!(trust_of(&file, &var).0, Trust::Recorded);
+        // Its group may write it: another user could add a notifier command.
+        mode(&file, 0o664);
+        assert_eq!(trust_of(&file, &var).0, Trust::OpenToOthers);
+        mode(&file, 0o644);
+        // Everyone may write its directory: another user could put another file in its place.
+        mode(&dir, 0o777);
+        assert_eq!(trust_of(&file, &var).0, Trust::OpenToOthers);
+        // ... unless the directory is sticky, as /tmp is.
+        mode(&dir, 0o1777);
+        assert_eq!(trust_of(&file, &var).0, Trust::Recorded);
+        mode(&dir, 0o755);
+        let refusal = remedy(Trust::OpenToOthers, &fs::canonicalize(&file).unwrap());
+        assert!(refusal.contains("other users can change it"), "{refusal}");
+        assert!(refusal.contains("chmod go-w"), "{refusal}");
+    }
+
+    #[test]
     fn a_gated_value_is_given_only_when_permitted() {
         let why = Untrusted {
             file: "/r/agent-orchestrator.yaml".into(),
@@ -296,7 +389,7 @@ mod tests {
             column: 5,
             key: "host".into(),
             what: "opens an ssh connection",
-            command: trust_command(Path::new("/r/agent-orchestrator.yaml")),
+            remedy: remedy(Trust::Untrusted, Path::new("/r/agent-orchestrator.yaml")),
         };
         let refused = Gated::refused("x", why.clone());
         assert_eq!(refused.permit(), Err(why));

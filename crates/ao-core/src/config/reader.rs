@@ -13,7 +13,7 @@ use super::{
 };
 use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
-use crate::trust::{trust_command, Gated, Trust, Untrusted};
+use crate::trust::{remedy, Gated, Trust, Untrusted};
 
 pub(super) const TOP_KEYS: &[&str] = &[
     "readyThresholdMs",
@@ -87,7 +87,7 @@ impl Reader<'_> {
                 column: pos.1,
                 key: key.to_string(),
                 what,
-                command: trust_command(&self.trust.1),
+                remedy: remedy(self.trust.0, &self.trust.1),
             },
         )
     }
