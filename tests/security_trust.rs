@@ -289,13 +289,13 @@ fn an_untrusted_config_runs_reads_and_sends_nothing_until_trusted() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     clone.ssh.wait_for("SSH-2.0");
 
-    // Trusted, but another user could change it (its group may write it): refused until it is
+    // Trusted, but another user could change it (everyone may write it): refused until it is
     // the person's alone again.
     std::fs::remove_file(&clone.marker).expect("remove marker");
     let chmod = |mode| {
         std::fs::set_permissions(&clone.file, std::fs::Permissions::from_mode(mode)).expect("chmod")
     };
-    chmod(0o664);
+    chmod(0o666);
     let out = clone.ao(&w, &["notify", "test"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(

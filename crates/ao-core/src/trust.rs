@@ -13,8 +13,9 @@
 //! trusted file (its author, through a `git pull`) can already run code on this machine through
 //! the repository's build, and the person's own edits of their config need no new approval.
 //! So a path is trusted only while no one else can change what it holds: a file that another
-//! user owns, or that others can write, or whose directory others can write (without the sticky
-//! bit), is refused whatever was recorded, with the `chmod` that makes it the person's alone.
+//! user owns, or that others can write (all users, or a group other than the person's own), or
+//! whose directory they can write (without the sticky bit), is refused whatever was recorded,
+//! with the `chmod` that makes it the person's alone.
 
 use std::fmt;
 use std::fs;
@@ -262,20 +263,29 @@ pub fn trust_of(file: &Path, var: &dyn Fn(&str) -> Option<String>) -> (Trust, Pa
 /// Whether a user other than this one (and root) can change what `file` holds: it is theirs or
 /// writable by them, or its directory is (where they could put another file in its place; a
 /// sticky directory such as /tmp lets them remove only their own).
+///
+/// Group write counts only for a group other than the person's own primary group: with user
+/// private groups (umask 002, as on Debian and Ubuntu), every file a person makes is
+/// group-writable by a group that holds only them.
 fn open_to_others(file: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let me = nix::unistd::geteuid().as_raw();
+    let (me, my_group) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
     let theirs = |m: &fs::Metadata| m.uid() != me && m.uid() != 0;
+    let writable =
+        |m: &fs::Metadata| m.mode() & 0o002 != 0 || (m.mode() & 0o020 != 0 && m.gid() != my_group);
     let Ok(meta) = fs::metadata(file) else {
         return true;
     };
-    if theirs(&meta) || meta.mode() & 0o022 != 0 {
+    if theirs(&meta) || writable(&meta) {
         return true;
     }
     let Some(dir) = file.parent().and_then(|d| fs::metadata(d).ok()) else {
         return true;
     };
-    theirs(&dir) || (dir.mode() & 0o022 != 0 && dir.mode() & 0o1000 == 0)
+    theirs(&dir) || (writable(&dir) && dir.mode() & 0o1000 == 0)
 }
 
 /// The command that trusts `canonical`, quoted for a shell.
@@ -348,7 +358,7 @@ mod tests {
 
     #[test]
     fn a_trusted_file_that_others_can_change_is_not_trusted() {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let tmp = tempfile::tempdir().unwrap();
         let home = tmp.path().join("home");
         let dir = tmp.path().join("repo");
@@ -365,9 +375,13 @@ mod tests {
         ]);
         TrustStore::new(&StateHome::at(&home)).trust(&file).unwrap();
         assert_eq!(trust_of(&file, &var).0, Trust::Recorded);
-        // Its group may write it: another user could add a notifier command.
-        mode(&file, 0o664);
+        // Everyone may write it: another user could add a notifier command.
+        mode(&file, 0o666);
         assert_eq!(trust_of(&file, &var).0, Trust::OpenToOthers);
+        // Its group may, but that is the person's own primary group (umask 002).
+        let own_group = fs::metadata(&file).unwrap().gid() == nix::unistd::getegid().as_raw();
+        mode(&file, 0o664);
+        assert_eq!(trust_of(&file, &var).0 == Trust::Recorded, own_group);
         mode(&file, 0o644);
         // Everyone may write its directory: another user could put another file in its place.
         mode(&dir, 0o777);
