@@ -152,9 +152,22 @@ impl TreeGit {
     }
 }
 
-/// The git directory that the work trees of the repository at `repo` share, asked of git once per
-/// repository and process (the repository is the person's own, so git runs there as it is).
+/// The git directory that the work trees of the repository at `repo` share: its `.git` directory
+/// when it has one of its own (read, not asked: `ao status` starts no git for it), else asked of
+/// git once per repository and process (the repository is the person's own, so git runs there as
+/// it is).
 fn common_dir(repo: &Path) -> Result<PathBuf, TreeError> {
+    let own = repo.join(".git");
+    if own.is_dir() && !own.join("commondir").exists() {
+        if let Ok(dir) = own.canonicalize() {
+            return Ok(dir);
+        }
+    }
+    asked_common_dir(repo)
+}
+
+/// [`common_dir`] as git says it.
+fn asked_common_dir(repo: &Path) -> Result<PathBuf, TreeError> {
     static KNOWN: LazyLock<Mutex<HashMap<PathBuf, PathBuf>>> = LazyLock::new(Default::default);
     let fail = |message: String| TreeError::Repo {
         repo: repo.to_path_buf(),
