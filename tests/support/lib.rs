@@ -786,6 +786,18 @@ impl Drop for World {
                 pane.stop(Duration::from_secs(3));
             }
         }
+        // A last net, by pid: a process that still works in this world's directories, which no
+        // record named (an OpenCode server whose start an `ao` this test killed cut short, say).
+        // It is stopped, and named, so that a run that meets one says where it came from.
+        for stray in processes_in(self.root()) {
+            eprintln!(
+                "the world in {} left a process that no record names: pid {} ({}); stopping it",
+                self.root().display(),
+                stray.0.pid,
+                stray.1
+            );
+            stray.0.stop(Duration::from_secs(5));
+        }
         if !lost.is_empty() {
             let why = format!(
                 "the world in {} may leave processes running: {}",
@@ -800,6 +812,28 @@ impl Drop for World {
             }
         }
     }
+}
+
+/// The processes whose working directory is inside `root`, with their command lines.
+fn processes_in(root: &Path) -> Vec<(ProcessIdentity, String)> {
+    let Ok(root) = root.canonicalize() else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    let Ok(dirs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dirs.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&root))
+        })
+        .filter_map(|pid| {
+            let args = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args = String::from_utf8_lossy(&args).replace('\0', " ");
+            Some((ProcessIdentity::of(pid)?, args.trim().to_string()))
+        })
+        .collect()
 }
 
 /// Where tmux keeps its sockets for this user.
