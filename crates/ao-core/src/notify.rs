@@ -402,7 +402,12 @@ pub fn same_origin_redirects() -> reqwest::redirect::Policy {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
     use super::*;
+    use crate::runtime::process::ProcessIdentity;
 
     #[test]
     fn a_command_gets_the_event_on_stdin_and_a_hanging_one_is_killed_with_its_group() {
@@ -433,28 +438,20 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
+        wait_gone(pid, "the group's sleep outlived the kill");
+    }
+
+    /// Waits (5 s at most) until process `pid` is gone; fails with `why` if it is not.
+    fn wait_gone(pid: u32, why: &str) {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while crate::runtime::process::ProcessIdentity::of(pid).is_some() {
-            assert!(
-                Instant::now() < deadline,
-                "the group's sleep outlived the kill"
-            );
+        while ProcessIdentity::of(pid).is_some() {
+            assert!(Instant::now() < deadline, "{why}");
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-}
 
-#[cfg(test)]
-mod bounded_tests {
-    //! A notifier's run is bounded whatever the program does with its input, and a webhook's
-    //! event goes to no other origin.
-
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpListener;
-    use std::sync::mpsc;
-
-    use super::*;
-    use crate::runtime::process::ProcessIdentity;
+    // A notifier's run is bounded whatever the program does with its input, and a webhook's
+    // event goes to no other origin.
 
     #[test]
     fn a_program_that_neither_reads_nor_exits_is_killed_at_the_timeout_with_a_big_event() {
@@ -496,14 +493,7 @@ mod bounded_tests {
             started.elapsed()
         );
         let pid = pid().expect("the notifier wrote its pid before its 2 s ran out");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while ProcessIdentity::of(pid).is_some() {
-            assert!(
-                Instant::now() < deadline,
-                "sleep {pid} outlived the timeout"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_gone(pid, &format!("sleep {pid} outlived the timeout"));
     }
 
     #[test]
