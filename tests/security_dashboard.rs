@@ -4,13 +4,13 @@
 //! guessing at `--open`'s code, and children left as zombies.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ao_test_support::{wait_until, ArgvScanner, Browser, Scenario, World};
+use ao_test_support::{wait_until, ArgvScanner, Browser, Listener, Scenario, World};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
@@ -42,53 +42,6 @@ fn status_with_host(addr: &str, path: &str, host: &str, token: &str) -> u16 {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP answer: {head}"))
-}
-
-/// A plain HTTP server on a free port of 127.0.0.1 that answers every request with a small page
-/// and keeps each request's head and body as it came.
-struct Listener {
-    port: u16,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl Listener {
-    fn start() -> Listener {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let kept = seen.clone();
-        // It ends with the test's process: accept blocks, and nothing else holds the port.
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut got = Vec::new();
-                let mut buf = [0u8; 4096];
-                // The head, and whatever body came with it within the read timeout.
-                while let Ok(n) = conn.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                    if got.windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
-                kept.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&got).into_owned());
-                let _ = conn.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 14\r\n\
-                      Connection: close\r\n\r\n<p>another</p>",
-                );
-            }
-        });
-        Listener { port, seen }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
 }
 
 /// The page shows that its event stream is open, which takes the token: it is in.
@@ -134,7 +87,10 @@ fn the_credential_reaches_no_other_port_and_a_rebound_name_gets_403() {
 
     // The same browser then visits another program on another port of the same host, by
     // address and by name: nothing it sends holds the token.
-    let other = Listener::start();
+    let other = Listener::start(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 14\r\n\
+         Connection: close\r\n\r\n<p>another</p>",
+    );
     for url in [
         format!("http://127.0.0.1:{}/", other.port),
         format!("http://localhost:{}/page", other.port),
@@ -142,7 +98,7 @@ fn the_credential_reaches_no_other_port_and_a_rebound_name_gets_403() {
         browser.goto(&url);
         browser.wait_text("p", SHOWN, "the other page", |t| t == "another");
     }
-    let requests = other.requests();
+    let requests = other.received();
     assert!(requests.len() >= 2, "{requests:?}");
     for r in &requests {
         assert!(

@@ -5,90 +5,11 @@
 //! nothing and send nothing, and say which line and which `ao trust` command; after `ao trust` each
 //! works, and after `ao trust --revoke` each is refused again. `ao init` writes a trusted file.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use ao_test_support::{git, wait_until, Scenario, World};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// A listener on 127.0.0.1 that keeps what each connection sent (its first bytes: a request's
-/// head and body, an ssh client's banner) and answers `reply`.
-struct Listener {
-    port: u16,
-    received: Arc<Mutex<Vec<String>>>,
-}
-
-impl Listener {
-    fn start(reply: &'static str) -> Listener {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let keep = received.clone();
-        // The thread ends with the test process; it holds nothing but its socket.
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
-                let mut got = Vec::new();
-                let mut buf = [0u8; 4096];
-                loop {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                    if complete(&got) {
-                        break;
-                    }
-                }
-                keep.lock()
-                    .expect("lock")
-                    .push(String::from_utf8_lossy(&got).into_owned());
-                let _ = conn.write_all(reply.as_bytes());
-            }
-        });
-        Listener { port, received }
-    }
-
-    fn received(&self) -> Vec<String> {
-        self.received.lock().expect("lock").clone()
-    }
-
-    fn wait_for(&self, what: &str) -> String {
-        wait_until(WAIT, Duration::from_millis(50), || {
-            self.received()
-                .into_iter()
-                .find(|r| r.contains(what))
-                .ok_or_else(|| format!("no connection sent {what:?}: {:?}", self.received()))
-        })
-    }
-}
-
-/// Whether `got` holds a whole HTTP request (its head, and as much body as it announces), or an
-/// ssh client's banner line.
-fn complete(got: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(got);
-    if text.starts_with("SSH-") {
-        return text.contains('\n');
-    }
-    let Some(head_end) = text.find("\r\n\r\n") else {
-        return false;
-    };
-    let length = text[..head_end]
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    got.len() >= head_end + 4 + length
-}
+use ao_test_support::{git, Listener, Scenario, World};
 
 fn basic(user: &str, password: &str) -> String {
     use base64::Engine;

@@ -9,6 +9,7 @@ mod argv;
 mod browser;
 mod dashboard;
 mod lines;
+mod listener;
 pub mod remote;
 mod terminal;
 mod tls;
@@ -17,6 +18,7 @@ pub use argv::ArgvScanner;
 pub use browser::{free_port, Browser};
 pub use dashboard::{Answer, Dashboard, Events};
 pub use lines::Lines;
+pub use listener::Listener;
 pub use terminal::Terminal;
 pub use tls::TlsIngress;
 
