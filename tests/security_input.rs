@@ -3,15 +3,12 @@
 //! levels deep. Each is `ao status` (and `ao doctor`) run as a child process: exit code 2, a
 //! message that says where and what, no panic, bounded time and memory.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ao_test_support::ao_bin;
+use ao_test_support::{ao_bin, Listener};
 
 /// How a child `ao` ended.
 struct Run {
@@ -208,49 +205,18 @@ projects:
     }
 }
 
-/// Answers the first request on `listener` with `head` (a status line and headers) once it has
-/// read it whole; says on the channel that a request came.
-fn answer_once(listener: TcpListener, head: String) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    // Ends with the test process; it holds nothing else.
-    std::thread::spawn(move || {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
-        };
-        let mut reader = BufReader::new(stream);
-        let mut request = String::new();
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            request.push_str(&line);
-        }
-        let mut body = vec![0; length];
-        let _ = reader.read_exact(&mut body);
-        let _ = tx.send(request);
-        let answer = format!("{head}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        let _ = reader.get_mut().write_all(answer.as_bytes());
-    });
-    rx
-}
-
 #[test]
 fn a_webhook_redirected_to_another_origin_sends_it_nothing() {
     // Two ports of 127.0.0.1 are two origins: the webhook's answers 307 to the other.
-    let first = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let second = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/ao", first.local_addr().expect("addr"));
-    let elsewhere = format!("http://{}/stolen", second.local_addr().expect("addr"));
-    let first_got = answer_once(
-        first,
-        format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}"),
+    let second =
+        Listener::start("HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let elsewhere = format!("http://127.0.0.1:{}/stolen", second.port);
+    let redirect = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}\r\ncontent-length: 0\r\n\
+         connection: close\r\n\r\n"
     );
-    let second_got = answer_once(second, "HTTP/1.1 200 OK".into());
+    let first = Listener::start(Box::leak(redirect.into_boxed_str()));
+    let url = format!("http://127.0.0.1:{}/ao", first.port);
 
     let tmp = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(tmp.path().join("p")).expect("mkdir");
@@ -275,10 +241,12 @@ fn a_webhook_redirected_to_another_origin_sends_it_nothing() {
         "{}",
         run.stdout
     );
-    assert!(first_got.try_recv().is_ok(), "the webhook got no request");
-    // ao has exited: anything it sent the second listener has come.
-    assert!(
-        second_got.recv_timeout(Duration::from_millis(200)).is_err(),
+    first.wait_for("POST /ao");
+    // ao has exited: anything it sent the second listener has come (given a moment to be read).
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        second.received(),
+        Vec::<String>::new(),
         "the redirect was followed to {elsewhere}"
     );
 }
