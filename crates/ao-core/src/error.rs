@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub use ao_agent::error::chain;
+use ao_agent::error::{io_hint, StateError, DISK_FULL, READ_ONLY};
+
 /// A result with ao-core's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -111,7 +114,7 @@ impl Error {
 /// SQLite reports a full or read-only file system in several ways (a write to its shared-memory
 /// file on a full disk is a plain I/O error; a read-only directory makes it unable to open the
 /// database), so where the code is vague the directory itself is asked.
-fn store_hint(path: &Path, e: &rusqlite::Error) -> &'static str {
+pub(crate) fn store_hint(path: &Path, e: &rusqlite::Error) -> &'static str {
     use rusqlite::ErrorCode as C;
     const DAMAGED: &str = "; the file is damaged (ao has left it as it is): move it aside to \
                            start with an empty store, or put back a backup";
@@ -140,10 +143,6 @@ fn store_hint(path: &Path, e: &rusqlite::Error) -> &'static str {
     }
 }
 
-const DISK_FULL: &str = "; the disk is full: free some space and run the command again";
-const READ_ONLY: &str =
-    "; the state home is read-only: make it writable, or set AO_HOME to a writable directory";
-
 /// Whether the file system holding `dir` has no space left for an unprivileged write.
 fn disk_full(dir: &Path) -> bool {
     nix::sys::statvfs::statvfs(dir).is_ok_and(|v| v.blocks_available() == 0)
@@ -154,27 +153,19 @@ fn writable(dir: &Path) -> bool {
     nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
-/// What to do about a file of the state home that failed, for the failures a person can fix.
-fn io_hint(e: &std::io::Error) -> &'static str {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::StorageFull | K::QuotaExceeded => DISK_FULL,
-        K::ReadOnlyFilesystem | K::PermissionDenied => READ_ONLY,
-        _ => "",
+impl From<StateError> for Error {
+    /// The state home's and a plugin state's errors, as ao-core's own of the same words.
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Usage(message) => Error::Usage(message),
+            StateError::Io { what, path, source } => Error::Io { what, path, source },
+            StateError::Store { path, message } => Error::StoreData { path, message },
+        }
     }
 }
 
-/// An error and its causes, `: `-separated, each said once (many errors repeat their cause in
-/// their own message; reqwest's names only the URL, and what failed is further down).
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut said = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !said.contains(&text) {
-            said = format!("{said}: {text}");
-        }
-        cause = c.source();
+impl From<ao_agent::runtime::process::SpawnError> for Error {
+    fn from(e: ao_agent::runtime::process::SpawnError) -> Self {
+        Error::Runtime(e.into())
     }
-    said
 }

@@ -33,29 +33,31 @@
 //! the runtime and the agent, and returns plain values that the CLI prints. docs/architecture.md in
 //! the repository is the theory of operation.
 
-pub mod agent;
-pub mod blocking;
-pub mod clock;
 pub mod config;
 pub mod doctor;
 pub mod error;
-pub mod fault;
-pub mod home;
 pub mod init;
 pub mod live;
 pub mod manager;
 pub mod monitor;
 pub mod notify;
-pub mod remote;
 pub mod report;
 pub mod resources;
 pub mod runtime;
-pub mod session;
+mod status_json;
 pub mod store;
-pub mod timing;
-pub mod transcript;
 pub mod trust;
 pub mod visible;
 pub mod workspace;
+
+// The plugin API lives in ao-agent; these are its modules at their old paths in ao-core.
+pub use ao_agent::{agent, blocking, clock, fault, home, remote, timing, transcript};
+
+/// The vocabulary of ao as plain values ([`ao_agent::session`]), and what `ao status` reports
+/// ([`SessionStatus`](session::SessionStatus)).
+pub mod session {
+    pub use crate::status_json::{ProcessState, SessionStatus};
+    pub use ao_agent::session::*;
+}
 
 pub use error::{Error, Result};

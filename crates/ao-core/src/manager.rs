@@ -83,13 +83,15 @@ struct Bound<'m> {
     agent: Arc<dyn Agent>,
     state: PluginState,
     project: &'m ProjectConfig,
+    /// What the agent may know of `project`.
+    seen: ao_agent::project::Project,
     home: &'m StateHome,
 }
 
 impl Bound<'_> {
     fn cx(&self) -> ProjectContext<'_> {
         ProjectContext {
-            project: self.project,
+            project: &self.seen,
             home: self.home,
             state: &self.state,
         }
@@ -254,6 +256,7 @@ impl SessionManager {
         Ok(Bound {
             state: self.store.plugin_state(agent.name()),
             agent,
+            seen: project.for_agent(),
             project,
             home: &self.home,
         })

@@ -21,7 +21,8 @@ use std::fmt;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+
+pub use ao_agent::trust::{Gated, Untrusted};
 
 use crate::error::{Error, Result};
 use crate::home::{create_private_dir, StateHome};
@@ -58,28 +59,6 @@ impl fmt::Display for Trust {
     }
 }
 
-/// A key that was not used because its config file is not trusted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{}:{line}:{column}: `{key}` is not used: it {what}, and {}",
-    file.display(),
-    remedy
-)]
-pub struct Untrusted {
-    /// The config file.
-    pub file: PathBuf,
-    /// Where the key is written (1-based).
-    pub line: usize,
-    /// Where the key is written (1-based).
-    pub column: usize,
-    /// The key, e.g. `notifications.command`, `server.passwordFile`, `host`.
-    pub key: String,
-    /// What using it would do, e.g. "runs a program on this machine".
-    pub what: &'static str,
-    /// Why the file is not trusted and how to trust it ([`remedy`]).
-    pub remedy: String,
-}
-
 /// Why the file at `canonical` is not trusted and what makes it so, for a refusal: the `ao
 /// trust` command, or for a file that others can change, the `chmod` that makes it the
 /// person's alone.
@@ -98,60 +77,6 @@ pub fn remedy(trust: Trust, canonical: &Path) -> String {
             "{shown} is not trusted; if you wrote this file or have read it, trust it with: {}",
             trust_command(canonical)
         ),
-    }
-}
-
-/// A value read from a key that runs a program or reads a secret: usable only when its config
-/// file is trusted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gated<T> {
-    value: T,
-    /// Why it may not be used; `None` when it may.
-    refusal: Option<Arc<Untrusted>>,
-}
-
-impl<T> Gated<T> {
-    /// A value that may be used: one that does not come from a config file (a test's, one the
-    /// person typed), or one of a trusted file.
-    pub fn trusted(value: T) -> Gated<T> {
-        Gated {
-            value,
-            refusal: None,
-        }
-    }
-
-    /// A value of an untrusted file, refused with `why`.
-    pub fn refused(value: T, why: Untrusted) -> Gated<T> {
-        Gated {
-            value,
-            refusal: Some(Arc::new(why)),
-        }
-    }
-
-    /// The value, to run, read or connect with it; the refusal when its file is not trusted.
-    /// This is the one place where trust is checked.
-    pub fn permit(&self) -> Result<&T, Untrusted> {
-        match &self.refusal {
-            None => Ok(&self.value),
-            Some(why) => Err(Untrusted::clone(why)),
-        }
-    }
-
-    /// The value, only to show it or compare it (a label, a report). Running, reading or
-    /// connecting with it goes through [`permit`](Self::permit).
-    pub fn shown(&self) -> &T {
-        &self.value
-    }
-
-    /// Whether [`permit`](Self::permit) gives the value.
-    pub fn is_permitted(&self) -> bool {
-        self.refusal.is_none()
-    }
-}
-
-impl<T: fmt::Display> fmt::Display for Gated<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.value.fmt(f)
     }
 }
 

@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures_util::future::join_all;
 
+use ao_agent::project::Project;
 use ao_core::agent::{Observation, PlanItem, ProjectContext, SessionContext};
-use ao_core::config::ProjectConfig;
 use ao_core::session::{
     Activity, PendingKind, PendingQuestion, PendingRequest, SessionError, SessionRecord, TodoCount,
 };
@@ -410,11 +410,7 @@ fn unobservable(err: &dyn std::fmt::Display) -> Observation {
 
 /// What a session is while its project's server is gone: cut off mid-turn (blocked), or simply
 /// exited.
-pub(crate) fn server_gone(
-    project: &ProjectConfig,
-    s: &SessionRecord,
-    cut_off: &[String],
-) -> Observation {
+pub(crate) fn server_gone(project: &Project, s: &SessionRecord, cut_off: &[String]) -> Observation {
     let (activity, name, message) = if s
         .agent_session_id
         .as_ref()

@@ -154,9 +154,9 @@ mod tests {
     #[tokio::test]
     async fn a_remembered_message_reads_back_as_it_was_stored() {
         let tmp = tempfile::tempdir().unwrap();
-        let (config, home, state) = world(&tmp);
+        let (project, home, state) = world(&tmp);
         let cx = ProjectContext {
-            project: &config.projects[0],
+            project: &project,
             home: &home,
             state: &state,
         };
@@ -182,9 +182,9 @@ mod tests {
     #[tokio::test]
     async fn a_settled_message_is_remembered_until_the_session_changes() {
         let tmp = tempfile::tempdir().unwrap();
-        let (config, home, state) = world(&tmp);
+        let (project, home, state) = world(&tmp);
         let cx = ProjectContext {
-            project: &config.projects[0],
+            project: &project,
             home: &home,
             state: &state,
         };

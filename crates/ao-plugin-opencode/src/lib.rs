@@ -289,7 +289,7 @@ pub(crate) mod test_world {
     use ao_core::store::{PluginState, Store};
 
     /// A project `p`, and the plugin state of a store in `tmp`.
-    pub fn world(tmp: &tempfile::TempDir) -> (Config, StateHome, PluginState) {
+    pub fn world(tmp: &tempfile::TempDir) -> (ao_agent::project::Project, StateHome, PluginState) {
         let home = StateHome::at(tmp.path());
         let state = Store::open(&home.store_path()).unwrap().plugin_state("t");
         let config = Config::parse(
@@ -297,7 +297,7 @@ pub(crate) mod test_world {
             std::path::Path::new("agent-orchestrator.yaml"),
         )
         .unwrap();
-        (config, home, state)
+        (config.projects[0].for_agent(), home, state)
     }
 }
 

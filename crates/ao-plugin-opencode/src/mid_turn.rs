@@ -109,9 +109,9 @@ mod tests {
     #[tokio::test]
     async fn a_look_that_changes_nothing_writes_nothing_and_a_busy_one_always_writes() {
         let tmp = tempfile::tempdir().unwrap();
-        let (config, home, state) = crate::test_world::world(&tmp);
+        let (project, home, state) = crate::test_world::world(&tmp);
         let cx = ProjectContext {
-            project: &config.projects[0],
+            project: &project,
             home: &home,
             state: &state,
         };

@@ -316,7 +316,7 @@ pub async fn save(cx: &ProjectContext<'_>, rec: &ServerRecord) -> Result<(), Age
 /// for a refused password, `blocked` with `ServerUnresponsive` for a server that is there but
 /// slow (anything else); and the message.
 pub fn observe_failure(
-    project: &ao_core::config::ProjectConfig,
+    project: &ao_agent::project::Project,
     e: crate::client::ClientError,
 ) -> (Activity, &'static str, String) {
     use crate::client::ClientError;

@@ -17,9 +17,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use ao_agent::project::Project;
 use ao_core::agent::{AgentError, ProjectContext};
 use ao_core::blocking::unblock;
-use ao_core::config::ProjectConfig;
 use ao_core::home::StateHome;
 use ao_core::runtime::process::{spawn_detached, ProcessIdentity};
 use ao_core::runtime::LaunchSpec;
@@ -611,7 +611,7 @@ async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, Ag
 }
 
 /// A stable fingerprint (FNV-1a, 64 bits) of the OpenCode config a project's server gets.
-fn config_fingerprint(project: &ProjectConfig) -> String {
+fn config_fingerprint(project: &Project) -> String {
     let text = crate::settings::server_config(project).to_string();
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ao_core::config::ProjectConfig;
+use ao_agent::project::Project;
 use ao_core::home::StateHome;
 use serde_json::{json, Value};
 
@@ -85,7 +85,7 @@ impl OpenCodeSettings {
 
 /// The OpenCode config of a project's server: `agentConfig.opencodeConfig`, with `model` and
 /// `permission` from `agentConfig` on top.
-pub fn server_config(project: &ProjectConfig) -> Value {
+pub fn server_config(project: &Project) -> Value {
     let ac = &project.agent_config;
     let mut cfg = match ac.settings.get(crate::agent::OPENCODE_CONFIG_KEY) {
         Some(Value::Object(m)) => Value::Object(m.clone()),

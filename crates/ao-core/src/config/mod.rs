@@ -29,7 +29,6 @@ mod reader;
 mod value;
 mod yaml;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,6 +37,7 @@ use crate::agent::Agent;
 use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
 use crate::trust::Trust;
+pub use ao_agent::config::AgentConfig;
 pub use names::{expand_path_in, validate_model, validate_name};
 pub use notify::{
     Budget, Notifier, NotifierAction, DEFAULT_NOTIFIER_TIMEOUT_MS, DEFAULT_NOTIFY_DEBOUNCE_MS,
@@ -200,19 +200,17 @@ pub enum TuiMode {
     Always,
 }
 
-/// The `agentConfig` of a project.
-#[derive(Debug, Clone, Default)]
-pub struct AgentConfig {
-    /// `provider/model`.
-    pub model: Option<String>,
-    /// The prompt used when `ao spawn` is given none.
-    pub prompt: Option<String>,
-    /// The agent's own agent or mode name (e.g. `build`, `plan`).
-    pub agent: Option<String>,
-    /// The permission policy: `ask`, `allow`, `deny`, or a map per tool, as JSON.
-    pub permission: Option<serde_json::Value>,
-    /// The agent's own keys, as its plugin checked them ([`Agent::check_config`]).
-    pub settings: BTreeMap<String, serde_json::Value>,
+impl ProjectConfig {
+    /// What its agent may know of it: what [`ProjectContext`](crate::agent::ProjectContext)
+    /// hands the plugin.
+    pub fn for_agent(&self) -> ao_agent::project::Project {
+        ao_agent::project::Project {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            agent_config: self.agent_config.clone(),
+            location: self.location.clone(),
+        }
+    }
 }
 
 impl Config {

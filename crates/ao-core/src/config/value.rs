@@ -1,71 +1,36 @@
-//! The view of a config value that an agent plugin checks: its shape, its place in the file, and
-//! its content as JSON, without the YAML tree itself.
+//! The YAML tree as an agent plugin sees a value of it: [`ConfigValue`] over a [`Node`].
 
 use super::yaml::{Kind, Node, Scalar};
+pub use ao_agent::config::{ConfigNode, ConfigValue, SettingProblem};
 
-/// One value of the config file, as an agent plugin sees it in [`crate::agent::Agent::check_config`].
-#[derive(Clone, Copy)]
-pub struct ConfigValue<'n> {
-    node: &'n Node,
-}
-
-/// A problem an agent plugin found in one of its config values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingProblem {
-    /// Where, as 1-based line and column; `None` for the value itself.
-    pub at: Option<(usize, usize)>,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-impl SettingProblem {
-    /// A problem with the value as a whole.
-    pub fn here(message: impl Into<String>) -> SettingProblem {
-        SettingProblem {
-            at: None,
-            message: message.into(),
-        }
-    }
-}
-
-impl<'n> ConfigValue<'n> {
-    pub(super) fn new(node: &'n Node) -> ConfigValue<'n> {
-        ConfigValue { node }
+impl ConfigNode for Node {
+    fn position(&self) -> (usize, usize) {
+        self.pos
     }
 
-    /// Where the value starts, as 1-based line and column.
-    pub fn position(&self) -> (usize, usize) {
-        self.node.pos
+    fn is_map(&self) -> bool {
+        matches!(self.kind, Kind::Map(_))
     }
 
-    /// Whether it is a mapping.
-    pub fn is_map(&self) -> bool {
-        matches!(self.node.kind, Kind::Map(_))
+    fn is_null(&self) -> bool {
+        self.scalar() == Some(Scalar::Null)
     }
 
-    /// Whether it is empty (`~`, `null` or nothing).
-    pub fn is_null(&self) -> bool {
-        self.node.scalar() == Some(Scalar::Null)
-    }
-
-    /// The entries of a mapping, each key with where it is written; empty for anything else.
-    pub fn entries(&self) -> Vec<(String, (usize, usize), ConfigValue<'n>)> {
-        match &self.node.kind {
+    fn entries(&self) -> Vec<(String, (usize, usize), &dyn ConfigNode)> {
+        match &self.kind {
             Kind::Map(entries) => entries
                 .iter()
-                .map(|(k, v)| (k.key_text(), k.pos, ConfigValue::new(v)))
+                .map(|(k, v)| (k.key_text(), k.pos, v as &dyn ConfigNode))
                 .collect(),
             _ => Vec::new(),
         }
     }
 
-    /// What kind of value it is, for messages ("a list", "a number", ...).
-    pub fn describe(&self) -> &'static str {
-        self.node.describe()
+    fn describe(&self) -> &'static str {
+        Node::describe(self)
     }
 
-    /// The value as JSON.
-    pub fn to_json(&self) -> serde_json::Value {
-        self.node.to_json()
+    fn to_json(&self) -> serde_json::Value {
+        Node::to_json(self)
     }
 }

@@ -9,14 +9,10 @@
 //! mistaken for it. `destroy` sends SIGTERM to the whole process group, waits a grace period, then
 //! sends SIGKILL.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+pub use ao_agent::runtime::process::{spawn_detached, ProcessIdentity, SpawnError};
 
 use super::{AttachCommand, LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
 use crate::session::RuntimeKind;
@@ -33,167 +29,6 @@ impl ProcessRuntime {
     pub fn new() -> Self {
         ProcessRuntime
     }
-}
-
-/// A running process found by pid and start time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcessIdentity {
-    /// The pid.
-    pub pid: u32,
-    /// Clock ticks since boot at which it started.
-    pub start_time: u64,
-}
-
-impl ProcessIdentity {
-    /// Reads the identity of a live (not zombie) process.
-    ///
-    /// On Linux the start time is field 22 of `/proc/<pid>/stat`, in clock ticks since boot. Other
-    /// systems have no `/proc`: there the start time is always 0 and a process counts as alive
-    /// while a signal can be sent to its pid, so a reused pid is not told apart from the original.
-    pub fn of(pid: u32) -> Option<ProcessIdentity> {
-        #[cfg(target_os = "linux")]
-        let start_time = {
-            let stat = procfs::process::Process::new(pid as i32)
-                .ok()?
-                .stat()
-                .ok()?;
-            if matches!(stat.state, 'Z' | 'X') {
-                return None;
-            }
-            stat.starttime
-        };
-        #[cfg(not(target_os = "linux"))]
-        let start_time = {
-            nix::sys::signal::kill(Pid::from_raw(pid as i32), None).ok()?;
-            0
-        };
-        Some(ProcessIdentity { pid, start_time })
-    }
-
-    /// Whether this exact process still runs.
-    pub fn is_alive(&self) -> bool {
-        ProcessIdentity::of(self.pid).is_some_and(|now| now == *self)
-    }
-
-    /// Whether this exact process runs but is stopped (SIGSTOP, or a debugger): it cannot have done
-    /// anything since. Always false where there is no `/proc`.
-    pub fn is_stopped(&self) -> bool {
-        #[cfg(target_os = "linux")]
-        {
-            procfs::process::Process::new(self.pid as i32)
-                .and_then(|p| p.stat())
-                .is_ok_and(|stat| {
-                    stat.starttime == self.start_time && matches!(stat.state, 'T' | 't')
-                })
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            false
-        }
-    }
-
-    /// Stops the process's group: SIGTERM, then SIGKILL after `grace`. Returns once it is gone.
-    pub fn stop(&self, grace: Duration) {
-        ProcessIdentity::stop_all(std::slice::from_ref(self), grace);
-    }
-
-    /// Stops the process groups these processes lead, all at once: SIGTERM, then SIGKILL to those
-    /// still running after `grace`. Returns once they are gone (or two seconds after SIGKILL).
-    pub fn stop_all(leaders: &[ProcessIdentity], grace: Duration) {
-        let running: Vec<&ProcessIdentity> = leaders.iter().filter(|p| p.is_alive()).collect();
-        let group = |p: &ProcessIdentity| Pid::from_raw(p.pid as i32);
-        for p in &running {
-            let _ = killpg(group(p), Signal::SIGTERM);
-        }
-        let deadline = Instant::now() + grace;
-        let mut left = running;
-        loop {
-            left.retain(|p| {
-                if p.is_alive() {
-                    return true;
-                }
-                // The leader is gone; make sure no straggler of its group lingers.
-                let _ = killpg(group(p), Signal::SIGKILL);
-                false
-            });
-            if left.is_empty() || Instant::now() >= deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        for p in &left {
-            let _ = killpg(group(p), Signal::SIGKILL);
-        }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while left.iter().any(|p| p.is_alive()) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-/// Starts a program detached from the caller: own session and process group, output appended to
-/// `log`. Returns its identity. Used for sessions and for agent servers alike.
-pub fn spawn_detached(spec: &LaunchSpec, log: &Path) -> Result<ProcessIdentity, RuntimeError> {
-    let io_err = |what: String| move |source| RuntimeError::Io { what, source };
-    let out = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(io_err(format!("cannot open log {}", log.display())))?;
-    let err = out
-        .try_clone()
-        .map_err(io_err(format!("cannot open log {}", log.display())))?;
-    let stdin = match &spec.stdin_file {
-        Some(f) => Stdio::from(
-            File::open(f).map_err(io_err(format!("cannot open input {}", f.display())))?,
-        ),
-        None => Stdio::null(),
-    };
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .current_dir(&spec.cwd)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(stdin)
-        .stdout(out)
-        .stderr(err);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            Ok(())
-        });
-    }
-    let child = cmd
-        .spawn()
-        .map_err(io_err(format!("cannot start {}", spec.program.display())))?;
-    // Its identity is read before it can be reaped: a reaped pid may be another process's.
-    let id = ProcessIdentity::of(child.id());
-    reap(child);
-    id.ok_or_else(|| RuntimeError::Io {
-        what: format!(
-            "{} exited at once; see {}",
-            spec.program.display(),
-            log.display()
-        ),
-        source: std::io::Error::other("process ended during start"),
-    })
-}
-
-/// Waits for `child` on a small thread of its own, so that it is reaped whenever it ends: it is
-/// meant to outlive its caller, but a long-lived caller (the dashboard, the monitor) would
-/// otherwise keep every one that ended as a zombie until the caller itself ends. A caller that
-/// ends first leaves it to init, as before.
-fn reap(mut child: std::process::Child) {
-    let reaper = std::thread::Builder::new()
-        .name("ao-reap".into())
-        // It only waits: a small stack keeps many of them cheap.
-        .stack_size(64 * 1024)
-        .spawn(move || {
-            let _ = child.wait();
-        });
-    // Without a thread (the system is out of them), the child is left as before: it runs, and is
-    // reaped when its caller ends.
-    drop(reaper);
 }
 
 impl Runtime for ProcessRuntime {
@@ -273,48 +108,9 @@ impl Runtime for ProcessRuntime {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
-
-    /// Whether `pid` is a zombie child of this process.
-    fn zombie_child(pid: u32) -> bool {
-        procfs::process::Process::new(pid as i32)
-            .and_then(|p| p.stat())
-            .is_ok_and(|s| s.state == 'Z' && s.ppid == std::process::id() as i32)
-    }
-
-    #[test]
-    fn detached_processes_that_end_are_reaped() {
-        // The dashboard and the monitor live long and start many: none may stay a zombie.
-        let tmp = tempfile::tempdir().unwrap();
-        let spec = LaunchSpec {
-            program: "sleep".into(),
-            args: vec!["0.2".into()],
-            cwd: tmp.path().to_path_buf(),
-            env: vec![],
-            stdin_file: None,
-        };
-        let started: Vec<ProcessIdentity> = (0..50)
-            .map(|_| spawn_detached(&spec, &tmp.path().join("log")).unwrap())
-            .collect();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let zombies: Vec<u32> = started
-                .iter()
-                .map(|p| p.pid)
-                .filter(|pid| zombie_child(*pid))
-                .collect();
-            let running = started.iter().filter(|p| p.is_alive()).count();
-            if running == 0 && zombies.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{running} still run, {} are zombies: {zombies:?}",
-                zombies.len()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 
     #[test]
     fn detached_process_is_found_and_stopped() {

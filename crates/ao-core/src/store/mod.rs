@@ -435,14 +435,6 @@ impl Store {
             .transpose()
     }
 
-    /// This plugin's part of the store.
-    pub fn plugin_state(&self, plugin: &str) -> PluginState {
-        PluginState {
-            store: self.clone(),
-            plugin: plugin.to_string(),
-        }
-    }
-
     /// The JSON text stored under a plugin's key.
     pub(crate) fn plugin_text(
         conn: &Connection,

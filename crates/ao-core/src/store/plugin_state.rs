@@ -1,128 +1,66 @@
-//! Each plugin's typed state in the store: values under keys of its own, changed in one
-//! transaction.
+//! Each plugin's typed state in the store ([`PluginState`], ao-agent's): the store keeps the JSON
+//! text of each value under (plugin, key), and changes one in one transaction.
 
+use std::path::Path;
+use std::sync::Arc;
+
+use ao_agent::error::StateError;
+use ao_agent::state::StateStore;
 use rusqlite::{params, TransactionBehavior};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::{retry_busy, Store};
-use crate::error::{Error, Result};
+pub use ao_agent::state::PluginState;
 
-/// What a plugin keeps between `ao` invocations (a server's pid and port, what it last saw), as
-/// typed values under keys of its own, in ao's store. A plugin never opens the database itself.
-///
-/// Every value is read and written whole, as JSON; [`update`](PluginState::update) reads, changes
-/// and writes one value inside a single immediate transaction, so that two `ao` running at once
-/// never lose each other's change. The async methods run on the blocking pool
-/// ([`crate::blocking`]); the `_blocking` ones are for callers outside an async runtime.
-#[derive(Clone)]
-pub struct PluginState {
-    pub(super) store: Store,
-    pub(super) plugin: String,
+impl Store {
+    /// This plugin's part of the store.
+    pub fn plugin_state(&self, plugin: &str) -> PluginState {
+        PluginState::new(Arc::new(self.clone()), plugin)
+    }
+
+    /// A failure of SQLite, as a plugin's state reports it (the same words as [`Store::err`]).
+    fn state_err(&self, source: rusqlite::Error) -> StateError {
+        StateError::Store {
+            path: self.path.clone(),
+            message: format!("{source}{}", crate::error::store_hint(&self.path, &source)),
+        }
+    }
 }
 
-impl PluginState {
-    /// The plugin whose state this is.
-    pub fn plugin(&self) -> &str {
-        &self.plugin
+impl StateStore for Store {
+    fn read(&self, plugin: &str, key: &str) -> Result<Option<String>, StateError> {
+        retry_busy(|| Store::plugin_text(&self.conn(), plugin, key)).map_err(|e| self.state_err(e))
     }
 
-    fn decode<T: DeserializeOwned>(&self, key: &str, text: &str) -> Result<T> {
-        serde_json::from_str(text).map_err(|e| Error::StoreData {
-            path: self.store.path.clone(),
-            message: format!(
-                "the {} plugin's value {key:?} cannot be read: {e}",
-                self.plugin
-            ),
-        })
-    }
-
-    fn encode<T: Serialize>(&self, key: &str, value: &T) -> Result<String> {
-        serde_json::to_string(value).map_err(|e| Error::StoreData {
-            path: self.store.path.clone(),
-            message: format!(
-                "the {} plugin's value {key:?} cannot be written: {e}",
-                self.plugin
-            ),
-        })
-    }
-
-    /// The value under `key`, if one is stored. Blocks; see [`get`](PluginState::get).
-    pub fn get_blocking<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let text = retry_busy(|| Store::plugin_text(&self.store.conn(), &self.plugin, key))
-            .map_err(|e| self.store.err(e))?;
-        text.map(|t| self.decode(key, &t)).transpose()
-    }
-
-    /// Changes the value under `key` in one transaction: `change` gets the stored value (`None`
-    /// when absent) and may replace or remove it; it is written back only if it changed. Blocks;
-    /// see [`update`](PluginState::update).
-    pub fn update_blocking<T, R>(
+    fn change(
         &self,
+        plugin: &str,
         key: &str,
-        change: impl FnOnce(&mut Option<T>) -> R,
-    ) -> Result<R>
-    where
-        T: Serialize + DeserializeOwned,
-    {
-        let mut conn = self.store.conn();
+        change: &mut dyn FnMut(Option<&str>) -> Result<Option<String>, StateError>,
+    ) -> Result<(), StateError> {
+        let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.store.err(e))?;
-        let before = Store::plugin_text(&tx, &self.plugin, key).map_err(|e| self.store.err(e))?;
-        let mut value: Option<T> = before.as_deref().map(|t| self.decode(key, t)).transpose()?;
-        let out = change(&mut value);
-        let after = value.as_ref().map(|v| self.encode(key, v)).transpose()?;
+            .map_err(|e| self.state_err(e))?;
+        let before = Store::plugin_text(&tx, plugin, key).map_err(|e| self.state_err(e))?;
+        let after = change(before.as_deref())?;
         if after != before {
             match &after {
                 Some(text) => tx.execute(
                     "INSERT INTO agent_state (agent, key, value) VALUES (?1, ?2, ?3)
                      ON CONFLICT(agent, key) DO UPDATE SET value = excluded.value",
-                    params![self.plugin, key, text],
+                    params![plugin, key, text],
                 ),
                 None => tx.execute(
                     "DELETE FROM agent_state WHERE agent = ?1 AND key = ?2",
-                    params![self.plugin, key],
+                    params![plugin, key],
                 ),
             }
-            .map_err(|e| self.store.err(e))?;
+            .map_err(|e| self.state_err(e))?;
         }
-        tx.commit().map_err(|e| self.store.err(e))?;
-        Ok(out)
+        tx.commit().map_err(|e| self.state_err(e))
     }
 
-    /// The value under `key`, if one is stored.
-    pub async fn get<T>(&self, key: &str) -> Result<Option<T>>
-    where
-        T: DeserializeOwned + Send + 'static,
-    {
-        let this = self.clone();
-        let key = key.to_string();
-        crate::blocking::unblock(move || this.get_blocking(&key)).await
-    }
-
-    /// Changes the value under `key` in one transaction; see
-    /// [`update_blocking`](PluginState::update_blocking).
-    pub async fn update<T, R>(
-        &self,
-        key: &str,
-        change: impl FnOnce(&mut Option<T>) -> R + Send + 'static,
-    ) -> Result<R>
-    where
-        T: Serialize + DeserializeOwned,
-        R: Send + 'static,
-    {
-        let this = self.clone();
-        let key = key.to_string();
-        crate::blocking::unblock(move || this.update_blocking(&key, change)).await
-    }
-
-    /// Stores `value` under `key`, replacing what was there.
-    pub async fn set<T>(&self, key: &str, value: T) -> Result<()>
-    where
-        T: Serialize + DeserializeOwned + Send + 'static,
-    {
-        self.update(key, move |v: &mut Option<T>| *v = Some(value))
-            .await
+    fn place(&self) -> &Path {
+        &self.path
     }
 }

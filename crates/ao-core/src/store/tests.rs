@@ -9,11 +9,10 @@ use crate::session::Activity;
 
 use super::*;
 
-impl PluginState {
-    fn set_blocking_for_test(&self, key: &str, value: &str) {
-        self.update_blocking(key, |v: &mut Option<String>| *v = Some(value.to_string()))
-            .unwrap();
-    }
+fn set_blocking_for_test(state: &PluginState, key: &str, value: &str) {
+    state
+        .update_blocking(key, |v: &mut Option<String>| *v = Some(value.to_string()))
+        .unwrap();
 }
 
 fn new<'a>(project: &'a str, name: Option<&'a str>) -> NewSession<'a> {
@@ -126,7 +125,7 @@ fn unreadable_values_are_errors_not_guesses() {
     assert!(err.contains("p/agent-1"), "{err}");
 
     let state = store.plugin_state("p");
-    state.set_blocking_for_test("n", "not a number");
+    set_blocking_for_test(&state, "n", "not a number");
     let err = state.get_blocking::<u32>("n").unwrap_err().to_string();
     assert!(err.contains("cannot be read"), "{err}");
 }

@@ -244,14 +244,7 @@ fn parent(dir: &Path) -> &Path {
     dir.parent().unwrap_or(dir)
 }
 
-/// A git work tree made for a session.
-#[derive(Debug, Clone)]
-pub struct Worktree {
-    /// Its directory.
-    pub path: PathBuf,
-    /// Its branch, `ao/<name>`.
-    pub branch: String,
-}
+pub use ao_agent::project::Worktree;
 
 /// The branch of session `name`'s work tree.
 pub fn branch_for(name: &str) -> String {

@@ -1,5 +1,6 @@
-//! The vocabulary of ao as plain values: a session's address, its stored record, and the status
-//! that `ao status` reports (the JSON of `ao status --json`, docs/architecture.md).
+//! The vocabulary of ao as plain values: a session's address, its stored record, and what an
+//! agent reports of it (docs/architecture.md). The status that `ao status` reports (the JSON of
+//! `ao status --json`) is ao-core's.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -85,7 +86,8 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The word the store keeps.
+    pub fn as_str(self) -> &'static str {
         match self {
             Lifecycle::Spawning => "spawning",
             Lifecycle::Live => "live",
@@ -94,7 +96,7 @@ impl Lifecycle {
     }
 
     /// The lifecycle a stored word names; `None` for a word this ao does not know.
-    pub(crate) fn parse(s: &str) -> Option<Lifecycle> {
+    pub fn parse(s: &str) -> Option<Lifecycle> {
         match s {
             "spawning" => Some(Lifecycle::Spawning),
             "live" => Some(Lifecycle::Live),
@@ -194,16 +196,6 @@ impl FromStr for Activity {
     }
 }
 
-/// Whether the runtime's process (the tmux pane's program, the detached process) still runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProcessState {
-    /// It runs.
-    Running,
-    /// It has ended (or was never started).
-    Exited,
-}
-
 /// Token counts, as the agent counts them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {
@@ -280,69 +272,6 @@ impl SessionError {
     pub fn is_unseen(&self) -> bool {
         self.name == UNREACHABLE || self.name == UNAUTHORIZED
     }
-}
-
-/// What `ao status` reports for one session: the object of `ao status --json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionStatus {
-    /// `<project>/<name>`.
-    pub id: String,
-    /// The project's name.
-    pub project: String,
-    /// The session's name.
-    pub name: String,
-    /// The agent plugin.
-    pub agent: String,
-    /// `tmux` or `process`.
-    pub runtime: RuntimeKind,
-    /// Whether the runtime's process runs.
-    pub process: ProcessState,
-    /// What the agent is doing.
-    pub activity: Activity,
-    /// When it entered its current activity (RFC 3339), from the transitions in the store.
-    pub activity_since: Option<String>,
-    /// The agent's id for the conversation.
-    pub agent_session_id: Option<String>,
-    /// The directory the agent works in.
-    pub workspace: PathBuf,
-    /// The work tree's branch.
-    pub branch: Option<String>,
-    /// When the session was spawned (RFC 3339).
-    pub created_at: String,
-    /// When the agent last did something (RFC 3339).
-    pub last_activity_at: Option<String>,
-    /// `provider/model`.
-    pub model: Option<String>,
-    /// The conversation's title or summary.
-    pub summary: Option<String>,
-    /// Tokens used so far, the agent's own figures.
-    pub tokens: Tokens,
-    /// Cost so far in US dollars, the agent's own figure.
-    pub cost_usd: f64,
-    /// The session's budget in US dollars (`budget.sessionUsd`), when one is set.
-    pub budget_usd: Option<f64>,
-    /// Requests waiting for a person.
-    pub pending: Vec<PendingRequest>,
-    /// Why it is blocked (or why it could not be observed).
-    pub error: Option<SessionError>,
-    /// True when its agent did not answer within the status budget, so what is shown is what ao
-    /// last knew.
-    pub stale: bool,
-    /// When what is shown was observed, for a stale session (RFC 3339); `None` when fresh, or
-    /// when nothing was ever observed.
-    pub stale_since: Option<String>,
-    /// How far the agent's plan (its todo list) is, when it has one.
-    pub todos: Option<TodoCount>,
-    /// The machine its project's agent server is on: `None` for this one, else the ssh
-    /// destination or the server URL's `host:port`.
-    pub host: Option<String>,
-    /// How many files its work tree changed against its base, committed or not; `None` without a
-    /// work tree of its own, or when git could not tell.
-    pub files_changed: Option<usize>,
-    /// A shell command that attaches a terminal to the session.
-    pub attach_command: Option<String>,
-    /// A shell command that brings the session back after it exited.
-    pub restore_command: Option<String>,
 }
 
 /// How far a plan is: `done` of `total` items. Cancelled items count in neither.

@@ -12,7 +12,10 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::StateError as Error;
+
+/// A result with the state home's [`StateError`](crate::error::StateError).
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The directory tree under the state home.
 #[derive(Debug, Clone)]

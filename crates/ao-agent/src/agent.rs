@@ -14,11 +14,13 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use crate::clock::EpochMillis;
-use crate::config::{ConfigValue, ProjectConfig, SettingProblem};
+use crate::config::{ConfigValue, SettingProblem};
+use crate::error::StateError;
 use crate::home::StateHome;
+use crate::project::Project;
 use crate::runtime::LaunchSpec;
 use crate::session::{Activity, PendingRequest, SessionError, SessionRecord, TodoCount, Tokens};
-use crate::store::PluginState;
+use crate::state::PluginState;
 use crate::transcript::TranscriptEntry;
 
 /// The hidden subcommand of the `ao` binary that runs a helper process of an agent plugin (an
@@ -62,8 +64,8 @@ pub enum AgentError {
         source: std::io::Error,
     },
     /// ao's store (the plugin's state) or state home could not be used.
-    #[error("{0}")]
-    State(#[source] Box<crate::Error>),
+    #[error(transparent)]
+    State(#[from] StateError),
     /// A key of a config file that is not trusted was needed (a server's password, a host):
     /// refused, the person's to decide ([`crate::trust`]).
     #[error(transparent)]
@@ -80,18 +82,12 @@ impl AgentError {
     }
 }
 
-impl From<crate::Error> for AgentError {
-    fn from(e: crate::Error) -> Self {
-        AgentError::State(Box::new(e))
-    }
-}
-
 /// What every call of an agent gets: the project it is about, the state home, and the plugin's own
 /// part of ao's store.
 #[derive(Clone, Copy)]
 pub struct ProjectContext<'a> {
-    /// The project's settings.
-    pub project: &'a ProjectConfig,
+    /// What the agent may know of the project.
+    pub project: &'a Project,
     /// ao's state home (for the plugin's own files: logs, secrets).
     pub home: &'a StateHome,
     /// The plugin's typed state in ao's store.
@@ -427,7 +423,7 @@ pub trait Agent: Send + Sync {
     }
 
     /// Checks, before a new session makes anything, that what the agent needs is there where the
-    /// project lives ([`ProjectConfig::location`]): its program on an ssh host, a server at a URL
+    /// project lives ([`Project::location`]): its program on an ssh host, a server at a URL
     /// that answers with the configured password. The error says what is missing, and where.
     async fn preflight(&self, _cx: &ProjectContext<'_>) -> Result<(), AgentError> {
         Ok(())
@@ -439,7 +435,7 @@ pub trait Agent: Send + Sync {
         &self,
         cx: &ProjectContext<'_>,
         _name: &str,
-    ) -> Result<crate::workspace::Worktree, AgentError> {
+    ) -> Result<crate::project::Worktree, AgentError> {
         Err(AgentError::Refused(format!(
             "{} cannot make work trees on the server of project {}; set `workspace: none`",
             self.name(),
@@ -452,7 +448,7 @@ pub trait Agent: Send + Sync {
     async fn remove_workspace(
         &self,
         cx: &ProjectContext<'_>,
-        wt: &crate::workspace::Worktree,
+        wt: &crate::project::Worktree,
     ) -> Result<(), AgentError> {
         Err(AgentError::Refused(format!(
             "{} cannot remove the work tree {} on the server of project {}",

@@ -344,7 +344,7 @@ fn quote(word: &str) -> Result<String, SshError> {
 }
 
 /// A stable 64-bit FNV-1a hash, in hex.
-pub(crate) fn fnv(text: &str) -> String {
+pub fn fnv(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });

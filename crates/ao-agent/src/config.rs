@@ -1,0 +1,106 @@
+//! What an agent plugin sees of ao's config: the view of a value it checks ([`ConfigValue`]),
+//! the problems it reports ([`SettingProblem`]), and a project's `agentConfig` as read
+//! ([`AgentConfig`]).
+
+use std::collections::BTreeMap;
+
+/// One value of the config file, as an agent plugin sees it in
+/// [`Agent::check_config`](crate::agent::Agent::check_config): its shape, its place in the file,
+/// and its content as JSON, without the YAML tree itself.
+#[derive(Clone, Copy)]
+pub struct ConfigValue<'n> {
+    node: &'n dyn ConfigNode,
+}
+
+/// A node of the config reader's tree, as far as a [`ConfigValue`] shows it. ao-core's YAML tree
+/// implements it.
+pub trait ConfigNode {
+    /// Where the node starts, as 1-based line and column.
+    fn position(&self) -> (usize, usize);
+    /// Whether it is a mapping.
+    fn is_map(&self) -> bool;
+    /// Whether it is empty (`~`, `null` or nothing).
+    fn is_null(&self) -> bool;
+    /// The entries of a mapping, each key's text with where it is written; empty for anything else.
+    fn entries(&self) -> Vec<(String, (usize, usize), &dyn ConfigNode)>;
+    /// What kind of value it is, for messages ("a list", "a number", ...).
+    fn describe(&self) -> &'static str;
+    /// The value as JSON.
+    fn to_json(&self) -> serde_json::Value;
+}
+
+/// A problem an agent plugin found in one of its config values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingProblem {
+    /// Where, as 1-based line and column; `None` for the value itself.
+    pub at: Option<(usize, usize)>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl SettingProblem {
+    /// A problem with the value as a whole.
+    pub fn here(message: impl Into<String>) -> SettingProblem {
+        SettingProblem {
+            at: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl<'n> ConfigValue<'n> {
+    /// The view of a node of the config reader's tree.
+    pub fn new(node: &'n dyn ConfigNode) -> ConfigValue<'n> {
+        ConfigValue { node }
+    }
+
+    /// Where the value starts, as 1-based line and column.
+    pub fn position(&self) -> (usize, usize) {
+        self.node.position()
+    }
+
+    /// Whether it is a mapping.
+    pub fn is_map(&self) -> bool {
+        self.node.is_map()
+    }
+
+    /// Whether it is empty (`~`, `null` or nothing).
+    pub fn is_null(&self) -> bool {
+        self.node.is_null()
+    }
+
+    /// The entries of a mapping, each key with where it is written; empty for anything else.
+    pub fn entries(&self) -> Vec<(String, (usize, usize), ConfigValue<'n>)> {
+        self.node
+            .entries()
+            .into_iter()
+            .map(|(k, pos, v)| (k, pos, ConfigValue::new(v)))
+            .collect()
+    }
+
+    /// What kind of value it is, for messages ("a list", "a number", ...).
+    pub fn describe(&self) -> &'static str {
+        self.node.describe()
+    }
+
+    /// The value as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        self.node.to_json()
+    }
+}
+
+/// The `agentConfig` of a project.
+#[derive(Debug, Clone, Default)]
+pub struct AgentConfig {
+    /// `provider/model`.
+    pub model: Option<String>,
+    /// The prompt used when `ao spawn` is given none.
+    pub prompt: Option<String>,
+    /// The agent's own agent or mode name (e.g. `build`, `plan`).
+    pub agent: Option<String>,
+    /// The permission policy: `ask`, `allow`, `deny`, or a map per tool, as JSON.
+    pub permission: Option<serde_json::Value>,
+    /// The agent's own keys, as its plugin checked them
+    /// ([`Agent::check_config`](crate::agent::Agent::check_config)).
+    pub settings: BTreeMap<String, serde_json::Value>,
+}

@@ -1,0 +1,151 @@
+//! Each plugin's typed state: values under keys of its own, kept by ao (in its store) and
+//! changed in one transaction. A plugin never opens ao's database itself.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::StateError;
+
+/// A result with a [`StateError`].
+pub type Result<T, E = StateError> = std::result::Result<T, E>;
+
+/// Where plugins' values are kept, as JSON text under (plugin, key): ao-core's store implements it
+/// over SQLite. Everything here blocks.
+pub trait StateStore: Send + Sync {
+    /// The text stored under the plugin's key, if any.
+    fn read(&self, plugin: &str, key: &str) -> Result<Option<String>>;
+
+    /// In one transaction that no other writer can interleave with: reads the text under the
+    /// plugin's key, hands it to `change`, and stores what `change` returns (`None` removes it)
+    /// when that differs.
+    fn change(
+        &self,
+        plugin: &str,
+        key: &str,
+        change: &mut dyn FnMut(Option<&str>) -> Result<Option<String>>,
+    ) -> Result<()>;
+
+    /// Where the values are kept (the store's file), for messages.
+    fn place(&self) -> &Path;
+}
+
+/// What a plugin keeps between `ao` invocations (a server's pid and port, what it last saw), as
+/// typed values under keys of its own, in ao's store.
+///
+/// Every value is read and written whole, as JSON; [`update`](PluginState::update) reads, changes
+/// and writes one value inside a single immediate transaction, so that two `ao` running at once
+/// never lose each other's change. The async methods run on the blocking pool
+/// ([`crate::blocking`]); the `_blocking` ones are for callers outside an async runtime.
+#[derive(Clone)]
+pub struct PluginState {
+    store: Arc<dyn StateStore>,
+    plugin: String,
+}
+
+impl PluginState {
+    /// The state of `plugin` in `store`.
+    pub fn new(store: Arc<dyn StateStore>, plugin: &str) -> PluginState {
+        PluginState {
+            store,
+            plugin: plugin.to_string(),
+        }
+    }
+
+    /// The plugin whose state this is.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, text: &str) -> Result<T> {
+        serde_json::from_str(text).map_err(|e| StateError::Store {
+            path: self.store.place().to_path_buf(),
+            message: format!(
+                "the {} plugin's value {key:?} cannot be read: {e}",
+                self.plugin
+            ),
+        })
+    }
+
+    fn encode<T: Serialize>(&self, key: &str, value: &T) -> Result<String> {
+        serde_json::to_string(value).map_err(|e| StateError::Store {
+            path: self.store.place().to_path_buf(),
+            message: format!(
+                "the {} plugin's value {key:?} cannot be written: {e}",
+                self.plugin
+            ),
+        })
+    }
+
+    /// The value under `key`, if one is stored. Blocks; see [`get`](PluginState::get).
+    pub fn get_blocking<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let text = self.store.read(&self.plugin, key)?;
+        text.map(|t| self.decode(key, &t)).transpose()
+    }
+
+    /// Changes the value under `key` in one transaction: `change` gets the stored value (`None`
+    /// when absent) and may replace or remove it; it is written back only if it changed. Blocks;
+    /// see [`update`](PluginState::update).
+    pub fn update_blocking<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R,
+    ) -> Result<R>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let mut change = Some(change);
+        let mut out = None;
+        self.store.change(&self.plugin, key, &mut |before| {
+            let mut value: Option<T> = before.map(|t| self.decode(key, t)).transpose()?;
+            if let Some(change) = change.take() {
+                out = Some(change(&mut value));
+            }
+            value.as_ref().map(|v| self.encode(key, v)).transpose()
+        })?;
+        out.ok_or_else(|| StateError::Store {
+            path: self.store.place().to_path_buf(),
+            message: format!(
+                "the {} plugin's value {key:?} was not changed: the store never read it",
+                self.plugin
+            ),
+        })
+    }
+
+    /// The value under `key`, if one is stored.
+    pub async fn get<T>(&self, key: &str) -> Result<Option<T>>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let this = self.clone();
+        let key = key.to_string();
+        crate::blocking::unblock(move || this.get_blocking(&key)).await
+    }
+
+    /// Changes the value under `key` in one transaction; see
+    /// [`update_blocking`](PluginState::update_blocking).
+    pub async fn update<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R + Send + 'static,
+    ) -> Result<R>
+    where
+        T: Serialize + DeserializeOwned,
+        R: Send + 'static,
+    {
+        let this = self.clone();
+        let key = key.to_string();
+        crate::blocking::unblock(move || this.update_blocking(&key, change)).await
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    pub async fn set<T>(&self, key: &str, value: T) -> Result<()>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.update(key, move |v: &mut Option<T>| *v = Some(value))
+            .await
+    }
+}
