@@ -1,13 +1,15 @@
 //! Each plugin's typed state: values under keys of its own, kept by ao (in its store) and
 //! changed in one transaction. A plugin never opens ao's database itself.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::StateError;
+use crate::home::StateHome;
 
 /// A result with a [`StateError`].
 pub type Result<T, E = StateError> = std::result::Result<T, E>;
@@ -31,6 +33,11 @@ pub trait StateStore: Send + Sync {
     /// Where the values are kept (the store's file), for messages.
     fn place(&self) -> &Path;
 }
+
+/// How a helper process of a plugin (`ao agent-helper <agent> …`) opens the plugin's state in the
+/// store of a state home: the CLI hands it ao-core's store. A helper that lives long opens it for
+/// each use and drops it after, so that no store stays open while it waits. Blocks.
+pub type OpenState = Arc<dyn Fn(&StateHome) -> Result<PluginState> + Send + Sync>;
 
 /// What a plugin keeps between `ao` invocations (a server's pid and port, what it last saw), as
 /// typed values under keys of its own, in ao's store.
@@ -147,5 +154,70 @@ impl PluginState {
     {
         self.update(key, move |v: &mut Option<T>| *v = Some(value))
             .await
+    }
+}
+
+/// A [`StateStore`] in memory, for a plugin's tests: what ao's store does, without a database.
+/// [`refuse_changes`](MemoryStore::refuse_changes) makes every change fail, as a store whose
+/// write lock another process holds would.
+#[derive(Default)]
+pub struct MemoryStore {
+    values: Mutex<BTreeMap<(String, String), String>>,
+    refusing: std::sync::atomic::AtomicBool,
+    place: PathBuf,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore {
+            place: PathBuf::from("memory"),
+            ..MemoryStore::default()
+        }
+    }
+
+    /// From now on, every change fails (`true`) or works again (`false`); reads still work.
+    pub fn refuse_changes(&self, refuse: bool) {
+        self.refusing
+            .store(refuse, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn values(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), String>> {
+        // A panic while holding the lock leaves whole values behind; keep going.
+        self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn read(&self, plugin: &str, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .values()
+            .get(&(plugin.to_string(), key.to_string()))
+            .cloned())
+    }
+
+    fn change(
+        &self,
+        plugin: &str,
+        key: &str,
+        change: &mut dyn FnMut(Option<&str>) -> Result<Option<String>>,
+    ) -> Result<()> {
+        if self.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StateError::Store {
+                path: self.place.clone(),
+                message: "database is locked".into(),
+            });
+        }
+        let mut values = self.values();
+        let slot = (plugin.to_string(), key.to_string());
+        match change(values.get(&slot).map(String::as_str))? {
+            Some(text) => values.insert(slot, text),
+            None => values.remove(&slot),
+        };
+        Ok(())
+    }
+
+    fn place(&self) -> &Path {
+        &self.place
     }
 }

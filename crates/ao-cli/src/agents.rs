@@ -22,9 +22,12 @@ pub fn registry(home: &StateHome) -> Vec<Arc<dyn Agent>> {
 /// Runs a helper process of the plugin named `agent` (`ao agent-helper <agent> <args…>`).
 pub async fn run_helper(agent: &str, args: &[String]) -> anyhow::Result<()> {
     match agent {
-        ao_plugin_opencode::AGENT_NAME => ao_plugin_opencode::run_helper(args)
-            .await
-            .map_err(anyhow::Error::msg),
+        ao_plugin_opencode::AGENT_NAME => {
+            let open_state = ao_core::store::open_state(ao_plugin_opencode::AGENT_NAME);
+            ao_plugin_opencode::run_helper(args, open_state)
+                .await
+                .map_err(anyhow::Error::msg)
+        }
         other => anyhow::bail!("no agent plugin {other:?} has helper processes"),
     }
 }

@@ -3,15 +3,15 @@
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
-use ao_core::agent::{
+use ao_agent::agent::{
     Agent, AgentError, Change, ForkRequest, MessageSummary, Observation, PermitDecision, PlanItem,
     PreparedSession, ProjectContext, Reply, SessionContext,
 };
-use ao_core::config::{ConfigValue, SettingProblem};
-use ao_core::remote::Location;
-use ao_core::runtime::LaunchSpec;
-use ao_core::session::{Activity, RuntimeKind, SessionError, UNAUTHORIZED, UNREACHABLE};
-use ao_core::transcript::TranscriptEntry;
+use ao_agent::config::{ConfigValue, SettingProblem};
+use ao_agent::remote::Location;
+use ao_agent::runtime::LaunchSpec;
+use ao_agent::session::{Activity, RuntimeKind, SessionError, UNAUTHORIZED, UNREACHABLE};
+use ao_agent::transcript::TranscriptEntry;
 
 use crate::client::Client;
 use crate::events::{EventKind, EventStream};
@@ -84,7 +84,7 @@ impl Agent for OpenCodeAgent {
         Ok(value.to_json())
     }
 
-    async fn doctor(&self, projects: &[ProjectContext<'_>]) -> Vec<ao_core::doctor::Check> {
+    async fn doctor(&self, projects: &[ProjectContext<'_>]) -> Vec<ao_agent::doctor::Check> {
         self.checks(projects).await
     }
 
@@ -213,11 +213,11 @@ impl Agent for OpenCodeAgent {
         &self,
         cx: &ProjectContext<'_>,
         name: &str,
-    ) -> Result<ao_core::workspace::Worktree, AgentError> {
+    ) -> Result<ao_agent::project::Worktree, AgentError> {
         let (_, client) = self.servers.ensure(cx).await?;
         let dir = cx.project.path.to_string_lossy();
         match client.create_worktree(&dir, name).await {
-            Ok(wt) => Ok(ao_core::workspace::Worktree {
+            Ok(wt) => Ok(ao_agent::project::Worktree {
                 path: wt.directory.into(),
                 branch: wt.branch.unwrap_or(wt.name),
             }),
@@ -236,7 +236,7 @@ impl Agent for OpenCodeAgent {
     async fn remove_workspace(
         &self,
         cx: &ProjectContext<'_>,
-        wt: &ao_core::workspace::Worktree,
+        wt: &ao_agent::project::Worktree,
     ) -> Result<(), AgentError> {
         let (_, client) = self.servers.ensure(cx).await?;
         client

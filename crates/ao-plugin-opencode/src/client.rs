@@ -22,7 +22,7 @@ const SESSION_LIST_LIMIT: &str = "100000";
 const PATIENT_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// OpenCode's basic-auth user name unless its server sets another.
-pub use ao_core::remote::DEFAULT_USERNAME;
+pub use ao_agent::remote::DEFAULT_USERNAME;
 /// How long connecting to a server on another machine may take before it counts as unreachable:
 /// below the status budget (2 s), so that `ao status` says `Unreachable` rather than stale.
 pub const REMOTE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -73,7 +73,7 @@ pub enum ClientError {
     /// The HTTP client itself could not be set up (unusable system roots, a broken system
     /// config). ao never falls back to a default client, which would honour proxy variables and
     /// could send the server's password to a proxy.
-    #[error("cannot set up an HTTP client for the OpenCode server: {}", ao_core::error::chain(.0))]
+    #[error("cannot set up an HTTP client for the OpenCode server: {}", ao_agent::error::chain(.0))]
     Build(#[source] reqwest::Error),
     /// The CA file of an https server (`server.caFile`) cannot be used.
     #[error("the CA file {} (server.caFile) {message}", path.display())]
@@ -128,7 +128,7 @@ fn describe(e: &reqwest::Error, ca_file: Option<&Path>) -> String {
     if e.is_timeout() {
         return "no answer in time (the request timed out)".into();
     }
-    let text = ao_core::error::chain(e);
+    let text = ao_agent::error::chain(e);
     match (certificate_problem(e), ca_file) {
         (Some(why), None) => format!(
             "the server's TLS certificate was not trusted ({why}) by this machine's CAs; if a \
@@ -232,13 +232,13 @@ impl Client {
             .connect_timeout(connect_timeout)
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none());
-        let builder = match (ao_core::remote::is_https(base), ca_file) {
+        let builder = match (ao_agent::remote::is_https(base), ca_file) {
             // Plain http (every server on this machine, and the ssh tunnels): nothing to trust,
             // so the system's roots are not even read.
             (false, _) => builder.tls_built_in_root_certs(false),
             // A private CA replaces the system's roots, as curl's --cacert does: the person named
             // who signs this server's certificate.
-            (true, Some(path)) => ao_core::remote::ca_certificates(path)
+            (true, Some(path)) => ao_agent::remote::ca_certificates(path)
                 .map_err(|message| ClientError::CaFile {
                     path: path.to_path_buf(),
                     message,
@@ -257,7 +257,7 @@ impl Client {
             password: password.to_string(),
             timeout: REQUEST_TIMEOUT,
             ca_file: ca_file
-                .filter(|_| ao_core::remote::is_https(base))
+                .filter(|_| ao_agent::remote::is_https(base))
                 .map(Path::to_path_buf),
         })
     }
@@ -331,7 +331,7 @@ impl Client {
         body: Option<serde_json::Value>,
         timeout: Duration,
     ) -> Result<T, ClientError> {
-        let _timed = ao_core::timing::phase(|| format!("request {method} {path}"));
+        let _timed = ao_agent::timing::phase(|| format!("request {method} {path}"));
         let mut req = self
             .request(method.clone(), path)
             .query(query)

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use ao_core::agent::{AgentError, ProjectContext};
-use ao_core::doctor::{find_program, program_output, Check};
+use ao_agent::agent::{AgentError, ProjectContext};
+use ao_agent::doctor::{find_program, program_output, Check};
 
 use crate::server::ServerState;
 use crate::OpenCodeAgent;
@@ -38,7 +38,7 @@ impl OpenCodeAgent {
         }
         if projects
             .iter()
-            .any(|p| matches!(p.project.location, ao_core::remote::Location::Ssh(_)))
+            .any(|p| matches!(p.project.location, ao_agent::remote::Location::Ssh(_)))
         {
             all.push(match find_program(std::path::Path::new("ssh")) {
                 Some(found) => Check::ok(

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use sse_stream::{Sse, SseByteStream};
 
-use ao_core::agent::Change;
+use ao_agent::agent::Change;
 
 use crate::client::{Client, ClientError, MAX_EVENT_BYTES};
 

@@ -19,9 +19,8 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use std::path::{Path, PathBuf};
-
-use ao_core::store::Store;
+use ao_agent::home::StateHome;
+use ao_agent::state::OpenState;
 use serde_json::{json, Value};
 
 use crate::client::Client;
@@ -38,10 +37,11 @@ pub enum Target {
     Fixed(Client),
     /// A server ao started, as the project's record names it now.
     Recorded {
-        /// ao's store, which holds the record. It is opened for each read and closed again: a
-        /// follower lives as long as its session, and a store held open all that time would keep
-        /// SQLite's WAL files in the state home after every `ao` has left it.
-        store: PathBuf,
+        /// The state home whose store holds the record, and how to open the plugin's state there.
+        /// It is opened for each read and closed again: a follower lives as long as its session,
+        /// and a store held open all that time would keep SQLite's WAL files in the state home
+        /// after every `ao` has left it.
+        store: (StateHome, OpenState),
         /// The record's key.
         key: String,
         /// The record last read, and a client of its server.
@@ -50,8 +50,8 @@ pub enum Target {
 }
 
 impl Target {
-    /// The server of a project's record, under `key` in the store at `store`.
-    pub fn recorded(store: PathBuf, key: String) -> Target {
+    /// The server of a project's record, under `key` in the plugin's state that `store` opens.
+    pub fn recorded(store: (StateHome, OpenState), key: String) -> Target {
         Target::Recorded {
             store,
             key,
@@ -102,17 +102,16 @@ impl Target {
     }
 }
 
-/// The project's server record in the store at `path`, read through a connection of its own.
-async fn read_record(path: &Path, key: &str) -> Result<Option<ServerRecord>, ()> {
-    let path = path.to_path_buf();
-    let store = ao_core::blocking::unblock(move || Store::open(&path))
+/// The project's server record in the plugin's state, opened for this read alone.
+async fn read_record(
+    (home, open): &(StateHome, OpenState),
+    key: &str,
+) -> Result<Option<ServerRecord>, ()> {
+    let (home, open) = (home.clone(), open.clone());
+    let state = ao_agent::blocking::unblock(move || open(&home))
         .await
         .map_err(|_| ())?;
-    store
-        .plugin_state(crate::AGENT_NAME)
-        .get::<ServerRecord>(key)
-        .await
-        .map_err(|_| ())
+    state.get::<ServerRecord>(key).await.map_err(|_| ())
 }
 
 /// Writes the session's events as JSON lines until the session is deleted or the server is gone.

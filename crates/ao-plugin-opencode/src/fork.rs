@@ -5,7 +5,7 @@
 //! when the message named does not exist; so ao checks the message first, and then moves the fork
 //! to its own work tree (`move-session`, without moving any changes: git carries those).
 
-use ao_core::agent::{
+use ao_agent::agent::{
     AgentError, ForkRequest, MessageSummary, PlanItem, ProjectContext, SessionContext,
 };
 

@@ -7,9 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures_util::future::join_all;
 
+use ao_agent::agent::{Observation, PlanItem, ProjectContext, SessionContext};
 use ao_agent::project::Project;
-use ao_core::agent::{Observation, PlanItem, ProjectContext, SessionContext};
-use ao_core::session::{
+use ao_agent::session::{
     Activity, PendingKind, PendingQuestion, PendingRequest, SessionError, SessionRecord, TodoCount,
 };
 
@@ -56,7 +56,7 @@ impl OpenCodeAgent {
         // Taken before the first request: a mark made after it is newer than what is seen here.
         let looked_at = now_ms();
         let records: Vec<&SessionRecord> = sessions.iter().map(|s| s.record).collect();
-        let timed = ao_core::timing::phase(|| "settled-turn memory read".into());
+        let timed = ao_agent::timing::phase(|| "settled-turn memory read".into());
         let (mut cache, mut list, marks) = futures_util::join!(
             LastMessages::load(cx),
             SessionList::load(cx, server.list_key(), server.process_here(), looked_at),
@@ -68,7 +68,7 @@ impl OpenCodeAgent {
         let per_session =
             sessions_and_last_messages(client, &records, &mut cache, &mut list, nobody_mid_turn)
                 .await?;
-        let timed = ao_core::timing::phase(|| "settled-turn memory write".into());
+        let timed = ao_agent::timing::phase(|| "settled-turn memory write".into());
         futures_util::join!(cache.save(cx), list.save(cx));
         drop(timed);
 
@@ -126,9 +126,9 @@ impl OpenCodeAgent {
             .filter(|s| !inconclusive.contains(**s))
             .map(|s| s.to_string())
             .collect();
-        ao_core::fault::pause_point("before-recording-observation").await;
+        ao_agent::fault::pause_point("before-recording-observation").await;
         // A memory that cannot be written is only a memory lost: what was observed stands.
-        let _timed = ao_core::timing::phase(|| "mid-turn marks write".into());
+        let _timed = ao_agent::timing::phase(|| "mid-turn marks write".into());
         let _ = MidTurn::record(cx, marks, looked_at, observed, busy).await;
         Ok(observations)
     }
@@ -155,7 +155,7 @@ async fn sessions_and_last_messages(
     let mut listed: HashMap<String, Session> = match unchanged {
         Some(unchanged) => {
             // Timed so that AO_TIMING shows the request that was not made.
-            drop(ao_core::timing::phase(|| {
+            drop(ao_agent::timing::phase(|| {
                 "session list: unchanged, as the feeds vouch".into()
             }));
             unchanged

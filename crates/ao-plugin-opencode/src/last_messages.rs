@@ -18,8 +18,8 @@
 
 use std::collections::BTreeMap;
 
-use ao_core::agent::ProjectContext;
-use ao_core::session::TodoCount;
+use ao_agent::agent::ProjectContext;
+use ao_agent::session::TodoCount;
 use serde::{Deserialize, Serialize};
 
 use crate::types::MessageInfo;
@@ -154,7 +154,7 @@ mod tests {
     #[tokio::test]
     async fn a_remembered_message_reads_back_as_it_was_stored() {
         let tmp = tempfile::tempdir().unwrap();
-        let (project, home, state) = world(&tmp);
+        let (project, home, state, _) = world(&tmp);
         let cx = ProjectContext {
             project: &project,
             home: &home,
@@ -182,7 +182,7 @@ mod tests {
     #[tokio::test]
     async fn a_settled_message_is_remembered_until_the_session_changes() {
         let tmp = tempfile::tempdir().unwrap();
-        let (project, home, state) = world(&tmp);
+        let (project, home, state, _) = world(&tmp);
         let cx = ProjectContext {
             project: &project,
             home: &home,

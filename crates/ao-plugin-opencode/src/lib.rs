@@ -3,7 +3,7 @@
 //! - [`server`]: one `opencode serve` per project on 127.0.0.1, password-protected, found again by
 //!   every `ao` invocation and restarted when dead.
 //! - [`client`] and [`types`]: a typed client of the server API.
-//! - `agent`: the [`Agent`](ao_core::agent::Agent) implementation, the plugin's face to ao.
+//! - `agent`: the [`Agent`](ao_agent::agent::Agent) implementation, the plugin's face to ao.
 //! - `gather`: one project's sessions observed through the server in a batch of requests;
 //!   [`observe`]: the activity rules applied to what was gathered, as one pure function.
 //! - `mid_turn` and `last_messages`: what the plugin remembers between invocations, in its state
@@ -39,9 +39,10 @@ pub mod types;
 
 use std::path::Path;
 
-use ao_core::agent::AgentError;
-use ao_core::runtime::LaunchSpec;
-use ao_core::session::SessionRecord;
+use ao_agent::agent::AgentError;
+use ao_agent::runtime::LaunchSpec;
+use ao_agent::session::SessionRecord;
+use ao_agent::state::OpenState;
 
 use crate::client::{Client, ClientError};
 use crate::server::{ServerRecord, Servers};
@@ -142,7 +143,7 @@ impl OpenCodeAgent {
         since_ms: i64,
     ) -> LaunchSpec {
         let mut args: Vec<String> = vec![
-            ao_core::agent::AGENT_HELPER_SUBCOMMAND.into(),
+            ao_agent::agent::AGENT_HELPER_SUBCOMMAND.into(),
             AGENT_NAME.into(),
             FOLLOW_HELPER.into(),
             "--session".into(),
@@ -213,8 +214,8 @@ pub(crate) fn agent_error(e: ClientError) -> AgentError {
 
 /// Now, in epoch milliseconds (OpenCode's unit too).
 pub(crate) fn now_ms() -> i64 {
-    use ao_core::clock::Clock;
-    ao_core::clock::SystemClock.now_ms()
+    use ao_agent::clock::Clock;
+    ao_agent::clock::SystemClock.now_ms()
 }
 
 /// Runs one of the plugin's helper processes, from the arguments after
@@ -222,14 +223,15 @@ pub(crate) fn now_ms() -> i64 {
 /// NAME` (a server ao started, found through its record in the store under that state home) or
 /// `--url URL --password-file FILE` (a server someone else runs) runs the follower of a
 /// process-runtime session, writing to standard output until the session is deleted or its server
-/// is gone.
-pub async fn run_helper(args: &[String]) -> Result<(), String> {
+/// is gone. `open_state` opens the plugin's state in a state home's store (the follower reads the
+/// server's record there).
+pub async fn run_helper(args: &[String], open_state: OpenState) -> Result<(), String> {
     let usage = || {
         format!(
             "usage: ao {} {AGENT_NAME} {FOLLOW_HELPER} --session ID [--since MS] \
              (--home DIR --project NAME | --url URL --password-file FILE [--username NAME] \
              [--ca-file PEM])",
-            ao_core::agent::AGENT_HELPER_SUBCOMMAND
+            ao_agent::agent::AGENT_HELPER_SUBCOMMAND
         )
     };
     let (helper, rest) = args.split_first().ok_or_else(usage)?;
@@ -250,7 +252,7 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
     let mut out = stdout.lock();
     if let Some(home) = flags.get("--home") {
         let mut target = follow::Target::recorded(
-            ao_core::home::StateHome::at(home).store_path(),
+            (ao_agent::home::StateHome::at(home), open_state),
             server::key(flag("--project")?),
         );
         return follow::follow(&mut target, session, since, &mut out).await;
@@ -266,7 +268,7 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
         (None, None) => Client::new(&url, &password),
         // A server someone else runs; for https, reading its CAs blocks.
         (username, ca_file) => {
-            ao_core::blocking::unblock(move || {
+            ao_agent::blocking::unblock(move || {
                 Client::remote(
                     &url,
                     username.as_deref().unwrap_or(client::DEFAULT_USERNAME),
@@ -284,20 +286,25 @@ pub async fn run_helper(args: &[String]) -> Result<(), String> {
 /// What the plugin's unit tests of its memories share.
 #[cfg(test)]
 pub(crate) mod test_world {
-    use ao_core::config::Config;
-    use ao_core::home::StateHome;
-    use ao_core::store::{PluginState, Store};
+    use std::sync::Arc;
 
-    /// A project `p`, and the plugin state of a store in `tmp`.
-    pub fn world(tmp: &tempfile::TempDir) -> (ao_agent::project::Project, StateHome, PluginState) {
+    use ao_agent::home::StateHome;
+    use ao_agent::project::Project;
+    use ao_agent::state::{MemoryStore, PluginState};
+
+    /// A project `p`, the plugin state of a store in memory, and that store (to make it refuse
+    /// changes, as a store whose write lock another process holds).
+    pub fn world(tmp: &tempfile::TempDir) -> (Project, StateHome, PluginState, Arc<MemoryStore>) {
         let home = StateHome::at(tmp.path());
-        let state = Store::open(&home.store_path()).unwrap().plugin_state("t");
-        let config = Config::parse(
-            "projects:\n  p:\n    path: .\n",
-            std::path::Path::new("agent-orchestrator.yaml"),
-        )
-        .unwrap();
-        (config.projects[0].for_agent(), home, state)
+        let store = Arc::new(MemoryStore::new());
+        let state = PluginState::new(store.clone(), "t");
+        let project = Project {
+            name: "p".into(),
+            path: tmp.path().to_path_buf(),
+            agent_config: Default::default(),
+            location: Default::default(),
+        };
+        (project, home, state, store)
     }
 }
 

@@ -9,12 +9,12 @@
 //! `ao status` writes what it saw. A status that read a session as done just before a send marked
 //! it must not erase the mark, so each mark carries the time it was made, and a status clears only
 //! marks older than the moment it began to look. Each change is one transaction
-//! ([`PluginState::update`](ao_core::store::PluginState::update)).
+//! ([`PluginState::update`](ao_agent::state::PluginState::update)).
 
 use std::collections::BTreeMap;
 
-use ao_core::agent::{AgentError, ProjectContext};
-use ao_core::clock::EpochMillis;
+use ao_agent::agent::{AgentError, ProjectContext};
+use ao_agent::clock::EpochMillis;
 
 /// The key of a project's memory in the plugin's state.
 fn key(project: &str) -> String {
@@ -109,7 +109,7 @@ mod tests {
     #[tokio::test]
     async fn a_look_that_changes_nothing_writes_nothing_and_a_busy_one_always_writes() {
         let tmp = tempfile::tempdir().unwrap();
-        let (project, home, state) = crate::test_world::world(&tmp);
+        let (project, home, state, store) = crate::test_world::world(&tmp);
         let cx = ProjectContext {
             project: &project,
             home: &home,
@@ -130,18 +130,11 @@ mod tests {
         // A look with nothing busy that would clear nothing takes no transaction, so a store
         // that cannot be written does not matter to it.
         let loaded = MidTurn::load(&cx).await;
-        let tx = state_lock(&home);
+        store.refuse_changes(true);
         MidTurn::record(&cx, loaded, 10, ids(&["b"]), vec![])
             .await
             .unwrap();
-        drop(tx);
-    }
-
-    /// Holds the store's write lock until dropped.
-    fn state_lock(home: &ao_core::home::StateHome) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(home.store_path()).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        conn
+        store.refuse_changes(false);
     }
 
     #[test]

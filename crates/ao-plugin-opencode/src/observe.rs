@@ -1,8 +1,8 @@
 //! From what the server says about a session to what `ao status` reports: the activity rules
 //! (docs/architecture.md, "Activity"), as one pure function, unit-tested without a server.
 
-use ao_core::agent::Observation;
-use ao_core::session::{Activity, PendingRequest, SessionError, TodoCount};
+use ao_agent::agent::Observation;
+use ao_agent::session::{Activity, PendingRequest, SessionError, TodoCount};
 
 use crate::types::{MessageInfo, Role, Session, SessionStatus, StatusKind};
 
@@ -144,7 +144,7 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
 mod tests {
     use super::*;
     use crate::types::{ApiError, MessageTime};
-    use ao_core::session::PendingKind;
+    use ao_agent::session::PendingKind;
 
     fn session() -> Session {
         let mut s = Session {

@@ -132,7 +132,7 @@ fn decode_all(value: &Value) {
     let _ = serde_json::from_str::<Vec<QuestionRequest>>(&text);
     let _ = serde_json::from_str::<Vec<MessageWithParts>>(&text);
     if let Ok(todos) = serde_json::from_str::<Vec<Todo>>(&text) {
-        let _: Vec<ao_core::agent::PlanItem> = todos.into_iter().map(Into::into).collect();
+        let _: Vec<ao_agent::agent::PlanItem> = todos.into_iter().map(Into::into).collect();
     }
     if let Ok(e) = serde_json::from_str::<ApiError>(&text) {
         let _ = e.message();

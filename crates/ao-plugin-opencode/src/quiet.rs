@@ -33,9 +33,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ao_core::clock::EpochMillis;
-use ao_core::runtime::process::ProcessIdentity;
-use ao_core::store::PluginState;
+use ao_agent::clock::EpochMillis;
+use ao_agent::runtime::process::ProcessIdentity;
+use ao_agent::state::PluginState;
 use serde::{Deserialize, Serialize};
 
 use crate::now_ms;
@@ -95,7 +95,7 @@ impl Quiet {
     /// trip to the blocking pool: the reads of the store and of `/proc`.
     pub async fn load(state: &PluginState, project: &str, server: &str, here: ServerHere) -> Quiet {
         let (state, key, server) = (state.clone(), key(project), server.to_string());
-        ao_core::blocking::unblock(move || {
+        ao_agent::blocking::unblock(move || {
             if here.is_none_or(|p| p.is_stopped()) {
                 return Quiet::default();
             }
@@ -329,7 +329,7 @@ mod tests {
     #[tokio::test]
     async fn a_holder_is_recorded_busy_on_events_and_gone_when_dropped() {
         let tmp = tempfile::tempdir().unwrap();
-        let (_, _, state) = crate::test_world::world(&tmp);
+        let (_, _, state, _) = crate::test_world::world(&tmp);
         // The server's process: this one stands in for it (it runs, and is not stopped).
         let here = ProcessIdentity::of(std::process::id());
         let mut holder = FeedHolder::connected(

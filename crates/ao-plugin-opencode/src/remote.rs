@@ -6,7 +6,7 @@
 //!   file under the state home, as for a local server. Work trees come from its
 //!   `/experimental/worktree` API.
 //! - **SSH.** `opencode serve --hostname 127.0.0.1` is started on the host by a small `sh` script
-//!   run over the host's multiplexed connection ([`ao_core::remote::ssh`]); the password and the
+//!   run over the host's multiplexed connection ([`ao_agent::remote::ssh`]); the password and the
 //!   OpenCode config reach it on the script's standard input, so they are on no command line
 //!   there or here. The script prints the server's pid and port; a local port forward through
 //!   the ssh master makes it `http://127.0.0.1:<local>` here, which is the record's `url`, so every
@@ -17,12 +17,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ao_core::agent::{AgentError, ProjectContext};
-use ao_core::blocking::unblock;
-use ao_core::remote::ssh::{self, SshError, SshHost};
-use ao_core::remote::{SshDestination, UrlServer};
-use ao_core::session::{Activity, UNAUTHORIZED, UNREACHABLE};
-use ao_core::trust::Gated;
+use ao_agent::agent::{AgentError, ProjectContext};
+use ao_agent::blocking::unblock;
+use ao_agent::remote::ssh::{self, SshError, SshHost};
+use ao_agent::remote::{SshDestination, UrlServer};
+use ao_agent::session::{Activity, UNAUTHORIZED, UNREACHABLE};
+use ao_agent::trust::Gated;
 use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
@@ -183,7 +183,7 @@ pub async fn check_host(host: SshHost) -> Result<(), AgentError> {
 /// What [`start`] started.
 pub struct Started {
     /// The master's process here.
-    pub master: ao_core::runtime::process::ProcessIdentity,
+    pub master: ao_agent::runtime::process::ProcessIdentity,
     /// The server there.
     pub server: RemoteServer,
     /// The local end of the forward.
@@ -265,7 +265,7 @@ pub async fn reopen(
     host: SshHost,
     local_port: Option<u16>,
     remote_port: u16,
-) -> Result<(ao_core::runtime::process::ProcessIdentity, u16), AgentError> {
+) -> Result<(ao_agent::runtime::process::ProcessIdentity, u16), AgentError> {
     unblock(move || {
         let master = host.connect()?;
         let local = forward(&host, local_port, remote_port)?;
@@ -332,7 +332,7 @@ pub fn observe_failure(
         ),
         ClientError::Status { status, .. } if status.as_u16() == 401 => {
             let m = match &project.location {
-                ao_core::remote::Location::Url(server) => {
+                ao_agent::remote::Location::Url(server) => {
                     unauthorized(&project.name, server).to_string()
                 }
                 _ => format!(

@@ -17,16 +17,16 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use ao_agent::agent::{AgentError, ProjectContext};
+use ao_agent::blocking::unblock;
+use ao_agent::home::StateHome;
 use ao_agent::project::Project;
-use ao_core::agent::{AgentError, ProjectContext};
-use ao_core::blocking::unblock;
-use ao_core::home::StateHome;
-use ao_core::runtime::process::{spawn_detached, ProcessIdentity};
-use ao_core::runtime::LaunchSpec;
+use ao_agent::runtime::process::{spawn_detached, ProcessIdentity};
+use ao_agent::runtime::LaunchSpec;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use ao_core::remote::Location;
+use ao_agent::remote::Location;
 
 use crate::client::Client;
 use crate::remote::{self, RemoteServer};
@@ -199,7 +199,7 @@ impl Servers {
         let (Location::Ssh(dest), Some(_)) = (&cx.project.location, &rec.remote) else {
             return Ok(rec);
         };
-        let _timed = ao_core::timing::phase(|| "ssh tunnel re-opened".into());
+        let _timed = ao_agent::timing::phase(|| "ssh tunnel re-opened".into());
         let host = remote::host(&self.settings, dest)?;
         // One `ao` at a time opens the host's tunnel again; the others then find it in the record.
         let _lock = {
@@ -225,7 +225,7 @@ impl Servers {
 
     /// The state of a project's server; never starts one.
     pub async fn lookup(&self, cx: &ProjectContext<'_>) -> Result<ServerState, AgentError> {
-        let _timed = ao_core::timing::phase(|| "server lookup (record, pid, health)".into());
+        let _timed = ao_agent::timing::phase(|| "server lookup (record, pid, health)".into());
         if let Location::Url(server) = &cx.project.location {
             return self.lookup_url(cx, server).await;
         }
@@ -272,7 +272,7 @@ impl Servers {
     async fn lookup_url(
         &self,
         cx: &ProjectContext<'_>,
-        server: &ao_core::remote::UrlServer,
+        server: &ao_agent::remote::UrlServer,
     ) -> Result<ServerState, AgentError> {
         let client = remote::url_client(&cx.project.name, server).await?;
         // The request a status makes first; a refused password is a 401 here (as on every
@@ -464,7 +464,7 @@ impl Servers {
             stop_server(id).await;
             return Err(e.into());
         }
-        ao_core::fault::crash_point(ao_core::fault::SERVER_STARTING);
+        ao_agent::fault::crash_point(ao_agent::fault::SERVER_STARTING);
 
         let deadline = Instant::now() + START_DEADLINE;
         let url = loop {
@@ -512,7 +512,7 @@ impl Servers {
     async fn start_remote(
         &self,
         cx: &ProjectContext<'_>,
-        dest: &ao_core::trust::Gated<ao_core::remote::SshDestination>,
+        dest: &ao_agent::trust::Gated<ao_agent::remote::SshDestination>,
         previous: Option<&ServerRecord>,
         password: &str,
     ) -> Result<(ServerRecord, Client), AgentError> {
@@ -655,7 +655,7 @@ pub(crate) async fn stop_server(id: ProcessIdentity) {
 
 /// An exclusive lock on a file, released when dropped.
 fn lock_file(path: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
-    ao_core::home::lock_file(path).map_err(|source| AgentError::Io {
+    ao_agent::home::lock_file(path).map_err(|source| AgentError::Io {
         what: format!("cannot lock {}", path.display()),
         source,
     })

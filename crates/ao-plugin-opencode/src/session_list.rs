@@ -27,9 +27,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use ao_core::agent::ProjectContext;
-use ao_core::clock::EpochMillis;
-use ao_core::store::PluginState;
+use ao_agent::agent::ProjectContext;
+use ao_agent::clock::EpochMillis;
+use ao_agent::state::PluginState;
 use serde::{Deserialize, Serialize};
 
 use crate::events::{EventKind, GlobalEvent};

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use ao_agent::home::StateHome;
 use ao_agent::project::Project;
-use ao_core::home::StateHome;
 use serde_json::{json, Value};
 
 /// The plugin's settings, from the environment.

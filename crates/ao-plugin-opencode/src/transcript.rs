@@ -1,7 +1,7 @@
 //! A session's messages and parts, as the server returns them, turned into ao's transcript.
 
-use ao_core::session::SessionError;
-use ao_core::transcript::{excerpt, EntryKind, TranscriptEntry, TOOL_OUTPUT_EXCERPT};
+use ao_agent::session::SessionError;
+use ao_agent::transcript::{excerpt, EntryKind, TranscriptEntry, TOOL_OUTPUT_EXCERPT};
 use serde_json::Value;
 
 use crate::types::{MessageWithParts, Part, PartKind, Role, ToolStatus};
@@ -37,7 +37,7 @@ pub fn transcript(messages: &[MessageWithParts]) -> Vec<TranscriptEntry> {
 const SUMMARY_CHARS: usize = 120;
 
 /// Each message in short, oldest first: its text and tool calls on one line, cut.
-pub fn summaries(messages: &[MessageWithParts]) -> Vec<ao_core::agent::MessageSummary> {
+pub fn summaries(messages: &[MessageWithParts]) -> Vec<ao_agent::agent::MessageSummary> {
     messages
         .iter()
         .map(|m| {
@@ -59,7 +59,7 @@ pub fn summaries(messages: &[MessageWithParts]) -> Vec<ao_core::agent::MessageSu
             if text.len() < line.len() {
                 text.push('…');
             }
-            ao_core::agent::MessageSummary {
+            ao_agent::agent::MessageSummary {
                 id: m.info.id.clone(),
                 role: match m.info.role {
                     Role::User => "user",

@@ -25,7 +25,7 @@ mod transitions;
 
 pub use last_observations::LastObservation;
 pub use monitors::MonitorRecord;
-pub use plugin_state::PluginState;
+pub use plugin_state::{open_state, PluginState};
 pub use transitions::{Claimed, Claims, Ledger, Sighting, BUDGET_KEY};
 
 /// What each version of the store adds, in order: a store at version `n` has had the first `n`

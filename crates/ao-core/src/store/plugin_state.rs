@@ -5,10 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ao_agent::error::StateError;
-use ao_agent::state::StateStore;
+use ao_agent::home::StateHome;
+use ao_agent::state::{OpenState, StateStore};
 use rusqlite::{params, TransactionBehavior};
 
 use super::{retry_busy, Store};
+use crate::error::Error;
 pub use ao_agent::state::PluginState;
 
 impl Store {
@@ -24,6 +26,28 @@ impl Store {
             message: format!("{source}{}", crate::error::store_hint(&self.path, &source)),
         }
     }
+}
+
+/// How a plugin's helper process opens its state ([`OpenState`]): the store of the state home it
+/// is given, opened for each use.
+pub fn open_state(plugin: &str) -> OpenState {
+    let plugin = plugin.to_string();
+    Arc::new(move |home: &StateHome| {
+        let path = home.store_path();
+        match Store::open(&path) {
+            Ok(store) => Ok(store.plugin_state(&plugin)),
+            Err(Error::Usage(message)) => Err(StateError::Usage(message)),
+            Err(Error::Io { what, path, source }) => Err(StateError::Io { what, path, source }),
+            Err(Error::Store { path, source }) => Err(StateError::Store {
+                message: format!("{source}{}", crate::error::store_hint(&path, &source)),
+                path,
+            }),
+            Err(e) => Err(StateError::Store {
+                path,
+                message: ao_agent::error::chain(&e),
+            }),
+        }
+    })
 }
 
 impl StateStore for Store {

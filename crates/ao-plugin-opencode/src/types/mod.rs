@@ -50,9 +50,9 @@ pub struct SessionTokens {
     pub cache: CacheTokens,
 }
 
-impl From<SessionTokens> for ao_core::session::Tokens {
+impl From<SessionTokens> for ao_agent::session::Tokens {
     fn from(t: SessionTokens) -> Self {
-        ao_core::session::Tokens {
+        ao_agent::session::Tokens {
             input: t.input,
             output: t.output,
             reasoning: t.reasoning,

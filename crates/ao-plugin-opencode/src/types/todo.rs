@@ -14,9 +14,9 @@ pub struct Todo {
     pub priority: String,
 }
 
-impl From<Todo> for ao_core::agent::PlanItem {
+impl From<Todo> for ao_agent::agent::PlanItem {
     fn from(t: Todo) -> Self {
-        ao_core::agent::PlanItem {
+        ao_agent::agent::PlanItem {
             content: t.content,
             status: t.status,
             priority: t.priority,
