@@ -54,20 +54,20 @@ pub enum Error {
 
     /// The agent plugin failed.
     #[error("{0}")]
-    Agent(#[from] crate::agent::AgentError),
+    Agent(#[from] ao_agent::agent::AgentError),
 
     /// A work tree could not be created or removed.
     #[error("{0}")]
     Workspace(#[from] crate::workspace::WorkspaceError),
 
     /// A key that runs a program or reads a secret, in a config file that is not trusted
-    /// ([`crate::trust`]). The person's to decide: exit code 2.
+    /// (ao-core's `trust`). The person's to decide: exit code 2.
     #[error(transparent)]
-    Untrusted(#[from] crate::trust::Untrusted),
+    Untrusted(#[from] ao_agent::trust::Untrusted),
 
     /// A host could not be reached over ssh, or a command there failed.
     #[error("{0}")]
-    Remote(#[from] crate::remote::ssh::SshError),
+    Remote(#[from] ao_agent::remote::ssh::SshError),
 
     /// `ao wait` gave up: the session exited first, or the time ran out.
     #[error("{0}")]
@@ -96,7 +96,7 @@ impl Error {
                 | Error::NotFound(_)
                 | Error::Conflict(_)
                 | Error::Untrusted(_)
-                | Error::Remote(crate::remote::ssh::SshError::Untrusted(_))
+                | Error::Remote(ao_agent::remote::ssh::SshError::Untrusted(_))
         )
     }
 
@@ -167,5 +167,11 @@ impl From<StateError> for Error {
 impl From<ao_agent::runtime::process::SpawnError> for Error {
     fn from(e: ao_agent::runtime::process::SpawnError) -> Self {
         Error::Runtime(e.into())
+    }
+}
+
+impl From<crate::config::NoSuchProject> for Error {
+    fn from(e: crate::config::NoSuchProject) -> Self {
+        Error::NotFound(e.0)
     }
 }

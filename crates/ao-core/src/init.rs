@@ -122,7 +122,7 @@ pub fn init(dir: &Path, agent: AgentTemplate<'_>, trust: &TrustStore) -> Result<
     write_new(&plan.file, &plan.render(agent))?;
     trust.trust(&plan.file).map_err(|e| InitError::Trust {
         file: plan.file.clone(),
-        source: Box::new(e),
+        source: Box::new(e.into()),
     })?;
     Ok(plan)
 }

@@ -44,7 +44,7 @@ pub mod notify;
 pub mod report;
 pub mod resources;
 pub mod runtime;
-mod status_json;
+pub mod session;
 pub mod store;
 pub mod trust;
 pub mod visible;
@@ -52,12 +52,5 @@ pub mod workspace;
 
 // The plugin API lives in ao-agent; these are its modules at their old paths in ao-core.
 pub use ao_agent::{agent, blocking, clock, fault, home, remote, timing, transcript};
-
-/// The vocabulary of ao as plain values ([`ao_agent::session`]), and what `ao status` reports
-/// ([`SessionStatus`](session::SessionStatus)).
-pub mod session {
-    pub use crate::status_json::{ProcessState, SessionStatus};
-    pub use ao_agent::session::*;
-}
 
 pub use error::{Error, Result};

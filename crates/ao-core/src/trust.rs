@@ -24,7 +24,11 @@ use std::path::{Path, PathBuf};
 
 pub use ao_agent::trust::{Gated, Untrusted};
 
-use crate::error::{Error, Result};
+use ao_agent::error::StateError as Error;
+
+/// A result with the state home's [`StateError`](ao_agent::error::StateError), which ao-core's
+/// error turns into its own of the same words.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 use crate::home::{create_private_dir, StateHome};
 
 /// How far a config file is trusted.

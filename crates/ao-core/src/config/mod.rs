@@ -62,6 +62,12 @@ pub struct ConfigError {
     pub problems: Vec<Problem>,
 }
 
+/// A project name that the config does not have, with the ones it has; ao-core's error makes it
+/// a not-found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NoSuchProject(pub String);
+
 /// One thing wrong in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -319,13 +325,13 @@ impl Config {
     }
 
     /// The project with this name, or a not-found error that lists the known ones.
-    pub fn project(&self, name: &str) -> Result<&ProjectConfig, crate::Error> {
+    pub fn project(&self, name: &str) -> Result<&ProjectConfig, NoSuchProject> {
         self.projects
             .iter()
             .find(|p| p.name == name)
             .ok_or_else(|| {
                 let known: Vec<_> = self.projects.iter().map(|p| p.name.as_str()).collect();
-                crate::Error::NotFound(format!(
+                NoSuchProject(format!(
                     "no project {name:?} in {}; known projects: {}",
                     self.file.display(),
                     if known.is_empty() {

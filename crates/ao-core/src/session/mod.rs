@@ -1,11 +1,12 @@
-//! What `ao status` reports for one session (the JSON of `ao status --json`,
-//! docs/architecture.md): the agent's vocabulary ([`ao_agent::session`]) with what ao adds.
+//! The vocabulary of ao as plain values: the agent's ([`ao_agent::session`]: a session's
+//! address, its stored record, what its agent reports), and what `ao status` reports for one
+//! session (the JSON of `ao status --json`, docs/architecture.md).
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::session::{Activity, PendingRequest, RuntimeKind, SessionError, TodoCount, Tokens};
+pub use ao_agent::session::*;
 
 /// Whether the runtime's process (the tmux pane's program, the detached process) still runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
