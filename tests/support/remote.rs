@@ -179,8 +179,10 @@ impl Drop for RemoteServerGuard {
     fn drop(&mut self) {
         let home = StateHome::at(&self.home);
         for host in &self.hosts {
-            let dest =
-                ao_core::trust::Gated::trusted(ao_core::remote::SshDestination(host.clone()));
+            let Some(dest) = ao_core::remote::SshDestination::parse(host) else {
+                continue;
+            };
+            let dest = ao_core::trust::Gated::trusted(dest);
             let master = ao_core::remote::ssh::SshHost::new(&home, &dest)
                 .ok()
                 .and_then(|h| h.master())

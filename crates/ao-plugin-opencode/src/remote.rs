@@ -88,7 +88,7 @@ pub async fn url_client(project: &str, server: &UrlServer) -> Result<Client, Age
             ))
         })?;
         Client::remote(
-            &server.url,
+            server.url.as_str(),
             &server.username,
             &password,
             server.ca_file.as_deref(),
@@ -120,7 +120,7 @@ pub fn url_record(
     Ok(ServerRecord {
         pid: 0,
         start_time: 0,
-        url: server.url.clone(),
+        url: server.url.to_string(),
         password_file,
         started_at_ms: 0,
         config_fingerprint: String::new(),

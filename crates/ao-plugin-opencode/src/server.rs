@@ -538,7 +538,7 @@ impl Servers {
             AgentError::Launch(m) => AgentError::Launch(format!(
                 "cannot start the OpenCode server of project {} on {}: {m}",
                 project.name,
-                dest.shown().0
+                dest.shown()
             )),
             other => other,
         })?;

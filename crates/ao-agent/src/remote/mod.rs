@@ -9,7 +9,10 @@
 
 pub mod ssh;
 
+use std::fmt;
 use std::path::PathBuf;
+
+use reqwest::Url;
 
 use crate::trust::Gated;
 
@@ -29,8 +32,8 @@ pub enum Location {
 /// `server:` of a project: a server that someone else runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlServer {
-    /// `http://…` or `https://…`, without a trailing slash.
-    pub url: String,
+    /// Its `http://…` or `https://…` URL.
+    pub url: ServerUrl,
     /// The HTTP basic-auth user name.
     pub username: String,
     /// Where its password comes from; read only when the config file is trusted.
@@ -45,9 +48,7 @@ impl UrlServer {
     /// is not loopback (`localhost`, `127.0.0.0/8`, `::1`). A name other than `localhost` may
     /// resolve anywhere, so it counts as not loopback.
     pub fn sends_password_in_clear(&self) -> bool {
-        let Ok(url) = reqwest::Url::parse(&self.url) else {
-            return false;
-        };
+        let url = self.url.url();
         if url.scheme() != "http" {
             return false;
         }
@@ -73,12 +74,53 @@ impl UrlServer {
 /// default, which most servers keep (ao-core names no agent, but the default has to be some word).
 pub const DEFAULT_USERNAME: &str = "opencode";
 
+/// The URL of a server someone else runs: `http` or `https`, with a host. The config parses it
+/// once; it shows itself as written, without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl(Url);
+
+impl ServerUrl {
+    /// The URL, when it is one a server can have (`http` or `https`, with a host); else the URL
+    /// back, for the message that says why not.
+    pub fn new(url: Url) -> Result<ServerUrl, Url> {
+        if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() {
+            Ok(ServerUrl(url))
+        } else {
+            Err(url)
+        }
+    }
+
+    /// The parsed URL.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+
+    /// The URL as text, without a trailing slash (the base that request paths are put after).
+    pub fn as_str(&self) -> &str {
+        self.0.as_str().trim_end_matches('/')
+    }
+
+    /// Whether it is an https URL.
+    pub fn is_https(&self) -> bool {
+        self.0.scheme() == "https"
+    }
+}
+
+impl fmt::Display for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ServerUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Whether `url` is an https URL.
 pub fn is_https(url: &str) -> bool {
-    url.len() > 8
-        && url
-            .get(..8)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    Url::parse(url).is_ok_and(|u| u.scheme() == "https")
 }
 
 /// The certificates of a PEM file of CAs (`caFile`). Blocks (it reads the file). The error says
@@ -155,9 +197,32 @@ impl PasswordSource {
     }
 }
 
-/// `host:` of a project: an ssh destination, `user@host` or a `Host` of the ssh config.
+/// `host:` of a project: an ssh destination, `user@host` or a `Host` of the ssh config, checked
+/// once (by the config) to be one that ssh takes as a destination, never as an option.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SshDestination(pub String);
+pub struct SshDestination(String);
+
+impl SshDestination {
+    /// The destination, when `raw` is one: not empty, not starting with `-` (which ssh would take
+    /// as an option), without spaces or control characters. `None` otherwise.
+    pub fn parse(raw: &str) -> Option<SshDestination> {
+        let bad = raw.is_empty()
+            || raw.starts_with('-')
+            || raw.chars().any(|c| c.is_whitespace() || c.is_control());
+        (!bad).then(|| SshDestination(raw.to_string()))
+    }
+
+    /// The destination as written, for ssh's command line and for people.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SshDestination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl Location {
     /// What the HOST column and `host` in the JSON say: `None` on this machine, the ssh
@@ -165,19 +230,15 @@ impl Location {
     pub fn host_label(&self) -> Option<String> {
         match self {
             Location::Local => None,
-            Location::Ssh(d) => Some(d.shown().0.clone()),
-            Location::Url(s) => Some(
-                reqwest::Url::parse(&s.url)
-                    .ok()
-                    .and_then(|u| {
-                        let host = u.host_str()?.to_string();
-                        Some(match u.port() {
-                            Some(p) => format!("{host}:{p}"),
-                            None => host,
-                        })
-                    })
-                    .unwrap_or_else(|| s.url.clone()),
-            ),
+            Location::Ssh(d) => Some(d.shown().as_str().to_string()),
+            Location::Url(s) => {
+                let url = s.url.url();
+                let host = url.host_str().unwrap_or_default();
+                Some(match url.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host.to_string(),
+                })
+            }
         }
     }
 
@@ -194,7 +255,7 @@ mod tests {
     #[test]
     fn only_plain_http_off_loopback_sends_the_password_in_clear() {
         let at = |url: &str| UrlServer {
-            url: url.into(),
+            url: ServerUrl::new(Url::parse(url).unwrap()).unwrap(),
             username: DEFAULT_USERNAME.into(),
             password: crate::trust::Gated::trusted(PasswordSource::Env("P".into())),
             ca_file: None,

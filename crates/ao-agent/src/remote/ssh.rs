@@ -78,9 +78,9 @@ impl SshHost {
         crate::home::create_private_dir(&dir)
             .map_err(|e| SshError::Local(format!("cannot create {}: {e}", dir.display())))?;
         // A Unix socket's path has a short limit (108 bytes): a fixed-length name, not the host's.
-        let id = fnv(&destination.0);
+        let id = fnv(destination.as_str());
         Ok(SshHost {
-            destination: destination.0.clone(),
+            destination: destination.as_str().to_string(),
             control_path: dir.join(format!("{id}.sock")),
             log: dir.join(format!("{id}.log")),
             dir,

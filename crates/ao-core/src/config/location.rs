@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::reader::Reader;
 use super::yaml::{Kind, Node, Pos};
-use crate::remote::{Location, PasswordSource, SshDestination, UrlServer};
+use crate::remote::{Location, PasswordSource, ServerUrl, SshDestination, UrlServer};
 use crate::trust::Gated;
 
 /// What using a server's password does, for the refusal of an untrusted file's.
@@ -108,13 +108,14 @@ impl Reader<'_> {
         let ca_file = f.get("caFile").and_then(|n| {
             let raw = self.string(n, "server.caFile")?;
             match &url {
-                Some(u) if !crate::remote::is_https(u) => {
+                Some(u) if !u.is_https() => {
                     self.problem(
                         n.pos,
                         format!(
-                            "server.caFile is set, but server.url {u:?} is http: there is no \
+                            "server.caFile is set, but server.url {:?} is http: there is no \
                              certificate to check; use the https URL of the server, or drop \
-                             caFile"
+                             caFile",
+                            u.as_str()
                         ),
                     );
                     None
@@ -133,13 +134,11 @@ impl Reader<'_> {
         })
     }
 
-    /// An `http://` or `https://` URL with a host, without its trailing slash.
-    fn http_url(&mut self, raw: &str, pos: Pos) -> Option<String> {
-        match reqwest::Url::parse(raw) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-                Some(raw.trim_end_matches('/').to_string())
-            }
-            Ok(u) => {
+    /// An `http://` or `https://` URL with a host, parsed.
+    fn http_url(&mut self, raw: &str, pos: Pos) -> Option<ServerUrl> {
+        match reqwest::Url::parse(raw).map(ServerUrl::new) {
+            Ok(Ok(url)) => Some(url),
+            Ok(Err(u)) => {
                 self.problem(
                     pos,
                     format!(
@@ -227,11 +226,7 @@ impl Reader<'_> {
 
     fn ssh_host(&mut self, name: &str, node: &Node) -> Option<Gated<SshDestination>> {
         let host = self.string(node, "host")?;
-        // ssh would take a leading `-` as an option.
-        if host.is_empty()
-            || host.starts_with('-')
-            || host.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        let Some(destination) = SshDestination::parse(&host) else {
             self.problem(
                 node.pos,
                 format!(
@@ -240,9 +235,9 @@ impl Reader<'_> {
                 ),
             );
             return None;
-        }
+        };
         Some(self.gate(
-            SshDestination(host),
+            destination,
             node.pos,
             "host",
             "runs ssh to that host, and commands there",

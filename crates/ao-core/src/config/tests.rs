@@ -208,7 +208,7 @@ fn remote_projects_keep_their_path_as_written_and_share_it_unless_told() {
     let Location::Ssh(dest) = &web.location else {
         panic!("{:?}", web.location)
     };
-    assert_eq!(dest.shown().0, "me@builder1");
+    assert_eq!(dest.shown().as_str(), "me@builder1");
     assert_eq!(web.location.host_label().as_deref(), Some("me@builder1"));
     let api = c.project("api").unwrap();
     assert_eq!(api.workspace, WorkspaceKind::Worktree);

@@ -153,7 +153,7 @@ impl SessionManager {
              only; its commits are on branch {}",
             rec.address,
             rec.workspace.display(),
-            dest.shown().0,
+            dest.shown(),
             rec.branch.as_deref().unwrap_or("?")
         )))
     }
