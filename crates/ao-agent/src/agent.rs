@@ -6,7 +6,7 @@
 //! store) and, for one session, a [`SessionContext`] (its record with the runtime handle, and its
 //! private directory), so that a plugin keeps nothing in memory between `ao` invocations and never
 //! opens ao's database itself. A new agent is one new crate implementing this trait plus one line
-//! in the CLI's registry; docs/architecture.md ("A second agent") says what it implements.
+//! in the CLI's registry; docs/architecture.md ("A plugin") says what it implements.
 
 use std::path::{Path, PathBuf};
 

@@ -1,20 +1,21 @@
 //! The core of `ao`, an orchestrator for many coding-agent sessions.
 //!
-//! This crate knows nothing about any particular coding agent or terminal program. It holds:
+//! This crate names no coding agent and no terminal program but tmux. The plugin API (the
+//! [`Agent`](agent::Agent) trait, the vocabulary an agent reports in, and what ao lends a plugin)
+//! is the `ao-agent` crate; ao-core implements what it lends (the store behind a plugin's state)
+//! and re-exports its modules at their old paths ([`agent`], [`blocking`], [`clock`], [`fault`],
+//! [`home`], [`remote`], [`timing`], [`transcript`]). Its own modules:
 //!
 //! - [`config`]: `agent-orchestrator.yaml`, found, parsed and validated, with file:line:column errors;
-//! - [`session`]: the vocabulary (project, session, runtime, agent, activity, workspace) as plain values;
+//! - [`session`]: the vocabulary (ao-agent's), and [`SessionStatus`](session::SessionStatus),
+//!   the JSON of `ao status --json`;
 //! - [`store`]: the SQLite database under the state home that remembers every session, so that each
-//!   `ao` invocation (a new process) can find the sessions an earlier one started, and each
-//!   plugin's typed state;
+//!   `ao` invocation (a new process) can find the sessions an earlier one started, the
+//!   transitions, the monitors, and each plugin's typed state;
 //! - [`runtime`]: the [`Runtime`](runtime::Runtime) trait and its two implementations, `tmux` and
 //!   `process`, which decide where a session's program runs;
-//! - [`agent`]: the [`Agent`](agent::Agent) trait a coding-agent plugin implements, and the
-//!   contexts its calls get;
-//! - [`blocking`]: the one boundary between async code and work that blocks;
-//! - [`transcript`]: a session's conversation as `ao logs` shows it;
-//! - [`workspace`]: one git work tree per session, or the project directory itself, and what a
-//!   session changed in it;
+//! - [`workspace`]: one git work tree per session, or the project directory itself, what a
+//!   session changed in it, and the one way ao runs git in an agent's tree;
 //! - [`resources`]: what a session's processes cost (memory, CPU, age);
 //! - [`manager`]: the [`SessionManager`](manager::SessionManager), the one place that combines
 //!   runtime facts with agent facts;
@@ -22,16 +23,20 @@
 //!   session again whenever it changes, for `ao watch` and every other live view;
 //! - [`monitor`]: the per-project monitor, which records transitions, fires [`notify`]'s
 //!   notifiers exactly once per real transition and enforces budgets;
-//! - [`remote`]: where a project's agent server lives (here, at a URL, over SSH), and the SSH
-//!   connection that reaches a host;
+//! - [`notify`]: the notifiers (a desktop notification, a command, a webhook) and what they get;
+//! - [`report`]: the words of each action's outcome, one place for every surface that reports it;
 //! - [`trust`]: which config files may run programs or read secrets (`ao trust`), and the gate
 //!   that refuses those keys of the others;
 //! - [`doctor`]: the checks of `ao doctor`, each with what to do about it;
-//! - [`init`]: the commented config `ao init` writes for a directory.
+//! - [`init`]: the commented config `ao init` writes for a directory;
+//! - [`visible`]: text from outside (an agent's, a file's) with its control characters shown as
+//!   escapes, for a terminal;
+//! - [`error`]: ao-core's errors, typed for exit codes.
 //!
 //! Data flows one way: the CLI calls the manager, the manager reads the config and the store and asks
-//! the runtime and the agent, and returns plain values that the CLI prints. docs/architecture.md in
-//! the repository is the theory of operation.
+//! the runtime and the agent, and returns plain values that the CLI prints. No import circle in
+//! this crate holds more than two of its modules (tests/import_graph.rs measures it).
+//! docs/architecture.md in the repository is the theory of operation.
 
 pub mod config;
 pub mod doctor;

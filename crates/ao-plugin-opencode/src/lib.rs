@@ -1,15 +1,24 @@
 //! The OpenCode agent for ao, tracked through OpenCode's own HTTP server API.
 //!
+//! It depends on ao's plugin API (`ao-agent`) alone: docs/architecture.md ("A plugin") uses it as
+//! the worked example.
+//!
 //! - [`server`]: one `opencode serve` per project on 127.0.0.1, password-protected, found again by
-//!   every `ao` invocation and restarted when dead.
+//!   every `ao` invocation and restarted when dead; [`remote`]: a project's server someone else
+//!   runs at a URL (`server:`), or one ao starts on an ssh host (`host:`).
 //! - [`client`] and [`types`]: a typed client of the server API.
 //! - `agent`: the [`Agent`](ao_agent::agent::Agent) implementation, the plugin's face to ao.
 //! - `gather`: one project's sessions observed through the server in a batch of requests;
 //!   [`observe`]: the activity rules applied to what was gathered, as one pure function.
+//! - `session_list`: the project's list of sessions mirrored in the plugin's state, so a status
+//!   asks only for those that changed; `quiet`: whether the server has been quiet since, as its
+//!   event feeds say.
 //! - `mid_turn` and `last_messages`: what the plugin remembers between invocations, in its state
 //!   in ao's store.
 //! - [`events`] and [`follow`]: the global event stream and the follower that logs a
-//!   process-runtime session's conversation.
+//!   process-runtime session's conversation (run by `ao agent-helper opencode follow`).
+//! - [`transcript`]: a session's messages as ao's transcript; `fork`: its plan, its messages in
+//!   short, and a fork of its conversation.
 //! - [`settings`]: the binary, the environment, and the project config the server gets.
 //! - [`doctor`]: what `ao doctor` checks for OpenCode: the binary, its version, each server.
 //!

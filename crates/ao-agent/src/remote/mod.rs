@@ -1,11 +1,12 @@
 //! Where a project's agent server lives: on this machine, at a URL that someone else runs, or on
 //! a host that ao reaches over SSH.
 //!
-//! ao-core names no agent, so this says only *where*: the agent plugin decides what runs there and
-//! how it is reached (for OpenCode: `opencode serve`, its HTTP API). What is generic lives here:
-//! the config's vocabulary ([`Location`]), the password of a server someone else runs
-//! ([`PasswordSource`]), and [`ssh`], the one multiplexed OpenSSH connection per host that carries
-//! commands, git and port forwards. docs/remote.md is the person's guide.
+//! This says only *where*: the agent plugin decides what runs there and how it is reached (for
+//! OpenCode: `opencode serve`, its HTTP API). What is generic lives here: the config's vocabulary
+//! ([`Location`], a parsed [`ServerUrl`], a checked [`SshDestination`]), the password of a server
+//! someone else runs ([`PasswordSource`]), and [`ssh`], the one multiplexed OpenSSH connection per
+//! host that carries commands, git and port forwards. The one agent word here is
+//! [`DEFAULT_USERNAME`]. docs/remote.md is the person's guide.
 
 pub mod ssh;
 
@@ -71,7 +72,7 @@ impl UrlServer {
 }
 
 /// The basic-auth user name of a server at a URL when `server.username` is not set: OpenCode's
-/// default, which most servers keep (ao-core names no agent, but the default has to be some word).
+/// default, which most servers keep (the default has to be some word; the config fills it in).
 pub const DEFAULT_USERNAME: &str = "opencode";
 
 /// The URL of a server someone else runs: `http` or `https`, with a host. The config parses it
