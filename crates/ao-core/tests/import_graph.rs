@@ -31,7 +31,8 @@ fn ao_core_has_no_import_circle_larger_than_two_files() {
     by_file.sort_by_key(|c| std::cmp::Reverse(c.len()));
     let sizes: Vec<usize> = by_file.iter().map(Vec::len).collect();
     println!(
-        "{} files; file by file, the components of more than one file have sizes {sizes:?}",
+        "{} files; file by file, the components of more than one file have sizes {sizes:?}: \
+         {by_file:?}",
         files.modules.len()
     );
     let graph = files.top_level();
@@ -39,7 +40,8 @@ fn ao_core_has_no_import_circle_larger_than_two_files() {
     circles.sort_by_key(|c| std::cmp::Reverse(c.len()));
     let sizes: Vec<usize> = circles.iter().map(Vec::len).collect();
     println!(
-        "{} modules; the import circles (components of more than one module) have sizes {sizes:?}: {circles:?}",
+        "{} modules; the import circles (components of more than one module) have sizes \
+         {sizes:?}: {circles:?}",
         graph.modules.len()
     );
     let too_big: Vec<String> = circles
@@ -270,7 +272,8 @@ fn tokens(text: &str) -> Vec<String> {
         } else if c == '\'' {
             // A character literal ('x', '\n', '\u{1F600}') or a lifetime ('a).
             if next == Some('\\') {
-                i += 2;
+                // The escaped character may itself be a quote: '\''.
+                i += 3;
                 while i < chars.len() && chars[i] != '\'' {
                     i += 1;
                 }
