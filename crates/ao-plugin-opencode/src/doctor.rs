@@ -5,7 +5,8 @@ use std::time::Duration;
 use ao_core::agent::{AgentError, ProjectContext};
 use ao_core::doctor::{find_program, program_output, Check};
 
-use crate::server::{ServerRecord, ServerState};
+use crate::server::ServerState;
+use crate::server_record::ServerRecord;
 use crate::OpenCodeAgent;
 
 /// The OpenCode version ao is built and tested against (`scripts/install-opencode` installs it).

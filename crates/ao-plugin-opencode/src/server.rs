@@ -28,6 +28,7 @@ use ao_core::trust::Gated;
 
 use crate::client::Client;
 use crate::remote;
+// Re-exported: the plugin's other modules name the record through `server`.
 pub use crate::server_record::ServerRecord;
 use crate::server_record::{key, save, LocalServer, LocalStart, TunnelServer};
 use crate::settings::OpenCodeSettings;
@@ -595,4 +596,28 @@ fn lock_file(path: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>,
         what: format!("cannot lock {}", path.display()),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_is_read_from_the_line_the_new_server_prints() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("p.log");
+        std::fs::write(&log, "opencode server listening on http://127.0.0.1:4001\n").unwrap();
+        let offset = std::fs::metadata(&log).unwrap().len();
+        assert_eq!(listening_port(&log, offset), None, "an older start's line");
+        let older = std::fs::read_to_string(&log).unwrap();
+        std::fs::write(
+            &log,
+            format!(
+                "{older}Warning: something\nopencode server listening on http://127.0.0.1:40123/\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(listening_port(&log, offset), Some(40123));
+        assert_eq!(listening_port(&log, 0), Some(4001));
+    }
 }
