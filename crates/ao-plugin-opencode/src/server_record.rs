@@ -7,10 +7,10 @@
 //! - [`ServerAtUrl`]: one that someone else runs. The config says where it is, so it is never
 //!   stored.
 //!
-//! The store keeps a server ao started under [`key`] as the one flat JSON object ao has always
-//! written (`pid`, `start_time`, `url`, `password_file`, …; `remote` for a tunnel, `starting`
-//! while a local server starts), not as a tagged enum: a record an older ao wrote loads, and a
-//! follower started by an older ao still reads what a newer one writes.
+//! The store keeps a server ao started under `server:<project>` as the one flat JSON object ao
+//! has always written (`pid`, `start_time`, `url`, `password_file`, …; `remote` for a tunnel,
+//! `starting` while a local server starts), not as a tagged enum: a record an older ao wrote
+//! loads, and a follower started by an older ao still reads what a newer one writes.
 //!
 //! `server.rs` (the servers on this machine) and `remote.rs` (those elsewhere) both build and
 //! read records; this module imports neither.
