@@ -180,7 +180,7 @@ impl Agent for OpenCodeAgent {
                     Err(e) => every(
                         Activity::Blocked,
                         "ServerUnresponsive",
-                        format!("the OpenCode server at {} does not answer: {e}", record.url),
+                        format!("the OpenCode server at {record} does not answer: {e}"),
                     ),
                 }
             }
@@ -482,8 +482,7 @@ impl Agent for OpenCodeAgent {
                 ServerState::Gone => return Ok(()),
                 ServerState::Unresponsive(rec) => {
                     return Err(AgentError::Timeout(format!(
-                        "the OpenCode server at {} does not answer",
-                        rec.url
+                        "the OpenCode server at {rec} does not answer"
                     )))
                 }
             }

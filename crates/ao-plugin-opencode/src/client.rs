@@ -185,6 +185,11 @@ impl ClientError {
     }
 }
 
+/// Whether `base` is an https URL (any other, or none, is talked to in plain http).
+fn is_https(base: &str) -> bool {
+    reqwest::Url::parse(base).is_ok_and(|u| u.scheme() == "https")
+}
+
 /// A client of one OpenCode server.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -232,7 +237,8 @@ impl Client {
             .connect_timeout(connect_timeout)
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none());
-        let builder = match (ao_agent::remote::is_https(base), ca_file) {
+        let https = is_https(base);
+        let builder = match (https, ca_file) {
             // Plain http (every server on this machine, and the ssh tunnels): nothing to trust,
             // so the system's roots are not even read.
             (false, _) => builder.tls_built_in_root_certs(false),
@@ -256,9 +262,7 @@ impl Client {
             username: username.to_string(),
             password: password.to_string(),
             timeout: REQUEST_TIMEOUT,
-            ca_file: ca_file
-                .filter(|_| ao_agent::remote::is_https(base))
-                .map(Path::to_path_buf),
+            ca_file: ca_file.filter(|_| https).map(Path::to_path_buf),
         })
     }
 

@@ -6,6 +6,7 @@ use ao_agent::agent::{AgentError, ProjectContext};
 use ao_agent::doctor::{find_program, program_output, Check};
 
 use crate::server::ServerState;
+use crate::server_record::ServerRecord;
 use crate::OpenCodeAgent;
 
 /// The OpenCode version ao is built and tested against (`scripts/install-opencode` installs it).
@@ -118,17 +119,15 @@ impl OpenCodeAgent {
                 ..
             } => Check::ok(
                 subject,
-                match &rec.remote {
-                    Some(r) => format!(
-                        "OpenCode {version} on {} (pid {} there) answers through {}",
-                        r.host, r.pid, rec.url
+                match &rec {
+                    ServerRecord::Tunnel(tunnel) => format!(
+                        "OpenCode {version} on {} (pid {} there) answers through {rec}",
+                        tunnel.remote.host, tunnel.remote.pid
                     ),
-                    None if project.location.is_remote() => {
-                        format!("OpenCode {version} at {} answers", rec.url)
-                    }
-                    None => format!(
-                        "OpenCode {version} at {} (pid {}) answers",
-                        rec.url, rec.pid
+                    ServerRecord::Url(_) => format!("OpenCode {version} at {rec} answers"),
+                    ServerRecord::Local(local) => format!(
+                        "OpenCode {version} at {rec} (pid {}) answers",
+                        local.process.pid
                     ),
                 },
             ),
@@ -136,8 +135,8 @@ impl OpenCodeAgent {
                 Check::fail(
                     subject,
                     format!(
-                        "the OpenCode server at {} (pid {}) runs but does not answer",
-                        rec.url, rec.pid
+                        "the OpenCode server at {rec} (pid {}) runs but does not answer",
+                        rec.identity().map_or(0, |p| p.pid)
                     ),
                     format!(
                     "the next `ao spawn {p}` or `ao restore` replaces it; if it keeps hanging, \

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::events::{EventKind, EventStream};
-use crate::server::ServerRecord;
+use crate::server_record::ServerRecord;
 use crate::types::{Part, PartKind, ToolStatus};
 
 /// How long the server may be unreachable before the follower gives up.
@@ -75,7 +75,9 @@ impl Target {
                     // given a new server either: the one last read stays the one, while it runs.
                     Err(()) => current.as_ref().map(|known| known.0.clone()),
                 };
-                let Some(rec) = rec.filter(|r| !r.url.is_empty() && r.identity().is_alive()) else {
+                let Some(rec) =
+                    rec.filter(|r| !r.is_starting() && r.identity().is_some_and(|p| p.is_alive()))
+                else {
                     *current = None;
                     return None;
                 };
@@ -95,7 +97,7 @@ impl Target {
         match self {
             Target::Fixed(client) => format!("at {}", client.base_url()),
             Target::Recorded { current, key, .. } => match current {
-                Some(known) => format!("at {}", known.0.url),
+                Some(known) => format!("at {}", known.0),
                 None => format!("of {key}"),
             },
         }

@@ -348,7 +348,7 @@ fn observe_one(
             status: dirs.statuses.get(id),
             last_message: last.as_ref(),
             pending,
-            server_started_at: server.started_at_ms,
+            server_started_at: server.started_at_ms(),
             // An empty plan is no plan.
             todos: todos.filter(|t| t.total > 0),
         },

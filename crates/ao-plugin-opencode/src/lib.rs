@@ -4,8 +4,9 @@
 //! the worked example.
 //!
 //! - [`server`]: one `opencode serve` per project on 127.0.0.1, password-protected, found again by
-//!   every `ao` invocation and restarted when dead; [`remote`]: a project's server someone else
-//!   runs at a URL (`server:`), or one ao starts on an ssh host (`host:`).
+//!   every `ao` invocation and restarted when dead; [`remote`]: the servers elsewhere (at a URL,
+//!   or started on an ssh host); [`server_record`]: what both know of a server, by kind, and how
+//!   the store keeps it.
 //! - [`client`] and [`types`]: a typed client of the server API.
 //! - `agent`: the [`Agent`](ao_agent::agent::Agent) implementation, the plugin's face to ao.
 //! - `gather`: one project's sessions observed through the server in a batch of requests;
@@ -41,6 +42,7 @@ mod props;
 mod quiet;
 pub mod remote;
 pub mod server;
+pub mod server_record;
 mod session_list;
 pub mod settings;
 pub mod transcript;
@@ -100,7 +102,7 @@ impl OpenCodeAgent {
         let password = server.password()?;
         let mut args = vec![
             "attach".to_string(),
-            server.url.clone(),
+            server.to_string(),
             "--session".into(),
             id.to_string(),
             "--dir".into(),
@@ -111,16 +113,18 @@ impl OpenCodeAgent {
         }
         let mut env = self.settings().client_env();
         env.push(("OPENCODE_SERVER_PASSWORD".into(), password));
-        if let Some(username) = &server.username {
-            env.push(("OPENCODE_SERVER_USERNAME".into(), username.clone()));
-        }
-        // The TUI is Bun's: it trusts a private CA named here, besides its own roots (measured
-        // with Bun 1.3.14, the one in opencode 1.18.33).
-        if let Some(ca) = &server.ca_file {
-            env.push((
-                "NODE_EXTRA_CA_CERTS".into(),
-                ca.to_string_lossy().into_owned(),
-            ));
+        if let ServerRecord::Url(at) = server {
+            if let Some(username) = at.custom_username() {
+                env.push(("OPENCODE_SERVER_USERNAME".into(), username.to_string()));
+            }
+            // The TUI is Bun's: it trusts a private CA named here, besides its own roots
+            // (measured with Bun 1.3.14, the one in opencode 1.18.33).
+            if let Some(ca) = &at.ca_file {
+                env.push((
+                    "NODE_EXTRA_CA_CERTS".into(),
+                    ca.to_string_lossy().into_owned(),
+                ));
+            }
         }
         Ok(LaunchSpec {
             program: self.settings().bin.clone(),
@@ -160,29 +164,30 @@ impl OpenCodeAgent {
             "--since".into(),
             since_ms.to_string(),
         ];
-        if server.pid == 0 {
+        match server {
             // A server someone else runs: its URL and password never change under ao.
-            args.extend([
-                "--url".into(),
-                server.url.clone(),
-                "--password-file".into(),
-                server.password_file.to_string_lossy().into_owned(),
-            ]);
-        } else {
+            ServerRecord::Url(at) => {
+                args.extend([
+                    "--url".into(),
+                    at.shown().to_string(),
+                    "--password-file".into(),
+                    at.password_file.to_string_lossy().into_owned(),
+                ]);
+                // Neither is a secret: a name, and the path of public certificates.
+                if let Some(username) = at.custom_username() {
+                    args.extend(["--username".into(), username.to_string()]);
+                }
+                if let Some(ca) = &at.ca_file {
+                    args.extend(["--ca-file".into(), ca.to_string_lossy().into_owned()]);
+                }
+            }
             // A server ao started: the follower finds it, and each new one, through its record.
-            args.extend([
+            ServerRecord::Local(_) | ServerRecord::Tunnel(_) => args.extend([
                 "--home".into(),
                 self.settings().home.root().to_string_lossy().into_owned(),
                 "--project".into(),
                 rec.address.project.clone(),
-            ]);
-        }
-        // Neither is a secret: a name, and the path of public certificates.
-        if let Some(username) = &server.username {
-            args.extend(["--username".into(), username.clone()]);
-        }
-        if let Some(ca) = &server.ca_file {
-            args.extend(["--ca-file".into(), ca.to_string_lossy().into_owned()]);
+            ]),
         }
         LaunchSpec {
             program: self.settings().ao_exe.clone(),
@@ -262,7 +267,7 @@ pub async fn run_helper(args: &[String], open_state: OpenState) -> Result<(), St
     if let Some(home) = flags.get("--home") {
         let mut target = follow::Target::recorded(
             (ao_agent::home::StateHome::at(home), open_state),
-            server::key(flag("--project")?),
+            server_record::key(flag("--project")?),
         );
         return follow::follow(&mut target, session, since, &mut out).await;
     }

@@ -9,36 +9,26 @@
 //!   run over the host's multiplexed connection ([`ao_agent::remote::ssh`]); the password and the
 //!   OpenCode config reach it on the script's standard input, so they are on no command line
 //!   there or here. The script prints the server's pid and port; a local port forward through
-//!   the ssh master makes it `http://127.0.0.1:<local>` here, which is the record's `url`, so every
-//!   client, follower and TUI is the same as for a local server. The record's `pid` and
-//!   `start_time` are the master's: the tunnel is what runs on this machine. A tunnel that died is
-//!   opened again (on the same local port when it is free) by the next `ao` that looks.
+//!   the ssh master makes it `http://127.0.0.1:<local>` here, so every client, follower and TUI is
+//!   the same as for a local server. Its record ([`TunnelServer`]) names the master, which is what
+//!   runs on this machine. A tunnel that died is opened again (on the same local port when it is
+//!   free) by the next `ao` that looks.
+//!
+//! [`TunnelServer`]: crate::server_record::TunnelServer
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ao_agent::agent::{AgentError, ProjectContext};
+use ao_agent::agent::AgentError;
 use ao_agent::blocking::unblock;
 use ao_agent::remote::ssh::{self, SshError, SshHost};
 use ao_agent::remote::{SshDestination, UrlServer};
 use ao_agent::session::{Activity, UNAUTHORIZED, UNREACHABLE};
 use ao_agent::trust::Gated;
-use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
-use crate::server::ServerRecord;
+use crate::server_record::{RemoteServer, ServerAtUrl, ServerRecord};
 use crate::settings::OpenCodeSettings;
-
-/// Where the server ao started on a host runs, there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RemoteServer {
-    /// The ssh destination.
-    pub host: String,
-    /// The server's pid on the host.
-    pub pid: u32,
-    /// Its port on the host's 127.0.0.1.
-    pub port: u16,
-}
 
 /// The `PATH` a non-interactive ssh shell may lack: where OpenCode's installer puts it.
 const REMOTE_PATH: &str = r#"PATH=$PATH:$HOME/.opencode/bin:$HOME/.local/bin; export PATH"#;
@@ -117,19 +107,19 @@ pub fn url_record(
     } else {
         settings.home.secrets_dir()?.join(name)
     };
-    Ok(ServerRecord {
-        pid: 0,
-        start_time: 0,
-        url: server.url.to_string(),
-        password_file,
-        started_at_ms: 0,
-        config_fingerprint: String::new(),
-        remote: None,
-        username: (server.username != crate::client::DEFAULT_USERNAME)
-            .then(|| server.username.clone()),
+    let url = reqwest::Url::parse(server.url.as_str()).map_err(|e| {
+        AgentError::Unreachable(format!(
+            "project {project}: the server URL {} is not a URL: {e}",
+            server.url
+        ))
+    })?;
+    Ok(ServerRecord::Url(ServerAtUrl {
+        url,
+        username: server.username.clone(),
+        password: server.password.clone(),
         ca_file: server.ca_file.clone(),
-        starting: false,
-    })
+        password_file,
+    }))
 }
 
 /// A wrong password at a URL, said with the project and where the password comes from.
@@ -302,14 +292,6 @@ pub async fn stop(host: SshHost, pid: u32, close: bool) -> Result<(), AgentError
 
 /// How long a fresh remote server may take to answer (its start already waited for its port).
 pub const HEALTH_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Saves the record of the project's server.
-pub async fn save(cx: &ProjectContext<'_>, rec: &ServerRecord) -> Result<(), AgentError> {
-    cx.state
-        .set(&crate::server::key(&cx.project.name), rec.clone())
-        .await
-        .map_err(AgentError::from)
-}
 
 /// What a failed look at a project on another machine shows for its sessions: `exited` with
 /// `Unreachable` for a connection that could not be made or broke, `exited` with `Unauthorized`

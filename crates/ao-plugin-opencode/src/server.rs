@@ -6,7 +6,7 @@
 //! prints, so no other program can take it in between), with a random password, new for each
 //! start, in its environment and the project's OpenCode settings in `OPENCODE_CONFIG_CONTENT`. Its pid, start time, port and
 //! the path of its password file (0600) are kept in the session store (from the moment it is
-//! spawned, before it answers: see [`ServerRecord::starting`]); a later `ao` reuses the
+//! spawned, before it answers: see [`LocalStart::Starting`]); a later `ao` reuses the
 //! server after a health check with short timeouts (a fresh server accepts connections before it
 //! answers them) and starts a new one when the old one is gone. A file lock per project keeps two
 //! `ao spawn` started at once from starting two servers. ao's own requests to it never go through a
@@ -14,22 +14,23 @@
 //! loopback names added to `NO_PROXY`.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ao_agent::agent::{AgentError, ProjectContext};
 use ao_agent::blocking::unblock;
-use ao_agent::home::StateHome;
 use ao_agent::project::Project;
 use ao_agent::runtime::process::{spawn_detached, ProcessIdentity};
 use ao_agent::runtime::LaunchSpec;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
-use ao_agent::remote::Location;
+use ao_agent::remote::{Location, SshDestination};
+use ao_agent::trust::Gated;
 
 use crate::client::Client;
-use crate::remote::{self, RemoteServer};
+use crate::remote;
+// Re-exported: the plugin's other modules name the record through `server`.
+pub use crate::server_record::ServerRecord;
+use crate::server_record::{key, save, LocalServer, LocalStart, TunnelServer};
 use crate::settings::OpenCodeSettings;
 
 /// How long a new server may take to answer its first health check (a cold start on a loaded
@@ -39,76 +40,6 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
 /// The second chance of a server that did not answer [`HEALTH_TIMEOUT`].
 const HEALTH_RETRY_TIMEOUT: Duration = Duration::from_secs(6);
-
-/// What the store keeps about a project's server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServerRecord {
-    /// The server's pid.
-    pub pid: u32,
-    /// Its start time (clock ticks since boot), against pid reuse.
-    pub start_time: u64,
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-    /// The 0600 file holding its password.
-    pub password_file: PathBuf,
-    /// When ao started it, epoch milliseconds: a turn begun before then was interrupted.
-    #[serde(default)]
-    pub started_at_ms: i64,
-    /// A fingerprint of the OpenCode config it was started with (not the config itself, which
-    /// may hold provider keys): a different one means the project's config changed since.
-    #[serde(default)]
-    pub config_fingerprint: String,
-    /// For a server ao started on a host over ssh: where it runs there. `pid` and `start_time`
-    /// are then those of the ssh master here, which carries the forward that `url` reaches.
-    #[serde(default)]
-    pub remote: Option<RemoteServer>,
-    /// For a server someone else runs: its basic-auth user name, when not OpenCode's default.
-    /// (Never stored: such a server has no record.)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// For a server someone else runs at an https URL: the PEM file of the CAs its certificate is
-    /// checked against (`server.caFile`), for the follower and the TUI.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<PathBuf>,
-    /// Set while the server starts, before it has said its port (`url` is then empty): recorded
-    /// before ao waits for it, so that an `ao` interrupted meanwhile (Ctrl-C, SIGKILL) leaves no
-    /// server, holding a password, that nothing finds. No client talks to such a record's
-    /// server; `ao kill` and the next start stop it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub starting: bool,
-}
-
-impl ServerRecord {
-    /// The process that runs here for it: the server's, or its tunnel's ssh master.
-    pub(crate) fn identity(&self) -> ProcessIdentity {
-        ProcessIdentity {
-            pid: self.pid,
-            start_time: self.start_time,
-        }
-    }
-
-    /// The server's process when it runs on this machine (not a tunnel's, not elsewhere).
-    pub fn process_here(&self) -> Option<ProcessIdentity> {
-        (self.remote.is_none() && self.pid != 0).then(|| self.identity())
-    }
-
-    /// The key the session-list mirror and the feed holders name this server by: its URL and pid.
-    pub fn list_key(&self) -> String {
-        format!("{} {}", self.url, self.pid)
-    }
-
-    /// The server's password, from its file.
-    pub fn password(&self) -> Result<String, AgentError> {
-        StateHome::read_secret(&self.password_file)
-            .map(|p| p.trim().to_string())
-            .map_err(AgentError::from)
-    }
-
-    /// A client for this server.
-    pub fn client(&self) -> Result<Client, AgentError> {
-        Client::new(&self.url, &self.password()?).map_err(crate::agent_error)
-    }
-}
 
 /// What is known about a project's server without starting one.
 #[derive(Debug)]
@@ -131,11 +62,6 @@ pub enum ServerState {
 /// The servers of all projects, found through the plugin's state in ao's store.
 pub struct Servers {
     settings: OpenCodeSettings,
-}
-
-/// The key of a project's server record in the plugin's state.
-pub(crate) fn key(project: &str) -> String {
-    format!("server:{project}")
 }
 
 impl Servers {
@@ -174,15 +100,28 @@ impl Servers {
         let Some(rec) = self.record(cx).await? else {
             return Ok(None);
         };
-        let rec = match &cx.project.location {
-            _ if rec.starting => return Ok(None),
-            // The tunnel is what runs here: one that died is opened again.
-            Location::Ssh(_) => self.tunnel(cx, rec).await?,
-            _ if !rec.identity().is_alive() => return Ok(None),
-            _ => rec,
+        let Some(rec) = self.reachable(cx, rec).await? else {
+            return Ok(None);
         };
         let client = rec.client()?;
         Ok(Some((rec, client)))
+    }
+
+    /// The stored record of a server ao started, when there is something to talk to: not one
+    /// whose start was cut short (the next start stops it), nor one whose process is gone. On a
+    /// host, the tunnel is what runs here: one that died is opened again.
+    async fn reachable(
+        &self,
+        cx: &ProjectContext<'_>,
+        rec: ServerRecord,
+    ) -> Result<Option<ServerRecord>, AgentError> {
+        if rec.is_starting() {
+            return Ok(None);
+        }
+        if let Location::Ssh(dest) = &cx.project.location {
+            return self.tunnel(cx, dest, rec).await.map(Some);
+        }
+        Ok(rec.identity().is_some_and(|p| p.is_alive()).then_some(rec))
     }
 
     /// The record of a server on a host with its tunnel open: as it is when its master runs, else
@@ -191,14 +130,16 @@ impl Servers {
     async fn tunnel(
         &self,
         cx: &ProjectContext<'_>,
+        dest: &Gated<SshDestination>,
         rec: ServerRecord,
     ) -> Result<ServerRecord, AgentError> {
-        if rec.identity().is_alive() {
-            return Ok(rec);
-        }
-        let (Location::Ssh(dest), Some(_)) = (&cx.project.location, &rec.remote) else {
+        // A record of another kind (the project's `host:` is new) has no tunnel to open.
+        let ServerRecord::Tunnel(known) = rec else {
             return Ok(rec);
         };
+        if known.master.is_alive() {
+            return Ok(ServerRecord::Tunnel(known));
+        }
         let _timed = ao_agent::timing::phase(|| "ssh tunnel re-opened".into());
         let host = remote::host(&self.settings, dest)?;
         // One `ao` at a time opens the host's tunnel again; the others then find it in the record.
@@ -208,18 +149,20 @@ impl Servers {
                 .await
                 .map_err(remote::ssh_error)?
         };
-        let mut rec = self.record(cx).await?.unwrap_or(rec);
-        let Some(server) = rec.remote.clone() else {
-            return Ok(rec);
+        let mut tunnel = match self.record(cx).await? {
+            Some(ServerRecord::Tunnel(tunnel)) => tunnel,
+            Some(other) => return Ok(other),
+            None => known,
         };
-        if rec.identity().is_alive() {
-            return Ok(rec);
+        if tunnel.master.is_alive() {
+            return Ok(ServerRecord::Tunnel(tunnel));
         }
-        let (master, port) = remote::reopen(host, port_of(&rec.url), server.port).await?;
-        rec.pid = master.pid;
-        rec.start_time = master.start_time;
-        rec.url = format!("http://127.0.0.1:{port}");
-        remote::save(cx, &rec).await?;
+        let (master, port) =
+            remote::reopen(host, Some(tunnel.local_port), tunnel.remote.port).await?;
+        tunnel.master = master;
+        tunnel.local_port = port;
+        let rec = ServerRecord::Tunnel(tunnel);
+        save(cx, &rec).await?;
         Ok(rec)
     }
 
@@ -232,12 +175,8 @@ impl Servers {
         let Some(rec) = self.record(cx).await? else {
             return Ok(ServerState::Gone);
         };
-        let rec = match &cx.project.location {
-            // One whose start was cut short: nothing to talk to (the next start stops it).
-            _ if rec.starting => return Ok(ServerState::Gone),
-            Location::Ssh(_) => self.tunnel(cx, rec).await?,
-            _ if !rec.identity().is_alive() => return Ok(ServerState::Gone),
-            _ => rec,
+        let Some(rec) = self.reachable(cx, rec).await? else {
+            return Ok(ServerState::Gone);
         };
         let client = match rec.client() {
             Ok(client) => client,
@@ -258,9 +197,9 @@ impl Servers {
                 });
             }
         }
-        if let (Location::Ssh(dest), Some(server)) = (&cx.project.location, &rec.remote) {
+        if let (Location::Ssh(dest), ServerRecord::Tunnel(tunnel)) = (&cx.project.location, &rec) {
             let host = remote::host(&self.settings, dest)?;
-            if !remote::alive(host, server.pid).await? {
+            if !remote::alive(host, tunnel.remote.pid).await? {
                 return Ok(ServerState::Gone);
             }
         }
@@ -315,7 +254,7 @@ impl Servers {
             };
         }
         let fingerprint = config_fingerprint(project);
-        let stale = |rec: &ServerRecord| rec.config_fingerprint != fingerprint;
+        let stale = |rec: &ServerRecord| rec.config_fingerprint() != Some(fingerprint.as_str());
         if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
             if !stale(&record) || self.busy(cx).await? {
                 return Ok((record, client));
@@ -365,14 +304,22 @@ impl Servers {
         rec: &ServerRecord,
         close: bool,
     ) -> Result<(), AgentError> {
-        match (&cx.project.location, &rec.remote) {
-            (Location::Url(_), _) => Ok(()),
-            (Location::Ssh(dest), Some(server)) => {
+        match (&cx.project.location, rec) {
+            (Location::Url(_), _) | (_, ServerRecord::Url(_)) => Ok(()),
+            (Location::Ssh(dest), ServerRecord::Tunnel(tunnel)) => {
                 let host = remote::host(&self.settings, dest)?;
-                remote::stop(host, server.pid, close).await
+                remote::stop(host, tunnel.remote.pid, close).await
             }
-            _ => {
-                stop_server(rec.identity()).await;
+            // A server here; or, the project's `host:` gone from the config, the tunnel to one
+            // there.
+            (_, ServerRecord::Local(LocalServer { process, .. }))
+            | (
+                _,
+                ServerRecord::Tunnel(TunnelServer {
+                    master: process, ..
+                }),
+            ) => {
+                stop_server(*process).await;
                 Ok(())
             }
         }
@@ -395,8 +342,8 @@ impl Servers {
                 .await;
         }
         // A server whose start an interrupted `ao` left behind.
-        if let Some(orphan) = previous.filter(|r| r.starting) {
-            stop_server(orphan.identity()).await;
+        if let Some(ServerRecord::Local(orphan)) = previous.filter(ServerRecord::is_starting) {
+            stop_server(orphan.process).await;
         }
         self.start_on(cx, &password).await
     }
@@ -447,29 +394,25 @@ impl Servers {
             ))
         })?;
 
-        // Recorded before waiting for it: see `ServerRecord::starting`.
-        let mut rec = ServerRecord {
-            pid: id.pid,
-            start_time: id.start_time,
-            url: String::new(),
+        // Recorded before waiting for it: see `LocalStart::Starting`.
+        let mut local = LocalServer {
+            process: id,
+            start: LocalStart::Starting,
             password_file,
             started_at_ms,
             config_fingerprint: config_fingerprint(project),
-            remote: None,
-            username: None,
-            ca_file: None,
-            starting: true,
         };
-        if let Err(e) = cx.state.set(&key(&project.name), rec.clone()).await {
+        let starting = ServerRecord::Local(local.clone());
+        if let Err(e) = cx.state.set(&key(&project.name), starting).await {
             stop_server(id).await;
             return Err(e.into());
         }
         ao_agent::fault::crash_point(ao_agent::fault::SERVER_STARTING);
 
         let deadline = Instant::now() + START_DEADLINE;
-        let url = loop {
-            if let Some(url) = listening_url(&log, offset) {
-                break url;
+        let port = loop {
+            if let Some(port) = listening_port(&log, offset) {
+                break port;
             }
             if !id.is_alive() {
                 return Err(AgentError::Launch(format!(
@@ -489,8 +432,8 @@ impl Servers {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        rec.url = url;
-        rec.starting = false;
+        local.start = LocalStart::Listening { port };
+        let rec = ServerRecord::Local(local);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let client = match wait_healthy(&rec, remaining).await {
             Ok(c) => c,
@@ -512,7 +455,7 @@ impl Servers {
     async fn start_remote(
         &self,
         cx: &ProjectContext<'_>,
-        dest: &ao_agent::trust::Gated<ao_agent::remote::SshDestination>,
+        dest: &Gated<SshDestination>,
         previous: Option<&ServerRecord>,
         password: &str,
     ) -> Result<(ServerRecord, Client), AgentError> {
@@ -523,13 +466,17 @@ impl Servers {
             .write_secret(&format!("opencode-{}.password", project.name), password)?;
         let host = remote::host(&self.settings, dest)?;
         let started_at_ms = crate::now_ms();
+        let previous_ports = match previous {
+            Some(ServerRecord::Tunnel(old)) => Some((old.local_port, old.remote.port)),
+            _ => None,
+        };
         let started = remote::start(
             host.clone(),
             project.path.clone(),
             project.name.clone(),
             self.settings.pure,
             0,
-            previous.and_then(|r| Some((port_of(&r.url)?, r.remote.as_ref()?.port))),
+            previous_ports,
             password.to_string(),
             crate::settings::server_config(project).to_string(),
         )
@@ -542,18 +489,14 @@ impl Servers {
             )),
             other => other,
         })?;
-        let rec = ServerRecord {
-            pid: started.master.pid,
-            start_time: started.master.start_time,
-            url: format!("http://127.0.0.1:{}", started.local_port),
+        let rec = ServerRecord::Tunnel(TunnelServer {
+            master: started.master,
+            local_port: started.local_port,
+            remote: started.server.clone(),
             password_file,
             started_at_ms,
             config_fingerprint: config_fingerprint(project),
-            remote: Some(started.server.clone()),
-            username: None,
-            ca_file: None,
-            starting: false,
-        };
+        });
         let stop_it = || remote::stop(host.clone(), started.server.pid, false);
         let client = match wait_healthy(&rec, remote::HEALTH_DEADLINE).await {
             Ok(c) => c,
@@ -562,7 +505,7 @@ impl Servers {
                 return Err(e);
             }
         };
-        if let Err(e) = remote::save(cx, &rec).await {
+        if let Err(e) = save(cx, &rec).await {
             let _ = stop_it().await;
             return Err(e);
         }
@@ -582,7 +525,7 @@ impl Servers {
         if cx.project.location.is_remote() {
             return Ok(None);
         }
-        Ok(self.record(cx).await?.map(|r| r.identity()))
+        Ok(self.record(cx).await?.and_then(|r| r.identity()))
     }
 }
 
@@ -594,16 +537,14 @@ async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, Ag
         if client.health(Duration::from_millis(800)).await.is_ok() {
             return Ok(client);
         }
-        if !rec.identity().is_alive() {
+        if rec.identity().is_some_and(|p| !p.is_alive()) {
             return Err(AgentError::Unreachable(format!(
-                "the OpenCode server at {} exited",
-                rec.url
+                "the OpenCode server at {rec} exited"
             )));
         }
         if Instant::now() > deadline {
             return Err(AgentError::Timeout(format!(
-                "the OpenCode server at {} does not answer",
-                rec.url
+                "the OpenCode server at {rec} does not answer"
             )));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -619,17 +560,13 @@ fn config_fingerprint(project: &Project) -> String {
     format!("{hash:016x}")
 }
 
-/// The port of `http://127.0.0.1:PORT`.
-pub(crate) fn port_of(url: &str) -> Option<u16> {
-    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
-}
-
-/// The URL from the server's `opencode server listening on http://…` line, written after `offset`.
-fn listening_url(log: &std::path::Path, offset: u64) -> Option<String> {
+/// The port of the URL in the server's `opencode server listening on http://…` line, written
+/// after `offset` (the server listens on 127.0.0.1, as it was told).
+fn listening_port(log: &std::path::Path, offset: u64) -> Option<u16> {
     let text = read_from(log, offset);
     let line = text.lines().find(|l| l.contains("server listening on "))?;
     let url = line.split("listening on ").nth(1)?.trim();
-    Some(url.trim_end_matches('/').to_string())
+    reqwest::Url::parse(url).ok()?.port_or_known_default()
 }
 
 fn read_from(log: &std::path::Path, offset: u64) -> String {
@@ -659,4 +596,28 @@ fn lock_file(path: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>,
         what: format!("cannot lock {}", path.display()),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_is_read_from_the_line_the_new_server_prints() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("p.log");
+        std::fs::write(&log, "opencode server listening on http://127.0.0.1:4001\n").unwrap();
+        let offset = std::fs::metadata(&log).unwrap().len();
+        assert_eq!(listening_port(&log, offset), None, "an older start's line");
+        let older = std::fs::read_to_string(&log).unwrap();
+        std::fs::write(
+            &log,
+            format!(
+                "{older}Warning: something\nopencode server listening on http://127.0.0.1:40123/\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(listening_port(&log, offset), Some(40123));
+        assert_eq!(listening_port(&log, 0), Some(4001));
+    }
 }
