@@ -12,7 +12,8 @@ pub enum Error {
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
 
-    /// The user named something that does not exist or is ambiguous (a project, a session).
+    /// The person's request is wrong as asked: ambiguous (a name several sessions have), or not
+    /// something ao does. Never an internal failure. Exit code 2; the dashboard answers 400.
     #[error("{0}")]
     Usage(String),
 
@@ -22,9 +23,15 @@ pub enum Error {
     NotFound(String),
 
     /// The session's state does not allow the request now: nothing is pending, it was killed, it
-    /// was never fully spawned. The person's to fix; the dashboard answers it with 409.
+    /// was never fully spawned, it is over its budget, its name is taken. The person's to fix;
+    /// the dashboard answers it with 409.
     #[error("{0}")]
     Conflict(String),
+
+    /// Something ao itself could not do that no request can change (its own process could not
+    /// be read, it was built without an agent). Exit code 1; the dashboard answers 500.
+    #[error("{0}")]
+    Internal(String),
 
     /// The session store could not be opened, read or written.
     #[error("session store {path}: {source}{}", store_hint(.path, .source))]
@@ -84,7 +91,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// True when the error is the user's to fix in their command line or config (exit code 2).
+    /// True when the error is the person's to fix in their command line, config or the session's
+    /// state (exit code 2); never for a failure of ao's or of what it runs on.
     pub fn is_usage(&self) -> bool {
         matches!(
             self,

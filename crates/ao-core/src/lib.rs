@@ -4,6 +4,8 @@
 //!
 //! - [`config`]: `agent-orchestrator.yaml`, found, parsed and validated, with file:line:column errors;
 //! - [`session`]: the vocabulary (project, session, runtime, agent, activity, workspace) as plain values;
+//! - [`target`]: what a command names (every session, a session's address, a project or a name),
+//!   parsed once, and the errors of one that names nothing;
 //! - [`store`]: the SQLite database under the state home that remembers every session, so that each
 //!   `ao` invocation (a new process) can find the sessions an earlier one started, and each
 //!   plugin's typed state;
@@ -52,6 +54,7 @@ pub mod resources;
 pub mod runtime;
 pub mod session;
 pub mod store;
+pub mod target;
 pub mod timing;
 pub mod transcript;
 pub mod trust;

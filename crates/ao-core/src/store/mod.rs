@@ -270,7 +270,7 @@ impl Store {
         let name = match new.name {
             Some(name) => {
                 if taken(name).map_err(|e| self.err(e))? {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Conflict(format!(
                         "a session {}/{name} already exists; pick another --name or `ao kill --purge` it first",
                         new.project
                     )));
@@ -378,7 +378,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         if n == 0 {
-            return Err(Error::Usage(format!(
+            return Err(Error::NotFound(format!(
                 "session {} no longer exists",
                 rec.address
             )));
