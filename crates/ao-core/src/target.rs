@@ -75,9 +75,9 @@ impl Target {
     pub(crate) fn not_one(&self, count: usize) -> Error {
         match (self, count) {
             (Target::All, 0) => Error::NotFound(NO_SESSIONS.into()),
-            (Target::All, n) => Error::Usage(format!(
-                "there are {n} sessions; name one as project/name"
-            )),
+            (Target::All, n) => {
+                Error::Usage(format!("there are {n} sessions; name one as project/name"))
+            }
             (_, 0) => Error::NotFound(format!("project {self} has no sessions")),
             (_, n) => Error::Usage(format!(
                 "{self} has {n} sessions; name one as {self}/<name>"
@@ -169,10 +169,7 @@ mod tests {
             word.names_nothing(&[]).to_string(),
             "no project or session named \"demo\"; there are no sessions; `ao spawn` starts one"
         );
-        assert_eq!(
-            word.not_one(0).to_string(),
-            "project demo has no sessions"
-        );
+        assert_eq!(word.not_one(0).to_string(), "project demo has no sessions");
         assert!(matches!(word.not_one(0), Error::NotFound(_)));
         assert_eq!(
             word.not_one(3).to_string(),

@@ -262,7 +262,10 @@ impl SessionManager {
             current = match self.db(move |store| store.get(&address)).await? {
                 Some(now) => now,
                 // Purged meanwhile: the same error as naming a session that is not there.
-                None => self.resolve_one(&Target::Session(rec.address.clone())).await?,
+                None => {
+                    self.resolve_one(&Target::Session(rec.address.clone()))
+                        .await?
+                }
             };
         }
     }

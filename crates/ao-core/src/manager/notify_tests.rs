@@ -98,7 +98,10 @@ async fn a_session_past_its_budget_is_blocked_and_send_refuses_it_unless_told() 
     );
     assert_eq!(s.budget_usd, Some(0.5));
 
-    let err = mgr.send(&Target::parse("demo/agent-1"), "more").await.unwrap_err();
+    let err = mgr
+        .send(&Target::parse("demo/agent-1"), "more")
+        .await
+        .unwrap_err();
     assert!(err.is_usage(), "{err}");
     let text = err.to_string();
     assert!(text.contains("budget.sessionUsd"), "{text}");
@@ -106,13 +109,18 @@ async fn a_session_past_its_budget_is_blocked_and_send_refuses_it_unless_told() 
         text.contains("ao send --over-budget demo/agent-1"),
         "{text}"
     );
-    mgr.send_with(&Target::parse("demo/agent-1"), "more", true).await.unwrap();
+    mgr.send_with(&Target::parse("demo/agent-1"), "more", true)
+        .await
+        .unwrap();
 
     // A server that cannot be reached reports no cost: the highest seen still counts.
     *agent.now.lock().unwrap() = (Activity::Exited, 0.0);
     let s = mgr.status(&Target::All).await.unwrap().remove(0);
     assert_eq!(s.activity, Activity::Exited, "nothing runs to stop");
-    let err = mgr.restore(&Target::parse("demo/agent-1")).await.unwrap_err();
+    let err = mgr
+        .restore(&Target::parse("demo/agent-1"))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("ao restore --over-budget"),
         "{err}"

@@ -293,7 +293,11 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
         )
         .unwrap();
 
-    let s = mgr.status(&Target::parse("demo/agent-2")).await.unwrap().remove(0);
+    let s = mgr
+        .status(&Target::parse("demo/agent-2"))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!((s.activity, s.error), (Activity::Active, None));
     let err = mgr
         .kill(&Target::parse("demo/agent-2"), KillOptions::default())
@@ -307,7 +311,11 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
 
     // The spawning process dies: the kernel releases its lock.
     drop(lock);
-    let s = mgr.status(&Target::parse("demo/agent-2")).await.unwrap().remove(0);
+    let s = mgr
+        .status(&Target::parse("demo/agent-2"))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(s.activity, Activity::Exited);
     let e = s.error.unwrap();
     assert_eq!(e.name, "SpawnIncomplete");
@@ -441,7 +449,11 @@ async fn a_second_agent_needs_nothing_of_the_manager_but_the_trait() {
     assert_eq!(spawned.agent, "notebook");
     assert_eq!(spawned.agent_session_id.as_deref(), Some("nb-agent-1"));
 
-    let s = mgr.status(&Target::parse("demo/agent-1")).await.unwrap().remove(0);
+    let s = mgr
+        .status(&Target::parse("demo/agent-1"))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(s.agent, "notebook");
     assert_eq!(s.activity, Activity::Ready);
     assert_eq!(s.process, ProcessState::Running);
@@ -449,7 +461,8 @@ async fn a_second_agent_needs_nothing_of_the_manager_but_the_trait() {
     assert_eq!(s.cost_usd, 1.0);
 
     let report = mgr
-        .kill(&Target::parse("demo/agent-1"),
+        .kill(
+            &Target::parse("demo/agent-1"),
             KillOptions {
                 purge: true,
                 force: false,
@@ -544,7 +557,8 @@ async fn a_kill_of_several_goes_on_past_a_failure_says_what_was_not_done_and_rel
         .unwrap();
     }
     let report = mgr
-        .kill(&Target::parse("demo"),
+        .kill(
+            &Target::parse("demo"),
             KillOptions {
                 purge: true,
                 force: false,
