@@ -116,3 +116,69 @@ pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ao_core::agent::{PermitDecision, PlanPriority, PlanStatus};
+    use ao_core::config::TuiMode;
+    use ao_core::session::{Activity, Lifecycle, RuntimeKind, WorkspaceKind};
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+    use strum::VariantNames;
+
+    /// Every word of `T` reads back as the value serde reads from it, and serde writes it the
+    /// same: the two derives agree.
+    fn words_agree<T>()
+    where
+        T: VariantNames + std::str::FromStr + DeserializeOwned + PartialEq + std::fmt::Debug,
+        <T as std::str::FromStr>::Err: std::fmt::Debug,
+    {
+        for word in T::VARIANTS {
+            let parsed: T = word.parse().unwrap();
+            let read: T = serde_json::from_value(serde_json::json!(word)).unwrap();
+            assert_eq!(parsed, read, "{word}");
+        }
+    }
+
+    fn written_as_read<T: Serialize + std::str::FromStr + VariantNames>()
+    where
+        <T as std::str::FromStr>::Err: std::fmt::Debug,
+    {
+        for word in T::VARIANTS {
+            let value: T = word.parse().unwrap();
+            assert_eq!(serde_json::to_value(&value).unwrap(), *word);
+        }
+    }
+
+    #[test]
+    fn each_enums_words_are_the_same_for_serde_and_for_its_derived_text() {
+        words_agree::<RuntimeKind>();
+        words_agree::<WorkspaceKind>();
+        words_agree::<Activity>();
+        words_agree::<Lifecycle>();
+        words_agree::<PermitDecision>();
+        words_agree::<PlanStatus>();
+        words_agree::<PlanPriority>();
+        written_as_read::<RuntimeKind>();
+        written_as_read::<Activity>();
+        written_as_read::<PlanStatus>();
+        written_as_read::<PlanPriority>();
+        assert_eq!(TuiMode::VARIANTS, ["lazy", "always"]);
+    }
+
+    #[test]
+    fn a_plan_keeps_a_word_it_does_not_know_and_writes_it_back() {
+        let item: ao_core::agent::PlanItem = serde_json::from_value(serde_json::json!(
+            {"content": "x", "status": "blocked_on_review", "priority": "urgent"}
+        ))
+        .unwrap();
+        assert_eq!(item.status, PlanStatus::Other("blocked_on_review".into()));
+        assert_eq!(item.priority, PlanPriority::Other("urgent".into()));
+        assert_eq!(
+            serde_json::to_value(&item).unwrap(),
+            serde_json::json!({"content": "x", "status": "blocked_on_review", "priority": "urgent"})
+        );
+        let done: PlanStatus = "in_progress".to_string().into();
+        assert_eq!(done, PlanStatus::InProgress);
+    }
+}

@@ -172,6 +172,17 @@ fn io_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
+/// What is said of a word that names none of a kind's values: `unknown runtime "x"; use tmux or
+/// process`, the allowed words being the kind's own (its derived `VARIANTS`).
+pub fn unknown_word(what: &str, word: &str, allowed: &[&str]) -> String {
+    let list = match allowed {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    };
+    format!("unknown {what} {word:?}; use {list}")
+}
+
 /// An error and its causes, `: `-separated, each said once (many errors repeat their cause in
 /// their own message; reqwest's names only the URL, and what failed is further down).
 pub fn chain(e: &dyn std::error::Error) -> String {

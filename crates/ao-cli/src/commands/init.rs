@@ -9,7 +9,6 @@ use ao_core::blocking::unblock;
 use ao_core::config::Config;
 use ao_core::home::StateHome;
 use ao_core::init::{AgentTemplate, Plan};
-use ao_core::session::WorkspaceKind;
 
 use clap::Args;
 
@@ -74,10 +73,7 @@ fn print_next(out: &mut dyn Write, plan: &Plan, config_flag: &str) -> std::io::R
         plan.name,
         plan.path.display(),
         plan.runtime,
-        match plan.workspace {
-            WorkspaceKind::Worktree => "worktree",
-            WorkspaceKind::None => "none",
-        }
+        plan.workspace
     )?;
     writeln!(out, "next: check the set-up, then start a session:")?;
     writeln!(out, "  ao{config_flag} doctor")?;

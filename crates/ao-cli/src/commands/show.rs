@@ -3,8 +3,8 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use ao_core::agent::PlanStatus;
 use ao_core::manager::SessionView;
-use ao_core::session::{PendingKind, ProcessState};
 use ao_core::target::Target;
 use ao_core::visible::visible_line;
 use clap::Args;
@@ -68,10 +68,7 @@ fn age(seconds: u64) -> String {
 /// Everything `ao show` knows about a session, in sections.
 pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Result<()> {
     let s = &v.status;
-    let process = match s.process {
-        ProcessState::Running => "running",
-        ProcessState::Exited => "exited",
-    };
+    let process = s.process;
     writeln!(
         out,
         "{}  {}  (process {process}, {})",
@@ -124,11 +121,7 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
         ),
     )?;
     for p in &s.pending {
-        let kind = match p.kind {
-            PendingKind::Permission => "permission",
-            PendingKind::Question => "question",
-        };
-        field(out, "pending", &format!("{kind} {}: {}", p.id, p.title))?;
+        field(out, "pending", &format!("{} {}: {}", p.kind, p.id, p.title))?;
     }
     if let Some(e) = &s.error {
         field(out, "error", &format!("{}: {}", e.name, e.message))?;
@@ -144,17 +137,17 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
             writeln!(out, "  (no plan)")?;
         }
         for item in plan {
-            let mark = match item.status.as_str() {
-                "completed" => "[x]",
-                "in_progress" => "[~]",
-                "cancelled" => "[-]",
-                _ => "[ ]",
+            let mark = match item.status {
+                PlanStatus::Completed => "[x]",
+                PlanStatus::InProgress => "[~]",
+                PlanStatus::Cancelled => "[-]",
+                PlanStatus::Pending | PlanStatus::Other(_) => "[ ]",
             };
             writeln!(
                 out,
                 "  {mark} {} ({})",
                 visible_line(&item.content),
-                visible_line(&item.priority)
+                visible_line(item.priority.as_str())
             )?;
         }
     }

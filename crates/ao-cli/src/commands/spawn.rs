@@ -8,6 +8,7 @@ use anyhow::Context;
 use ao_core::manager::SpawnOptions;
 use ao_core::session::RuntimeKind;
 use clap::Args;
+use strum::VariantNames;
 
 use crate::cli::Cli;
 use crate::UsageError;
@@ -43,6 +44,7 @@ pub struct SpawnArgs {
 /// A runtime's name, as `--runtime` takes it (`ao fork` too).
 pub fn parse_runtime(s: &str) -> Result<RuntimeKind, String> {
     s.parse()
+        .map_err(|_| ao_core::error::unknown_word("runtime", s, RuntimeKind::VARIANTS))
 }
 
 impl SpawnArgs {

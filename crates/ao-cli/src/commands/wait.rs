@@ -7,6 +7,7 @@ use ao_core::manager::WAIT_POLL_INTERVAL;
 use ao_core::session::Activity;
 use ao_core::target::Target;
 use clap::Args;
+use strum::VariantNames;
 
 use crate::cli::Cli;
 use crate::UsageError;
@@ -30,6 +31,7 @@ pub struct WaitArgs {
 
 fn parse_activity(s: &str) -> Result<Activity, String> {
     s.parse()
+        .map_err(|_| ao_core::error::unknown_word("state", s, Activity::VARIANTS))
 }
 
 /// `ao wait`: prints the state reached.

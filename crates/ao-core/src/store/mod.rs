@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use strum::VariantNames;
 
 use crate::clock::EpochMillis;
 use crate::error::{Error, Result};
@@ -512,10 +513,10 @@ impl RawRecord {
                  written by a newer ao? `ao kill --purge {address}` forgets it"
             ),
         };
-        let runtime = self
-            .runtime
-            .parse()
-            .map_err(|e: String| bad("the runtime", &self.runtime, e))?;
+        let runtime = self.runtime.parse().map_err(|_| {
+            let why = crate::error::unknown_word("runtime", &self.runtime, RuntimeKind::VARIANTS);
+            bad("the runtime", &self.runtime, why)
+        })?;
         let lifecycle = Lifecycle::parse(&self.lifecycle).ok_or_else(|| {
             bad(
                 "the lifecycle",

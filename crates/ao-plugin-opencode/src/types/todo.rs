@@ -18,8 +18,8 @@ impl From<Todo> for ao_core::agent::PlanItem {
     fn from(t: Todo) -> Self {
         ao_core::agent::PlanItem {
             content: t.content,
-            status: t.status,
-            priority: t.priority,
+            status: t.status.into(),
+            priority: t.priority.into(),
         }
     }
 }
