@@ -185,8 +185,20 @@ impl Change {
 }
 
 /// How a person answers a permission request (`once`, `always`, `reject` in JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum PermitDecision {
     /// Allow this one call.
     Once,
@@ -225,22 +237,122 @@ pub enum Reply {
 pub struct PlanItem {
     /// What is to be done.
     pub content: String,
-    /// `pending`, `in_progress`, `completed` or `cancelled`.
-    pub status: String,
-    /// `high`, `medium` or `low`.
-    pub priority: String,
+    /// Where the item is.
+    pub status: PlanStatus,
+    /// How much it matters.
+    pub priority: PlanPriority,
 }
 
 impl PlanItem {
     /// How far a plan is: completed items of those not cancelled.
     pub fn count(plan: &[PlanItem]) -> TodoCount {
-        let counted = plan.iter().filter(|i| i.status != "cancelled");
+        let counted = plan.iter().filter(|i| i.status != PlanStatus::Cancelled);
         TodoCount {
-            done: counted.clone().filter(|i| i.status == "completed").count(),
+            done: counted
+                .clone()
+                .filter(|i| i.status == PlanStatus::Completed)
+                .count(),
             total: counted.count(),
         }
     }
 }
+
+/// Where an item of a plan is. A word this ao does not know is kept as the agent said it (and
+/// counts as not done), so that a newer agent's word never fails a whole read.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[serde(from = "String", into = "String")]
+#[strum(serialize_all = "snake_case")]
+pub enum PlanStatus {
+    /// Not started.
+    Pending,
+    /// Being worked on.
+    InProgress,
+    /// Done.
+    Completed,
+    /// Dropped.
+    Cancelled,
+    /// A word this ao does not know, as the agent said it.
+    #[strum(default)]
+    Other(String),
+}
+
+/// How much an item of a plan matters. A word this ao does not know is kept as the agent said it.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[serde(from = "String", into = "String")]
+#[strum(serialize_all = "snake_case")]
+pub enum PlanPriority {
+    /// High.
+    High,
+    /// Medium.
+    Medium,
+    /// Low.
+    Low,
+    /// A word this ao does not know, as the agent said it.
+    #[strum(default)]
+    Other(String),
+}
+
+/// The words of [`PlanStatus`] and [`PlanPriority`]: derived for the known ones, the agent's own
+/// for the others; JSON carries the word.
+macro_rules! open_words {
+    ($name:ident) => {
+        impl $name {
+            /// The word, as the agent says it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $name::Other(word) => word,
+                    known => known.into(),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(word: String) -> Self {
+                // `Other` is the default: parsing never fails.
+                word.parse().unwrap_or($name::Other(word))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                match value {
+                    $name::Other(word) => word,
+                    known => known.as_str().to_string(),
+                }
+            }
+        }
+    };
+}
+open_words!(PlanStatus);
+open_words!(PlanPriority);
 
 /// One message of a conversation, in short: what `ao show` lists and `ao fork --at` takes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

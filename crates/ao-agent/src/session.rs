@@ -4,16 +4,29 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::EpochMillis;
 use crate::runtime::RuntimeHandle;
 
-/// Where a session's program runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where a session's program runs. Its words (config, CLI, JSON, store) are derived, once.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum RuntimeKind {
     /// A tmux session a person can attach to.
     Tmux,
@@ -24,33 +37,26 @@ pub enum RuntimeKind {
 impl RuntimeKind {
     /// The name used in config, the CLI and JSON.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RuntimeKind::Tmux => "tmux",
-            RuntimeKind::Process => "process",
-        }
-    }
-}
-
-impl fmt::Display for RuntimeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RuntimeKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "tmux" => Ok(RuntimeKind::Tmux),
-            "process" => Ok(RuntimeKind::Process),
-            other => Err(format!("unknown runtime {other:?}; use tmux or process")),
-        }
+        self.into()
     }
 }
 
 /// Where a session works on the project's files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum WorkspaceKind {
     /// A git work tree and branch `ao/<name>` of its own, under the state home.
     Worktree,
@@ -74,8 +80,21 @@ impl fmt::Display for SessionAddress {
 }
 
 /// Where a session is in its life, as the store records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Lifecycle {
     /// `ao spawn` has reserved the name and is still setting the session up.
     Spawning,
@@ -88,21 +107,12 @@ pub enum Lifecycle {
 impl Lifecycle {
     /// The word the store keeps.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Lifecycle::Spawning => "spawning",
-            Lifecycle::Live => "live",
-            Lifecycle::Killed => "killed",
-        }
+        self.into()
     }
 
     /// The lifecycle a stored word names; `None` for a word this ao does not know.
     pub fn parse(s: &str) -> Option<Lifecycle> {
-        match s {
-            "spawning" => Some(Lifecycle::Spawning),
-            "live" => Some(Lifecycle::Live),
-            "killed" => Some(Lifecycle::Killed),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 
@@ -138,8 +148,21 @@ pub struct SessionRecord {
 }
 
 /// What the agent is doing; docs/architecture.md ("Activity") defines the states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Activity {
     /// Working on a turn.
     Active,
@@ -158,41 +181,7 @@ pub enum Activity {
 impl Activity {
     /// The state's name in JSON and tables.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Activity::Active => "active",
-            Activity::WaitingInput => "waiting_input",
-            Activity::Blocked => "blocked",
-            Activity::Ready => "ready",
-            Activity::Idle => "idle",
-            Activity::Exited => "exited",
-        }
-    }
-}
-
-impl fmt::Display for Activity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Activity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Activity::Active,
-            Activity::WaitingInput,
-            Activity::Blocked,
-            Activity::Ready,
-            Activity::Idle,
-            Activity::Exited,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
-        .ok_or_else(|| {
-            format!(
-                "unknown state {s:?}; use active, waiting_input, blocked, ready, idle or exited"
-            )
-        })
+        self.into()
     }
 }
 
@@ -212,8 +201,11 @@ pub struct Tokens {
 }
 
 /// What kind of request waits for a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum PendingKind {
     /// A tool wants permission to run.
     Permission,

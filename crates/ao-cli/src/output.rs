@@ -4,7 +4,7 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::OnceLock;
 
 use ao_core::manager::dollars;
-use ao_core::session::{Activity, PendingKind, ProcessState, SessionStatus};
+use ao_core::session::{Activity, SessionStatus};
 use ao_core::visible::visible_line;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -100,10 +100,7 @@ pub fn status_table(
             .map(|s| {
                 [
                     s.id.clone(),
-                    match s.process {
-                        ProcessState::Running => "running".into(),
-                        ProcessState::Exited => "exited".into(),
-                    },
+                    s.process.to_string(),
                     match s.budget_usd {
                         Some(budget) if with_budget => {
                             format!("${:.4}/{}", s.cost_usd, dollars(budget))
@@ -244,11 +241,7 @@ pub fn status_table(
         );
         writeln!(out, "{}", line.trim_end())?;
         for p in &s.pending {
-            let kind = match p.kind {
-                PendingKind::Permission => "permission",
-                PendingKind::Question => "question",
-            };
-            let text = format!("{kind} {}: {}", p.id, p.title);
+            let text = format!("{} {}: {}", p.kind, p.id, p.title);
             writeln!(out, "  └ {}", fit(&text, detail_w))?;
         }
         if let Some(e) = &s.error {
@@ -326,7 +319,9 @@ fn pad(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ao_core::session::{PendingRequest, RuntimeKind, SessionError, Tokens};
+    use ao_core::session::{
+        PendingKind, PendingRequest, ProcessState, RuntimeKind, SessionError, Tokens,
+    };
 
     fn status(id: &str, summary: &str) -> SessionStatus {
         let (project, name) = id.split_once('/').unwrap();

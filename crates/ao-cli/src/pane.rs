@@ -3,7 +3,7 @@
 //! client detaches from one.
 //!
 //! The view is small on purpose (one `ao` process, no ratatui): at the top the session's state, then
-//! the conversation as `ao logs` renders it ([`crate::interact::write_entry`]), the tail that fits,
+//! the conversation as `ao logs` renders it ([`crate::commands::logs::write_entry`]), the tail that fits,
 //! then each pending request with the `ao` commands that answer it, and a hint: `t` opens the
 //! agent's TUI in the session's window, as `ao attach` does from any terminal. It never answers
 //! anything itself. It follows the session's change feed (`SessionManager::changes`, as `ao logs
@@ -31,10 +31,11 @@ use ao_core::manager::{SessionManager, UNWATCHED_TUI_GRACE};
 use ao_core::runtime::tmux::TuiOpened;
 use ao_core::runtime::TmuxRuntime;
 use ao_core::session::{Lifecycle, PendingKind, SessionStatus};
+use ao_core::target::Target;
 use ao_core::transcript::TranscriptEntry;
 use ao_core::visible::visible_line;
 
-use crate::interact::write_entry;
+use crate::commands::logs::write_entry;
 use crate::watch::format::{activity_cell, cost_short, tokens_cell};
 
 /// The key that opens the agent's TUI.
@@ -66,7 +67,7 @@ struct View {
 }
 
 /// `ao pane-view <address>`: runs until SIGTERM or SIGHUP.
-pub async fn run(mgr: SessionManager, address: &str) -> anyhow::Result<()> {
+pub async fn run(mgr: SessionManager, address: &Target) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let mut screen = Screen::enter().context("cannot take over the pane")?;
@@ -79,7 +80,7 @@ pub async fn run(mgr: SessionManager, address: &str) -> anyhow::Result<()> {
     let mut feed_backoff = Duration::from_secs(1);
     let mut next_feed_try = tokio::time::Instant::now();
     let mut live = false;
-    look(&mgr, &mut view, &mut live).await;
+    look(&mgr, address, &mut view, &mut live).await;
     loop {
         screen.draw(&view)?;
         if feed.is_none() && tokio::time::Instant::now() >= next_feed_try {
@@ -89,7 +90,7 @@ pub async fn run(mgr: SessionManager, address: &str) -> anyhow::Result<()> {
             if feed.is_some() {
                 feed_backoff = Duration::from_secs(1);
                 // Whatever happened while it was down.
-                look(&mgr, &mut view, &mut live).await;
+                look(&mgr, address, &mut view, &mut live).await;
                 screen.draw(&view)?;
             } else {
                 next_feed_try = tokio::time::Instant::now() + feed_backoff;
@@ -126,17 +127,17 @@ pub async fn run(mgr: SessionManager, address: &str) -> anyhow::Result<()> {
                             },
                         }
                     }
-                    look(&mgr, &mut view, &mut live).await;
+                    look(&mgr, address, &mut view, &mut live).await;
                 }
                 None => {
                     feed = None;
-                    look(&mgr, &mut view, &mut live).await;
+                    look(&mgr, address, &mut view, &mut live).await;
                 }
             },
             key = keys.next() => match key {
                 Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => {
                     if k.code == KeyCode::Char(TUI_KEY) && k.modifiers.difference(KeyModifiers::SHIFT).is_empty() {
-                        open_tui(&mgr, &mut view, &mut screen).await?;
+                        open_tui(&mgr, address, &mut view, &mut screen).await?;
                     }
                 }
                 Some(Ok(Event::Resize(..))) => screen.forget(),
@@ -145,7 +146,7 @@ pub async fn run(mgr: SessionManager, address: &str) -> anyhow::Result<()> {
                 Some(Err(_)) | None => keys = EventStream::new(),
             },
             _ = tokio::time::sleep(wait) => {
-                look(&mgr, &mut view, &mut live).await;
+                look(&mgr, address, &mut view, &mut live).await;
                 if let Ok(rec) = mgr.resolve_one(address).await {
                     mgr.close_unwatched_tui(&rec, UNWATCHED_TUI_GRACE).await;
                 }
@@ -157,8 +158,8 @@ pub async fn run(mgr: SessionManager, address: &str) -> anyhow::Result<()> {
 }
 
 /// Reads the session's record, status and conversation into the view.
-async fn look(mgr: &SessionManager, view: &mut View, live: &mut bool) {
-    let rec = match mgr.resolve_one(&view.address).await {
+async fn look(mgr: &SessionManager, target: &Target, view: &mut View, live: &mut bool) {
+    let rec = match mgr.resolve_one(target).await {
         Ok(rec) => rec,
         Err(e) => {
             view.note = format!("cannot read the session: {e}");
@@ -178,10 +179,15 @@ async fn look(mgr: &SessionManager, view: &mut View, live: &mut bool) {
 }
 
 /// The key: the agent's TUI in the session's window, shown to the clients attached.
-async fn open_tui(mgr: &SessionManager, view: &mut View, screen: &mut Screen) -> io::Result<()> {
+async fn open_tui(
+    mgr: &SessionManager,
+    target: &Target,
+    view: &mut View,
+    screen: &mut Screen,
+) -> io::Result<()> {
     view.note = format!("opening {}'s TUI…", view.agent);
     screen.draw(view)?;
-    view.note = match mgr.open_tui(&view.address).await {
+    view.note = match mgr.open_tui(target).await {
         Ok(TuiOpened::Shown) | Ok(TuiOpened::Closed) => String::new(),
         Ok(TuiOpened::NotLazy) => "this session's pane runs the TUI itself".into(),
         Err(e) => format!("{e:#}"),

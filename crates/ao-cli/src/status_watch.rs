@@ -12,11 +12,12 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use ao_core::live::{ConfigChange, LiveEvent, LiveModel, LiveOptions, LiveSession};
 use ao_core::manager::SessionManager;
+use ao_core::target::Target;
 
 use crate::output;
 
 /// Follows the sessions `target` names until SIGINT, SIGTERM or a closed standard output.
-pub async fn run(mgr: SessionManager, target: Option<String>, json: bool) -> anyhow::Result<()> {
+pub async fn run(mgr: SessionManager, target: Target, json: bool) -> anyhow::Result<()> {
     let mut model = LiveModel::start(Arc::new(mgr), target, LiveOptions::default()).await?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;

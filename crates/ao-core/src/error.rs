@@ -15,7 +15,8 @@ pub enum Error {
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
 
-    /// The user named something that does not exist or is ambiguous (a project, a session).
+    /// The person's request is wrong as asked: ambiguous (a name several sessions have), or not
+    /// something ao does. Never an internal failure. Exit code 2; the dashboard answers 400.
     #[error("{0}")]
     Usage(String),
 
@@ -25,9 +26,15 @@ pub enum Error {
     NotFound(String),
 
     /// The session's state does not allow the request now: nothing is pending, it was killed, it
-    /// was never fully spawned. The person's to fix; the dashboard answers it with 409.
+    /// was never fully spawned, it is over its budget, its name is taken. The person's to fix;
+    /// the dashboard answers it with 409.
     #[error("{0}")]
     Conflict(String),
+
+    /// Something ao itself could not do that no request can change (its own process could not
+    /// be read, it was built without an agent). Exit code 1; the dashboard answers 500.
+    #[error("{0}")]
+    Internal(String),
 
     /// The session store could not be opened, read or written.
     #[error("session store {path}: {source}{}", store_hint(.path, .source))]
@@ -87,7 +94,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// True when the error is the user's to fix in their command line or config (exit code 2).
+    /// True when the error is the person's to fix in their command line, config or the session's
+    /// state (exit code 2); never for a failure of ao's or of what it runs on.
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
@@ -174,4 +182,15 @@ impl From<crate::config::NoSuchProject> for Error {
     fn from(e: crate::config::NoSuchProject) -> Self {
         Error::NotFound(e.0)
     }
+}
+
+/// What is said of a word that names none of a kind's values: `unknown runtime "x"; use tmux or
+/// process`, the allowed words being the kind's own (its derived `VARIANTS`).
+pub fn unknown_word(what: &str, word: &str, allowed: &[&str]) -> String {
+    let list = match allowed {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    };
+    format!("unknown {what} {word:?}; use {list}")
 }

@@ -9,6 +9,8 @@
 //! - [`config`]: `agent-orchestrator.yaml`, found, parsed and validated, with file:line:column errors;
 //! - [`session`]: the vocabulary (ao-agent's), and [`SessionStatus`](session::SessionStatus),
 //!   the JSON of `ao status --json`;
+//! - [`target`]: what a command names (every session, a session's address, a project or a name),
+//!   parsed once, and the errors of one that names nothing;
 //! - [`store`]: the SQLite database under the state home that remembers every session, so that each
 //!   `ao` invocation (a new process) can find the sessions an earlier one started, the
 //!   transitions, the monitors, and each plugin's typed state;
@@ -51,6 +53,7 @@ pub mod resources;
 pub mod runtime;
 pub mod session;
 pub mod store;
+pub mod target;
 pub mod trust;
 pub mod visible;
 pub mod workspace;

@@ -19,6 +19,7 @@ use crate::home::StateHome;
 use crate::runtime::{AttachCommand, ProcessRuntime, Runtime, RuntimeHandle, TmuxRuntime};
 use crate::session::{Lifecycle, RuntimeKind, SessionRecord};
 use crate::store::{PluginState, Store};
+use crate::target::Target;
 use crate::workspace::Worktree;
 
 mod abandoned;
@@ -246,7 +247,7 @@ impl SessionManager {
             None => self
                 .agents
                 .first()
-                .ok_or_else(|| Error::Usage("this ao has no agent plugin".into())),
+                .ok_or_else(|| Error::Internal("this ao has no agent plugin".into())),
         }
     }
 
@@ -281,10 +282,10 @@ impl SessionManager {
     /// The command that attaches the user's terminal to a session: the runtime's own (tmux), or the
     /// agent's UI client for runtimes without a terminal. A lazy tmux session gets the agent's TUI
     /// opened first (`manager::tui`): an error when it does not start, and the pane keeps ao's view.
-    pub async fn attach(&self, target: &str) -> Result<AttachCommand> {
+    pub async fn attach(&self, target: &Target) -> Result<AttachCommand> {
         let rec = self.resolve_one(target).await?;
         if rec.lifecycle != Lifecycle::Live {
-            return Err(Error::Usage(format!(
+            return Err(Error::Conflict(format!(
                 "session {} is not running; `ao restore {}` brings it back",
                 rec.address, rec.address
             )));

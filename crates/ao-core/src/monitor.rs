@@ -54,7 +54,7 @@ pub async fn run(mgr: SessionManager, project: String) -> Result<()> {
         return Ok(());
     };
     let me = ProcessIdentity::of(std::process::id())
-        .ok_or_else(|| Error::Usage("cannot read this process's start time".into()))?;
+        .ok_or_else(|| Error::Internal("cannot read this process's start time".into()))?;
     let store = mgr.store().clone();
     let (p, started) = (project.clone(), mgr.now_ms());
     unblock(move || store.set_monitor(&p, me, started)).await?;
@@ -81,7 +81,7 @@ struct Monitor {
 async fn watch(mgr: SessionManager, project: &str) -> Result<()> {
     let mut model = LiveModel::start(
         Arc::new(mgr),
-        Some(project.to_string()),
+        crate::target::Target::ProjectOrName(project.to_string()),
         LiveOptions::default(),
     )
     .await?;
@@ -146,7 +146,7 @@ impl Monitor {
 
     /// Aborts the running turn of a session the budget stopped.
     async fn abort(&self, status: &SessionStatus, mgr: &Arc<SessionManager>) {
-        let Ok(records) = mgr.resolve(Some(&status.id)).await else {
+        let Ok(records) = mgr.resolve(&crate::target::Target::parse(&status.id)).await else {
             return;
         };
         for rec in records.iter().filter(|r| r.lifecycle == Lifecycle::Live) {
@@ -217,7 +217,7 @@ impl Monitor {
 
 /// The status of one session now, if it is still there.
 async fn status_now(mgr: &SessionManager, id: &str) -> Option<SessionStatus> {
-    let records = mgr.resolve(Some(id)).await.ok()?;
+    let records = mgr.resolve(&crate::target::Target::parse(id)).await.ok()?;
     mgr.status_of(&records).await.ok()?.into_iter().next()
 }
 

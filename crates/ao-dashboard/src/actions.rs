@@ -13,7 +13,8 @@ use serde::Deserialize;
 use ao_core::agent::PermitDecision;
 use ao_core::manager::{KillOptions, QuestionReply, SpawnOptions};
 use ao_core::report;
-use ao_core::session::RuntimeKind;
+use ao_core::session::{RuntimeKind, SessionAddress};
+use ao_core::target::Target;
 
 use crate::api::AppState;
 use crate::reply::{error, failure, json, message, text};
@@ -89,7 +90,7 @@ pub(crate) async fn permit(
         Err(r) => return r.into_response(),
     };
     let decision = body.decision;
-    let target = format!("{project}/{name}");
+    let target = session(project, name);
     match app
         .hub
         .manager()
@@ -131,7 +132,7 @@ pub(crate) async fn answer(
         }
     };
     let dismissed = reply == QuestionReply::Dismiss;
-    let target = format!("{project}/{name}");
+    let target = session(project, name);
     match app
         .hub
         .manager()
@@ -162,7 +163,7 @@ pub(crate) async fn send(
     if body.message.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "the message is empty".into());
     }
-    let target = format!("{project}/{name}");
+    let target = session(project, name);
     match app.hub.manager().send(&target, &body.message).await {
         Ok(rec) => message(report::sent(&rec)),
         Err(e) => failure(&e, text(&e)),
@@ -188,7 +189,7 @@ pub(crate) async fn kill(
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    let target = format!("{project}/{name}");
+    let target = session(project, name);
     let opts = KillOptions {
         purge: body.purge,
         force: body.force,
@@ -224,11 +225,16 @@ pub(crate) async fn restore(
     State(app): State<AppState>,
     Path((project, name)): Path<(String, String)>,
 ) -> Response {
-    let target = format!("{project}/{name}");
+    let target = session(project, name);
     match app.hub.manager().restore(&target).await {
         Ok(rec) => message(report::restored(&rec)),
         Err(e) => failure(&e, text(&e)),
     }
+}
+
+/// The session a URL's `{project}/{name}` names, as it is: no text to parse again.
+pub(crate) fn session(project: String, name: String) -> Target {
+    Target::Session(SessionAddress { project, name })
 }
 
 /// A body that is not the JSON a request takes: a 400 that says what is wrong with it.

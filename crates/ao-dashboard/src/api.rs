@@ -205,7 +205,10 @@ async fn logs(
     Path((project, name)): Path<(String, String)>,
 ) -> Response {
     let mgr = app.hub.manager();
-    let rec = match mgr.resolve_one(&format!("{project}/{name}")).await {
+    let rec = match mgr
+        .resolve_one(&crate::actions::session(project, name))
+        .await
+    {
         Ok(rec) => rec,
         Err(e) => return failure(&e, text(&e)),
     };

@@ -166,7 +166,12 @@ impl Dashboard {
         manager: Arc<SessionManager>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let model = LiveModel::start(manager, None, LiveOptions::default()).await?;
+        let model = LiveModel::start(
+            manager,
+            ao_core::target::Target::All,
+            LiveOptions::default(),
+        )
+        .await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let (hub, mut following) = hub::Hub::start(model, stop_rx.clone());
         let stopping = stop_rx.clone();

@@ -75,6 +75,10 @@ mod tests {
         assert_eq!(status_of(&E::Conflict("x".into())), StatusCode::CONFLICT);
         assert_eq!(status_of(&E::Usage("x".into())), StatusCode::BAD_REQUEST);
         assert_eq!(
+            status_of(&E::Internal("x".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
             status_of(&E::Agent(AgentError::Unreachable("x".into()))),
             StatusCode::BAD_GATEWAY
         );

@@ -8,6 +8,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use ao_core::manager::{KillOptions, QuestionReply, SessionManager};
 use ao_core::report;
+use ao_core::target::Target;
 use ao_core::transcript::TranscriptEntry;
 
 use super::app::Action;
@@ -50,7 +51,7 @@ pub fn start(mgr: Arc<SessionManager>, action: Action, done: UnboundedSender<Out
 pub fn fetch(mgr: Arc<SessionManager>, id: String, done: UnboundedSender<Outcome>) {
     tokio::spawn(async move {
         let read = async {
-            let rec = mgr.resolve_one(&id).await?;
+            let rec = mgr.resolve_one(&Target::parse(&id)).await?;
             mgr.transcript(&rec).await
         }
         .await
@@ -66,7 +67,9 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
             decision,
             request,
         } => {
-            let (rec, req) = mgr.permit(&id, decision, request.as_deref()).await?;
+            let (rec, req) = mgr
+                .permit(&Target::parse(&id), decision, request.as_deref())
+                .await?;
             report::permitted(&rec, &req, decision)
         }
         Action::Answer {
@@ -75,18 +78,22 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
             answers,
         } => {
             let (rec, req) = mgr
-                .answer(&id, Some(&request), QuestionReply::Answers(answers))
+                .answer(
+                    &Target::parse(&id),
+                    Some(&request),
+                    QuestionReply::Answers(answers),
+                )
                 .await?;
             report::answered(&rec, &req, false)
         }
         Action::Send { id, text } => {
-            let rec = mgr.send(&id, &text).await?;
+            let rec = mgr.send(&Target::parse(&id), &text).await?;
             report::sent(&rec)
         }
         Action::Kill { id } => {
             let report = mgr
                 .kill(
-                    &id,
+                    &Target::parse(&id),
                     KillOptions {
                         purge: false,
                         force: false,
@@ -118,7 +125,7 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
             said
         }
         Action::Restore { id } => {
-            let rec = mgr.restore(&id).await?;
+            let rec = mgr.restore(&Target::parse(&id)).await?;
             report::restored(&rec)
         }
     })

@@ -390,7 +390,7 @@ impl App {
         let mut out = Vec::new();
         for e in &self.transcript {
             // Writing to memory cannot fail.
-            let _ = crate::interact::write_entry(&mut out, e);
+            let _ = crate::commands::logs::write_entry(&mut out, e);
         }
         String::from_utf8_lossy(&out)
             .lines()

@@ -11,7 +11,7 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use ao_core::live::LiveSession;
-use ao_core::session::{Activity, PendingKind, ProcessState, Tokens};
+use ao_core::session::{Activity, PendingKind, Tokens};
 use ao_core::visible::{visible, visible_line};
 
 use super::app::{App, Mode, Purpose};
@@ -217,10 +217,7 @@ fn session_row<'a>(
                 }
                 return Cell::from(Span::styled(text, paint.activity(st.activity)));
             }
-            Column::Process => match st.process {
-                ProcessState::Running => "running".into(),
-                ProcessState::Exited => "exited".into(),
-            },
+            Column::Process => st.process.to_string(),
             Column::Model => st.model.clone().unwrap_or_default(),
             Column::Tokens => format::tokens_cell(&st.tokens),
             Column::Cost => format::cost_short(st.cost_usd),

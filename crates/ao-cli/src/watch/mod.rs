@@ -38,6 +38,7 @@ use tokio::time::MissedTickBehavior;
 
 use ao_core::live::{LiveModel, LiveOptions};
 use ao_core::manager::SessionManager;
+use ao_core::target::Target;
 
 use self::actions::Outcome;
 use self::app::{App, Effect};
@@ -60,7 +61,7 @@ pub fn check_terminal() -> anyhow::Result<()> {
 
 /// Runs the dashboard over the sessions `target` names until the person quits or a signal ends
 /// it.
-pub async fn run(mgr: SessionManager, target: Option<String>) -> anyhow::Result<()> {
+pub async fn run(mgr: SessionManager, target: Target) -> anyhow::Result<()> {
     // Started before the screen is taken, so that a target naming nothing is reported as
     // `ao status` reports it, on a normal terminal.
     let mut model = LiveModel::start(Arc::new(mgr), target, LiveOptions::default()).await?;
@@ -136,14 +137,14 @@ async fn attach(
     app: &mut App,
     id: &str,
 ) -> anyhow::Result<Vec<Effect>> {
-    let cmd = match model.manager().attach(id).await {
+    let cmd = match model.manager().attach(&Target::parse(id)).await {
         Ok(cmd) => cmd,
         Err(e) => {
             app.note(true, actions::one_line(&e.into()));
             return Ok(vec![]);
         }
     };
-    let mut child = tokio::process::Command::from(crate::attach_command(&cmd));
+    let mut child = tokio::process::Command::from(crate::commands::attach_command(&cmd));
     screen.suspend().context("cannot give the terminal back")?;
     let mut effects = Vec::new();
     let status = match child.spawn() {

@@ -196,7 +196,19 @@ pub struct ProjectConfig {
 }
 
 /// When a tmux session runs the agent's own TUI (`tmux: {tui: lazy | always}`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum TuiMode {
     /// The pane runs ao's own live view; the TUI only while a person is attached (`ao attach`,
     /// or a key in the pane), and it goes when the last client detaches.

@@ -14,6 +14,7 @@ use super::{
 use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
 use crate::trust::{remedy, Gated, Trust, Untrusted};
+use strum::VariantNames;
 
 pub(super) const TOP_KEYS: &[&str] = &[
     "readyThresholdMs",
@@ -41,11 +42,11 @@ pub(super) const PROJECT_KEYS: &[&str] = &[
     "tmux",
 ];
 const TMUX_KEYS: &[&str] = &["tui"];
-const TUI_MODES: &[&str] = &["lazy", "always"];
+const TUI_MODES: &[&str] = TuiMode::VARIANTS;
 /// The keys of `agentConfig` that every agent understands; an agent adds its own.
 const AGENT_CONFIG_KEYS: &[&str] = &["model", "prompt", "agent", "permission"];
-pub(super) const RUNTIMES: &[&str] = &["tmux", "process"];
-const WORKSPACES: &[&str] = &["worktree", "none"];
+pub(super) const RUNTIMES: &[&str] = RuntimeKind::VARIANTS;
+const WORKSPACES: &[&str] = WorkspaceKind::VARIANTS;
 const PERMISSIONS: &[&str] = &["ask", "allow", "deny"];
 
 /// Walks the YAML tree, building the config and collecting every problem.
@@ -93,29 +94,25 @@ impl Reader<'_> {
     }
 
     fn runtime(&mut self, node: Option<&Node>) -> Option<RuntimeKind> {
-        match self.choice(node?, "runtime", "", RUNTIMES)? {
-            "tmux" => Some(RuntimeKind::Tmux),
-            _ => Some(RuntimeKind::Process),
-        }
+        self.choice(node?, "runtime", "", RUNTIMES)?.parse().ok()
     }
 
     /// The workspace kind a node gives, with where it was given.
     fn workspace(&mut self, node: Option<&Node>) -> Option<(WorkspaceKind, Pos)> {
         let node = node?;
-        let kind = match self.choice(node, "workspace", "", WORKSPACES)? {
-            "worktree" => WorkspaceKind::Worktree,
-            _ => WorkspaceKind::None,
-        };
+        let kind = self
+            .choice(node, "workspace", "", WORKSPACES)?
+            .parse()
+            .ok()?;
         Some((kind, node.pos))
     }
 
     /// `tmux: {tui: lazy | always}`; `None` when it does not say.
     fn tmux(&mut self, node: Option<&Node>) -> Option<TuiMode> {
         let f = self.fields(node?, "tmux", TMUX_KEYS, "a map with `tui`")?;
-        match self.choice(f.get("tui")?, "tmux.tui", "", TUI_MODES)? {
-            "always" => Some(TuiMode::Always),
-            _ => Some(TuiMode::Lazy),
-        }
+        self.choice(f.get("tui")?, "tmux.tui", "", TUI_MODES)?
+            .parse()
+            .ok()
     }
 
     fn agent(&mut self, node: Option<&Node>) -> Option<String> {

@@ -74,7 +74,7 @@ enum FeedNews {
 pub(super) struct Engine {
     mgr: Arc<SessionManager>,
     manager_tx: watch::Sender<Arc<SessionManager>>,
-    target: Option<String>,
+    target: crate::target::Target,
     options: LiveOptions,
     out: mpsc::Sender<LiveEvent>,
     sessions: BTreeMap<SessionAddress, Tracked>,
@@ -96,11 +96,11 @@ impl Engine {
     pub(super) async fn start(
         mgr: Arc<SessionManager>,
         manager_tx: watch::Sender<Arc<SessionManager>>,
-        target: Option<String>,
+        target: crate::target::Target,
         options: LiveOptions,
         out: mpsc::Sender<LiveEvent>,
     ) -> Result<Engine> {
-        let records = mgr.resolve(target.as_deref()).await?;
+        let records = mgr.resolve(&target).await?;
         let statuses = mgr.status_of(&records).await?;
         let config_stamp = stamp(&mgr.config().file, mgr.home()).await;
         let (news_tx, news_rx) = mpsc::unbounded_channel();
@@ -298,7 +298,7 @@ impl Engine {
     /// Reads the store again: sessions spawned elsewhere are observed and yielded, purged ones
     /// removed, changed records (a restore, a kill) marked.
     async fn rescan(&mut self) {
-        let records = match self.mgr.resolve(self.target.as_deref()).await {
+        let records = match self.mgr.resolve(&self.target).await {
             Ok(r) => r,
             // The one session watched was purged: nothing is named any more.
             Err(e) if e.is_usage() => Vec::new(),

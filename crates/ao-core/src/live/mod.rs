@@ -95,12 +95,12 @@ pub struct LiveModel {
 }
 
 impl LiveModel {
-    /// Starts watching the sessions `target` names (all when `None`; a project's name also
-    /// covers its sessions spawned later). Fails as `ao status` does on a target that names
+    /// Starts watching the sessions `target` names (a project's name also covers its sessions
+    /// spawned later). Fails as `ao status` does on a target that names
     /// nothing. The first event is the [`LiveEvent::Snapshot`].
     pub async fn start(
         manager: Arc<SessionManager>,
-        target: Option<String>,
+        target: crate::target::Target,
         options: LiveOptions,
     ) -> Result<LiveModel> {
         let (events_tx, events) = mpsc::channel(256);

@@ -145,7 +145,7 @@ async fn started(
     for project in sessions {
         live_session(&mgr, project, "feed");
     }
-    let mut model = LiveModel::start(Arc::new(mgr), None, options)
+    let mut model = LiveModel::start(Arc::new(mgr), crate::target::Target::All, options)
         .await
         .unwrap();
     match next(&mut model).await {

@@ -17,7 +17,8 @@ use crate::blocking::unblock;
 use crate::clock::EpochMillis;
 use crate::error::{Error, Result};
 use crate::session::SessionRecord;
-use crate::workspace::{self, FileChange, GitCommand, TreeGit};
+use crate::target::Target;
+use crate::workspace::{self, FileChange, GitCommand, TreeError, TreeGit};
 
 /// The file in a session's directory that keeps its count of changed files.
 const CACHE_FILE: &str = "changes.json";
@@ -51,7 +52,12 @@ impl WorkTree {
     /// The work tree with the git directory ao made for it; an error a person can act on when its
     /// `.git` points elsewhere (git would do what that directory's config says). Blocks.
     fn open(self) -> Result<Opened> {
-        let tree = TreeGit::open(&self.repo, &self.dir).map_err(|e| Error::Usage(e.to_string()))?;
+        let tree = TreeGit::open(&self.repo, &self.dir).map_err(|e| match e {
+            // The project's repository is the person's (their config names it).
+            TreeError::Repo { .. } => Error::Usage(e.to_string()),
+            // The tree is not as ao left it: a refusal because of the session's state.
+            _ => Error::Conflict(e.to_string()),
+        })?;
         Ok(Opened {
             tree,
             repo: self.repo,
@@ -153,7 +159,7 @@ impl SessionManager {
         };
         // A tree whose `.git` alone is gone is not: `WorkTree::open` says what is wrong with it.
         if !rec.workspace.exists() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Conflict(format!(
                 "the work tree of {} ({}) is gone (removed by hand, or by `ao kill`); its \
                  committed work is still on branch {branch}, and `ao restore {}` brings the \
                  work tree back",
@@ -223,7 +229,7 @@ impl SessionManager {
 
     /// The `git diff` that shows a session's changes against its base, committed and not, with
     /// `extra` arguments for git (`--stat`, `-- PATH`); the CLI runs it on the terminal.
-    pub async fn diff(&self, target: &str, extra: &[String]) -> Result<GitCommand> {
+    pub async fn diff(&self, target: &Target, extra: &[String]) -> Result<GitCommand> {
         let rec = self.resolve_one(target).await?;
         let wt = self.work_tree(&rec)?;
         let extra = extra.to_vec();

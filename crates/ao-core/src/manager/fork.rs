@@ -14,10 +14,10 @@ use crate::session::{Lifecycle, RuntimeKind, SessionRecord};
 use crate::workspace;
 
 /// What `ao fork` asks for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ForkOptions {
     /// The session to fork.
-    pub source: String,
+    pub source: crate::target::Target,
     /// A name instead of the next `<prefix>-<N>`.
     pub name: Option<String>,
     /// Keep only the source's messages before this one (the agent's message id).
@@ -39,7 +39,7 @@ impl SessionManager {
     ) -> Result<SessionRecord> {
         let source = self.resolve_one(&opts.source).await?;
         if source.lifecycle == Lifecycle::Spawning || source.agent_session_id.is_none() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Conflict(format!(
                 "session {} was never fully spawned, so it has no conversation to fork",
                 source.address
             )));

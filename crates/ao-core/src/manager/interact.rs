@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::session::{
     Activity, Lifecycle, PendingKind, PendingRequest, SessionRecord, SessionStatus,
 };
+use crate::target::Target;
 use crate::transcript::TranscriptEntry;
 
 /// How often `wait` looks again when no event says anything changed.
@@ -28,7 +29,7 @@ pub enum QuestionReply {
 
 impl SessionManager {
     /// A live session, or an error that says how to bring it back.
-    async fn live_one(&self, target: &str) -> Result<SessionRecord> {
+    async fn live_one(&self, target: &Target) -> Result<SessionRecord> {
         let rec = self.resolve_one(target).await?;
         match rec.lifecycle {
             Lifecycle::Live => Ok(rec),
@@ -45,7 +46,7 @@ impl SessionManager {
 
     /// Sends a follow-up message to a session; returns once the agent has it. Refuses a session
     /// over its budget.
-    pub async fn send(&self, target: &str, message: &str) -> Result<SessionRecord> {
+    pub async fn send(&self, target: &Target, message: &str) -> Result<SessionRecord> {
         self.send_with(target, message, false).await
     }
 
@@ -53,7 +54,7 @@ impl SessionManager {
     /// that the message starts then runs to its end (the session is over budget again after it).
     pub async fn send_with(
         &self,
-        target: &str,
+        target: &Target,
         message: &str,
         over_budget: bool,
     ) -> Result<SessionRecord> {
@@ -91,7 +92,7 @@ impl SessionManager {
     /// Answers a pending permission request; `request` picks one when several are pending.
     pub async fn permit(
         &self,
-        target: &str,
+        target: &Target,
         decision: PermitDecision,
         request: Option<&str>,
     ) -> Result<(SessionRecord, PendingRequest)> {
@@ -109,7 +110,7 @@ impl SessionManager {
     /// Answers (or dismisses) a pending question; `request` picks one when several are pending.
     pub async fn answer(
         &self,
-        target: &str,
+        target: &Target,
         request: Option<&str>,
         answer: QuestionReply,
     ) -> Result<(SessionRecord, PendingRequest)> {
@@ -142,7 +143,7 @@ impl SessionManager {
     /// The one pending request of `kind` that `request` names, or the only one there is.
     async fn pick_pending(
         &self,
-        target: &str,
+        target: &Target,
         kind: PendingKind,
         request: Option<&str>,
     ) -> Result<(SessionRecord, PendingRequest)> {
@@ -198,7 +199,7 @@ impl SessionManager {
     /// agent's events and polling besides; fails when the session exits first or on timeout.
     pub async fn wait(
         &self,
-        target: &str,
+        target: &Target,
         until: &[Activity],
         timeout: Duration,
         poll: Duration,
@@ -261,7 +262,10 @@ impl SessionManager {
             current = match self.db(move |store| store.get(&address)).await? {
                 Some(now) => now,
                 // Purged meanwhile: the same error as naming a session that is not there.
-                None => self.resolve_one(&rec.address.to_string()).await?,
+                None => {
+                    self.resolve_one(&Target::Session(rec.address.clone()))
+                        .await?
+                }
             };
         }
     }

@@ -8,6 +8,7 @@ use super::{recorded_worktree, SessionManager};
 use crate::agent::SessionContext;
 use crate::error::{Error, Result};
 use crate::session::{Lifecycle, SessionRecord};
+use crate::target::Target;
 use crate::workspace::WorktreeFate;
 
 /// How `ao kill` goes about it.
@@ -66,15 +67,15 @@ impl SessionManager {
     /// Stops the sessions a target names. Keeps a work tree that holds work unless forced. A
     /// failure with one session is reported with it and the others are still stopped; then what
     /// the agent keeps for a project with nothing left running (its server) is released.
-    pub async fn kill(&self, target: &str, opts: KillOptions) -> Result<KillReport> {
-        let records = self.resolve(Some(target)).await?;
+    pub async fn kill(&self, target: &Target, opts: KillOptions) -> Result<KillReport> {
+        let records = self.resolve(target).await?;
         if records.is_empty() {
-            return Err(Error::Usage(format!("project {target} has no sessions")));
+            return Err(target.not_one(0));
         }
         if let Some(r) = records.iter().find(|r| {
             r.lifecycle == Lifecycle::Spawning && super::abandoned::in_progress(&self.home, r)
         }) {
-            return Err(Error::Usage(format!(
+            return Err(Error::Conflict(format!(
                 "ao spawn is still setting up {}; kill it once that spawn has finished",
                 r.address
             )));

@@ -13,6 +13,7 @@ use crate::agent::{
 use crate::clock::rfc3339;
 use crate::runtime::LaunchSpec;
 use crate::session::Activity;
+use crate::target::Target;
 use crate::transcript::TranscriptEntry;
 
 /// An agent whose sessions are in `activity` and have cost `cost`.
@@ -62,7 +63,7 @@ async fn activity_since_is_when_the_state_began_as_the_first_observer_saw_it() {
     let mgr = manager_at(&tmp, &agent, "{}", FINISHED_AT + 1000).await;
     live_session(&mgr, "demo", "priced");
     // First seen ready: since the agent last did something.
-    let s = mgr.status(None).await.unwrap().remove(0);
+    let s = mgr.status(&Target::All).await.unwrap().remove(0);
     assert_eq!(
         s.activity_since.as_deref(),
         Some(rfc3339(FINISHED_AT).as_str())
@@ -72,10 +73,10 @@ async fn activity_since_is_when_the_state_began_as_the_first_observer_saw_it() {
     // Another `ao`, later, sees it active: it began then; and later still, nothing new.
     *agent.now.lock().unwrap() = (Activity::Active, 0.0);
     let later = manager_at(&tmp, &agent, "{}", FINISHED_AT + 5000).await;
-    let s = later.status(None).await.unwrap().remove(0);
+    let s = later.status(&Target::All).await.unwrap().remove(0);
     assert_eq!(s.activity_since, Some(rfc3339(FINISHED_AT + 5000)));
     let later_still = manager_at(&tmp, &agent, "{}", FINISHED_AT + 9000).await;
-    let s = later_still.status(None).await.unwrap().remove(0);
+    let s = later_still.status(&Target::All).await.unwrap().remove(0);
     assert_eq!(s.activity_since, Some(rfc3339(FINISHED_AT + 5000)));
 }
 
@@ -87,7 +88,7 @@ async fn a_session_past_its_budget_is_blocked_and_send_refuses_it_unless_told() 
     });
     let mgr = manager_at(&tmp, &agent, "{sessionUsd: 0.50}", FINISHED_AT).await;
     live_session(&mgr, "demo", "priced");
-    let s = mgr.status(None).await.unwrap().remove(0);
+    let s = mgr.status(&Target::All).await.unwrap().remove(0);
     assert_eq!(s.activity, Activity::Blocked);
     let error = s.error.unwrap();
     assert_eq!(error.name, "BudgetExceeded");
@@ -97,7 +98,10 @@ async fn a_session_past_its_budget_is_blocked_and_send_refuses_it_unless_told() 
     );
     assert_eq!(s.budget_usd, Some(0.5));
 
-    let err = mgr.send("demo/agent-1", "more").await.unwrap_err();
+    let err = mgr
+        .send(&Target::parse("demo/agent-1"), "more")
+        .await
+        .unwrap_err();
     assert!(err.is_usage(), "{err}");
     let text = err.to_string();
     assert!(text.contains("budget.sessionUsd"), "{text}");
@@ -105,13 +109,18 @@ async fn a_session_past_its_budget_is_blocked_and_send_refuses_it_unless_told() 
         text.contains("ao send --over-budget demo/agent-1"),
         "{text}"
     );
-    mgr.send_with("demo/agent-1", "more", true).await.unwrap();
+    mgr.send_with(&Target::parse("demo/agent-1"), "more", true)
+        .await
+        .unwrap();
 
     // A server that cannot be reached reports no cost: the highest seen still counts.
     *agent.now.lock().unwrap() = (Activity::Exited, 0.0);
-    let s = mgr.status(None).await.unwrap().remove(0);
+    let s = mgr.status(&Target::All).await.unwrap().remove(0);
     assert_eq!(s.activity, Activity::Exited, "nothing runs to stop");
-    let err = mgr.restore("demo/agent-1").await.unwrap_err();
+    let err = mgr
+        .restore(&Target::parse("demo/agent-1"))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("ao restore --over-budget"),
         "{err}"
@@ -120,6 +129,6 @@ async fn a_session_past_its_budget_is_blocked_and_send_refuses_it_unless_told() 
     // Raised in the config, it goes on.
     let raised = manager_at(&tmp, &agent, "{sessionUsd: 1}", FINISHED_AT).await;
     *agent.now.lock().unwrap() = (Activity::Ready, 0.52);
-    let s = raised.status(None).await.unwrap().remove(0);
+    let s = raised.status(&Target::All).await.unwrap().remove(0);
     assert_eq!(s.activity, Activity::Ready);
 }

@@ -5,28 +5,29 @@ use crate::agent::SessionContext;
 use crate::blocking::unblock;
 use crate::error::{Error, Result};
 use crate::session::{Lifecycle, SessionRecord};
+use crate::target::Target;
 use crate::workspace;
 
 impl SessionManager {
     /// Brings a session back: its work tree (if it was removed), what the agent needs (its
     /// server), and its runtime, all on the same agent conversation. A runtime still running is
     /// replaced, since it may be tied to a server that is gone. Refuses a session over its budget.
-    pub async fn restore(&self, target: &str) -> Result<SessionRecord> {
+    pub async fn restore(&self, target: &Target) -> Result<SessionRecord> {
         self.restore_with(target, false).await
     }
 
     /// [`restore`](Self::restore); with `over_budget`, also a session over its budget.
-    pub async fn restore_with(&self, target: &str, over_budget: bool) -> Result<SessionRecord> {
+    pub async fn restore_with(&self, target: &Target, over_budget: bool) -> Result<SessionRecord> {
         let mut rec = self.resolve_one(target).await?;
         if rec.lifecycle == Lifecycle::Spawning {
-            return Err(Error::Usage(format!(
+            return Err(Error::Conflict(format!(
                 "session {} was never fully spawned, so there is nothing to restore; `ao kill {}` \
                  removes it",
                 rec.address, rec.address
             )));
         }
         if rec.agent_session_id.is_none() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Conflict(format!(
                 "session {} has no agent conversation to restore",
                 rec.address
             )));

@@ -39,7 +39,7 @@ pub struct SessionView {
 impl SessionManager {
     /// Everything about the one session `target` names. Parts that cannot be had (the plan of a
     /// session whose server is gone, the files of a deleted work tree) are left out and said why.
-    pub async fn show(&self, target: &str) -> Result<SessionView> {
+    pub async fn show(&self, target: &crate::target::Target) -> Result<SessionView> {
         let rec = self.resolve_one(target).await?;
         let status = self
             .status_of(std::slice::from_ref(&rec))

@@ -20,7 +20,7 @@ use crate::timing;
 
 impl SessionManager {
     /// The status of the sessions a target names (all when `None`).
-    pub async fn status(&self, target: Option<&str>) -> Result<Vec<SessionStatus>> {
+    pub async fn status(&self, target: &crate::target::Target) -> Result<Vec<SessionStatus>> {
         let records = self.resolve(target).await?;
         self.status_of(&records).await
     }

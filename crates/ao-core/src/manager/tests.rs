@@ -19,6 +19,7 @@ use crate::home::StateHome;
 use crate::runtime::{LaunchSpec, TmuxRuntime};
 use crate::session::{Activity, Lifecycle, ProcessState, RuntimeKind};
 use crate::store::NewSession;
+use crate::target::Target;
 use crate::transcript::TranscriptEntry;
 
 const THRESHOLD: u64 = 300_000;
@@ -221,7 +222,7 @@ async fn manager(tmp: &tempfile::TempDir, agent: Arc<ScriptedAgent>, now: i64) -
 async fn activity_at(now: i64) -> Activity {
     let tmp = tempfile::tempdir().unwrap();
     let mgr = manager(&tmp, ScriptedAgent::new(&[Activity::Ready]), now).await;
-    mgr.status(None).await.unwrap()[0].activity
+    mgr.status(&Target::All).await.unwrap()[0].activity
 }
 
 #[tokio::test]
@@ -239,7 +240,7 @@ async fn wait_polls_on_when_the_event_stream_breaks() {
     let mgr = manager(&tmp, agent.clone(), FINISHED_AT).await;
     let status = mgr
         .wait(
-            "demo/agent-1",
+            &Target::parse("demo/agent-1"),
             &[Activity::Ready],
             Duration::from_secs(10),
             Duration::from_millis(1),
@@ -256,7 +257,7 @@ async fn wait_gives_up_at_the_timeout_with_the_state_it_saw() {
     let mgr = manager(&tmp, ScriptedAgent::new(&[Activity::Active]), FINISHED_AT).await;
     let err = mgr
         .wait(
-            "demo/agent-1",
+            &Target::parse("demo/agent-1"),
             &[Activity::WaitingInput],
             Duration::from_millis(20),
             Duration::from_millis(1),
@@ -292,10 +293,14 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
         )
         .unwrap();
 
-    let s = mgr.status(Some("demo/agent-2")).await.unwrap().remove(0);
+    let s = mgr
+        .status(&Target::parse("demo/agent-2"))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!((s.activity, s.error), (Activity::Active, None));
     let err = mgr
-        .kill("demo/agent-2", KillOptions::default())
+        .kill(&Target::parse("demo/agent-2"), KillOptions::default())
         .await
         .unwrap_err();
     assert!(err.is_usage(), "{err}");
@@ -306,7 +311,11 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
 
     // The spawning process dies: the kernel releases its lock.
     drop(lock);
-    let s = mgr.status(Some("demo/agent-2")).await.unwrap().remove(0);
+    let s = mgr
+        .status(&Target::parse("demo/agent-2"))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(s.activity, Activity::Exited);
     let e = s.error.unwrap();
     assert_eq!(e.name, "SpawnIncomplete");
@@ -315,7 +324,7 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
         "ao spawn stopped before it set this session up; `ao kill demo/agent-2` removes it"
     );
     let killed = mgr
-        .kill("demo/agent-2", KillOptions::default())
+        .kill(&Target::parse("demo/agent-2"), KillOptions::default())
         .await
         .unwrap();
     assert!(killed.complete(), "{killed:?}");
@@ -440,7 +449,11 @@ async fn a_second_agent_needs_nothing_of_the_manager_but_the_trait() {
     assert_eq!(spawned.agent, "notebook");
     assert_eq!(spawned.agent_session_id.as_deref(), Some("nb-agent-1"));
 
-    let s = mgr.status(Some("demo/agent-1")).await.unwrap().remove(0);
+    let s = mgr
+        .status(&Target::parse("demo/agent-1"))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(s.agent, "notebook");
     assert_eq!(s.activity, Activity::Ready);
     assert_eq!(s.process, ProcessState::Running);
@@ -449,7 +462,7 @@ async fn a_second_agent_needs_nothing_of_the_manager_but_the_trait() {
 
     let report = mgr
         .kill(
-            "demo/agent-1",
+            &Target::parse("demo/agent-1"),
             KillOptions {
                 purge: true,
                 force: false,
@@ -518,7 +531,7 @@ async fn a_busy_store_for_one_project_does_not_stall_another() {
         db.execute_batch("COMMIT").unwrap();
         in_time
     });
-    let statuses = mgr.status(None).await.unwrap();
+    let statuses = mgr.status(&Target::All).await.unwrap();
     assert!(
         holder.join().unwrap(),
         "project other was observed only after project demo's database wait ended"
@@ -545,7 +558,7 @@ async fn a_kill_of_several_goes_on_past_a_failure_says_what_was_not_done_and_rel
     }
     let report = mgr
         .kill(
-            "demo",
+            &Target::parse("demo"),
             KillOptions {
                 purge: true,
                 force: false,

@@ -119,7 +119,7 @@ impl SessionManager {
         } else {
             "projectUsd"
         };
-        Err(Error::Usage(format!(
+        Err(Error::Conflict(format!(
             "{} is over budget: {why}; raise `budget.{key}` of project {} (or of `defaults`) in \
              {}, or run `ao {command} --over-budget {}` to go on once",
             rec.address,

@@ -129,7 +129,7 @@ impl SessionManager {
 
     /// The key in a lazy session's pane: opens the agent's TUI beside ao's view and shows it to
     /// the clients attached (none: it is closed again at once).
-    pub async fn open_tui(&self, target: &str) -> Result<TuiOpened> {
+    pub async fn open_tui(&self, target: &crate::target::Target) -> Result<TuiOpened> {
         let rec = self.resolve_one(target).await?;
         self.open_tui_of(&rec, true).await
     }

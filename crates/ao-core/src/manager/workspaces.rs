@@ -148,7 +148,7 @@ impl SessionManager {
         if there {
             return Ok(());
         }
-        Err(crate::Error::Usage(format!(
+        Err(crate::Error::Conflict(format!(
             "the work tree of {} ({} on {}) is gone, and ao brings back work trees on this machine \
              only; its commits are on branch {}",
             rec.address,

@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 pub use ao_agent::session::*;
 
 /// Whether the runtime's process (the tmux pane's program, the detached process) still runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ProcessState {
     /// It runs.
     Running,

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use strum::VariantNames;
 
 use crate::clock::EpochMillis;
 use crate::error::{Error, Result};
@@ -270,7 +271,7 @@ impl Store {
         let name = match new.name {
             Some(name) => {
                 if taken(name).map_err(|e| self.err(e))? {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Conflict(format!(
                         "a session {}/{name} already exists; pick another --name or `ao kill --purge` it first",
                         new.project
                     )));
@@ -378,7 +379,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         if n == 0 {
-            return Err(Error::Usage(format!(
+            return Err(Error::NotFound(format!(
                 "session {} no longer exists",
                 rec.address
             )));
@@ -504,10 +505,10 @@ impl RawRecord {
                  written by a newer ao? `ao kill --purge {address}` forgets it"
             ),
         };
-        let runtime = self
-            .runtime
-            .parse()
-            .map_err(|e: String| bad("the runtime", &self.runtime, e))?;
+        let runtime = self.runtime.parse().map_err(|_| {
+            let why = crate::error::unknown_word("runtime", &self.runtime, RuntimeKind::VARIANTS);
+            bad("the runtime", &self.runtime, why)
+        })?;
         let lifecycle = Lifecycle::parse(&self.lifecycle).ok_or_else(|| {
             bad(
                 "the lifecycle",

@@ -331,8 +331,11 @@ pub struct ToolState {
 
 /// The stages of a tool call. Shown to people (`ao logs`), so a stage this version of ao does not
 /// know keeps its name.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Deserialize, Serialize, strum::EnumString, strum::IntoStaticStr,
+)]
 #[serde(from = "String", into = "String")]
+#[strum(serialize_all = "lowercase")]
 pub enum ToolStatus {
     /// Asked for; may wait on a permission.
     Pending,
@@ -343,6 +346,7 @@ pub enum ToolStatus {
     /// Failed or rejected, with the error.
     Error,
     /// A stage this version of ao does not know, by its name.
+    #[strum(default)]
     Unknown(String),
 }
 
@@ -350,11 +354,8 @@ impl ToolStatus {
     /// Its name as OpenCode sends it.
     pub fn as_str(&self) -> &str {
         match self {
-            ToolStatus::Pending => "pending",
-            ToolStatus::Running => "running",
-            ToolStatus::Completed => "completed",
-            ToolStatus::Error => "error",
             ToolStatus::Unknown(name) => name,
+            known => known.into(),
         }
     }
 }
@@ -367,13 +368,8 @@ impl Default for ToolStatus {
 
 impl From<String> for ToolStatus {
     fn from(name: String) -> Self {
-        match name.as_str() {
-            "pending" => ToolStatus::Pending,
-            "running" => ToolStatus::Running,
-            "completed" => ToolStatus::Completed,
-            "error" => ToolStatus::Error,
-            _ => ToolStatus::Unknown(name),
-        }
+        // `Unknown` is the default: parsing never fails.
+        name.parse().unwrap_or(ToolStatus::Unknown(name))
     }
 }
 

@@ -18,8 +18,8 @@ impl From<Todo> for ao_agent::agent::PlanItem {
     fn from(t: Todo) -> Self {
         ao_agent::agent::PlanItem {
             content: t.content,
-            status: t.status,
-            priority: t.priority,
+            status: t.status.into(),
+            priority: t.priority.into(),
         }
     }
 }

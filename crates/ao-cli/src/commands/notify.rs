@@ -1,5 +1,4 @@
-//! `ao notify test` and the hidden `ao monitor <project>`: presentation and wiring only; the
-//! monitor and the notifiers are ao-core's.
+//! `ao notify test`: presentation and wiring only; the notifiers are ao-core's.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,11 +7,31 @@ use ao_core::config::Notifier;
 use ao_core::manager::SessionManager;
 use ao_core::notify::{self, Event};
 
+use clap::Subcommand;
+
+use crate::cli::Cli;
 use crate::output::{paint, use_color};
 
-/// `ao monitor <project>`.
-pub async fn monitor(mgr: SessionManager, project: &str) -> anyhow::Result<()> {
-    Ok(ao_core::monitor::run(mgr, project.to_string()).await?)
+/// `ao notify …`.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a sample event through every configured notifier and say what each did.
+    #[command(
+        after_help = "Without PROJECT, the notifiers of the top level and of every project.\n\nExamples:\n  ao notify test\n  ao notify test my-project"
+    )]
+    Test {
+        /// Only this project's notifiers (the top level's and its own).
+        project: Option<String>,
+    },
+}
+
+/// `ao notify …`.
+pub async fn run(cli: &Cli, command: &NotifyCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        NotifyCommand::Test { project } => {
+            test(&super::manager(cli).await?, project.as_deref()).await
+        }
+    }
 }
 
 /// `ao notify test [PROJECT]`: a sample event through each notifier (whatever its `on`), and what

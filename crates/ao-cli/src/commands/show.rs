@@ -1,15 +1,44 @@
-//! `ao show` as people read it, and `ao fork`.
+//! `ao show`: everything about one session, as people read it or as JSON.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use anyhow::Context;
-use ao_core::manager::{ForkOptions, SessionManager, SessionView};
-use ao_core::session::{PendingKind, ProcessState};
+use ao_core::agent::PlanStatus;
+use ao_core::manager::SessionView;
+use ao_core::target::Target;
 use ao_core::visible::visible_line;
+use clap::Args;
 
-use crate::cli::ForkArgs;
-use crate::output::paint;
+use crate::cli::Cli;
+use crate::output::{self, paint};
+
+/// Everything about one session: status, plan, files changed, last messages, resources.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Files are counted against the commit the session's work tree started from, committed or not, new files included.\n\nExamples:\n  ao show my-project/agent-1\n  ao show agent-1 --json | jq .plan"
+)]
+pub struct ShowArgs {
+    /// project/name, or a name unique across projects.
+    pub target: Target,
+    /// The object of `ao status --json` with plan, files, messages and resources.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ao show`.
+pub async fn run(cli: &Cli, args: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let mgr = super::manager(cli).await?;
+    let view = mgr.show(&args.target).await?;
+    let mut out = output::report_out();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &view)?;
+        writeln!(out)?;
+    } else {
+        show_text(&mut out, &view, output::use_color())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
 
 /// A byte count for people: `312.4 MiB`.
 fn bytes(n: u64) -> String {
@@ -39,10 +68,7 @@ fn age(seconds: u64) -> String {
 /// Everything `ao show` knows about a session, in sections.
 pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Result<()> {
     let s = &v.status;
-    let process = match s.process {
-        ProcessState::Running => "running",
-        ProcessState::Exited => "exited",
-    };
+    let process = s.process;
     writeln!(
         out,
         "{}  {}  (process {process}, {})",
@@ -95,11 +121,7 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
         ),
     )?;
     for p in &s.pending {
-        let kind = match p.kind {
-            PendingKind::Permission => "permission",
-            PendingKind::Question => "question",
-        };
-        field(out, "pending", &format!("{kind} {}: {}", p.id, p.title))?;
+        field(out, "pending", &format!("{} {}: {}", p.kind, p.id, p.title))?;
     }
     if let Some(e) = &s.error {
         field(out, "error", &format!("{}: {}", e.name, e.message))?;
@@ -115,17 +137,17 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
             writeln!(out, "  (no plan)")?;
         }
         for item in plan {
-            let mark = match item.status.as_str() {
-                "completed" => "[x]",
-                "in_progress" => "[~]",
-                "cancelled" => "[-]",
-                _ => "[ ]",
+            let mark = match item.status {
+                PlanStatus::Completed => "[x]",
+                PlanStatus::InProgress => "[~]",
+                PlanStatus::Cancelled => "[-]",
+                PlanStatus::Pending | PlanStatus::Other(_) => "[ ]",
             };
             writeln!(
                 out,
                 "  {mark} {} ({})",
                 visible_line(&item.content),
-                visible_line(&item.priority)
+                visible_line(item.priority.as_str())
             )?;
         }
     }
@@ -208,40 +230,6 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
         }
     }
     Ok(())
-}
-
-/// `ao fork`: prints the new session's address, as `ao spawn` does.
-pub async fn fork(mgr: &SessionManager, args: &ForkArgs) -> anyhow::Result<ExitCode> {
-    let spinner = crate::progress::Spinner::start(format!("ao fork {}", args.target));
-    let forked = mgr
-        .fork(
-            ForkOptions {
-                source: args.target.clone(),
-                name: args.name.clone(),
-                at: args.at.clone(),
-                runtime: args.runtime,
-                prompt: args.prompt.clone(),
-            },
-            &|step| {
-                if let Some(s) = &spinner {
-                    s.set(step.to_string());
-                }
-            },
-        )
-        .await;
-    drop(spinner);
-    let s = forked.with_context(|| format!("cannot fork {}", args.target))?;
-    writeln!(io::stdout().lock(), "{}", s.address)?;
-    eprintln!(
-        "ao: {} is a fork of {}: {} session {} in {} ({})",
-        s.address,
-        args.target,
-        s.agent,
-        s.agent_session_id.as_deref().unwrap_or("?"),
-        s.workspace.display(),
-        s.runtime
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -1,120 +1,41 @@
-//! The commands that talk to a running session: send, permit, answer, wait, logs, restore.
+//! `ao logs`: a session's conversation, once or followed; and how an entry reads (the pane's
+//! view shows entries the same way).
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::StreamExt;
 
-use ao_core::agent::PermitDecision;
-use ao_core::manager::{QuestionReply, SessionManager, WAIT_POLL_INTERVAL};
-use ao_core::report;
-use ao_core::session::Activity;
+use ao_core::manager::WAIT_POLL_INTERVAL;
+use ao_core::target::Target;
 use ao_core::transcript::{EntryKind, TranscriptEntry};
 use ao_core::visible::{visible, visible_line};
+use clap::Args;
 
-use crate::cli::{AnswerArgs, PermitArgs, WaitArgs};
-use crate::UsageError;
+use crate::cli::Cli;
 
-/// `ao send`.
-pub async fn send(
-    mgr: &SessionManager,
-    target: &str,
-    message: Option<&str>,
-    over_budget: bool,
-) -> anyhow::Result<()> {
-    let text = match message {
-        Some(m) if m != "-" => m.to_string(),
-        _ => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read the message from standard input")?;
-            s
-        }
-    };
-    if text.trim().is_empty() {
-        return Err(UsageError(
-            "the message is empty; give it as an argument or on standard input".into(),
-        )
-        .into());
-    }
-    let rec = mgr.send_with(target, &text, over_budget).await?;
-    eprintln!("ao: {}", report::sent(&rec));
-    Ok(())
-}
-
-/// `ao permit`.
-pub async fn permit(mgr: &SessionManager, args: &PermitArgs) -> anyhow::Result<()> {
-    let decision = if args.always {
-        PermitDecision::Always
-    } else if args.reject {
-        PermitDecision::Reject
-    } else {
-        PermitDecision::Once
-    };
-    let (rec, req) = mgr
-        .permit(&args.target, decision, args.request_id.as_deref())
-        .await?;
-    println!("{}", report::permitted(&rec, &req, decision));
-    Ok(())
-}
-
-/// `ao answer`.
-pub async fn answer(mgr: &SessionManager, args: &AnswerArgs) -> anyhow::Result<()> {
-    let reply = if args.reject {
-        QuestionReply::Dismiss
-    } else {
-        QuestionReply::Answers(args.answers.clone())
-    };
-    let (rec, req) = mgr
-        .answer(&args.target, args.request.as_deref(), reply)
-        .await?;
-    println!("{}", report::answered(&rec, &req, args.reject));
-    Ok(())
-}
-
-/// `ao wait`: prints the state reached.
-pub async fn wait(mgr: &SessionManager, args: &WaitArgs) -> anyhow::Result<()> {
-    if !(args.timeout.is_finite() && args.timeout >= 0.0) {
-        return Err(UsageError(format!(
-            "--timeout {} is not a number of seconds",
-            args.timeout
-        ))
-        .into());
-    }
-    let until: Vec<Activity> = if args.until.is_empty() {
-        vec![
-            Activity::WaitingInput,
-            Activity::Blocked,
-            Activity::Ready,
-            Activity::Idle,
-            Activity::Exited,
-        ]
-    } else {
-        args.until.clone()
-    };
-    let status = mgr
-        .wait(
-            &args.target,
-            &until,
-            Duration::from_secs_f64(args.timeout),
-            WAIT_POLL_INTERVAL,
-        )
-        .await?;
-    println!("{}: {}", status.id, status.activity);
-    Ok(())
+/// Show a session's conversation: messages, tool calls and their results, errors, cost.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  ao logs my-project/agent-1\n  ao logs agent-1 --follow")]
+pub struct LogsArgs {
+    /// project/name, or a name unique across projects.
+    pub target: Target,
+    /// Keep printing new entries as they come, until interrupted.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Print JSON lines for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `ao logs [--follow]`.
-pub async fn logs(
-    mgr: &SessionManager,
-    target: &str,
-    follow: bool,
-    json: bool,
-) -> anyhow::Result<()> {
-    let rec = mgr.resolve_one(target).await?;
+pub async fn run(cli: &Cli, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let (follow, json) = (args.follow, args.json);
+    let mgr = super::manager(cli).await?;
+    let rec = mgr.resolve_one(&args.target).await?;
     let mut printed: HashSet<String> = HashSet::new();
     let mut out = std::io::stdout().lock();
     let print_new = |entries: Vec<TranscriptEntry>,
@@ -145,7 +66,7 @@ pub async fn logs(
         .with_context(|| format!("cannot read the conversation of {}", rec.address))?;
     print_new(entries, &mut printed, &mut out, follow)?;
     if !follow {
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     let mut feed = mgr.changes(&rec).await;
     loop {
@@ -239,12 +160,5 @@ fn write_block(out: &mut dyn Write, time: &str, who: &str, text: &str) -> std::i
     for line in lines {
         writeln!(out, "         {line}")?;
     }
-    Ok(())
-}
-
-/// `ao restore`.
-pub async fn restore(mgr: &SessionManager, target: &str, over_budget: bool) -> anyhow::Result<()> {
-    let rec = mgr.restore_with(target, over_budget).await?;
-    println!("{}", report::restored(&rec));
     Ok(())
 }

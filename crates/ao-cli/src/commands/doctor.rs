@@ -11,11 +11,20 @@ use ao_core::doctor::{self, Check, Verdict};
 use ao_core::home::StateHome;
 use ao_core::session::{RuntimeKind, WorkspaceKind};
 
+use clap::Args;
+
 use crate::cli::Cli;
 use crate::output::{paint, use_color};
 
-/// Runs every check, prints them, and exits 1 when one failed.
-pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+/// Check what ao needs: tmux, git, each agent's program, the state home, the config, each project's server.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Each problem comes with how to fix it. Exits 1 when something is wrong.\n\nExamples:\n  ao doctor\n  ao doctor --config ~/work/agent-orchestrator.yaml"
+)]
+pub struct DoctorArgs {}
+
+/// `ao doctor`: runs every check, prints them, and exits 1 when one failed.
+pub async fn run(cli: &Cli, _: &DoctorArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let mut checks = Vec::new();
     let home = StateHome::from_env();
@@ -41,7 +50,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             ));
             None
         }
-        Ok(file) => match Config::load_in(&file, crate::config_context(&registry)) {
+        Ok(file) => match Config::load_in(&file, super::config_context(&registry)) {
             Ok(c) => {
                 let names: Vec<&str> = c.projects.iter().map(|p| p.name.as_str()).collect();
                 checks.push(if names.is_empty() {

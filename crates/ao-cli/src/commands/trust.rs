@@ -14,8 +14,12 @@ use clap::Args;
 
 use crate::cli::Cli;
 
-/// The arguments of `ao trust`.
+/// Let a config file use the keys that run programs or read secrets: notifier commands,
+/// webhooks, server.passwordFile, server.passwordEnv and host.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "A config file that someone else wrote (a cloned repository's) loads, but those keys are refused until you trust it. Files that `ao init` wrote and files under $XDG_CONFIG_HOME/ao/ (default ~/.config/ao/) are trusted. Trust is by the file's path, recorded in the state home.\n\nExamples:\n  ao trust\n  ao trust ~/code/app/agent-orchestrator.yaml\n  ao trust --revoke"
+)]
 pub struct TrustArgs {
     /// The config file (default: the one ao finds: --config, $AO_CONFIG, else
     /// agent-orchestrator.yaml here or in a parent).
@@ -49,7 +53,7 @@ pub async fn run(cli: &Cli, args: &TrustArgs) -> anyhow::Result<ExitCode> {
     // trusted all the same, and its mistakes are said when it is used.
     let (keys, trust) = {
         let f = file.clone();
-        let config = unblock(move || Config::load_in(&f, crate::config_context(&registry))).await;
+        let config = unblock(move || Config::load_in(&f, super::config_context(&registry))).await;
         let keys = config.map(|c| c.gated).unwrap_or_default();
         let trust = unblock({
             let f = file.clone();

@@ -1,7 +1,7 @@
 //! `ao init`: writes the config ao-core composes for a directory, and says what to do next.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -9,13 +9,25 @@ use ao_core::blocking::unblock;
 use ao_core::config::Config;
 use ao_core::home::StateHome;
 use ao_core::init::{AgentTemplate, Plan};
-use ao_core::session::WorkspaceKind;
+
+use clap::Args;
 
 use crate::cli::Cli;
 use crate::UsageError;
 
+/// Write a commented agent-orchestrator.yaml for a directory (default: the current one).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The project is the git repository the directory is in (its root), else the directory itself, without work trees. Sessions run in tmux when tmux is on PATH, else as processes. An existing file is never replaced.\n\nExamples:\n  ao init\n  ao init ~/code/my-project\n  ao init && ao doctor"
+)]
+pub struct InitArgs {
+    /// The directory to write agent-orchestrator.yaml in (default: the current directory).
+    pub path: Option<PathBuf>,
+}
+
 /// `ao init [PATH]`: a project of the default agent (the registry's first).
-pub async fn run(cli: &Cli, path: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
+    let path = args.path.as_deref();
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let dir = path.map_or_else(|| cwd.clone(), |p| cwd.join(p));
     let home = StateHome::from_env()?;
@@ -61,10 +73,7 @@ fn print_next(out: &mut dyn Write, plan: &Plan, config_flag: &str) -> std::io::R
         plan.name,
         plan.path.display(),
         plan.runtime,
-        match plan.workspace {
-            WorkspaceKind::Worktree => "worktree",
-            WorkspaceKind::None => "none",
-        }
+        plan.workspace
     )?;
     writeln!(out, "next: check the set-up, then start a session:")?;
     writeln!(out, "  ao{config_flag} doctor")?;
