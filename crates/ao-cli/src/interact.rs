@@ -103,7 +103,7 @@ pub async fn wait(mgr: &SessionManager, args: &WaitArgs) -> anyhow::Result<()> {
             WAIT_POLL_INTERVAL,
         )
         .await?;
-    println!("{}: {}", status.id, status.activity);
+    println!("{}: {}", status.record.address, status.activity);
     Ok(())
 }
 
@@ -226,7 +226,7 @@ pub fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<
         EntryKind::Error(err) => writeln!(
             out,
             "{time} error {}: {}",
-            visible_line(&err.name),
+            visible_line(err.why.name()),
             visible_line(&err.message)
         ),
     }

@@ -29,6 +29,7 @@ use ao_core::config::Config;
 use ao_core::home::StateHome;
 use ao_core::manager::{AoBinary, KillOptions, SessionManager, SpawnOptions};
 use ao_core::runtime::TmuxRuntime;
+use ao_core::seen::Seen;
 
 use crate::cli::{Cli, Command, NotifyCommand};
 
@@ -275,8 +276,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .unwrap_or(ao_core::manager::DEFAULT_STATUS_BUDGET);
             mgr.set_status_deadline(process_start() + budget.saturating_sub(AFTER_THE_OBSERVATION));
             let timed = ao_core::timing::phase(|| "status".into());
-            let statuses = mgr.status(args.target.as_deref()).await?;
+            let seen = mgr.status(args.target.as_deref()).await?;
             drop(timed);
+            let statuses: Vec<_> = seen.iter().map(Seen::to_status).collect();
             let _timed = ao_core::timing::phase(|| "output".into());
             let mut out = output::report_out();
             if args.json {
@@ -341,7 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fork(args) => show::fork(&manager(&cli).await?, args).await,
         Command::List => {
             let mgr = manager(&cli).await?;
-            let statuses = mgr.status(None).await?;
+            let statuses: Vec<_> = mgr.status(None).await?.iter().map(Seen::to_status).collect();
             let mut out = output::report_out();
             for s in &statuses {
                 writeln!(

@@ -17,7 +17,9 @@ use crate::clock::EpochMillis;
 use crate::config::{ConfigValue, ProjectConfig, SettingProblem};
 use crate::home::StateHome;
 use crate::runtime::LaunchSpec;
-use crate::session::{Activity, PendingRequest, SessionError, SessionRecord, TodoCount, Tokens};
+use crate::session::{
+    Activity, PendingQuestion, PendingRequest, SessionError, SessionRecord, TodoCount, Tokens,
+};
 use crate::store::PluginState;
 use crate::transcript::TranscriptEntry;
 
@@ -216,6 +218,9 @@ pub enum Reply {
         id: String,
         /// One answer per question (an option's label, or free text).
         answers: Vec<String>,
+        /// What the request asks, as the look that found it saw: the plugin checks the answers
+        /// against it rather than asking its server again.
+        questions: Vec<PendingQuestion>,
     },
     /// Dismisses a question request without answering.
     Dismiss {

@@ -4,6 +4,8 @@
 //!
 //! - [`config`]: `agent-orchestrator.yaml`, found, parsed and validated, with file:line:column errors;
 //! - [`session`]: the vocabulary (project, session, runtime, agent, activity, workspace) as plain values;
+//! - [`seen`]: what one look at a session saw ([`Seen`](seen::Seen)), ao's typed model of its state,
+//!   from which the JSON of `ao status` is made where ao prints or serves it;
 //! - [`store`]: the SQLite database under the state home that remembers every session, so that each
 //!   `ao` invocation (a new process) can find the sessions an earlier one started, and each
 //!   plugin's typed state;
@@ -50,6 +52,7 @@ pub mod remote;
 pub mod report;
 pub mod resources;
 pub mod runtime;
+pub mod seen;
 pub mod session;
 pub mod store;
 pub mod timing;

@@ -43,7 +43,7 @@ mod tui;
 mod workspaces;
 
 pub use ao_binary::AoBinary;
-pub use budget::{dollars, BUDGET_EXCEEDED};
+pub use budget::dollars;
 pub use fork::ForkOptions;
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};

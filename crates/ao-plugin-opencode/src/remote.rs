@@ -21,7 +21,7 @@ use ao_core::agent::{AgentError, ProjectContext};
 use ao_core::blocking::unblock;
 use ao_core::remote::ssh::{self, SshError, SshHost};
 use ao_core::remote::{SshDestination, UrlServer};
-use ao_core::session::{Activity, UNAUTHORIZED, UNREACHABLE};
+use ao_core::session::{Activity, Why};
 use ao_core::trust::Gated;
 use serde::{Deserialize, Serialize};
 
@@ -318,13 +318,13 @@ pub async fn save(cx: &ProjectContext<'_>, rec: &ServerRecord) -> Result<(), Age
 pub fn observe_failure(
     project: &ao_core::config::ProjectConfig,
     e: crate::client::ClientError,
-) -> (Activity, &'static str, String) {
+) -> (Activity, Why, String) {
     use crate::client::ClientError;
     let where_ = project.location.host_label().unwrap_or_default();
     match &e {
         ClientError::Unreachable { source, .. } if source.is_connect() || !source.is_timeout() => (
             Activity::Exited,
-            UNREACHABLE,
+            Why::Unreachable,
             format!(
                 "project {}: the OpenCode server on {where_} cannot be reached: {e}",
                 project.name
@@ -340,11 +340,11 @@ pub fn observe_failure(
                     project.name
                 ),
             };
-            (Activity::Exited, UNAUTHORIZED, m)
+            (Activity::Exited, Why::Unauthorized, m)
         }
         _ => (
             Activity::Blocked,
-            "ServerUnresponsive",
+            Why::ServerUnresponsive,
             format!("the OpenCode server on {where_} does not answer: {e}"),
         ),
     }

@@ -66,6 +66,42 @@ impl PluginState {
         T: Serialize + DeserializeOwned,
     {
         let mut conn = self.store.conn();
+        self.change_in(&mut conn, key, change)
+    }
+
+    /// [`update_blocking`](PluginState::update_blocking), unless another connection holds the
+    /// store's write lock: then it gives up at once, changes nothing and returns `None`.
+    pub fn try_update_blocking<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R,
+    ) -> Result<Option<R>>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let mut conn = self.store.conn();
+        let err = |e| self.store.err(e);
+        // The connection is this store's alone while its guard is held: no one else sees the
+        // busy timeout changed.
+        conn.busy_timeout(std::time::Duration::ZERO).map_err(err)?;
+        let out = self.change_in(&mut conn, key, change);
+        conn.busy_timeout(super::BUSY_TIMEOUT).map_err(err)?;
+        match out {
+            Err(Error::Store { source, .. }) if super::is_busy(&source) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    /// Reads, changes and writes back one value in one immediate transaction on `conn`.
+    fn change_in<T, R>(
+        &self,
+        conn: &mut rusqlite::Connection,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R,
+    ) -> Result<R>
+    where
+        T: Serialize + DeserializeOwned,
+    {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.store.err(e))?;
@@ -115,6 +151,24 @@ impl PluginState {
         let this = self.clone();
         let key = key.to_string();
         crate::blocking::unblock(move || this.update_blocking(&key, change)).await
+    }
+
+    /// Changes the value under `key` as [`update`](PluginState::update) does, unless another
+    /// connection holds the store's write lock: then nothing is changed and `None` returned, at
+    /// once. For what a look keeps on the side (caches, memories that only save requests), which
+    /// a look must not wait for.
+    pub async fn try_update<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R + Send + 'static,
+    ) -> Result<Option<R>>
+    where
+        T: Serialize + DeserializeOwned,
+        R: Send + 'static,
+    {
+        let this = self.clone();
+        let key = key.to_string();
+        crate::blocking::unblock(move || this.try_update_blocking(&key, change)).await
     }
 
     /// Stores `value` under `key`, replacing what was there.
