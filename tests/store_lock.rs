@@ -126,7 +126,14 @@ fn status_wait_permit_and_answer_answer_while_another_connection_holds_the_write
 
     ao_ok_within(
         &w,
-        &["wait", &permits, "--until", "waiting_input", "--timeout", "5"],
+        &[
+            "wait",
+            &permits,
+            "--until",
+            "waiting_input",
+            "--timeout",
+            "5",
+        ],
     );
 
     let out = ao_ok_within(&w, &["permit", &permits]);

@@ -343,7 +343,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fork(args) => show::fork(&manager(&cli).await?, args).await,
         Command::List => {
             let mgr = manager(&cli).await?;
-            let statuses: Vec<_> = mgr.status(None).await?.iter().map(Seen::to_status).collect();
+            let statuses: Vec<_> = mgr
+                .status(None)
+                .await?
+                .iter()
+                .map(Seen::to_status)
+                .collect();
             let mut out = output::report_out();
             for s in &statuses {
                 writeln!(

@@ -219,7 +219,12 @@ impl IdleRule {
     }
 
     /// What `activity`, last active at `last_activity`, is at `now`.
-    pub fn at(self, activity: Activity, last_activity: Option<EpochMillis>, now: EpochMillis) -> Activity {
+    pub fn at(
+        self,
+        activity: Activity,
+        last_activity: Option<EpochMillis>,
+        now: EpochMillis,
+    ) -> Activity {
         match (activity, last_activity) {
             (Activity::Ready, Some(t)) if now > self.idle_from(t) => Activity::Idle,
             (a, _) => a,
@@ -239,5 +244,45 @@ mod tests {
         assert_eq!(rule.at(Activity::Ready, None, 9999), Activity::Ready);
         assert_eq!(rule.at(Activity::Blocked, Some(0), 9999), Activity::Blocked);
         assert_eq!(rule.idle_from(1000), 1100);
+    }
+
+    #[test]
+    fn an_error_is_its_name_and_message_in_json_and_reads_back_the_same() {
+        use crate::session::Why;
+        let own = [
+            "ServerUnresponsive",
+            "Unreachable",
+            "Unauthorized",
+            "BudgetExceeded",
+            "Interrupted",
+            "Retry",
+            "Unobservable",
+            "UnknownProject",
+            "UnknownAgent",
+            "Unobserved",
+            "SpawnIncomplete",
+            "SessionDeleted",
+            "NoReply",
+            "ServerGone",
+        ];
+        for name in own {
+            let why = Why::from_name(name);
+            assert!(!matches!(why, Why::Agent(_)), "{name} is ao's own");
+            assert_eq!(why.name(), name);
+        }
+        for (why, name) in [
+            (Why::BudgetExceeded, "BudgetExceeded"),
+            (Why::Agent("APIError".into()), "APIError"),
+        ] {
+            let e = SessionError {
+                why,
+                message: "m".into(),
+            };
+            let json = serde_json::to_value(&e).unwrap();
+            assert_eq!(json, serde_json::json!({"name": name, "message": "m"}));
+            assert_eq!(serde_json::from_value::<SessionError>(json).unwrap(), e);
+        }
+        assert!(Why::Unreachable.is_unseen() && Why::Unauthorized.is_unseen());
+        assert!(!Why::ServerUnresponsive.is_unseen());
     }
 }

@@ -440,8 +440,5 @@ pub(crate) fn server_gone(
             ),
         )
     };
-    Observation::bare(
-        activity,
-        Some(SessionError { why, message }),
-    )
+    Observation::bare(activity, Some(SessionError { why, message }))
 }

@@ -75,7 +75,12 @@ async fn activity_since_is_when_the_state_began_as_the_first_observer_saw_it() {
     let s = later.status(None).await.unwrap().remove(0).to_status();
     assert_eq!(s.activity_since, Some(rfc3339(FINISHED_AT + 5000)));
     let later_still = manager_at(&tmp, &agent, "{}", FINISHED_AT + 9000).await;
-    let s = later_still.status(None).await.unwrap().remove(0).to_status();
+    let s = later_still
+        .status(None)
+        .await
+        .unwrap()
+        .remove(0)
+        .to_status();
     assert_eq!(s.activity_since, Some(rfc3339(FINISHED_AT + 5000)));
 }
 

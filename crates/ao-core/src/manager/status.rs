@@ -58,10 +58,8 @@ impl SessionManager {
             self.observe_all(records, deadline),
         );
         // Read after the observation: a transition another `ao` recorded meanwhile is found.
-        let projects: BTreeSet<String> = records
-            .iter()
-            .map(|r| r.address.project.clone())
-            .collect();
+        let projects: BTreeSet<String> =
+            records.iter().map(|r| r.address.project.clone()).collect();
         let recorded = {
             let _timed = timing::phase(|| "store read".into());
             self.db(move |store| store.recorded(&projects)).await?
@@ -111,7 +109,10 @@ impl SessionManager {
             });
         }
         // After the observations: what the agent last did is part of what keeps a count true.
-        let last_activity: Vec<_> = observed.iter().map(|(o, _, _)| o.last_activity_at).collect();
+        let last_activity: Vec<_> = observed
+            .iter()
+            .map(|(o, _, _)| o.last_activity_at)
+            .collect();
         let files = self.files_changed_of(records, &last_activity).await;
         let mut seen: Vec<Seen> = records
             .iter()

@@ -357,7 +357,10 @@ fn recording_what_is_stored_already_takes_no_write_lock() {
     let mut a = sighting("a", Activity::Ready, "", 0.25);
     a.at = 1000;
     a.keep = Some("{\"seen\":1}".into());
-    assert!(store.record(&[a.clone()]).unwrap(), "the first sighting is written");
+    assert!(
+        store.record(&[a.clone()]).unwrap(),
+        "the first sighting is written"
+    );
 
     // Another connection holds the write lock; SQLite would wait for it.
     let mut other = rusqlite::Connection::open(&path).unwrap();
@@ -385,7 +388,7 @@ fn recording_what_is_stored_already_takes_no_write_lock() {
         activity: Activity::Active,
         ..a.clone()
     };
-    assert!(store.record(&[changed.clone()]).is_err());
+    assert!(store.record(std::slice::from_ref(&changed)).is_err());
     lock.rollback().unwrap();
     assert!(store.record(&[changed]).unwrap());
 }

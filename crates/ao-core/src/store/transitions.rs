@@ -165,7 +165,10 @@ impl Recorded {
     /// Reads what is stored of the sessions of `projects`: two queries per table and project
     /// rather than per session, so a status of hundreds of sessions stays a handful of
     /// statements.
-    fn read(conn: &rusqlite::Connection, projects: &BTreeSet<String>) -> rusqlite::Result<Recorded> {
+    fn read(
+        conn: &rusqlite::Connection,
+        projects: &BTreeSet<String>,
+    ) -> rusqlite::Result<Recorded> {
         let mut out = Recorded::default();
         for project in projects {
             let costs = by_session(
@@ -271,7 +274,10 @@ impl Recorded {
     /// When each sighting's activity began: as recorded when it is the latest transition stored,
     /// else as recording it will say.
     pub fn since(&self, sightings: &[Sighting]) -> Vec<EpochMillis> {
-        self.transitions(sightings).into_iter().map(|(at, _)| at).collect()
+        self.transitions(sightings)
+            .into_iter()
+            .map(|(at, _)| at)
+            .collect()
     }
 
     /// For each sighting, when its activity began, and whether that is a new transition.
