@@ -23,6 +23,7 @@ fn ao_within(w: &World, args: &[&str]) -> Output {
     let started = Instant::now();
     let mut child = w
         .ao_command(args)
+        // Should it hang, its phases say where.
         .env("AO_TIMING", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -8,6 +8,7 @@
 //! compares again inside one immediate transaction, so two of them never record one change twice.
 //! A look only reads ([`Recorded`]): when each session entered its activity, and the costs its
 //! budget is decided on.
+//!
 //! The monitor claims a transition for its notifiers in a transaction too, marking it in the same
 //! write, so nothing is fired twice, across monitor restarts included.
 
