@@ -8,6 +8,10 @@ use serde::Serialize;
 use super::{retry_busy, Store};
 use crate::error::{Error, Result};
 
+/// How long [`PluginState::try_update`] waits for another connection's write lock: long enough
+/// for another `ao`'s record (a few milliseconds), far shorter than a look's budget.
+const MOMENT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What a plugin keeps between `ao` invocations (a server's pid and port, what it last saw), as
 /// typed values under keys of its own, in ao's store. A plugin never opens the database itself.
 ///
@@ -70,7 +74,8 @@ impl PluginState {
     }
 
     /// [`update_blocking`](PluginState::update_blocking), unless another connection holds the
-    /// store's write lock: then it gives up at once, changes nothing and returns `None`.
+    /// store's write lock for longer than a moment (100 ms): then it gives up, changes nothing and
+    /// returns `None`.
     pub fn try_update_blocking<T, R>(
         &self,
         key: &str,
@@ -83,7 +88,7 @@ impl PluginState {
         let err = |e| self.store.err(e);
         // The connection is this store's alone while its guard is held: no one else sees the
         // busy timeout changed.
-        conn.busy_timeout(std::time::Duration::ZERO).map_err(err)?;
+        conn.busy_timeout(MOMENT).map_err(err)?;
         let out = self.change_in(&mut conn, key, change);
         conn.busy_timeout(super::BUSY_TIMEOUT).map_err(err)?;
         match out {
@@ -154,9 +159,9 @@ impl PluginState {
     }
 
     /// Changes the value under `key` as [`update`](PluginState::update) does, unless another
-    /// connection holds the store's write lock: then nothing is changed and `None` returned, at
-    /// once. For what a look keeps on the side (caches, memories that only save requests), which
-    /// a look must not wait for.
+    /// connection holds the store's write lock for longer than a moment (100 ms): then nothing is
+    /// changed and `None` returned. For what a look keeps on the side (caches, memories that only
+    /// save requests), which a look must not wait for.
     pub async fn try_update<T, R>(
         &self,
         key: &str,
