@@ -19,7 +19,9 @@ use crate::error::StateError;
 use crate::home::StateHome;
 use crate::project::Project;
 use crate::runtime::LaunchSpec;
-use crate::session::{Activity, PendingRequest, SessionError, SessionRecord, TodoCount, Tokens};
+use crate::session::{
+    Activity, PendingQuestion, PendingRequest, SessionError, SessionRecord, TodoCount, Tokens,
+};
 use crate::state::PluginState;
 use crate::transcript::TranscriptEntry;
 
@@ -224,6 +226,9 @@ pub enum Reply {
         id: String,
         /// One answer per question (an option's label, or free text).
         answers: Vec<String>,
+        /// What the request asks, as the look that found it saw: the plugin checks the answers
+        /// against it rather than asking its server again.
+        questions: Vec<PendingQuestion>,
     },
     /// Dismisses a question request without answering.
     Dismiss {

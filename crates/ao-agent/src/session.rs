@@ -244,25 +244,131 @@ pub struct PendingQuestion {
     pub options: Vec<String>,
 }
 
-/// Why a session is blocked.
+/// Why a session is blocked, exited, or could not be seen: as JSON, `{"name": …, "message": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionError {
-    /// A short machine-readable name, e.g. `APIError`, `ProviderAuthError`, `Interrupted`, `Retry`.
-    pub name: String,
+    /// Why, by name in JSON: one of ao's own reasons, or what the agent's provider said
+    /// (`APIError`, `ProviderAuthError`…).
+    #[serde(rename = "name")]
+    pub why: Why,
     /// What happened, for people.
     pub message: String,
 }
-
-/// `error.name` of a session whose agent's server, on another machine, cannot be reached.
-pub const UNREACHABLE: &str = "Unreachable";
-/// `error.name` of a session whose agent's server refused ao's password.
-pub const UNAUTHORIZED: &str = "Unauthorized";
 
 impl SessionError {
     /// Whether it says only that the session could not be seen (its server unreachable, or the
     /// password refused), nothing about the session itself.
     pub fn is_unseen(&self) -> bool {
-        self.name == UNREACHABLE || self.name == UNAUTHORIZED
+        self.why.is_unseen()
+    }
+}
+
+/// The reason of a [`SessionError`]: ao's own reasons, each with its name in JSON, beside
+/// [`Why::Agent`] for a name the agent or its provider gave.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Why {
+    /// The agent's server is there but did not answer in time.
+    ServerUnresponsive,
+    /// The agent's server, on another machine, cannot be reached.
+    Unreachable,
+    /// The agent's server refused ao's password.
+    Unauthorized,
+    /// Stopped by its budget.
+    BudgetExceeded,
+    /// The turn was cut off (its server stopped mid-turn).
+    Interrupted,
+    /// The provider is being retried.
+    Retry,
+    /// The agent's state could not be read.
+    Unobservable,
+    /// Its project is no longer in the config.
+    UnknownProject,
+    /// Its agent is not one this ao knows.
+    UnknownAgent,
+    /// Its agent gave no observation for it.
+    Unobserved,
+    /// `ao spawn` stopped before it finished setting it up.
+    SpawnIncomplete,
+    /// The agent no longer has its conversation.
+    SessionDeleted,
+    /// The last message got no reply.
+    NoReply,
+    /// Its project's agent server is not running.
+    ServerGone,
+    /// What the agent or its provider said, by its own name.
+    Agent(String),
+}
+
+impl Why {
+    /// Every reason of ao's own, for reading a name back.
+    const OWN: [Why; 14] = [
+        Why::ServerUnresponsive,
+        Why::Unreachable,
+        Why::Unauthorized,
+        Why::BudgetExceeded,
+        Why::Interrupted,
+        Why::Retry,
+        Why::Unobservable,
+        Why::UnknownProject,
+        Why::UnknownAgent,
+        Why::Unobserved,
+        Why::SpawnIncomplete,
+        Why::SessionDeleted,
+        Why::NoReply,
+        Why::ServerGone,
+    ];
+
+    /// Its name, as in JSON (`error.name`).
+    pub fn name(&self) -> &str {
+        match self {
+            Why::ServerUnresponsive => "ServerUnresponsive",
+            Why::Unreachable => "Unreachable",
+            Why::Unauthorized => "Unauthorized",
+            Why::BudgetExceeded => "BudgetExceeded",
+            Why::Interrupted => "Interrupted",
+            Why::Retry => "Retry",
+            Why::Unobservable => "Unobservable",
+            Why::UnknownProject => "UnknownProject",
+            Why::UnknownAgent => "UnknownAgent",
+            Why::Unobserved => "Unobserved",
+            Why::SpawnIncomplete => "SpawnIncomplete",
+            Why::SessionDeleted => "SessionDeleted",
+            Why::NoReply => "NoReply",
+            Why::ServerGone => "ServerGone",
+            Why::Agent(name) => name,
+        }
+    }
+
+    /// The reason a name stands for: ao's own when it is one, else the agent's.
+    pub fn from_name(name: &str) -> Why {
+        Why::OWN
+            .into_iter()
+            .find(|w| w.name() == name)
+            .unwrap_or_else(|| Why::Agent(name.to_string()))
+    }
+
+    /// Whether it says only that the session could not be seen, nothing about the session.
+    pub fn is_unseen(&self) -> bool {
+        matches!(self, Why::Unreachable | Why::Unauthorized)
+    }
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Why {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Why {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Why, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok(Why::from_name(&name))
     }
 }
 

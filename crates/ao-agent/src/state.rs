@@ -14,6 +14,10 @@ use crate::home::StateHome;
 /// A result with a [`StateError`].
 pub type Result<T, E = StateError> = std::result::Result<T, E>;
 
+/// What a change of one stored value does: gets the text stored (`None`: nothing), returns the
+/// text to store (`None`: remove it).
+pub type TextChange<'a> = dyn FnMut(Option<&str>) -> Result<Option<String>> + 'a;
+
 /// Where plugins' values are kept, as JSON text under (plugin, key): ao-core's store implements it
 /// over SQLite. Everything here blocks.
 pub trait StateStore: Send + Sync {
@@ -27,8 +31,20 @@ pub trait StateStore: Send + Sync {
         &self,
         plugin: &str,
         key: &str,
-        change: &mut dyn FnMut(Option<&str>) -> Result<Option<String>>,
+        change: &mut TextChange<'_>,
     ) -> Result<()>;
+
+    /// [`change`](StateStore::change), unless another writer holds the store for longer than a
+    /// moment: then nothing is changed and `Ok(false)` returned. For what a look keeps on the side
+    /// (caches), which a look must not wait for. The default waits as `change` does.
+    fn try_change(
+        &self,
+        plugin: &str,
+        key: &str,
+        change: &mut TextChange<'_>,
+    ) -> Result<bool> {
+        self.change(plugin, key, change).map(|()| true)
+    }
 
     /// Where the values are kept (the store's file), for messages.
     fn place(&self) -> &Path;
@@ -103,22 +119,62 @@ impl PluginState {
     where
         T: Serialize + DeserializeOwned,
     {
+        self.change_blocking(key, change, false)?
+            .ok_or_else(|| self.never_read(key))
+    }
+
+    /// [`update_blocking`](PluginState::update_blocking), unless another writer holds the store
+    /// for longer than a moment (100 ms in ao's store): then it changes nothing and returns
+    /// `None`. For what a look keeps on the side (caches, memories that only save requests),
+    /// which a look must not wait for.
+    pub fn try_update_blocking<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R,
+    ) -> Result<Option<R>>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        self.change_blocking(key, change, true)
+    }
+
+    /// One change of the value under `key`; `None` when `impatient` and the store was busy.
+    fn change_blocking<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R,
+        impatient: bool,
+    ) -> Result<Option<R>>
+    where
+        T: Serialize + DeserializeOwned,
+    {
         let mut change = Some(change);
         let mut out = None;
-        self.store.change(&self.plugin, key, &mut |before| {
+        let mut apply = |before: Option<&str>| {
             let mut value: Option<T> = before.map(|t| self.decode(key, t)).transpose()?;
             if let Some(change) = change.take() {
                 out = Some(change(&mut value));
             }
             value.as_ref().map(|v| self.encode(key, v)).transpose()
-        })?;
-        out.ok_or_else(|| StateError::Store {
+        };
+        if impatient {
+            if !self.store.try_change(&self.plugin, key, &mut apply)? {
+                return Ok(None);
+            }
+        } else {
+            self.store.change(&self.plugin, key, &mut apply)?;
+        }
+        out.map(Some).ok_or_else(|| self.never_read(key))
+    }
+
+    fn never_read(&self, key: &str) -> StateError {
+        StateError::Store {
             path: self.store.place().to_path_buf(),
             message: format!(
                 "the {} plugin's value {key:?} was not changed: the store never read it",
                 self.plugin
             ),
-        })
+        }
     }
 
     /// The value under `key`, if one is stored.
@@ -145,6 +201,23 @@ impl PluginState {
         let this = self.clone();
         let key = key.to_string();
         crate::blocking::unblock(move || this.update_blocking(&key, change)).await
+    }
+
+    /// Changes the value under `key` as [`update`](PluginState::update) does, unless another
+    /// writer holds the store for longer than a moment; see
+    /// [`try_update_blocking`](PluginState::try_update_blocking).
+    pub async fn try_update<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut Option<T>) -> R + Send + 'static,
+    ) -> Result<Option<R>>
+    where
+        T: Serialize + DeserializeOwned,
+        R: Send + 'static,
+    {
+        let this = self.clone();
+        let key = key.to_string();
+        crate::blocking::unblock(move || this.try_update_blocking(&key, change)).await
     }
 
     /// Stores `value` under `key`, replacing what was there.
@@ -200,7 +273,7 @@ impl StateStore for MemoryStore {
         &self,
         plugin: &str,
         key: &str,
-        change: &mut dyn FnMut(Option<&str>) -> Result<Option<String>>,
+        change: &mut TextChange<'_>,
     ) -> Result<()> {
         if self.refusing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(StateError::Store {

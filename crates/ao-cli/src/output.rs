@@ -245,7 +245,7 @@ pub fn status_table(
             writeln!(out, "  └ {}", fit(&text, detail_w))?;
         }
         if let Some(e) = &s.error {
-            let text = format!("{}: {}", e.name, e.message);
+            let text = format!("{}: {}", e.why, e.message);
             writeln!(out, "  └ {}", fit(&text, detail_w))?;
         }
         if let Some(since) = &s.stale_since {
@@ -359,7 +359,7 @@ mod tests {
                 questions: Vec::new(),
             }],
             error: Some(SessionError {
-                name: "APIError".into(),
+                why: ao_core::session::Why::Agent("APIError".into()),
                 message: "e".repeat(300),
             }),
             stale: false,

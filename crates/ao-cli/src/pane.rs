@@ -169,7 +169,7 @@ async fn look(mgr: &SessionManager, target: &Target, view: &mut View, live: &mut
     *live = rec.lifecycle == Lifecycle::Live;
     view.agent = rec.agent.clone();
     match mgr.status_of(std::slice::from_ref(&rec)).await {
-        Ok(mut s) => view.status = s.pop(),
+        Ok(mut s) => view.status = s.pop().map(|s| s.to_status()),
         Err(e) => view.note = format!("cannot read the status: {e}"),
     }
     // While the server is away the conversation read before stays on screen; the state says why.
@@ -200,7 +200,7 @@ fn render(view: &View, width: usize, height: usize, now: DateTime<Utc>) -> Vec<S
     let rule = "─".repeat(width);
     let mut top = vec![header(view, now)];
     if let Some(err) = view.status.as_ref().and_then(|s| s.error.as_ref()) {
-        top.push(format!("  {}: {}", err.name, err.message));
+        top.push(format!("  {}: {}", err.why, err.message));
     }
     top.push(rule.clone());
     let mut bottom = Vec::new();

@@ -40,7 +40,7 @@ pub async fn run(mgr: SessionManager, target: Target, json: bool) -> anyhow::Res
                 continue;
             }
         };
-        let Some(event) = event else {
+        let Some(event) = event.map(LiveEvent::shown) else {
             return Ok(());
         };
         let mut out = io::stdout().lock();
@@ -77,7 +77,7 @@ pub async fn run(mgr: SessionManager, target: Target, json: bool) -> anyhow::Res
 }
 
 /// One line per session; a removed session is `{"id": …, "removed": true}`.
-fn write_json(out: &mut impl Write, event: LiveEvent) -> io::Result<()> {
+fn write_json(out: &mut impl Write, event: LiveEvent<LiveSession>) -> io::Result<()> {
     fn line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
         serde_json::to_writer(&mut *out, value)?;
         writeln!(out)

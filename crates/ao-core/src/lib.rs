@@ -9,6 +9,8 @@
 //! - [`config`]: `agent-orchestrator.yaml`, found, parsed and validated, with file:line:column errors;
 //! - [`session`]: the vocabulary (ao-agent's), and [`SessionStatus`](session::SessionStatus),
 //!   the JSON of `ao status --json`;
+//! - [`seen`]: what one look at a session saw ([`Seen`](seen::Seen)), ao's typed model of its state,
+//!   from which the JSON of `ao status` is made where ao prints or serves it;
 //! - [`target`]: what a command names (every session, a session's address, a project or a name),
 //!   parsed once, and the errors of one that names nothing;
 //! - [`store`]: the SQLite database under the state home that remembers every session, so that each
@@ -51,6 +53,7 @@ pub mod notify;
 pub mod report;
 pub mod resources;
 pub mod runtime;
+pub mod seen;
 pub mod session;
 pub mod store;
 pub mod target;

@@ -44,7 +44,7 @@ mod tui;
 mod workspaces;
 
 pub use ao_binary::AoBinary;
-pub use budget::{dollars, BUDGET_EXCEEDED};
+pub use budget::dollars;
 pub use fork::ForkOptions;
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};
@@ -133,7 +133,8 @@ impl SessionManager {
 
     /// Ends every status's observation by `at` at the latest, whatever the budget: a one-shot
     /// `ao status` counts its budget from the start of the process, as the person waiting does,
-    /// and keeps what comes after the observation (the store's note, the output) inside it.
+    /// and keeps what comes after the observation (the record of what was seen, the output)
+    /// inside it.
     pub fn set_status_deadline(&mut self, at: std::time::Instant) {
         self.status_deadline = Some(at);
     }

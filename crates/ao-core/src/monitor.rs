@@ -20,12 +20,14 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
 
 use crate::blocking::unblock;
+use crate::clock::EpochMillis;
 use crate::error::{Error, Result};
 use crate::live::{LiveEvent, LiveModel, LiveOptions};
-use crate::manager::{SessionManager, BUDGET_EXCEEDED};
+use crate::manager::SessionManager;
 use crate::notify::{self, Event};
 use crate::runtime::process::ProcessIdentity;
-use crate::session::{Lifecycle, SessionStatus};
+use crate::seen::Seen;
+use crate::session::{Lifecycle, Why};
 
 /// How often the monitor checks that its project still has a live session.
 const LIFE_CHECK: Duration = Duration::from_secs(2);
@@ -72,10 +74,10 @@ pub async fn run(mgr: SessionManager, project: String) -> Result<()> {
 struct Monitor {
     project: String,
     http: reqwest::Client,
-    /// The latest status of each session of the project.
-    latest: BTreeMap<String, SessionStatus>,
+    /// What was last seen of each session of the project, by id.
+    latest: BTreeMap<String, Seen>,
     /// Budget stops already acted on: (session, when the stop began).
-    aborted: BTreeSet<(String, String)>,
+    aborted: BTreeSet<(String, EpochMillis)>,
 }
 
 async fn watch(mgr: SessionManager, project: &str) -> Result<()> {
@@ -120,8 +122,8 @@ impl Monitor {
     /// Takes what the live model says; acts on new budget stops.
     async fn take(&mut self, event: LiveEvent, mgr: &Arc<SessionManager>) {
         let changed = match event {
-            LiveEvent::Snapshot(all) => all.into_iter().map(|s| s.status).collect(),
-            LiveEvent::Changed(s) => vec![s.status],
+            LiveEvent::Snapshot(all) => all,
+            LiveEvent::Changed(s) => vec![*s],
             LiveEvent::Removed(id) => {
                 self.latest.remove(&id);
                 vec![]
@@ -131,22 +133,23 @@ impl Monitor {
                 vec![]
             }
         };
-        for status in changed {
-            let stop = status
+        for seen in changed {
+            let stop = seen
                 .error
                 .as_ref()
-                .is_some_and(|e| e.name == BUDGET_EXCEEDED);
-            let since = status.activity_since.clone().unwrap_or_default();
-            if stop && self.aborted.insert((status.id.clone(), since)) {
-                self.abort(&status, mgr).await;
+                .is_some_and(|e| e.why == Why::BudgetExceeded);
+            let id = seen.record.address.to_string();
+            if stop && self.aborted.insert((id.clone(), seen.activity_since)) {
+                self.abort(&id, mgr).await;
             }
-            self.latest.insert(status.id.clone(), status);
+            self.latest.insert(id, seen);
         }
     }
 
     /// Aborts the running turn of a session the budget stopped.
-    async fn abort(&self, status: &SessionStatus, mgr: &Arc<SessionManager>) {
-        let Ok(records) = mgr.resolve(&crate::target::Target::parse(&status.id)).await else {
+    async fn abort(&self, id: &str, mgr: &Arc<SessionManager>) {
+        // Read again: it may have been killed or restored since it was seen.
+        let Ok(records) = mgr.resolve(&crate::target::Target::parse(id)).await else {
             return;
         };
         for rec in records.iter().filter(|r| r.lifecycle == Lifecycle::Live) {
@@ -187,11 +190,11 @@ impl Monitor {
             }
             let id = claimed.address.to_string();
             let status = match self.latest.get(&id) {
-                Some(s) => s.clone(),
+                Some(s) => s.to_status(),
                 // Recorded by another `ao` before the model met the session (spawned elsewhere
                 // a moment ago): it is looked at now rather than never told.
                 None => match status_now(mgr, &id).await {
-                    Some(s) => s,
+                    Some(s) => s.to_status(),
                     None => continue,
                 },
             };
@@ -215,10 +218,10 @@ impl Monitor {
     }
 }
 
-/// The status of one session now, if it is still there.
-async fn status_now(mgr: &SessionManager, id: &str) -> Option<SessionStatus> {
+/// What one session is doing now, if it is still there.
+async fn status_now(mgr: &SessionManager, id: &str) -> Option<Seen> {
     let records = mgr.resolve(&crate::target::Target::parse(id)).await.ok()?;
-    mgr.status_of(&records).await.ok()?.into_iter().next()
+    mgr.look(&records).await.ok()?.into_iter().next()
 }
 
 /// Says what failed in the log, and keeps it (with when) for `ao doctor`.

@@ -92,7 +92,7 @@ impl Hub {
                 let Some(event) = event else {
                     return;
                 };
-                follower.apply(event, model.manager());
+                follower.apply(event.shown(), model.manager());
             }
         });
         (hub, task)
@@ -103,7 +103,7 @@ impl Hub {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn apply(&self, event: LiveEvent, manager: Arc<SessionManager>) {
+    fn apply(&self, event: LiveEvent<LiveSession>, manager: Arc<SessionManager>) {
         let mut state = self.lock();
         state.manager = manager;
         let mut changes = Vec::new();

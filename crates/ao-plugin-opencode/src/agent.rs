@@ -10,7 +10,7 @@ use ao_agent::agent::{
 use ao_agent::config::{ConfigValue, SettingProblem};
 use ao_agent::remote::Location;
 use ao_agent::runtime::LaunchSpec;
-use ao_agent::session::{Activity, RuntimeKind, SessionError, UNAUTHORIZED, UNREACHABLE};
+use ao_agent::session::{Activity, RuntimeKind, SessionError, Why};
 use ao_agent::transcript::TranscriptEntry;
 
 use crate::client::Client;
@@ -154,14 +154,14 @@ impl Agent for OpenCodeAgent {
         cx: &ProjectContext<'_>,
         sessions: &[SessionContext<'_>],
     ) -> Vec<Observation> {
-        let every = |activity: Activity, name: &str, message: String| {
+        let every = |activity: Activity, why: Why, message: String| {
             sessions
                 .iter()
                 .map(|_| {
                     Observation::bare(
                         activity,
                         Some(SessionError {
-                            name: name.into(),
+                            why: why.clone(),
                             message: message.clone(),
                         }),
                     )
@@ -174,12 +174,12 @@ impl Agent for OpenCodeAgent {
                 match self.observe_project(cx, &record, &client, sessions).await {
                     Ok(observations) => observations,
                     Err(e) if remote => {
-                        let (activity, name, m) = crate::remote::observe_failure(cx.project, e);
-                        every(activity, name, m)
+                        let (activity, why, m) = crate::remote::observe_failure(cx.project, e);
+                        every(activity, why, m)
                     }
                     Err(e) => every(
                         Activity::Blocked,
-                        "ServerUnresponsive",
+                        Why::ServerUnresponsive,
                         format!("the OpenCode server at {record} does not answer: {e}"),
                     ),
                 }
@@ -189,13 +189,13 @@ impl Agent for OpenCodeAgent {
                     .iter()
                     .map(|s| server_gone(cx.project, s.record, &cut_off))
                     .collect(),
-                Err(e) => every(Activity::Blocked, "Unobservable", e.to_string()),
+                Err(e) => every(Activity::Blocked, Why::Unobservable, e.to_string()),
             },
             // A host that cannot be reached (the tunnel could not be opened again), a password
             // that is missing: nothing there can be seen, though it may well go on.
-            Err(AgentError::Unreachable(m)) => every(Activity::Exited, UNREACHABLE, m),
-            Err(AgentError::Unauthorized(m)) => every(Activity::Exited, UNAUTHORIZED, m),
-            Err(e) => every(Activity::Blocked, "Unobservable", e.to_string()),
+            Err(AgentError::Unreachable(m)) => every(Activity::Exited, Why::Unreachable, m),
+            Err(AgentError::Unauthorized(m)) => every(Activity::Exited, Why::Unauthorized, m),
+            Err(e) => every(Activity::Blocked, Why::Unobservable, e.to_string()),
         }
     }
 
@@ -289,29 +289,20 @@ impl Agent for OpenCodeAgent {
                     .await
                     .map_err(gone(id, "permission request"))
             }
-            Reply::Answer { id, answers } => {
-                let asked = client
-                    .questions(&dir)
-                    .await
-                    .map_err(agent_error)?
-                    .into_iter()
-                    .find(|q| &q.id == id)
-                    .ok_or_else(|| {
-                        AgentError::NotFound(format!("question {id} is no longer pending"))
-                    })?;
-                if asked.questions.len() != answers.len() {
-                    let list: Vec<String> = asked
-                        .questions
+            Reply::Answer {
+                id,
+                answers,
+                questions,
+            } => {
+                // What the request asks, as the look that found it saw: not asked again.
+                if questions.len() != answers.len() {
+                    let list: Vec<String> = questions
                         .iter()
-                        .map(|q| {
-                            let labels: Vec<&str> =
-                                q.options.iter().map(|o| o.label.as_str()).collect();
-                            format!("  {} [{}]", q.question, labels.join(", "))
-                        })
+                        .map(|q| format!("  {} [{}]", q.question, q.options.join(", ")))
                         .collect();
                     return Err(AgentError::Refused(format!(
                         "question {id} asks {} question(s); give one answer each, in order:\n{}",
-                        asked.questions.len(),
+                        questions.len(),
                         list.join("\n")
                     )));
                 }

@@ -11,6 +11,7 @@ use ao_agent::agent::{Observation, PlanItem, ProjectContext, SessionContext};
 use ao_agent::project::Project;
 use ao_agent::session::{
     Activity, PendingKind, PendingQuestion, PendingRequest, SessionError, SessionRecord, TodoCount,
+    Why,
 };
 
 use crate::client::{Client, ClientError};
@@ -316,7 +317,7 @@ fn observe_one(
             return Observation::bare(
                 Activity::Exited,
                 Some(SessionError {
-                    name: "SessionDeleted".into(),
+                    why: Why::SessionDeleted,
                     message: format!("OpenCode has no session {id} any more"),
                 }),
             )
@@ -393,7 +394,7 @@ async fn owners(
 fn mid_turn(o: &Observation) -> bool {
     match o.activity {
         Activity::Active | Activity::WaitingInput => true,
-        Activity::Blocked => o.error.as_ref().is_some_and(|e| e.name == "Retry"),
+        Activity::Blocked => o.error.as_ref().is_some_and(|e| e.why == Why::Retry),
         _ => false,
     }
 }
@@ -402,7 +403,7 @@ fn unobservable(err: &dyn std::fmt::Display) -> Observation {
     Observation::bare(
         Activity::Blocked,
         Some(SessionError {
-            name: "Unobservable".into(),
+            why: Why::Unobservable,
             message: err.to_string(),
         }),
     )
@@ -411,14 +412,14 @@ fn unobservable(err: &dyn std::fmt::Display) -> Observation {
 /// What a session is while its project's server is gone: cut off mid-turn (blocked), or simply
 /// exited.
 pub(crate) fn server_gone(project: &Project, s: &SessionRecord, cut_off: &[String]) -> Observation {
-    let (activity, name, message) = if s
+    let (activity, why, message) = if s
         .agent_session_id
         .as_ref()
         .is_some_and(|id| cut_off.contains(id))
     {
         (
             Activity::Blocked,
-            "Interrupted",
+            Why::Interrupted,
             format!(
                 "the OpenCode server of project {} stopped in the middle of a turn; \
                  `ao restore {}` brings it back, then `ao send` continues",
@@ -428,18 +429,12 @@ pub(crate) fn server_gone(project: &Project, s: &SessionRecord, cut_off: &[Strin
     } else {
         (
             Activity::Exited,
-            "ServerGone",
+            Why::ServerGone,
             format!(
                 "the OpenCode server of project {} is not running; `ao restore {}` brings it back",
                 project.name, s.address
             ),
         )
     };
-    Observation::bare(
-        activity,
-        Some(SessionError {
-            name: name.into(),
-            message,
-        }),
-    )
+    Observation::bare(activity, Some(SessionError { why, message }))
 }

@@ -116,9 +116,10 @@ impl LastMessages {
             return;
         }
         let changes = self.changes;
+        // Not waited for: a look does not wait on another's write lock to keep a cache.
         let _ = cx
             .state
-            .update(&key(&cx.project.name), move |cache: &mut Option<Cache>| {
+            .try_update(&key(&cx.project.name), move |cache: &mut Option<Cache>| {
                 let mut now = cache.take().unwrap_or_default();
                 for (id, change) in changes {
                     match change {

@@ -78,8 +78,9 @@ impl MidTurn {
                 return Ok(());
             }
         }
+        // Not waited for: a memory a look cannot write now is only a memory lost.
         cx.state
-            .update(&key(&cx.project.name), move |marks: &mut Option<Marks>| {
+            .try_update(&key(&cx.project.name), move |marks: &mut Option<Marks>| {
                 apply(marks, looked_at, &observed, &busy)
             })
             .await?;

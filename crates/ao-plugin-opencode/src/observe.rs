@@ -2,7 +2,7 @@
 //! (docs/architecture.md, "Activity"), as one pure function, unit-tested without a server.
 
 use ao_agent::agent::Observation;
-use ao_agent::session::{Activity, PendingRequest, SessionError, TodoCount};
+use ao_agent::session::{Activity, PendingRequest, SessionError, TodoCount, Why};
 
 use crate::types::{MessageInfo, Role, Session, SessionStatus, StatusKind};
 
@@ -79,7 +79,7 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
             return (
                 Activity::Blocked,
                 Some(SessionError {
-                    name: "Retry".into(),
+                    why: Why::Retry,
                     message,
                 }),
             );
@@ -102,7 +102,7 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
             return (
                 Activity::Blocked,
                 Some(SessionError {
-                    name: "NoReply".into(),
+                    why: Why::NoReply,
                     message: "the last message got no reply; `ao send` it again".into(),
                 }),
             );
@@ -118,7 +118,7 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
         return (
             Activity::Blocked,
             Some(SessionError {
-                name: err.name.clone(),
+                why: Why::Agent(err.name.clone()),
                 message: err.message(),
             }),
         );
@@ -130,7 +130,7 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
         return (
             Activity::Blocked,
             Some(SessionError {
-                name: "Interrupted".into(),
+                why: Why::Interrupted,
                 message: "the turn was interrupted (its server stopped mid-turn); \
                           `ao send` to continue"
                     .into(),
@@ -208,7 +208,7 @@ mod tests {
         let o = observe(&facts, 2_000);
         (
             o.activity,
-            o.error.map(|e| format!("{}: {}", e.name, e.message)),
+            o.error.map(|e| format!("{}: {}", e.why, e.message)),
         )
     }
 

@@ -23,7 +23,7 @@ use ao_agent::agent::AgentError;
 use ao_agent::blocking::unblock;
 use ao_agent::remote::ssh::{self, SshError, SshHost};
 use ao_agent::remote::{SshDestination, UrlServer};
-use ao_agent::session::{Activity, UNAUTHORIZED, UNREACHABLE};
+use ao_agent::session::{Activity, Why};
 use ao_agent::trust::Gated;
 
 use crate::client::Client;
@@ -300,13 +300,13 @@ pub const HEALTH_DEADLINE: Duration = Duration::from_secs(30);
 pub fn observe_failure(
     project: &ao_agent::project::Project,
     e: crate::client::ClientError,
-) -> (Activity, &'static str, String) {
+) -> (Activity, Why, String) {
     use crate::client::ClientError;
     let where_ = project.location.host_label().unwrap_or_default();
     match &e {
         ClientError::Unreachable { source, .. } if source.is_connect() || !source.is_timeout() => (
             Activity::Exited,
-            UNREACHABLE,
+            Why::Unreachable,
             format!(
                 "project {}: the OpenCode server on {where_} cannot be reached: {e}",
                 project.name
@@ -322,11 +322,11 @@ pub fn observe_failure(
                     project.name
                 ),
             };
-            (Activity::Exited, UNAUTHORIZED, m)
+            (Activity::Exited, Why::Unauthorized, m)
         }
         _ => (
             Activity::Blocked,
-            "ServerUnresponsive",
+            Why::ServerUnresponsive,
             format!("the OpenCode server on {where_} does not answer: {e}"),
         ),
     }

@@ -190,9 +190,10 @@ impl SessionList {
         if !self.learnt_anything() {
             return;
         }
+        // Not waited for: a look does not wait on another's write lock to keep a cache.
         let _ = cx
             .state
-            .update(
+            .try_update(
                 &key(&cx.project.name),
                 move |stored: &mut Option<Mirror>| self.apply(stored),
             )

@@ -1,6 +1,6 @@
 //! A session's messages and parts, as the server returns them, turned into ao's transcript.
 
-use ao_agent::session::SessionError;
+use ao_agent::session::{SessionError, Why};
 use ao_agent::transcript::{excerpt, EntryKind, TranscriptEntry, TOOL_OUTPUT_EXCERPT};
 use serde_json::Value;
 
@@ -24,7 +24,7 @@ pub fn transcript(messages: &[MessageWithParts]) -> Vec<TranscriptEntry> {
                 id: format!("{}:error", m.info.id),
                 at: m.info.time.completed.unwrap_or(m.info.time.created),
                 kind: EntryKind::Error(SessionError {
-                    name: err.name.clone(),
+                    why: Why::Agent(err.name.clone()),
                     message: err.message(),
                 }),
             });
@@ -198,7 +198,7 @@ mod tests {
         assert_eq!(
             t[3].kind,
             EntryKind::Error(SessionError {
-                name: "APIError".into(),
+                why: Why::Agent("APIError".into()),
                 message: "boom".into()
             })
         );

@@ -1,5 +1,6 @@
 //! `ao list`: one line per session, for scripts.
 
+use ao_core::seen::Seen;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -17,9 +18,9 @@ pub struct ListArgs {}
 /// `ao list`.
 pub async fn run(cli: &Cli, _: &ListArgs) -> anyhow::Result<ExitCode> {
     let mgr = super::manager(cli).await?;
-    let statuses = mgr.status(&Target::All).await?;
+    let seen = mgr.status(&Target::All).await?;
     let mut out = output::report_out();
-    for s in &statuses {
+    for s in seen.iter().map(Seen::to_status) {
         writeln!(
             out,
             "{}\t{}\t{}\t{}",

@@ -147,7 +147,7 @@ pub fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<
         EntryKind::Error(err) => writeln!(
             out,
             "{time} error {}: {}",
-            visible_line(&err.name),
+            visible_line(err.why.name()),
             visible_line(&err.message)
         ),
     }

@@ -124,7 +124,7 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
         field(out, "pending", &format!("{} {}: {}", p.kind, p.id, p.title))?;
     }
     if let Some(e) = &s.error {
-        field(out, "error", &format!("{}: {}", e.name, e.message))?;
+        field(out, "error", &format!("{}: {}", e.why, e.message))?;
     }
 
     if let Some(plan) = &v.plan {

@@ -1,5 +1,6 @@
 //! `ao status`: what each session is doing and what it has cost, once or `--watch`ed.
 
+use ao_core::seen::Seen;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -51,8 +52,9 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or(ao_core::manager::DEFAULT_STATUS_BUDGET);
     mgr.set_status_deadline(crate::process_start() + budget.saturating_sub(AFTER_THE_OBSERVATION));
     let timed = ao_core::timing::phase(|| "status".into());
-    let statuses = mgr.status(&target).await?;
+    let seen = mgr.status(&target).await?;
     drop(timed);
+    let statuses: Vec<_> = seen.iter().map(Seen::to_status).collect();
     let _timed = ao_core::timing::phase(|| "output".into());
     let mut out = output::report_out();
     if args.json {

@@ -63,6 +63,6 @@ pub async fn run(cli: &Cli, args: &WaitArgs) -> anyhow::Result<ExitCode> {
             WAIT_POLL_INTERVAL,
         )
         .await?;
-    println!("{}: {}", status.id, status.activity);
+    println!("{}: {}", status.record.address, status.activity);
     Ok(ExitCode::SUCCESS)
 }

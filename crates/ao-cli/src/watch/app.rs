@@ -141,7 +141,7 @@ impl App {
     }
 
     /// Takes in what the live model says.
-    pub fn on_live(&mut self, event: LiveEvent) -> Vec<Effect> {
+    pub fn on_live(&mut self, event: LiveEvent<LiveSession>) -> Vec<Effect> {
         match event {
             LiveEvent::Snapshot(all) => {
                 self.sessions = all.into_iter().map(|s| (s.status.id.clone(), s)).collect();

@@ -335,7 +335,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: Date
     if let Some(e) = &st.error {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("error {}", e.name),
+                format!("error {}", e.why),
                 paint.activity(Activity::Blocked),
             ),
             Span::raw(format!(": {}", visible_line(&e.message))),

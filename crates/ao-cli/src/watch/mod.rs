@@ -84,7 +84,7 @@ pub async fn run(mgr: SessionManager, target: Target) -> anyhow::Result<()> {
         screen.draw(&mut app, paint)?;
         let effects = tokio::select! {
             event = model.next() => match event {
-                Some(event) => app.on_live(event),
+                Some(event) => app.on_live(event.shown()),
                 None => anyhow::bail!("the live session model stopped"),
             },
             key = keys.next() => match key {
@@ -151,7 +151,7 @@ async fn attach(
         Ok(mut running) => loop {
             tokio::select! {
                 status = running.wait() => break status,
-                Some(event) = model.next() => effects.extend(app.on_live(event)),
+                Some(event) = model.next() => effects.extend(app.on_live(event.shown())),
             }
         },
         Err(e) => Err(e),

@@ -11,14 +11,13 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{ConfigChange, LiveEvent, LiveOptions, LiveSession};
+use super::{ConfigChange, LiveEvent, LiveOptions};
 use crate::agent::Change;
 use crate::blocking::unblock;
-use crate::clock::{parse_rfc3339, EpochMillis};
 use crate::error::Result;
 use crate::manager::SessionManager;
-use crate::session::SessionStatus;
-use crate::session::{Activity, Lifecycle, ProcessState, SessionAddress, SessionRecord};
+use crate::seen::Seen;
+use crate::session::{Lifecycle, ProcessState, SessionAddress, SessionRecord};
 
 /// A feed is per project and agent: `(project, agent)`.
 type FeedKey = (String, String);
@@ -30,11 +29,8 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// What the model knows of one session.
 struct Tracked {
     record: SessionRecord,
-    /// Its status as last yielded, compared whole to tell a change.
-    yielded: serde_json::Value,
-    activity: Activity,
-    running: bool,
-    last_activity: Option<EpochMillis>,
+    /// What was last yielded of it, compared with each new look to tell a change.
+    yielded: Seen,
 }
 
 enum FeedState {
@@ -101,7 +97,7 @@ impl Engine {
         out: mpsc::Sender<LiveEvent>,
     ) -> Result<Engine> {
         let records = mgr.resolve(&target).await?;
-        let statuses = mgr.status_of(&records).await?;
+        let seen = mgr.status_of(&records).await?;
         let config_stamp = stamp(&mgr.config().file, mgr.home()).await;
         let (news_tx, news_rx) = mpsc::unbounded_channel();
         let mut engine = Engine {
@@ -122,8 +118,8 @@ impl Engine {
         };
         let snapshot = records
             .into_iter()
-            .zip(statuses)
-            .map(|(record, status)| engine.track(record, status))
+            .zip(seen)
+            .map(|(record, seen)| engine.track(record, seen))
             .collect();
         // Nobody listening yet is no error: the caller holds the receiver.
         let _ = engine.out.send(LiveEvent::Snapshot(snapshot)).await;
@@ -148,22 +144,15 @@ impl Engine {
         }
     }
 
-    /// Starts tracking a session first seen with `status`; what to yield for it.
-    fn track(&mut self, record: SessionRecord, status: SessionStatus) -> LiveSession {
+    /// Starts tracking a session first seen as `seen`; what to yield for it.
+    fn track(&mut self, record: SessionRecord, seen: Seen) -> Seen {
+        let address = record.address.clone();
         let tracked = Tracked {
             record,
-            yielded: serde_json::to_value(&status).unwrap_or_default(),
-            activity: status.activity,
-            running: status.process == ProcessState::Running,
-            last_activity: status.last_activity_at.as_deref().and_then(parse_rfc3339),
+            yielded: seen.clone(),
         };
-        let address = tracked.record.address.clone();
         self.sessions.insert(address, tracked);
-        LiveSession { status }
-    }
-
-    fn threshold(&self) -> i64 {
-        self.mgr.config().ready_threshold_ms as i64
+        seen
     }
 
     async fn emit(&self, event: LiveEvent) {
@@ -228,11 +217,10 @@ impl Engine {
         self.rescan().await;
         self.check_liveness().await;
         let now = self.mgr.now_ms();
-        let threshold = self.threshold();
+        let rule = self.mgr.idle_rule();
         for (address, t) in &self.sessions {
-            let turns_idle = t.activity == Activity::Ready
-                && t.last_activity
-                    .is_some_and(|l| now.saturating_sub(l) > threshold);
+            let shown = &t.yielded;
+            let turns_idle = rule.at(shown.activity, shown.last_activity_at, now) != shown.activity;
             if turns_idle || t.record.lifecycle == Lifecycle::Spawning {
                 self.dirty.insert(address.clone());
             }
@@ -266,7 +254,7 @@ impl Engine {
         if records.is_empty() {
             return;
         }
-        let statuses = match self.mgr.status_of(&records).await {
+        let seen = match self.mgr.status_of(&records).await {
             Ok(s) => s,
             Err(_) => {
                 // The store failed for a moment: the next period tries again.
@@ -274,25 +262,21 @@ impl Engine {
                 return;
             }
         };
-        for (record, status) in records.into_iter().zip(statuses) {
-            if let Some(event) = self.update(&record.address, status) {
+        for seen in seen {
+            if let Some(event) = self.update(seen) {
                 self.emit(event).await;
             }
         }
     }
 
-    /// Takes a new status of a tracked session; the event to yield when anything changed.
-    fn update(&mut self, address: &SessionAddress, status: SessionStatus) -> Option<LiveEvent> {
-        let t = self.sessions.get_mut(address)?;
-        let yielded = serde_json::to_value(&status).unwrap_or_default();
-        if yielded == t.yielded {
+    /// Takes a new look at a tracked session; the event to yield when what it shows changed.
+    fn update(&mut self, seen: Seen) -> Option<LiveEvent> {
+        let t = self.sessions.get_mut(&seen.record.address)?;
+        if seen.shows_same(&t.yielded) {
             return None;
         }
-        t.activity = status.activity;
-        t.yielded = yielded;
-        t.running = status.process == ProcessState::Running;
-        t.last_activity = status.last_activity_at.as_deref().and_then(parse_rfc3339);
-        Some(LiveEvent::Changed(Box::new(LiveSession { status })))
+        t.yielded = seen.clone();
+        Some(LiveEvent::Changed(Box::new(seen)))
     }
 
     /// Reads the store again: sessions spawned elsewhere are observed and yielded, purged ones
@@ -337,12 +321,12 @@ impl Engine {
         if new.is_empty() {
             return;
         }
-        let Ok(statuses) = self.mgr.status_of(&new).await else {
+        let Ok(seen) = self.mgr.status_of(&new).await else {
             return;
         };
-        for (record, status) in new.into_iter().zip(statuses) {
-            let live = self.track(record, status);
-            self.emit(LiveEvent::Changed(Box::new(live))).await;
+        for (record, seen) in new.into_iter().zip(seen) {
+            let seen = self.track(record, seen);
+            self.emit(LiveEvent::Changed(Box::new(seen))).await;
         }
         self.ensure_feeds();
     }
@@ -363,7 +347,7 @@ impl Engine {
             if self
                 .sessions
                 .get(&record.address)
-                .is_some_and(|t| t.running != alive)
+                .is_some_and(|t| (t.yielded.process == ProcessState::Running) != alive)
             {
                 self.dirty.insert(record.address.clone());
             }

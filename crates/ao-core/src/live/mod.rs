@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::Result;
 use crate::manager::SessionManager;
+use crate::seen::Seen;
 use crate::session::SessionStatus;
 
 /// A session as a live view shows it: the object of `ao status --json`, which says when the
@@ -33,6 +34,14 @@ pub struct LiveSession {
     pub status: SessionStatus,
 }
 
+impl From<&Seen> for LiveSession {
+    fn from(seen: &Seen) -> LiveSession {
+        LiveSession {
+            status: seen.to_status(),
+        }
+    }
+}
+
 impl LiveSession {
     /// When it entered its current activity (RFC 3339). For a session first seen already in it,
     /// the best ao knows: when the agent last did something (and for `idle`, when that turned
@@ -42,17 +51,32 @@ impl LiveSession {
     }
 }
 
-/// What the model says, in the order it learnt it.
+/// What the model says, in the order it learnt it: of each session, what a look saw ([`Seen`]);
+/// a view that prints turns it into what it shows with [`LiveEvent::shown`].
 #[derive(Debug, Clone)]
-pub enum LiveEvent {
+pub enum LiveEvent<S = Seen> {
     /// Every session the target names, once, as the model starts.
-    Snapshot(Vec<LiveSession>),
+    Snapshot(Vec<S>),
     /// A session that is new, or one of whose fields changed.
-    Changed(Box<LiveSession>),
+    Changed(Box<S>),
     /// A session that is gone: purged, or no longer named by the target. Its id.
     Removed(String),
     /// The config file changed.
     Config(ConfigChange),
+}
+
+impl LiveEvent<Seen> {
+    /// The event as a view shows it: each session as the object of `ao status --json`.
+    pub fn shown(self) -> LiveEvent<LiveSession> {
+        match self {
+            LiveEvent::Snapshot(all) => {
+                LiveEvent::Snapshot(all.iter().map(LiveSession::from).collect())
+            }
+            LiveEvent::Changed(s) => LiveEvent::Changed(Box::new(LiveSession::from(&*s))),
+            LiveEvent::Removed(id) => LiveEvent::Removed(id),
+            LiveEvent::Config(change) => LiveEvent::Config(change),
+        }
+    }
 }
 
 /// What became of an edited config file.

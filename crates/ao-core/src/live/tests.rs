@@ -157,7 +157,7 @@ async fn started(
 
 fn changed(event: LiveEvent) -> (String, Activity) {
     match event {
-        LiveEvent::Changed(s) => (s.status.id, s.status.activity),
+        LiveEvent::Changed(s) => (s.record.address.to_string(), s.activity),
         other => panic!("not a change: {other:?}"),
     }
 }

@@ -20,7 +20,7 @@ use crate::config::ProjectConfig;
 use crate::error::{Error, Result};
 use crate::home::StateHome;
 use crate::runtime::RuntimeHandle;
-use crate::session::{Activity, Lifecycle, RuntimeKind, SessionError, SessionRecord};
+use crate::session::{Activity, Lifecycle, RuntimeKind, SessionError, SessionRecord, Why};
 use crate::workspace::{self, Worktree};
 
 /// The lock a running `ao spawn` holds on its new session, released when dropped or when the
@@ -104,7 +104,7 @@ impl SessionManager {
         Ok(Observation::bare(
             Activity::Exited,
             Some(SessionError {
-                name: "SpawnIncomplete".into(),
+                why: Why::SpawnIncomplete,
                 message,
             }),
         ))

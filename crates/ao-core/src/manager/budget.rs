@@ -4,11 +4,8 @@
 
 use crate::clock::EpochMillis;
 use crate::config::Budget;
-use crate::session::{Activity, SessionAddress, SessionError};
+use crate::session::{Activity, SessionAddress, SessionError, Why};
 use crate::store::{Ledger, Sighting, BUDGET_KEY};
-
-/// The `error.name` of a session stopped by its budget.
-pub const BUDGET_EXCEEDED: &str = "BudgetExceeded";
 
 /// What the rules need of one session besides its sighting.
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +85,7 @@ pub(super) fn apply(
 /// The error a budget stop shows.
 pub(super) fn budget_error(message: String) -> SessionError {
     SessionError {
-        name: BUDGET_EXCEEDED.into(),
+        why: Why::BudgetExceeded,
         message,
     }
 }
@@ -115,9 +112,12 @@ mod tests {
             activity,
             key: String::new(),
             first_seen_at: 0,
+            at: 0,
             cost_usd: cost,
             quiet: false,
             stale: false,
+            allowance_used: None,
+            keep: None,
         }
     }
 

@@ -9,9 +9,8 @@ use futures_util::StreamExt;
 use super::SessionManager;
 use crate::agent::{PermitDecision, Reply, SessionContext};
 use crate::error::{Error, Result};
-use crate::session::{
-    Activity, Lifecycle, PendingKind, PendingRequest, SessionRecord, SessionStatus,
-};
+use crate::seen::Seen;
+use crate::session::{Activity, Lifecycle, PendingKind, PendingRequest, SessionRecord};
 use crate::target::Target;
 use crate::transcript::TranscriptEntry;
 
@@ -121,6 +120,7 @@ impl SessionManager {
             QuestionReply::Answers(answers) => Reply::Answer {
                 id: picked.id.clone(),
                 answers,
+                questions: picked.questions.clone(),
             },
             QuestionReply::Dismiss => Reply::Dismiss {
                 id: picked.id.clone(),
@@ -137,6 +137,8 @@ impl SessionManager {
             home: &self.home,
         };
         bound.agent.reply(&bound.cx(), session, reply).await?;
+        // The turn goes on: its monitor, should it have died, is to see it end.
+        let _ = self.ensure_monitor(&rec.address.project).await;
         Ok(())
     }
 
@@ -148,7 +150,7 @@ impl SessionManager {
         request: Option<&str>,
     ) -> Result<(SessionRecord, PendingRequest)> {
         let rec = self.live_one(target).await?;
-        let status = self.status_of(std::slice::from_ref(&rec)).await?.remove(0);
+        let status = self.look_one(&rec).await?;
         let (noun, command) = match kind {
             PendingKind::Permission => ("permission request", "ao permit"),
             PendingKind::Question => ("question", "ao answer"),
@@ -203,21 +205,21 @@ impl SessionManager {
         until: &[Activity],
         timeout: Duration,
         poll: Duration,
-    ) -> Result<SessionStatus> {
+    ) -> Result<Seen> {
         let rec = self.resolve_one(target).await?;
         let deadline = Instant::now() + timeout;
-        let mut feed = self.changes(&rec).await;
+        // Connected only once a look has not settled it: a wait that is over at once follows
+        // nothing.
+        let mut feed = None;
+        let mut followed = false;
         let matches = |a: Activity| {
             until.contains(&a) || (a == Activity::Idle && until.contains(&Activity::Ready))
         };
         let mut current = rec.clone();
         loop {
-            let status = self
-                .status_of(std::slice::from_ref(&current))
-                .await?
-                .remove(0);
+            let status = self.look_one(&current).await?;
             // A stale status is what was known before: it decides nothing.
-            if !status.stale {
+            if !status.is_stale() {
                 if matches(status.activity) {
                     return Ok(status);
                 }
@@ -233,6 +235,12 @@ impl SessionManager {
                         names(until)
                     )));
                 }
+            }
+            if !followed {
+                followed = true;
+                feed = self.changes(&rec).await;
+                // Looked at again at once: the feed hears only what happens from now on.
+                continue;
             }
             let now = Instant::now();
             if now >= deadline {

@@ -12,7 +12,7 @@ use crate::agent::{
 };
 use crate::clock::rfc3339;
 use crate::runtime::LaunchSpec;
-use crate::session::Activity;
+use crate::session::{Activity, Why};
 use crate::target::Target;
 use crate::transcript::TranscriptEntry;
 
@@ -63,7 +63,12 @@ async fn activity_since_is_when_the_state_began_as_the_first_observer_saw_it() {
     let mgr = manager_at(&tmp, &agent, "{}", FINISHED_AT + 1000).await;
     live_session(&mgr, "demo", "priced");
     // First seen ready: since the agent last did something.
-    let s = mgr.status(&Target::All).await.unwrap().remove(0);
+    let s = mgr
+        .status(&Target::All)
+        .await
+        .unwrap()
+        .remove(0)
+        .to_status();
     assert_eq!(
         s.activity_since.as_deref(),
         Some(rfc3339(FINISHED_AT).as_str())
@@ -73,10 +78,20 @@ async fn activity_since_is_when_the_state_began_as_the_first_observer_saw_it() {
     // Another `ao`, later, sees it active: it began then; and later still, nothing new.
     *agent.now.lock().unwrap() = (Activity::Active, 0.0);
     let later = manager_at(&tmp, &agent, "{}", FINISHED_AT + 5000).await;
-    let s = later.status(&Target::All).await.unwrap().remove(0);
+    let s = later
+        .status(&Target::All)
+        .await
+        .unwrap()
+        .remove(0)
+        .to_status();
     assert_eq!(s.activity_since, Some(rfc3339(FINISHED_AT + 5000)));
     let later_still = manager_at(&tmp, &agent, "{}", FINISHED_AT + 9000).await;
-    let s = later_still.status(&Target::All).await.unwrap().remove(0);
+    let s = later_still
+        .status(&Target::All)
+        .await
+        .unwrap()
+        .remove(0)
+        .to_status();
     assert_eq!(s.activity_since, Some(rfc3339(FINISHED_AT + 5000)));
 }
 
@@ -88,10 +103,15 @@ async fn a_session_past_its_budget_is_blocked_and_send_refuses_it_unless_told() 
     });
     let mgr = manager_at(&tmp, &agent, "{sessionUsd: 0.50}", FINISHED_AT).await;
     live_session(&mgr, "demo", "priced");
-    let s = mgr.status(&Target::All).await.unwrap().remove(0);
+    let s = mgr
+        .status(&Target::All)
+        .await
+        .unwrap()
+        .remove(0)
+        .to_status();
     assert_eq!(s.activity, Activity::Blocked);
     let error = s.error.unwrap();
-    assert_eq!(error.name, "BudgetExceeded");
+    assert_eq!(error.why, Why::BudgetExceeded);
     assert_eq!(
         error.message,
         "cost $0.52 passed the session budget of $0.50"
@@ -115,7 +135,12 @@ async fn a_session_past_its_budget_is_blocked_and_send_refuses_it_unless_told() 
 
     // A server that cannot be reached reports no cost: the highest seen still counts.
     *agent.now.lock().unwrap() = (Activity::Exited, 0.0);
-    let s = mgr.status(&Target::All).await.unwrap().remove(0);
+    let s = mgr
+        .status(&Target::All)
+        .await
+        .unwrap()
+        .remove(0)
+        .to_status();
     assert_eq!(s.activity, Activity::Exited, "nothing runs to stop");
     let err = mgr
         .restore(&Target::parse("demo/agent-1"))
@@ -129,6 +154,11 @@ async fn a_session_past_its_budget_is_blocked_and_send_refuses_it_unless_told() 
     // Raised in the config, it goes on.
     let raised = manager_at(&tmp, &agent, "{sessionUsd: 1}", FINISHED_AT).await;
     *agent.now.lock().unwrap() = (Activity::Ready, 0.52);
-    let s = raised.status(&Target::All).await.unwrap().remove(0);
+    let s = raised
+        .status(&Target::All)
+        .await
+        .unwrap()
+        .remove(0)
+        .to_status();
     assert_eq!(s.activity, Activity::Ready);
 }

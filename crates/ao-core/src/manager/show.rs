@@ -41,12 +41,7 @@ impl SessionManager {
     /// session whose server is gone, the files of a deleted work tree) are left out and said why.
     pub async fn show(&self, target: &crate::target::Target) -> Result<SessionView> {
         let rec = self.resolve_one(target).await?;
-        let status = self
-            .status_of(std::slice::from_ref(&rec))
-            .await?
-            .into_iter()
-            .next()
-            .expect("one status per record");
+        let status = self.look_one(&rec).await?.to_status();
         let ((plan, messages), files, resources) = futures_util::join!(
             self.plan_and_messages(&rec),
             self.files_of(&rec),

@@ -1,82 +1,91 @@
-//! `ao status`: one runtime check per runtime and one batched observation per project, projects
-//! observed concurrently, composed into the status of each session.
+//! A look at sessions (`ao status` and every view): one runtime check per runtime and one batched
+//! observation per project, projects observed concurrently, with what the store holds of them,
+//! composed into a [`Seen`] of each session. A look writes nothing; recording what it saw is
+//! manager/transitions.rs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::future::join_all;
 
 use super::SessionManager;
 use crate::agent::{Observation, SessionContext};
-use crate::clock::rfc3339;
+use crate::clock::EpochMillis;
 use crate::config::ProjectConfig;
 use crate::error::Result;
 use crate::runtime::RuntimeHandle;
+use crate::seen::{Freshness, IdleRule, Note, Seen, Spend};
 use crate::session::{
     Activity, Lifecycle, ProcessState, RuntimeKind, SessionAddress, SessionError, SessionRecord,
-    SessionStatus,
+    Why,
 };
-use crate::store::LastObservation;
 use crate::timing;
 
 impl SessionManager {
-    /// The status of the sessions a target names (all when `None`).
-    pub async fn status(&self, target: &crate::target::Target) -> Result<Vec<SessionStatus>> {
+    /// `ao status`: the sessions a target names (all when `None`), looked at and what was seen
+    /// recorded; then the monitors their projects need and lack are started (one that died is
+    /// started again by the next status).
+    pub async fn status(&self, target: &crate::target::Target) -> Result<Vec<Seen>> {
         let records = self.resolve(target).await?;
-        self.status_of(&records).await
+        let seen = self.status_of(&records).await?;
+        self.ensure_monitors(&records).await;
+        Ok(seen)
     }
 
-    /// The status of the given sessions: one runtime check per runtime, one batched observation
-    /// per project, projects observed concurrently. A project whose agent does not answer within
-    /// the status budget shows what was last observed of its sessions, marked stale.
-    pub async fn status_of(&self, records: &[SessionRecord]) -> Result<Vec<SessionStatus>> {
+    /// The given sessions looked at ([`look`](Self::look)), and what was seen recorded
+    /// ([`record`](Self::record)): what every view that keeps the store up to date does.
+    pub async fn status_of(&self, records: &[SessionRecord]) -> Result<Vec<Seen>> {
+        let seen = self.look(records).await?;
+        self.record(&seen).await?;
+        Ok(seen)
+    }
+
+    /// What the given sessions are doing: one runtime check per runtime, one batched observation
+    /// per project, projects observed concurrently, and one read of what the store holds of them
+    /// (their transitions, costs and last observations). A project whose agent does not answer
+    /// within the status budget shows what was last observed of its sessions, marked stale.
+    /// Writes nothing and starts nothing.
+    pub async fn look(&self, records: &[SessionRecord]) -> Result<Vec<Seen>> {
         let now = self.clock.now_ms();
         let mut deadline = tokio::time::Instant::now() + self.status_budget;
         if let Some(at) = self.status_deadline {
             deadline = deadline.min(tokio::time::Instant::from_std(at));
         }
-        let (alive, observations, kept) = futures_util::join!(
+        let (alive, observations) = futures_util::join!(
             async {
                 let _timed = timing::phase(|| "liveness".into());
                 self.liveness(records).await
             },
             self.observe_all(records, deadline),
-            async {
-                let _timed = timing::phase(|| "last observations read".into());
-                self.db(|store| store.last_observations()).await
-            }
         );
-        // Without what was kept, a late project only has nothing to show; the status stands.
-        let kept = kept.unwrap_or_default();
+        // Read after the observation: a transition another `ao` recorded meanwhile is found.
+        let projects: BTreeSet<String> =
+            records.iter().map(|r| r.address.project.clone()).collect();
+        let recorded = {
+            let _timed = timing::phase(|| "store read".into());
+            self.db(move |store| store.recorded(&projects)).await?
+        };
         let mut obs_by_address = observations;
-        let mut to_keep = Vec::new();
         let mut observed = Vec::with_capacity(records.len());
-        // For each session shown as last seen: when that was (`None`: never).
-        let mut stale: Vec<Option<Option<i64>>> = Vec::with_capacity(records.len());
         for (r, alive) in records.iter().zip(&alive) {
-            let mut late = None;
             observed.push(match obs_by_address.remove(&r.address) {
                 Some(Some(obs)) => {
-                    let json = serde_json::to_string(&obs).unwrap_or_default();
                     // A look that saw nothing (an unreachable host, a refused password) is not
                     // kept: a later stale status shows what was last really seen.
-                    let unseen = obs.error.as_ref().is_some_and(|e| e.is_unseen());
-                    if !unseen && kept.get(&r.address).is_none_or(|k| k.json != json) {
-                        let observed_at = now;
-                        to_keep.push((r.address.clone(), LastObservation { json, observed_at }));
-                    }
-                    obs
+                    let unseen = obs.error.as_ref().is_some_and(|e| e.why.is_unseen());
+                    let keep = (!unseen).then(|| obs.clone());
+                    (obs, Freshness::Fresh, keep)
                 }
                 Some(None) => {
-                    let last = kept
-                        .get(&r.address)
+                    let last = recorded
+                        .kept(&r.address)
                         .and_then(|k| Some((k.observation()?, k.observed_at)));
-                    late = Some(last.as_ref().map(|(_, at)| *at));
-                    match last {
+                    let since = last.as_ref().map(|(_, at)| *at);
+                    let obs = match last {
                         Some((obs, _)) => obs,
                         None => Observation::bare(
                             Activity::Blocked,
                             Some(SessionError {
-                                name: "ServerUnresponsive".into(),
+                                why: Why::ServerUnresponsive,
                                 message: format!(
                                     "its agent did not answer within {:.1}s, and nothing was \
                                      seen of it before; `ao status --timeout SECS` waits longer",
@@ -84,43 +93,45 @@ impl SessionManager {
                                 ),
                             }),
                         ),
-                    }
+                    };
+                    (obs, Freshness::Stale { since }, None)
                 }
-                None if r.lifecycle == Lifecycle::Spawning => {
-                    self.spawning_observation(r, *alive).await?
-                }
-                None => Observation::bare(Activity::Exited, None),
+                None if r.lifecycle == Lifecycle::Spawning => (
+                    self.spawning_observation(r, *alive).await?,
+                    Freshness::Fresh,
+                    None,
+                ),
+                None => (
+                    Observation::bare(Activity::Exited, None),
+                    Freshness::Fresh,
+                    None,
+                ),
             });
-            stale.push(late);
-        }
-        if !to_keep.is_empty() {
-            let _timed = timing::phase(|| "last observations write".into());
-            // Failing to keep them only means less to show should the agent be late next time.
-            let _ = self
-                .db(move |store| store.keep_observations(&to_keep))
-                .await;
         }
         // After the observations: what the agent last did is part of what keeps a count true.
-        let last_activity: Vec<_> = observed.iter().map(|o| o.last_activity_at).collect();
+        let last_activity: Vec<_> = observed
+            .iter()
+            .map(|(o, _, _)| o.last_activity_at)
+            .collect();
         let files = self.files_changed_of(records, &last_activity).await;
-        let mut out: Vec<SessionStatus> = records
+        let mut seen: Vec<Seen> = records
             .iter()
             .zip(observed)
             .zip(alive)
             .zip(files)
-            .zip(stale)
-            .map(|((((r, obs), alive), files), late)| {
-                let mut status = self.compose(r, obs, alive, files, now);
-                if let Some(since) = late {
-                    status.stale = true;
-                    status.stale_since = since.map(rfc3339);
-                }
-                status
+            .map(|(((r, (obs, freshness, keep)), alive), files)| {
+                self.compose(r, obs, alive, files, freshness, keep, now)
             })
             .collect();
-        // Transitions, budgets and the projects' monitors: manager/transitions.rs.
-        self.note(records, &mut out, now).await?;
-        Ok(out)
+        // When each entered its activity, and budget stops: manager/transitions.rs.
+        self.settle(&mut seen, &recorded);
+        Ok(seen)
+    }
+
+    /// [`look`](Self::look) at one session.
+    pub async fn look_one(&self, rec: &SessionRecord) -> Result<Seen> {
+        let mut seen = self.look(std::slice::from_ref(rec)).await?;
+        Ok(seen.pop().expect("a look gives one Seen per record"))
     }
 
     /// What the agents say about the live sessions among `records`, projects concurrently: `None`
@@ -153,7 +164,7 @@ impl SessionManager {
                         Some(Observation::bare(
                             Activity::Exited,
                             Some(SessionError {
-                                name: "UnknownProject".into(),
+                                why: Why::UnknownProject,
                                 message: format!(
                                     "project {name} is no longer in {}",
                                     self.config.file.display()
@@ -192,7 +203,7 @@ impl SessionManager {
                         out[i] = Some(Observation::bare(
                             Activity::Exited,
                             Some(SessionError {
-                                name: "UnknownAgent".into(),
+                                why: Why::UnknownAgent,
                                 message: e.to_string(),
                             }),
                         ));
@@ -218,7 +229,7 @@ impl SessionManager {
                     Observation::bare(
                         Activity::Exited,
                         Some(SessionError {
-                            name: "Unobserved".into(),
+                            why: Why::Unobserved,
                             message: "its agent gave no observation for it".into(),
                         }),
                     )
@@ -252,58 +263,73 @@ impl SessionManager {
         out
     }
 
+    /// One session's [`Seen`] from its observation; when it entered its activity and its budget
+    /// are [`settle`](Self::settle)'s.
+    #[allow(clippy::too_many_arguments)]
     fn compose(
         &self,
         r: &SessionRecord,
         obs: Observation,
         alive: bool,
         files_changed: Option<usize>,
-        now: i64,
-    ) -> SessionStatus {
-        let activity = match obs.activity {
-            Activity::Ready
-                if obs.last_activity_at.is_some_and(|t| {
-                    now.saturating_sub(t) > self.config.ready_threshold_ms as i64
-                }) =>
-            {
-                Activity::Idle
-            }
-            a => a,
+        freshness: Freshness,
+        keep: Option<Observation>,
+        now: EpochMillis,
+    ) -> Seen {
+        let rule = self.idle_rule();
+        let activity = rule.at(obs.activity, obs.last_activity_at, now);
+        // Seen for the first time, a session is taken to have been in its activity since the
+        // agent last did something; `idle` began when the rule turned it.
+        let first_seen_at = match (activity, obs.last_activity_at) {
+            (Activity::Idle, Some(t)) => rule.idle_from(t),
+            (_, Some(t)) => t,
+            (_, None) => now,
         };
-        let id = r.address.to_string();
-        SessionStatus {
-            project: r.address.project.clone(),
-            name: r.address.name.clone(),
-            agent: r.agent.clone(),
-            runtime: r.runtime,
+        let key = match activity {
+            Activity::WaitingInput => {
+                let mut ids: Vec<&str> = obs.pending.iter().map(|p| p.id.as_str()).collect();
+                ids.sort_unstable();
+                ids.join(",")
+            }
+            _ => String::new(),
+        };
+        Seen {
+            record: r.clone(),
+            at: now,
             process: if alive {
                 ProcessState::Running
             } else {
                 ProcessState::Exited
             },
             activity,
-            // Both filled in by `note` (manager/transitions.rs).
-            activity_since: None,
+            // Both filled in by `settle` (manager/transitions.rs).
+            activity_since: now,
             budget_usd: None,
-            agent_session_id: r.agent_session_id.clone(),
-            workspace: r.workspace.clone(),
-            branch: r.branch.clone(),
-            created_at: rfc3339(r.created_at),
-            last_activity_at: obs.last_activity_at.map(rfc3339),
+            last_activity_at: obs.last_activity_at,
             model: obs.model.or_else(|| r.model.clone()),
             summary: obs.summary,
             tokens: obs.tokens,
             cost_usd: obs.cost_usd,
             pending: obs.pending,
             error: obs.error,
-            stale: false,
-            stale_since: None,
-            host: self.remote_host_of(r).ok().flatten(),
             todos: obs.todos,
             files_changed,
-            attach_command: Some(format!("ao attach {id}")),
-            restore_command: Some(format!("ao restore {id}")),
-            id,
+            host: self.remote_host_of(r).ok().flatten(),
+            freshness,
+            note: Note {
+                keep,
+                key,
+                first_seen_at,
+                allowance_used: None,
+                spend: Spend::default(),
+            },
+        }
+    }
+
+    /// The rule that turns `ready` into `idle`, with this config's threshold.
+    pub fn idle_rule(&self) -> IdleRule {
+        IdleRule {
+            threshold_ms: self.config.ready_threshold_ms as i64,
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::clock::FixedClock;
 use crate::config::{Config, Context};
 use crate::home::StateHome;
 use crate::runtime::{LaunchSpec, TmuxRuntime};
-use crate::session::{Activity, Lifecycle, ProcessState, RuntimeKind};
+use crate::session::{Activity, Lifecycle, ProcessState, RuntimeKind, Why};
 use crate::store::NewSession;
 use crate::target::Target;
 use crate::transcript::TranscriptEntry;
@@ -318,7 +318,7 @@ async fn a_spawn_in_progress_is_active_and_one_that_died_is_reported_and_killabl
         .remove(0);
     assert_eq!(s.activity, Activity::Exited);
     let e = s.error.unwrap();
-    assert_eq!(e.name, "SpawnIncomplete");
+    assert_eq!(e.why, Why::SpawnIncomplete);
     assert_eq!(
         e.message,
         "ao spawn stopped before it set this session up; `ao kill demo/agent-2` removes it"
@@ -454,7 +454,7 @@ async fn a_second_agent_needs_nothing_of_the_manager_but_the_trait() {
         .await
         .unwrap()
         .remove(0);
-    assert_eq!(s.agent, "notebook");
+    assert_eq!(s.record.agent, "notebook");
     assert_eq!(s.activity, Activity::Ready);
     assert_eq!(s.process, ProcessState::Running);
     assert_eq!(s.summary.as_deref(), Some("write the notes"));

@@ -1,93 +1,84 @@
-//! What every observation leaves in the store: each session's transitions (hence
-//! `activity_since`), its cost, and budget stops; then the projects' monitors are made sure of.
-//! `status_of` calls [`SessionManager::note`] once per batch, so `ao status`, the live views and
-//! the monitor all record the same way (docs/architecture.md, "Transitions and notifications").
+//! What a look leaves in the store, and what the store says of a look.
+//!
+//! A look ([`SessionManager::look`]) reads what is recorded and settles each session with it
+//! ([`SessionManager::settle`]): when it entered its activity (`activity_since`), and whether its
+//! budget stops it. [`SessionManager::record`] then writes what the look saw (transitions, costs,
+//! the allowances used up, last observations) in one place, and only what differs from what is
+//! stored, so `ao status`, the live views and the monitor all record the same way
+//! (docs/architecture.md, "Transitions and notifications").
 
 use super::budget::{self, BudgetInput};
 use super::SessionManager;
-use crate::clock::{parse_rfc3339, rfc3339, EpochMillis};
 use crate::config::Budget;
 use crate::error::{Error, Result};
-use crate::session::{Activity, Lifecycle, SessionRecord, SessionStatus};
-use crate::store::{Sighting, BUDGET_KEY};
+use crate::seen::{Seen, Spend};
+use crate::session::{Activity, Lifecycle, SessionRecord};
+use crate::store::{Recorded, Sighting, BUDGET_KEY};
 
 impl SessionManager {
-    /// Records what `statuses` (of `records`, observed at `now`) show, applies budgets to them and
-    /// fills in `activity_since` and `budget_usd`; then starts the monitors of their projects that
-    /// should run and do not.
-    pub(super) async fn note(
-        &self,
-        records: &[SessionRecord],
-        statuses: &mut [SessionStatus],
-        now: EpochMillis,
-    ) -> Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let threshold = self.config.ready_threshold_ms as i64;
-        let mut sightings = Vec::with_capacity(records.len());
-        let mut inputs = Vec::with_capacity(records.len());
-        for (r, s) in records.iter().zip(statuses.iter()) {
-            let last_activity = s.last_activity_at.as_deref().and_then(parse_rfc3339);
-            // Seen for the first time, a session is taken to have been in its activity since the
-            // agent last did something; `idle` began when the threshold passed after that.
-            let first_seen_at = match (s.activity, last_activity) {
-                (Activity::Idle, Some(t)) => t.saturating_add(threshold),
-                (_, Some(t)) => t,
-                (_, None) => now,
-            };
-            let key = match s.activity {
-                Activity::WaitingInput => {
-                    let mut ids: Vec<&str> = s.pending.iter().map(|p| p.id.as_str()).collect();
-                    ids.sort_unstable();
-                    ids.join(",")
-                }
-                _ => String::new(),
-            };
-            sightings.push(Sighting {
-                address: r.address.clone(),
-                activity: s.activity,
-                key,
-                first_seen_at,
-                cost_usd: s.cost_usd,
-                quiet: r.lifecycle == Lifecycle::Killed,
-                stale: s.stale,
-            });
+    /// Settles a look's sessions with what the store holds: applies budgets to them (a session
+    /// over its budget shows `blocked`, `BudgetExceeded`), and fills in `activity_since` and
+    /// `budget_usd`.
+    pub(super) fn settle(&self, seen: &mut [Seen], recorded: &Recorded) {
+        let mut sightings: Vec<Sighting> = seen.iter().map(sighting).collect();
+        let mut inputs = Vec::with_capacity(seen.len());
+        for s in seen.iter() {
             let budget = self
                 .config
-                .project(&r.address.project)
+                .project(&s.record.address.project)
                 .map(|p| p.budget)
                 .unwrap_or_default();
             inputs.push(BudgetInput {
                 budget,
-                last_activity,
+                last_activity: s.last_activity_at,
             });
         }
-        let budgets: Vec<Budget> = inputs.iter().map(|i| i.budget).collect();
-        let (since, sightings, why) = self
-            .db(move |store| {
-                let mut why = vec![None; sightings.len()];
-                let since = store.record_sightings(&mut sightings, now, |s, ledger| {
-                    budget::apply(s, ledger, &inputs, &mut why)
-                })?;
-                Ok((since, sightings, why))
-            })
-            .await?;
-        for (((status, at), sighting), (why, budget)) in statuses
+        let ledger = recorded.ledger(&sightings);
+        let mut why = vec![None; sightings.len()];
+        let used = budget::apply(&mut sightings, &ledger, &inputs, &mut why);
+        let since = recorded.since(&sightings);
+        for ((((s, sighting), at), why), input) in seen
             .iter_mut()
-            .zip(since)
             .zip(&sightings)
-            .zip(why.into_iter().zip(budgets))
+            .zip(since)
+            .zip(why)
+            .zip(&inputs)
         {
-            status.activity_since = Some(rfc3339(at));
-            status.budget_usd = budget.session_usd;
+            let address = &s.record.address;
+            s.activity_since = at;
+            s.budget_usd = input.budget.session_usd;
+            s.note.key = sighting.key.clone();
+            s.note.allowance_used = used
+                .contains(address)
+                .then(|| ledger.allowances.get(address).map(|(from, _)| *from))
+                .flatten();
+            s.note.spend = Spend {
+                session_usd: ledger.session_cost.get(address).copied().unwrap_or(0.0),
+                project_usd: ledger
+                    .project_cost
+                    .get(&address.project)
+                    .copied()
+                    .unwrap_or(0.0),
+            };
             if let (true, Some(message)) = (sighting.key == BUDGET_KEY, why) {
-                status.activity = Activity::Blocked;
-                status.error = Some(budget::budget_error(message));
+                s.activity = Activity::Blocked;
+                s.error = Some(budget::budget_error(message));
             }
         }
-        self.ensure_monitors(records).await;
-        Ok(())
+    }
+
+    /// Records what a look saw: each session's transition (when its activity changed), its cost,
+    /// the over-budget allowance its turn used up, and its observation as its last; in one
+    /// place, and only what differs from what is stored. With nothing new it takes no write
+    /// lock at all. Starts nothing.
+    pub async fn record(&self, seen: &[Seen]) -> Result<()> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let sightings: Vec<Sighting> = seen.iter().map(sighting).collect();
+        let _timed = crate::timing::phase(|| "record".into());
+        self.db(move |store| store.record(&sightings).map(|_| ()))
+            .await
     }
 
     /// Refuses to go on with a session that is over its budget, unless `over_budget` says to:
@@ -101,16 +92,18 @@ impl SessionManager {
         let Ok(project) = self.config.project(&rec.address.project) else {
             return Ok(());
         };
-        let budget = project.budget;
+        let budget: Budget = project.budget;
         if over_budget || (budget.session_usd.is_none() && budget.project_usd.is_none()) {
             return Ok(());
         }
-        if rec.lifecycle == Lifecycle::Live {
-            // Brings the stored cost up to date.
-            self.status_of(std::slice::from_ref(rec)).await?;
-        }
-        let address = rec.address.clone();
-        let (cost, project_cost) = self.db(move |store| store.costs_of(&address)).await?;
+        let (cost, project_cost) = if rec.lifecycle == Lifecycle::Live {
+            // Its cost as observed now, with what the store knows of the others.
+            let spend = self.look_one(rec).await?.note.spend;
+            (spend.session_usd, spend.project_usd)
+        } else {
+            let address = rec.address.clone();
+            self.db(move |store| store.costs_of(&address)).await?
+        };
         let Some(why) = budget::over_budget(&budget, cost, project_cost) else {
             return Ok(());
         };
@@ -127,5 +120,26 @@ impl SessionManager {
             self.config.file.display(),
             rec.address
         )))
+    }
+}
+
+/// What the store records of a look at one session.
+fn sighting(s: &Seen) -> Sighting {
+    Sighting {
+        address: s.record.address.clone(),
+        activity: s.activity,
+        key: s.note.key.clone(),
+        first_seen_at: s.note.first_seen_at,
+        at: s.at,
+        cost_usd: s.cost_usd,
+        quiet: s.record.lifecycle == Lifecycle::Killed,
+        stale: s.is_stale(),
+        allowance_used: s.note.allowance_used,
+        // An observation is plain data; should it ever fail to serialise, it is only not kept.
+        keep: s
+            .note
+            .keep
+            .as_ref()
+            .and_then(|o| serde_json::to_string(o).ok()),
     }
 }

@@ -27,7 +27,7 @@ mod transitions;
 pub use last_observations::LastObservation;
 pub use monitors::MonitorRecord;
 pub use plugin_state::{open_state, PluginState};
-pub use transitions::{Claimed, Claims, Ledger, Sighting, BUDGET_KEY};
+pub use transitions::{Claimed, Claims, Ledger, Recorded, Sighting, BUDGET_KEY};
 
 /// What each version of the store adds, in order: a store at version `n` has had the first `n`
 /// applied. A step is never edited once released; a change is a new step.
@@ -108,18 +108,28 @@ CREATE TABLE IF NOT EXISTS agent_state (
 );
 ";
 
-/// Runs `op` again while SQLite says the database is busy, for up to 15 seconds.
+/// How long a write waits for another connection's write lock.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Whether SQLite said the database is locked by another connection.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+    )
+}
+
+/// Runs `op` again while SQLite says the database is busy, for up to [`BUSY_TIMEOUT`].
 pub(crate) fn retry_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     let mut pause = Duration::from_millis(2);
     loop {
         match op() {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) && std::time::Instant::now() < deadline =>
-            {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(100));
             }
@@ -186,7 +196,7 @@ impl Store {
             source,
         };
         let mut conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(15)).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         // Switching to WAL and creating the schema take locks for which SQLite does not call the
         // busy handler, so when several `ao` open a new store at once, retry them ourselves.
         retry_busy(|| {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ao_agent::error::StateError;
 use ao_agent::home::StateHome;
-use ao_agent::state::{OpenState, StateStore};
+use ao_agent::state::{OpenState, StateStore, TextChange};
 use rusqlite::{params, TransactionBehavior};
 
 use super::{retry_busy, Store};
@@ -50,6 +50,10 @@ pub fn open_state(plugin: &str) -> OpenState {
     })
 }
 
+/// How long [`StateStore::try_change`] waits for another connection's write lock: long enough
+/// for another `ao`'s record (a few milliseconds), far shorter than a look's budget.
+const MOMENT: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl StateStore for Store {
     fn read(&self, plugin: &str, key: &str) -> Result<Option<String>, StateError> {
         retry_busy(|| Store::plugin_text(&self.conn(), plugin, key)).map_err(|e| self.state_err(e))
@@ -59,14 +63,53 @@ impl StateStore for Store {
         &self,
         plugin: &str,
         key: &str,
-        change: &mut dyn FnMut(Option<&str>) -> Result<Option<String>, StateError>,
+        change: &mut TextChange<'_>,
     ) -> Result<(), StateError> {
+        self.change_in(&mut self.conn(), plugin, key, change)
+            .map_err(|e| self.state_err(e))?
+    }
+
+    fn try_change(
+        &self,
+        plugin: &str,
+        key: &str,
+        change: &mut TextChange<'_>,
+    ) -> Result<bool, StateError> {
         let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.state_err(e))?;
-        let before = Store::plugin_text(&tx, plugin, key).map_err(|e| self.state_err(e))?;
-        let after = change(before.as_deref())?;
+        let err = |e| self.state_err(e);
+        // The connection is this store's alone while its guard is held: no one else sees the
+        // busy timeout changed.
+        conn.busy_timeout(MOMENT).map_err(err)?;
+        let out = self.change_in(&mut conn, plugin, key, change);
+        conn.busy_timeout(super::BUSY_TIMEOUT).map_err(err)?;
+        match out {
+            Err(e) if super::is_busy(&e) => Ok(false),
+            Err(e) => Err(self.state_err(e)),
+            Ok(done) => done.map(|()| true),
+        }
+    }
+
+    fn place(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store {
+    /// Reads, changes and writes back one plugin value in one immediate transaction on `conn`:
+    /// SQLite's failures outside, the change's own inside.
+    fn change_in(
+        &self,
+        conn: &mut rusqlite::Connection,
+        plugin: &str,
+        key: &str,
+        change: &mut TextChange<'_>,
+    ) -> rusqlite::Result<Result<(), StateError>> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = Store::plugin_text(&tx, plugin, key)?;
+        let after = match change(before.as_deref()) {
+            Ok(after) => after,
+            Err(e) => return Ok(Err(e)),
+        };
         if after != before {
             match &after {
                 Some(text) => tx.execute(
@@ -78,13 +121,9 @@ impl StateStore for Store {
                     "DELETE FROM agent_state WHERE agent = ?1 AND key = ?2",
                     params![plugin, key],
                 ),
-            }
-            .map_err(|e| self.state_err(e))?;
+            }?;
         }
-        tx.commit().map_err(|e| self.state_err(e))
-    }
-
-    fn place(&self) -> &Path {
-        &self.path
+        tx.commit()?;
+        Ok(Ok(()))
     }
 }

@@ -165,17 +165,27 @@ fn sighting(name: &str, activity: Activity, key: &str, cost: f64) -> Sighting {
         activity,
         key: key.into(),
         first_seen_at: 500,
+        at: 0,
         cost_usd: cost,
         quiet: false,
         stale: false,
+        allowance_used: None,
+        keep: None,
     }
 }
 
-/// Records one sighting at `now`; when its activity began.
-fn see(store: &Store, s: Sighting, now: i64) -> i64 {
-    store
-        .record_sightings(&mut [s], now, |_, _| Vec::new())
-        .unwrap()[0]
+fn project_p() -> std::collections::BTreeSet<String> {
+    ["p".to_string()].into()
+}
+
+/// Records one sighting at `now`; when its activity began. A look before says the same.
+fn see(store: &Store, mut s: Sighting, now: i64) -> i64 {
+    s.at = now;
+    let looked = store.recorded(&project_p()).unwrap().since(&[s.clone()])[0];
+    store.record(&[s.clone()]).unwrap();
+    let recorded = store.recorded(&project_p()).unwrap().since(&[s])[0];
+    assert_eq!(looked, recorded, "a look says what recording it will");
+    recorded
 }
 
 #[test]
@@ -283,35 +293,35 @@ fn quiet_sightings_and_settled_projects_are_never_notified_and_a_purge_forgets_t
 }
 
 #[test]
-fn costs_add_up_per_project_and_an_allowance_lasts_until_adjust_uses_it() {
+fn costs_add_up_per_project_and_an_allowance_lasts_until_a_recording_uses_it() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("ao.db")).unwrap();
     see(&store, sighting("a", Activity::Ready, "", 0.25), 1000);
-    let b = sighting("b", Activity::Ready, "", 0.5);
+    let mut b = sighting("b", Activity::Ready, "", 0.5);
+    b.at = 2000;
     store.allow_over_budget(&b.address, 1500).unwrap();
-    let mut seen = None;
-    store
-        .record_sightings(&mut [b.clone()], 2000, |_, ledger| {
-            seen = Some(ledger.clone());
-            vec![]
-        })
-        .unwrap();
-    let ledger = seen.unwrap();
+    // A look knows the costs as they will be once what it saw is recorded.
+    let ledger = store.recorded(&project_p()).unwrap().ledger(&[b.clone()]);
     assert_eq!(ledger.project_cost["p"], 0.75);
     assert_eq!(ledger.allowances[&b.address], (1500, false));
+    store.record(&[b.clone()]).unwrap();
+    assert_eq!(store.costs_of(&b.address).unwrap(), (0.5, 0.75));
     store.arm_over_budget(&b.address).unwrap();
-    // Used up: gone from the next ledger; and `adjust` may turn a sighting into a budget stop.
-    store
-        .record_sightings(&mut [b.clone()], 2000, |_, _| vec![b.address.clone()])
-        .unwrap();
-    store
-        .record_sightings(&mut [b.clone()], 3000, |sightings, ledger| {
-            assert!(ledger.allowances.is_empty());
-            sightings[0].activity = Activity::Blocked;
-            sightings[0].key = BUDGET_KEY.into();
-            vec![]
-        })
-        .unwrap();
+    // Used up: gone from the next ledger; a budget stop is a transition of its own.
+    let used = Sighting {
+        allowance_used: Some(1500),
+        ..b.clone()
+    };
+    store.record(&[used]).unwrap();
+    let ledger = store.recorded(&project_p()).unwrap().ledger(&[b.clone()]);
+    assert!(ledger.allowances.is_empty());
+    let stop = Sighting {
+        activity: Activity::Blocked,
+        key: BUDGET_KEY.into(),
+        at: 3000,
+        ..b.clone()
+    };
+    store.record(&[stop]).unwrap();
     let events: Vec<String> = store
         .claim_due("p", 9000, 0)
         .unwrap()
@@ -320,6 +330,66 @@ fn costs_add_up_per_project_and_an_allowance_lasts_until_adjust_uses_it() {
         .map(|c| format!("{}:{}", c.address.name, c.event))
         .collect();
     assert_eq!(events, ["a:ready", "b:ready", "b:budget"]);
+}
+
+#[test]
+fn an_allowance_given_again_is_not_taken_back_by_a_look_at_the_one_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("ao.db")).unwrap();
+    let b = sighting("b", Activity::Ready, "", 0.5);
+    store.allow_over_budget(&b.address, 1500).unwrap();
+    store.allow_over_budget(&b.address, 2500).unwrap();
+    let used = Sighting {
+        allowance_used: Some(1500),
+        ..b.clone()
+    };
+    store.record(&[used]).unwrap();
+    let ledger = store.recorded(&project_p()).unwrap().ledger(&[b]);
+    assert_eq!(ledger.allowances.values().next(), Some(&(2500, false)));
+}
+
+#[test]
+fn recording_what_is_stored_already_takes_no_write_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ao.db");
+    let store = Store::open(&path).unwrap();
+    let mut a = sighting("a", Activity::Ready, "", 0.25);
+    a.at = 1000;
+    a.keep = Some("{\"seen\":1}".into());
+    assert!(
+        store.record(&[a.clone()]).unwrap(),
+        "the first sighting is written"
+    );
+
+    // Another connection holds the write lock; SQLite would wait for it.
+    let mut other = rusqlite::Connection::open(&path).unwrap();
+    let lock = other
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    store
+        .conn()
+        .busy_timeout(Duration::from_millis(200))
+        .unwrap();
+    let started = std::time::Instant::now();
+    // The same, later: nothing new. Stale: nothing to record.
+    a.at = 5000;
+    assert!(!store.record(&[a.clone()]).unwrap());
+    let stale = Sighting {
+        activity: Activity::Active,
+        cost_usd: 9.0,
+        stale: true,
+        ..a.clone()
+    };
+    assert!(!store.record(&[stale]).unwrap());
+    assert!(started.elapsed() < Duration::from_millis(200));
+    // Something new does need the lock.
+    let changed = Sighting {
+        activity: Activity::Active,
+        ..a.clone()
+    };
+    assert!(store.record(std::slice::from_ref(&changed)).is_err());
+    lock.rollback().unwrap();
+    assert!(store.record(&[changed]).unwrap());
 }
 
 #[test]
