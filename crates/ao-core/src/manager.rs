@@ -3,27 +3,16 @@
 //! The CLI calls it for every command; it reads the config and the store, asks the runtime whether
 //! each session's program runs and the agent what each session is doing, and returns plain values.
 //! It is also the async boundary of ao-core: the store, the runtimes and git block, so it calls
-//! them only through [`unblock`] (docs/architecture.md, "Async").
-
-use std::sync::Arc;
-use std::time::Duration;
-
-use futures_util::stream::BoxStream;
-
-use crate::agent::{Agent, Change, ProjectContext, SessionContext};
-use crate::blocking::unblock;
-use crate::clock::Clock;
-use crate::config::{Config, Context, ProjectConfig};
-use crate::error::{Error, Result};
-use crate::home::StateHome;
-use crate::runtime::{AttachCommand, ProcessRuntime, Runtime, RuntimeHandle, TmuxRuntime};
-use crate::session::{Lifecycle, RuntimeKind, SessionRecord};
-use crate::store::{PluginState, Store};
-use crate::target::Target;
-use crate::workspace::Worktree;
+//! them only through [`unblock`](crate::blocking::unblock) (docs/architecture.md, "Async").
+//!
+//! [`SessionManager`] and what every command shares (its agents bound to a project, its store and
+//! runtimes off the async thread) are `session_manager`; each command or concern adds its methods
+//! in a file of its own, which imports `session_manager` and the siblings it uses, never this
+//! file. This file is the module map and the public paths.
 
 mod abandoned;
 mod ao_binary;
+mod attach;
 mod budget;
 mod files;
 mod fork;
@@ -34,6 +23,7 @@ mod monitors;
 mod notify_tests;
 mod resolve;
 mod restore;
+mod session_manager;
 mod show;
 mod spawn;
 mod status;
@@ -49,268 +39,7 @@ pub use fork::ForkOptions;
 pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};
 pub use monitors::MONITOR_SUBCOMMAND;
+pub use session_manager::{SessionManager, DEFAULT_STATUS_BUDGET};
 pub use show::{SessionView, SHOWN_MESSAGES};
 pub use spawn::{SpawnOptions, SpawnStep, Spawned};
 pub use tui::{PANE_VIEW_SUBCOMMAND, UNWATCHED_TUI_GRACE};
-
-/// Runs sessions.
-pub struct SessionManager {
-    config: Config,
-    home: StateHome,
-    store: Store,
-    agents: Vec<Arc<dyn Agent>>,
-    tmux: TmuxRuntime,
-    process: ProcessRuntime,
-    clock: Arc<dyn Clock>,
-    status_budget: Duration,
-    status_deadline: Option<std::time::Instant>,
-    ao_binary: Option<AoBinary>,
-}
-
-/// How long `ao status` waits for a project's agent before it shows what it last knew, marked
-/// stale: two seconds, so a busy server never holds a status for long and is not called dead.
-pub const DEFAULT_STATUS_BUDGET: Duration = Duration::from_secs(2);
-
-/// The work tree a session's record names, for a session that has one.
-fn recorded_worktree(rec: &SessionRecord) -> Option<Worktree> {
-    rec.branch.as_ref().map(|branch| Worktree {
-        path: rec.workspace.clone(),
-        branch: branch.clone(),
-    })
-}
-
-/// An agent with what each of its calls gets: the plugin's state and the project.
-struct Bound<'m> {
-    agent: Arc<dyn Agent>,
-    state: PluginState,
-    project: &'m ProjectConfig,
-    /// What the agent may know of `project`.
-    seen: ao_agent::project::Project,
-    home: &'m StateHome,
-}
-
-impl Bound<'_> {
-    fn cx(&self) -> ProjectContext<'_> {
-        ProjectContext {
-            project: &self.seen,
-            home: self.home,
-            state: &self.state,
-        }
-    }
-}
-
-impl SessionManager {
-    /// A manager over the given config, state home and agent plugins (the registry, the default
-    /// agent first). Opens the store.
-    pub async fn new(
-        config: Config,
-        home: StateHome,
-        agents: Vec<Arc<dyn Agent>>,
-        tmux: TmuxRuntime,
-        clock: Arc<dyn Clock>,
-    ) -> Result<SessionManager> {
-        let path = home.store_path();
-        let store = unblock(move || Store::open(&path)).await?;
-        Ok(SessionManager {
-            config,
-            home,
-            store,
-            agents,
-            tmux,
-            process: ProcessRuntime::new(),
-            clock,
-            status_budget: DEFAULT_STATUS_BUDGET,
-            status_deadline: None,
-            ao_binary: None,
-        })
-    }
-
-    /// Sets how long a status waits for each project's agent ([`DEFAULT_STATUS_BUDGET`] unless
-    /// set).
-    pub fn set_status_budget(&mut self, budget: Duration) {
-        self.status_budget = budget;
-    }
-
-    /// Ends every status's observation by `at` at the latest, whatever the budget: a one-shot
-    /// `ao status` counts its budget from the start of the process, as the person waiting does,
-    /// and keeps what comes after the observation (the record of what was seen, the output)
-    /// inside it.
-    pub fn set_status_deadline(&mut self, at: std::time::Instant) {
-        self.status_deadline = Some(at);
-    }
-
-    /// The config in use.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The session store. Its calls block: from async code, go through [`unblock`].
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The state home.
-    pub fn home(&self) -> &StateHome {
-        &self.home
-    }
-
-    /// A manager like this one (the same store, runtimes and agents) over its config file as it
-    /// reads now: how a live view picks up an edited config.
-    pub async fn reload_config(&self) -> Result<SessionManager> {
-        let file = self.config.file.clone();
-        let agents = self.agents.clone();
-        let config = unblock(move || {
-            Config::load_in(
-                &file,
-                Context {
-                    agents: &agents,
-                    ..Context::process()
-                },
-            )
-            .map_err(Error::from)
-        })
-        .await?;
-        Ok(SessionManager {
-            config,
-            home: self.home.clone(),
-            store: self.store.clone(),
-            agents: self.agents.clone(),
-            tmux: self.tmux.clone(),
-            process: ProcessRuntime::new(),
-            clock: self.clock.clone(),
-            status_budget: self.status_budget,
-            status_deadline: self.status_deadline,
-            ao_binary: self.ao_binary.clone(),
-        })
-    }
-
-    /// The time now, by the manager's clock.
-    pub fn now_ms(&self) -> crate::clock::EpochMillis {
-        self.clock.now_ms()
-    }
-
-    /// The change feed of a project's sessions run by `agent` (see [`Agent::project_changes`]).
-    pub(crate) async fn project_feed(
-        &self,
-        project: &str,
-        agent: &str,
-    ) -> Result<BoxStream<'static, Change>> {
-        let project = self.config.project(project)?;
-        let bound = self.bind(agent, project)?;
-        Ok(bound.agent.project_changes(&bound.cx()).await?)
-    }
-
-    /// Runs `work` on the store, off the async runtime's thread.
-    async fn db<T, F>(&self, work: F) -> Result<T>
-    where
-        F: FnOnce(&Store) -> Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let store = self.store.clone();
-        unblock(move || work(&store)).await
-    }
-
-    /// Runs `work` on a runtime, off the async runtime's thread (tmux calls and stops wait).
-    async fn on_runtime<T, F>(&self, kind: RuntimeKind, work: F) -> T
-    where
-        F: FnOnce(&dyn Runtime) -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        match kind {
-            RuntimeKind::Tmux => {
-                let rt = self.tmux.clone();
-                unblock(move || work(&rt)).await
-            }
-            RuntimeKind::Process => {
-                let rt = self.process.clone();
-                unblock(move || work(&rt)).await
-            }
-        }
-    }
-
-    fn agent_named(&self, name: &str) -> Result<&Arc<dyn Agent>> {
-        self.agents
-            .iter()
-            .find(|a| a.name() == name)
-            .ok_or_else(|| {
-                let known: Vec<_> = self.agents.iter().map(|a| a.name()).collect();
-                Error::Usage(format!(
-                    "unknown agent {name:?}; this ao knows: {}",
-                    known.join(", ")
-                ))
-            })
-    }
-
-    /// The agent a project names, or the default one.
-    fn agent_of(&self, project: &ProjectConfig) -> Result<&Arc<dyn Agent>> {
-        match &project.agent {
-            Some(name) => self.agent_named(name),
-            None => self
-                .agents
-                .first()
-                .ok_or_else(|| Error::Internal("this ao has no agent plugin".into())),
-        }
-    }
-
-    /// The named agent bound to a project, for its calls.
-    fn bind<'m>(&'m self, agent: &str, project: &'m ProjectConfig) -> Result<Bound<'m>> {
-        let agent = self.agent_named(agent)?.clone();
-        Ok(Bound {
-            state: self.store.plugin_state(agent.name()),
-            agent,
-            seen: project.for_agent(),
-            project,
-            home: &self.home,
-        })
-    }
-
-    /// The agent of a recorded session, bound to its project.
-    fn bind_session(&self, rec: &SessionRecord) -> Result<Bound<'_>> {
-        let project = self.config.project(&rec.address.project)?;
-        self.bind(&rec.agent, project)
-    }
-
-    /// Writes a record back to the store.
-    async fn save(&self, rec: &SessionRecord) -> Result<()> {
-        let rec = rec.clone();
-        self.db(move |store| store.update(&rec)).await
-    }
-
-    /// Stops a session's program; no error when it is already gone.
-    async fn destroy_runtime(&self, kind: RuntimeKind, handle: RuntimeHandle) -> Result<()> {
-        Ok(self.on_runtime(kind, move |rt| rt.destroy(&handle)).await?)
-    }
-    /// The command that attaches the user's terminal to a session: the runtime's own (tmux), or the
-    /// agent's UI client for runtimes without a terminal. A lazy tmux session gets the agent's TUI
-    /// opened first (`manager::tui`): an error when it does not start, and the pane keeps ao's view.
-    pub async fn attach(&self, target: &Target) -> Result<AttachCommand> {
-        let rec = self.resolve_one(target).await?;
-        if rec.lifecycle != Lifecycle::Live {
-            return Err(Error::Conflict(format!(
-                "session {} is not running; `ao restore {}` brings it back",
-                rec.address, rec.address
-            )));
-        }
-        if let Some(handle) = rec.runtime_handle.clone() {
-            self.open_tui_of(&rec, false).await?;
-            let cmd = self
-                .on_runtime(rec.runtime, move |rt| rt.attach_command(&handle))
-                .await?;
-            if let Some(cmd) = cmd {
-                return Ok(cmd);
-            }
-        }
-        let bound = self.bind_session(&rec)?;
-        let session = SessionContext {
-            record: &rec,
-            home: &self.home,
-        };
-        let spec = bound.agent.attach_launch(&bound.cx(), session).await?;
-        Ok(AttachCommand {
-            program: spec.program,
-            args: spec.args,
-            env: spec.env,
-            env_remove: vec![],
-        })
-    }
-}

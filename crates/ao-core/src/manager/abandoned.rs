@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::agent::Observation;
 use crate::config::ProjectConfig;
 use crate::error::{Error, Result};

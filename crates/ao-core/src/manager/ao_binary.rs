@@ -1,11 +1,10 @@
 //! How the manager starts ao's own programs: a project's monitor, a lazy tmux pane's view, and the
 //! hook tmux runs when a client detaches. ao-core does not know its binary: the CLI hands it over
-//! once ([`SessionManager::with_ao_binary`]). Without it (ao-core's own tests) nothing of ao's is
+//! once ([`SessionManager::with_ao_binary`](super::SessionManager::with_ao_binary)). Without it (ao-core's own tests) nothing of ao's is
 //! launched: no monitor starts, and a tmux pane runs the agent's own program.
 
 use std::path::PathBuf;
 
-use super::SessionManager;
 use crate::runtime::LaunchSpec;
 
 /// The `ao` binary, and the global arguments that make a program it starts read the same config.
@@ -36,13 +35,5 @@ impl AoBinary {
             env,
             stdin_file: None,
         }
-    }
-}
-
-impl SessionManager {
-    /// Gives the manager the `ao` binary to start monitors and pane views with (the CLI does).
-    pub fn with_ao_binary(mut self, ao: AoBinary) -> SessionManager {
-        self.ao_binary = Some(ao);
-        self
     }
 }

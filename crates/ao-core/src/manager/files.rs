@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::blocking::unblock;
 use crate::clock::EpochMillis;
 use crate::error::{Error, Result};

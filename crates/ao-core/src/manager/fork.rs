@@ -4,8 +4,8 @@
 //! (its uncommitted changes carried over, the source untouched), the conversation is the agent's
 //! copy of the source's, and the program is started as a restore starts it, on that copy.
 
+use super::session_manager::{recorded_worktree, Bound, SessionManager};
 use super::spawn::SpawnStep;
-use super::{recorded_worktree, Bound, SessionManager};
 use crate::agent::{ForkRequest, SessionContext};
 use crate::blocking::unblock;
 use crate::config::validate_name;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::agent::{PermitDecision, Reply, SessionContext};
 use crate::error::{Error, Result};
 use crate::seen::Seen;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use super::{recorded_worktree, SessionManager};
+use super::session_manager::{recorded_worktree, SessionManager};
 use crate::agent::SessionContext;
 use crate::error::{Error, Result};
 use crate::session::{Lifecycle, SessionRecord};

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::error::Result;
 use crate::runtime::process::spawn_detached;
 use crate::session::{Lifecycle, SessionRecord};

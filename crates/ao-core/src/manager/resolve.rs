@@ -1,7 +1,7 @@
 //! Targets: which sessions a [`Target`] stands for. Its words, and those of its errors, are in
 //! [`crate::target`].
 
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::error::Result;
 use crate::session::SessionRecord;
 use crate::target::Target;

@@ -1,6 +1,6 @@
 //! `ao restore`: a killed or exited session back on the same agent conversation.
 
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::agent::SessionContext;
 use crate::blocking::unblock;
 use crate::error::{Error, Result};

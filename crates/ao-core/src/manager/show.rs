@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::agent::{MessageSummary, PlanItem, SessionContext};
 use crate::blocking::unblock;
 use crate::error::Result;

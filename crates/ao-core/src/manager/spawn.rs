@@ -1,7 +1,8 @@
 //! `ao spawn`: a new session, step by step, each step recorded as it is done, every step undone
 //! when a later one fails.
 
-use super::{abandoned, recorded_worktree, Bound, SessionManager};
+use super::abandoned;
+use super::session_manager::{recorded_worktree, Bound, SessionManager};
 use crate::agent::SessionContext;
 use crate::config::{validate_model, validate_name, ProjectConfig};
 use crate::error::{Error, Result};

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::future::join_all;
 
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::agent::{Observation, SessionContext};
 use crate::clock::EpochMillis;
 use crate::config::ProjectConfig;

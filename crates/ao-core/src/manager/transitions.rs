@@ -8,7 +8,7 @@
 //! (docs/architecture.md, "Transitions and notifications").
 
 use super::budget::{self, BudgetInput};
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::config::Budget;
 use crate::error::{Error, Result};
 use crate::seen::{Seen, Spend};

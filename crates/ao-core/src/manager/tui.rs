@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::SessionManager;
+use super::session_manager::SessionManager;
 use crate::agent::SessionContext;
 use crate::blocking::unblock;
 use crate::config::TuiMode;

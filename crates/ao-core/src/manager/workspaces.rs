@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{Bound, SessionManager};
+use super::session_manager::{Bound, SessionManager};
 use crate::blocking::unblock;
 use crate::config::ProjectConfig;
 use crate::error::Result;
