@@ -1,10 +1,10 @@
 //! The typed reads every part of the config walk shares: a mapping's known keys, a string, one of
 //! a set of words; each records a problem at its place instead of failing.
 
+use super::model::Problem;
 use super::names::did_you_mean;
 use super::reader::Reader;
 use super::yaml::{Kind, Node, Pos, Scalar};
-use super::Problem;
 
 /// The keys of one mapping, checked against the known ones.
 pub(super) struct Fields<'n> {

@@ -165,7 +165,7 @@ impl Reader<'_> {
 
     /// A path of the config, made absolute against the config file's directory.
     fn config_path(&mut self, raw: &str, pos: Pos, key: &str) -> Option<PathBuf> {
-        match super::expand_path_in(raw, self.cx.var) {
+        match super::names::expand_path_in(raw, self.cx.var) {
             Ok(p) if p.is_absolute() => Some(p),
             Ok(p) => Some(self.base_dir.join(p)),
             Err(m) => {

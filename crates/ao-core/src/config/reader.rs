@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use super::model::{
+    AgentConfig, Config, Context, GatedKey, Problem, ProjectConfig, TuiMode,
+    DEFAULT_READY_THRESHOLD_MS,
+};
 use super::names::{expand_path_in, validate_model, validate_name};
 use super::notify::{Budget, Notifier, DEFAULT_NOTIFY_DEBOUNCE_MS};
 use super::value::{ConfigValue, SettingProblem};
 use super::yaml::{Kind, Node, Pos, Scalar};
-use super::{
-    AgentConfig, Config, Context, GatedKey, Problem, ProjectConfig, TuiMode,
-    DEFAULT_READY_THRESHOLD_MS,
-};
 use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
 use crate::trust::{remedy, Gated, Trust, Untrusted};

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use super::names::did_you_mean;
 use super::reader::{PROJECT_KEYS, RUNTIMES, TOP_KEYS};
 use super::*;
+use crate::remote::Location;
+use crate::session::WorkspaceKind;
 
 fn parse(text: &str, dir: &Path) -> Result<Config, ConfigError> {
     Config::parse(text, &dir.join("agent-orchestrator.yaml"))

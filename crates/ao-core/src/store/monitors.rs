@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::Store;
+use super::connection::Store;
 use crate::clock::EpochMillis;
 use crate::error::Result;
 use crate::runtime::process::ProcessIdentity;

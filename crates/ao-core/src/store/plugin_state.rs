@@ -7,9 +7,9 @@ use std::sync::Arc;
 use ao_agent::error::StateError;
 use ao_agent::home::StateHome;
 use ao_agent::state::{OpenState, StateStore, TextChange};
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{retry_busy, Store};
+use super::connection::{is_busy, retry_busy, Store, BUSY_TIMEOUT};
 use crate::error::Error;
 pub use ao_agent::state::PluginState;
 
@@ -81,9 +81,9 @@ impl StateStore for Store {
         // busy timeout changed.
         conn.busy_timeout(MOMENT).map_err(err)?;
         let out = self.change_in(&mut conn, plugin, key, change);
-        conn.busy_timeout(super::BUSY_TIMEOUT).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         match out {
-            Err(e) if super::is_busy(&e) => Ok(false),
+            Err(e) if is_busy(&e) => Ok(false),
             Err(e) => Err(self.state_err(e)),
             Ok(done) => done.map(|()| true),
         }
@@ -125,5 +125,17 @@ impl Store {
         }
         tx.commit()?;
         Ok(Ok(()))
+    }
+}
+
+impl Store {
+    /// The JSON text stored under a plugin's key.
+    fn plugin_text(conn: &Connection, plugin: &str, key: &str) -> rusqlite::Result<Option<String>> {
+        conn.query_row(
+            "SELECT value FROM agent_state WHERE agent = ?1 AND key = ?2",
+            params![plugin, key],
+            |r| r.get(0),
+        )
+        .optional()
     }
 }

@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::params;
+use rusqlite::{params, Connection};
 
-use crate::session::Activity;
+use crate::session::{Activity, RuntimeKind, SessionAddress};
 
+use super::connection::SCHEMA;
 use super::*;
 
 fn set_blocking_for_test(state: &PluginState, key: &str, value: &str) {

@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::{LastObservation, Store};
+use super::connection::Store;
+use super::last_observations::LastObservation;
 use crate::clock::EpochMillis;
 use crate::error::Result;
 use crate::session::{Activity, SessionAddress};
