@@ -14,8 +14,9 @@ use std::time::Duration;
 
 pub use ao_agent::runtime::process::{spawn_detached, ProcessIdentity, SpawnError};
 
-use super::{AttachCommand, LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
+use super::interface::{AttachCommand, Runtime, RuntimeError};
 use crate::session::RuntimeKind;
+use ao_agent::runtime::{LaunchSpec, RuntimeHandle};
 
 /// How long `destroy` waits after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);

@@ -28,9 +28,10 @@ use std::time::{Duration, Instant};
 
 use tmux_interface::TmuxCommand;
 
-use super::{shell_quote, write_script, TmuxRuntime};
+use super::tmux_runtime::{shell_quote, write_script, TmuxRuntime};
+use crate::runtime::interface::{Runtime, RuntimeError};
 use crate::runtime::process::ProcessIdentity;
-use crate::runtime::{LaunchSpec, Runtime, RuntimeError, RuntimeHandle};
+use ao_agent::runtime::{LaunchSpec, RuntimeHandle};
 
 /// The hidden subcommand of the `ao` binary that tmux's hook runs: `ao tmux-hook [--socket S]`
 /// closes the TUI of every lazy session of the server that no client is attached to.
