@@ -1,20 +1,22 @@
 //! ao-core's modules import one another without circles larger than two files.
 //!
-//! The measurement: every `.rs` file under `src/` is read as its module (`lib.rs` is the crate
-//! root, `a/mod.rs` is `a`, `a/b.rs` is `a::b`). A file imports the modules that its
+//! The measurement: every `.rs` file under `src/` is one node, read as its module (`lib.rs` is
+//! the crate root, `a/mod.rs` is `a`, `a/b.rs` is `a::b`). A file imports the modules that its
 //! paths name: `crate::…`, `super::…` and `self::…` paths anywhere (in `use` trees, nested braces
-//! included, and in expressions), and paths that start with one of its own child modules (`use
-//! reader::Reader` in `config/mod.rs`). A path names the longest module it reaches; an item the
-//! crate root re-exports (`crate::Error`) names the module it comes from. Comments and string
-//! literals are skipped. A node of the graph is one of the crate's own modules: a file directly
-//! under `src/`, or a directory with every file in it (`manager.rs` or `manager/mod.rs` with
-//! `manager/*.rs`). The strongly connected components of a graph (Tarjan's algorithm) are its
-//! import circles. The rule is file by file: each file is a node, and the test fails listing
-//! every circle of more than two files. A directory's files share their parent's items only
-//! through a leaf of their own (`manager/session_manager.rs`), not through the parent file, which
-//! is the module map and names its children. A child module's declaration (`mod x;`) is no import;
-//! a re-export (`pub use x::Y`) is. The test prints the same measure taken module by module too
-//! (each directory one node).
+//! included, and in expressions), and paths that start with one of its own child modules (`pub
+//! use reader::Reader` in `config/mod.rs`: a re-export is an import). A path names the longest
+//! module it reaches; an item the crate root re-exports (`crate::Error`) names the module it comes
+//! from, and an item another module re-exports names that module's file. Comments, string
+//! literals, a child module's declaration (`mod x;`) and the path of a visibility (`pub(in
+//! crate::a)`) are no imports. The strongly connected components of that graph (Tarjan's
+//! algorithm) are the import circles, and the test fails listing every one of more than two
+//! files. So a directory's files share what they need through a leaf of their own
+//! (`manager/session_manager.rs`, `store/connection.rs`), never through the parent file, which is
+//! the module map and the public paths and names its children.
+//!
+//! It prints the same measure taken module by module too, for what it is worth: a file directly
+//! under `src/` or a directory with every file in it (`manager.rs` with `manager/*.rs`) as one
+//! node.
 //!
 //! `AO_IMPORT_GRAPH_SRC=<dir>` measures another source tree (an older ao-core, say) instead.
 
@@ -439,6 +441,16 @@ fn imports(
                 inline.push(depth);
             }
             _ => {}
+        }
+        // `pub(in crate::a)` is a visibility, not an import.
+        if t == "pub"
+            && tokens.get(i + 1).map(String::as_str) == Some("(")
+            && tokens.get(i + 2).map(String::as_str) == Some("in")
+        {
+            while i < tokens.len() && tokens[i] != ")" {
+                i += 1;
+            }
+            continue;
         }
         let after_colons = i > 0 && tokens[i - 1] == "::";
         let starts_path =

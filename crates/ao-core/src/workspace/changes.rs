@@ -12,7 +12,8 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use super::{git, run, TreeGit, WorkspaceError, NO_DIFF_PROGRAMS};
+use super::git::{git, run, WorkspaceError};
+use super::tree_git::{TreeGit, NO_DIFF_PROGRAMS};
 
 /// One file a session changed against its base.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -158,8 +159,8 @@ pub fn diff_command(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{commit, repo};
-    use super::super::{create_worktree, fork_worktree, head_commit};
+    use super::super::git::{commit, repo};
+    use super::super::worktree::{create_worktree, fork_worktree, head_commit};
     use super::*;
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{LazyLock, Mutex};
 
-use super::{git, WorkspaceError};
+use super::git::{git, run, WorkspaceError};
 
 /// git's options, before its command, that switch off what in git runs a program named by
 /// config (which an agent may have written, or made git read): the file system monitor and
@@ -148,7 +148,7 @@ impl TreeGit {
 
     /// Runs `git args` in the work tree: its standard output, or what git said on failure.
     pub(super) fn git(&self, args: &[&str]) -> Result<String, WorkspaceError> {
-        super::run(self.command(), args)
+        run(self.command(), args)
     }
 }
 
