@@ -4,7 +4,7 @@
 //! the crate root, `a/mod.rs` is `a`, `a/b.rs` is `a::b`). A file imports the modules that its
 //! paths name: `crate::…`, `super::…` and `self::…` paths anywhere (in `use` trees, nested braces
 //! included, and in expressions), and paths that start with one of its own child modules (`pub
-//! use reader::Reader` in `config/mod.rs`: a re-export is an import). A path names the longest
+//! use model::Config` in `config/mod.rs`: a re-export is an import). A path names the longest
 //! module it reaches; an item the crate root re-exports (`crate::Error`) names the module it comes
 //! from, and an item another module re-exports names that module's file. Comments, string
 //! literals, a child module's declaration (`mod x;`) and the path of a visibility (`pub(in

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{ConfigChange, LiveEvent, LiveOptions};
+use super::events::{ConfigChange, LiveEvent, LiveOptions};
 use crate::agent::Change;
 use crate::blocking::unblock;
 use crate::error::Result;

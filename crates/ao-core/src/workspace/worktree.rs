@@ -540,6 +540,7 @@ pub fn reopen_worktree(repo: &Path, dir: &Path, branch: &str) -> Result<(), Work
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::super::changes::{changed_files, count_changed};
     use super::super::git::{commit, repo};
     use super::*;
 
@@ -687,5 +688,64 @@ pub(crate) mod tests {
         );
         let wt = create_worktree(&r, &tmp.path().join("wt/g"), "g", Some("main")).unwrap();
         assert_eq!(wt.branch, "ao/g");
+    }
+
+    #[test]
+    fn changes_count_committed_uncommitted_and_new_files_and_leave_the_index_alone() {
+        let tmp = repo();
+        let r = tmp.path().join("repo");
+        std::fs::write(r.join("kept.txt"), "a\nb\n").unwrap();
+        git(&r, &["add", "kept.txt"]).unwrap();
+        commit(&r, &["-m", "kept"]);
+        let wt = create_worktree(&r, &tmp.path().join("wt/a"), "a", None).unwrap();
+        let base = head_commit(&wt.path).unwrap();
+        std::fs::write(wt.path.join("done.txt"), "1\n2\n").unwrap();
+        git(&wt.path, &["add", "done.txt"]).unwrap();
+        commit(&wt.path, &["-m", "done"]);
+        std::fs::write(wt.path.join("kept.txt"), "a\nc\nd\n").unwrap();
+        std::fs::write(wt.path.join("new.txt"), "x\n").unwrap();
+        let before = git(&wt.path, &["status", "--porcelain"]).unwrap();
+
+        let tree = TreeGit::open(&r, &wt.path).unwrap();
+        let files = changed_files(&tree, &base).unwrap();
+        let line = |p: &str| files.iter().find(|f| f.path == p).cloned().unwrap();
+        assert_eq!(files.len(), 3, "{files:?}");
+        assert_eq!(
+            (line("done.txt").added, line("done.txt").committed),
+            (Some(2), true)
+        );
+        assert_eq!(
+            (line("kept.txt").added, line("kept.txt").removed),
+            (Some(2), Some(1))
+        );
+        assert!(!line("kept.txt").committed && !line("new.txt").committed);
+        assert_eq!(count_changed(&tree, &base).unwrap(), 3);
+        assert_eq!(git(&wt.path, &["status", "--porcelain"]).unwrap(), before);
+    }
+
+    #[test]
+    fn a_fork_carries_the_uncommitted_changes_and_leaves_the_source_as_it_was() {
+        let tmp = repo();
+        let r = tmp.path().join("repo");
+        let src = create_worktree(&r, &tmp.path().join("wt/s"), "s", None).unwrap();
+        std::fs::write(src.path.join("committed.txt"), "c\n").unwrap();
+        git(&src.path, &["add", "committed.txt"]).unwrap();
+        commit(&src.path, &["-m", "c"]);
+        std::fs::write(src.path.join("staged.txt"), "s\n").unwrap();
+        git(&src.path, &["add", "staged.txt"]).unwrap();
+        std::fs::write(src.path.join("loose.txt"), "l\n").unwrap();
+        let before = git(&src.path, &["status", "--porcelain"]).unwrap();
+
+        let fork =
+            fork_worktree(&r, &src.path, &src.branch, &tmp.path().join("wt/f"), "f").unwrap();
+        assert_eq!(fork.branch, "ao/f");
+        for f in ["committed.txt", "staged.txt", "loose.txt"] {
+            assert!(fork.path.join(f).exists(), "{f} is missing in the fork");
+        }
+        assert_eq!(
+            head_commit(&fork.path).unwrap(),
+            head_commit(&src.path).unwrap()
+        );
+        assert_eq!(git(&src.path, &["status", "--porcelain"]).unwrap(), before);
     }
 }
