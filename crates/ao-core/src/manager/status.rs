@@ -78,7 +78,7 @@ impl SessionManager {
                 Some(None) => {
                     let last = recorded
                         .kept(&r.address)
-                        .and_then(|k| Some((k.observation()?, k.observed_at)));
+                        .and_then(|k| Some((kept_observation(&k.json)?, k.observed_at)));
                     let since = last.as_ref().map(|(_, at)| *at);
                     let obs = match last {
                         Some((obs, _)) => obs,
@@ -332,4 +332,10 @@ impl SessionManager {
             threshold_ms: self.config.ready_threshold_ms as i64,
         }
     }
+}
+
+/// A kept observation made again from the JSON the store keeps; `None` when it no longer reads
+/// (written by another version of ao), which only means nothing is known.
+fn kept_observation(json: &str) -> Option<Observation> {
+    serde_json::from_str(json).ok()
 }

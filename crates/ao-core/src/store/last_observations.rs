@@ -2,9 +2,8 @@
 //! agent cannot answer within the status budget. Read with the rest of what is recorded
 //! ([`super::Recorded`]), and written by [`Store::record`](super::Store::record) only when an
 //! observation differs from the one kept, so a status of sessions that did not change writes
-//! nothing.
+//! nothing. The store keeps the JSON as text; the manager makes an observation of it again.
 
-use crate::agent::Observation;
 use crate::clock::EpochMillis;
 
 /// An observation as the store keeps it.
@@ -14,12 +13,4 @@ pub struct LastObservation {
     pub json: String,
     /// When it was made.
     pub observed_at: EpochMillis,
-}
-
-impl LastObservation {
-    /// The observation itself; `None` when what is kept no longer reads (written by another
-    /// version of ao), which only means nothing is known.
-    pub fn observation(&self) -> Option<Observation> {
-        serde_json::from_str(&self.json).ok()
-    }
 }
