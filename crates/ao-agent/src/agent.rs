@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use crate::clock::EpochMillis;
-use crate::config::{ConfigValue, SettingProblem};
+use crate::config::{AgentKeys, ConfigValue, SettingProblem};
 use crate::error::StateError;
 use crate::home::StateHome;
 use crate::project::Project;
@@ -587,5 +587,31 @@ pub trait Agent: Send + Sync {
     async fn doctor(&self, projects: &[ProjectContext<'_>]) -> Vec<crate::doctor::Check> {
         let _ = projects;
         Vec::new()
+    }
+}
+
+/// The registry of plugins, as the config reader sees it.
+impl AgentKeys for Vec<std::sync::Arc<dyn Agent>> {
+    fn agent_names(&self) -> Vec<&'static str> {
+        self.iter().map(|a| a.name()).collect()
+    }
+
+    fn config_keys(&self, agent: &str) -> &'static [&'static str] {
+        self.iter()
+            .find(|a| a.name() == agent)
+            .map(|a| a.config_keys())
+            .unwrap_or_default()
+    }
+
+    fn check_config(
+        &self,
+        agent: &str,
+        key: &str,
+        value: ConfigValue<'_>,
+    ) -> Result<serde_json::Value, Vec<SettingProblem>> {
+        match self.iter().find(|a| a.name() == agent) {
+            Some(a) => a.check_config(key, value),
+            None => Ok(serde_json::Value::Null),
+        }
     }
 }

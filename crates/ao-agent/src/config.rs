@@ -1,8 +1,54 @@
 //! What an agent plugin sees of ao's config: the view of a value it checks ([`ConfigValue`]),
 //! the problems it reports ([`SettingProblem`]), and a project's `agentConfig` as read
-//! ([`AgentConfig`]).
+//! ([`AgentConfig`]); and what the config reader asks of the plugins an `ao` has ([`AgentKeys`]).
 
 use std::collections::BTreeMap;
+
+/// What the config reader asks of the agent plugins an `ao` has, and nothing more: their names,
+/// and each one's own keys of `agentConfig` with its check of them. The registry of plugins
+/// (`Vec<Arc<dyn Agent>>`) is one, so the reader needs no more of an
+/// [`Agent`](crate::agent::Agent) than this.
+pub trait AgentKeys: Sync {
+    /// The agents' names, the default first. None: any agent name is accepted, with no agent's
+    /// own keys.
+    fn agent_names(&self) -> Vec<&'static str>;
+
+    /// The keys of `agentConfig` that the agent named `agent` adds to the ones every agent
+    /// understands; none for an agent this `ao` does not have.
+    fn config_keys(&self, agent: &str) -> &'static [&'static str];
+
+    /// The agent named `agent`'s check of the value of one of its
+    /// [`config_keys`](AgentKeys::config_keys): what to keep of it, or its problems, each at its
+    /// place in the file. Nothing to keep (`Null`) for an agent this `ao` does not have.
+    fn check_config(
+        &self,
+        agent: &str,
+        key: &str,
+        value: ConfigValue<'_>,
+    ) -> Result<serde_json::Value, Vec<SettingProblem>>;
+}
+
+/// No agent plugin: any agent name is accepted, with no agent's own keys.
+pub struct AnyAgent;
+
+impl AgentKeys for AnyAgent {
+    fn agent_names(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    fn config_keys(&self, _agent: &str) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn check_config(
+        &self,
+        _agent: &str,
+        _key: &str,
+        _value: ConfigValue<'_>,
+    ) -> Result<serde_json::Value, Vec<SettingProblem>> {
+        Ok(serde_json::Value::Null)
+    }
+}
 
 /// One value of the config file, as an agent plugin sees it in
 /// [`Agent::check_config`](crate::agent::Agent::check_config): its shape, its place in the file,

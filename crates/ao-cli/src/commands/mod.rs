@@ -31,9 +31,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use ao_core::agent::Agent;
 use ao_core::clock::SystemClock;
-use ao_core::config::Config;
+use ao_core::config::{AgentKeys, Config};
 use ao_core::home::StateHome;
 use ao_core::manager::{AoBinary, SessionManager};
 use ao_core::runtime::TmuxRuntime;
@@ -98,7 +97,7 @@ fn this_binary(config: &std::path::Path) -> AoBinary {
 }
 
 /// What configs are read against: the process environment and the agents this binary has.
-pub fn config_context(agents: &[Arc<dyn Agent>]) -> ao_core::config::Context<'_> {
+pub fn config_context(agents: &dyn AgentKeys) -> ao_core::config::Context<'_> {
     ao_core::config::Context {
         agents,
         ..ao_core::config::Context::process()

@@ -11,8 +11,9 @@
 //! relative to the config file's directory.
 //!
 //! The keys every agent understands are read here; an agent's own keys in `agentConfig` are
-//! checked by its plugin through [`Agent::check_config`](crate::agent::Agent::check_config), which
-//! sees the value as a [`ConfigValue`] and reports problems at their place in the file too.
+//! checked by its plugin, which the reader reaches through the narrow [`AgentKeys`] (the
+//! registry's names, and each agent's keys and checks; not the whole `Agent`). The plugin sees the
+//! value as a [`ConfigValue`] and reports problems at their place in the file too.
 //!
 //! This file is the module map and the public paths; the files import one another, never it:
 //! - `model`: [`Config`] and its parts as ao holds them, and [`ConfigError`];
@@ -36,6 +37,7 @@ mod reader;
 mod value;
 mod yaml;
 
+pub use ao_agent::config::AgentKeys;
 pub use model::{
     AgentConfig, Config, ConfigError, Context, GatedKey, NoSuchProject, Problem, ProjectConfig,
     TuiMode, CONFIG_FILE_NAME, DEFAULT_READY_THRESHOLD_MS,

@@ -3,15 +3,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::notify::{Budget, Notifier};
 use super::yaml::Pos;
-use crate::agent::Agent;
 use crate::remote::Location;
 use crate::session::{RuntimeKind, WorkspaceKind};
 use crate::trust::Trust;
 pub use ao_agent::config::AgentConfig;
+use ao_agent::config::{AgentKeys, AnyAgent};
 
 /// The file name searched for upward from the current directory.
 pub const CONFIG_FILE_NAME: &str = "agent-orchestrator.yaml";
@@ -85,7 +84,7 @@ pub struct Context<'a> {
     /// Looks up an environment variable.
     pub var: &'a dyn Fn(&str) -> Option<String>,
     /// The agent plugins, the default first. Empty accepts any agent name and no agent's own keys.
-    pub agents: &'a [Arc<dyn Agent>],
+    pub agents: &'a dyn AgentKeys,
 }
 
 fn process_var(name: &str) -> Option<String> {
@@ -97,7 +96,7 @@ impl Context<'static> {
     pub fn process() -> Context<'static> {
         Context {
             var: &process_var,
-            agents: &[],
+            agents: &AnyAgent,
         }
     }
 }

@@ -117,10 +117,10 @@ impl Reader<'_> {
 
     fn agent(&mut self, node: Option<&Node>) -> Option<String> {
         let node = node?;
-        if self.cx.agents.is_empty() {
+        let names = self.cx.agents.agent_names();
+        if names.is_empty() {
             return self.string(node, "agent");
         }
-        let names: Vec<&str> = self.cx.agents.iter().map(|a| a.name()).collect();
         self.choice(node, "agent", "", &names).map(str::to_string)
     }
 
@@ -346,7 +346,7 @@ impl Reader<'_> {
         let agent = self
             .agent(f.get("agent"))
             .or_else(|| defaults.agent.clone())
-            .or_else(|| self.cx.agents.first().map(|a| a.name().to_string()));
+            .or_else(|| self.cx.agents.agent_names().first().map(|a| a.to_string()));
         let workspace = self.workspace(f.get("workspace")).or(defaults.workspace);
         let session_prefix = match f.get("sessionPrefix") {
             Some(node) => match self.string(node, "sessionPrefix") {
@@ -383,12 +383,9 @@ impl Reader<'_> {
         let agent_config = match f.get("agentConfig") {
             Some(node) => {
                 if let Some(Location::Url(server)) = &location {
-                    let own_keys = self
-                        .cx
-                        .agents
-                        .iter()
-                        .find(|a| Some(a.name()) == agent.as_deref())
-                        .map(|a| a.config_keys())
+                    let own_keys = agent
+                        .as_deref()
+                        .map(|a| self.cx.agents.config_keys(a))
                         .unwrap_or_default();
                     self.refuse_server_settings(name, node, own_keys, server);
                 }
@@ -499,13 +496,9 @@ impl Reader<'_> {
     /// it checks itself.
     fn agent_config(&mut self, node: &Node, agent: Option<&str>) -> AgentConfig {
         let mut ac = AgentConfig::default();
-        let plugin = self
-            .cx
-            .agents
-            .iter()
-            .find(|a| Some(a.name()) == agent)
-            .cloned();
-        let own_keys = plugin.as_ref().map(|p| p.config_keys()).unwrap_or_default();
+        let own_keys = agent
+            .map(|a| self.cx.agents.config_keys(a))
+            .unwrap_or_default();
         let known: Vec<&str> = AGENT_CONFIG_KEYS.iter().chain(own_keys).copied().collect();
         let Some(f) = self.fields(node, "agentConfig", &known, "a map") else {
             return ac;
@@ -529,12 +522,16 @@ impl Reader<'_> {
                 ac.permission = Some(node.to_json());
             }
         }
-        let Some(plugin) = plugin else {
+        let Some(agent) = agent else {
             return ac;
         };
         for key in own_keys {
             let Some(node) = f.get(key) else { continue };
-            match plugin.check_config(key, ConfigValue::new(node)) {
+            match self
+                .cx
+                .agents
+                .check_config(agent, key, ConfigValue::new(node))
+            {
                 Ok(serde_json::Value::Null) => {}
                 Ok(value) => {
                     ac.settings.insert(key.to_string(), value);
