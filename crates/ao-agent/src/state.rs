@@ -27,22 +27,12 @@ pub trait StateStore: Send + Sync {
     /// In one transaction that no other writer can interleave with: reads the text under the
     /// plugin's key, hands it to `change`, and stores what `change` returns (`None` removes it)
     /// when that differs.
-    fn change(
-        &self,
-        plugin: &str,
-        key: &str,
-        change: &mut TextChange<'_>,
-    ) -> Result<()>;
+    fn change(&self, plugin: &str, key: &str, change: &mut TextChange<'_>) -> Result<()>;
 
     /// [`change`](StateStore::change), unless another writer holds the store for longer than a
     /// moment: then nothing is changed and `Ok(false)` returned. For what a look keeps on the side
     /// (caches), which a look must not wait for. The default waits as `change` does.
-    fn try_change(
-        &self,
-        plugin: &str,
-        key: &str,
-        change: &mut TextChange<'_>,
-    ) -> Result<bool> {
+    fn try_change(&self, plugin: &str, key: &str, change: &mut TextChange<'_>) -> Result<bool> {
         self.change(plugin, key, change).map(|()| true)
     }
 
@@ -269,12 +259,7 @@ impl StateStore for MemoryStore {
             .cloned())
     }
 
-    fn change(
-        &self,
-        plugin: &str,
-        key: &str,
-        change: &mut TextChange<'_>,
-    ) -> Result<()> {
+    fn change(&self, plugin: &str, key: &str, change: &mut TextChange<'_>) -> Result<()> {
         if self.refusing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(StateError::Store {
                 path: self.place.clone(),

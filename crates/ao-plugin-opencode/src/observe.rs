@@ -4,7 +4,7 @@
 use ao_agent::agent::Observation;
 use ao_agent::session::{Activity, PendingRequest, SessionError, TodoCount, Why};
 
-use crate::types::{MessageInfo, Role, Session, SessionStatus, StatusKind};
+use crate::types::{ErrorName, MessageInfo, Role, Session, SessionStatus, StatusKind};
 
 /// A user message with no reply yet counts as a turn starting for this long; after that, with the
 /// session idle, it is a turn that never started.
@@ -112,13 +112,13 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
     }
     if let Some(err) = &last.error {
         // An abort is a person's decision, not a failure: the agent takes the next message.
-        if err.name == "MessageAbortedError" {
+        if err.name == ErrorName::MessageAbortedError {
             return (Activity::Ready, None);
         }
         return (
             Activity::Blocked,
             Some(SessionError {
-                why: Why::Agent(err.name.clone()),
+                why: Why::Agent(err.name.as_str().to_string()),
                 message: err.message(),
             }),
         );
@@ -167,7 +167,7 @@ mod tests {
                 completed,
             },
             error: error.map(|n| ApiError {
-                name: n.into(),
+                name: n.to_string().into(),
                 data: serde_json::json!({"message": "boom"}),
             }),
             ..Default::default()

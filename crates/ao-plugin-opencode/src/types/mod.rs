@@ -386,8 +386,8 @@ impl From<ToolStatus> for String {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct ApiError {
-    /// e.g. `APIError`, `ProviderAuthError`, `MessageAbortedError`.
-    pub name: String,
+    /// What kind of error it is, e.g. `APIError`, `ProviderAuthError`, `MessageAbortedError`.
+    pub name: ErrorName,
     /// Details; `message` is the one for people.
     pub data: serde_json::Value,
 }
@@ -399,7 +399,53 @@ impl ApiError {
             .get("message")
             .and_then(|m| m.as_str())
             .map(str::to_string)
-            .unwrap_or_else(|| self.name.clone())
+            .unwrap_or_else(|| self.name.as_str().to_string())
+    }
+}
+
+/// The name of an error as OpenCode tags it: the ones ao acts on, and any other by its name
+/// (reported to people as the agent's reason).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Deserialize, Serialize, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(from = "String", into = "String")]
+pub enum ErrorName {
+    /// The person aborted the turn: their decision, not a failure.
+    MessageAbortedError,
+    /// Any other error, by its name.
+    #[strum(default)]
+    Other(String),
+}
+
+impl ErrorName {
+    /// Its name as OpenCode sends it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorName::Other(name) => name,
+            known => known.into(),
+        }
+    }
+}
+
+impl Default for ErrorName {
+    fn default() -> Self {
+        ErrorName::Other(String::new())
+    }
+}
+
+impl From<String> for ErrorName {
+    fn from(name: String) -> Self {
+        // `Other` is the default: parsing never fails.
+        name.parse().unwrap_or(ErrorName::Other(name))
+    }
+}
+
+impl From<ErrorName> for String {
+    fn from(name: ErrorName) -> Self {
+        match name {
+            ErrorName::Other(name) => name,
+            known => known.as_str().to_string(),
+        }
     }
 }
 
