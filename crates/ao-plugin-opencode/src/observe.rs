@@ -4,7 +4,9 @@
 use ao_agent::agent::Observation;
 use ao_agent::session::{Activity, PendingRequest, SessionError, TodoCount, Why};
 
-use crate::types::{ErrorName, MessageInfo, Role, Session, SessionStatus, StatusKind};
+use crate::types::{
+    ErrorName, FinishReason, MessageInfo, Role, Session, SessionStatus, StatusKind,
+};
 
 /// A user message with no reply yet counts as a turn starting for this long; after that, with the
 /// session idle, it is a turn that never started.
@@ -35,7 +37,10 @@ pub fn turn_settled(last: &MessageInfo) -> bool {
         Role::Assistant => {
             last.time.completed.is_some()
                 && (last.error.is_some()
-                    || last.finish.as_deref().is_some_and(|f| f != "tool-calls"))
+                    || last
+                        .finish
+                        .as_ref()
+                        .is_some_and(|f| *f != FinishReason::ToolCalls))
         }
         Role::User | Role::Unknown => false,
     }
@@ -260,7 +265,7 @@ mod tests {
     #[test]
     fn only_an_ended_final_step_settles_a_turn() {
         let finished = |finish: Option<&str>| MessageInfo {
-            finish: finish.map(str::to_string),
+            finish: finish.map(|f| f.to_string().into()),
             ..assistant(Some(1_000), None)
         };
         assert!(turn_settled(&finished(Some("stop"))));
@@ -288,7 +293,7 @@ mod tests {
         };
         assert_eq!(state(None, Some(odd.clone()), false).0, Activity::Active);
         let odd = MessageInfo {
-            finish: Some("stop".into()),
+            finish: Some("stop".to_string().into()),
             time: MessageTime {
                 created: 900,
                 completed: Some(950),

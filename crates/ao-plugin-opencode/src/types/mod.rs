@@ -196,7 +196,7 @@ pub struct MessageInfo {
     /// Created and (assistant) completed times.
     pub time: MessageTime,
     /// Why the step ended: `stop`, `tool-calls`, ...
-    pub finish: Option<String>,
+    pub finish: Option<FinishReason>,
     /// The error that ended it, if any.
     pub error: Option<ApiError>,
     /// The model (assistant).
@@ -382,6 +382,37 @@ impl From<ToolStatus> for String {
     }
 }
 
+/// Why an assistant's step ended, as OpenCode says it: the reasons ao acts on, and any other by
+/// its word.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Deserialize, Serialize, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(from = "String", into = "String")]
+#[strum(serialize_all = "kebab-case")]
+pub enum FinishReason {
+    /// The model called tools: the next step follows.
+    ToolCalls,
+    /// Any other reason (`stop`, `length`, ...), by its word.
+    #[strum(default)]
+    Other(String),
+}
+
+impl From<String> for FinishReason {
+    fn from(word: String) -> Self {
+        // `Other` is the default: parsing never fails.
+        word.parse().unwrap_or(FinishReason::Other(word))
+    }
+}
+
+impl From<FinishReason> for String {
+    fn from(reason: FinishReason) -> Self {
+        match reason {
+            FinishReason::Other(word) => word,
+            known => <&str>::from(&known).to_string(),
+        }
+    }
+}
+
 /// An error object as OpenCode reports it: `{"name", "data": {"message", ...}}`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
@@ -520,6 +551,26 @@ mod tests {
         for name in ["pending", "running", "completed", "error", "cancelled"] {
             let status: ToolStatus = serde_json::from_value(json!(name)).unwrap();
             assert_eq!(serde_json::to_value(&status).unwrap(), name);
+        }
+        for (error, name) in [
+            (ErrorName::MessageAbortedError, "MessageAbortedError"),
+            (ErrorName::Other("APIError".into()), "APIError"),
+        ] {
+            assert_eq!(serde_json::to_value(&error).unwrap(), name);
+            assert_eq!(
+                serde_json::from_value::<ErrorName>(json!(name)).unwrap(),
+                error
+            );
+        }
+        for (reason, word) in [
+            (FinishReason::ToolCalls, "tool-calls"),
+            (FinishReason::Other("stop".into()), "stop"),
+        ] {
+            assert_eq!(serde_json::to_value(&reason).unwrap(), word);
+            assert_eq!(
+                serde_json::from_value::<FinishReason>(json!(word)).unwrap(),
+                reason
+            );
         }
     }
 
