@@ -1,6 +1,9 @@
 //! Every activity state, reached on the real OpenCode and reported by `ao status`, with the cause
 //! of each `blocked` in `error`.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use ao_test_support::{assert_cost, error_of, script, tokens, wait_until, Scenario, Turn, World};

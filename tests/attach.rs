@@ -4,6 +4,9 @@
 //! the TUI from the start), so that both modes attach the same way. tests/light_tmux.rs has the
 //! rest of lazy sessions.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use ao_test_support::{script, shell_quote, Scenario, Turn, World};

@@ -2,6 +2,9 @@
 //! a broken config, shell completions, examples in every `--help`, colours, exit codes, a closed
 //! pipe, the progress indicator of `ao spawn`, and a status table that fits 80 columns.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::process::{Command, Output, Stdio};
 
 use ao_test_support::{ao_bin, script, shell_quote, Scenario, Turn, World};

@@ -8,6 +8,9 @@
 //! rewrites the .stderr files; review their diff. `{root}` in them stands for the repository's
 //! absolute path.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

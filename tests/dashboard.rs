@@ -1,6 +1,9 @@
 //! `ao dashboard`: the page in a real browser (headless Chromium over WebDriver) and the JSON API
 //! as a script uses it, on the real opencode and the mock model.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use ao_test_support::{

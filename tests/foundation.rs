@@ -3,6 +3,9 @@
 //! finished one; ao's own requests never go through a proxy while the server keeps the person's; a
 //! session renamed or deleted in OpenCode shows so without waiting for the whole session list.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};

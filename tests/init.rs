@@ -1,6 +1,9 @@
 //! `ao init`: a newcomer's first config, written for the directory they are in, that ao then
 //! reads without a complaint.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -1,6 +1,9 @@
 //! Talking to sessions: `ao permit` (once, always, reject; choosing among several), `ao send` in
 //! either runtime, `ao wait`, and `ao logs`.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 

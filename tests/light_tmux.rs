@@ -4,6 +4,9 @@
 //! the pane, detaching with tmux's own key; what runs is read from /proc, what shows from the
 //! panes.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use ao_test_support::{script, shell_quote, Scenario, Terminal, Turn, World};

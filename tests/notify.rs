@@ -4,6 +4,9 @@
 //! budget is stopped and `ao send`/`ao restore` refuse it until told `--over-budget`, and nothing
 //! of the monitor is left once its project's last session is killed.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;

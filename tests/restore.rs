@@ -3,6 +3,9 @@
 //! tmux session runs with `tui: always` (its pane is OpenCode's TUI), the one whose server died is
 //! lazy (its pane is ao's view), so that both modes come back.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use ao_test_support::{assert_cost, script, tokens, wait_until, Scenario, Turn, World};

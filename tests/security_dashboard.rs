@@ -3,6 +3,9 @@
 //! rebound to 127.0.0.1 (DNS rebinding), another local user reading the browser's command line or
 //! guessing at `--open`'s code, and children left as zombies.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;

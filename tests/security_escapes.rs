@@ -4,6 +4,9 @@
 //! show`, the tmux pane's view and the web dashboard's page; `ao status --json` keeps the text
 //! exact.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use ao_test_support::{script, Browser, Scenario, Turn, World};

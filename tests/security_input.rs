@@ -3,6 +3,9 @@
 //! levels deep. Each is `ao status` (and `ao doctor`) run as a child process: exit code 2, a
 //! message that says where and what, no panic, bounded time and memory.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -5,6 +5,9 @@
 //! nothing and send nothing, and say which line and which `ao trust` command; after `ao trust` each
 //! works, and after `ao trust --revoke` each is refused again. `ao init` writes a trusted file.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

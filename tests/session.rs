@@ -1,5 +1,8 @@
 //! A session's life, end to end: real opencode, real tmux on a private socket, the mock model.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use ao_test_support::{assert_cost, script, tokens, workspace_of, Scenario, Turn, World};

@@ -2,6 +2,9 @@
 //! PLAN column and `todos`/`files_changed` of `ao status`, `ao diff`, and `ao fork` (whole and cut
 //! with `--at`), with the mock model calling OpenCode's `todowrite` and `write` tools.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use ao_test_support::{git, script, workspace_of, Scenario, Script, Turn, World};
 use serde_json::{json, Value};
 

@@ -1,5 +1,8 @@
 //! `ao status --watch`: the live session model as scripts see it, one JSON object per line.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use ao_test_support::{assert_cost, script, Lines, Scenario, Turn, World};

@@ -1,6 +1,9 @@
 //! `ao watch`: the full-screen dashboard, driven in a private tmux terminal as a person would use
 //! it, against the real opencode and the mock model.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use ao_test_support::{assert_cost, script, shell_quote, Scenario, Terminal, Turn, World};

@@ -2,6 +2,9 @@
 //! its own branch, and `ao kill` removes a work tree only when that loses nothing (or with
 //! `--force`); a `workspace: none` project works in its own directory.
 
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 use ao_test_support::{git, script, workspace_of, Scenario, Turn, World};

@@ -319,7 +319,8 @@ pub enum PlanPriority {
     Other(String),
 }
 
-/// The words of [`PlanStatus`] and [`PlanPriority`]: derived for the known ones, the agent's own
+/// The words of [`PlanStatus`] and [`PlanPriority`] (and a tool call's status in a transcript):
+/// derived for the known ones, the agent's own
 /// for the others; JSON carries the word.
 macro_rules! open_words {
     ($name:ident) => {
@@ -356,6 +357,7 @@ macro_rules! open_words {
         }
     };
 }
+pub(crate) use open_words;
 open_words!(PlanStatus);
 open_words!(PlanPriority);
 

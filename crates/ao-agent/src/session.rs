@@ -264,8 +264,9 @@ impl SessionError {
 }
 
 /// The reason of a [`SessionError`]: ao's own reasons, each with its name in JSON, beside
-/// [`Why::Agent`] for a name the agent or its provider gave.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// [`Why::Agent`] for a name the agent or its provider gave. The names of ao's own are derived
+/// from the variants.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, strum::EnumString, strum::IntoStaticStr)]
 pub enum Why {
     /// The agent's server is there but did not answer in time.
     ServerUnresponsive,
@@ -296,55 +297,24 @@ pub enum Why {
     /// Its project's agent server is not running.
     ServerGone,
     /// What the agent or its provider said, by its own name.
+    #[strum(default)]
     Agent(String),
 }
 
 impl Why {
-    /// Every reason of ao's own, for reading a name back.
-    const OWN: [Why; 14] = [
-        Why::ServerUnresponsive,
-        Why::Unreachable,
-        Why::Unauthorized,
-        Why::BudgetExceeded,
-        Why::Interrupted,
-        Why::Retry,
-        Why::Unobservable,
-        Why::UnknownProject,
-        Why::UnknownAgent,
-        Why::Unobserved,
-        Why::SpawnIncomplete,
-        Why::SessionDeleted,
-        Why::NoReply,
-        Why::ServerGone,
-    ];
-
     /// Its name, as in JSON (`error.name`).
     pub fn name(&self) -> &str {
         match self {
-            Why::ServerUnresponsive => "ServerUnresponsive",
-            Why::Unreachable => "Unreachable",
-            Why::Unauthorized => "Unauthorized",
-            Why::BudgetExceeded => "BudgetExceeded",
-            Why::Interrupted => "Interrupted",
-            Why::Retry => "Retry",
-            Why::Unobservable => "Unobservable",
-            Why::UnknownProject => "UnknownProject",
-            Why::UnknownAgent => "UnknownAgent",
-            Why::Unobserved => "Unobserved",
-            Why::SpawnIncomplete => "SpawnIncomplete",
-            Why::SessionDeleted => "SessionDeleted",
-            Why::NoReply => "NoReply",
-            Why::ServerGone => "ServerGone",
             Why::Agent(name) => name,
+            own => own.into(),
         }
     }
 
     /// The reason a name stands for: ao's own when it is one, else the agent's.
     pub fn from_name(name: &str) -> Why {
-        Why::OWN
-            .into_iter()
-            .find(|w| w.name() == name)
-            .unwrap_or_else(|| Why::Agent(name.to_string()))
+        // `Agent` is the default: parsing never fails.
+        name.parse()
+            .unwrap_or_else(|_| Why::Agent(name.to_string()))
     }
 
     /// Whether it says only that the session could not be seen, nothing about the session.

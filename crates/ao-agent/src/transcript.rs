@@ -41,8 +41,8 @@ pub enum EntryKind {
         tool: String,
         /// What it was asked to do, in one line.
         title: String,
-        /// `pending`, `running`, `completed` or `error`.
-        status: String,
+        /// Where the call is.
+        status: ToolCallStatus,
         /// The start of its output or error, at most [`TOOL_OUTPUT_EXCERPT`] bytes.
         output: Option<String>,
         /// Whether `output` was cut.
@@ -61,6 +61,44 @@ pub enum EntryKind {
     Error(SessionError),
 }
 
+/// Where a tool call is. A word this ao does not know is kept as the agent said it (and shown
+/// as such), so that a newer agent's stage never fails a transcript.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[serde(from = "String", into = "String")]
+#[strum(serialize_all = "snake_case")]
+pub enum ToolCallStatus {
+    /// Asked for; may wait on a permission.
+    Pending,
+    /// Running.
+    Running,
+    /// Done, with its output.
+    Completed,
+    /// Failed or rejected, with the error.
+    Error,
+    /// A word this ao does not know, as the agent said it.
+    #[strum(default)]
+    Other(String),
+}
+crate::agent::open_words!(ToolCallStatus);
+
+impl ToolCallStatus {
+    /// Whether the call is over (done or failed): nothing more will come of it.
+    pub fn is_final(&self) -> bool {
+        matches!(self, ToolCallStatus::Completed | ToolCallStatus::Error)
+    }
+}
+
 /// `text` cut to at most `max` bytes on a character boundary, and whether it was cut.
 pub fn excerpt(text: &str, max: usize) -> (String, bool) {
     if text.len() <= max {
@@ -76,6 +114,19 @@ pub fn excerpt(text: &str, max: usize) -> (String, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tool_call_status_keeps_its_word_in_json() {
+        for word in ["pending", "running", "completed", "error", "cancelled"] {
+            let status = ToolCallStatus::from(word.to_string());
+            assert_eq!(serde_json::to_value(&status).unwrap(), word);
+        }
+        assert_eq!(
+            ToolCallStatus::from("cancelled".to_string()),
+            ToolCallStatus::Other("cancelled".into())
+        );
+        assert!(ToolCallStatus::Error.is_final() && !ToolCallStatus::Running.is_final());
+    }
 
     #[test]
     fn excerpt_cuts_on_a_character_boundary() {

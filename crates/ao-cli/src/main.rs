@@ -82,6 +82,8 @@ fn report(err: &anyhow::Error) -> ExitCode {
                 .is_some_and(|e| e.is_usage())
             || c.downcast_ref::<ao_core::agent::AgentError>()
                 .is_some_and(|e| e.is_usage())
+            || c.downcast_ref::<ao_core::error::StateError>()
+                .is_some_and(|e| e.is_usage())
     });
     // An error may carry what a server or an agent said (an error body, a title): what would
     // steer the terminal shows as escapes.

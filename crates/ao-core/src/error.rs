@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-pub use ao_agent::error::chain;
-use ao_agent::error::{io_hint, StateError, DISK_FULL, READ_ONLY};
+pub use ao_agent::error::{chain, StateError};
+use ao_agent::error::{io_hint, DISK_FULL, READ_ONLY};
 
 /// A result with ao-core's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -27,7 +27,7 @@ use crate::manager::SessionManager;
 use crate::notify::{self, Event};
 use crate::runtime::process::ProcessIdentity;
 use crate::seen::Seen;
-use crate::session::{Lifecycle, Why};
+use crate::session::{Lifecycle, SessionAddress, Why};
 
 /// How often the monitor checks that its project still has a live session.
 const LIFE_CHECK: Duration = Duration::from_secs(2);
@@ -140,16 +140,17 @@ impl Monitor {
                 .is_some_and(|e| e.why == Why::BudgetExceeded);
             let id = seen.record.address.to_string();
             if stop && self.aborted.insert((id.clone(), seen.activity_since)) {
-                self.abort(&id, mgr).await;
+                self.abort(&seen.record.address, mgr).await;
             }
             self.latest.insert(id, seen);
         }
     }
 
     /// Aborts the running turn of a session the budget stopped.
-    async fn abort(&self, id: &str, mgr: &Arc<SessionManager>) {
+    async fn abort(&self, address: &SessionAddress, mgr: &Arc<SessionManager>) {
         // Read again: it may have been killed or restored since it was seen.
-        let Ok(records) = mgr.resolve(&crate::target::Target::parse(id)).await else {
+        let target = crate::target::Target::Session(address.clone());
+        let Ok(records) = mgr.resolve(&target).await else {
             return;
         };
         for rec in records.iter().filter(|r| r.lifecycle == Lifecycle::Live) {
@@ -193,7 +194,7 @@ impl Monitor {
                 Some(s) => s.to_status(),
                 // Recorded by another `ao` before the model met the session (spawned elsewhere
                 // a moment ago): it is looked at now rather than never told.
-                None => match status_now(mgr, &id).await {
+                None => match status_now(mgr, &claimed.address).await {
                     Some(s) => s.to_status(),
                     None => continue,
                 },
@@ -219,8 +220,9 @@ impl Monitor {
 }
 
 /// What one session is doing now, if it is still there.
-async fn status_now(mgr: &SessionManager, id: &str) -> Option<Seen> {
-    let records = mgr.resolve(&crate::target::Target::parse(id)).await.ok()?;
+async fn status_now(mgr: &SessionManager, address: &SessionAddress) -> Option<Seen> {
+    let target = crate::target::Target::Session(address.clone());
+    let records = mgr.resolve(&target).await.ok()?;
     mgr.look(&records).await.ok()?.into_iter().next()
 }
 

@@ -14,8 +14,23 @@ pub(crate) fn messages(body: &Value) -> &[Value] {
         .unwrap_or(&[])
 }
 
-fn role(message: &Value) -> &str {
-    message.get("role").and_then(Value::as_str).unwrap_or("")
+fn role(message: &Value) -> Role {
+    message
+        .get("role")
+        .and_then(Value::as_str)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(Role::Other)
+}
+
+/// Who wrote a message of a chat request; a role the mock does not use (or none) is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
+enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Other,
 }
 
 /// The text of a message `content`: a string as is, the `text` of each part
@@ -36,7 +51,7 @@ pub(crate) fn content_text(content: &Value) -> String {
 pub(crate) fn first_user_text(body: &Value) -> String {
     messages(body)
         .iter()
-        .find(|m| role(m) == "user")
+        .find(|m| role(m) == Role::User)
         .and_then(|m| m.get("content"))
         .map(content_text)
         .unwrap_or_default()
@@ -46,7 +61,7 @@ pub(crate) fn first_user_text(body: &Value) -> String {
 pub(crate) fn assistant_count(body: &Value) -> usize {
     messages(body)
         .iter()
-        .filter(|m| role(m) == "assistant")
+        .filter(|m| role(m) == Role::Assistant)
         .count()
 }
 
@@ -55,7 +70,7 @@ pub(crate) fn assistant_count(body: &Value) -> usize {
 pub(crate) fn is_title_request(body: &Value) -> bool {
     messages(body)
         .iter()
-        .filter(|m| matches!(role(m), "system" | "developer"))
+        .filter(|m| matches!(role(m), Role::System | Role::Developer))
         .filter_map(|m| m.get("content"))
         .any(|c| content_text(c).to_lowercase().contains("title generator"))
 }

@@ -137,7 +137,7 @@ impl LastMessages {
 mod tests {
     use super::*;
     use crate::test_world::world;
-    use crate::types::{MessageTime, Role};
+    use crate::types::{FinishReason, MessageTime, Role};
 
     fn finished(id: &str) -> MessageInfo {
         MessageInfo {
@@ -147,7 +147,7 @@ mod tests {
                 created: 1,
                 completed: Some(2),
             },
-            finish: Some("stop".into()),
+            finish: Some("stop".to_string().into()),
             ..Default::default()
         }
     }
@@ -193,7 +193,7 @@ mod tests {
         turns.note("ses_a", 10, Some(&finished("msg_1")), None);
         // A step that ends in tool calls is not the end of the turn.
         let mut mid = finished("msg_2");
-        mid.finish = Some("tool-calls".into());
+        mid.finish = Some(FinishReason::ToolCalls);
         turns.note("ses_b", 10, Some(&mid), None);
         turns.note("ses_c", 10, Some(&finished("msg_3")), None);
         turns.save(&cx).await;

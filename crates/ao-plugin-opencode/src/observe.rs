@@ -4,7 +4,9 @@
 use ao_agent::agent::Observation;
 use ao_agent::session::{Activity, PendingRequest, SessionError, TodoCount, Why};
 
-use crate::types::{MessageInfo, Role, Session, SessionStatus, StatusKind};
+use crate::types::{
+    ErrorName, FinishReason, MessageInfo, Role, Session, SessionStatus, StatusKind,
+};
 
 /// A user message with no reply yet counts as a turn starting for this long; after that, with the
 /// session idle, it is a turn that never started.
@@ -35,7 +37,10 @@ pub fn turn_settled(last: &MessageInfo) -> bool {
         Role::Assistant => {
             last.time.completed.is_some()
                 && (last.error.is_some()
-                    || last.finish.as_deref().is_some_and(|f| f != "tool-calls"))
+                    || last
+                        .finish
+                        .as_ref()
+                        .is_some_and(|f| *f != FinishReason::ToolCalls))
         }
         Role::User | Role::Unknown => false,
     }
@@ -112,13 +117,13 @@ fn activity(facts: &ServerFacts<'_>, now: i64) -> (Activity, Option<SessionError
     }
     if let Some(err) = &last.error {
         // An abort is a person's decision, not a failure: the agent takes the next message.
-        if err.name == "MessageAbortedError" {
+        if err.name == ErrorName::MessageAbortedError {
             return (Activity::Ready, None);
         }
         return (
             Activity::Blocked,
             Some(SessionError {
-                why: Why::Agent(err.name.clone()),
+                why: Why::Agent(err.name.as_str().to_string()),
                 message: err.message(),
             }),
         );
@@ -167,7 +172,7 @@ mod tests {
                 completed,
             },
             error: error.map(|n| ApiError {
-                name: n.into(),
+                name: n.to_string().into(),
                 data: serde_json::json!({"message": "boom"}),
             }),
             ..Default::default()
@@ -260,7 +265,7 @@ mod tests {
     #[test]
     fn only_an_ended_final_step_settles_a_turn() {
         let finished = |finish: Option<&str>| MessageInfo {
-            finish: finish.map(str::to_string),
+            finish: finish.map(|f| f.to_string().into()),
             ..assistant(Some(1_000), None)
         };
         assert!(turn_settled(&finished(Some("stop"))));
@@ -288,7 +293,7 @@ mod tests {
         };
         assert_eq!(state(None, Some(odd.clone()), false).0, Activity::Active);
         let odd = MessageInfo {
-            finish: Some("stop".into()),
+            finish: Some("stop".to_string().into()),
             time: MessageTime {
                 created: 900,
                 completed: Some(950),

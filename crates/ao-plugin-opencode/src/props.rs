@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::events::GlobalEvent;
 
 use crate::types::{
-    ApiError, MessageWithParts, Part, PermissionRequest, PromptModel, QuestionRequest, Session,
-    SessionStatus, Todo, ToolStatus,
+    ApiError, ErrorName, FinishReason, MessageWithParts, Part, PermissionRequest, PromptModel,
+    QuestionRequest, Session, SessionStatus, Todo, ToolStatus,
 };
 
 /// Keys the decoders look for, so that generated objects reach past the first field.
@@ -142,6 +142,8 @@ fn decode_all(value: &Value) {
     if let Some(s) = value.as_str() {
         let _ = PromptModel::parse(s);
         let _ = String::from(ToolStatus::from(s.to_string()));
+        let _ = String::from(ErrorName::from(s.to_string()));
+        let _ = String::from(FinishReason::from(s.to_string()));
     }
 }
 

@@ -1,7 +1,9 @@
 //! A session's messages and parts, as the server returns them, turned into ao's transcript.
 
 use ao_agent::session::{SessionError, Why};
-use ao_agent::transcript::{excerpt, EntryKind, TranscriptEntry, TOOL_OUTPUT_EXCERPT};
+use ao_agent::transcript::{
+    excerpt, EntryKind, ToolCallStatus, TranscriptEntry, TOOL_OUTPUT_EXCERPT,
+};
 use serde_json::Value;
 
 use crate::types::{MessageWithParts, Part, PartKind, Role, ToolStatus};
@@ -24,7 +26,7 @@ pub fn transcript(messages: &[MessageWithParts]) -> Vec<TranscriptEntry> {
                 id: format!("{}:error", m.info.id),
                 at: m.info.time.completed.unwrap_or(m.info.time.created),
                 kind: EntryKind::Error(SessionError {
-                    why: Why::Agent(err.name.clone()),
+                    why: Why::Agent(err.name.as_str().to_string()),
                     message: err.message(),
                 }),
             });
@@ -103,7 +105,13 @@ fn entry_kind(part: &Part, role: Role) -> Option<EntryKind> {
             Some(EntryKind::Tool {
                 tool: part.tool.clone(),
                 title: tool_title(part),
-                status: part.state.status.as_str().to_string(),
+                status: match &part.state.status {
+                    ToolStatus::Pending => ToolCallStatus::Pending,
+                    ToolStatus::Running => ToolCallStatus::Running,
+                    ToolStatus::Completed => ToolCallStatus::Completed,
+                    ToolStatus::Error => ToolCallStatus::Error,
+                    ToolStatus::Unknown(word) => ToolCallStatus::Other(word.clone()),
+                },
                 output,
                 truncated,
             })
@@ -186,7 +194,7 @@ mod tests {
             EntryKind::Tool {
                 tool: "bash".into(),
                 title: "ls".into(),
-                status: "completed".into(),
+                status: ToolCallStatus::Completed,
                 output: Some("a\nb\n".into()),
                 truncated: false
             }
@@ -221,7 +229,7 @@ mod tests {
         assert_eq!(ids, ["prt_3", "prt_4"]);
         // A tool call in a stage ao does not know still shows, under that stage's name.
         assert!(
-            matches!(&t[0].kind, EntryKind::Tool { status, output: None, .. } if status == "cancelled")
+            matches!(&t[0].kind, EntryKind::Tool { status: ToolCallStatus::Other(word), output: None, .. } if word == "cancelled")
         );
     }
 

@@ -92,7 +92,7 @@ pub async fn run(cli: &Cli, args: &LogsArgs) -> anyhow::Result<ExitCode> {
 
 fn is_final(e: &TranscriptEntry) -> bool {
     match &e.kind {
-        EntryKind::Tool { status, .. } => status == "completed" || status == "error",
+        EntryKind::Tool { status, .. } => status.is_final(),
         _ => true,
     }
 }
@@ -121,7 +121,7 @@ pub fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<
                 out,
                 "{time} tool {} [{}] {}",
                 visible_line(tool),
-                visible_line(status),
+                visible_line(status.as_str()),
                 visible_line(title)
             )?;
             if let Some(o) = output {

@@ -8,6 +8,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use ao_core::manager::{KillOptions, QuestionReply, SessionManager};
 use ao_core::report;
+use ao_core::session::SessionAddress;
 use ao_core::target::Target;
 use ao_core::transcript::TranscriptEntry;
 
@@ -32,10 +33,16 @@ pub enum Outcome {
     },
 }
 
-/// Starts `action` on the runtime's thread; its outcome goes to `done`.
-pub fn start(mgr: Arc<SessionManager>, action: Action, done: UnboundedSender<Outcome>) {
+/// Starts `action` on the session at `address` on the runtime's thread; its outcome goes to
+/// `done`.
+pub fn start(
+    mgr: Arc<SessionManager>,
+    address: SessionAddress,
+    action: Action,
+    done: UnboundedSender<Outcome>,
+) {
     tokio::spawn(async move {
-        let outcome = match run(&mgr, action).await {
+        let outcome = match run(&mgr, &Target::Session(address), action).await {
             Ok(text) => Outcome::Done { text, error: false },
             Err(e) => Outcome::Done {
                 text: one_line(&e),
@@ -47,11 +54,16 @@ pub fn start(mgr: Arc<SessionManager>, action: Action, done: UnboundedSender<Out
     });
 }
 
-/// Reads the conversation of `id`; it goes to `done`.
-pub fn fetch(mgr: Arc<SessionManager>, id: String, done: UnboundedSender<Outcome>) {
+/// Reads the conversation of `id` (at `address`); it goes to `done`.
+pub fn fetch(
+    mgr: Arc<SessionManager>,
+    id: String,
+    address: SessionAddress,
+    done: UnboundedSender<Outcome>,
+) {
     tokio::spawn(async move {
         let read = async {
-            let rec = mgr.resolve_one(&Target::parse(&id)).await?;
+            let rec = mgr.resolve_one(&Target::Session(address)).await?;
             mgr.transcript(&rec).await
         }
         .await
@@ -60,40 +72,30 @@ pub fn fetch(mgr: Arc<SessionManager>, id: String, done: UnboundedSender<Outcome
     });
 }
 
-async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
+async fn run(mgr: &SessionManager, target: &Target, action: Action) -> anyhow::Result<String> {
     Ok(match action {
         Action::Permit {
-            id,
-            decision,
-            request,
+            decision, request, ..
         } => {
-            let (rec, req) = mgr
-                .permit(&Target::parse(&id), decision, request.as_deref())
-                .await?;
+            let (rec, req) = mgr.permit(target, decision, request.as_deref()).await?;
             report::permitted(&rec, &req, decision)
         }
         Action::Answer {
-            id,
-            request,
-            answers,
+            request, answers, ..
         } => {
             let (rec, req) = mgr
-                .answer(
-                    &Target::parse(&id),
-                    Some(&request),
-                    QuestionReply::Answers(answers),
-                )
+                .answer(target, Some(&request), QuestionReply::Answers(answers))
                 .await?;
             report::answered(&rec, &req, false)
         }
-        Action::Send { id, text } => {
-            let rec = mgr.send(&Target::parse(&id), &text).await?;
+        Action::Send { text, .. } => {
+            let rec = mgr.send(target, &text).await?;
             report::sent(&rec)
         }
-        Action::Kill { id } => {
+        Action::Kill { .. } => {
             let report = mgr
                 .kill(
-                    &Target::parse(&id),
+                    target,
                     KillOptions {
                         purge: false,
                         force: false,
@@ -124,8 +126,8 @@ async fn run(mgr: &SessionManager, action: Action) -> anyhow::Result<String> {
             }
             said
         }
-        Action::Restore { id } => {
-            let rec = mgr.restore(&Target::parse(&id)).await?;
+        Action::Restore { .. } => {
+            let rec = mgr.restore(target).await?;
             report::restored(&rec)
         }
     })

@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use ao_core::agent::PermitDecision;
 use ao_core::live::{ConfigChange, LiveEvent, LiveSession};
-use ao_core::session::{PendingKind, PendingRequest};
+use ao_core::session::{PendingKind, PendingRequest, SessionAddress};
 
 pub use super::input::{Input, Purpose};
 use ao_core::transcript::{EntryKind, TranscriptEntry};
@@ -64,6 +64,19 @@ pub enum Action {
         /// The session.
         id: String,
     },
+}
+
+impl Action {
+    /// The session it acts on: its id, a key of [`App::sessions`].
+    pub fn session(&self) -> &str {
+        match self {
+            Action::Permit { id, .. }
+            | Action::Answer { id, .. }
+            | Action::Send { id, .. }
+            | Action::Kill { id }
+            | Action::Restore { id } => id,
+        }
+    }
 }
 
 /// What the keys do now.
@@ -133,6 +146,12 @@ impl App {
             ))
         });
         all
+    }
+
+    /// The typed address of a session shown, by its id (the manager takes addresses, not text
+    /// to parse again).
+    pub fn address_of(&self, id: &str) -> Option<SessionAddress> {
+        self.sessions.get(id).map(|s| s.status.address())
     }
 
     /// The selected session.

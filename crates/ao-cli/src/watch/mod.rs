@@ -107,8 +107,17 @@ pub async fn run(mgr: SessionManager, target: Target) -> anyhow::Result<()> {
         while let Some(effect) = queue.pop_front() {
             match effect {
                 Effect::Quit => return Ok(()),
-                Effect::Act(action) => actions::start(model.manager(), action, done_tx.clone()),
-                Effect::Fetch(id) => actions::fetch(model.manager(), id, done_tx.clone()),
+                // A session that is gone from the model meanwhile is said so, as the manager would.
+                Effect::Act(action) => match app.address_of(action.session()) {
+                    Some(address) => {
+                        actions::start(model.manager(), address, action, done_tx.clone())
+                    }
+                    None => app.note(true, gone(action.session())),
+                },
+                Effect::Fetch(id) => match app.address_of(&id) {
+                    Some(address) => actions::fetch(model.manager(), id, address, done_tx.clone()),
+                    None => app.on_transcript(&id, Err(gone(&id))),
+                },
                 Effect::Attach(id) => {
                     // The reader would take the keys meant for the session.
                     keys.pause().await;
@@ -119,6 +128,11 @@ pub async fn run(mgr: SessionManager, target: Target) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// What an action on a session that left the model meanwhile says.
+fn gone(id: &str) -> String {
+    format!("no session {id}")
 }
 
 fn take_outcome(app: &mut App, outcome: Outcome) {
@@ -137,7 +151,11 @@ async fn attach(
     app: &mut App,
     id: &str,
 ) -> anyhow::Result<Vec<Effect>> {
-    let cmd = match model.manager().attach(&Target::parse(id)).await {
+    let Some(address) = app.address_of(id) else {
+        app.note(true, gone(id));
+        return Ok(vec![]);
+    };
+    let cmd = match model.manager().attach(&Target::Session(address)).await {
         Ok(cmd) => cmd,
         Err(e) => {
             app.note(true, actions::one_line(&e.into()));

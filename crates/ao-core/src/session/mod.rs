@@ -83,3 +83,13 @@ pub struct SessionStatus {
     /// A shell command that brings the session back after it exited.
     pub restore_command: Option<String>,
 }
+
+impl SessionStatus {
+    /// The session's address, typed (what `id` says as text).
+    pub fn address(&self) -> SessionAddress {
+        SessionAddress {
+            project: self.project.clone(),
+            name: self.name.clone(),
+        }
+    }
+}

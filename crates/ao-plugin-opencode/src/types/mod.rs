@@ -196,7 +196,7 @@ pub struct MessageInfo {
     /// Created and (assistant) completed times.
     pub time: MessageTime,
     /// Why the step ended: `stop`, `tool-calls`, ...
-    pub finish: Option<String>,
+    pub finish: Option<FinishReason>,
     /// The error that ended it, if any.
     pub error: Option<ApiError>,
     /// The model (assistant).
@@ -382,12 +382,43 @@ impl From<ToolStatus> for String {
     }
 }
 
+/// Why an assistant's step ended, as OpenCode says it: the reasons ao acts on, and any other by
+/// its word.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Deserialize, Serialize, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(from = "String", into = "String")]
+#[strum(serialize_all = "kebab-case")]
+pub enum FinishReason {
+    /// The model called tools: the next step follows.
+    ToolCalls,
+    /// Any other reason (`stop`, `length`, ...), by its word.
+    #[strum(default)]
+    Other(String),
+}
+
+impl From<String> for FinishReason {
+    fn from(word: String) -> Self {
+        // `Other` is the default: parsing never fails.
+        word.parse().unwrap_or(FinishReason::Other(word))
+    }
+}
+
+impl From<FinishReason> for String {
+    fn from(reason: FinishReason) -> Self {
+        match reason {
+            FinishReason::Other(word) => word,
+            known => <&str>::from(&known).to_string(),
+        }
+    }
+}
+
 /// An error object as OpenCode reports it: `{"name", "data": {"message", ...}}`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct ApiError {
-    /// e.g. `APIError`, `ProviderAuthError`, `MessageAbortedError`.
-    pub name: String,
+    /// What kind of error it is, e.g. `APIError`, `ProviderAuthError`, `MessageAbortedError`.
+    pub name: ErrorName,
     /// Details; `message` is the one for people.
     pub data: serde_json::Value,
 }
@@ -399,7 +430,53 @@ impl ApiError {
             .get("message")
             .and_then(|m| m.as_str())
             .map(str::to_string)
-            .unwrap_or_else(|| self.name.clone())
+            .unwrap_or_else(|| self.name.as_str().to_string())
+    }
+}
+
+/// The name of an error as OpenCode tags it: the ones ao acts on, and any other by its name
+/// (reported to people as the agent's reason).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Deserialize, Serialize, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(from = "String", into = "String")]
+pub enum ErrorName {
+    /// The person aborted the turn: their decision, not a failure.
+    MessageAbortedError,
+    /// Any other error, by its name.
+    #[strum(default)]
+    Other(String),
+}
+
+impl ErrorName {
+    /// Its name as OpenCode sends it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorName::Other(name) => name,
+            known => known.into(),
+        }
+    }
+}
+
+impl Default for ErrorName {
+    fn default() -> Self {
+        ErrorName::Other(String::new())
+    }
+}
+
+impl From<String> for ErrorName {
+    fn from(name: String) -> Self {
+        // `Other` is the default: parsing never fails.
+        name.parse().unwrap_or(ErrorName::Other(name))
+    }
+}
+
+impl From<ErrorName> for String {
+    fn from(name: ErrorName) -> Self {
+        match name {
+            ErrorName::Other(name) => name,
+            known => known.as_str().to_string(),
+        }
     }
 }
 
@@ -474,6 +551,26 @@ mod tests {
         for name in ["pending", "running", "completed", "error", "cancelled"] {
             let status: ToolStatus = serde_json::from_value(json!(name)).unwrap();
             assert_eq!(serde_json::to_value(&status).unwrap(), name);
+        }
+        for (error, name) in [
+            (ErrorName::MessageAbortedError, "MessageAbortedError"),
+            (ErrorName::Other("APIError".into()), "APIError"),
+        ] {
+            assert_eq!(serde_json::to_value(&error).unwrap(), name);
+            assert_eq!(
+                serde_json::from_value::<ErrorName>(json!(name)).unwrap(),
+                error
+            );
+        }
+        for (reason, word) in [
+            (FinishReason::ToolCalls, "tool-calls"),
+            (FinishReason::Other("stop".into()), "stop"),
+        ] {
+            assert_eq!(serde_json::to_value(&reason).unwrap(), word);
+            assert_eq!(
+                serde_json::from_value::<FinishReason>(json!(word)).unwrap(),
+                reason
+            );
         }
     }
 
