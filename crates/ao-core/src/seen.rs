@@ -84,6 +84,8 @@ pub(crate) struct Note {
     pub allowance_used: Option<EpochMillis>,
     /// What the session and its project have cost, as the store will say once this is recorded.
     pub spend: Spend,
+    /// Whether recording it would write anything, as the store read by its look says.
+    pub unrecorded: bool,
 }
 
 /// What a session and its project have cost, in US dollars, for budgets.

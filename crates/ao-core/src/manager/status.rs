@@ -322,6 +322,8 @@ impl SessionManager {
                 first_seen_at,
                 allowance_used: None,
                 spend: Spend::default(),
+                // Until `settle` has compared it with the store: recorded if asked.
+                unrecorded: true,
             },
         }
     }

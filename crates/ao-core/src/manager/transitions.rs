@@ -65,6 +65,13 @@ impl SessionManager {
                 s.error = Some(budget::budget_error(message));
             }
         }
+        // What recording would write, judged against the read this look made: a record of a
+        // look that saw nothing new reads nothing again.
+        let settled: Vec<Sighting> = seen.iter().map(sighting).collect();
+        let unrecorded = recorded.unrecorded(&settled);
+        for s in seen.iter_mut() {
+            s.note.unrecorded = unrecorded.contains(&s.record.address);
+        }
     }
 
     /// Records what a look saw: each session's transition (when its activity changed), its cost,
@@ -75,7 +82,15 @@ impl SessionManager {
         if seen.is_empty() {
             return Ok(());
         }
-        let sightings: Vec<Sighting> = seen.iter().map(sighting).collect();
+        // Only what the look found unrecorded; the store checks it again under its write lock.
+        let sightings: Vec<Sighting> = seen
+            .iter()
+            .filter(|s| s.note.unrecorded)
+            .map(sighting)
+            .collect();
+        if sightings.is_empty() {
+            return Ok(());
+        }
         let _timed = crate::timing::phase(|| "record".into());
         self.db(move |store| store.record(&sightings).map(|_| ()))
             .await

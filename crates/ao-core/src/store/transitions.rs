@@ -318,6 +318,17 @@ impl Recorded {
     }
 
     /// What recording `sightings` over what is stored changes.
+    /// The sessions among `sightings` of which [`Store::record`] would write something.
+    pub fn unrecorded(&self, sightings: &[Sighting]) -> std::collections::BTreeSet<SessionAddress> {
+        let w = self.writes(sightings);
+        (w.costs.iter().map(|(a, _)| a))
+            .chain(w.used.iter().map(|(a, _)| a))
+            .chain(w.transitions.iter().map(|(a, ..)| a))
+            .chain(w.kept.iter().map(|(a, _)| a))
+            .cloned()
+            .collect()
+    }
+
     fn writes(&self, sightings: &[Sighting]) -> Writes {
         let (_, costs) = self.costs_after(sightings);
         let used = sightings
