@@ -34,8 +34,8 @@ impl SessionManager {
     /// The given sessions looked at ([`look`](Self::look)), and what was seen recorded
     /// ([`record`](Self::record)): what every view that keeps the store up to date does.
     pub async fn status_of(&self, records: &[SessionRecord]) -> Result<Vec<Seen>> {
-        let seen = self.look(records).await?;
-        self.record(&seen).await?;
+        let mut seen = self.look(records).await?;
+        self.record(&mut seen).await?;
         Ok(seen)
     }
 

@@ -77,23 +77,27 @@ impl SessionManager {
     /// Records what a look saw: each session's transition (when its activity changed), its cost,
     /// the over-budget allowance its turn used up, and its observation as its last; in one
     /// place, and only what differs from what is stored. With nothing new it takes no write
-    /// lock at all. Starts nothing.
-    pub async fn record(&self, seen: &[Seen]) -> Result<()> {
-        if seen.is_empty() {
-            return Ok(());
-        }
+    /// lock at all. Starts nothing. Each recorded `Seen` then says when its session entered its
+    /// activity as the store holds it.
+    pub async fn record(&self, seen: &mut [Seen]) -> Result<()> {
         // Only what the look found unrecorded; the store checks it again under its write lock.
-        let sightings: Vec<Sighting> = seen
+        let (idx, sightings): (Vec<usize>, Vec<Sighting>) = seen
             .iter()
-            .filter(|s| s.note.unrecorded)
-            .map(sighting)
-            .collect();
+            .enumerate()
+            .filter(|(_, s)| s.note.unrecorded)
+            .map(|(i, s)| (i, sighting(s)))
+            .unzip();
         if sightings.is_empty() {
             return Ok(());
         }
         let _timed = crate::timing::phase(|| "record".into());
-        self.db(move |store| store.record(&sightings).map(|_| ()))
-            .await
+        let (_, since) = self.db(move |store| store.record_since(&sightings)).await?;
+        // Another `ao` (a monitor, a view) may have recorded the change first, at the time of its
+        // own look: show what the store now holds, which every later look reads too.
+        for (i, at) in idx.into_iter().zip(since) {
+            seen[i].activity_since = at;
+        }
+        Ok(())
     }
 
     /// Refuses to go on with a session that is over its budget, unless `over_budget` says to:

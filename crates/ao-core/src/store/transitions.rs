@@ -386,19 +386,30 @@ impl Store {
     /// is something to write; then, inside one immediate transaction, reads again and writes
     /// what still differs, so two `ao` never record one change twice. Returns whether it wrote.
     pub fn record(&self, sightings: &[Sighting]) -> Result<bool> {
+        self.record_since(sightings).map(|(wrote, _)| wrote)
+    }
+
+    /// [`record`](Self::record), which also says when each sighting's session entered its
+    /// activity as the store now holds it: the transition it wrote, or the one another `ao`
+    /// recorded first. A look's own estimate may differ from what another recorder wrote; this
+    /// is what every later look will read.
+    pub fn record_since(&self, sightings: &[Sighting]) -> Result<(bool, Vec<EpochMillis>)> {
         if sightings.is_empty() {
-            return Ok(false);
+            return Ok((false, Vec::new()));
         }
         let projects = projects_of(sightings);
-        if self.recorded(&projects)?.writes(sightings).is_empty() {
-            return Ok(false);
+        let before = self.recorded(&projects)?;
+        if before.writes(sightings).is_empty() {
+            return Ok((false, before.since(sightings)));
         }
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
         let e = |e| self.err(e);
-        let writes = Recorded::read(&tx, &projects).map_err(e)?.writes(sightings);
+        let now = Recorded::read(&tx, &projects).map_err(e)?;
+        let since = now.since(sightings);
+        let writes = now.writes(sightings);
         for (address, cost) in &writes.costs {
             tx.execute(
                 "INSERT INTO session_costs (project, name, cost_usd) VALUES (?1, ?2, ?3)
@@ -441,7 +452,7 @@ impl Store {
             .map_err(e)?;
         }
         tx.commit().map_err(e)?;
-        Ok(!writes.is_empty())
+        Ok((!writes.is_empty(), since))
     }
 
     /// Lets a session go on past its budget, from `from` (just before its message is sent) until
