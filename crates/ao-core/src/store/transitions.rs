@@ -386,22 +386,26 @@ impl Store {
     /// is something to write; then, inside one immediate transaction, reads again and writes
     /// what still differs, so two `ao` never record one change twice. Returns whether it wrote.
     pub fn record(&self, sightings: &[Sighting]) -> Result<bool> {
+        if self
+            .recorded(&projects_of(sightings))?
+            .writes(sightings)
+            .is_empty()
+        {
+            return Ok(false);
+        }
         self.record_since(sightings).map(|(wrote, _)| wrote)
     }
 
-    /// [`record`](Self::record), which also says when each sighting's session entered its
-    /// activity as the store now holds it: the transition it wrote, or the one another `ao`
-    /// recorded first. A look's own estimate may differ from what another recorder wrote; this
-    /// is what every later look will read.
+    /// [`record`](Self::record) without its first read: for a caller that has already compared
+    /// the sightings with a read of its own (a look's) and found something to write. Also says
+    /// when each sighting's session entered its activity as the store now holds it: the
+    /// transition it wrote, or the one another `ao` recorded first. A look's own estimate may
+    /// differ from what another recorder wrote; this is what every later look will read.
     pub fn record_since(&self, sightings: &[Sighting]) -> Result<(bool, Vec<EpochMillis>)> {
         if sightings.is_empty() {
             return Ok((false, Vec::new()));
         }
         let projects = projects_of(sightings);
-        let before = self.recorded(&projects)?;
-        if before.writes(sightings).is_empty() {
-            return Ok((false, before.since(sightings)));
-        }
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
