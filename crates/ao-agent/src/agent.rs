@@ -122,6 +122,20 @@ pub struct PreparedSession {
     pub agent_session_id: String,
     /// What the runtime runs.
     pub launch: LaunchSpec,
+    /// What `launch` is to the session.
+    pub role: LaunchRole,
+}
+
+/// What a session's launch is to it, which decides where a runtime may run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaunchRole {
+    /// A view of a session that lives elsewhere (OpenCode's TUI or event follower, the session
+    /// itself being on the agent's server): a lazy tmux session runs ao's own view in its pane
+    /// instead, and opens this one while someone looks.
+    Viewer,
+    /// What keeps the session alive (an ACP agent's host, whose child the agent is): a tmux
+    /// session always runs it in its pane, and the session ends with it.
+    Host,
 }
 
 /// What the agent says about one session. The store keeps the last one of each session, as JSON,
@@ -139,8 +153,9 @@ pub struct Observation {
     pub summary: Option<String>,
     /// Token counts so far.
     pub tokens: Tokens,
-    /// Cost so far in US dollars.
-    pub cost_usd: f64,
+    /// Cost so far in US dollars; `None` when the agent reports none and no price is known: ao
+    /// never guesses.
+    pub cost_usd: Option<f64>,
     /// Requests waiting for a person.
     pub pending: Vec<PendingRequest>,
     /// Why it is blocked or exited.
@@ -158,7 +173,7 @@ impl Observation {
             model: None,
             summary: None,
             tokens: Tokens::default(),
-            cost_usd: 0.0,
+            cost_usd: None,
             pending: Vec::new(),
             error,
             todos: None,
@@ -193,6 +208,7 @@ impl Change {
     Copy,
     PartialEq,
     Eq,
+    serde::Serialize,
     serde::Deserialize,
     strum::Display,
     strum::EnumString,

@@ -232,7 +232,53 @@ pub struct PendingRequest {
     /// shows the options so that a person can pick one without typing it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub questions: Vec<PendingQuestion>,
+    /// For a permission, the answers the agent offers, when it names them (an ACP agent does):
+    /// `ao permit`'s once, always and reject pick among them by their kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<PermitOption>,
 }
+
+/// One answer a permission request offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermitOption {
+    /// The agent's id for it.
+    pub id: String,
+    /// Its label, for people.
+    pub name: String,
+    /// What choosing it does.
+    pub kind: PermitOptionKind,
+}
+
+/// What choosing a permission request's option does (ACP's `PermissionOptionKind`). A word this
+/// ao does not know is kept as the agent said it, and is never chosen by `ao permit`'s decisions.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[serde(from = "String", into = "String")]
+#[strum(serialize_all = "snake_case")]
+pub enum PermitOptionKind {
+    /// Allow this call.
+    AllowOnce,
+    /// Allow this call and the ones like it from now on.
+    AllowAlways,
+    /// Refuse this call.
+    RejectOnce,
+    /// Refuse this call and the ones like it from now on.
+    RejectAlways,
+    /// A word this ao does not know, as the agent said it.
+    #[strum(default)]
+    Other(String),
+}
+crate::agent::open_words!(PermitOptionKind);
 
 /// One question of a pending question request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use ao_core::visible::visible_line;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::cli::ColorChoice;
+use crate::watch::format::cost_short;
 
 static COLOR: OnceLock<ColorChoice> = OnceLock::new();
 
@@ -103,9 +104,9 @@ pub fn status_table(
                     s.process.to_string(),
                     match s.budget_usd {
                         Some(budget) if with_budget => {
-                            format!("${:.4}/{}", s.cost_usd, dollars(budget))
+                            format!("{}/{}", cost_short(s.cost_usd), dollars(budget))
                         }
-                        _ => format!("${:.4}", s.cost_usd),
+                        _ => cost_short(s.cost_usd),
                     },
                     (s.tokens.input + s.tokens.cache_read + s.tokens.cache_write).to_string(),
                     (s.tokens.output + s.tokens.reasoning).to_string(),
@@ -348,7 +349,7 @@ mod tests {
                 output: 89_012,
                 ..Tokens::default()
             },
-            cost_usd: 123.4567,
+            cost_usd: Some(123.4567),
             budget_usd: Some(200.0),
             pending: vec![PendingRequest {
                 kind: PendingKind::Permission,
@@ -356,6 +357,7 @@ mod tests {
                 title: "bash: ".to_string() + &"x".repeat(200),
                 from_session: None,
                 tool: None,
+                options: Vec::new(),
                 questions: Vec::new(),
             }],
             error: Some(SessionError {

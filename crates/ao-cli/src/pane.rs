@@ -419,6 +419,7 @@ mod tests {
                 title: "bash: echo hi > out.txt".into(),
                 from_session: None,
                 tool: Some("bash".into()),
+                options: Vec::new(),
                 questions: vec![],
             }])),
             entries: vec![],
@@ -444,6 +445,7 @@ mod tests {
             title: "Which colour?".into(),
             from_session: None,
             tool: None,
+            options: Vec::new(),
             questions: vec![PendingQuestion {
                 question: "Which colour?".into(),
                 options: vec!["red".into(), "blue".into()],

@@ -84,7 +84,7 @@ impl Event {
             model: None,
             summary: Some("A sample event from `ao notify test`".into()),
             tokens: Tokens::default(),
-            cost_usd: 0.0,
+            cost_usd: Some(0.0),
             budget_usd: None,
             pending: vec![PendingRequest {
                 kind: PendingKind::Permission,
@@ -92,6 +92,7 @@ impl Event {
                 title: "bash: echo hello".into(),
                 from_session: None,
                 tool: Some("bash".into()),
+                options: Vec::new(),
                 questions: Vec::new(),
             }],
             error: None,

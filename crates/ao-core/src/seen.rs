@@ -36,8 +36,9 @@ pub struct Seen {
     pub summary: Option<String>,
     /// Tokens used so far, the agent's own figures.
     pub tokens: Tokens,
-    /// Cost so far in US dollars, the agent's own figure.
-    pub cost_usd: f64,
+    /// Cost so far in US dollars, the agent's own figure (or from the configured price); `None`
+    /// when the agent reports none.
+    pub cost_usd: Option<f64>,
     /// The session's budget in US dollars, when one is set.
     pub budget_usd: Option<f64>,
     /// Requests waiting for a person.

@@ -84,6 +84,8 @@ function el(tag, attrs, ...children) {
 
 // The same as the CLI: $0.42, or up to six decimals below a cent.
 function dollars(x) {
+  // null: the agent reports no cost, and ao shows no figure for it.
+  if (x === null || x === undefined) return "-";
   if (x === 0 || Math.abs(x) >= 0.01) return "$" + x.toFixed(2);
   return "$" + x.toFixed(6).replace(/0+$/, "");
 }
@@ -184,7 +186,7 @@ function renderTotals() {
     if (s.activity !== "exited") p.live += 1;
     p.tin += tokensIn(s.tokens);
     p.tout += tokensOut(s.tokens);
-    p.cost += s.cost_usd;
+    p.cost += s.cost_usd || 0;
     projects.set(s.project, p);
   }
   const rows = [...projects.entries()].sort().map(([name, p]) =>

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use ao_agent::agent::{
-    Agent, AgentError, Change, ForkRequest, MessageSummary, Observation, PermitDecision, PlanItem,
-    PreparedSession, ProjectContext, Reply, SessionContext,
+    Agent, AgentError, Change, ForkRequest, LaunchRole, MessageSummary, Observation,
+    PermitDecision, PlanItem, PreparedSession, ProjectContext, Reply, SessionContext,
 };
 use ao_agent::config::{ConfigValue, SettingProblem};
 use ao_agent::remote::Location;
@@ -106,6 +106,7 @@ impl Agent for OpenCodeAgent {
             }
         };
         Ok(PreparedSession {
+            role: LaunchRole::Viewer,
             agent_session_id: created.id,
             launch,
         })
@@ -412,6 +413,7 @@ impl Agent for OpenCodeAgent {
             RuntimeKind::Process => self.follower_launch(&server, rec, id, now_ms()),
         };
         Ok(PreparedSession {
+            role: LaunchRole::Viewer,
             agent_session_id: id.to_string(),
             launch,
         })

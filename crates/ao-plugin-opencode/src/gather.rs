@@ -270,6 +270,7 @@ async fn directory_facts(client: &Client, dirs: &BTreeSet<String>) -> DirectoryF
                 title: format!("{}: {}", p.permission, p.patterns.join(" ")),
                 from_session: Some(p.session_id),
                 tool: Some(p.permission),
+                options: Vec::new(),
                 questions: Vec::new(),
             });
         }
@@ -287,6 +288,7 @@ async fn directory_facts(client: &Client, dirs: &BTreeSet<String>) -> DirectoryF
                 title,
                 from_session: Some(q.session_id),
                 tool: None,
+                options: Vec::new(),
                 questions: q
                     .questions
                     .into_iter()

@@ -60,7 +60,7 @@ pub fn observe(facts: &ServerFacts<'_>, now: i64) -> Observation {
             .map(|m| format!("{}/{}", m.provider_id, m.id)),
         summary: Some(s.title.clone()).filter(|t| !t.is_empty()),
         tokens: s.tokens.into(),
-        cost_usd: s.cost,
+        cost_usd: Some(s.cost),
         pending: facts.pending.clone(),
         error,
         todos: facts.todos,
@@ -204,6 +204,7 @@ mod tests {
                     title: "bash: x".into(),
                     from_session: None,
                     tool: None,
+                    options: Vec::new(),
                     questions: Vec::new(),
                 }]
             } else {
@@ -318,7 +319,7 @@ mod tests {
             0,
         );
         assert_eq!((o.tokens.input, o.tokens.output), (110, 7));
-        assert_eq!(o.cost_usd, 0.000435);
+        assert_eq!(o.cost_usd, Some(0.000435));
         assert_eq!(o.last_activity_at, Some(1_000));
     }
 }

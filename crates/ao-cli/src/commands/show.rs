@@ -114,8 +114,8 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
         out,
         "cost",
         &format!(
-            "${:.4}, {} tokens in, {} out",
-            s.cost_usd,
+            "{}, {} tokens in, {} out",
+            crate::watch::format::cost_short(s.cost_usd),
             s.tokens.input + s.tokens.cache_read + s.tokens.cache_write,
             s.tokens.output + s.tokens.reasoning
         ),

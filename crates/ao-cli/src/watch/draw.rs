@@ -105,7 +105,8 @@ fn totals<'a>(sessions: impl Iterator<Item = &'a LiveSession>) -> (usize, Tokens
                 cache_read: t.cache_read + st.cache_read,
                 cache_write: t.cache_write + st.cache_write,
             },
-            c + s.status.cost_usd,
+            // A session whose agent reports no cost adds nothing it could count.
+            c + s.status.cost_usd.unwrap_or(0.0),
         )
     })
 }
@@ -123,7 +124,7 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect, paint: Paint) {
             "  {n} session{}  tokens {}  cost {}",
             if n == 1 { "" } else { "s" },
             format::tokens_cell(&tokens),
-            format::cost_short(cost),
+            format::cost_short(Some(cost)),
         )),
     ];
     if waiting > 0 {
@@ -167,7 +168,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: DateT
                 Cell::from(match c {
                     Column::Session => format!("{project} ({n})"),
                     Column::Tokens => format::tokens_cell(&tokens),
-                    Column::Cost => format::cost_short(cost),
+                    Column::Cost => format::cost_short(Some(cost)),
                     _ => String::new(),
                 })
             }))

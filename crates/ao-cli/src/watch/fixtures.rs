@@ -31,7 +31,7 @@ pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
                 output: 89_012,
                 ..Tokens::default()
             },
-            cost_usd: 123.456789,
+            cost_usd: Some(123.456789),
             budget_usd: None,
             pending: vec![],
             error: None,
@@ -54,6 +54,7 @@ pub fn with_permission(mut s: LiveSession, id: &str) -> LiveSession {
         title: "bash: echo hi > out.txt".into(),
         from_session: None,
         tool: Some("bash".into()),
+        options: Vec::new(),
         questions: vec![],
     });
     s
@@ -67,6 +68,7 @@ pub fn with_question(mut s: LiveSession, id: &str, questions: &[(&str, &[&str])]
         title: questions[0].0.into(),
         from_session: None,
         tool: None,
+        options: Vec::new(),
         questions: questions
             .iter()
             .map(|(q, options)| PendingQuestion {

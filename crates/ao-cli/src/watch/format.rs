@@ -46,15 +46,22 @@ pub fn tokens_cell(t: &Tokens) -> String {
     format!("{}/{}", count_short(i), count_short(o))
 }
 
-/// The cost in the table: four decimals, as `ao status` prints it.
-pub fn cost_short(usd: f64) -> String {
-    format!("${usd:.4}")
+/// What a cost the agent does not report shows: nothing that looks like a figure.
+pub const NO_COST: &str = "-";
+
+/// The cost in the table: four decimals, as `ao status` prints it; [`NO_COST`] when the agent
+/// reports none.
+pub fn cost_short(usd: Option<f64>) -> String {
+    usd.map_or_else(|| NO_COST.to_string(), |usd| format!("${usd:.4}"))
 }
 
 /// The cost as the agent reported it, to the millionth of a cent and without trailing zeros:
 /// `$0.000795`. Eight decimals cover every per-token price there is, and drop the float noise
 /// of a sum (`0.0007950000000000001`).
-pub fn cost_exact(usd: f64) -> String {
+pub fn cost_exact(usd: Option<f64>) -> String {
+    let Some(usd) = usd else {
+        return NO_COST.to_string();
+    };
     let s = format!("{usd:.8}");
     let s = s.trim_end_matches('0');
     let s = s
@@ -250,14 +257,17 @@ mod tests {
         for (n, want) in cases {
             assert_eq!(count_short(n), want);
         }
-        assert_eq!(cost_short(0.000795), "$0.0008");
-        assert_eq!(cost_exact(0.000795), "$0.000795");
+        assert_eq!(cost_short(Some(0.000795)), "$0.0008");
+        assert_eq!(cost_exact(Some(0.000795)), "$0.000795");
         assert_eq!(
-            cost_exact(220.0 * 3.0 / 1e6 + 9.0 * 15.0 / 1e6),
+            cost_exact(Some(220.0 * 3.0 / 1e6 + 9.0 * 15.0 / 1e6)),
             "$0.000795"
         );
-        assert_eq!(cost_exact(0.0), "$0.0");
-        assert_eq!(cost_exact(12.5), "$12.5");
+        assert_eq!(cost_exact(Some(0.0)), "$0.0");
+        assert_eq!(cost_exact(Some(12.5)), "$12.5");
+        // An agent that reports no cost shows no figure.
+        assert_eq!(cost_short(None), NO_COST);
+        assert_eq!(cost_exact(None), NO_COST);
     }
 
     fn total(cols: &[(Column, u16)]) -> u16 {

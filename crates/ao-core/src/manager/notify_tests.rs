@@ -33,7 +33,7 @@ test_agent!(inert PricedAgent {
         let (activity, cost) = *self.now.lock().unwrap();
         let mut obs = Observation::bare(activity, None);
         obs.last_activity_at = Some(FINISHED_AT);
-        obs.cost_usd = cost;
+        obs.cost_usd = Some(cost);
         vec![obs; sessions.len()]
     }
 });

@@ -358,6 +358,7 @@ test_agent!(NotebookAgent {
         session: SessionContext<'_>,
     ) -> Result<PreparedSession, AgentError> {
         Ok(PreparedSession {
+            role: crate::agent::LaunchRole::Viewer,
             agent_session_id: format!("nb-{}", session.record.address.name),
             launch: LaunchSpec {
                 program: "sleep".into(),
@@ -402,7 +403,7 @@ test_agent!(NotebookAgent {
             let mut obs = Observation::bare(Activity::Ready, None);
             obs.last_activity_at = Some(FINISHED_AT);
             obs.summary = std::fs::read_to_string(s.dir().join("prompts.txt")).ok();
-            obs.cost_usd = f64::from(turns.unwrap_or(0));
+            obs.cost_usd = Some(f64::from(turns.unwrap_or(0)));
             out.push(obs);
         }
         out
@@ -458,7 +459,7 @@ async fn a_second_agent_needs_nothing_of_the_manager_but_the_trait() {
     assert_eq!(s.activity, Activity::Ready);
     assert_eq!(s.process, ProcessState::Running);
     assert_eq!(s.summary.as_deref(), Some("write the notes"));
-    assert_eq!(s.cost_usd, 1.0);
+    assert_eq!(s.cost_usd, Some(1.0));
 
     let report = mgr
         .kill(

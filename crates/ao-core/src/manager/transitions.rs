@@ -150,7 +150,8 @@ fn sighting(s: &Seen) -> Sighting {
         key: s.note.key.clone(),
         first_seen_at: s.note.first_seen_at,
         at: s.at,
-        cost_usd: s.cost_usd,
+        // A cost the agent does not report spends nothing ao can count against a budget.
+        cost_usd: s.cost_usd.unwrap_or(0.0),
         quiet: s.record.lifecycle == Lifecycle::Killed,
         stale: s.is_stale(),
         allowance_used: s.note.allowance_used,

@@ -56,8 +56,9 @@ pub struct SessionStatus {
     pub summary: Option<String>,
     /// Tokens used so far, the agent's own figures.
     pub tokens: Tokens,
-    /// Cost so far in US dollars, the agent's own figure.
-    pub cost_usd: f64,
+    /// Cost so far in US dollars, the agent's own figure (or from the configured price); `null`
+    /// when the agent reports none: ao never guesses.
+    pub cost_usd: Option<f64>,
     /// The session's budget in US dollars (`budget.sessionUsd`), when one is set.
     pub budget_usd: Option<f64>,
     /// Requests waiting for a person.
