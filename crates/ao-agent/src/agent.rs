@@ -423,6 +423,13 @@ pub trait Agent: Send + Sync {
         Ok(value.to_json())
     }
 
+    /// The keys `permission` may name when it is a map, when the agent has a fixed set (an ACP
+    /// agent's tool kinds); each then takes one word (`ask`, `allow`, `deny`). `None`: any key,
+    /// with OpenCode's patterns (its tools and their rules).
+    fn permission_keys(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Lines that `ao init` writes under a new project's `agentConfig`: commented-out examples of
     /// the keys this agent reads, with what each does.
     fn config_template(&self) -> &'static [&'static str] {
@@ -619,6 +626,12 @@ impl AgentKeys for Vec<std::sync::Arc<dyn Agent>> {
             .find(|a| a.name() == agent)
             .map(|a| a.config_keys())
             .unwrap_or_default()
+    }
+
+    fn permission_keys(&self, agent: &str) -> Option<&'static [&'static str]> {
+        self.iter()
+            .find(|a| a.name() == agent)
+            .and_then(|a| a.permission_keys())
     }
 
     fn check_config(

@@ -17,6 +17,13 @@ pub trait AgentKeys: Sync {
     /// understands; none for an agent this `ao` does not have.
     fn config_keys(&self, agent: &str) -> &'static [&'static str];
 
+    /// The keys a `permission` map may name for the agent named `agent`, when it has a fixed set
+    /// ([`Agent::permission_keys`](crate::agent::Agent::permission_keys)); `None`: any.
+    fn permission_keys(&self, agent: &str) -> Option<&'static [&'static str]> {
+        let _ = agent;
+        None
+    }
+
     /// The agent named `agent`'s check of the value of one of its
     /// [`config_keys`](AgentKeys::config_keys): what to keep of it, or its problems, each at its
     /// place in the file. Nothing to keep (`Null`) for an agent this `ao` does not have.
