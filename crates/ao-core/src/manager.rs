@@ -23,6 +23,8 @@ mod monitors;
 mod notify_tests;
 mod resolve;
 mod restore;
+#[cfg(test)]
+mod role_tests;
 mod session_manager;
 mod show;
 mod spawn;

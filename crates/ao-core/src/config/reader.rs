@@ -7,7 +7,7 @@ use super::model::{
     AgentConfig, Config, Context, GatedKey, Problem, ProjectConfig, TuiMode,
     DEFAULT_READY_THRESHOLD_MS,
 };
-use super::names::{expand_path_in, validate_model, validate_name};
+use super::names::{did_you_mean, expand_path_in, validate_model, validate_name};
 use super::notify::{Budget, Notifier, DEFAULT_NOTIFY_DEBOUNCE_MS};
 use super::value::{ConfigValue, SettingProblem};
 use super::yaml::{Kind, Node, Pos, Scalar};
@@ -518,7 +518,12 @@ impl Reader<'_> {
             ac.agent = self.string(node, "agentConfig.agent");
         }
         if let Some(node) = f.get("permission") {
-            if self.permission(node) {
+            let keys = agent.and_then(|a| self.cx.agents.permission_keys(a));
+            let clean = match keys {
+                Some(keys) => self.permission_of_kinds(node, keys),
+                None => self.permission(node),
+            };
+            if clean {
                 ac.permission = Some(node.to_json());
             }
         }
@@ -570,6 +575,71 @@ impl Reader<'_> {
             _ => {
                 self.choice(node, "permission", "", PERMISSIONS);
             }
+        }
+        self.problems.len() == before
+    }
+
+    /// For an agent with a fixed set of permission keys (an ACP agent's tool kinds): `ask |
+    /// allow | deny`, or a map of those keys to one of those words each, nothing nested.
+    fn permission_of_kinds(&mut self, node: &Node, keys: &[&str]) -> bool {
+        let before = self.problems.len();
+        let Kind::Map(entries) = &node.kind else {
+            self.choice(node, "permission", "", PERMISSIONS);
+            return self.problems.len() == before;
+        };
+        let mut seen: Vec<(&str, usize)> = Vec::new();
+        for (key, rule) in entries {
+            let Kind::Scalar { text: kind, .. } = &key.kind else {
+                self.problem(
+                    key.pos,
+                    format!(
+                        "a key in permission is {}; keys are tool kinds: {}",
+                        key.describe(),
+                        keys.join(", ")
+                    ),
+                );
+                continue;
+            };
+            if !keys.contains(&kind.as_str()) {
+                // A kind cut short (`exec`) is meant as much as one mistyped.
+                let meant = did_you_mean(kind, keys).or_else(|| {
+                    keys.iter()
+                        .find(|k| kind.chars().count() >= 3 && k.starts_with(kind.as_str()))
+                        .copied()
+                });
+                let kinds = keys.join(", ");
+                let message = match meant {
+                    Some(s) => format!(
+                        "unknown tool kind `{kind}` in permission; did you mean `{s}`? (this \
+                         agent's kinds: {kinds})"
+                    ),
+                    None => format!(
+                        "unknown tool kind `{kind}` in permission; this agent's kinds: {kinds}"
+                    ),
+                };
+                self.problem(key.pos, message);
+                continue;
+            }
+            if let Some((_, line)) = seen.iter().find(|(k, _)| k == kind) {
+                self.problem(
+                    key.pos,
+                    format!("`{kind}` is set twice in permission (first on line {line}); keep one"),
+                );
+                continue;
+            }
+            seen.push((kind.as_str(), key.pos.0));
+            if let Kind::Map(_) = rule.kind {
+                self.problem(
+                    rule.pos,
+                    format!(
+                        "permission for `{kind}` must be one word ({}), not a map: this agent \
+                         takes no patterns",
+                        PERMISSIONS.join(", ")
+                    ),
+                );
+                continue;
+            }
+            self.choice(rule, "permission", &format!(" for `{kind}`"), PERMISSIONS);
         }
         self.problems.len() == before
     }

@@ -324,3 +324,123 @@ projects:
     let modes: Vec<TuiMode> = c.projects.iter().map(|p| p.tui).collect();
     assert_eq!(modes, [TuiMode::Always, TuiMode::Lazy, TuiMode::Always]);
 }
+
+/// Two agents: `free`, whose `permission` takes any tool and patterns, and `kinds`, whose
+/// `permission` names only its tool kinds (as an ACP agent's does).
+struct KindsAndFree;
+
+impl crate::config::AgentKeys for KindsAndFree {
+    fn agent_names(&self) -> Vec<&'static str> {
+        vec!["free", "kinds"]
+    }
+    fn config_keys(&self, _agent: &str) -> &'static [&'static str] {
+        &[]
+    }
+    fn permission_keys(&self, agent: &str) -> Option<&'static [&'static str]> {
+        (agent == "kinds").then_some(&["read", "edit", "execute", "fetch", "other"][..])
+    }
+    fn check_config(
+        &self,
+        _agent: &str,
+        _key: &str,
+        _value: ConfigValue<'_>,
+    ) -> Result<serde_json::Value, Vec<SettingProblem>> {
+        Ok(serde_json::Value::Null)
+    }
+}
+
+fn parse_with_kinds(agent: &str, permission: &str) -> Result<Config, ConfigError> {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "projects:\n  - name: demo\n    path: .\n    agent: {agent}\n    agentConfig:\n      permission: {permission}\n"
+    );
+    Config::parse_in(
+        &text,
+        &tmp.path().join("agent-orchestrator.yaml"),
+        Context {
+            agents: &KindsAndFree,
+            ..Context::process()
+        },
+    )
+}
+
+#[test]
+fn an_agent_with_fixed_permission_keys_takes_one_word_or_a_map_of_its_keys() {
+    let c = parse_with_kinds("kinds", "allow").unwrap();
+    assert_eq!(
+        c.projects[0].agent_config.permission,
+        Some(serde_json::json!("allow"))
+    );
+    let c = parse_with_kinds("kinds", "{execute: ask, edit: allow, fetch: deny}").unwrap();
+    assert_eq!(
+        c.projects[0].agent_config.permission,
+        Some(serde_json::json!({"execute": "ask", "edit": "allow", "fetch": "deny"}))
+    );
+
+    // A key it does not have: where, which, the one meant, and the ones it has.
+    let text = parse_with_kinds("kinds", "{exec: ask}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains(
+            "agent-orchestrator.yaml:6:20: unknown tool kind `exec` in permission; did you mean \
+             `execute`? (this agent's kinds: read, edit, execute, fetch, other)"
+        ),
+        "{text}"
+    );
+    // Nothing like any of them: the list alone.
+    let text = parse_with_kinds("kinds", "{bash: ask}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains(
+            ":6:20: unknown tool kind `bash` in permission; this agent's kinds: read, edit, \
+             execute, fetch, other"
+        ),
+        "{text}"
+    );
+    // OpenCode's patterns are no rule of this agent's.
+    let text = parse_with_kinds("kinds", "{execute: {\"git *\": allow}}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains(
+            ":6:29: permission for `execute` must be one word (ask, allow, deny), not a map"
+        ),
+        "{text}"
+    );
+    // A word it does not know, for the whole agent or for one kind.
+    let text = parse_with_kinds("kinds", "alow").unwrap_err().to_string();
+    assert!(
+        text.contains(":6:19: unknown permission \"alow\"; did you mean allow?"),
+        "{text}"
+    );
+    let text = parse_with_kinds("kinds", "{read: yes, read: ask}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("unknown permission \"yes\" for `read`"),
+        "{text}"
+    );
+    assert!(text.contains("`read` is set twice in permission"), "{text}");
+}
+
+#[test]
+fn an_agent_without_fixed_permission_keys_keeps_tools_and_patterns() {
+    let c = parse_with_kinds(
+        "free",
+        "{bash: {\"git *\": allow, \"*\": ask}, webfetch: deny}",
+    )
+    .unwrap();
+    assert_eq!(
+        c.projects[0].agent_config.permission,
+        Some(serde_json::json!({"bash": {"git *": "allow", "*": "ask"}, "webfetch": "deny"}))
+    );
+    let text = parse_with_kinds("free", "{bash: yes}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("unknown permission \"yes\" for bash"),
+        "{text}"
+    );
+}

@@ -146,6 +146,7 @@ impl SessionManager {
             bound,
             rec,
             prepared.launch,
+            prepared.role,
             opts.prompt.as_deref(),
             progress,
         )

@@ -65,7 +65,8 @@ impl SessionManager {
             // Gone already when its tmux server died; that is fine.
             let _ = self.destroy_runtime(rec.runtime, old).await;
         }
-        self.start_runtime(&mut rec, prepared.launch).await?;
+        self.start_runtime(&mut rec, prepared.launch, prepared.role)
+            .await?;
         rec.lifecycle = Lifecycle::Live;
         self.save(&rec).await?;
         // Not a reason to fail the restore: the next `ao` tries again, `ao doctor` says so.

@@ -3,7 +3,7 @@
 
 use super::abandoned;
 use super::session_manager::{recorded_worktree, Bound, SessionManager};
-use crate::agent::SessionContext;
+use crate::agent::{LaunchRole, SessionContext};
 use crate::config::{validate_model, validate_name, ProjectConfig};
 use crate::error::{Error, Result};
 use crate::fault::crash_point;
@@ -176,7 +176,7 @@ impl SessionManager {
         rec.agent_session_id = Some(prepared.agent_session_id);
         self.save(rec).await?;
         crash_point("after-agent-session");
-        self.launch(bound, rec, prepared.launch, prompt, progress)
+        self.launch(bound, rec, prepared.launch, prepared.role, prompt, progress)
             .await
     }
 
@@ -187,11 +187,12 @@ impl SessionManager {
         bound: &Bound<'_>,
         rec: &mut SessionRecord,
         launch: LaunchSpec,
+        role: LaunchRole,
         prompt: Option<&str>,
         progress: &(dyn Fn(SpawnStep) + Sync),
     ) -> Result<()> {
         progress(SpawnStep::Runtime(rec.runtime));
-        self.start_runtime(rec, launch).await?;
+        self.start_runtime(rec, launch, role).await?;
         self.save(rec).await?;
         crash_point("after-runtime");
 

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::session_manager::SessionManager;
-use crate::agent::SessionContext;
+use crate::agent::{LaunchRole, SessionContext};
 use crate::blocking::unblock;
 use crate::config::TuiMode;
 use crate::error::{Error, Result};
@@ -45,17 +45,22 @@ const TERMINAL_VARS: &[&str] = &[
 impl SessionManager {
     /// Starts the session's program in its runtime, its files in the session's directory (which
     /// must exist); the handle goes into `rec`, for the caller to store. A lazy tmux session runs
-    /// ao's view in its pane instead of `launch`, which is the agent's TUI: that opens on demand.
+    /// ao's view in its pane instead of `launch` when `launch` is only a view of the session (the
+    /// agent's TUI: that opens on demand); a launch that keeps the session alive (a
+    /// [`LaunchRole::Host`]) always runs in the pane, and its session is not marked lazy, so that
+    /// `ao attach` attaches the pane as it is.
     pub(super) async fn start_runtime(
         &self,
         rec: &mut SessionRecord,
         launch: LaunchSpec,
+        role: LaunchRole,
     ) -> Result<()> {
         let name = rec.address.to_string();
         let dir = self
             .home
             .session_path(&rec.address.project, &rec.address.name);
-        let lazy = rec.runtime == RuntimeKind::Tmux
+        let lazy = role == LaunchRole::Viewer
+            && rec.runtime == RuntimeKind::Tmux
             && self
                 .config
                 .project(&rec.address.project)
