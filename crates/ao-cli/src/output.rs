@@ -168,6 +168,24 @@ pub fn status_table(
     if show_plan {
         fixed += plan_w + 1;
     }
+    // AGENT when the sessions shown are of more than one agent: with one, it says nothing.
+    let show_agent = statuses.iter().any(|s| s.agent != statuses[0].agent);
+    let agent_w = statuses
+        .iter()
+        .map(|s| s.agent.width())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    if show_agent {
+        fixed += agent_w + 1;
+    }
+    let agent_cell = |text: &str| {
+        if show_agent {
+            format!(" {}", pad(text, agent_w))
+        } else {
+            String::new()
+        }
+    };
     // HOST when any session's project lives on another machine.
     let hosts: Vec<&str> = statuses
         .iter()
@@ -202,13 +220,14 @@ pub fn status_table(
     let summary_header = if summary_w >= 7 { "  SUMMARY" } else { "" };
     writeln!(
         out,
-        "{} {:<activity_w$} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{}{summary_header}",
+        "{} {:<activity_w$} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{}{}{summary_header}",
         pad(&fit("SESSION", session_w), session_w),
         "ACTIVITY",
         "PROCESS",
         "COST",
         "IN",
         "OUT",
+        agent_cell("AGENT"),
         plan_cell("PLAN"),
         host_cell("HOST"),
     )?;
@@ -230,13 +249,14 @@ pub fn status_table(
             String::new()
         };
         let line = format!(
-            "{} {} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{}{summary}",
+            "{} {} {:<process_w$} {:>cost_w$} {:>in_w$} {:>out_w$}{}{}{}{summary}",
             pad(&fit(&row[0], session_w), session_w),
             paint(&activity, activity_color(s.activity), color),
             row[1],
             row[2],
             row[3],
             row[4],
+            agent_cell(&s.agent),
             plan_cell(plan),
             host_cell(host),
         );
@@ -390,6 +410,47 @@ mod tests {
         assert!(lines[0].contains(" HOST "), "{both}");
         assert!(lines[1].contains(" local "), "{both}");
         assert!(lines.iter().any(|l| l.contains(" builder1 ")), "{both}");
+    }
+
+    #[test]
+    fn the_agent_column_shows_when_sessions_of_several_agents_are_listed() {
+        let table = |statuses: &[SessionStatus]| {
+            let mut out = Vec::new();
+            status_table(&mut out, statuses, false, 120).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let opencode = status("demo/agent-1", "hi");
+        assert!(!table(std::slice::from_ref(&opencode)).contains("AGENT"));
+        let mut acp = status("web/agent-1", "hi");
+        acp.agent = "acp".into();
+        let both = table(&[opencode, acp]);
+        let lines: Vec<&str> = both.lines().collect();
+        assert!(lines[0].contains(" AGENT "), "{both}");
+        assert!(lines[1].contains(" opencode "), "{both}");
+        assert!(lines.iter().any(|l| l.contains(" acp ")), "{both}");
+    }
+
+    #[test]
+    fn a_cost_the_agent_does_not_report_shows_as_no_figure() {
+        let mut unpriced = status("web/agent-1", "hi");
+        unpriced.cost_usd = None;
+        unpriced.budget_usd = None;
+        let mut out = Vec::new();
+        status_table(&mut out, &[unpriced.clone()], false, 120).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.contains(" - "), "{text}");
+        assert!(!row.contains('$'), "no figure is made up: {text}");
+        // With a budget beside it, still no figure.
+        unpriced.budget_usd = Some(5.0);
+        let mut out = Vec::new();
+        status_table(&mut out, &[unpriced.clone()], false, 120).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(" -/$5.00 "), "{text}");
+        // JSON says null.
+        let json = serde_json::to_value(&unpriced).unwrap();
+        assert_eq!(json["cost_usd"], serde_json::Value::Null);
+        assert_eq!(json["agent"], "opencode");
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub async fn run(mgr: SessionManager, address: &Target) -> anyhow::Result<()> {
     let mut feed_backoff = Duration::from_secs(1);
     let mut next_feed_try = tokio::time::Instant::now();
     let mut live = false;
+    // The view records what it sees but starts nothing as it goes: its project's monitor, if it
+    // died, is started again here, once, as `ao status` would.
+    mgr.ensure_monitors_of(address).await;
     look(&mgr, address, &mut view, &mut live).await;
     loop {
         screen.draw(&view)?;

@@ -132,6 +132,7 @@ function card(s) {
     el("div", { class: "row facts" },
       el("span", { class: "cost", "data-cost": String(s.cost_usd) }, dollars(s.cost_usd)),
       el("span", { class: "tokens" }, count(tokensIn(s.tokens)) + " in / " + count(tokensOut(s.tokens)) + " out"),
+      el("span", { class: "agent", title: "the agent" }, s.agent),
       el("span", { class: "model" }, s.model || ""),
       el("span", { class: "process" }, s.process)),
     s.summary ? el("div", { class: "summary" }, s.summary) : null,
@@ -181,12 +182,13 @@ function renderList() {
 function renderTotals() {
   const projects = new Map();
   for (const s of sessions.values()) {
-    const p = projects.get(s.project) || { n: 0, live: 0, tin: 0, tout: 0, cost: 0 };
+    // cost stays null while no session of the project reports one: no figure is made up.
+    const p = projects.get(s.project) || { n: 0, live: 0, tin: 0, tout: 0, cost: null };
     p.n += 1;
     if (s.activity !== "exited") p.live += 1;
     p.tin += tokensIn(s.tokens);
     p.tout += tokensOut(s.tokens);
-    p.cost += s.cost_usd || 0;
+    if (s.cost_usd !== null && s.cost_usd !== undefined) p.cost = (p.cost || 0) + s.cost_usd;
     projects.set(s.project, p);
   }
   const rows = [...projects.entries()].sort().map(([name, p]) =>
@@ -246,6 +248,7 @@ function renderDetail() {
   const facts = [
     ["cost", dollars(s.cost_usd)],
     ["tokens", count(tokensIn(s.tokens)) + " in / " + count(tokensOut(s.tokens)) + " out"],
+    ["agent", s.agent],
     ["model", s.model || "—"],
     ["process", s.process + " (" + s.runtime + ")"],
     ["session", s.agent_session_id || "—"],

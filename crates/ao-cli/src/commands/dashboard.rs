@@ -11,6 +11,7 @@ use clap::Args;
 use tokio::signal::unix::{signal, SignalKind};
 
 use ao_core::manager::SessionManager;
+use ao_core::target::Target;
 use ao_dashboard::{Dashboard, Token, TokenError};
 
 use crate::cli::{parse_seconds, Cli};
@@ -82,6 +83,9 @@ pub async fn run(cli: &Cli, args: &DashboardArgs) -> anyhow::Result<ExitCode> {
     if let Some(budget) = args.timeout {
         mgr.set_status_budget(budget);
     }
+    // A view records what it sees but starts nothing as it goes: a monitor that died is started
+    // again here, once, as `ao status` would.
+    mgr.ensure_monitors_of(&Target::All).await;
     serve(mgr, args).await?;
     Ok(ExitCode::SUCCESS)
 }

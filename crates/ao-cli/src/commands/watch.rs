@@ -29,6 +29,10 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     if let Some(budget) = args.timeout {
         mgr.set_status_budget(budget);
     }
-    crate::watch::run(mgr, args.target.clone().unwrap_or(Target::All)).await?;
+    let target = args.target.clone().unwrap_or(Target::All);
+    // A view records what it sees but starts nothing as it goes: a monitor that died is started
+    // again here, once, as `ao status` would.
+    mgr.ensure_monitors_of(&target).await;
+    crate::watch::run(mgr, target).await?;
     Ok(ExitCode::SUCCESS)
 }

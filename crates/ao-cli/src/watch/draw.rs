@@ -92,9 +92,10 @@ fn projects(app: &App) -> usize {
     names.len()
 }
 
-/// Tokens and cost added up.
-fn totals<'a>(sessions: impl Iterator<Item = &'a LiveSession>) -> (usize, Tokens, f64) {
-    sessions.fold((0, Tokens::default(), 0.0), |(n, t, c), s| {
+/// Tokens and cost added up; the cost is `None` while no session reports one, so that sessions
+/// whose agents report none show no figure.
+fn totals<'a>(sessions: impl Iterator<Item = &'a LiveSession>) -> (usize, Tokens, Option<f64>) {
+    sessions.fold((0, Tokens::default(), None), |(n, t, c), s| {
         let st = &s.status.tokens;
         (
             n + 1,
@@ -105,8 +106,10 @@ fn totals<'a>(sessions: impl Iterator<Item = &'a LiveSession>) -> (usize, Tokens
                 cache_read: t.cache_read + st.cache_read,
                 cache_write: t.cache_write + st.cache_write,
             },
-            // A session whose agent reports no cost adds nothing it could count.
-            c + s.status.cost_usd.unwrap_or(0.0),
+            match (c, s.status.cost_usd) {
+                (Some(c), Some(usd)) => Some(c + usd),
+                (c, usd) => c.or(usd),
+            },
         )
     })
 }
@@ -124,7 +127,7 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect, paint: Paint) {
             "  {n} session{}  tokens {}  cost {}",
             if n == 1 { "" } else { "s" },
             format::tokens_cell(&tokens),
-            format::cost_short(Some(cost)),
+            format::cost_short(cost),
         )),
     ];
     if waiting > 0 {
@@ -168,7 +171,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: DateT
                 Cell::from(match c {
                     Column::Session => format!("{project} ({n})"),
                     Column::Tokens => format::tokens_cell(&tokens),
-                    Column::Cost => format::cost_short(Some(cost)),
+                    Column::Cost => format::cost_short(cost),
                     _ => String::new(),
                 })
             }))
@@ -262,7 +265,8 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: Date
     let mut lines = vec![Line::from(vec![
         Span::styled(st.activity.as_str(), paint.activity(st.activity)),
         Span::raw(format!(
-            "  cost {}  tokens {tin} in, {tout} out  runtime {}  {}",
+            "  agent {}  cost {}  tokens {tin} in, {tout} out  runtime {}  {}",
+            st.agent,
             format::cost_exact(st.cost_usd),
             st.runtime,
             st.model.as_deref().unwrap_or("")

@@ -209,3 +209,27 @@ fn an_agents_text_shows_its_control_characters_as_escapes() {
     }
     assert!(!text.contains(['\r', '\x1b', '\u{202e}']), "{text}");
 }
+
+#[test]
+fn the_detail_names_the_agent_and_a_cost_it_does_not_report_shows_no_figure() {
+    let mut unpriced = session("web/agent-1", Activity::Ready, "2025-01-01T00:01:00Z");
+    unpriced.status.agent = "acp".into();
+    unpriced.status.cost_usd = None;
+    let mut app = App::default();
+    app.on_live(LiveEvent::Snapshot(vec![unpriced.clone()]));
+    let screen = lines(&render(&mut app, 80, 24, false));
+    let text = screen.join("\n");
+    assert!(text.contains("agent acp  cost -  tokens"), "{text}");
+    // Its row, its project's total and the overall total: no figure at all.
+    let row = screen.iter().find(|l| l.contains("agent-1 ")).unwrap();
+    assert!(!row.contains('$'), "{row}");
+    let total = screen.iter().find(|l| l.contains("web (1)")).unwrap();
+    assert!(!total.contains('$'), "{total}");
+    assert!(screen[0].contains("cost -"), "{text}");
+
+    // Beside a session that reports one, the totals count what is reported.
+    let priced = session("web/agent-2", Activity::Ready, "2025-01-01T00:01:00Z");
+    app.on_live(LiveEvent::Snapshot(vec![unpriced, priced]));
+    let screen = lines(&render(&mut app, 80, 24, false));
+    assert!(screen[0].contains("cost $123.4568"), "{}", screen[0]);
+}

@@ -34,6 +34,16 @@ impl SessionManager {
         let _ = self.start_monitors(projects).await;
     }
 
+    /// Starts the monitors that the projects of the sessions `target` names need and lack, as
+    /// `ao status` does: what a live view (`ao watch`, the dashboard, a pane's view) does once
+    /// when it starts, since it looks without recording through `status`. Never fails: a target
+    /// that names nothing, or a monitor that cannot start, starts nothing.
+    pub async fn ensure_monitors_of(&self, target: &crate::target::Target) {
+        if let Ok(records) = self.resolve(target).await {
+            self.ensure_monitors(&records).await;
+        }
+    }
+
     /// Starts the project's monitor unless it runs. A second one started meanwhile by another
     /// `ao` finds the project's lock taken and ends at once.
     pub(super) async fn ensure_monitor(&self, project: &str) -> Result<()> {
