@@ -112,8 +112,9 @@ fn the_page_shows_every_session_live_and_acts_on_them() {
     browser.wait_text(&card(&chat), SHOWN, "the demo session", |t| {
         t.contains(&chat)
     });
+    // Each card names its session's agent.
     browser.wait_text(&card(&other), SHOWN, "the other session", |t| {
-        t.contains(&other)
+        t.contains(&other) && t.contains("opencode")
     });
     // other/agent-1's one turn: 40 tokens in at $3/M, 2 out at $15/M.
     browser.wait_text(

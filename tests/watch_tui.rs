@@ -91,6 +91,11 @@ fn a_permission_shows_without_a_key_and_p_permits_it_then_q_gives_the_terminal_b
         screen.contains("allowed once: bash: echo hi > out.txt"),
         "{screen}"
     );
+    // The detail names the session's agent.
+    assert!(
+        screen.contains("agent opencode  cost $0.000795"),
+        "{screen}"
+    );
     assert_cost(&w.session(&id), cost);
 
     // The log view: the conversation as `ao logs` prints it; Esc goes back.

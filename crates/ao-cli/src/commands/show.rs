@@ -208,7 +208,9 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
             "  server pid {pid} rss {} (shared by the project's sessions)",
             bytes(rss)
         )?,
-        _ => writeln!(out, "  no server of its agent runs")?,
+        // An agent without a server (its session's own processes, above, are all there is) and
+        // one whose server is down read the same: nothing else runs for the session.
+        _ => writeln!(out, "  no agent server runs for it")?,
     }
     writeln!(out)?;
     writeln!(out, "Commands")?;

@@ -153,6 +153,15 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: DateT
             true => widest(&|s| s.status.host.as_deref().unwrap_or(LOCAL_HOST).width()),
             false => 0,
         },
+        // As `ao status`: an AGENT column when the sessions are of more than one agent.
+        match ordered.iter().any(|s| {
+            ordered
+                .first()
+                .is_some_and(|f| f.status.agent != s.status.agent)
+        }) {
+            true => widest(&|s| s.status.agent.width()),
+            false => 0,
+        },
     );
     let header = Row::new(columns.iter().map(|(c, _)| Cell::from(c.header())))
         .style(Style::default().add_modifier(Modifier::BOLD));
@@ -222,6 +231,7 @@ fn session_row<'a>(
                 return Cell::from(Span::styled(text, paint.activity(st.activity)));
             }
             Column::Process => st.process.to_string(),
+            Column::Agent => st.agent.clone(),
             Column::Model => st.model.clone().unwrap_or_default(),
             Column::Tokens => format::tokens_cell(&st.tokens),
             Column::Cost => format::cost_short(st.cost_usd),

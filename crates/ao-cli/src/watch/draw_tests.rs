@@ -220,6 +220,8 @@ fn the_detail_names_the_agent_and_a_cost_it_does_not_report_shows_no_figure() {
     let screen = lines(&render(&mut app, 80, 24, false));
     let text = screen.join("\n");
     assert!(text.contains("agent acp  cost -  tokens"), "{text}");
+    // One agent: no column for it.
+    assert!(!text.contains("AGENT"), "{text}");
     // Its row, its project's total and the overall total: no figure at all.
     let row = screen.iter().find(|l| l.contains("agent-1 ")).unwrap();
     assert!(!row.contains('$'), "{row}");
@@ -232,4 +234,11 @@ fn the_detail_names_the_agent_and_a_cost_it_does_not_report_shows_no_figure() {
     app.on_live(LiveEvent::Snapshot(vec![unpriced, priced]));
     let screen = lines(&render(&mut app, 80, 24, false));
     assert!(screen[0].contains("cost $123.4568"), "{}", screen[0]);
+    // Sessions of two agents: the table names each one's.
+    let text = screen.join("\n");
+    assert!(text.contains("AGENT"), "{text}");
+    let row = screen.iter().find(|l| l.contains("agent-1 ")).unwrap();
+    assert!(row.contains(" acp "), "{row}");
+    let row = screen.iter().find(|l| l.contains("agent-2 ")).unwrap();
+    assert!(row.contains(" opencode "), "{row}");
 }

@@ -80,6 +80,8 @@ pub enum Column {
     Activity,
     /// Whether the runtime's process runs.
     Process,
+    /// The agent plugin: only when the sessions shown are of more than one agent.
+    Agent,
     /// `provider/model`.
     Model,
     /// Tokens in/out.
@@ -100,6 +102,7 @@ impl Column {
             Column::Session => "SESSION",
             Column::Activity => "ACTIVITY",
             Column::Process => "PROCESS",
+            Column::Agent => "AGENT",
             Column::Model => "MODEL",
             Column::Tokens => "TOKENS",
             Column::Cost => "COST",
@@ -126,20 +129,25 @@ const SESSION_MAX: u16 = 40;
 const MODEL_MIN: u16 = 8;
 const MODEL_MAX: u16 = 32;
 const SUMMARY_MIN: u16 = 12;
+/// `acp`, and room for `opencode`; a longer name is cut.
+const AGENT_MIN: u16 = 5;
+const AGENT_MAX: u16 = 12;
 /// `local`, and room for `builder1` or `127.0.0.2:43567`; a longer host is cut.
 const HOST_MIN: u16 = 5;
 const HOST_MAX: u16 = 24;
 
 /// The columns that fit in `width`, with their widths, given the widest session address, model
-/// name and host to show (`host_w` 0: every project is on this machine, and there is no HOST
-/// column). Session, activity and cost always show; as the width shrinks the summary goes first,
-/// then the model, the process, the host and the tokens. The widths never add up to more than
+/// name, host and agent to show (`host_w` 0: every project is on this machine, and there is no
+/// HOST column; `agent_w` 0: every session is of one agent, and there is no AGENT column).
+/// Session, activity and cost always show; as the width shrinks the summary goes first, then the
+/// model, the process, the agent, the host and the tokens. The widths never add up to more than
 /// `width` (less the selection marker), so that no row wraps.
 pub fn fit_columns(
     width: u16,
     session_w: usize,
     model_w: usize,
     host_w: usize,
+    agent_w: usize,
 ) -> Vec<(Column, u16)> {
     let want = |w: usize, min: u16, max: u16, header: Column| {
         (w.min(usize::from(max)) as u16)
@@ -149,15 +157,23 @@ pub fn fit_columns(
     let session_want = want(session_w, SESSION_MIN, SESSION_MAX, Column::Session);
     let model_want = want(model_w, MODEL_MIN, MODEL_MAX, Column::Model);
     let host = (host_w > 0).then(|| want(host_w, HOST_MIN, HOST_MAX, Column::Host));
+    let agent = (agent_w > 0).then(|| want(agent_w, AGENT_MIN, AGENT_MAX, Column::Agent));
     let mut optional = vec![Column::Tokens];
     optional.extend(host.map(|_| Column::Host));
+    optional.extend(agent.map(|_| Column::Agent));
     optional.extend([Column::Process, Column::Model, Column::Summary]);
     loop {
         let mut cols = vec![
             (Column::Session, SESSION_MIN),
             (Column::Activity, ACTIVITY_W),
         ];
-        for c in [Column::Process, Column::Model, Column::Tokens] {
+        if optional.contains(&Column::Process) {
+            cols.push((Column::Process, PROCESS_W));
+        }
+        if let Some(w) = agent.filter(|_| optional.contains(&Column::Agent)) {
+            cols.push((Column::Agent, w));
+        }
+        for c in [Column::Model, Column::Tokens] {
             if optional.contains(&c) {
                 cols.push((c, fixed_width(c)));
             }
@@ -276,7 +292,7 @@ mod tests {
 
     #[test]
     fn at_80_columns_every_column_but_the_summary_shows_and_nothing_overflows() {
-        let cols = fit_columns(80, 30, 40, 0);
+        let cols = fit_columns(80, 30, 40, 0, 0);
         let names: Vec<Column> = cols.iter().map(|(c, _)| *c).collect();
         assert_eq!(
             names,
@@ -298,7 +314,7 @@ mod tests {
     #[test]
     fn narrower_drops_the_model_then_the_process_then_the_tokens_and_wider_adds_the_summary() {
         for width in 20..=200 {
-            let cols = fit_columns(width, 24, 20, 0);
+            let cols = fit_columns(width, 24, 20, 0, 0);
             assert!(total(&cols) <= width, "{width}: {cols:?}");
             let has = |c| cols.iter().any(|(col, _)| *col == c);
             assert!(has(Column::Session) && has(Column::Activity) && has(Column::Cost));
@@ -313,27 +329,27 @@ mod tests {
                 assert!(has(Column::Tokens), "{width}");
             }
         }
-        assert!(fit_columns(140, 24, 20, 0)
+        assert!(fit_columns(140, 24, 20, 0, 0)
             .iter()
             .any(|(c, _)| *c == Column::Summary));
-        assert!(!fit_columns(60, 24, 20, 0)
+        assert!(!fit_columns(60, 24, 20, 0, 0)
             .iter()
             .any(|(c, _)| *c == Column::Model));
     }
 
     #[test]
     fn a_host_column_shows_only_for_remote_projects_and_goes_before_the_tokens() {
-        assert!(!fit_columns(200, 24, 20, 0)
+        assert!(!fit_columns(200, 24, 20, 0, 0)
             .iter()
             .any(|(c, _)| *c == Column::Host));
-        let cols = fit_columns(80, 24, 20, "127.0.0.2:43567".len());
+        let cols = fit_columns(80, 24, 20, "127.0.0.2:43567".len(), 0);
         assert!(total(&cols) <= 80, "{cols:?}");
         assert!(
             cols.contains(&(Column::Host, 15)) && cols.iter().any(|(c, _)| *c == Column::Tokens),
             "{cols:?}"
         );
         for width in 20..=200 {
-            let cols = fit_columns(width, 24, 20, 15);
+            let cols = fit_columns(width, 24, 20, 15, 0);
             assert!(total(&cols) <= width, "{width}: {cols:?}");
             let has = |c| cols.iter().any(|(col, _)| *col == c);
             if has(Column::Process) {
@@ -341,6 +357,38 @@ mod tests {
             }
             if has(Column::Host) {
                 assert!(has(Column::Tokens), "{width}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_agent_column_shows_only_for_sessions_of_several_agents_and_goes_after_the_process() {
+        assert!(!fit_columns(200, 24, 20, 0, 0)
+            .iter()
+            .any(|(c, _)| *c == Column::Agent));
+        let cols = fit_columns(100, 24, 20, 0, "opencode".len());
+        assert!(total(&cols) <= 100, "{cols:?}");
+        let names: Vec<Column> = cols.iter().map(|(c, _)| *c).collect();
+        assert_eq!(
+            names[..5],
+            [
+                Column::Session,
+                Column::Activity,
+                Column::Process,
+                Column::Agent,
+                Column::Model
+            ]
+        );
+        assert!(cols.contains(&(Column::Agent, 8)), "{cols:?}");
+        for width in 20..=200 {
+            let cols = fit_columns(width, 24, 20, 15, 8);
+            assert!(total(&cols) <= width, "{width}: {cols:?}");
+            let has = |c| cols.iter().any(|(col, _)| *col == c);
+            if has(Column::Process) {
+                assert!(has(Column::Agent), "{width}");
+            }
+            if has(Column::Agent) {
+                assert!(has(Column::Host), "{width}");
             }
         }
     }
