@@ -43,6 +43,9 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         mgr.set_status_budget(budget);
     }
     if args.watch {
+        // A live view records what it sees but starts nothing as it goes: a monitor that died is
+        // started again here, once, as the plain `ao status` does.
+        mgr.ensure_monitors_of(&target).await;
         crate::status_watch::run(mgr, target, args.json).await?;
         return Ok(ExitCode::SUCCESS);
     }

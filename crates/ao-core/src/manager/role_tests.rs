@@ -157,7 +157,8 @@ impl Drop for Server {
 
 /// A manager over the agents `host` (a [`LaunchRole::Host`]) and `viewer`, with projects of the
 /// same names in lazy tmux sessions (the default) on `server`. Its ao binary runs a pane's view
-/// as a shell that waits, and a monitor as one that ends at once.
+/// as a shell that waits, and a monitor as one that leaves a mark in the state home
+/// (`monitor-<project>`) and ends.
 async fn manager(
     tmp: &tempfile::TempDir,
     server: &Server,
@@ -196,7 +197,8 @@ async fn manager(
         program: "sh".into(),
         global_args: vec![
             "-c".into(),
-            "case $0 in pane-view) exec sleep 600;; esac".into(),
+            // A monitor (`monitor <project>`, run in the state home) only leaves a mark.
+            "case $0 in pane-view) exec sleep 600;; monitor) touch \"monitor-$1\";; esac".into(),
         ],
     })
 }
@@ -333,4 +335,28 @@ async fn every_command_works_on_an_agent_whose_kill_only_cancels_the_turn() {
         host.kills.lock().unwrap().last().cloned(),
         Some(("host/agent-1".to_string(), true))
     );
+}
+
+#[tokio::test]
+async fn a_live_view_starts_the_monitors_its_projects_lack_once_it_asks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server(format!("ao-unit-monitor-{}", std::process::id()));
+    let host = RoleAgent::new("host", LaunchRole::Host);
+    let mgr = manager(
+        &tmp,
+        &server,
+        vec![host, RoleAgent::new("viewer", LaunchRole::Viewer)],
+    )
+    .await;
+    super::tests::live_session(&mgr, "host", "host");
+    let home = tmp.path().join("home");
+    mgr.ensure_monitors_of(&Target::All).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !home.join("monitor-host").exists() {
+        assert!(Instant::now() < deadline, "no monitor was started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A project with nothing live needs none; a target that names nothing starts nothing.
+    assert!(!home.join("monitor-viewer").exists());
+    mgr.ensure_monitors_of(&Target::parse("nothing/here")).await;
 }
