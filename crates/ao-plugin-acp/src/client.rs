@@ -174,7 +174,8 @@ pub async fn prompt(
 
 fn host_ended() -> AgentError {
     AgentError::Launch(
-        "the session's ACP host ended before it took the prompt; see the session's log".into(),
+        "the session's ACP host is not running, so it cannot take the prompt; see the session's log"
+            .into(),
     )
 }
 

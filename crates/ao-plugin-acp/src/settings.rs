@@ -182,10 +182,14 @@ fn check_price(value: ConfigValue<'_>) -> Result<Value, Vec<SettingProblem>> {
             Some(dollars) if dollars >= 0.0 && dollars.is_finite() => {
                 found.insert(name, dollars);
             }
-            _ => problems.push(problem(
+            Some(dollars) => problems.push(problem(
+                entry.position(),
+                format!("price.{name} must be 0 dollars or more, not {dollars}"),
+            )),
+            None => problems.push(problem(
                 entry.position(),
                 format!(
-                    "price.{name} must be a number of dollars of 0 or more, not {}",
+                    "price.{name} must be a number of dollars, not {}",
                     entry.describe()
                 ),
             )),

@@ -158,7 +158,11 @@ fn a_price_is_input_and_output_dollars_and_nothing_else() {
     let found = problems("price", &wrong);
     let places: Vec<(usize, usize)> = found.iter().map(|p| p.0).collect();
     assert_eq!(places, vec![(7, 18), (7, 21), (7, 33), (7, 3)]);
-    assert!(found[0].1.contains("0 or more"), "{}", found[0].1);
+    assert!(
+        found[0].1.contains("must be 0 dollars or more, not -1"),
+        "{}",
+        found[0].1
+    );
     assert!(
         found[1].1.contains("input and output only"),
         "{}",
