@@ -7,16 +7,20 @@ use std::sync::Arc;
 
 use ao_core::agent::Agent;
 use ao_core::home::StateHome;
+use ao_plugin_acp::AcpPlugin;
 use ao_plugin_opencode::{OpenCodeAgent, OpenCodeSettings};
 
 /// Every agent plugin, the default first, over the state home `home`.
 pub fn registry(home: &StateHome) -> Vec<Arc<dyn Agent>> {
-    // Helper processes (OpenCode's follower) are this same binary.
+    // Helper processes (OpenCode's follower, an ACP session's host) are this same binary.
     let ao_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao"));
-    vec![Arc::new(OpenCodeAgent::new(OpenCodeSettings::from_env(
-        home.clone(),
-        ao_exe,
-    )))]
+    vec![
+        Arc::new(OpenCodeAgent::new(OpenCodeSettings::from_env(
+            home.clone(),
+            ao_exe.clone(),
+        ))),
+        Arc::new(AcpPlugin::new(home.clone(), ao_exe)),
+    ]
 }
 
 /// Runs a helper process of the plugin named `agent` (`ao agent-helper <agent> <args…>`).
@@ -28,6 +32,9 @@ pub async fn run_helper(agent: &str, args: &[String]) -> anyhow::Result<()> {
                 .await
                 .map_err(anyhow::Error::msg)
         }
+        ao_plugin_acp::AGENT_NAME => ao_plugin_acp::run_helper(args)
+            .await
+            .map_err(anyhow::Error::msg),
         other => anyhow::bail!("no agent plugin {other:?} has helper processes"),
     }
 }

@@ -1,0 +1,306 @@
+//! The plugin's face to ao: [`Agent`] for [`AcpPlugin`].
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+
+use ao_agent::agent::{
+    Agent, AgentError, Change, LaunchRole, MessageSummary, Observation, PlanItem, PreparedSession,
+    ProjectContext, Reply, SessionContext,
+};
+use ao_agent::blocking::unblock;
+use ao_agent::config::{ConfigValue, SettingProblem};
+use ao_agent::remote::Location;
+use ao_agent::runtime::process::ProcessIdentity;
+use ao_agent::runtime::{LaunchSpec, RuntimeHandle};
+use ao_agent::transcript::TranscriptEntry;
+
+use crate::files::{self, FilesError};
+use crate::record::{HostFiles, HostLaunch, HostRecord, HostStart};
+use crate::settings::{self, AcpSettings};
+use crate::{client, observe, transcript, AcpPlugin, AGENT_NAME, HOST_HELPER, VIEW_HELPER};
+
+/// A file of the host's that could not be used.
+fn files_error(e: FilesError) -> AgentError {
+    match e {
+        FilesError::Io { what, path, source } => AgentError::Io {
+            what: format!("cannot {what} {path}"),
+            source,
+        },
+        garbled @ FilesError::Garbled { .. } => AgentError::Server(garbled.to_string()),
+    }
+}
+
+/// The project's settings; a person's to fix when they cannot be used.
+fn settings_of(cx: &ProjectContext<'_>) -> Result<AcpSettings, AgentError> {
+    AcpSettings::of(cx.project).map_err(|e| AgentError::Refused(e.to_string()))
+}
+
+/// A new ao-made id of an ACP session: `acp-` and 16 random hex digits. The protocol's own id is
+/// known only once the host has opened the conversation.
+fn new_session_id() -> String {
+    format!("acp-{:016x}", rand::random::<u64>())
+}
+
+/// The session's current host record (blocking read, off the async threads).
+async fn record_of(files: &HostFiles) -> Result<Option<HostRecord>, AgentError> {
+    let files = files.clone();
+    unblock(move || files::read_record(&files))
+        .await
+        .map_err(files_error)
+}
+
+impl AcpPlugin {
+    /// Writes the session's launch and says how to run its host.
+    async fn launch(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+        agent_session_id: String,
+        start: HostStart,
+    ) -> Result<PreparedSession, AgentError> {
+        let settings = settings_of(cx)?;
+        let rec = session.record;
+        let launch = HostLaunch {
+            command: settings.command,
+            env: settings.env,
+            cwd: rec.workspace.clone(),
+            // A model asked for at spawn wins over the project's.
+            model: rec.model.clone().or(settings.model),
+            permission: settings.permission,
+            price: settings.price,
+            start,
+        };
+        let dir = session.dir();
+        let files = HostFiles::of(&dir);
+        unblock(move || files::write_launch(&files, &launch))
+            .await
+            .map_err(files_error)?;
+        Ok(PreparedSession {
+            agent_session_id,
+            launch: self.helper_launch(HOST_HELPER, &dir, rec.workspace.clone()),
+            role: LaunchRole::Host,
+        })
+    }
+}
+
+#[async_trait]
+impl Agent for AcpPlugin {
+    fn name(&self) -> &'static str {
+        AGENT_NAME
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        settings::CONFIG_KEYS
+    }
+
+    fn check_config(
+        &self,
+        key: &str,
+        value: ConfigValue<'_>,
+    ) -> Result<serde_json::Value, Vec<SettingProblem>> {
+        settings::check(key, value)
+    }
+
+    fn permission_keys(&self) -> Option<&'static [&'static str]> {
+        Some(settings::permission_keys())
+    }
+
+    fn config_template(&self) -> &'static [&'static str] {
+        settings::CONFIG_TEMPLATE
+    }
+
+    async fn prepare(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<PreparedSession, AgentError> {
+        self.launch(cx, session, new_session_id(), HostStart::New)
+            .await
+    }
+
+    async fn send(
+        &self,
+        _cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+        prompt: &str,
+    ) -> Result<(), AgentError> {
+        // In the process runtime, the runtime's process is the host itself.
+        let host_process = match &session.record.runtime_handle {
+            Some(RuntimeHandle::Process {
+                pid, start_time, ..
+            }) => Some(ProcessIdentity {
+                pid: *pid,
+                start_time: *start_time,
+            }),
+            _ => None,
+        };
+        client::prompt(&HostFiles::of(&session.dir()), prompt, host_process).await
+    }
+
+    async fn observe(
+        &self,
+        _cx: &ProjectContext<'_>,
+        sessions: &[SessionContext<'_>],
+    ) -> Vec<Observation> {
+        let wanted: Vec<(HostFiles, Option<RuntimeHandle>)> = sessions
+            .iter()
+            .map(|s| (HostFiles::of(&s.dir()), s.record.runtime_handle.clone()))
+            .collect();
+        let looks = unblock(move || {
+            wanted
+                .iter()
+                .map(|(files, runtime)| observe::look(files, runtime.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        looks.iter().map(observe::observation).collect()
+    }
+
+    async fn attach_launch(
+        &self,
+        _cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<LaunchSpec, AgentError> {
+        let dir = session.dir();
+        Ok(self.helper_launch(VIEW_HELPER, &dir, dir.clone()))
+    }
+
+    /// Cancels the running turn, when the host lives. With `purge` too there is nothing else to
+    /// delete: ACP has no way to delete a conversation, and the host's files go with the
+    /// session's directory.
+    async fn kill(
+        &self,
+        _cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+        _purge: bool,
+    ) -> Result<(), AgentError> {
+        client::cancel(&HostFiles::of(&session.dir())).await
+    }
+
+    async fn release(&self, _cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+        // Each session's host is its own; nothing is shared per project.
+        Ok(())
+    }
+
+    async fn reply(
+        &self,
+        _cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+        reply: &Reply,
+    ) -> Result<(), AgentError> {
+        match reply {
+            Reply::Permit { id, decision } => {
+                client::permit(&HostFiles::of(&session.dir()), id, *decision).await
+            }
+            Reply::Answer { id, .. } | Reply::Dismiss { id } => Err(AgentError::Refused(format!(
+                "request {id} is not a question: ACP agents ask no questions through the \
+                 protocol, only for permission (ao permit)"
+            ))),
+        }
+    }
+
+    async fn transcript(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<Vec<TranscriptEntry>, AgentError> {
+        let files = HostFiles::of(&session.dir());
+        let lines = unblock(move || transcript::read_lines(&files))
+            .await
+            .map_err(files_error)?;
+        let price = AcpSettings::of(cx.project).ok().and_then(|s| s.price);
+        Ok(transcript::fold(lines, price))
+    }
+
+    async fn project_changes(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<BoxStream<'static, Change>, AgentError> {
+        crate::feed::watch(self.home.root().join("sessions").join(&cx.project.name)).await
+    }
+
+    async fn restore(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<PreparedSession, AgentError> {
+        let record = record_of(&HostFiles::of(&session.dir()))
+            .await?
+            .unwrap_or_default();
+        let agent = match &record.agent {
+            Some(agent) => agent.name.clone(),
+            None => settings_of(cx)?.command.join(" "),
+        };
+        let acp_session_id = match (&record.acp_session_id, record.load_session) {
+            (Some(id), true) => id.clone(),
+            (None, _) => {
+                return Err(AgentError::Refused(format!(
+                    "{agent} never opened a conversation for session {}: nothing to resume",
+                    session.record.address
+                )))
+            }
+            (Some(_), false) => {
+                return Err(AgentError::Refused(format!(
+                    "{agent} cannot resume a session: it does not offer session/load"
+                )))
+            }
+        };
+        let id = session
+            .record
+            .agent_session_id
+            .clone()
+            .unwrap_or_else(new_session_id);
+        self.launch(cx, session, id, HostStart::Load(acp_session_id))
+            .await
+    }
+
+    async fn plan(
+        &self,
+        _cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<Vec<PlanItem>, AgentError> {
+        let record = record_of(&HostFiles::of(&session.dir())).await?;
+        Ok(record.map(|r| r.plan).unwrap_or_default())
+    }
+
+    async fn messages(
+        &self,
+        cx: &ProjectContext<'_>,
+        session: SessionContext<'_>,
+    ) -> Result<Vec<MessageSummary>, AgentError> {
+        Ok(transcript::messages(&self.transcript(cx, session).await?))
+    }
+
+    async fn preflight(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+        if !matches!(cx.project.location, Location::Local) {
+            return Err(AgentError::Refused(format!(
+                "project {} names a server or host, but an ACP agent runs on this machine: \
+                 remove `server:`/`host:` from the project, or use an agent that runs there",
+                cx.project.name
+            )));
+        }
+        let settings = settings_of(cx)?;
+        let program = std::path::PathBuf::from(&settings.command[0]);
+        let looked_up = program.clone();
+        if unblock(move || ao_agent::doctor::find_program(&looked_up))
+            .await
+            .is_none()
+        {
+            return Err(AgentError::Launch(format!(
+                "the ACP agent's program {} is not found (agentConfig.command of project {}): \
+                 install it, or give its path",
+                program.display(),
+                cx.project.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn doctor(&self, projects: &[ProjectContext<'_>]) -> Vec<ao_agent::doctor::Check> {
+        crate::doctor::checks(projects).await
+    }
+}
+
+#[cfg(test)]
+#[path = "agent_tests.rs"]
+mod tests;
