@@ -10,7 +10,9 @@
 //! reads that record for `ao status` and asks the host nothing; it reaches the host through its
 //! control socket ([`control`]) for `ao send`, `ao permit` and `ao kill`.
 
+pub mod agent_process;
 pub mod control;
+pub mod host;
 pub mod record;
 
 /// The plugin's name in config and in the store.
