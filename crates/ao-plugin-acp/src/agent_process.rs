@@ -238,3 +238,92 @@ pub fn describe_error(e: &agent_client_protocol::Error) -> String {
 pub fn agent_log(files: &crate::record::HostFiles) -> PathBuf {
     files.dir().join("agent.log")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_named() {
+        let err = probe(
+            &argv(&["ao-no-such-agent-here", "acp"]),
+            &BTreeMap::new(),
+            Path::new("/"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.contains("cannot find the agent's program `ao-no-such-agent-here`"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_agent_that_never_answers_is_given_up_on_and_ended() {
+        let started = std::time::Instant::now();
+        let err = probe(
+            &argv(&["sleep", "30"]),
+            &BTreeMap::new(),
+            Path::new("/"),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.contains("did not answer initialize within 300 ms"),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn an_agent_that_ends_at_once_says_so() {
+        let err = probe(
+            &argv(&["true"]),
+            &BTreeMap::new(),
+            Path::new("/"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.contains("did not answer initialize"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_agent_leads_its_own_group_with_the_env_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("agent.log");
+        let mut env = BTreeMap::new();
+        env.insert("AO_TRY_WORD".to_string(), "hello".to_string());
+        let mut agent = AgentProcess::spawn(
+            &argv(&[
+                "sh",
+                "-c",
+                "echo \"$AO_TRY_WORD $(pwd)\" >&2; exec sleep 30",
+            ]),
+            &env,
+            dir.path(),
+            Some(&log),
+        )
+        .unwrap();
+        let pid = agent.identity.pid as i32;
+        assert_eq!(
+            nix::unistd::getpgid(Some(Pid::from_raw(pid))).unwrap(),
+            Pid::from_raw(pid)
+        );
+        assert!(agent.identity.start_time > 0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let identity = agent.identity;
+        ao_agent::blocking::unblock(move || end_group(identity, Duration::from_secs(1))).await;
+        let status = agent.child.wait().await.unwrap();
+        assert!(!status.success());
+        let said = std::fs::read_to_string(&log).unwrap();
+        let cwd = dir.path().canonicalize().unwrap();
+        assert_eq!(said.trim(), format!("hello {}", cwd.display()));
+    }
+}

@@ -20,6 +20,10 @@ mod recorder;
 mod render;
 mod serve;
 mod setup;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod try_opencode;
 
 use std::path::Path;
 use std::process::ExitStatus;
@@ -138,6 +142,11 @@ fn status_text(status: &std::io::Result<ExitStatus>) -> String {
 /// Runs the host of the session whose private directory is `session_dir`, until the session
 /// ends. `Err` says why it could not start (also recorded as phase `failed`).
 pub async fn run(session_dir: &Path) -> Result<(), String> {
+    run_with(session_dir, init_timeout()).await
+}
+
+/// [`run`], with `initialize`'s timeout given.
+async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), String> {
     let files = HostFiles::of(session_dir);
     let launch_path = files.launch();
     let launch: HostLaunch = unblock(move || {
@@ -167,7 +176,14 @@ pub async fn run(session_dir: &Path) -> Result<(), String> {
     recorder.save().await.map_err(|e| e.to_string())?;
     let mut stop = StopSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
 
-    let ended = host(&launch, &mut recorder, &mut renderer, &mut stop).await;
+    let ended = host(
+        &launch,
+        init_timeout,
+        &mut recorder,
+        &mut renderer,
+        &mut stop,
+    )
+    .await;
     let at = now();
     recorder.record.pending.clear();
     let result = match ended {
@@ -208,6 +224,7 @@ pub async fn run(session_dir: &Path) -> Result<(), String> {
 /// Starts the agent and serves its session; ends the agent's process group however that ends.
 async fn host(
     launch: &HostLaunch,
+    init_timeout: Duration,
     recorder: &mut Recorder,
     renderer: &mut Renderer,
     stop: &mut StopSignals,
@@ -227,7 +244,16 @@ async fn host(
         (Err(e), _) => Err(Failure::new("HostRecord", e.to_string())),
         (Ok(()), None) => Err(Failure::new("AgentStart", "the agent's pipes are gone")),
         (Ok(()), Some(streams)) => {
-            converse(streams, launch, recorder, renderer, stop, &mut agent).await
+            converse(
+                streams,
+                launch,
+                init_timeout,
+                recorder,
+                renderer,
+                stop,
+                &mut agent,
+            )
+            .await
         }
     };
     // Whatever happened, no agent outlives its host.
@@ -240,6 +266,7 @@ async fn host(
 async fn converse(
     streams: crate::agent_process::AgentStreams,
     launch: &HostLaunch,
+    init_timeout: Duration,
     recorder: &mut Recorder,
     renderer: &mut Renderer,
     stop: &mut StopSignals,
@@ -270,8 +297,17 @@ async fn converse(
     let child = &mut agent.child;
     let served = client
         .connect_with(streams, async |cx| {
-            let opened =
-                setup::open(&cx, launch, recorder, renderer, stop, child, &mut events).await;
+            let opened = setup::open(
+                &cx,
+                launch,
+                init_timeout,
+                recorder,
+                renderer,
+                stop,
+                child,
+                &mut events,
+            )
+            .await;
             Ok(match opened {
                 Ok(session_id) => {
                     let mut session =
@@ -284,9 +320,30 @@ async fn converse(
         .await;
     match served {
         Ok(ending) => ending,
-        Err(e) => Err(Failure::new(
-            "ProtocolError",
-            crate::agent_process::describe_error(&e),
-        )),
+        // The transport failed: most often because the agent ended (a write to its closed
+        // stdin). Then its exit is what happened.
+        Err(e) => match tokio::time::timeout(END_GRACE, agent.child.wait()).await {
+            Ok(status) => {
+                let status = status_text(&status);
+                match recorder.record.phase {
+                    HostPhase::Starting => Err(Failure::new(
+                        "AgentExited",
+                        format!("the agent ended while starting ({status}); see agent.log"),
+                    )),
+                    HostPhase::Turn { .. } => Ok(Ending::AgentExited {
+                        mid_turn: true,
+                        status,
+                    }),
+                    _ => Ok(Ending::AgentExited {
+                        mid_turn: false,
+                        status,
+                    }),
+                }
+            }
+            Err(_) => Err(Failure::new(
+                "ProtocolError",
+                crate::agent_process::describe_error(&e),
+            )),
+        },
     }
 }

@@ -3,6 +3,7 @@
 //! chosen through the session's config option of category `model`.
 
 use std::future::Future;
+use std::time::Duration;
 
 use agent_client_protocol::v1::schema::{
     LoadSessionRequest, NewSessionRequest, RequestPermissionOutcome, RequestPermissionResponse,
@@ -16,7 +17,7 @@ use tokio::sync::mpsc;
 use super::fold::current_model;
 use super::recorder::Recorder;
 use super::render::Renderer;
-use super::{init_timeout, status_text, AgentEvent, Ending, Failure, StopSignals};
+use super::{status_text, AgentEvent, Ending, Failure, StopSignals};
 use crate::agent_process::{describe_error, identity, initialize_request};
 use crate::record::{HostLaunch, HostPhase, HostStart};
 
@@ -43,6 +44,7 @@ async fn unless_ended<T>(
 pub(super) async fn open(
     cx: &ConnectionTo<Agent>,
     launch: &HostLaunch,
+    timeout: Duration,
     recorder: &mut Recorder,
     renderer: &mut Renderer,
     stop: &mut StopSignals,
@@ -50,7 +52,6 @@ pub(super) async fn open(
     events: &mut mpsc::UnboundedReceiver<AgentEvent>,
 ) -> Result<SessionId, NotOpened> {
     let program = launch.command.first().cloned().unwrap_or_default();
-    let timeout = init_timeout();
     let asked = tokio::time::timeout(timeout, cx.send_request(initialize_request()).block_task());
     let init = match unless_ended(asked, child, stop).await? {
         Ok(Ok(init)) => init,
