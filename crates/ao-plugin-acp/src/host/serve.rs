@@ -99,9 +99,15 @@ impl<'a> Session<'a> {
                 format!("cannot listen on {}: {e}", socket.display()),
             )
         })?;
+        // Open only once the socket is there: a client that reads `open` can connect.
+        self.recorder.record.phase = HostPhase::Open;
+        self.save().await?;
         loop {
             let flush_at = self.recorder.flush_at();
+            // Biased, updates first: the SDK queues a turn's updates before its prompt's answer
+            // resolves, and the record must see them in that order.
             tokio::select! {
+                biased;
                 Some(event) = events.recv() => match event {
                     AgentEvent::Update(update) => self.on_update(update).await?,
                     AgentEvent::Permission(request, responder) => {

@@ -19,7 +19,7 @@ use super::recorder::Recorder;
 use super::render::Renderer;
 use super::{status_text, AgentEvent, Ending, Failure, StopSignals};
 use crate::agent_process::{describe_error, identity, initialize_request};
-use crate::record::{HostLaunch, HostPhase, HostStart};
+use crate::record::{HostLaunch, HostStart};
 
 /// What ended a session before it opened.
 type NotOpened = Result<Ending, Failure>;
@@ -40,7 +40,8 @@ async fn unless_ended<T>(
     }
 }
 
-/// Opens the session: returns its protocol id once the phase is `open`.
+/// Opens the session: returns its protocol id (the caller binds the control socket, then
+/// records phase `open`).
 pub(super) async fn open(
     cx: &ConnectionTo<Agent>,
     launch: &HostLaunch,
@@ -131,7 +132,6 @@ pub(super) async fn open(
     if model.is_some() {
         recorder.record.model = model;
     }
-    recorder.record.phase = HostPhase::Open;
     save(recorder).await?;
     renderer.note(&format!(
         "session {session_id} open{}",
