@@ -297,17 +297,18 @@ async fn converse(
     let child = &mut agent.child;
     let served = client
         .connect_with(streams, async |cx| {
+            let mut watch = setup::Watch { child, stop };
             let opened = setup::open(
                 &cx,
                 launch,
                 init_timeout,
                 recorder,
                 renderer,
-                stop,
-                child,
+                &mut watch,
                 &mut events,
             )
             .await;
+            let setup::Watch { child, stop } = watch;
             Ok(match opened {
                 Ok(session_id) => {
                     let mut session =

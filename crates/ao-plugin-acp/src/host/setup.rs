@@ -24,19 +24,25 @@ use crate::record::{HostLaunch, HostStart};
 /// What ended a session before it opened.
 type NotOpened = Result<Ending, Failure>;
 
-/// Waits for `work`, unless the agent ends or the host is asked to stop first.
-async fn unless_ended<T>(
-    work: impl Future<Output = T>,
-    child: &mut Child,
-    stop: &mut StopSignals,
-) -> Result<T, NotOpened> {
-    tokio::select! {
-        done = work => Ok(done),
-        status = child.wait() => Err(Err(Failure::new(
-            "AgentExited",
-            format!("the agent ended while starting ({}); see agent.log", status_text(&status)),
-        ))),
-        () = stop.recv() => Err(Ok(Ending::Shutdown)),
+/// What can end a session while it opens: the agent's exit, a stop signal.
+pub(super) struct Watch<'a> {
+    /// The agent.
+    pub child: &'a mut Child,
+    /// SIGTERM, SIGHUP, SIGINT.
+    pub stop: &'a mut StopSignals,
+}
+
+impl Watch<'_> {
+    /// Waits for `work`, unless the agent ends or the host is asked to stop first.
+    async fn unless_ended<T>(&mut self, work: impl Future<Output = T>) -> Result<T, NotOpened> {
+        tokio::select! {
+            done = work => Ok(done),
+            status = self.child.wait() => Err(Err(Failure::new(
+                "AgentExited",
+                format!("the agent ended while starting ({}); see agent.log", status_text(&status)),
+            ))),
+            () = self.stop.recv() => Err(Ok(Ending::Shutdown)),
+        }
     }
 }
 
@@ -48,13 +54,12 @@ pub(super) async fn open(
     timeout: Duration,
     recorder: &mut Recorder,
     renderer: &mut Renderer,
-    stop: &mut StopSignals,
-    child: &mut Child,
+    watch: &mut Watch<'_>,
     events: &mut mpsc::UnboundedReceiver<AgentEvent>,
 ) -> Result<SessionId, NotOpened> {
     let program = launch.command.first().cloned().unwrap_or_default();
     let asked = tokio::time::timeout(timeout, cx.send_request(initialize_request()).block_task());
-    let init = match unless_ended(asked, child, stop).await? {
+    let init = match watch.unless_ended(asked).await? {
         Ok(Ok(init)) => init,
         Ok(Err(e)) => {
             return Err(Err(Failure::new(
@@ -83,7 +88,7 @@ pub(super) async fn open(
             let asked = cx
                 .send_request(NewSessionRequest::new(launch.cwd.clone()))
                 .block_task();
-            let created = unless_ended(asked, child, stop).await?.map_err(|e| {
+            let created = watch.unless_ended(asked).await?.map_err(|e| {
                 Err(Failure::new(
                     "SessionNew",
                     format!(
@@ -107,7 +112,7 @@ pub(super) async fn open(
             let asked = cx
                 .send_request(LoadSessionRequest::new(id.clone(), launch.cwd.clone()))
                 .block_task();
-            let loaded = unless_ended(asked, child, stop).await?.map_err(|e| {
+            let loaded = watch.unless_ended(asked).await?.map_err(|e| {
                 Err(Failure::new(
                     "SessionLoad",
                     format!(
@@ -126,7 +131,7 @@ pub(super) async fn open(
         None => current_model(&options),
         Some(wanted) => {
             let chosen = choose_model(cx, &session_id, &options, wanted);
-            Some(unless_ended(chosen, child, stop).await?.map_err(Err)?)
+            Some(watch.unless_ended(chosen).await?.map_err(Err)?)
         }
     };
     if model.is_some() {
