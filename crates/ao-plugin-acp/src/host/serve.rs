@@ -119,18 +119,18 @@ impl<'a> Session<'a> {
                     let response = self.on_control(request).await?;
                     let _ = reply.send(response);
                     if shutdown {
-                        return self.shutdown(child).await;
+                        return self.shutdown().await;
                     }
                 }
                 result = maybe(&mut self.prompt) => {
                     self.prompt = None;
-                    self.on_prompt_end(result, child).await?;
+                    self.on_prompt_end(result).await?;
                 }
                 status = child.wait() => {
                     let mid_turn = self.prompt.is_some() || self.closed_mid_turn;
                     return Ok(Ending::AgentExited { mid_turn, status: status_text(&status) });
                 }
-                () = stop.recv() => return self.shutdown(child).await,
+                () = stop.recv() => return self.shutdown().await,
                 () = async {
                     match flush_at {
                         Some(at) => tokio::time::sleep_until(at).await,
@@ -289,7 +289,7 @@ impl<'a> Session<'a> {
     }
 
     /// Cancels the turn, lets the agent answer it for a moment, and ends.
-    async fn shutdown(&mut self, child: &mut Child) -> Result<Ending, Failure> {
+    async fn shutdown(&mut self) -> Result<Ending, Failure> {
         self.renderer.note("shutting down");
         self.cancel().await?;
         if self.prompt.is_some() {
@@ -297,7 +297,7 @@ impl<'a> Session<'a> {
             if let Ok(result) = tokio::time::timeout(grace, maybe(&mut self.prompt)).await {
                 self.prompt = None;
                 self.queue.clear();
-                self.on_prompt_end(result, child).await?;
+                self.on_prompt_end(result).await?;
             }
         }
         Ok(Ending::Shutdown)
@@ -323,11 +323,7 @@ impl<'a> Session<'a> {
         self.save().await
     }
 
-    async fn on_prompt_end(
-        &mut self,
-        result: PromptResult,
-        child: &mut Child,
-    ) -> Result<(), Failure> {
+    async fn on_prompt_end(&mut self, result: PromptResult) -> Result<(), Failure> {
         let at = now();
         for (_, responder) in self.waiting.drain(..) {
             let _ = responder.respond(cancelled());
@@ -361,7 +357,6 @@ impl<'a> Session<'a> {
                     })
                     .await;
                 }
-                let _ = child.try_wait();
                 return Ok(());
             }
             Err(e) => {
@@ -369,7 +364,9 @@ impl<'a> Session<'a> {
                 record.phase = HostPhase::Failed {
                     at,
                     name: name.clone(),
-                    message: crate::agent_process::describe_error(&e),
+                    // The agent's own words; its data (opencode: the error's name) went into
+                    // the name.
+                    message: e.message.clone(),
                 };
                 (name, None)
             }
