@@ -256,7 +256,7 @@ impl<'a> Session<'a> {
             return Ok(refused(
                 Refusal::Invalid,
                 format!(
-                    "request {id} offers no option for {decision:?}; it offers {}",
+                    "request {id} offers no option to answer `{decision}`; it offers {}",
                     offered.join(", ")
                 ),
             ));
