@@ -1,7 +1,11 @@
 //! A run of the host against the real `opencode acp` on the mock model, by hand:
 //!
+//! The mock's scenario: a script matching `[shell]` whose turns are a `bash` call (`ls`), a
+//! text, a text, a `bash` call (`touch rejected.txt`), a text with `delay_ms: 20000` (the turn
+//! that is cancelled), then texts.
+//!
 //! ```sh
-//! ao-mock-model --scenario <file with a "[shell]" script> &   # prints its base URL
+//! ao-mock-model --scenario scenario.json &   # prints its base URL
 //! AO_ACP_TRY_MOCK_URL=http://127.0.0.1:PORT/v1 AO_OPENCODE_BIN=.../opencode \
 //!   cargo test -p ao-plugin-acp --lib try_opencode -- --ignored --nocapture
 //! ```
