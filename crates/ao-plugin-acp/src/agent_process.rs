@@ -41,6 +41,12 @@ pub enum SpawnError {
         /// The program named.
         program: String,
     },
+    /// The directory to run it in is not there.
+    #[error("cannot start the agent in {}: no such directory", cwd.display())]
+    NoCwd {
+        /// The directory.
+        cwd: PathBuf,
+    },
     /// Anything else the operating system refused.
     #[error("cannot start the agent `{program}`: {source}")]
     Io {
@@ -77,6 +83,12 @@ impl AgentProcess {
         stderr_log: Option<&Path>,
     ) -> Result<AgentProcess, SpawnError> {
         let (program, args) = command.split_first().ok_or(SpawnError::NoCommand)?;
+        // Checked first: a missing directory fails the spawn as NotFound, like a missing program.
+        if !cwd.is_dir() {
+            return Err(SpawnError::NoCwd {
+                cwd: cwd.to_path_buf(),
+            });
+        }
         let io = |source| SpawnError::Io {
             program: program.clone(),
             source,
@@ -118,7 +130,7 @@ impl AgentProcess {
         }
         let mut child = cmd.spawn().map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
-                // NotFound is the program's: cwd was checked by the caller's launch.
+                // NotFound is the program's: the directory was checked above.
                 SpawnError::Missing {
                     program: program.clone(),
                 }
@@ -261,6 +273,22 @@ mod tests {
         .unwrap_err();
         assert!(
             err.contains("cannot find the agent's program `ao-no-such-agent-here`"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_is_not_a_missing_program() {
+        let err = probe(
+            &argv(&["sh"]),
+            &BTreeMap::new(),
+            Path::new("/no/such/dir/here"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.contains("/no/such/dir/here: no such directory"),
             "{err}"
         );
     }

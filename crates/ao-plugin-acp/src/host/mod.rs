@@ -235,7 +235,9 @@ async fn host(
             SpawnError::Missing { .. } | SpawnError::NoCommand => {
                 Failure::new("AgentMissing", e.to_string())
             }
-            SpawnError::Io { .. } => Failure::new("AgentStart", e.to_string()),
+            SpawnError::NoCwd { .. } | SpawnError::Io { .. } => {
+                Failure::new("AgentStart", e.to_string())
+            }
         })?;
     let identity = agent.identity;
     recorder.record.agent_process = Some(identity);
