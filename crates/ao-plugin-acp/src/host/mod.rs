@@ -1,12 +1,352 @@
-//! The session host (`ao agent-helper acp host --dir D`): a stub in the plugin's branch; the
-//! host's own branch replaces this file.
+//! The session host (`ao agent-helper acp host --dir D`): it keeps one ACP agent and its
+//! conversation alive, and records what the protocol says.
+//!
+//! [`run`] reads `launch.json`, starts the agent ([`crate::agent_process`]), runs `initialize`
+//! (within [`INIT_TIMEOUT`], or `AO_ACP_INIT_TIMEOUT_MS`), `session/new` or `session/load`,
+//! chooses the configured model through the session's config options, and then serves: prompts,
+//! permits, cancels and shutdowns from the control socket ([`control_server`]), updates and
+//! permission requests from the agent ([`serve`]). Everything is recorded in `state.json` and
+//! `conversation.jsonl` ([`recorder`]), and printed for people to stdout ([`render`]).
+//!
+//! The host ends when the agent's process ends (phase `agent_exited`), on a control `Shutdown`,
+//! or on SIGTERM, SIGHUP or SIGINT (both: cancel the turn, end the agent's process group). A
+//! session that cannot start ends with phase `failed` (`InitializeTimeout`, `ModelUnavailable`,
+//! `SessionNew`, ...), which the plugin turns into a clear error.
+
+pub mod control_server;
+mod fold;
+mod permission;
+mod recorder;
+mod render;
+mod serve;
+mod setup;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod try_opencode;
 
 use std::path::Path;
+use std::process::ExitStatus;
+use std::time::Duration;
 
-/// Runs the host of the session whose private directory is `session_dir`.
+use agent_client_protocol::v1::schema::{
+    RequestPermissionRequest, RequestPermissionResponse, SessionNotification,
+};
+use agent_client_protocol::{v1::Responder, Client};
+use ao_agent::blocking::unblock;
+use ao_agent::clock::{Clock as _, EpochMillis, SystemClock};
+use ao_agent::runtime::process::ProcessIdentity;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::agent_process::{agent_log, end_group, AgentProcess, SpawnError};
+use crate::record::{HostFiles, HostLaunch, HostPhase, HostRecord, HostStart, ProcessRecord};
+use recorder::Recorder;
+use render::Renderer;
+
+/// How long the agent has to answer `initialize`.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Overrides [`INIT_TIMEOUT`], in milliseconds (for tests).
+pub const INIT_TIMEOUT_ENV: &str = "AO_ACP_INIT_TIMEOUT_MS";
+
+/// How long the agent's group has between SIGTERM and SIGKILL when the host ends it.
+const END_GRACE: Duration = Duration::from_secs(2);
+
+/// What the agent sends that the host's loop handles.
+enum AgentEvent {
+    /// A `session/update`.
+    Update(SessionNotification),
+    /// A `session/request_permission`, and where its answer goes.
+    Permission(
+        RequestPermissionRequest,
+        Responder<RequestPermissionResponse>,
+    ),
+}
+
+/// Why a session could not start: phase `failed` with this name and message.
+#[derive(Debug)]
+struct Failure {
+    name: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(name: &'static str, message: impl Into<String>) -> Failure {
+        Failure {
+            name,
+            message: message.into(),
+        }
+    }
+}
+
+/// How a host ended, other than by a failure to start.
+enum Ending {
+    /// The agent's process ended on its own.
+    AgentExited { mid_turn: bool, status: String },
+    /// A `Shutdown` or a signal: the host ended the agent.
+    Shutdown,
+}
+
+/// SIGTERM, SIGHUP and SIGINT: each asks the host to shut down.
+struct StopSignals {
+    term: Signal,
+    hup: Signal,
+    int: Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
+
+fn now() -> EpochMillis {
+    SystemClock.now_ms()
+}
+
+/// How long `initialize` may take: `AO_ACP_INIT_TIMEOUT_MS`, else [`INIT_TIMEOUT`].
+fn init_timeout() -> Duration {
+    std::env::var(INIT_TIMEOUT_ENV)
+        .ok()
+        .and_then(|ms| ms.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(INIT_TIMEOUT)
+}
+
+/// An exit status as the record says it: `exit status 1`, `signal 9`.
+fn status_text(status: &std::io::Result<ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt as _;
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(sig)) => format!("signal {sig}"),
+            (None, None) => s.to_string(),
+        },
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+/// Runs the host of the session whose private directory is `session_dir`, until the session
+/// ends. `Err` says why it could not start (also recorded as phase `failed`).
 pub async fn run(session_dir: &Path) -> Result<(), String> {
-    Err(format!(
-        "the ACP host is not built into this ao (session {})",
-        session_dir.display()
-    ))
+    run_with(session_dir, init_timeout()).await
+}
+
+/// [`run`], with `initialize`'s timeout given.
+async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), String> {
+    let files = HostFiles::of(session_dir);
+    let launch_path = files.launch();
+    let launch: HostLaunch = unblock(move || {
+        let bytes = std::fs::read(&launch_path)
+            .map_err(|e| format!("cannot read {}: {e}", launch_path.display()))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| format!("cannot read {}: {e}", launch_path.display()))
+    })
+    .await?;
+    let mut record = HostRecord::default();
+    if let HostStart::Load(_) = launch.start {
+        // A restored session carries on from what it had: its usage, cost, title and plan.
+        if let Some(previous) = Recorder::previous(&files).await {
+            record.tokens = previous.tokens;
+            record.cost_usd = previous.cost_usd;
+            record.title = previous.title;
+            record.plan = previous.plan;
+            record.model = previous.model;
+        }
+    }
+    record.host = ProcessIdentity::of(std::process::id()).map(|p| ProcessRecord {
+        pid: p.pid,
+        start_time: p.start_time,
+    });
+    let mut recorder = Recorder::new(files, record);
+    let mut renderer = Renderer::new();
+    recorder.save().await.map_err(|e| e.to_string())?;
+    let mut stop = StopSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
+
+    let ended = host(
+        &launch,
+        init_timeout,
+        &mut recorder,
+        &mut renderer,
+        &mut stop,
+    )
+    .await;
+    let at = now();
+    recorder.record.pending.clear();
+    let result = match ended {
+        Ok(Ending::AgentExited { mid_turn, status }) => {
+            renderer.note(&format!("the agent ended ({status})"));
+            recorder.record.phase = HostPhase::AgentExited {
+                at,
+                mid_turn,
+                status,
+            };
+            Ok(())
+        }
+        Ok(Ending::Shutdown) => {
+            renderer.note("ended");
+            recorder.record.phase = HostPhase::AgentExited {
+                at,
+                mid_turn: false,
+                status: "ended by ao".into(),
+            };
+            Ok(())
+        }
+        Err(failure) => {
+            renderer.note(&format!("{}: {}", failure.name, failure.message));
+            recorder.record.phase = HostPhase::Failed {
+                at,
+                name: failure.name.into(),
+                message: failure.message.clone(),
+            };
+            Err(failure.message)
+        }
+    };
+    let saved = recorder.save().await;
+    let socket = recorder.files().socket();
+    let _ = unblock(move || std::fs::remove_file(socket)).await;
+    result.and(saved.map_err(|e| e.to_string()))
+}
+
+/// Starts the agent and serves its session; ends the agent's process group however that ends.
+async fn host(
+    launch: &HostLaunch,
+    init_timeout: Duration,
+    recorder: &mut Recorder,
+    renderer: &mut Renderer,
+    stop: &mut StopSignals,
+) -> Result<Ending, Failure> {
+    let log = agent_log(recorder.files());
+    let mut agent = AgentProcess::spawn(&launch.command, &launch.env, &launch.cwd, Some(&log))
+        .map_err(|e| match e {
+            SpawnError::Missing { .. } | SpawnError::NoCommand => {
+                Failure::new("AgentMissing", e.to_string())
+            }
+            SpawnError::NoCwd { .. } | SpawnError::Io { .. } => {
+                Failure::new("AgentStart", e.to_string())
+            }
+        })?;
+    let identity = agent.identity;
+    recorder.record.agent_process = Some(identity);
+    let saved = recorder.save().await;
+    let ended = match (saved, agent.streams()) {
+        (Err(e), _) => Err(Failure::new("HostRecord", e.to_string())),
+        (Ok(()), None) => Err(Failure::new("AgentStart", "the agent's pipes are gone")),
+        (Ok(()), Some(streams)) => {
+            converse(
+                streams,
+                launch,
+                init_timeout,
+                recorder,
+                renderer,
+                stop,
+                &mut agent,
+            )
+            .await
+        }
+    };
+    // Whatever happened, no agent outlives its host.
+    unblock(move || end_group(identity, END_GRACE)).await;
+    let _ = agent.child.wait().await;
+    ended
+}
+
+/// Speaks the protocol over the agent's pipes: opens the session, then serves it.
+async fn converse(
+    streams: crate::agent_process::AgentStreams,
+    launch: &HostLaunch,
+    init_timeout: Duration,
+    recorder: &mut Recorder,
+    renderer: &mut Renderer,
+    stop: &mut StopSignals,
+    agent: &mut AgentProcess,
+) -> Result<Ending, Failure> {
+    let (events_tx, mut events) = mpsc::unbounded_channel::<AgentEvent>();
+    let updates_tx = events_tx.clone();
+    let client = Client
+        .v1()
+        .name("ao")
+        .on_receive_notification(
+            async move |notification: SessionNotification, _cx| {
+                // The loop may have ended; then nothing is left to record.
+                let _ = updates_tx.send(AgentEvent::Update(notification));
+                Ok(())
+            },
+            agent_client_protocol::on_receive_notification!(),
+        )
+        .on_receive_request(
+            async move |request: RequestPermissionRequest, responder, _cx| {
+                // Held by the loop until a policy or a person answers; dropped, it answers an
+                // error.
+                let _ = events_tx.send(AgentEvent::Permission(request, responder));
+                Ok(())
+            },
+            agent_client_protocol::on_receive_request!(),
+        );
+    let child = &mut agent.child;
+    let served = client
+        .connect_with(streams, async |cx| {
+            let mut watch = setup::Watch { child, stop };
+            let opened = setup::open(
+                &cx,
+                launch,
+                init_timeout,
+                recorder,
+                renderer,
+                &mut watch,
+                &mut events,
+            )
+            .await;
+            let setup::Watch { child, stop } = watch;
+            Ok(match opened {
+                Ok(session_id) => {
+                    let mut session =
+                        serve::Session::new(cx, session_id, launch, recorder, renderer).await;
+                    session.serve(&mut events, child, stop).await
+                }
+                Err(ending) => ending,
+            })
+        })
+        .await;
+    match served {
+        Ok(ending) => ending,
+        // The transport failed: most often because the agent ended (a write to its closed
+        // stdin). Then its exit is what happened.
+        Err(e) => match tokio::time::timeout(END_GRACE, agent.child.wait()).await {
+            Ok(status) => {
+                let status = status_text(&status);
+                match recorder.record.phase {
+                    HostPhase::Starting => Err(Failure::new(
+                        "AgentExited",
+                        format!("the agent ended while starting ({status}); see agent.log"),
+                    )),
+                    HostPhase::Turn { .. } => Ok(Ending::AgentExited {
+                        mid_turn: true,
+                        status,
+                    }),
+                    _ => Ok(Ending::AgentExited {
+                        mid_turn: false,
+                        status,
+                    }),
+                }
+            }
+            Err(_) => Err(Failure::new(
+                "ProtocolError",
+                crate::agent_process::describe_error(&e),
+            )),
+        },
+    }
 }

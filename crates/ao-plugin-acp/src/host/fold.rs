@@ -1,0 +1,436 @@
+//! What the protocol says, folded into the host's record and conversation lines: session
+//! updates, a prompt's usage and stop reason, a JSON-RPC error. Pure functions of their inputs,
+//! so each rule is tested without an agent.
+
+use agent_client_protocol::schema::MaybeUndefined;
+use agent_client_protocol::v1::schema::{
+    ContentBlock, PlanEntry, SessionConfigKind, SessionConfigOption, SessionConfigOptionCategory,
+    SessionUpdate, StopReason as AcpStopReason, ToolCallContent, Usage,
+};
+use ao_agent::agent::{PlanItem, PlanPriority, PlanStatus};
+use ao_agent::clock::EpochMillis;
+use ao_agent::session::Tokens;
+
+use super::permission::tool_kind;
+use crate::record::{ConversationLine, ConversationPart, HostRecord, Price, StopReason};
+
+/// The most of a tool call's output the conversation keeps.
+pub const OUTPUT_EXCERPT_CHARS: usize = 2000;
+
+/// The ids of one turn's lines: `t<n>-user`, `t<n>-<k>` for the k-th run of the agent's message
+/// (a new run after a tool call), `t<n>-end`. Tool lines take the tool call's id.
+#[derive(Debug, Clone)]
+pub struct TurnIds {
+    turn: u64,
+    run: u64,
+    in_message: bool,
+}
+
+impl TurnIds {
+    /// The ids of turn `turn` (counted from 1 over the whole conversation).
+    pub fn new(turn: u64) -> TurnIds {
+        TurnIds {
+            turn,
+            run: 0,
+            in_message: false,
+        }
+    }
+
+    /// The prompt's line.
+    pub fn user(&self) -> String {
+        format!("t{}-user", self.turn)
+    }
+
+    /// The turn's end line.
+    pub fn end(&self) -> String {
+        format!("t{}-end", self.turn)
+    }
+
+    /// The id for a chunk of the agent's message: the current run's, or a new run's.
+    fn message(&mut self) -> String {
+        if !self.in_message {
+            self.run += 1;
+            self.in_message = true;
+        }
+        format!("t{}-{}", self.turn, self.run)
+    }
+
+    /// Something other than message text came: the next chunk starts a new run.
+    fn interrupt(&mut self) {
+        self.in_message = false;
+    }
+}
+
+/// What one session update did.
+#[derive(Debug, Default)]
+pub struct Folded {
+    /// Conversation lines to append.
+    pub lines: Vec<ConversationLine>,
+    /// Whether a field `ao status` shows changed (write state.json now, not later).
+    pub shown: bool,
+}
+
+/// Folds one `session/update` into the record, and says which conversation lines it makes.
+/// `agent_cost` becomes true once the agent reports a cost of its own.
+pub fn update(
+    update: &SessionUpdate,
+    record: &mut HostRecord,
+    ids: &mut TurnIds,
+    agent_cost: &mut bool,
+    at: EpochMillis,
+) -> Folded {
+    let mut folded = Folded::default();
+    let line = |id: String, part| ConversationLine { id, at, part };
+    match update {
+        SessionUpdate::AgentMessageChunk(chunk) => {
+            if let ContentBlock::Text(text) = &chunk.content {
+                if !text.text.is_empty() {
+                    let part = ConversationPart::Assistant {
+                        text: text.text.clone(),
+                    };
+                    folded.lines.push(line(ids.message(), part));
+                }
+            }
+        }
+        SessionUpdate::ToolCall(call) => {
+            ids.interrupt();
+            let kind = tool_kind(&call.kind);
+            let part = ConversationPart::Tool {
+                kind: Some(kind),
+                title: Some(title_of(Some(kind), &call.title, call.raw_input.as_ref())),
+                status: Some(wire_word(&call.status)),
+                output: output_excerpt(&call.content, call.raw_output.as_ref()),
+            };
+            folded.lines.push(line(call.tool_call_id.to_string(), part));
+        }
+        SessionUpdate::ToolCallUpdate(call) => {
+            ids.interrupt();
+            let fields = &call.fields;
+            let kind = fields.kind.as_ref().map(tool_kind);
+            let part = ConversationPart::Tool {
+                kind,
+                title: fields
+                    .title
+                    .as_ref()
+                    .map(|t| title_of(kind, t, fields.raw_input.as_ref())),
+                status: fields.status.as_ref().map(wire_word),
+                output: fields
+                    .content
+                    .as_ref()
+                    .and_then(|c| output_excerpt(c, fields.raw_output.as_ref()))
+                    .or_else(|| output_excerpt(&[], fields.raw_output.as_ref())),
+            };
+            folded.lines.push(line(call.tool_call_id.to_string(), part));
+        }
+        SessionUpdate::Plan(plan) => {
+            record.plan = plan.entries.iter().map(plan_item).collect();
+            folded.shown = true;
+        }
+        SessionUpdate::UsageUpdate(usage) => {
+            if let Some(cost) = usage.cost.as_ref().filter(|c| c.currency == "USD") {
+                *agent_cost = true;
+                if record.cost_usd != Some(cost.amount) {
+                    record.cost_usd = Some(cost.amount);
+                    folded.shown = true;
+                }
+            }
+        }
+        SessionUpdate::SessionInfoUpdate(info) => match &info.title {
+            MaybeUndefined::Value(title) => {
+                record.title = Some(title.clone());
+                folded.shown = true;
+            }
+            MaybeUndefined::Null => {
+                record.title = None;
+                folded.shown = true;
+            }
+            MaybeUndefined::Undefined => {}
+        },
+        SessionUpdate::ConfigOptionUpdate(update) => {
+            if let Some(model) = current_model(&update.config_options) {
+                if record.model.as_deref() != Some(model.as_str()) {
+                    record.model = Some(model);
+                    folded.shown = true;
+                }
+            }
+        }
+        _ => {}
+    }
+    folded
+}
+
+/// The model a session's config options say is current.
+pub fn current_model(options: &[SessionConfigOption]) -> Option<String> {
+    options
+        .iter()
+        .find_map(|option| match (&option.category, &option.kind) {
+            (Some(SessionConfigOptionCategory::Model), SessionConfigKind::Select(select)) => {
+                Some(select.current_value.to_string())
+            }
+            _ => None,
+        })
+}
+
+/// The tool call's title for people: for a shell call, its command when the title lacks it.
+fn title_of(
+    kind: Option<crate::record::ToolKind>,
+    title: &str,
+    raw_input: Option<&serde_json::Value>,
+) -> String {
+    super::permission::people_title(kind, title.to_owned(), raw_input)
+}
+
+/// The start of a tool call's output: its text content, else its raw output's text; at most
+/// [`OUTPUT_EXCERPT_CHARS`] characters.
+pub fn output_excerpt(
+    content: &[ToolCallContent],
+    raw_output: Option<&serde_json::Value>,
+) -> Option<String> {
+    let mut text = String::new();
+    for item in content {
+        let piece = match item {
+            ToolCallContent::Content(c) => match &c.content {
+                ContentBlock::Text(t) => t.text.clone(),
+                _ => continue,
+            },
+            ToolCallContent::Diff(diff) => format!("diff {}", diff.path.display()),
+            _ => continue,
+        };
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&piece);
+    }
+    if text.is_empty() {
+        text = match raw_output {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(value) => match value.get("output") {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                _ => return None,
+            },
+            None => return None,
+        };
+    }
+    Some(cut(&text, OUTPUT_EXCERPT_CHARS))
+}
+
+/// At most `chars` characters of `text`, cut on a character boundary.
+pub fn cut(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// A protocol enum's wire word (`in_progress`), for what ao keeps as a word.
+fn wire_word<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn plan_item(entry: &PlanEntry) -> PlanItem {
+    PlanItem {
+        content: entry.content.clone(),
+        status: PlanStatus::from(wire_word(&entry.status)),
+        priority: PlanPriority::from(wire_word(&entry.priority)),
+    }
+}
+
+/// A prompt's usage, as ao counts tokens.
+pub fn tokens(usage: &Usage) -> Tokens {
+    Tokens {
+        input: usage.input_tokens,
+        output: usage.output_tokens,
+        reasoning: usage.thought_tokens.unwrap_or_default(),
+        cache_read: usage.cached_read_tokens.unwrap_or_default(),
+        cache_write: usage.cached_write_tokens.unwrap_or_default(),
+    }
+}
+
+/// `sum` plus `more`.
+pub fn add(sum: &mut Tokens, more: &Tokens) {
+    sum.input += more.input;
+    sum.output += more.output;
+    sum.reasoning += more.reasoning;
+    sum.cache_read += more.cache_read;
+    sum.cache_write += more.cache_write;
+}
+
+/// What these tokens cost at this price (US dollars per million input and output tokens).
+pub fn priced(tokens: &Tokens, price: &Price) -> f64 {
+    tokens.input as f64 * price.input / 1e6 + tokens.output as f64 * price.output / 1e6
+}
+
+/// ao's stop reason for the protocol's.
+pub fn stop_reason(stop: AcpStopReason) -> StopReason {
+    match stop {
+        AcpStopReason::MaxTokens => StopReason::MaxTokens,
+        AcpStopReason::MaxTurnRequests => StopReason::MaxTurnRequests,
+        AcpStopReason::Refusal => StopReason::Refusal,
+        AcpStopReason::Cancelled => StopReason::Cancelled,
+        // EndTurn, and any newer reason: the turn is over and nothing says it went wrong.
+        _ => StopReason::EndTurn,
+    }
+}
+
+/// The name of a prompt's JSON-RPC error, as `error.name` shows it: the error's own name when its
+/// data gives one (`{"name": ...}` or `{"errorName": ...}`), else `AgentError`.
+pub fn error_name(error: &agent_client_protocol::Error) -> String {
+    error
+        .data
+        .as_ref()
+        .and_then(|data| data.get("name").or_else(|| data.get("errorName")))
+        .and_then(|name| name.as_str())
+        .filter(|name| !name.is_empty() && name.len() <= 64)
+        .map(str::to_owned)
+        .unwrap_or_else(|| "AgentError".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn session_update(value: serde_json::Value) -> SessionUpdate {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn fold_all(updates: &[serde_json::Value]) -> (HostRecord, Vec<ConversationLine>, bool) {
+        let mut record = HostRecord::default();
+        let mut ids = TurnIds::new(3);
+        let mut agent_cost = false;
+        let mut lines = Vec::new();
+        for u in updates {
+            let f = update(
+                &session_update(u.clone()),
+                &mut record,
+                &mut ids,
+                &mut agent_cost,
+                1,
+            );
+            lines.extend(f.lines);
+        }
+        (record, lines, agent_cost)
+    }
+
+    #[test]
+    fn message_runs_get_a_new_id_after_a_tool_call() {
+        let (_, lines, _) = fold_all(&[
+            json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Let me "}}),
+            json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "look."}}),
+            json!({"sessionUpdate": "tool_call", "toolCallId": "call_1", "title": "bash",
+                   "kind": "execute", "status": "pending", "rawInput": {"command": "ls"}}),
+            json!({"sessionUpdate": "tool_call_update", "toolCallId": "call_1", "status": "completed",
+                   "content": [{"type": "content", "content": {"type": "text", "text": "a.rs\n"}}]}),
+            json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Done."}}),
+        ]);
+        let ids: Vec<&str> = lines.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["t3-1", "t3-1", "call_1", "call_1", "t3-2"]);
+        assert_eq!(
+            lines[2].part,
+            ConversationPart::Tool {
+                kind: Some(crate::record::ToolKind::Execute),
+                title: Some("bash: ls".into()),
+                status: Some("pending".into()),
+                output: None,
+            }
+        );
+        assert_eq!(
+            lines[3].part,
+            ConversationPart::Tool {
+                kind: None,
+                title: None,
+                status: Some("completed".into()),
+                output: Some("a.rs\n".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn plan_title_model_and_cost_change_what_status_shows() {
+        let (record, lines, agent_cost) = fold_all(&[
+            json!({"sessionUpdate": "plan", "entries": [
+                {"content": "read", "priority": "high", "status": "completed"},
+                {"content": "write", "priority": "low", "status": "in_progress"}]}),
+            json!({"sessionUpdate": "session_info_update", "title": "Fix the bug"}),
+            json!({"sessionUpdate": "usage_update", "used": 10, "size": 100,
+                   "cost": {"amount": 0.25, "currency": "USD"}}),
+            json!({"sessionUpdate": "usage_update", "used": 20, "size": 100,
+                   "cost": {"amount": 9.0, "currency": "EUR"}}),
+        ]);
+        assert!(lines.is_empty());
+        assert_eq!(record.plan.len(), 2);
+        assert_eq!(record.plan[1].status, PlanStatus::InProgress);
+        assert_eq!(PlanItem::count(&record.plan).done, 1);
+        assert_eq!(record.title.as_deref(), Some("Fix the bug"));
+        assert_eq!(record.cost_usd, Some(0.25));
+        assert!(agent_cost);
+    }
+
+    #[test]
+    fn usage_without_cost_leaves_the_cost_unknown() {
+        let (record, _, agent_cost) =
+            fold_all(&[json!({"sessionUpdate": "usage_update", "used": 10, "size": 100})]);
+        assert_eq!(record.cost_usd, None);
+        assert!(!agent_cost);
+    }
+
+    #[test]
+    fn output_is_cut_on_a_character_boundary() {
+        let long = "é".repeat(OUTPUT_EXCERPT_CHARS + 5);
+        let out = output_excerpt(&[], Some(&json!({"output": long}))).unwrap();
+        assert_eq!(out.chars().count(), OUTPUT_EXCERPT_CHARS);
+        assert_eq!(cut("abc", 2), "ab");
+        assert_eq!(cut("ab", 5), "ab");
+    }
+
+    #[test]
+    fn usage_adds_up_and_a_price_makes_a_cost() {
+        let usage: Usage = serde_json::from_value(json!({
+            "inputTokens": 60, "outputTokens": 2, "totalTokens": 62,
+            "thoughtTokens": 3, "cachedReadTokens": 40
+        }))
+        .unwrap();
+        let mut sum = Tokens {
+            input: 10,
+            output: 5,
+            ..Tokens::default()
+        };
+        add(&mut sum, &tokens(&usage));
+        assert_eq!(
+            sum,
+            Tokens {
+                input: 70,
+                output: 7,
+                reasoning: 3,
+                cache_read: 40,
+                cache_write: 0
+            }
+        );
+        let price = Price {
+            input: 3.0,
+            output: 15.0,
+        };
+        let cost = priced(&sum, &price);
+        assert!((cost - (70.0 * 3.0 + 7.0 * 15.0) / 1e6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn stop_reasons_and_error_names() {
+        assert_eq!(stop_reason(AcpStopReason::EndTurn), StopReason::EndTurn);
+        assert_eq!(stop_reason(AcpStopReason::Refusal), StopReason::Refusal);
+        assert_eq!(stop_reason(AcpStopReason::MaxTokens), StopReason::MaxTokens);
+        assert_eq!(
+            stop_reason(AcpStopReason::MaxTurnRequests),
+            StopReason::MaxTurnRequests
+        );
+        assert_eq!(stop_reason(AcpStopReason::Cancelled), StopReason::Cancelled);
+        let plain = agent_client_protocol::Error::internal_error();
+        assert_eq!(error_name(&plain), "AgentError");
+        let named = agent_client_protocol::Error::internal_error()
+            .data(json!({"name": "ProviderAuthError"}));
+        assert_eq!(error_name(&named), "ProviderAuthError");
+    }
+}

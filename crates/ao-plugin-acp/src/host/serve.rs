@@ -1,0 +1,400 @@
+//! The open session's loop: prompts (one turn at a time, the rest queued), the agent's updates
+//! and permission requests, control requests, the agent's exit and stop signals.
+
+use std::collections::VecDeque;
+use std::future::Future;
+
+use agent_client_protocol::v1::schema::{
+    CancelNotification, ContentBlock, PromptRequest, PromptResponse, RequestPermissionOutcome,
+    RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome, SessionId,
+    SessionNotification, TextContent,
+};
+use agent_client_protocol::{v1::ConnectionTo, v1::Responder, Agent, BoxFuture};
+use ao_agent::agent::PermitDecision;
+use tokio::process::Child;
+use tokio::sync::mpsc;
+
+use super::control_server;
+use super::fold::{self, TurnIds};
+use super::permission;
+use super::recorder::Recorder;
+use super::render::Renderer;
+use super::{now, status_text, AgentEvent, Ending, Failure, StopSignals};
+use crate::control::{Refusal, Request, Response};
+use crate::record::{ConversationLine, ConversationPart, HostLaunch, HostPhase};
+
+type PromptResult = Result<PromptResponse, agent_client_protocol::Error>;
+
+/// An open session and what the host keeps of it.
+pub(super) struct Session<'a> {
+    cx: ConnectionTo<Agent>,
+    session_id: SessionId,
+    launch: &'a HostLaunch,
+    recorder: &'a mut Recorder,
+    renderer: &'a mut Renderer,
+    /// Turns so far, over the whole conversation (a restored one counts on).
+    turns: u64,
+    ids: TurnIds,
+    /// Whether the agent reported a cost of its own (then a configured price is not used).
+    agent_cost: bool,
+    /// The running prompt.
+    prompt: Option<BoxFuture<'static, PromptResult>>,
+    /// Prompts sent while a turn ran, in order.
+    queue: VecDeque<String>,
+    /// Responders of the permission requests waiting for a person, by request id.
+    waiting: Vec<(String, Responder<RequestPermissionResponse>)>,
+    /// The connection closed while a turn ran: the agent's exit, when it comes, is mid-turn.
+    closed_mid_turn: bool,
+}
+
+/// Waits for the future in `slot`, or forever when there is none.
+async fn maybe<F: Future + Unpin>(slot: &mut Option<F>) -> F::Output {
+    match slot {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+fn refused(why: Refusal, message: String) -> Response {
+    Response::Refused { why, message }
+}
+
+impl<'a> Session<'a> {
+    /// A session that is open (phase `open`).
+    pub(super) async fn new(
+        cx: ConnectionTo<Agent>,
+        session_id: SessionId,
+        launch: &'a HostLaunch,
+        recorder: &'a mut Recorder,
+        renderer: &'a mut Renderer,
+    ) -> Session<'a> {
+        let turns = recorder.turns_so_far().await;
+        Session {
+            cx,
+            session_id,
+            launch,
+            recorder,
+            renderer,
+            turns,
+            ids: TurnIds::new(turns),
+            agent_cost: false,
+            prompt: None,
+            queue: VecDeque::new(),
+            waiting: Vec::new(),
+            closed_mid_turn: false,
+        }
+    }
+
+    /// Serves the session until the agent ends or the host is asked to stop.
+    pub(super) async fn serve(
+        &mut self,
+        events: &mut mpsc::UnboundedReceiver<AgentEvent>,
+        child: &mut Child,
+        stop: &mut StopSignals,
+    ) -> Result<Ending, Failure> {
+        let socket = self.recorder.files().socket();
+        let mut control = control_server::serve(&socket).map_err(|e| {
+            Failure::new(
+                "ControlSocket",
+                format!("cannot listen on {}: {e}", socket.display()),
+            )
+        })?;
+        // Open only once the socket is there: a client that reads `open` can connect.
+        self.recorder.record.phase = HostPhase::Open;
+        self.save().await?;
+        loop {
+            let flush_at = self.recorder.flush_at();
+            // Biased, updates first: the SDK queues a turn's updates before its prompt's answer
+            // resolves, and the record must see them in that order.
+            tokio::select! {
+                biased;
+                Some(event) = events.recv() => match event {
+                    AgentEvent::Update(update) => self.on_update(update).await?,
+                    AgentEvent::Permission(request, responder) => {
+                        self.on_permission(request, responder).await?
+                    }
+                },
+                Some((request, reply)) = control.recv() => {
+                    let shutdown = request == Request::Shutdown;
+                    let response = self.on_control(request).await?;
+                    let _ = reply.send(response);
+                    if shutdown {
+                        return self.shutdown().await;
+                    }
+                }
+                result = maybe(&mut self.prompt) => {
+                    self.prompt = None;
+                    self.on_prompt_end(result).await?;
+                }
+                status = child.wait() => {
+                    let mid_turn = self.prompt.is_some() || self.closed_mid_turn;
+                    return Ok(Ending::AgentExited { mid_turn, status: status_text(&status) });
+                }
+                () = stop.recv() => return self.shutdown().await,
+                () = async {
+                    match flush_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => self.save().await?,
+            }
+        }
+    }
+
+    async fn save(&mut self) -> Result<(), Failure> {
+        self.recorder
+            .save()
+            .await
+            .map_err(|e| Failure::new("HostRecord", e.to_string()))
+    }
+
+    async fn append(&mut self, lines: &[ConversationLine]) -> Result<(), Failure> {
+        for line in lines {
+            self.renderer.line(&line.part);
+        }
+        self.recorder
+            .append(lines)
+            .await
+            .map_err(|e| Failure::new("HostRecord", e.to_string()))
+    }
+
+    async fn on_update(&mut self, notification: SessionNotification) -> Result<(), Failure> {
+        let at = now();
+        let folded = fold::update(
+            &notification.update,
+            &mut self.recorder.record,
+            &mut self.ids,
+            &mut self.agent_cost,
+            at,
+        );
+        self.append(&folded.lines).await?;
+        if folded.shown {
+            self.recorder.record.last_activity_at = Some(at);
+            self.save().await
+        } else {
+            self.recorder
+                .touch(at)
+                .await
+                .map_err(|e| Failure::new("HostRecord", e.to_string()))
+        }
+    }
+
+    async fn on_permission(
+        &mut self,
+        request: RequestPermissionRequest,
+        responder: Responder<RequestPermissionResponse>,
+    ) -> Result<(), Failure> {
+        let at = now();
+        let pending = permission::pending(&request, at);
+        let answer = self.launch.permission.answer(pending.kind);
+        if let Some(option) = permission::by_policy(answer, &pending.options) {
+            self.renderer.note(&format!(
+                "permission {} [{}] {}: {answer} by agentConfig.permission",
+                pending.id,
+                pending.kind.map(|k| k.to_string()).unwrap_or_default(),
+                pending.title
+            ));
+            let _ = responder.respond(selected(option));
+            self.recorder.record.last_activity_at = Some(at);
+            return self.save().await;
+        }
+        // The same call asked again: the new request replaces the old one.
+        if let Some(index) = self.waiting.iter().position(|(id, _)| *id == pending.id) {
+            let (_, old) = self.waiting.remove(index);
+            let _ = old.respond(cancelled());
+            self.recorder.record.pending.retain(|p| p.id != pending.id);
+        }
+        self.renderer.waiting(&pending);
+        self.waiting.push((pending.id.clone(), responder));
+        self.recorder.record.pending.push(pending);
+        self.recorder.record.last_activity_at = Some(at);
+        self.save().await
+    }
+
+    async fn on_control(&mut self, request: Request) -> Result<Response, Failure> {
+        Ok(match request {
+            Request::Prompt { text } => {
+                if self.prompt.is_some() {
+                    self.renderer.note(&format!(
+                        "prompt queued behind the running turn ({} waiting)",
+                        self.queue.len() + 1
+                    ));
+                    self.queue.push_back(text);
+                } else {
+                    self.start_turn(text).await?;
+                }
+                Response::Ok
+            }
+            Request::Permit { id, decision } => self.permit(&id, decision).await?,
+            Request::Cancel => {
+                self.cancel().await?;
+                Response::Ok
+            }
+            Request::Shutdown => Response::Ok,
+        })
+    }
+
+    async fn permit(&mut self, id: &str, decision: PermitDecision) -> Result<Response, Failure> {
+        let Some(index) = self.waiting.iter().position(|(waiting, _)| waiting == id) else {
+            return Ok(refused(
+                Refusal::Gone,
+                format!("no permission request {id} is waiting (answered already?)"),
+            ));
+        };
+        let Some(pending) = self.recorder.record.pending.iter().find(|p| p.id == id) else {
+            return Ok(refused(
+                Refusal::Gone,
+                format!("no permission request {id} is waiting"),
+            ));
+        };
+        let Some(option) = permission::by_decision(decision, &pending.options) else {
+            let offered: Vec<String> = pending
+                .options
+                .iter()
+                .map(|o| format!("{} ({})", o.name, o.kind))
+                .collect();
+            return Ok(refused(
+                Refusal::Invalid,
+                format!(
+                    "request {id} offers no option to answer `{decision}`; it offers {}",
+                    offered.join(", ")
+                ),
+            ));
+        };
+        let (_, responder) = self.waiting.remove(index);
+        let _ = responder.respond(selected(option.clone()));
+        self.recorder.record.pending.retain(|p| p.id != id);
+        self.renderer
+            .note(&format!("permission {id}: {option} (ao permit)"));
+        self.recorder.record.last_activity_at = Some(now());
+        self.save().await?;
+        Ok(Response::Ok)
+    }
+
+    /// Cancels the running turn (if any): `session/cancel`, waiting requests answered
+    /// cancelled, queued prompts dropped. The turn ends when the agent answers the prompt.
+    async fn cancel(&mut self) -> Result<(), Failure> {
+        self.queue.clear();
+        for (_, responder) in self.waiting.drain(..) {
+            let _ = responder.respond(cancelled());
+        }
+        self.recorder.record.pending.clear();
+        if self.prompt.is_some() {
+            self.renderer.note("cancelling the turn");
+            let _ = self
+                .cx
+                .send_notification(CancelNotification::new(self.session_id.clone()));
+        }
+        self.save().await
+    }
+
+    /// Cancels the turn, lets the agent answer it for a moment, and ends.
+    async fn shutdown(&mut self) -> Result<Ending, Failure> {
+        self.renderer.note("shutting down");
+        self.cancel().await?;
+        if self.prompt.is_some() {
+            let grace = std::time::Duration::from_secs(1);
+            if let Ok(result) = tokio::time::timeout(grace, maybe(&mut self.prompt)).await {
+                self.prompt = None;
+                self.queue.clear();
+                self.on_prompt_end(result).await?;
+            }
+        }
+        Ok(Ending::Shutdown)
+    }
+
+    async fn start_turn(&mut self, text: String) -> Result<(), Failure> {
+        self.turns += 1;
+        self.ids = TurnIds::new(self.turns);
+        let at = now();
+        let user = ConversationLine {
+            id: self.ids.user(),
+            at,
+            part: ConversationPart::User { text: text.clone() },
+        };
+        self.append(&[user]).await?;
+        let request = PromptRequest::new(
+            self.session_id.clone(),
+            vec![ContentBlock::Text(TextContent::new(text))],
+        );
+        self.prompt = Some(Box::pin(self.cx.send_request(request).block_task()));
+        self.recorder.record.phase = HostPhase::Turn { since: at };
+        self.recorder.record.last_activity_at = Some(at);
+        self.save().await
+    }
+
+    async fn on_prompt_end(&mut self, result: PromptResult) -> Result<(), Failure> {
+        let at = now();
+        for (_, responder) in self.waiting.drain(..) {
+            let _ = responder.respond(cancelled());
+        }
+        self.recorder.record.pending.clear();
+        let record = &mut self.recorder.record;
+        let (reason, tokens) = match result {
+            Ok(response) => {
+                let tokens = response.usage.as_ref().map(fold::tokens);
+                if let Some(tokens) = &tokens {
+                    fold::add(&mut record.tokens, tokens);
+                }
+                if let (false, Some(price)) = (self.agent_cost, &self.launch.price) {
+                    record.cost_usd = Some(fold::priced(&record.tokens, price));
+                }
+                let stop = fold::stop_reason(response.stop_reason);
+                record.phase = HostPhase::Ended { at, stop };
+                (stop.to_string(), tokens)
+            }
+            Err(e)
+                if agent_client_protocol::is_incoming_transport_closed(&e)
+                    || agent_client_protocol::is_connection_terminated(&e) =>
+            {
+                // The agent closed its stdout: it is ending (or can no longer be heard). End
+                // it, so that its exit is what the record says.
+                self.closed_mid_turn = true;
+                let identity = self.recorder.record.agent_process;
+                if let Some(agent) = identity {
+                    ao_agent::blocking::unblock(move || {
+                        crate::agent_process::end_group(agent, std::time::Duration::from_secs(2))
+                    })
+                    .await;
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                let name = fold::error_name(&e);
+                record.phase = HostPhase::Failed {
+                    at,
+                    name: name.clone(),
+                    // The agent's own words; its data (opencode: the error's name) went into
+                    // the name.
+                    message: e.message.clone(),
+                };
+                (name, None)
+            }
+        };
+        record.last_activity_at = Some(at);
+        let end = ConversationLine {
+            id: self.ids.end(),
+            at,
+            part: ConversationPart::TurnEnd { reason, tokens },
+        };
+        self.append(&[end]).await?;
+        if let Some(cost) = self.recorder.record.cost_usd {
+            self.renderer.note(&format!("cost so far ${cost:.6}"));
+        }
+        self.save().await?;
+        if let Some(next) = self.queue.pop_front() {
+            self.start_turn(next).await?;
+        }
+        Ok(())
+    }
+}
+
+fn selected(option: String) -> RequestPermissionResponse {
+    RequestPermissionResponse::new(RequestPermissionOutcome::Selected(
+        SelectedPermissionOutcome::new(option),
+    ))
+}
+
+fn cancelled() -> RequestPermissionResponse {
+    RequestPermissionResponse::new(RequestPermissionOutcome::Cancelled)
+}

@@ -1,0 +1,76 @@
+//! Sessions that cannot start: each ends with phase `failed`, a name the plugin shows, and no
+//! agent left behind.
+
+// Test code: a failed unwrap is the test failing.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::record::{HostFiles, HostLaunch, HostPhase, HostRecord, HostStart, PermissionPolicy};
+
+async fn start(command: &[&str], start: HostStart) -> (Result<(), String>, HostRecord) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = HostFiles::of(dir.path());
+    std::fs::create_dir_all(files.dir()).unwrap();
+    let launch = HostLaunch {
+        command: command.iter().map(|w| w.to_string()).collect(),
+        env: BTreeMap::new(),
+        cwd: dir.path().to_path_buf(),
+        model: None,
+        permission: PermissionPolicy::default(),
+        price: None,
+        start,
+    };
+    std::fs::write(files.launch(), serde_json::to_vec(&launch).unwrap()).unwrap();
+    let ran = super::run_with(dir.path(), Duration::from_millis(300)).await;
+    let record: HostRecord =
+        serde_json::from_slice(&std::fs::read(files.state()).unwrap()).unwrap();
+    assert!(!files.socket().exists());
+    (ran, record)
+}
+
+fn failure(record: &HostRecord) -> (&str, &str) {
+    match &record.phase {
+        HostPhase::Failed { name, message, .. } => (name, message),
+        other => panic!("not failed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_agent_that_never_answers_initialize_fails_the_start_and_is_ended() {
+    let (ran, record) = start(&["sleep", "30"], HostStart::New).await;
+    let (name, message) = failure(&record);
+    assert_eq!(name, "InitializeTimeout");
+    assert!(message.contains("within 300 ms"), "{message}");
+    assert_eq!(ran.unwrap_err(), message);
+    let agent = record.agent_process.unwrap();
+    assert!(ao_agent::runtime::process::ProcessIdentity::of(agent.pid).is_none());
+    assert!(record.host.is_some());
+}
+
+#[tokio::test]
+async fn a_missing_agent_fails_the_start() {
+    let (_, record) = start(&["ao-no-such-agent-here"], HostStart::New).await;
+    let (name, message) = failure(&record);
+    assert_eq!(name, "AgentMissing");
+    assert!(message.contains("ao-no-such-agent-here"), "{message}");
+    assert_eq!(record.agent_process, None);
+}
+
+#[tokio::test]
+async fn an_agent_that_ends_at_once_fails_the_start() {
+    let (_, record) = start(&["sh", "-c", "exit 3"], HostStart::New).await;
+    let (name, message) = failure(&record);
+    assert_eq!(name, "AgentExited", "{message}");
+    assert!(message.contains("exit status 3"), "{message}");
+}
+
+#[test]
+fn exit_statuses_read_as_the_record_says_them() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let code = std::process::ExitStatus::from_raw(1 << 8);
+    assert_eq!(super::status_text(&Ok(code)), "exit status 1");
+    let killed = std::process::ExitStatus::from_raw(9);
+    assert_eq!(super::status_text(&Ok(killed)), "signal 9");
+}
