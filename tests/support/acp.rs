@@ -349,3 +349,16 @@ fn merge(base: &mut Value, more: &Value) {
         (b, m) => *b = m.clone(),
     }
 }
+
+/// What the fake agent reports for a `say:` turn (input, output): `SAY_USAGE` in
+/// `tests/support/fake_acp_agent.rs`.
+pub const FAKE_SAY_USAGE: (u64, u64) = (100, 10);
+
+/// The options of the fake agent's permission requests, in the order it offers them:
+/// (id, name, kind), as `PERMISSION_OPTIONS` in `tests/support/fake_acp_agent.rs`.
+pub const FAKE_PERMISSION_OPTIONS: [(&str, &str, &str); 4] = [
+    ("fake-reject-always", "Never", "reject_always"),
+    ("fake-allow-once", "Yes", "allow_once"),
+    ("fake-reject-once", "No", "reject_once"),
+    ("fake-allow-always", "Always", "allow_always"),
+];

@@ -13,7 +13,7 @@
 //! | `usage:<in>/<out>` | a message `counted`; `end_turn` with usage in/out (total in+out); no cost |
 //! | `cost:<usd>` | a `usage_update` with cost `{amount: <usd>, currency: USD}` (cumulative, as agents say it); a message `priced`; `end_turn` with usage [`SAY_USAGE`] |
 //! | `title:<text>` | a session info update with that title; a message `titled`; `end_turn` |
-//! | `permit:<kind>` | a tool call (id `call-<pid>-<n>`, that ACP kind, title `<kind> call <n>`, raw input `{"command": "echo <n>"}`), then `session/request_permission` with the options of [`PERMISSION_OPTIONS`] (in that order); then a message `chose <option id>` and the tool call `completed` (an allow option) or `failed` (a reject option); `end_turn`. Cancelled (by the client's answer or `session/cancel`): the tool call `failed`, stop `cancelled` |
+//! | `permit:<kind>` | a tool call (id `call-<pid>-<n>`, that ACP kind, title `echo <n>` for `execute`, else `<kind> call <n>`; raw input `{"command": "echo <n>"}`), then `session/request_permission` with the options of [`PERMISSION_OPTIONS`] (in that order); then a message `chose <option id>` and the tool call `completed` (an allow option) or `failed` (a reject option); `end_turn`. Cancelled (by the client's answer or `session/cancel`): the tool call `failed`, stop `cancelled` |
 //! | `slow:<ms>` | ten message chunks `tick <i>.` spread over `<ms>`; `end_turn`; `session/cancel` stops it with `cancelled` |
 //! | anything else | a message `fake: <text>`; `end_turn`; no usage |
 //!
@@ -303,8 +303,14 @@ async fn permit(
         .ok_or_else(|| Error::invalid_params().data(format!("no tool kind {kind_word:?}")))?;
     let n = next();
     let id = format!("call-{}-{n}", std::process::id());
-    let title = format!("{kind_word} call {n}");
-    let input = serde_json::json!({"command": format!("echo {n}")});
+    let command = format!("echo {n}");
+    // A shell call's title is its command, as `opencode acp` and Codex give it.
+    let title = if kind == ToolKind::Execute {
+        command.clone()
+    } else {
+        format!("{kind_word} call {n}")
+    };
+    let input = serde_json::json!({ "command": command });
     update(
         &cx,
         &session,
