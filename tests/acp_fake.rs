@@ -28,7 +28,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ao_test_support::acp::{
-    fake_agent_config, wait_gone, AcpWorld, FAKE_PERMISSION_OPTIONS, FAKE_SAY_USAGE,
+    fake_agent_config, fake_agent_config_with_args, wait_gone, AcpWorld, FAKE_PERMISSION_OPTIONS,
+    FAKE_SAY_USAGE,
 };
 use ao_test_support::{assert_cost, error_of, tokens, Scenario};
 use serde_json::{json, Value};
@@ -324,7 +325,9 @@ fn permission_requests_are_answered_by_their_options_kinds_by_a_person_or_by_the
     let lost = outs.iter().find(|o| !o.status.success()).unwrap();
     let err = String::from_utf8_lossy(&lost.stderr);
     assert!(
-        err.contains("gone") || err.contains("has no pending permission request"),
+        err.to_lowercase().contains("gone")
+            || err.contains("no longer pending")
+            || err.contains("has no pending permission request"),
         "the loser says the request is gone: {err}"
     );
     w.wait_activity(&race, "ready");
@@ -454,12 +457,13 @@ fn a_tmux_session_runs_its_host_in_the_pane_and_kill_ends_it_all() {
 #[test]
 fn an_agent_that_never_answers_initialize_or_lacks_the_model_fails_spawn_and_doctor_says_so() {
     let mut w = world();
-    w.set_env("AO_ACP_INIT_TIMEOUT_MS", "1500");
+    w.set_env("AO_ACP_INIT_TIMEOUT_MS", "3000");
     let models = ("FAKE_ACP_MODELS", "fake/small,fake/large");
     w.acp_project("fake", fake_agent_config(&[], &[]));
+    // A command of its own: `ao doctor` checks each distinct command once.
     w.acp_project(
         "silent",
-        fake_agent_config(&[("FAKE_ACP_SILENT_INIT", "1")], &[]),
+        fake_agent_config_with_args(&["--silent-init"], &[], &[]),
     );
     w.acp_project(
         "chosen",
@@ -525,57 +529,68 @@ fn an_agent_that_never_answers_initialize_or_lacks_the_model_fails_spawn_and_doc
     }
 }
 
+/// A broken `agentConfig` and what ao must say of it.
+struct BrokenConfig {
+    /// The project's `agentConfig` lines.
+    lines: Vec<String>,
+    /// The text the error points at: its line, and its column unless `columns` names some.
+    at: &'static str,
+    /// The columns the error may point at instead (a key, or its value).
+    columns: Vec<usize>,
+    /// What the message says.
+    says: &'static [&'static str],
+}
+
 #[test]
 fn config_errors_say_file_line_and_column_and_exit_2() {
     let mut w = world();
     w.acp_project("fake", fake_agent_config(&[], &[]));
     let config = w.config_path().to_string_lossy().into_owned();
     let command = fake_agent_config(&[], &[]).remove(0);
-    // (agentConfig lines, what the error points at, the columns it may point at, what it says)
-    let cases: [(Vec<String>, &str, Vec<usize>, &[&str]); 4] = [
-        (
-            fake_agent_config(&[], &["permission:", "  exeucte: ask"]),
-            "exeucte",
-            vec![],
-            &["exeucte", "execute"],
-        ),
-        (
-            fake_agent_config(&[], &["permission: {execute: sometimes}"]),
-            "sometimes",
-            vec![],
-            &["sometimes", "ask, allow, deny"],
-        ),
-        (
-            vec!["command: []".to_string()],
-            "command: []",
+    let cases = [
+        BrokenConfig {
+            lines: fake_agent_config(&[], &["permission:", "  exeucte: ask"]),
+            at: "exeucte",
+            columns: vec![],
+            says: &["exeucte", "execute"],
+        },
+        BrokenConfig {
+            lines: fake_agent_config(&[], &["permission: {execute: sometimes}"]),
+            at: "sometimes",
+            columns: vec![],
+            says: &["sometimes", "ask, allow, deny"],
+        },
+        BrokenConfig {
+            lines: vec!["command: []".to_string()],
+            at: "command: []",
             // The key, or its empty value.
-            vec![7, 16],
-            &["command"],
-        ),
-        (
-            vec![
+            columns: vec![7, 16],
+            says: &["command"],
+        },
+        BrokenConfig {
+            lines: vec![
                 command,
                 "price:".into(),
                 "  input: 3.0".into(),
                 "  ouput: 15.0".into(),
             ],
-            "ouput",
-            vec![],
-            &["ouput", "output"],
-        ),
+            at: "ouput",
+            columns: vec![],
+            says: &["ouput", "output"],
+        },
     ];
-    for (lines, at, columns, says) in cases {
-        w.set_acp_config("fake", lines);
+    for case in cases {
+        w.set_acp_config("fake", case.lines);
         let text = w.config_text();
         let (line, column) = text
             .lines()
             .enumerate()
-            .find_map(|(i, l)| l.find(at).map(|c| (i + 1, c + 1)))
+            .find_map(|(i, l)| l.find(case.at).map(|c| (i + 1, c + 1)))
             .unwrap();
-        let columns = if columns.is_empty() {
+        let columns = if case.columns.is_empty() {
             vec![column]
         } else {
-            columns
+            case.columns
         };
         let err = w.ao_fails(&["status"], 2);
         assert!(
@@ -584,7 +599,7 @@ fn config_errors_say_file_line_and_column_and_exit_2() {
                 .any(|c| err.contains(&format!("{config}:{line}:{c}: "))),
             "not at {config}:{line}:{columns:?}:\n{err}\n{text}"
         );
-        for word in says {
+        for word in case.says {
             assert!(err.contains(word), "{word:?} missing from: {err}");
         }
     }

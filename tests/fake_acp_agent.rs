@@ -28,8 +28,17 @@ type Asked = Arc<Mutex<Vec<RequestPermissionRequest>>>;
 
 /// The fake agent, started with these variables, and a transport over its stdio.
 fn start(env: &[(&str, &str)]) -> (Child, impl agent_client_protocol::ConnectTo<Client>) {
+    start_with(&[], env)
+}
+
+/// As [`start`], with these arguments.
+fn start_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, impl agent_client_protocol::ConnectTo<Client>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fake-acp-agent"));
-    cmd.stdin(std::process::Stdio::piped())
+    cmd.args(args)
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true);
@@ -295,6 +304,12 @@ async fn a_rejected_permission_fails_the_call_and_a_crash_exits_3_mid_turn() {
 #[tokio::test]
 async fn a_silent_agent_never_answers_initialize() {
     let (mut child, transport) = start(&[("FAKE_ACP_SILENT_INIT", "1")]);
+    silent(&mut child, transport).await;
+    let (mut child, transport) = start_with(&["--silent-init"], &[]);
+    silent(&mut child, transport).await;
+}
+
+async fn silent(child: &mut Child, transport: impl agent_client_protocol::ConnectTo<Client>) {
     let run = Client
         .v1()
         .connect_with(transport, async |cx: ConnectionTo<Agent>| {

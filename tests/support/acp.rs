@@ -35,10 +35,19 @@ pub fn yaml_string(s: &str) -> String {
 /// its environment (`FAKE_ACP_NO_LOAD`, `FAKE_ACP_DATA`, ...) and `more` lines
 /// (`permission: ...`, `price: ...`).
 pub fn fake_agent_config(env: &[(&str, &str)], more: &[&str]) -> Vec<String> {
-    let mut lines = vec![format!(
-        "command: [{}]",
-        yaml_string(&fake_agent_bin().to_string_lossy())
-    )];
+    fake_agent_config_with_args(&[], env, more)
+}
+
+/// As [`fake_agent_config`], with arguments after the program (`--silent-init`: a command of
+/// its own, which `ao doctor` checks apart from the plain one).
+pub fn fake_agent_config_with_args(
+    args: &[&str],
+    env: &[(&str, &str)],
+    more: &[&str],
+) -> Vec<String> {
+    let mut argv = vec![yaml_string(&fake_agent_bin().to_string_lossy())];
+    argv.extend(args.iter().map(|a| yaml_string(a)));
+    let mut lines = vec![format!("command: [{}]", argv.join(", "))];
     lines.extend(env_lines(
         env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
     ));

@@ -27,6 +27,9 @@
 //!   later process's `session/load` replays them (as `session/update`s, before it answers).
 //!   Without it, only sessions of this process can be loaded.
 //!
+//! The arguments `--no-load` and `--silent-init` do what the first two do: a command of its own
+//! for a project (`ao doctor` checks each distinct command once).
+//!
 //! Its agentInfo is `{name: "fake-acp-agent", version: "0.1.0"}`. It logs each request on stderr.
 
 // A test program: a failed unwrap is the program failing, which the test sees.
@@ -117,8 +120,9 @@ fn next() -> u64 {
     NEXT.fetch_add(1, Ordering::SeqCst)
 }
 
-fn env_on(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| v == "1")
+/// Whether the variable `name` is `1`, or the argument `arg` is given.
+fn switch(name: &str, arg: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1") || std::env::args().skip(1).any(|a| a == arg)
 }
 
 fn models() -> Vec<String> {
@@ -398,8 +402,8 @@ fn open_session(state: &Shared, id: &str) {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let state: Shared = Arc::default();
-    let load = !env_on("FAKE_ACP_NO_LOAD");
-    let silent = env_on("FAKE_ACP_SILENT_INIT");
+    let load = !switch("FAKE_ACP_NO_LOAD", "--no-load");
+    let silent = switch("FAKE_ACP_SILENT_INIT", "--silent-init");
     let transport = ByteStreams::new(
         tokio::io::stdout().compat_write(),
         tokio::io::stdin().compat(),
