@@ -18,7 +18,7 @@
 //!     path: projects/acp
 //!     agent: acp
 //!     agentConfig:
-//!       command: ["/…/opencode", acp]
+//!       command: ["/…/opencode", acp, --pure]
 //!       env:
 //!         OPENCODE_CONFIG_CONTENT: "{\"provider\": {\"mock\": …}, \"model\": \"mock/mock-1\", \"permission\": {\"bash\": \"ask\"}}"
 //!         XDG_DATA_HOME: "/…"          # and the other XDG homes, isolated as for OpenCode

@@ -182,7 +182,7 @@ impl AcpWorld {
         self.world.set_config_text(&self.config_text());
     }
 
-    /// `agentConfig` lines of a project whose agent is `opencode acp` (the pinned OpenCode) on
+    /// `agentConfig` lines of a project whose agent is `opencode acp --pure` (the pinned OpenCode) on
     /// the mock model: OpenCode's whole config in `OPENCODE_CONFIG_CONTENT` (the mock provider,
     /// model `mock/mock-1`, `opencode` merged over it, e.g. `{"permission": {"bash": "ask"}}`),
     /// and OpenCode's homes isolated as the suite does for OpenCode; then `more` lines.
@@ -191,8 +191,9 @@ impl AcpWorld {
         config["model"] = json!("mock/mock-1");
         merge(&mut config, &opencode);
         let root = self.world.root();
+        // --pure: no external plugins, as the suite runs OpenCode (AO_OPENCODE_PURE).
         let mut lines = vec![format!(
-            "command: [{}, acp]",
+            "command: [{}, acp, \"--pure\"]",
             yaml_string(&opencode_bin().to_string_lossy())
         )];
         let path = |p: &str| root.join(p).to_string_lossy().into_owned();
@@ -371,3 +372,73 @@ pub const FAKE_PERMISSION_OPTIONS: [(&str, &str, &str); 4] = [
     ("fake-reject-once", "No", "reject_once"),
     ("fake-allow-always", "Always", "allow_always"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+
+    use super::*;
+
+    #[test]
+    fn the_config_holds_acp_projects_beside_opencode_ones() {
+        let mut w = AcpWorld::new(Scenario::new());
+        w.acp_project(
+            "fake",
+            fake_agent_config_with_args(&["--no-load"], &[("K", "a \"b\"")], &["permission: ask"]),
+        );
+        w.opencode_project("oc", &["permission: {bash: ask}"]);
+        w.set_defaults(&["runtime: process"]);
+        let bin = yaml_string(&fake_agent_bin().to_string_lossy());
+        let expected = format!(
+            "defaults:\n  runtime: process\nprojects:\n  - name: fake\n    path: projects/fake\n    \
+             agent: acp\n    agentConfig:\n      command: [{bin}, \"--no-load\"]\n      env:\n        \
+             K: \"a \\\"b\\\"\"\n      permission: ask\n  - name: oc\n    path: projects/oc\n    \
+             agentConfig:\n      model: mock/mock-1\n      permission: {{bash: ask}}\n      \
+             opencodeConfig: {}\n",
+            w.provider_config()
+        );
+        assert_eq!(w.config_text(), expected);
+        assert_eq!(std::fs::read_to_string(w.config_path()).unwrap(), expected);
+        assert!(w.root().join("projects/fake/.git").is_dir());
+    }
+
+    #[test]
+    fn opencode_acp_gets_its_config_and_isolated_homes_in_its_environment() {
+        let w = AcpWorld::new(Scenario::new());
+        let lines = w.opencode_acp_config(json!({"permission": {"bash": "ask"}}), &["x: 1"]);
+        assert!(lines[0].ends_with(", acp, \"--pure\"]"), "{lines:?}");
+        assert_eq!(lines[1], "env:");
+        let content = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("  OPENCODE_CONFIG_CONTENT: "))
+            .expect("OPENCODE_CONFIG_CONTENT");
+        let content: String = serde_json::from_str(content).unwrap();
+        let config: Value = serde_json::from_str(&content).unwrap();
+        assert_eq!(config["model"], "mock/mock-1");
+        assert_eq!(config["permission"]["bash"], "ask");
+        assert_eq!(
+            config["provider"]["mock"]["options"]["baseURL"],
+            w.mock.base_url().as_str()
+        );
+        let data = format!(
+            "  XDG_DATA_HOME: {}",
+            yaml_string(&w.root().join("xdg/data").to_string_lossy())
+        );
+        assert!(lines.contains(&data), "{lines:?}");
+        assert_eq!(lines.last().unwrap(), "x: 1");
+    }
+
+    #[test]
+    fn a_process_group_is_found_by_its_leader() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let leader = ProcessIdentity::of(child.id()).unwrap();
+        assert_eq!(group_members(child.id()), vec![child.id()]);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        wait_gone(leader, "sleep", Duration::from_secs(5));
+    }
+}
