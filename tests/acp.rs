@@ -145,6 +145,14 @@ fn sessions_reach_ready_with_exact_usage_go_on_and_come_back_after_kill() {
     for id in [&process, &pane, &plain] {
         assert!(line_with(&screen, id).contains("ready"), "{screen}");
     }
+    // With sessions of two agents, each row names its agent.
+    assert!(line_with(&screen, &plain).contains("opencode"), "{screen}");
+    assert!(
+        line_with(&screen, &process)
+            .split_whitespace()
+            .any(|w| w == "acp"),
+        "{screen}"
+    );
     t.keys(&["q"]);
     let screen = w.wait_screen(&t, Duration::from_secs(20), "the shell again", |s| {
         s.contains("PROMPT$")
