@@ -8,6 +8,7 @@
 // Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
 #![allow(clippy::unwrap_used)]
 
+pub mod acp;
 mod argv;
 mod browser;
 mod dashboard;

@@ -1,0 +1,296 @@
+//! ACP sessions on a real ACP agent: `opencode acp` (the pinned OpenCode 1.18.33) on the mock
+//! model, given its whole config in `OPENCODE_CONFIG_CONTENT` through `agentConfig.env`. A session
+//! in each runtime reaches `ready` with the exact tokens and cost OpenCode reports; a bash call
+//! that OpenCode asks about waits for `ao permit`, which lets it run or (`--reject`) stops it;
+//! `send` runs another turn; `kill` leaves no process and `restore` keeps the history; `ao watch`
+//! shows the ACP session beside an OpenCode one.
+//!
+//! What `opencode acp` 1.18.33 reports, measured: `usage` in each prompt's result, the last model
+//! step's only (a turn of steps 50/5 and 60/2 reports 60/2); and, after each turn, a
+//! `usage_update` whose `cost` is the session's whole cost so far, exact (the mock's price is 3
+//! and 15 dollars per million tokens, so 50/5 + 60/2 cost 0.000435).
+//!
+//! The config these tests write (see `ao_test_support::acp`):
+//!
+//! ```yaml
+//! projects:
+//!   - name: acp
+//!     path: projects/acp
+//!     agent: acp
+//!     agentConfig:
+//!       command: ["/…/opencode", acp, --pure]
+//!       env:
+//!         OPENCODE_CONFIG_CONTENT: "{\"provider\": {\"mock\": …}, \"model\": \"mock/mock-1\", \"permission\": {\"bash\": \"ask\"}}"
+//!         XDG_DATA_HOME: "/…"          # and the other XDG homes, isolated as for OpenCode
+//!       permission: {execute: ask}
+//! ```
+
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use ao_test_support::acp::{wait_gone, AcpWorld};
+use ao_test_support::{assert_cost, script, shell_quote, tokens, workspace_of, Scenario, Turn};
+use serde_json::{json, Value};
+
+const GONE: Duration = Duration::from_secs(15);
+
+fn bash(command: &str) -> Turn {
+    Turn::tool_call("bash", json!({"command": command, "description": "Run it"}))
+}
+
+/// What the mock's price makes of these tokens (OpenCode's own cost).
+fn cost(input: u64, output: u64) -> f64 {
+    (input as f64 * 3.0 + output as f64 * 15.0) / 1e6
+}
+
+/// A world with one ACP project, `acp`: `opencode acp` on the mock model, which asks before
+/// bash (its own `permission`), and whose asks wait for a person (ao's `permission`).
+fn world(scenario: Scenario) -> AcpWorld {
+    let mut w = AcpWorld::new(scenario);
+    let config = w.opencode_acp_config(
+        json!({"permission": {"bash": "ask"}}),
+        &["permission: {execute: ask}"],
+    );
+    w.acp_project("acp", config);
+    w
+}
+
+fn spawn(w: &AcpWorld, project: &str, name: &str, prompt: &str, runtime: &str) -> String {
+    let id = w.spawn(&[project, prompt, "--runtime", runtime, "--name", name]);
+    assert_eq!(id, format!("{project}/{name}"));
+    id
+}
+
+/// Every token count of the session, exactly.
+fn assert_tokens(s: &Value, input: u64, output: u64) {
+    assert_eq!(
+        s["tokens"],
+        json!({"input": input, "output": output, "reasoning": 0, "cache_read": 0, "cache_write": 0}),
+        "{s:#}"
+    );
+}
+
+fn wait_ready_with(w: &AcpWorld, id: &str, input: u64, output: u64) -> Value {
+    w.wait_for(id, Duration::from_secs(90), "ready after the turn", |s| {
+        s["activity"] == "ready" && tokens(s) == (input, output)
+    })
+}
+
+/// The line of the screen that holds `needle`.
+fn line_with<'a>(screen: &'a str, needle: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line holds {needle:?}:\n{screen}"))
+}
+
+#[test]
+fn sessions_reach_ready_with_exact_usage_go_on_and_come_back_after_kill() {
+    let mut w = world(
+        Scenario::new()
+            .script(
+                script("hello from process")
+                    .turn(Turn::text("Hello from the mock.").usage(110, 7))
+                    .turn(Turn::text("Hello again.").usage(130, 9))
+                    .turn(Turn::text("Third time.").usage(150, 11)),
+            )
+            .script(script("hello from tmux").turn(Turn::text("Hello in the pane.").usage(110, 7)))
+            .script(
+                script("hello opencode").turn(Turn::text("Hello from OpenCode.").usage(120, 4)),
+            ),
+    );
+    w.opencode_project("oc", &[]);
+    let process = spawn(&w, "acp", "proc", "hello from process", "process");
+    let pane = spawn(&w, "acp", "pane", "hello from tmux", "tmux");
+    let plain = spawn(&w, "oc", "plain", "hello opencode", "process");
+
+    // Each runtime: ready, with the one step's tokens and OpenCode's own cost.
+    for (id, runtime) in [(&process, "process"), (&pane, "tmux")] {
+        let s = w.wait_activity(id, "ready");
+        assert_eq!(s["agent"], "acp", "{s:#}");
+        assert_eq!(s["runtime"], runtime, "{s:#}");
+        assert!(
+            s["agent_session_id"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("acp-")),
+            "{s:#}"
+        );
+        assert_tokens(&s, 110, 7);
+        assert_cost(&s, cost(110, 7));
+        assert_eq!(s["error"], Value::Null, "{s:#}");
+    }
+    // The tmux pane is the host, showing the conversation.
+    w.wait_pane(
+        &pane,
+        true,
+        Duration::from_secs(30),
+        "the answer",
+        |screen| screen.contains("Hello in the pane."),
+    );
+
+    // `ao watch`: the ACP sessions beside the OpenCode one, each as it is.
+    w.wait_activity(&plain, "ready");
+    let ao = shell_quote(&w.ao_script().to_string_lossy());
+    let t = w.sized_terminal(
+        "watch",
+        &format!("unset TMUX; {ao} watch; echo WATCH-ENDED $?; PS1='PROMPT$ ' exec sh -i"),
+        120,
+        30,
+    );
+    let screen = w.wait_screen(&t, Duration::from_secs(60), "all three sessions", |s| {
+        s.contains("acp/proc") && s.contains("acp/pane") && s.contains("oc/plain")
+    });
+    for id in [&process, &pane, &plain] {
+        assert!(line_with(&screen, id).contains("ready"), "{screen}");
+    }
+    // With sessions of two agents, each row names its agent.
+    assert!(line_with(&screen, &plain).contains("opencode"), "{screen}");
+    assert!(
+        line_with(&screen, &process)
+            .split_whitespace()
+            .any(|w| w == "acp"),
+        "{screen}"
+    );
+    t.keys(&["q"]);
+    let screen = w.wait_screen(&t, Duration::from_secs(20), "the shell again", |s| {
+        s.contains("PROMPT$")
+    });
+    assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
+
+    // A second turn adds to the first.
+    w.ao_ok(&["send", &process, "and again"]);
+    let s = wait_ready_with(&w, &process, 240, 16);
+    assert_cost(&s, cost(240, 16));
+    let log = w.ao_ok(&["logs", &process]);
+    for text in [
+        "you: hello from process",
+        "agent: Hello from the mock.",
+        "you: and again",
+        "agent: Hello again.",
+    ] {
+        assert!(log.contains(text), "{text:?} missing from:\n{log}");
+    }
+
+    // kill: no host, no agent, nothing of its group.
+    let before = w.session(&process);
+    let (host, agent) = (w.host_process(&process), w.agent_process(&process));
+    w.ao_ok(&["kill", &process]);
+    wait_gone(host, "the host after ao kill", GONE);
+    wait_gone(agent, "opencode acp after ao kill", GONE);
+    let s = w.session(&process);
+    assert_eq!(
+        (s["activity"].as_str(), s["process"].as_str()),
+        (Some("exited"), Some("exited")),
+        "{s:#}"
+    );
+
+    // restore: the same conversation (session/load), its history, tokens and cost, and it goes on.
+    w.ao_ok(&["restore", &process]);
+    let s = w.wait_activity(&process, "ready");
+    assert_eq!(s["agent_session_id"], before["agent_session_id"]);
+    assert_tokens(&s, 240, 16);
+    assert_ne!(w.agent_process(&process), agent, "a new agent process");
+    let log = w.ao_ok(&["logs", &process]);
+    assert_eq!(
+        log.matches("agent: Hello from the mock.").count(),
+        1,
+        "{log}"
+    );
+    w.ao_ok(&["send", &process, "a third time"]);
+    let s = wait_ready_with(&w, &process, 390, 27);
+    assert_cost(&s, cost(390, 27));
+    let log = w.ao_ok(&["logs", &process]);
+    let first = log.find("agent: Hello from the mock.").expect("turn 1");
+    let third = log.find("agent: Third time.").expect("turn 3");
+    assert!(first < third, "{log}");
+
+    // kill in tmux: the pane's host, the agent and the tmux session end.
+    let (host, agent) = (w.host_process(&pane), w.agent_process(&pane));
+    w.ao_ok(&["kill", &pane]);
+    wait_gone(host, "the host in the pane after ao kill", GONE);
+    wait_gone(agent, "opencode acp after ao kill", GONE);
+    assert!(
+        !w.tmux_sessions().contains(&pane),
+        "{:?}",
+        w.tmux_sessions()
+    );
+}
+
+#[test]
+fn a_bash_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
+    let w = world(
+        Scenario::new()
+            .script(
+                script("run allowed")
+                    .turn(bash("echo hi > out.txt").usage(50, 5))
+                    .turn(Turn::text("Wrote it.").usage(60, 2)),
+            )
+            .script(
+                script("run rejected")
+                    .turn(bash("echo no > no.txt").usage(50, 5))
+                    .turn(Turn::text("Never sent.").usage(60, 2)),
+            ),
+    );
+    let allowed = spawn(&w, "acp", "allowed", "run allowed", "process");
+    let rejected = spawn(&w, "acp", "rejected", "run rejected", "tmux");
+    let options = json!([
+        {"id": "once", "name": "Allow once", "kind": "allow_once"},
+        {"id": "always", "name": "Always allow", "kind": "allow_always"},
+        {"id": "reject", "name": "Reject", "kind": "reject_once"},
+    ]);
+
+    for (id, command, flag, verb) in [
+        (&allowed, "echo hi > out.txt", "--once", "allowed once"),
+        (&rejected, "echo no > no.txt", "--reject", "rejected"),
+    ] {
+        let s = w.wait_activity(id, "waiting_input");
+        let pending = s["pending"].as_array().expect("pending");
+        assert_eq!(pending.len(), 1, "{s:#}");
+        let p = &pending[0];
+        assert_eq!(p["kind"], "permission", "{p}");
+        assert_eq!(p["tool"], "execute", "{p}");
+        assert_eq!(p["title"], command, "{p}");
+        assert_eq!(p["options"], options, "{p}");
+        let request = p["id"].as_str().expect("the request's id");
+        let out = w.ao_ok(&["permit", id, flag]);
+        assert_eq!(out.trim(), format!("{id}: {verb}: {command} ({request})"));
+    }
+
+    // Allowed: the command ran, the turn went on. OpenCode reports the last step's tokens, and
+    // the whole turn's cost.
+    let s = w.wait_activity(&allowed, "ready");
+    assert_eq!(
+        std::fs::read_to_string(workspace_of(&s).join("out.txt")).unwrap(),
+        "hi\n"
+    );
+    assert_tokens(&s, 60, 2);
+    assert_cost(&s, cost(50, 5) + cost(60, 2));
+    let log = w.ao_ok(&["logs", &allowed]);
+    assert!(
+        log.contains("tool execute [completed] echo hi > out.txt"),
+        "{log}"
+    );
+    assert!(log.contains("agent: Wrote it."), "{log}");
+
+    // Rejected: the command never ran, and the turn ended there.
+    let s = w.wait_activity(&rejected, "ready");
+    assert!(!workspace_of(&s).join("no.txt").exists());
+    assert_tokens(&s, 50, 5);
+    assert_cost(&s, cost(50, 5));
+    let log = w.ao_ok(&["logs", &rejected]);
+    assert!(
+        log.contains("tool execute [error] echo no > no.txt"),
+        "{log}"
+    );
+    assert!(!log.contains("Never sent."), "{log}");
+
+    // Nothing is left of either after kill.
+    for id in [&allowed, &rejected] {
+        let (host, agent) = (w.host_process(id), w.agent_process(id));
+        w.ao_ok(&["kill", id]);
+        wait_gone(host, "the host after ao kill", GONE);
+        wait_gone(agent, "opencode acp after ao kill", GONE);
+    }
+}

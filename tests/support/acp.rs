@@ -1,0 +1,444 @@
+//! ACP sessions in a test's world: projects whose agent is `acp` (the scripted fake agent, or
+//! `opencode acp` on the mock model) beside OpenCode ones, the host's record of a session
+//! (`<session dir>/acp/state.json`), and the processes a host and its agent leave, found by pid.
+//!
+//! An [`AcpWorld`] is a [`World`] (it derefs to one) that writes the config itself: the world's
+//! own config writer knows OpenCode projects only. Its projects are still made with
+//! [`World::project`], so that the world cleans up after them; when dropped it also stops every
+//! host and agent process that a session's record names, before the world does the rest.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ao_core::runtime::process::ProcessIdentity;
+use serde_json::{json, Value};
+
+use crate::{opencode_bin, wait_until, Scenario, World};
+
+/// The scripted ACP agent built beside `ao` (`tests/support/fake_acp_agent.rs`).
+pub fn fake_agent_bin() -> PathBuf {
+    let bin = crate::ao_bin().with_file_name("fake-acp-agent");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the test binaries (`cargo build --workspace --bins --tests`)",
+        bin.display()
+    );
+    bin
+}
+
+/// `s` as a YAML scalar that means exactly `s`: a JSON string (JSON's escapes are YAML's).
+pub fn yaml_string(s: &str) -> String {
+    serde_json::to_string(s).expect("a string is JSON")
+}
+
+/// `agentConfig` lines of a project whose agent is the fake ACP agent, with these variables in
+/// its environment (`FAKE_ACP_NO_LOAD`, `FAKE_ACP_DATA`, ...) and `more` lines
+/// (`permission: ...`, `price: ...`).
+pub fn fake_agent_config(env: &[(&str, &str)], more: &[&str]) -> Vec<String> {
+    fake_agent_config_with_args(&[], env, more)
+}
+
+/// As [`fake_agent_config`], with arguments after the program (`--silent-init`: a command of
+/// its own, which `ao doctor` checks apart from the plain one).
+pub fn fake_agent_config_with_args(
+    args: &[&str],
+    env: &[(&str, &str)],
+    more: &[&str],
+) -> Vec<String> {
+    let mut argv = vec![yaml_string(&fake_agent_bin().to_string_lossy())];
+    argv.extend(args.iter().map(|a| yaml_string(a)));
+    let mut lines = vec![format!("command: [{}]", argv.join(", "))];
+    lines.extend(env_lines(
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    ));
+    lines.extend(more.iter().map(|l| l.to_string()));
+    lines
+}
+
+fn env_lines(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    let vars: Vec<String> = env
+        .into_iter()
+        .map(|(k, v)| format!("  {k}: {}", yaml_string(&v)))
+        .collect();
+    if vars.is_empty() {
+        return vars;
+    }
+    let mut lines = vec!["env:".to_string()];
+    lines.extend(vars);
+    lines
+}
+
+/// One project of an [`AcpWorld`]'s config.
+enum Entry {
+    /// `agent: acp`, with these `agentConfig` lines.
+    Acp(Vec<String>),
+    /// An OpenCode project on the mock model, with these extra `agentConfig` lines.
+    OpenCode(Vec<String>),
+}
+
+/// A world whose config holds ACP projects (and OpenCode ones beside them).
+pub struct AcpWorld {
+    world: World,
+    entries: Vec<(String, Entry)>,
+    defaults: Vec<String>,
+}
+
+impl std::ops::Deref for AcpWorld {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for AcpWorld {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}
+
+impl AcpWorld {
+    /// A world whose mock model plays `scenario` (for `opencode acp` and OpenCode projects).
+    pub fn new(scenario: Scenario) -> AcpWorld {
+        AcpWorld {
+            world: World::new(scenario),
+            entries: Vec::new(),
+            defaults: Vec::new(),
+        }
+    }
+
+    /// Adds a project (a git repository) whose agent is `acp`, with these `agentConfig` lines
+    /// (see [`fake_agent_config`], [`AcpWorld::opencode_acp_config`]).
+    pub fn acp_project(&mut self, name: &str, agent_config: Vec<String>) -> PathBuf {
+        let dir = self.world.project(name, &[]);
+        self.entries
+            .push((name.to_string(), Entry::Acp(agent_config)));
+        self.write_config();
+        dir
+    }
+
+    /// Adds an OpenCode project on the mock model, with extra `agentConfig` lines as
+    /// [`World::project`] takes them.
+    pub fn opencode_project(&mut self, name: &str, agent_config: &[&str]) -> PathBuf {
+        let dir = self.world.project(name, &[]);
+        let lines = agent_config.iter().map(|l| l.to_string()).collect();
+        self.entries
+            .push((name.to_string(), Entry::OpenCode(lines)));
+        self.write_config();
+        dir
+    }
+
+    /// Replaces an ACP project's `agentConfig` lines and rewrites the config.
+    pub fn set_acp_config(&mut self, name: &str, agent_config: Vec<String>) {
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .expect("a project of this world");
+        entry.1 = Entry::Acp(agent_config);
+        self.write_config();
+    }
+
+    /// Sets the config's `defaults` (one YAML line each) and rewrites the config.
+    pub fn set_defaults(&mut self, lines: &[&str]) {
+        self.defaults = lines.iter().map(|l| l.to_string()).collect();
+        self.write_config();
+    }
+
+    /// The config text: the defaults, then each project as added.
+    pub fn config_text(&self) -> String {
+        let mut text = String::new();
+        if !self.defaults.is_empty() {
+            text.push_str("defaults:\n");
+            for line in &self.defaults {
+                text.push_str(&format!("  {line}\n"));
+            }
+        }
+        text.push_str("projects:\n");
+        for (name, entry) in &self.entries {
+            text.push_str(&format!("  - name: {name}\n    path: projects/{name}\n"));
+            match entry {
+                Entry::Acp(lines) => {
+                    text.push_str("    agent: acp\n    agentConfig:\n");
+                    for line in lines {
+                        text.push_str(&format!("      {line}\n"));
+                    }
+                }
+                Entry::OpenCode(lines) => {
+                    text.push_str("    agentConfig:\n      model: mock/mock-1\n");
+                    for line in lines {
+                        text.push_str(&format!("      {line}\n"));
+                    }
+                    text.push_str(&format!(
+                        "      opencodeConfig: {}\n",
+                        self.world.provider_config()
+                    ));
+                }
+            }
+        }
+        text
+    }
+
+    fn write_config(&self) {
+        self.world.set_config_text(&self.config_text());
+    }
+
+    /// `agentConfig` lines of a project whose agent is `opencode acp --pure` (the pinned OpenCode) on
+    /// the mock model: OpenCode's whole config in `OPENCODE_CONFIG_CONTENT` (the mock provider,
+    /// model `mock/mock-1`, `opencode` merged over it, e.g. `{"permission": {"bash": "ask"}}`),
+    /// and OpenCode's homes isolated as the suite does for OpenCode; then `more` lines.
+    pub fn opencode_acp_config(&self, opencode: Value, more: &[&str]) -> Vec<String> {
+        let mut config = ao_mock_model::opencode_provider_config(&self.world.mock.base_url());
+        config["model"] = json!("mock/mock-1");
+        merge(&mut config, &opencode);
+        let root = self.world.root();
+        // --pure: no external plugins, as the suite runs OpenCode (AO_OPENCODE_PURE).
+        let mut lines = vec![format!(
+            "command: [{}, acp, \"--pure\"]",
+            yaml_string(&opencode_bin().to_string_lossy())
+        )];
+        let path = |p: &str| root.join(p).to_string_lossy().into_owned();
+        lines.extend(env_lines([
+            ("OPENCODE_CONFIG_CONTENT".to_string(), config.to_string()),
+            ("XDG_DATA_HOME".to_string(), path("xdg/data")),
+            ("XDG_STATE_HOME".to_string(), path("xdg/state")),
+            ("XDG_CACHE_HOME".to_string(), path("xdg/cache")),
+            (
+                "XDG_CONFIG_HOME".to_string(),
+                crate::repo_root()
+                    .join("target/test-opencode-config")
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            ("OPENCODE_DISABLE_MODELS_FETCH".to_string(), "1".to_string()),
+            ("OPENCODE_DISABLE_LSP_DOWNLOAD".to_string(), "1".to_string()),
+            ("OPENCODE_DISABLE_AUTOUPDATE".to_string(), "1".to_string()),
+        ]));
+        lines.extend(more.iter().map(|l| l.to_string()));
+        lines
+    }
+
+    /// A session's private directory (`<AO_HOME>/sessions/<project>/<name>`).
+    pub fn session_dir(&self, id: &str) -> PathBuf {
+        let (project, name) = id.split_once('/').expect("project/name");
+        self.world.home().join("sessions").join(project).join(name)
+    }
+
+    /// The host's record of a session (`acp/state.json`), if it wrote one.
+    pub fn host_record(&self, id: &str) -> Option<Value> {
+        let text = std::fs::read_to_string(self.session_dir(id).join("acp/state.json")).ok()?;
+        Some(
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("the state.json of {id} is not JSON ({e}): {text}")),
+        )
+    }
+
+    /// The agent's process as the host recorded it, waiting (20 s) for the record.
+    pub fn agent_process(&self, id: &str) -> ProcessIdentity {
+        self.recorded_process(id, "agent_process")
+    }
+
+    /// The host's own process as it recorded it, waiting (20 s) for the record.
+    pub fn host_process(&self, id: &str) -> ProcessIdentity {
+        self.recorded_process(id, "host")
+    }
+
+    fn recorded_process(&self, id: &str, field: &str) -> ProcessIdentity {
+        wait_until(Duration::from_secs(20), Duration::from_millis(50), || {
+            self.host_record(id)
+                .and_then(|r| process_of(&r[field]))
+                .ok_or_else(|| {
+                    format!(
+                        "the host of {id} recorded no {field}: {:?}",
+                        self.host_record(id)
+                    )
+                })
+        })
+    }
+
+    /// What the agent wrote on its standard error (`acp/agent.log`), for a failure's message.
+    pub fn agent_log(&self, id: &str) -> String {
+        std::fs::read_to_string(self.session_dir(id).join("acp/agent.log")).unwrap_or_default()
+    }
+
+    /// Every host and agent process that a session's record names.
+    fn recorded_processes(&self) -> Vec<ProcessIdentity> {
+        let mut found = Vec::new();
+        let Ok(projects) = std::fs::read_dir(self.world.home().join("sessions")) else {
+            return found;
+        };
+        for project in projects.flatten() {
+            let Ok(sessions) = std::fs::read_dir(project.path()) else {
+                continue;
+            };
+            for session in sessions.flatten() {
+                let file = session.path().join("acp/state.json");
+                let Some(record) = std::fs::read_to_string(file)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                else {
+                    continue;
+                };
+                found.extend(process_of(&record["host"]));
+                found.extend(process_of(&record["agent_process"]));
+            }
+        }
+        found
+    }
+}
+
+impl Drop for AcpWorld {
+    fn drop(&mut self) {
+        // Hosts first (they would restart nothing, but end their agents cleanly), then any agent
+        // whose host is gone; each only if it is still the recorded process. The world's own
+        // drop then stops what its records name, and what still works in its directory.
+        for p in self.recorded_processes() {
+            if p.is_alive() {
+                let pid = nix::unistd::Pid::from_raw(p.pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                // An agent leads its own group: its children go with it.
+                let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// A `{pid, start_time}` record as a process identity.
+pub fn process_of(v: &Value) -> Option<ProcessIdentity> {
+    Some(ProcessIdentity {
+        pid: u32::try_from(v["pid"].as_u64()?).ok()?,
+        start_time: v["start_time"].as_u64()?,
+    })
+}
+
+/// The processes of process group `pgid` still running (zombies not counted).
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // After the command's closing parenthesis: state, ppid, pgrp.
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.first().is_some_and(|state| *state != "Z")
+                && fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
+        })
+        .collect()
+}
+
+/// Waits until `process` has ended and no process of the group it led runs, failing after
+/// `timeout` with what is left.
+pub fn wait_gone(process: ProcessIdentity, what: &str, timeout: Duration) {
+    wait_until(timeout, Duration::from_millis(50), || {
+        let group = group_members(process.pid);
+        if !process.is_alive() && group.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} (pid {}) is still there after {timeout:?} (alive: {}, its group: {group:?})",
+                process.pid,
+                process.is_alive()
+            ))
+        }
+    })
+}
+
+/// Merges `more` into `base`: objects key by key, anything else replaced.
+fn merge(base: &mut Value, more: &Value) {
+    match (base, more) {
+        (Value::Object(b), Value::Object(m)) => {
+            for (k, v) in m {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, m) => *b = m.clone(),
+    }
+}
+
+/// What the fake agent reports for a `say:` turn (input, output): `SAY_USAGE` in
+/// `tests/support/fake_acp_agent.rs`.
+pub const FAKE_SAY_USAGE: (u64, u64) = (100, 10);
+
+/// The options of the fake agent's permission requests, in the order it offers them:
+/// (id, name, kind), as `PERMISSION_OPTIONS` in `tests/support/fake_acp_agent.rs`.
+pub const FAKE_PERMISSION_OPTIONS: [(&str, &str, &str); 4] = [
+    ("fake-reject-always", "Never", "reject_always"),
+    ("fake-allow-once", "Yes", "allow_once"),
+    ("fake-reject-once", "No", "reject_once"),
+    ("fake-allow-always", "Always", "allow_always"),
+];
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+
+    use super::*;
+
+    #[test]
+    fn the_config_holds_acp_projects_beside_opencode_ones() {
+        let mut w = AcpWorld::new(Scenario::new());
+        w.acp_project(
+            "fake",
+            fake_agent_config_with_args(&["--no-load"], &[("K", "a \"b\"")], &["permission: ask"]),
+        );
+        w.opencode_project("oc", &["permission: {bash: ask}"]);
+        w.set_defaults(&["runtime: process"]);
+        let bin = yaml_string(&fake_agent_bin().to_string_lossy());
+        let expected = format!(
+            "defaults:\n  runtime: process\nprojects:\n  - name: fake\n    path: projects/fake\n    \
+             agent: acp\n    agentConfig:\n      command: [{bin}, \"--no-load\"]\n      env:\n        \
+             K: \"a \\\"b\\\"\"\n      permission: ask\n  - name: oc\n    path: projects/oc\n    \
+             agentConfig:\n      model: mock/mock-1\n      permission: {{bash: ask}}\n      \
+             opencodeConfig: {}\n",
+            w.provider_config()
+        );
+        assert_eq!(w.config_text(), expected);
+        assert_eq!(std::fs::read_to_string(w.config_path()).unwrap(), expected);
+        assert!(w.root().join("projects/fake/.git").is_dir());
+    }
+
+    #[test]
+    fn opencode_acp_gets_its_config_and_isolated_homes_in_its_environment() {
+        let w = AcpWorld::new(Scenario::new());
+        let lines = w.opencode_acp_config(json!({"permission": {"bash": "ask"}}), &["x: 1"]);
+        assert!(lines[0].ends_with(", acp, \"--pure\"]"), "{lines:?}");
+        assert_eq!(lines[1], "env:");
+        let content = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("  OPENCODE_CONFIG_CONTENT: "))
+            .expect("OPENCODE_CONFIG_CONTENT");
+        let content: String = serde_json::from_str(content).unwrap();
+        let config: Value = serde_json::from_str(&content).unwrap();
+        assert_eq!(config["model"], "mock/mock-1");
+        assert_eq!(config["permission"]["bash"], "ask");
+        assert_eq!(
+            config["provider"]["mock"]["options"]["baseURL"],
+            w.mock.base_url().as_str()
+        );
+        let data = format!(
+            "  XDG_DATA_HOME: {}",
+            yaml_string(&w.root().join("xdg/data").to_string_lossy())
+        );
+        assert!(lines.contains(&data), "{lines:?}");
+        assert_eq!(lines.last().unwrap(), "x: 1");
+    }
+
+    #[test]
+    fn a_process_group_is_found_by_its_leader() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let leader = ProcessIdentity::of(child.id()).unwrap();
+        assert_eq!(group_members(child.id()), vec![child.id()]);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        wait_gone(leader, "sleep", Duration::from_secs(5));
+    }
+}
