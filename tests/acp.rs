@@ -78,14 +78,6 @@ fn wait_ready_with(w: &AcpWorld, id: &str, input: u64, output: u64) -> Value {
     })
 }
 
-/// The line of the screen that holds `needle`.
-fn line_with<'a>(screen: &'a str, needle: &str) -> &'a str {
-    screen
-        .lines()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no line holds {needle:?}:\n{screen}"))
-}
-
 #[test]
 fn sessions_reach_ready_with_exact_usage_go_on_and_come_back_after_kill() {
     let mut w = world(
@@ -139,16 +131,39 @@ fn sessions_reach_ready_with_exact_usage_go_on_and_come_back_after_kill() {
         120,
         30,
     );
+    // Rows are grouped by project, each named by the session's name under its project's row.
+    let row = |screen: &str, id: &str| -> String {
+        let name = id.split_once('/').map_or(id, |(_, n)| n);
+        screen
+            .lines()
+            .find(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w == name || w == ">")
+                    && l.contains(&format!(" {name} "))
+            })
+            .unwrap_or_else(|| panic!("no row of {id}:\n{screen}"))
+            .to_string()
+    };
     let screen = w.wait_screen(&t, Duration::from_secs(60), "all three sessions", |s| {
-        s.contains("acp/proc") && s.contains("acp/pane") && s.contains("oc/plain")
+        s.contains("acp (2)")
+            && s.contains("oc (1)")
+            && [&process, &pane, &plain].iter().all(|id| {
+                s.lines().any(|l| {
+                    l.contains(&format!(
+                        " {} ",
+                        id.split_once('/').map_or(id.as_str(), |(_, n)| n)
+                    ))
+                })
+            })
     });
     for id in [&process, &pane, &plain] {
-        assert!(line_with(&screen, id).contains("ready"), "{screen}");
+        assert!(row(&screen, id).contains("ready"), "{screen}");
     }
     // With sessions of two agents, each row names its agent.
-    assert!(line_with(&screen, &plain).contains("opencode"), "{screen}");
+    assert!(row(&screen, &plain).contains("opencode"), "{screen}");
     assert!(
-        line_with(&screen, &process)
+        row(&screen, &process)
             .split_whitespace()
             .any(|w| w == "acp"),
         "{screen}"
