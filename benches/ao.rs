@@ -1,11 +1,13 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
 //! [SECTION...]`; sections: status (scale and first-status: its parts alone), spawn, wait, memory,
-//! crowd, watch, notify, dashboard, remote. Everything runs on the real opencode against the mock.
+//! crowd, watch, notify, dashboard, remote, acp. Everything runs on the real opencode against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "ao/acp.rs"]
+mod acp;
 #[path = "ao/dashboard.rs"]
 mod dashboard;
 #[path = "ao/first_status.rs"]
@@ -61,6 +63,9 @@ fn main() {
     }
     if run("remote") {
         remote::run();
+    }
+    if run("acp") {
+        acp::run();
     }
 }
 
