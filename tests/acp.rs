@@ -6,9 +6,10 @@
 //! shows the ACP session beside an OpenCode one.
 //!
 //! What `opencode acp` 1.18.33 reports, measured: `usage` in each prompt's result, the last model
-//! step's only (a turn of steps 50/5 and 60/2 reports 60/2); and, after each turn, a
-//! `usage_update` whose `cost` is the session's whole cost so far, exact (the mock's price is 3
-//! and 15 dollars per million tokens, so 50/5 + 60/2 cost 0.000435).
+//! step's only (a turn of steps 50/5 and 60/2 reports 60/2), so ao shows no tokens (`null`) once
+//! a turn ran a tool, and a turn's tokens when it ran none (one step: the report is whole); and,
+//! after each turn, a `usage_update` whose `cost` is the session's whole cost so far, exact (the
+//! mock's price is 3 and 15 dollars per million tokens, so 50/5 + 60/2 cost 0.000435).
 //!
 //! The config these tests write (see `ao_test_support::acp`):
 //!
@@ -273,14 +274,15 @@ fn a_bash_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
         assert_eq!(out.trim(), format!("{id}: {verb}: {command} ({request})"));
     }
 
-    // Allowed: the command ran, the turn went on. OpenCode reports the last step's tokens, and
-    // the whole turn's cost.
+    // Allowed: the command ran, the turn went on for a second step. OpenCode reports that last
+    // step's tokens only (60/2), which is not what the turn spent: ao shows none. Its cost is the
+    // whole turn's.
     let s = w.wait_activity(&allowed, "ready");
     assert_eq!(
         std::fs::read_to_string(workspace_of(&s).join("out.txt")).unwrap(),
         "hi\n"
     );
-    assert_tokens(&s, 60, 2);
+    assert_eq!(s["tokens"], Value::Null, "{s:#}");
     assert_cost(&s, cost(50, 5) + cost(60, 2));
     let log = w.ao_ok(&["logs", &allowed]);
     assert!(
@@ -288,8 +290,10 @@ fn a_bash_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
         "{log}"
     );
     assert!(log.contains("agent: Wrote it."), "{log}");
+    assert!(log.contains("step end_turn: - in, - out"), "{log}");
 
-    // Rejected: the command never ran, and the turn ended there.
+    // Rejected: the command never ran, and the turn ended after its one step, whose tokens are
+    // the whole turn's.
     let s = w.wait_activity(&rejected, "ready");
     assert!(!workspace_of(&s).join("no.txt").exists());
     assert_tokens(&s, 50, 5);
@@ -300,6 +304,7 @@ fn a_bash_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
         "{log}"
     );
     assert!(!log.contains("Never sent."), "{log}");
+    assert!(log.contains("step end_turn: 50 in, 5 out"), "{log}");
 
     // Nothing is left of either after kill.
     for id in [&allowed, &rejected] {

@@ -321,8 +321,8 @@ async fn silent(child: &mut Child, transport: impl agent_client_protocol::Connec
         .await
         .expect("in time")
         .expect("the run");
-    // Still running, still silent.
-    assert!(child.try_wait().unwrap().is_none());
+    // Whether it is still running now is a race: the closed connection ends its stdin, and it
+    // may have read that end already. It was silent while it ran, which is what matters.
     child.kill().await.ok();
 }
 

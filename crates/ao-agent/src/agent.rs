@@ -151,8 +151,9 @@ pub struct Observation {
     pub model: Option<String>,
     /// The conversation's title or summary.
     pub summary: Option<String>,
-    /// Token counts so far.
-    pub tokens: Tokens,
+    /// Token counts so far; `None` when the agent's reports do not add up to what it spent (no
+    /// usage reported, or a usage that covers only part of a turn): ao never guesses.
+    pub tokens: Option<Tokens>,
     /// Cost so far in US dollars; `None` when the agent reports none and no price is known: ao
     /// never guesses.
     pub cost_usd: Option<f64>,
@@ -172,7 +173,7 @@ impl Observation {
             last_activity_at: None,
             model: None,
             summary: None,
-            tokens: Tokens::default(),
+            tokens: Some(Tokens::default()),
             cost_usd: None,
             pending: Vec::new(),
             error,

@@ -52,10 +52,10 @@ pub enum EntryKind {
     Step {
         /// Why the step ended (`stop`, `tool-calls`, ...).
         reason: String,
-        /// Tokens of this step.
-        tokens: Tokens,
-        /// Cost of this step in US dollars.
-        cost_usd: f64,
+        /// Tokens of this step (or turn), when the agent reports them whole.
+        tokens: Option<Tokens>,
+        /// Cost of this step (or turn) in US dollars, when the agent reports it.
+        cost_usd: Option<f64>,
     },
     /// A turn that failed.
     Error(SessionError),

@@ -9,7 +9,7 @@ use ao_core::visible::visible_line;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::cli::ColorChoice;
-use crate::watch::format::cost_short;
+use crate::watch::format::{cost_short, tokens_in_out_text};
 
 static COLOR: OnceLock<ColorChoice> = OnceLock::new();
 
@@ -108,8 +108,8 @@ pub fn status_table(
                         }
                         _ => cost_short(s.cost_usd),
                     },
-                    (s.tokens.input + s.tokens.cache_read + s.tokens.cache_write).to_string(),
-                    (s.tokens.output + s.tokens.reasoning).to_string(),
+                    tokens_in_out_text(s.tokens.as_ref()).0,
+                    tokens_in_out_text(s.tokens.as_ref()).1,
                     // `?`: what its agent did not confirm within the status budget.
                     match (with_age, s.stale) {
                         (true, false) => activity_cell(s, now),
@@ -364,11 +364,11 @@ mod tests {
             last_activity_at: None,
             model: None,
             summary: Some(summary.into()),
-            tokens: Tokens {
+            tokens: Some(Tokens {
                 input: 1_234_567,
                 output: 89_012,
                 ..Tokens::default()
-            },
+            }),
             cost_usd: Some(123.4567),
             budget_usd: Some(200.0),
             pending: vec![PendingRequest {

@@ -260,7 +260,7 @@ fn header(view: &View, now: DateTime<Utc>) -> String {
         view.address.clone(),
         activity_cell(s.activity, s.activity_since.as_deref().unwrap_or(""), now),
         cost_short(s.cost_usd),
-        format!("tokens {}", tokens_cell(&s.tokens)),
+        format!("tokens {}", tokens_cell(s.tokens.as_ref())),
     ];
     if s.stale {
         parts[1].push_str(" (stale)");

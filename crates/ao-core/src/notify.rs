@@ -83,7 +83,7 @@ impl Event {
             last_activity_at: Some(rfc3339(now)),
             model: None,
             summary: Some("A sample event from `ao notify test`".into()),
-            tokens: Tokens::default(),
+            tokens: Some(Tokens::default()),
             cost_usd: Some(0.0),
             budget_usd: None,
             pending: vec![PendingRequest {

@@ -34,8 +34,9 @@ pub struct Seen {
     pub model: Option<String>,
     /// The conversation's title or summary.
     pub summary: Option<String>,
-    /// Tokens used so far, the agent's own figures.
-    pub tokens: Tokens,
+    /// Tokens used so far, the agent's own figures; `None` when they do not add up to what it
+    /// spent.
+    pub tokens: Option<Tokens>,
     /// Cost so far in US dollars, the agent's own figure (or from the configured price); `None`
     /// when the agent reports none.
     pub cost_usd: Option<f64>,

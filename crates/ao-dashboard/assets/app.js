@@ -102,12 +102,16 @@ function age(since) {
 }
 
 function tokensIn(t) {
+  if (!t) return null;
   return (t.input || 0) + (t.cache_read || 0) + (t.cache_write || 0);
 }
 function tokensOut(t) {
+  if (!t) return null;
   return (t.output || 0) + (t.reasoning || 0);
 }
 function count(n) {
+  // null: the agent's reports do not add up to what it spent, and ao shows no figure.
+  if (n === null || n === undefined) return "-";
   return n >= 10000 ? Math.round(n / 1000) + "k" : String(n);
 }
 
@@ -183,11 +187,13 @@ function renderTotals() {
   const projects = new Map();
   for (const s of sessions.values()) {
     // cost stays null while no session of the project reports one: no figure is made up.
-    const p = projects.get(s.project) || { n: 0, live: 0, tin: 0, tout: 0, cost: null };
+    const p = projects.get(s.project) || { n: 0, live: 0, tin: null, tout: null, cost: null };
     p.n += 1;
     if (s.activity !== "exited") p.live += 1;
-    p.tin += tokensIn(s.tokens);
-    p.tout += tokensOut(s.tokens);
+    if (s.tokens) {
+      p.tin = (p.tin || 0) + tokensIn(s.tokens);
+      p.tout = (p.tout || 0) + tokensOut(s.tokens);
+    }
     if (s.cost_usd !== null && s.cost_usd !== undefined) p.cost = (p.cost || 0) + s.cost_usd;
     projects.set(s.project, p);
   }

@@ -38,11 +38,11 @@ fn record(phase: HostPhase, host: ProcessRecord) -> HostRecord {
         phase,
         model: Some("mock/m1".into()),
         title: Some("Say hi".into()),
-        tokens: Tokens {
+        tokens: Some(Tokens {
             input: 60,
             output: 2,
             ..Default::default()
-        },
+        }),
         last_activity_at: Some(1_000),
         ..Default::default()
     }
@@ -105,7 +105,7 @@ fn a_starting_host_or_a_turn_is_active_with_what_the_record_says() {
     ];
     let o = observe(turn);
     assert_eq!(o.activity, Activity::Active);
-    assert_eq!(o.tokens.input, 60);
+    assert_eq!(o.tokens.expect("tokens").input, 60);
     assert_eq!(o.cost_usd, Some(0.25));
     assert_eq!(o.model.as_deref(), Some("mock/m1"));
     assert_eq!(o.summary.as_deref(), Some("Say hi"));

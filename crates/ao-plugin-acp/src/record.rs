@@ -214,8 +214,10 @@ pub struct HostRecord {
     pub pending: Vec<PendingPermission>,
     /// The agent's plan, as its last `plan` update gave it.
     pub plan: Vec<PlanItem>,
-    /// Tokens, summed over the turns' usage reports.
-    pub tokens: Tokens,
+    /// Tokens, summed over the turns' usage reports; `None` once a turn's report did not cover
+    /// all that turn spent (no report, or the last model step's only): from then on the sum is
+    /// not known, and ao shows none rather than a short one.
+    pub tokens: Option<Tokens>,
     /// Cost so far in US dollars: the agent's own (`usage_update`'s cost), else from the
     /// configured price; `None` without either.
     pub cost_usd: Option<f64>,

@@ -152,10 +152,11 @@ fn turn_end(reason: String, tokens: Option<Tokens>, price: Option<Price>) -> Ent
             message: format!("the turn failed ({reason}); `ao status` shows the agent's message"),
         });
     }
-    let tokens = tokens.unwrap_or_default();
-    let cost_usd = price.map_or(0.0, |p| {
-        tokens.input as f64 * p.input / 1e6 + tokens.output as f64 * p.output / 1e6
-    });
+    // A turn's cost is known only from a price over its whole usage: the agent's own cost
+    // comes for the session, not per turn.
+    let cost_usd = price
+        .zip(tokens)
+        .map(|(p, t)| t.input as f64 * p.input / 1e6 + t.output as f64 * p.output / 1e6);
     EntryKind::Step {
         reason,
         tokens,

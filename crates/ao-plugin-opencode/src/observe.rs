@@ -59,7 +59,7 @@ pub fn observe(facts: &ServerFacts<'_>, now: i64) -> Observation {
             .filter(|m| !m.provider_id.is_empty())
             .map(|m| format!("{}/{}", m.provider_id, m.id)),
         summary: Some(s.title.clone()).filter(|t| !t.is_empty()),
-        tokens: s.tokens.into(),
+        tokens: Some(s.tokens.into()),
         cost_usd: Some(s.cost),
         pending: facts.pending.clone(),
         error,
@@ -318,7 +318,8 @@ mod tests {
             },
             0,
         );
-        assert_eq!((o.tokens.input, o.tokens.output), (110, 7));
+        let tokens = o.tokens.expect("tokens");
+        assert_eq!((tokens.input, tokens.output), (110, 7));
         assert_eq!(o.cost_usd, Some(0.000435));
         assert_eq!(o.last_activity_at, Some(1_000));
     }

@@ -118,8 +118,8 @@ fn entry_kind(part: &Part, role: Role) -> Option<EntryKind> {
         }
         PartKind::StepFinish => Some(EntryKind::Step {
             reason: part.reason.clone(),
-            tokens: part.tokens.into(),
-            cost_usd: part.cost,
+            tokens: Some(part.tokens.into()),
+            cost_usd: Some(part.cost),
         }),
         // Not part of the conversation as `ao logs` tells it.
         PartKind::Reasoning
@@ -201,7 +201,7 @@ mod tests {
         );
         assert!(
             matches!(&t[2].kind, EntryKind::Step { reason, cost_usd, .. }
-            if reason == "tool-calls" && *cost_usd == 0.000225)
+            if reason == "tool-calls" && *cost_usd == Some(0.000225))
         );
         assert_eq!(
             t[3].kind,

@@ -138,12 +138,14 @@ pub fn write_entry(out: &mut dyn Write, e: &TranscriptEntry) -> std::io::Result<
             reason,
             tokens,
             cost_usd,
-        } => writeln!(
-            out,
-            "{time} step {reason}: {} in, {} out, ${cost_usd:.6}",
-            tokens.input + tokens.cache_read + tokens.cache_write,
-            tokens.output + tokens.reasoning
-        ),
+        } => {
+            let (tin, tout) = crate::watch::format::tokens_in_out_text(tokens.as_ref());
+            let cost = cost_usd.map_or_else(
+                || crate::watch::format::NO_COST.to_string(),
+                |usd| format!("${usd:.6}"),
+            );
+            writeln!(out, "{time} step {reason}: {tin} in, {tout} out, {cost}")
+        }
         EntryKind::Error(err) => writeln!(
             out,
             "{time} error {}: {}",

@@ -116,8 +116,8 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
         &format!(
             "{}, {} tokens in, {} out",
             crate::watch::format::cost_short(s.cost_usd),
-            s.tokens.input + s.tokens.cache_read + s.tokens.cache_write,
-            s.tokens.output + s.tokens.reasoning
+            crate::watch::format::tokens_in_out_text(s.tokens.as_ref()).0,
+            crate::watch::format::tokens_in_out_text(s.tokens.as_ref()).1
         ),
     )?;
     for p in &s.pending {

@@ -92,19 +92,23 @@ fn projects(app: &App) -> usize {
     names.len()
 }
 
-/// Tokens and cost added up; the cost is `None` while no session reports one, so that sessions
-/// whose agents report none show no figure.
-fn totals<'a>(sessions: impl Iterator<Item = &'a LiveSession>) -> (usize, Tokens, Option<f64>) {
-    sessions.fold((0, Tokens::default(), None), |(n, t, c), s| {
-        let st = &s.status.tokens;
+/// Tokens and cost added up; each is `None` while no session reports it, so that sessions whose
+/// agents report none show no figure.
+fn totals<'a>(
+    sessions: impl Iterator<Item = &'a LiveSession>,
+) -> (usize, Option<Tokens>, Option<f64>) {
+    sessions.fold((0, None, None), |(n, t, c), s| {
         (
             n + 1,
-            Tokens {
-                input: t.input + st.input,
-                output: t.output + st.output,
-                reasoning: t.reasoning + st.reasoning,
-                cache_read: t.cache_read + st.cache_read,
-                cache_write: t.cache_write + st.cache_write,
+            match (t, s.status.tokens) {
+                (Some(t), Some(st)) => Some(Tokens {
+                    input: t.input + st.input,
+                    output: t.output + st.output,
+                    reasoning: t.reasoning + st.reasoning,
+                    cache_read: t.cache_read + st.cache_read,
+                    cache_write: t.cache_write + st.cache_write,
+                }),
+                (t, st) => t.or(st),
             },
             match (c, s.status.cost_usd) {
                 (Some(c), Some(usd)) => Some(c + usd),
@@ -126,7 +130,7 @@ fn draw_title(frame: &mut Frame, app: &App, area: Rect, paint: Paint) {
         Span::raw(format!(
             "  {n} session{}  tokens {}  cost {}",
             if n == 1 { "" } else { "s" },
-            format::tokens_cell(&tokens),
+            format::tokens_cell(tokens.as_ref()),
             format::cost_short(cost),
         )),
     ];
@@ -179,7 +183,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: DateT
             Row::new(columns.iter().map(|(c, _)| {
                 Cell::from(match c {
                     Column::Session => format!("{project} ({n})"),
-                    Column::Tokens => format::tokens_cell(&tokens),
+                    Column::Tokens => format::tokens_cell(tokens.as_ref()),
                     Column::Cost => format::cost_short(cost),
                     _ => String::new(),
                 })
@@ -233,7 +237,7 @@ fn session_row<'a>(
             Column::Process => st.process.to_string(),
             Column::Agent => st.agent.clone(),
             Column::Model => st.model.clone().unwrap_or_default(),
-            Column::Tokens => format::tokens_cell(&st.tokens),
+            Column::Tokens => format::tokens_cell(st.tokens.as_ref()),
             Column::Cost => format::cost_short(st.cost_usd),
             Column::Host => st.host.as_deref().unwrap_or(LOCAL_HOST).to_string(),
             Column::Summary => st.summary.clone().unwrap_or_default(),
@@ -271,7 +275,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect, paint: Paint, now: Date
         format!(" {} ", st.id),
         Style::default().add_modifier(Modifier::BOLD),
     ));
-    let (tin, tout) = format::tokens_in_out(&st.tokens);
+    let (tin, tout) = format::tokens_in_out_text(st.tokens.as_ref());
     let mut lines = vec![Line::from(vec![
         Span::styled(st.activity.as_str(), paint.activity(st.activity)),
         Span::raw(format!(

@@ -26,11 +26,11 @@ pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
             last_activity_at: None,
             model: Some("anthropic/claude-sonnet-4-20250514".into()),
             summary: Some("Fix the linting errors in every crate of the workspace".into()),
-            tokens: Tokens {
+            tokens: Some(Tokens {
                 input: 1_234_567,
                 output: 89_012,
                 ..Tokens::default()
-            },
+            }),
             cost_usd: Some(123.456789),
             budget_usd: None,
             pending: vec![],

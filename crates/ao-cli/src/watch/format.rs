@@ -40,10 +40,22 @@ fn trim_point_zero(s: String) -> String {
     s.replace(".0k", "k").replace(".0M", "M")
 }
 
-/// The tokens cell: `in/out`, each short.
-pub fn tokens_cell(t: &Tokens) -> String {
+/// The tokens cell: `in/out`, each short; [`NO_COST`]'s dash when the agent's reports do not
+/// add up to what it spent.
+pub fn tokens_cell(t: Option<&Tokens>) -> String {
+    let Some(t) = t else {
+        return NO_COST.to_string();
+    };
     let (i, o) = tokens_in_out(t);
     format!("{}/{}", count_short(i), count_short(o))
+}
+
+/// Tokens in and out, each in full, or a dash each when they are not known.
+pub fn tokens_in_out_text(t: Option<&Tokens>) -> (String, String) {
+    match t.map(tokens_in_out) {
+        Some((i, o)) => (i.to_string(), o.to_string()),
+        None => (NO_COST.to_string(), NO_COST.to_string()),
+    }
 }
 
 /// What a cost the agent does not report shows: nothing that looks like a figure.

@@ -54,8 +54,9 @@ pub struct SessionStatus {
     pub model: Option<String>,
     /// The conversation's title or summary.
     pub summary: Option<String>,
-    /// Tokens used so far, the agent's own figures.
-    pub tokens: Tokens,
+    /// Tokens used so far, the agent's own figures; `null` when the agent's reports do not add up
+    /// to what it spent (it reports none, or only part of a turn): ao never guesses.
+    pub tokens: Option<Tokens>,
     /// Cost so far in US dollars, the agent's own figure (or from the configured price); `null`
     /// when the agent reports none: ao never guesses.
     pub cost_usd: Option<f64>,

@@ -5,14 +5,17 @@
 use agent_client_protocol::schema::MaybeUndefined;
 use agent_client_protocol::v1::schema::{
     ContentBlock, PlanEntry, SessionConfigKind, SessionConfigOption, SessionConfigOptionCategory,
-    SessionUpdate, StopReason as AcpStopReason, ToolCallContent, Usage,
+    SessionUpdate, StopReason as AcpStopReason, ToolCallContent,
+    ToolCallStatus as AcpToolCallStatus, Usage,
 };
 use ao_agent::agent::{PlanItem, PlanPriority, PlanStatus};
 use ao_agent::clock::EpochMillis;
 use ao_agent::session::Tokens;
 
 use super::permission::tool_kind;
-use crate::record::{ConversationLine, ConversationPart, HostRecord, Price, StopReason};
+use crate::record::{
+    AgentIdentity, ConversationLine, ConversationPart, HostRecord, Price, StopReason,
+};
 
 /// The most of a tool call's output the conversation keeps.
 pub const OUTPUT_EXCERPT_CHARS: usize = 2000;
@@ -258,6 +261,25 @@ pub fn add(sum: &mut Tokens, more: &Tokens) {
     sum.cache_write += more.cache_write;
 }
 
+/// Whether a prompt's usage report covers the whole turn, for the agent that `initialize` named.
+/// The protocol says it does; measured otherwise: `opencode acp` (agentInfo `OpenCode`, 1.18.33)
+/// reports the last model step's usage only (60/2 for a turn of 50/5 then 60/2). A turn that
+/// called no tool is one step, so its report is whole even there.
+pub fn usage_covers_turn(agent: Option<&AgentIdentity>, tools_called: bool) -> bool {
+    let last_step_only = agent.is_some_and(|a| a.name.eq_ignore_ascii_case("opencode"));
+    !(last_step_only && tools_called)
+}
+
+/// Whether a tool call that reached `status` ran, its result going back to the model: it
+/// completed, or failed other than by a rejected permission request (a refused call never ran).
+pub fn tool_ran(status: Option<AcpToolCallStatus>, rejected: bool) -> bool {
+    match status {
+        Some(AcpToolCallStatus::Completed) => true,
+        Some(AcpToolCallStatus::Failed) => !rejected,
+        _ => false,
+    }
+}
+
 /// What these tokens cost at this price (US dollars per million input and output tokens).
 pub fn priced(tokens: &Tokens, price: &Price) -> f64 {
     tokens.input as f64 * price.input / 1e6 + tokens.output as f64 * price.output / 1e6
@@ -384,6 +406,27 @@ mod tests {
         assert_eq!(out.chars().count(), OUTPUT_EXCERPT_CHARS);
         assert_eq!(cut("abc", 2), "ab");
         assert_eq!(cut("ab", 5), "ab");
+    }
+
+    #[test]
+    fn only_a_report_of_the_whole_turn_adds_up() {
+        let who = |name: &str| AgentIdentity {
+            name: name.into(),
+            version: "1.18.33".into(),
+        };
+        // OpenCode reports its last step only: whole for a turn of one step (no tool call).
+        assert!(usage_covers_turn(Some(&who("OpenCode")), false));
+        assert!(!usage_covers_turn(Some(&who("OpenCode")), true));
+        // Any other agent, as the protocol says.
+        assert!(usage_covers_turn(Some(&who("claude-agent-acp")), true));
+        assert!(usage_covers_turn(None, true));
+
+        // A call ran when its result went back to the model; a rejected one never ran.
+        assert!(tool_ran(Some(AcpToolCallStatus::Completed), false));
+        assert!(tool_ran(Some(AcpToolCallStatus::Failed), false));
+        assert!(!tool_ran(Some(AcpToolCallStatus::Failed), true));
+        assert!(!tool_ran(Some(AcpToolCallStatus::InProgress), false));
+        assert!(!tool_ran(None, false));
     }
 
     #[test]

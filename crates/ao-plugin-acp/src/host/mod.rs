@@ -36,6 +36,7 @@ use agent_client_protocol::{v1::Responder, Client};
 use ao_agent::blocking::unblock;
 use ao_agent::clock::{Clock as _, EpochMillis, SystemClock};
 use ao_agent::runtime::process::ProcessIdentity;
+use ao_agent::session::Tokens;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -156,7 +157,11 @@ async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), Stri
             .map_err(|e| format!("cannot read {}: {e}", launch_path.display()))
     })
     .await?;
-    let mut record = HostRecord::default();
+    let mut record = HostRecord {
+        // A new conversation has spent nothing yet.
+        tokens: Some(Tokens::default()),
+        ..HostRecord::default()
+    };
     if let HostStart::Load(_) = launch.start {
         // A restored session carries on from what it had: its usage, cost, title and plan.
         if let Some(previous) = Recorder::previous(&files).await {

@@ -88,6 +88,17 @@ pub fn by_decision(decision: PermitDecision, options: &[PermitOption]) -> Option
     }
 }
 
+/// Whether the option `id` refuses the call.
+pub fn is_reject(options: &[PermitOption], id: &str) -> bool {
+    options.iter().any(|o| {
+        o.id == id
+            && matches!(
+                o.kind,
+                PermitOptionKind::RejectOnce | PermitOptionKind::RejectAlways
+            )
+    })
+}
+
 /// What a permission request waits for, as ao records it.
 pub fn pending(request: &RequestPermissionRequest, at: EpochMillis) -> PendingPermission {
     let call = &request.tool_call;

@@ -7,7 +7,7 @@ use std::future::Future;
 use agent_client_protocol::v1::schema::{
     CancelNotification, ContentBlock, PromptRequest, PromptResponse, RequestPermissionOutcome,
     RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome, SessionId,
-    SessionNotification, TextContent,
+    SessionNotification, SessionUpdate, TextContent,
 };
 use agent_client_protocol::{v1::ConnectionTo, v1::Responder, Agent, BoxFuture};
 use ao_agent::agent::PermitDecision;
@@ -37,6 +37,11 @@ pub(super) struct Session<'a> {
     ids: TurnIds,
     /// Whether the agent reported a cost of its own (then a configured price is not used).
     agent_cost: bool,
+    /// Whether a tool ran in the running turn (its result went back to the model, so the turn
+    /// took more than one model step).
+    tools_this_turn: bool,
+    /// The calls of the running turn whose permission request got a reject: they never ran.
+    rejected_this_turn: Vec<String>,
     /// The running prompt.
     prompt: Option<BoxFuture<'static, PromptResult>>,
     /// Prompts sent while a turn ran, in order.
@@ -78,6 +83,8 @@ impl<'a> Session<'a> {
             turns,
             ids: TurnIds::new(turns),
             agent_cost: false,
+            tools_this_turn: false,
+            rejected_this_turn: Vec::new(),
             prompt: None,
             queue: VecDeque::new(),
             waiting: Vec::new(),
@@ -160,6 +167,15 @@ impl<'a> Session<'a> {
 
     async fn on_update(&mut self, notification: SessionNotification) -> Result<(), Failure> {
         let at = now();
+        let ended = match &notification.update {
+            SessionUpdate::ToolCall(call) => Some((&call.tool_call_id, Some(call.status))),
+            SessionUpdate::ToolCallUpdate(u) => Some((&u.tool_call_id, u.fields.status)),
+            _ => None,
+        };
+        if let Some((id, status)) = ended {
+            let rejected = self.rejected_this_turn.iter().any(|r| *r == id.0.as_ref());
+            self.tools_this_turn |= fold::tool_ran(status, rejected);
+        }
         let folded = fold::update(
             &notification.update,
             &mut self.recorder.record,
@@ -194,6 +210,9 @@ impl<'a> Session<'a> {
                 pending.kind.map(|k| k.to_string()).unwrap_or_default(),
                 pending.title
             ));
+            if permission::is_reject(&pending.options, &option) {
+                self.rejected_this_turn.push(pending.id.clone());
+            }
             let _ = responder.respond(selected(option));
             self.recorder.record.last_activity_at = Some(at);
             return self.save().await;
@@ -261,6 +280,9 @@ impl<'a> Session<'a> {
                 ),
             ));
         };
+        if permission::is_reject(&pending.options, &option) {
+            self.rejected_this_turn.push(id.to_string());
+        }
         let (_, responder) = self.waiting.remove(index);
         let _ = responder.respond(selected(option.clone()));
         self.recorder.record.pending.retain(|p| p.id != id);
@@ -317,6 +339,8 @@ impl<'a> Session<'a> {
             self.session_id.clone(),
             vec![ContentBlock::Text(TextContent::new(text))],
         );
+        self.tools_this_turn = false;
+        self.rejected_this_turn.clear();
         self.prompt = Some(Box::pin(self.cx.send_request(request).block_task()));
         self.recorder.record.phase = HostPhase::Turn { since: at };
         self.recorder.record.last_activity_at = Some(at);
@@ -332,12 +356,19 @@ impl<'a> Session<'a> {
         let record = &mut self.recorder.record;
         let (reason, tokens) = match result {
             Ok(response) => {
-                let tokens = response.usage.as_ref().map(fold::tokens);
-                if let Some(tokens) = &tokens {
-                    fold::add(&mut record.tokens, tokens);
-                }
+                // Only a report of the whole turn adds up; any other leaves the sum unknown.
+                let tokens = response.usage.as_ref().map(fold::tokens).filter(|_| {
+                    fold::usage_covers_turn(record.agent.as_ref(), self.tools_this_turn)
+                });
+                record.tokens = match (record.tokens.take(), &tokens) {
+                    (Some(mut sum), Some(turn)) => {
+                        fold::add(&mut sum, turn);
+                        Some(sum)
+                    }
+                    _ => None,
+                };
                 if let (false, Some(price)) = (self.agent_cost, &self.launch.price) {
-                    record.cost_usd = Some(fold::priced(&record.tokens, price));
+                    record.cost_usd = record.tokens.as_ref().map(|t| fold::priced(t, price));
                 }
                 let stop = fold::stop_reason(response.stop_reason);
                 record.phase = HostPhase::Ended { at, stop };
