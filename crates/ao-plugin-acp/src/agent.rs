@@ -192,10 +192,11 @@ impl Agent for AcpPlugin {
             Reply::Permit { id, decision } => {
                 client::permit(&HostFiles::of(&session.dir()), id, *decision).await
             }
-            Reply::Answer { id, .. } | Reply::Dismiss { id } => Err(AgentError::Refused(format!(
-                "request {id} is not a question: ACP agents ask no questions through the \
-                 protocol, only for permission (ao permit)"
-            ))),
+            // The host checks the answers against the agent's own form, which it holds.
+            Reply::Answer { id, answers, .. } => {
+                client::answer(&HostFiles::of(&session.dir()), id, Some(answers)).await
+            }
+            Reply::Dismiss { id } => client::answer(&HostFiles::of(&session.dir()), id, None).await,
         }
     }
 

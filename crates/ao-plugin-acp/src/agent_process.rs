@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    ClientCapabilities, Implementation, InitializeRequest, InitializeResponse,
+    ClientCapabilities, ElicitationCapabilities, ElicitationFormCapabilities, Implementation,
+    InitializeRequest, InitializeResponse,
 };
 use agent_client_protocol::{ByteStreams, Client};
 use ao_agent::runtime::process::ProcessIdentity;
@@ -176,10 +177,15 @@ pub fn end_group(agent: ProcessRecord, grace: Duration) {
     let _ = killpg(Pid::from_raw(agent.pid as i32), Signal::SIGKILL);
 }
 
-/// What the host says of itself in `initialize`: protocol v1, no file system, no terminal.
+/// What the host says of itself in `initialize`: protocol v1, no file system, no terminal; form
+/// elicitation (the agent's questions, for `ao answer`), not URL elicitation (ao opens no browser).
 pub fn initialize_request() -> InitializeRequest {
     InitializeRequest::new(ProtocolVersion::V1)
-        .client_capabilities(ClientCapabilities::default())
+        .client_capabilities(
+            ClientCapabilities::default().elicitation(
+                ElicitationCapabilities::new().form(ElicitationFormCapabilities::new()),
+            ),
+        )
         .client_info(Implementation::new("ao", env!("CARGO_PKG_VERSION")))
 }
 

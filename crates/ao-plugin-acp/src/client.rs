@@ -116,6 +116,26 @@ pub async fn permit(
     }
 }
 
+/// Answers the pending question request `id` with one answer per question, or declines it
+/// (`answers` none: `ao answer --reject`). The host checks the answers against the agent's form.
+pub async fn answer(
+    files: &HostFiles,
+    id: &str,
+    answers: Option<&[String]>,
+) -> Result<(), AgentError> {
+    let request = match answers {
+        Some(answers) => Request::Answer {
+            id: id.to_string(),
+            answers: answers.to_vec(),
+        },
+        None => Request::Dismiss { id: id.to_string() },
+    };
+    match ask(&files.socket(), &request).await? {
+        Response::Ok => Ok(()),
+        Response::Refused { why, message } => Err(refused(why, message, &format!("question {id}"))),
+    }
+}
+
 /// Sends a prompt, waiting for a host that is still starting (until [`START_DEADLINE`]); fails at
 /// once with the host's own reason when it recorded one and ended, or died (`host_process`: the
 /// runtime's process, when it is the host itself, as in the process runtime).

@@ -1,4 +1,5 @@
-//! The host's control socket: how `ao send`, `ao permit` and `ao kill` reach a running session.
+//! The host's control socket: how `ao send`, `ao permit`, `ao answer` and `ao kill` reach a
+//! running session.
 //!
 //! A Unix stream socket (`host.sock`) in the session's private (0700) directory, so only its owner
 //! can connect. One request per connection: the client writes one [`Request`] as a line of JSON,
@@ -27,6 +28,18 @@ pub enum Request {
         id: String,
         /// Once, always, or reject: the host picks the request's option of that kind.
         decision: PermitDecision,
+    },
+    /// Answer the pending question request `id` (the agent's form): one answer per question.
+    Answer {
+        /// The request's id.
+        id: String,
+        /// One answer per question, in order (an option, or free text).
+        answers: Vec<String>,
+    },
+    /// Decline the pending question request `id`.
+    Dismiss {
+        /// The request's id.
+        id: String,
     },
     /// Cancel the running turn (`session/cancel`), if one runs.
     Cancel,

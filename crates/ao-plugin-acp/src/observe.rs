@@ -10,7 +10,9 @@ use ao_agent::runtime::RuntimeHandle;
 use ao_agent::session::{Activity, PendingKind, PendingRequest, SessionError, Why};
 
 use crate::files;
-use crate::record::{HostFiles, HostPhase, HostRecord, PendingPermission, StopReason};
+use crate::record::{
+    HostFiles, HostPhase, HostRecord, PendingPermission, QuestionRequest, StopReason,
+};
 
 /// How long a host may take to write its first record before a session without one counts as
 /// never started.
@@ -91,7 +93,12 @@ pub fn observation(look: &Look) -> Observation {
         tokens: record.tokens,
         cost_usd: record.cost_usd,
         pending: if activity == Activity::WaitingInput {
-            record.pending.iter().map(pending_request).collect()
+            record
+                .pending
+                .iter()
+                .map(pending_request)
+                .chain(record.questions.iter().map(question_request))
+                .collect()
         } else {
             Vec::new()
         },
@@ -133,7 +140,9 @@ fn activity(record: &HostRecord, host_alive: bool) -> (Activity, Option<SessionE
                 "the session's ACP host is not running (ao restore starts it again)",
             ),
         ),
-        _ if !record.pending.is_empty() => (Activity::WaitingInput, None),
+        _ if !record.pending.is_empty() || !record.questions.is_empty() => {
+            (Activity::WaitingInput, None)
+        }
         HostPhase::Starting | HostPhase::Turn { .. } => (Activity::Active, None),
         HostPhase::Open
         | HostPhase::Ended {
@@ -173,6 +182,19 @@ pub fn pending_request(p: &PendingPermission) -> PendingRequest {
         tool: p.kind.map(|k| k.to_string()),
         questions: Vec::new(),
         options: p.options.clone(),
+    }
+}
+
+/// A pending question request (the agent's form) as ao shows it.
+pub fn question_request(q: &QuestionRequest) -> PendingRequest {
+    PendingRequest {
+        kind: PendingKind::Question,
+        id: q.id.clone(),
+        title: q.title.clone(),
+        from_session: None,
+        tool: None,
+        questions: q.questions.clone(),
+        options: Vec::new(),
     }
 }
 

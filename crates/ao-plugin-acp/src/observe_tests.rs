@@ -250,3 +250,31 @@ fn an_unreadable_record_is_unobservable() {
     assert_eq!(o.activity, Activity::Blocked);
     assert_eq!(why(&o).0, "Unobservable");
 }
+
+#[test]
+fn a_question_the_agent_asked_waits_for_input_with_its_questions_in_status_json() {
+    let mut r = record(HostPhase::Turn { since: 900 }, alive());
+    r.questions = vec![crate::record::QuestionRequest {
+        id: "question-1-1".into(),
+        title: "Pick a color".into(),
+        questions: vec![
+            ao_agent::session::PendingQuestion {
+                question: "color".into(),
+                options: vec!["red".into(), "blue".into()],
+            },
+            ao_agent::session::PendingQuestion {
+                question: "why".into(),
+                options: Vec::new(),
+            },
+        ],
+        at: 950,
+    }];
+    let o = observe(r);
+    assert_eq!(o.activity, Activity::WaitingInput);
+    assert_eq!(
+        serde_json::to_value(&o.pending).unwrap(),
+        serde_json::json!([{"kind": "question", "id": "question-1-1", "title": "Pick a color",
+            "questions": [{"question": "color", "options": ["red", "blue"]},
+                          {"question": "why", "options": []}]}])
+    );
+}

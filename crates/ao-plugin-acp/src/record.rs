@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use ao_agent::agent::PlanItem;
 use ao_agent::clock::EpochMillis;
-use ao_agent::session::{PermitOption, Tokens};
+use ao_agent::session::{PendingQuestion, PermitOption, Tokens};
 use serde::{Deserialize, Serialize};
 
 /// The directory, inside a session's private directory, that holds the host's files.
@@ -212,6 +212,9 @@ pub struct HostRecord {
     pub phase: HostPhase,
     /// Permission requests waiting for a person, oldest first.
     pub pending: Vec<PendingPermission>,
+    /// Questions the agent asked (`elicitation/create`) waiting for a person, oldest first.
+    #[serde(default)]
+    pub questions: Vec<QuestionRequest>,
     /// The agent's plan, as its last `plan` update gave it.
     pub plan: Vec<PlanItem>,
     /// Tokens, summed over the turns' usage reports; `None` once a turn's report did not cover
@@ -323,6 +326,20 @@ pub struct PendingPermission {
     pub title: String,
     /// The answers the agent offers.
     pub options: Vec<PermitOption>,
+    /// When it was asked.
+    pub at: EpochMillis,
+}
+
+/// A question request (an `elicitation/create` in form mode) waiting for a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionRequest {
+    /// ao's id for it (what `ao answer --request` takes): the protocol gives a form none.
+    pub id: String,
+    /// The agent's message.
+    pub title: String,
+    /// One question per field of the form, in the order of the fields' names: `ao answer`
+    /// takes one answer each.
+    pub questions: Vec<PendingQuestion>,
     /// When it was asked.
     pub at: EpochMillis,
 }

@@ -4,9 +4,10 @@
 //! [`run`] reads `launch.json`, starts the agent ([`crate::agent_process`]), runs `initialize`
 //! (within [`INIT_TIMEOUT`], or `AO_ACP_INIT_TIMEOUT_MS`), `session/new` or `session/load`,
 //! chooses the configured model through the session's config options, and then serves: prompts,
-//! permits, cancels and shutdowns from the control socket ([`control_server`]), updates and
-//! permission requests from the agent ([`serve`]). Everything is recorded in `state.json` and
-//! `conversation.jsonl` ([`recorder`]), and printed for people to stdout ([`render`]).
+//! permits, answers, cancels and shutdowns from the control socket ([`control_server`]), updates,
+//! permission requests and questions (form elicitation, [`question`]) from the agent ([`serve`]).
+//! Everything is recorded in `state.json` and `conversation.jsonl` ([`recorder`]), and printed
+//! for people to stdout ([`render`]).
 //!
 //! The host ends when the agent's process ends (phase `agent_exited`), on a control `Shutdown`,
 //! or on SIGTERM, SIGHUP or SIGINT (both: cancel the turn, end the agent's process group). A
@@ -16,6 +17,7 @@
 pub mod control_server;
 mod fold;
 mod permission;
+mod question;
 mod recorder;
 mod render;
 mod serve;
@@ -30,7 +32,8 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use agent_client_protocol::v1::schema::{
-    RequestPermissionRequest, RequestPermissionResponse, SessionNotification,
+    CreateElicitationRequest, CreateElicitationResponse, RequestPermissionRequest,
+    RequestPermissionResponse, SessionNotification,
 };
 use agent_client_protocol::{v1::Responder, Client};
 use ao_agent::blocking::unblock;
@@ -62,6 +65,11 @@ enum AgentEvent {
     Permission(
         RequestPermissionRequest,
         Responder<RequestPermissionResponse>,
+    ),
+    /// An `elicitation/create` (a question for a person), and where its answer goes.
+    Question(
+        CreateElicitationRequest,
+        Responder<CreateElicitationResponse>,
     ),
 }
 
@@ -191,6 +199,7 @@ async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), Stri
     .await;
     let at = now();
     recorder.record.pending.clear();
+    recorder.record.questions.clear();
     let result = match ended {
         Ok(Ending::AgentExited { mid_turn, status }) => {
             renderer.note(&format!("the agent ended ({status})"));
@@ -281,6 +290,7 @@ async fn converse(
 ) -> Result<Ending, Failure> {
     let (events_tx, mut events) = mpsc::unbounded_channel::<AgentEvent>();
     let updates_tx = events_tx.clone();
+    let questions_tx = events_tx.clone();
     let client = Client
         .v1()
         .name("ao")
@@ -297,6 +307,14 @@ async fn converse(
                 // Held by the loop until a policy or a person answers; dropped, it answers an
                 // error.
                 let _ = events_tx.send(AgentEvent::Permission(request, responder));
+                Ok(())
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |request: CreateElicitationRequest, responder, _cx| {
+                // Held by the loop until a person answers; dropped, it answers an error.
+                let _ = questions_tx.send(AgentEvent::Question(request, responder));
                 Ok(())
             },
             agent_client_protocol::on_receive_request!(),

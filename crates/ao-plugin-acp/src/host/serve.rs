@@ -14,6 +14,9 @@ use ao_agent::agent::PermitDecision;
 use tokio::process::Child;
 use tokio::sync::mpsc;
 
+#[path = "asking.rs"]
+mod asking;
+
 use super::control_server;
 use super::fold::{self, TurnIds};
 use super::permission;
@@ -50,6 +53,10 @@ pub(super) struct Session<'a> {
     waiting: Vec<(String, Responder<RequestPermissionResponse>)>,
     /// The connection closed while a turn ran: the agent's exit, when it comes, is mid-turn.
     closed_mid_turn: bool,
+    /// The agent's questions waiting for a person, oldest first.
+    asked: Vec<asking::Asked>,
+    /// Questions asked so far (for their ids).
+    asked_so_far: u64,
 }
 
 /// Waits for the future in `slot`, or forever when there is none.
@@ -89,6 +96,8 @@ impl<'a> Session<'a> {
             queue: VecDeque::new(),
             waiting: Vec::new(),
             closed_mid_turn: false,
+            asked: Vec::new(),
+            asked_so_far: 0,
         }
     }
 
@@ -119,6 +128,9 @@ impl<'a> Session<'a> {
                     AgentEvent::Update(update) => self.on_update(update).await?,
                     AgentEvent::Permission(request, responder) => {
                         self.on_permission(request, responder).await?
+                    }
+                    AgentEvent::Question(request, responder) => {
+                        self.on_elicitation(request, responder).await?
                     }
                 },
                 Some((request, reply)) = control.recv() => {
@@ -245,6 +257,8 @@ impl<'a> Session<'a> {
                 Response::Ok
             }
             Request::Permit { id, decision } => self.permit(&id, decision).await?,
+            Request::Answer { id, answers } => self.answer(&id, &answers).await?,
+            Request::Dismiss { id } => self.dismiss(&id).await?,
             Request::Cancel => {
                 self.cancel().await?;
                 Response::Ok
@@ -301,6 +315,7 @@ impl<'a> Session<'a> {
             let _ = responder.respond(cancelled());
         }
         self.recorder.record.pending.clear();
+        self.cancel_questions().await?;
         if self.prompt.is_some() {
             self.renderer.note("cancelling the turn");
             let _ = self
@@ -353,6 +368,7 @@ impl<'a> Session<'a> {
             let _ = responder.respond(cancelled());
         }
         self.recorder.record.pending.clear();
+        self.cancel_questions().await?;
         let record = &mut self.recorder.record;
         let (reason, tokens) = match result {
             Ok(response) => {
