@@ -3,7 +3,9 @@
 //! `ao status` with its questions and options; `ao answer` answers it with the form's typed
 //! content, after checking it against the form (a wrong option exits 2, says what is allowed, and
 //! leaves the question pending); `ao answer --reject` declines it; of two answers at once one
-//! wins and the other is told the question is gone.
+//! wins and the other is told the question is gone. A question in URL mode (open a web page) is
+//! declined at once, with a note in the conversation. One waiting when the session is killed is
+//! answered cancelled.
 
 // Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
 #![allow(clippy::unwrap_used)]
@@ -140,5 +142,55 @@ fn a_question_is_answered_checked_against_its_form_declined_or_raced() {
     assert!(
         log.contains(&format!(r#"answer: accept {{"color":"{chosen}"}}"#)),
         "{log}"
+    );
+}
+
+#[test]
+fn a_question_in_url_mode_is_declined_with_a_note_in_the_conversation() {
+    let mut w = AcpWorld::new(Scenario::new());
+    w.acp_project("fake", fake_agent_config(&[], &[]));
+    let url = spawn(&w, "url", "ask-url:https://example.invalid/sign-in");
+    let s = w.wait_activity(&url, "ready");
+    assert_eq!(s["pending"], json!([]), "{s:#}");
+    let log = logs(&w, &url);
+    assert!(log.contains("agent: answer: decline"), "{log}");
+    assert!(log.contains("question: Sign in"), "{log}");
+    assert!(
+        log.contains("ao cannot open a browser for the agent"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_question_waiting_when_the_session_is_killed_is_answered_cancelled() {
+    let mut w = AcpWorld::new(Scenario::new());
+    w.acp_project("fake", fake_agent_config(&[], &[]));
+    let killed = spawn(&w, "killed", "ask:color=red|blue");
+    let s = w.wait_activity(&killed, "waiting_input");
+    pending_question(&s, json!([color_question()]));
+    w.ao_ok(&["kill", &killed]);
+    let record = w.host_record(&killed).expect("the host's record");
+    assert_eq!(record["questions"], json!([]), "{record:#}");
+    let conversation =
+        std::fs::read_to_string(w.session_dir(&killed).join("acp/conversation.jsonl")).unwrap();
+    let lines: Vec<Value> = conversation
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let id = lines[1]["id"].as_str().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["id"] == id && l["status"] == "failed" && l["output"] == "cancelled"),
+        "{conversation}"
+    );
+    // The agent heard it: the answer `cancel` (or the turn's cancel, should that come first).
+    assert!(
+        conversation.contains("answer: cancel") || conversation.contains("the turn was cancelled"),
+        "{conversation}"
+    );
+    assert!(
+        conversation.contains(r#""reason":"cancelled""#),
+        "{conversation}"
     );
 }

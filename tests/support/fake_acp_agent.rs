@@ -14,7 +14,7 @@
 //! | `cost:<usd>` | a `usage_update` with cost `{amount: <usd>, currency: USD}` (cumulative, as agents say it); a message `priced`; `end_turn` with usage [`SAY_USAGE`] |
 //! | `title:<text>` | a session info update with that title; a message `titled`; `end_turn` |
 //! | `permit:<kind>` | a tool call (id `call-<pid>-<n>`, that ACP kind, title `echo <n>` for `execute`, else `<kind> call <n>`; raw input `{"command": "echo <n>"}`), then `session/request_permission` with the options of [`PERMISSION_OPTIONS`] (in that order); then a message `chose <option id>` and the tool call `completed` (an allow option) or `failed` (a reject option); `end_turn`. Cancelled (by the client's answer or `session/cancel`): the tool call `failed`, stop `cancelled` |
-//! | `ask:<field>=<opt1>\|<opt2>[+<text>]` | `elicitation/create` (form: one required choice among the options, one optional free-text field `<text>`), then a message `answer: accept {...}` / `answer: decline` / `answer: cancel`; `end_turn`. A client without form elicitation is not asked: `the client offers no form elicitation` (see `fake_acp_ask.rs`) |
+//! | `ask:<field>=<opt1>\|<opt2>[+<text>]` | `elicitation/create` (form: one required choice among the options, one optional free-text field `<text>`), then a message `answer: accept {...}` / `answer: decline` / `answer: cancel`; `end_turn`. A client without form elicitation is not asked: `the client offers no form elicitation`. `ask-url:<url>`: the same in URL mode (see `fake_acp_ask.rs`) |
 //! | `slow:<ms>` | ten message chunks `tick <i>.` spread over `<ms>`; `end_turn`; `session/cancel` stops it with `cancelled` |
 //! | anything else | a message `fake: <text>`; `end_turn`; no usage |
 //!
@@ -279,6 +279,7 @@ async fn turn(
         }
         "permit" => permit(cx, session, arg, cancel).await,
         "ask" => ask::ask(cx, session, arg, cancel).await,
+        "ask-url" => ask::ask_url(cx, session, arg, cancel).await,
         "slow" => {
             let ms: u64 = arg
                 .parse()

@@ -7,13 +7,16 @@
 //! `answer: decline` or `answer: cancel`; then `end_turn` (`cancelled` when the turn was
 //! cancelled). A client that did not advertise form elicitation in `initialize` is not asked:
 //! the message says `the client offers no form elicitation`.
+//!
+//! `ask-url:<url>` asks in URL mode (whatever the client advertised: a client must cope with an
+//! agent that asks what it cannot do), and says what came back alike.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use agent_client_protocol::v1::schema::{
     ClientCapabilities, CreateElicitationRequest, ElicitationAction, ElicitationFormMode,
-    ElicitationSchema, ElicitationSessionScope, PromptResponse, SessionId, StopReason,
-    StringPropertySchema,
+    ElicitationMode, ElicitationSchema, ElicitationSessionScope, ElicitationUrlMode,
+    PromptResponse, SessionId, StopReason, StringPropertySchema,
 };
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::{Client, Error};
@@ -36,11 +39,10 @@ pub async fn ask(
     cx: ConnectionTo<Client>,
     session: SessionId,
     arg: &str,
-    mut cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<bool>,
 ) -> Result<PromptResponse, Error> {
-    let say = |text: &str| super::message(&cx, &session, text);
     if !FORM.load(Ordering::SeqCst) {
-        say("the client offers no form elicitation")?;
+        super::message(&cx, &session, "the client offers no form elicitation")?;
         return Ok(PromptResponse::new(StopReason::EndTurn));
     }
     let (choice, text_field) = match arg.split_once('+') {
@@ -63,6 +65,33 @@ pub async fn ask(
         ElicitationFormMode::new(ElicitationSessionScope::new(session.clone()), schema),
         format!("Pick a {}", field.trim()),
     );
+    asked(cx, session, request, cancel).await
+}
+
+/// `ask-url:<url>`: asks a person to open `<url>`, and says what came back.
+pub async fn ask_url(
+    cx: ConnectionTo<Client>,
+    session: SessionId,
+    url: &str,
+    cancel: watch::Receiver<bool>,
+) -> Result<PromptResponse, Error> {
+    let mode = ElicitationMode::Url(ElicitationUrlMode::new(
+        ElicitationSessionScope::new(session.clone()),
+        format!("fake-url-{}", std::process::id()),
+        url.trim(),
+    ));
+    let request = CreateElicitationRequest::new(mode, "Sign in");
+    asked(cx, session, request, cancel).await
+}
+
+/// Sends `request`, and says what came back.
+async fn asked(
+    cx: ConnectionTo<Client>,
+    session: SessionId,
+    request: CreateElicitationRequest,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<PromptResponse, Error> {
+    let say = |text: &str| super::message(&cx, &session, text);
     let action = tokio::select! {
         answer = cx.send_request(request).block_task() => answer?.action,
         _ = cancel.wait_for(|c| *c) => {
