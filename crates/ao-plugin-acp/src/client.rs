@@ -283,6 +283,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_answer_goes_to_the_host_which_may_find_it_wrong_or_gone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = HostFiles::of(tmp.path());
+        let host = listener(
+            &files,
+            vec![
+                Response::Refused {
+                    why: Refusal::Invalid,
+                    message: "`purple` is not an option".into(),
+                },
+                Response::Ok,
+                Response::Refused {
+                    why: Refusal::Gone,
+                    message: "no question q-1 is waiting".into(),
+                },
+            ],
+        );
+        let answers = vec!["purple".to_string()];
+        let wrong = answer(&files, "q-1", Some(&answers)).await.unwrap_err();
+        assert!(matches!(wrong, AgentError::Refused(_)), "{wrong:?}");
+        answer(&files, "q-1", None).await.unwrap();
+        let gone = answer(&files, "q-1", None).await.unwrap_err();
+        assert!(matches!(gone, AgentError::NotFound(_)), "{gone:?}");
+        assert_eq!(
+            gone.to_string(),
+            "question q-1 is no longer pending: no question q-1 is waiting"
+        );
+        assert_eq!(
+            host.await.unwrap()[..2],
+            [
+                Request::Answer {
+                    id: "q-1".into(),
+                    answers
+                },
+                Request::Dismiss { id: "q-1".into() }
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn a_prompt_waits_for_a_starting_host_and_fails_early_on_its_recorded_failure() {
         let tmp = tempfile::tempdir().unwrap();
         let files = HostFiles::of(tmp.path());

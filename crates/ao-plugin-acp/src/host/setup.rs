@@ -44,6 +44,23 @@ impl Watch<'_> {
             () = self.stop.recv() => Err(Ok(Ending::Shutdown)),
         }
     }
+
+    /// Why the agent's pipe closed while starting: its exit, when it comes soon, else `e`.
+    async fn exited(&mut self, program: &str, e: &agent_client_protocol::Error) -> Failure {
+        match tokio::time::timeout(super::END_GRACE, self.child.wait()).await {
+            Ok(status) => Failure::new(
+                "AgentExited",
+                format!(
+                    "the agent ended while starting ({}); see agent.log",
+                    status_text(&status)
+                ),
+            ),
+            Err(_) => Failure::new(
+                "InitializeFailed",
+                format!("`{program}` failed initialize: {}", describe_error(e)),
+            ),
+        }
+    }
 }
 
 /// Opens the session: returns its protocol id (the caller binds the control socket, then
@@ -61,6 +78,13 @@ pub(super) async fn open(
     let asked = tokio::time::timeout(timeout, cx.send_request(initialize_request()).block_task());
     let init = match watch.unless_ended(asked).await? {
         Ok(Ok(init)) => init,
+        // The agent closed its stdout: it is ending, and its exit says more than the transport.
+        Ok(Err(e))
+            if agent_client_protocol::is_incoming_transport_closed(&e)
+                || agent_client_protocol::is_connection_terminated(&e) =>
+        {
+            return Err(Err(watch.exited(&program, &e).await));
+        }
         Ok(Err(e)) => {
             return Err(Err(Failure::new(
                 "InitializeFailed",
