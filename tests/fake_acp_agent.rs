@@ -247,6 +247,24 @@ async fn each_directive_does_what_it_says() {
             let ticks = said(&take(&updates));
             assert!(ticks.starts_with("tick 1. "), "{ticks}");
             assert!(!ticks.contains("tick 10."), "{ticks}");
+
+            // spend: the cost at once, then it streams on until cancelled.
+            let running = cx.send_request(PromptRequest::new(
+                session.clone(),
+                vec![ContentBlock::Text(TextContent::new("spend:0.5"))],
+            ));
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            cx.send_notification(CancelNotification::new(session.clone()))?;
+            let r = running.block_task().await?;
+            assert_eq!(r.stop_reason, StopReason::Cancelled);
+            let seen = take(&updates);
+            let cost = seen.iter().find_map(|u| match u {
+                SessionUpdate::UsageUpdate(u) => u.cost.clone(),
+                _ => None,
+            });
+            assert_eq!(cost.map(|c| c.amount), Some(0.5));
+            let spent = said(&seen);
+            assert!(spent.starts_with("spending 1. spending 2. "), "{spent}");
             Ok(())
         },
     );

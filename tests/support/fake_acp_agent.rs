@@ -14,6 +14,7 @@
 //! | `cost:<usd>` | a `usage_update` with cost `{amount: <usd>, currency: USD}` (cumulative, as agents say it); a message `priced`; `end_turn` with usage [`SAY_USAGE`] |
 //! | `title:<text>` | a session info update with that title; a message `titled`; `end_turn` |
 //! | `permit:<kind>` | a tool call (id `call-<pid>-<n>`, that ACP kind, title `echo <n>` for `execute`, else `<kind> call <n>`; raw input `{"command": "echo <n>"}`), then `session/request_permission` with the options of [`PERMISSION_OPTIONS`] (in that order); then a message `chose <option id>` and the tool call `completed` (an allow option) or `failed` (a reject option); `end_turn`. Cancelled (by the client's answer or `session/cancel`): the tool call `failed`, stop `cancelled` |
+//! | `spend:<usd>` | a `usage_update` with cost `{amount: <usd>, currency: USD}`, then a message chunk `spending <i>.` every [`SPEND_TICK`] until `session/cancel` stops it with `cancelled` (after [`SPEND_TICKS`] of them it ends with `end_turn`, usage [`SAY_USAGE`]): what a budget stop has to cancel |
 //! | `slow:<ms>` | ten message chunks `tick <i>.` spread over `<ms>`; `end_turn`; `session/cancel` stops it with `cancelled` |
 //! | anything else | a message `fake: <text>`; `end_turn`; no usage |
 //!
@@ -59,6 +60,13 @@ use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 /// The usage (input, output) a `say:` or `cost:` turn reports in its result.
 pub const SAY_USAGE: (u64, u64) = (100, 10);
+
+/// How often a `spend:` turn sends a message chunk.
+pub const SPEND_TICK: Duration = Duration::from_millis(200);
+
+/// How many chunks a `spend:` turn sends before it ends by itself (a minute's worth): longer than
+/// a test waits for its cancel.
+pub const SPEND_TICKS: u32 = 300;
 
 /// The plan a `plan` prompt sends: (content, status, priority).
 pub const PLAN: [(&str, PlanEntryStatus, PlanEntryPriority); 3] = [
@@ -262,6 +270,28 @@ async fn turn(
                 ),
             )?;
             message(&cx, &session, "priced")?;
+            Ok(PromptResponse::new(StopReason::EndTurn).usage(usage(SAY_USAGE.0, SAY_USAGE.1)))
+        }
+        "spend" => {
+            let amount: f64 = arg
+                .parse()
+                .map_err(|_| Error::invalid_params().data("spend:<usd>"))?;
+            update(
+                &cx,
+                &session,
+                SessionUpdate::UsageUpdate(
+                    UsageUpdate::new(1000, 200_000).cost(Cost::new(amount, "USD")),
+                ),
+            )?;
+            for i in 1..=SPEND_TICKS {
+                message(&cx, &session, &format!("spending {i}. "))?;
+                tokio::select! {
+                    _ = tokio::time::sleep(SPEND_TICK) => {}
+                    _ = cancel.wait_for(|c| *c) => {
+                        return Ok(PromptResponse::new(StopReason::Cancelled));
+                    }
+                }
+            }
             Ok(PromptResponse::new(StopReason::EndTurn).usage(usage(SAY_USAGE.0, SAY_USAGE.1)))
         }
         "title" => {
