@@ -124,9 +124,11 @@ fn each_way_a_turn_ends_shows_in_status_with_exact_usage_and_cost() {
     assert!(log.contains("you: say:Hello there."), "{log}");
     assert!(log.contains("agent: Hello there."), "{log}");
 
-    // cancelled is a normal end; the others block, each by its name.
+    // cancelled is a normal end; the others block, each by its name. These turns report no
+    // usage, so what they spent is not known: no tokens are shown, never a zero.
     let s = w.wait_activity(&cancelled, "ready");
     assert_eq!(s["error"], Value::Null, "{s:#}");
+    assert_eq!(s["tokens"], Value::Null, "{s:#}");
     for (id, name) in [
         (&refused, "refusal"),
         (&max_tokens, "max_tokens"),
@@ -374,6 +376,7 @@ fn a_session_past_its_budget_has_its_turn_cancelled_and_goes_on_only_when_told()
                 .is_some_and(|r| r["phase"]["stop"] == "end_turn")
     });
     assert_eq!(s["activity"], "blocked", "{s:#}");
+    // The cancelled turn reported 0/0, the later one its own.
     assert_tokens(&s, FAKE_SAY_USAGE.0, FAKE_SAY_USAGE.1);
     assert!(logs(&w, &id).contains("agent: Went on."));
     assert_eq!(w.agent_process(&id), agent, "the same agent went on");
@@ -477,7 +480,7 @@ fn a_tmux_session_runs_its_host_in_the_pane_and_kill_ends_it_all() {
     // A prompt sent while a turn runs waits for it, then runs.
     w.ao_ok(&["send", &id, "slow:1500"]);
     w.ao_ok(&["send", &id, "say:And again."]);
-    wait_ready_with(&w, &id, 2 * FAKE_SAY_USAGE.0, 2 * FAKE_SAY_USAGE.1);
+    wait_ready_with(&w, &id, 3 * FAKE_SAY_USAGE.0, 3 * FAKE_SAY_USAGE.1);
     w.wait_pane(
         &id,
         true,

@@ -14,8 +14,8 @@
 //! | `cost:<usd>` | a `usage_update` with cost `{amount: <usd>, currency: USD}` (cumulative, as agents say it); a message `priced`; `end_turn` with usage [`SAY_USAGE`] |
 //! | `title:<text>` | a session info update with that title; a message `titled`; `end_turn` |
 //! | `permit:<kind>` | a tool call (id `call-<pid>-<n>`, that ACP kind, title `echo <n>` for `execute`, else `<kind> call <n>`; raw input `{"command": "echo <n>"}`), then `session/request_permission` with the options of [`PERMISSION_OPTIONS`] (in that order); then a message `chose <option id>` and the tool call `completed` (an allow option) or `failed` (a reject option); `end_turn`. Cancelled (by the client's answer or `session/cancel`): the tool call `failed`, stop `cancelled` |
-//! | `spend:<usd>` | a `usage_update` with cost `{amount: <usd>, currency: USD}`, then a message chunk `spending <i>.` after each [`SPEND_TICK`] until `session/cancel` stops it with `cancelled` (after [`SPEND_TICKS`] of them it ends with `end_turn`, usage [`SAY_USAGE`]): what a budget stop has to cancel |
-//! | `slow:<ms>` | ten message chunks `tick <i>.` spread over `<ms>`; `end_turn`; `session/cancel` stops it with `cancelled` |
+//! | `spend:<usd>` | a `usage_update` with cost `{amount: <usd>, currency: USD}`, then a message chunk `spending <i>.` after each [`SPEND_TICK`] until `session/cancel` stops it with `cancelled` and usage 0/0 (after [`SPEND_TICKS`] of them it ends with `end_turn`, usage [`SAY_USAGE`]): what a budget stop has to cancel |
+//! | `slow:<ms>` | ten message chunks `tick <i>.` spread over `<ms>`; `end_turn`, usage [`SAY_USAGE`]; `session/cancel` stops it with `cancelled` and usage 0/0 |
 //! | anything else | a message `fake: <text>`; `end_turn`; no usage |
 //!
 //! Environment:
@@ -293,7 +293,9 @@ async fn turn(
                 .map_err(|_| Error::invalid_params().data("slow:<ms>"))?;
             let every = Duration::from_millis(ms / 10);
             let ended = stream(&cx, &session, "tick", 10, every, &mut cancel).await?;
-            Ok(ended.unwrap_or_else(|| PromptResponse::new(StopReason::EndTurn)))
+            Ok(ended.unwrap_or_else(|| {
+                PromptResponse::new(StopReason::EndTurn).usage(usage(SAY_USAGE.0, SAY_USAGE.1))
+            }))
         }
         _ => {
             message(&cx, &session, &format!("fake: {directive}"))?;
@@ -332,8 +334,9 @@ async fn stream(
     for i in 1..=count {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
+            // As opencode acp does: a cancelled turn reports what it used, nothing.
             _ = cancel.wait_for(|c| *c) => {
-                return Ok(Some(PromptResponse::new(StopReason::Cancelled)));
+                return Ok(Some(PromptResponse::new(StopReason::Cancelled).usage(usage(0, 0))));
             }
         }
         message(cx, session, &format!("{word} {i}. "))?;
