@@ -31,8 +31,8 @@
 
 use std::time::Duration;
 
-use ao_test_support::acp::{wait_gone, AcpWorld};
-use ao_test_support::{assert_cost, script, shell_quote, tokens, workspace_of, Scenario, Turn};
+use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld};
+use ao_test_support::{assert_cost, script, shell_quote, workspace_of, Scenario, Turn};
 use serde_json::{json, Value};
 
 const GONE: Duration = Duration::from_secs(15);
@@ -56,27 +56,6 @@ fn world(scenario: Scenario) -> AcpWorld {
     );
     w.acp_project("acp", config);
     w
-}
-
-fn spawn(w: &AcpWorld, project: &str, name: &str, prompt: &str, runtime: &str) -> String {
-    let id = w.spawn(&[project, prompt, "--runtime", runtime, "--name", name]);
-    assert_eq!(id, format!("{project}/{name}"));
-    id
-}
-
-/// Every token count of the session, exactly.
-fn assert_tokens(s: &Value, input: u64, output: u64) {
-    assert_eq!(
-        s["tokens"],
-        json!({"input": input, "output": output, "reasoning": 0, "cache_read": 0, "cache_write": 0}),
-        "{s:#}"
-    );
-}
-
-fn wait_ready_with(w: &AcpWorld, id: &str, input: u64, output: u64) -> Value {
-    w.wait_for(id, Duration::from_secs(90), "ready after the turn", |s| {
-        s["activity"] == "ready" && tokens(s) == (input, output)
-    })
 }
 
 #[test]

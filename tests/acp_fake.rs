@@ -2,9 +2,10 @@
 //! cannot be made to do on cue. Each stop reason, a failed prompt and a crash as `ao status`
 //! shows them; a plan; tokens and cost from the agent's usage, its own cost, or a configured
 //! price; permission requests answered by a person (once, always, reject, mapped to the options by
-//! their kind), by the configured policy, and by two people at once; the host SIGKILLed; `ao kill`
-//! and `ao restore` (with and without `loadSession`); the tmux runtime; an agent that never
-//! answers `initialize`, and one without the configured model; config errors.
+//! their kind), by the configured policy, and by two people at once; a budget stop that cancels a
+//! turn the agent would spend on; the host SIGKILLed; `ao kill` and `ao restore` (with and without
+//! `loadSession`); the tmux runtime; an agent that never answers `initialize`, and one without the
+//! configured model; config errors.
 //!
 //! The config these tests write (see `ao_test_support::acp`):
 //!
@@ -28,10 +29,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ao_test_support::acp::{
-    fake_agent_config, fake_agent_config_with_args, wait_gone, AcpWorld, FAKE_PERMISSION_OPTIONS,
-    FAKE_SAY_USAGE,
+    assert_tokens, fake_agent_config, fake_agent_config_with_args, spawn, wait_gone,
+    wait_ready_with, AcpWorld, FAKE_PERMISSION_OPTIONS, FAKE_SAY_USAGE,
 };
-use ao_test_support::{assert_cost, error_of, tokens, Scenario};
+use ao_test_support::{assert_cost, error_of, wait_until, Scenario};
 use serde_json::{json, Value};
 
 /// How long a process may take to go once it should.
@@ -39,13 +40,6 @@ const GONE: Duration = Duration::from_secs(10);
 
 fn world() -> AcpWorld {
     AcpWorld::new(Scenario::new())
-}
-
-/// `ao spawn PROJECT PROMPT --runtime RUNTIME --name NAME`: the session's address.
-fn spawn(w: &AcpWorld, project: &str, name: &str, prompt: &str, runtime: &str) -> String {
-    let id = w.spawn(&[project, prompt, "--runtime", runtime, "--name", name]);
-    assert_eq!(id, format!("{project}/{name}"));
-    id
 }
 
 fn logs(w: &AcpWorld, id: &str) -> String {
@@ -61,23 +55,6 @@ fn assert_acp(s: &Value) {
         hex.len() == 16 && hex.chars().all(|c| c.is_ascii_hexdigit()),
         "{id}"
     );
-}
-
-/// Every token count of the session, exactly.
-fn assert_tokens(s: &Value, input: u64, output: u64) {
-    assert_eq!(
-        s["tokens"],
-        json!({"input": input, "output": output, "reasoning": 0, "cache_read": 0, "cache_write": 0}),
-        "{s:#}"
-    );
-}
-
-/// Waits until the session is ready with these tokens (a later turn than the one it was ready
-/// after).
-fn wait_ready_with(w: &AcpWorld, id: &str, input: u64, output: u64) -> Value {
-    w.wait_for(id, Duration::from_secs(60), "ready after the turn", |s| {
-        s["activity"] == "ready" && tokens(s) == (input, output)
-    })
 }
 
 /// The fake's permission options as `ao status --json` lists them.
@@ -147,9 +124,11 @@ fn each_way_a_turn_ends_shows_in_status_with_exact_usage_and_cost() {
     assert!(log.contains("you: say:Hello there."), "{log}");
     assert!(log.contains("agent: Hello there."), "{log}");
 
-    // cancelled is a normal end; the others block, each by its name.
+    // cancelled is a normal end; the others block, each by its name. These turns report no
+    // usage, so what they spent is not known: no tokens are shown, never a zero.
     let s = w.wait_activity(&cancelled, "ready");
     assert_eq!(s["error"], Value::Null, "{s:#}");
+    assert_eq!(s["tokens"], Value::Null, "{s:#}");
     for (id, name) in [
         (&refused, "refusal"),
         (&max_tokens, "max_tokens"),
@@ -341,6 +320,68 @@ fn permission_requests_are_answered_by_their_options_kinds_by_a_person_or_by_the
     assert!(log.contains(&format!("agent: chose {chosen}\n")), "{log}");
 }
 
+/// Waits (30 s) until the host recorded its last turn's end, and returns the record.
+fn wait_turn_ended(w: &AcpWorld, id: &str, what: &str) -> Value {
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || match w.host_record(id) {
+            Some(r) if r["phase"]["phase"] == "ended" => Ok(r),
+            r => Err(format!("{what}: the host of {id} recorded {r:?}")),
+        },
+    )
+}
+
+#[test]
+fn a_session_past_its_budget_has_its_turn_cancelled_and_goes_on_only_when_told() {
+    // The agent reports a cost of $0.50 at once and then streams on until it is cancelled (a
+    // minute, longer than any wait here): only the cancel ends that turn in time.
+    let mut w = world();
+    w.acp_project("fake", fake_agent_config(&[], &[]));
+    w.set_project_lines("fake", &["budget: {sessionUsd: 0.25}"]);
+    let id = spawn(&w, "fake", "spender", "spend:0.5", "process");
+    let s = w.wait_for(&id, Duration::from_secs(60), "stopped by its budget", |s| {
+        error_of(s).0 == "BudgetExceeded"
+    });
+    assert_eq!(s["activity"], "blocked", "{s:#}");
+    assert_eq!(
+        error_of(&s).1,
+        "cost $0.50 passed the session budget of $0.25",
+        "{s:#}"
+    );
+    assert_cost(&s, 0.5);
+
+    // The monitor cancelled the turn (`session/cancel`), and the agent ended it as cancelled.
+    let record = wait_turn_ended(&w, &id, "the turn past the budget was not cancelled");
+    assert_eq!(record["phase"]["stop"], "cancelled", "{record:#}");
+    // Only the turn: the host and its agent are still there, the session live and still stopped.
+    let (host, agent) = (w.host_process(&id), w.agent_process(&id));
+    assert!(host.is_alive() && agent.is_alive(), "{record:#}");
+    let s = w.session(&id);
+    assert_eq!(s["process"], "running", "{s:#}");
+    assert_eq!(error_of(&s).0, "BudgetExceeded", "{s:#}");
+
+    // As for OpenCode: ao sends nothing more until told to go over the budget; told to, the
+    // same agent runs the turn to its end, and the session is over its budget again.
+    let err = w.ao_fails(&["send", &id, "say:Went on."], 2);
+    assert!(err.contains("over budget"), "{err}");
+    assert!(
+        err.contains(&format!("ao send --over-budget {id}")),
+        "{err}"
+    );
+    w.ao_ok(&["send", "--over-budget", &id, "say:Went on."]);
+    let s = w.wait_for(&id, Duration::from_secs(60), "over budget again", |s| {
+        error_of(s).0 == "BudgetExceeded"
+            && w.host_record(&id)
+                .is_some_and(|r| r["phase"]["stop"] == "end_turn")
+    });
+    assert_eq!(s["activity"], "blocked", "{s:#}");
+    // The cancelled turn reported 0/0, the later one its own.
+    assert_tokens(&s, FAKE_SAY_USAGE.0, FAKE_SAY_USAGE.1);
+    assert!(logs(&w, &id).contains("agent: Went on."));
+    assert_eq!(w.agent_process(&id), agent, "the same agent went on");
+}
+
 #[test]
 fn kill_restore_and_a_sigkilled_host_leave_no_agent_behind() {
     let mut w = world();
@@ -436,15 +477,23 @@ fn a_tmux_session_runs_its_host_in_the_pane_and_kill_ends_it_all() {
     w.wait_pane(&id, true, Duration::from_secs(20), "the answer", |screen| {
         screen.contains("Hello from the pane.")
     });
+    // A prompt sent while a turn runs waits for it, then runs.
+    w.ao_ok(&["send", &id, "slow:1500"]);
     w.ao_ok(&["send", &id, "say:And again."]);
-    wait_ready_with(&w, &id, 2 * FAKE_SAY_USAGE.0, 2 * FAKE_SAY_USAGE.1);
+    wait_ready_with(&w, &id, 3 * FAKE_SAY_USAGE.0, 3 * FAKE_SAY_USAGE.1);
     w.wait_pane(
         &id,
         true,
         Duration::from_secs(20),
-        "the second answer",
-        |screen| screen.contains("And again."),
+        "the queued answer",
+        |screen| {
+            screen.contains("ao: prompt queued behind the running turn")
+                && screen.contains("And again.")
+        },
     );
+    let log = logs(&w, &id);
+    let (slow, queued) = (log.find("tick 10."), log.find("agent: And again."));
+    assert!(slow.is_some() && slow < queued, "{log}");
 
     let (host, agent) = (w.host_process(&id), w.agent_process(&id));
     w.ao_ok(&["kill", &id]);

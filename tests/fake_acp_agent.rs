@@ -104,6 +104,22 @@ async fn new_session(cx: &ConnectionTo<Agent>) -> Result<SessionId, Error> {
         .session_id)
 }
 
+/// Sends `text`, cancels the turn (`session/cancel`) after `after`, and returns the answer.
+async fn cancelled_after(
+    cx: &ConnectionTo<Agent>,
+    session: &SessionId,
+    text: &str,
+    after: Duration,
+) -> Result<PromptResponse, Error> {
+    let running = cx.send_request(PromptRequest::new(
+        session.clone(),
+        vec![ContentBlock::Text(TextContent::new(text))],
+    ));
+    tokio::time::sleep(after).await;
+    cx.send_notification(CancelNotification::new(session.clone()))?;
+    running.block_task().await
+}
+
 async fn prompt(
     cx: &ConnectionTo<Agent>,
     session: &SessionId,
@@ -236,17 +252,25 @@ async fn each_directive_does_what_it_says() {
             assert_eq!(last_status, Some(ToolCallStatus::Completed));
 
             // slow: streams, and stops as cancelled on session/cancel.
-            let running = cx.send_request(PromptRequest::new(
-                session.clone(),
-                vec![ContentBlock::Text(TextContent::new("slow:5000"))],
-            ));
-            tokio::time::sleep(Duration::from_millis(1200)).await;
-            cx.send_notification(CancelNotification::new(session.clone()))?;
-            let r = running.block_task().await?;
+            let r =
+                cancelled_after(&cx, &session, "slow:5000", Duration::from_millis(1200)).await?;
             assert_eq!(r.stop_reason, StopReason::Cancelled);
             let ticks = said(&take(&updates));
             assert!(ticks.starts_with("tick 1. "), "{ticks}");
             assert!(!ticks.contains("tick 10."), "{ticks}");
+
+            // spend: the cost at once, then it streams on until cancelled.
+            let r =
+                cancelled_after(&cx, &session, "spend:0.5", Duration::from_millis(1000)).await?;
+            assert_eq!(r.stop_reason, StopReason::Cancelled);
+            let seen = take(&updates);
+            let cost = seen.iter().find_map(|u| match u {
+                SessionUpdate::UsageUpdate(u) => u.cost.clone(),
+                _ => None,
+            });
+            assert_eq!(cost.map(|c| c.amount), Some(0.5));
+            let spent = said(&seen);
+            assert!(spent.starts_with("spending 1. spending 2. "), "{spent}");
             Ok(())
         },
     );

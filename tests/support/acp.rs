@@ -13,7 +13,7 @@ use std::time::Duration;
 use ao_core::runtime::process::ProcessIdentity;
 use serde_json::{json, Value};
 
-use crate::{opencode_bin, wait_until, Scenario, World};
+use crate::{opencode_bin, tokens, wait_until, Scenario, World};
 
 /// The scripted ACP agent built beside `ao` (`tests/support/fake_acp_agent.rs`).
 pub fn fake_agent_bin() -> PathBuf {
@@ -81,6 +81,8 @@ pub struct AcpWorld {
     world: World,
     entries: Vec<(String, Entry)>,
     defaults: Vec<String>,
+    /// Each project's lines beside `agent` (`budget: ...`), by project name.
+    project_lines: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl std::ops::Deref for AcpWorld {
@@ -103,6 +105,7 @@ impl AcpWorld {
             world: World::new(scenario),
             entries: Vec::new(),
             defaults: Vec::new(),
+            project_lines: Default::default(),
         }
     }
 
@@ -138,6 +141,14 @@ impl AcpWorld {
         self.write_config();
     }
 
+    /// Sets a project's own lines beside `agent` (`budget: {sessionUsd: 0.1}`, one YAML line
+    /// each) and rewrites the config.
+    pub fn set_project_lines(&mut self, name: &str, lines: &[&str]) {
+        let lines = lines.iter().map(|l| l.to_string()).collect();
+        self.project_lines.insert(name.to_string(), lines);
+        self.write_config();
+    }
+
     /// Sets the config's `defaults` (one YAML line each) and rewrites the config.
     pub fn set_defaults(&mut self, lines: &[&str]) {
         self.defaults = lines.iter().map(|l| l.to_string()).collect();
@@ -156,6 +167,9 @@ impl AcpWorld {
         text.push_str("projects:\n");
         for (name, entry) in &self.entries {
             text.push_str(&format!("  - name: {name}\n    path: projects/{name}\n"));
+            for line in self.project_lines.get(name).into_iter().flatten() {
+                text.push_str(&format!("    {line}\n"));
+            }
             match entry {
                 Entry::Acp(lines) => {
                     text.push_str("    agent: acp\n    agentConfig:\n");
@@ -300,6 +314,30 @@ impl Drop for AcpWorld {
             }
         }
     }
+}
+
+/// `ao spawn PROJECT PROMPT --runtime RUNTIME --name NAME`: the session's address.
+pub fn spawn(w: &World, project: &str, name: &str, prompt: &str, runtime: &str) -> String {
+    let id = w.spawn(&[project, prompt, "--runtime", runtime, "--name", name]);
+    assert_eq!(id, format!("{project}/{name}"));
+    id
+}
+
+/// Every token count of the session, exactly.
+pub fn assert_tokens(s: &Value, input: u64, output: u64) {
+    assert_eq!(
+        s["tokens"],
+        json!({"input": input, "output": output, "reasoning": 0, "cache_read": 0, "cache_write": 0}),
+        "{s:#}"
+    );
+}
+
+/// Waits (90 s) until the session is ready with these tokens (a later turn than the one it was
+/// ready after).
+pub fn wait_ready_with(w: &World, id: &str, input: u64, output: u64) -> Value {
+    w.wait_for(id, Duration::from_secs(90), "ready after the turn", |s| {
+        s["activity"] == "ready" && tokens(s) == (input, output)
+    })
 }
 
 /// A `{pid, start_time}` record as a process identity.

@@ -15,7 +15,8 @@
 //! | `title:<text>` | a session info update with that title; a message `titled`; `end_turn` |
 //! | `permit:<kind>` | a tool call (id `call-<pid>-<n>`, that ACP kind, title `echo <n>` for `execute`, else `<kind> call <n>`; raw input `{"command": "echo <n>"}`), then `session/request_permission` with the options of [`PERMISSION_OPTIONS`] (in that order); then a message `chose <option id>` and the tool call `completed` (an allow option) or `failed` (a reject option); `end_turn`. Cancelled (by the client's answer or `session/cancel`): the tool call `failed`, stop `cancelled` |
 //! | `ask:<field>=<opt1>\|<opt2>[+<text>]` | `elicitation/create` (form: one required choice among the options, one optional free-text field `<text>`), then a message `answer: accept {...}` / `answer: decline` / `answer: cancel`; `end_turn`. A client without form elicitation is not asked: `the client offers no form elicitation`. `ask-url:<url>`: the same in URL mode (see `fake_acp_ask.rs`) |
-//! | `slow:<ms>` | ten message chunks `tick <i>.` spread over `<ms>`; `end_turn`; `session/cancel` stops it with `cancelled` |
+//! | `spend:<usd>` | a `usage_update` with cost `{amount: <usd>, currency: USD}`, then a message chunk `spending <i>.` after each [`SPEND_TICK`] until `session/cancel` stops it with `cancelled` and usage 0/0 (after [`SPEND_TICKS`] of them it ends with `end_turn`, usage [`SAY_USAGE`]): what a budget stop has to cancel |
+//! | `slow:<ms>` | ten message chunks `tick <i>.` spread over `<ms>`; `end_turn`, usage [`SAY_USAGE`]; `session/cancel` stops it with `cancelled` and usage 0/0 |
 //! | anything else | a message `fake: <text>`; `end_turn`; no usage |
 //!
 //! Environment:
@@ -63,6 +64,13 @@ use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 /// The usage (input, output) a `say:` or `cost:` turn reports in its result.
 pub const SAY_USAGE: (u64, u64) = (100, 10);
+
+/// How often a `spend:` turn sends a message chunk.
+pub const SPEND_TICK: Duration = Duration::from_millis(200);
+
+/// How many chunks a `spend:` turn sends before it ends by itself (a minute's worth): longer than
+/// a test waits for its cancel.
+pub const SPEND_TICKS: u32 = 300;
 
 /// The plan a `plan` prompt sends: (content, status, priority).
 pub const PLAN: [(&str, PlanEntryStatus, PlanEntryPriority); 3] = [
@@ -255,18 +263,23 @@ async fn turn(
             Ok(PromptResponse::new(StopReason::EndTurn).usage(usage(input, output)))
         }
         "cost" => {
-            let amount: f64 = arg
-                .parse()
-                .map_err(|_| Error::invalid_params().data("cost:<usd>"))?;
-            update(
-                &cx,
-                &session,
-                SessionUpdate::UsageUpdate(
-                    UsageUpdate::new(1000, 200_000).cost(Cost::new(amount, "USD")),
-                ),
-            )?;
+            report_cost(&cx, &session, "cost", arg)?;
             message(&cx, &session, "priced")?;
             Ok(PromptResponse::new(StopReason::EndTurn).usage(usage(SAY_USAGE.0, SAY_USAGE.1)))
+        }
+        "spend" => {
+            report_cost(&cx, &session, "spend", arg)?;
+            let ended = stream(
+                &cx,
+                &session,
+                "spending",
+                SPEND_TICKS,
+                SPEND_TICK,
+                &mut cancel,
+            );
+            Ok(ended.await?.unwrap_or_else(|| {
+                PromptResponse::new(StopReason::EndTurn).usage(usage(SAY_USAGE.0, SAY_USAGE.1))
+            }))
         }
         "title" => {
             update(
@@ -284,22 +297,57 @@ async fn turn(
             let ms: u64 = arg
                 .parse()
                 .map_err(|_| Error::invalid_params().data("slow:<ms>"))?;
-            for i in 1..=10 {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(ms / 10)) => {}
-                    _ = cancel.wait_for(|c| *c) => {
-                        return Ok(PromptResponse::new(StopReason::Cancelled));
-                    }
-                }
-                message(&cx, &session, &format!("tick {i}. "))?;
-            }
-            Ok(PromptResponse::new(StopReason::EndTurn))
+            let every = Duration::from_millis(ms / 10);
+            let ended = stream(&cx, &session, "tick", 10, every, &mut cancel).await?;
+            Ok(ended.unwrap_or_else(|| {
+                PromptResponse::new(StopReason::EndTurn).usage(usage(SAY_USAGE.0, SAY_USAGE.1))
+            }))
         }
         _ => {
             message(&cx, &session, &format!("fake: {directive}"))?;
             Ok(PromptResponse::new(StopReason::EndTurn))
         }
     }
+}
+
+/// `<verb>:<usd>`'s `usage_update` with the cost `<usd>` (cumulative, as agents say it).
+fn report_cost(
+    cx: &ConnectionTo<Client>,
+    session: &SessionId,
+    verb: &str,
+    usd: &str,
+) -> Result<(), Error> {
+    let amount: f64 = usd
+        .parse()
+        .map_err(|_| Error::invalid_params().data(format!("{verb}:<usd>")))?;
+    update(
+        cx,
+        session,
+        SessionUpdate::UsageUpdate(UsageUpdate::new(1000, 200_000).cost(Cost::new(amount, "USD"))),
+    )
+}
+
+/// Sends `count` message chunks `<word> <i>. `, one after each `every`; the answer `cancelled`
+/// when `session/cancel` comes first, else `None` (the caller ends the turn its way).
+async fn stream(
+    cx: &ConnectionTo<Client>,
+    session: &SessionId,
+    word: &str,
+    count: u32,
+    every: Duration,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<Option<PromptResponse>, Error> {
+    for i in 1..=count {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            // As opencode acp does: a cancelled turn reports what it used, nothing.
+            _ = cancel.wait_for(|c| *c) => {
+                return Ok(Some(PromptResponse::new(StopReason::Cancelled).usage(usage(0, 0))));
+            }
+        }
+        message(cx, session, &format!("{word} {i}. "))?;
+    }
+    Ok(None)
 }
 
 /// `permit:<kind>`: a tool call that asks for permission, and what was chosen.

@@ -15,7 +15,8 @@
 //! - [`files`]: the plugin's reads and writes of the host's files; [`observe`]: the activity rules
 //!   over the host's record; [`transcript`]: the conversation file as ao's transcript;
 //! - [`client`]: the control socket's client side; [`feed`]: the project's change feed (inotify);
-//! - [`view`] and [`render`]: `ao attach`'s live view of the conversation;
+//! - [`view`]: `ao attach`'s live view of the conversation; [`render`]: the conversation for people,
+//!   as that view and the host's pane both show it;
 //! - [`doctor`]: `ao doctor`'s checks; [`host`] and [`agent_process`]: the host itself.
 
 mod agent;

@@ -1,16 +1,17 @@
 //! The conversation for people, line by line as the host appends it: what `ao attach` of an ACP
-//! session shows ([`crate::view`]), and the rendering a host may print to its terminal, so that
-//! the two look alike.
+//! session shows ([`crate::view`]), and what the host prints to its stdout (the tmux pane, or the
+//! process runtime's log), so that the two look alike. The host also prints, between those lines,
+//! its own notes and the permission requests waiting for a person.
 //!
-//! Everything but the time is the agent's, so what would steer the terminal (escape sequences)
-//! is shown escaped.
+//! Most of the text is the agent's, so what would steer the terminal (escape sequences) is shown
+//! escaped.
 
 use std::collections::HashMap;
 use std::io::Write;
 
 use ao_agent::clock::EpochMillis;
 
-use crate::record::{ConversationLine, ConversationPart};
+use crate::record::{ConversationLine, ConversationPart, PendingPermission};
 
 /// How many lines of a tool's output are shown.
 const OUTPUT_LINES: usize = 5;
@@ -107,6 +108,41 @@ impl Renderer {
             ConversationPart::Assistant { .. } => {}
         }
         Ok(())
+    }
+
+    /// A note of the host's own (`ao: ...`), on a line of its own. It may quote the agent (a
+    /// name, an error message), so it is escaped too.
+    pub fn note(&mut self, out: &mut dyn Write, text: &str) -> std::io::Result<()> {
+        self.end_text(out)?;
+        writeln!(out, "ao: {}", visible(text).replace('\n', " "))
+    }
+
+    /// A permission request waiting for a person: what it is about, the options the agent offers,
+    /// and how to answer it.
+    pub fn waiting(
+        &mut self,
+        out: &mut dyn Write,
+        pending: &PendingPermission,
+    ) -> std::io::Result<()> {
+        self.end_text(out)?;
+        let kind = pending.kind.map(|k| k.to_string()).unwrap_or_default();
+        let options: Vec<String> = pending
+            .options
+            .iter()
+            .map(|o| format!("{} ({})", o.name, o.kind))
+            .collect();
+        let id = visible(&pending.id);
+        writeln!(
+            out,
+            "{} ? permission {id} [{kind}] {}",
+            time(pending.at),
+            visible(&pending.title).replace('\n', " ")
+        )?;
+        writeln!(out, "{INDENT}options: {}", visible(&options.join(", ")))?;
+        writeln!(
+            out,
+            "{INDENT}answer: ao permit <session> {id} [--always | --reject]"
+        )
     }
 
     /// Ends the agent's message being written, if one is, with a newline.
@@ -227,6 +263,52 @@ mod tests {
                 "│ 5",
                 "│ … (2 more lines)",
                 "turn ended: end_turn (60 in, 2 out)",
+            ]
+        );
+    }
+
+    #[test]
+    fn notes_and_waiting_permissions_end_the_agents_text_and_are_escaped() {
+        use ao_agent::session::{PermitOption, PermitOptionKind};
+        let mut out = Vec::new();
+        let mut r = Renderer::new();
+        let said = ConversationPart::Assistant {
+            text: "let me".into(),
+        };
+        r.write(&mut out, &line("a", said)).unwrap();
+        r.note(&mut out, "agent \x1b]0;evil\x07 1.0").unwrap();
+        let pending = PendingPermission {
+            id: "call-1".into(),
+            kind: Some(ToolKind::Execute),
+            title: "rm -rf \x1b[2J".into(),
+            options: vec![
+                PermitOption {
+                    id: "y".into(),
+                    name: "Yes".into(),
+                    kind: PermitOptionKind::AllowOnce,
+                },
+                PermitOption {
+                    id: "n".into(),
+                    name: "No".into(),
+                    kind: PermitOptionKind::RejectOnce,
+                },
+            ],
+            at: 0,
+        };
+        r.waiting(&mut out, &pending).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0].get(9..), Some("agent: let me"));
+        assert_eq!(lines[1], "ao: agent \\u{1b}]0;evil\\u{7} 1.0");
+        assert_eq!(
+            lines[2].get(9..),
+            Some("? permission call-1 [execute] rm -rf \\u{1b}[2J")
+        );
+        assert_eq!(
+            &lines[3..],
+            [
+                "         options: Yes (allow_once), No (reject_once)",
+                "         answer: ao permit <session> call-1 [--always | --reject]",
             ]
         );
     }

@@ -8,15 +8,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
-use super::tests::FINISHED_AT;
+use super::tests::{live_session, manager_on, test_agent, FINISHED_AT};
 use super::{AoBinary, KillOptions, SessionManager, SpawnOptions};
 use crate::agent::{
     Agent, AgentError, Change, LaunchRole, Observation, PreparedSession, ProjectContext, Reply,
     SessionContext,
 };
-use crate::clock::FixedClock;
-use crate::config::{Config, Context};
 use crate::home::StateHome;
+use crate::runtime::tmux::tui::tests::Server;
 use crate::runtime::{LaunchSpec, RuntimeHandle, TmuxRuntime};
 use crate::session::{Activity, Lifecycle, ProcessState};
 use crate::target::Target;
@@ -26,7 +25,8 @@ use crate::transcript::TranscriptEntry;
 const RAN: &str = "host-ran";
 
 /// An agent without a server whose launch has the role it is given: its program touches [`RAN`]
-/// and waits; its `kill` only notes the cancel (and the purge) it was asked for.
+/// and waits; its `kill` only notes the cancel (and the purge) it was asked for. It has no TUI to
+/// give (`attach_launch` fails).
 struct RoleAgent {
     name: &'static str,
     role: LaunchRole,
@@ -57,8 +57,7 @@ impl RoleAgent {
     }
 }
 
-#[async_trait]
-impl Agent for RoleAgent {
+test_agent!(restoring RoleAgent {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -75,28 +74,6 @@ impl Agent for RoleAgent {
         session: SessionContext<'_>,
     ) -> Result<PreparedSession, AgentError> {
         Ok(self.launch(session))
-    }
-    async fn attach_launch(
-        &self,
-        _: &ProjectContext<'_>,
-        _: SessionContext<'_>,
-    ) -> Result<LaunchSpec, AgentError> {
-        Err(AgentError::Launch("this agent has no TUI".into()))
-    }
-    async fn reply(
-        &self,
-        _: &ProjectContext<'_>,
-        _: SessionContext<'_>,
-        _: &Reply,
-    ) -> Result<(), AgentError> {
-        Err(AgentError::Refused("not in these tests".into()))
-    }
-    async fn transcript(
-        &self,
-        _: &ProjectContext<'_>,
-        _: SessionContext<'_>,
-    ) -> Result<Vec<TranscriptEntry>, AgentError> {
-        Ok(vec![])
     }
     async fn send(
         &self,
@@ -136,24 +113,7 @@ impl Agent for RoleAgent {
     async fn release(&self, _: &ProjectContext<'_>) -> Result<(), AgentError> {
         Ok(())
     }
-}
-
-/// A private tmux server, killed (and its socket file removed) when dropped.
-struct Server(String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
-        let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
-        let _ = std::fs::remove_file(
-            std::path::Path::new(&dir)
-                .join(format!("tmux-{}", nix::unistd::getuid()))
-                .join(&self.0),
-        );
-    }
-}
+});
 
 /// A manager over the agents `host` (a [`LaunchRole::Host`]) and `viewer`, with projects of the
 /// same names in lazy tmux sessions (the default) on `server`. Its ao binary runs a pane's view
@@ -173,34 +133,18 @@ async fn manager(
             dir.display()
         ));
     }
-    let file = tmp.path().join("agent-orchestrator.yaml");
-    std::fs::write(&file, &text).unwrap();
-    let config = Config::parse_in(
-        &text,
-        &file,
-        Context {
-            agents: &agents,
-            ..Context::process()
-        },
-    )
-    .unwrap();
-    SessionManager::new(
-        config,
-        StateHome::at(tmp.path().join("home")),
-        agents,
-        TmuxRuntime::new(Some(server.0.clone())),
-        Arc::new(FixedClock(FINISHED_AT)),
-    )
-    .await
-    .unwrap()
-    .with_ao_binary(AoBinary {
-        program: "sh".into(),
-        global_args: vec![
-            "-c".into(),
-            // A monitor (`monitor <project>`, run in the state home) only leaves a mark.
-            "case $0 in pane-view) exec sleep 600;; monitor) touch \"monitor-$1\";; esac".into(),
-        ],
-    })
+    let tmux = TmuxRuntime::new(Some(server.0.clone()));
+    manager_on(tmp, agents, &text, FINISHED_AT, tmux)
+        .await
+        .with_ao_binary(AoBinary {
+            program: "sh".into(),
+            global_args: vec![
+                "-c".into(),
+                // A monitor (`monitor <project>`, run in the state home) only leaves a mark.
+                "case $0 in pane-view) exec sleep 600;; monitor) touch \"monitor-$1\";; esac"
+                    .into(),
+            ],
+        })
 }
 
 fn lazy(server: &Server, handle: &RuntimeHandle) -> bool {
@@ -261,7 +205,7 @@ async fn a_host_runs_in_its_pane_of_a_lazy_project_and_a_viewer_gets_the_view() 
         .attach(&Target::parse("viewer/agent-1"))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("this agent has no TUI"), "{err}");
+    assert!(err.to_string().contains("not in these tests"), "{err}");
 }
 
 #[tokio::test]
@@ -348,7 +292,7 @@ async fn a_live_view_starts_the_monitors_its_projects_lack_once_it_asks() {
         vec![host, RoleAgent::new("viewer", LaunchRole::Viewer)],
     )
     .await;
-    super::tests::live_session(&mgr, "host", "host");
+    live_session(&mgr, "host", "host");
     let home = tmp.path().join("home");
     mgr.ensure_monitors_of(&Target::All).await;
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -26,8 +26,8 @@ const THRESHOLD: u64 = 300_000;
 pub(crate) const FINISHED_AT: i64 = 1_800_000_000_000;
 
 /// `impl Agent for $agent` with the given calls, and the calls no agent of these tests takes
-/// part in. With `inert`, also a `prepare` that fails and a `send`, `kill` and `release` that do
-/// nothing.
+/// part in (`restore` among them, but with `restoring`: the agent gives its own). With `inert`,
+/// also a `prepare` that fails and a `send`, `kill` and `release` that do nothing.
 macro_rules! test_agent {
     (inert $agent:ty { $($calls:tt)* }) => {
         test_agent!($agent {
@@ -60,7 +60,7 @@ macro_rules! test_agent {
             }
         });
     };
-    ($agent:ty { $($calls:tt)* }) => {
+    (restoring $agent:ty { $($calls:tt)* }) => {
         #[async_trait]
         impl Agent for $agent {
             $($calls)*
@@ -86,14 +86,19 @@ macro_rules! test_agent {
         ) -> Result<Vec<TranscriptEntry>, AgentError> {
             Ok(vec![])
         }
-        async fn restore(
-            &self,
-            _: &ProjectContext<'_>,
-            _: SessionContext<'_>,
-        ) -> Result<PreparedSession, AgentError> {
-            Err(AgentError::Launch("not in these tests".into()))
         }
-        }
+    };
+    ($agent:ty { $($calls:tt)* }) => {
+        test_agent!(restoring $agent {
+            $($calls)*
+            async fn restore(
+                &self,
+                _: &ProjectContext<'_>,
+                _: SessionContext<'_>,
+            ) -> Result<PreparedSession, AgentError> {
+                Err(AgentError::Launch("not in these tests".into()))
+            }
+        });
     };
 }
 
@@ -169,6 +174,17 @@ pub(crate) async fn manager_with_config(
     text: &str,
     now: i64,
 ) -> SessionManager {
+    manager_on(tmp, agents, text, now, TmuxRuntime::from_env()).await
+}
+
+/// As [`manager_with_config`], with tmux sessions on `tmux` (a private server).
+pub(crate) async fn manager_on(
+    tmp: &tempfile::TempDir,
+    agents: Vec<Arc<dyn Agent>>,
+    text: &str,
+    now: i64,
+    tmux: TmuxRuntime,
+) -> SessionManager {
     let file = tmp.path().join("agent-orchestrator.yaml");
     std::fs::write(&file, text).unwrap();
     let config = Config::parse_in(
@@ -184,7 +200,7 @@ pub(crate) async fn manager_with_config(
         config,
         StateHome::at(tmp.path().join("home")),
         agents,
-        TmuxRuntime::from_env(),
+        tmux,
         Arc::new(FixedClock(now)),
     )
     .await

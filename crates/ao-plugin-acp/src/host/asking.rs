@@ -79,7 +79,7 @@ impl Session<'_> {
             Err(why) => {
                 respond(responder, ElicitationAction::Decline);
                 let text = format!("declined: {why}");
-                self.renderer
+                self.pane
                     .note(&format!("question {id}: {}: {text}", request.message));
                 let declined = line(
                     &id,
@@ -108,7 +108,7 @@ impl Session<'_> {
         shown.push_str(&format!(
             "\n  answer: ao answer <session> --request {id} <one answer each> (or --reject)"
         ));
-        self.renderer.note(&shown);
+        self.pane.note(&shown);
         let title = format!("question: {}", request.message);
         self.append(&[line(&id, Some(title.clone()), "pending", asked)])
             .await?;
@@ -170,7 +170,7 @@ impl Session<'_> {
         self.recorder.record.questions.clear();
         for a in asked {
             respond(a.responder, ElicitationAction::Cancel);
-            self.renderer.note(&format!("question {}: cancelled", a.id));
+            self.pane.note(&format!("question {}: cancelled", a.id));
             self.append(&[line(&a.id, None, "failed", "cancelled".into())])
                 .await?;
         }
@@ -179,7 +179,7 @@ impl Session<'_> {
 
     async fn answered(&mut self, id: &str, status: &str, how: String) -> Result<(), Failure> {
         self.recorder.record.questions.retain(|q| q.id != id);
-        self.renderer.note(&format!("question {id}: {how}"));
+        self.pane.note(&format!("question {id}: {how}"));
         self.append(&[line(id, None, status, how)]).await?;
         self.recorder.record.last_activity_at = Some(now());
         self.save().await

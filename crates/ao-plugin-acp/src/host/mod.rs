@@ -7,7 +7,7 @@
 //! permits, answers, cancels and shutdowns from the control socket ([`control_server`]), updates,
 //! permission requests and questions (form elicitation, [`question`]) from the agent ([`serve`]).
 //! Everything is recorded in `state.json` and `conversation.jsonl` ([`recorder`]), and printed
-//! for people to stdout ([`render`]).
+//! for people to stdout ([`pane`]).
 //!
 //! The host ends when the agent's process ends (phase `agent_exited`), on a control `Shutdown`,
 //! or on SIGTERM, SIGHUP or SIGINT (both: cancel the turn, end the agent's process group). A
@@ -16,16 +16,14 @@
 
 pub mod control_server;
 mod fold;
+mod pane;
 mod permission;
 mod question;
 mod recorder;
-mod render;
 mod serve;
 mod setup;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod try_opencode;
 
 use std::path::Path;
 use std::process::ExitStatus;
@@ -45,8 +43,8 @@ use tokio::sync::mpsc;
 
 use crate::agent_process::{agent_log, end_group, AgentProcess, SpawnError};
 use crate::record::{HostFiles, HostLaunch, HostPhase, HostRecord, HostStart, ProcessRecord};
+use pane::Pane;
 use recorder::Recorder;
-use render::Renderer;
 
 /// How long the agent has to answer `initialize`.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -185,24 +183,17 @@ async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), Stri
         start_time: p.start_time,
     });
     let mut recorder = Recorder::new(files, record);
-    let mut renderer = Renderer::new();
+    let mut pane = Pane::new();
     recorder.save().await.map_err(|e| e.to_string())?;
     let mut stop = StopSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
 
-    let ended = host(
-        &launch,
-        init_timeout,
-        &mut recorder,
-        &mut renderer,
-        &mut stop,
-    )
-    .await;
+    let ended = host(&launch, init_timeout, &mut recorder, &mut pane, &mut stop).await;
     let at = now();
     recorder.record.pending.clear();
     recorder.record.questions.clear();
     let result = match ended {
         Ok(Ending::AgentExited { mid_turn, status }) => {
-            renderer.note(&format!("the agent ended ({status})"));
+            pane.note(&format!("the agent ended ({status})"));
             recorder.record.phase = HostPhase::AgentExited {
                 at,
                 mid_turn,
@@ -211,7 +202,7 @@ async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), Stri
             Ok(())
         }
         Ok(Ending::Shutdown) => {
-            renderer.note("ended");
+            pane.note("ended");
             recorder.record.phase = HostPhase::AgentExited {
                 at,
                 mid_turn: false,
@@ -220,7 +211,7 @@ async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), Stri
             Ok(())
         }
         Err(failure) => {
-            renderer.note(&format!("{}: {}", failure.name, failure.message));
+            pane.note(&format!("{}: {}", failure.name, failure.message));
             recorder.record.phase = HostPhase::Failed {
                 at,
                 name: failure.name.into(),
@@ -240,7 +231,7 @@ async fn host(
     launch: &HostLaunch,
     init_timeout: Duration,
     recorder: &mut Recorder,
-    renderer: &mut Renderer,
+    pane: &mut Pane,
     stop: &mut StopSignals,
 ) -> Result<Ending, Failure> {
     let log = agent_log(recorder.files());
@@ -265,7 +256,7 @@ async fn host(
                 launch,
                 init_timeout,
                 recorder,
-                renderer,
+                pane,
                 stop,
                 &mut agent,
             )
@@ -284,7 +275,7 @@ async fn converse(
     launch: &HostLaunch,
     init_timeout: Duration,
     recorder: &mut Recorder,
-    renderer: &mut Renderer,
+    pane: &mut Pane,
     stop: &mut StopSignals,
     agent: &mut AgentProcess,
 ) -> Result<Ending, Failure> {
@@ -328,7 +319,7 @@ async fn converse(
                 launch,
                 init_timeout,
                 recorder,
-                renderer,
+                pane,
                 &mut watch,
                 &mut events,
             )
@@ -337,7 +328,7 @@ async fn converse(
             Ok(match opened {
                 Ok(session_id) => {
                     let mut session =
-                        serve::Session::new(cx, session_id, launch, recorder, renderer).await;
+                        serve::Session::new(cx, session_id, launch, recorder, pane).await;
                     session.serve(&mut events, child, stop).await
                 }
                 Err(ending) => ending,

@@ -19,9 +19,9 @@ mod asking;
 
 use super::control_server;
 use super::fold::{self, TurnIds};
+use super::pane::Pane;
 use super::permission;
 use super::recorder::Recorder;
-use super::render::Renderer;
 use super::{now, status_text, AgentEvent, Ending, Failure, StopSignals};
 use crate::control::{Refusal, Request, Response};
 use crate::record::{ConversationLine, ConversationPart, HostLaunch, HostPhase};
@@ -34,7 +34,7 @@ pub(super) struct Session<'a> {
     session_id: SessionId,
     launch: &'a HostLaunch,
     recorder: &'a mut Recorder,
-    renderer: &'a mut Renderer,
+    pane: &'a mut Pane,
     /// Turns so far, over the whole conversation (a restored one counts on).
     turns: u64,
     ids: TurnIds,
@@ -78,7 +78,7 @@ impl<'a> Session<'a> {
         session_id: SessionId,
         launch: &'a HostLaunch,
         recorder: &'a mut Recorder,
-        renderer: &'a mut Renderer,
+        pane: &'a mut Pane,
     ) -> Session<'a> {
         let turns = recorder.turns_so_far().await;
         Session {
@@ -86,7 +86,7 @@ impl<'a> Session<'a> {
             session_id,
             launch,
             recorder,
-            renderer,
+            pane,
             turns,
             ids: TurnIds::new(turns),
             agent_cost: false,
@@ -169,7 +169,7 @@ impl<'a> Session<'a> {
 
     async fn append(&mut self, lines: &[ConversationLine]) -> Result<(), Failure> {
         for line in lines {
-            self.renderer.line(&line.part);
+            self.pane.line(line);
         }
         self.recorder
             .append(lines)
@@ -216,7 +216,7 @@ impl<'a> Session<'a> {
         let pending = permission::pending(&request, at);
         let answer = self.launch.permission.answer(pending.kind);
         if let Some(option) = permission::by_policy(answer, &pending.options) {
-            self.renderer.note(&format!(
+            self.pane.note(&format!(
                 "permission {} [{}] {}: {answer} by agentConfig.permission",
                 pending.id,
                 pending.kind.map(|k| k.to_string()).unwrap_or_default(),
@@ -235,7 +235,7 @@ impl<'a> Session<'a> {
             let _ = old.respond(cancelled());
             self.recorder.record.pending.retain(|p| p.id != pending.id);
         }
-        self.renderer.waiting(&pending);
+        self.pane.waiting(&pending);
         self.waiting.push((pending.id.clone(), responder));
         self.recorder.record.pending.push(pending);
         self.recorder.record.last_activity_at = Some(at);
@@ -246,7 +246,7 @@ impl<'a> Session<'a> {
         Ok(match request {
             Request::Prompt { text } => {
                 if self.prompt.is_some() {
-                    self.renderer.note(&format!(
+                    self.pane.note(&format!(
                         "prompt queued behind the running turn ({} waiting)",
                         self.queue.len() + 1
                     ));
@@ -300,7 +300,7 @@ impl<'a> Session<'a> {
         let (_, responder) = self.waiting.remove(index);
         let _ = responder.respond(selected(option.clone()));
         self.recorder.record.pending.retain(|p| p.id != id);
-        self.renderer
+        self.pane
             .note(&format!("permission {id}: {option} (ao permit)"));
         self.recorder.record.last_activity_at = Some(now());
         self.save().await?;
@@ -317,7 +317,7 @@ impl<'a> Session<'a> {
         self.recorder.record.pending.clear();
         self.cancel_questions().await?;
         if self.prompt.is_some() {
-            self.renderer.note("cancelling the turn");
+            self.pane.note("cancelling the turn");
             let _ = self
                 .cx
                 .send_notification(CancelNotification::new(self.session_id.clone()));
@@ -327,7 +327,7 @@ impl<'a> Session<'a> {
 
     /// Cancels the turn, lets the agent answer it for a moment, and ends.
     async fn shutdown(&mut self) -> Result<Ending, Failure> {
-        self.renderer.note("shutting down");
+        self.pane.note("shutting down");
         self.cancel().await?;
         if self.prompt.is_some() {
             let grace = std::time::Duration::from_secs(1);
@@ -426,7 +426,7 @@ impl<'a> Session<'a> {
         };
         self.append(&[end]).await?;
         if let Some(cost) = self.recorder.record.cost_usd {
-            self.renderer.note(&format!("cost so far ${cost:.6}"));
+            self.pane.note(&format!("cost so far ${cost:.6}"));
         }
         self.save().await?;
         if let Some(next) = self.queue.pop_front() {

@@ -15,8 +15,8 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use super::fold::current_model;
+use super::pane::Pane;
 use super::recorder::Recorder;
-use super::render::Renderer;
 use super::{status_text, AgentEvent, Ending, Failure, StopSignals};
 use crate::agent_process::{describe_error, identity, initialize_request};
 use crate::record::{HostLaunch, HostStart};
@@ -70,7 +70,7 @@ pub(super) async fn open(
     launch: &HostLaunch,
     timeout: Duration,
     recorder: &mut Recorder,
-    renderer: &mut Renderer,
+    pane: &mut Pane,
     watch: &mut Watch<'_>,
     events: &mut mpsc::UnboundedReceiver<AgentEvent>,
 ) -> Result<SessionId, NotOpened> {
@@ -102,7 +102,7 @@ pub(super) async fn open(
         }
     };
     let agent = identity(&init);
-    renderer.note(&format!("agent {} {}", agent.name, agent.version));
+    pane.note(&format!("agent {} {}", agent.name, agent.version));
     recorder.record.agent = Some(agent);
     recorder.record.load_session = init.agent_capabilities.load_session;
     save(recorder).await?;
@@ -162,7 +162,7 @@ pub(super) async fn open(
         recorder.record.model = model;
     }
     save(recorder).await?;
-    renderer.note(&format!(
+    pane.note(&format!(
         "session {session_id} open{}",
         recorder
             .record

@@ -517,11 +517,12 @@ fn exit_status_file(err_file: &Path) -> std::path::PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// A private tmux server, killed when dropped.
-    struct Server(String);
+    /// A private tmux server (`tmux -L <name>`), killed when dropped. Other tests on a private
+    /// server use it too.
+    pub(crate) struct Server(pub(crate) String);
 
     impl Drop for Server {
         fn drop(&mut self) {
