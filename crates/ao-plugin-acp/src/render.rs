@@ -100,11 +100,25 @@ impl Renderer {
                     out,
                     "{time} turn ended: {} ({} in, {} out)",
                     visible(reason),
-                    t.input + t.cache_read + t.cache_write,
-                    t.output + t.reasoning
+                    t.input
+                        .saturating_add(t.cache_read)
+                        .saturating_add(t.cache_write),
+                    t.output.saturating_add(t.reasoning)
                 )?,
                 None => writeln!(out, "{time} turn ended: {}", visible(reason))?,
             },
+            ConversationPart::Unsent { text } => {
+                let text = visible(text);
+                let mut lines = text.lines();
+                writeln!(
+                    out,
+                    "{time} not sent (cancelled): {}",
+                    lines.next().unwrap_or_default()
+                )?;
+                for more in lines {
+                    writeln!(out, "{INDENT}{more}")?;
+                }
+            }
             ConversationPart::Assistant { .. } => {}
         }
         Ok(())
