@@ -145,7 +145,7 @@ impl<'a> Session<'a> {
                     let mid_turn = self.prompt.is_some() || self.closed_mid_turn;
                     if mid_turn {
                         // The turn's report never came: what it spent is unknown.
-                        self.recorder.record.tokens = None;
+                        self.spent_unknown();
                     }
                     return Ok(Ending::AgentExited { mid_turn, status: status_text(&status) });
                 }
@@ -351,6 +351,15 @@ impl<'a> Session<'a> {
         self.append(&lines).await
     }
 
+    /// A turn ended without a report of what it spent: the tokens are unknown from now on, and
+    /// so is a cost the host works out from them (not one the agent reports itself).
+    fn spent_unknown(&mut self) {
+        self.recorder.record.tokens = None;
+        if !self.agent_cost && self.launch.price.is_some() {
+            self.recorder.record.cost_usd = None;
+        }
+    }
+
     /// SIGINT (Ctrl-C in an attached pane): cancels the running turn, not the session.
     async fn interrupt(&mut self) -> Result<(), Failure> {
         self.pane
@@ -371,7 +380,7 @@ impl<'a> Session<'a> {
                     self.on_prompt_end(result).await?;
                 }
                 // The turn was cut: its report never comes, so what it spent is unknown.
-                Err(_) => self.recorder.record.tokens = None,
+                Err(_) => self.spent_unknown(),
             }
         }
         Ok(Ending::Shutdown)
@@ -430,7 +439,7 @@ impl<'a> Session<'a> {
                 // it, so that its exit is what the record says.
                 self.closed_mid_turn = true;
                 // The turn's report never comes: what it spent is unknown.
-                self.recorder.record.tokens = None;
+                self.spent_unknown();
                 let identity = self.recorder.record.agent_process;
                 if let Some(agent) = identity {
                     ao_agent::blocking::unblock(move || {
@@ -443,6 +452,9 @@ impl<'a> Session<'a> {
             Err(e) => {
                 // The turn may have spent before it failed; its error reports no usage.
                 record.tokens = fold::sum_after_turn(record.tokens, None);
+                if let (false, Some(_)) = (self.agent_cost, &self.launch.price) {
+                    record.cost_usd = None;
+                }
                 let name = fold::error_name(&e);
                 record.phase = HostPhase::Failed {
                     at,
