@@ -326,4 +326,19 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_prompt_a_cancel_dropped_says_it_was_not_sent() {
+        let mut out = Vec::new();
+        let mut r = Renderer::new();
+        let unsent = ConversationPart::Unsent {
+            text: "and then this".into(),
+        };
+        r.write(&mut out, &line("t1-unsent-1", unsent)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("not sent (cancelled): and then this"),
+            "{text}"
+        );
+    }
 }
