@@ -142,7 +142,14 @@ impl AgentProcess {
                 }
             }
         })?;
-        let pid = child.id().unwrap_or_default();
+        // Taken before anything waits for the child (after a wait it has no id). Never 0: a
+        // later killpg(0) would signal the host's own group.
+        let Some(pid) = child.id().filter(|pid| *pid != 0) else {
+            return Err(SpawnError::Io {
+                program: program.clone(),
+                source: std::io::Error::other("the started agent has no process id"),
+            });
+        };
         // Read before anything can reap it; an agent that ended at once has start time 0, and
         // its exit is seen by whoever waits for `child`.
         let start_time = ProcessIdentity::of(pid)
@@ -167,14 +174,25 @@ impl AgentProcess {
 /// Ends an agent's process group: SIGTERM, SIGKILL after `grace`; then SIGKILL to whatever of
 /// the group is left. Blocks (call it through `ao_agent::blocking::unblock`).
 pub fn end_group(agent: ProcessRecord, grace: Duration) {
+    // Group 0 is the caller's own: never signal it.
+    let Ok(group) = i32::try_from(agent.pid) else {
+        return;
+    };
+    if group <= 0 {
+        return;
+    }
     ProcessIdentity {
         pid: agent.pid,
         start_time: agent.start_time,
     }
     .stop(grace);
     // The leader may have gone before its children (or been reaped already): the group id stays
-    // valid while any member lives.
-    let _ = killpg(Pid::from_raw(agent.pid as i32), Signal::SIGKILL);
+    // valid while any member lives, and while it does no new process can take that pid. So
+    // SIGKILL the group only when it still exists (signal 0 first), never a bare pid.
+    let group = Pid::from_raw(group);
+    if killpg(group, None).is_ok() {
+        let _ = killpg(group, Signal::SIGKILL);
+    }
 }
 
 /// What the host says of itself in `initialize`: protocol v1, no file system, no terminal; form

@@ -43,8 +43,6 @@ pub enum Request {
     },
     /// Cancel the running turn (`session/cancel`), if one runs.
     Cancel,
-    /// Cancel the running turn, end the agent's process group, and end the host.
-    Shutdown,
 }
 
 /// What a host answers.

@@ -103,6 +103,14 @@ pub struct Price {
     pub output: f64,
 }
 
+impl Price {
+    /// What `tokens` cost at this price, in US dollars (input and output tokens priced; cache
+    /// and reasoning tokens are not, as `agentConfig.price` names no price for them).
+    pub fn cost_of(&self, tokens: &Tokens) -> f64 {
+        tokens.input as f64 * self.input / 1e6 + tokens.output as f64 * self.output / 1e6
+    }
+}
+
 /// How the host answers a permission request, by the ACP tool kind of the call it is about
 /// (`agentConfig.permission`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -387,5 +395,10 @@ pub enum ConversationPart {
         reason: String,
         /// Its usage, when reported.
         tokens: Option<Tokens>,
+    },
+    /// A prompt queued behind a turn and dropped by a cancel: never sent to the agent.
+    Unsent {
+        /// Its text.
+        text: String,
     },
 }

@@ -100,11 +100,25 @@ impl Renderer {
                     out,
                     "{time} turn ended: {} ({} in, {} out)",
                     visible(reason),
-                    t.input + t.cache_read + t.cache_write,
-                    t.output + t.reasoning
+                    t.input
+                        .saturating_add(t.cache_read)
+                        .saturating_add(t.cache_write),
+                    t.output.saturating_add(t.reasoning)
                 )?,
                 None => writeln!(out, "{time} turn ended: {}", visible(reason))?,
             },
+            ConversationPart::Unsent { text } => {
+                let text = visible(text);
+                let mut lines = text.lines();
+                writeln!(
+                    out,
+                    "{time} not sent (cancelled): {}",
+                    lines.next().unwrap_or_default()
+                )?;
+                for more in lines {
+                    writeln!(out, "{INDENT}{more}")?;
+                }
+            }
             ConversationPart::Assistant { .. } => {}
         }
         Ok(())
@@ -310,6 +324,21 @@ mod tests {
                 "         options: Yes (allow_once), No (reject_once)",
                 "         answer: ao permit <session> call-1 [--always | --reject]",
             ]
+        );
+    }
+
+    #[test]
+    fn a_prompt_a_cancel_dropped_says_it_was_not_sent() {
+        let mut out = Vec::new();
+        let mut r = Renderer::new();
+        let unsent = ConversationPart::Unsent {
+            text: "and then this".into(),
+        };
+        r.write(&mut out, &line("t1-unsent-1", unsent)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("not sent (cancelled): and then this"),
+            "{text}"
         );
     }
 }

@@ -93,6 +93,11 @@ pub fn fold(lines: Vec<ConversationLine>, price: Option<Price>) -> Vec<Transcrip
                 tool
             }
             ConversationPart::TurnEnd { reason, tokens } => turn_end(reason, tokens, price),
+            // A prompt `ao send` acknowledged that a cancel dropped before it was sent.
+            ConversationPart::Unsent { text } => EntryKind::Error(SessionError {
+                why: Why::Interrupted,
+                message: format!("prompt not sent (a cancel dropped it from the queue): {text}"),
+            }),
         };
         at_index.insert(line.id.clone(), entries.len());
         entries.push(TranscriptEntry {
@@ -154,9 +159,7 @@ fn turn_end(reason: String, tokens: Option<Tokens>, price: Option<Price>) -> Ent
     }
     // A turn's cost is known only from a price over its whole usage: the agent's own cost
     // comes for the session, not per turn.
-    let cost_usd = price
-        .zip(tokens)
-        .map(|(p, t)| t.input as f64 * p.input / 1e6 + t.output as f64 * p.output / 1e6);
+    let cost_usd = price.zip(tokens).map(|(p, t)| p.cost_of(&t));
     EntryKind::Step {
         reason,
         tokens,

@@ -196,3 +196,23 @@ fn no_file_is_no_conversation() {
     let tmp = tempfile::tempdir().unwrap();
     assert!(read_lines(&HostFiles::of(tmp.path())).unwrap().is_empty());
 }
+
+#[test]
+fn a_prompt_a_cancel_dropped_reads_as_not_sent() {
+    let text = line(
+        "t1-unsent-1",
+        5,
+        ConversationPart::Unsent {
+            text: "and then this".into(),
+        },
+    );
+    let entries = fold(parse_lines(&text), None);
+    match &entries[0].kind {
+        EntryKind::Error(error) => {
+            assert_eq!(error.why, Why::Interrupted);
+            assert!(error.message.contains("and then this"), "{}", error.message);
+            assert!(error.message.contains("not sent"), "{}", error.message);
+        }
+        other => panic!("not an error: {other:?}"),
+    }
+}

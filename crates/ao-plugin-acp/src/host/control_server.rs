@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use ao_agent::blocking::unblock;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
@@ -21,14 +22,22 @@ pub type Incoming = (Request, oneshot::Sender<Response>);
 
 /// Binds the control socket at `socket` (a stale one is removed first) and serves it until the
 /// returned receiver is dropped.
-pub fn serve(socket: &Path) -> std::io::Result<mpsc::Receiver<Incoming>> {
-    let short = ShortPath::to(socket)?;
-    match std::fs::remove_file(short.path()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let listener = UnixListener::bind(short.path())?;
+pub async fn serve(socket: &Path) -> std::io::Result<mpsc::Receiver<Incoming>> {
+    let socket = socket.to_path_buf();
+    // Opening the directory, removing and binding touch the file system: off the async thread.
+    let bound = unblock(move || {
+        let short = ShortPath::to(&socket)?;
+        match std::fs::remove_file(short.path()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let listener = std::os::unix::net::UnixListener::bind(short.path())?;
+        listener.set_nonblocking(true)?;
+        Ok(listener)
+    })
+    .await?;
+    let listener = UnixListener::from_std(bound)?;
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(accept(listener, tx));
     Ok(rx)
@@ -85,20 +94,6 @@ fn gone(message: &str) -> Response {
     }
 }
 
-/// Sends one request to the host whose socket is `socket` and reads its answer (for tests and
-/// tools; the plugin has its own client).
-pub async fn ask(socket: &Path, request: &Request) -> std::io::Result<Response> {
-    let short = ShortPath::to(socket)?;
-    let stream = UnixStream::connect(short.path()).await?;
-    let (read, mut write) = stream.into_split();
-    let mut text = serde_json::to_string(request).map_err(std::io::Error::other)?;
-    text.push('\n');
-    write.write_all(text.as_bytes()).await?;
-    let mut line = String::new();
-    BufReader::new(read).read_line(&mut line).await?;
-    serde_json::from_str(line.trim_end()).map_err(std::io::Error::other)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,14 +104,17 @@ mod tests {
         let socket = dir.path().join("host.sock");
         // A stale socket file is replaced.
         std::fs::write(&socket, b"").unwrap();
-        let mut requests = serve(&socket).unwrap();
+        let mut requests = serve(&socket).await.unwrap();
         let host = tokio::spawn(async move {
             let (request, reply) = requests.recv().await.unwrap();
             assert_eq!(request, Request::Cancel);
             reply.send(Response::Ok).unwrap();
             requests
         });
-        assert_eq!(ask(&socket, &Request::Cancel).await.unwrap(), Response::Ok);
+        assert_eq!(
+            crate::client::ask(&socket, &Request::Cancel).await.unwrap(),
+            Response::Ok
+        );
         // Kept: the socket is served while someone listens.
         let _requests = host.await.unwrap();
 

@@ -14,7 +14,7 @@ use ao_agent::session::Tokens;
 
 use super::permission::tool_kind;
 use crate::record::{
-    AgentIdentity, ConversationLine, ConversationPart, HostRecord, Price, StopReason,
+    AgentIdentity, ConversationLine, ConversationPart, HostPhase, HostRecord, StopReason,
 };
 
 /// The most of a tool call's output the conversation keeps.
@@ -252,22 +252,46 @@ pub fn tokens(usage: &Usage) -> Tokens {
     }
 }
 
-/// `sum` plus `more`.
+/// `sum` plus `more` (saturating: the figures are the agent's, and may be absurd).
 pub fn add(sum: &mut Tokens, more: &Tokens) {
-    sum.input += more.input;
-    sum.output += more.output;
-    sum.reasoning += more.reasoning;
-    sum.cache_read += more.cache_read;
-    sum.cache_write += more.cache_write;
+    sum.input = sum.input.saturating_add(more.input);
+    sum.output = sum.output.saturating_add(more.output);
+    sum.reasoning = sum.reasoning.saturating_add(more.reasoning);
+    sum.cache_read = sum.cache_read.saturating_add(more.cache_read);
+    sum.cache_write = sum.cache_write.saturating_add(more.cache_write);
 }
 
 /// Whether a prompt's usage report covers the whole turn, for the agent that `initialize` named.
 /// The protocol says it does; measured otherwise: `opencode acp` (agentInfo `OpenCode`, 1.18.33)
-/// reports the last model step's usage only (60/2 for a turn of 50/5 then 60/2). A turn that
-/// called no tool is one step, so its report is whole even there.
-pub fn usage_covers_turn(agent: Option<&AgentIdentity>, tools_called: bool) -> bool {
+/// reports the last model step's usage only (60/2 for a turn of 50/5 then 60/2), and 0/0 for a
+/// cancelled turn whatever it spent. A turn that called no tool and was not cancelled is one
+/// whole step, so its report is whole even there.
+pub fn usage_covers_turn(
+    agent: Option<&AgentIdentity>,
+    tools_called: bool,
+    cancelled: bool,
+) -> bool {
     let last_step_only = agent.is_some_and(|a| a.name.eq_ignore_ascii_case("opencode"));
-    !(last_step_only && tools_called)
+    !(last_step_only && (tools_called || cancelled))
+}
+
+/// The conversation's tokens after a turn: `sum` plus the turn's, known only while every turn's
+/// report covered it. `turn` is `None` when the turn's report did not cover it, or there was no
+/// report: no usage, a JSON-RPC error (it may have spent), or a turn cut by the agent's exit, a
+/// closed transport or a shutdown.
+pub fn sum_after_turn(sum: Option<Tokens>, turn: Option<&Tokens>) -> Option<Tokens> {
+    let (mut sum, turn) = (sum?, turn?);
+    add(&mut sum, turn);
+    Some(sum)
+}
+
+/// The tokens a restored session carries on from its previous host's record: unknown when that
+/// host ended mid-turn (the turn's report never came) or did not know them.
+pub fn restored_tokens(previous: &HostRecord) -> Option<Tokens> {
+    match previous.phase {
+        HostPhase::Turn { .. } | HostPhase::AgentExited { mid_turn: true, .. } => None,
+        _ => previous.tokens,
+    }
 }
 
 /// Whether a tool call that reached `status` ran, its result going back to the model: it
@@ -278,11 +302,6 @@ pub fn tool_ran(status: Option<AcpToolCallStatus>, rejected: bool) -> bool {
         Some(AcpToolCallStatus::Failed) => !rejected,
         _ => false,
     }
-}
-
-/// What these tokens cost at this price (US dollars per million input and output tokens).
-pub fn priced(tokens: &Tokens, price: &Price) -> f64 {
-    tokens.input as f64 * price.input / 1e6 + tokens.output as f64 * price.output / 1e6
 }
 
 /// ao's stop reason for the protocol's.
@@ -313,6 +332,7 @@ pub fn error_name(error: &agent_client_protocol::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Price;
     use serde_json::json;
 
     fn session_update(value: serde_json::Value) -> SessionUpdate {
@@ -415,11 +435,22 @@ mod tests {
             version: "1.18.33".into(),
         };
         // OpenCode reports its last step only: whole for a turn of one step (no tool call).
-        assert!(usage_covers_turn(Some(&who("OpenCode")), false));
-        assert!(!usage_covers_turn(Some(&who("OpenCode")), true));
-        // Any other agent, as the protocol says.
-        assert!(usage_covers_turn(Some(&who("claude-agent-acp")), true));
-        assert!(usage_covers_turn(None, true));
+        assert!(usage_covers_turn(Some(&who("OpenCode")), false, false));
+        assert!(!usage_covers_turn(Some(&who("OpenCode")), true, false));
+        // Its cancelled turn reports 0/0 whatever it spent.
+        assert!(!usage_covers_turn(Some(&who("OpenCode")), false, true));
+        // Any other agent, as the protocol says, cancelled or not.
+        assert!(usage_covers_turn(
+            Some(&who("claude-agent-acp")),
+            true,
+            false
+        ));
+        assert!(usage_covers_turn(
+            Some(&who("claude-agent-acp")),
+            false,
+            true
+        ));
+        assert!(usage_covers_turn(None, true, true));
 
         // A call ran when its result went back to the model; a rejected one never ran.
         assert!(tool_ran(Some(AcpToolCallStatus::Completed), false));
@@ -456,8 +487,67 @@ mod tests {
             input: 3.0,
             output: 15.0,
         };
-        let cost = priced(&sum, &price);
+        let cost = price.cost_of(&sum);
         assert!((cost - (70.0 * 3.0 + 7.0 * 15.0) / 1e6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_turn_without_a_whole_report_makes_the_sum_unknown() {
+        let ten = Tokens {
+            input: 10,
+            output: 1,
+            ..Tokens::default()
+        };
+        let twice = Tokens {
+            input: 20,
+            output: 2,
+            ..Tokens::default()
+        };
+        assert_eq!(sum_after_turn(Some(ten), Some(&ten)), Some(twice));
+        // A JSON-RPC error, a turn cut by the agent's exit, a closed transport or a shutdown:
+        // no report, so no sum.
+        assert_eq!(sum_after_turn(Some(ten), None), None);
+        // Once unknown, unknown for good.
+        assert_eq!(sum_after_turn(None, Some(&ten)), None);
+        // Absurd figures saturate.
+        let huge = Tokens {
+            input: u64::MAX,
+            ..Tokens::default()
+        };
+        let summed = sum_after_turn(Some(huge), Some(&ten)).unwrap();
+        assert_eq!(summed.input, u64::MAX);
+    }
+
+    #[test]
+    fn a_restore_carries_on_only_the_tokens_of_a_host_that_ended_between_turns() {
+        let ten = Tokens {
+            input: 10,
+            ..Tokens::default()
+        };
+        let previous = |phase: HostPhase, tokens: Option<Tokens>| HostRecord {
+            phase,
+            tokens,
+            ..HostRecord::default()
+        };
+        let between = HostPhase::AgentExited {
+            at: 1,
+            mid_turn: false,
+            status: "ended by ao".into(),
+        };
+        assert_eq!(
+            restored_tokens(&previous(between.clone(), Some(ten))),
+            Some(ten)
+        );
+        assert_eq!(restored_tokens(&previous(between, None)), None);
+        let mid_turn = HostPhase::AgentExited {
+            at: 1,
+            mid_turn: true,
+            status: "signal 9".into(),
+        };
+        assert_eq!(restored_tokens(&previous(mid_turn, Some(ten))), None);
+        // A host killed while a turn ran left phase `turn`.
+        let turn = HostPhase::Turn { since: 1 };
+        assert_eq!(restored_tokens(&previous(turn, Some(ten))), None);
     }
 
     #[test]

@@ -9,10 +9,11 @@
 //! Everything is recorded in `state.json` and `conversation.jsonl` ([`recorder`]), and printed
 //! for people to stdout ([`pane`]).
 //!
-//! The host ends when the agent's process ends (phase `agent_exited`), on a control `Shutdown`,
-//! or on SIGTERM, SIGHUP or SIGINT (both: cancel the turn, end the agent's process group). A
-//! session that cannot start ends with phase `failed` (`InitializeTimeout`, `ModelUnavailable`,
-//! `SessionNew`, ...), which the plugin turns into a clear error.
+//! The host ends when the agent's process ends (phase `agent_exited`), or on SIGTERM or SIGHUP
+//! (cancel the turn, end the agent's process group). SIGINT (Ctrl-C in an attached pane) only
+//! cancels the running turn: `ao kill` ends a session. A session that cannot start ends with
+//! phase `failed` (`InitializeTimeout`, `SessionNewTimeout`, `ModelUnavailable`, `SessionNew`,
+//! ...), which the plugin turns into a clear error.
 
 pub mod control_server;
 mod fold;
@@ -42,6 +43,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::agent_process::{agent_log, end_group, AgentProcess, SpawnError};
+use crate::files::FilesError;
 use crate::record::{HostFiles, HostLaunch, HostPhase, HostRecord, HostStart, ProcessRecord};
 use pane::Pane;
 use recorder::Recorder;
@@ -52,8 +54,44 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Overrides [`INIT_TIMEOUT`], in milliseconds (for tests).
 pub const INIT_TIMEOUT_ENV: &str = "AO_ACP_INIT_TIMEOUT_MS";
 
+/// How long `session/new` may take, and choosing the model.
+pub const SESSION_NEW_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long `session/load` may take (longer: the agent replays the conversation).
+pub const SESSION_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+// A host's whole shutdown must fit inside the tmux runtime's DESTROY_GRACE (2 s; the process
+// runtime gives 5 s), or `ao kill` SIGKILLs it mid-cleanup and its record says nothing: the
+// running turn gets CANCEL_GRACE (0.5 s) to answer the cancel, then the agent's group gets
+// END_GRACE (0.7 s) between SIGTERM and SIGKILL; with the record's writes, about 1.3 s.
+
+/// How long a shutdown waits for the agent to answer the cancel of the running turn.
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
+
 /// How long the agent's group has between SIGTERM and SIGKILL when the host ends it.
-const END_GRACE: Duration = Duration::from_secs(2);
+const END_GRACE: Duration = Duration::from_millis(700);
+
+/// How long each step of opening a session may take.
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    /// `initialize`.
+    initialize: Duration,
+    /// `session/new`, and choosing the model.
+    session_new: Duration,
+    /// `session/load`.
+    session_load: Duration,
+}
+
+impl Timeouts {
+    /// `initialize`'s from the environment ([`init_timeout`]), the others' fixed.
+    fn from_env() -> Timeouts {
+        Timeouts {
+            initialize: init_timeout(),
+            session_new: SESSION_NEW_TIMEOUT,
+            session_load: SESSION_LOAD_TIMEOUT,
+        }
+    }
+}
 
 /// What the agent sends that the host's loop handles.
 enum AgentEvent {
@@ -95,7 +133,17 @@ enum Ending {
     Shutdown,
 }
 
-/// SIGTERM, SIGHUP and SIGINT: each asks the host to shut down.
+/// What a signal asks of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGTERM or SIGHUP: end the session.
+    Shutdown,
+    /// SIGINT: cancel the running turn.
+    Interrupt,
+}
+
+/// SIGTERM and SIGHUP ask the host to shut down; SIGINT (Ctrl-C in an attached tmux pane) to
+/// cancel the running turn.
 struct StopSignals {
     term: Signal,
     hup: Signal,
@@ -111,12 +159,19 @@ impl StopSignals {
         })
     }
 
-    async fn recv(&mut self) {
+    /// Waits for the next of them.
+    async fn next(&mut self) -> Stop {
         tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.hup.recv() => {}
-            _ = self.int.recv() => {}
+            _ = self.term.recv() => Stop::Shutdown,
+            _ = self.hup.recv() => Stop::Shutdown,
+            _ = self.int.recv() => Stop::Interrupt,
         }
+    }
+
+    /// Waits for SIGTERM or SIGHUP; a SIGINT meanwhile is ignored (while opening a session there
+    /// is no turn to cancel).
+    async fn recv(&mut self) {
+        while self.next().await == Stop::Interrupt {}
     }
 }
 
@@ -131,6 +186,19 @@ fn init_timeout() -> Duration {
         .and_then(|ms| ms.trim().parse::<u64>().ok())
         .map(Duration::from_millis)
         .unwrap_or(INIT_TIMEOUT)
+}
+
+/// Why `launch.json` could not be read. Of a malformed one, only where (path, line, column):
+/// serde's own text can quote a value, and the launch holds agentConfig.env (secrets).
+fn launch_error(e: &FilesError) -> String {
+    match e {
+        FilesError::Garbled { path, source } => format!(
+            "{path} is not a launch this ao wrote (at line {}, column {})",
+            source.line(),
+            source.column()
+        ),
+        FilesError::Io { .. } => e.to_string(),
+    }
 }
 
 /// An exit status as the record says it: `exit status 1`, `signal 9`.
@@ -149,20 +217,16 @@ fn status_text(status: &std::io::Result<ExitStatus>) -> String {
 /// Runs the host of the session whose private directory is `session_dir`, until the session
 /// ends. `Err` says why it could not start (also recorded as phase `failed`).
 pub async fn run(session_dir: &Path) -> Result<(), String> {
-    run_with(session_dir, init_timeout()).await
+    run_with(session_dir, Timeouts::from_env()).await
 }
 
-/// [`run`], with `initialize`'s timeout given.
-async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), String> {
+/// [`run`], with the timeouts given.
+async fn run_with(session_dir: &Path, timeouts: Timeouts) -> Result<(), String> {
     let files = HostFiles::of(session_dir);
-    let launch_path = files.launch();
-    let launch: HostLaunch = unblock(move || {
-        let bytes = std::fs::read(&launch_path)
-            .map_err(|e| format!("cannot read {}: {e}", launch_path.display()))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| format!("cannot read {}: {e}", launch_path.display()))
-    })
-    .await?;
+    let launch_files = files.clone();
+    let launch: HostLaunch =
+        unblock(move || crate::files::read_launch(&launch_files).map_err(|e| launch_error(&e)))
+            .await?;
     let mut record = HostRecord {
         // A new conversation has spent nothing yet.
         tokens: Some(Tokens::default()),
@@ -171,23 +235,25 @@ async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), Stri
     if let HostStart::Load(_) = launch.start {
         // A restored session carries on from what it had: its usage, cost, title and plan.
         if let Some(previous) = Recorder::previous(&files).await {
-            record.tokens = previous.tokens;
+            record.tokens = fold::restored_tokens(&previous);
             record.cost_usd = previous.cost_usd;
             record.title = previous.title;
             record.plan = previous.plan;
             record.model = previous.model;
         }
     }
-    record.host = ProcessIdentity::of(std::process::id()).map(|p| ProcessRecord {
-        pid: p.pid,
-        start_time: p.start_time,
-    });
+    record.host = unblock(|| ProcessIdentity::of(std::process::id()))
+        .await
+        .map(|p| ProcessRecord {
+            pid: p.pid,
+            start_time: p.start_time,
+        });
     let mut recorder = Recorder::new(files, record);
     let mut pane = Pane::new();
     recorder.save().await.map_err(|e| e.to_string())?;
     let mut stop = StopSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
 
-    let ended = host(&launch, init_timeout, &mut recorder, &mut pane, &mut stop).await;
+    let ended = host(&launch, timeouts, &mut recorder, &mut pane, &mut stop).await;
     let at = now();
     recorder.record.pending.clear();
     recorder.record.questions.clear();
@@ -229,7 +295,7 @@ async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), Stri
 /// Starts the agent and serves its session; ends the agent's process group however that ends.
 async fn host(
     launch: &HostLaunch,
-    init_timeout: Duration,
+    timeouts: Timeouts,
     recorder: &mut Recorder,
     pane: &mut Pane,
     stop: &mut StopSignals,
@@ -251,16 +317,7 @@ async fn host(
         (Err(e), _) => Err(Failure::new("HostRecord", e.to_string())),
         (Ok(()), None) => Err(Failure::new("AgentStart", "the agent's pipes are gone")),
         (Ok(()), Some(streams)) => {
-            converse(
-                streams,
-                launch,
-                init_timeout,
-                recorder,
-                pane,
-                stop,
-                &mut agent,
-            )
-            .await
+            converse(streams, launch, timeouts, recorder, pane, stop, &mut agent).await
         }
     };
     // Whatever happened, no agent outlives its host.
@@ -273,7 +330,7 @@ async fn host(
 async fn converse(
     streams: crate::agent_process::AgentStreams,
     launch: &HostLaunch,
-    init_timeout: Duration,
+    timeouts: Timeouts,
     recorder: &mut Recorder,
     pane: &mut Pane,
     stop: &mut StopSignals,
@@ -317,7 +374,7 @@ async fn converse(
             let opened = setup::open(
                 &cx,
                 launch,
-                init_timeout,
+                timeouts,
                 recorder,
                 pane,
                 &mut watch,
@@ -347,10 +404,14 @@ async fn converse(
                         "AgentExited",
                         format!("the agent ended while starting ({status}); see agent.log"),
                     )),
-                    HostPhase::Turn { .. } => Ok(Ending::AgentExited {
-                        mid_turn: true,
-                        status,
-                    }),
+                    HostPhase::Turn { .. } => {
+                        // The turn's report never came: what it spent is unknown.
+                        recorder.record.tokens = None;
+                        Ok(Ending::AgentExited {
+                            mid_turn: true,
+                            status,
+                        })
+                    }
                     _ => Ok(Ending::AgentExited {
                         mid_turn: false,
                         status,

@@ -4,6 +4,10 @@
 //! notes and the permission requests waiting for a person between them.
 //!
 //! A failed write (stdout closed) is ignored: the record on disk is what counts.
+//!
+//! The writes stay on the host's async thread: each is a few hundred bytes to a tty or a log
+//! file, in the order the conversation happened; moving them to a blocking thread would cost a
+//! thread hop per line and let notes overtake the lines they are about.
 
 use std::io::Write;
 

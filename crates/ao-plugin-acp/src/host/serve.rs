@@ -22,7 +22,7 @@ use super::fold::{self, TurnIds};
 use super::pane::Pane;
 use super::permission;
 use super::recorder::Recorder;
-use super::{now, status_text, AgentEvent, Ending, Failure, StopSignals};
+use super::{now, status_text, AgentEvent, Ending, Failure, Stop, StopSignals};
 use crate::control::{Refusal, Request, Response};
 use crate::record::{ConversationLine, ConversationPart, HostLaunch, HostPhase};
 
@@ -109,7 +109,7 @@ impl<'a> Session<'a> {
         stop: &mut StopSignals,
     ) -> Result<Ending, Failure> {
         let socket = self.recorder.files().socket();
-        let mut control = control_server::serve(&socket).map_err(|e| {
+        let mut control = control_server::serve(&socket).await.map_err(|e| {
             Failure::new(
                 "ControlSocket",
                 format!("cannot listen on {}: {e}", socket.display()),
@@ -134,12 +134,8 @@ impl<'a> Session<'a> {
                     }
                 },
                 Some((request, reply)) = control.recv() => {
-                    let shutdown = request == Request::Shutdown;
                     let response = self.on_control(request).await?;
                     let _ = reply.send(response);
-                    if shutdown {
-                        return self.shutdown().await;
-                    }
                 }
                 result = maybe(&mut self.prompt) => {
                     self.prompt = None;
@@ -147,9 +143,16 @@ impl<'a> Session<'a> {
                 }
                 status = child.wait() => {
                     let mid_turn = self.prompt.is_some() || self.closed_mid_turn;
+                    if mid_turn {
+                        // The turn's report never came: what it spent is unknown.
+                        self.spent_unknown();
+                    }
                     return Ok(Ending::AgentExited { mid_turn, status: status_text(&status) });
                 }
-                () = stop.recv() => return self.shutdown().await,
+                signal = stop.next() => match signal {
+                    Stop::Shutdown => return self.shutdown().await,
+                    Stop::Interrupt => self.interrupt().await?,
+                },
                 () = async {
                     match flush_at {
                         Some(at) => tokio::time::sleep_until(at).await,
@@ -263,7 +266,6 @@ impl<'a> Session<'a> {
                 self.cancel().await?;
                 Response::Ok
             }
-            Request::Shutdown => Response::Ok,
         })
     }
 
@@ -310,7 +312,7 @@ impl<'a> Session<'a> {
     /// Cancels the running turn (if any): `session/cancel`, waiting requests answered
     /// cancelled, queued prompts dropped. The turn ends when the agent answers the prompt.
     async fn cancel(&mut self) -> Result<(), Failure> {
-        self.queue.clear();
+        self.drop_queue().await?;
         for (_, responder) in self.waiting.drain(..) {
             let _ = responder.respond(cancelled());
         }
@@ -325,16 +327,60 @@ impl<'a> Session<'a> {
         self.save().await
     }
 
-    /// Cancels the turn, lets the agent answer it for a moment, and ends.
+    /// Says which queued prompts a cancel drops (they were acknowledged to `ao send`, never
+    /// sent): a pane note, and a conversation line each, so that `ao logs` shows them.
+    async fn drop_queue(&mut self) -> Result<(), Failure> {
+        if self.queue.is_empty() {
+            return Ok(());
+        }
+        let dropped: Vec<String> = self.queue.drain(..).collect();
+        self.pane.note(&format!(
+            "the cancel drops {} queued prompt(s), not sent to the agent",
+            dropped.len()
+        ));
+        let at = now();
+        let lines: Vec<ConversationLine> = dropped
+            .into_iter()
+            .enumerate()
+            .map(|(k, text)| ConversationLine {
+                id: format!("t{}-unsent-{}", self.turns, k + 1),
+                at,
+                part: ConversationPart::Unsent { text },
+            })
+            .collect();
+        self.append(&lines).await
+    }
+
+    /// A turn ended without a report of what it spent: the tokens are unknown from now on, and
+    /// so is a cost the host works out from them (not one the agent reports itself).
+    fn spent_unknown(&mut self) {
+        self.recorder.record.tokens = None;
+        if !self.agent_cost && self.launch.price.is_some() {
+            self.recorder.record.cost_usd = None;
+        }
+    }
+
+    /// SIGINT (Ctrl-C in an attached pane): cancels the running turn, not the session.
+    async fn interrupt(&mut self) -> Result<(), Failure> {
+        self.pane
+            .note("Ctrl-C cancels the running turn; `ao kill <session>` ends the session");
+        self.cancel().await
+    }
+
+    /// Cancels the turn, lets the agent answer it for [`super::CANCEL_GRACE`], and ends.
     async fn shutdown(&mut self) -> Result<Ending, Failure> {
         self.pane.note("shutting down");
         self.cancel().await?;
         if self.prompt.is_some() {
-            let grace = std::time::Duration::from_secs(1);
-            if let Ok(result) = tokio::time::timeout(grace, maybe(&mut self.prompt)).await {
-                self.prompt = None;
-                self.queue.clear();
-                self.on_prompt_end(result).await?;
+            let answered = tokio::time::timeout(super::CANCEL_GRACE, maybe(&mut self.prompt));
+            match answered.await {
+                Ok(result) => {
+                    self.prompt = None;
+                    self.queue.clear();
+                    self.on_prompt_end(result).await?;
+                }
+                // The turn was cut: its report never comes, so what it spent is unknown.
+                Err(_) => self.spent_unknown(),
             }
         }
         Ok(Ending::Shutdown)
@@ -372,21 +418,16 @@ impl<'a> Session<'a> {
         let record = &mut self.recorder.record;
         let (reason, tokens) = match result {
             Ok(response) => {
-                // Only a report of the whole turn adds up; any other leaves the sum unknown.
-                let tokens = response.usage.as_ref().map(fold::tokens).filter(|_| {
-                    fold::usage_covers_turn(record.agent.as_ref(), self.tools_this_turn)
-                });
-                record.tokens = match (record.tokens.take(), &tokens) {
-                    (Some(mut sum), Some(turn)) => {
-                        fold::add(&mut sum, turn);
-                        Some(sum)
-                    }
-                    _ => None,
-                };
-                if let (false, Some(price)) = (self.agent_cost, &self.launch.price) {
-                    record.cost_usd = record.tokens.as_ref().map(|t| fold::priced(t, price));
-                }
                 let stop = fold::stop_reason(response.stop_reason);
+                // Only a report of the whole turn adds up; any other leaves the sum unknown.
+                let cancelled = stop == crate::record::StopReason::Cancelled;
+                let tokens = response.usage.as_ref().map(fold::tokens).filter(|_| {
+                    fold::usage_covers_turn(record.agent.as_ref(), self.tools_this_turn, cancelled)
+                });
+                record.tokens = fold::sum_after_turn(record.tokens, tokens.as_ref());
+                if let (false, Some(price)) = (self.agent_cost, &self.launch.price) {
+                    record.cost_usd = record.tokens.as_ref().map(|t| price.cost_of(t));
+                }
                 record.phase = HostPhase::Ended { at, stop };
                 (stop.to_string(), tokens)
             }
@@ -397,16 +438,23 @@ impl<'a> Session<'a> {
                 // The agent closed its stdout: it is ending (or can no longer be heard). End
                 // it, so that its exit is what the record says.
                 self.closed_mid_turn = true;
+                // The turn's report never comes: what it spent is unknown.
+                self.spent_unknown();
                 let identity = self.recorder.record.agent_process;
                 if let Some(agent) = identity {
                     ao_agent::blocking::unblock(move || {
-                        crate::agent_process::end_group(agent, std::time::Duration::from_secs(2))
+                        crate::agent_process::end_group(agent, super::END_GRACE)
                     })
                     .await;
                 }
                 return Ok(());
             }
             Err(e) => {
+                // The turn may have spent before it failed; its error reports no usage.
+                record.tokens = fold::sum_after_turn(record.tokens, None);
+                if let (false, Some(_)) = (self.agent_cost, &self.launch.price) {
+                    record.cost_usd = None;
+                }
                 let name = fold::error_name(&e);
                 record.phase = HostPhase::Failed {
                     at,

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::fold::current_model;
 use super::pane::Pane;
 use super::recorder::Recorder;
-use super::{status_text, AgentEvent, Ending, Failure, StopSignals};
+use super::{status_text, AgentEvent, Ending, Failure, StopSignals, Timeouts};
 use crate::agent_process::{describe_error, identity, initialize_request};
 use crate::record::{HostLaunch, HostStart};
 
@@ -28,7 +28,7 @@ type NotOpened = Result<Ending, Failure>;
 pub(super) struct Watch<'a> {
     /// The agent.
     pub child: &'a mut Child,
-    /// SIGTERM, SIGHUP, SIGINT.
+    /// SIGTERM, SIGHUP (SIGINT is ignored while opening: there is no turn to cancel).
     pub stop: &'a mut StopSignals,
 }
 
@@ -68,13 +68,14 @@ impl Watch<'_> {
 pub(super) async fn open(
     cx: &ConnectionTo<Agent>,
     launch: &HostLaunch,
-    timeout: Duration,
+    timeouts: Timeouts,
     recorder: &mut Recorder,
     pane: &mut Pane,
     watch: &mut Watch<'_>,
     events: &mut mpsc::UnboundedReceiver<AgentEvent>,
 ) -> Result<SessionId, NotOpened> {
     let program = launch.command.first().cloned().unwrap_or_default();
+    let timeout = timeouts.initialize;
     let asked = tokio::time::timeout(timeout, cx.send_request(initialize_request()).block_task());
     let init = match watch.unless_ended(asked).await? {
         Ok(Ok(init)) => init,
@@ -112,7 +113,15 @@ pub(super) async fn open(
             let asked = cx
                 .send_request(NewSessionRequest::new(launch.cwd.clone()))
                 .block_task();
-            let created = watch.unless_ended(asked).await?.map_err(|e| {
+            let asked = tokio::time::timeout(timeouts.session_new, asked);
+            let created = watch.unless_ended(asked).await?;
+            let created = unanswered(
+                created,
+                "SessionNewTimeout",
+                "session/new",
+                timeouts.session_new,
+            )?;
+            let created = created.map_err(|e| {
                 Err(Failure::new(
                     "SessionNew",
                     format!(
@@ -136,7 +145,15 @@ pub(super) async fn open(
             let asked = cx
                 .send_request(LoadSessionRequest::new(id.clone(), launch.cwd.clone()))
                 .block_task();
-            let loaded = watch.unless_ended(asked).await?.map_err(|e| {
+            let asked = tokio::time::timeout(timeouts.session_load, asked);
+            let loaded = watch.unless_ended(asked).await?;
+            let loaded = unanswered(
+                loaded,
+                "SessionLoadTimeout",
+                "session/load",
+                timeouts.session_load,
+            )?;
+            let loaded = loaded.map_err(|e| {
                 Err(Failure::new(
                     "SessionLoad",
                     format!(
@@ -155,7 +172,15 @@ pub(super) async fn open(
         None => current_model(&options),
         Some(wanted) => {
             let chosen = choose_model(cx, &session_id, &options, wanted);
-            Some(watch.unless_ended(chosen).await?.map_err(Err)?)
+            let chosen = tokio::time::timeout(timeouts.session_new, chosen);
+            let chosen = watch.unless_ended(chosen).await?;
+            let chosen = unanswered(
+                chosen,
+                "SetModelTimeout",
+                "the choice of the model (session/set_config_option)",
+                timeouts.session_new,
+            )?;
+            Some(chosen.map_err(Err)?)
         }
     };
     if model.is_some() {
@@ -172,6 +197,24 @@ pub(super) async fn open(
             .unwrap_or_default()
     ));
     Ok(session_id)
+}
+
+/// A step's answer, or phase `failed` named `name` when the agent did not answer `what` in time.
+fn unanswered<T>(
+    answer: Result<T, tokio::time::error::Elapsed>,
+    name: &'static str,
+    what: &str,
+    timeout: Duration,
+) -> Result<T, NotOpened> {
+    answer.map_err(|_| {
+        Err(Failure::new(
+            name,
+            format!(
+                "the agent did not answer {what} within {} ms; see agent.log",
+                timeout.as_millis()
+            ),
+        ))
+    })
 }
 
 async fn save(recorder: &mut Recorder) -> Result<(), NotOpened> {
