@@ -164,6 +164,7 @@ async fn run_with(session_dir: &Path, init_timeout: Duration) -> Result<(), Stri
     })
     .await?;
     let mut record = HostRecord {
+        launch_id: launch.launch_id.clone(),
         // A new conversation has spent nothing yet.
         tokens: Some(Tokens::default()),
         ..HostRecord::default()
