@@ -28,6 +28,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use ao_core::runtime::process::ProcessIdentity;
 use ao_test_support::acp::{
     assert_tokens, fake_agent_config, fake_agent_config_with_args, spawn, wait_gone,
     wait_ready_with, AcpWorld, FAKE_PERMISSION_OPTIONS, FAKE_SAY_USAGE,
@@ -396,15 +397,24 @@ fn kill_restore_and_a_sigkilled_host_leave_no_agent_behind() {
         "keep",
         fake_agent_config(&[("FAKE_ACP_DATA", &data.to_string_lossy())], &[]),
     );
-    let sigkilled = spawn(&w, "fake", "sigkilled", "say:Hi.", "process");
+    let sigkilled = spawn(&w, "fake", "sigkilled", "child", "process");
     let busy = spawn(&w, "fake", "busy", "slow:60000", "process");
     let cannot = spawn(&w, "noload", "cannot", "say:One.", "process");
     let kept = spawn(&w, "keep", "kept", "say:First answer.", "process");
 
-    // The host SIGKILLed: exited, and its agent does not outlive it.
+    // The host SIGKILLed: exited, and neither its agent nor what the agent started (in its
+    // group) outlives it.
     w.wait_activity(&sigkilled, "ready");
     let (host, agent) = (w.host_process(&sigkilled), w.agent_process(&sigkilled));
-    assert!(host.is_alive() && agent.is_alive());
+    let log = logs(&w, &sigkilled);
+    let grandchild = log
+        .split("agent: child ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .and_then(ProcessIdentity::of)
+        .unwrap_or_else(|| panic!("the agent's child: {log}"));
+    assert!(host.is_alive() && agent.is_alive() && grandchild.is_alive());
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(host.pid as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -415,6 +425,7 @@ fn kill_restore_and_a_sigkilled_host_leave_no_agent_behind() {
     });
     assert_eq!(s["process"], "exited", "{s:#}");
     wait_gone(agent, "the agent of a SIGKILLed host", GONE);
+    wait_gone(grandchild, "the agent's child, its host SIGKILLed", GONE);
 
     // `ao kill` mid-turn: the turn is cancelled, the agent's group and the host end.
     w.wait_for(&busy, Duration::from_secs(30), "active", |s| {

@@ -9,6 +9,7 @@
 //! | `stop:<reason>` | a message `stopping: <reason>`; that stop reason (`refusal`, `max_tokens`, `max_turn_requests`, `cancelled`, `end_turn`); no usage |
 //! | `fail:<message>` | a message `failing`; the prompt answers a JSON-RPC error (-32603) with `<message>` |
 //! | `crash` | a message `crashing`, then the process exits with status 3, mid-turn |
+//! | `child` | starts `sleep 300` in the agent's own process group (as a tool's shell would, left running); a message `child <its pid>`; `end_turn`; no usage |
 //! | `plan` | a plan of [`PLAN`] (3 entries, one completed); a message `planned`; `end_turn` |
 //! | `usage:<in>/<out>` | a message `counted`; `end_turn` with usage in/out (total in+out); no cost |
 //! | `cost:<usd>` | a `usage_update` with cost `{amount: <usd>, currency: USD}` (cumulative, as agents say it); a message `priced`; `end_turn` with usage [`SAY_USAGE`] |
@@ -242,6 +243,18 @@ async fn turn(
             tokio::time::sleep(Duration::from_millis(300)).await;
             eprintln!("fake-acp-agent: crashing on purpose");
             std::process::exit(3);
+        }
+        "child" => {
+            // Inherits the agent's process group; never waited for: what an agent leaves running.
+            let child = std::process::Command::new("sleep")
+                .arg("300")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| Error::new(-32603, format!("cannot start sleep: {e}")))?;
+            message(&cx, &session, &format!("child {}", child.id()))?;
+            Ok(PromptResponse::new(StopReason::EndTurn))
         }
         "plan" => {
             let entries = PLAN

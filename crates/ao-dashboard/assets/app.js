@@ -186,15 +186,15 @@ function renderList() {
 function renderTotals() {
   const projects = new Map();
   for (const s of sessions.values()) {
-    // cost stays null while no session of the project reports one: no figure is made up.
-    const p = projects.get(s.project) || { n: 0, live: 0, tin: null, tout: null, cost: null };
+    // A sum turns null ("-") once any session of the project reports none: the known figures
+    // alone would add up to too low a total.
+    const p = projects.get(s.project) || { n: 0, live: 0, tin: 0, tout: 0, cost: 0 };
     p.n += 1;
     if (s.activity !== "exited") p.live += 1;
-    if (s.tokens) {
-      p.tin = (p.tin || 0) + tokensIn(s.tokens);
-      p.tout = (p.tout || 0) + tokensOut(s.tokens);
-    }
-    if (s.cost_usd !== null && s.cost_usd !== undefined) p.cost = (p.cost || 0) + s.cost_usd;
+    const known = (sum, x) => (sum === null || x === null || x === undefined ? null : sum + x);
+    p.tin = known(p.tin, s.tokens ? tokensIn(s.tokens) : null);
+    p.tout = known(p.tout, s.tokens ? tokensOut(s.tokens) : null);
+    p.cost = known(p.cost, s.cost_usd);
     projects.set(s.project, p);
   }
   const rows = [...projects.entries()].sort().map(([name, p]) =>

@@ -41,6 +41,11 @@ fn new_session_id() -> String {
     format!("acp-{:016x}", rand::random::<u64>())
 }
 
+/// A new launch id ([`HostLaunch::launch_id`]): random, so that no two launches share one.
+fn new_launch_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
 /// The session's current host record (blocking read, off the async threads).
 async fn record_of(files: &HostFiles) -> Result<Option<HostRecord>, AgentError> {
     let files = files.clone();
@@ -61,6 +66,7 @@ impl AcpPlugin {
         let settings = settings_of(cx)?;
         let rec = session.record;
         let launch = HostLaunch {
+            launch_id: new_launch_id(),
             command: settings.command,
             env: settings.env,
             cwd: rec.workspace.clone(),
@@ -225,24 +231,39 @@ impl Agent for AcpPlugin {
         cx: &ProjectContext<'_>,
         session: SessionContext<'_>,
     ) -> Result<PreparedSession, AgentError> {
-        let record = record_of(&HostFiles::of(&session.dir()))
-            .await?
-            .unwrap_or_default();
+        // Whichever host wrote the record: a restore that failed before its host recorded
+        // anything leaves the previous host's, which still says what to load. A restored host
+        // that failed before loading recorded no session id: its launch still names the one it
+        // was to load, so a failed restore can be tried again.
+        let files = HostFiles::of(&session.dir());
+        let (record, launch) = unblock(move || {
+            (
+                files::read_last_record(&files),
+                files::read_launch(&files).ok(),
+            )
+        })
+        .await;
+        let record = record.map_err(files_error)?.unwrap_or_default();
+        let loaded = launch.and_then(|l| match l.start {
+            HostStart::Load(id) => Some(id),
+            HostStart::New => None,
+        });
         let agent = match &record.agent {
             Some(agent) => agent.name.clone(),
             None => settings_of(cx)?.command.join(" "),
         };
-        let acp_session_id = match (&record.acp_session_id, record.load_session) {
-            (Some(id), true) => id.clone(),
-            (None, _) => {
+        let acp_session_id = match record.acp_session_id.clone().or(loaded) {
+            // The agent said at `initialize` that it cannot load one.
+            Some(_) if record.agent.is_some() && !record.load_session => {
+                return Err(AgentError::Refused(format!(
+                    "{agent} cannot resume a session: it does not offer session/load"
+                )))
+            }
+            Some(id) => id,
+            None => {
                 return Err(AgentError::Refused(format!(
                     "{agent} never opened a conversation for session {}: nothing to resume",
                     session.record.address
-                )))
-            }
-            (Some(_), false) => {
-                return Err(AgentError::Refused(format!(
-                    "{agent} cannot resume a session: it does not offer session/load"
                 )))
             }
         };

@@ -162,6 +162,61 @@ async fn restore_loads_the_protocols_session_only_where_the_agent_can() {
 }
 
 #[tokio::test]
+async fn a_failed_restore_can_be_restored_again() {
+    let w = World::new();
+    let files = w.files();
+    let first = w.plugin.prepare(&w.cx(), w.session()).await.unwrap();
+    let launched = files::read_launch(&files).unwrap();
+    let opened = HostRecord {
+        launch_id: launched.launch_id.clone(),
+        agent: Some(AgentIdentity {
+            name: "fake-acp-agent".into(),
+            version: "0.1.0".into(),
+        }),
+        acp_session_id: Some("ses_1".into()),
+        load_session: true,
+        ..Default::default()
+    };
+    std::fs::write(files.state(), serde_json::to_vec(&opened).unwrap()).unwrap();
+    let mut w = w;
+    w.record.agent_session_id = Some(first.agent_session_id.clone());
+
+    // A restore whose host never wrote a record: the previous host's is still there, and is not
+    // the current one's, yet it says what to load.
+    w.plugin.restore(&w.cx(), w.session()).await.unwrap();
+    let restored = files::read_launch(&files).unwrap();
+    assert_ne!(restored.launch_id, launched.launch_id, "a new launch");
+    assert_eq!(restored.start, HostStart::Load("ses_1".into()));
+    assert_eq!(
+        files::read_record(&files).unwrap(),
+        None,
+        "the previous host's"
+    );
+    let again = w.plugin.restore(&w.cx(), w.session()).await.unwrap();
+    assert_eq!(again.agent_session_id, first.agent_session_id);
+    let retried = files::read_launch(&files).unwrap();
+    assert_eq!(retried.start, HostStart::Load("ses_1".into()));
+
+    // A restored host that failed before it loaded the conversation recorded no session id: its
+    // launch still names the one to load.
+    let failed = HostRecord {
+        launch_id: retried.launch_id.clone(),
+        phase: crate::record::HostPhase::Failed {
+            at: 1,
+            name: "InitializeTimeout".into(),
+            message: "no answer".into(),
+        },
+        ..Default::default()
+    };
+    std::fs::write(files.state(), serde_json::to_vec(&failed).unwrap()).unwrap();
+    assert_eq!(files::read_record(&files).unwrap(), Some(failed));
+    w.plugin.restore(&w.cx(), w.session()).await.unwrap();
+    let last = files::read_launch(&files).unwrap();
+    assert_eq!(last.start, HostStart::Load("ses_1".into()));
+    assert_ne!(last.launch_id, retried.launch_id);
+}
+
+#[tokio::test]
 async fn answers_and_permits_without_a_host_are_unreachable() {
     let w = World::new();
     let answer = Reply::Dismiss { id: "q".into() };

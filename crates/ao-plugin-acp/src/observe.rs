@@ -72,7 +72,7 @@ fn error(why: Why, message: impl Into<String>) -> Option<SessionError> {
 /// The observation of a session whose host files read as `look`.
 pub fn observation(look: &Look) -> Observation {
     let Some(record) = &look.record else {
-        return match &look.unreadable {
+        let bare = match &look.unreadable {
             Some(m) => Observation::bare(Activity::Blocked, error(Why::Unobservable, m.clone())),
             None if look.starting => Observation::bare(Activity::Active, None),
             None => Observation::bare(
@@ -82,6 +82,12 @@ pub fn observation(look: &Look) -> Observation {
                     "the session's ACP host never started (see the session's log)",
                 ),
             ),
+        };
+        // Without a record nothing is known of tokens, not that none were spent: a restored
+        // session's previous turns spent some, which its new host's first record carries on.
+        return Observation {
+            tokens: None,
+            ..bare
         };
     };
     let (activity, error) = activity(record, look.host_alive);

@@ -69,6 +69,9 @@ fn no_record_yet_is_active_while_the_host_may_be_starting_and_exited_after() {
     let young = look(&files, None);
     assert!(young.starting);
     assert_eq!(observation(&young).activity, Activity::Active);
+    // Nothing is known of its tokens yet (a restored session's are not 0).
+    assert_eq!(observation(&young).tokens, None);
+    assert_eq!(observation(&none).tokens, None);
 
     // An old launch, but the runtime's process (the host) runs.
     let handle = RuntimeHandle::Process {
@@ -249,6 +252,7 @@ fn an_unreadable_record_is_unobservable() {
     let o = observation(&look(&files, None));
     assert_eq!(o.activity, Activity::Blocked);
     assert_eq!(why(&o).0, "Unobservable");
+    assert_eq!(o.tokens, None);
 }
 
 #[test]

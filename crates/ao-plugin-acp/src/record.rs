@@ -68,6 +68,9 @@ impl HostFiles {
 /// What the plugin asks a host to run (`launch.json`, written before the host starts).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostLaunch {
+    /// This launch's random id, new at each prepare and restore: the host copies it into its
+    /// record ([`HostRecord::launch_id`]), which tells its record from a previous host's.
+    pub launch_id: String,
     /// The agent's argv (`agentConfig.command`).
     pub command: Vec<String>,
     /// Added to the agent's environment (`agentConfig.env`).
@@ -202,6 +205,10 @@ pub enum ToolKind {
 /// What the host has recorded of its session (`state.json`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HostRecord {
+    /// The launch this host started from ([`HostLaunch::launch_id`]): a record of another launch
+    /// is a previous host's (a restored session's directory holds it until the new host writes).
+    #[serde(default)]
+    pub launch_id: String,
     /// The host's own process (pid and start time, to tell a reused pid apart).
     pub host: Option<ProcessRecord>,
     /// The agent's process, once started; it leads its own process group.

@@ -92,30 +92,32 @@ fn projects(app: &App) -> usize {
     names.len()
 }
 
-/// Tokens and cost added up; each is `None` while no session reports it, so that sessions whose
-/// agents report none show no figure.
+/// How many sessions, and their tokens and cost added up. A sum is `None` ("-") when any session
+/// counted in it reports none (or there is no session): the sum of the known ones alone would be
+/// a figure that is too low.
 fn totals<'a>(
     sessions: impl Iterator<Item = &'a LiveSession>,
 ) -> (usize, Option<Tokens>, Option<f64>) {
-    sessions.fold((0, None, None), |(n, t, c), s| {
-        (
-            n + 1,
-            match (t, s.status.tokens) {
-                (Some(t), Some(st)) => Some(Tokens {
-                    input: t.input + st.input,
-                    output: t.output + st.output,
-                    reasoning: t.reasoning + st.reasoning,
-                    cache_read: t.cache_read + st.cache_read,
-                    cache_write: t.cache_write + st.cache_write,
+    let (n, tokens, cost) = sessions.fold(
+        (0, Some(Tokens::default()), Some(0.0)),
+        |(n, tokens, cost), s| {
+            (
+                n + 1,
+                tokens.zip(s.status.tokens).map(|(t, st)| Tokens {
+                    input: t.input.saturating_add(st.input),
+                    output: t.output.saturating_add(st.output),
+                    reasoning: t.reasoning.saturating_add(st.reasoning),
+                    cache_read: t.cache_read.saturating_add(st.cache_read),
+                    cache_write: t.cache_write.saturating_add(st.cache_write),
                 }),
-                (t, st) => t.or(st),
-            },
-            match (c, s.status.cost_usd) {
-                (Some(c), Some(usd)) => Some(c + usd),
-                (c, usd) => c.or(usd),
-            },
-        )
-    })
+                cost.zip(s.status.cost_usd).map(|(c, usd)| c + usd),
+            )
+        },
+    );
+    match n {
+        0 => (0, None, None),
+        n => (n, tokens, cost),
+    }
 }
 
 fn draw_title(frame: &mut Frame, app: &App, area: Rect, paint: Paint) {

@@ -229,11 +229,31 @@ fn the_detail_names_the_agent_and_a_cost_it_does_not_report_shows_no_figure() {
     assert!(!total.contains('$'), "{total}");
     assert!(screen[0].contains("cost -"), "{text}");
 
-    // Beside a session that reports one, the totals count what is reported.
+    // Beside a session that reports one, the totals show none either: the known figure alone
+    // would be too low. The same for tokens.
     let priced = session("web/agent-2", Activity::Ready, "2025-01-01T00:01:00Z");
-    app.on_live(LiveEvent::Snapshot(vec![unpriced, priced]));
+    let mut uncounted = session("other/agent-3", Activity::Ready, "2025-01-01T00:01:00Z");
+    uncounted.status.tokens = None;
+    let counted = session("other/agent-4", Activity::Ready, "2025-01-01T00:01:00Z");
+    app.on_live(LiveEvent::Snapshot(vec![
+        unpriced, priced, uncounted, counted,
+    ]));
     let screen = lines(&render(&mut app, 80, 24, false));
-    assert!(screen[0].contains("cost $123.4568"), "{}", screen[0]);
+    assert!(
+        screen[0].contains("tokens -") && screen[0].contains("cost -"),
+        "{}",
+        screen[0]
+    );
+    let total = screen.iter().find(|l| l.contains("web (2)")).unwrap();
+    assert!(
+        !total.contains('$') && total.contains("2.5M/178k"),
+        "{total}"
+    );
+    let total = screen.iter().find(|l| l.contains("other (2)")).unwrap();
+    assert!(
+        total.contains("$246.9136") && !total.contains('M'),
+        "{total}"
+    );
     // Sessions of two agents: the table names each one's.
     let text = screen.join("\n");
     assert!(text.contains("AGENT"), "{text}");

@@ -228,6 +228,7 @@ async fn run_with(session_dir: &Path, timeouts: Timeouts) -> Result<(), String> 
         unblock(move || crate::files::read_launch(&launch_files).map_err(|e| launch_error(&e)))
             .await?;
     let mut record = HostRecord {
+        launch_id: launch.launch_id.clone(),
         // A new conversation has spent nothing yet.
         tokens: Some(Tokens::default()),
         ..HostRecord::default()

@@ -24,6 +24,7 @@ async fn start(command: &[&str], start: HostStart) -> (Result<(), String>, HostR
     let files = HostFiles::of(dir.path());
     std::fs::create_dir_all(files.dir()).unwrap();
     let launch = HostLaunch {
+        launch_id: "launch-1".into(),
         command: command.iter().map(|w| w.to_string()).collect(),
         env: BTreeMap::new(),
         cwd: dir.path().to_path_buf(),
