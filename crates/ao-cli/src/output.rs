@@ -99,6 +99,7 @@ pub fn status_table(
         let rows: Vec<[String; 6]> = statuses
             .iter()
             .map(|s| {
+                let (tokens_in, tokens_out) = tokens_in_out_text(s.tokens.as_ref());
                 [
                     s.id.clone(),
                     s.process.to_string(),
@@ -108,8 +109,8 @@ pub fn status_table(
                         }
                         _ => cost_short(s.cost_usd),
                     },
-                    tokens_in_out_text(s.tokens.as_ref()).0,
-                    tokens_in_out_text(s.tokens.as_ref()).1,
+                    tokens_in,
+                    tokens_out,
                     // `?`: what its agent did not confirm within the status budget.
                     match (with_age, s.stale) {
                         (true, false) => activity_cell(s, now),

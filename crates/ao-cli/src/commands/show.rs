@@ -110,14 +110,13 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
     if let Some(at) = &s.last_activity_at {
         field(out, "active", at)?;
     }
+    let (tokens_in, tokens_out) = crate::watch::format::tokens_in_out_text(s.tokens.as_ref());
     field(
         out,
         "cost",
         &format!(
-            "{}, {} tokens in, {} out",
+            "{}, {tokens_in} tokens in, {tokens_out} out",
             crate::watch::format::cost_short(s.cost_usd),
-            crate::watch::format::tokens_in_out_text(s.tokens.as_ref()).0,
-            crate::watch::format::tokens_in_out_text(s.tokens.as_ref()).1
         ),
     )?;
     for p in &s.pending {
