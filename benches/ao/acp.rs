@@ -47,15 +47,23 @@ pub fn run() {
     let held = w.spawn(&["bench", "held", "--runtime", "process"]);
     w.wait_activity(&held, "active");
     let (host, agent) = (w.host_process(&held).pid, w.agent_process(&held).pid);
-    let busy = (rss_of(host), rss_tree(agent));
+    let busy = (rss_of(host, "VmRSS"), rss_tree(agent));
     w.wait_activity(&held, "ready");
-    let idle = (rss_of(host), rss_tree(agent));
+    let idle = (rss_of(host, "VmRSS"), rss_tree(agent));
     println!(
         "host RSS: busy {}, idle {}; agent (opencode acp) RSS: busy {}, idle {}",
         mib(busy.0),
         mib(idle.0),
         mib(busy.1),
         mib(idle.1)
+    );
+    // Most of a host's RSS is pages of the `ao` binary and its libraries, mapped from their
+    // files: shared with every other `ao` process, and given back under pressure. What the host
+    // alone holds is its anonymous memory.
+    println!(
+        "host RSS, idle: its own (anonymous) {}, mapped from files (ao's binary, libraries) {}",
+        mib(rss_of(host, "RssAnon")),
+        mib(rss_of(host, "RssFile"))
     );
     latency(&w, &first);
 }
@@ -118,12 +126,14 @@ fn latency(w: &AcpWorld, id: &str) {
     );
 }
 
-/// The resident memory of one process (not its children), in bytes.
-fn rss_of(pid: u32) -> u64 {
+/// One of the resident-memory fields of one process (not its children; `VmRSS`, `RssAnon`,
+/// `RssFile`), in bytes.
+fn rss_of(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let prefix = format!("{field}:");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .map_or(0, |kib| kib * 1024)
 }
