@@ -25,12 +25,11 @@
 // Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ao_core::runtime::process::ProcessIdentity;
 use ao_test_support::acp::{
-    assert_tokens, fake_agent_config, fake_agent_config_with_args, spawn, wait_gone,
+    assert_tokens, fake_agent_config, fake_agent_config_with_args, race, spawn, wait_gone,
     wait_ready_with, AcpWorld, FAKE_PERMISSION_OPTIONS, FAKE_SAY_USAGE,
 };
 use ao_test_support::{assert_cost, error_of, wait_until, Scenario};
@@ -212,7 +211,7 @@ fn permission_requests_are_answered_by_their_options_kinds_by_a_person_or_by_the
     let once = spawn(&w, "ask", "once", "permit:execute", "process");
     let always = spawn(&w, "ask", "always", "permit:execute", "process");
     let reject = spawn(&w, "ask", "reject", "permit:edit", "process");
-    let race = spawn(&w, "ask", "race", "permit:execute", "process");
+    let raced = spawn(&w, "ask", "race", "permit:execute", "process");
     let allowed = spawn(&w, "allow", "allowed", "permit:execute", "process");
     let unlisted = spawn(&w, "allow", "unlisted", "permit:edit", "process");
     let denied = spawn(&w, "deny", "denied", "permit:fetch", "process");
@@ -281,38 +280,22 @@ fn permission_requests_are_answered_by_their_options_kinds_by_a_person_or_by_the
     assert!(log.contains("tool fetch [error] fetch call "), "{log}");
 
     // Two people answer at once: one wins, the other is told the request is gone.
-    let s = w.wait_activity(&race, "waiting_input");
+    let s = w.wait_activity(&raced, "waiting_input");
     let (request, _) = pending_request(&s, "execute");
-    let start = |flag: &str| {
-        w.ao_command(&["permit", &race, &request, flag])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ao permit")
-    };
-    let (first, second) = (start("--once"), start("--reject"));
-    let outs = [
-        first.wait_with_output().unwrap(),
-        second.wait_with_output().unwrap(),
-    ];
-    let won: Vec<bool> = outs.iter().map(|o| o.status.success()).collect();
-    assert_eq!(
-        won.iter().filter(|w| **w).count(),
-        1,
-        "exactly one wins: {outs:?}"
+    let (first_won, err) = race(
+        &w,
+        &["permit", &raced, &request, "--once"],
+        &["permit", &raced, &request, "--reject"],
     );
-    let lost = outs.iter().find(|o| !o.status.success()).unwrap();
-    let err = String::from_utf8_lossy(&lost.stderr);
     assert!(
         err.to_lowercase().contains("gone")
             || err.contains("no longer pending")
             || err.contains("has no pending permission request"),
         "the loser says the request is gone: {err}"
     );
-    w.wait_activity(&race, "ready");
-    let log = logs(&w, &race);
-    let chosen = if won[0] {
+    w.wait_activity(&raced, "ready");
+    let log = logs(&w, &raced);
+    let chosen = if first_won {
         "fake-allow-once"
     } else {
         "fake-reject-once"

@@ -10,9 +10,7 @@
 // Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
-
-use ao_test_support::acp::{fake_agent_config, AcpWorld};
+use ao_test_support::acp::{fake_agent_config, race, AcpWorld};
 use ao_test_support::Scenario;
 use serde_json::{json, Value};
 
@@ -108,27 +106,11 @@ fn a_question_is_answered_checked_against_its_form_declined_or_raced() {
     // Two answers at once: one wins, the other is told the question is gone.
     let s = w.wait_activity(&raced, "waiting_input");
     let id = pending_question(&s, json!([color_question()]));
-    let start = |answer: &str| {
-        w.ao_command(&["answer", &raced, "--request", &id, answer])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ao answer")
-    };
-    let (first, second) = (start("red"), start("blue"));
-    let outs = [
-        first.wait_with_output().unwrap(),
-        second.wait_with_output().unwrap(),
-    ];
-    let won: Vec<bool> = outs.iter().map(|o| o.status.success()).collect();
-    assert_eq!(
-        won.iter().filter(|w| **w).count(),
-        1,
-        "exactly one wins: {outs:?}"
+    let (first_won, err) = race(
+        &w,
+        &["answer", &raced, "--request", &id, "red"],
+        &["answer", &raced, "--request", &id, "blue"],
     );
-    let lost = outs.iter().find(|o| !o.status.success()).unwrap();
-    let err = String::from_utf8_lossy(&lost.stderr);
     assert!(
         err.contains("no longer pending")
             || err.contains("has no pending question")
@@ -137,7 +119,7 @@ fn a_question_is_answered_checked_against_its_form_declined_or_raced() {
     );
     w.wait_activity(&raced, "ready");
     let log = logs(&w, &raced);
-    let chosen = if won[0] { "red" } else { "blue" };
+    let chosen = if first_won { "red" } else { "blue" };
     assert_eq!(log.matches("answer: accept").count(), 1, "{log}");
     assert!(
         log.contains(&format!(r#"answer: accept {{"color":"{chosen}"}}"#)),

@@ -411,6 +411,32 @@ pub const FAKE_PERMISSION_OPTIONS: [(&str, &str, &str); 4] = [
     ("fake-allow-always", "Always", "allow_always"),
 ];
 
+/// Runs two `ao` commands at once (two people answering the same request): exactly one must
+/// succeed. Which one won (`true`: the first), and what the other wrote to its standard error.
+pub fn race(w: &World, first: &[&str], second: &[&str]) -> (bool, String) {
+    let start = |args: &[&str]| {
+        w.ao_command(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start ao")
+    };
+    let (a, b) = (start(first), start(second));
+    let outs = [
+        a.wait_with_output().expect("the first ao"),
+        b.wait_with_output().expect("the second ao"),
+    ];
+    let won: Vec<bool> = outs.iter().map(|o| o.status.success()).collect();
+    assert_eq!(
+        won.iter().filter(|w| **w).count(),
+        1,
+        "exactly one wins: {outs:?}"
+    );
+    let lost = if won[0] { &outs[1] } else { &outs[0] };
+    (won[0], String::from_utf8_lossy(&lost.stderr).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::process::CommandExt;
