@@ -471,10 +471,47 @@ fn a_tmux_session_runs_its_host_in_the_pane_and_kill_ends_it_all() {
     w.wait_pane(&id, true, Duration::from_secs(20), "the answer", |screen| {
         screen.contains("Hello from the pane.")
     });
-    // A prompt sent while a turn runs waits for it, then runs.
+    // A prompt sent while a turn runs waits for it, then runs; `ao logs --follow`, started
+    // while the agent streams its answer, prints that answer whole, once.
+    let mut follower = w
+        .ao_command(&["logs", &id, "--follow"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("ao logs --follow");
     w.ao_ok(&["send", &id, "slow:1500"]);
     w.ao_ok(&["send", &id, "say:And again."]);
     wait_ready_with(&w, &id, 3 * FAKE_SAY_USAGE.0, 3 * FAKE_SAY_USAGE.1);
+    let stdout = follower.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut followed = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !followed.contains("agent: And again.") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => followed.push_str(&format!("{line}\n")),
+            Err(_) => panic!("ao logs --follow did not show the queued turn: {followed}"),
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let ticks: String = (1..=10).map(|i| format!("tick {i}. ")).collect();
+    assert!(
+        followed.contains(&format!("agent: {}", ticks.trim_end())),
+        "{followed}"
+    );
+    assert_eq!(followed.matches("tick 1.").count(), 1, "{followed}");
     w.wait_pane(
         &id,
         true,

@@ -55,11 +55,19 @@ pub fn tool_status(word: &str) -> ToolCallStatus {
     }
 }
 
-/// The conversation as ao's transcript; `price` gives each turn's cost (0 without one: the
-/// transcript's steps carry a number, and ACP agents report no cost per turn).
+/// The conversation as ao's transcript; `price` gives each turn's cost (none without one: ACP
+/// agents report their cost for the session, not per turn).
+///
+/// An agent's message still being written (the file's last line is one of its chunks) is left
+/// out until it is whole, that is until any later line (a tool call, the turn's end) follows it:
+/// `ao logs --follow` prints each entry once, and would cut the message where it stood.
 pub fn fold(lines: Vec<ConversationLine>, price: Option<Price>) -> Vec<TranscriptEntry> {
     let mut entries: Vec<TranscriptEntry> = Vec::new();
     let mut at_index: HashMap<String, usize> = HashMap::new();
+    let being_written = lines
+        .last()
+        .filter(|l| matches!(l.part, ConversationPart::Assistant { .. }))
+        .map(|l| l.id.clone());
     for line in lines {
         if let Some(&i) = at_index.get(&line.id) {
             extend(&mut entries[i].kind, line.part);
@@ -105,6 +113,9 @@ pub fn fold(lines: Vec<ConversationLine>, price: Option<Price>) -> Vec<Transcrip
             at: line.at,
             kind,
         });
+    }
+    if let Some(i) = being_written.and_then(|id| at_index.get(&id).copied()) {
+        entries.remove(i);
     }
     entries
 }

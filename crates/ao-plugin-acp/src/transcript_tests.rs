@@ -216,3 +216,34 @@ fn a_prompt_a_cancel_dropped_reads_as_not_sent() {
         other => panic!("not an error: {other:?}"),
     }
 }
+
+#[test]
+fn a_message_still_being_written_waits_until_a_later_line_follows_it() {
+    let user = ConversationPart::User {
+        text: "hello".into(),
+    };
+    let mut text = [line("u1", 1, user), line("a1", 2, assistant("tick 1. "))].join("\n");
+    // Its chunks are the file's last lines: not whole yet, so not shown (a follower would print
+    // it once, cut where it stood).
+    let entries = fold(parse_lines(&text), None);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    text.push('\n');
+    text.push_str(&line("a1", 3, assistant("tick 2.")));
+    assert_eq!(fold(parse_lines(&text), None).len(), 1);
+    // The turn's end follows it: whole, with every chunk.
+    text.push('\n');
+    text.push_str(&line(
+        "e1",
+        4,
+        ConversationPart::TurnEnd {
+            reason: "end_turn".into(),
+            tokens: None,
+        },
+    ));
+    let entries = fold(parse_lines(&text), None);
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert!(
+        matches!(&entries[1].kind, EntryKind::Assistant { text } if text == "tick 1. tick 2."),
+        "{entries:?}"
+    );
+}
