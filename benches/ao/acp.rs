@@ -2,7 +2,6 @@
 //! host): spawn until the id and until the prompt is delivered, the host's and the agent's memory
 //! busy and idle, and from the host's record of a turn's end to the `ao status --watch` line.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,6 +9,7 @@ use ao_test_support::acp::AcpWorld;
 use ao_test_support::{script, Scenario, Turn};
 use serde_json::{json, Value};
 
+use crate::watch::timed_lines;
 use crate::{median_of, mib, ms, rss_tree, spread};
 
 pub fn run() {
@@ -78,16 +78,9 @@ fn latency(w: &AcpWorld, id: &str) {
         .stdout(Stdio::piped())
         .spawn()
         .expect("run ao status --watch");
-    let stdout = watcher.stdout.take().expect("piped stdout");
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send((SystemTime::now(), line)).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = timed_lines(&mut watcher);
+    // The lines come with the monotonic clock; the host's record, with the wall clock.
+    let (mono, wall) = (Instant::now(), SystemTime::now());
     lines
         .recv_timeout(Duration::from_secs(30))
         .expect("the first line");
@@ -113,6 +106,7 @@ fn latency(w: &AcpWorld, id: &str) {
         let ended = record["phase"]["at"]
             .as_u64()
             .expect("phase.at of an ended turn");
+        let shown = wall + shown.saturating_duration_since(mono);
         let shown_ms = shown
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);

@@ -113,7 +113,7 @@ pub(crate) fn listened_session() -> Listened {
 }
 
 /// Lines of a child's standard output, each with when it arrived.
-fn timed_lines(child: &mut Child) -> mpsc::Receiver<(Instant, String)> {
+pub(crate) fn timed_lines(child: &mut Child) -> mpsc::Receiver<(Instant, String)> {
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

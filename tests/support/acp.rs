@@ -157,13 +157,7 @@ impl AcpWorld {
 
     /// The config text: the defaults, then each project as added.
     pub fn config_text(&self) -> String {
-        let mut text = String::new();
-        if !self.defaults.is_empty() {
-            text.push_str("defaults:\n");
-            for line in &self.defaults {
-                text.push_str(&format!("  {line}\n"));
-            }
-        }
+        let mut text = crate::defaults_block(&self.defaults);
         text.push_str("projects:\n");
         for (name, entry) in &self.entries {
             text.push_str(&format!("  - name: {name}\n    path: projects/{name}\n"));

@@ -72,6 +72,18 @@ pub fn opencode_bin() -> PathBuf {
 
 static WORLDS: AtomicUsize = AtomicUsize::new(0);
 
+/// A config's `defaults` block, one YAML line each; nothing without any.
+pub(crate) fn defaults_block(defaults: &[String]) -> String {
+    if defaults.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("defaults:\n");
+    for line in defaults {
+        text.push_str(&format!("  {line}\n"));
+    }
+    text
+}
+
 /// One test's private world.
 pub struct World {
     /// The mock model.
@@ -176,13 +188,7 @@ impl World {
     }
 
     fn write_config(&self) {
-        let mut text = String::new();
-        if !self.defaults.is_empty() {
-            text.push_str("defaults:\n");
-            for line in &self.defaults {
-                text.push_str(&format!("  {line}\n"));
-            }
-        }
+        let mut text = defaults_block(&self.defaults);
         text.push_str("projects:\n");
         for (name, extra) in &self.projects {
             let mut provider = ao_mock_model::opencode_provider_config(&self.mock.base_url());
