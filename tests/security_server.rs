@@ -16,7 +16,7 @@ use std::time::Duration;
 use ao_core::fault::{CRASH_AT_ENV, SERVER_STARTING};
 use ao_core::runtime::process::ProcessIdentity;
 use ao_test_support::remote::{RemoteServerGuard, Sshd};
-use ao_test_support::{script, wait_until, Scenario, Turn, World};
+use ao_test_support::{proc_stat, script, wait_until, Scenario, Turn, World};
 use serde_json::Value;
 
 /// The status a server at `url` answers to `password` (OpenCode's user name).
@@ -185,13 +185,14 @@ fn a_plain_http_server_off_loopback_is_warned_of_once() {
 }
 
 /// The `opencode serve` processes that run in `dir`, found by their working directory (a server
-/// that no record names has nothing else to find it by).
+/// that no record names has nothing else to find it by). A server's child between its fork and
+/// its exec has the server's command line and directory for a moment; it is not a server.
 fn servers_in(dir: &Path) -> Vec<ProcessIdentity> {
     let dir = std::fs::canonicalize(dir).expect("the project's directory");
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return vec![];
     };
-    procs
+    let serving: Vec<u32> = procs
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
@@ -203,7 +204,11 @@ fn servers_in(dir: &Path) -> Vec<ProcessIdentity> {
             });
             serve && std::fs::read_link(proc.join("cwd")).is_ok_and(|cwd| cwd == dir)
         })
-        .filter_map(ProcessIdentity::of)
+        .collect();
+    serving
+        .iter()
+        .filter(|pid| proc_stat(**pid).is_some_and(|stat| !serving.contains(&stat.ppid)))
+        .filter_map(|pid| ProcessIdentity::of(*pid))
         .collect()
 }
 

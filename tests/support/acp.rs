@@ -349,16 +349,7 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // After the command's closing parenthesis: state, ppid, pgrp.
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                return false;
-            };
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            fields.first().is_some_and(|state| *state != "Z")
-                && fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
+            crate::proc_stat(*pid).is_some_and(|stat| stat.state != 'Z' && stat.pgrp == pgid)
         })
         .collect()
 }

@@ -726,6 +726,28 @@ fn no_server(stderr: &str, socket: &str) -> bool {
     path.is_some_and(|p| !p.contains('\n') && p.ends_with(&format!("/{socket}")))
 }
 
+/// What `/proc/<pid>/stat` says of a process's state and kin.
+pub struct ProcStat {
+    /// Its state letter (`Z` for a zombie).
+    pub state: char,
+    /// Its parent's pid.
+    pub ppid: u32,
+    /// Its process group.
+    pub pgrp: u32,
+}
+
+/// The state, parent and group of process `pid`, while it exists.
+pub fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's closing parenthesis (the command may hold one): state, ppid, pgrp.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(ProcStat { state, ppid, pgrp })
+}
+
 /// Checks every `every` until `check` gives `Ok`; after `timeout`, panics with its last `Err`.
 pub fn wait_until<T>(
     timeout: Duration,
