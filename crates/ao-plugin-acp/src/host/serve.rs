@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 #[path = "asking.rs"]
 mod asking;
 
+use super::codex_usage;
 use super::control_server;
 use super::fold::{self, TurnIds};
 use super::pane::Pane;
@@ -415,16 +416,34 @@ impl<'a> Session<'a> {
         }
         self.recorder.record.pending.clear();
         self.cancel_questions().await?;
+        // Codex says no usage over ACP; its own rollout file has the conversation's exact sum.
+        let codex_sum = codex_usage::after_turn(
+            self.recorder.record.agent.as_ref(),
+            &self.launch.env,
+            &self.session_id.0,
+        )
+        .await;
         let record = &mut self.recorder.record;
         let (reason, tokens) = match result {
             Ok(response) => {
                 let stop = fold::stop_reason(response.stop_reason);
                 // Only a report of the whole turn adds up; any other leaves the sum unknown.
                 let cancelled = stop == crate::record::StopReason::Cancelled;
-                let tokens = response.usage.as_ref().map(fold::tokens).filter(|_| {
-                    fold::usage_covers_turn(record.agent.as_ref(), self.tools_this_turn, cancelled)
-                });
-                record.tokens = fold::sum_after_turn(record.tokens, tokens.as_ref());
+                let tokens = match codex_sum {
+                    Some(sum) => {
+                        let turn = record.tokens.map(|b| codex_usage::spent_between(&b, &sum));
+                        record.tokens = Some(sum);
+                        turn
+                    }
+                    None => {
+                        let tokens = response.usage.as_ref().map(fold::tokens).filter(|_| {
+                            let agent = record.agent.as_ref();
+                            fold::usage_covers_turn(agent, self.tools_this_turn, cancelled)
+                        });
+                        record.tokens = fold::sum_after_turn(record.tokens, tokens.as_ref());
+                        tokens
+                    }
+                };
                 if let (false, Some(price)) = (self.agent_cost, &self.launch.price) {
                     record.cost_usd = record.tokens.as_ref().map(|t| price.cost_of(t));
                 }
@@ -450,10 +469,11 @@ impl<'a> Session<'a> {
                 return Ok(());
             }
             Err(e) => {
-                // The turn may have spent before it failed; its error reports no usage.
-                record.tokens = fold::sum_after_turn(record.tokens, None);
-                if let (false, Some(_)) = (self.agent_cost, &self.launch.price) {
-                    record.cost_usd = None;
+                // The turn may have spent before it failed; its error reports no usage (Codex's
+                // rollout file still has the sum).
+                record.tokens = codex_sum.or(fold::sum_after_turn(record.tokens, None));
+                if let (false, Some(price)) = (self.agent_cost, &self.launch.price) {
+                    record.cost_usd = record.tokens.as_ref().map(|t| price.cost_of(t));
                 }
                 let name = fold::error_name(&e);
                 record.phase = HostPhase::Failed {
