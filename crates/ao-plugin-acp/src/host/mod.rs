@@ -17,6 +17,7 @@
 
 pub mod control_server;
 mod fold;
+mod mode;
 mod pane;
 mod permission;
 mod question;
