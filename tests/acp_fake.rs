@@ -553,6 +553,9 @@ fn an_agent_that_never_answers_initialize_or_lacks_the_model_fails_spawn_and_doc
         "missing",
         fake_agent_config(&[models], &["model: fake/none"]),
     );
+    let modes = ("FAKE_ACP_MODES", "ask,plan");
+    w.acp_project("moded", fake_agent_config(&[modes], &["mode: plan"]));
+    w.acp_project("unmoded", fake_agent_config(&[modes], &["mode: yolo"]));
 
     // doctor: the agent's name and version where it answers, the silence where it does not,
     // within the timeout.
@@ -607,6 +610,22 @@ fn an_agent_that_never_answers_initialize_or_lacks_the_model_fails_spawn_and_doc
     for name in ["fake/none", "fake/small", "fake/large"] {
         assert!(err.contains(name), "{name} missing from: {err}");
     }
+
+    // The configured mode, chosen through the protocol; one the agent lacks fails spawn alike.
+    let id = spawn(&w, "moded", "moded", "say:Hi.", "process");
+    w.wait_activity(&id, "ready");
+    assert!(
+        w.agent_log(&id).contains("session/set_mode plan"),
+        "{}",
+        w.agent_log(&id)
+    );
+    let out = w.ao(&["spawn", "unmoded", "say:Hi.", "--runtime", "process"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("no mode `yolo`; it offers: ask, plan"),
+        "{err}"
+    );
 }
 
 /// A broken `agentConfig` and what ao must say of it.

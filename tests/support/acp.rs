@@ -74,6 +74,8 @@ enum Entry {
     Acp(Vec<String>),
     /// An OpenCode project on the mock model, with these extra `agentConfig` lines.
     OpenCode(Vec<String>),
+    /// `agent: <preset>` (`claude`, `codex`), with these `agentConfig` lines.
+    Preset(&'static str, Vec<String>),
 }
 
 /// A world whose config holds ACP projects (and OpenCode ones beside them).
@@ -119,6 +121,21 @@ impl AcpWorld {
         dir
     }
 
+    /// Adds a project (a git repository) whose agent is the preset `agent` (`claude`, `codex`),
+    /// with these `agentConfig` lines.
+    pub fn agent_project(
+        &mut self,
+        name: &str,
+        agent: &'static str,
+        agent_config: Vec<String>,
+    ) -> PathBuf {
+        let dir = self.world.project(name, &[]);
+        self.entries
+            .push((name.to_string(), Entry::Preset(agent, agent_config)));
+        self.write_config();
+        dir
+    }
+
     /// Adds an OpenCode project on the mock model, with extra `agentConfig` lines as
     /// [`World::project`] takes them.
     pub fn opencode_project(&mut self, name: &str, agent_config: &[&str]) -> PathBuf {
@@ -130,14 +147,17 @@ impl AcpWorld {
         dir
     }
 
-    /// Replaces an ACP project's `agentConfig` lines and rewrites the config.
+    /// Replaces an ACP (or preset) project's `agentConfig` lines and rewrites the config.
     pub fn set_acp_config(&mut self, name: &str, agent_config: Vec<String>) {
         let entry = self
             .entries
             .iter_mut()
             .find(|(n, _)| n == name)
             .expect("a project of this world");
-        entry.1 = Entry::Acp(agent_config);
+        entry.1 = match entry.1 {
+            Entry::Preset(agent, _) => Entry::Preset(agent, agent_config),
+            _ => Entry::Acp(agent_config),
+        };
         self.write_config();
     }
 
@@ -165,8 +185,12 @@ impl AcpWorld {
                 text.push_str(&format!("    {line}\n"));
             }
             match entry {
-                Entry::Acp(lines) => {
-                    text.push_str("    agent: acp\n    agentConfig:\n");
+                Entry::Acp(lines) | Entry::Preset(_, lines) => {
+                    let agent = match entry {
+                        Entry::Preset(agent, _) => agent,
+                        _ => "acp",
+                    };
+                    text.push_str(&format!("    agent: {agent}\n    agentConfig:\n"));
                     for line in lines {
                         text.push_str(&format!("      {line}\n"));
                     }

@@ -26,6 +26,8 @@
 //! - `FAKE_ACP_MODELS=a,b`: `session/new` and `session/load` offer these models as a session
 //!   config option (id `model`, category `model`, a select whose current value is the first);
 //!   `session/set_config_option` chooses among them (an unknown value is an invalid-params error).
+//! - `FAKE_ACP_MODES=a,b`: `session/new` and `session/load` announce these session modes (the
+//!   first current); `session/set_mode` chooses among them, and says so on stderr.
 //! - `FAKE_ACP_DATA=<dir>`: each session's updates are kept in `<dir>/<session id>.jsonl`, so a
 //!   later process's `session/load` replays them (as `session/update`s, before it answers).
 //!   Without it, only sessions of this process can be loaded.
@@ -54,9 +56,11 @@ use agent_client_protocol::v1::schema::{
     NewSessionRequest, NewSessionResponse, PermissionOption, PermissionOptionKind, Plan, PlanEntry,
     PlanEntryPriority, PlanEntryStatus, PromptRequest, PromptResponse, RequestPermissionOutcome,
     RequestPermissionRequest, SessionConfigOption, SessionConfigOptionCategory,
-    SessionConfigSelectOption, SessionId, SessionInfoUpdate, SessionNotification, SessionUpdate,
-    SetSessionConfigOptionRequest, SetSessionConfigOptionResponse, StopReason, TextContent,
-    ToolCall, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind, Usage, UsageUpdate,
+    SessionConfigSelectOption, SessionId, SessionInfoUpdate, SessionMode, SessionModeState,
+    SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
+    SetSessionConfigOptionResponse, SetSessionModeRequest, SetSessionModeResponse, StopReason,
+    TextContent, ToolCall, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind, Usage,
+    UsageUpdate,
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{Agent, ByteStreams, Client, Error};
@@ -146,6 +150,19 @@ fn models() -> Vec<String> {
         .filter(|m| !m.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// The session modes announced, when `FAKE_ACP_MODES` names some.
+fn modes() -> Option<SessionModeState> {
+    let modes: Vec<SessionMode> = std::env::var("FAKE_ACP_MODES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| SessionMode::new(m.to_string(), format!("Mode {m}")))
+        .collect();
+    let current = modes.first()?.id.clone();
+    Some(SessionModeState::new(current, modes))
 }
 
 fn data_file(session: &str) -> Option<PathBuf> {
@@ -510,7 +527,11 @@ async fn main() -> Result<(), Error> {
                 if let Some(file) = data_file(&id) {
                     std::fs::write(file, "").map_err(Error::into_internal_error)?;
                 }
-                responder.respond(NewSessionResponse::new(id).config_options(config_options(None)))
+                responder.respond(
+                    NewSessionResponse::new(id)
+                        .config_options(config_options(None))
+                        .modes(modes()),
+                )
             },
             agent_client_protocol::on_receive_request!(),
         )
@@ -541,7 +562,27 @@ async fn main() -> Result<(), Error> {
                 if !known {
                     open_session(&s3, &id);
                 }
-                responder.respond(LoadSessionResponse::new().config_options(config_options(None)))
+                responder.respond(
+                    LoadSessionResponse::new()
+                        .config_options(config_options(None))
+                        .modes(modes()),
+                )
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |req: SetSessionModeRequest,
+                        responder: Responder<SetSessionModeResponse>,
+                        _cx| {
+                let mode = req.mode_id.0.to_string();
+                eprintln!("fake-acp-agent: session/set_mode {mode}");
+                let known =
+                    modes().is_some_and(|m| m.available_modes.iter().any(|a| a.id == req.mode_id));
+                if !known {
+                    return responder
+                        .respond_with_error(Error::invalid_params().data("no such mode"));
+                }
+                responder.respond(SetSessionModeResponse::new())
             },
             agent_client_protocol::on_receive_request!(),
         )

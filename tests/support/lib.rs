@@ -57,6 +57,36 @@ pub fn ao_bin() -> PathBuf {
     bin
 }
 
+/// A pinned ACP adapter: the variable `variable` (`AO_CLAUDE_ACP_BIN`), else `name` as
+/// scripts/install-agents installs it in `.tools/acp/bin`.
+fn acp_adapter_path(variable: &str, name: &str) -> PathBuf {
+    match std::env::var_os(variable).filter(|v| !v.is_empty()) {
+        Some(bin) => PathBuf::from(bin),
+        None => repo_root().join(".tools/acp/bin").join(name),
+    }
+}
+
+/// As [`acp_adapter_path`], which must be there.
+fn acp_adapter_bin(variable: &str, name: &str) -> PathBuf {
+    let bin = acp_adapter_path(variable, name);
+    assert!(
+        bin.exists(),
+        "{name} is not installed: run scripts/install-agents (or set {variable})"
+    );
+    bin
+}
+
+/// Claude Code's pinned ACP adapter (with its Node 22): `AO_CLAUDE_ACP_BIN`, else the one
+/// scripts/install-agents installs.
+pub fn claude_acp_bin() -> PathBuf {
+    acp_adapter_bin("AO_CLAUDE_ACP_BIN", "claude-agent-acp")
+}
+
+/// Codex's pinned ACP adapter: `AO_CODEX_ACP_BIN`, else the one scripts/install-agents installs.
+pub fn codex_acp_bin() -> PathBuf {
+    acp_adapter_bin("AO_CODEX_ACP_BIN", "codex-acp")
+}
+
 /// The pinned OpenCode binary: `AO_OPENCODE_BIN`, else the one scripts/install-opencode installs.
 pub fn opencode_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("AO_OPENCODE_BIN").filter(|v| !v.is_empty()) {
@@ -239,6 +269,14 @@ impl World {
             .env("AO_TMUX_SOCKET", &self.tmux_socket)
             .env("AO_OPENCODE_BIN", opencode_bin())
             .env("AO_OPENCODE_PURE", "1")
+            .env(
+                "AO_CLAUDE_ACP_BIN",
+                acp_adapter_path("AO_CLAUDE_ACP_BIN", "claude-agent-acp"),
+            )
+            .env(
+                "AO_CODEX_ACP_BIN",
+                acp_adapter_path("AO_CODEX_ACP_BIN", "codex-acp"),
+            )
             .env("XDG_DATA_HOME", self.root().join("xdg/data"))
             .env("XDG_STATE_HOME", self.root().join("xdg/state"))
             .env("XDG_CACHE_HOME", self.root().join("xdg/cache"))

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ao_core::agent::Agent;
 use ao_core::home::StateHome;
+use ao_plugin_acp::preset::{Defaults, Preset};
 use ao_plugin_acp::AcpPlugin;
 use ao_plugin_opencode::{OpenCodeAgent, OpenCodeSettings};
 
@@ -19,7 +20,17 @@ pub fn registry(home: &StateHome) -> Vec<Arc<dyn Agent>> {
             home.clone(),
             ao_exe.clone(),
         ))),
-        Arc::new(AcpPlugin::new(home.clone(), ao_exe)),
+        Arc::new(AcpPlugin::new(home.clone(), ao_exe.clone())),
+        Arc::new(AcpPlugin::preset(
+            home.clone(),
+            ao_exe.clone(),
+            Defaults::from_env(Preset::Claude),
+        )),
+        Arc::new(AcpPlugin::preset(
+            home.clone(),
+            ao_exe,
+            Defaults::from_env(Preset::Codex),
+        )),
     ]
 }
 

@@ -17,7 +17,7 @@ use ao_agent::transcript::TranscriptEntry;
 use crate::files::{self, FilesError};
 use crate::record::{HostFiles, HostLaunch, HostRecord, HostStart};
 use crate::settings::{self, AcpSettings};
-use crate::{client, observe, transcript, AcpPlugin, AGENT_NAME, HOST_HELPER, VIEW_HELPER};
+use crate::{client, observe, transcript, AcpPlugin, HOST_HELPER, VIEW_HELPER};
 
 /// A file of the host's that could not be used.
 fn files_error(e: FilesError) -> AgentError {
@@ -28,11 +28,6 @@ fn files_error(e: FilesError) -> AgentError {
         },
         garbled @ FilesError::Garbled { .. } => AgentError::Server(garbled.to_string()),
     }
-}
-
-/// The project's settings; a person's to fix when they cannot be used.
-fn settings_of(cx: &ProjectContext<'_>) -> Result<AcpSettings, AgentError> {
-    AcpSettings::of(cx.project).map_err(|e| AgentError::Refused(e.to_string()))
 }
 
 /// A new ao-made id of an ACP session: `acp-` and 16 random hex digits. The protocol's own id is
@@ -55,6 +50,11 @@ async fn record_of(files: &HostFiles) -> Result<Option<HostRecord>, AgentError> 
 }
 
 impl AcpPlugin {
+    /// The project's settings; a person's to fix when they cannot be used.
+    fn settings_of(&self, cx: &ProjectContext<'_>) -> Result<AcpSettings, AgentError> {
+        AcpSettings::of(cx.project, &self.defaults).map_err(|e| AgentError::Refused(e.to_string()))
+    }
+
     /// Writes the session's launch and says how to run its host.
     async fn launch(
         &self,
@@ -63,7 +63,7 @@ impl AcpPlugin {
         agent_session_id: String,
         start: HostStart,
     ) -> Result<PreparedSession, AgentError> {
-        let settings = settings_of(cx)?;
+        let settings = self.settings_of(cx)?;
         let rec = session.record;
         let launch = HostLaunch {
             launch_id: new_launch_id(),
@@ -72,6 +72,7 @@ impl AcpPlugin {
             cwd: rec.workspace.clone(),
             // A model asked for at spawn wins over the project's.
             model: rec.model.clone().or(settings.model),
+            mode: settings.mode,
             permission: settings.permission,
             price: settings.price,
             start,
@@ -92,7 +93,7 @@ impl AcpPlugin {
 #[async_trait]
 impl Agent for AcpPlugin {
     fn name(&self) -> &'static str {
-        AGENT_NAME
+        self.defaults.preset.name()
     }
 
     fn config_keys(&self) -> &'static [&'static str] {
@@ -112,7 +113,7 @@ impl Agent for AcpPlugin {
     }
 
     fn config_template(&self) -> &'static [&'static str] {
-        settings::CONFIG_TEMPLATE
+        self.defaults.preset.config_template()
     }
 
     async fn prepare(
@@ -215,7 +216,9 @@ impl Agent for AcpPlugin {
         let lines = unblock(move || transcript::read_lines(&files))
             .await
             .map_err(files_error)?;
-        let price = AcpSettings::of(cx.project).ok().and_then(|s| s.price);
+        let price = AcpSettings::of(cx.project, &self.defaults)
+            .ok()
+            .and_then(|s| s.price);
         Ok(transcript::fold(lines, price))
     }
 
@@ -250,7 +253,7 @@ impl Agent for AcpPlugin {
         });
         let agent = match &record.agent {
             Some(agent) => agent.name.clone(),
-            None => settings_of(cx)?.command.join(" "),
+            None => self.settings_of(cx)?.command.join(" "),
         };
         let acp_session_id = match record.acp_session_id.clone().or(loaded) {
             // The agent said at `initialize` that it cannot load one.
@@ -301,7 +304,7 @@ impl Agent for AcpPlugin {
                 cx.project.name
             )));
         }
-        let settings = settings_of(cx)?;
+        let settings = self.settings_of(cx)?;
         let program = std::path::PathBuf::from(&settings.command[0]);
         let looked_up = program.clone();
         if unblock(move || ao_agent::doctor::find_program(&looked_up))
@@ -309,17 +312,16 @@ impl Agent for AcpPlugin {
             .is_none()
         {
             return Err(AgentError::Launch(format!(
-                "the ACP agent's program {} is not found (agentConfig.command of project {}): \
-                 install it, or give its path",
+                "the ACP agent's program {} is not found: {}",
                 program.display(),
-                cx.project.name
+                self.defaults.install_hint(&cx.project.name)
             )));
         }
         Ok(())
     }
 
     async fn doctor(&self, projects: &[ProjectContext<'_>]) -> Vec<ao_agent::doctor::Check> {
-        crate::doctor::checks(projects).await
+        crate::doctor::checks(projects, &self.defaults).await
     }
 }
 

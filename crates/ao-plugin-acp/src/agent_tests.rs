@@ -1,4 +1,5 @@
 use super::*;
+use crate::AGENT_NAME;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 

@@ -7,17 +7,18 @@ use std::time::Duration;
 use ao_agent::agent::ProjectContext;
 use ao_agent::doctor::{find_program, Check};
 
+use crate::preset::Defaults;
 use crate::settings::AcpSettings;
 
 /// How long an agent has to answer `initialize`.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The checks of these projects' ACP agents.
-pub async fn checks(projects: &[ProjectContext<'_>]) -> Vec<Check> {
+pub async fn checks(projects: &[ProjectContext<'_>], defaults: &Defaults) -> Vec<Check> {
     let mut checks = Vec::new();
     let mut seen: Vec<Vec<String>> = Vec::new();
     for cx in projects {
-        let settings = match AcpSettings::of(cx.project) {
+        let settings = match AcpSettings::of(cx.project, defaults) {
             Ok(s) => s,
             Err(e) => {
                 checks.push(Check::fail(
@@ -32,13 +33,21 @@ pub async fn checks(projects: &[ProjectContext<'_>]) -> Vec<Check> {
             continue;
         }
         seen.push(settings.command.clone());
-        checks.push(check_agent(&settings, &cx.project.path, &cx.project.name).await);
+        checks.push(
+            check_agent(
+                &settings,
+                &cx.project.path,
+                &defaults.install_hint(&cx.project.name),
+            )
+            .await,
+        );
     }
     checks
 }
 
-/// The check of one agent's command, with the environment and directory of a project using it.
-async fn check_agent(settings: &AcpSettings, cwd: &Path, project: &str) -> Check {
+/// The check of one agent's command, with the environment and directory of a project using it
+/// (`install_hint`: how to make a missing program found).
+async fn check_agent(settings: &AcpSettings, cwd: &Path, install_hint: &str) -> Check {
     let subject = format!("ACP agent `{}`", settings.command.join(" "));
     let program = PathBuf::from(&settings.command[0]);
     let looked_up = program.clone();
@@ -46,10 +55,7 @@ async fn check_agent(settings: &AcpSettings, cwd: &Path, project: &str) -> Check
         return Check::fail(
             subject,
             format!("{} is not found", program.display()),
-            format!(
-                "install it, or fix agentConfig.command of project {project} (a program on PATH \
-                 or a path)"
-            ),
+            install_hint,
         );
     };
     let probe = crate::agent_process::probe(&settings.command, &settings.env, cwd, PROBE_TIMEOUT);

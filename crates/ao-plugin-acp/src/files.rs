@@ -238,6 +238,7 @@ mod tests {
             env: [("TOKEN".to_string(), "s3cret".to_string())].into(),
             cwd: dir.to_path_buf(),
             model: None,
+            mode: None,
             permission: PermissionPolicy::default(),
             price: None,
             start: HostStart::New,

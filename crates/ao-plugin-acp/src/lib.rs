@@ -28,6 +28,7 @@ pub mod feed;
 pub mod files;
 pub mod host;
 pub mod observe;
+pub mod preset;
 pub mod record;
 pub mod render;
 pub mod settings;
@@ -39,7 +40,10 @@ use std::path::{Path, PathBuf};
 use ao_agent::home::StateHome;
 use ao_agent::runtime::LaunchSpec;
 
-/// The plugin's name in config and in the store.
+use crate::preset::Defaults;
+
+/// The plugin's name in config and in the store, and the name its helpers run under (every
+/// preset's host is `ao agent-helper acp host`).
 pub const AGENT_NAME: &str = "acp";
 
 /// The helper that runs a session's host: `ao agent-helper acp host --dir D`.
@@ -48,16 +52,28 @@ pub const HOST_HELPER: &str = "host";
 /// The helper that shows a session's conversation live: `ao agent-helper acp view --dir D`.
 pub const VIEW_HELPER: &str = "view";
 
-/// Any ACP agent, as configured per project (`agent: acp`, `agentConfig.command`).
+/// Any ACP agent, as configured per project (`agent: acp`, `agentConfig.command`), or one of
+/// the presets (`agent: claude`, `agent: codex`).
 pub struct AcpPlugin {
     home: StateHome,
     ao_exe: PathBuf,
+    defaults: Defaults,
 }
 
 impl AcpPlugin {
-    /// The plugin over the state home `home`; its helpers (the host, the view) run as `ao_exe`.
+    /// The plugin `agent: acp` over the state home `home`; its helpers (the host, the view) run
+    /// as `ao_exe`.
     pub fn new(home: StateHome, ao_exe: PathBuf) -> AcpPlugin {
-        AcpPlugin { home, ao_exe }
+        AcpPlugin::preset(home, ao_exe, Defaults::acp())
+    }
+
+    /// The plugin of a preset (`agent: claude`), with its defaults.
+    pub fn preset(home: StateHome, ao_exe: PathBuf, defaults: Defaults) -> AcpPlugin {
+        AcpPlugin {
+            home,
+            ao_exe,
+            defaults,
+        }
     }
 
     /// `<ao_exe> agent-helper acp <helper> --dir <session dir>`, in `cwd`.

@@ -79,6 +79,9 @@ pub struct HostLaunch {
     pub cwd: PathBuf,
     /// The model to choose through the protocol, when one is configured.
     pub model: Option<String>,
+    /// The session mode to choose through the protocol, when one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
     /// How the host answers what the agent asks.
     pub permission: PermissionPolicy,
     /// What a million tokens cost, when configured: the cost where the agent reports none.

@@ -12,6 +12,7 @@ use ao_agent::project::Project;
 use serde_json::Value;
 use strum::VariantNames;
 
+use crate::preset::Defaults;
 use crate::record::{PermissionAnswer, PermissionPolicy, Price, ToolKind};
 
 /// `agentConfig.command`: the ACP agent's argv.
@@ -20,9 +21,11 @@ pub const COMMAND_KEY: &str = "command";
 pub const ENV_KEY: &str = "env";
 /// `agentConfig.price`: US dollars per million input and output tokens.
 pub const PRICE_KEY: &str = "price";
+/// `agentConfig.mode`: the session mode to choose through the protocol.
+pub const MODE_KEY: &str = "mode";
 
 /// The keys of `agentConfig` the plugin adds.
-pub const CONFIG_KEYS: &[&str] = &[COMMAND_KEY, ENV_KEY, PRICE_KEY];
+pub const CONFIG_KEYS: &[&str] = &[COMMAND_KEY, ENV_KEY, PRICE_KEY, MODE_KEY];
 
 /// The keys a `permission` map may name: ACP's tool kinds.
 pub fn permission_keys() -> &'static [&'static str] {
@@ -37,6 +40,8 @@ pub const CONFIG_TEMPLATE: &[&str] = &[
     "# env: {OPENCODE_CONFIG_CONTENT: '{\"permission\": {\"bash\": \"ask\"}}'}",
     "# The model, chosen through the protocol; an agent that offers no such model fails to start.",
     "# model: mock/m1",
+    "# The session mode (an id the agent offers), chosen through the protocol likewise.",
+    "# mode: default",
     "# How ao answers what the agent asks, per ACP tool kind (read, edit, delete, move, search,",
     "# execute, think, fetch, switch_mode, other) or one word for all: ask | allow | deny.",
     "# permission: {execute: ask, edit: allow, fetch: deny}",
@@ -51,6 +56,7 @@ pub fn check(key: &str, value: ConfigValue<'_>) -> Result<Value, Vec<SettingProb
         COMMAND_KEY => check_command(value),
         ENV_KEY => check_env(value),
         PRICE_KEY => check_price(value),
+        MODE_KEY => check_mode(value),
         _ => Ok(value.to_json()),
     }
 }
@@ -103,6 +109,19 @@ fn check_command(value: ConfigValue<'_>) -> Result<Value, Vec<SettingProblem>> {
         Ok(Value::Array(items))
     } else {
         Err(problems)
+    }
+}
+
+fn check_mode(value: ConfigValue<'_>) -> Result<Value, Vec<SettingProblem>> {
+    match value.to_json() {
+        Value::String(mode) if !mode.trim().is_empty() => Ok(Value::String(mode)),
+        _ => Err(vec![problem(
+            value.position(),
+            format!(
+                "mode must be the id of a session mode the agent offers, such as default, not {}",
+                value.describe()
+            ),
+        )]),
     }
 }
 
@@ -224,7 +243,7 @@ fn json_kind(value: &Value) -> &'static str {
 /// Why a project's settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    /// `agentConfig.command` is missing.
+    /// `agentConfig.command` is missing, and no preset gives one.
     #[error("project {project} sets no agentConfig.command: the argv of its ACP agent, such as [opencode, acp]")]
     NoCommand {
         /// The project.
@@ -251,6 +270,9 @@ pub struct AcpSettings {
     pub env: BTreeMap<String, String>,
     /// The model to choose through the protocol.
     pub model: Option<String>,
+    /// The session mode to choose through the protocol: the project's, else the preset's for
+    /// its `permission`.
+    pub mode: Option<String>,
     /// How the host answers permission requests.
     pub permission: PermissionPolicy,
     /// What a million tokens cost, when configured.
@@ -258,8 +280,8 @@ pub struct AcpSettings {
 }
 
 impl AcpSettings {
-    /// The settings of `project`, as the config reader kept them.
-    pub fn of(project: &Project) -> Result<AcpSettings, SettingsError> {
+    /// The settings of `project`, as the config reader kept them, over the preset's `defaults`.
+    pub fn of(project: &Project, defaults: &Defaults) -> Result<AcpSettings, SettingsError> {
         let config = &project.agent_config;
         let invalid = |key: &'static str, message: String| SettingsError::Invalid {
             project: project.name.clone(),
@@ -267,11 +289,14 @@ impl AcpSettings {
             message,
         };
         let command: Vec<String> = match config.settings.get(COMMAND_KEY) {
-            None | Some(Value::Null) => {
-                return Err(SettingsError::NoCommand {
-                    project: project.name.clone(),
-                })
-            }
+            None | Some(Value::Null) => match &defaults.command {
+                Some(command) => command.clone(),
+                None => {
+                    return Err(SettingsError::NoCommand {
+                        project: project.name.clone(),
+                    })
+                }
+            },
             Some(v) => serde_json::from_value(v.clone())
                 .map_err(|e| invalid(COMMAND_KEY, e.to_string()))?,
         };
@@ -280,12 +305,17 @@ impl AcpSettings {
                 project: project.name.clone(),
             });
         }
-        let env = match config.settings.get(ENV_KEY) {
-            None | Some(Value::Null) => BTreeMap::new(),
-            Some(v) => {
-                serde_json::from_value(v.clone()).map_err(|e| invalid(ENV_KEY, e.to_string()))?
-            }
-        };
+        let mut env: BTreeMap<String, String> = defaults
+            .preset
+            .default_env()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(v) = config.settings.get(ENV_KEY).filter(|v| !v.is_null()) {
+            let own: BTreeMap<String, String> =
+                serde_json::from_value(v.clone()).map_err(|e| invalid(ENV_KEY, e.to_string()))?;
+            env.extend(own);
+        }
         let price = match config.settings.get(PRICE_KEY) {
             None | Some(Value::Null) => None,
             Some(v) => Some(
@@ -294,10 +324,15 @@ impl AcpSettings {
         };
         let permission =
             policy(config.permission.as_ref()).map_err(|message| invalid("permission", message))?;
+        let mode = match config.settings.get(MODE_KEY) {
+            Some(Value::String(mode)) => Some(mode.clone()),
+            _ => defaults.preset.mode_for(&permission),
+        };
         Ok(AcpSettings {
             command,
             env,
             model: config.model.clone(),
+            mode,
             permission,
             price,
         })

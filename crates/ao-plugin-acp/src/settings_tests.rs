@@ -1,4 +1,5 @@
 use super::*;
+use crate::preset::Preset;
 use ao_agent::config::{AgentConfig, ConfigNode};
 use serde_json::json;
 
@@ -224,7 +225,7 @@ fn settings_are_read_typed_from_a_project() {
         Some("mock/m1"),
         Some(json!({"execute": "ask", "edit": "allow", "fetch": "deny"})),
     );
-    let s = AcpSettings::of(&p).unwrap();
+    let s = AcpSettings::of(&p, &Defaults::acp()).unwrap();
     assert_eq!(s.command, vec!["opencode", "acp"]);
     assert_eq!(s.env.get("K").map(String::as_str), Some("v"));
     assert_eq!(s.model.as_deref(), Some("mock/m1"));
@@ -249,14 +250,14 @@ fn settings_are_read_typed_from_a_project() {
     );
 
     let all = project(json!({"command": ["a"]}), None, Some(json!("allow")));
-    let s = AcpSettings::of(&all).unwrap();
+    let s = AcpSettings::of(&all, &Defaults::acp()).unwrap();
     assert_eq!(s.permission.answer(None), PermissionAnswer::Allow);
     assert_eq!(s.price, None);
     assert!(s.env.is_empty());
 
     let none = project(json!({}), None, None);
     assert!(matches!(
-        AcpSettings::of(&none),
+        AcpSettings::of(&none, &Defaults::acp()),
         Err(SettingsError::NoCommand { .. })
     ));
     let bad = project(
@@ -264,9 +265,46 @@ fn settings_are_read_typed_from_a_project() {
         None,
         Some(json!({"bash": "ask"})),
     );
-    let err = AcpSettings::of(&bad).unwrap_err();
+    let err = AcpSettings::of(&bad, &Defaults::acp()).unwrap_err();
     assert!(
         err.to_string().contains("\"bash\" is not an ACP tool kind"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_preset_fills_in_what_the_project_leaves_out_and_the_project_wins() {
+    let claude = Defaults {
+        preset: Preset::Claude,
+        command: Some(vec!["/tools/claude-agent-acp".into()]),
+    };
+    let bare = project(json!({}), None, Some(json!({"execute": "ask"})));
+    let s = AcpSettings::of(&bare, &claude).unwrap();
+    assert_eq!(s.command, ["/tools/claude-agent-acp"]);
+    assert_eq!(
+        s.env.get("DISABLE_AUTOUPDATER").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(s.mode.as_deref(), Some("default"));
+
+    let own = project(
+        json!({"command": ["my-claude"], "env": {"DISABLE_AUTOUPDATER": "0", "K": "v"}, "mode": "plan"}),
+        None,
+        None,
+    );
+    let s = AcpSettings::of(&own, &claude).unwrap();
+    assert_eq!(s.command, ["my-claude"]);
+    assert_eq!(
+        s.env.get("DISABLE_AUTOUPDATER").map(String::as_str),
+        Some("0")
+    );
+    assert_eq!(s.env.get("K").map(String::as_str), Some("v"));
+    assert_eq!(s.mode.as_deref(), Some("plan"));
+
+    // Plain `acp` chooses no mode of its own.
+    let plain = project(json!({"command": ["a"]}), None, None);
+    assert_eq!(
+        AcpSettings::of(&plain, &Defaults::acp()).unwrap().mode,
+        None
     );
 }

@@ -18,6 +18,7 @@
 mod codex_usage;
 pub mod control_server;
 mod fold;
+mod mode;
 mod pane;
 mod permission;
 mod question;

@@ -1,6 +1,6 @@
 //! Opening a session: `initialize` (within a timeout), `session/new` or `session/load` (whose
-//! replayed updates are ignored: the conversation file already holds them), and the model,
-//! chosen through the session's config option of category `model`.
+//! replayed updates are ignored: the conversation file already holds them), the model, chosen
+//! through the session's config option of category `model`, and the mode ([`super::mode`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -108,7 +108,7 @@ pub(super) async fn open(
     recorder.record.load_session = init.agent_capabilities.load_session;
     save(recorder).await?;
 
-    let (session_id, options) = match &launch.start {
+    let (session_id, options, modes) = match &launch.start {
         HostStart::New => {
             let asked = cx
                 .send_request(NewSessionRequest::new(launch.cwd.clone()))
@@ -130,7 +130,7 @@ pub(super) async fn open(
                     ),
                 ))
             })?;
-            (created.session_id, created.config_options)
+            (created.session_id, created.config_options, created.modes)
         }
         HostStart::Load(id) => {
             if !recorder.record.load_session {
@@ -163,7 +163,11 @@ pub(super) async fn open(
                 ))
             })?;
             skip_replay(events);
-            (SessionId::new(id.as_str()), loaded.config_options)
+            (
+                SessionId::new(id.as_str()),
+                loaded.config_options,
+                loaded.modes,
+            )
         }
     };
     recorder.record.acp_session_id = Some(session_id.to_string());
@@ -186,14 +190,31 @@ pub(super) async fn open(
     if model.is_some() {
         recorder.record.model = model;
     }
+    if let Some(wanted) = &launch.mode {
+        let chosen = super::mode::choose_mode(cx, &session_id, &options, modes.as_ref(), wanted);
+        let chosen = tokio::time::timeout(timeouts.session_new, chosen);
+        let chosen = watch.unless_ended(chosen).await?;
+        unanswered(
+            chosen,
+            "SetModeTimeout",
+            "the choice of the session mode",
+            timeouts.session_new,
+        )?
+        .map_err(Err)?;
+    }
     save(recorder).await?;
     pane.note(&format!(
-        "session {session_id} open{}",
+        "session {session_id} open{}{}",
         recorder
             .record
             .model
             .as_deref()
             .map(|m| format!(", model {m}"))
+            .unwrap_or_default(),
+        launch
+            .mode
+            .as_deref()
+            .map(|m| format!(", mode {m}"))
             .unwrap_or_default()
     ));
     Ok(session_id)
@@ -238,7 +259,7 @@ fn skip_replay(events: &mut mpsc::UnboundedReceiver<AgentEvent>) {
 }
 
 /// The values (and names) a select option offers, groups flattened.
-fn offered(options: &SessionConfigSelectOptions) -> Vec<(String, String)> {
+pub(super) fn offered(options: &SessionConfigSelectOptions) -> Vec<(String, String)> {
     match options {
         SessionConfigSelectOptions::Ungrouped(list) => list
             .iter()

@@ -29,6 +29,7 @@ async fn start(command: &[&str], start: HostStart) -> (Result<(), String>, HostR
         env: BTreeMap::new(),
         cwd: dir.path().to_path_buf(),
         model: None,
+        mode: None,
         permission: PermissionPolicy::default(),
         price: None,
         start,
