@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 #[path = "asking.rs"]
 mod asking;
 
-use super::codex_usage;
+use super::codex;
 use super::control_server;
 use super::fold::{self, TurnIds};
 use super::pane::Pane;
@@ -417,7 +417,7 @@ impl<'a> Session<'a> {
         self.recorder.record.pending.clear();
         self.cancel_questions().await?;
         // Codex says no usage over ACP; its own rollout file has the conversation's exact sum.
-        let codex_sum = codex_usage::after_turn(
+        let codex_sum = codex::after_turn(
             self.recorder.record.agent.as_ref(),
             &self.launch.env,
             &self.session_id.0,
@@ -431,7 +431,7 @@ impl<'a> Session<'a> {
                 let cancelled = stop == crate::record::StopReason::Cancelled;
                 let tokens = match codex_sum {
                     Some(sum) => {
-                        let turn = record.tokens.map(|b| codex_usage::spent_between(&b, &sum));
+                        let turn = record.tokens.map(|b| codex::spent_between(&b, &sum));
                         record.tokens = Some(sum);
                         turn
                     }
@@ -479,9 +479,9 @@ impl<'a> Session<'a> {
                 record.phase = HostPhase::Failed {
                     at,
                     name: name.clone(),
-                    // The agent's own words; its data (opencode: the error's name) went into
-                    // the name.
-                    message: e.message.clone(),
+                    // The agent's own words (Codex: the provider's, from the error's data); its
+                    // data (opencode: the error's name) went into the name.
+                    message: codex::error_message(record.agent.as_ref(), &e),
                 };
                 (name, None)
             }

@@ -1,5 +1,7 @@
-//! Codex's exact tokens, which it does not say over ACP.
+//! What the host reads of Codex that its ACP adapter does not say plainly: its exact tokens, and
+//! the provider's message in a failed prompt.
 //!
+//! Tokens:
 //! codex-acp (measured 0.16.0) answers a prompt with no `usage`, and its `usage_update`s carry
 //! only the context window's fill and size. Codex itself writes every model reply's usage to its
 //! rollout file, `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<session id>.jsonl`: a line
@@ -211,6 +213,29 @@ pub async fn after_turn(
     ao_agent::blocking::unblock(move || conversation_tokens(&home, &session_id)).await
 }
 
+/// The words of a failed prompt for people: for Codex, the provider's message. codex-acp answers
+/// `{"code": -32603, "message": "Internal error", "data": {"message": <the provider's reply body>,
+/// "codex_error_info": ...}}`, the body being OpenAI's error JSON (`{"error": {"message": ...}}`)
+/// or plain words. Any other agent's error keeps its own message.
+pub fn error_message(
+    agent: Option<&AgentIdentity>,
+    error: &agent_client_protocol::Error,
+) -> String {
+    let said = error
+        .data
+        .as_ref()
+        .and_then(|data| data.get("message"))
+        .and_then(|m| m.as_str())
+        .filter(|m| is_codex(agent) && !m.trim().is_empty());
+    let Some(said) = said else {
+        return error.message.clone();
+    };
+    let provider = serde_json::from_str::<serde_json::Value>(said)
+        .ok()
+        .and_then(|body| body.pointer("/error/message")?.as_str().map(str::to_owned));
+    provider.unwrap_or_else(|| said.to_string())
+}
+
 /// `after` less `before`: a turn's tokens from the conversation's sums around it.
 pub fn spent_between(before: &Tokens, after: &Tokens) -> Tokens {
     Tokens {
@@ -287,6 +312,25 @@ mod tests {
     fn codex_home_prefers_the_configured_env() {
         let env = BTreeMap::from([("CODEX_HOME".to_string(), "/x/codex".to_string())]);
         assert_eq!(codex_home(&env), Some(PathBuf::from("/x/codex")));
+    }
+
+    #[test]
+    fn a_failed_prompt_says_the_provider_s_message() {
+        let codex = AgentIdentity {
+            name: "codex-acp".into(),
+            version: "0.16.0".into(),
+        };
+        let error =
+            |data: serde_json::Value| agent_client_protocol::Error::internal_error().data(data);
+        let body =
+            r#"{"error":{"code":null,"message":"quota gone","type":"invalid_request_error"}}"#;
+        let e = error(serde_json::json!({"message": body, "codex_error_info": "other"}));
+        assert_eq!(error_message(Some(&codex), &e), "quota gone");
+        let e = error(serde_json::json!({"message": "We're busy."}));
+        assert_eq!(error_message(Some(&codex), &e), "We're busy.");
+        assert_eq!(error_message(None, &e), e.message);
+        let e = error(serde_json::json!({"other": 1}));
+        assert_eq!(error_message(Some(&codex), &e), e.message);
     }
 
     #[test]
