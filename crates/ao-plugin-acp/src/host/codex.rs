@@ -146,6 +146,9 @@ pub struct Rollout {
     /// Whether Codex's last task has ended (`task_complete` or `turn_aborted` after the last
     /// `task_started`).
     pub task_ended: bool,
+    /// Whether a task was aborted (a rejected command, a cancel): Codex then never counts the
+    /// reply it was acting on, though the provider was paid for it, so the sum falls short.
+    pub aborted: bool,
 }
 
 /// Reads a rollout file; lines it cannot read (one being written, say) are skipped.
@@ -153,6 +156,7 @@ pub fn read_rollout(reader: impl BufRead) -> io::Result<Rollout> {
     let mut rollout = Rollout {
         tokens: Tokens::default(),
         task_ended: true,
+        aborted: false,
     };
     for line in reader.lines() {
         let line = line?;
@@ -168,7 +172,11 @@ pub fn read_rollout(reader: impl BufRead) -> io::Result<Rollout> {
         }
         match payload.kind.as_str() {
             "task_started" => rollout.task_ended = false,
-            "task_complete" | "turn_aborted" => rollout.task_ended = true,
+            "task_complete" => rollout.task_ended = true,
+            "turn_aborted" => {
+                rollout.task_ended = true;
+                rollout.aborted = true;
+            }
             "token_count" => {
                 if let Some(info) = payload.info {
                     rollout.tokens = info.total_token_usage.tokens();
@@ -181,7 +189,8 @@ pub fn read_rollout(reader: impl BufRead) -> io::Result<Rollout> {
 }
 
 /// The conversation's tokens once Codex's turn has ended in its rollout file (waiting up to
-/// [`WRITE_LAG`] for it); `None` when there is no such file. Blocking: run it off async threads.
+/// [`WRITE_LAG`] for it); `None` when there is no such file, or when they are not known: after
+/// an aborted task, whose last reply Codex never counted. Blocking: run it off async threads.
 pub fn conversation_tokens(codex_home: &Path, session_id: &str) -> Option<Tokens> {
     let deadline = Instant::now() + WRITE_LAG;
     loop {
@@ -190,7 +199,7 @@ pub fn conversation_tokens(codex_home: &Path, session_id: &str) -> Option<Tokens
             .and_then(|file| read_rollout(BufReader::new(file)).ok());
         match rollout {
             Some(rollout) if rollout.task_ended || Instant::now() >= deadline => {
-                return Some(rollout.tokens)
+                return Some(rollout.tokens).filter(|_| !rollout.aborted)
             }
             None if Instant::now() >= deadline => return None,
             _ => std::thread::sleep(POLL),
@@ -282,7 +291,9 @@ mod tests {
             "{ROLLOUT}{}\n",
             r#"{"type":"event_msg","payload":{"type":"turn_aborted","reason":"interrupted"}}"#
         );
-        assert!(read_rollout(aborted.as_bytes()).expect("read").task_ended);
+        let aborted = read_rollout(aborted.as_bytes()).expect("read");
+        assert!(aborted.task_ended && aborted.aborted);
+        assert!(!read_rollout(ended.as_bytes()).expect("read").aborted);
         let empty = read_rollout(&b""[..]).expect("read");
         assert_eq!(empty.tokens, Tokens::default());
     }
@@ -306,6 +317,22 @@ mod tests {
         );
         assert_eq!(rollout_of("rollout-short-x.jsonl"), None);
         assert_eq!(find_rollout(&home.path().join("none"), "01ab-cd"), None);
+    }
+
+    #[test]
+    fn an_aborted_task_leaves_the_sum_unknown() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let day = home.path().join("sessions/2026/12/06");
+        fs::create_dir_all(&day).expect("mkdir");
+        let file = day.join("rollout-2026-12-06T10-00-00-s1.jsonl");
+        let end = |kind: &str| {
+            format!("{ROLLOUT}{{\"type\":\"event_msg\",\"payload\":{{\"type\":\"{kind}\"}}}}\n")
+        };
+        fs::write(&file, end("task_complete")).expect("write");
+        let tokens = conversation_tokens(home.path(), "s1").expect("known");
+        assert_eq!((tokens.input, tokens.output), (150, 10));
+        fs::write(&file, end("turn_aborted")).expect("write");
+        assert_eq!(conversation_tokens(home.path(), "s1"), None);
     }
 
     #[test]

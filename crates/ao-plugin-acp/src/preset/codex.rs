@@ -1,23 +1,68 @@
 //! `agent: codex`: Codex through its ACP adapter, `@zed-industries/codex-acp`.
+//!
+//! Measured with codex-acp 0.16.0 (/work/notes/codex-facts.md): offline it needs nothing in its
+//! environment but its own credentials: its provider is its `$CODEX_HOME/config.toml`'s, and it
+//! sends no update check or telemetry. Its session modes (`read-only`, `auto`, `full-access`)
+//! are Codex's approval presets, and none of them asks before every shell call: only Codex's
+//! `approval_policy = "untrusted"` does, and with that policy codex-acp offers no modes at all.
 
 use crate::record::PermissionPolicy;
 
-/// What Codex gets unless the project sets it.
+/// What Codex gets unless the project sets it: nothing (it needs nothing to stay quiet).
 pub const DEFAULT_ENV: &[(&str, &str)] = &[];
 
 /// What `ao init` writes under a new Codex project's `agentConfig`.
 pub const CONFIG_TEMPLATE: &[&str] = &[
     "# Codex through its ACP adapter (scripts/install-agents; $AO_CODEX_ACP_BIN, else codex-acp",
     "# on PATH). Its provider and credentials are its own: $CODEX_HOME/config.toml, `codex login`",
-    "# or OPENAI_API_KEY.",
+    "# or OPENAI_API_KEY. For ao to see every command before it runs, set Codex's",
+    "# approval_policy = \"untrusted\" there (its modes never ask before a command).",
     "# model: gpt-5-codex",
     "# How ao answers what it asks, per ACP tool kind or one word for all: ask | allow | deny.",
     "# permission: {execute: ask}",
-    "# US dollars per million tokens: Codex reports tokens but no cost.",
+    "# US dollars per million tokens: Codex reports tokens (ao reads its session files) but no cost.",
     "# price: {input: 1.25, output: 10}",
 ];
 
-/// Codex's session mode for `permission`, when the project names none.
+/// Codex's session mode for `permission`, when the project names none: none. No mode makes Codex
+/// ask before a command (`read-only` and `auto` ask only when the model asks to leave the
+/// sandbox, `full-access` never), and choosing one would override the `approval_policy` of the
+/// person's own config, the one way Codex asks; with that policy set the adapter offers no modes,
+/// so a derived mode would fail the spawn. ao's `permission` answers whatever Codex asks.
 pub fn mode_for(_permission: &PermissionPolicy) -> Option<String> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::PermissionAnswer;
+    use crate::settings::policy;
+    use serde_json::json;
+
+    #[test]
+    fn no_permission_picks_a_mode() {
+        for permission in [
+            json!("ask"),
+            json!("allow"),
+            json!("deny"),
+            json!({"execute": "ask", "edit": "allow"}),
+        ] {
+            let permission = policy(Some(&permission)).expect("a policy");
+            assert_eq!(mode_for(&permission), None, "{permission:?}");
+        }
+        assert_eq!(
+            mode_for(&PermissionPolicy {
+                default: PermissionAnswer::Allow,
+                by_kind: Default::default()
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn codex_needs_no_environment_of_ao_s() {
+        assert!(DEFAULT_ENV.is_empty());
+        assert!(CONFIG_TEMPLATE.iter().all(|line| line.starts_with('#')));
+    }
 }

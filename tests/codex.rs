@@ -1,0 +1,277 @@
+//! `agent: codex`: Codex through its pinned ACP adapter (codex-acp 0.16.0, `AO_CODEX_ACP_BIN`) on
+//! the mock model's OpenAI Responses API, offline. A session in each runtime reaches `ready` with
+//! exact tokens and the cost its `price` makes of them; `send` runs a second turn; `kill` then
+//! `restore` keeps the history; a request the mock fails blocks the session with the provider's
+//! message; a shell call under `execute: ask` waits for `ao permit`, which runs it or
+//! (`--reject`) refuses it; a plan shows in `ao status`.
+//!
+//! What codex-acp reports, measured (/work/notes/codex-facts.md): no usage over ACP at all, so
+//! the host reads Codex's exact tokens from its own session file; no cost (a configured `price`
+//! makes it). Codex's only reject option for a command (`abort`) ends the turn, cancelled. Codex
+//! asks no questions through codex-acp (its `request_user_input` is off outside its Plan mode).
+//!
+//! The config these tests write (see `ao_test_support::codex`):
+//!
+//! ```yaml
+//! projects:
+//!   - name: codex
+//!     path: projects/codex
+//!     agent: codex
+//!     agentConfig:
+//!       env: {CODEX_HOME: "/…/codex-codex", OPENAI_API_KEY: mock-key}
+//!       permission: {execute: ask}
+//!       price: {input: 1.25, output: 10}
+//! ```
+
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld};
+use ao_test_support::codex::{codex_config, cost, price_line, write_codex_home, MODEL};
+use ao_test_support::{assert_cost, error_of, script, wait_until, workspace_of, Scenario, Turn};
+use serde_json::{json, Value};
+
+const GONE: Duration = Duration::from_secs(15);
+
+fn bash(command: &str) -> Turn {
+    Turn::tool_call("bash", json!({"command": command, "description": "Run it"}))
+}
+
+/// A world with one Codex project, `codex`, on the mock model: ao asks a person before any
+/// command Codex asks about, and prices Codex's tokens.
+fn world(scenario: Scenario) -> AcpWorld {
+    let mut w = AcpWorld::new(scenario);
+    let home = write_codex_home(&w, "codex");
+    let config = codex_config(&home, &["permission: {execute: ask}", &price_line()]);
+    w.agent_project("codex", "codex", config);
+    w
+}
+
+#[test]
+fn codex_sessions_reach_ready_with_exact_tokens_go_on_fail_and_come_back_after_kill() {
+    let w = world(
+        Scenario::new()
+            .script(
+                script("hello from process")
+                    .turn(Turn::text("Hello from Codex.").usage(110, 7))
+                    .turn(Turn::text("Hello again.").usage(130, 9))
+                    .turn(Turn::text("Third time.").usage(150, 11)),
+            )
+            .script(script("hello from tmux").turn(Turn::text("Hello in the pane.").usage(110, 7)))
+            .script(script("fail now").turn(Turn::error(
+                400,
+                "The mock refuses: you exceeded your current quota.",
+            ))),
+    );
+    let process = spawn(&w, "codex", "proc", "hello from process", "process");
+    let pane = spawn(&w, "codex", "pane", "hello from tmux", "tmux");
+    let failing = spawn(&w, "codex", "failing", "fail now", "process");
+
+    // Each runtime: ready, with Codex's exact tokens and what the price makes of them.
+    for (id, runtime) in [(&process, "process"), (&pane, "tmux")] {
+        let s = w.wait_activity(id, "ready");
+        assert_eq!(s["agent"], "codex", "{s:#}");
+        assert_eq!(s["runtime"], runtime, "{s:#}");
+        assert_tokens(&s, 110, 7);
+        assert_cost(&s, cost(110, 7));
+        assert_eq!(s["error"], Value::Null, "{s:#}");
+    }
+    // Codex asked the mock for its home's model, on the Responses API.
+    let requests = w.mock.requests();
+    let asked: Vec<(&str, &Value)> = requests
+        .iter()
+        .map(|r| (r.path.as_str(), &r.body["model"]))
+        .collect();
+    assert!(
+        !asked.is_empty()
+            && asked
+                .iter()
+                .all(|(path, model)| *path == "/v1/responses" && *model == MODEL),
+        "{asked:?}"
+    );
+    w.wait_pane(
+        &pane,
+        true,
+        Duration::from_secs(30),
+        "the answer",
+        |screen| screen.contains("Hello in the pane."),
+    );
+
+    // A request the provider refuses (400: Codex does not retry it): blocked, in its words.
+    let s = w.wait_activity(&failing, "blocked");
+    let (_, message) = error_of(&s);
+    assert_eq!(
+        message, "The mock refuses: you exceeded your current quota.",
+        "{s:#}"
+    );
+
+    // A second turn adds to the first.
+    w.ao_ok(&["send", &process, "and again"]);
+    let s = wait_ready_with(&w, &process, 240, 16);
+    assert_cost(&s, cost(240, 16));
+    let log = w.ao_ok(&["logs", &process]);
+    for text in [
+        "you: hello from process",
+        "agent: Hello from Codex.",
+        "you: and again",
+        "agent: Hello again.",
+    ] {
+        assert!(log.contains(text), "{text:?} missing from:\n{log}");
+    }
+
+    // kill: no host, no agent.
+    let before = w.session(&process);
+    let (host, agent) = (w.host_process(&process), w.agent_process(&process));
+    w.ao_ok(&["kill", &process]);
+    wait_gone(host, "the host after ao kill", GONE);
+    wait_gone(agent, "codex-acp after ao kill", GONE);
+
+    // restore: the same conversation (session/load), its history and tokens, and it goes on.
+    w.ao_ok(&["restore", &process]);
+    let s = w.wait_activity(&process, "ready");
+    assert_eq!(s["agent_session_id"], before["agent_session_id"]);
+    assert_tokens(&s, 240, 16);
+    assert_ne!(w.agent_process(&process), agent, "a new agent process");
+    let log = w.ao_ok(&["logs", &process]);
+    assert_eq!(log.matches("agent: Hello from Codex.").count(), 1, "{log}");
+    w.ao_ok(&["send", &process, "a third time"]);
+    let s = wait_ready_with(&w, &process, 390, 27);
+    assert_cost(&s, cost(390, 27));
+    let log = w.ao_ok(&["logs", &process]);
+    let first = log.find("agent: Hello from Codex.").expect("turn 1");
+    let third = log.find("agent: Third time.").expect("turn 3");
+    assert!(first < third, "{log}");
+
+    for id in [&process, &pane, &failing] {
+        let (host, agent) = (w.host_process(id), w.agent_process(id));
+        w.ao_ok(&["kill", id]);
+        wait_gone(host, "the host after ao kill", GONE);
+        wait_gone(agent, "codex-acp after ao kill", GONE);
+    }
+    assert!(
+        !w.tmux_sessions().contains(&pane),
+        "{:?}",
+        w.tmux_sessions()
+    );
+}
+
+#[test]
+fn a_codex_shell_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
+    let w = world(
+        Scenario::new()
+            .script(
+                script("run allowed")
+                    .turn(bash("echo hi | tee out.txt").usage(50, 5))
+                    .turn(Turn::text("Wrote it.").usage(60, 2)),
+            )
+            .script(
+                script("run rejected")
+                    .turn(bash("echo no > no.txt").usage(50, 5))
+                    .turn(Turn::text("Left it alone.").usage(60, 2)),
+            )
+            .script(
+                script("make a plan")
+                    .turn(
+                        Turn::tool_call(
+                            "update_plan",
+                            json!({"explanation": "Two steps", "plan": [
+                                {"step": "Read the code", "status": "completed"},
+                                {"step": "Fix the bug", "status": "in_progress"},
+                            ]}),
+                        )
+                        .usage(40, 4),
+                    )
+                    .turn(Turn::text("Planned.").usage(45, 2)),
+            ),
+    );
+    let allowed = spawn(&w, "codex", "allowed", "run allowed", "process");
+    let rejected = spawn(&w, "codex", "rejected", "run rejected", "tmux");
+    let planned = spawn(&w, "codex", "planned", "make a plan", "process");
+
+    for (id, command, flag, verb) in [
+        (&allowed, "echo hi | tee out.txt", "--once", "allowed once"),
+        (&rejected, "echo no > no.txt", "--reject", "rejected"),
+    ] {
+        let s = w.wait_activity(id, "waiting_input");
+        let pending = s["pending"].as_array().expect("pending");
+        assert_eq!(pending.len(), 1, "{s:#}");
+        let p = &pending[0];
+        assert_eq!(p["kind"], "permission", "{p}");
+        assert_eq!(p["tool"], "execute", "{p}");
+        assert_eq!(p["title"], command, "{p}");
+        // Codex's own options: run it, run it and its like from now on, or stop.
+        let options: Vec<(&str, &str)> = p["options"]
+            .as_array()
+            .expect("options")
+            .iter()
+            .map(|o| (o["id"].as_str().unwrap(), o["kind"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            options,
+            [
+                ("approved", "allow_once"),
+                ("approved-execpolicy-amendment", "allow_always"),
+                ("abort", "reject_once")
+            ],
+            "{p}"
+        );
+        let request = p["id"].as_str().expect("the request's id");
+        let out = w.ao_ok(&["permit", id, flag]);
+        assert_eq!(out.trim(), format!("{id}: {verb}: {command} ({request})"));
+    }
+
+    // Allowed: the command ran, its output went back to Codex, and the turn went on; the tokens
+    // are both steps', exactly.
+    let s = w.wait_activity(&allowed, "ready");
+    assert_eq!(
+        std::fs::read_to_string(workspace_of(&s).join("out.txt")).unwrap(),
+        "hi\n"
+    );
+    assert_tokens(&s, 110, 7);
+    assert_cost(&s, cost(110, 7));
+    let log = w.ao_ok(&["logs", &allowed]);
+    let call = log
+        .find("tool execute [completed] echo hi | tee out.txt")
+        .expect(&log);
+    let output = log.find("│ hi").expect(&log);
+    let answer = log.find("agent: Wrote it.").expect(&log);
+    assert!(call < output && output < answer, "{log}");
+    assert!(log.contains("step end_turn: 110 in, 7 out"), "{log}");
+
+    // Rejected: the command never ran, and Codex ended the turn there (its one reject option
+    // aborts it). Codex never counts the reply it aborted, though the provider was paid for it:
+    // ao shows no tokens, and no cost, rather than too few.
+    let s = w.wait_activity(&rejected, "ready");
+    assert!(!workspace_of(&s).join("no.txt").exists());
+    assert_eq!(s["tokens"], Value::Null, "{s:#}");
+    assert_eq!(s["cost_usd"], Value::Null, "{s:#}");
+    let log = w.ao_ok(&["logs", &rejected]);
+    assert!(log.contains("tool execute"), "{log}");
+    assert!(log.contains("step cancelled"), "{log}");
+    assert!(!log.contains("Left it alone."), "{log}");
+    // The conversation goes on with the next message.
+    w.ao_ok(&["send", &rejected, "never mind"]);
+    wait_until(Duration::from_secs(60), Duration::from_millis(100), || {
+        let log = w.ao_ok(&["logs", &rejected]);
+        match log.contains("agent: Left it alone.") {
+            true => Ok(()),
+            false => Err(format!("the second turn never answered:\n{log}")),
+        }
+    });
+    assert!(!workspace_of(&s).join("no.txt").exists());
+
+    // A plan: Codex's update_plan is the session's to-do list.
+    let s = w.wait_activity(&planned, "ready");
+    assert_eq!(s["todos"], json!({"done": 1, "total": 2}), "{s:#}");
+    assert_tokens(&s, 85, 6);
+    assert_cost(&s, cost(85, 6));
+
+    for id in [&allowed, &rejected, &planned] {
+        let (host, agent) = (w.host_process(id), w.agent_process(id));
+        w.ao_ok(&["kill", id]);
+        wait_gone(host, "the host after ao kill", GONE);
+        wait_gone(agent, "codex-acp after ao kill", GONE);
+    }
+}
