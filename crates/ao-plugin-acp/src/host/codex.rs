@@ -189,8 +189,8 @@ pub fn read_rollout(reader: impl BufRead) -> io::Result<Rollout> {
 }
 
 /// The conversation's tokens once Codex's turn has ended in its rollout file (waiting up to
-/// [`WRITE_LAG`] for it); `None` when there is no such file, or when they are not known: after
-/// an aborted task, whose last reply Codex never counted. Blocking: run it off async threads.
+/// [`WRITE_LAG`] for it); `None` when there is no such file, when the turn's end is not written
+/// in time, or after an aborted task, whose last reply Codex never counted. Blocking: run it off async threads.
 pub fn conversation_tokens(codex_home: &Path, session_id: &str) -> Option<Tokens> {
     let deadline = Instant::now() + WRITE_LAG;
     loop {
@@ -198,10 +198,11 @@ pub fn conversation_tokens(codex_home: &Path, session_id: &str) -> Option<Tokens
             .and_then(|path| fs::File::open(path).ok())
             .and_then(|file| read_rollout(BufReader::new(file)).ok());
         match rollout {
-            Some(rollout) if rollout.task_ended || Instant::now() >= deadline => {
+            Some(rollout) if rollout.task_ended => {
                 return Some(rollout.tokens).filter(|_| !rollout.aborted)
             }
-            None if Instant::now() >= deadline => return None,
+            // Not written yet: unknown for now rather than short (a later turn reads it whole).
+            _ if Instant::now() >= deadline => return None,
             _ => std::thread::sleep(POLL),
         }
     }
@@ -332,6 +333,9 @@ mod tests {
         let tokens = conversation_tokens(home.path(), "s1").expect("known");
         assert_eq!((tokens.input, tokens.output), (150, 10));
         fs::write(&file, end("turn_aborted")).expect("write");
+        assert_eq!(conversation_tokens(home.path(), "s1"), None);
+        // A turn whose end Codex has not written (in WRITE_LAG): unknown, not short.
+        fs::write(&file, ROLLOUT).expect("write");
         assert_eq!(conversation_tokens(home.path(), "s1"), None);
     }
 
