@@ -248,8 +248,11 @@ fn a_codex_shell_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
     assert_eq!(s["tokens"], Value::Null, "{s:#}");
     assert_eq!(s["cost_usd"], Value::Null, "{s:#}");
     let log = w.ao_ok(&["logs", &rejected]);
-    assert!(log.contains("tool execute"), "{log}");
-    assert!(log.contains("step cancelled"), "{log}");
+    let call = log
+        .find("tool execute [error] echo no > no.txt")
+        .expect(&log);
+    let end = log.find("step cancelled").expect(&log);
+    assert!(call < end, "{log}");
     assert!(!log.contains("Left it alone."), "{log}");
     // The conversation goes on with the next message.
     w.ao_ok(&["send", &rejected, "never mind"]);

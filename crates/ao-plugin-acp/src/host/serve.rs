@@ -7,7 +7,7 @@ use std::future::Future;
 use agent_client_protocol::v1::schema::{
     CancelNotification, ContentBlock, PromptRequest, PromptResponse, RequestPermissionOutcome,
     RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome, SessionId,
-    SessionNotification, SessionUpdate, TextContent,
+    SessionNotification, SessionUpdate, TextContent, ToolCallStatus as AcpToolCallStatus,
 };
 use agent_client_protocol::{v1::ConnectionTo, v1::Responder, Agent, BoxFuture};
 use ao_agent::agent::PermitDecision;
@@ -46,6 +46,8 @@ pub(super) struct Session<'a> {
     tools_this_turn: bool,
     /// The calls of the running turn whose permission request got a reject: they never ran.
     rejected_this_turn: Vec<String>,
+    /// The calls of the running turn the agent reported completed or failed.
+    closed_this_turn: Vec<String>,
     /// The running prompt.
     prompt: Option<BoxFuture<'static, PromptResult>>,
     /// Prompts sent while a turn ran, in order.
@@ -93,6 +95,7 @@ impl<'a> Session<'a> {
             agent_cost: false,
             tools_this_turn: false,
             rejected_this_turn: Vec::new(),
+            closed_this_turn: Vec::new(),
             prompt: None,
             queue: VecDeque::new(),
             waiting: Vec::new(),
@@ -191,6 +194,12 @@ impl<'a> Session<'a> {
         if let Some((id, status)) = ended {
             let rejected = self.rejected_this_turn.iter().any(|r| *r == id.0.as_ref());
             self.tools_this_turn |= fold::tool_ran(status, rejected);
+            if matches!(
+                status,
+                Some(AcpToolCallStatus::Completed | AcpToolCallStatus::Failed)
+            ) {
+                self.closed_this_turn.push(id.to_string());
+            }
         }
         let folded = fold::update(
             &notification.update,
@@ -403,6 +412,7 @@ impl<'a> Session<'a> {
         );
         self.tools_this_turn = false;
         self.rejected_this_turn.clear();
+        self.closed_this_turn.clear();
         self.prompt = Some(Box::pin(self.cx.send_request(request).block_task()));
         self.recorder.record.phase = HostPhase::Turn { since: at };
         self.recorder.record.last_activity_at = Some(at);
@@ -487,12 +497,28 @@ impl<'a> Session<'a> {
             }
         };
         record.last_activity_at = Some(at);
-        let end = ConversationLine {
+        // A rejected call the agent never closed (Codex ends the turn instead) ends with it.
+        let mut lines: Vec<ConversationLine> = self
+            .rejected_this_turn
+            .iter()
+            .filter(|id| !self.closed_this_turn.contains(id))
+            .map(|id| ConversationLine {
+                id: id.clone(),
+                at,
+                part: ConversationPart::Tool {
+                    kind: None,
+                    title: None,
+                    status: Some("failed".into()),
+                    output: None,
+                },
+            })
+            .collect();
+        lines.push(ConversationLine {
             id: self.ids.end(),
             at,
             part: ConversationPart::TurnEnd { reason, tokens },
-        };
-        self.append(&[end]).await?;
+        });
+        self.append(&lines).await?;
         if let Some(cost) = self.recorder.record.cost_usd {
             self.pane.note(&format!("cost so far ${cost:.6}"));
         }
