@@ -172,3 +172,34 @@ fn a_path_that_is_not_a_directory_exits_2() {
     }
     assert!(!w.root().join("agent-orchestrator.yaml").exists());
 }
+
+#[test]
+fn init_writes_a_project_of_the_agent_asked_for_and_refuses_one_it_does_not_know() {
+    let w = World::new(Scenario::new());
+    for agent in ["claude", "codex", "acp"] {
+        let repo = repository(&w, &format!("{agent}-repo"));
+        ok(&init_in(&w, &repo, &["--agent", agent], None));
+        let file = repo.join("agent-orchestrator.yaml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(&format!("    agent: {agent}\n")), "{text}");
+        // What it wrote loads as it is: ao reads the project with that agent's keys.
+        let out = w
+            .ao_command(&["--config", &file.to_string_lossy(), "status", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{agent}: {}\n---\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let repo = repository(&w, "gemini-repo");
+    let out = init_in(&w, &repo, &["--agent", "gemini"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no agent \"gemini\": ao knows opencode, acp, claude, codex"),
+        "{err}"
+    );
+    assert!(!repo.join("agent-orchestrator.yaml").exists());
+}

@@ -18,26 +18,39 @@ use crate::UsageError;
 /// Write a commented agent-orchestrator.yaml for a directory (default: the current one).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The project is the git repository the directory is in (its root), else the directory itself, without work trees. Sessions run in tmux when tmux is on PATH, else as processes. An existing file is never replaced.\n\nExamples:\n  ao init\n  ao init ~/code/my-project\n  ao init && ao doctor"
+    after_help = "The project is the git repository the directory is in (its root), else the directory itself, without work trees. Sessions run in tmux when tmux is on PATH, else as processes. An existing file is never replaced.\n\nExamples:\n  ao init\n  ao init ~/code/my-project\n  ao init --agent claude\n  ao init && ao doctor"
 )]
 pub struct InitArgs {
     /// The directory to write agent-orchestrator.yaml in (default: the current directory).
     pub path: Option<PathBuf>,
+    /// The project's agent: opencode (the default), claude, codex, or acp (any ACP agent).
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
 }
 
-/// `ao init [PATH]`: a project of the default agent (the registry's first).
+/// `ao init [PATH] [--agent AGENT]`: a project of that agent, else of the default one (the
+/// registry's first).
 pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
     let path = args.path.as_deref();
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let dir = path.map_or_else(|| cwd.clone(), |p| cwd.join(p));
     let home = StateHome::from_env()?;
-    let default = crate::agents::registry(&home)
-        .into_iter()
-        .next()
-        .context("this ao has no agent plugin")?;
+    let registry = crate::agents::registry(&home);
+    let chosen = match &args.agent {
+        None => registry.first(),
+        Some(wanted) => registry.iter().find(|a| a.name() == wanted.as_str()),
+    };
+    let Some(chosen) = chosen else {
+        let names: Vec<&str> = registry.iter().map(|a| a.name()).collect();
+        return Err(anyhow::Error::new(UsageError(format!(
+            "no agent {:?}: ao knows {}",
+            args.agent.as_deref().unwrap_or_default(),
+            names.join(", ")
+        ))));
+    };
     let agent = AgentTemplate {
-        name: default.name(),
-        config_lines: default.config_template(),
+        name: chosen.name(),
+        config_lines: chosen.config_template(),
     };
     let trust = ao_core::trust::TrustStore::new(&home);
     // git and the file system block: off the async runtime's thread.
