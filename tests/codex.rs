@@ -19,6 +19,7 @@
 //!     agent: codex
 //!     agentConfig:
 //!       env: {CODEX_HOME: "/…/codex-codex", OPENAI_API_KEY: mock-key}
+//!       model: gpt-5.4
 //!       permission: {execute: ask}
 //!       price: {input: 1.25, output: 10}
 //! ```
@@ -35,6 +36,10 @@ use serde_json::{json, Value};
 
 const GONE: Duration = Duration::from_secs(15);
 
+/// The model ao chooses (through the session's `model` config option); Codex's own config.toml
+/// names another ([`MODEL`]).
+const CHOSEN_MODEL: &str = "gpt-5.4";
+
 fn bash(command: &str) -> Turn {
     Turn::tool_call("bash", json!({"command": command, "description": "Run it"}))
 }
@@ -44,7 +49,15 @@ fn bash(command: &str) -> Turn {
 fn world(scenario: Scenario) -> AcpWorld {
     let mut w = AcpWorld::new(scenario);
     let home = write_codex_home(&w, "codex");
-    let config = codex_config(&home, &["permission: {execute: ask}", &price_line()]);
+    assert_ne!(
+        CHOSEN_MODEL, MODEL,
+        "ao's choice must differ from Codex's own"
+    );
+    let model = format!("model: {CHOSEN_MODEL}");
+    let config = codex_config(
+        &home,
+        &[&model, "permission: {execute: ask}", &price_line()],
+    );
     w.agent_project("codex", "codex", config);
     w
 }
@@ -73,12 +86,14 @@ fn codex_sessions_reach_ready_with_exact_tokens_go_on_fail_and_come_back_after_k
     for (id, runtime) in [(&process, "process"), (&pane, "tmux")] {
         let s = w.wait_activity(id, "ready");
         assert_eq!(s["agent"], "codex", "{s:#}");
+        assert_eq!(s["model"], CHOSEN_MODEL, "{s:#}");
         assert_eq!(s["runtime"], runtime, "{s:#}");
         assert_tokens(&s, 110, 7);
         assert_cost(&s, cost(110, 7));
         assert_eq!(s["error"], Value::Null, "{s:#}");
     }
-    // Codex asked the mock for its home's model, on the Responses API.
+    // ao chose the project's model over Codex's own, and Codex asked the mock for it, on the
+    // Responses API.
     let requests = w.mock.requests();
     let asked: Vec<(&str, &Value)> = requests
         .iter()
@@ -88,7 +103,7 @@ fn codex_sessions_reach_ready_with_exact_tokens_go_on_fail_and_come_back_after_k
         !asked.is_empty()
             && asked
                 .iter()
-                .all(|(path, model)| *path == "/v1/responses" && *model == MODEL),
+                .all(|(path, model)| *path == "/v1/responses" && *model == CHOSEN_MODEL),
         "{asked:?}"
     );
     w.wait_pane(
