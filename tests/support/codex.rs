@@ -7,12 +7,12 @@
 //!
 //! * `model`: a model Codex has metadata for (else each turn begins with a warning of Codex's);
 //!   the mock answers any;
-//! * `approval_policy = "untrusted"`: the one setting that makes Codex ask before a command (its
-//!   modes never do), so that ao's `permission` decides;
 //! * `sandbox_mode = "danger-full-access"`: Codex's Linux sandbox needs bubblewrap, which test
-//!   machines need not have (a sandboxed command fails there);
-//! * `features.unified_exec = false`: Codex's shell tool becomes `shell_command`, whose end and
-//!   output codex-acp reports (it reports neither for the default `exec_command`).
+//!   machines need not have (a sandboxed command fails there).
+//!
+//! What makes Codex ask before a command (`approval_policy = "untrusted"`) and report each shell
+//! call's end (`features.unified_exec = false`) is not here: the `codex` preset passes both on
+//! Codex's command line, and the tests check that it does.
 
 use std::path::{Path, PathBuf};
 
@@ -43,11 +43,7 @@ pub fn write_codex_home(w: &World, name: &str) -> PathBuf {
     let config = format!(
         "model = \"{MODEL}\"\n\
          model_provider = \"mock\"\n\
-         approval_policy = \"untrusted\"\n\
          sandbox_mode = \"danger-full-access\"\n\
-         \n\
-         [features]\n\
-         unified_exec = false\n\
          \n\
          [model_providers.mock]\n\
          name = \"ao mock model\"\n\

@@ -91,6 +91,15 @@ impl Preset {
         }
     }
 
+    /// Arguments added after the agent's command for `permission`: how the agent is told what
+    /// to ask about where it has no session mode for it.
+    pub fn args_for(self, permission: &PermissionPolicy) -> Vec<String> {
+        match self {
+            Preset::Acp | Preset::Claude => Vec::new(),
+            Preset::Codex => codex::args_for(permission),
+        }
+    }
+
     /// What `ao init` writes under a new project's `agentConfig`.
     pub fn config_template(self) -> &'static [&'static str] {
         match self {

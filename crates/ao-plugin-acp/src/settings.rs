@@ -264,7 +264,7 @@ pub enum SettingsError {
 /// A project's ACP settings, typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcpSettings {
-    /// The agent's argv.
+    /// The agent's argv, with the arguments its preset adds for `permission`.
     pub command: Vec<String>,
     /// Added to the agent's environment.
     pub env: BTreeMap<String, String>,
@@ -288,7 +288,7 @@ impl AcpSettings {
             key,
             message,
         };
-        let command: Vec<String> = match config.settings.get(COMMAND_KEY) {
+        let mut command: Vec<String> = match config.settings.get(COMMAND_KEY) {
             None | Some(Value::Null) => match &defaults.command {
                 Some(command) => command.clone(),
                 None => {
@@ -324,6 +324,7 @@ impl AcpSettings {
         };
         let permission =
             policy(config.permission.as_ref()).map_err(|message| invalid("permission", message))?;
+        command.extend(defaults.preset.args_for(&permission));
         let mode = match config.settings.get(MODE_KEY) {
             Some(Value::String(mode)) => Some(mode.clone()),
             _ => defaults.preset.mode_for(&permission),

@@ -5,8 +5,9 @@
 //! sends no update check or telemetry. Its session modes (`read-only`, `auto`, `full-access`)
 //! are Codex's approval presets, and none of them asks before every shell call: only Codex's
 //! `approval_policy = "untrusted"` does, and with that policy codex-acp offers no modes at all.
+//! So the preset tells Codex its approval policy on its command line ([`args_for`]).
 
-use crate::record::PermissionPolicy;
+use crate::record::{PermissionAnswer, PermissionPolicy};
 
 /// What Codex gets unless the project sets it: nothing (it needs nothing to stay quiet).
 pub const DEFAULT_ENV: &[(&str, &str)] = &[];
@@ -15,14 +16,36 @@ pub const DEFAULT_ENV: &[(&str, &str)] = &[];
 pub const CONFIG_TEMPLATE: &[&str] = &[
     "# Codex through its ACP adapter (scripts/install-agents; $AO_CODEX_ACP_BIN, else codex-acp",
     "# on PATH). Its provider and credentials are its own: $CODEX_HOME/config.toml, `codex login`",
-    "# or OPENAI_API_KEY. For ao to see every command before it runs, set Codex's",
-    "# approval_policy = \"untrusted\" there (its modes never ask before a command).",
+    "# or OPENAI_API_KEY. ao sets Codex's approval_policy from `permission` (untrusted: Codex",
+    "# asks before each command that changes something, and ao answers; never, when all is allowed).",
     "# model: gpt-5-codex",
     "# How ao answers what it asks, per ACP tool kind or one word for all: ask | allow | deny.",
     "# permission: {execute: ask}",
     "# US dollars per million tokens: Codex reports tokens (ao reads its session files) but no cost.",
     "# price: {input: 1.25, output: 10}",
 ];
+
+/// Codex's command-line settings for `permission` (`-c key=value`, over its own config):
+///
+/// - `approval_policy`: `never` when everything is allowed, else `untrusted`, under which Codex
+///   asks before each command it does not know to be read-only, and ao answers by `permission`;
+/// - `features.unified_exec = false`: Codex's shell tool becomes `shell_command`, whose end and
+///   output codex-acp reports (of its default `exec_command` it reports neither, so a call would
+///   show as running for ever).
+pub fn args_for(permission: &PermissionPolicy) -> Vec<String> {
+    let all_allowed = permission.default == PermissionAnswer::Allow
+        && permission
+            .by_kind
+            .values()
+            .all(|a| *a == PermissionAnswer::Allow);
+    let approval = if all_allowed { "never" } else { "untrusted" };
+    vec![
+        "-c".into(),
+        format!("approval_policy=\"{approval}\""),
+        "-c".into(),
+        "features.unified_exec=false".into(),
+    ]
+}
 
 /// Codex's session mode for `permission`, when the project names none: none. No mode makes Codex
 /// ask before a command (`read-only` and `auto` ask only when the model asks to leave the
@@ -36,7 +59,6 @@ pub fn mode_for(_permission: &PermissionPolicy) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::PermissionAnswer;
     use crate::settings::policy;
     use serde_json::json;
 
@@ -57,6 +79,29 @@ mod tests {
                 by_kind: Default::default()
             }),
             None
+        );
+    }
+
+    #[test]
+    fn codex_asks_before_commands_unless_all_is_allowed_and_reports_each_call_s_end() {
+        let args = |p: serde_json::Value| args_for(&policy(Some(&p)).expect("a policy"));
+        let asks = [
+            "-c",
+            "approval_policy=\"untrusted\"",
+            "-c",
+            "features.unified_exec=false",
+        ];
+        assert_eq!(args(json!({"execute": "ask"})), asks);
+        assert_eq!(args(json!("deny")), asks);
+        assert_eq!(args(json!({"execute": "allow", "edit": "ask"})), asks);
+        assert_eq!(
+            args(json!("allow")),
+            [
+                "-c",
+                "approval_policy=\"never\"",
+                "-c",
+                "features.unified_exec=false"
+            ]
         );
     }
 
