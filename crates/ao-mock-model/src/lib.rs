@@ -10,6 +10,8 @@
 //! * `POST /v1/chat/completions` (also `/chat/completions`): streaming (SSE)
 //!   and non-streaming chat completions.
 //! * `GET /v1/models` (also `/models`): lists the single model `mock-1`.
+//! * `POST /v1/messages` and `/v1/messages/count_tokens`: the Anthropic Messages API, for Claude
+//!   Code; see [`anthropic_base_url`] and the `anthropic` module.
 //!
 //! # How a request picks its reply
 //!
@@ -90,6 +92,7 @@ mod server;
 pub use blocking::BlockingMockModel;
 pub use error::MockError;
 pub use scenario::{Scenario, Script, ToolCall, Turn, Usage};
+pub use server::anthropic::{anthropic_base_url, SIDE_USAGE};
 pub use server::{MockConfig, MockModel, RecordedRequest};
 
 use serde_json::{json, Value};

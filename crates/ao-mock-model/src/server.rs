@@ -299,8 +299,15 @@ impl Shared {
     }
 }
 
+/// The Anthropic Messages API (Claude Code); a child module, so that it answers with this one's
+/// recording and streaming.
+#[path = "anthropic.rs"]
+pub(crate) mod anthropic;
+
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/chat/completions", post(chat_completions))
         .route("/chat/completions", post(chat_completions))
         .route("/v1/models", get(models))
