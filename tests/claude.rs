@@ -311,8 +311,7 @@ fn a_shell_call_waits_for_permit_a_failed_request_blocks_and_plans_and_questions
         .mock
         .requests()
         .into_iter()
-        .filter(|r| r.script.as_deref() == Some("[ask] pick a colour") && r.turn_index == Some(1))
-        .last()
+        .rfind(|r| r.script.as_deref() == Some("[ask] pick a colour") && r.turn_index == Some(1))
         .expect("the request after the answer");
     assert!(
         second
