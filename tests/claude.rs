@@ -35,14 +35,14 @@
 use std::time::Duration;
 
 use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld};
-use ao_test_support::claude::{claude_world, session_cost};
+use ao_test_support::claude::{claude_config, claude_world, session_cost};
 use ao_test_support::{error_of, script, workspace_of, Scenario, Turn};
 use serde_json::{json, Value};
 
 const GONE: Duration = Duration::from_secs(15);
 
 /// Long enough for the title's request, sent beside the first, to be answered first.
-const FIRST_TURN_DELAY_MS: u64 = 400;
+const FIRST_TURN_DELAY_MS: u64 = 700;
 
 fn bash(command: &str) -> Turn {
     Turn::tool_call("bash", json!({"command": command, "description": "Run it"}))
@@ -201,12 +201,30 @@ fn asks_scenario() -> Scenario {
                 ))
                 .turn(Turn::text("Blue it is.")),
         )
+        .script(
+            script("[free] make a file")
+                .turn(bash("touch free.txt").usage(200, 20))
+                .turn(Turn::text("Made it freely.").usage(230, 5)),
+        )
+        .script(
+            script("[policy] make a file")
+                .turn(bash("touch policy.txt").usage(200, 20))
+                .turn(Turn::text("Made it by policy.").usage(230, 5)),
+        )
 }
 
 #[test]
 fn a_shell_call_waits_for_permit_a_failed_request_blocks_and_plans_and_questions_come_through() {
     let scenario = asks_scenario();
-    let w = claude_world(scenario.clone(), &["permission: {execute: ask}"]);
+    let mut w = claude_world(scenario.clone(), &["permission: {execute: ask}"]);
+    // Everything allowed: Claude's mode asks nothing (bypassPermissions). Commands allowed but
+    // edits not: Claude asks (mode default), and ao answers by the policy.
+    let config = claude_config(&w, &["permission: allow"]);
+    w.agent_project("free", "claude", config);
+    let config = claude_config(&w, &["permission: {execute: allow, edit: ask}"]);
+    w.agent_project("policy", "claude", config);
+    let free = spawn(&w, "free", "free", "[free] make a file", "tmux");
+    let policy = spawn(&w, "policy", "policy", "[policy] make a file", "tmux");
     let allowed = spawn(&w, "claude", "allowed", "[allow] make a file", "process");
     let rejected = spawn(&w, "claude", "rejected", "[reject] make a file", "tmux");
     let failed = spawn(&w, "claude", "failed", "[fail] the request", "process");
@@ -276,6 +294,22 @@ fn a_shell_call_waits_for_permit_a_failed_request_blocks_and_plans_and_questions
     );
     assert!(log.contains("User refused permission to run tool"), "{log}");
     assert!(log.contains("agent: Left it alone."), "{log}");
+
+    // Allowed by the project: the commands ran without a person. Claude asked nothing in
+    // bypassPermissions; in default it asked, and the host's pane notes ao's answer.
+    for (id, file) in [(&free, "free.txt"), (&policy, "policy.txt")] {
+        let s = wait_ready_with(&w, id, 430, 25);
+        assert!(workspace_of(&s).join(file).exists(), "{s:#}");
+    }
+    let by_policy = "allow by agentConfig.permission";
+    let screen = w.wait_pane(&policy, true, Duration::from_secs(20), by_policy, |s| {
+        s.contains("Made it by policy.")
+    });
+    assert!(screen.contains(by_policy), "{screen}");
+    let screen = w.wait_pane(&free, true, Duration::from_secs(20), "the answer", |s| {
+        s.contains("Made it freely.")
+    });
+    assert!(!screen.contains(by_policy), "{screen}");
 
     // A failed request: blocked, with what the provider said. (Claude retries a 400 a few times
     // in two seconds; a 500 or a 529 it retries for minutes.)
