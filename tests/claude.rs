@@ -48,14 +48,15 @@ fn bash(command: &str) -> Turn {
     Turn::tool_call("bash", json!({"command": command, "description": "Run it"}))
 }
 
-/// Waits (90 s) until the session's cost is what Claude charges for the requests the mock
-/// answered for it (by the words of its first prompt), and returns the session.
+/// Waits (20 s: the turn has ended) until the session's cost is what Claude charges for the
+/// requests the mock answered for it (by the words of its first prompt), and returns the session.
 fn wait_cost(w: &AcpWorld, scenario: &Scenario, id: &str, prompt: &str) -> Value {
-    w.wait_for(id, Duration::from_secs(90), "Claude's cost", |s| {
-        let expected = session_cost(scenario, &w.mock.requests(), prompt);
+    let expected = |w: &AcpWorld| session_cost(scenario, &w.mock.requests(), prompt);
+    let what = format!("Claude's cost of its requests, ${:.9}", expected(w));
+    w.wait_for(id, Duration::from_secs(20), &what, |s| {
         s["cost_usd"]
             .as_f64()
-            .is_some_and(|c| (c - expected).abs() < 1e-9)
+            .is_some_and(|c| (c - expected(w)).abs() < 1e-9)
     })
 }
 
