@@ -35,7 +35,7 @@
 use std::time::Duration;
 
 use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld};
-use ao_test_support::claude::{claude_config, claude_world, session_cost};
+use ao_test_support::claude::{claude_config, claude_world, session_cost, DEFAULT_MODEL};
 use ao_test_support::{error_of, script, workspace_of, Scenario, Turn};
 use serde_json::{json, Value};
 
@@ -99,6 +99,9 @@ fn sessions_reach_ready_with_claude_s_tokens_and_cost_go_on_and_come_back_after_
         assert_eq!(s["error"], Value::Null, "{s:#}");
         let s = wait_cost(&w, &scenario, id, prompt);
         assert_eq!(s["summary"], "Mock session", "{s:#}");
+        // The model Claude ran on, which it names beside its usage (its `model` option says
+        // `default`).
+        assert_eq!(s["model"], DEFAULT_MODEL, "{s:#}");
     }
     w.wait_pane(
         &pane,
