@@ -793,4 +793,95 @@ mod tests {
         );
         mock.shutdown().await;
     }
+
+    #[tokio::test]
+    async fn a_slow_reply_waits_before_its_head_and_between_its_words() {
+        let scenario = Scenario::new().default_script(
+            Script::new("default").turn(
+                Turn::text("one two three")
+                    .delay_ms(150)
+                    .chunk_delay_ms(100),
+            ),
+        );
+        let mock = MockModel::start(scenario).await.unwrap();
+        let started = std::time::Instant::now();
+        let response = post(&mock, "/v1/messages", &claude_request("slow", vec![])).await;
+        let head = started.elapsed();
+        let events = events(&response.text().await.unwrap());
+        let whole = started.elapsed();
+        assert!(head >= Duration::from_millis(150), "{head:?}");
+        assert!(
+            whole >= head + Duration::from_millis(200),
+            "{head:?} {whole:?}"
+        );
+        let text: String = events
+            .iter()
+            .filter_map(|(_, d)| d["delta"]["text"].as_str())
+            .collect();
+        assert_eq!(text, "one two three");
+        mock.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_plain_tool_call_carries_its_input_as_an_object() {
+        let scenario = Scenario::new().default_script(Script::new("default").turn(
+            Turn::tool_call("bash", json!({"command": "ls", "description": "List"})).usage(50, 5),
+        ));
+        let mock = MockModel::start(scenario).await.unwrap();
+        let mut request = claude_request("list", vec![]);
+        request["stream"] = json!(false);
+        let message: Value = post(&mock, "/v1/messages", &request)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let content = message["content"].as_array().unwrap();
+        assert_eq!(content.len(), 1, "{message}");
+        assert_eq!(content[0]["type"], "tool_use");
+        assert_eq!(content[0]["name"], "Bash");
+        assert_eq!(
+            content[0]["input"],
+            json!({"command": "ls", "description": "List"})
+        );
+        assert_eq!(message["stop_reason"], "tool_use");
+        assert_eq!(message["usage"]["output_tokens"], 5);
+        mock.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn broken_streams_stop_before_their_end() {
+        let scenario = Scenario::new()
+            .script(
+                Script::new("garbage")
+                    .matching("[garbage]")
+                    .turn(Turn::malformed()),
+            )
+            .script(
+                Script::new("cut")
+                    .matching("[cut]")
+                    .turn(Turn::truncated().clean_end()),
+            );
+        let mock = MockModel::start(scenario).await.unwrap();
+        let text = post(&mock, "/v1/messages", &claude_request("[garbage]", vec![]))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains("\"text\":\"Partial\""), "{text}");
+        assert!(text.ends_with("data: {this is not json\n\n"), "{text}");
+        let text = post(&mock, "/v1/messages", &claude_request("[cut]", vec![]))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let names: Vec<String> = events(&text).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names[0], "message_start");
+        assert!(
+            !names
+                .iter()
+                .any(|n| n == "message_delta" || n == "message_stop"),
+            "{names:?}"
+        );
+        mock.shutdown().await;
+    }
 }
