@@ -424,6 +424,12 @@ pub trait Agent: Send + Sync {
         Ok(value.to_json())
     }
 
+    /// Checks a model's name (`agentConfig.model`, `ao spawn --model`) as this agent names its
+    /// models; by default, any word.
+    fn check_model(&self, model: &str) -> Result<(), String> {
+        crate::config::check_model_word(model)
+    }
+
     /// The keys `permission` may name when it is a map, when the agent has a fixed set (an ACP
     /// agent's tool kinds); each then takes one word (`ask`, `allow`, `deny`). `None`: any key,
     /// with OpenCode's patterns (its tools and their rules).
@@ -633,6 +639,13 @@ impl AgentKeys for Vec<std::sync::Arc<dyn Agent>> {
         self.iter()
             .find(|a| a.name() == agent)
             .and_then(|a| a.permission_keys())
+    }
+
+    fn check_model(&self, agent: &str, model: &str) -> Result<(), String> {
+        match self.iter().find(|a| a.name() == agent) {
+            Some(a) => a.check_model(model),
+            None => crate::config::check_model_word(model),
+        }
     }
 
     fn check_config(

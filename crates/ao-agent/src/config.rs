@@ -24,6 +24,14 @@ pub trait AgentKeys: Sync {
         None
     }
 
+    /// The agent named `agent`'s check of a model's name (`agentConfig.model`, `ao spawn
+    /// --model`): each agent names its models its own way. Any word, for an agent this `ao`
+    /// does not have.
+    fn check_model(&self, agent: &str, model: &str) -> Result<(), String> {
+        let _ = agent;
+        check_model_word(model)
+    }
+
     /// The agent named `agent`'s check of the value of one of its
     /// [`config_keys`](AgentKeys::config_keys): what to keep of it, or its problems, each at its
     /// place in the file. Nothing to keep (`Null`) for an agent this `ao` does not have.
@@ -33,6 +41,30 @@ pub trait AgentKeys: Sync {
         key: &str,
         value: ConfigValue<'_>,
     ) -> Result<serde_json::Value, Vec<SettingProblem>>;
+}
+
+/// A model's name as any agent takes it: a word, with no space or control character in it.
+pub fn check_model_word(model: &str) -> Result<(), String> {
+    if model.is_empty() || model.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "model {model:?} is not a model's name: one word, such as claude-sonnet-4-5"
+        ));
+    }
+    Ok(())
+}
+
+/// A model's name in `provider/model` form (OpenCode's).
+pub fn check_provider_model(model: &str) -> Result<(), String> {
+    match model.split_once('/') {
+        Some((provider, id))
+            if !provider.is_empty() && !id.is_empty() && check_model_word(model).is_ok() =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "model {model:?} is not in provider/model form, e.g. anthropic/claude-sonnet-4"
+        )),
+    }
 }
 
 /// No agent plugin: any agent name is accepted, with no agent's own keys.
@@ -156,4 +188,23 @@ pub struct AgentConfig {
     /// The agent's own keys, as its plugin checked them
     /// ([`Agent::check_config`](crate::agent::Agent::check_config)).
     pub settings: BTreeMap<String, serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_is_a_word_and_opencode_s_a_provider_and_a_model() {
+        assert!(check_model_word("sonnet").is_ok());
+        assert!(check_model_word("gpt-5.4").is_ok());
+        assert!(check_model_word("anthropic/claude-sonnet-4").is_ok());
+        for bad in ["", "gpt 5", "gpt\t5", "a\u{7}b"] {
+            assert!(check_model_word(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_provider_model("anthropic/claude-sonnet-4").is_ok());
+        for bad in ["gpt4", "/x", "x/", "a b/c"] {
+            assert!(check_provider_model(bad).is_err(), "{bad:?}");
+        }
+    }
 }

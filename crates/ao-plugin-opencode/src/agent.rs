@@ -53,6 +53,10 @@ impl Agent for OpenCodeAgent {
         &[OPENCODE_CONFIG_KEY]
     }
 
+    fn check_model(&self, model: &str) -> Result<(), String> {
+        ao_agent::config::check_provider_model(model)
+    }
+
     fn config_template(&self) -> &'static [&'static str] {
         &[
             "# provider/model, as OpenCode names it; unset: OpenCode's own default. The provider needs",

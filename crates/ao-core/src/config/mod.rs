@@ -42,7 +42,7 @@ pub use model::{
     AgentConfig, Config, ConfigError, Context, GatedKey, NoSuchProject, Problem, ProjectConfig,
     TuiMode, CONFIG_FILE_NAME, DEFAULT_READY_THRESHOLD_MS,
 };
-pub use names::{expand_path_in, validate_model, validate_name};
+pub use names::{expand_path_in, validate_name};
 pub use notify::{
     Budget, Notifier, NotifierAction, DEFAULT_NOTIFIER_TIMEOUT_MS, DEFAULT_NOTIFY_DEBOUNCE_MS,
     NOTIFY_EVENTS,

@@ -26,20 +26,6 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks the `provider/model` form.
-pub fn validate_model(model: &str) -> Result<(), String> {
-    match model.split_once('/') {
-        Some((provider, id))
-            if !provider.is_empty() && !id.is_empty() && !model.contains(char::is_whitespace) =>
-        {
-            Ok(())
-        }
-        _ => Err(format!(
-            "model {model:?} is not in provider/model form, e.g. anthropic/claude-sonnet-4"
-        )),
-    }
-}
-
 /// Expands a leading `~` (`$HOME`) and every `${VAR}` with `var`; an unset variable is an error.
 pub fn expand_path_in(raw: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf, String> {
     let mut out = String::new();

@@ -7,7 +7,7 @@ use super::model::{
     AgentConfig, Config, Context, GatedKey, Problem, ProjectConfig, TuiMode,
     DEFAULT_READY_THRESHOLD_MS,
 };
-use super::names::{did_you_mean, expand_path_in, validate_model, validate_name};
+use super::names::{did_you_mean, expand_path_in, validate_name};
 use super::notify::{Budget, Notifier, DEFAULT_NOTIFY_DEBOUNCE_MS};
 use super::value::{ConfigValue, SettingProblem};
 use super::yaml::{Kind, Node, Pos, Scalar};
@@ -506,7 +506,7 @@ impl Reader<'_> {
         if let Some(node) = f.get("model") {
             ac.model = self.string(node, "model");
             if let Some(model) = &ac.model {
-                if let Err(m) = validate_model(model) {
+                if let Err(m) = self.cx.agents.check_model(agent.unwrap_or_default(), model) {
                     self.problem(node.pos, m);
                 }
             }

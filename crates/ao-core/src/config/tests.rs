@@ -60,7 +60,7 @@ fn unknown_key_names_line_and_column_and_the_key_meant() {
 fn every_problem_is_reported_in_file_order() {
     let tmp = tempfile::tempdir().unwrap();
     let err = parse(
-        "projects:\n  - name: demo\n    path: nowhere\n    runtime: docker\n    agentConfig:\n      model: gpt4\n",
+        "projects:\n  - name: demo\n    path: nowhere\n    runtime: docker\n    agentConfig:\n      model: gpt 4\n",
         tmp.path(),
     )
     .unwrap_err();
@@ -68,7 +68,7 @@ fn every_problem_is_reported_in_file_order() {
     assert_eq!(lines, vec![Some((3, 11)), Some((4, 14)), Some((6, 14))]);
     assert!(err.problems[2]
         .message
-        .contains("model \"gpt4\" is not in provider/model form"));
+        .contains("model \"gpt 4\" is not a model's name"));
 }
 
 #[test]

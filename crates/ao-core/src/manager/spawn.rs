@@ -4,7 +4,7 @@
 use super::abandoned;
 use super::session_manager::{recorded_worktree, Bound, SessionManager};
 use crate::agent::{LaunchRole, SessionContext};
-use crate::config::{validate_model, validate_name, ProjectConfig};
+use crate::config::{validate_name, ProjectConfig};
 use crate::error::{Error, Result};
 use crate::fault::crash_point;
 use crate::runtime::LaunchSpec;
@@ -75,10 +75,11 @@ impl SessionManager {
         if let Some(name) = &opts.name {
             validate_name(name).map_err(|m| Error::Usage(format!("session name {name:?}: {m}")))?;
         }
+        let agent = self.agent_of(&project)?;
         if let Some(model) = &opts.model {
-            validate_model(model).map_err(Error::Usage)?;
+            agent.check_model(model).map_err(Error::Usage)?;
         }
-        let agent_name = self.agent_of(&project)?.name();
+        let agent_name = agent.name();
         let runtime_kind = opts.runtime.unwrap_or(project.runtime);
         let model = opts.model.or_else(|| project.agent_config.model.clone());
         let agent_mode = opts
