@@ -35,7 +35,9 @@
 use std::time::Duration;
 
 use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld};
-use ao_test_support::claude::{claude_config, claude_world, session_cost, DEFAULT_MODEL};
+use ao_test_support::claude::{
+    claude_config, claude_world, session_cost, DEFAULT_MODEL, PRICE, SONNET_MODEL, SONNET_PRICE,
+};
 use ao_test_support::{error_of, script, workspace_of, Scenario, Turn};
 use serde_json::{json, Value};
 
@@ -51,7 +53,18 @@ fn bash(command: &str) -> Turn {
 /// Waits (20 s: the turn has ended) until the session's cost is what Claude charges for the
 /// requests the mock answered for it (by the words of its first prompt), and returns the session.
 fn wait_cost(w: &AcpWorld, scenario: &Scenario, id: &str, prompt: &str) -> Value {
-    let expected = |w: &AcpWorld| session_cost(scenario, &w.mock.requests(), prompt);
+    wait_cost_at(w, scenario, id, prompt, PRICE)
+}
+
+/// [`wait_cost`] at `price` (the price of the model the session chose).
+fn wait_cost_at(
+    w: &AcpWorld,
+    scenario: &Scenario,
+    id: &str,
+    prompt: &str,
+    price: (f64, f64),
+) -> Value {
+    let expected = |w: &AcpWorld| session_cost(scenario, &w.mock.requests(), prompt, price);
     let what = format!("Claude's cost of its requests, ${:.9}", expected(w));
     w.wait_for(id, Duration::from_secs(20), &what, |s| {
         s["cost_usd"]
@@ -221,9 +234,10 @@ fn asks_scenario() -> Scenario {
 fn a_shell_call_waits_for_permit_a_failed_request_blocks_and_plans_and_questions_come_through() {
     let scenario = asks_scenario();
     let mut w = claude_world(scenario.clone(), &["permission: {execute: ask}"]);
-    // Everything allowed: Claude's mode asks nothing (bypassPermissions). Commands allowed but
-    // edits not: Claude asks (mode default), and ao answers by the policy.
-    let config = claude_config(&w, &["permission: allow"]);
+    // Everything allowed: Claude's mode asks nothing (bypassPermissions); and a model of
+    // Claude's choosing, at its price. Commands allowed but edits not: Claude asks (mode
+    // default), and ao answers by the policy.
+    let config = claude_config(&w, &["permission: allow", "model: sonnet"]);
     w.agent_project("free", "claude", config);
     let config = claude_config(&w, &["permission: {execute: allow, edit: ask}"]);
     w.agent_project("policy", "claude", config);
@@ -314,6 +328,8 @@ fn a_shell_call_waits_for_permit_a_failed_request_blocks_and_plans_and_questions
         s.contains("Made it freely.")
     });
     assert!(!screen.contains(by_policy), "{screen}");
+    let s = wait_cost_at(&w, &scenario, &free, "[free] make a file", SONNET_PRICE);
+    assert_eq!(s["model"], SONNET_MODEL, "{s:#}");
 
     // A failed request: blocked, with what the provider said. (Claude retries a 400 a few times
     // in two seconds; a 500 or a 529 it retries for minutes.)

@@ -20,6 +20,12 @@ pub const DEFAULT_MODEL: &str = "claude-opus-5-5";
 /// `claude-opus-5-5` (and of a model it does not know, such as the mock's): 4 and 20 dollars.
 pub const PRICE: (f64, f64) = (4.0, 20.0);
 
+/// The model `model: sonnet` chooses.
+pub const SONNET_MODEL: &str = "claude-sonnet-5-5";
+
+/// What Claude Code 2.1.318 charges per million input and output tokens of `claude-sonnet-5-5`.
+pub const SONNET_PRICE: (f64, f64) = (2.0, 10.0);
+
 /// Claude Code's configuration directory in a world (`CLAUDE_CONFIG_DIR`).
 pub fn config_dir(w: &AcpWorld) -> PathBuf {
     w.root().join("claude")
@@ -75,20 +81,26 @@ pub fn reported_usage(scenario: &Scenario, request: &RecordedRequest) -> Option<
     }
 }
 
-/// What Claude Code charges for `usage` at [`PRICE`] (no cached tokens).
-pub fn cost_of(usage: &Usage) -> f64 {
-    (usage.prompt_tokens as f64 * PRICE.0 + usage.completion_tokens as f64 * PRICE.1) / 1e6
+/// What Claude Code charges for `usage` at `price` (dollars per million input and output
+/// tokens; no cached tokens).
+pub fn cost_of(usage: &Usage, price: (f64, f64)) -> f64 {
+    (usage.prompt_tokens as f64 * price.0 + usage.completion_tokens as f64 * price.1) / 1e6
 }
 
-/// What the requests that `session` (the words of its first prompt, the script's `match`) made
-/// the mock answer cost, its title included: what Claude Code reports as the session's cost.
-/// A side request belongs to the session whose prompt its text holds.
-pub fn session_cost(scenario: &Scenario, requests: &[RecordedRequest], prompt: &str) -> f64 {
+/// What the requests that a session (the words of its first prompt, the script's `match`) made
+/// the mock answer cost at `price`, its title included: what Claude Code reports as the
+/// session's cost. A side request belongs to the session whose prompt its text holds.
+pub fn session_cost(
+    scenario: &Scenario,
+    requests: &[RecordedRequest],
+    prompt: &str,
+    price: (f64, f64),
+) -> f64 {
     requests
         .iter()
         .filter(|r| r.first_user_text().contains(prompt))
         .filter_map(|r| reported_usage(scenario, r))
-        .map(|u| cost_of(&u))
+        .map(|u| cost_of(&u, price))
         .sum()
 }
 
@@ -134,7 +146,7 @@ mod tests {
         ];
         let expected =
             (110.0 * 4.0 + 7.0 * 20.0 + 10.0 * 4.0 + 2.0 * 20.0) + (10.0 * 4.0 + 2.0 * 20.0);
-        let cost = session_cost(&scenario, &requests, "first one");
+        let cost = session_cost(&scenario, &requests, "first one", PRICE);
         assert!((cost - expected / 1e6).abs() < 1e-12, "{cost}");
     }
 
