@@ -4,7 +4,9 @@
 //! under `execute: ask` waits for `ao permit`, which lets it run or (`--reject`) stops it while the
 //! turn goes on; `send` runs another turn; `kill` then `restore` keeps the history (Claude loads
 //! its session); a request the mock fails (400) blocks the session with the provider's message;
-//! a plan and a question come through.
+//! a plan and a question come through. `permission` picks Claude's mode (all allowed:
+//! `bypassPermissions`, which asks nothing; otherwise `default`, whose asks ao answers by kind),
+//! and `model: sonnet` picks Claude's Sonnet, at its price.
 //!
 //! What Claude Code reports, measured (/work/notes/claude-facts.md): each turn's tokens in the
 //! prompt's result, its main requests summed (its side requests, such as the session's title,
