@@ -41,7 +41,7 @@ pub struct RecordedRequest {
     /// The request path, e.g. `/v1/chat/completions`.
     pub path: String,
     /// True for a side request, answered without a script: OpenCode's session title, Claude
-    /// Code's title and prompt suggestion (see [`anthropic`]).
+    /// Code's title and prompt suggestion (see [`SIDE_USAGE`](crate::SIDE_USAGE)).
     pub is_title: bool,
     /// Name of the script that answered, `None` for title and unparsable requests.
     pub script: Option<String>,
