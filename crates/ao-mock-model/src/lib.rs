@@ -11,7 +11,10 @@
 //!   and non-streaming chat completions.
 //! * `GET /v1/models` (also `/models`): lists the single model `mock-1`.
 //! * `POST /v1/messages` and `/v1/messages/count_tokens`: the Anthropic Messages API, for Claude
-//!   Code; see [`anthropic_base_url`] and the `anthropic` module.
+//!   Code (`ANTHROPIC_BASE_URL` is [`MockModel::anthropic_base_url`]), streamed as Claude reads
+//!   it. The scenario's `bash` call becomes the request's `Bash` tool. Claude's side requests (a
+//!   title, asked without tools; a prompt suggestion) get "Mock session" (as `{"title": ...}`
+//!   when asked for JSON) with [`SIDE_USAGE`], use no turn, and are recorded with `is_title`.
 //!
 //! # How a request picks its reply
 //!
