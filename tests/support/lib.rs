@@ -11,6 +11,7 @@
 pub mod acp;
 mod argv;
 mod browser;
+pub mod claude;
 pub mod codex;
 mod dashboard;
 mod lines;

@@ -10,6 +10,11 @@
 //! * `POST /v1/chat/completions` (also `/chat/completions`): streaming (SSE)
 //!   and non-streaming chat completions.
 //! * `GET /v1/models` (also `/models`): lists the single model `mock-1`.
+//! * `POST /v1/messages` and `/v1/messages/count_tokens`: the Anthropic Messages API, for Claude
+//!   Code (`ANTHROPIC_BASE_URL` is [`MockModel::anthropic_base_url`]), streamed as Claude reads
+//!   it. The scenario's `bash` call becomes the request's `Bash` tool. Claude's side requests (a
+//!   title, asked without tools; a prompt suggestion) get "Mock session" (as `{"title": ...}`
+//!   when asked for JSON) with [`SIDE_USAGE`], use no turn, and are recorded with `is_title`.
 //!
 //! # How a request picks its reply
 //!
@@ -90,6 +95,7 @@ mod server;
 pub use blocking::BlockingMockModel;
 pub use error::MockError;
 pub use scenario::{Scenario, Script, ToolCall, Turn, Usage};
+pub use server::anthropic::{anthropic_base_url, SIDE_USAGE};
 pub use server::{MockConfig, MockModel, RecordedRequest};
 
 use serde_json::{json, Value};

@@ -40,7 +40,8 @@ pub struct RecordedRequest {
     pub seq: u64,
     /// The request path, e.g. `/v1/chat/completions`.
     pub path: String,
-    /// True for an OpenCode session-title request (answered without a script).
+    /// True for a side request, answered without a script: OpenCode's session title, Claude
+    /// Code's title and prompt suggestion (see [`SIDE_USAGE`](crate::SIDE_USAGE)).
     pub is_title: bool,
     /// Name of the script that answered, `None` for title and unparsable requests.
     pub script: Option<String>,
@@ -48,7 +49,7 @@ pub struct RecordedRequest {
     /// title and unparsable requests. May be past the end of the script.
     pub turn_index: Option<usize>,
     /// What was answered: a [`Turn::kind`] (`"text"`, `"tool_call"`, ...), or
-    /// `"title"`, `"done"` (past the end of the script) or `"invalid_json"`.
+    /// `"title"`, `"suggestion"`, `"done"` (past the end of the script) or `"invalid_json"`.
     pub turn_kind: String,
     /// Whether the client asked for a streamed reply.
     pub stream: bool,
@@ -299,11 +300,18 @@ impl Shared {
     }
 }
 
+/// The Anthropic Messages API (Claude Code); a child module, so that it answers with this one's
+/// recording and streaming.
+#[path = "anthropic.rs"]
+pub(crate) mod anthropic;
+/// The OpenAI Responses API (Codex); a child module, like the Anthropic one.
 #[path = "responses.rs"]
 mod responses;
 
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/responses", post(responses::responses))
         .route("/chat/completions", post(chat_completions))

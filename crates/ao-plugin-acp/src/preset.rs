@@ -76,7 +76,7 @@ impl Preset {
     pub fn default_env(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Preset::Acp => &[],
-            Preset::Claude => claude::DEFAULT_ENV,
+            Preset::Claude => claude::default_env(),
             Preset::Codex => codex::DEFAULT_ENV,
         }
     }

@@ -137,6 +137,12 @@ pub fn update(
                     folded.shown = true;
                 }
             }
+            if let Some(model) = super::claude::model_of(usage.meta.as_ref()) {
+                if record.model.as_deref() != Some(model) {
+                    record.model = Some(model.to_string());
+                    folded.shown = true;
+                }
+            }
         }
         SessionUpdate::SessionInfoUpdate(info) => match &info.title {
             MaybeUndefined::Value(title) => {

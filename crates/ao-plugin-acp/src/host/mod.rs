@@ -15,6 +15,7 @@
 //! phase `failed` (`InitializeTimeout`, `SessionNewTimeout`, `ModelUnavailable`, `SessionNew`,
 //! ...), which the plugin turns into a clear error.
 
+mod claude;
 mod codex;
 pub mod control_server;
 mod fold;
