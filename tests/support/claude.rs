@@ -104,6 +104,19 @@ pub fn session_cost(
         .sum()
 }
 
+/// [`session_cost`] without the side requests (the title): what Claude reports at the end of a
+/// turn during which its title request had not yet been answered (it counts a request in the
+/// turn during which it finished).
+pub fn session_cost_before_title(
+    scenario: &Scenario,
+    requests: &[RecordedRequest],
+    prompt: &str,
+    price: (f64, f64),
+) -> f64 {
+    let main: Vec<RecordedRequest> = requests.iter().filter(|r| !r.is_title).cloned().collect();
+    session_cost(scenario, &main, prompt, price)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
