@@ -575,6 +575,8 @@ fn an_agent_that_never_answers_initialize_or_lacks_the_model_fails_spawn_and_doc
             .any(|l| l.starts_with("FAIL ") && l.contains("initialize")),
         "{text}"
     );
+    // No project runs OpenCode: nothing of it is checked.
+    assert!(!text.lines().any(|l| l.contains(" opencode: ")), "{text}");
 
     // spawn: fails within the timeout, saying why, and leaves no agent behind.
     let started = Instant::now();

@@ -113,6 +113,10 @@ pub async fn agents(
             })
             .map(ProjectConfig::for_agent)
             .collect();
+        // An agent no project runs needs nothing installed.
+        if seen.is_empty() {
+            continue;
+        }
         let mine: Vec<crate::agent::ProjectContext<'_>> = seen
             .iter()
             .map(|project| crate::agent::ProjectContext {
