@@ -128,6 +128,12 @@ pub struct PermissionPolicy {
 }
 
 impl PermissionPolicy {
+    /// Whether every kind is allowed: nothing waits for a person.
+    pub fn allows_all(&self) -> bool {
+        self.default == PermissionAnswer::Allow
+            && self.by_kind.values().all(|a| *a == PermissionAnswer::Allow)
+    }
+
     /// The answer for a call of this kind (a call of no kind counts as `other`).
     pub fn answer(&self, kind: Option<ToolKind>) -> PermissionAnswer {
         self.by_kind

@@ -264,7 +264,8 @@ pub enum SettingsError {
 /// A project's ACP settings, typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcpSettings {
-    /// The agent's argv, with the arguments its preset adds for `permission`.
+    /// The agent's argv: the project's, else the preset's with the arguments it adds for
+    /// `permission`.
     pub command: Vec<String>,
     /// Added to the agent's environment.
     pub env: BTreeMap<String, String>,
@@ -288,9 +289,14 @@ impl AcpSettings {
             key,
             message,
         };
+        // The preset's own command only: a project that gives its command gives its arguments.
+        let mut preset_command = false;
         let mut command: Vec<String> = match config.settings.get(COMMAND_KEY) {
             None | Some(Value::Null) => match &defaults.command {
-                Some(command) => command.clone(),
+                Some(command) => {
+                    preset_command = true;
+                    command.clone()
+                }
                 None => {
                     return Err(SettingsError::NoCommand {
                         project: project.name.clone(),
@@ -324,7 +330,9 @@ impl AcpSettings {
         };
         let permission =
             policy(config.permission.as_ref()).map_err(|message| invalid("permission", message))?;
-        command.extend(defaults.preset.args_for(&permission));
+        if preset_command {
+            command.extend(defaults.preset.args_for(&permission));
+        }
         let mode = match config.settings.get(MODE_KEY) {
             Some(Value::String(mode)) => Some(mode.clone()),
             _ => defaults.preset.mode_for(&permission),

@@ -301,6 +301,29 @@ fn a_preset_fills_in_what_the_project_leaves_out_and_the_project_wins() {
     assert_eq!(s.env.get("K").map(String::as_str), Some("v"));
     assert_eq!(s.mode.as_deref(), Some("plan"));
 
+    // Codex's policy goes on the preset's command, never on a project's own.
+    let codex = Defaults {
+        preset: Preset::Codex,
+        command: Some(vec!["codex-acp".into()]),
+    };
+    let asked = project(json!({}), None, Some(json!({"execute": "ask"})));
+    let s = AcpSettings::of(&asked, &codex).unwrap();
+    assert_eq!(
+        s.command,
+        [
+            "codex-acp",
+            "-c",
+            "approval_policy=\"untrusted\"",
+            "-c",
+            "features.unified_exec=false"
+        ]
+    );
+    let own = project(json!({"command": ["my-codex", "--x"]}), None, None);
+    assert_eq!(
+        AcpSettings::of(&own, &codex).unwrap().command,
+        ["my-codex", "--x"]
+    );
+
     // Plain `acp` chooses no mode of its own.
     let plain = project(json!({"command": ["a"]}), None, None);
     assert_eq!(

@@ -50,6 +50,7 @@ pub const CONFIG_TEMPLATE: &[&str] = &[
     "# model: sonnet",
     "# How ao answers what it asks, per ACP tool kind or one word for all: ask | allow | deny.",
     "# ao picks Claude's mode from it (default, acceptEdits, bypassPermissions); `mode` overrides.",
+    "# Claude runs read-only commands (ls, cat) unasked in every mode: deny cannot stop those.",
     "# permission: {execute: ask, edit: allow}",
     "# env: {ANTHROPIC_BASE_URL: 'https://api.anthropic.com'}",
 ];
@@ -62,11 +63,7 @@ pub const CONFIG_TEMPLATE: &[&str] = &[
 /// `mkdir` run unasked; `auto` and `plan` ask a model instead of a person.)
 pub fn mode_for(permission: &PermissionPolicy) -> Option<String> {
     let allowed = |kind: ToolKind| permission.answer(Some(kind)) == PermissionAnswer::Allow;
-    let all_allowed = permission.default == PermissionAnswer::Allow
-        && permission
-            .by_kind
-            .values()
-            .all(|a| *a == PermissionAnswer::Allow);
+    let all_allowed = permission.allows_all();
     let mode = if all_allowed {
         "bypassPermissions"
     } else if allowed(ToolKind::Edit) && allowed(ToolKind::Execute) {

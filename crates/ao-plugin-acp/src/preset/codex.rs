@@ -7,7 +7,7 @@
 //! `approval_policy = "untrusted"` does, and with that policy codex-acp offers no modes at all.
 //! So the preset tells Codex its approval policy on its command line ([`args_for`]).
 
-use crate::record::{PermissionAnswer, PermissionPolicy};
+use crate::record::PermissionPolicy;
 
 /// What Codex gets unless the project sets it: nothing (it needs nothing to stay quiet).
 pub const DEFAULT_ENV: &[(&str, &str)] = &[];
@@ -18,7 +18,10 @@ pub const CONFIG_TEMPLATE: &[&str] = &[
     "# on PATH). Its provider and credentials are its own: $CODEX_HOME/config.toml, `codex login`",
     "# or OPENAI_API_KEY. ao sets Codex's approval_policy from `permission` (untrusted: Codex",
     "# asks before each command that changes something, and ao answers; never, when all is allowed).",
-    "# model: gpt-5-codex",
+    "# Its sandbox_mode still applies: without bubblewrap (bwrap) a sandboxed command fails.",
+    "# One of the models Codex offers (gpt-5.5, gpt-5.4, gpt-5.4-mini, ...); a custom provider's",
+    "# model goes in its config.toml instead.",
+    "# model: gpt-5.4",
     "# How ao answers what it asks, per ACP tool kind or one word for all: ask | allow | deny.",
     "# permission: {execute: ask}",
     "# US dollars per million tokens: Codex reports tokens (ao reads its session files) but no cost.",
@@ -33,11 +36,7 @@ pub const CONFIG_TEMPLATE: &[&str] = &[
 ///   output codex-acp reports (of its default `exec_command` it reports neither, so a call would
 ///   show as running for ever).
 pub fn args_for(permission: &PermissionPolicy) -> Vec<String> {
-    let all_allowed = permission.default == PermissionAnswer::Allow
-        && permission
-            .by_kind
-            .values()
-            .all(|a| *a == PermissionAnswer::Allow);
+    let all_allowed = permission.allows_all();
     let approval = if all_allowed { "never" } else { "untrusted" };
     vec![
         "-c".into(),
@@ -59,6 +58,7 @@ pub fn mode_for(_permission: &PermissionPolicy) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::PermissionAnswer;
     use crate::settings::policy;
     use serde_json::json;
 
