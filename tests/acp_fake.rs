@@ -556,6 +556,18 @@ fn an_agent_that_never_answers_initialize_or_lacks_the_model_fails_spawn_and_doc
     let modes = ("FAKE_ACP_MODES", "ask,plan");
     w.acp_project("moded", fake_agent_config(&[modes], &["mode: plan"]));
     w.acp_project("unmoded", fake_agent_config(&[modes], &["mode: yolo"]));
+    let option = ("FAKE_ACP_MODE_OPTION", "1");
+    w.acp_project(
+        "optioned",
+        fake_agent_config(&[modes, option], &["mode: plan"]),
+    );
+    // A preset's mode, picked for `permission`, and a preset's word on credentials.
+    w.agent_project("modeless", "claude", fake_agent_config(&[], &[]));
+    w.agent_project(
+        "locked",
+        "claude",
+        fake_agent_config(&[("FAKE_ACP_AUTH_REQUIRED", "1")], &[]),
+    );
 
     // doctor: the agent's name and version where it answers, the silence where it does not,
     // within the timeout.
@@ -626,6 +638,31 @@ fn an_agent_that_never_answers_initialize_or_lacks_the_model_fails_spawn_and_doc
     assert!(!out.status.success(), "{err}");
     assert!(
         err.contains("no mode `yolo`; it offers: ask, plan"),
+        "{err}"
+    );
+    // Chosen through the session's config option of category `mode`, where it has one.
+    let id = spawn(&w, "optioned", "optioned", "say:Hi.", "process");
+    w.wait_activity(&id, "ready");
+    let log = w.agent_log(&id);
+    assert!(log.contains("mode plan chosen"), "{log}");
+    assert!(!log.contains("session/set_mode"), "{log}");
+    // A mode ao picked, not the person: the message says so.
+    let out = w.ao(&["spawn", "modeless", "say:Hi.", "--runtime", "process"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "the agent offers no session modes, so mode `default` (the one ao picks for the \
+             project's `permission`) cannot be chosen"
+        ),
+        "{err}"
+    );
+    // No credentials: the agent's own way to give them.
+    let out = w.ao(&["spawn", "locked", "say:Hi.", "--runtime", "process"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("Authentication required") && err.contains("run `claude login`"),
         "{err}"
     );
 }

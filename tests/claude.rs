@@ -178,6 +178,8 @@ fn sessions_reach_ready_with_claude_s_tokens_and_cost_go_on_and_come_back_after_
     let s = w.wait_activity(&process, "ready");
     assert_eq!(s["agent_session_id"], before["agent_session_id"]);
     assert_tokens(&s, 240, 16);
+    // The model Claude ran on, kept through the load (its model option says `default`).
+    assert_eq!(s["model"], DEFAULT_MODEL, "{s:#}");
     assert_ne!(w.agent_process(&process), agent, "a new agent process");
     let log = w.ao_ok(&["logs", &process]);
     assert_eq!(

@@ -28,6 +28,9 @@
 //!   `session/set_config_option` chooses among them (an unknown value is an invalid-params error).
 //! - `FAKE_ACP_MODES=a,b`: `session/new` and `session/load` announce these session modes (the
 //!   first current); `session/set_mode` chooses among them, and says so on stderr.
+//! - `FAKE_ACP_MODE_OPTION=1`: those modes are also a session config option of category `mode`,
+//!   which `session/set_config_option` sets (and says so on stderr).
+//! - `FAKE_ACP_AUTH_REQUIRED=1`: `session/new` and `session/load` answer `auth_required`.
 //! - `FAKE_ACP_DATA=<dir>`: each session's updates are kept in `<dir>/<session id>.jsonl`, so a
 //!   later process's `session/load` replays them (as `session/update`s, before it answers).
 //!   Without it, only sessions of this process can be loaded.
@@ -172,19 +175,30 @@ fn data_file(session: &str) -> Option<PathBuf> {
 
 /// The session config options offered (the model select), when `FAKE_ACP_MODELS` names some.
 fn config_options(current: Option<&str>) -> Option<Vec<SessionConfigOption>> {
+    let mut options = Vec::new();
     let models = models();
-    let current = current.or(models.first().map(String::as_str))?;
-    let options: Vec<SessionConfigSelectOption> = models
-        .iter()
-        .map(|m| SessionConfigSelectOption::new(m.clone(), format!("Model {m}")))
-        .collect();
-    Some(vec![SessionConfigOption::select(
-        "model",
-        "Model",
-        current.to_string(),
-        options,
-    )
-    .category(SessionConfigOptionCategory::Model)])
+    if let Some(current) = current.or(models.first().map(String::as_str)) {
+        let values: Vec<SessionConfigSelectOption> = models
+            .iter()
+            .map(|m| SessionConfigSelectOption::new(m.clone(), format!("Model {m}")))
+            .collect();
+        options.push(
+            SessionConfigOption::select("model", "Model", current.to_string(), values)
+                .category(SessionConfigOptionCategory::Model),
+        );
+    }
+    if let Some(modes) = modes().filter(|_| switch("FAKE_ACP_MODE_OPTION", "--mode-option")) {
+        let values: Vec<SessionConfigSelectOption> = modes
+            .available_modes
+            .iter()
+            .map(|m| SessionConfigSelectOption::new(m.id.to_string(), m.name.clone()))
+            .collect();
+        options.push(
+            SessionConfigOption::select("mode", "Mode", modes.current_mode_id.to_string(), values)
+                .category(SessionConfigOptionCategory::Mode),
+        );
+    }
+    (!options.is_empty()).then_some(options)
 }
 
 /// Sends an update and keeps it in the session's history (in `FAKE_ACP_DATA`).
@@ -521,6 +535,9 @@ async fn main() -> Result<(), Error> {
         )
         .on_receive_request(
             async move |_req: NewSessionRequest, responder: Responder<NewSessionResponse>, _cx| {
+                if switch("FAKE_ACP_AUTH_REQUIRED", "--auth-required") {
+                    return responder.respond_with_error(Error::auth_required());
+                }
                 let id = new_session_id();
                 eprintln!("fake-acp-agent: session/new {id}");
                 open_session(&s2, &id);
@@ -595,6 +612,18 @@ async fn main() -> Result<(), Error> {
                     "fake-acp-agent: session/set_config_option {} = {value:?}",
                     req.config_id.0
                 );
+                let is_mode = |v: &String| {
+                    modes().is_some_and(|m| m.available_modes.iter().any(|a| a.id.0.as_ref() == v))
+                };
+                if let Some(mode) = value
+                    .as_ref()
+                    .filter(|v| req.config_id.0.as_ref() == "mode" && is_mode(v))
+                {
+                    eprintln!("fake-acp-agent: mode {mode} chosen");
+                    return responder.respond(SetSessionConfigOptionResponse::new(
+                        config_options(None).unwrap_or_default(),
+                    ));
+                }
                 let Some(value) =
                     value.filter(|v| req.config_id.0.as_ref() == "model" && models().contains(v))
                 else {

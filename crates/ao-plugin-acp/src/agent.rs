@@ -1,5 +1,7 @@
 //! The plugin's face to ao: [`Agent`] for [`AcpPlugin`].
 
+use std::path::Path;
+
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
@@ -63,7 +65,14 @@ impl AcpPlugin {
         agent_session_id: String,
         start: HostStart,
     ) -> Result<PreparedSession, AgentError> {
-        let settings = self.settings_of(cx)?;
+        let mut settings = self.settings_of(cx)?;
+        // The program as found here: the host may run with another PATH (a tmux server's).
+        if let Some(program) = settings.command.first().cloned() {
+            let found = unblock(move || ao_agent::doctor::find_program(Path::new(&program))).await;
+            if let Some(found) = found {
+                settings.command[0] = found.to_string_lossy().into_owned();
+            }
+        }
         let rec = session.record;
         let launch = HostLaunch {
             launch_id: new_launch_id(),
@@ -73,6 +82,8 @@ impl AcpPlugin {
             // A model asked for at spawn wins over the project's.
             model: rec.model.clone().or(settings.model),
             mode: settings.mode,
+            mode_from_permission: settings.mode_from_permission,
+            auth_hint: self.defaults.preset.auth_hint().map(str::to_owned),
             permission: settings.permission,
             price: settings.price,
             start,

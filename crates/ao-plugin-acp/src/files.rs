@@ -239,6 +239,8 @@ mod tests {
             cwd: dir.to_path_buf(),
             model: None,
             mode: None,
+            mode_from_permission: false,
+            auth_hint: None,
             permission: PermissionPolicy::default(),
             price: None,
             start: HostStart::New,

@@ -100,6 +100,15 @@ impl Preset {
         }
     }
 
+    /// What to tell a person whose agent says it needs credentials: its own login and key.
+    pub fn auth_hint(self) -> Option<&'static str> {
+        match self {
+            Preset::Acp => None,
+            Preset::Claude => Some(claude::AUTH_HINT),
+            Preset::Codex => Some(codex::AUTH_HINT),
+        }
+    }
+
     /// What `ao init` writes under a new project's `agentConfig`.
     pub fn config_template(self) -> &'static [&'static str] {
         match self {

@@ -82,6 +82,12 @@ pub struct HostLaunch {
     /// The session mode to choose through the protocol, when one is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    /// Whether that mode is the one the preset picks for `permission` (not `agentConfig.mode`).
+    #[serde(default)]
+    pub mode_from_permission: bool,
+    /// What to tell a person whose agent says it needs credentials (the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_hint: Option<String>,
     /// How the host answers what the agent asks.
     pub permission: PermissionPolicy,
     /// What a million tokens cost, when configured: the cost where the agent reports none.

@@ -274,6 +274,8 @@ pub struct AcpSettings {
     /// The session mode to choose through the protocol: the project's, else the preset's for
     /// its `permission`.
     pub mode: Option<String>,
+    /// Whether [`mode`](Self::mode) is the preset's for `permission`.
+    pub mode_from_permission: bool,
     /// How the host answers permission requests.
     pub permission: PermissionPolicy,
     /// What a million tokens cost, when configured.
@@ -333,14 +335,15 @@ impl AcpSettings {
         if preset_command {
             command.extend(defaults.preset.args_for(&permission));
         }
-        let mode = match config.settings.get(MODE_KEY) {
-            Some(Value::String(mode)) => Some(mode.clone()),
-            _ => defaults.preset.mode_for(&permission),
+        let (mode, mode_from_permission) = match config.settings.get(MODE_KEY) {
+            Some(Value::String(mode)) => (Some(mode.clone()), false),
+            _ => (defaults.preset.mode_for(&permission), true),
         };
         Ok(AcpSettings {
             command,
             env,
             model: config.model.clone(),
+            mode_from_permission: mode_from_permission && mode.is_some(),
             mode,
             permission,
             price,

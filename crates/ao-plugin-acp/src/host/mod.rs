@@ -15,11 +15,11 @@
 //! phase `failed` (`InitializeTimeout`, `SessionNewTimeout`, `ModelUnavailable`, `SessionNew`,
 //! ...), which the plugin turns into a clear error.
 
+mod choice;
 mod claude;
 mod codex;
 pub mod control_server;
 mod fold;
-mod mode;
 mod pane;
 mod permission;
 mod question;

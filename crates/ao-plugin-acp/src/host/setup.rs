@@ -1,19 +1,19 @@
 //! Opening a session: `initialize` (within a timeout), `session/new` or `session/load` (whose
 //! replayed updates are ignored: the conversation file already holds them), the model, chosen
-//! through the session's config option of category `model`, and the mode ([`super::mode`]).
+//! through the session's config option of category `model`, and the mode ([`super::choice`]).
 
 use std::future::Future;
 use std::time::Duration;
 
 use agent_client_protocol::v1::schema::{
     LoadSessionRequest, NewSessionRequest, RequestPermissionOutcome, RequestPermissionResponse,
-    SessionConfigKind, SessionConfigOption, SessionConfigOptionCategory,
-    SessionConfigSelectOptions, SessionConfigValueId, SessionId, SetSessionConfigOptionRequest,
+    SessionId,
 };
 use agent_client_protocol::{v1::ConnectionTo, Agent};
 use tokio::process::Child;
 use tokio::sync::mpsc;
 
+use super::choice::{choose_mode, choose_model, ModeFrom};
 use super::fold::current_model;
 use super::pane::Pane;
 use super::recorder::Recorder;
@@ -125,8 +125,9 @@ pub(super) async fn open(
                 Err(Failure::new(
                     "SessionNew",
                     format!(
-                        "the agent could not start a session: {}",
-                        describe_error(&e)
+                        "the agent could not start a session: {}{}",
+                        describe_error(&e),
+                        credentials_hint(&e, launch)
                     ),
                 ))
             })?;
@@ -157,8 +158,9 @@ pub(super) async fn open(
                 Err(Failure::new(
                     "SessionLoad",
                     format!(
-                        "the agent could not load session {id}: {}",
-                        describe_error(&e)
+                        "the agent could not load session {id}: {}{}",
+                        describe_error(&e),
+                        credentials_hint(&e, launch)
                     ),
                 ))
             })?;
@@ -187,11 +189,20 @@ pub(super) async fn open(
             Some(chosen.map_err(Err)?)
         }
     };
-    if model.is_some() {
+    // A loaded session keeps the model its last host recorded (the agent's own word for it, as
+    // a turn reported it) over the option's value, unless ao chose one now.
+    let keep = matches!(launch.start, HostStart::Load(_))
+        && launch.model.is_none()
+        && recorder.record.model.is_some();
+    if model.is_some() && !keep {
         recorder.record.model = model;
     }
     if let Some(wanted) = &launch.mode {
-        let chosen = super::mode::choose_mode(cx, &session_id, &options, modes.as_ref(), wanted);
+        let from = match launch.mode_from_permission {
+            true => ModeFrom::Permission,
+            false => ModeFrom::Configured,
+        };
+        let chosen = choose_mode(cx, &session_id, &options, modes.as_ref(), wanted, from);
         let chosen = tokio::time::timeout(timeouts.session_new, chosen);
         let chosen = watch.unless_ended(chosen).await?;
         unanswered(
@@ -258,101 +269,17 @@ fn skip_replay(events: &mut mpsc::UnboundedReceiver<AgentEvent>) {
     }
 }
 
-/// The values (and names) a select option offers, groups flattened.
-pub(super) fn offered(options: &SessionConfigSelectOptions) -> Vec<(String, String)> {
-    match options {
-        SessionConfigSelectOptions::Ungrouped(list) => list
-            .iter()
-            .map(|o| (o.value.to_string(), o.name.clone()))
-            .collect(),
-        SessionConfigSelectOptions::Grouped(groups) => groups
-            .iter()
-            .flat_map(|g| g.options.iter())
-            .map(|o| (o.value.to_string(), o.name.clone()))
-            .collect(),
-        _ => Vec::new(),
+/// What to do when the agent says it needs credentials (ACP's `auth_required`): the launch's
+/// hint (a preset's login command and key variable), else a general one. Nothing for other
+/// errors.
+fn credentials_hint(e: &agent_client_protocol::Error, launch: &HostLaunch) -> String {
+    if e.code != agent_client_protocol::ErrorCode::AUTH_REQUIRED {
+        return String::new();
     }
-}
-
-/// Chooses `wanted` through the session's config option of category `model`: the model's id
-/// must be one of the values it offers.
-async fn choose_model(
-    cx: &ConnectionTo<Agent>,
-    session_id: &SessionId,
-    options: &[SessionConfigOption],
-    wanted: &str,
-) -> Result<String, Failure> {
-    let unavailable = |message: String| Failure::new("ModelUnavailable", message);
-    let found = options
-        .iter()
-        .find_map(|option| match (&option.category, &option.kind) {
-            (Some(SessionConfigOptionCategory::Model), SessionConfigKind::Select(select)) => {
-                Some((option, select))
-            }
-            _ => None,
-        });
-    let Some((option, select)) = found else {
-        return Err(unavailable(format!(
-            "the agent offers no way to choose a model, so `model: {wanted}` cannot be \
-             honoured: remove `model` from agentConfig and configure the model in the agent's \
-             own config"
-        )));
-    };
-    let values = offered(&select.options);
-    if !values.iter().any(|(value, _)| value == wanted) {
-        let list: Vec<&str> = values.iter().map(|(value, _)| value.as_str()).collect();
-        return Err(unavailable(if list.is_empty() {
-            format!("the agent offers no models, so not `{wanted}`")
-        } else {
-            format!(
-                "the agent offers no model `{wanted}`; it offers: {}",
-                list.join(", ")
-            )
-        }));
-    }
-    if select.current_value.to_string() != wanted {
-        cx.send_request(SetSessionConfigOptionRequest::new(
-            session_id.clone(),
-            option.id.clone(),
-            SessionConfigValueId::new(wanted),
-        ))
-        .block_task()
-        .await
-        .map_err(|e| {
-            unavailable(format!(
-                "the agent refused model `{wanted}`: {}",
-                describe_error(&e)
-            ))
-        })?;
-    }
-    Ok(wanted.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grouped_and_ungrouped_models_are_offered_alike() {
-        let options: Vec<SessionConfigOption> = serde_json::from_value(serde_json::json!([
-            {"id": "model", "name": "Model", "category": "model", "type": "select",
-             "currentValue": "mock/mock-1",
-             "options": [{"value": "opencode/big-pickle", "name": "Big Pickle"},
-                         {"value": "mock/mock-1", "name": "Mock 1"}]},
-            {"id": "mode", "name": "Mode", "category": "mode", "type": "select",
-             "currentValue": "build", "options": [{"value": "build", "name": "build"}]}
-        ]))
-        .unwrap();
-        assert_eq!(current_model(&options).as_deref(), Some("mock/mock-1"));
-        let SessionConfigKind::Select(select) = &options[0].kind else {
-            panic!("a select");
-        };
-        let values: Vec<String> = offered(&select.options).into_iter().map(|v| v.0).collect();
-        assert_eq!(values, ["opencode/big-pickle", "mock/mock-1"]);
-        let grouped: SessionConfigSelectOptions = serde_json::from_value(serde_json::json!([
-            {"group": "g", "name": "G", "options": [{"value": "a/b", "name": "B"}]}
-        ]))
-        .unwrap();
-        assert_eq!(offered(&grouped), [("a/b".to_string(), "B".to_string())]);
+    match &launch.auth_hint {
+        Some(hint) => format!(": {hint}"),
+        None => ": the agent needs its credentials: sign in with its own login command, or give \
+                  its API key in the environment or agentConfig.env"
+            .to_string(),
     }
 }

@@ -30,6 +30,8 @@ async fn start(command: &[&str], start: HostStart) -> (Result<(), String>, HostR
         cwd: dir.path().to_path_buf(),
         model: None,
         mode: None,
+        mode_from_permission: false,
+        auth_hint: None,
         permission: PermissionPolicy::default(),
         price: None,
         start,

@@ -43,6 +43,10 @@ pub fn default_env_for(root: bool) -> &'static [(&'static str, &'static str)] {
     }
 }
 
+/// What a person whose Claude Code has no credentials does.
+pub const AUTH_HINT: &str = "Claude Code has no credentials: run `claude login`, or set \
+                             ANTHROPIC_API_KEY (in the environment or agentConfig.env)";
+
 /// What `ao init` writes under a new Claude Code project's `agentConfig`.
 pub const CONFIG_TEMPLATE: &[&str] = &[
     "# Claude Code through its ACP adapter (scripts/install-agents; $AO_CLAUDE_ACP_BIN, else",

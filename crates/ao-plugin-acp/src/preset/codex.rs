@@ -12,6 +12,11 @@ use crate::record::PermissionPolicy;
 /// What Codex gets unless the project sets it: nothing (it needs nothing to stay quiet).
 pub const DEFAULT_ENV: &[(&str, &str)] = &[];
 
+/// What a person whose Codex has no credentials does.
+pub const AUTH_HINT: &str = "Codex has no credentials: run `codex login`, or set OPENAI_API_KEY \
+                             (in the environment or agentConfig.env), or name a provider in \
+                             $CODEX_HOME/config.toml";
+
 /// What `ao init` writes under a new Codex project's `agentConfig`.
 pub const CONFIG_TEMPLATE: &[&str] = &[
     "# Codex through its ACP adapter (scripts/install-agents; $AO_CODEX_ACP_BIN, else codex-acp",
