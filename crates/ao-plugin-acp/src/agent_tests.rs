@@ -113,7 +113,13 @@ async fn prepare_writes_a_private_launch_and_runs_the_host_with_no_secret_in_its
     assert_eq!(mode(files.dir()), 0o700);
     assert_eq!(mode(&files.launch()), 0o600);
     let launch = files::read_launch(&files).unwrap();
-    assert_eq!(launch.command, ["sh", "-c", "exit 0"]);
+    // The program as ao found it on its PATH: the host's may differ (a tmux server's).
+    let program = std::path::Path::new(&launch.command[0]);
+    assert!(
+        program.is_absolute() && program.ends_with("sh"),
+        "{program:?}"
+    );
+    assert_eq!(launch.command[1..], ["-c", "exit 0"]);
     assert_eq!(launch.env.get("TOKEN").map(String::as_str), Some("s3cret"));
     assert_eq!(launch.model.as_deref(), Some("mock/m1"));
     assert_eq!(launch.start, HostStart::New);
