@@ -1,5 +1,5 @@
 //! Claude Code sessions in a test's world: projects whose agent is `claude` (the pinned
-//! `claude-agent-acp`, `claude_acp_bin()`) on the mock model's Anthropic Messages API, and what
+//! `claude-agent-acp` that `AO_CLAUDE_ACP_BIN` names) on the mock model's Anthropic Messages API, and what
 //! Claude Code makes of the mock's usage: its cost.
 //!
 //! Claude Code is pointed at the mock through `agentConfig.env` (`ANTHROPIC_BASE_URL`, a dummy

@@ -68,27 +68,6 @@ fn acp_adapter_path(variable: &str, name: &str) -> PathBuf {
     }
 }
 
-/// As [`acp_adapter_path`], which must be there.
-fn acp_adapter_bin(variable: &str, name: &str) -> PathBuf {
-    let bin = acp_adapter_path(variable, name);
-    assert!(
-        bin.exists(),
-        "{name} is not installed: run scripts/install-agents (or set {variable})"
-    );
-    bin
-}
-
-/// Claude Code's pinned ACP adapter (with its Node 22): `AO_CLAUDE_ACP_BIN`, else the one
-/// scripts/install-agents installs.
-pub fn claude_acp_bin() -> PathBuf {
-    acp_adapter_bin("AO_CLAUDE_ACP_BIN", "claude-agent-acp")
-}
-
-/// Codex's pinned ACP adapter: `AO_CODEX_ACP_BIN`, else the one scripts/install-agents installs.
-pub fn codex_acp_bin() -> PathBuf {
-    acp_adapter_bin("AO_CODEX_ACP_BIN", "codex-acp")
-}
-
 /// The pinned OpenCode binary: `AO_OPENCODE_BIN`, else the one scripts/install-opencode installs.
 pub fn opencode_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("AO_OPENCODE_BIN").filter(|v| !v.is_empty()) {

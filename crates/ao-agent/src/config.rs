@@ -27,8 +27,7 @@ pub trait AgentKeys: Sync {
     /// The agent named `agent`'s check of a model's name (`agentConfig.model`, `ao spawn
     /// --model`): each agent names its models its own way. Any word, for an agent this `ao`
     /// does not have.
-    fn check_model(&self, agent: &str, model: &str) -> Result<(), String> {
-        let _ = agent;
+    fn check_model(&self, _agent: &str, model: &str) -> Result<(), String> {
         check_model_word(model)
     }
 
