@@ -1,6 +1,6 @@
 //! Claude Code sessions in a test's world: projects whose agent is `claude` (the pinned
-//! `claude-agent-acp` that `AO_CLAUDE_ACP_BIN` names) on the mock model's Anthropic Messages API, and what
-//! Claude Code makes of the mock's usage: its cost.
+//! `claude-agent-acp` that `AO_CLAUDE_ACP_BIN` names) on the mock model's Anthropic Messages
+//! API, and what Claude Code makes of the mock's usage: its cost.
 //!
 //! Claude Code is pointed at the mock through `agentConfig.env` (`ANTHROPIC_BASE_URL`, a dummy
 //! `ANTHROPIC_API_KEY`), with its configuration (and the transcripts `session/load` reads) in a
