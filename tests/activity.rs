@@ -207,7 +207,7 @@ fn a_dead_server_says_exited_or_interrupted_at_once_and_restore_resumes() {
         w.mock
             .requests()
             .into_iter()
-            .find(|r| !r.is_title && r.body.to_string().contains("please go on"))
+            .find(|r| !r.is_side && r.body.to_string().contains("please go on"))
             .ok_or_else(|| "the follow-up never reached the model".to_string())
     });
     assert!(resumed.first_user_text().contains("long"), "history lost");

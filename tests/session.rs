@@ -120,7 +120,7 @@ fn one_megabyte_prompt_reaches_the_model_byte_for_byte() {
     let requests = w.mock.requests();
     let turn = requests
         .iter()
-        .find(|r| !r.is_title && r.script.as_deref() == Some("hello"))
+        .find(|r| !r.is_side && r.script.as_deref() == Some("hello"))
         .expect("the model got the prompt");
     assert_eq!(turn.first_user_text().len(), prompt.len());
     assert!(

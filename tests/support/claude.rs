@@ -63,7 +63,7 @@ pub fn claude_world(scenario: Scenario, more: &[&str]) -> AcpWorld {
 /// [`SIDE_USAGE`], a scripted turn's usage, the mock's "Done." past a script's end; nothing for
 /// a reply without usage (an error, a cut stream).
 pub fn reported_usage(scenario: &Scenario, request: &RecordedRequest) -> Option<Usage> {
-    if request.is_title {
+    if request.is_side {
         return Some(SIDE_USAGE);
     }
     let name = request.script.as_deref()?;
@@ -113,7 +113,7 @@ pub fn session_cost_before_title(
     prompt: &str,
     price: (f64, f64),
 ) -> f64 {
-    let main: Vec<RecordedRequest> = requests.iter().filter(|r| !r.is_title).cloned().collect();
+    let main: Vec<RecordedRequest> = requests.iter().filter(|r| !r.is_side).cloned().collect();
     session_cost(scenario, &main, prompt, price)
 }
 
@@ -132,7 +132,7 @@ mod tests {
         RecordedRequest {
             seq,
             path: "/v1/messages".into(),
-            is_title: script.is_none(),
+            is_side: script.is_none(),
             script: script.map(String::from),
             turn_index: turn,
             turn_kind: if script.is_none() { "title" } else { "text" }.into(),

@@ -12,7 +12,7 @@
 //! out), the turn from the number of `assistant` messages. Two kinds of request Claude Code
 //! sends beside the conversation are **side requests**, answered "Mock session" (as JSON when
 //! the request asks for a JSON schema: `{"title": "Mock session"}`) with usage (10, 2)
-//! ([`SIDE_USAGE`]) without a script, and recorded with `is_title` set: a request
+//! ([`SIDE_USAGE`]) without a script, and recorded with `is_side` set: a request
 //! without `tools` (the session's title; its text holds the prompt, so a script would match it)
 //! and a prompt suggestion (a last user message starting `[SUGGESTION MODE:`), `turn_kind`
 //! `"title"` and `"suggestion"`.
@@ -35,10 +35,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{body, json_body_response, split_words, streaming_response, Decision, Ending, Shared};
+use super::{
+    body, hang, json_body_response, parsed, scripted, split_words, streaming_response,
+    waited_head_delay, Decision, Ending, Outcome, Shared, SHUTTING_DOWN,
+};
 use crate::request;
 use crate::scenario::{Scenario, ToolCall, Turn, Usage};
-use crate::{BlockingMockModel, MockModel, MODEL_ID};
+use crate::{BlockingMockModel, MockModel};
 
 /// What a side request (a title, a prompt suggestion) reports: input 10, output 2.
 pub const SIDE_USAGE: Usage = Usage {
@@ -153,32 +156,13 @@ fn side_reply(body: &Value) -> String {
 
 fn decide(scenario: &Scenario, body: &Value) -> Decision {
     if let Some(kind) = side_kind(body) {
-        return Decision {
-            is_title: true,
-            script: None,
-            turn_index: None,
-            kind: kind.to_string(),
-            turn: Turn::text(side_reply(body)).with_usage(SIDE_USAGE),
-        };
+        return Decision::side(kind, Turn::text(side_reply(body)).with_usage(SIDE_USAGE));
     }
-    let script = scenario.select(&first_user_text(body));
-    let name = if script.name.is_empty() {
-        "default".to_string()
-    } else {
-        script.name.clone()
-    };
-    let n = request::assistant_count(body);
-    let (kind, turn) = match script.turns.get(n) {
-        Some(turn) => (turn.kind().to_string(), turn.clone()),
-        None => ("done".to_string(), Turn::text("Done.").usage(10, 2)),
-    };
-    Decision {
-        is_title: false,
-        script: Some(name),
-        turn_index: Some(n),
-        kind,
-        turn,
-    }
+    scripted(
+        scenario,
+        &first_user_text(body),
+        request::assistant_count(body),
+    )
 }
 
 /// `error.type` of Anthropic's error body for an HTTP status.
@@ -209,44 +193,31 @@ fn error_response(status: u16, message: &str) -> Response {
 
 /// `POST /v1/messages`.
 pub(super) async fn messages(State(shared): State<Arc<Shared>>, uri: Uri, raw: Bytes) -> Response {
-    let path = uri.path().to_string();
-    let body: Value = match serde_json::from_slice(&raw) {
-        Ok(body) => body,
-        Err(e) => {
-            let decision = Decision {
-                is_title: false,
-                script: None,
-                turn_index: None,
-                kind: "invalid_json".to_string(),
-                turn: Turn::error(400, ""),
-            };
-            let text = String::from_utf8_lossy(&raw).into_owned();
-            shared.record(path, Value::String(text), &decision, false);
-            return error_response(400, &format!("request body is not valid JSON: {e}"));
-        }
+    let request = match parsed(&shared, &uri, &raw, error_response) {
+        Ok(request) => request,
+        Err(response) => return *response,
     };
-    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let model = body
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or(MODEL_ID)
-        .to_string();
-    let decision = decide(&shared.scenario, &body);
-    let tools: Vec<String> = tool_names(&body).into_iter().map(String::from).collect();
+    let decision = decide(&shared.scenario, &request.body);
+    let tools: Vec<String> = tool_names(&request.body)
+        .into_iter()
+        .map(String::from)
+        .collect();
     let turn = decision.turn.clone();
-    shared.record(path, body, &decision, stream);
+    shared.record(request.path, request.body, &decision, request.stream);
 
-    if let Some(ms) = turn.head_delay_ms().filter(|ms| *ms > 0) {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
-            _ = shared.stopped() => return error_response(529, "the ao mock model is shutting down"),
-        }
+    if !waited_head_delay(&shared, &turn).await {
+        return error_response(529, SHUTTING_DOWN);
     }
     let id = format!(
         "msg_mock_{}",
         shared.next_reply_id.fetch_add(1, Ordering::Relaxed)
     );
-    respond(&shared, Reply { id, model, tools }, turn, stream)
+    let reply = Reply {
+        id,
+        model: request.model,
+        tools,
+    };
+    respond(&shared, reply, turn, request.stream)
 }
 
 /// `POST /v1/messages/count_tokens`: a token per four bytes of the request, at least one.
@@ -327,59 +298,20 @@ enum Block {
 }
 
 fn respond(shared: &Shared, reply: Reply, turn: Turn, stream: bool) -> Response {
-    let (text, calls, usage, chunk_delay) = match turn {
-        Turn::Error {
-            status, message, ..
-        } => return error_response(status, &message),
-        Turn::Malformed { text, .. } => return malformed(shared, &reply, text, stream),
-        Turn::Truncated {
-            text, clean_end, ..
-        } => {
-            let ending = if clean_end {
-                Ending::Finish
-            } else {
-                Ending::Cut
-            };
-            return truncated(shared, &reply, text, ending, stream);
-        }
-        Turn::Hang { .. } => {
-            let body = body(shared, Vec::new(), Ending::Hang);
-            return if stream {
-                streaming_response(body)
-            } else {
-                json_body_response(body)
-            };
-        }
-        Turn::Text {
-            text,
-            usage,
-            chunk_delay_ms,
-            ..
-        } => (
-            Some(text),
-            Vec::new(),
-            usage,
-            chunk_delay_ms.map(Duration::from_millis),
-        ),
-        Turn::ToolCall {
-            name,
-            arguments,
-            text,
-            usage,
-            ..
-        } => (text, vec![ToolCall::new(name, arguments)], usage, None),
-        Turn::ToolCalls {
-            calls, text, usage, ..
-        } => (text, calls, usage, None),
+    let answer = match Outcome::from(turn) {
+        Outcome::Answer(answer) => answer,
+        Outcome::Error { status, message } => return error_response(status, &message),
+        Outcome::Malformed(text) => return malformed(shared, &reply, text, stream),
+        Outcome::Truncated(text, ending) => return truncated(shared, &reply, text, ending, stream),
+        Outcome::Hang => return hang(shared, stream),
     };
-    let usage = usage.unwrap_or_default();
-    let stop_reason = if calls.is_empty() {
+    let stop_reason = if answer.calls.is_empty() {
         "end_turn"
     } else {
         "tool_use"
     };
-    let mut blocks: Vec<Block> = text.into_iter().map(Block::Text).collect();
-    blocks.extend(calls.into_iter().map(|call| {
+    let mut blocks: Vec<Block> = answer.text.into_iter().map(Block::Text).collect();
+    blocks.extend(answer.calls.into_iter().map(|call| {
         let id = format!(
             "toolu_mock_{}",
             shared.next_call_id.fetch_add(1, Ordering::Relaxed)
@@ -407,10 +339,10 @@ fn respond(shared: &Shared, reply: Reply, turn: Turn, stream: bool) -> Response 
                 }
             })
             .collect();
-        let mut message = reply.message_head(&usage);
+        let mut message = reply.message_head(&answer.usage);
         message["content"] = Value::Array(content);
         message["stop_reason"] = json!(stop_reason);
-        message["usage"] = full_usage(&usage);
+        message["usage"] = full_usage(&answer.usage);
         return Json(message).into_response();
     }
 
@@ -418,7 +350,7 @@ fn respond(shared: &Shared, reply: Reply, turn: Turn, stream: bool) -> Response 
         None,
         event(
             "message_start",
-            json!({"message": reply.message_head(&usage)}),
+            json!({"message": reply.message_head(&answer.usage)}),
         ),
     )];
     for (index, block) in blocks.iter().enumerate() {
@@ -432,7 +364,7 @@ fn respond(shared: &Shared, reply: Reply, turn: Turn, stream: bool) -> Response 
                     ),
                 ));
                 for (i, piece) in split_words(text).into_iter().enumerate() {
-                    let delay = chunk_delay.filter(|_| i > 0);
+                    let delay = answer.chunk_delay.filter(|_| i > 0);
                     parts.push((delay, text_delta(index, piece)));
                 }
             }
@@ -449,7 +381,7 @@ fn respond(shared: &Shared, reply: Reply, turn: Turn, stream: bool) -> Response 
     }
     let delta = json!({
         "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-        "usage": {"output_tokens": usage.completion_tokens}
+        "usage": {"output_tokens": answer.usage.completion_tokens}
     });
     parts.push((None, event("message_delta", delta)));
     parts.push((None, event("message_stop", json!({}))));
@@ -571,7 +503,7 @@ mod tests {
                 d.script.as_deref(),
                 d.turn_index,
                 d.kind.as_str(),
-                d.is_title
+                d.is_side
             ),
             (Some("shell"), Some(0), "tool_call", false)
         );
@@ -591,7 +523,7 @@ mod tests {
         let title = json!({"messages": [{"role": "user", "content": [
             {"type": "text", "text": "<session>\ndo it [shell]\n</session>\n\nWrite the title"}]}]});
         let d = decide(&scenario(), &title);
-        assert!(d.is_title);
+        assert!(d.is_side);
         assert_eq!((d.kind.as_str(), d.script), ("title", None));
         assert_eq!(d.turn, Turn::text(SIDE_TEXT).with_usage(SIDE_USAGE));
         let mut json_title = title.clone();
@@ -611,7 +543,7 @@ mod tests {
             ],
         );
         let d = decide(&scenario(), &suggestion);
-        assert!(d.is_title);
+        assert!(d.is_side);
         assert_eq!(d.kind, "suggestion");
     }
 
@@ -781,7 +713,7 @@ mod tests {
         let kinds: Vec<(String, bool)> = mock
             .requests()
             .into_iter()
-            .map(|r| (r.turn_kind, r.is_title))
+            .map(|r| (r.turn_kind, r.is_side))
             .collect();
         assert_eq!(
             kinds,

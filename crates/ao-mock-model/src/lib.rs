@@ -1,9 +1,10 @@
-//! A scripted OpenAI-compatible model server on 127.0.0.1.
+//! A scripted model server on 127.0.0.1 that speaks the APIs of the agents `ao` runs: OpenAI
+//! chat completions (OpenCode), the Anthropic Messages API (Claude Code) and the OpenAI
+//! Responses API (Codex).
 //!
-//! `ao`'s end-to-end tests and offline demo point OpenCode's
-//! `@ai-sdk/openai-compatible` provider at this server (see
-//! [`opencode_provider_config`]) so that whole agent sessions run without a
-//! real model, with exact and predictable replies and token usage.
+//! `ao`'s end-to-end tests and offline demo point an agent at this server (for OpenCode, its
+//! `@ai-sdk/openai-compatible` provider: see [`opencode_provider_config`]) so that whole agent
+//! sessions run without a real model, with exact and predictable replies and token usage.
 //!
 //! # Endpoints
 //!
@@ -14,16 +15,23 @@
 //!   Code (`ANTHROPIC_BASE_URL` is [`MockModel::anthropic_base_url`]), streamed as Claude reads
 //!   it. The scenario's `bash` call becomes the request's `Bash` tool. Claude's side requests (a
 //!   title, asked without tools; a prompt suggestion) get "Mock session" (as `{"title": ...}`
-//!   when asked for JSON) with [`SIDE_USAGE`], use no turn, and are recorded with `is_title`.
+//!   when asked for JSON) with [`SIDE_USAGE`], use no turn, and are recorded with `is_side`.
+//! * `POST /v1/responses`: the OpenAI Responses API, for Codex (a `model_providers` entry with
+//!   `wire_api = "responses"` and `base_url` [`MockModel::base_url`]), streamed as Codex reads
+//!   it. The script comes from the first user message the person wrote (Codex's own context
+//!   messages left out), the turn from the number of model replies already in `input`; the
+//!   scenario's `bash` call becomes the shell tool the request offers.
 //!
 //! # How a request picks its reply
 //!
 //! Selection is stateless, so any number of concurrent sessions can share one
-//! server; the reply depends only on the request body:
+//! server; the reply depends only on the request body. For chat completions
+//! (the other APIs differ only in where they find the text and the count, as
+//! said above):
 //!
 //! 1. If a `system` message contains "title generator" (any case), the request
 //!    is OpenCode's session-title call. It is answered with the text
-//!    "Mock session" and uses no script.
+//!    "Mock session" and uses no script (a side request).
 //! 2. Otherwise the **script** is the first of [`Scenario::scripts`] whose
 //!    `match` substring occurs in the text of the request's **first `user`
 //!    message**, else [`Scenario::default`].
@@ -34,8 +42,8 @@
 //! 4. When `n` is past the end of the script, the reply is the text "Done."
 //!    with usage (10, 2).
 //!
-//! Every chat request is recorded ([`RecordedRequest`]) with the script and
-//! turn it got; see [`MockModel::requests`].
+//! Every model request, on any of the APIs, is recorded ([`RecordedRequest`])
+//! with the script and turn it got; see [`MockModel::requests`].
 //!
 //! # Scenario JSON
 //!

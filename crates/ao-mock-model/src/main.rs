@@ -1,4 +1,5 @@
-//! `ao-mock-model`: runs the scripted OpenAI-compatible mock until SIGTERM or SIGINT.
+//! `ao-mock-model`: runs the scripted mock model (chat completions, Anthropic Messages, OpenAI
+//! Responses) until SIGTERM or SIGINT.
 //!
 //! Prints exactly one line to stdout, `listening on http://127.0.0.1:PORT/v1`,
 //! once the server accepts connections.
@@ -11,7 +12,7 @@ use anyhow::Context;
 use ao_mock_model::{MockConfig, MockModel, Scenario};
 use clap::Parser;
 
-/// A scripted OpenAI-compatible model server on 127.0.0.1 for ao's tests and demo.
+/// A scripted model server on 127.0.0.1 for ao's tests and demo (OpenCode, Claude Code, Codex).
 #[derive(Debug, Parser)]
 #[command(name = "ao-mock-model", version)]
 struct Args {
@@ -24,7 +25,7 @@ struct Args {
     /// Write the chosen port number to this file (atomically) once listening.
     #[arg(long, value_name = "FILE")]
     port_file: Option<PathBuf>,
-    /// Append every chat request as one JSON line to this file.
+    /// Append every model request (any API, side requests included) as one JSON line to this file.
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
 }

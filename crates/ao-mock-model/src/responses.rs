@@ -21,7 +21,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -31,12 +31,11 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::{
-    arguments_string, body, error_response, split_words, streaming_response, Decision, Ending,
-    Shared,
+    arguments_string, body, error_response, parsed, scripted, split_words, streaming_response,
+    unix_seconds, waited_head_delay, Decision, Ending, Outcome, Shared, SHUTTING_DOWN,
 };
 use crate::request::content_text;
 use crate::scenario::{Scenario, ToolCall, Turn, Usage};
-use crate::MODEL_ID;
 
 /// The `input` items of a Responses request, or an empty slice.
 fn input(body: &Value) -> &[Value] {
@@ -156,73 +155,32 @@ fn translate_call(call: ToolCall, shell: Option<ShellTool>) -> ToolCall {
 }
 
 fn decide(scenario: &Scenario, body: &Value) -> Decision {
-    let script = scenario.select(&first_user_text(body));
-    let name = if script.name.is_empty() {
-        "default".to_string()
-    } else {
-        script.name.clone()
-    };
-    let n = reply_count(body);
-    let (kind, turn) = match script.turns.get(n) {
-        Some(turn) => (turn.kind().to_string(), turn.clone()),
-        None => ("done".to_string(), Turn::text("Done.").usage(10, 2)),
-    };
-    Decision {
-        is_title: false,
-        script: Some(name),
-        turn_index: Some(n),
-        kind,
-        turn,
-    }
+    scripted(scenario, &first_user_text(body), reply_count(body))
 }
 
 /// `POST /v1/responses`.
 pub(super) async fn responses(State(shared): State<Arc<Shared>>, uri: Uri, raw: Bytes) -> Response {
-    let path = uri.path().to_string();
-    let body: Value = match serde_json::from_slice(&raw) {
-        Ok(body) => body,
-        Err(e) => {
-            let decision = Decision {
-                is_title: false,
-                script: None,
-                turn_index: None,
-                kind: "invalid_json".to_string(),
-                turn: Turn::error(400, ""),
-            };
-            let text = String::from_utf8_lossy(&raw).into_owned();
-            shared.record(path, Value::String(text), &decision, false);
-            return error_response(400, &format!("request body is not valid JSON: {e}"));
-        }
+    let request = match parsed(&shared, &uri, &raw, error_response) {
+        Ok(request) => request,
+        Err(response) => return *response,
     };
-    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let model = body
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or(MODEL_ID)
-        .to_string();
-    let shell = ShellTool::offered(&body);
-    let decision = decide(&shared.scenario, &body);
+    let shell = ShellTool::offered(&request.body);
+    let decision = decide(&shared.scenario, &request.body);
     let turn = decision.turn.clone();
-    shared.record(path, body, &decision, stream);
+    shared.record(request.path, request.body, &decision, request.stream);
 
-    if let Some(ms) = turn.head_delay_ms().filter(|ms| *ms > 0) {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
-            _ = shared.stopped() => return error_response(503, "the ao mock model is shutting down"),
-        }
+    if !waited_head_delay(&shared, &turn).await {
+        return error_response(503, SHUTTING_DOWN);
     }
     let reply = Reply {
         id: format!(
             "resp_mock_{}",
             shared.next_reply_id.fetch_add(1, Ordering::Relaxed)
         ),
-        created_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        model,
+        created_at: unix_seconds(),
+        model: request.model,
     };
-    respond(&shared, &reply, turn, shell, stream)
+    respond(&shared, &reply, turn, shell, request.stream)
 }
 
 /// Fields of the `response` object repeated in its events.
@@ -410,12 +368,11 @@ fn respond(
             shared.next_call_id.fetch_add(1, Ordering::Relaxed)
         )
     };
-    let (text, calls, usage, chunk_delay) = match turn {
-        Turn::Error {
-            status, message, ..
-        } => return error_response(status, &message),
-        Turn::Hang { .. } => return streaming_response(body(shared, Vec::new(), Ending::Hang)),
-        Turn::Malformed { text, .. } => {
+    let answer = match Outcome::from(turn) {
+        Outcome::Answer(answer) => answer,
+        Outcome::Error { status, message } => return error_response(status, &message),
+        Outcome::Hang => return streaming_response(body(shared, Vec::new(), Ending::Hang)),
+        Outcome::Malformed(text) => {
             let mut events = Events::new(reply);
             let text = text.unwrap_or_else(|| "Partial".to_string());
             events.message(&next_id("msg"), &text, None, false);
@@ -427,59 +384,30 @@ fn respond(
             );
             return streaming_response(body(shared, events.parts, Ending::Finish));
         }
-        Turn::Truncated {
-            text, clean_end, ..
-        } => {
+        Outcome::Truncated(text, ending) => {
             let mut events = Events::new(reply);
             let text = text.unwrap_or_else(|| "This reply was cut off".to_string());
             events.message(&next_id("msg"), &text, None, false);
-            let ending = if clean_end {
-                Ending::Finish
-            } else {
-                Ending::Cut
-            };
             return streaming_response(body(shared, events.parts, ending));
         }
-        Turn::Text {
-            text,
-            usage,
-            chunk_delay_ms,
-            ..
-        } => (
-            Some(text),
-            Vec::new(),
-            usage,
-            chunk_delay_ms.map(Duration::from_millis),
-        ),
-        Turn::ToolCall {
-            name,
-            arguments,
-            text,
-            usage,
-            ..
-        } => (text, vec![ToolCall::new(name, arguments)], usage, None),
-        Turn::ToolCalls {
-            calls, text, usage, ..
-        } => (text, calls, usage, None),
     };
-    let usage = usage.unwrap_or_default();
     let mut events = Events::new(reply);
-    if let Some(text) = &text {
-        events.message(&next_id("msg"), text, chunk_delay, true);
+    if let Some(text) = &answer.text {
+        events.message(&next_id("msg"), text, answer.chunk_delay, true);
     }
-    for call in calls {
+    for call in answer.calls {
         let call = translate_call(call, shell);
         let id = next_id("fc");
         let call_id = next_id("call");
         events.function_call(&id, &call_id, &call);
     }
     if !stream {
-        let response = reply.response("completed", &events.output, Some(&usage));
+        let response = reply.response("completed", &events.output, Some(&answer.usage));
         return Json(response).into_response();
     }
     streaming_response(body(
         shared,
-        events.completed(reply, &usage),
+        events.completed(reply, &answer.usage),
         Ending::Finish,
     ))
 }

@@ -33,7 +33,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// flushed to the client before the connection drops.
 const CUT_PAUSE: Duration = Duration::from_millis(50);
 
-/// One chat-completion request as the mock saw it.
+/// One model request as the mock saw it (any of its APIs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedRequest {
     /// Arrival order, from 0.
@@ -41,12 +41,15 @@ pub struct RecordedRequest {
     /// The request path, e.g. `/v1/chat/completions`.
     pub path: String,
     /// True for a side request, answered without a script: OpenCode's session title, Claude
-    /// Code's title and prompt suggestion (see [`SIDE_USAGE`](crate::SIDE_USAGE)).
-    pub is_title: bool,
-    /// Name of the script that answered, `None` for title and unparsable requests.
+    /// Code's title and prompt suggestion (see [`SIDE_USAGE`](crate::SIDE_USAGE));
+    /// [`turn_kind`](Self::turn_kind) tells which. Record files written before it was renamed
+    /// call it `is_title`, which still reads.
+    #[serde(alias = "is_title")]
+    pub is_side: bool,
+    /// Name of the script that answered, `None` for side and unparsable requests.
     pub script: Option<String>,
-    /// Index of the turn used (= number of assistant messages), `None` for
-    /// title and unparsable requests. May be past the end of the script.
+    /// Index of the turn used (the API's count of earlier model replies), `None` for
+    /// side and unparsable requests. May be past the end of the script.
     pub turn_index: Option<usize>,
     /// What was answered: a [`Turn::kind`] (`"text"`, `"tool_call"`, ...), or
     /// `"title"`, `"suggestion"`, `"done"` (past the end of the script) or `"invalid_json"`.
@@ -203,7 +206,7 @@ impl MockModel {
         base_url(self.port())
     }
 
-    /// Every chat request received so far, in arrival order, title requests included.
+    /// Every model request received so far, in arrival order, side requests included.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests()
     }
@@ -268,7 +271,7 @@ impl Shared {
         let record = RecordedRequest {
             seq: log.records.len() as u64,
             path,
-            is_title: decision.is_title,
+            is_side: decision.is_side,
             script: decision.script.clone(),
             turn_index: decision.turn_index,
             turn_kind: decision.kind.clone(),
@@ -339,58 +342,63 @@ async fn not_found(uri: Uri) -> Response {
 
 /// Which reply a request gets, and what to record about it.
 struct Decision {
-    is_title: bool,
+    is_side: bool,
     script: Option<String>,
     turn_index: Option<usize>,
     kind: String,
     turn: Turn,
 }
 
-fn decide(scenario: &Scenario, body: &Value) -> Decision {
-    if request::is_title_request(body) {
-        return Decision {
-            is_title: true,
+impl Decision {
+    /// A side request's: `turn` answered without a script, recorded as `kind`.
+    fn side(kind: &str, turn: Turn) -> Decision {
+        Decision {
+            is_side: true,
             script: None,
             turn_index: None,
-            kind: "title".to_string(),
-            turn: Turn::text("Mock session").usage(10, 2),
-        };
-    }
-    let script = scenario.select(&request::first_user_text(body));
-    let name = if script.name.is_empty() {
-        "default".to_string()
-    } else {
-        script.name.clone()
-    };
-    let n = request::assistant_count(body);
-    let (kind, turn) = match script.turns.get(n) {
-        Some(turn) => (turn.kind().to_string(), turn.clone()),
-        None => ("done".to_string(), Turn::text("Done.").usage(10, 2)),
-    };
-    Decision {
-        is_title: false,
-        script: Some(name),
-        turn_index: Some(n),
-        kind,
-        turn,
+            kind: kind.to_string(),
+            turn,
+        }
     }
 }
 
-async fn chat_completions(State(shared): State<Arc<Shared>>, uri: Uri, raw: Bytes) -> Response {
+/// What every API reads alike from a request whose body is JSON.
+struct Parsed {
+    /// The request path, as recorded.
+    path: String,
+    body: Value,
+    /// Whether the client asked for a streamed reply.
+    stream: bool,
+    /// The model the client asked for, echoed in the reply.
+    model: String,
+}
+
+/// The body of a request as JSON, or, when it is not JSON, the request recorded as
+/// `invalid_json` and a 400 answer in the API's own error shape (`error_response`), boxed
+/// because a `Response` is large beside a `Parsed`.
+fn parsed(
+    shared: &Shared,
+    uri: &Uri,
+    raw: &[u8],
+    error_response: fn(u16, &str) -> Response,
+) -> Result<Parsed, Box<Response>> {
     let path = uri.path().to_string();
-    let body: Value = match serde_json::from_slice(&raw) {
+    let body: Value = match serde_json::from_slice(raw) {
         Ok(body) => body,
         Err(e) => {
             let decision = Decision {
-                is_title: false,
+                is_side: false,
                 script: None,
                 turn_index: None,
                 kind: "invalid_json".to_string(),
                 turn: Turn::error(400, ""),
             };
-            let text = String::from_utf8_lossy(&raw).into_owned();
+            let text = String::from_utf8_lossy(raw).into_owned();
             shared.record(path, Value::String(text), &decision, false);
-            return error_response(400, &format!("request body is not valid JSON: {e}"));
+            return Err(Box::new(error_response(
+                400,
+                &format!("request body is not valid JSON: {e}"),
+            )));
         }
     };
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
@@ -399,28 +407,90 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, uri: Uri, raw: Byte
         .and_then(Value::as_str)
         .unwrap_or(MODEL_ID)
         .to_string();
-    let decision = decide(&shared.scenario, &body);
-    let turn = decision.turn.clone();
-    shared.record(path, body, &decision, stream);
+    Ok(Parsed {
+        path,
+        body,
+        stream,
+        model,
+    })
+}
 
-    if let Some(ms) = turn.head_delay_ms().filter(|ms| *ms > 0) {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
-            _ = shared.stopped() => return error_response(503, "the ao mock model is shutting down"),
-        }
+/// The scripted reply: the script `first_user_text` selects, its turn `turn_index`, or "Done."
+/// with usage (10, 2) past the script's end. Each API finds the text and the index its own way.
+fn scripted(scenario: &Scenario, first_user_text: &str, turn_index: usize) -> Decision {
+    let script = scenario.select(first_user_text);
+    let name = if script.name.is_empty() {
+        "default".to_string()
+    } else {
+        script.name.clone()
+    };
+    let (kind, turn) = match script.turns.get(turn_index) {
+        Some(turn) => (turn.kind().to_string(), turn.clone()),
+        None => ("done".to_string(), Turn::text("Done.").usage(10, 2)),
+    };
+    Decision {
+        is_side: false,
+        script: Some(name),
+        turn_index: Some(turn_index),
+        kind,
+        turn,
+    }
+}
+
+/// Waits out `turn`'s delay before the reply's head; false when the server stopped meanwhile.
+async fn waited_head_delay(shared: &Shared, turn: &Turn) -> bool {
+    let Some(ms) = turn.head_delay_ms().filter(|ms| *ms > 0) else {
+        return true;
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(ms)) => true,
+        _ = shared.stopped() => false,
+    }
+}
+
+/// What a request answered while the server stops gets.
+const SHUTTING_DOWN: &str = "the ao mock model is shutting down";
+
+/// Seconds since the Unix epoch, for a reply's `created` field.
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn decide(scenario: &Scenario, body: &Value) -> Decision {
+    if request::is_title_request(body) {
+        return Decision::side("title", Turn::text("Mock session").usage(10, 2));
+    }
+    scripted(
+        scenario,
+        &request::first_user_text(body),
+        request::assistant_count(body),
+    )
+}
+
+async fn chat_completions(State(shared): State<Arc<Shared>>, uri: Uri, raw: Bytes) -> Response {
+    let request = match parsed(&shared, &uri, &raw, error_response) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    let decision = decide(&shared.scenario, &request.body);
+    let turn = decision.turn.clone();
+    shared.record(request.path, request.body, &decision, request.stream);
+
+    if !waited_head_delay(&shared, &turn).await {
+        return error_response(503, SHUTTING_DOWN);
     }
     let reply = ReplyMeta {
         id: format!(
             "chatcmpl-mock-{}",
             shared.next_reply_id.fetch_add(1, Ordering::Relaxed)
         ),
-        created: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        model,
+        created: unix_seconds(),
+        model: request.model,
     };
-    respond(&shared, &reply, turn, stream)
+    respond(&shared, &reply, turn, request.stream)
 }
 
 /// Fields repeated in every chunk of one reply.
@@ -569,61 +639,90 @@ struct Answer {
     chunk_delay: Option<Duration>,
 }
 
+/// What a turn answers, before each API renders it its own way.
+enum Outcome {
+    /// A reply of text and tool calls.
+    Answer(Answer),
+    /// An HTTP error with this status and message.
+    Error { status: u16, message: String },
+    /// A body that stops being JSON after the text, if any (each API has its default).
+    Malformed(Option<String>),
+    /// A reply cut after the text, if any, ending so.
+    Truncated(Option<String>, Ending),
+    /// No reply until the server stops.
+    Hang,
+}
+
+impl From<Turn> for Outcome {
+    fn from(turn: Turn) -> Outcome {
+        match turn {
+            Turn::Error {
+                status, message, ..
+            } => Outcome::Error { status, message },
+            Turn::Malformed { text, .. } => Outcome::Malformed(text),
+            Turn::Truncated {
+                text, clean_end, ..
+            } => {
+                let ending = if clean_end {
+                    Ending::Finish
+                } else {
+                    Ending::Cut
+                };
+                Outcome::Truncated(text, ending)
+            }
+            Turn::Hang { .. } => Outcome::Hang,
+            Turn::Text {
+                text,
+                usage,
+                chunk_delay_ms,
+                ..
+            } => Outcome::Answer(Answer {
+                text: Some(text),
+                calls: Vec::new(),
+                usage: usage.unwrap_or_default(),
+                chunk_delay: chunk_delay_ms.map(Duration::from_millis),
+            }),
+            Turn::ToolCall {
+                name,
+                arguments,
+                text,
+                usage,
+                ..
+            } => Outcome::Answer(Answer {
+                text,
+                calls: vec![ToolCall::new(name, arguments)],
+                usage: usage.unwrap_or_default(),
+                chunk_delay: None,
+            }),
+            Turn::ToolCalls {
+                calls, text, usage, ..
+            } => Outcome::Answer(Answer {
+                text,
+                calls,
+                usage: usage.unwrap_or_default(),
+                chunk_delay: None,
+            }),
+        }
+    }
+}
+
+/// A body that never comes, until the server stops: an event stream when one was asked for.
+fn hang(shared: &Shared, stream: bool) -> Response {
+    let body = body(shared, Vec::new(), Ending::Hang);
+    if stream {
+        streaming_response(body)
+    } else {
+        json_body_response(body)
+    }
+}
+
 fn respond(shared: &Shared, reply: &ReplyMeta, turn: Turn, stream: bool) -> Response {
-    let answer = match turn {
-        Turn::Error {
-            status, message, ..
-        } => return error_response(status, &message),
-        Turn::Malformed { text, .. } => return malformed(shared, reply, text, stream),
-        Turn::Truncated {
-            text, clean_end, ..
-        } => {
-            let ending = if clean_end {
-                Ending::Finish
-            } else {
-                Ending::Cut
-            };
-            return truncated(shared, reply, text, ending, stream);
-        }
-        Turn::Hang { .. } => {
-            let body = body(shared, Vec::new(), Ending::Hang);
-            return if stream {
-                streaming_response(body)
-            } else {
-                json_body_response(body)
-            };
-        }
-        Turn::Text {
-            text,
-            usage,
-            chunk_delay_ms,
-            ..
-        } => Answer {
-            text: Some(text),
-            calls: Vec::new(),
-            usage: usage.unwrap_or_default(),
-            chunk_delay: chunk_delay_ms.map(Duration::from_millis),
-        },
-        Turn::ToolCall {
-            name,
-            arguments,
-            text,
-            usage,
-            ..
-        } => Answer {
-            text,
-            calls: vec![ToolCall::new(name, arguments)],
-            usage: usage.unwrap_or_default(),
-            chunk_delay: None,
-        },
-        Turn::ToolCalls {
-            calls, text, usage, ..
-        } => Answer {
-            text,
-            calls,
-            usage: usage.unwrap_or_default(),
-            chunk_delay: None,
-        },
+    let answer = match Outcome::from(turn) {
+        Outcome::Answer(answer) => answer,
+        Outcome::Error { status, message } => return error_response(status, &message),
+        Outcome::Malformed(text) => return malformed(shared, reply, text, stream),
+        Outcome::Truncated(text, ending) => return truncated(shared, reply, text, ending, stream),
+        Outcome::Hang => return hang(shared, stream),
     };
     let call_ids: Vec<String> = answer
         .calls
@@ -788,5 +887,71 @@ mod tests {
             {"role": "user", "content": "[s]"},
         ]});
         assert_eq!(decide(&scenario, &body).script.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn past_the_script_s_end_the_reply_is_done() {
+        let scenario = Scenario::new().script(
+            crate::Script::new("s")
+                .matching("[s]")
+                .turn(Turn::text("one")),
+        );
+        let d = scripted(&scenario, "go [s]", 1);
+        assert_eq!(
+            (
+                d.script.as_deref(),
+                d.turn_index,
+                d.kind.as_str(),
+                d.is_side
+            ),
+            (Some("s"), Some(1), "done", false)
+        );
+        assert_eq!(d.turn, Turn::text("Done.").usage(10, 2));
+        assert_eq!(
+            scripted(&scenario, "go", 0).script.as_deref(),
+            Some("default")
+        );
+    }
+
+    #[test]
+    fn an_invalid_body_is_recorded_and_answered_in_the_api_s_error_shape() {
+        let (stop, stopped) = watch::channel(false);
+        let shared = Shared {
+            scenario: Scenario::new(),
+            log: Mutex::new(Log {
+                records: Vec::new(),
+                file: None,
+                file_failed: false,
+            }),
+            next_call_id: AtomicU64::new(1),
+            next_reply_id: AtomicU64::new(1),
+            stopped,
+        };
+        let uri: Uri = "/v1/x?beta=true".parse().unwrap();
+        let teapot = |_: u16, _: &str| StatusCode::IM_A_TEAPOT.into_response();
+        let Err(response) = parsed(&shared, &uri, b"{not json", teapot) else {
+            panic!("parsed an invalid body");
+        };
+        assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
+        let records = shared.requests();
+        assert_eq!(
+            (records[0].path.as_str(), records[0].turn_kind.as_str()),
+            ("/v1/x", "invalid_json")
+        );
+        assert_eq!(records[0].body, json!("{not json"));
+
+        let Ok(request) = parsed(&shared, &uri, br#"{"stream": true}"#, teapot) else {
+            panic!("refused a JSON body");
+        };
+        assert_eq!((request.stream, request.model.as_str()), (true, MODEL_ID));
+        drop(stop);
+    }
+
+    #[test]
+    fn a_record_written_with_is_title_still_reads() {
+        let line = json!({"seq": 0, "path": "/v1/chat/completions", "is_title": true,
+            "script": null, "turn_index": null, "turn_kind": "title", "stream": false, "body": {}});
+        let record: RecordedRequest = serde_json::from_value(line).unwrap();
+        assert!(record.is_side);
     }
 }

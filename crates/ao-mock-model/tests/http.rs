@@ -264,10 +264,10 @@ async fn title_requests_are_answered_without_consuming_a_turn() {
 
     let requests = mock.requests();
     assert_eq!(requests.len(), 3);
-    assert!(requests[0].is_title && requests[1].is_title);
+    assert!(requests[0].is_side && requests[1].is_side);
     assert_eq!(requests[0].script, None);
     assert_eq!(requests[0].turn_kind, "title");
-    assert!(!requests[2].is_title);
+    assert!(!requests[2].is_side);
     assert_eq!(requests[2].script.as_deref(), Some("s"));
     mock.shutdown().await;
 }
