@@ -1,13 +1,16 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
 //! [SECTION...]`; sections: status (scale and first-status: its parts alone), spawn, wait, memory,
-//! crowd, watch, notify, dashboard, remote, acp. Everything runs on the real opencode against the mock.
+//! crowd, watch, notify, dashboard, remote, acp, claude, codex. Everything runs on the real agents
+//! (OpenCode; Claude Code and Codex through their ACP adapters) against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[path = "ao/acp.rs"]
 mod acp;
+#[path = "ao/agents.rs"]
+mod agents;
 #[path = "ao/dashboard.rs"]
 mod dashboard;
 #[path = "ao/first_status.rs"]
@@ -66,6 +69,12 @@ fn main() {
     }
     if run("acp") {
         acp::run();
+    }
+    if run("claude") {
+        agents::claude();
+    }
+    if run("codex") {
+        agents::codex();
     }
 }
 
@@ -518,6 +527,18 @@ pub(crate) fn rss_tree(pid: u32) -> u64 {
         }
     }
     total
+}
+
+/// One of the resident-memory fields of one process (not its children; `VmRSS`, `RssAnon`,
+/// `RssFile`), in bytes.
+pub(crate) fn rss_of(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let prefix = format!("{field}:");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
 }
 
 pub(crate) fn mib(bytes: u64) -> String {
