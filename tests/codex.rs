@@ -3,7 +3,8 @@
 //! exact tokens and the cost its `price` makes of them; `send` runs a second turn; `kill` then
 //! `restore` keeps the history; a request the mock fails blocks the session with the provider's
 //! message; a shell call under `execute: ask` waits for `ao permit`, which runs it or
-//! (`--reject`) refuses it; a plan shows in `ao status`.
+//! (`--reject`) refuses it; a plan shows in `ao status`; a turn cut by Codex's death leaves the
+//! tokens and cost unknown after `restore`, never the short sum Codex's file then holds.
 //!
 //! What codex-acp reports, measured (/work/notes/codex-facts.md): no usage over ACP at all, so
 //! the host reads Codex's exact tokens from its own session file; no cost (a configured `price`
@@ -199,11 +200,17 @@ fn a_codex_shell_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
                         .usage(40, 4),
                     )
                     .turn(Turn::text("Planned.").usage(45, 2)),
+            )
+            .script(
+                script("cut short")
+                    .turn(bash("touch cut.txt").usage(50, 5))
+                    .turn(Turn::text("Carried on.").usage(60, 2)),
             ),
     );
     let allowed = spawn(&w, "codex", "allowed", "run allowed", "process");
     let rejected = spawn(&w, "codex", "rejected", "run rejected", "tmux");
     let planned = spawn(&w, "codex", "planned", "make a plan", "process");
+    let cut = spawn(&w, "codex", "cut", "cut short", "process");
 
     for (id, command, flag, verb) in [
         (&allowed, "echo hi | tee out.txt", "--once", "allowed once"),
@@ -286,7 +293,37 @@ fn a_codex_shell_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
     assert_tokens(&s, 85, 6);
     assert_cost(&s, cost(85, 6));
 
-    for id in [&allowed, &rejected, &planned] {
+    // Codex killed mid-turn (no cancel reaches it, so it writes no abort): the reply it was
+    // acting on (50/5) is in none of its counts. After restore and one more turn its file's sum
+    // is that turn's alone (60/2): ao must show unknown tokens and cost, not that short sum.
+    w.wait_activity(&cut, "waiting_input");
+    let agent = w.agent_process(&cut);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent.pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // The process is gone; the turn it cut shows as the session's error.
+    w.wait_for(&cut, Duration::from_secs(30), "process exited", |s| {
+        s["process"] == "exited"
+    });
+    w.ao_ok(&["restore", &cut]);
+    let s = w.wait_activity(&cut, "ready");
+    assert_eq!(s["tokens"], Value::Null, "{s:#}");
+    assert_eq!(s["cost_usd"], Value::Null, "{s:#}");
+    w.ao_ok(&["send", &cut, "go on"]);
+    wait_until(Duration::from_secs(60), Duration::from_millis(100), || {
+        let log = w.ao_ok(&["logs", &cut]);
+        match log.contains("agent: Carried on.") {
+            true => Ok(()),
+            false => Err(format!("the turn after restore never answered:\n{log}")),
+        }
+    });
+    let s = w.wait_activity(&cut, "ready");
+    assert_eq!(s["tokens"], Value::Null, "{s:#}");
+    assert_eq!(s["cost_usd"], Value::Null, "{s:#}");
+
+    for id in [&allowed, &rejected, &planned, &cut] {
         let (host, agent) = (w.host_process(id), w.agent_process(id));
         w.ao_ok(&["kill", id]);
         wait_gone(host, "the host after ao kill", GONE);

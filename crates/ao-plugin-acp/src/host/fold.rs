@@ -14,7 +14,7 @@ use ao_agent::session::Tokens;
 
 use super::permission::tool_kind;
 use crate::record::{
-    AgentIdentity, ConversationLine, ConversationPart, HostPhase, HostRecord, StopReason,
+    AgentIdentity, ConversationLine, ConversationPart, HostPhase, HostRecord, Price, StopReason,
 };
 
 /// The most of a tool call's output the conversation keeps.
@@ -267,6 +267,70 @@ pub fn add(sum: &mut Tokens, more: &Tokens) {
     sum.cache_write = sum.cache_write.saturating_add(more.cache_write);
 }
 
+/// `after` less `before`: a turn's tokens from the conversation's sums around it (saturating:
+/// the figures are the agent's).
+pub fn spent_between(before: &Tokens, after: &Tokens) -> Tokens {
+    Tokens {
+        input: after.input.saturating_sub(before.input),
+        output: after.output.saturating_sub(before.output),
+        reasoning: after.reasoning.saturating_sub(before.reasoning),
+        cache_read: after.cache_read.saturating_sub(before.cache_read),
+        cache_write: after.cache_write.saturating_sub(before.cache_write),
+    }
+}
+
+/// Where a finished turn's tokens come from.
+#[derive(Debug, Clone, Copy)]
+pub enum TurnReport<'a> {
+    /// The conversation's sum, read from the agent's own account (Codex's rollout file); `None`
+    /// when that account does not know it.
+    Sum(Option<Tokens>),
+    /// The prompt's usage (`None`: none reported, or a failed prompt) and whether it covers the
+    /// whole turn ([`usage_covers_turn`]).
+    Usage {
+        usage: Option<&'a Usage>,
+        covers: bool,
+    },
+}
+
+/// What a turn's end makes of the figures: the conversation's tokens, the turn's own (its
+/// transcript line), and the cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TurnAccount {
+    pub tokens: Option<Tokens>,
+    pub turn: Option<Tokens>,
+    pub cost_usd: Option<f64>,
+}
+
+/// The figures after a turn, from the sum before it (`None`: unknown), the turn's `report`, and
+/// the cost: the agent's own when it reports one (`agent_cost`: `cost_usd` is kept), else
+/// `price` times the tokens (unknown with them), else what it was.
+pub fn account_turn(
+    tokens: Option<Tokens>,
+    report: TurnReport<'_>,
+    price: Option<&Price>,
+    agent_cost: bool,
+    cost_usd: Option<f64>,
+) -> TurnAccount {
+    let (after, turn) = match report {
+        // The agent's own sum stands on its own: a sum ao had lost is known again.
+        TurnReport::Sum(sum) => (sum, tokens.zip(sum).map(|(b, a)| spent_between(&b, &a))),
+        TurnReport::Usage { usage, covers } => {
+            let turn = usage.map(self::tokens).filter(|_| covers);
+            (sum_after_turn(tokens, turn.as_ref()), turn)
+        }
+    };
+    let cost_usd = match (agent_cost, price) {
+        (false, Some(price)) => after.as_ref().map(|t| price.cost_of(t)),
+        _ => cost_usd,
+    };
+    TurnAccount {
+        tokens: after,
+        turn,
+        cost_usd,
+    }
+}
+
 /// Whether a prompt's usage report covers the whole turn, for the agent that `initialize` named.
 /// The protocol says it does; measured otherwise: `opencode acp` (agentInfo `OpenCode`, 1.18.33)
 /// reports the last model step's usage only (60/2 for a turn of 50/5 then 60/2), and 0/0 for a
@@ -298,6 +362,15 @@ pub fn restored_tokens(previous: &HostRecord) -> Option<Tokens> {
         HostPhase::Turn { .. } | HostPhase::AgentExited { mid_turn: true, .. } => None,
         _ => previous.tokens,
     }
+}
+
+/// The cost a restored session carries on from its previous host's record: unknown with the
+/// tokens ([`restored_tokens`]) when a price is configured (`priced`), since a cost worked out
+/// from a short sum would be short too (an agent's own cost comes again with its next report).
+pub fn restored_cost(previous: &HostRecord, priced: bool) -> Option<f64> {
+    previous
+        .cost_usd
+        .filter(|_| !priced || restored_tokens(previous).is_some())
 }
 
 /// Whether a tool call that reached `status` ran, its result going back to the model: it
@@ -498,6 +571,94 @@ mod tests {
     }
 
     #[test]
+    fn a_turn_s_figures_come_from_the_agent_s_sum_or_from_the_prompt_s_usage() {
+        let t = |input, output| Tokens {
+            input,
+            output,
+            ..Tokens::default()
+        };
+        let price = Price {
+            input: 1.0,
+            output: 10.0,
+        };
+        let cost = |tokens: &Tokens| price.cost_of(tokens);
+        // Codex's rollout sum: the turn is the difference, the cost is the price's.
+        let a = account_turn(
+            Some(t(110, 7)),
+            TurnReport::Sum(Some(t(240, 16))),
+            Some(&price),
+            false,
+            Some(0.1),
+        );
+        assert_eq!((a.tokens, a.turn), (Some(t(240, 16)), Some(t(130, 9))));
+        assert_eq!(a.cost_usd, Some(cost(&t(240, 16))));
+        // An unknown sum (a cut or aborted task, an unreadable count, a writer that lags past
+        // the deadline): unknown tokens, no turn figure, and no cost from the price.
+        let a = account_turn(
+            Some(t(110, 7)),
+            TurnReport::Sum(None),
+            Some(&price),
+            false,
+            Some(0.1),
+        );
+        assert_eq!(
+            a,
+            TurnAccount {
+                tokens: None,
+                turn: None,
+                cost_usd: None
+            }
+        );
+        // A sum ao had lost (a restore after a mid-turn end) is known again when Codex's own
+        // account is whole, but the turn alone is not.
+        let a = account_turn(None, TurnReport::Sum(Some(t(60, 2))), None, false, None);
+        assert_eq!((a.tokens, a.turn, a.cost_usd), (Some(t(60, 2)), None, None));
+        // The prompt's usage adds up while it covers the turn.
+        let usage: Usage = serde_json::from_value(json!({
+            "inputTokens": 5, "outputTokens": 1, "totalTokens": 6
+        }))
+        .unwrap();
+        let covered = TurnReport::Usage {
+            usage: Some(&usage),
+            covers: true,
+        };
+        let a = account_turn(Some(t(10, 1)), covered, Some(&price), false, None);
+        assert_eq!((a.tokens, a.turn), (Some(t(15, 2)), Some(t(5, 1))));
+        assert_eq!(a.cost_usd, Some(cost(&t(15, 2))));
+        // An agent's own cost is kept whatever the price.
+        let a = account_turn(Some(t(10, 1)), covered, Some(&price), true, Some(0.5));
+        assert_eq!(a.cost_usd, Some(0.5));
+        let partial = TurnReport::Usage {
+            usage: Some(&usage),
+            covers: false,
+        };
+        let a = account_turn(Some(t(10, 1)), partial, Some(&price), false, Some(0.5));
+        assert_eq!(
+            a,
+            TurnAccount {
+                tokens: None,
+                turn: None,
+                cost_usd: None
+            }
+        );
+        // No usage (a failed prompt): unknown, and without a price the cost stays as it was.
+        let none = TurnReport::Usage {
+            usage: None,
+            covers: true,
+        };
+        let a = account_turn(Some(t(10, 1)), none, None, false, Some(0.5));
+        assert_eq!(
+            a,
+            TurnAccount {
+                tokens: None,
+                turn: None,
+                cost_usd: Some(0.5)
+            }
+        );
+        assert_eq!(spent_between(&t(10, 5), &t(8, 7)), t(0, 2), "saturating");
+    }
+
+    #[test]
     fn a_turn_without_a_whole_report_makes_the_sum_unknown() {
         let ten = Tokens {
             input: 10,
@@ -553,7 +714,15 @@ mod tests {
         assert_eq!(restored_tokens(&previous(mid_turn, Some(ten))), None);
         // A host killed while a turn ran left phase `turn`.
         let turn = HostPhase::Turn { since: 1 };
-        assert_eq!(restored_tokens(&previous(turn, Some(ten))), None);
+        assert_eq!(restored_tokens(&previous(turn.clone(), Some(ten))), None);
+        // A priced cost goes with the tokens; without a price it is the agent's own.
+        let mut cut = previous(turn, Some(ten));
+        cut.cost_usd = Some(0.25);
+        assert_eq!(restored_cost(&cut, true), None);
+        assert_eq!(restored_cost(&cut, false), Some(0.25));
+        let mut whole = previous(HostPhase::Open, Some(ten));
+        whole.cost_usd = Some(0.25);
+        assert_eq!(restored_cost(&whole, true), Some(0.25));
     }
 
     #[test]

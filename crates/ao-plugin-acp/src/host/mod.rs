@@ -240,7 +240,7 @@ async fn run_with(session_dir: &Path, timeouts: Timeouts) -> Result<(), String> 
         // A restored session carries on from what it had: its usage, cost, title and plan.
         if let Some(previous) = Recorder::previous(&files).await {
             record.tokens = fold::restored_tokens(&previous);
-            record.cost_usd = previous.cost_usd;
+            record.cost_usd = fold::restored_cost(&previous, launch.price.is_some());
             record.title = previous.title;
             record.plan = previous.plan;
             record.model = previous.model;

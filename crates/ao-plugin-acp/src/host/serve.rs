@@ -16,6 +16,8 @@ use tokio::sync::mpsc;
 
 #[path = "asking.rs"]
 mod asking;
+#[path = "turn_end.rs"]
+mod turn_end;
 
 use super::codex;
 use super::control_server;
@@ -50,6 +52,11 @@ pub(super) struct Session<'a> {
     closed_this_turn: Vec<String>,
     /// The running prompt.
     prompt: Option<BoxFuture<'static, PromptResult>>,
+    /// Codex's rollout file, read after each turn (`None` for other agents, and while `settling`
+    /// holds it).
+    rollout: Option<codex::RolloutReader>,
+    /// A prompt that has answered, and the rollout read that its turn's end waits for.
+    settling: Option<(turn_end::Settling, PromptResult)>,
     /// Prompts sent while a turn ran, in order.
     queue: VecDeque<String>,
     /// Responders of the permission requests waiting for a person, by request id.
@@ -84,6 +91,18 @@ impl<'a> Session<'a> {
         pane: &'a mut Pane,
     ) -> Session<'a> {
         let turns = recorder.turns_so_far().await;
+        let codex_home = codex::codex_home(&launch.env, &launch.cwd)
+            .filter(|_| codex::is_codex(recorder.record.agent.as_ref()));
+        let rollout = match codex_home {
+            // One whole read: a loaded session's earlier aborts and cut tasks count.
+            Some(home) => {
+                let id = session_id.0.to_string();
+                Some(
+                    ao_agent::blocking::unblock(move || codex::RolloutReader::open(home, id)).await,
+                )
+            }
+            None => None,
+        };
         Session {
             cx,
             session_id,
@@ -97,6 +116,8 @@ impl<'a> Session<'a> {
             rejected_this_turn: Vec::new(),
             closed_this_turn: Vec::new(),
             prompt: None,
+            rollout,
+            settling: None,
             queue: VecDeque::new(),
             waiting: Vec::new(),
             closed_mid_turn: false,
@@ -143,10 +164,17 @@ impl<'a> Session<'a> {
                 }
                 result = maybe(&mut self.prompt) => {
                     self.prompt = None;
-                    self.on_prompt_end(result).await?;
+                    self.on_prompt_answer(result).await?;
+                }
+                (reader, sum) = turn_end::settled(&mut self.settling) => {
+                    self.rollout = Some(reader);
+                    if let Some((_, result)) = self.settling.take() {
+                        self.on_prompt_end(result, Some(sum)).await?;
+                    }
                 }
                 status = child.wait() => {
-                    let mid_turn = self.prompt.is_some() || self.closed_mid_turn;
+                    // A turn whose end waits for Codex's rollout has not been recorded either.
+                    let mid_turn = self.busy() || self.closed_mid_turn;
                     if mid_turn {
                         // The turn's report never came: what it spent is unknown.
                         self.spent_unknown();
@@ -258,7 +286,7 @@ impl<'a> Session<'a> {
     async fn on_control(&mut self, request: Request) -> Result<Response, Failure> {
         Ok(match request {
             Request::Prompt { text } => {
-                if self.prompt.is_some() {
+                if self.busy() {
                     self.pane.note(&format!(
                         "prompt queued behind the running turn ({} waiting)",
                         self.queue.len() + 1
@@ -377,7 +405,13 @@ impl<'a> Session<'a> {
         self.cancel().await
     }
 
-    /// Cancels the turn, lets the agent answer it for [`super::CANCEL_GRACE`], and ends.
+    /// Whether a turn runs, or its end waits for Codex's rollout.
+    fn busy(&self) -> bool {
+        self.prompt.is_some() || self.settling.is_some()
+    }
+
+    /// Cancels the turn, lets the agent answer it (and Codex write its end) for
+    /// [`super::CANCEL_GRACE`] each, and ends.
     async fn shutdown(&mut self) -> Result<Ending, Failure> {
         self.pane.note("shutting down");
         self.cancel().await?;
@@ -387,10 +421,19 @@ impl<'a> Session<'a> {
                 Ok(result) => {
                     self.prompt = None;
                     self.queue.clear();
-                    self.on_prompt_end(result).await?;
+                    self.on_prompt_answer(result).await?;
                 }
                 // The turn was cut: its report never comes, so what it spent is unknown.
                 Err(_) => self.spent_unknown(),
+            }
+        }
+        if self.settling.is_some() {
+            let read =
+                tokio::time::timeout(super::CANCEL_GRACE, turn_end::settled(&mut self.settling));
+            let sum = read.await.map(|(_, sum)| sum).unwrap_or(None);
+            if let Some((_, result)) = self.settling.take() {
+                self.queue.clear();
+                self.on_prompt_end(result, Some(sum)).await?;
             }
         }
         Ok(Ending::Shutdown)
@@ -413,120 +456,18 @@ impl<'a> Session<'a> {
         self.tools_this_turn = false;
         self.rejected_this_turn.clear();
         self.closed_this_turn.clear();
+        if let Some(mut reader) = self.rollout.take() {
+            // Codex's task for this prompt is one that starts after what the file holds now.
+            let marked = ao_agent::blocking::unblock(move || {
+                reader.turn_sent();
+                reader
+            });
+            self.rollout = Some(marked.await);
+        }
         self.prompt = Some(Box::pin(self.cx.send_request(request).block_task()));
         self.recorder.record.phase = HostPhase::Turn { since: at };
         self.recorder.record.last_activity_at = Some(at);
         self.save().await
-    }
-
-    async fn on_prompt_end(&mut self, result: PromptResult) -> Result<(), Failure> {
-        let at = now();
-        for (_, responder) in self.waiting.drain(..) {
-            let _ = responder.respond(cancelled());
-        }
-        self.recorder.record.pending.clear();
-        self.cancel_questions().await?;
-        // Codex says no usage over ACP; its own rollout file has the conversation's exact sum.
-        let codex_sum = codex::after_turn(
-            self.recorder.record.agent.as_ref(),
-            &self.launch.env,
-            &self.session_id.0,
-        )
-        .await;
-        let record = &mut self.recorder.record;
-        let (reason, tokens) = match result {
-            Ok(response) => {
-                let stop = fold::stop_reason(response.stop_reason);
-                // Only a report of the whole turn adds up; any other leaves the sum unknown.
-                let cancelled = stop == crate::record::StopReason::Cancelled;
-                let tokens = match codex_sum {
-                    Some(sum) => {
-                        let turn = record.tokens.map(|b| codex::spent_between(&b, &sum));
-                        record.tokens = Some(sum);
-                        turn
-                    }
-                    None => {
-                        let tokens = response.usage.as_ref().map(fold::tokens).filter(|_| {
-                            let agent = record.agent.as_ref();
-                            fold::usage_covers_turn(agent, self.tools_this_turn, cancelled)
-                        });
-                        record.tokens = fold::sum_after_turn(record.tokens, tokens.as_ref());
-                        tokens
-                    }
-                };
-                if let (false, Some(price)) = (self.agent_cost, &self.launch.price) {
-                    record.cost_usd = record.tokens.as_ref().map(|t| price.cost_of(t));
-                }
-                record.phase = HostPhase::Ended { at, stop };
-                (stop.to_string(), tokens)
-            }
-            Err(e)
-                if agent_client_protocol::is_incoming_transport_closed(&e)
-                    || agent_client_protocol::is_connection_terminated(&e) =>
-            {
-                // The agent closed its stdout: it is ending (or can no longer be heard). End
-                // it, so that its exit is what the record says.
-                self.closed_mid_turn = true;
-                // The turn's report never comes: what it spent is unknown.
-                self.spent_unknown();
-                let identity = self.recorder.record.agent_process;
-                if let Some(agent) = identity {
-                    ao_agent::blocking::unblock(move || {
-                        crate::agent_process::end_group(agent, super::END_GRACE)
-                    })
-                    .await;
-                }
-                return Ok(());
-            }
-            Err(e) => {
-                // The turn may have spent before it failed; its error reports no usage (Codex's
-                // rollout file still has the sum).
-                record.tokens = codex_sum.or(fold::sum_after_turn(record.tokens, None));
-                if let (false, Some(price)) = (self.agent_cost, &self.launch.price) {
-                    record.cost_usd = record.tokens.as_ref().map(|t| price.cost_of(t));
-                }
-                let name = fold::error_name(&e);
-                record.phase = HostPhase::Failed {
-                    at,
-                    name: name.clone(),
-                    // The agent's own words (Codex: the provider's, from the error's data); its
-                    // data (opencode: the error's name) went into the name.
-                    message: codex::error_message(record.agent.as_ref(), &e),
-                };
-                (name, None)
-            }
-        };
-        record.last_activity_at = Some(at);
-        // A rejected call the agent never closed (Codex ends the turn instead) ends with it.
-        let mut lines: Vec<ConversationLine> = self
-            .rejected_this_turn
-            .iter()
-            .filter(|id| !self.closed_this_turn.contains(id))
-            .map(|id| ConversationLine {
-                id: id.clone(),
-                at,
-                part: ConversationPart::Tool {
-                    kind: None,
-                    title: None,
-                    status: Some("failed".into()),
-                    output: None,
-                },
-            })
-            .collect();
-        lines.push(ConversationLine {
-            id: self.ids.end(),
-            at,
-            part: ConversationPart::TurnEnd { reason, tokens },
-        });
-        self.append(&lines).await?;
-        if let Some(cost) = self.recorder.record.cost_usd {
-            self.pane.note(&format!("cost so far ${cost:.6}"));
-        }
-        self.save().await?;
-        if let Some(next) = self.queue.pop_front() {
-            self.start_turn(next).await?;
-        }
-        Ok(())
     }
 }
 
