@@ -90,7 +90,7 @@ pub(crate) fn session_figures(w: &AcpWorld, agent: &str) -> String {
         let requests = w.mock.requests();
         let asked = requests
             .iter()
-            .any(|r| !r.is_title && r.script.as_deref() == Some("held"));
+            .any(|r| !r.is_side && r.script.as_deref() == Some("held"));
         asked
             .then_some(())
             .ok_or_else(|| "the agent never asked the mock for the held turn".to_string())
