@@ -149,15 +149,7 @@ impl<'a> Session<'a> {
             // resolves, and the record must see them in that order.
             tokio::select! {
                 biased;
-                Some(event) = events.recv() => match event {
-                    AgentEvent::Update(update) => self.on_update(update).await?,
-                    AgentEvent::Permission(request, responder) => {
-                        self.on_permission(request, responder).await?
-                    }
-                    AgentEvent::Question(request, responder) => {
-                        self.on_elicitation(request, responder).await?
-                    }
-                },
+                Some(event) = events.recv() => self.on_event(event).await?,
                 Some((request, reply)) = control.recv() => {
                     let response = self.on_control(request).await?;
                     let _ = reply.send(response);
@@ -182,7 +174,7 @@ impl<'a> Session<'a> {
                     return Ok(Ending::AgentExited { mid_turn, status: status_text(&status) });
                 }
                 signal = stop.next() => match signal {
-                    Stop::Shutdown => return self.shutdown().await,
+                    Stop::Shutdown => return self.shutdown(events).await,
                     Stop::Interrupt => self.interrupt().await?,
                 },
                 () = async {
@@ -191,6 +183,18 @@ impl<'a> Session<'a> {
                         None => std::future::pending().await,
                     }
                 } => self.save().await?,
+            }
+        }
+    }
+
+    async fn on_event(&mut self, event: AgentEvent) -> Result<(), Failure> {
+        match event {
+            AgentEvent::Update(update) => self.on_update(update).await,
+            AgentEvent::Permission(request, responder) => {
+                self.on_permission(request, responder).await
+            }
+            AgentEvent::Question(request, responder) => {
+                self.on_elicitation(request, responder).await
             }
         }
     }
@@ -412,19 +416,33 @@ impl<'a> Session<'a> {
 
     /// Cancels the turn, lets the agent answer it (and Codex write its end) for
     /// [`super::CANCEL_GRACE`] each, and ends.
-    async fn shutdown(&mut self) -> Result<Ending, Failure> {
+    /// What the agent sends before it answers the cancel (the turn's last updates) is recorded
+    /// first, in order, as in the main loop.
+    async fn shutdown(
+        &mut self,
+        events: &mut mpsc::UnboundedReceiver<AgentEvent>,
+    ) -> Result<Ending, Failure> {
         self.pane.note("shutting down");
         self.cancel().await?;
         if self.prompt.is_some() {
-            let answered = tokio::time::timeout(super::CANCEL_GRACE, maybe(&mut self.prompt));
-            match answered.await {
-                Ok(result) => {
+            let grace = tokio::time::sleep(super::CANCEL_GRACE);
+            tokio::pin!(grace);
+            let answered = loop {
+                tokio::select! {
+                    biased;
+                    Some(event) = events.recv() => self.on_event(event).await?,
+                    result = maybe(&mut self.prompt) => break Some(result),
+                    () = &mut grace => break None,
+                }
+            };
+            match answered {
+                Some(result) => {
                     self.prompt = None;
                     self.queue.clear();
                     self.on_prompt_answer(result).await?;
                 }
                 // The turn was cut: its report never comes, so what it spent is unknown.
-                Err(_) => self.spent_unknown(),
+                None => self.spent_unknown(),
             }
         }
         if self.settling.is_some() {
