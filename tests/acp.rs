@@ -31,7 +31,7 @@
 
 use std::time::Duration;
 
-use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld};
+use ao_test_support::acp::{assert_tokens, spawn, wait_gone, AcpWorld, Story};
 use ao_test_support::{assert_cost, script, shell_quote, workspace_of, Scenario, Turn};
 use serde_json::{json, Value};
 
@@ -154,52 +154,16 @@ fn sessions_reach_ready_with_exact_usage_go_on_and_come_back_after_kill() {
     });
     assert!(screen.contains("WATCH-ENDED 0"), "{screen}");
 
-    // A second turn adds to the first.
-    w.ao_ok(&["send", &process, "and again"]);
-    let s = wait_ready_with(&w, &process, 240, 16);
-    assert_cost(&s, cost(240, 16));
-    let log = w.ao_ok(&["logs", &process]);
-    for text in [
-        "you: hello from process",
-        "agent: Hello from the mock.",
-        "you: and again",
-        "agent: Hello again.",
-    ] {
-        assert!(log.contains(text), "{text:?} missing from:\n{log}");
-    }
-
-    // kill: no host, no agent, nothing of its group.
-    let before = w.session(&process);
-    let (host, agent) = (w.host_process(&process), w.agent_process(&process));
-    w.ao_ok(&["kill", &process]);
-    wait_gone(host, "the host after ao kill", GONE);
-    wait_gone(agent, "opencode acp after ao kill", GONE);
-    let s = w.session(&process);
-    assert_eq!(
-        (s["activity"].as_str(), s["process"].as_str()),
-        (Some("exited"), Some("exited")),
-        "{s:#}"
-    );
-
-    // restore: the same conversation (session/load), its history, tokens and cost, and it goes on.
-    w.ao_ok(&["restore", &process]);
-    let s = w.wait_activity(&process, "ready");
-    assert_eq!(s["agent_session_id"], before["agent_session_id"]);
-    assert_tokens(&s, 240, 16);
-    assert_ne!(w.agent_process(&process), agent, "a new agent process");
-    let log = w.ao_ok(&["logs", &process]);
-    assert_eq!(
-        log.matches("agent: Hello from the mock.").count(),
-        1,
-        "{log}"
-    );
-    w.ao_ok(&["send", &process, "a third time"]);
-    let s = wait_ready_with(&w, &process, 390, 27);
-    assert_cost(&s, cost(390, 27));
-    let log = w.ao_ok(&["logs", &process]);
-    let first = log.find("agent: Hello from the mock.").expect("turn 1");
-    let third = log.find("agent: Third time.").expect("turn 3");
-    assert!(first < third, "{log}");
+    // A second turn, kill, restore (the same conversation, session/load), a third turn.
+    let story = Story {
+        w: &w,
+        id: &process,
+        agent: "opencode acp",
+        first_answer: "Hello from the mock.",
+    };
+    assert_cost(&story.second_turn(), cost(240, 16));
+    story.kill_and_restore();
+    assert_cost(&story.third_turn(), cost(390, 27));
 
     // kill in tmux: the pane's host, the agent and the tmux session end.
     let (host, agent) = (w.host_process(&pane), w.agent_process(&pane));

@@ -37,7 +37,7 @@
 
 use std::time::Duration;
 
-use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld};
+use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld, Story};
 use ao_test_support::claude::{
     claude_config, claude_world, session_cost, session_cost_before_title, DEFAULT_MODEL, PRICE,
     SONNET_MODEL, SONNET_PRICE,
@@ -150,45 +150,19 @@ fn sessions_reach_ready_with_claude_s_tokens_and_cost_go_on_and_come_back_after_
         |screen| screen.contains("Hello in the pane."),
     );
 
-    // A second turn adds to the first.
-    w.ao_ok(&["send", &process, "and again"]);
-    wait_ready_with(&w, &process, 240, 16);
+    // A second turn, kill, restore (Claude loads the same session), a third turn.
+    let story = Story {
+        w: &w,
+        id: &process,
+        agent: "claude-agent-acp",
+        first_answer: "Hello from the mock.",
+    };
+    story.second_turn();
     wait_cost(&w, &scenario, &process, "hello from process");
-    let log = w.ao_ok(&["logs", &process]);
-    for text in [
-        "you: hello from process",
-        "agent: Hello from the mock.",
-        "you: and again",
-        "agent: Hello again.",
-    ] {
-        assert!(log.contains(text), "{text:?} missing from:\n{log}");
-    }
-
-    // kill: no host, no agent, nothing of its group.
-    let before = w.session(&process);
-    let (host, agent) = (w.host_process(&process), w.agent_process(&process));
-    w.ao_ok(&["kill", &process]);
-    wait_gone(host, "the host after ao kill", GONE);
-    wait_gone(agent, "claude-agent-acp after ao kill", GONE);
-    let s = w.session(&process);
-    assert_eq!(s["activity"], "exited", "{s:#}");
-
-    // restore: Claude loads the same session; its history, tokens and cost stay, and it goes on.
-    w.ao_ok(&["restore", &process]);
-    let s = w.wait_activity(&process, "ready");
-    assert_eq!(s["agent_session_id"], before["agent_session_id"]);
-    assert_tokens(&s, 240, 16);
+    let s = story.kill_and_restore();
     // The model Claude ran on, kept through the load (its model option says `default`).
     assert_eq!(s["model"], DEFAULT_MODEL, "{s:#}");
-    assert_ne!(w.agent_process(&process), agent, "a new agent process");
-    let log = w.ao_ok(&["logs", &process]);
-    assert_eq!(
-        log.matches("agent: Hello from the mock.").count(),
-        1,
-        "{log}"
-    );
-    w.ao_ok(&["send", &process, "a third time"]);
-    wait_ready_with(&w, &process, 390, 27);
+    story.third_turn();
     // Claude restores its cost from its own transcript on a load; a title counted after the
     // first turn (a loaded machine) was seen missing from it, so either figure is Claude's.
     wait_cost_at(
@@ -199,10 +173,6 @@ fn sessions_reach_ready_with_claude_s_tokens_and_cost_go_on_and_come_back_after_
         PRICE,
         Title::MayBeLate,
     );
-    let log = w.ao_ok(&["logs", &process]);
-    let first = log.find("agent: Hello from the mock.").expect("turn 1");
-    let third = log.find("agent: Third time.").expect("turn 3");
-    assert!(first < third, "{log}");
 
     // kill in tmux: the pane's host, the agent and the tmux session end.
     let (host, agent) = (w.host_process(&pane), w.agent_process(&pane));

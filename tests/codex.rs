@@ -30,7 +30,7 @@
 
 use std::time::Duration;
 
-use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld};
+use ao_test_support::acp::{assert_tokens, spawn, wait_gone, AcpWorld, Story};
 use ao_test_support::codex::{codex_config, cost, price_line, write_codex_home, MODEL};
 use ao_test_support::{assert_cost, error_of, script, wait_until, workspace_of, Scenario, Turn};
 use serde_json::{json, Value};
@@ -123,42 +123,16 @@ fn codex_sessions_reach_ready_with_exact_tokens_go_on_fail_and_come_back_after_k
         "{s:#}"
     );
 
-    // A second turn adds to the first.
-    w.ao_ok(&["send", &process, "and again"]);
-    let s = wait_ready_with(&w, &process, 240, 16);
-    assert_cost(&s, cost(240, 16));
-    let log = w.ao_ok(&["logs", &process]);
-    for text in [
-        "you: hello from process",
-        "agent: Hello from Codex.",
-        "you: and again",
-        "agent: Hello again.",
-    ] {
-        assert!(log.contains(text), "{text:?} missing from:\n{log}");
-    }
-
-    // kill: no host, no agent.
-    let before = w.session(&process);
-    let (host, agent) = (w.host_process(&process), w.agent_process(&process));
-    w.ao_ok(&["kill", &process]);
-    wait_gone(host, "the host after ao kill", GONE);
-    wait_gone(agent, "codex-acp after ao kill", GONE);
-
-    // restore: the same conversation (session/load), its history and tokens, and it goes on.
-    w.ao_ok(&["restore", &process]);
-    let s = w.wait_activity(&process, "ready");
-    assert_eq!(s["agent_session_id"], before["agent_session_id"]);
-    assert_tokens(&s, 240, 16);
-    assert_ne!(w.agent_process(&process), agent, "a new agent process");
-    let log = w.ao_ok(&["logs", &process]);
-    assert_eq!(log.matches("agent: Hello from Codex.").count(), 1, "{log}");
-    w.ao_ok(&["send", &process, "a third time"]);
-    let s = wait_ready_with(&w, &process, 390, 27);
-    assert_cost(&s, cost(390, 27));
-    let log = w.ao_ok(&["logs", &process]);
-    let first = log.find("agent: Hello from Codex.").expect("turn 1");
-    let third = log.find("agent: Third time.").expect("turn 3");
-    assert!(first < third, "{log}");
+    // A second turn, kill, restore (the same conversation, session/load), a third turn.
+    let story = Story {
+        w: &w,
+        id: &process,
+        agent: "codex-acp",
+        first_answer: "Hello from Codex.",
+    };
+    assert_cost(&story.second_turn(), cost(240, 16));
+    story.kill_and_restore();
+    assert_cost(&story.third_turn(), cost(390, 27));
 
     for id in [&process, &pane, &failing] {
         let (host, agent) = (w.host_process(id), w.agent_process(id));

@@ -446,6 +446,76 @@ pub fn race(w: &World, first: &[&str], second: &[&str]) -> (bool, String) {
     (won[0], String::from_utf8_lossy(&lost.stderr).into_owned())
 }
 
+/// The part of one session's story that every ACP agent's test tells alike. The session's script
+/// answered its first prompt with `first_answer` (110 tokens in, 7 out), and answers "and again"
+/// with "Hello again." (130/9) and "a third time" with "Third time." (150/11).
+pub struct Story<'a> {
+    /// The world.
+    pub w: &'a AcpWorld,
+    /// The session.
+    pub id: &'a str,
+    /// What the agent's program is called in messages (`claude-agent-acp`).
+    pub agent: &'a str,
+    /// The first turn's answer.
+    pub first_answer: &'a str,
+}
+
+impl Story<'_> {
+    /// A second turn adds to the first, and `ao logs` shows both; the session as it then is.
+    pub fn second_turn(&self) -> Value {
+        self.w.ao_ok(&["send", self.id, "and again"]);
+        let s = wait_ready_with(self.w, self.id, 240, 16);
+        let log = self.w.ao_ok(&["logs", self.id]);
+        let first = format!("agent: {}", self.first_answer);
+        for text in [first.as_str(), "you: and again", "agent: Hello again."] {
+            assert!(log.contains(text), "{text:?} missing from:\n{log}");
+        }
+        s
+    }
+
+    /// `ao kill` ends the host and the agent; `ao restore` loads the same conversation
+    /// (`session/load`) with a new agent, its history shown once and its tokens kept. The
+    /// session once restored.
+    pub fn kill_and_restore(&self) -> Value {
+        let w = self.w;
+        let before = w.session(self.id);
+        let (host, agent) = (w.host_process(self.id), w.agent_process(self.id));
+        w.ao_ok(&["kill", self.id]);
+        let gone = Duration::from_secs(15);
+        wait_gone(host, "the host after ao kill", gone);
+        wait_gone(agent, &format!("{} after ao kill", self.agent), gone);
+        let s = w.session(self.id);
+        assert_eq!(
+            (s["activity"].as_str(), s["process"].as_str()),
+            (Some("exited"), Some("exited")),
+            "{s:#}"
+        );
+
+        w.ao_ok(&["restore", self.id]);
+        let s = w.wait_activity(self.id, "ready");
+        assert_eq!(s["agent_session_id"], before["agent_session_id"]);
+        assert_tokens(&s, 240, 16);
+        assert_ne!(w.agent_process(self.id), agent, "a new agent process");
+        let log = w.ao_ok(&["logs", self.id]);
+        let first = format!("agent: {}", self.first_answer);
+        assert_eq!(log.matches(first.as_str()).count(), 1, "{log}");
+        s
+    }
+
+    /// A third turn after the restore goes on from the history; the session as it then is.
+    pub fn third_turn(&self) -> Value {
+        self.w.ao_ok(&["send", self.id, "a third time"]);
+        let s = wait_ready_with(self.w, self.id, 390, 27);
+        let log = self.w.ao_ok(&["logs", self.id]);
+        let first = log
+            .find(&format!("agent: {}", self.first_answer))
+            .expect("turn 1");
+        let third = log.find("agent: Third time.").expect("turn 3");
+        assert!(first < third, "{log}");
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::process::CommandExt;
