@@ -31,7 +31,7 @@
 
 use std::time::Duration;
 
-use ao_test_support::acp::{assert_tokens, spawn, wait_gone, AcpWorld, Story};
+use ao_test_support::acp::{assert_tokens, permit_execute, spawn, wait_gone, AcpWorld, Story};
 use ao_test_support::{assert_cost, script, shell_quote, workspace_of, Scenario, Turn};
 use serde_json::{json, Value};
 
@@ -204,17 +204,14 @@ fn a_bash_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
         (&allowed, "echo hi > out.txt", "--once", "allowed once"),
         (&rejected, "echo no > no.txt", "--reject", "rejected"),
     ] {
-        let s = w.wait_activity(id, "waiting_input");
-        let pending = s["pending"].as_array().expect("pending");
-        assert_eq!(pending.len(), 1, "{s:#}");
-        let p = &pending[0];
-        assert_eq!(p["kind"], "permission", "{p}");
-        assert_eq!(p["tool"], "execute", "{p}");
-        assert_eq!(p["title"], command, "{p}");
-        assert_eq!(p["options"], options, "{p}");
-        let request = p["id"].as_str().expect("the request's id");
-        let out = w.ao_ok(&["permit", id, flag]);
-        assert_eq!(out.trim(), format!("{id}: {verb}: {command} ({request})"));
+        permit_execute(
+            &w,
+            id,
+            command,
+            |p| assert_eq!(p["options"], options, "{p}"),
+            flag,
+            verb,
+        );
     }
 
     // Allowed: the command ran, the turn went on for a second step. OpenCode reports that last

@@ -37,7 +37,9 @@
 
 use std::time::Duration;
 
-use ao_test_support::acp::{assert_tokens, spawn, wait_gone, wait_ready_with, AcpWorld, Story};
+use ao_test_support::acp::{
+    assert_tokens, permit_execute, spawn, wait_gone, wait_ready_with, AcpWorld, Story,
+};
 use ao_test_support::claude::{
     claude_config, claude_world, session_cost, session_cost_before_title, DEFAULT_MODEL, PRICE,
     SONNET_MODEL, SONNET_PRICE,
@@ -269,17 +271,14 @@ fn a_shell_call_waits_for_permit_a_failed_request_blocks_and_plans_and_questions
         ),
         (&rejected, "touch rejected.txt", "--reject", "rejected"),
     ] {
-        let s = w.wait_activity(id, "waiting_input");
-        let pending = s["pending"].as_array().expect("pending");
-        assert_eq!(pending.len(), 1, "{s:#}");
-        let p = &pending[0];
-        assert_eq!(p["kind"], "permission", "{p}");
-        assert_eq!(p["tool"], "execute", "{p}");
-        assert_eq!(p["title"], command, "{p}");
-        assert_eq!(p["options"], options, "{p}");
-        let request = p["id"].as_str().expect("the request's id");
-        let out = w.ao_ok(&["permit", id, flag]);
-        assert_eq!(out.trim(), format!("{id}: {verb}: {command} ({request})"));
+        permit_execute(
+            &w,
+            id,
+            command,
+            |p| assert_eq!(p["options"], options, "{p}"),
+            flag,
+            verb,
+        );
     }
 
     // Allowed: the command ran and the turn went on; the turn's tokens are both steps'. A

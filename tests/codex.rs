@@ -30,7 +30,7 @@
 
 use std::time::Duration;
 
-use ao_test_support::acp::{assert_tokens, spawn, wait_gone, AcpWorld, Story};
+use ao_test_support::acp::{assert_tokens, permit_execute, spawn, wait_gone, AcpWorld, Story};
 use ao_test_support::codex::{codex_config, cost, price_line, write_codex_home, MODEL};
 use ao_test_support::{assert_cost, error_of, script, wait_until, workspace_of, Scenario, Turn};
 use serde_json::{json, Value};
@@ -190,32 +190,25 @@ fn a_codex_shell_call_waits_for_ao_permit_which_runs_it_or_rejects_it() {
         (&allowed, "echo hi | tee out.txt", "--once", "allowed once"),
         (&rejected, "echo no > no.txt", "--reject", "rejected"),
     ] {
-        let s = w.wait_activity(id, "waiting_input");
-        let pending = s["pending"].as_array().expect("pending");
-        assert_eq!(pending.len(), 1, "{s:#}");
-        let p = &pending[0];
-        assert_eq!(p["kind"], "permission", "{p}");
-        assert_eq!(p["tool"], "execute", "{p}");
-        assert_eq!(p["title"], command, "{p}");
         // Codex's own options: run it, run it and its like from now on, or stop.
-        let options: Vec<(&str, &str)> = p["options"]
-            .as_array()
-            .expect("options")
-            .iter()
-            .map(|o| (o["id"].as_str().unwrap(), o["kind"].as_str().unwrap()))
-            .collect();
-        assert_eq!(
-            options,
-            [
-                ("approved", "allow_once"),
-                ("approved-execpolicy-amendment", "allow_always"),
-                ("abort", "reject_once")
-            ],
-            "{p}"
-        );
-        let request = p["id"].as_str().expect("the request's id");
-        let out = w.ao_ok(&["permit", id, flag]);
-        assert_eq!(out.trim(), format!("{id}: {verb}: {command} ({request})"));
+        let options = |p: &Value| {
+            let options: Vec<(&str, &str)> = p["options"]
+                .as_array()
+                .expect("options")
+                .iter()
+                .map(|o| (o["id"].as_str().unwrap(), o["kind"].as_str().unwrap()))
+                .collect();
+            assert_eq!(
+                options,
+                [
+                    ("approved", "allow_once"),
+                    ("approved-execpolicy-amendment", "allow_always"),
+                    ("abort", "reject_once")
+                ],
+                "{p}"
+            );
+        };
+        permit_execute(&w, id, command, options, flag, verb);
     }
 
     // Allowed: the command ran, its output went back to Codex, and the turn went on; the tokens

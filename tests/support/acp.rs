@@ -446,6 +446,30 @@ pub fn race(w: &World, first: &[&str], second: &[&str]) -> (bool, String) {
     (won[0], String::from_utf8_lossy(&lost.stderr).into_owned())
 }
 
+/// Waits until `id` waits on one permission request, for an `execute` call whose title is
+/// `command`; checks its options with `options`; answers it with `ao permit <flag>`, and checks
+/// what ao says it did (`verb`: `allowed once`, `rejected`).
+pub fn permit_execute(
+    w: &World,
+    id: &str,
+    command: &str,
+    options: impl Fn(&Value),
+    flag: &str,
+    verb: &str,
+) {
+    let s = w.wait_activity(id, "waiting_input");
+    let pending = s["pending"].as_array().expect("pending");
+    assert_eq!(pending.len(), 1, "{s:#}");
+    let p = &pending[0];
+    assert_eq!(p["kind"], "permission", "{p}");
+    assert_eq!(p["tool"], "execute", "{p}");
+    assert_eq!(p["title"], command, "{p}");
+    options(p);
+    let request = p["id"].as_str().expect("the request's id");
+    let out = w.ao_ok(&["permit", id, flag]);
+    assert_eq!(out.trim(), format!("{id}: {verb}: {command} ({request})"));
+}
+
 /// The part of one session's story that every ACP agent's test tells alike. The session's script
 /// answered its first prompt with `first_answer` (110 tokens in, 7 out), and answers "and again"
 /// with "Hello again." (130/9) and "a third time" with "Third time." (150/11).
