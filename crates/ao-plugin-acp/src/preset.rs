@@ -73,11 +73,11 @@ impl Preset {
     }
 
     /// Variables the agent gets unless `agentConfig.env` sets them.
-    pub fn default_env(self) -> &'static [(&'static str, &'static str)] {
+    pub fn default_env(self) -> Vec<(&'static str, &'static str)> {
         match self {
-            Preset::Acp => &[],
+            Preset::Acp => Vec::new(),
             Preset::Claude => claude::default_env(),
-            Preset::Codex => codex::DEFAULT_ENV,
+            Preset::Codex => codex::DEFAULT_ENV.to_vec(),
         }
     }
 

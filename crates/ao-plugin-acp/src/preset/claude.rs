@@ -19,28 +19,20 @@ pub const DEFAULT_ENV: &[(&str, &str)] = &[
     ("DISABLE_AUTOUPDATER", "1"),
 ];
 
-/// [`DEFAULT_ENV`] and `IS_SANDBOX=1`, for an ao that runs as root: without it the adapter
+/// Added to [`DEFAULT_ENV`] for an ao that runs as root: without `IS_SANDBOX` the adapter
 /// refuses every session as root. ao answers Claude's permission requests itself, by
 /// `permission`, so the sandbox Claude asks for is the one the person configured.
-pub const DEFAULT_ENV_AS_ROOT: &[(&str, &str)] = &[
-    ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-    ("CLAUDE_CODE_ENABLE_PROMPT_SUGGESTION", "false"),
-    ("DISABLE_AUTOUPDATER", "1"),
-    ("IS_SANDBOX", "1"),
-];
+pub const ROOT_ENV: &[(&str, &str)] = &[("IS_SANDBOX", "1")];
 
 /// What Claude Code gets unless the project sets it, as this process runs (root or not).
-pub fn default_env() -> &'static [(&'static str, &'static str)] {
+pub fn default_env() -> Vec<(&'static str, &'static str)> {
     default_env_for(nix::unistd::geteuid().is_root())
 }
 
 /// What Claude Code gets unless the project sets it, when ao runs as root or not.
-pub fn default_env_for(root: bool) -> &'static [(&'static str, &'static str)] {
-    if root {
-        DEFAULT_ENV_AS_ROOT
-    } else {
-        DEFAULT_ENV
-    }
+pub fn default_env_for(root: bool) -> Vec<(&'static str, &'static str)> {
+    let root_env = if root { ROOT_ENV } else { &[] };
+    DEFAULT_ENV.iter().chain(root_env).copied().collect()
 }
 
 /// What a person whose Claude Code has no credentials does.
@@ -130,7 +122,7 @@ mod tests {
             .iter()
             .any(|(name, _)| *name == "IS_SANDBOX"));
         assert!(default_env_for(true).contains(&("IS_SANDBOX", "1")));
-        for pair in default_env_for(false) {
+        for pair in &default_env_for(false) {
             assert!(default_env_for(true).contains(pair), "{pair:?}");
         }
         assert!(DEFAULT_ENV.contains(&("CLAUDE_CODE_ENABLE_PROMPT_SUGGESTION", "false")));
