@@ -294,15 +294,7 @@ impl Events {
                 json!({"item_id": id, "output_index": index, "content_index": 0, "text": text}),
             ),
         );
-        let done = item("completed", Some(text));
-        self.push(
-            None,
-            event(
-                "response.output_item.done",
-                json!({"output_index": index, "item": done}),
-            ),
-        );
-        self.output.push(done);
+        self.item_done(index, item("completed", Some(text)));
     }
 
     /// A function call with its arguments in one delta.
@@ -334,7 +326,11 @@ impl Events {
                 json!({"item_id": id, "output_index": index, "arguments": arguments}),
             ),
         );
-        let done = item("completed", &arguments);
+        self.item_done(index, item("completed", &arguments));
+    }
+
+    /// The item at `index` is whole: `response.output_item.done`, and it joins the output.
+    fn item_done(&mut self, index: usize, done: Value) {
         self.push(
             None,
             event(
