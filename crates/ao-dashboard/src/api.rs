@@ -24,7 +24,8 @@ use tokio::sync::{broadcast, watch};
 use crate::actions::{answer, kill, permit, restore, send, spawn};
 use crate::assets;
 use crate::auth::{Auth, Verdict};
-use crate::hub::{Change, Hub, Update};
+use crate::browser;
+use ao_core::live::{HubUpdate, LiveHub};
 use crate::reply::{error, failure, json, json_text, text};
 
 /// The largest request body: a prompt of a few megabytes, as JSON.
@@ -34,7 +35,7 @@ const BODY_LIMIT: usize = 8 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     /// The sessions, and the manager.
-    pub hub: Arc<Hub>,
+    pub hub: Arc<LiveHub>,
     /// Who may come in.
     pub auth: Arc<Auth>,
     /// Turns true when the dashboard stops: event streams end then.
@@ -130,7 +131,7 @@ async fn asset(Path(file): Path<String>) -> Response {
 
 /// `GET /api/sessions`: every session, as `ao status --json` says it, with `activity_since`.
 async fn sessions(State(app): State<AppState>) -> Response {
-    json_text(StatusCode::OK, app.hub.sessions())
+    json_text(StatusCode::OK, browser::sessions(&app.hub))
 }
 
 /// `GET /api/projects`: the projects of the config in use, for the spawn form: name, runtime,
@@ -158,17 +159,17 @@ async fn projects(State(app): State<AppState>) -> Response {
 /// dashboard learnt it, in milliseconds since the epoch.
 async fn events(State(app): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let hub = app.hub.clone();
-    let start = hub.subscribe();
+    let start = browser::start(&hub);
     let mut first = vec![Event::default().event("snapshot").data(start.sessions)];
     if let Some(config) = start.config {
-        first.push(Event::default().event("config").data(&*config));
+        first.push(Event::default().event("config").data(config));
     }
     let changes = stream::unfold((hub, start.updates), |(hub, mut updates)| async move {
         let event = match updates.recv().await {
             Ok(update) => to_event(update),
             // Too far behind: the whole state again, then the changes after it.
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                let again = hub.subscribe();
+                let again = browser::start(&hub);
                 updates = again.updates;
                 Event::default().event("snapshot").data(again.sessions)
             }
@@ -186,16 +187,12 @@ async fn events(State(app): State<AppState>) -> Sse<impl Stream<Item = Result<Ev
     Sse::new(all).keep_alive(KeepAlive::default())
 }
 
-fn to_event(update: Update) -> Event {
-    let (name, data) = match &update.what {
-        Change::Session(json) => ("session", json),
-        Change::Removed(json) => ("removed", json),
-        Change::Config(json) => ("config", json),
-    };
+fn to_event(update: HubUpdate) -> Event {
+    let (name, data) = browser::event(&update.what);
     Event::default()
         .event(name)
         .id(update.at_ms.to_string())
-        .data(&**data)
+        .data(&*data)
 }
 
 /// `GET /api/sessions/{project}/{name}/logs`: the conversation, as `ao logs --json` gives it

@@ -5,9 +5,10 @@
 //! every surface of ao it only presents: actions go through the model's current
 //! [`SessionManager`], never to tmux or an agent.
 //!
-//! - [`hub`]: one task owns the live model and keeps the sessions it last said, each already as
-//!   JSON; every browser's event stream starts from them and then follows the changes, so a
-//!   browser that reconnects gets the whole state again.
+//! - [`browser`]: what a browser is sent of the live hub (`ao_core::live::LiveHub`, which owns
+//!   the live model and keeps the sessions it last said, each already as JSON): every browser's
+//!   event stream starts from them and then follows the changes, so a browser that reconnects
+//!   gets the whole state again.
 //! - [`api`]: the routes, and the reads: they come from the hub.
 //! - [`actions`]: spawn, permit, answer, send, kill, restore: they call the manager and answer
 //!   with the words the CLI prints, or with `{"error": …}` and a status code from the error's
@@ -25,7 +26,7 @@ pub mod actions;
 pub mod api;
 pub mod assets;
 pub mod auth;
-pub mod hub;
+pub mod browser;
 pub mod reply;
 
 use std::future::Future;
@@ -34,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ao_core::live::{LiveModel, LiveOptions};
+use ao_core::live::{LiveHub, LiveModel, LiveOptions};
 use ao_core::manager::SessionManager;
 
 pub use auth::{Token, TokenError};
@@ -173,7 +174,7 @@ impl Dashboard {
         )
         .await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let (hub, mut following) = hub::Hub::start(model, stop_rx.clone());
+        let (hub, mut following) = LiveHub::start(model, stop_rx.clone());
         let stopping = stop_rx.clone();
         let app = api::router(api::AppState {
             hub,
