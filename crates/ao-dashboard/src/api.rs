@@ -2,7 +2,7 @@
 //! too the reads (the sessions, the event stream, a conversation).
 //!
 //! Every route but the page and its assets needs the token, and every one a `Host` that names the
-//! dashboard ([`crate::auth`]). Reads come from the hub; actions ([`crate::actions`]) call the
+//! dashboard ([`crate::auth`]); `/mcp` (the MCP server, ao-mcp's, over streamable HTTP) too. Reads come from the hub; actions ([`crate::actions`]) call the
 //! manager and answer `{"message": …}` with the words the CLI prints, or `{"error": …}` with the
 //! CLI's message and a status from the error's type ([`crate::reply`]): 404 for what does not
 //! exist, 400 for a request that makes no sense, 409 for one the session's state refuses (nothing
@@ -25,8 +25,8 @@ use crate::actions::{answer, kill, permit, restore, send, spawn};
 use crate::assets;
 use crate::auth::{Auth, Verdict};
 use crate::browser;
-use ao_core::live::{HubUpdate, LiveHub};
 use crate::reply::{error, failure, json, json_text, text};
+use ao_core::live::{HubUpdate, LiveHub};
 
 /// The largest request body: a prompt of a few megabytes, as JSON.
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -40,6 +40,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Turns true when the dashboard stops: event streams end then.
     pub stop: watch::Receiver<bool>,
+    /// The MCP server at `/mcp` (streamable HTTP), over the same hub.
+    pub mcp: ao_mcp::HttpService,
 }
 
 /// All routes.
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page))
         .route("/assets/{file}", get(asset))
         .nest("/api", api)
+        .nest_service("/mcp", state.mcp.clone())
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -69,7 +72,14 @@ pub fn router(state: AppState) -> Router {
 async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let public = path == "/" || path.starts_with("/assets/");
-    let mut response = match app.auth.check(request.method(), request.headers(), public) {
+    // MCP's HTTP transport wants the Origin checked on every request, its GET event stream
+    // included: there every method is checked as a POST is.
+    let method = if path == "/mcp" || path.starts_with("/mcp/") {
+        axum::http::Method::POST
+    } else {
+        request.method().clone()
+    };
+    let mut response = match app.auth.check(&method, request.headers(), public) {
         Verdict::Allowed | Verdict::Public => next.run(request).await,
         Verdict::ForeignHost => error(
             StatusCode::FORBIDDEN,

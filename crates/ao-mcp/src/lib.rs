@@ -29,6 +29,16 @@ use ao_core::live::{LiveHub, LiveModel, LiveOptions};
 use ao_core::manager::SessionManager;
 
 pub use server::AoMcp;
+/// What stops the HTTP service ([`http_service`]).
+#[cfg(feature = "http")]
+pub use tokio_util::sync::CancellationToken;
+
+/// The dashboard's `/mcp`: [`http_service`]'s type.
+#[cfg(feature = "http")]
+pub type HttpService = rmcp::transport::streamable_http_server::StreamableHttpService<
+    AoMcp,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+>;
 
 /// How the server behaves.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,14 +88,7 @@ pub async fn serve_stdio(manager: Arc<SessionManager>, options: Options) -> Resu
 /// over `hub`. It ends its streams when `stop` is cancelled. It checks no `Host` of its own: the
 /// caller's guard (the dashboard's, with its `--listen` and `--allow-host` names) does.
 #[cfg(feature = "http")]
-pub fn http_service(
-    hub: Arc<LiveHub>,
-    options: Options,
-    stop: tokio_util::sync::CancellationToken,
-) -> rmcp::transport::streamable_http_server::StreamableHttpService<
-    AoMcp,
-    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
-> {
+pub fn http_service(hub: Arc<LiveHub>, options: Options, stop: CancellationToken) -> HttpService {
     use rmcp::transport::streamable_http_server::{
         session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
     };
