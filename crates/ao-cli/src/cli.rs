@@ -36,6 +36,7 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     Watch(commands::watch::WatchArgs),
     Dashboard(commands::dashboard::DashboardArgs),
+    Mcp(commands::mcp::McpArgs),
     Show(commands::show::ShowArgs),
     Diff(commands::diff::DiffArgs),
     Fork(commands::fork::ForkArgs),

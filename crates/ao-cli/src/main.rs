@@ -128,6 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(&cli, args).await,
         Command::Watch(args) => watch::run(&cli, args).await,
         Command::Dashboard(args) => dashboard::run(&cli, args).await,
+        Command::Mcp(args) => mcp::run(&cli, args).await,
         Command::Show(args) => show::run(&cli, args).await,
         Command::Diff(args) => diff::run(&cli, args).await,
         Command::Fork(args) => fork::run(&cli, args).await,

@@ -2,7 +2,7 @@
 //! too the reads (the sessions, the event stream, a conversation).
 //!
 //! Every route but the page and its assets needs the token, and every one a `Host` that names the
-//! dashboard ([`crate::auth`]). Reads come from the hub; actions ([`crate::actions`]) call the
+//! dashboard ([`crate::auth`]); `/mcp` (the MCP server, ao-mcp's, over streamable HTTP) too. Reads come from the hub; actions ([`crate::actions`]) call the
 //! manager and answer `{"message": …}` with the words the CLI prints, or `{"error": …}` with the
 //! CLI's message and a status from the error's type ([`crate::reply`]): 404 for what does not
 //! exist, 400 for a request that makes no sense, 409 for one the session's state refuses (nothing
@@ -24,8 +24,9 @@ use tokio::sync::{broadcast, watch};
 use crate::actions::{answer, kill, permit, restore, send, spawn};
 use crate::assets;
 use crate::auth::{Auth, Verdict};
-use crate::hub::{Change, Hub, Update};
+use crate::browser;
 use crate::reply::{error, failure, json, json_text, text};
+use ao_core::live::{HubUpdate, LiveHub};
 
 /// The largest request body: a prompt of a few megabytes, as JSON.
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -34,11 +35,13 @@ const BODY_LIMIT: usize = 8 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     /// The sessions, and the manager.
-    pub hub: Arc<Hub>,
+    pub hub: Arc<LiveHub>,
     /// Who may come in.
     pub auth: Arc<Auth>,
     /// Turns true when the dashboard stops: event streams end then.
     pub stop: watch::Receiver<bool>,
+    /// The MCP server at `/mcp` (streamable HTTP), over the same hub.
+    pub mcp: ao_mcp::HttpService,
 }
 
 /// All routes.
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page))
         .route("/assets/{file}", get(asset))
         .nest("/api", api)
+        .nest_service("/mcp", state.mcp.clone())
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -68,7 +72,14 @@ pub fn router(state: AppState) -> Router {
 async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let public = path == "/" || path.starts_with("/assets/");
-    let mut response = match app.auth.check(request.method(), request.headers(), public) {
+    // MCP's HTTP transport wants the Origin checked on every request, its GET event stream
+    // included: there every method is checked as a POST is.
+    let method = if path == "/mcp" || path.starts_with("/mcp/") {
+        axum::http::Method::POST
+    } else {
+        request.method().clone()
+    };
+    let mut response = match app.auth.check(&method, request.headers(), public) {
         Verdict::Allowed | Verdict::Public => next.run(request).await,
         Verdict::ForeignHost => error(
             StatusCode::FORBIDDEN,
@@ -130,7 +141,7 @@ async fn asset(Path(file): Path<String>) -> Response {
 
 /// `GET /api/sessions`: every session, as `ao status --json` says it, with `activity_since`.
 async fn sessions(State(app): State<AppState>) -> Response {
-    json_text(StatusCode::OK, app.hub.sessions())
+    json_text(StatusCode::OK, browser::sessions(&app.hub))
 }
 
 /// `GET /api/projects`: the projects of the config in use, for the spawn form: name, runtime,
@@ -158,17 +169,17 @@ async fn projects(State(app): State<AppState>) -> Response {
 /// dashboard learnt it, in milliseconds since the epoch.
 async fn events(State(app): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let hub = app.hub.clone();
-    let start = hub.subscribe();
+    let start = browser::start(&hub);
     let mut first = vec![Event::default().event("snapshot").data(start.sessions)];
     if let Some(config) = start.config {
-        first.push(Event::default().event("config").data(&*config));
+        first.push(Event::default().event("config").data(config));
     }
     let changes = stream::unfold((hub, start.updates), |(hub, mut updates)| async move {
         let event = match updates.recv().await {
             Ok(update) => to_event(update),
             // Too far behind: the whole state again, then the changes after it.
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                let again = hub.subscribe();
+                let again = browser::start(&hub);
                 updates = again.updates;
                 Event::default().event("snapshot").data(again.sessions)
             }
@@ -186,16 +197,12 @@ async fn events(State(app): State<AppState>) -> Sse<impl Stream<Item = Result<Ev
     Sse::new(all).keep_alive(KeepAlive::default())
 }
 
-fn to_event(update: Update) -> Event {
-    let (name, data) = match &update.what {
-        Change::Session(json) => ("session", json),
-        Change::Removed(json) => ("removed", json),
-        Change::Config(json) => ("config", json),
-    };
+fn to_event(update: HubUpdate) -> Event {
+    let (name, data) = browser::event(&update.what);
     Event::default()
         .event(name)
         .id(update.at_ms.to_string())
-        .data(&**data)
+        .data(&*data)
 }
 
 /// `GET /api/sessions/{project}/{name}/logs`: the conversation, as `ao logs --json` gives it

@@ -5,9 +5,10 @@
 //! every surface of ao it only presents: actions go through the model's current
 //! [`SessionManager`], never to tmux or an agent.
 //!
-//! - [`hub`]: one task owns the live model and keeps the sessions it last said, each already as
-//!   JSON; every browser's event stream starts from them and then follows the changes, so a
-//!   browser that reconnects gets the whole state again.
+//! - [`browser`]: what a browser is sent of the live hub (`ao_core::live::LiveHub`, which owns
+//!   the live model and keeps the sessions it last said, each already as JSON): every browser's
+//!   event stream starts from them and then follows the changes, so a browser that reconnects
+//!   gets the whole state again.
 //! - [`api`]: the routes, and the reads: they come from the hub.
 //! - [`actions`]: spawn, permit, answer, send, kill, restore: they call the manager and answer
 //!   with the words the CLI prints, or with `{"error": …}` and a status code from the error's
@@ -16,6 +17,8 @@
 //!   scripts and by the page, which keeps it in the tab's `sessionStorage` (no cookie: one of
 //!   `127.0.0.1` goes to every port of the host); a `Host` that is not the dashboard's, or a POST
 //!   from a foreign `Origin`, is refused.
+//! - `/mcp`: the MCP server (the ao-mcp crate) over streamable HTTP, on the same hub and behind
+//!   the same checks as `/api`; `permit` and `answer` only with [`Dashboard::allow_mcp_replies`].
 //! - [`assets`]: the page (plain HTML, CSS and JS), embedded in the binary: no build step, no
 //!   request leaving the machine.
 //!
@@ -25,7 +28,7 @@ pub mod actions;
 pub mod api;
 pub mod assets;
 pub mod auth;
-pub mod hub;
+pub mod browser;
 pub mod reply;
 
 use std::future::Future;
@@ -34,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ao_core::live::{LiveModel, LiveOptions};
+use ao_core::live::{LiveHub, LiveModel, LiveOptions};
 use ao_core::manager::SessionManager;
 
 pub use auth::{Token, TokenError};
@@ -83,6 +86,7 @@ pub struct Dashboard {
     addr: SocketAddr,
     token: Token,
     allow_hosts: Vec<String>,
+    mcp: ao_mcp::Options,
 }
 
 impl Dashboard {
@@ -104,7 +108,16 @@ impl Dashboard {
             addr,
             token,
             allow_hosts,
+            mcp: ao_mcp::Options::default(),
         })
+    }
+
+    /// Whether `/mcp` serves the `permit` and `answer` tools (`--mcp-allow-replies`): a client
+    /// with the token could then answer sessions' requests, which otherwise only a person does
+    /// (on the page, or with the API's own permit and answer).
+    pub fn allow_mcp_replies(mut self, allow: bool) -> Dashboard {
+        self.mcp.allow_replies = allow;
+        self
     }
 
     /// The address it listens on.
@@ -173,9 +186,18 @@ impl Dashboard {
         )
         .await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let (hub, mut following) = hub::Hub::start(model, stop_rx.clone());
+        let (hub, mut following) = LiveHub::start(model, stop_rx.clone());
         let stopping = stop_rx.clone();
+        // MCP's event streams end with the dashboard, as the page's do.
+        let mcp_stop = ao_mcp::CancellationToken::new();
+        let mut stop_for_mcp = stop_rx.clone();
+        let cancel_mcp = mcp_stop.clone();
+        tokio::spawn(async move {
+            let _ = stop_for_mcp.wait_for(|s| *s).await;
+            cancel_mcp.cancel();
+        });
         let app = api::router(api::AppState {
+            mcp: ao_mcp::http_service(hub.clone(), self.mcp, mcp_stop),
             hub,
             auth: Arc::new(auth::Auth::new(
                 self.token,

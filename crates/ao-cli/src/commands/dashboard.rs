@@ -20,7 +20,7 @@ use crate::UsageError;
 /// The web dashboard: every session live in a browser, with its actions, and a JSON API.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The first line of standard output is the URL to open, with the token in it. The API takes `Authorization: Bearer TOKEN`.\n\nExamples:\n  ao dashboard\n  ao dashboard --port 8484 --token-file ~/.config/ao/dashboard-token\n  ao dashboard --port 8484   # on build-box; then on your laptop: ssh -L 8484:127.0.0.1:8484 build-box"
+    after_help = "The first line of standard output is the URL to open, with the token in it. The API, and the MCP server at /mcp, take `Authorization: Bearer TOKEN`.\n\nExamples:\n  ao dashboard\n  ao dashboard --port 8484 --token-file ~/.config/ao/dashboard-token\n  ao dashboard --port 8484   # on build-box; then on your laptop: ssh -L 8484:127.0.0.1:8484 build-box"
 )]
 pub struct DashboardArgs {
     /// The port to listen on (default: any free one).
@@ -47,6 +47,10 @@ pub struct DashboardArgs {
     /// seen of its sessions, marked stale (default 2, or $AO_STATUS_TIMEOUT).
     #[arg(long, value_name = "SECS", env = "AO_STATUS_TIMEOUT", value_parser = parse_seconds)]
     pub timeout: Option<std::time::Duration>,
+    /// Also serve the permit and answer tools at /mcp (the MCP server, behind the token): a
+    /// client could then approve sessions' tool calls and answer their questions.
+    #[arg(long)]
+    pub mcp_allow_replies: bool,
 }
 
 /// A host name as a `Host` header carries it: letters, digits, `.`, `-`, `_`, an optional
@@ -107,7 +111,8 @@ async fn serve(mgr: SessionManager, args: &DashboardArgs) -> anyhow::Result<()> 
         token,
         args.allow_host.clone(),
     )
-    .await?;
+    .await?
+    .allow_mcp_replies(args.mcp_allow_replies);
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", dashboard.url())?;
     out.flush()?;

@@ -13,6 +13,7 @@ pub mod init;
 pub mod kill;
 pub mod list;
 pub mod logs;
+pub mod mcp;
 pub mod monitor;
 pub mod notify;
 pub mod pane_view;

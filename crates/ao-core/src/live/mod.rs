@@ -12,10 +12,12 @@
 //! live session model") has the rest.
 //!
 //! `events` holds what the model yields and how it runs, `engine` the task that follows the feeds;
-//! each imports `events`, never this file.
+//! each imports `events`, never this file. `hub` shares one model among the clients of a
+//! long-lived surface (the dashboard, `ao mcp`).
 
 mod engine;
 mod events;
+mod hub;
 
 use std::sync::Arc;
 
@@ -25,6 +27,7 @@ use tokio::task::JoinHandle;
 use crate::error::Result;
 use crate::manager::SessionManager;
 pub use events::{ConfigChange, LiveEvent, LiveOptions, LiveSession};
+pub use hub::{json_array, HubChange, HubSession, HubStart, HubUpdate, LiveHub};
 
 /// A running live model. Dropping it stops it.
 pub struct LiveModel {

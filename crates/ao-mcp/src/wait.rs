@@ -1,0 +1,185 @@
+//! The `wait` tool: the manager's wait (the agent's events, polling besides), with progress from
+//! the live hub while it runs, and an end as soon as the client cancels.
+//!
+//! A timeout is a normal answer (`timed_out`), as is a session that exits first (its error);
+//! only a person's mistake (a session that is not there, a bad state word, a bad timeout) is a
+//! tool error.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::ErrorData;
+use serde_json::json;
+use strum::VariantNames;
+use tokio::sync::broadcast::error::RecvError;
+
+use ao_core::live::HubChange;
+use ao_core::manager::WAIT_POLL_INTERVAL;
+use ao_core::session::Activity;
+use ao_core::target::Target;
+
+use crate::server::AoMcp;
+use crate::tools::{done, refused, said, status_json, target, WaitInput};
+
+/// How long a wait lasts when the client names no timeout, and the longest it may name.
+const DEFAULT_TIMEOUT: f64 = 600.0;
+const MAX_TIMEOUT: f64 = 3600.0;
+/// The longest time between two progress notifications, changes or not: a client that counts a
+/// silent request as dead hears that it is alive.
+const PROGRESS_PERIOD: Duration = Duration::from_secs(5);
+
+/// What `ao wait` waits for without `--until`: anything but active.
+const NOT_ACTIVE: [Activity; 5] = [
+    Activity::WaitingInput,
+    Activity::Blocked,
+    Activity::Ready,
+    Activity::Idle,
+    Activity::Exited,
+];
+
+/// The states `until` names, as `ao wait --until` reads them.
+fn states(words: Option<&[String]>) -> Result<Vec<Activity>, String> {
+    match words {
+        None | Some([]) => Ok(NOT_ACTIVE.to_vec()),
+        Some(words) => words
+            .iter()
+            .map(|w| {
+                Activity::from_str(w.trim())
+                    .map_err(|_| ao_core::error::unknown_word("state", w, Activity::VARIANTS))
+            })
+            .collect(),
+    }
+}
+
+/// The timeout the client named, checked.
+fn timeout(seconds: Option<f64>) -> Result<Duration, String> {
+    let s = seconds.unwrap_or(DEFAULT_TIMEOUT);
+    if s.is_finite() && (0.0..=MAX_TIMEOUT).contains(&s) {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(format!(
+            "timeout {s} is not a number of seconds from 0 to {MAX_TIMEOUT}"
+        ))
+    }
+}
+
+/// Runs `wait`.
+pub(crate) async fn run(
+    server: &AoMcp,
+    input: WaitInput,
+    context: RequestContext<RoleServer>,
+) -> Result<CallToolResult, ErrorData> {
+    let until = match states(input.until.as_deref()) {
+        Ok(u) => u,
+        Err(e) => return Ok(refused(e)),
+    };
+    let limit = match timeout(input.timeout) {
+        Ok(t) => t,
+        Err(e) => return Ok(refused(e)),
+    };
+    let target = match target(&input.session, "session") {
+        Ok(t) => t,
+        Err(r) => return Ok(r),
+    };
+    let hub = server.hub();
+    let mgr = hub.manager();
+    let rec = match mgr.resolve_one(&target).await {
+        Ok(rec) => rec,
+        Err(e) => return Ok(refused(said(&e))),
+    };
+    let id = rec.address.to_string();
+    let one = Target::Session(rec.address.clone());
+    let progress_token = context.meta.get_progress_token();
+    let mut updates = hub.subscribe().updates;
+    let mut following = progress_token.is_some();
+    let mut tick = tokio::time::interval(PROGRESS_PERIOD);
+    let mut sent = 0u32;
+    let started = Instant::now();
+    let waiting = mgr.wait(&one, &until, limit, WAIT_POLL_INTERVAL);
+    let mut waiting = std::pin::pin!(waiting);
+    let outcome = loop {
+        // What to say as progress, if anything.
+        let activity = tokio::select! {
+            outcome = &mut waiting => break outcome,
+            // The answer is dropped by rmcp for a cancelled request: this only ends the work.
+            _ = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the wait was cancelled", None));
+            }
+            update = updates.recv(), if following => match update {
+                Ok(update) => match update.what {
+                    HubChange::Session(s) if s.id() == id => Some(s.session.status.activity),
+                    _ => None,
+                },
+                Err(RecvError::Lagged(_)) => None,
+                Err(RecvError::Closed) => {
+                    following = false;
+                    None
+                }
+            },
+            _ = tick.tick(), if progress_token.is_some() => {
+                hub.session(&id).map(|s| s.session.status.activity)
+            }
+        };
+        if let (Some(token), Some(activity)) = (&progress_token, activity) {
+            sent += 1;
+            let mut note = ProgressNotificationParam::new(token.clone(), f64::from(sent));
+            note.message = Some(format!("{id}: {activity}"));
+            // A client that went away is the main loop's to notice.
+            let _ = context.peer.notify_progress(note).await;
+        }
+    };
+    Ok(match outcome {
+        Ok(seen) => {
+            let activity = seen.activity;
+            done(
+                format!("{id}: {activity}"),
+                json!({
+                    "id": id,
+                    "activity": activity,
+                    "reached": true,
+                    "timed_out": false,
+                    "status": status_json(&seen, server.allow_replies()),
+                }),
+            )
+        }
+        Err(ao_core::Error::Wait(why)) => {
+            let timed_out = started.elapsed() >= limit;
+            let now = mgr.status(&one).await.ok().and_then(|mut s| s.pop());
+            let activity = now.as_ref().map(|s| s.activity);
+            done(
+                why.clone(),
+                json!({
+                    "id": id,
+                    "activity": activity,
+                    "reached": false,
+                    "timed_out": timed_out,
+                    "error": why,
+                    "status": now.as_ref().map(|s| status_json(s, server.allow_replies())),
+                }),
+            )
+        }
+        Err(e) => refused(said(&e)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_and_timeouts_read_as_ao_wait_reads_them() {
+        assert_eq!(states(None).unwrap().len(), 5);
+        assert_eq!(
+            states(Some(&["ready".into(), "waiting_input".into()])).unwrap(),
+            vec![Activity::Ready, Activity::WaitingInput]
+        );
+        let e = states(Some(&["done".into()])).unwrap_err();
+        assert!(e.contains("done") && e.contains("waiting_input"), "{e}");
+        assert_eq!(timeout(None).unwrap(), Duration::from_secs(600));
+        assert!(timeout(Some(3601.0)).is_err());
+        assert!(timeout(Some(-1.0)).is_err());
+        assert!(timeout(Some(f64::NAN)).is_err());
+    }
+}
