@@ -301,25 +301,9 @@ impl AoMcp {
         &self,
         Parameters(input): Parameters<SpawnInput>,
     ) -> Result<CallToolResult, ErrorData> {
+        // A project the config does not name is refused by the manager, whose message lists
+        // the config's projects.
         let mgr = self.hub().manager();
-        if mgr.config().project(&input.project).is_err() {
-            let names: Vec<&str> = mgr
-                .config()
-                .projects
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect();
-            return Ok(refused(format!(
-                "cannot spawn a session in project {}: ao's config has no such project; its \
-                 projects: {}",
-                input.project,
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            )));
-        }
         let project = input.project.clone();
         let spawned = mgr
             .spawn(SpawnOptions {
