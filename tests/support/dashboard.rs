@@ -18,7 +18,7 @@ pub struct Dashboard {
     pub base: String,
     /// The token in the URL.
     pub token: String,
-    http: Client,
+    pub(crate) http: Client,
 }
 
 impl World {
@@ -85,7 +85,7 @@ impl Answer {
 }
 
 impl Dashboard {
-    fn bearer(&self) -> HeaderMap {
+    pub(crate) fn bearer(&self) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(
             reqwest::header::AUTHORIZATION,

@@ -16,6 +16,7 @@ pub mod codex;
 mod dashboard;
 mod lines;
 mod listener;
+mod mcp;
 pub mod remote;
 mod terminal;
 mod tls;
@@ -25,6 +26,7 @@ pub use browser::{free_port, Browser};
 pub use dashboard::{Answer, Dashboard, Events};
 pub use lines::Lines;
 pub use listener::Listener;
+pub use mcp::{McpClient, McpHttpAnswer};
 pub use terminal::Terminal;
 pub use tls::TlsIngress;
 

@@ -230,13 +230,13 @@ pub(crate) fn said(e: &ao_core::Error) -> String {
     ao_core::error::chain(e)
 }
 
-/// The target `text` names; an empty one names nothing.
-pub(crate) fn target(text: &str, what: &str) -> Result<Target, CallToolResult> {
+/// The target `text` names; an empty one names nothing (what to say instead).
+pub(crate) fn target(text: &str, what: &str) -> Result<Target, String> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(refused(format!(
+        return Err(format!(
             "{what} is empty: name a session as project/name, or by a name unique across projects"
-        )));
+        ));
     }
     Ok(Target::from_str(text).unwrap_or_else(|never| match never {}))
 }
@@ -245,7 +245,7 @@ macro_rules! tried {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(r) => return Ok(r),
+            Err(said) => return Ok(refused(said)),
         }
     };
 }
@@ -301,25 +301,9 @@ impl AoMcp {
         &self,
         Parameters(input): Parameters<SpawnInput>,
     ) -> Result<CallToolResult, ErrorData> {
+        // A project the config does not name is refused by the manager, whose message lists
+        // the config's projects.
         let mgr = self.hub().manager();
-        if mgr.config().project(&input.project).is_err() {
-            let names: Vec<&str> = mgr
-                .config()
-                .projects
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect();
-            return Ok(refused(format!(
-                "cannot spawn a session in project {}: ao's config has no such project; its \
-                 projects: {}",
-                input.project,
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            )));
-        }
         let project = input.project.clone();
         let spawned = mgr
             .spawn(SpawnOptions {

@@ -81,7 +81,7 @@ pub(crate) async fn run(
     };
     let target = match target(&input.session, "session") {
         Ok(t) => t,
-        Err(r) => return Ok(r),
+        Err(said) => return Ok(refused(said)),
     };
     let hub = server.hub();
     let mgr = hub.manager();
