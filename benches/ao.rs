@@ -1,7 +1,7 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
 //! [SECTION...]`; sections: status (scale and first-status: its parts alone), spawn, wait, memory,
-//! crowd, watch, notify, dashboard, remote, acp, claude, codex. Everything runs on the real agents
+//! crowd, watch, mcp, notify, dashboard, remote, acp, claude, codex. Everything runs on the real agents
 //! (OpenCode; Claude Code and Codex through their ACP adapters) against the mock.
 
 use std::process::Command;
@@ -15,6 +15,8 @@ mod agents;
 mod dashboard;
 #[path = "ao/first_status.rs"]
 mod first_status;
+#[path = "ao/mcp.rs"]
+mod mcp;
 #[path = "ao/notify.rs"]
 mod notify;
 #[path = "ao/remote.rs"]
@@ -57,6 +59,9 @@ fn main() {
     }
     if run("watch") {
         watch::run();
+    }
+    if run("mcp") {
+        mcp::run();
     }
     if run("notify") {
         notify::run();

@@ -276,7 +276,7 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
     // transition is notified.
     let text = c.call_refused("send", json!({"session": "demo/chat", "message": " "}));
     assert_eq!(text, "the message is empty");
-    c.notifications.clear();
+    c.drain();
     let sent = c.call_ok(
         "send",
         json!({"session": "demo/chat", "message": "mcp more"}),

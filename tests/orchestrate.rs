@@ -29,10 +29,7 @@ fn scenario() -> Scenario {
             Turn::tool_call("ao_show", json!({"session": "worker/sub"})),
             Turn::text("The sub-session wrote the report."),
         ]))
-        .script(
-            script("[sub]")
-                .turn(Turn::text("Report written.").usage(SUB_USAGE.0, SUB_USAGE.1)),
-        )
+        .script(script("[sub]").turn(Turn::text("Report written.").usage(SUB_USAGE.0, SUB_USAGE.1)))
         // The outer agent hands over a task whose command needs a person's yes.
         .script(script("[delegate]").turns([
             Turn::tool_call(
@@ -178,10 +175,16 @@ fn an_agent_orchestrates_agents_through_ao_mcp() {
         .filter(|name| name.starts_with("ao_"))
         .collect();
     for tool in ["ao_spawn", "ao_wait", "ao_show", "ao_status"] {
-        assert!(offered.iter().any(|t| t == tool), "{tool} not offered: {offered:?}");
+        assert!(
+            offered.iter().any(|t| t == tool),
+            "{tool} not offered: {offered:?}"
+        );
     }
     for tool in ["ao_permit", "ao_answer"] {
-        assert!(!offered.iter().any(|t| t == tool), "{tool} offered: {offered:?}");
+        assert!(
+            !offered.iter().any(|t| t == tool),
+            "{tool} offered: {offered:?}"
+        );
     }
     // A person answers it, and the sub-session goes on.
     w.ao_ok(&["permit", "guarded/held"]);

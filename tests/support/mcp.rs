@@ -21,12 +21,15 @@ const ANSWER: Duration = Duration::from_secs(120);
 pub struct McpClient {
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
+    /// Each line, with when it arrived.
+    lines: mpsc::Receiver<(Instant, String)>,
     next_id: u64,
     /// Answers read while looking for another, by the order they came.
     answers: VecDeque<Value>,
     /// Notifications read and not yet taken, in the order they came.
-    pub notifications: VecDeque<Value>,
+    notifications: VecDeque<Value>,
+    /// When each of `notifications` arrived.
+    arrived: VecDeque<Instant>,
     /// Every line read, for failure messages.
     pub seen: Vec<String>,
 }
@@ -48,7 +51,7 @@ impl World {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+                if tx.send((Instant::now(), line)).is_err() {
                     break;
                 }
             }
@@ -60,6 +63,7 @@ impl World {
             next_id: 1,
             answers: VecDeque::new(),
             notifications: VecDeque::new(),
+            arrived: VecDeque::new(),
             seen: Vec::new(),
         }
     }
@@ -88,7 +92,7 @@ impl McpClient {
 
     /// Reads one line (within `timeout`) and files it: an answer or a notification.
     fn read_one(&mut self, timeout: Duration) -> Result<(), String> {
-        let line = self
+        let (at, line) = self
             .lines
             .recv_timeout(timeout)
             .map_err(|e| format!("{e}; lines so far:\n{}", self.seen.join("\n")))?;
@@ -99,6 +103,7 @@ impl McpClient {
             self.answers.push_back(message);
         } else {
             self.notifications.push_back(message);
+            self.arrived.push_back(at);
         }
         Ok(())
     }
@@ -180,19 +185,38 @@ impl McpClient {
         what: &str,
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
+        self.notification_at(timeout, what, pred).0
+    }
+
+    /// As [`McpClient::notification`], with when it arrived.
+    pub fn notification_at(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> (Value, Instant) {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(at) = self.notifications.iter().position(&pred) {
-                return self
+                let message = self
                     .notifications
                     .remove(at)
                     .expect("the notification found");
+                let arrived = self.arrived.remove(at).expect("its arrival");
+                return (message, arrived);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if let Err(why) = self.read_one(left) {
                 panic!("no notification showed {what} within {timeout:?}: {why}");
             }
         }
+    }
+
+    /// Forgets every notification that has arrived so far, read or not.
+    pub fn drain(&mut self) {
+        while self.read_one(Duration::ZERO).is_ok() {}
+        self.notifications.clear();
+        self.arrived.clear();
     }
 
     /// Closes standard input, as a client that is done does, and waits (up to 30 s) for the
