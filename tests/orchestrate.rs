@@ -54,18 +54,14 @@ fn scenario() -> Scenario {
 }
 
 /// A world with the outer project `boss`, whose OpenCode server runs `ao mcp` (without
-/// `--allow-replies`), and the projects its agent hands work to.
+/// `--allow-replies`, and without `--config`: it runs under the config of the `ao` that started
+/// the server), and the projects its agent hands work to.
 fn world() -> World {
     let mut w = World::new(scenario());
     w.project("boss", &[]);
     w.project("worker", &[]);
     w.project("guarded", &["permission: {bash: ask}"]);
-    let command = [
-        ao_bin().to_string_lossy().into_owned(),
-        "--config".into(),
-        w.config_path().to_string_lossy().into_owned(),
-        "mcp".into(),
-    ];
+    let command = [ao_bin().to_string_lossy().into_owned(), "mcp".into()];
     w.opencode_config(
         "boss",
         json!({"mcp": {"ao": {"type": "local", "command": command, "enabled": true}}}),
@@ -106,13 +102,34 @@ fn appears(w: &World, id: &str) -> Value {
 fn an_agent_orchestrates_agents_through_ao_mcp() {
     let w = world();
 
-    // Story 1: spawn, wait, show.
-    let boss = w.spawn(&[
-        "boss",
-        "[orchestrate] Hand the report to a sub-session.",
-        "--runtime",
-        "process",
-    ]);
+    // Story 1: spawn, wait, show. The config is found from the directory `ao spawn` runs in, not
+    // named by the environment: the server it starts is told which config, and so is the
+    // `ao mcp` that the server starts in turn.
+    let out = w
+        .ao_command(&[
+            "spawn",
+            "boss",
+            "[orchestrate] Hand the report to a sub-session.",
+            "--runtime",
+            "process",
+        ])
+        .env_remove("AO_CONFIG")
+        .output()
+        .expect("run ao spawn");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let boss = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let server = w.server_process("boss");
+    let environ = std::fs::read(format!("/proc/{}/environ", server.pid)).expect("its environment");
+    let config = std::fs::canonicalize(w.config_path()).expect("the config");
+    let named = format!("AO_CONFIG={}", config.display());
+    assert!(
+        environ.split(|b| *b == 0).any(|v| v == named.as_bytes()),
+        "the server was not told {named}"
+    );
     let sub = appears(&w, "worker/sub");
     assert_eq!(sub["project"], "worker");
     w.wait_activity(&boss, "ready");

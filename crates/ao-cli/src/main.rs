@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         }
     };
     output::set_color_choice(cli.color);
+    export_config(&cli);
     let started = ao_core::timing::phase(|| "async runtime start".into());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -65,6 +66,23 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => report(&err),
+    }
+}
+
+/// Names the config this `ao` runs under in `AO_CONFIG`, as an absolute path, for every program
+/// it starts (a project's server, a session, a monitor) and what they start in turn: an agent's
+/// `ao mcp` runs in a work tree under the state home, above which no config is found. Done
+/// before the async runtime starts any thread, since changing the environment is safe only while
+/// one thread runs.
+fn export_config(cli: &Cli) {
+    let Ok(cwd) = std::env::current_dir() else {
+        return;
+    };
+    let Ok(file) = ao_core::config::Config::locate(cli.config.as_deref(), &cwd) else {
+        return;
+    };
+    if let Ok(file) = std::fs::canonicalize(file) {
+        std::env::set_var("AO_CONFIG", file);
     }
 }
 
