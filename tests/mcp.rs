@@ -128,6 +128,9 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
             .contains("array"),
         "{wait:#}"
     );
+    // Hints a client may act on: what only reads, what destroys.
+    assert_eq!(tool(&list, "status")["annotations"]["readOnlyHint"], true);
+    assert_eq!(tool(&list, "kill")["annotations"]["destructiveHint"], true);
     let diff = &tool(&list, "diff")["inputSchema"];
     assert_eq!(diff["properties"]["full"]["type"], "boolean", "{diff:#}");
     // Asked for anyway, permit says who may allow it.

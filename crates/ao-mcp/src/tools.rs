@@ -296,7 +296,11 @@ pub(crate) fn capped(text: &str, cap: usize) -> (&str, bool) {
 impl AoMcp {
     /// Start a new agent session in one of ao's projects, on a task. Returns its address
     /// (project/name), which the other tools take.
-    #[tool]
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
     async fn spawn(
         &self,
         Parameters(input): Parameters<SpawnInput>,
@@ -337,7 +341,7 @@ impl AoMcp {
 
     /// What each session is doing and what it has cost: every session, a project's, or one.
     /// A pending request says who answers it.
-    #[tool]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
     async fn status(
         &self,
         Parameters(input): Parameters<StatusInput>,
@@ -377,7 +381,7 @@ impl AoMcp {
     /// Wait until a session reaches a state (default: until it stops working), or the timeout.
     /// With a progress token, says each change of the session as progress; cancel to stop
     /// waiting.
-    #[tool]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
     async fn wait(
         &self,
         Parameters(input): Parameters<WaitInput>,
@@ -387,7 +391,11 @@ impl AoMcp {
     }
 
     /// Send a follow-up message to a session.
-    #[tool]
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
     async fn send(
         &self,
         Parameters(input): Parameters<SendInput>,
@@ -412,7 +420,7 @@ impl AoMcp {
 
     /// Everything about one session: status, cost and tokens, plan, files changed, last
     /// messages, resources.
-    #[tool]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
     async fn show(
         &self,
         Parameters(input): Parameters<SessionInput>,
@@ -438,7 +446,7 @@ impl AoMcp {
 
     /// A session's changes against the commit its work tree started from, committed or not:
     /// git's --stat, or the whole diff with `full`.
-    #[tool]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
     async fn diff(
         &self,
         Parameters(input): Parameters<DiffInput>,
@@ -503,7 +511,7 @@ impl AoMcp {
 
     /// The last entries of a session's conversation: messages, tool calls and their results,
     /// errors, cost.
-    #[tool]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
     async fn logs(
         &self,
         Parameters(input): Parameters<LogsInput>,
@@ -548,7 +556,11 @@ impl AoMcp {
 
     /// Stop a session, or every session of a project. A work tree with uncommitted changes or
     /// unmerged commits is kept unless `force`.
-    #[tool]
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = true,
+        open_world_hint = false
+    ))]
     async fn kill(
         &self,
         Parameters(input): Parameters<KillInput>,
@@ -597,7 +609,11 @@ impl AoMcp {
 
     /// Start a new session from another's conversation and work (its own work tree, on a new
     /// branch from the source's, with the source's uncommitted changes).
-    #[tool]
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
     async fn fork(
         &self,
         Parameters(input): Parameters<ForkInput>,
@@ -642,7 +658,11 @@ impl AoMcp {
 
     /// Answer a session's pending permission request: allow once (default), always, or reject.
     /// Only when the person running ao allowed it (`ao mcp --allow-replies`).
-    #[tool]
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
     async fn permit(
         &self,
         Parameters(input): Parameters<PermitInput>,
@@ -673,7 +693,11 @@ impl AoMcp {
 
     /// Answer a session's pending question (one answer per question), or dismiss it with
     /// `reject`. Only when the person running ao allowed it (`ao mcp --allow-replies`).
-    #[tool]
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
     async fn answer(
         &self,
         Parameters(input): Parameters<AnswerInput>,
