@@ -450,4 +450,15 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
     // A client that closes its end ends the server, cleanly.
     assert!(replier.close().success());
     assert!(c.close().success());
+
+    // A config that cannot be read is said on stderr, as every command says it, with exit 2;
+    // stdout stays the protocol's (empty).
+    let missing = w.root().join("no-such-config.yaml");
+    let out = w.ao(&["--config", missing.to_str().unwrap(), "mcp"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read the config file"),
+        "{out:?}"
+    );
 }
