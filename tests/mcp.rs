@@ -128,6 +128,9 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
             .contains("array"),
         "{wait:#}"
     );
+    // Hints a client may act on: what only reads, what destroys.
+    assert_eq!(tool(&list, "status")["annotations"]["readOnlyHint"], true);
+    assert_eq!(tool(&list, "kill")["annotations"]["destructiveHint"], true);
     let diff = &tool(&list, "diff")["inputSchema"];
     assert_eq!(diff["properties"]["full"]["type"], "boolean", "{diff:#}");
     // Asked for anyway, permit says who may allow it.
@@ -300,13 +303,23 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
             "_meta": {"progressToken": "long-wait"},
         }),
     );
+    // The first may still say `active`: the live model follows the agent a moment behind the
+    // wait's own look. It says `ready` at the latest on its next change or tick.
     let progress = c.notification(NOTIFIED, "progress of the wait", |n| {
         n["method"] == "notifications/progress" && n["params"]["progressToken"] == "long-wait"
     });
-    assert_eq!(
-        progress["params"]["message"], "demo/chat: ready",
+    assert!(
+        progress["params"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("demo/chat: "),
         "{progress:#}"
     );
+    c.notification(NOTIFIED, "progress saying ready", |n| {
+        n["method"] == "notifications/progress"
+            && n["params"]["progressToken"] == "long-wait"
+            && n["params"]["message"] == "demo/chat: ready"
+    });
     c.notify(
         "notifications/cancelled",
         json!({"requestId": long, "reason": "enough"}),
@@ -437,4 +450,15 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
     // A client that closes its end ends the server, cleanly.
     assert!(replier.close().success());
     assert!(c.close().success());
+
+    // A config that cannot be read is said on stderr, as every command says it, with exit 2;
+    // stdout stays the protocol's (empty).
+    let missing = w.root().join("no-such-config.yaml");
+    let out = w.ao(&["--config", missing.to_str().unwrap(), "mcp"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read the config file"),
+        "{out:?}"
+    );
 }

@@ -134,8 +134,10 @@ impl Subscriptions {
 
     /// Starts following the hub for the client at `peer` (once): each change of a session is
     /// `notifications/resources/updated` for its URI and for the list, when subscribed; a session
-    /// that appears or goes is also `notifications/resources/list_changed`. It ends with the
-    /// connection (a notification that cannot be sent) or when these subscriptions are dropped.
+    /// that appears or goes is also `notifications/resources/list_changed`. It ends when these
+    /// subscriptions are dropped, with the connection's handler. A notification that cannot be
+    /// sent is let go: over HTTP, one sent while the client has no event stream open is lost,
+    /// and the next may not be.
     pub fn follow(self: &Arc<Self>, hub: Arc<LiveHub>, peer: Peer<RoleServer>) {
         let mut state = self.lock();
         if state.follower.is_some() {
@@ -187,19 +189,18 @@ async fn follow(hub: Arc<LiveHub>, peer: Peer<RoleServer>, subs: Weak<Subscripti
         let Some(subs) = subs.upgrade() else {
             return;
         };
+        if peer.is_transport_closed() {
+            return;
+        }
         let mut uris: Vec<String> = changed.iter().map(|id| session_uri(id)).collect();
         uris.push(ALL.to_string());
         for uri in uris.into_iter().filter(|u| subs.wants(u)) {
-            if peer
+            let _ = peer
                 .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
-                .await
-                .is_err()
-            {
-                return;
-            }
+                .await;
         }
-        if listed && peer.notify_resource_list_changed().await.is_err() {
-            return;
+        if listed {
+            let _ = peer.notify_resource_list_changed().await;
         }
     }
 }

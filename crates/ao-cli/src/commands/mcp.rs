@@ -12,7 +12,7 @@ use crate::cli::{parse_seconds, Cli};
 /// wait for them and read what they did.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Standard output carries the protocol alone; diagnostics go to standard error. It serves until the client closes standard input.\n\nExamples:\n  claude mcp add ao -- ao mcp\n  ao mcp --allow-replies   # the client may also answer sessions' permission requests and questions"
+    after_help = "Standard output carries the protocol alone; diagnostics go to standard error. It serves until the client closes standard input.\n\nExamples:\n  ao mcp\n  ao mcp --allow-replies   # the client may also answer sessions' permission requests and questions\n  claude mcp add ao -- ao mcp"
 )]
 pub struct McpArgs {
     /// Also serve the permit and answer tools: the client may then approve other sessions' tool

@@ -278,3 +278,53 @@ async fn an_edited_config_is_picked_up_and_a_broken_one_reported() {
     }
     assert_eq!(model.manager().config().ready_threshold_ms, 1000);
 }
+
+#[tokio::test]
+async fn the_hub_keeps_each_session_in_status_order_and_broadcasts_its_changes() {
+    use super::{HubChange, LiveHub};
+    let tmp = tempfile::tempdir().unwrap();
+    let agent = FeedAgent::new();
+    let mgr = manager_of(&tmp, vec![agent.clone()], FINISHED_AT).await;
+    for project in ["other", "demo", "demo"] {
+        live_session(&mgr, project, "feed");
+    }
+    let model = LiveModel::start(Arc::new(mgr), crate::target::Target::All, FEEDS_ONLY)
+        .await
+        .unwrap();
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let (hub, _task) = LiveHub::start(model, stop_rx);
+    eventually("the snapshot kept", || hub.sessions().len() == 3).await;
+    let projects: Vec<String> = hub
+        .sessions()
+        .iter()
+        .map(|s| s.session.status.project.clone())
+        .collect();
+    assert_eq!(projects, ["demo", "demo", "other"]);
+    let id = hub.sessions()[1].id().to_string();
+    let conversation = hub.sessions()[1]
+        .session
+        .status
+        .agent_session_id
+        .clone()
+        .unwrap();
+    eventually("the feeds open", || agent.open_feeds() == ["demo", "other"]).await;
+
+    let mut updates = hub.subscribe().updates;
+    agent.set(Activity::WaitingInput);
+    agent.change("demo", Change::Session(conversation));
+    let update = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match updates.recv().await.unwrap().what {
+                HubChange::Session(s) if s.id() == id => return s,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("the change broadcast");
+    assert_eq!(update.session.status.activity, Activity::WaitingInput);
+    assert!(update.json.contains("\"waiting_input\""), "{}", update.json);
+    let kept = hub.session(&id).unwrap();
+    assert_eq!(kept.session.status.activity, Activity::WaitingInput);
+    assert!(hub.session("demo/nobody").is_none());
+}
