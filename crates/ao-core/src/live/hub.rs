@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use super::{ConfigChange, LiveEvent, LiveModel, LiveSession};
+use super::events::{ConfigChange, LiveEvent, LiveSession};
+use super::model::LiveModel;
 use crate::clock::{Clock, EpochMillis, SystemClock};
 use crate::manager::SessionManager;
 
