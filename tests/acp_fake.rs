@@ -462,10 +462,37 @@ fn kill_restore_and_a_sigkilled_host_leave_no_agent_behind() {
 fn a_tmux_session_runs_its_host_in_the_pane_and_kill_ends_it_all() {
     let mut w = world();
     w.acp_project("fake", fake_agent_config(&[], &[]));
+    // The tmux server was started by another `ao`, under another config: a pane gets the
+    // server's environment, yet the session (and an `ao mcp` its agent starts) must run under
+    // the config that spawned it.
+    let started = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            w.tmux_socket(),
+            "new-session",
+            "-d",
+            "-s",
+            "elsewhere",
+            "sleep 600",
+        ])
+        .env("AO_CONFIG", "/elsewhere/agent-orchestrator.yaml")
+        .env_remove("TMUX")
+        .status()
+        .expect("run tmux");
+    assert!(started.success());
     let id = spawn(&w, "fake", "pane", "say:Hello from the pane.", "tmux");
     let s = w.wait_activity(&id, "ready");
     assert_acp(&s);
     assert_eq!(s["runtime"], "tmux", "{s:#}");
+    let agent = w.agent_process(&id);
+    let environ =
+        std::fs::read(format!("/proc/{}/environ", agent.pid)).expect("the agent's environment");
+    let config = std::fs::canonicalize(w.config_path()).expect("the config");
+    let named = format!("AO_CONFIG={}", config.display());
+    assert!(
+        environ.split(|b| *b == 0).any(|v| v == named.as_bytes()),
+        "the agent in the pane was not told {named}"
+    );
     assert_tokens(&s, FAKE_SAY_USAGE.0, FAKE_SAY_USAGE.1);
     // The pane is the host: it shows the conversation as it goes.
     w.wait_pane(&id, true, Duration::from_secs(20), "the answer", |screen| {

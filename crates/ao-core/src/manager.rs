@@ -38,7 +38,7 @@ mod workspaces;
 pub use ao_binary::AoBinary;
 pub use budget::dollars;
 pub use fork::ForkOptions;
-pub use interact::{QuestionReply, WAIT_POLL_INTERVAL};
+pub use interact::{parse_until, QuestionReply, UNTIL_NOT_ACTIVE, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};
 pub use monitors::MONITOR_SUBCOMMAND;
 pub use session_manager::{SessionManager, DEFAULT_STATUS_BUDGET};

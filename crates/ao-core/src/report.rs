@@ -2,8 +2,9 @@
 //! reports them (the CLI's commands, `ao watch`, the dashboard's API), so they never drift apart.
 
 use crate::agent::PermitDecision;
-use crate::manager::Killed;
+use crate::manager::{KillReport, Killed};
 use crate::session::{PendingRequest, SessionRecord};
+use crate::target::Target;
 use crate::visible::visible_line;
 use crate::workspace::{KeepReason, WorktreeFate};
 
@@ -61,6 +62,29 @@ pub fn spawned(rec: &SessionRecord) -> String {
         rec.runtime,
         rec.address
     )
+}
+
+/// `ao fork`: the fork, of what, and what runs where.
+pub fn forked(rec: &SessionRecord, source: &Target) -> String {
+    format!(
+        "{} is a fork of {source}: {} session {} in {} ({})",
+        rec.address,
+        rec.agent,
+        rec.agent_session_id.as_deref().unwrap_or("?"),
+        rec.workspace.display(),
+        rec.runtime
+    )
+}
+
+/// What `ao kill` could not do: each session's problems (`project/name: …`), then each project's
+/// that could not be released.
+pub fn kill_problems(report: &KillReport) -> Vec<String> {
+    report
+        .sessions
+        .iter()
+        .flat_map(|k| k.problems.iter().map(move |p| format!("{}: {p}", k.id)))
+        .chain(report.release_problems.iter().cloned())
+        .collect()
 }
 
 /// Why a work tree was kept, for people.

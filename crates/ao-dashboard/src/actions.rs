@@ -199,12 +199,7 @@ pub(crate) async fn kill(
         Err(e) => return failure(&e, text(&e)),
     };
     let said: String = report.sessions.iter().map(report::killed).collect();
-    let problems: Vec<String> = report
-        .sessions
-        .iter()
-        .flat_map(|k| k.problems.iter().map(move |p| format!("{}: {p}", k.id)))
-        .chain(report.release_problems.iter().cloned())
-        .collect();
+    let problems = report::kill_problems(&report);
     if problems.is_empty() {
         message(said.trim_end().to_string())
     } else {

@@ -108,7 +108,10 @@ impl Dashboard {
             addr,
             token,
             allow_hosts,
-            mcp: ao_mcp::Options::default(),
+            mcp: ao_mcp::Options {
+                allow_replies: false,
+                allowed_by: "ao dashboard --mcp-allow-replies",
+            },
         })
     }
 

@@ -41,11 +41,24 @@ pub type HttpService = rmcp::transport::streamable_http_server::StreamableHttpSe
 >;
 
 /// How the server behaves.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// Whether the `permit` and `answer` tools exist: a person's choice (`ao mcp
     /// --allow-replies`), since they let the client answer for a person.
     pub allow_replies: bool,
+    /// The command line by which a person allows replies where this server runs, told to a
+    /// client that asks for them.
+    pub allowed_by: &'static str,
+}
+
+impl Default for Options {
+    /// No replies; allowed by `ao mcp --allow-replies`.
+    fn default() -> Options {
+        Options {
+            allow_replies: false,
+            allowed_by: "ao mcp --allow-replies",
+        }
+    }
 }
 
 /// What can stop the server.
@@ -75,10 +88,18 @@ pub async fn serve_stdio(manager: Arc<SessionManager>, options: Options) -> Resu
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
     let (hub, following) = LiveHub::start(model, stop_rx);
     let server = AoMcp::new(hub, options);
-    let running = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| Error::Initialize(e.to_string()))?;
+    let running = match server.serve(rmcp::transport::stdio()).await {
+        Ok(running) => running,
+        // A client that closed its end before it began asked for nothing: a normal end.
+        Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {
+            following.abort();
+            return Ok(());
+        }
+        Err(e) => {
+            following.abort();
+            return Err(Error::Initialize(e.to_string()));
+        }
+    };
     let done = running.waiting().await;
     following.abort();
     done.map(|_| ()).map_err(|e| Error::Serve(e.to_string()))

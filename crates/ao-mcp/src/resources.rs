@@ -15,7 +15,7 @@ use rmcp::ErrorData;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use ao_core::live::{json_array, HubChange, LiveHub};
+use ao_core::live::{json_array, HubChange, HubStart, LiveHub};
 
 /// Every session.
 pub const ALL: &str = "ao://sessions";
@@ -132,18 +132,23 @@ impl Subscriptions {
         self.lock().uris.contains(uri)
     }
 
-    /// Starts following the hub for the client at `peer` (once): each change of a session is
+    /// Starts following the hub for the client at `peer` (once), from a client's first
+    /// interest in resources (a list, a subscription): each change of a session is
     /// `notifications/resources/updated` for its URI and for the list, when subscribed; a session
-    /// that appears or goes is also `notifications/resources/list_changed`. It ends when these
-    /// subscriptions are dropped, with the connection's handler. A notification that cannot be
-    /// sent is let go: over HTTP, one sent while the client has no event stream open is lost,
-    /// and the next may not be.
+    /// that appears or goes is also `notifications/resources/list_changed`. A client that never
+    /// asks about resources is sent none, so that an HTTP session it left stays idle and
+    /// expires. The follower ends when these subscriptions are dropped, with the connection's
+    /// handler. A notification that cannot be sent is let go: over HTTP, one sent while the
+    /// client has no event stream open is lost, and the next may not be.
     pub fn follow(self: &Arc<Self>, hub: Arc<LiveHub>, peer: Peer<RoleServer>) {
         let mut state = self.lock();
         if state.follower.is_some() {
             return;
         }
-        state.follower = Some(tokio::spawn(follow(hub, peer, Arc::downgrade(self))));
+        // Taken here, before the answer that caused it goes out: a change that comes next is
+        // followed, not lost before the task first runs.
+        let start = hub.subscribe();
+        state.follower = Some(tokio::spawn(follow(hub, start, peer, Arc::downgrade(self))));
     }
 }
 
@@ -156,8 +161,12 @@ impl Drop for Subscriptions {
 }
 
 /// What [`Subscriptions::follow`] runs.
-async fn follow(hub: Arc<LiveHub>, peer: Peer<RoleServer>, subs: Weak<Subscriptions>) {
-    let start = hub.subscribe();
+async fn follow(
+    hub: Arc<LiveHub>,
+    start: HubStart,
+    peer: Peer<RoleServer>,
+    subs: Weak<Subscriptions>,
+) {
     let mut known: HashSet<String> = start.sessions.iter().map(|s| s.id().to_string()).collect();
     let mut updates = start.updates;
     loop {

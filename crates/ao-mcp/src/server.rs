@@ -12,7 +12,7 @@ use rmcp::model::{
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
     SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, RequestContext, RoleServer};
+use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
 
 use ao_core::live::LiveHub;
@@ -21,10 +21,14 @@ use crate::resources::{self, Subscriptions};
 use crate::Options;
 
 /// What `permit` and `answer` say when replies are not allowed.
-pub(crate) const REPLIES_NOT_ALLOWED: &str =
-    "answering another session's requests is not allowed: a person answers them (ao permit, ao \
-     answer, or the dashboard), or a person starts the server as `ao mcp --allow-replies` to let \
-     this client do it";
+pub(crate) fn replies_not_allowed(options: &Options) -> String {
+    format!(
+        "answering another session's requests is not allowed: a person answers them (ao permit, \
+         ao answer, or the dashboard), or a person starts the server as `{}` to let this client \
+         do it",
+        options.allowed_by
+    )
+}
 
 /// The tools only `--allow-replies` lists and runs.
 const REPLY_TOOLS: [&str; 2] = ["permit", "answer"];
@@ -57,6 +61,11 @@ impl AoMcp {
     /// Whether `permit` and `answer` are served.
     pub fn allow_replies(&self) -> bool {
         self.options.allow_replies
+    }
+
+    /// What `permit` and `answer` say when replies are not allowed here.
+    pub(crate) fn replies_not_allowed(&self) -> String {
+        replies_not_allowed(&self.options)
     }
 
     fn serves(&self, tool: &str) -> bool {
@@ -92,10 +101,6 @@ impl ServerHandler for AoMcp {
         Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
     }
 
-    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.subscriptions.follow(self.hub.clone(), context.peer);
-    }
-
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -120,7 +125,7 @@ impl ServerHandler for AoMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !self.serves(&request.name) {
-            return Ok(crate::tools::refused(REPLIES_NOT_ALLOWED).into());
+            return Ok(crate::tools::refused(self.replies_not_allowed()).into());
         }
         self.tool_router
             .call(ToolCallContext::new(self, request, context))
@@ -130,8 +135,10 @@ impl ServerHandler for AoMcp {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
+        // A client that lists resources hears when the list changes.
+        self.subscriptions.follow(self.hub.clone(), context.peer);
         Ok(ListResourcesResult::with_all_items(resources::list(
             &self.hub,
         )))
@@ -163,7 +170,6 @@ impl ServerHandler for AoMcp {
     ) -> Result<(), ErrorData> {
         resources::check_subscribable(&request.uri)?;
         self.subscriptions.add(request.uri);
-        // A client that subscribes before it said it is initialized is followed from now.
         self.subscriptions.follow(self.hub.clone(), context.peer);
         Ok(())
     }

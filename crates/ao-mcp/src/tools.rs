@@ -11,6 +11,7 @@
 //!
 //! `input` holds the input types, `reply` how a tool answers.
 
+mod git_output;
 mod input;
 mod reply;
 
@@ -26,9 +27,10 @@ use ao_core::report;
 use ao_core::target::Target;
 
 pub use input::*;
-pub(crate) use reply::{capped, done, refused, said, status_json, target};
+pub(crate) use reply::{capped, done, object, refused, said, say_who_answers, status_json, target};
 
 use crate::server::AoMcp;
+use git_output::{read_capped, GitOutput};
 
 /// The most of a full diff a tool answer carries.
 const DIFF_CAP: usize = 256 * 1024;
@@ -186,14 +188,15 @@ impl AoMcp {
         let s = &view.status;
         let cost = s
             .cost_usd
-            .map_or_else(|| "cost unknown".to_string(), |c| format!("${c:.4}"));
+            .map_or_else(|| "cost unknown".to_string(), |c| format!("${c:.6}"));
         let summary = s
             .summary
             .as_deref()
             .map(|t| format!(": {t}"))
             .unwrap_or_default();
         let words = format!("{}: {}, {cost}{summary}", s.id, s.activity);
-        let value = serde_json::to_value(&view).unwrap_or(Value::Null);
+        let mut value = object(&view);
+        say_who_answers(&mut value, s, self.allow_replies());
         Ok(done(words, value))
     }
 
@@ -218,25 +221,18 @@ impl AoMcp {
             Ok(git) => git,
             Err(e) => return Ok(refused(said(&e))),
         };
-        let ran = ao_core::blocking::unblock(move || {
-            git.to_command()
-                .env("GIT_PAGER", "cat")
-                .stdin(std::process::Stdio::null())
-                .output()
-        })
-        .await;
-        let out = match ran {
-            Ok(out) if out.status.success() => out,
-            Ok(out) => {
+        let ran = ao_core::blocking::unblock(move || read_capped(git.to_command(), DIFF_CAP)).await;
+        let text = match ran {
+            Ok(GitOutput::Done { stdout } | GitOutput::Cut { stdout }) => stdout,
+            Ok(GitOutput::Failed { stderr }) => {
                 return Ok(refused(format!(
                     "git diff failed in {}'s work tree: {}",
                     rec.address,
-                    String::from_utf8_lossy(&out.stderr).trim()
+                    stderr.trim()
                 )))
             }
             Err(e) => return Ok(refused(format!("cannot run git; is it installed? {e}"))),
         };
-        let text = String::from_utf8_lossy(&out.stdout);
         let id = rec.address.to_string();
         Ok(if input.full {
             let (diff, truncated) = capped(&text, DIFF_CAP);
@@ -339,12 +335,7 @@ impl AoMcp {
             })
             .collect();
         let mut words: String = report.sessions.iter().map(report::killed).collect();
-        for k in &report.sessions {
-            for p in &k.problems {
-                words.push_str(&format!("{}: {p}\n", k.id));
-            }
-        }
-        for p in &report.release_problems {
+        for p in report::kill_problems(&report) {
             words.push_str(&format!("{p}\n"));
         }
         let complete = report.complete();
@@ -388,14 +379,7 @@ impl AoMcp {
             .await;
         Ok(match forked {
             Ok(s) => {
-                let message = format!(
-                    "{} is a fork of {source}: {} session {} in {} ({})",
-                    s.address,
-                    s.agent,
-                    s.agent_session_id.as_deref().unwrap_or("?"),
-                    s.workspace.display(),
-                    s.runtime
-                );
+                let message = report::forked(&s, &source);
                 done(
                     message.clone(),
                     json!({
@@ -421,7 +405,7 @@ impl AoMcp {
         Parameters(input): Parameters<PermitInput>,
     ) -> Result<CallToolResult, ErrorData> {
         if !self.allow_replies() {
-            return Ok(refused(crate::server::REPLIES_NOT_ALLOWED));
+            return Ok(refused(self.replies_not_allowed()));
         }
         let target = tried!(target(&input.session, "session"));
         let decision: PermitDecision = input.decision.unwrap_or(Decision::Once).into();
@@ -456,7 +440,7 @@ impl AoMcp {
         Parameters(input): Parameters<AnswerInput>,
     ) -> Result<CallToolResult, ErrorData> {
         if !self.allow_replies() {
-            return Ok(refused(crate::server::REPLIES_NOT_ALLOWED));
+            return Ok(refused(self.replies_not_allowed()));
         }
         let target = tried!(target(&input.session, "session"));
         let reply = match (input.answers, input.reject) {

@@ -5,18 +5,16 @@
 //! only a person's mistake (a session that is not there, a bad state word, a bad timeout) is a
 //! tool error.
 
-use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::ErrorData;
 use serde_json::json;
-use strum::VariantNames;
 use tokio::sync::broadcast::error::RecvError;
 
-use ao_core::live::HubChange;
-use ao_core::manager::WAIT_POLL_INTERVAL;
+use ao_core::live::{HubChange, HubUpdate};
+use ao_core::manager::{parse_until, UNTIL_NOT_ACTIVE, WAIT_POLL_INTERVAL};
 use ao_core::session::Activity;
 use ao_core::target::Target;
 
@@ -30,26 +28,11 @@ const MAX_TIMEOUT: f64 = 3600.0;
 /// silent request as dead hears that it is alive.
 const PROGRESS_PERIOD: Duration = Duration::from_secs(5);
 
-/// What `ao wait` waits for without `--until`: anything but active.
-const NOT_ACTIVE: [Activity; 5] = [
-    Activity::WaitingInput,
-    Activity::Blocked,
-    Activity::Ready,
-    Activity::Idle,
-    Activity::Exited,
-];
-
 /// The states `until` names, as `ao wait --until` reads them.
 fn states(words: Option<&[String]>) -> Result<Vec<Activity>, String> {
     match words {
-        None | Some([]) => Ok(NOT_ACTIVE.to_vec()),
-        Some(words) => words
-            .iter()
-            .map(|w| {
-                Activity::from_str(w.trim())
-                    .map_err(|_| ao_core::error::unknown_word("state", w, Activity::VARIANTS))
-            })
-            .collect(),
+        None | Some([]) => Ok(UNTIL_NOT_ACTIVE.to_vec()),
+        Some(words) => words.iter().map(|w| parse_until(w)).collect(),
     }
 }
 
@@ -92,11 +75,10 @@ pub(crate) async fn run(
     let id = rec.address.to_string();
     let one = Target::Session(rec.address.clone());
     let progress_token = context.meta.get_progress_token();
-    let mut updates = hub.subscribe().updates;
-    let mut following = progress_token.is_some();
+    // The session's changes are followed only to be said as progress.
+    let mut updates = progress_token.as_ref().map(|_| hub.subscribe().updates);
     let mut tick = tokio::time::interval(PROGRESS_PERIOD);
     let mut sent = 0u32;
-    let started = Instant::now();
     let waiting = mgr.wait(&one, &until, limit, WAIT_POLL_INTERVAL);
     let mut waiting = std::pin::pin!(waiting);
     let outcome = loop {
@@ -104,21 +86,24 @@ pub(crate) async fn run(
         let activity = tokio::select! {
             outcome = &mut waiting => break outcome,
             // The answer is dropped by rmcp for a cancelled request: this only ends the work.
-            _ = context.ct.cancelled() => {
-                return Err(ErrorData::internal_error("the wait was cancelled", None));
-            }
-            update = updates.recv(), if following => match update {
+            _ = context.ct.cancelled() => return Err(gone("the wait was cancelled")),
+            update = next_update(&mut updates) => match update {
                 Ok(update) => match update.what {
                     HubChange::Session(s) if s.id() == id => Some(s.session.status.activity),
                     _ => None,
                 },
                 Err(RecvError::Lagged(_)) => None,
                 Err(RecvError::Closed) => {
-                    following = false;
+                    updates = None;
                     None
                 }
             },
-            _ = tick.tick(), if progress_token.is_some() => {
+            _ = tick.tick() => {
+                // A client that went away without cancelling (an HTTP client that closed its
+                // stream) ends the wait: nobody would read its answer.
+                if context.peer.is_transport_closed() {
+                    return Err(gone("the client went away"));
+                }
                 hub.session(&id).map(|s| s.session.status.activity)
             }
         };
@@ -126,8 +111,9 @@ pub(crate) async fn run(
             sent += 1;
             let mut note = ProgressNotificationParam::new(token.clone(), f64::from(sent));
             note.message = Some(format!("{id}: {activity}"));
-            // A client that went away is the main loop's to notice.
-            let _ = context.peer.notify_progress(note).await;
+            if context.peer.notify_progress(note).await.is_err() {
+                return Err(gone("the client went away"));
+            }
         }
     };
     Ok(match outcome {
@@ -145,9 +131,11 @@ pub(crate) async fn run(
             )
         }
         Err(ao_core::Error::Wait(why)) => {
-            let timed_out = started.elapsed() >= limit;
             let now = mgr.status(&one).await.ok().and_then(|mut s| s.pop());
             let activity = now.as_ref().map(|s| s.activity);
+            // The manager's wait ends short of the state only when the session exits first or
+            // the time is up.
+            let timed_out = activity != Some(Activity::Exited);
             done(
                 why.clone(),
                 json!({
@@ -162,6 +150,21 @@ pub(crate) async fn run(
         }
         Err(e) => refused(said(&e)),
     })
+}
+
+/// The next change the hub broadcasts, when following; never, when not.
+async fn next_update(
+    updates: &mut Option<tokio::sync::broadcast::Receiver<HubUpdate>>,
+) -> Result<HubUpdate, RecvError> {
+    match updates {
+        Some(u) => u.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The end of a wait nobody will read the answer of.
+fn gone(why: &str) -> ErrorData {
+    ErrorData::internal_error(why.to_string(), None)
 }
 
 #[cfg(test)]

@@ -55,14 +55,6 @@ pub async fn run(cli: &Cli, args: &ForkArgs) -> anyhow::Result<ExitCode> {
     drop(spinner);
     let s = forked.with_context(|| format!("cannot fork {}", args.target))?;
     writeln!(io::stdout().lock(), "{}", s.address)?;
-    eprintln!(
-        "ao: {} is a fork of {}: {} session {} in {} ({})",
-        s.address,
-        args.target,
-        s.agent,
-        s.agent_session_id.as_deref().unwrap_or("?"),
-        s.workspace.display(),
-        s.runtime
-    );
+    eprintln!("ao: {}", ao_core::report::forked(&s, &args.target));
     Ok(ExitCode::SUCCESS)
 }

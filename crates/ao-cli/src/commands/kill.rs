@@ -38,12 +38,7 @@ pub async fn run(cli: &Cli, args: &KillArgs) -> anyhow::Result<ExitCode> {
         write!(out, "{}", ao_core::report::killed(k))?;
     }
     let mut err = std::io::stderr().lock();
-    for k in &report.sessions {
-        for problem in &k.problems {
-            writeln!(err, "ao: {}: {problem}", k.id)?;
-        }
-    }
-    for problem in &report.release_problems {
+    for problem in ao_core::report::kill_problems(&report) {
         writeln!(err, "ao: {problem}")?;
     }
     Ok(if report.complete() {

@@ -36,6 +36,7 @@ pub async fn run(cli: &Cli, args: &McpArgs) -> anyhow::Result<ExitCode> {
     mgr.ensure_monitors_of(&Target::All).await;
     let options = ao_mcp::Options {
         allow_replies: args.allow_replies,
+        ..ao_mcp::Options::default()
     };
     ao_mcp::serve_stdio(Arc::new(mgr), options).await?;
     Ok(ExitCode::SUCCESS)

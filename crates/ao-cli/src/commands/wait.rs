@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ao_core::manager::WAIT_POLL_INTERVAL;
+use ao_core::manager::{parse_until, UNTIL_NOT_ACTIVE, WAIT_POLL_INTERVAL};
 use ao_core::session::Activity;
 use ao_core::target::Target;
 use clap::Args;
-use strum::VariantNames;
 
 use crate::cli::Cli;
 use crate::UsageError;
@@ -22,16 +21,11 @@ pub struct WaitArgs {
     pub target: Target,
     /// The state to wait for (repeatable; default: anything but active). `ready` also accepts
     /// `idle`.
-    #[arg(long, value_parser = parse_activity, value_name = "STATE")]
+    #[arg(long, value_parser = parse_until, value_name = "STATE")]
     pub until: Vec<Activity>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 3600.0, value_name = "SECS")]
     pub timeout: f64,
-}
-
-fn parse_activity(s: &str) -> Result<Activity, String> {
-    s.parse()
-        .map_err(|_| ao_core::error::unknown_word("state", s, Activity::VARIANTS))
 }
 
 /// `ao wait`: prints the state reached.
@@ -44,13 +38,7 @@ pub async fn run(cli: &Cli, args: &WaitArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
     let until: Vec<Activity> = if args.until.is_empty() {
-        vec![
-            Activity::WaitingInput,
-            Activity::Blocked,
-            Activity::Ready,
-            Activity::Idle,
-            Activity::Exited,
-        ]
+        UNTIL_NOT_ACTIVE.to_vec()
     } else {
         args.until.clone()
     };

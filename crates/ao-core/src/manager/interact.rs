@@ -17,6 +17,23 @@ use crate::transcript::TranscriptEntry;
 /// How often `wait` looks again when no event says anything changed.
 pub const WAIT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// What `wait` waits for when told no state: anything but active.
+pub const UNTIL_NOT_ACTIVE: [Activity; 5] = [
+    Activity::WaitingInput,
+    Activity::Blocked,
+    Activity::Ready,
+    Activity::Idle,
+    Activity::Exited,
+];
+
+/// A state a `wait` is told to wait for, as a person writes it (`ready`, `waiting_input`…).
+pub fn parse_until(word: &str) -> std::result::Result<Activity, String> {
+    use strum::VariantNames;
+    word.trim()
+        .parse()
+        .map_err(|_| crate::error::unknown_word("state", word, Activity::VARIANTS))
+}
+
 /// What `ao answer` does with a pending question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuestionReply {

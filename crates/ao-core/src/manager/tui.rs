@@ -42,6 +42,9 @@ const TERMINAL_VARS: &[&str] = &[
     "_",
 ];
 
+/// The variable that names the config file to every `ao` (`--config` wins over it).
+const CONFIG_VARIABLE: &str = "AO_CONFIG";
+
 impl SessionManager {
     /// Starts the session's program in its runtime, its files in the session's directory (which
     /// must exist); the handle goes into `rec`, for the caller to store. A lazy tmux session runs
@@ -52,9 +55,18 @@ impl SessionManager {
     pub(super) async fn start_runtime(
         &self,
         rec: &mut SessionRecord,
-        launch: LaunchSpec,
+        mut launch: LaunchSpec,
         role: LaunchRole,
     ) -> Result<()> {
+        // The session runs under this config, and so does an `ao` it starts (an agent's
+        // `ao mcp`): a tmux pane would otherwise get whatever the tmux server was started with.
+        if !launch.env.iter().any(|(k, _)| k == CONFIG_VARIABLE) {
+            if let Ok(file) = std::path::absolute(&self.config.file) {
+                launch
+                    .env
+                    .push((CONFIG_VARIABLE.into(), file.to_string_lossy().into_owned()));
+            }
+        }
         let name = rec.address.to_string();
         let dir = self
             .home

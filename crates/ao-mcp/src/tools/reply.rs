@@ -7,7 +7,7 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::Value;
 
 use ao_core::seen::Seen;
-use ao_core::session::PendingKind;
+use ao_core::session::{PendingKind, SessionStatus};
 use ao_core::target::Target;
 
 /// A tool's answer: the CLI's words, and `value` as structured content (and as JSON text after
@@ -58,7 +58,14 @@ fn answered_by(kind: PendingKind, id: &str, allow_replies: bool) -> String {
 /// A status object with, in each pending request, who answers it.
 pub(crate) fn status_json(seen: &Seen, allow_replies: bool) -> Value {
     let status = seen.to_status();
-    let mut value = serde_json::to_value(&status).unwrap_or(Value::Null);
+    let mut value = object(&status);
+    say_who_answers(&mut value, &status, allow_replies);
+    value
+}
+
+/// `value` (a status, or an object that holds its fields: `ao show`'s) with, in each of
+/// `status`'s pending requests, who answers it.
+pub(crate) fn say_who_answers(value: &mut Value, status: &SessionStatus, allow_replies: bool) {
     if let Some(pending) = value.get_mut("pending").and_then(Value::as_array_mut) {
         for (object, request) in pending.iter_mut().zip(&status.pending) {
             if let Some(object) = object.as_object_mut() {
@@ -69,7 +76,11 @@ pub(crate) fn status_json(seen: &Seen, allow_replies: bool) -> Value {
             }
         }
     }
-    value
+}
+
+/// `value` as a JSON object (ao's views are plain data; what cannot be one says why).
+pub(crate) fn object(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
 }
 
 /// At most `cap` bytes of `text`, cut on a character boundary; and whether it was cut.
