@@ -169,8 +169,11 @@ pub fn run_args(engine: &Engine, launch: &ContainerLaunch) -> Result<Vec<String>
                     launch.name.as_str()
                 )));
             }
+            // `--rootfs` is a flag: the directory takes the image's place (podman 4.3.1 refuses
+            // `--rootfs=DIR`).
             let dir = path_arg(dir, "rootfs")?;
-            a.push(format!("--rootfs={dir}:O"));
+            a.push("--rootfs".into());
+            a.push(format!("{dir}:O"));
         }
     }
     a.extend(["sh", "-c", ENV_SCRIPT, "ao-env"].map(String::from));
@@ -308,7 +311,8 @@ mod tests {
         let args = run_args(&podman, &l).unwrap();
         assert!(args.iter().any(|a| a == "--network=host"));
         assert!(!args.iter().any(|a| a.starts_with("--publish")));
-        assert!(args.iter().any(|a| a == "--rootfs=/:O"), "{args:?}");
+        let at = args.iter().position(|a| a == "--rootfs").unwrap();
+        assert_eq!(&args[at..at + 3], ["--rootfs", "/:O", "sh"], "{args:?}");
         assert_eq!(l.listen_host(), "127.0.0.1");
         let e = run_args(&podman, &launch(Source::Rootfs("/".into()), Network::None)).unwrap_err();
         assert!(e.to_string().contains("network: none"), "{e}");

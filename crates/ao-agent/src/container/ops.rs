@@ -272,7 +272,10 @@ impl Engine {
         }
         match source {
             Source::Image(image) => args.push(image.clone()),
-            Source::Rootfs(dir) => args.push(format!("--rootfs={}:O", dir.display())),
+            Source::Rootfs(dir) => {
+                args.push("--rootfs".into());
+                args.push(format!("{}:O", dir.display()));
+            }
         }
         args.extend(argv.iter().cloned());
         let out = self.run_ok("run", &args, timeout)?;
