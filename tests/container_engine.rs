@@ -257,3 +257,49 @@ fn the_doctor_runs_a_program_once_in_the_image_and_names_a_missing_one() {
     assert!(e.to_string().contains("ao-surely-no-such-program"), "{e}");
     assert!(engine.version().unwrap().starts_with("podman version"));
 }
+
+#[test]
+fn ao_doctor_checks_the_engine_the_rootfs_and_the_agents_program_in_it() {
+    if podman().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("p")).unwrap();
+    let config = tmp.path().join("agent-orchestrator.yaml");
+    std::fs::write(
+        &config,
+        "projects:\n  boxed:\n    path: p\n    runtime: process\n    container:\n      rootfs: /\n      \
+         runtime: runc\n      network: host\n      ulimits: {nofile: 1024, nproc: 1000}\n  \
+         pulled:\n    path: p\n    runtime: process\n    container:\n      \
+         image: localhost/ao-test-surely-not-here:0\n",
+    )
+    .unwrap();
+    let out = Command::new(ao_test_support::ao_bin())
+        .args(["doctor", "--config"])
+        .arg(&config)
+        .env("AO_HOME", tmp.path().join("home"))
+        .env("AO_OPENCODE_BIN", ao_test_support::opencode_bin())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = |start: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line {start:?} in:\n{stdout}"))
+            .to_string()
+    };
+    assert!(line("ok   container engine podman: podman version").contains("/podman)"));
+    // The agent's program, run once inside: the host's own opencode, through the overlaid root.
+    let bin = std::fs::canonicalize(ao_test_support::opencode_bin()).unwrap();
+    let boxed = line("ok   container boxed: rootfs / (overlaid):");
+    assert!(
+        boxed.contains("--version` prints \"1.18.33\""),
+        "{boxed} (opencode at {})",
+        bin.display()
+    );
+    assert!(line("FAIL container pulled: the image localhost/ao-test-surely-not-here:0 is not on this machine")
+        .ends_with("pull it first: podman pull localhost/ao-test-surely-not-here:0"));
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+}

@@ -395,6 +395,32 @@ mod tests {
     }
 
     #[test]
+    fn the_script_exports_each_value_exactly_but_for_trailing_newlines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("env");
+        let mut l = launch(Source::Image("img".into()), Network::Default);
+        l.env_dir = dir.clone();
+        let tricky = "a b 'c' \"d\" $(touch /tmp/x) `e` \\ $HOME\nsecond line";
+        l.env = vec![
+            (EnvName::parse("TRICKY").unwrap(), tricky.into()),
+            (EnvName::parse("TRAILING").unwrap(), "v\n\n".into()),
+            (EnvName::parse("EMPTY").unwrap(), String::new()),
+        ];
+        write_env(&l).unwrap();
+        let script = ENV_SCRIPT.replace(ENV_DIR_INSIDE, &dir.to_string_lossy());
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script, "ao-env", "sh", "-c"])
+            .arg("printf '%s|%s|%s|%s' \"$TRICKY\" \"$TRAILING\" \"${EMPTY-unset}\" \"${NONE-unset}\"")
+            .env_remove("TRICKY")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{tricky}|v||unset")
+        );
+    }
+
+    #[test]
     fn the_variables_are_private_files_rewritten_on_each_start() {
         let tmp = tempfile::tempdir().unwrap();
         let mut l = launch(Source::Image("img".into()), Network::Default);
