@@ -303,3 +303,27 @@ fn ao_doctor_checks_the_engine_the_rootfs_and_the_agents_program_in_it() {
         .ends_with("pull it first: podman pull localhost/ao-test-surely-not-here:0"));
     assert_eq!(out.status.code(), Some(1), "{stdout}");
 }
+
+#[test]
+fn docker_without_its_daemon_is_said_to_be_down() {
+    // This machine has the docker client and no daemon: the fault as a person meets it.
+    let Ok(docker) = Engine::on_path(Some(EngineKind::Docker)) else {
+        eprintln!("SKIPPED: no docker client on PATH; the daemon-down case is not tested here");
+        return;
+    };
+    if let Ok(v) = docker.version() {
+        eprintln!("SKIPPED: docker's daemon runs here ({v}); the daemon-down case is not tested");
+        return;
+    }
+    let name = ContainerName::for_project(&StateHome::at("/nonexistent/ao-home"), "boxed");
+    for e in [
+        docker.version().unwrap_err(),
+        docker.find(&name).unwrap_err(),
+        docker
+            .check_source(&Source::Image("img".into()))
+            .unwrap_err(),
+    ] {
+        assert!(matches!(e, ContainerError::DaemonDown { .. }), "{e:?}");
+        assert!(e.to_string().contains("start it"), "{e}");
+    }
+}
