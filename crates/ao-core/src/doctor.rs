@@ -212,6 +212,22 @@ pub async fn containers(
             ),
         });
     }
+    // Until the integration (docs/containers.md), `ao spawn` refuses these projects.
+    let boxed: Vec<&str> = projects
+        .iter()
+        .filter(|p| p.container.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    if !boxed.is_empty() {
+        checks.push(Check::warn(
+            "containers",
+            format!(
+                "no agent runs its server in a container yet, so `ao spawn` refuses {}",
+                boxed.join(", ")
+            ),
+            "remove `container:` to run their sessions on this machine (docs/containers.md)",
+        ));
+    }
     checks
 }
 
