@@ -156,11 +156,14 @@ pub fn run_args(engine: &Engine, launch: &ContainerLaunch) -> Result<Vec<String>
         path_arg(&launch.workdir, "the working directory")?
     ));
     match &launch.source {
-        Source::Image(image) => {
-            // `--` is not taken by every engine's run; an image that looks like an option is not
-            // one the config lets through.
-            a.push(image.clone());
+        // Not every engine's `run` takes `--` before the image: one that reads as an option is
+        // refused here (the config refuses it too).
+        Source::Image(image) if image.is_empty() || image.starts_with('-') => {
+            return Err(ContainerError::Refused(format!(
+                "{image:?} is not an image reference"
+            )))
         }
+        Source::Image(image) => a.push(image.clone()),
         Source::Rootfs(dir) => {
             if kind != EngineKind::Podman {
                 return Err(ContainerError::Refused(format!(
@@ -363,6 +366,11 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("absolute"));
+        let l = launch(Source::Image("--privileged".into()), Network::Default);
+        assert!(run_args(&podman, &l)
+            .unwrap_err()
+            .to_string()
+            .contains("not an image"));
     }
 
     #[test]
