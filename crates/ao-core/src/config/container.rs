@@ -10,12 +10,39 @@ use strum::VariantNames;
 
 use super::reader::Reader;
 use super::yaml::{Kind, Node, Scalar};
+use crate::remote::Location;
 
 const CONTAINER_KEYS: &[&str] = &[
     "image", "rootfs", "engine", "network", "mounts", "env", "runtime", "ulimits",
 ];
 
 impl Reader<'_> {
+    /// A project's container: its own `container` (`node`), else the defaults' one, except on
+    /// another machine, where its server is not ao's to box.
+    pub(super) fn project_container(
+        &mut self,
+        name: &str,
+        node: Option<&Node>,
+        location: Option<&Location>,
+        defaults: Option<&ContainerSettings>,
+    ) -> Option<ContainerSettings> {
+        let remote = location.is_some_and(Location::is_remote);
+        let Some(node) = node else {
+            return if remote { None } else { defaults.cloned() };
+        };
+        let own = self.container(node);
+        if remote {
+            self.problem(
+                node.pos,
+                format!(
+                    "project {name:?} sets `container` and `server` or `host`; a container holds \
+                     a server ao runs on this machine, so keep one"
+                ),
+            );
+        }
+        own
+    }
+
     /// The `container` map at `node`; `None` (with problems) when it is wrong.
     pub(super) fn container(&mut self, node: &Node) -> Option<ContainerSettings> {
         let f = self.fields(node, "container", CONTAINER_KEYS, "a map with `image`")?;

@@ -413,24 +413,12 @@ impl Reader<'_> {
             .unwrap_or_default()
             .or(defaults.budget);
         let tui = self.tmux(f.get("tmux")).unwrap_or(defaults.tui);
-        let container = match f.get("container") {
-            Some(node) => {
-                let own = self.container(node);
-                if let Some(Location::Url(_) | Location::Ssh(_)) = &location {
-                    self.problem(
-                        node.pos,
-                        format!(
-                            "project {name:?} sets `container` and `server` or `host`; a \
-                             container holds a server ao runs on this machine, so keep one"
-                        ),
-                    );
-                }
-                own
-            }
-            // A project on another machine keeps its server there, whatever the defaults say.
-            None if location.as_ref().is_some_and(Location::is_remote) => None,
-            None => defaults.container.clone(),
-        };
+        let container = self.project_container(
+            name,
+            f.get("container"),
+            location.as_ref(),
+            defaults.container.as_ref(),
+        );
         let mut notifications = defaults.notifications.clone();
         if let Some(node) = f.get("notifications") {
             notifications.extend(self.notifications(node));
