@@ -1,8 +1,9 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
 //! [SECTION...]`; sections: status (scale and first-status: its parts alone), spawn, wait, memory,
-//! crowd, watch, mcp, notify, dashboard, remote, acp, claude, codex. Everything runs on the real agents
-//! (OpenCode; Claude Code and Codex through their ACP adapters) against the mock.
+//! crowd, watch, mcp, notify, dashboard, remote, acp, container, claude, codex. Everything runs
+//! on the real agents (OpenCode; Claude Code and Codex through their ACP adapters) against the
+//! mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 mod acp;
 #[path = "ao/agents.rs"]
 mod agents;
+#[path = "ao/container.rs"]
+mod container;
 #[path = "ao/dashboard.rs"]
 mod dashboard;
 #[path = "ao/first_status.rs"]
@@ -74,6 +77,9 @@ fn main() {
     }
     if run("acp") {
         acp::run();
+    }
+    if run("container") {
+        container::run();
     }
     if run("claude") {
         agents::claude();

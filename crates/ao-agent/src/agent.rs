@@ -620,6 +620,14 @@ pub trait Agent: Send + Sync {
         let _ = projects;
         Vec::new()
     }
+
+    /// The command that prints the version of the agent's program inside the project's
+    /// container (`container:`), which `ao doctor` runs there once to see that the image holds
+    /// it: e.g. `["opencode", "--version"]`. `None`: the agent runs nothing in a container.
+    fn container_version_command(&self, project: &Project) -> Option<Vec<String>> {
+        let _ = project;
+        None
+    }
 }
 
 /// The registry of plugins, as the config reader sees it.

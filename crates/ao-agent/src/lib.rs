@@ -23,6 +23,7 @@
 //! - [`home`]: the state home: the session's private directory, secrets, locks, atomic writes;
 //! - [`runtime`]: what the runtime runs ([`LaunchSpec`](runtime::LaunchSpec)), and
 //!   [`runtime::process`], a detached helper process found again by pid and start time;
+//! - [`container`]: a project's agent server in a container (podman or docker);
 //! - [`remote`]: where the project's server lives (here, at a URL, over SSH), and [`remote::ssh`],
 //!   the multiplexed SSH connection to a host;
 //! - [`trust`]: a value of a config key that is usable only when its file is trusted;
@@ -37,6 +38,7 @@ pub mod agent;
 pub mod blocking;
 pub mod clock;
 pub mod config;
+pub mod container;
 pub mod doctor;
 pub mod error;
 pub mod fault;

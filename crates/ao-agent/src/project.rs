@@ -17,6 +17,9 @@ pub struct Project {
     pub agent_config: AgentConfig,
     /// Where its agent server lives (`server:`, `host:`).
     pub location: Location,
+    /// The container its agent's server runs in (`container:`), for a server the plugin starts
+    /// on this machine; `None`: on the machine as it is.
+    pub container: Option<crate::container::ContainerSettings>,
 }
 
 /// A git work tree made for a session.

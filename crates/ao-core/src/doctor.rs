@@ -130,6 +130,107 @@ pub async fn agents(
     checks
 }
 
+/// Each project with `container:`: its engine (once per engine), what it runs from (the image,
+/// or the root file system), and that the agent's program runs in it and prints its version.
+/// That last check runs one throw-away container (`--rm`, no network): the only thing `ao doctor`
+/// starts.
+pub async fn containers(
+    agents: &[std::sync::Arc<dyn crate::agent::Agent>],
+    projects: &[ProjectConfig],
+) -> Vec<Check> {
+    use crate::container::Engine;
+    let mut checks = Vec::new();
+    let mut engines_checked = Vec::new();
+    for (p, settings) in projects
+        .iter()
+        .filter_map(|p| p.container.as_ref().map(|c| (p, c.clone())))
+    {
+        let subject = format!("container {}", p.name);
+        let found = crate::blocking::unblock({
+            let (wanted, runtime) = (settings.engine, settings.runtime.clone());
+            move || Engine::on_path(wanted).map(|e| e.with_runtime(runtime))
+        })
+        .await;
+        let engine = match found {
+            Ok(engine) => engine,
+            Err(e) => {
+                checks.push(Check::fail(
+                    subject,
+                    e.to_string(),
+                    "install podman (and runc), or docker",
+                ));
+                continue;
+            }
+        };
+        if !engines_checked.contains(&engine.kind()) {
+            engines_checked.push(engine.kind());
+            let e = engine.clone();
+            let version = crate::blocking::unblock(move || e.version()).await;
+            let what = format!("container engine {}", engine.kind());
+            checks.push(match version {
+                Ok(v) => Check::ok(what, format!("{v} ({})", engine.program().display())),
+                Err(e) => Check::fail(what, e.to_string(), "see the engine's message"),
+            });
+        }
+        let agent = match &p.agent {
+            Some(name) => agents.iter().find(|a| a.name() == name),
+            None => agents.first(),
+        };
+        let command = agent.and_then(|a| a.container_version_command(&p.for_agent()));
+        let source = settings.source.clone();
+        let probe = crate::blocking::unblock({
+            let engine = engine.clone();
+            move || {
+                engine.check_source(&source)?;
+                match command {
+                    Some(argv) => engine
+                        .run_once(&source, settings.ulimits, &argv, Duration::from_secs(60))
+                        .map(|v| Some((argv, v))),
+                    None => Ok(None),
+                }
+            }
+        })
+        .await;
+        let source = &settings.source;
+        checks.push(match probe {
+            Ok(Some((argv, version))) => Check::ok(
+                subject,
+                format!("{source}: `{}` prints {version:?}", argv.join(" ")),
+            ),
+            Ok(None) => Check::ok(subject, format!("{source} is here")),
+            Err(e @ crate::container::ContainerError::ImageMissing { .. }) => Check::fail(
+                subject,
+                e.to_string(),
+                "pull the image, or build it (docs/containers.md has a Dockerfile)",
+            ),
+            Err(e) => Check::fail(
+                subject,
+                format!("{source}: {e}"),
+                "the image must hold the agent's program and git (docs/containers.md); on a \
+                 machine whose runtime refuses the defaults, see container.runtime and \
+                 container.ulimits there",
+            ),
+        });
+    }
+    // Until the integration (docs/containers.md), `ao spawn` refuses these projects.
+    let boxed: Vec<&str> = projects
+        .iter()
+        .filter(|p| p.container.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    if !boxed.is_empty() {
+        checks.push(Check::warn(
+            "containers",
+            format!(
+                "no agent runs its server in a container yet, so `ao spawn` refuses {}",
+                boxed.join(", ")
+            ),
+            "remove `container:` to run their sessions on this machine (docs/containers.md)",
+        ));
+    }
+    checks
+}
+
 /// Each project's monitor: running, not needed (nothing live), or down (the next `ao` call
 /// restarts it); and the last notifier failure one met.
 pub fn monitors(home: &StateHome, projects: &[ProjectConfig]) -> Vec<Check> {

@@ -65,6 +65,6 @@ pub mod visible;
 pub mod workspace;
 
 // The plugin API lives in ao-agent; these are its modules at their old paths in ao-core.
-pub use ao_agent::{agent, blocking, clock, fault, home, remote, timing, transcript};
+pub use ao_agent::{agent, blocking, clock, container, fault, home, remote, timing, transcript};
 
 pub use error::{Error, Result};

@@ -42,6 +42,7 @@ impl World {
                 ..Default::default()
             },
             location: Default::default(),
+            container: None,
         };
         let record = SessionRecord {
             address: SessionAddress {

@@ -215,6 +215,7 @@ fn project(settings: Value, model: Option<&str>, permission: Option<Value>) -> P
             ..Default::default()
         },
         location: Default::default(),
+        container: None,
     }
 }
 

@@ -92,6 +92,26 @@ impl Agent for OpenCodeAgent {
         self.checks(projects).await
     }
 
+    fn container_version_command(
+        &self,
+        project: &ao_agent::project::Project,
+    ) -> Option<Vec<String>> {
+        use ao_agent::container::Source;
+        // An image has its own opencode on its PATH; an overlaid root of this machine has this
+        // machine's.
+        let bin = match &project.container.as_ref()?.source {
+            Source::Image(_) => "opencode".to_string(),
+            Source::Rootfs(_) => {
+                let bin = self.servers().settings().bin.clone();
+                ao_agent::doctor::find_program(&bin)
+                    .unwrap_or(bin)
+                    .to_string_lossy()
+                    .into_owned()
+            }
+        };
+        Some(vec![bin, "--version".into()])
+    }
+
     async fn prepare(
         &self,
         cx: &ProjectContext<'_>,

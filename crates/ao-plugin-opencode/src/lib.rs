@@ -317,6 +317,7 @@ pub(crate) mod test_world {
             path: tmp.path().to_path_buf(),
             agent_config: Default::default(),
             location: Default::default(),
+            container: None,
         };
         (project, home, state, store)
     }

@@ -129,6 +129,7 @@ pub async fn run(cli: &Cli, _: &DoctorArgs) -> anyhow::Result<ExitCode> {
     for p in &projects {
         checks.push(doctor::project(p));
     }
+    checks.extend(doctor::containers(&registry, &projects).await);
     checks.extend(doctor::desktop_notifications(&projects, &top_notifiers));
 
     let color = use_color();

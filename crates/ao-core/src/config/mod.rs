@@ -21,11 +21,13 @@
 //! - [`names`](self): names, models, `~` and `${VAR}`;
 //! - `reader`: the walk over the YAML tree, `fields` the typed reads it shares, and `location`
 //!   a project's server or host;
+//! - `container`: a project's `container:` (its server in podman or docker);
 //! - `value`: the view of a value an agent plugin checks;
 //! - `notify`: what `notifyDebounceMs`, `notifications` and `budget` say, which `notify_reader`
 //!   reads;
 //! - `yaml`: the YAML tree with positions.
 
+mod container;
 mod fields;
 mod load;
 mod location;
@@ -49,6 +51,8 @@ pub use notify::{
 };
 pub use value::{ConfigValue, SettingProblem};
 
+#[cfg(test)]
+mod container_tests;
 #[cfg(test)]
 mod input_tests;
 #[cfg(test)]

@@ -162,6 +162,9 @@ pub struct ProjectConfig {
     /// When the agent's own TUI runs in a tmux session (`tmux: {tui: …}`, its own, else that of
     /// `defaults`).
     pub tui: TuiMode,
+    /// The container its agent's server runs in (`container:`, its own, else that of
+    /// `defaults`); `None`: on this machine as it is.
+    pub container: Option<ao_agent::container::ContainerSettings>,
 }
 
 /// When a tmux session runs the agent's own TUI (`tmux: {tui: lazy | always}`).
@@ -196,6 +199,7 @@ impl ProjectConfig {
             path: self.path.clone(),
             agent_config: self.agent_config.clone(),
             location: self.location.clone(),
+            container: self.container.clone(),
         }
     }
 }

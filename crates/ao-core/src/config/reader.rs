@@ -24,7 +24,14 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "plugins",
     "projects",
 ];
-const DEFAULTS_KEYS: &[&str] = &["runtime", "agent", "workspace", "budget", "tmux"];
+const DEFAULTS_KEYS: &[&str] = &[
+    "runtime",
+    "agent",
+    "workspace",
+    "budget",
+    "tmux",
+    "container",
+];
 const PLUGINS_KEYS: &[&str] = &["agent", "runtime"];
 pub(super) const PROJECT_KEYS: &[&str] = &[
     "name",
@@ -40,6 +47,7 @@ pub(super) const PROJECT_KEYS: &[&str] = &[
     "server",
     "host",
     "tmux",
+    "container",
 ];
 const TMUX_KEYS: &[&str] = &["tui"];
 const TUI_MODES: &[&str] = TuiMode::VARIANTS;
@@ -187,7 +195,12 @@ impl Reader<'_> {
             .map(|n| self.budget(n))
             .unwrap_or_default();
         let default_tui = self.tmux(defaults.as_ref().and_then(|d| d.get("tmux")));
+        let default_container = defaults
+            .as_ref()
+            .and_then(|d| d.get("container"))
+            .and_then(|n| self.container(n));
         let defaults = ProjectDefaults {
+            container: default_container,
             tui: default_tui.unwrap_or_default(),
             runtime: default_runtime,
             agent: default_agent,
@@ -400,6 +413,12 @@ impl Reader<'_> {
             .unwrap_or_default()
             .or(defaults.budget);
         let tui = self.tmux(f.get("tmux")).unwrap_or(defaults.tui);
+        let container = self.project_container(
+            name,
+            f.get("container"),
+            location.as_ref(),
+            defaults.container.as_ref(),
+        );
         let mut notifications = defaults.notifications.clone();
         if let Some(node) = f.get("notifications") {
             notifications.extend(self.notifications(node));
@@ -442,6 +461,7 @@ impl Reader<'_> {
             budget,
             location,
             tui,
+            container,
         })
     }
 
@@ -653,6 +673,8 @@ pub(super) struct ProjectDefaults {
     workspace: Option<(WorkspaceKind, Pos)>,
     budget: Budget,
     tui: TuiMode,
+    /// `defaults.container`, for projects without their own.
+    container: Option<ao_agent::container::ContainerSettings>,
     /// The top level's notifiers, which every project's list adds to.
     notifications: Vec<Notifier>,
 }

@@ -55,6 +55,7 @@ impl SessionManager {
             validate_name(name).map_err(|m| Error::Usage(format!("session name {name:?}: {m}")))?;
         }
         let project = self.config.project(&source.address.project)?.clone();
+        super::spawn::refuse_unboxed(&project)?;
         let agent = self.agent_named(&source.agent)?.name();
         let (mut rec, _spawn_lock) = self
             .reserve(

@@ -75,6 +75,7 @@ impl SessionManager {
         if let Some(name) = &opts.name {
             validate_name(name).map_err(|m| Error::Usage(format!("session name {name:?}: {m}")))?;
         }
+        refuse_unboxed(&project)?;
         let agent = self.agent_of(&project)?;
         if let Some(model) = &opts.model {
             agent.check_model(model).map_err(Error::Usage)?;
@@ -241,4 +242,17 @@ impl SessionManager {
         let address = rec.address.clone();
         let _ = self.db(move |store| store.delete(&address)).await;
     }
+}
+
+/// Refuses a new session of a project with `container:` while no agent runs its server in one
+/// yet (docs/containers.md): the person asked for a box, so nothing runs outside it instead.
+pub(super) fn refuse_unboxed(project: &ProjectConfig) -> Result<()> {
+    if project.container.is_none() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "project {:?} asks for a container (`container:`), and ao cannot run its agent in one yet \
+         (docs/containers.md); remove `container:` to run its sessions on this machine",
+        project.name
+    )))
 }

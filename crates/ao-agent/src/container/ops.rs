@@ -1,0 +1,363 @@
+//! The operations on a project's container: start, find again, stop, remove, and the checks of
+//! `ao doctor` (the image, the agent's program inside). Each is one or two engine commands and
+//! blocks; async callers go through [`crate::blocking::unblock`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::engine::{says_no_such, ContainerError, Engine, ENGINE_TIMEOUT};
+use super::launch::{run_args, write_env, ContainerLaunch};
+use super::name::{ContainerName, LABEL_HOME, LABEL_PROJECT};
+use super::settings::{EngineKind, Source, Ulimits};
+
+/// How long `run` may take: making a container from a large image, or a first overlay of a
+/// root file system, is slower than other commands.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A container found by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The engine's id for it (what a test cleans up by).
+    pub id: String,
+    /// Whether it runs.
+    pub running: bool,
+    /// The engine's word for its state: `running`, `exited`, `created`, ...
+    pub status: String,
+    /// Its main process's pid on this machine, while it runs.
+    pub pid: Option<u32>,
+    /// Its exit code, once it has ended.
+    pub exit_code: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Inspected {
+    id: String,
+    #[serde(default)]
+    state: InspectedState,
+    #[serde(default)]
+    config: InspectedConfig,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct InspectedState {
+    status: String,
+    running: bool,
+    pid: i64,
+    exit_code: i64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct InspectedConfig {
+    labels: Option<BTreeMap<String, String>>,
+}
+
+impl Engine {
+    /// The engine's version line (`podman version 4.3.1`), for `ao doctor`; for docker, its
+    /// daemon's too, which fails when the daemon is down.
+    pub fn version(&self) -> Result<String, ContainerError> {
+        let out = self.run_ok("--version", &["--version".into()], ENGINE_TIMEOUT)?;
+        let client = first_line(&out.stdout);
+        if self.kind() == EngineKind::Docker {
+            let args = ["version", "--format", "{{.Server.Version}}"].map(String::from);
+            let server = self.run_ok("version", &args, ENGINE_TIMEOUT)?;
+            return Ok(format!("{client}; daemon {}", first_line(&server.stdout)));
+        }
+        Ok(client)
+    }
+
+    /// Whether the image is on this machine (never pulled).
+    pub fn image_exists(&self, image: &str) -> Result<bool, ContainerError> {
+        let args: Vec<String> = match self.kind() {
+            EngineKind::Podman => vec!["image".into(), "exists".into(), image.into()],
+            EngineKind::Docker => vec![
+                "image".into(),
+                "inspect".into(),
+                "--format={{.Id}}".into(),
+                image.into(),
+            ],
+        };
+        let out = self.run("image exists", &args, ENGINE_TIMEOUT)?;
+        match (self.kind(), out.status.code()) {
+            (_, Some(0)) => Ok(true),
+            (EngineKind::Podman, Some(1)) => Ok(false),
+            (EngineKind::Docker, _) if says_no_such(&out.stderr) => Ok(false),
+            _ => Err(self.classify("image exists", &out)),
+        }
+    }
+
+    /// That what a container runs from is here: the image (else [`ContainerError::ImageMissing`]
+    /// with the pull command), or the root file system's directory.
+    pub fn check_source(&self, source: &Source) -> Result<(), ContainerError> {
+        match source {
+            Source::Image(image) => match self.image_exists(image)? {
+                true => Ok(()),
+                false => Err(ContainerError::ImageMissing {
+                    engine: self.kind(),
+                    image: image.clone(),
+                }),
+            },
+            Source::Rootfs(dir) if self.kind() != EngineKind::Podman => {
+                Err(ContainerError::Refused(format!(
+                    "`rootfs: {}` needs podman (docker has no --rootfs); set `engine: podman`, or \
+                     name an `image`",
+                    dir.display()
+                )))
+            }
+            Source::Rootfs(dir) if dir.is_dir() => Ok(()),
+            Source::Rootfs(dir) => Err(ContainerError::Refused(format!(
+                "`rootfs: {}` is not a directory",
+                dir.display()
+            ))),
+        }
+    }
+
+    /// The container by name, if there is one. One of another state home's (whose labels say
+    /// so) is refused: ao never touches it.
+    pub fn find(&self, name: &ContainerName) -> Result<Option<Found>, ContainerError> {
+        let args = ["container", "inspect", name.as_str()].map(String::from);
+        let out = self.run("inspect", &args, ENGINE_TIMEOUT)?;
+        if !out.status.success() {
+            if says_no_such(&out.stderr) {
+                return Ok(None);
+            }
+            return Err(self.classify("inspect", &out));
+        }
+        let list: Vec<Inspected> = serde_json::from_slice(&out.stdout)
+            .map_err(|e| self.failed("inspect", format!("cannot read its answer: {e}")))?;
+        let Some(found) = list.into_iter().next() else {
+            return Ok(None);
+        };
+        let labels = found.config.labels.unwrap_or_default();
+        let owner = labels.get(LABEL_HOME).map(String::as_str);
+        let project = labels.get(LABEL_PROJECT).map(String::as_str);
+        if owner != Some(name.home()) || project != Some(name.project()) {
+            return Err(ContainerError::Refused(format!(
+                "a container named {name} exists but is not this state home's (its labels say \
+                 {LABEL_HOME}={}, {LABEL_PROJECT}={}); ao leaves it alone: remove or rename it",
+                owner.unwrap_or("nothing"),
+                project.unwrap_or("nothing")
+            )));
+        }
+        let state = found.state;
+        Ok(Some(Found {
+            id: found.id,
+            running: state.running,
+            pid: (state.running && state.pid > 0).then_some(state.pid as u32),
+            exit_code: (!state.running && state.status == "exited").then_some(state.exit_code),
+            status: state.status,
+        }))
+    }
+
+    /// Starts the launch's container: its variables written, its volume made (with labels)
+    /// when it has none yet, and a stopped container of the same name replaced. A running one is
+    /// left running and returned as it is: the caller asked for what already runs.
+    pub fn start(&self, launch: &ContainerLaunch) -> Result<Found, ContainerError> {
+        let args = run_args(self, launch)?;
+        self.check_source(&launch.source)?;
+        match self.find(&launch.name)? {
+            Some(found) if found.running => return Ok(found),
+            Some(_) => self.remove(&launch.name)?,
+            None => {}
+        }
+        write_env(launch)?;
+        if launch.volume.is_some() {
+            self.create_volume(&launch.name)?;
+        }
+        let out = self.run("run", &args, RUN_TIMEOUT)?;
+        if !out.status.success() {
+            let error = self.classify("run", &out);
+            // A container made but not started (a runtime's refusal) holds the name.
+            let _ = self.remove(&launch.name);
+            return Err(error);
+        }
+        self.find(&launch.name)?
+            .ok_or_else(|| ContainerError::Gone {
+                name: launch.name.to_string(),
+            })
+    }
+
+    /// Makes the container's data volume, labelled like it; nothing when it is there.
+    fn create_volume(&self, name: &ContainerName) -> Result<(), ContainerError> {
+        let mut args = vec!["volume".to_string(), "create".to_string()];
+        for (key, value) in name.labels() {
+            args.push(format!("--label={key}={value}"));
+        }
+        args.push(name.volume());
+        let out = self.run("volume create", &args, ENGINE_TIMEOUT)?;
+        let text = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || text.contains("already exists") {
+            return Ok(());
+        }
+        Err(self.classify("volume create", &out))
+    }
+
+    /// Stops the container (its main process gets SIGTERM, then SIGKILL after `grace`); nothing
+    /// when it is gone or stopped. It stays, with its logs, until [`remove`](Self::remove).
+    pub fn stop(&self, name: &ContainerName, grace: Duration) -> Result<(), ContainerError> {
+        let args = vec![
+            "stop".to_string(),
+            format!("--time={}", grace.as_secs()),
+            name.to_string(),
+        ];
+        let out = self.run("stop", &args, grace + ENGINE_TIMEOUT)?;
+        if out.status.success() || says_no_such(&out.stderr) {
+            return Ok(());
+        }
+        Err(self.classify("stop", &out))
+    }
+
+    /// Removes the container, running or not; its volume stays. Nothing when it is gone.
+    pub fn remove(&self, name: &ContainerName) -> Result<(), ContainerError> {
+        let args = ["rm", "--force", "--time=2", name.as_str()].map(String::from);
+        let args = match self.kind() {
+            EngineKind::Podman => args.to_vec(),
+            // docker rm has no --time: --force kills at once.
+            EngineKind::Docker => vec!["rm".into(), "--force".into(), name.to_string()],
+        };
+        let out = self.run("rm", &args, ENGINE_TIMEOUT)?;
+        if out.status.success() || says_no_such(&out.stderr) {
+            return Ok(());
+        }
+        Err(self.classify("rm", &out))
+    }
+
+    /// Removes the container's data volume (`ao kill --purge`): the agent's conversations go
+    /// with it. Nothing when it is gone; refused by the engine while a container uses it.
+    pub fn remove_volume(&self, name: &ContainerName) -> Result<(), ContainerError> {
+        let args = ["volume", "rm", &name.volume()].map(String::from);
+        let out = self.run("volume rm", &args, ENGINE_TIMEOUT)?;
+        if out.status.success() || says_no_such(&out.stderr) {
+            return Ok(());
+        }
+        Err(self.classify("volume rm", &out))
+    }
+
+    /// Whether the container's data volume is there.
+    pub fn volume_exists(&self, name: &ContainerName) -> Result<bool, ContainerError> {
+        let args = ["volume", "inspect", &name.volume()].map(String::from);
+        let out = self.run("volume inspect", &args, ENGINE_TIMEOUT)?;
+        if out.status.success() {
+            return Ok(true);
+        }
+        if says_no_such(&out.stderr) {
+            return Ok(false);
+        }
+        Err(self.classify("volume inspect", &out))
+    }
+
+    /// Runs `argv` once in a throw-away container of `source`, without a network, and returns
+    /// the first line it prints: `ao doctor`'s check that the agent's program is in the image
+    /// (its `--version`).
+    pub fn run_once(
+        &self,
+        source: &Source,
+        ulimits: Ulimits,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<String, ContainerError> {
+        self.check_source(source)?;
+        let mut args: Vec<String> = ["run", "--rm", "--network=none", "--cap-drop=all"]
+            .map(String::from)
+            .to_vec();
+        if let Some(n) = ulimits.nofile {
+            args.push(format!("--ulimit=nofile={n}:{n}"));
+        }
+        if let Some(n) = ulimits.nproc {
+            args.push(format!("--ulimit=nproc={n}:{n}"));
+        }
+        match source {
+            Source::Image(image) => args.push(image.clone()),
+            Source::Rootfs(dir) => {
+                args.push("--rootfs".into());
+                args.push(format!("{}:O", dir.display()));
+            }
+        }
+        args.extend(argv.iter().cloned());
+        let out = self.run_ok("run", &args, timeout)?;
+        Ok(first_line(&out.stdout))
+    }
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::StateHome;
+
+    /// An engine that is a script: it prints `stdout` and `stderr` and exits with `code`.
+    fn scripted(dir: &std::path::Path, stdout: &str, stderr: &str, code: i32) -> Engine {
+        let path = dir.join("engine");
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\nprintf '%s' '{stdout}'\nprintf '%s' '{stderr}' >&2\nexit {code}\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Engine::at(EngineKind::Podman, path)
+    }
+
+    #[test]
+    fn a_container_is_found_by_name_and_labels_or_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let name = ContainerName::for_project(&StateHome::at("/h"), "web");
+        let json = r#"[{"Id":"abc","State":{"Status":"running","Running":true,"Pid":42},"Config":{"Labels":{"ao.home":"/h","ao.project":"web"}}}]"#;
+        let found = scripted(tmp.path(), json, "", 0)
+            .find(&name)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            found,
+            Found {
+                id: "abc".into(),
+                running: true,
+                status: "running".into(),
+                pid: Some(42),
+                exit_code: None
+            }
+        );
+        let theirs = json.replace("\"/h\"", "\"/other\"");
+        let e = scripted(tmp.path(), &theirs, "", 0)
+            .find(&name)
+            .unwrap_err();
+        assert!(e.to_string().contains("ao.home=/other"), "{e}");
+        let gone = scripted(tmp.path(), "[]", "Error: no such container", 125);
+        assert_eq!(gone.find(&name).unwrap(), None);
+        let broken = scripted(tmp.path(), "", "Error: database is locked", 125);
+        assert!(broken
+            .find(&name)
+            .unwrap_err()
+            .to_string()
+            .contains("database is locked"));
+    }
+
+    #[test]
+    fn a_missing_image_says_how_to_pull_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = scripted(tmp.path(), "", "", 1)
+            .check_source(&Source::Image("ghcr.io/acme/agent:1.4".into()))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the image ghcr.io/acme/agent:1.4 is not on this machine; pull it first: podman pull \
+             ghcr.io/acme/agent:1.4"
+        );
+        let e = scripted(tmp.path(), "", "", 0)
+            .check_source(&Source::Rootfs(tmp.path().join("nope")))
+            .unwrap_err();
+        assert!(e.to_string().contains("is not a directory"), "{e}");
+    }
+}
