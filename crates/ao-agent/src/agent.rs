@@ -163,6 +163,9 @@ pub struct Observation {
     pub error: Option<SessionError>,
     /// How far its plan is, when the agent keeps one and it could be read cheaply.
     pub todos: Option<TodoCount>,
+    /// The server it works through, when its agent runs one that projects may share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::session::AgentServer>,
 }
 
 impl Observation {
@@ -178,6 +181,7 @@ impl Observation {
             pending: Vec::new(),
             error,
             todos: None,
+            server: None,
         }
     }
 }

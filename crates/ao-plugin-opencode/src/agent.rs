@@ -19,6 +19,7 @@ use crate::gather::server_gone;
 use crate::mid_turn::MidTurn;
 use crate::quiet::FeedHolder;
 use crate::server::ServerState;
+use crate::server_record::ProjectServer;
 use crate::types::PromptModel;
 use crate::{agent_error, conversation_id, now_ms, transcript, OpenCodeAgent, AGENT_NAME};
 
@@ -182,11 +183,20 @@ impl Agent for OpenCodeAgent {
                         let (activity, why, m) = crate::remote::observe_failure(cx.project, e);
                         every(activity, why, m)
                     }
-                    Err(e) => every(
-                        Activity::Blocked,
-                        Why::ServerUnresponsive,
-                        format!("the OpenCode server at {record} does not answer: {e}"),
-                    ),
+                    Err(e) => {
+                        let shown = record.shown_to(&cx.project.name);
+                        every(
+                            Activity::Blocked,
+                            Why::ServerUnresponsive,
+                            format!("the OpenCode server at {record} does not answer: {e}"),
+                        )
+                        .into_iter()
+                        .map(|o| Observation {
+                            server: Some(shown.clone()),
+                            ..o
+                        })
+                        .collect()
+                    }
                 }
             }
             Ok(None) => match MidTurn::sessions(cx).await {
@@ -361,16 +371,27 @@ impl Agent for OpenCodeAgent {
         )
         .await;
         let (state, project) = (cx.state.clone(), cx.project.name.clone());
+        // A shared server's stream carries every project's events: this feed keeps its own.
+        let dirs = match &cx.project.location {
+            Location::Local => Some(crate::directories::ProjectDirs::of(cx)),
+            Location::Url(_) | Location::Ssh(_) => None,
+        };
         Ok(Box::pin(futures_util::stream::unfold(
             (stream, holder),
             move |(mut stream, mut holder)| {
-                let (state, project) = (state.clone(), project.clone());
+                let (state, project, dirs) = (state.clone(), project.clone(), dirs.clone());
                 async move {
                     loop {
                         // A stream that ends, breaks, stays silent past its bound or sends an
                         // event too large ends the feed: the live model polls and reconnects,
                         // and the holder's entry goes with it.
                         let event = stream.next().await.ok()??;
+                        if dirs
+                            .as_ref()
+                            .is_some_and(|d| !d.owns(event.directory.as_deref()))
+                        {
+                            continue;
+                        }
                         if matches!(
                             event.payload.kind,
                             EventKind::ServerConnected | EventKind::ServerHeartbeat
@@ -453,8 +474,23 @@ impl Agent for OpenCodeAgent {
     }
 
     async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
-        match self.servers.record(cx).await? {
-            Some(rec) => self.servers.stop(cx, &rec, true).await,
+        match crate::server_record::load(cx.state, &cx.project.name).await? {
+            // A shared server: the project leaves it, and the last one to leave stops it.
+            Some((_, Some(shared))) => {
+                self.servers
+                    .leave(cx.state, &cx.project.name, &shared)
+                    .await?;
+                let key = crate::server_record::key(&cx.project.name);
+                cx.state
+                    .update(&key, |pointer: &mut Option<ProjectServer>| {
+                        if matches!(pointer, Some(ProjectServer::Shared { .. })) {
+                            *pointer = None;
+                        }
+                    })
+                    .await?;
+                Ok(())
+            }
+            Some((rec, None)) => self.servers.stop(cx, &rec, true).await,
             None => Ok(()),
         }
     }

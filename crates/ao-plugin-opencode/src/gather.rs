@@ -111,10 +111,14 @@ impl OpenCodeAgent {
             .filter_map(|(r, _)| r.agent_session_id.clone())
             .collect();
 
+        let shown = server.shown_to(&cx.project.name);
         let observations: Vec<Observation> = records
             .iter()
             .zip(per_session)
-            .map(|(rec, facts)| observe_one(rec, facts, &dirs, &owners, server, looked_at))
+            .map(|(rec, facts)| Observation {
+                server: Some(shown.clone()),
+                ..observe_one(rec, facts, &dirs, &owners, server, looked_at)
+            })
             .collect();
         let busy: Vec<String> = records
             .iter()

@@ -29,6 +29,7 @@
 
 mod agent;
 pub mod client;
+mod directories;
 pub mod doctor;
 pub mod events;
 pub mod follow;

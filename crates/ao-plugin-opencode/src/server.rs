@@ -1,18 +1,30 @@
-//! One `opencode serve` per project: started on demand, found again, health-checked, restarted
-//! when dead.
+//! The OpenCode servers ao runs: one `opencode serve` on this machine for every group of projects
+//! whose server settings are the same, one on an ssh host per project; started on demand, found
+//! again, health-checked, restarted when dead.
 //!
-//! Theory of operation. The server runs detached from `ao` (its own session and process group) on
-//! 127.0.0.1 with a port it picks itself (`--port 0`; ao reads the port from the line the server
+//! Theory of operation. A local server runs detached from `ao` (its own session and process group)
+//! on 127.0.0.1 with a port it picks itself (`--port 0`; ao reads the port from the line the server
 //! prints, so no other program can take it in between), with a random password, new for each
-//! start, in its environment and the project's OpenCode settings in `OPENCODE_CONFIG_CONTENT`. Its pid, start time, port and
-//! the path of its password file (0600) are kept in the session store (from the moment it is
-//! spawned, before it answers: see [`LocalStart::Starting`]); a later `ao` reuses the
+//! start, in its environment and the OpenCode settings in `OPENCODE_CONFIG_CONTENT`. OpenCode
+//! serves any directory from one server (an instance per directory), so a server is not a
+//! project's: projects whose settings have the same fingerprint ([`SharedKey`]: the binary, the
+//! environment that matters to OpenCode, the OpenCode config) share one, which runs in the state
+//! home's `servers/` (no project's directory) and knows which projects use it. Its pid, start
+//! time, port and the path of its password file (0600) are kept in the session store (from the
+//! moment it is spawned, before it answers: see [`LocalStart::Starting`]); a later `ao` reuses the
 //! server after a health check with short timeouts (a fresh server accepts connections before it
-//! answers them) and starts a new one when the old one is gone. A file lock per project keeps two
-//! `ao spawn` started at once from starting two servers. ao's own requests to it never go through a
-//! proxy; the server keeps the person's proxy settings for its calls to the provider, with the
-//! loopback names added to `NO_PROXY`.
+//! answers them) and starts a new one when the old one is gone. A file lock per server keeps two
+//! `ao spawn` started at once from starting two servers, and orders joining and leaving it.
+//!
+//! Lifetime. A project joins the server of its settings when it first needs one (a spawn, a
+//! restore), and leaves it when nothing of it is live (`release`); the last project to leave stops
+//! it. A project whose settings changed moves to the server of its new settings at its next
+//! `ensure` when none of its turns is under way (a turn lives in its server's memory), and the
+//! other projects of its old server are left as they are. ao's own requests to a server never go
+//! through a proxy; the server keeps the person's proxy settings for its calls to the provider,
+//! with the loopback names added to `NO_PROXY`.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom};
 use std::time::{Duration, Instant};
 
@@ -30,7 +42,8 @@ use crate::client::Client;
 use crate::remote;
 // Re-exported: the plugin's other modules name the record through `server`.
 pub use crate::server_record::ServerRecord;
-use crate::server_record::{key, save, LocalServer, LocalStart, TunnelServer};
+pub use crate::server_record::SharedKey;
+use crate::server_record::{key, save, LocalServer, LocalStart, ProjectServer, TunnelServer};
 use crate::settings::OpenCodeSettings;
 
 /// How long a new server may take to answer its first health check (a cold start on a loaded
@@ -80,7 +93,31 @@ impl Servers {
         &self,
         cx: &ProjectContext<'_>,
     ) -> Result<Option<ServerRecord>, AgentError> {
-        Ok(cx.state.get(&key(&cx.project.name)).await?)
+        Ok(crate::server_record::load(cx.state, &cx.project.name)
+            .await?
+            .map(|(rec, _)| rec))
+    }
+
+    /// The name of the shared server the project uses now, if it uses one.
+    pub async fn shared_of(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<Option<SharedKey>, AgentError> {
+        Ok(
+            match cx
+                .state
+                .get::<ProjectServer>(&key(&cx.project.name))
+                .await?
+            {
+                Some(ProjectServer::Shared { shared }) => Some(shared),
+                _ => None,
+            },
+        )
+    }
+
+    /// The name of the shared server for the project's settings as they are now.
+    pub fn shared_key(&self, project: &Project) -> SharedKey {
+        SharedKey(shared_fingerprint(&self.settings, project))
     }
 
     /// The project's server as the store knows it, when its process runs, with a client of it.
@@ -253,6 +290,162 @@ impl Servers {
                 ))),
             };
         }
+        if let Location::Local = &project.location {
+            return self.ensure_shared(cx).await;
+        }
+        self.ensure_own(cx).await
+    }
+
+    /// A client of the shared server for the project's settings, joining it (starting it if it
+    /// is not running); the project leaves its previous server if it moves.
+    async fn ensure_shared(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        let wanted = self.shared_key(cx.project);
+        let current = crate::server_record::load(cx.state, &cx.project.name).await?;
+        let here = matches!(&current, Some((_, Some(k))) if *k == wanted);
+        // A turn under way lives in its server's memory: the project stays where it is until none
+        // is, even if its settings changed.
+        if here || (current.is_some() && self.busy(cx).await?) {
+            if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
+                return Ok((record, client));
+            }
+        }
+        let joined = match self.join(cx, &wanted).await {
+            Ok(joined) => joined,
+            Err(e) => {
+                // Still where it was: its sessions there go on.
+                if let Some((_, Some(old))) = current {
+                    let pointer = ProjectServer::Shared { shared: old };
+                    let _ = cx.state.set(&key(&cx.project.name), pointer).await;
+                }
+                return Err(e);
+            }
+        };
+        match current {
+            Some((_, Some(old))) if old != wanted => {
+                self.leave(cx.state, &cx.project.name, &old).await?
+            }
+            // A server of the project's own, which an older ao started (or a tunnel, the project's
+            // `host:` gone from the config).
+            Some((own, None)) => self.stop(cx, &own, false).await?,
+            _ => {}
+        }
+        Ok(joined)
+    }
+
+    /// Joins the project to the shared server `shared`: the running one, or one started now (with
+    /// the projects that already used it, whose sessions follow it through their records).
+    async fn join(
+        &self,
+        cx: &ProjectContext<'_>,
+        shared: &SharedKey,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        let lock_path = self
+            .settings
+            .home
+            .servers_dir()?
+            .join(format!("{}.lock", shared.file_stem()));
+        let lock = unblock(move || lock_file(&lock_path)).await?;
+        let project = cx.project.name.clone();
+        let stored: Option<ServerRecord> = cx.state.get(&shared.state_key()).await?;
+        let mut users: BTreeSet<String> = match &stored {
+            Some(ServerRecord::Local(local)) => local.projects.clone(),
+            _ => BTreeSet::new(),
+        };
+        users.insert(project.clone());
+        // Named before anything starts: a start cut short is then found, and stopped, by the
+        // project's release (`ao kill`) as by the next start.
+        let pointer = ProjectServer::Shared {
+            shared: shared.clone(),
+        };
+        cx.state.set(&key(&project), pointer).await?;
+        let result = match stored {
+            Some(rec) => match probe(rec).await {
+                ServerState::Up { record, client, .. } => {
+                    let p = project.clone();
+                    cx.state
+                        .update(&shared.state_key(), move |r: &mut Option<ServerRecord>| {
+                            if let Some(ServerRecord::Local(local)) = r {
+                                local.projects.insert(p);
+                            }
+                        })
+                        .await?;
+                    let record = match record {
+                        ServerRecord::Local(mut local) => {
+                            local.projects = users;
+                            ServerRecord::Local(local)
+                        }
+                        other => other,
+                    };
+                    Ok((record, client))
+                }
+                ServerState::Unresponsive(rec) => {
+                    // Give a busy server a moment before replacing it.
+                    match wait_healthy(&rec, Duration::from_secs(10)).await {
+                        Ok(client) => Ok((rec, client)),
+                        Err(_) => {
+                            if let Some(id) = rec.identity() {
+                                stop_server(id).await;
+                            }
+                            self.start_shared(cx, shared, users).await
+                        }
+                    }
+                }
+                ServerState::Gone => {
+                    // A server whose start an interrupted `ao` left behind.
+                    if let Some(orphan) = rec_starting(&cx.state.get(&shared.state_key()).await?) {
+                        stop_server(orphan).await;
+                    }
+                    self.start_shared(cx, shared, users).await
+                }
+            },
+            None => self.start_shared(cx, shared, users).await,
+        };
+        drop(lock);
+        result
+    }
+
+    /// The project leaves the shared server `shared`; the last project to leave stops it.
+    pub async fn leave(
+        &self,
+        state: &ao_agent::state::PluginState,
+        project: &str,
+        shared: &SharedKey,
+    ) -> Result<(), AgentError> {
+        let lock_path = self
+            .settings
+            .home
+            .servers_dir()?
+            .join(format!("{}.lock", shared.file_stem()));
+        let lock = unblock(move || lock_file(&lock_path)).await?;
+        let p = project.to_string();
+        let unused = state
+            .update(&shared.state_key(), move |r: &mut Option<ServerRecord>| {
+                if let Some(ServerRecord::Local(local)) = r {
+                    local.projects.remove(&p);
+                    if local.projects.is_empty() {
+                        return r.take();
+                    }
+                }
+                None
+            })
+            .await?;
+        if let Some(id) = unused.and_then(|rec| rec.identity()) {
+            stop_server(id).await;
+        }
+        drop(lock);
+        Ok(())
+    }
+
+    /// A client of the project's own server (on its ssh host), starting (or restarting) it if
+    /// needed.
+    async fn ensure_own(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        let project = cx.project;
         let fingerprint = config_fingerprint(project);
         let stale = |rec: &ServerRecord| rec.config_fingerprint() != Some(fingerprint.as_str());
         if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
@@ -329,36 +522,34 @@ impl Servers {
     /// be sent, by a TUI or a follower still pointed at the old port, to whoever binds that port
     /// next. A local server takes a port of its own; ao's followers find it through the record.
     async fn start(&self, cx: &ProjectContext<'_>) -> Result<(ServerRecord, Client), AgentError> {
-        let password: String = {
-            let mut rng = rand::rng();
-            (0..32)
-                .map(|_| format!("{:02x}", rng.random::<u8>()))
-                .collect()
-        };
+        let password = new_password();
         let previous = self.record(cx).await?;
-        if let Location::Ssh(dest) = &cx.project.location {
-            return self
-                .start_remote(cx, dest, previous.as_ref(), &password)
-                .await;
-        }
-        // A server whose start an interrupted `ao` left behind.
-        if let Some(ServerRecord::Local(orphan)) = previous.filter(ServerRecord::is_starting) {
-            stop_server(orphan.process).await;
-        }
-        self.start_on(cx, &password).await
+        let Location::Ssh(dest) = &cx.project.location else {
+            return Err(AgentError::Launch(format!(
+                "project {} has no server of its own to start: it shares one",
+                cx.project.name
+            )));
+        };
+        self.start_remote(cx, dest, previous.as_ref(), &password)
+            .await
     }
 
-    async fn start_on(
+    /// Starts the shared server `shared` for `projects`, with a new password.
+    async fn start_shared(
         &self,
         cx: &ProjectContext<'_>,
-        password: &str,
+        shared: &SharedKey,
+        projects: BTreeSet<String>,
     ) -> Result<(ServerRecord, Client), AgentError> {
+        let password = new_password();
         let project = cx.project;
         let home = &self.settings.home;
-        let password_file =
-            home.write_secret(&format!("opencode-{}.password", project.name), password)?;
-        let log = home.servers_dir()?.join(format!("{}.log", project.name));
+        let stem = shared.file_stem();
+        let password_file = home.write_secret(&format!("opencode-{stem}.password"), &password)?;
+        let servers_dir = home.servers_dir()?;
+        let log = servers_dir.join(format!("{stem}.log"));
         let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let record_key = shared.state_key();
 
         let mut args = vec![
             "serve".to_string(),
@@ -371,16 +562,17 @@ impl Servers {
             args.push("--pure".into());
         }
         let mut env = self.settings.client_env();
-        env.push(("OPENCODE_SERVER_PASSWORD".into(), password.to_string()));
+        env.push(("OPENCODE_SERVER_PASSWORD".into(), password.clone()));
         env.extend(crate::settings::loopback_no_proxy());
         env.push((
             "OPENCODE_CONFIG_CONTENT".into(),
             crate::settings::server_config(project).to_string(),
         ));
+        // No project's directory: a request that names none reaches no project's instance.
         let spec = LaunchSpec {
             program: self.settings.bin.clone(),
             args,
-            cwd: project.path.clone(),
+            cwd: servers_dir,
             env,
             stdin_file: None,
         };
@@ -400,10 +592,11 @@ impl Servers {
             start: LocalStart::Starting,
             password_file,
             started_at_ms,
-            config_fingerprint: config_fingerprint(project),
+            config_fingerprint: shared.0.clone(),
+            projects,
         };
         let starting = ServerRecord::Local(local.clone());
-        if let Err(e) = cx.state.set(&key(&project.name), starting).await {
+        if let Err(e) = cx.state.set(&record_key, starting).await {
             stop_server(id).await;
             return Err(e.into());
         }
@@ -416,7 +609,7 @@ impl Servers {
             }
             if !id.is_alive() {
                 return Err(AgentError::Launch(format!(
-                    "the OpenCode server of project {} exited during start:\n{}",
+                    "the OpenCode server for project {} exited during start:\n{}",
                     project.name,
                     log_tail(&log, offset)
                 )));
@@ -442,7 +635,7 @@ impl Servers {
                 return Err(e);
             }
         };
-        if let Err(e) = cx.state.set(&key(&project.name), rec.clone()).await {
+        if let Err(e) = cx.state.set(&record_key, rec.clone()).await {
             // Unrecorded, no later ao could find it: stop it rather than leave it running.
             stop_server(id).await;
             return Err(e.into());
@@ -553,11 +746,98 @@ async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, Ag
 
 /// A stable fingerprint (FNV-1a, 64 bits) of the OpenCode config a project's server gets.
 fn config_fingerprint(project: &Project) -> String {
-    let text = crate::settings::server_config(project).to_string();
+    fnv(&crate::settings::server_config(project).to_string())
+}
+
+/// The fingerprint of everything a local server runs with but its password: the binary (its path,
+/// size and modification time, so that an update is another server), `--pure`, the environment
+/// OpenCode is given or reads (its data and config homes, its switches, the proxies) and the
+/// OpenCode config. Projects with the same one can share a server.
+fn shared_fingerprint(settings: &OpenCodeSettings, project: &Project) -> String {
+    let bin = std::fs::metadata(&settings.bin)
+        .ok()
+        .or_else(|| {
+            // A bare name: the one on PATH.
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|d| d.join(&settings.bin))
+                    .find_map(|p| std::fs::metadata(p).ok())
+            })
+        })
+        .map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{mtime}", m.len())
+        })
+        .unwrap_or_default();
+    let mut env = settings.client_env();
+    env.extend(crate::settings::loopback_no_proxy());
+    env.extend(
+        crate::settings::PROXY_ENV
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))),
+    );
+    env.sort();
+    let all = serde_json::json!({
+        "bin": settings.bin.to_string_lossy(),
+        "binary": bin,
+        "pure": settings.pure,
+        "env": env,
+        "config": crate::settings::server_config(project),
+    });
+    fnv(&all.to_string())
+}
+
+/// 32 random bytes in hex: a server's password, new for each start.
+fn new_password() -> String {
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| format!("{:02x}", rng.random::<u8>()))
+        .collect()
+}
+
+/// FNV-1a, 64 bits, as 16 hex digits: stable across ao's versions and machines.
+fn fnv(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });
     format!("{hash:016x}")
+}
+
+/// The state of a local server from its record alone: gone when its start was cut short or its
+/// process is gone; else up or unresponsive, as its health check says.
+async fn probe(rec: ServerRecord) -> ServerState {
+    if rec.is_starting() || !rec.identity().is_some_and(|p| p.is_alive()) {
+        return ServerState::Gone;
+    }
+    let client = match rec.client() {
+        Ok(client) => client,
+        // Its password file is gone: ao cannot talk to it, so it is replaced.
+        Err(_) => return ServerState::Unresponsive(rec),
+    };
+    for timeout in [HEALTH_TIMEOUT, HEALTH_RETRY_TIMEOUT] {
+        if let Ok(version) = client.health(timeout).await {
+            return ServerState::Up {
+                record: rec,
+                client,
+                version,
+            };
+        }
+    }
+    ServerState::Unresponsive(rec)
+}
+
+/// The process of a local server whose start was cut short.
+fn rec_starting(rec: &Option<ServerRecord>) -> Option<ProcessIdentity> {
+    match rec {
+        Some(ServerRecord::Local(local)) if local.start == LocalStart::Starting => {
+            Some(local.process)
+        }
+        _ => None,
+    }
 }
 
 /// The port of the URL in the server's `opencode server listening on http://…` line, written
@@ -601,6 +881,45 @@ fn lock_file(path: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn projects_with_the_same_server_settings_name_the_same_server() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = OpenCodeSettings {
+            bin: tmp.path().join("opencode"),
+            ao_exe: "ao".into(),
+            pure: true,
+            events: true,
+            feed_silence: Duration::from_secs(30),
+            home: ao_agent::home::StateHome::at(tmp.path()),
+        };
+        let project = |name: &str, config: serde_json::Value| {
+            let mut p = Project {
+                name: name.into(),
+                path: tmp.path().join(name),
+                agent_config: Default::default(),
+                location: Default::default(),
+            };
+            p.agent_config
+                .settings
+                .insert(crate::agent::OPENCODE_CONFIG_KEY.into(), config);
+            p
+        };
+        let config = serde_json::json!({"provider": {"mock": {"name": "m"}}});
+        let a = shared_fingerprint(&settings, &project("a", config.clone()));
+        // Another project, another directory: the same server.
+        assert_eq!(a, shared_fingerprint(&settings, &project("b", config)));
+        // Other OpenCode settings, or another way of running OpenCode: another server.
+        let other = serde_json::json!({"provider": {"mock": {"name": "n"}}});
+        assert_ne!(a, shared_fingerprint(&settings, &project("a", other)));
+        let impure = OpenCodeSettings {
+            pure: false,
+            ..settings.clone()
+        };
+        let config = serde_json::json!({"provider": {"mock": {"name": "m"}}});
+        assert_ne!(a, shared_fingerprint(&impure, &project("a", config)));
+        assert_eq!(a.len(), 16);
+    }
 
     #[test]
     fn the_port_is_read_from_the_line_the_new_server_prints() {

@@ -313,6 +313,7 @@ impl SessionManager {
             pending: obs.pending,
             error: obs.error,
             todos: obs.todos,
+            server: obs.server,
             files_changed,
             host: self.remote_host_of(r).ok().flatten(),
             freshness,

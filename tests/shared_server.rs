@@ -1,0 +1,137 @@
+//! One OpenCode server for every project whose server settings are the same: two projects share
+//! it, and each one's permission is answered only through its own sessions' addresses; the shared
+//! server killed, a restore of each project finds one server again; a config change moves the
+//! changed project's next session to a server of its own while the other's turn goes on.
+
+// Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
+#![allow(clippy::unwrap_used)]
+
+use ao_test_support::{script, Scenario, Turn, World};
+use serde_json::{json, Value};
+
+/// The pending permission of a session waiting on one.
+fn pending_id(s: &Value) -> String {
+    assert_eq!(s["pending"].as_array().map(Vec::len), Some(1), "{s:#}");
+    s["pending"][0]["id"].as_str().unwrap().to_string()
+}
+
+/// The URL of the server a session's status names.
+fn url(s: &Value) -> String {
+    s["server"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{s:#}"))
+        .to_string()
+}
+
+#[test]
+fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
+    let scenario = Scenario::new().script(
+        script("write")
+            .turn(Turn::tool_call(
+                "bash",
+                json!({"command": "echo hi > out.txt", "description": "Write out.txt"}),
+            ))
+            .turn(Turn::text("Wrote it.")),
+    );
+    let mut w = World::new(scenario);
+    w.project("alpha", &["permission: {bash: ask}"]);
+    w.project("beta", &["permission: {bash: ask}"]);
+    let a = w.spawn(&["alpha", "write", "--runtime", "process"]);
+    let b = w.spawn(&["beta", "write", "--runtime", "process"]);
+    let sa = w.wait_activity(&a, "waiting_input");
+    let sb = w.wait_activity(&b, "waiting_input");
+
+    // One server, which both sessions name, with both projects.
+    assert_eq!(w.server_pids().len(), 1);
+    assert_eq!(url(&sa), url(&sb));
+    assert_eq!(sa["server"]["projects"], json!(["alpha", "beta"]), "{sa:#}");
+    // Each project's status lists its own session alone.
+    let of_alpha = w.status(Some("alpha"));
+    assert_eq!(of_alpha.len(), 1, "{of_alpha:#?}");
+    assert_eq!(of_alpha[0]["id"], a.as_str());
+
+    // A permission asked in one project is not answered through the other's address: ao refuses
+    // it (exit 2), and so does the server when asked in the other's directory.
+    let (pa, pb) = (pending_id(&sa), pending_id(&sb));
+    for (through, other) in [(&b, &pa), (&a, &pb)] {
+        let out = w.ao(&["permit", through, other]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+    }
+    let (server, password) = w.server_endpoint("alpha");
+    let refused = reqwest::blocking::Client::new()
+        .post(format!("{server}/permission/{pa}/reply"))
+        .query(&[("directory", sb["workspace"].as_str().unwrap())])
+        .basic_auth("opencode", Some(&password))
+        .json(&json!({"reply": "once"}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 404, "{:?}", refused.text());
+    assert_eq!(pending_id(&w.session(&a)), pa);
+    assert_eq!(pending_id(&w.session(&b)), pb);
+
+    // Through its own address each is answered, and the other still waits.
+    w.ao_ok(&["permit", &a, &pa]);
+    w.wait_activity(&a, "ready");
+    assert_eq!(w.session(&b)["activity"], "waiting_input");
+    w.ao_ok(&["permit", &b, &pb]);
+    w.wait_activity(&b, "ready");
+    assert!(workspace_file(&sa, "out.txt") && workspace_file(&sb, "out.txt"));
+
+    // The shared server dies: a restore of either project finds one server again, for both.
+    w.crash_server("alpha");
+    w.wait_activity(&a, "exited");
+    w.ao_ok(&["restore", &a]);
+    w.ao_ok(&["restore", &b]);
+    let (sa, sb) = (w.wait_activity(&a, "ready"), w.wait_activity(&b, "ready"));
+    assert_eq!(w.server_pids().len(), 1);
+    assert_eq!(url(&sa), url(&sb));
+    assert_eq!(sb["server"]["projects"], json!(["alpha", "beta"]), "{sb:#}");
+    let shared = url(&sb);
+
+    // A turn of beta waits on the shared server while alpha's settings change: alpha's next
+    // session runs on a server of its own, and beta's turn goes on where it is.
+    let b2 = w.spawn(&["beta", "write", "--runtime", "process"]);
+    w.wait_activity(&b2, "waiting_input");
+    w.opencode_config("alpha", json!({"autoupdate": false}));
+    let a2 = w.spawn(&["alpha", "write", "--runtime", "process"]);
+    let sa2 = w.wait_activity(&a2, "waiting_input");
+    assert_eq!(w.server_pids().len(), 2);
+    assert_ne!(url(&sa2), shared);
+    assert_eq!(sa2["server"]["projects"], json!(["alpha"]), "{sa2:#}");
+    let sb2 = w.session(&b2);
+    assert_eq!(url(&sb2), shared);
+    assert_eq!(sb2["server"]["projects"], json!(["beta"]), "{sb2:#}");
+    w.ao_ok(&["permit", &b2]);
+    w.wait_activity(&b2, "ready");
+    w.ao_ok(&["permit", &a2]);
+    w.wait_activity(&a2, "ready");
+
+    // `ao doctor` lists each server with its projects.
+    let doctor = w.ao(&["doctor"]);
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(text.contains(&shared), "{text}");
+    assert!(text.contains("used by beta"), "{text}");
+    assert!(text.contains("used by alpha"), "{text}");
+
+    // Killing every session of both releases both servers.
+    let servers = w.server_pids();
+    w.ao_ok(&["kill", "--force", "alpha"]);
+    w.ao_ok(&["kill", "--force", "beta"]);
+    for id in servers {
+        ao_test_support::wait_until(
+            std::time::Duration::from_secs(15),
+            std::time::Duration::from_millis(50),
+            || match id.is_alive() {
+                true => Err(format!("the server {} still runs", id.pid)),
+                false => Ok(()),
+            },
+        );
+    }
+}
+
+/// Whether the session's work tree holds `name`.
+fn workspace_file(s: &Value, name: &str) -> bool {
+    std::path::Path::new(s["workspace"].as_str().unwrap())
+        .join(name)
+        .exists()
+}
