@@ -472,6 +472,31 @@ pub trait Agent: Send + Sync {
         sessions: &[SessionContext<'_>],
     ) -> Vec<Observation>;
 
+    /// The host of the project's sessions, for an agent whose projects may share one (a server
+    /// that serves several projects): projects of this agent with the same key are observed in
+    /// one [`observe_batch`](Agent::observe_batch), so the agent can ask its host once for all of
+    /// them. `None` (the default): the project is observed alone. A key is a hint for batching, not
+    /// a promise: the agent still finds each project's host itself.
+    fn host_key(&self, project: &Project) -> Option<String> {
+        let _ = project;
+        None
+    }
+
+    /// Observes several projects' sessions that share a [`host_key`](Agent::host_key): one answer
+    /// per project, each one answer per session, in order. The default observes each project on
+    /// its own, concurrently.
+    async fn observe_batch(
+        &self,
+        batch: &[(ProjectContext<'_>, &[SessionContext<'_>])],
+    ) -> Vec<Vec<Observation>> {
+        futures_util::future::join_all(
+            batch
+                .iter()
+                .map(|(cx, sessions)| self.observe(cx, sessions)),
+        )
+        .await
+    }
+
     /// The agent's own UI on the session (its TUI): what `ao attach` runs in a person's terminal
     /// for a runtime without a terminal of its own, and what a lazy tmux session opens in its TUI
     /// window while someone looks (the tmux runtime decides when it runs).

@@ -43,6 +43,7 @@ mod props;
 mod quiet;
 pub mod remote;
 pub mod server;
+mod server_list;
 pub mod server_record;
 mod session_list;
 pub mod settings;

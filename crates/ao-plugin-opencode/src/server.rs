@@ -7,8 +7,8 @@
 //! prints, so no other program can take it in between), with a random password, new for each
 //! start, in its environment and the OpenCode settings in `OPENCODE_CONFIG_CONTENT`. OpenCode
 //! serves any directory from one server (an instance per directory), so a server is not a
-//! project's: projects whose settings have the same fingerprint ([`SharedKey`]: the binary, the
-//! environment that matters to OpenCode, the OpenCode config) share one, which runs in the state
+//! project's: projects whose settings have the same fingerprint ([`SharedKey`]: the binary,
+//! `--pure`, the OpenCode config) share one, which runs in the state
 //! home's `servers/` (no project's directory) and knows which projects use it. Its pid, start
 //! time, port and the path of its password file (0600) are kept in the session store (from the
 //! moment it is spawned, before it answers: see [`LocalStart::Starting`]); a later `ao` reuses the
@@ -749,10 +749,14 @@ fn config_fingerprint(project: &Project) -> String {
     fnv(&crate::settings::server_config(project).to_string())
 }
 
-/// The fingerprint of everything a local server runs with but its password: the binary (its path,
-/// size and modification time, so that an update is another server), `--pure`, the environment
-/// OpenCode is given or reads (its data and config homes, its switches, the proxies) and the
-/// OpenCode config. Projects with the same one can share a server.
+/// The fingerprint of what a local server runs with and a project chooses: the binary (its path,
+/// size and modification time, so that an update is another server), `--pure` and the OpenCode
+/// config. Projects with the same one share a server.
+///
+/// The environment (OpenCode's data and config homes, its switches, the proxies) is the one of the
+/// `ao` that starts the server, as before servers were shared, and not part of it: a later `ao`
+/// run from another shell would otherwise move the project to a server of another data home,
+/// where its conversations are not.
 fn shared_fingerprint(settings: &OpenCodeSettings, project: &Project) -> String {
     let bin = std::fs::metadata(&settings.bin)
         .ok()
@@ -773,19 +777,10 @@ fn shared_fingerprint(settings: &OpenCodeSettings, project: &Project) -> String 
             format!("{}:{mtime}", m.len())
         })
         .unwrap_or_default();
-    let mut env = settings.client_env();
-    env.extend(crate::settings::loopback_no_proxy());
-    env.extend(
-        crate::settings::PROXY_ENV
-            .iter()
-            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))),
-    );
-    env.sort();
     let all = serde_json::json!({
         "bin": settings.bin.to_string_lossy(),
         "binary": bin,
         "pure": settings.pure,
-        "env": env,
         "config": crate::settings::server_config(project),
     });
     fnv(&all.to_string())

@@ -143,7 +143,7 @@ pub(crate) fn key(project: &str) -> String {
 }
 
 /// The name of a shared local server: the fingerprint of the settings it runs with (the binary,
-/// the environment that matters to it, the OpenCode config). Projects whose settings give the same
+/// `--pure`, the OpenCode config). Projects whose settings give the same
 /// fingerprint use the same server.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -122,14 +122,3 @@ pub fn loopback_no_proxy() -> Vec<(String, String)> {
     let list = hosts.join(",");
     vec![("NO_PROXY".into(), list.clone()), ("no_proxy".into(), list)]
 }
-
-/// The proxy settings a server inherits from the `ao` that starts it, which it uses for its calls
-/// to the provider: part of what makes two servers the same.
-pub const PROXY_ENV: &[&str] = &[
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-];
