@@ -323,13 +323,17 @@ impl Servers {
                 return Err(e);
             }
         };
+        // The project has moved: an old server it fails to leave only keeps running until its
+        // other projects release it, which is no reason to fail what the project asked for.
         match current {
             Some((_, Some(old))) if old != wanted => {
-                self.leave(cx.state, &cx.project.name, &old).await?
+                let _ = self.leave(cx.state, &cx.project.name, &old).await;
             }
             // A server of the project's own, which an older ao started (or a tunnel, the project's
             // `host:` gone from the config).
-            Some((own, None)) => self.stop(cx, &own, false).await?,
+            Some((own, None)) => {
+                let _ = self.stop(cx, &own, false).await;
+            }
             _ => {}
         }
         Ok(joined)
@@ -361,47 +365,52 @@ impl Servers {
             shared: shared.clone(),
         };
         cx.state.set(&key(&project), pointer).await?;
-        let result = match stored {
+        // A server whose start an interrupted `ao` left behind is stopped before another starts.
+        let orphan = rec_starting(&stored);
+        let running = match stored {
             Some(rec) => match probe(rec).await {
-                ServerState::Up { record, client, .. } => {
-                    let p = project.clone();
-                    cx.state
-                        .update(&shared.state_key(), move |r: &mut Option<ServerRecord>| {
-                            if let Some(ServerRecord::Local(local)) = r {
-                                local.projects.insert(p);
-                            }
-                        })
-                        .await?;
-                    let record = match record {
-                        ServerRecord::Local(mut local) => {
-                            local.projects = users;
-                            ServerRecord::Local(local)
-                        }
-                        other => other,
-                    };
-                    Ok((record, client))
-                }
+                ServerState::Up { record, client, .. } => Some((record, client)),
                 ServerState::Unresponsive(rec) => {
                     // Give a busy server a moment before replacing it.
                     match wait_healthy(&rec, Duration::from_secs(10)).await {
-                        Ok(client) => Ok((rec, client)),
+                        Ok(client) => Some((rec, client)),
                         Err(_) => {
                             if let Some(id) = rec.identity() {
                                 stop_server(id).await;
                             }
-                            self.start_shared(cx, shared, users).await
+                            None
                         }
                     }
                 }
-                ServerState::Gone => {
-                    // A server whose start an interrupted `ao` left behind.
-                    if let Some(orphan) = rec_starting(&cx.state.get(&shared.state_key()).await?) {
-                        stop_server(orphan).await;
-                    }
-                    self.start_shared(cx, shared, users).await
-                }
+                ServerState::Gone => None,
             },
-            None => self.start_shared(cx, shared, users).await,
+            None => None,
+        };
+        let result = match running {
+            Some((record, client)) => {
+                let p = project.clone();
+                cx.state
+                    .update(&shared.state_key(), move |r: &mut Option<ServerRecord>| {
+                        if let Some(ServerRecord::Local(local)) = r {
+                            local.projects.insert(p);
+                        }
+                    })
+                    .await?;
+                let record = match record {
+                    ServerRecord::Local(mut local) => {
+                        local.projects = users;
+                        ServerRecord::Local(local)
+                    }
+                    other => other,
+                };
+                Ok((record, client))
+            }
+            None => {
+                if let Some(orphan) = orphan {
+                    stop_server(orphan).await;
+                }
+                self.start_shared(cx, shared, users).await
+            }
         };
         drop(lock);
         result
