@@ -104,6 +104,20 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
     assert_eq!(sb["server"]["projects"], json!(["alpha", "beta"]), "{sb:#}");
     let shared = url(&sb);
 
+    // Alpha's last session killed: alpha leaves the server, which goes on for beta; restored,
+    // alpha joins it again.
+    let server = w.server_pids()[0];
+    w.ao_ok(&["kill", &a]);
+    assert!(
+        server.is_alive(),
+        "the shared server stopped with beta still on it"
+    );
+    assert_eq!(w.session(&b)["server"]["projects"], json!(["beta"]));
+    w.ao_ok(&["restore", &a]);
+    let sa = w.wait_activity(&a, "ready");
+    assert_eq!(url(&sa), shared);
+    assert_eq!(sa["server"]["projects"], json!(["alpha", "beta"]), "{sa:#}");
+
     // A turn of beta waits on the shared server while alpha's settings change: alpha's next
     // session runs on a server of its own, and beta's turn goes on where it is.
     let b2 = w.spawn(&["beta", "write", "--runtime", "process"]);

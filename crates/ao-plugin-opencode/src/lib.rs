@@ -3,10 +3,12 @@
 //! It depends on ao's plugin API (`ao-agent`) alone: docs/architecture.md ("A plugin") uses it as
 //! the worked example.
 //!
-//! - [`server`]: one `opencode serve` per project on 127.0.0.1, password-protected, found again by
-//!   every `ao` invocation and restarted when dead; [`remote`]: the servers elsewhere (at a URL,
-//!   or started on an ssh host); [`server_record`]: what both know of a server, by kind, and how
-//!   the store keeps it.
+//! - [`server`]: one `opencode serve` on 127.0.0.1 for all the projects whose server settings are
+//!   the same, password-protected, found again by every `ao` invocation and restarted when dead;
+//!   [`remote`]: the servers elsewhere (at a URL, or started on an ssh host); [`server_record`]:
+//!   what both know of a server, by kind, and how the store keeps it; `server_list`: one list of
+//!   a shared server's sessions for its projects observed together; `directories`: which of a
+//!   shared server's events are a project's.
 //! - [`client`] and [`types`]: a typed client of the server API.
 //! - `agent`: the [`Agent`](ao_agent::agent::Agent) implementation, the plugin's face to ao.
 //! - `gather`: one project's sessions observed through the server in a batch of requests;
