@@ -6,7 +6,8 @@
 //! - [`server`]: one `opencode serve` on 127.0.0.1 for all the projects whose server settings are
 //!   the same, password-protected, found again by every `ao` invocation and restarted when dead;
 //!   [`remote`]: the servers elsewhere (at a URL, or started on an ssh host); [`server_record`]:
-//!   what both know of a server, by kind, and how the store keeps it; `server_list`: one list of
+//!   what both know of a server, by kind, and how the store keeps it; `server_shared`: joining
+//!   and leaving a shared server, and which one a project's settings name; `server_list`: one list of
 //!   a shared server's sessions for its projects observed together; `directories`: which of a
 //!   shared server's events are a project's.
 //! - [`client`] and [`types`]: a typed client of the server API.
@@ -47,6 +48,7 @@ pub mod remote;
 pub mod server;
 mod server_list;
 pub mod server_record;
+mod server_shared;
 mod session_list;
 pub mod settings;
 pub mod transcript;
