@@ -7,7 +7,25 @@
 #![allow(clippy::unwrap_used)]
 
 use ao_test_support::{script, Scenario, Turn, World};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use serde_json::{json, Value};
+
+/// Continues a stopped process when dropped, so that a failing test leaves nothing frozen.
+struct Stopped(u32);
+
+impl Stopped {
+    fn stop(pid: u32) -> Stopped {
+        kill(Pid::from_raw(pid as i32), Signal::SIGSTOP).expect("SIGSTOP");
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGCONT);
+    }
+}
 
 /// The pending permission of a session waiting on one.
 fn pending_id(s: &Value) -> String {
@@ -92,6 +110,21 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
     w.ao_ok(&["permit", &b, &pb]);
     w.wait_activity(&b, "ready");
     assert!(workspace_file(&sa, "out.txt") && workspace_file(&sb, "out.txt"));
+
+    // The shared server frozen: each of its projects' sessions shows what was last seen, stale.
+    {
+        let _stopped = Stopped::stop(w.server_pids()[0].pid);
+        let text = w.ao_ok(&["status", "--json", "--timeout", "2"]);
+        let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(all.len(), 2, "{all:#?}");
+        for s in &all {
+            assert_eq!(
+                (s["activity"].as_str(), s["stale"].as_bool()),
+                (Some("ready"), Some(true)),
+                "{s:#}"
+            );
+        }
+    }
 
     // The shared server dies: a restore of either project finds one server again, for both.
     w.crash_server("alpha");
