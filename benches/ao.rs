@@ -1,9 +1,9 @@
 //! ao's benchmark: prints figures, asserts nothing about time. Run it with `scripts/bench`
 //! (which builds `ao`, installs OpenCode and cuts the network) or `cargo bench --bench ao --
-//! [SECTION...]`; sections: status (scale and first-status: its parts alone), spawn, wait, memory,
-//! crowd, watch, mcp, notify, dashboard, remote, acp, container, claude, codex. Everything runs
-//! on the real agents (OpenCode; Claude Code and Codex through their ACP adapters) against the
-//! mock.
+//! [SECTION...]`; sections: status (scale and first-status: its parts alone), spawn, wait, memory
+//! (shared: its part of ten projects alone), crowd, watch, mcp, notify, dashboard, remote, acp,
+//! container, claude, codex. Everything runs on the real agents (OpenCode; Claude Code and Codex
+//! through their ACP adapters) against the mock.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ mod notify;
 mod remote;
 #[path = "ao/scale.rs"]
 mod scale;
+#[path = "ao/shared.rs"]
+mod shared;
 #[path = "ao/watch.rs"]
 mod watch;
 
@@ -56,6 +58,10 @@ fn main() {
     }
     if run("memory") {
         memory();
+    }
+    // The shared case alone is `shared`: it starts ten servers.
+    if run("memory") || run("shared") {
+        shared::run();
     }
     if run("crowd") {
         crowd();

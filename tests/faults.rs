@@ -742,14 +742,17 @@ fn servers_listen_on_loopback_with_a_password_and_no_secret_or_prompt_reaches_an
         .as_nanos();
     let token = format!("private-prompt-{nanos:x}");
     let prompt = format!("write a file; {token}");
-    let secret = w.home().join("secrets/opencode-demo.password");
-    let secret2 = secret.clone();
+    // The project's server is shared (by name of its settings): every server password there is.
+    let secrets = w.home().join("secrets");
     let token2 = token.clone();
     let scanner = ArgvScanner::start(move || {
         let mut n = vec![token2.clone()];
         n.extend(
-            std::fs::read_to_string(&secret2)
-                .ok()
+            std::fs::read_dir(&secrets)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
                 .map(|p| p.trim().to_string()),
         );
         n
@@ -782,6 +785,7 @@ fn servers_listen_on_loopback_with_a_password_and_no_secret_or_prompt_reaches_an
     for id in &ids {
         w.wait_activity(id, "waiting_input");
     }
+    let secret = w.server_password_file("demo");
     let password = std::fs::read_to_string(&secret).expect("the password file");
     let password = password.trim();
     assert!(password.len() >= 32, "a weak password: {password:?}");

@@ -40,6 +40,8 @@ fn a_frozen_server_shows_as_last_seen_marked_stale_within_the_budget_and_slows_n
     );
     w.project("frozen", &[]);
     w.project("lively", &[]);
+    // Settings of its own: a server of its own, which the frozen one does not stop.
+    w.opencode_config("lively", serde_json::json!({"autoupdate": false}));
     let frozen = w.spawn(&["frozen", "hello", "--runtime", "process"]);
     let lively = w.spawn(&["lively", "hello", "--runtime", "process"]);
     w.ao_ok(&["wait", &frozen, "--until", "ready", "--timeout", "60"]);

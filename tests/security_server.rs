@@ -246,7 +246,9 @@ fn spawn_cut_while_the_server_starts(w: &World, repo: &Path, name: &str) -> Proc
         .output()
         .expect("run ao");
     assert_eq!(out.status.signal(), Some(9), "{out:?}");
-    let left = servers_in(repo);
+    // A project's server is shared and runs in the state home's `servers/`, no project's directory.
+    let _ = repo;
+    let left = servers_in(&w.home().join("servers"));
     assert_eq!(left.len(), 1, "one server left running: {left:?}");
     left[0]
 }
@@ -283,7 +285,10 @@ fn a_server_start_cut_short_is_found_by_kill_and_by_the_next_ao() {
     let id = w.spawn(&["demo", "steady", "--runtime", "process"]);
     w.wait_activity(&id, "ready");
     wait_gone(orphan, "after the next spawn");
-    assert_eq!(servers_in(&repo), vec![w.server_process("demo")]);
+    assert_eq!(
+        servers_in(&w.home().join("servers")),
+        vec![w.server_process("demo")]
+    );
 }
 
 /// The ssh masters of `w`'s state home that run: processes `ssh -M` whose control socket is in

@@ -167,8 +167,17 @@ fn two_projects_report_their_own_status_tokens_and_cost() {
     assert_eq!(tokens(&sb), (200, 10));
     assert_cost(&sb, (200.0 * 3.0 + 10.0 * 15.0) / 1e6);
     assert_ne!(sa["agent_session_id"], sb["agent_session_id"]);
-    // Two projects, two servers.
-    assert_eq!(w.server_pids().len(), 2);
+    // Two projects with the same server settings, one server, which both say they share.
+    assert_eq!(w.server_pids().len(), 1);
+    assert_eq!(sa["server"], sb["server"], "{sa:#}\n{sb:#}");
+    assert_eq!(sa["server"]["projects"], json!(["alpha", "beta"]), "{sa:#}");
+    let url = sa["server"]["url"].as_str().expect("the server's URL");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let show = w.ao_ok(&["show", &a]);
+    assert!(
+        show.contains(&format!("{url} (shared by alpha, beta)")),
+        "{show}"
+    );
 
     // A name unique across projects is a target too; an ambiguous one is an error that says so.
     let out = w.ao(&["status", "agent-1"]);

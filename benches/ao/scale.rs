@@ -1,6 +1,6 @@
 //! `scripts/bench status`, at scale: `ao status --json` beside its floor (the same call with no
-//! session), with 1 to 200 sessions on one project and 500 over 10 projects, and where one call's
-//! time goes (`AO_TIMING=1`).
+//! session), with 1 to 200 sessions on one project and 500 over 10 projects (on one shared server,
+//! and on a server per project), and where one call's time goes (`AO_TIMING=1`).
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -27,11 +27,19 @@ pub fn run() {
         ms(floor.1)
     );
     println!(
-        "{:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>12} {:>9}",
-        "sessions", "projects", "median", "worst", "requests", "floor", "after turns", "requests"
+        "{:>9} {:>9} {:>8} {:>10} {:>10} {:>9} {:>9} {:>12} {:>9}",
+        "sessions",
+        "projects",
+        "servers",
+        "median",
+        "worst",
+        "requests",
+        "floor",
+        "after turns",
+        "requests"
     );
 
-    let one = world(&["bench"]);
+    let one = world(&["bench"], false);
     let mut made = 0;
     for n in [1usize, 10, 50, 200] {
         spawn(&one, "bench", n - made);
@@ -45,22 +53,34 @@ pub fn run() {
 
     let names: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let ten = world(&names);
-    for p in &names {
-        spawn(&ten, p, 50);
+    // The same projects on one shared server, then each on its own (the settings of each its
+    // own), in the same run.
+    for own in [false, true] {
+        let ten = world(&names, own);
+        for p in &names {
+            spawn(&ten, p, 50);
+        }
+        row(&ten, 500, 10, floor.1);
+        let servers = if own { "a server each" } else { "one server" };
+        breakdown(&ten, &format!("500 sessions over 10 projects, {servers}"));
     }
-    row(&ten, 500, 10, floor.1);
-    breakdown(&ten, "500 sessions over 10 projects");
 }
 
 /// A world with these projects, each in `workspace: none` (the sessions share the project's
-/// directory, as a server's memory would not hold hundreds of work trees' instances).
-fn world(projects: &[&str]) -> World {
+/// directory, as a server's memory would not hold hundreds of work trees' instances); with `own`,
+/// each with OpenCode settings of its own, so a server of its own.
+fn world(projects: &[&str], own: bool) -> World {
     let mut w = World::new(
         Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
     );
     for p in projects {
         w.project(p, &[]);
+        if own {
+            w.opencode_config(
+                p,
+                serde_json::json!({"provider": {"mock": {"name": format!("mock of {p}")}}}),
+            );
+        }
     }
     let text = std::fs::read_to_string(w.config_path()).expect("read the config");
     w.set_config_text(&text.replace("    agentConfig:", "    workspace: none\n    agentConfig:"));
@@ -69,7 +89,7 @@ fn world(projects: &[&str]) -> World {
 
 /// `ao --version` and `ao status --json` with no session: medians of 15.
 fn floor() -> (Duration, Duration) {
-    let w = world(&["bench"]);
+    let w = world(&["bench"], false);
     let version = median_of(15, || {
         let t = Instant::now();
         w.ao_ok(&["--version"]);
@@ -141,9 +161,10 @@ fn row(w: &World, sessions: usize, projects: usize, floor: Duration) {
     samples.sort();
     let requests = requests_of(&timed_call(w));
     println!(
-        "{:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>12} {:>9}",
+        "{:>9} {:>9} {:>8} {:>10} {:>10} {:>9} {:>9} {:>12} {:>9}",
         sessions,
         projects,
+        w.server_pids().len(),
         ms(samples[samples.len() / 2]),
         ms(samples[samples.len() - 1]),
         requests,

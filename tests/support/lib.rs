@@ -458,15 +458,25 @@ impl World {
             .store()
             .and_then(|s| s.ok_or_else(|| "no store: nothing was started".to_string()))
             .unwrap_or_else(|e| panic!("{e}"));
-        let v = store
-            .plugin_state("opencode")
-            .get_blocking::<Value>(&format!("server:{project}"))
-            .unwrap_or_else(|e| panic!("cannot read the server of {project}: {e}"))
+        let v = server_value(&store, project)
+            .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("{project} has no server"));
         let url = v["url"].as_str().expect("the server's url").to_string();
         let file = v["password_file"].as_str().expect("the password file");
         let password = std::fs::read_to_string(file).expect("read the password file");
         (url, password.trim().to_string())
+    }
+
+    /// The 0600 file of the password of the server a project uses, as ao recorded it.
+    pub fn server_password_file(&self, project: &str) -> PathBuf {
+        let store = self
+            .store()
+            .and_then(|s| s.ok_or_else(|| "no store: nothing was started".to_string()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v = server_value(&store, project)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("{project} has no server"));
+        PathBuf::from(v["password_file"].as_str().expect("the password file"))
     }
 
     /// Runs a tmux command on this world's private server.
@@ -686,19 +696,38 @@ impl World {
         };
         let mut pids = Vec::new();
         for (project, _) in &self.projects {
-            pids.extend(server_of(&store, project)?);
+            // Projects that share a server name it once.
+            if let Some(id) = server_of(&store, project)? {
+                if !pids.contains(&id) {
+                    pids.push(id);
+                }
+            }
         }
         Ok(pids)
     }
 }
 
+/// The record of the server a project uses, as ao keeps it: its own (`server:<project>`), or the
+/// shared one that names (`{"shared": KEY}`, the record under `shared-server:KEY`).
+fn server_value(store: &Store, project: &str) -> Result<Option<Value>, String> {
+    let state = store.plugin_state("opencode");
+    let read = |key: &str| {
+        state
+            .get_blocking::<Value>(key)
+            .map_err(|e| format!("cannot read the server of {project} from the store: {e}"))
+    };
+    match read(&format!("server:{project}"))? {
+        Some(v) => match v["shared"].as_str() {
+            Some(shared) => read(&format!("shared-server:{shared}")),
+            None => Ok(Some(v)),
+        },
+        None => Ok(None),
+    }
+}
+
 /// The process of a project's server, as ao recorded it; `None` when there is no record.
 fn server_of(store: &Store, project: &str) -> Result<Option<ProcessIdentity>, String> {
-    let Some(v) = store
-        .plugin_state("opencode")
-        .get_blocking::<Value>(&format!("server:{project}"))
-        .map_err(|e| format!("cannot read the server of {project} from the store: {e}"))?
-    else {
+    let Some(v) = server_value(store, project)? else {
         return Ok(None);
     };
     let id = (|| {

@@ -163,6 +163,9 @@ pub struct Observation {
     pub error: Option<SessionError>,
     /// How far its plan is, when the agent keeps one and it could be read cheaply.
     pub todos: Option<TodoCount>,
+    /// The server it works through, when its agent runs one that projects may share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::session::AgentServer>,
 }
 
 impl Observation {
@@ -178,6 +181,7 @@ impl Observation {
             pending: Vec::new(),
             error,
             todos: None,
+            server: None,
         }
     }
 }
@@ -467,6 +471,31 @@ pub trait Agent: Send + Sync {
         cx: &ProjectContext<'_>,
         sessions: &[SessionContext<'_>],
     ) -> Vec<Observation>;
+
+    /// The host of the project's sessions, for an agent whose projects may share one (a server
+    /// that serves several projects): projects of this agent with the same key are observed in
+    /// one [`observe_batch`](Agent::observe_batch), so the agent can ask its host once for all of
+    /// them. `None` (the default): the project is observed alone. A key is a hint for batching, not
+    /// a promise: the agent still finds each project's host itself.
+    fn host_key(&self, project: &Project) -> Option<String> {
+        let _ = project;
+        None
+    }
+
+    /// Observes several projects' sessions that share a [`host_key`](Agent::host_key): one answer
+    /// per project, each one answer per session, in order. The default observes each project on
+    /// its own, concurrently.
+    async fn observe_batch(
+        &self,
+        batch: &[(ProjectContext<'_>, &[SessionContext<'_>])],
+    ) -> Vec<Vec<Observation>> {
+        futures_util::future::join_all(
+            batch
+                .iter()
+                .map(|(cx, sessions)| self.observe(cx, sessions)),
+        )
+        .await
+    }
 
     /// The agent's own UI on the session (its TUI): what `ao attach` runs in a person's terminal
     /// for a runtime without a terminal of its own, and what a lazy tmux session opens in its TUI

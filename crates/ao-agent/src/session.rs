@@ -388,6 +388,16 @@ impl<'de> Deserialize<'de> for Why {
     }
 }
 
+/// The server a session's agent works through, when the agent runs one that several projects may
+/// use (OpenCode's): where it is, and which projects use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentServer {
+    /// Where ao reaches it: `http://127.0.0.1:PORT` for one ao runs, else its configured URL.
+    pub url: String,
+    /// The projects that use it, the session's own among them, sorted.
+    pub projects: Vec<String>,
+}
+
 /// How far a plan is: `done` of `total` items. Cancelled items count in neither.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TodoCount {

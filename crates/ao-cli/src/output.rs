@@ -388,6 +388,7 @@ mod tests {
             stale: false,
             stale_since: None,
             host: None,
+            server: None,
             todos: None,
             files_changed: None,
             attach_command: None,

@@ -99,6 +99,7 @@ impl Event {
             stale: false,
             stale_since: None,
             host: None,
+            server: None,
             todos: None,
             files_changed: None,
             attach_command: Some(format!("ao attach {id}")),

@@ -53,6 +53,8 @@ pub struct Seen {
     pub files_changed: Option<usize>,
     /// The machine its project's agent server is on: `None` for this one.
     pub host: Option<String>,
+    /// The agent's server it works through, as its agent says.
+    pub server: Option<crate::session::AgentServer>,
     /// Whether this is what was seen now, or what was last known.
     pub freshness: Freshness,
     /// What recording it writes.
@@ -127,6 +129,7 @@ impl Seen {
             todos,
             files_changed,
             host,
+            server,
             freshness,
             note: _,
         } = self;
@@ -145,6 +148,7 @@ impl Seen {
             && *todos == other.todos
             && *files_changed == other.files_changed
             && *host == other.host
+            && *server == other.server
             && *freshness == other.freshness
     }
 
@@ -180,6 +184,7 @@ impl Seen {
             stale_since,
             todos: self.todos,
             host: self.host.clone(),
+            server: self.server.clone(),
             files_changed: self.files_changed,
             attach_command: Some(format!("ao attach {id}")),
             restore_command: Some(format!("ao restore {id}")),

@@ -98,6 +98,7 @@ pub fn observation(look: &Look) -> Observation {
         summary: record.title.clone(),
         tokens: record.tokens,
         cost_usd: record.cost_usd,
+        server: None,
         pending: if activity == Activity::WaitingInput {
             record
                 .pending

@@ -1,6 +1,10 @@
 //! The plugin's face to ao: [`Agent`] for OpenCode.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use futures_util::future::join_all;
 use futures_util::stream::BoxStream;
 
 use ao_agent::agent::{
@@ -18,7 +22,10 @@ use crate::events::{EventKind, EventStream};
 use crate::gather::server_gone;
 use crate::mid_turn::MidTurn;
 use crate::quiet::FeedHolder;
-use crate::server::ServerState;
+use crate::server::{ServerRecord, ServerState};
+use crate::server_list::ServerList;
+use crate::server_record::ProjectServer;
+use crate::session_list::SessionList;
 use crate::types::PromptModel;
 use crate::{agent_error, conversation_id, now_ms, transcript, OpenCodeAgent, AGENT_NAME};
 
@@ -31,6 +38,74 @@ impl OpenCodeAgent {
         match self.servers.lookup(cx).await? {
             ServerState::Up { client, .. } => Ok(client),
             _ => Err(not_running(cx)),
+        }
+    }
+}
+
+impl OpenCodeAgent {
+    /// The observation of a project's sessions once its server was looked for (`found`), listed
+    /// with the projects it shares the server with when `shared` says so.
+    async fn observe_found(
+        &self,
+        cx: &ProjectContext<'_>,
+        sessions: &[SessionContext<'_>],
+        found: Result<Option<(ServerRecord, Client)>, AgentError>,
+        shared: Option<&ServerList>,
+    ) -> Vec<Observation> {
+        let every = |activity: Activity, why: Why, message: String| {
+            sessions
+                .iter()
+                .map(|_| {
+                    Observation::bare(
+                        activity,
+                        Some(SessionError {
+                            why: why.clone(),
+                            message: message.clone(),
+                        }),
+                    )
+                })
+                .collect()
+        };
+        let remote = cx.project.location.is_remote();
+        match found {
+            Ok(Some((record, client))) => {
+                match self
+                    .observe_project(cx, &record, &client, sessions, shared)
+                    .await
+                {
+                    Ok(observations) => observations,
+                    Err(e) if remote => {
+                        let (activity, why, m) = crate::remote::observe_failure(cx.project, e);
+                        every(activity, why, m)
+                    }
+                    Err(e) => {
+                        let shown = record.shown_to(&cx.project.name);
+                        every(
+                            Activity::Blocked,
+                            Why::ServerUnresponsive,
+                            format!("the OpenCode server at {record} does not answer: {e}"),
+                        )
+                        .into_iter()
+                        .map(|o| Observation {
+                            server: Some(shown.clone()),
+                            ..o
+                        })
+                        .collect()
+                    }
+                }
+            }
+            Ok(None) => match MidTurn::sessions(cx).await {
+                Ok(cut_off) => sessions
+                    .iter()
+                    .map(|s| server_gone(cx.project, s.record, &cut_off))
+                    .collect(),
+                Err(e) => every(Activity::Blocked, Why::Unobservable, e.to_string()),
+            },
+            // A host that cannot be reached (the tunnel could not be opened again), a password
+            // that is missing: nothing there can be seen, though it may well go on.
+            Err(AgentError::Unreachable(m)) => every(Activity::Exited, Why::Unreachable, m),
+            Err(AgentError::Unauthorized(m)) => every(Activity::Exited, Why::Unauthorized, m),
+            Err(e) => every(Activity::Blocked, Why::Unobservable, e.to_string()),
         }
     }
 }
@@ -179,49 +254,57 @@ impl Agent for OpenCodeAgent {
         cx: &ProjectContext<'_>,
         sessions: &[SessionContext<'_>],
     ) -> Vec<Observation> {
-        let every = |activity: Activity, why: Why, message: String| {
-            sessions
-                .iter()
-                .map(|_| {
-                    Observation::bare(
-                        activity,
-                        Some(SessionError {
-                            why: why.clone(),
-                            message: message.clone(),
-                        }),
-                    )
-                })
-                .collect()
-        };
-        let remote = cx.project.location.is_remote();
-        match self.servers.running(cx).await {
-            Ok(Some((record, client))) => {
-                match self.observe_project(cx, &record, &client, sessions).await {
-                    Ok(observations) => observations,
-                    Err(e) if remote => {
-                        let (activity, why, m) = crate::remote::observe_failure(cx.project, e);
-                        every(activity, why, m)
-                    }
-                    Err(e) => every(
-                        Activity::Blocked,
-                        Why::ServerUnresponsive,
-                        format!("the OpenCode server at {record} does not answer: {e}"),
-                    ),
-                }
-            }
-            Ok(None) => match MidTurn::sessions(cx).await {
-                Ok(cut_off) => sessions
-                    .iter()
-                    .map(|s| server_gone(cx.project, s.record, &cut_off))
-                    .collect(),
-                Err(e) => every(Activity::Blocked, Why::Unobservable, e.to_string()),
-            },
-            // A host that cannot be reached (the tunnel could not be opened again), a password
-            // that is missing: nothing there can be seen, though it may well go on.
-            Err(AgentError::Unreachable(m)) => every(Activity::Exited, Why::Unreachable, m),
-            Err(AgentError::Unauthorized(m)) => every(Activity::Exited, Why::Unauthorized, m),
-            Err(e) => every(Activity::Blocked, Why::Unobservable, e.to_string()),
+        let found = self.servers.running(cx).await;
+        self.observe_found(cx, sessions, found, None).await
+    }
+
+    fn host_key(&self, project: &ao_agent::project::Project) -> Option<String> {
+        // The local server of the project's settings; a server elsewhere is the project's own
+        // (on its host) or named by its URL, and listed by the project.
+        match project.location {
+            Location::Local => Some(self.servers.shared_key(project).0),
+            Location::Url(_) | Location::Ssh(_) => None,
         }
+    }
+
+    async fn observe_batch(
+        &self,
+        batch: &[(ProjectContext<'_>, &[SessionContext<'_>])],
+    ) -> Vec<Vec<Observation>> {
+        let found = join_all(batch.iter().map(|(cx, _)| self.servers.running(cx))).await;
+        // The projects found on the same local server are listed in one request.
+        let mut by_server: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, f) in found.iter().enumerate() {
+            if let Ok(Some((record @ ServerRecord::Local(_), _))) = f {
+                by_server.entry(record.list_key()).or_default().push(i);
+            }
+        }
+        let looked_at = now_ms();
+        let mut shared: Vec<Option<Arc<ServerList>>> = vec![None; batch.len()];
+        for idx in by_server.values().filter(|idx| idx.len() > 1) {
+            let Ok(Some((record, _))) = &found[idx[0]] else {
+                continue;
+            };
+            let mirrors = join_all(idx.iter().map(|&i| async move {
+                let cx = &batch[i].0;
+                let mirror =
+                    SessionList::load(cx, record.list_key(), record.process_here(), looked_at)
+                        .await;
+                (cx.project.name.clone(), mirror)
+            }))
+            .await;
+            let list = Arc::new(ServerList::new(looked_at, mirrors));
+            for &i in idx {
+                shared[i] = Some(list.clone());
+            }
+        }
+        join_all(batch.iter().zip(found).zip(shared).map(
+            |(((cx, sessions), found), shared)| async move {
+                self.observe_found(cx, sessions, found, shared.as_deref())
+                    .await
+            },
+        ))
+        .await
     }
 
     async fn preflight(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
@@ -381,16 +464,27 @@ impl Agent for OpenCodeAgent {
         )
         .await;
         let (state, project) = (cx.state.clone(), cx.project.name.clone());
+        // A shared server's stream carries every project's events: this feed keeps its own.
+        let dirs = match &cx.project.location {
+            Location::Local => Some(crate::directories::ProjectDirs::of(cx)),
+            Location::Url(_) | Location::Ssh(_) => None,
+        };
         Ok(Box::pin(futures_util::stream::unfold(
             (stream, holder),
             move |(mut stream, mut holder)| {
-                let (state, project) = (state.clone(), project.clone());
+                let (state, project, dirs) = (state.clone(), project.clone(), dirs.clone());
                 async move {
                     loop {
                         // A stream that ends, breaks, stays silent past its bound or sends an
                         // event too large ends the feed: the live model polls and reconnects,
                         // and the holder's entry goes with it.
                         let event = stream.next().await.ok()??;
+                        if dirs
+                            .as_ref()
+                            .is_some_and(|d| !d.owns(event.directory.as_deref()))
+                        {
+                            continue;
+                        }
                         if matches!(
                             event.payload.kind,
                             EventKind::ServerConnected | EventKind::ServerHeartbeat
@@ -473,8 +567,23 @@ impl Agent for OpenCodeAgent {
     }
 
     async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
-        match self.servers.record(cx).await? {
-            Some(rec) => self.servers.stop(cx, &rec, true).await,
+        match crate::server_record::load(cx.state, &cx.project.name).await? {
+            // A shared server: the project leaves it, and the last one to leave stops it.
+            Some((_, Some(shared))) => {
+                self.servers
+                    .leave(cx.state, &cx.project.name, &shared)
+                    .await?;
+                let key = crate::server_record::key(&cx.project.name);
+                cx.state
+                    .update(&key, |pointer: &mut Option<ProjectServer>| {
+                        if matches!(pointer, Some(ProjectServer::Shared { .. })) {
+                            *pointer = None;
+                        }
+                    })
+                    .await?;
+                Ok(())
+            }
+            Some((rec, None)) => self.servers.stop(cx, &rec, true).await,
             None => Ok(()),
         }
     }

@@ -1,4 +1,5 @@
-//! `ao doctor` for OpenCode: the binary and its version, and each project's server.
+//! `ao doctor` for OpenCode: the binary and its version, and each server with the projects that
+//! use it (a shared server once, however many projects use it).
 
 use std::time::Duration;
 
@@ -29,7 +30,13 @@ impl OpenCodeAgent {
             self.binary_check(),
             futures_util::future::join_all(projects.iter().map(|p| self.server_check(p)))
         );
-        let mut all: Vec<Check> = std::iter::once(binary).chain(servers).collect();
+        let mut all: Vec<Check> = vec![binary];
+        // Projects that share a server give the same check: it is said once.
+        for check in servers {
+            if !all.iter().any(|c| c.subject == check.subject) {
+                all.push(check);
+            }
+        }
         // Sessions on another machine still run their TUI (tmux) or follower here.
         if projects.iter().any(|p| p.project.location.is_remote()) {
             all.push(Check::ok(
@@ -125,6 +132,18 @@ impl OpenCodeAgent {
                         tunnel.remote.host, tunnel.remote.pid
                     ),
                     ServerRecord::Url(_) => format!("OpenCode {version} at {rec} answers"),
+                    ServerRecord::Local(local) if !local.projects.is_empty() => {
+                        let used_by: Vec<&str> =
+                            local.projects.iter().map(String::as_str).collect();
+                        return Check::ok(
+                            format!("server {rec}"),
+                            format!(
+                                "OpenCode {version} (pid {}) answers, used by {}",
+                                local.process.pid,
+                                used_by.join(", ")
+                            ),
+                        );
+                    }
                     ServerRecord::Local(local) => format!(
                         "OpenCode {version} at {rec} (pid {}) answers",
                         local.process.pid
@@ -132,6 +151,13 @@ impl OpenCodeAgent {
                 },
             ),
             ServerState::Unresponsive(rec) => {
+                // A shared server's log is named by its settings, a project's own by the project.
+                let log = match &rec {
+                    ServerRecord::Local(local) if !local.projects.is_empty() => {
+                        format!("shared-{}.log", local.config_fingerprint)
+                    }
+                    _ => format!("{}.log", project.name),
+                };
                 Check::fail(
                     subject,
                     format!(
@@ -139,11 +165,16 @@ impl OpenCodeAgent {
                         rec.identity().map_or(0, |p| p.pid)
                     ),
                     format!(
-                    "the next `ao spawn {p}` or `ao restore` replaces it; if it keeps hanging, \
-                     read {}/{p}.log",
-                    self.servers().settings().home.root().join("servers").display(),
-                    p = project.name
-                ),
+                        "the next `ao spawn {p}` or `ao restore` replaces it; if it keeps \
+                         hanging, read {}/{log}",
+                        self.servers()
+                            .settings()
+                            .home
+                            .root()
+                            .join("servers")
+                            .display(),
+                        p = project.name
+                    ),
                 )
             }
             ServerState::Gone => Check::ok(

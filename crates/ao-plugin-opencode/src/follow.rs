@@ -113,7 +113,11 @@ async fn read_record(
     let state = ao_agent::blocking::unblock(move || open(&home))
         .await
         .map_err(|_| ())?;
-    state.get::<ServerRecord>(key).await.map_err(|_| ())
+    // The project's record names its shared server, whose record is read in turn.
+    crate::server_record::resolve(&state, key)
+        .await
+        .map(|found| found.map(|(rec, _)| rec))
+        .map_err(|_| ())
 }
 
 /// Writes the session's events as JSON lines until the session is deleted or the server is gone.

@@ -15,10 +15,12 @@ use ao_agent::session::{
 };
 
 use crate::client::{Client, ClientError};
+use crate::directories::ProjectDirs;
 use crate::last_messages::LastMessages;
 use crate::mid_turn::MidTurn;
 use crate::observe;
 use crate::server::ServerRecord;
+use crate::server_list::ServerList;
 use crate::session_list::SessionList;
 use crate::types::{MessageInfo, Session, SessionStatus};
 use crate::{now_ms, OpenCodeAgent};
@@ -53,21 +55,31 @@ impl OpenCodeAgent {
         server: &ServerRecord,
         client: &Client,
         sessions: &[SessionContext<'_>],
+        shared: Option<&ServerList>,
     ) -> Result<Vec<Observation>, ClientError> {
         // Taken before the first request: a mark made after it is newer than what is seen here.
-        let looked_at = now_ms();
+        let looked_at = shared.map_or_else(now_ms, |s| s.looked_at);
         let records: Vec<&SessionRecord> = sessions.iter().map(|s| s.record).collect();
         let timed = ao_agent::timing::phase(|| "settled-turn memory read".into());
-        let (mut cache, mut list, marks) = futures_util::join!(
-            LastMessages::load(cx),
-            SessionList::load(cx, server.list_key(), server.process_here(), looked_at),
-            MidTurn::load(cx)
-        );
+        let mirror = async {
+            match shared.and_then(|s| s.take_mirror(&cx.project.name)) {
+                Some(loaded) => loaded,
+                None => {
+                    SessionList::load(cx, server.list_key(), server.process_here(), looked_at).await
+                }
+            }
+        };
+        let (mut cache, mut list, marks) =
+            futures_util::join!(LastMessages::load(cx), mirror, MidTurn::load(cx));
         drop(timed);
         // A prompt stored through ao marks its session; the feeds may not have heard of it yet.
         let nobody_mid_turn = matches!(&marks, Some(m) if m.as_ref().is_none_or(|m| m.is_empty()));
+        let lister = Lister {
+            client,
+            shared: shared.map(|s| (s, ProjectDirs::of(cx))),
+        };
         let per_session =
-            sessions_and_last_messages(client, &records, &mut cache, &mut list, nobody_mid_turn)
+            sessions_and_last_messages(&lister, &records, &mut cache, &mut list, nobody_mid_turn)
                 .await?;
         let timed = ao_agent::timing::phase(|| "settled-turn memory write".into());
         futures_util::join!(cache.save(cx), list.save(cx));
@@ -111,10 +123,14 @@ impl OpenCodeAgent {
             .filter_map(|(r, _)| r.agent_session_id.clone())
             .collect();
 
+        let shown = server.shown_to(&cx.project.name);
         let observations: Vec<Observation> = records
             .iter()
             .zip(per_session)
-            .map(|(rec, facts)| observe_one(rec, facts, &dirs, &owners, server, looked_at))
+            .map(|(rec, facts)| Observation {
+                server: Some(shown.clone()),
+                ..observe_one(rec, facts, &dirs, &owners, server, looked_at)
+            })
             .collect();
         let busy: Vec<String> = records
             .iter()
@@ -143,12 +159,13 @@ impl OpenCodeAgent {
 /// mid-turn, and the project's feeds vouching that the server has been quiet since the mirror was
 /// synced, the mirror is the list and nothing is asked.
 async fn sessions_and_last_messages(
-    client: &Client,
+    lister: &Lister<'_>,
     records: &[&SessionRecord],
     cache: &mut LastMessages,
     list: &mut SessionList,
     nobody_mid_turn: bool,
 ) -> Result<Vec<SessionFacts>, ClientError> {
+    let client = lister.client;
     let Some(first) = records.first() else {
         return Ok(Vec::new());
     };
@@ -161,8 +178,8 @@ async fn sessions_and_last_messages(
             }));
             unchanged
         }
-        None => match client
-            .project_sessions(&first.workspace.to_string_lossy(), list.since())
+        None => match lister
+            .list(&first.workspace.to_string_lossy(), list.since())
             .await
         {
             Ok(changed) => {
@@ -242,6 +259,25 @@ async fn sessions_and_last_messages(
         }
     }
     Ok(per_session)
+}
+
+/// Where a project's sessions are listed from: its own request, or the list of the server it
+/// shares with the projects observed with it.
+struct Lister<'a> {
+    client: &'a Client,
+    shared: Option<(&'a ServerList, ProjectDirs)>,
+}
+
+impl Lister<'_> {
+    /// The project's top-level sessions (those updated since `since`, at least).
+    async fn list(&self, directory: &str, since: Option<i64>) -> Result<Vec<Session>, ClientError> {
+        if let Some((shared, dirs)) = &self.shared {
+            if let Some(listed) = shared.sessions_of(self.client, dirs).await {
+                return Ok(listed);
+            }
+        }
+        self.client.project_sessions(directory, since).await
+    }
 }
 
 /// Status, permissions and questions of each directory, asked concurrently.

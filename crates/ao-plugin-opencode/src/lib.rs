@@ -3,10 +3,13 @@
 //! It depends on ao's plugin API (`ao-agent`) alone: docs/architecture.md ("A plugin") uses it as
 //! the worked example.
 //!
-//! - [`server`]: one `opencode serve` per project on 127.0.0.1, password-protected, found again by
-//!   every `ao` invocation and restarted when dead; [`remote`]: the servers elsewhere (at a URL,
-//!   or started on an ssh host); [`server_record`]: what both know of a server, by kind, and how
-//!   the store keeps it.
+//! - [`server`]: one `opencode serve` on 127.0.0.1 for all the projects whose server settings are
+//!   the same, password-protected, found again by every `ao` invocation and restarted when dead;
+//!   [`remote`]: the servers elsewhere (at a URL, or started on an ssh host); [`server_record`]:
+//!   what both know of a server, by kind, and how the store keeps it; `server_shared`: joining
+//!   and leaving a shared server, and which one a project's settings name; `server_list`: one list of
+//!   a shared server's sessions for its projects observed together; `directories`: which of a
+//!   shared server's events are a project's.
 //! - [`client`] and [`types`]: a typed client of the server API.
 //! - `agent`: the [`Agent`](ao_agent::agent::Agent) implementation, the plugin's face to ao.
 //! - `gather`: one project's sessions observed through the server in a batch of requests;
@@ -29,6 +32,7 @@
 
 mod agent;
 pub mod client;
+mod directories;
 pub mod doctor;
 pub mod events;
 pub mod follow;
@@ -42,7 +46,9 @@ mod props;
 mod quiet;
 pub mod remote;
 pub mod server;
+mod server_list;
 pub mod server_record;
+mod server_shared;
 mod session_list;
 pub mod settings;
 pub mod transcript;

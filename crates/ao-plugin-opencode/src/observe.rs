@@ -64,6 +64,7 @@ pub fn observe(facts: &ServerFacts<'_>, now: i64) -> Observation {
         pending: facts.pending.clone(),
         error,
         todos: facts.todos,
+        server: None,
     }
 }
 

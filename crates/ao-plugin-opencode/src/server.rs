@@ -1,17 +1,28 @@
-//! One `opencode serve` per project: started on demand, found again, health-checked, restarted
-//! when dead.
+//! The OpenCode servers ao runs: one `opencode serve` on this machine for every group of projects
+//! whose server settings are the same, one on an ssh host per project; started on demand, found
+//! again, health-checked, restarted when dead.
 //!
-//! Theory of operation. The server runs detached from `ao` (its own session and process group) on
-//! 127.0.0.1 with a port it picks itself (`--port 0`; ao reads the port from the line the server
+//! Theory of operation. A local server runs detached from `ao` (its own session and process group)
+//! on 127.0.0.1 with a port it picks itself (`--port 0`; ao reads the port from the line the server
 //! prints, so no other program can take it in between), with a random password, new for each
-//! start, in its environment and the project's OpenCode settings in `OPENCODE_CONFIG_CONTENT`. Its pid, start time, port and
-//! the path of its password file (0600) are kept in the session store (from the moment it is
-//! spawned, before it answers: see [`LocalStart::Starting`]); a later `ao` reuses the
+//! start, in its environment and the OpenCode settings in `OPENCODE_CONFIG_CONTENT`. OpenCode
+//! serves any directory from one server (an instance per directory), so a server is not a
+//! project's: projects whose settings have the same fingerprint ([`SharedKey`]: the binary,
+//! `--pure`, the OpenCode config) share one, which runs in the state
+//! home's `servers/` (no project's directory) and knows which projects use it. Its pid, start
+//! time, port and the path of its password file (0600) are kept in the session store (from the
+//! moment it is spawned, before it answers: see [`LocalStart::Starting`]); a later `ao` reuses the
 //! server after a health check with short timeouts (a fresh server accepts connections before it
-//! answers them) and starts a new one when the old one is gone. A file lock per project keeps two
-//! `ao spawn` started at once from starting two servers. ao's own requests to it never go through a
-//! proxy; the server keeps the person's proxy settings for its calls to the provider, with the
-//! loopback names added to `NO_PROXY`.
+//! answers them) and starts a new one when the old one is gone. A file lock per server keeps two
+//! `ao spawn` started at once from starting two servers, and orders joining and leaving it.
+//!
+//! Lifetime (`server_shared.rs`). A project joins the server of its settings when it first needs one (a spawn, a
+//! restore), and leaves it when nothing of it is live (`release`); the last project to leave stops
+//! it. A project whose settings changed moves to the server of its new settings at its next
+//! `ensure` when none of its turns is under way (a turn lives in its server's memory), and the
+//! other projects of its old server are left as they are. ao's own requests to a server never go
+//! through a proxy; the server keeps the person's proxy settings for its calls to the provider,
+//! with the loopback names added to `NO_PROXY`.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::time::{Duration, Instant};
@@ -19,8 +30,7 @@ use std::time::{Duration, Instant};
 use ao_agent::agent::{AgentError, ProjectContext};
 use ao_agent::blocking::unblock;
 use ao_agent::project::Project;
-use ao_agent::runtime::process::{spawn_detached, ProcessIdentity};
-use ao_agent::runtime::LaunchSpec;
+use ao_agent::runtime::process::ProcessIdentity;
 use rand::Rng;
 
 use ao_agent::remote::{Location, SshDestination};
@@ -30,16 +40,17 @@ use crate::client::Client;
 use crate::remote;
 // Re-exported: the plugin's other modules name the record through `server`.
 pub use crate::server_record::ServerRecord;
-use crate::server_record::{key, save, LocalServer, LocalStart, TunnelServer};
+pub use crate::server_record::SharedKey;
+use crate::server_record::{save, LocalServer, TunnelServer};
 use crate::settings::OpenCodeSettings;
 
 /// How long a new server may take to answer its first health check (a cold start on a loaded
 /// 2-core machine takes several seconds).
-const START_DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a known server may take to answer before it is considered hung.
-const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
+pub(crate) const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
 /// The second chance of a server that did not answer [`HEALTH_TIMEOUT`].
-const HEALTH_RETRY_TIMEOUT: Duration = Duration::from_secs(6);
+pub(crate) const HEALTH_RETRY_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// What is known about a project's server without starting one.
 #[derive(Debug)]
@@ -80,7 +91,9 @@ impl Servers {
         &self,
         cx: &ProjectContext<'_>,
     ) -> Result<Option<ServerRecord>, AgentError> {
-        Ok(cx.state.get(&key(&cx.project.name)).await?)
+        Ok(crate::server_record::load(cx.state, &cx.project.name)
+            .await?
+            .map(|(rec, _)| rec))
     }
 
     /// The project's server as the store knows it, when its process runs, with a client of it.
@@ -253,6 +266,19 @@ impl Servers {
                 ))),
             };
         }
+        if let Location::Local = &project.location {
+            return self.ensure_shared(cx).await;
+        }
+        self.ensure_own(cx).await
+    }
+
+    /// A client of the project's own server (on its ssh host), starting (or restarting) it if
+    /// needed.
+    async fn ensure_own(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        let project = cx.project;
         let fingerprint = config_fingerprint(project);
         let stale = |rec: &ServerRecord| rec.config_fingerprint() != Some(fingerprint.as_str());
         if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
@@ -329,125 +355,16 @@ impl Servers {
     /// be sent, by a TUI or a follower still pointed at the old port, to whoever binds that port
     /// next. A local server takes a port of its own; ao's followers find it through the record.
     async fn start(&self, cx: &ProjectContext<'_>) -> Result<(ServerRecord, Client), AgentError> {
-        let password: String = {
-            let mut rng = rand::rng();
-            (0..32)
-                .map(|_| format!("{:02x}", rng.random::<u8>()))
-                .collect()
-        };
+        let password = new_password();
         let previous = self.record(cx).await?;
-        if let Location::Ssh(dest) = &cx.project.location {
-            return self
-                .start_remote(cx, dest, previous.as_ref(), &password)
-                .await;
-        }
-        // A server whose start an interrupted `ao` left behind.
-        if let Some(ServerRecord::Local(orphan)) = previous.filter(ServerRecord::is_starting) {
-            stop_server(orphan.process).await;
-        }
-        self.start_on(cx, &password).await
-    }
-
-    async fn start_on(
-        &self,
-        cx: &ProjectContext<'_>,
-        password: &str,
-    ) -> Result<(ServerRecord, Client), AgentError> {
-        let project = cx.project;
-        let home = &self.settings.home;
-        let password_file =
-            home.write_secret(&format!("opencode-{}.password", project.name), password)?;
-        let log = home.servers_dir()?.join(format!("{}.log", project.name));
-        let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
-
-        let mut args = vec![
-            "serve".to_string(),
-            "--hostname".into(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            "0".into(),
-        ];
-        if self.settings.pure {
-            args.push("--pure".into());
-        }
-        let mut env = self.settings.client_env();
-        env.push(("OPENCODE_SERVER_PASSWORD".into(), password.to_string()));
-        env.extend(crate::settings::loopback_no_proxy());
-        env.push((
-            "OPENCODE_CONFIG_CONTENT".into(),
-            crate::settings::server_config(project).to_string(),
-        ));
-        let spec = LaunchSpec {
-            program: self.settings.bin.clone(),
-            args,
-            cwd: project.path.clone(),
-            env,
-            stdin_file: None,
+        let Location::Ssh(dest) = &cx.project.location else {
+            return Err(AgentError::Launch(format!(
+                "project {} has no server of its own to start: it shares one",
+                cx.project.name
+            )));
         };
-        let started_at_ms = crate::now_ms();
-        let id = spawn_detached(&spec, &log).map_err(|e| {
-            AgentError::Launch(format!(
-                "cannot start `{} serve` for project {}: {e}; install it with scripts/install-opencode \
-                 or set AO_OPENCODE_BIN",
-                self.settings.bin.display(),
-                project.name
-            ))
-        })?;
-
-        // Recorded before waiting for it: see `LocalStart::Starting`.
-        let mut local = LocalServer {
-            process: id,
-            start: LocalStart::Starting,
-            password_file,
-            started_at_ms,
-            config_fingerprint: config_fingerprint(project),
-        };
-        let starting = ServerRecord::Local(local.clone());
-        if let Err(e) = cx.state.set(&key(&project.name), starting).await {
-            stop_server(id).await;
-            return Err(e.into());
-        }
-        ao_agent::fault::crash_point(ao_agent::fault::SERVER_STARTING);
-
-        let deadline = Instant::now() + START_DEADLINE;
-        let port = loop {
-            if let Some(port) = listening_port(&log, offset) {
-                break port;
-            }
-            if !id.is_alive() {
-                return Err(AgentError::Launch(format!(
-                    "the OpenCode server of project {} exited during start:\n{}",
-                    project.name,
-                    log_tail(&log, offset)
-                )));
-            }
-            if Instant::now() > deadline {
-                stop_server(id).await;
-                return Err(AgentError::Launch(format!(
-                    "the OpenCode server of project {} did not start within {}s; see {}",
-                    project.name,
-                    START_DEADLINE.as_secs(),
-                    log.display()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        local.start = LocalStart::Listening { port };
-        let rec = ServerRecord::Local(local);
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let client = match wait_healthy(&rec, remaining).await {
-            Ok(c) => c,
-            Err(e) => {
-                stop_server(id).await;
-                return Err(e);
-            }
-        };
-        if let Err(e) = cx.state.set(&key(&project.name), rec.clone()).await {
-            // Unrecorded, no later ao could find it: stop it rather than leave it running.
-            stop_server(id).await;
-            return Err(e.into());
-        }
-        Ok((rec, client))
+        self.start_remote(cx, dest, previous.as_ref(), &password)
+            .await
     }
 
     /// Starts the project's server on its host, with a tunnel to it; the old one's ports when
@@ -513,7 +430,7 @@ impl Servers {
     }
 
     /// Whether a session of the project was last seen in the middle of a turn.
-    async fn busy(&self, cx: &ProjectContext<'_>) -> Result<bool, AgentError> {
+    pub(crate) async fn busy(&self, cx: &ProjectContext<'_>) -> Result<bool, AgentError> {
         Ok(!crate::mid_turn::MidTurn::sessions(cx).await?.is_empty())
     }
 
@@ -530,7 +447,10 @@ impl Servers {
 }
 
 /// Polls `/global/health` with short timeouts until it answers or `within` passes.
-async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, AgentError> {
+pub(crate) async fn wait_healthy(
+    rec: &ServerRecord,
+    within: Duration,
+) -> Result<Client, AgentError> {
     let client = rec.client()?;
     let deadline = Instant::now() + within;
     loop {
@@ -553,7 +473,19 @@ async fn wait_healthy(rec: &ServerRecord, within: Duration) -> Result<Client, Ag
 
 /// A stable fingerprint (FNV-1a, 64 bits) of the OpenCode config a project's server gets.
 fn config_fingerprint(project: &Project) -> String {
-    let text = crate::settings::server_config(project).to_string();
+    fnv(&crate::settings::server_config(project).to_string())
+}
+
+/// 32 random bytes in hex: a server's password, new for each start.
+pub(crate) fn new_password() -> String {
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| format!("{:02x}", rng.random::<u8>()))
+        .collect()
+}
+
+/// FNV-1a, 64 bits, as 16 hex digits: stable across ao's versions and machines.
+pub(crate) fn fnv(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });
@@ -562,7 +494,7 @@ fn config_fingerprint(project: &Project) -> String {
 
 /// The port of the URL in the server's `opencode server listening on http://…` line, written
 /// after `offset` (the server listens on 127.0.0.1, as it was told).
-fn listening_port(log: &std::path::Path, offset: u64) -> Option<u16> {
+pub(crate) fn listening_port(log: &std::path::Path, offset: u64) -> Option<u16> {
     let text = read_from(log, offset);
     let line = text.lines().find(|l| l.contains("server listening on "))?;
     let url = line.split("listening on ").nth(1)?.trim();
@@ -579,7 +511,7 @@ fn read_from(log: &std::path::Path, offset: u64) -> String {
     text
 }
 
-fn log_tail(log: &std::path::Path, offset: u64) -> String {
+pub(crate) fn log_tail(log: &std::path::Path, offset: u64) -> String {
     let text = read_from(log, offset);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(10)..].join("\n")
@@ -591,7 +523,9 @@ pub(crate) async fn stop_server(id: ProcessIdentity) {
 }
 
 /// An exclusive lock on a file, released when dropped.
-fn lock_file(path: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
+pub(crate) fn lock_file(
+    path: &std::path::Path,
+) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
     ao_agent::home::lock_file(path).map_err(|source| AgentError::Io {
         what: format!("cannot lock {}", path.display()),
         source,

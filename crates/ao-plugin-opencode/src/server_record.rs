@@ -7,14 +7,21 @@
 //! - [`ServerAtUrl`]: one that someone else runs. The config says where it is, so it is never
 //!   stored.
 //!
-//! The store keeps a server ao started under `server:<project>` as the one flat JSON object ao
-//! has always written (`pid`, `start_time`, `url`, `password_file`, …; `remote` for a tunnel,
-//! `starting` while a local server starts), not as a tagged enum: a record an older ao wrote
-//! loads, and a follower started by an older ao still reads what a newer one writes.
+//! The store keeps a server ao started as the one flat JSON object ao has always written (`pid`,
+//! `start_time`, `url`, `password_file`, …; `remote` for a tunnel, `starting` while a local server
+//! starts, `projects` for a shared one), not as a tagged enum: a record an older ao wrote loads.
+//!
+//! Where it is kept ([`ProjectServer`]): a server on an ssh host is the project's own, under
+//! `server:<project>`. A local server is shared by every project whose server settings are the
+//! same ([`SharedKey`], a fingerprint of them): it is kept under `shared-server:<fingerprint>`
+//! with the projects that use it, and `server:<project>` names it (`{"shared": "<fingerprint>"}`).
+//! A record an older ao kept under `server:<project>` (a local server of the project's own) still
+//! loads there, as the project's, until the project next moves to its shared server.
 //!
 //! `server.rs` (the servers on this machine) and `remote.rs` (those elsewhere) both build and
 //! read records; this module imports neither.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -53,6 +60,9 @@ pub struct LocalServer {
     /// A fingerprint of the OpenCode config it was started with (not the config itself, which
     /// may hold provider keys): a different one means the project's config changed since.
     pub config_fingerprint: String,
+    /// The projects that use it, for a shared server (empty for a project's own, which an older ao
+    /// started): it is stopped when the last of them releases it.
+    pub projects: BTreeSet<String>,
 }
 
 /// How far a local server's start has gone.
@@ -132,6 +142,68 @@ pub(crate) fn key(project: &str) -> String {
     format!("server:{project}")
 }
 
+/// The name of a shared local server: the fingerprint of the settings it runs with (the binary,
+/// `--pure`, the OpenCode config). Projects whose settings give the same
+/// fingerprint use the same server.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SharedKey(pub String);
+
+impl SharedKey {
+    /// Its record's key in the plugin's state.
+    pub fn state_key(&self) -> String {
+        format!("shared-server:{}", self.0)
+    }
+
+    /// What files of it are named by under the state home (`servers/`, `secrets/`).
+    pub fn file_stem(&self) -> String {
+        format!("shared-{}", self.0)
+    }
+}
+
+impl fmt::Display for SharedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What `server:<project>` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProjectServer {
+    /// The project uses the shared local server of this name.
+    Shared {
+        /// The shared server's name.
+        shared: SharedKey,
+    },
+    /// The project's own server: on its ssh host, or a local one an older ao started.
+    Own(ServerRecord),
+}
+
+/// The project's server as the store names it now: the record and, for a shared server, its name.
+/// A pointer to a shared server whose record is gone is no server.
+pub async fn load(
+    state: &ao_agent::state::PluginState,
+    project: &str,
+) -> Result<Option<(ServerRecord, Option<SharedKey>)>, ao_agent::error::StateError> {
+    resolve(state, &key(project)).await
+}
+
+/// What the project record under `key` names: see [`load`].
+pub async fn resolve(
+    state: &ao_agent::state::PluginState,
+    key: &str,
+) -> Result<Option<(ServerRecord, Option<SharedKey>)>, ao_agent::error::StateError> {
+    match state.get::<ProjectServer>(key).await? {
+        None => Ok(None),
+        Some(ProjectServer::Own(rec)) => Ok(Some((rec, None))),
+        Some(ProjectServer::Shared { shared }) => Ok(state
+            .get::<ServerRecord>(&shared.state_key())
+            .await?
+            .map(|rec| (rec, Some(shared)))),
+    }
+}
+
 /// Saves the record of the project's server, one that ao started.
 pub async fn save(cx: &ProjectContext<'_>, rec: &ServerRecord) -> Result<(), AgentError> {
     cx.state
@@ -191,6 +263,21 @@ impl ServerRecord {
             ServerRecord::Local(local) => Some(&local.config_fingerprint),
             ServerRecord::Tunnel(tunnel) => Some(&tunnel.config_fingerprint),
             ServerRecord::Url(_) => None,
+        }
+    }
+
+    /// What ao's status says of it for a session of `project`: where it is, and which projects use
+    /// it (those of a shared server; the project alone for its own server or one at a URL).
+    pub fn shown_to(&self, project: &str) -> ao_agent::session::AgentServer {
+        let projects = match self {
+            ServerRecord::Local(local) if !local.projects.is_empty() => {
+                local.projects.iter().cloned().collect()
+            }
+            _ => vec![project.to_string()],
+        };
+        ao_agent::session::AgentServer {
+            url: self.to_string(),
+            projects,
         }
     }
 
@@ -280,6 +367,9 @@ struct Stored {
     ca_file: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     starting: bool,
+    /// The projects that use a shared server.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    projects: BTreeSet<String>,
 }
 
 /// The port of a stored `http://127.0.0.1:PORT`.
@@ -318,6 +408,7 @@ impl TryFrom<Stored> for ServerRecord {
                 password_file: stored.password_file,
                 started_at_ms: stored.started_at_ms,
                 config_fingerprint: stored.config_fingerprint,
+                projects: stored.projects,
             }),
         })
     }
@@ -342,6 +433,7 @@ impl TryFrom<&ServerRecord> for Stored {
                 username: None,
                 ca_file: None,
                 starting: local.start == LocalStart::Starting,
+                projects: local.projects.clone(),
             },
             ServerRecord::Tunnel(tunnel) => Stored {
                 pid: tunnel.master.pid,
@@ -354,6 +446,7 @@ impl TryFrom<&ServerRecord> for Stored {
                 username: None,
                 ca_file: None,
                 starting: false,
+                projects: BTreeSet::new(),
             },
             ServerRecord::Url(_) => {
                 return Err("a server at a URL is not stored: the config says where it is")
@@ -390,6 +483,7 @@ mod tests {
             password_file: "/home/me/.local/state/ao/secrets/opencode-web.password".into(),
             started_at_ms: 1_780_000_000_123,
             config_fingerprint: "8c1f0e2d3b4a5968".into(),
+            projects: BTreeSet::new(),
         })
     }
 
@@ -464,6 +558,33 @@ mod tests {
             (local.started_at_ms, local.config_fingerprint.as_str()),
             (0, "")
         );
+    }
+
+    #[test]
+    fn a_shared_server_keeps_its_projects_and_a_project_names_it() {
+        let ServerRecord::Local(mut shared) = local(LocalStart::Listening { port: 40123 }) else {
+            unreachable!()
+        };
+        shared.projects = ["api".to_string(), "web".to_string()].into();
+        let rec = ServerRecord::Local(shared);
+        round_trip(
+            r#"{"pid":4242,"start_time":987654,"url":"http://127.0.0.1:40123","password_file":"/home/me/.local/state/ao/secrets/opencode-web.password","started_at_ms":1780000000123,"config_fingerprint":"8c1f0e2d3b4a5968","remote":null,"projects":["api","web"]}"#,
+            &rec,
+        );
+        let pointer: ProjectServer =
+            serde_json::from_str(r#"{"shared":"8c1f0e2d3b4a5968"}"#).unwrap();
+        assert_eq!(
+            pointer,
+            ProjectServer::Shared {
+                shared: SharedKey("8c1f0e2d3b4a5968".into())
+            }
+        );
+        // A record an older ao wrote for the project's own server still loads as such.
+        let own: ProjectServer = serde_json::from_str(
+            r#"{"pid":1,"start_time":2,"url":"http://127.0.0.1:3/","password_file":"/p"}"#,
+        )
+        .unwrap();
+        assert!(matches!(own, ProjectServer::Own(ServerRecord::Local(_))));
     }
 
     #[test]

@@ -106,6 +106,13 @@ pub fn show_text(out: &mut dyn Write, v: &SessionView, color: bool) -> io::Resul
         "workspace",
         &format!("{}{branch}", s.workspace.display()),
     )?;
+    if let Some(server) = &s.server {
+        let shared = match server.projects.as_slice() {
+            [only] if *only == s.project => String::new(),
+            all => format!(" (shared by {})", all.join(", ")),
+        };
+        field(out, "server", &format!("{}{shared}", server.url))?;
+    }
     field(out, "created", &s.created_at)?;
     if let Some(at) = &s.last_activity_at {
         field(out, "active", at)?;

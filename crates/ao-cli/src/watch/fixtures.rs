@@ -38,6 +38,7 @@ pub fn session(id: &str, activity: Activity, since: &str) -> LiveSession {
             stale: false,
             stale_since: None,
             host: None,
+            server: None,
             todos: None,
             files_changed: None,
             attach_command: None,

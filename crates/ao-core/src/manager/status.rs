@@ -10,7 +10,6 @@ use futures_util::future::join_all;
 use super::session_manager::SessionManager;
 use crate::agent::{Observation, SessionContext};
 use crate::clock::EpochMillis;
-use crate::config::ProjectConfig;
 use crate::error::Result;
 use crate::runtime::RuntimeHandle;
 use crate::seen::{Freshness, IdleRule, Note, Seen, Spend};
@@ -134,108 +133,126 @@ impl SessionManager {
         Ok(seen.pop().expect("a look gives one Seen per record"))
     }
 
-    /// What the agents say about the live sessions among `records`, projects concurrently: `None`
-    /// for the sessions of a project whose agent did not answer by `deadline`.
+    /// Observes the live sessions among `records`: one batch per project and agent, and one for
+    /// the projects an agent hosts together (the same [`host_key`](crate::agent::Agent::host_key):
+    /// a server they share), batches observed concurrently, each until `deadline`. A batch that
+    /// misses it gives `None` for each of its sessions (stale: what was last observed is shown),
+    /// so a frozen shared host makes each of its projects' sessions stale, and no other's.
     async fn observe_all(
         &self,
         records: &[SessionRecord],
         deadline: tokio::time::Instant,
     ) -> BTreeMap<SessionAddress, Option<Observation>> {
-        let mut by_project: BTreeMap<&str, Vec<&SessionRecord>> = BTreeMap::new();
+        let mut by_unit: BTreeMap<(&str, &str), Vec<&SessionRecord>> = BTreeMap::new();
         for r in records {
             if r.lifecycle == Lifecycle::Live && r.agent_session_id.is_some() {
-                by_project.entry(&r.address.project).or_default().push(r);
+                by_unit
+                    .entry((r.address.project.as_str(), r.agent.as_str()))
+                    .or_default()
+                    .push(r);
             }
         }
-        let observations = join_all(by_project.into_iter().map(|(name, recs)| async move {
-            let _timed = timing::phase(|| format!("observe project {name}"));
-            let obs: Vec<Option<Observation>> = match self.config.project(name) {
-                Ok(project) => {
-                    match tokio::time::timeout_at(deadline, self.observe_project(project, &recs))
-                        .await
-                    {
-                        Ok(obs) => obs.into_iter().map(Some).collect(),
-                        Err(_) => vec![None; recs.len()],
-                    }
-                }
-                Err(_) => recs
-                    .iter()
-                    .map(|_| {
-                        Some(Observation::bare(
-                            Activity::Exited,
-                            Some(SessionError {
-                                why: Why::UnknownProject,
-                                message: format!(
-                                    "project {name} is no longer in {}",
-                                    self.config.file.display()
-                                ),
-                            }),
-                        ))
-                    })
-                    .collect(),
-            };
-            recs.into_iter()
-                .map(|r| r.address.clone())
-                .zip(obs)
-                .collect::<Vec<_>>()
-        }))
-        .await;
-        observations.into_iter().flatten().collect()
-    }
-
-    /// One project's sessions, observed by their agents (a project's sessions may have been
-    /// spawned with different agents over time).
-    async fn observe_project(
-        &self,
-        project: &ProjectConfig,
-        recs: &[&SessionRecord],
-    ) -> Vec<Observation> {
-        let mut by_agent: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, r) in recs.iter().enumerate() {
-            by_agent.entry(&r.agent).or_default().push(i);
-        }
-        let mut out: Vec<Option<Observation>> = vec![None; recs.len()];
-        for (agent, idx) in by_agent {
-            let bound = match self.bind(agent, project) {
-                Ok(b) => b,
-                Err(e) => {
-                    for i in idx {
-                        out[i] = Some(Observation::bare(
-                            Activity::Exited,
-                            Some(SessionError {
-                                why: Why::UnknownAgent,
-                                message: e.to_string(),
-                            }),
-                        ));
-                    }
+        let mut out: BTreeMap<SessionAddress, Option<Observation>> = BTreeMap::new();
+        let mut every = |recs: &[&SessionRecord], why: Why, message: String| {
+            for r in recs {
+                let error = SessionError {
+                    why: why.clone(),
+                    message: message.clone(),
+                };
+                out.insert(
+                    r.address.clone(),
+                    Some(Observation::bare(Activity::Exited, Some(error))),
+                );
+            }
+        };
+        // Each project and agent bound; the ones that cannot be are said so at once.
+        let mut units: Vec<(super::session_manager::Bound<'_>, Vec<&SessionRecord>)> = Vec::new();
+        for ((name, agent), recs) in by_unit {
+            let project = match self.config.project(name) {
+                Ok(project) => project,
+                Err(_) => {
+                    let message = format!(
+                        "project {name} is no longer in {}",
+                        self.config.file.display()
+                    );
+                    every(&recs, Why::UnknownProject, message);
                     continue;
                 }
             };
-            let sessions: Vec<SessionContext<'_>> = idx
-                .iter()
-                .map(|&i| SessionContext {
-                    record: recs[i],
-                    home: &self.home,
-                })
-                .collect();
-            let obs = bound.agent.observe(&bound.cx(), &sessions).await;
-            for (i, o) in idx.into_iter().zip(obs) {
-                out[i] = Some(o);
+            match self.bind(agent, project) {
+                Ok(bound) => units.push((bound, recs)),
+                Err(e) => every(&recs, Why::UnknownAgent, e.to_string()),
             }
         }
-        out.into_iter()
-            .map(|o| {
-                o.unwrap_or_else(|| {
-                    Observation::bare(
-                        Activity::Exited,
-                        Some(SessionError {
-                            why: Why::Unobserved,
-                            message: "its agent gave no observation for it".into(),
-                        }),
-                    )
-                })
+        // Units of one agent with the same host key make one batch; the others a batch each.
+        let mut batches: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        for (i, (bound, _)) in units.iter().enumerate() {
+            let host = bound.agent.host_key(&bound.seen).map_or_else(
+                || format!("project {}", bound.project.name),
+                |k| format!("host {k}"),
+            );
+            batches
+                .entry((bound.agent.name().to_string(), host))
+                .or_default()
+                .push(i);
+        }
+        let sessions: Vec<Vec<SessionContext<'_>>> = units
+            .iter()
+            .map(|(_, recs)| {
+                recs.iter()
+                    .map(|r| SessionContext {
+                        record: r,
+                        home: &self.home,
+                    })
+                    .collect()
             })
-            .collect()
+            .collect();
+        let observed = join_all(batches.into_values().map(|idx| {
+            let (units, sessions) = (&units, &sessions);
+            async move {
+                let names: Vec<&str> = idx
+                    .iter()
+                    .map(|&i| units[i].0.project.name.as_str())
+                    .collect();
+                let _timed = timing::phase(|| format!("observe project {}", names.join(", ")));
+                let batch: Vec<_> = idx
+                    .iter()
+                    .map(|&i| (units[i].0.cx(), sessions[i].as_slice()))
+                    .collect();
+                let agent = &units[idx[0]].0.agent;
+                let obs = tokio::time::timeout_at(deadline, agent.observe_batch(&batch))
+                    .await
+                    .ok();
+                idx.into_iter()
+                    .enumerate()
+                    .flat_map(|(n, i)| {
+                        let obs = &obs;
+                        units[i].1.iter().enumerate().map(move |(k, r)| {
+                            // Missed the deadline: `None`, stale. Answered without it: unobserved.
+                            let o = obs.as_ref().map(|o| {
+                                o.get(n)
+                                    .and_then(|of_unit| of_unit.get(k))
+                                    .cloned()
+                                    .unwrap_or_else(|| {
+                                        Observation::bare(
+                                            Activity::Exited,
+                                            Some(SessionError {
+                                                why: Why::Unobserved,
+                                                message: "its agent gave no observation for it"
+                                                    .into(),
+                                            }),
+                                        )
+                                    })
+                            });
+                            (r.address.clone(), o)
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            }
+        }))
+        .await;
+        out.extend(observed.into_iter().flatten());
+        out
     }
 
     /// Whether each session's program runs: one batched call per runtime.
@@ -313,6 +330,7 @@ impl SessionManager {
             pending: obs.pending,
             error: obs.error,
             todos: obs.todos,
+            server: obs.server,
             files_changed,
             host: self.remote_host_of(r).ok().flatten(),
             freshness,

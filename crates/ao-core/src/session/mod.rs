@@ -77,6 +77,9 @@ pub struct SessionStatus {
     /// The machine its project's agent server is on: `None` for this one, else the ssh
     /// destination or the server URL's `host:port`.
     pub host: Option<String>,
+    /// The agent's server it works through (its URL, and which projects use it), when its agent
+    /// runs one that projects may share; `None` otherwise.
+    pub server: Option<AgentServer>,
     /// How many files its work tree changed against its base, committed or not; `None` without a
     /// work tree of its own, or when git could not tell.
     pub files_changed: Option<usize>,

@@ -1,0 +1,403 @@
+//! The local servers that projects share: which server a project's settings name ([`SharedKey`]),
+//! joining it (starting it when it does not run), leaving it (the last project to leave stops it),
+//! and moving a project whose settings changed. See `server.rs` for the theory of operation and
+//! docs/architecture.md, "Shared OpenCode servers".
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use ao_agent::agent::{AgentError, ProjectContext};
+use ao_agent::blocking::unblock;
+use ao_agent::project::Project;
+use ao_agent::runtime::process::{spawn_detached, ProcessIdentity};
+use ao_agent::runtime::LaunchSpec;
+
+use crate::client::Client;
+use crate::server::{
+    fnv, listening_port, lock_file, log_tail, new_password, stop_server, wait_healthy, ServerState,
+    Servers, HEALTH_RETRY_TIMEOUT, HEALTH_TIMEOUT, START_DEADLINE,
+};
+use crate::server_record::{key, LocalServer, LocalStart, ProjectServer, ServerRecord, SharedKey};
+use crate::settings::OpenCodeSettings;
+
+impl Servers {
+    /// The name of the shared server for the project's settings as they are now.
+    pub fn shared_key(&self, project: &Project) -> SharedKey {
+        SharedKey(shared_fingerprint(self.settings(), project))
+    }
+
+    /// A client of the shared server for the project's settings, joining it (starting it if it
+    /// is not running); the project leaves its previous server if it moves.
+    pub(crate) async fn ensure_shared(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        let wanted = self.shared_key(cx.project);
+        let current = crate::server_record::load(cx.state, &cx.project.name).await?;
+        let here = matches!(&current, Some((_, Some(k))) if *k == wanted);
+        // A turn under way lives in its server's memory: the project stays where it is until none
+        // is, even if its settings changed.
+        if here || (current.is_some() && self.busy(cx).await?) {
+            if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
+                return Ok((record, client));
+            }
+        }
+        let joined = match self.join(cx, &wanted).await {
+            Ok(joined) => joined,
+            Err(e) => {
+                // Still where it was: its sessions there go on.
+                if let Some((_, Some(old))) = current {
+                    let pointer = ProjectServer::Shared { shared: old };
+                    let _ = cx.state.set(&key(&cx.project.name), pointer).await;
+                }
+                return Err(e);
+            }
+        };
+        // The project has moved: an old server it fails to leave only keeps running until its
+        // other projects release it, which is no reason to fail what the project asked for.
+        match current {
+            Some((_, Some(old))) if old != wanted => {
+                let _ = self.leave(cx.state, &cx.project.name, &old).await;
+            }
+            // A server of the project's own, which an older ao started (or a tunnel, the project's
+            // `host:` gone from the config).
+            Some((own, None)) => {
+                let _ = self.stop(cx, &own, false).await;
+            }
+            _ => {}
+        }
+        Ok(joined)
+    }
+
+    /// Joins the project to the shared server `shared`: the running one, or one started now (with
+    /// the projects that already used it, whose sessions follow it through their records).
+    async fn join(
+        &self,
+        cx: &ProjectContext<'_>,
+        shared: &SharedKey,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        let lock_path = self
+            .settings()
+            .home
+            .servers_dir()?
+            .join(format!("{}.lock", shared.file_stem()));
+        let lock = unblock(move || lock_file(&lock_path)).await?;
+        let project = cx.project.name.clone();
+        let stored: Option<ServerRecord> = cx.state.get(&shared.state_key()).await?;
+        let mut users: BTreeSet<String> = match &stored {
+            Some(ServerRecord::Local(local)) => local.projects.clone(),
+            _ => BTreeSet::new(),
+        };
+        users.insert(project.clone());
+        // Named before anything starts: a start cut short is then found, and stopped, by the
+        // project's release (`ao kill`) as by the next start.
+        let pointer = ProjectServer::Shared {
+            shared: shared.clone(),
+        };
+        cx.state.set(&key(&project), pointer).await?;
+        // A server whose start an interrupted `ao` left behind is stopped before another starts.
+        let orphan = rec_starting(&stored);
+        let running = match stored {
+            Some(rec) => match probe(rec).await {
+                ServerState::Up { record, client, .. } => Some((record, client)),
+                ServerState::Unresponsive(rec) => {
+                    // Give a busy server a moment before replacing it.
+                    match wait_healthy(&rec, Duration::from_secs(10)).await {
+                        Ok(client) => Some((rec, client)),
+                        Err(_) => {
+                            if let Some(id) = rec.identity() {
+                                stop_server(id).await;
+                            }
+                            None
+                        }
+                    }
+                }
+                ServerState::Gone => None,
+            },
+            None => None,
+        };
+        let result = match running {
+            Some((record, client)) => {
+                let p = project.clone();
+                cx.state
+                    .update(&shared.state_key(), move |r: &mut Option<ServerRecord>| {
+                        if let Some(ServerRecord::Local(local)) = r {
+                            local.projects.insert(p);
+                        }
+                    })
+                    .await?;
+                let record = match record {
+                    ServerRecord::Local(mut local) => {
+                        local.projects = users;
+                        ServerRecord::Local(local)
+                    }
+                    other => other,
+                };
+                Ok((record, client))
+            }
+            None => {
+                if let Some(orphan) = orphan {
+                    stop_server(orphan).await;
+                }
+                self.start_shared(cx, shared, users).await
+            }
+        };
+        drop(lock);
+        result
+    }
+
+    /// The project leaves the shared server `shared`; the last project to leave stops it.
+    pub async fn leave(
+        &self,
+        state: &ao_agent::state::PluginState,
+        project: &str,
+        shared: &SharedKey,
+    ) -> Result<(), AgentError> {
+        let lock_path = self
+            .settings()
+            .home
+            .servers_dir()?
+            .join(format!("{}.lock", shared.file_stem()));
+        let lock = unblock(move || lock_file(&lock_path)).await?;
+        let p = project.to_string();
+        let unused = state
+            .update(&shared.state_key(), move |r: &mut Option<ServerRecord>| {
+                if let Some(ServerRecord::Local(local)) = r {
+                    local.projects.remove(&p);
+                    if local.projects.is_empty() {
+                        return r.take();
+                    }
+                }
+                None
+            })
+            .await?;
+        if let Some(id) = unused.and_then(|rec| rec.identity()) {
+            stop_server(id).await;
+        }
+        drop(lock);
+        Ok(())
+    }
+
+    /// Starts the shared server `shared` for `projects`, with a new password.
+    async fn start_shared(
+        &self,
+        cx: &ProjectContext<'_>,
+        shared: &SharedKey,
+        projects: BTreeSet<String>,
+    ) -> Result<(ServerRecord, Client), AgentError> {
+        let password = new_password();
+        let project = cx.project;
+        let home = &self.settings().home;
+        let stem = shared.file_stem();
+        let password_file = home.write_secret(&format!("opencode-{stem}.password"), &password)?;
+        let servers_dir = home.servers_dir()?;
+        let log = servers_dir.join(format!("{stem}.log"));
+        let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let record_key = shared.state_key();
+
+        let mut args = vec![
+            "serve".to_string(),
+            "--hostname".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "0".into(),
+        ];
+        if self.settings().pure {
+            args.push("--pure".into());
+        }
+        let mut env = self.settings().client_env();
+        env.push(("OPENCODE_SERVER_PASSWORD".into(), password.clone()));
+        env.extend(crate::settings::loopback_no_proxy());
+        env.push((
+            "OPENCODE_CONFIG_CONTENT".into(),
+            crate::settings::server_config(project).to_string(),
+        ));
+        // No project's directory: a request that names none reaches no project's instance.
+        let spec = LaunchSpec {
+            program: self.settings().bin.clone(),
+            args,
+            cwd: servers_dir,
+            env,
+            stdin_file: None,
+        };
+        let started_at_ms = crate::now_ms();
+        let id = spawn_detached(&spec, &log).map_err(|e| {
+            AgentError::Launch(format!(
+                "cannot start `{} serve` for project {}: {e}; install it with scripts/install-opencode \
+                 or set AO_OPENCODE_BIN",
+                self.settings().bin.display(),
+                project.name
+            ))
+        })?;
+
+        // Recorded before waiting for it: see `LocalStart::Starting`.
+        let mut local = LocalServer {
+            process: id,
+            start: LocalStart::Starting,
+            password_file,
+            started_at_ms,
+            config_fingerprint: shared.0.clone(),
+            projects,
+        };
+        let starting = ServerRecord::Local(local.clone());
+        if let Err(e) = cx.state.set(&record_key, starting).await {
+            stop_server(id).await;
+            return Err(e.into());
+        }
+        ao_agent::fault::crash_point(ao_agent::fault::SERVER_STARTING);
+
+        let deadline = Instant::now() + START_DEADLINE;
+        let port = loop {
+            if let Some(port) = listening_port(&log, offset) {
+                break port;
+            }
+            if !id.is_alive() {
+                return Err(AgentError::Launch(format!(
+                    "the OpenCode server for project {} exited during start:\n{}",
+                    project.name,
+                    log_tail(&log, offset)
+                )));
+            }
+            if Instant::now() > deadline {
+                stop_server(id).await;
+                return Err(AgentError::Launch(format!(
+                    "the OpenCode server of project {} did not start within {}s; see {}",
+                    project.name,
+                    START_DEADLINE.as_secs(),
+                    log.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        local.start = LocalStart::Listening { port };
+        let rec = ServerRecord::Local(local);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let client = match wait_healthy(&rec, remaining).await {
+            Ok(c) => c,
+            Err(e) => {
+                stop_server(id).await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = cx.state.set(&record_key, rec.clone()).await {
+            // Unrecorded, no later ao could find it: stop it rather than leave it running.
+            stop_server(id).await;
+            return Err(e.into());
+        }
+        Ok((rec, client))
+    }
+}
+
+/// The fingerprint of what a local server runs with and a project chooses: the binary (its path,
+/// size and modification time, so that an update is another server), `--pure` and the OpenCode
+/// config. Projects with the same one share a server.
+///
+/// The environment (OpenCode's data and config homes, its switches, the proxies) is the one of the
+/// `ao` that starts the server, as before servers were shared, and not part of it: a later `ao`
+/// run from another shell would otherwise move the project to a server of another data home,
+/// where its conversations are not.
+fn shared_fingerprint(settings: &OpenCodeSettings, project: &Project) -> String {
+    let bin = std::fs::metadata(&settings.bin)
+        .ok()
+        .or_else(|| {
+            // A bare name: the one on PATH.
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|d| d.join(&settings.bin))
+                    .find_map(|p| std::fs::metadata(p).ok())
+            })
+        })
+        .map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{mtime}", m.len())
+        })
+        .unwrap_or_default();
+    let all = serde_json::json!({
+        "bin": settings.bin.to_string_lossy(),
+        "binary": bin,
+        "pure": settings.pure,
+        "config": crate::settings::server_config(project),
+    });
+    fnv(&all.to_string())
+}
+
+/// The state of a local server from its record alone: gone when its start was cut short or its
+/// process is gone; else up or unresponsive, as its health check says.
+async fn probe(rec: ServerRecord) -> ServerState {
+    if rec.is_starting() || !rec.identity().is_some_and(|p| p.is_alive()) {
+        return ServerState::Gone;
+    }
+    let client = match rec.client() {
+        Ok(client) => client,
+        // Its password file is gone: ao cannot talk to it, so it is replaced.
+        Err(_) => return ServerState::Unresponsive(rec),
+    };
+    for timeout in [HEALTH_TIMEOUT, HEALTH_RETRY_TIMEOUT] {
+        if let Ok(version) = client.health(timeout).await {
+            return ServerState::Up {
+                record: rec,
+                client,
+                version,
+            };
+        }
+    }
+    ServerState::Unresponsive(rec)
+}
+
+/// The process of a local server whose start was cut short.
+fn rec_starting(rec: &Option<ServerRecord>) -> Option<ProcessIdentity> {
+    match rec {
+        Some(ServerRecord::Local(local)) if local.start == LocalStart::Starting => {
+            Some(local.process)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projects_with_the_same_server_settings_name_the_same_server() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = OpenCodeSettings {
+            bin: tmp.path().join("opencode"),
+            ao_exe: "ao".into(),
+            pure: true,
+            events: true,
+            feed_silence: Duration::from_secs(30),
+            home: ao_agent::home::StateHome::at(tmp.path()),
+        };
+        let project = |name: &str, config: serde_json::Value| {
+            let mut p = Project {
+                name: name.into(),
+                path: tmp.path().join(name),
+                agent_config: Default::default(),
+                location: Default::default(),
+            };
+            p.agent_config
+                .settings
+                .insert(crate::agent::OPENCODE_CONFIG_KEY.into(), config);
+            p
+        };
+        let config = serde_json::json!({"provider": {"mock": {"name": "m"}}});
+        let a = shared_fingerprint(&settings, &project("a", config.clone()));
+        // Another project, another directory: the same server.
+        assert_eq!(a, shared_fingerprint(&settings, &project("b", config)));
+        // Other OpenCode settings, or another way of running OpenCode: another server.
+        let other = serde_json::json!({"provider": {"mock": {"name": "n"}}});
+        assert_ne!(a, shared_fingerprint(&settings, &project("a", other)));
+        let impure = OpenCodeSettings {
+            pure: false,
+            ..settings.clone()
+        };
+        let config = serde_json::json!({"provider": {"mock": {"name": "m"}}});
+        assert_ne!(a, shared_fingerprint(&impure, &project("a", config)));
+        assert_eq!(a.len(), 16);
+    }
+}
