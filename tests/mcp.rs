@@ -6,9 +6,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ao_test_support::{script, McpClient, Scenario, Turn, World};
+use ao_test_support::{script, wait_until, McpClient, Scenario, Turn, World};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 /// How long a notification the live model drives may take.
@@ -25,6 +26,7 @@ fn scenario() -> Scenario {
                 .usage(40, 3),
                 Turn::text("Wrote the notes.").usage(50, 4),
                 Turn::text("Second answer.").usage(60, 4),
+                Turn::text("Third answer.").usage(65, 4),
                 Turn::text("Fork answer.").usage(70, 4),
             ]),
         )
@@ -35,6 +37,18 @@ fn scenario() -> Scenario {
                     json!({"command": "echo hi > out.txt", "description": "Run it"}),
                 ))
                 .turn(Turn::text("Ran it.")),
+        )
+        .script(
+            script("mcp question")
+                .turn(Turn::tool_call(
+                    "question",
+                    json!({"questions": [{
+                        "question": "Pick a color?", "header": "Color",
+                        "options": [{"label": "red", "description": "Red"},
+                                    {"label": "blue", "description": "Blue"}],
+                    }]}),
+                ))
+                .turn(Turn::text("Blue it is.")),
         )
 }
 
@@ -134,8 +148,10 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
     let diff = &tool(&list, "diff")["inputSchema"];
     assert_eq!(diff["properties"]["full"]["type"], "boolean", "{diff:#}");
     // Asked for anyway, permit says who may allow it.
-    let text = c.call_refused("permit", json!({"session": "demo/x"}));
-    assert!(text.contains("ao mcp --allow-replies"), "{text}");
+    for name in ["permit", "answer"] {
+        let text = c.call_refused(name, json!({"session": "demo/x"}));
+        assert!(text.contains("ao mcp --allow-replies"), "{name}: {text}");
+    }
 
     // spawn: a project the config does not name is refused with the CLI's words, which list the
     // config's projects. An argument of the wrong type is a tool error too (rmcp 3.11 makes
@@ -242,8 +258,11 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
     let full = c.call_ok("diff", json!({"session": "demo/chat", "full": true}));
     assert!(full["diff"].as_str().unwrap().contains("+two"), "{full:#}");
     assert_eq!(full["truncated"], false);
-    let text = c.call_refused("diff", json!({"session": "demo/none"}));
-    assert_eq!(text, cli_error(&w, &["show", "demo/none"]));
+    // A session that is not there: each tool says it as its command does.
+    for tool in ["show", "diff", "fork"] {
+        let text = c.call_refused(tool, json!({"session": "demo/none"}));
+        assert_eq!(text, cli_error(&w, &[tool, "demo/none"]), "{tool}");
+    }
     let logs = c.call_ok("logs", json!({"session": "demo/chat", "last": 2}));
     let entries = logs["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{logs:#}");
@@ -324,8 +343,32 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
         "notifications/cancelled",
         json!({"requestId": long, "reason": "enough"}),
     );
+    // rmcp handles a notification before the messages after it: once a later request is
+    // answered, the wait has been told. A progress that left before that may still come.
     let status = c.call_ok("status", json!({"target": "demo/chat"}));
     assert_eq!(status["sessions"][0]["activity"], "ready");
+    let told = Instant::now();
+    // A turn of the session: a wait still running would say so (progress on each change of the
+    // session, and every 5 s besides) before the turn is over.
+    let sent = c.call_ok(
+        "send",
+        json!({"session": "demo/chat", "message": "mcp again"}),
+    );
+    assert_eq!(sent["message"], "sent to demo/chat");
+    wait_until(NOTIFIED, Duration::from_millis(200), || {
+        let show = c.call_ok("show", json!({"session": "demo/chat"}));
+        let last = &show["messages"].as_array().unwrap().last().unwrap()["text"];
+        let waited = c.call_ok("wait", json!({"session": "demo/chat", "until": ["ready"]}));
+        if last == "Third answer." && waited["reached"] == true {
+            Ok(())
+        } else {
+            Err(format!("the turn is not over: {last}, {waited}"))
+        }
+    });
+    let late = c.notifications_since(told, |n| {
+        n["method"] == "notifications/progress" && n["params"]["progressToken"] == "long-wait"
+    });
+    assert!(late.is_empty(), "the cancelled wait went on: {late:#?}");
     assert!(!c.answered(long), "a cancelled wait was answered");
 
     // fork, then kill it; a kill that names nothing is the CLI's error.
@@ -354,10 +397,15 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
     let text = c.call_refused("kill", json!({"session": "demo/none"}));
     assert_eq!(text, cli_error(&w, &["kill", "demo/none"]));
 
-    // A session that asks permission: status says a person answers it.
+    // A session that asks permission: status says a person answers it. Another asks a
+    // question, meanwhile.
     c.call_ok(
         "spawn",
         json!({"project": "demo", "prompt": "mcp ask", "name": "asker", "runtime": "process"}),
+    );
+    c.call_ok(
+        "spawn",
+        json!({"project": "demo", "prompt": "mcp question", "name": "quiz", "runtime": "process"}),
     );
     let waited = c.call_ok(
         "wait",
@@ -400,6 +448,51 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
     );
     let waited = replier.call_ok("wait", json!({"session": "demo/asker", "until": ["ready"]}));
     assert_eq!(waited["reached"], true, "{waited:#}");
+
+    // answer: answers and reject together are a mistake, as are two answers to one question
+    // (the CLI's words); one answer lets the agent go on.
+    let waited = replier.call_ok(
+        "wait",
+        json!({"session": "demo/quiz", "until": ["waiting_input"]}),
+    );
+    assert_eq!(waited["reached"], true, "{waited:#}");
+    let text = replier.call_refused(
+        "answer",
+        json!({"session": "demo/quiz", "answers": ["blue"], "reject": true}),
+    );
+    assert!(
+        text.contains("answers") && text.contains("reject"),
+        "{text}"
+    );
+    let text = replier.call_refused(
+        "answer",
+        json!({"session": "demo/quiz", "answers": ["blue", "red"]}),
+    );
+    assert_eq!(text, cli_error(&w, &["answer", "demo/quiz", "blue", "red"]));
+    let answered = replier.call_ok(
+        "answer",
+        json!({"session": "demo/quiz", "answers": ["blue"]}),
+    );
+    assert_eq!(answered["id"], "demo/quiz", "{answered:#}");
+    assert!(
+        answered["request"].as_str().unwrap().starts_with("que_"),
+        "{answered:#}"
+    );
+    assert!(
+        answered["message"]
+            .as_str()
+            .unwrap()
+            .contains("answered: Pick a color?"),
+        "{answered:#}"
+    );
+    let waited = replier.call_ok("wait", json!({"session": "demo/quiz", "until": ["ready"]}));
+    assert_eq!(waited["reached"], true, "{waited:#}");
+    let told = w.mock.requests().iter().any(|r| {
+        r.script.as_deref() == Some("mcp question")
+            && r.turn_index == Some(1)
+            && r.body.to_string().contains("blue")
+    });
+    assert!(told, "the answer never reached the model");
 
     // The dashboard's /mcp: refused without the token; with it, the same server.
     let d = w.dashboard(&[]);
@@ -445,7 +538,39 @@ fn an_mcp_client_spawns_follows_and_steers_sessions() {
         &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
         true,
     );
-    assert!(!listed.text.contains("\"permit\""), "{}", listed.text);
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let tools = listed
+        .messages
+        .iter()
+        .find(|m| m["id"] == 3)
+        .unwrap_or_else(|| panic!("no answer: {}", listed.text));
+    let names: BTreeSet<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools: {tools:#}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains("spawn"), "{names:?}");
+    assert!(
+        !names.contains("permit") && !names.contains("answer"),
+        "{names:?}"
+    );
+
+    // /mcp is behind the dashboard's guard: another site's page is refused even with the token
+    // (its event stream too), as is a name rebound to 127.0.0.1; no token is 401.
+    let evil = [("Origin", "http://evil.example")];
+    let list = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"});
+    let forged = d.mcp_request(Method::POST, Some(&session), Some(&list), true, &evil);
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    let forged = d.mcp_request(Method::GET, Some(&session), None, true, &evil);
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    let port = d.base.rsplit(':').next().unwrap();
+    let rebound = format!("rebound.example:{port}");
+    let host = [("Host", rebound.as_str())];
+    let forged = d.mcp_request(Method::POST, Some(&session), Some(&list), true, &host);
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    let anonymous = d.mcp_post(Some(&session), &list, false);
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
 
     // A client that closes its end ends the server, cleanly.
     assert!(replier.close().success());

@@ -212,6 +212,22 @@ impl McpClient {
         }
     }
 
+    /// Every notification for which `pred` holds that arrived after `since`, read already or
+    /// waiting to be read now (without waiting for more); they stay to be taken.
+    pub fn notifications_since(
+        &mut self,
+        since: Instant,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
+        while self.read_one(Duration::ZERO).is_ok() {}
+        self.notifications
+            .iter()
+            .zip(&self.arrived)
+            .filter(|(n, at)| **at > since && pred(n))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
     /// Forgets every notification that has arrived so far, read or not.
     pub fn drain(&mut self) {
         while self.read_one(Duration::ZERO).is_ok() {}
@@ -259,30 +275,55 @@ pub struct McpHttpAnswer {
 impl Dashboard {
     /// `POST /mcp` with `message`, in `session` when given, with the bearer token or without.
     pub fn mcp_post(&self, session: Option<&str>, message: &Value, token: bool) -> McpHttpAnswer {
+        self.mcp_request(reqwest::Method::POST, session, Some(message), token, &[])
+    }
+
+    /// A request to `/mcp`: `method`, in `session` when given, with `message` as its body when
+    /// given, with the bearer token or without, and `extra` headers (an `Origin`, a `Host`).
+    /// An event stream a GET opens is not read.
+    pub fn mcp_request(
+        &self,
+        method: reqwest::Method,
+        session: Option<&str>,
+        message: Option<&Value>,
+        token: bool,
+        extra: &[(&str, &str)],
+    ) -> McpHttpAnswer {
+        let get = method == reqwest::Method::GET;
         let mut request = self
             .http
-            .post(format!("{}/mcp", self.base))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .request(method, format!("{}/mcp", self.base))
             .header(
                 reqwest::header::ACCEPT,
                 "application/json, text/event-stream",
             )
-            .header("MCP-Protocol-Version", PROTOCOL)
-            .body(message.to_string());
+            .header("MCP-Protocol-Version", PROTOCOL);
+        if let Some(message) = message {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(message.to_string());
+        }
         if token {
             request = request.headers(self.bearer());
         }
         if let Some(s) = session {
             request = request.header("Mcp-Session-Id", s);
         }
-        let r = request.send().expect("POST /mcp");
+        for (k, v) in extra {
+            request = request.header(*k, *v);
+        }
+        let r = request.send().expect("a request to /mcp");
         let status = r.status().as_u16();
         let session = r
             .headers()
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
             .map(String::from);
-        let text = r.text().expect("a body");
+        let text = if get && status == 200 {
+            String::new()
+        } else {
+            r.text().expect("a body")
+        };
         let messages = if text.trim_start().starts_with('{') {
             serde_json::from_str(&text).into_iter().collect()
         } else {
