@@ -379,6 +379,7 @@ mod tests {
                 path: tmp.path().join(name),
                 agent_config: Default::default(),
                 location: Default::default(),
+                container: None,
             };
             p.agent_config
                 .settings
