@@ -73,8 +73,8 @@ fn two_sessions_work_in_their_own_work_trees_and_kill_keeps_what_holds_work() {
     // The doctor sees the project's server answering.
     let doctor = w.ao(&["doctor"]);
     let text = String::from_utf8_lossy(&doctor.stdout);
-    assert!(text.contains("ok   server demo: OpenCode "), "{text}");
-    assert!(text.contains(" answers"), "{text}");
+    assert!(text.contains("ok   server http://127.0.0.1:"), "{text}");
+    assert!(text.contains(" answers, used by demo"), "{text}");
     assert_eq!(doctor.status.code(), Some(0), "{text}");
 
     // An uncommitted change: the work tree stays, and ao says where and how to delete it.

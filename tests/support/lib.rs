@@ -454,13 +454,7 @@ impl World {
     /// Where a project's OpenCode server listens and its password, as ao recorded them: for a
     /// test or bench that listens to the server's own events beside ao.
     pub fn server_endpoint(&self, project: &str) -> (String, String) {
-        let store = self
-            .store()
-            .and_then(|s| s.ok_or_else(|| "no store: nothing was started".to_string()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let v = server_value(&store, project)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("{project} has no server"));
+        let v = self.server_record(project);
         let url = v["url"].as_str().expect("the server's url").to_string();
         let file = v["password_file"].as_str().expect("the password file");
         let password = std::fs::read_to_string(file).expect("read the password file");
@@ -469,14 +463,19 @@ impl World {
 
     /// The 0600 file of the password of the server a project uses, as ao recorded it.
     pub fn server_password_file(&self, project: &str) -> PathBuf {
+        let v = self.server_record(project);
+        PathBuf::from(v["password_file"].as_str().expect("the password file"))
+    }
+
+    /// The record of the server a project uses, as ao stored it.
+    fn server_record(&self, project: &str) -> Value {
         let store = self
             .store()
             .and_then(|s| s.ok_or_else(|| "no store: nothing was started".to_string()))
             .unwrap_or_else(|e| panic!("{e}"));
-        let v = server_value(&store, project)
+        server_value(&store, project)
             .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("{project} has no server"));
-        PathBuf::from(v["password_file"].as_str().expect("the password file"))
+            .unwrap_or_else(|| panic!("{project} has no server"))
     }
 
     /// Runs a tmux command on this world's private server.

@@ -76,12 +76,7 @@ impl Servers {
         cx: &ProjectContext<'_>,
         shared: &SharedKey,
     ) -> Result<(ServerRecord, Client), AgentError> {
-        let lock_path = self
-            .settings()
-            .home
-            .servers_dir()?
-            .join(format!("{}.lock", shared.file_stem()));
-        let lock = unblock(move || lock_file(&lock_path)).await?;
+        let lock = self.lock_shared(shared).await?;
         let project = cx.project.name.clone();
         let stored: Option<ServerRecord> = cx.state.get(&shared.state_key()).await?;
         let mut users: BTreeSet<String> = match &stored {
@@ -146,6 +141,20 @@ impl Servers {
         result
     }
 
+    /// The lock of the shared server `shared`: who joins it, starts it, leaves it or stops it
+    /// holds it, so that two `ao` never start it twice or stop it under a project that joins.
+    async fn lock_shared(
+        &self,
+        shared: &SharedKey,
+    ) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
+        let lock_path = self
+            .settings()
+            .home
+            .servers_dir()?
+            .join(format!("{}.lock", shared.file_stem()));
+        Ok(unblock(move || lock_file(&lock_path)).await?)
+    }
+
     /// The project leaves the shared server `shared`; the last project to leave stops it.
     pub async fn leave(
         &self,
@@ -153,12 +162,7 @@ impl Servers {
         project: &str,
         shared: &SharedKey,
     ) -> Result<(), AgentError> {
-        let lock_path = self
-            .settings()
-            .home
-            .servers_dir()?
-            .join(format!("{}.lock", shared.file_stem()));
-        let lock = unblock(move || lock_file(&lock_path)).await?;
+        let lock = self.lock_shared(shared).await?;
         let p = project.to_string();
         let unused = state
             .update(&shared.state_key(), move |r: &mut Option<ServerRecord>| {
