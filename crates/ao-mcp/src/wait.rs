@@ -84,9 +84,11 @@ pub(crate) async fn run(
     let outcome = loop {
         // What to say as progress, if anything.
         let activity = tokio::select! {
-            outcome = &mut waiting => break outcome,
+            // A cancel comes first: no progress goes out once the client said it is done.
+            biased;
             // The answer is dropped by rmcp for a cancelled request: this only ends the work.
             _ = context.ct.cancelled() => return Err(gone("the wait was cancelled")),
+            outcome = &mut waiting => break outcome,
             update = next_update(&mut updates) => match update {
                 Ok(update) => match update.what {
                     HubChange::Session(s) if s.id() == id => Some(s.session.status.activity),
