@@ -152,7 +152,7 @@ impl Servers {
             .home
             .servers_dir()?
             .join(format!("{}.lock", shared.file_stem()));
-        Ok(unblock(move || lock_file(&lock_path)).await?)
+        unblock(move || lock_file(&lock_path)).await
     }
 
     /// The project leaves the shared server `shared`; the last project to leave stops it.
