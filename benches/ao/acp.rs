@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ao_test_support::acp::AcpWorld;
 use serde_json::{json, Value};
 
-use crate::watch::timed_lines;
 use crate::{agents, spread};
+use ao_test_support::timed_lines;
 
 pub fn run() {
     println!("\n## an ACP session (opencode acp, through ao's host; process runtime)");

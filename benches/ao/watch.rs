@@ -1,14 +1,13 @@
 //! `scripts/bench watch`: how soon a live view shows what the server said, and what watching costs
 //! while nothing happens.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ao_plugin_opencode::client::Client;
 use ao_plugin_opencode::events::{EventKind, EventStream};
-use ao_test_support::{script, Scenario, Turn};
+use ao_test_support::{script, timed_lines, Scenario, Turn};
 use serde_json::Value;
 
 use crate::{mib, rss_tree, spread, world_with};
@@ -110,21 +109,6 @@ pub(crate) fn listened_session() -> Listened {
         conversation,
         heard,
     }
-}
-
-/// Lines of a child's standard output, each with when it arrived.
-pub(crate) fn timed_lines(child: &mut Child) -> mpsc::Receiver<(Instant, String)> {
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send((Instant::now(), line)).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// From the server's `session.idle` to the NDJSON line of `ao status --watch --json` that says

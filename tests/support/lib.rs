@@ -950,6 +950,25 @@ fn merge_json(base: &mut Value, more: &Value) {
     }
 }
 
+/// Lines of a child's standard output, each with when it arrived, read on a thread of their
+/// own until the output ends or nobody listens.
+pub fn timed_lines(
+    child: &mut std::process::Child,
+) -> std::sync::mpsc::Receiver<(Instant, String)> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send((Instant::now(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// A script whose first user message contains `marker`.
 pub fn script(marker: &str) -> Script {
     Script::new(marker).matching(marker)

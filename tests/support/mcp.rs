@@ -3,7 +3,7 @@
 //! dashboard's `/mcp` over streamable HTTP, one POST at a time.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -45,17 +45,8 @@ impl World {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start ao mcp");
-        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = crate::timed_lines(&mut child);
         let stdin = child.stdin.take();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send((Instant::now(), line)).is_err() {
-                    break;
-                }
-            }
-        });
         McpClient {
             child,
             stdin,

@@ -21,7 +21,7 @@ use crate::resources::{self, Subscriptions};
 use crate::Options;
 
 /// What `permit` and `answer` say when replies are not allowed.
-pub(crate) fn replies_not_allowed(options: &Options) -> String {
+fn replies_not_allowed(options: &Options) -> String {
     format!(
         "answering another session's requests is not allowed: a person answers them (ao permit, \
          ao answer, or the dashboard), or a person starts the server as `{}` to let this client \
@@ -61,11 +61,6 @@ impl AoMcp {
     /// Whether `permit` and `answer` are served.
     pub fn allow_replies(&self) -> bool {
         self.options.allow_replies
-    }
-
-    /// What `permit` and `answer` say when replies are not allowed here.
-    pub(crate) fn replies_not_allowed(&self) -> String {
-        replies_not_allowed(&self.options)
     }
 
     fn serves(&self, tool: &str) -> bool {
@@ -125,7 +120,7 @@ impl ServerHandler for AoMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !self.serves(&request.name) {
-            return Ok(crate::tools::refused(self.replies_not_allowed()).into());
+            return Ok(crate::tools::refused(replies_not_allowed(&self.options)).into());
         }
         self.tool_router
             .call(ToolCallContext::new(self, request, context))

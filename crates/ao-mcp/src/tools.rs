@@ -27,7 +27,9 @@ use ao_core::report;
 use ao_core::target::Target;
 
 pub use input::*;
-pub(crate) use reply::{capped, done, object, refused, said, say_who_answers, status_json, target};
+pub(crate) use reply::{
+    capped, done, object, refused, replied, said, say_who_answers, status_json, target,
+};
 
 use crate::server::AoMcp;
 use git_output::{read_capped, GitOutput};
@@ -394,7 +396,8 @@ impl AoMcp {
     }
 
     /// Answer a session's pending permission request: allow once (default), always, or reject.
-    /// Only when the person running ao allowed it (`ao mcp --allow-replies`).
+    /// Only when the person running ao allowed it (`ao mcp --allow-replies`): `call_tool` serves
+    /// it only then.
     #[tool(annotations(
         read_only_hint = false,
         destructive_hint = false,
@@ -404,9 +407,6 @@ impl AoMcp {
         &self,
         Parameters(input): Parameters<PermitInput>,
     ) -> Result<CallToolResult, ErrorData> {
-        if !self.allow_replies() {
-            return Ok(refused(self.replies_not_allowed()));
-        }
         let target = tried!(target(&input.session, "session"));
         let decision: PermitDecision = input.decision.unwrap_or(Decision::Once).into();
         Ok(
@@ -418,10 +418,7 @@ impl AoMcp {
             {
                 Ok((rec, req)) => {
                     let message = report::permitted(&rec, &req, decision);
-                    done(
-                        message.clone(),
-                        json!({ "id": rec.address.to_string(), "request": req.id, "message": message }),
-                    )
+                    replied(&rec, &req, message)
                 }
                 Err(e) => refused(said(&e)),
             },
@@ -429,7 +426,8 @@ impl AoMcp {
     }
 
     /// Answer a session's pending question (one answer per question), or dismiss it with
-    /// `reject`. Only when the person running ao allowed it (`ao mcp --allow-replies`).
+    /// `reject`. Only when the person running ao allowed it (`ao mcp --allow-replies`):
+    /// `call_tool` serves it only then.
     #[tool(annotations(
         read_only_hint = false,
         destructive_hint = false,
@@ -439,9 +437,6 @@ impl AoMcp {
         &self,
         Parameters(input): Parameters<AnswerInput>,
     ) -> Result<CallToolResult, ErrorData> {
-        if !self.allow_replies() {
-            return Ok(refused(self.replies_not_allowed()));
-        }
         let target = tried!(target(&input.session, "session"));
         let reply = match (input.answers, input.reject) {
             (Some(answers), false) if !answers.is_empty() => QuestionReply::Answers(answers),
@@ -462,10 +457,7 @@ impl AoMcp {
             {
                 Ok((rec, req)) => {
                     let message = report::answered(&rec, &req, dismissed);
-                    done(
-                        message.clone(),
-                        json!({ "id": rec.address.to_string(), "request": req.id, "message": message }),
-                    )
+                    replied(&rec, &req, message)
                 }
                 Err(e) => refused(said(&e)),
             },

@@ -21,6 +21,18 @@ pub(crate) fn done(words: impl Into<String>, value: Value) -> CallToolResult {
     result
 }
 
+/// The answer of `permit` and `answer`: the words, and `{id, request, message}`.
+pub(crate) fn replied(
+    rec: &ao_core::session::SessionRecord,
+    req: &ao_core::session::PendingRequest,
+    message: String,
+) -> CallToolResult {
+    done(
+        message.clone(),
+        serde_json::json!({ "id": rec.address.to_string(), "request": req.id, "message": message }),
+    )
+}
+
 /// A person's mistake, or what ao could not do, in the CLI's words.
 pub(crate) fn refused(said: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(said)])
