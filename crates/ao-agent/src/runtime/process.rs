@@ -86,8 +86,13 @@ impl ProcessIdentity {
         ProcessIdentity::stop_all(std::slice::from_ref(self), grace);
     }
 
-    /// Stops the process groups these processes lead, all at once: SIGTERM, then SIGKILL to those
-    /// still running after `grace`. Returns once they are gone (or two seconds after SIGKILL).
+    /// Stops the process groups these processes lead, all at once: SIGTERM, then SIGKILL to the
+    /// groups with anything still running after `grace`. Returns once they are gone (or two seconds
+    /// after SIGKILL).
+    ///
+    /// A group has the whole grace even when its leader ends first: an agent's adapter that exits
+    /// at once on SIGTERM must not cut short the shutdown of the agent it started (Claude Code
+    /// writes its session's cost as it ends).
     pub fn stop_all(leaders: &[ProcessIdentity], grace: Duration) {
         let running: Vec<&ProcessIdentity> = leaders.iter().filter(|p| p.is_alive()).collect();
         let group = |p: &ProcessIdentity| Pid::from_raw(p.pid as i32);
@@ -97,14 +102,7 @@ impl ProcessIdentity {
         let deadline = Instant::now() + grace;
         let mut left = running;
         loop {
-            left.retain(|p| {
-                if p.is_alive() {
-                    return true;
-                }
-                // The leader is gone; make sure no straggler of its group lingers.
-                let _ = killpg(group(p), Signal::SIGKILL);
-                false
-            });
+            left.retain(|p| p.is_alive() || group_runs(p.pid));
             if left.is_empty() || Instant::now() >= deadline {
                 break;
             }
@@ -117,6 +115,23 @@ impl ProcessIdentity {
         while left.iter().any(|p| p.is_alive()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+/// Whether any process of group `pgid` runs (a zombie that waits for its parent does not).
+/// Where there is no `/proc`, whether the group can still be signalled at all.
+fn group_runs(pgid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(all) = procfs::process::all_processes() else {
+            return false;
+        };
+        all.filter_map(|p| p.ok()?.stat().ok())
+            .any(|stat| stat.pgrp as u32 == pgid && !matches!(stat.state, 'Z' | 'X'))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        killpg(Pid::from_raw(pgid as i32), None).is_ok()
     }
 }
 
@@ -228,5 +243,39 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_group_whose_leader_ends_first_keeps_its_grace() {
+        // The leader ends at once on SIGTERM (as an agent's adapter does); its child takes 300 ms
+        // to write what it must as it ends (as Claude Code writes its cost), and must get to.
+        let tmp = tempfile::tempdir().unwrap();
+        let (ready, done) = (tmp.path().join("ready"), tmp.path().join("done"));
+        let child = format!(
+            "trap 'sleep 0.3; echo saved > {done}; exit 0' TERM; touch {ready}; \
+             while :; do sleep 0.05; done",
+            done = done.display(),
+            ready = ready.display(),
+        );
+        let spec = LaunchSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), "sh -c \"$0\" & wait".into(), child],
+            cwd: tmp.path().to_path_buf(),
+            env: vec![],
+            stdin_file: None,
+        };
+        let leader = spawn_detached(&spec, &tmp.path().join("log")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready.exists() {
+            assert!(Instant::now() < deadline, "the child did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        leader.stop(Duration::from_secs(3));
+        assert_eq!(
+            std::fs::read_to_string(&done).ok().as_deref(),
+            Some("saved\n"),
+            "the child was killed before it finished"
+        );
+        assert!(!group_runs(leader.pid), "the group is gone");
     }
 }
