@@ -519,6 +519,14 @@ pub trait Agent: Send + Sync {
     /// project is live any more.
     async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError>;
 
+    /// Drops what the agent keeps for a project once no session of it is left in the store at
+    /// all (every one purged): data that only those sessions needed, such as a container's data
+    /// volume, which holds their conversations. Called after [`release`](Self::release).
+    async fn forget(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+        let _ = cx;
+        Ok(())
+    }
+
     /// Answers a pending request of the session (or of one of its child sessions).
     async fn reply(
         &self,

@@ -197,7 +197,16 @@ pub async fn containers(
                 subject,
                 format!("{source}: `{}` prints {version:?}", argv.join(" ")),
             ),
-            Ok(None) => Check::ok(subject, format!("{source} is here")),
+            // The agent runs nothing in a container: `ao spawn` refuses the project.
+            Ok(None) => Check::fail(
+                subject,
+                format!(
+                    "{source} is here, but the {} agent runs nothing in a container, so `ao \
+                     spawn` refuses this project",
+                    p.agent.as_deref().unwrap_or("default")
+                ),
+                "use the opencode agent for it, or remove `container:` (docs/containers.md)",
+            ),
             Err(e @ crate::container::ContainerError::ImageMissing { .. }) => Check::fail(
                 subject,
                 e.to_string(),
@@ -211,22 +220,6 @@ pub async fn containers(
                  container.ulimits there",
             ),
         });
-    }
-    // Until the integration (docs/containers.md), `ao spawn` refuses these projects.
-    let boxed: Vec<&str> = projects
-        .iter()
-        .filter(|p| p.container.is_some())
-        .map(|p| p.name.as_str())
-        .collect();
-    if !boxed.is_empty() {
-        checks.push(Check::warn(
-            "containers",
-            format!(
-                "no agent runs its server in a container yet, so `ao spawn` refuses {}",
-                boxed.join(", ")
-            ),
-            "remove `container:` to run their sessions on this machine (docs/containers.md)",
-        ));
     }
     checks
 }

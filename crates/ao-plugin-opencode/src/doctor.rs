@@ -132,6 +132,10 @@ impl OpenCodeAgent {
                         tunnel.remote.host, tunnel.remote.pid
                     ),
                     ServerRecord::Url(_) => format!("OpenCode {version} at {rec} answers"),
+                    ServerRecord::Boxed(boxed) => format!(
+                        "OpenCode {version} in container {} ({}) answers at {rec}",
+                        boxed.container, boxed.engine
+                    ),
                     ServerRecord::Local(local) if !local.projects.is_empty() => {
                         let used_by: Vec<&str> =
                             local.projects.iter().map(String::as_str).collect();

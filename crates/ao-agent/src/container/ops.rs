@@ -237,6 +237,20 @@ impl Engine {
         Err(self.classify("volume rm", &out))
     }
 
+    /// The last `lines` lines the container's program wrote (standard output and error), for an
+    /// error that says why it ended; empty when the engine has none.
+    pub fn logs(&self, name: &ContainerName, lines: u32) -> String {
+        let args = ["logs", &format!("--tail={lines}"), name.as_str()].map(String::from);
+        match self.run("logs", &args, ENGINE_TIMEOUT) {
+            Ok(out) => {
+                let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+                text.push_str(&String::from_utf8_lossy(&out.stderr));
+                text.trim().to_string()
+            }
+            Err(_) => String::new(),
+        }
+    }
+
     /// Whether the container's data volume is there.
     pub fn volume_exists(&self, name: &ContainerName) -> Result<bool, ContainerError> {
         let args = ["volume", "inspect", &name.volume()].map(String::from);
