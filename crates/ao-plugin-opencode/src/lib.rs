@@ -190,12 +190,13 @@ impl OpenCodeAgent {
                 }
             }
             // A server ao started: the follower finds it, and each new one, through its record.
-            ServerRecord::Local(_) | ServerRecord::Tunnel(_) | ServerRecord::Boxed(_) => args.extend([
-                "--home".into(),
-                self.settings().home.root().to_string_lossy().into_owned(),
-                "--project".into(),
-                rec.address.project.clone(),
-            ]),
+            ServerRecord::Local(_) | ServerRecord::Tunnel(_) | ServerRecord::Boxed(_) => args
+                .extend([
+                    "--home".into(),
+                    self.settings().home.root().to_string_lossy().into_owned(),
+                    "--project".into(),
+                    rec.address.project.clone(),
+                ]),
         }
         LaunchSpec {
             program: self.settings().ao_exe.clone(),

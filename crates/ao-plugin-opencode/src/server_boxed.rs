@@ -319,7 +319,10 @@ impl Servers {
             volume: Some(PathBuf::from(DATA_INSIDE)),
             ulimits: settings.ulimits,
             env_dir: self.env_dir(name)?,
-            user: Some((nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())),
+            user: Some((
+                nix::unistd::getuid().as_raw(),
+                nix::unistd::getgid().as_raw(),
+            )),
         };
         let mut argv = vec![
             program_inside(self.settings(), &settings.source),
@@ -338,7 +341,11 @@ impl Servers {
 
     /// The 0700 directory of the container's variable files (its password among them).
     fn env_dir(&self, name: &ContainerName) -> Result<PathBuf, AgentError> {
-        Ok(self.settings().home.servers_dir()?.join(format!("{name}.env")))
+        Ok(self
+            .settings()
+            .home
+            .servers_dir()?
+            .join(format!("{name}.env")))
     }
 
     /// Stops the container of a record (its volume and its logs stay).

@@ -246,7 +246,10 @@ impl SessionManager {
 
 /// Refuses a new session of a project with `container:` whose agent runs nothing in a container
 /// (docs/containers.md): the person asked for a box, so nothing runs outside it instead.
-pub(super) fn refuse_unboxed(project: &ProjectConfig, agent: &dyn crate::agent::Agent) -> Result<()> {
+pub(super) fn refuse_unboxed(
+    project: &ProjectConfig,
+    agent: &dyn crate::agent::Agent,
+) -> Result<()> {
     if project.container.is_none()
         || agent
             .container_version_command(&project.for_agent())
