@@ -377,6 +377,8 @@ fn what_a_container_cannot_do_is_refused_before_anything_is_made() {
     let mut w = World::new(Scenario::new());
     w.project("sealed", &[]);
     w.project("pulled", &[]);
+    w.project("docked", &[]);
+    w.project("rooted", &[]);
     let text = std::fs::read_to_string(w.config_path()).unwrap();
     let text = text
         .replace(
@@ -386,6 +388,14 @@ fn what_a_container_cannot_do_is_refused_before_anything_is_made() {
         .replace(
             "  - name: pulled\n",
             "  - name: pulled\n    container: {image: localhost/ao-test-surely-not-here:0, engine: podman}\n",
+        )
+        .replace(
+            "  - name: docked\n",
+            "  - name: docked\n    container: {image: localhost/ao-test:0, engine: docker}\n",
+        )
+        .replace(
+            "  - name: rooted\n",
+            "  - name: rooted\n    container: {rootfs: /, engine: podman, runtime: runc}\n",
         );
     w.set_config_text(&text);
 
@@ -400,11 +410,32 @@ fn what_a_container_cannot_do_is_refused_before_anything_is_made() {
         err.contains("pull it first: podman pull localhost/ao-test-surely-not-here:0"),
         "{err}"
     );
+    // The engine not on PATH: what to install.
+    let out = w
+        .ao_command(&["spawn", "rooted", "hi"])
+        .env("PATH", w.path_with_only(&["git"]))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("podman is not on PATH"), "{err}");
+    assert!(err.contains("apt-get install podman runc"), "{err}");
+    // Docker's client without its daemon (this machine has the client alone, if any).
+    let docker_down = Command::new("docker")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| !o.status.success());
+    if docker_down {
+        let err = w.ao_fails(&["spawn", "docked", "hi"], 1);
+        assert!(err.contains("the docker daemon is not running"), "{err}");
+    } else {
+        eprintln!("SKIPPED: no docker client without its daemon here; that fault is not tested");
+    }
     // Nothing was made: no session, no work tree, no container.
     assert!(w.status(None).is_empty());
     assert!(!w.home().join("worktrees/sealed").exists());
-    let boxes = Boxes::of(&w, &["sealed", "pulled"]);
-    for p in ["sealed", "pulled"] {
+    let boxes = Boxes::of(&w, &["sealed", "pulled", "rooted"]);
+    for p in ["sealed", "pulled", "rooted"] {
         assert_eq!(state_of(&boxes.name(p)), None);
     }
 }
