@@ -154,6 +154,21 @@ impl OpenCodeAgent {
                     ),
                 },
             ),
+            ServerState::Unresponsive(ServerRecord::Boxed(boxed)) => Check::fail(
+                subject,
+                format!(
+                    "the OpenCode server in container {} runs but does not answer at {}",
+                    boxed.container,
+                    ServerRecord::Boxed(boxed.clone())
+                ),
+                format!(
+                    "the next `ao spawn {p}` or `ao restore` replaces it; if it keeps hanging, \
+                     read `{engine} logs {name}`",
+                    p = project.name,
+                    engine = boxed.engine,
+                    name = boxed.container
+                ),
+            ),
             ServerState::Unresponsive(rec) => {
                 // A shared server's log is named by its settings, a project's own by the project.
                 let log = match &rec {
