@@ -665,6 +665,14 @@ pub trait Agent: Send + Sync {
         let _ = project;
         None
     }
+
+    /// Whether the agent runs in the project's container when the project has one
+    /// (`container:`). ao refuses to spawn or fork an agent that does not in such a project,
+    /// rather than run it outside the box the person asked for. Default: when it says how to
+    /// print its version there.
+    fn runs_in_container(&self, project: &Project) -> bool {
+        self.container_version_command(project).is_some()
+    }
 }
 
 /// The registry of plugins, as the config reader sees it.

@@ -177,6 +177,7 @@ pub async fn containers(
             None => agents.first(),
         };
         let command = agent.and_then(|a| a.container_version_command(&p.for_agent()));
+        let runs_inside = agent.is_some_and(|a| a.runs_in_container(&p.for_agent()));
         let source = settings.source.clone();
         let probe = crate::blocking::unblock({
             let engine = engine.clone();
@@ -197,6 +198,7 @@ pub async fn containers(
                 subject,
                 format!("{source}: `{}` prints {version:?}", argv.join(" ")),
             ),
+            Ok(None) if runs_inside => Check::ok(subject, format!("{source} is here")),
             // The agent runs nothing in a container: `ao spawn` refuses the project.
             Ok(None) => Check::fail(
                 subject,

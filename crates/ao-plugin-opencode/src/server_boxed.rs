@@ -50,21 +50,9 @@ const PASSED_SWITCHES: &[&str] = &[
     "OPENCODE_DISABLE_DEFAULT_PLUGINS",
 ];
 
-/// A container failure as the plugin's callers match on it: the person's to fix (exit 2) when
-/// the config or a missing image is the cause.
+/// A container failure as the plugin's callers match on it.
 pub(crate) fn container_error(e: ContainerError) -> AgentError {
-    match e {
-        ContainerError::Untrusted(u) => AgentError::Untrusted(u),
-        ContainerError::Refused(_) | ContainerError::ImageMissing { .. } => {
-            AgentError::Refused(e.to_string())
-        }
-        ContainerError::DaemonDown { .. } | ContainerError::Gone { .. } => {
-            AgentError::Unreachable(e.to_string())
-        }
-        ContainerError::EngineMissing { .. }
-        | ContainerError::Failed { .. }
-        | ContainerError::Local(_) => AgentError::Launch(e.to_string()),
-    }
+    AgentError::from(e)
 }
 
 /// Refuses what no container of OpenCode's can be: one without a network. Engines drop a

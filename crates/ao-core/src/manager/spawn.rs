@@ -250,11 +250,7 @@ pub(super) fn refuse_unboxed(
     project: &ProjectConfig,
     agent: &dyn crate::agent::Agent,
 ) -> Result<()> {
-    if project.container.is_none()
-        || agent
-            .container_version_command(&project.for_agent())
-            .is_some()
-    {
+    if project.container.is_none() || agent.runs_in_container(&project.for_agent()) {
         return Ok(());
     }
     Err(Error::Usage(format!(
