@@ -17,6 +17,8 @@
 //! `release` (no session of the project live) stops it; `forget` (none left at all) removes the
 //! container, its volume and its variables. docs/containers.md is the person's guide.
 
+#[cfg(test)]
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -461,4 +463,122 @@ fn free_port() -> Result<u16, AgentError> {
             what: "cannot find a free port on 127.0.0.1".into(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    use ao_agent::container::{run_args, EngineKind, Mount, Ulimits};
+    use ao_agent::trust::Gated;
+
+    fn settings(network: Network) -> ContainerSettings {
+        ContainerSettings {
+            source: Source::Image("localhost/ao-opencode:1.18.33".into()),
+            engine: Some(EngineKind::Podman),
+            network,
+            mounts: Gated::trusted(vec![Mount {
+                path: "/srv/cache".into(),
+                writable: false,
+            }]),
+            env: Gated::trusted(vec![EnvName::parse("AO_BOXED_TEST_UNSET_VAR").unwrap()]),
+            runtime: Some("runc".into()),
+            ulimits: Ulimits::default(),
+        }
+    }
+
+    #[test]
+    fn the_server_gets_its_secrets_in_files_its_data_on_the_volume_and_its_work_at_the_same_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = ao_agent::home::StateHome::at(tmp.path().join("home"));
+        let servers = Servers::new(OpenCodeSettings {
+            bin: "/opt/opencode/bin/opencode".into(),
+            ao_exe: "ao".into(),
+            pure: true,
+            events: true,
+            feed_silence: Duration::from_secs(30),
+            home: home.clone(),
+        });
+        let mut project = Project {
+            name: "web".into(),
+            path: tmp.path().join("web"),
+            agent_config: Default::default(),
+            location: Default::default(),
+            container: Some(settings(Network::Default)),
+            workspace: WorkspaceKind::Worktree,
+        };
+        let container = settings(Network::Default);
+        let name = servers.container_name("web");
+        let launch = servers
+            .launch(&project, &container, &name, "pw-0123456789abcdef")
+            .unwrap();
+        // The image's own opencode, listening on every interface of its namespace, behind the
+        // port published on 127.0.0.1 at the same number.
+        let port = launch.port.unwrap().to_string();
+        assert_eq!(
+            launch.argv,
+            [
+                "opencode",
+                "serve",
+                "--hostname",
+                "0.0.0.0",
+                "--port",
+                &port,
+                "--pure"
+            ]
+        );
+        let var = |k: &str| {
+            launch
+                .env
+                .iter()
+                .find(|(n, _)| n.as_str() == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(var("OPENCODE_SERVER_PASSWORD"), Some("pw-0123456789abcdef"));
+        assert_eq!(var("XDG_DATA_HOME"), Some("/var/lib/ao-agent/data"));
+        assert_eq!(var("OPENCODE_DISABLE_AUTOUPDATE"), Some("1"));
+        assert!(var("OPENCODE_CONFIG_CONTENT").is_some());
+        // An `env` name that ao's environment does not have is not there inside either.
+        assert_eq!(var("AO_BOXED_TEST_UNSET_VAR"), None);
+        // The work trees' directory exists (a bind mount's source must) and is the work.
+        let work = home.worktrees_dir("web");
+        assert!(work.is_dir());
+        assert_eq!(launch.workdir, work);
+        assert_eq!(launch.work[0].path, work);
+        assert_eq!(launch.mounts[0].path, PathBuf::from("/srv/cache"));
+        assert_eq!(launch.volume.as_deref(), Some(Path::new(DATA_INSIDE)));
+        assert!(launch.env_dir.starts_with(home.root().join("servers")));
+        let podman = Engine::at(EngineKind::Podman, "/usr/bin/podman");
+        let args = run_args(&podman, &launch).unwrap();
+        assert!(args.iter().all(|a| !a.contains("pw-0123456789abcdef")));
+        assert!(args.contains(&format!("--publish=127.0.0.1:{port}:{port}")));
+
+        // `workspace: none`: the project directory itself is the work.
+        project.workspace = WorkspaceKind::None;
+        let launch = servers.launch(&project, &container, &name, "pw").unwrap();
+        assert_eq!(launch.workdir, project.path);
+
+        // The host's network: the server listens on its loopback.
+        let host = settings(Network::Host);
+        let launch = servers.launch(&project, &host, &name, "pw").unwrap();
+        assert_eq!(launch.argv[3], "127.0.0.1");
+    }
+
+    #[test]
+    fn no_network_is_refused_with_what_to_use_instead() {
+        let mut project = Project {
+            name: "sealed".into(),
+            path: "/srv/sealed".into(),
+            agent_config: Default::default(),
+            location: Default::default(),
+            container: None,
+            workspace: WorkspaceKind::Worktree,
+        };
+        assert!(check_boxable(&project).is_ok());
+        project.container = Some(settings(Network::None));
+        let e = check_boxable(&project).unwrap_err();
+        assert!(e.is_usage(), "{e:?}");
+        assert!(e.to_string().contains("use `network: default`"), "{e}");
+    }
 }
