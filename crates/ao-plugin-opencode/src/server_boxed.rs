@@ -17,8 +17,6 @@
 //! `release` (no session of the project live) stops it; `forget` (none left at all) removes the
 //! container, its volume and its variables. docs/containers.md is the person's guide.
 
-#[cfg(test)]
-use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 
