@@ -3,12 +3,15 @@
 //! (`network: host`, in the suite's loopback-only network namespace).
 //!
 //! One world for the whole story, since each container's server takes seconds to start: a spawn
-//! reaches `ready` with exact cost; writes outside the work tree stay in the box while one inside
-//! shows in `ao diff`; permit works; no secret in `podman inspect` or any argv; the container
-//! killed under an idle session and under a turn (`Interrupted`), and `ao restore` on the same
-//! conversations; `ao kill` stops it, `ao kill --purge` removes it with its volume. The faults a
-//! person meets before anything starts (`network: none`, an image not here) have a test of their
-//! own that starts no container.
+//! reaches `ready` with exact cost; `ao attach` opens OpenCode's TUI on the host against the
+//! container's server; writes outside the work tree stay in the box while one inside shows in
+//! `ao diff`; permit works; no secret in `podman inspect`, the overlay or any argv; the container
+//! killed under an idle session and removed under a turn (`Interrupted`), and `ao restore` on the
+//! same conversations; `ao kill` stops it, `ao kill --purge` removes it with its volume. The
+//! faults a person meets before anything starts (`network: none`, an image not here, the engine
+//! missing, docker's daemon down) have a test of their own that starts no container. An ACP agent
+//! (the fake one) runs in a container per session, its host outside, with no network; a SIGKILLed
+//! host, `ao kill` and a restore leave no container behind.
 //!
 //! Skipped, loudly, when `AO_TEST_SKIP_CONTAINERS` is set (scripts/test sets it when its probe
 //! container cannot run here). Containers and volumes are removed by name at the end, however
@@ -25,8 +28,8 @@ use ao_core::container::ContainerName;
 use ao_core::home::StateHome;
 use ao_test_support::acp::{fake_agent_config, spawn as acp_spawn, AcpWorld};
 use ao_test_support::{
-    assert_cost, error_of, script, tokens, wait_until, workspace_of, ArgvScanner, Scenario, Turn,
-    World,
+    assert_cost, error_of, script, shell_quote, tokens, wait_until, workspace_of, ArgvScanner,
+    Scenario, Turn, World,
 };
 use serde_json::{json, Value};
 
@@ -213,6 +216,12 @@ fn a_session_in_a_container_works_stays_boxed_keeps_no_secret_and_survives_its_c
             .starts_with("http://127.0.0.1:"),
         "{s:#}"
     );
+    // `ao attach` runs OpenCode's TUI here, on the host, against the container's server.
+    let ao = shell_quote(&w.ao_script().to_string_lossy());
+    let term = w.terminal("person", &format!("exec {ao} attach {hello}"));
+    w.wait_screen(&term, Duration::from_secs(30), "OpenCode's TUI", |screen| {
+        screen.contains("Hello from the box.")
+    });
     let labels = podman(&[
         "container",
         "inspect",
