@@ -131,6 +131,28 @@ fn volume_exists(name: &str) -> bool {
         .success()
 }
 
+/// The files under `dir` whose bytes hold `needle` (read here: a `grep` would put it in an argv).
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                todo.push(entry.path());
+            } else if kind.is_file() {
+                let bytes = std::fs::read(entry.path()).unwrap_or_default();
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    found.push(entry.path());
+                }
+            }
+        }
+    }
+    found
+}
+
 fn exists(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
 }
@@ -284,7 +306,6 @@ fn a_session_in_a_container_works_stays_boxed_keeps_no_secret_and_survives_its_c
         secret.len().to_string()
     );
 
-    // Done watching argvs before this test's own grep names the password in one.
     scanner.assert_clean();
     // No secret in the container's config, nor in its overlay.
     let password = std::fs::read_to_string(w.server_password_file("boxed")).unwrap();
@@ -296,25 +317,37 @@ fn a_session_in_a_container_works_stays_boxed_keeps_no_secret_and_survives_its_c
         !inspect.contains(&secret),
         "the passed variable is in inspect"
     );
-    let upper = podman(&[
-        "container",
+    // The overlay's upper layer (with `rootfs`, podman 4.3.1 keeps it under /run, not where
+    // `inspect`'s GraphDriver says) holds what the agent wrote outside its work tree, and no
+    // secret; nor does the data volume.
+    let pid = podman(&["container", "inspect", "--format", "{{.State.Pid}}", &boxed]);
+    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+    let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    let upper = mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .and_then(|l| l.split(',').find_map(|o| o.strip_prefix("upperdir=")))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no overlay at the container's root:\n{mountinfo}"));
+    assert!(
+        upper.join(format!("etc/ao-x-{marker}")).exists(),
+        "{} is not the container's upper layer",
+        upper.display()
+    );
+    let volume = podman(&[
+        "volume",
         "inspect",
         "--format",
-        "{{.GraphDriver.Data.UpperDir}}",
-        &boxed,
+        "{{.Mountpoint}}",
+        &format!("{boxed}-data"),
     ]);
-    let upper = PathBuf::from(String::from_utf8_lossy(&upper.stdout).trim());
-    if upper.is_dir() {
-        let found = Command::new("grep")
-            .args(["-rlF", "--", password])
-            .arg(&upper)
-            .output()
-            .unwrap();
-        assert!(
-            found.stdout.is_empty(),
-            "the password is in the overlay: {}",
-            String::from_utf8_lossy(&found.stdout)
-        );
+    let volume = PathBuf::from(String::from_utf8_lossy(&volume.stdout).trim());
+    assert!(volume.join("data").is_dir(), "{}", volume.display());
+    for dir in [&upper, &volume] {
+        for needle in [password, secret.as_str()] {
+            let found = files_holding(dir, needle.as_bytes());
+            assert!(found.is_empty(), "a secret in {}: {found:?}", dir.display());
+        }
     }
 
     // The container killed under idle sessions: they have exited with the server, and a restore
