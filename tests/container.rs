@@ -449,6 +449,15 @@ fn what_a_container_cannot_do_is_refused_before_anything_is_made() {
     let err = w.ao_fails(&["spawn", "sealed", "hi"], 2);
     assert!(err.contains("`container.network: none`"), "{err}");
     assert!(err.contains("use `network: default`"), "{err}");
+    // `ao doctor` says it too, before anyone spawns.
+    let doctor = w.ao(&["doctor"]);
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        report.lines().any(
+            |l| l.starts_with("FAIL server sealed:") && l.contains("`container.network: none`")
+        ),
+        "{report}"
+    );
     // An image not here: the pull command, since ao never pulls.
     let err = w.ao_fails(&["spawn", "pulled", "hi"], 2);
     assert!(

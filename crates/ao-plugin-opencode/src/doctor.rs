@@ -101,6 +101,14 @@ impl OpenCodeAgent {
     async fn server_check(&self, cx: &ProjectContext<'_>) -> Check {
         let project = cx.project;
         let subject = format!("server {}", project.name);
+        // A box ao could not reach the server in: said before a spawn says it.
+        if let Err(e) = crate::server_boxed::check_boxable(project) {
+            return Check::fail(
+                subject,
+                e.to_string(),
+                "set `container.network` to `default` or `host` (docs/containers.md)",
+            );
+        }
         let state = match self.servers().lookup(cx).await {
             Ok(state) => state,
             // Not looked at: that would read the password, or run ssh.
