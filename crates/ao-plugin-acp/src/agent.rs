@@ -198,8 +198,8 @@ impl Agent for AcpPlugin {
                 .collect();
             if let Some((engine, names)) = boxes {
                 for (look, (name, dir)) in looks.iter().zip(&names) {
-                    if look.record.is_some() && !look.host_alive && !look.starting {
-                        crate::boxed::reap(&engine, name, dir);
+                    if let Some(record) = look.record.as_ref().filter(|_| !look.host_alive) {
+                        crate::boxed::reap(&engine, name, dir, &record.launch_id);
                     }
                 }
             }

@@ -24,8 +24,8 @@ use ao_agent::container::{
 use ao_agent::home::StateHome;
 use ao_agent::session::WorkspaceKind;
 
-/// The marker, in the session's directory, that the container of its current launch was removed
-/// after its host was found gone (a new launch removes it).
+/// The marker, in the session's directory, that the container of a launch was removed after its
+/// host was found gone: it holds that launch's id, so the next launch's host is reaped again.
 pub const REAPED: &str = "container.reaped";
 
 /// Where the session's data volume is mounted: the agent's `HOME` and XDG directories.
@@ -83,7 +83,6 @@ pub(crate) async fn command(
                 .map_err(|why| AgentError::Refused(format!("agentConfig.env: {why}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let session_dir = session.dir();
     let launch = ContainerLaunch {
         name: name_of(cx.home, &project.name, &rec.address.name),
         source: settings.source.clone(),
@@ -96,19 +95,13 @@ pub(crate) async fn command(
         port: None,
         volume: Some(PathBuf::from(DATA_INSIDE)),
         ulimits: settings.ulimits,
-        env_dir: env_dir(&session_dir),
+        env_dir: env_dir(&session.dir()),
         user: Some((
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
         )),
     };
-    let command = unblock(move || {
-        let command = engine.attached_command(&launch)?;
-        // A new launch: the next host that is found gone is reaped again.
-        let _ = std::fs::remove_file(session_dir.join(REAPED));
-        Ok::<_, ao_agent::container::ContainerError>(command)
-    })
-    .await?;
+    let command = unblock(move || engine.attached_command(&launch)).await?;
     Ok(command)
 }
 
@@ -149,13 +142,14 @@ pub(crate) async fn remove(
     Ok(())
 }
 
-/// Removes the container of a session whose host is gone, once per launch (blocking).
-pub(crate) fn reap(engine: &Engine, name: &ContainerName, session_dir: &Path) {
+/// Removes the container of a session whose host (of launch `launch_id`) is gone, once per
+/// launch (blocking).
+pub(crate) fn reap(engine: &Engine, name: &ContainerName, session_dir: &Path, launch_id: &str) {
     let marker = session_dir.join(REAPED);
-    if marker.exists() {
+    if std::fs::read_to_string(&marker).is_ok_and(|done| done == launch_id) {
         return;
     }
     if engine.remove(name).is_ok() {
-        let _ = std::fs::write(marker, b"");
+        let _ = std::fs::write(marker, launch_id);
     }
 }
