@@ -35,6 +35,7 @@ pub mod client;
 mod directories;
 pub mod doctor;
 pub mod events;
+mod feed;
 pub mod follow;
 mod fork;
 mod gather;
