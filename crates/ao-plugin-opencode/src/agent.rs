@@ -12,7 +12,7 @@ use ao_agent::agent::{
     PermitDecision, PlanItem, PreparedSession, ProjectContext, Reply, SessionContext,
 };
 use ao_agent::config::{ConfigValue, SettingProblem};
-use ao_agent::remote::Location;
+use ao_agent::remote::{Location, PasswordSource};
 use ao_agent::runtime::LaunchSpec;
 use ao_agent::session::{Activity, RuntimeKind, SessionError, Why};
 use ao_agent::transcript::TranscriptEntry;
@@ -257,11 +257,21 @@ impl Agent for OpenCodeAgent {
     }
 
     fn host_key(&self, project: &ao_agent::project::Project) -> Option<String> {
-        // The local server of the project's settings; a server elsewhere is the project's own
-        // (on its host) or named by its URL, and listed by the project.
-        match project.location {
+        match &project.location {
+            // The local server of the project's settings.
             Location::Local => Some(self.servers.shared_key(project).0),
-            Location::Url(_) | Location::Ssh(_) => None,
+            // A server at a URL, as reached with the same credentials: projects that name it
+            // alike are followed and listed together, and never through another's password.
+            Location::Url(at) => {
+                let password = match at.password.permit() {
+                    Ok(PasswordSource::Env(name)) => format!("env {name}"),
+                    Ok(PasswordSource::File(file)) => format!("file {}", file.display()),
+                    Err(_) => return None,
+                };
+                Some(format!("url {} {} {password}", at.url, at.username))
+            }
+            // A server ao starts on a host is the project's own.
+            Location::Ssh(_) => None,
         }
     }
 
@@ -270,10 +280,11 @@ impl Agent for OpenCodeAgent {
         batch: &[(ProjectContext<'_>, &[SessionContext<'_>])],
     ) -> Vec<Vec<Observation>> {
         let found = join_all(batch.iter().map(|(cx, _)| self.servers.running(cx))).await;
-        // The projects found on the same local server are listed in one request.
+        // The projects found on the same server (a local one they share, or one at a URL) are
+        // listed in one request.
         let mut by_server: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, f) in found.iter().enumerate() {
-            if let Ok(Some((record @ ServerRecord::Local(_), _))) = f {
+            if let Ok(Some((record @ (ServerRecord::Local(_) | ServerRecord::Url(_)), _))) = f {
                 by_server.entry(record.list_key()).or_default().push(i);
             }
         }
