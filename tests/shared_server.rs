@@ -1,12 +1,18 @@
 //! One OpenCode server for every project whose server settings are the same: two projects share
 //! it, and each one's permission is answered only through its own sessions' addresses; the shared
 //! server killed, a restore of each project finds one server again; a config change moves the
-//! changed project's next session to a server of its own while the other's turn goes on.
+//! changed project's next session to a server of its own while the other's turn goes on. The
+//! projects on one server have one monitor, which tells of each project's requests and hands a
+//! project that moves to a monitor of its own.
 
 // Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
 #![allow(clippy::unwrap_used)]
 
-use ao_test_support::{script, Scenario, Turn, World};
+use std::path::Path;
+use std::time::Duration;
+
+use ao_core::runtime::process::ProcessIdentity;
+use ao_test_support::{script, wait_until, Scenario, Turn, World};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
@@ -25,6 +31,44 @@ impl Drop for Stopped {
     fn drop(&mut self) {
         let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGCONT);
     }
+}
+
+/// The sessions that `file`'s notifier was told are waiting.
+fn told_waiting(file: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|e| e["event"] == "waiting_input")
+        .map(|e| e["session"]["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The monitors recorded for `alpha` and `beta`, once `check` holds of them and exactly `count`
+/// monitor processes of the world run.
+fn wait_monitors(
+    w: &World,
+    count: usize,
+    what: &str,
+    check: impl Fn(ProcessIdentity, ProcessIdentity) -> bool,
+) -> (ProcessIdentity, ProcessIdentity) {
+    wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
+        let (a, b) = (w.monitor_process("alpha"), w.monitor_process("beta"));
+        let running = w.monitor_pids();
+        match (a, b) {
+            (Some(a), Some(b))
+                if a.is_alive() && b.is_alive() && check(a, b) && running.len() == count =>
+            {
+                Ok((a, b))
+            }
+            _ => Err(format!(
+                "not {what}: alpha's {a:?}, beta's {b:?}, running {running:?}"
+            )),
+        }
+    })
 }
 
 /// The pending permission of a session waiting on one.
@@ -52,12 +96,34 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
             .turn(Turn::text("Wrote it.")),
     );
     let mut w = World::new(scenario);
+    let told = w.root().join("told.jsonl");
+    w.set_top(&format!(
+        "notifyDebounceMs: 0\nnotifications:\n  - on: [waiting_input]\n    command: ['sh', '-c', '{{ cat; echo; }} >> {}']\n",
+        told.display()
+    ));
     w.project("alpha", &["permission: {bash: ask}"]);
     w.project("beta", &["permission: {bash: ask}"]);
     let a = w.spawn(&["alpha", "write", "--runtime", "process"]);
     let b = w.spawn(&["beta", "write", "--runtime", "process"]);
     let sa = w.wait_activity(&a, "waiting_input");
     let sb = w.wait_activity(&b, "waiting_input");
+
+    // One monitor for the server's two projects (the second one started finds the group's lock
+    // taken), which tells of each project's request.
+    wait_monitors(&w, 1, "one monitor for both", |a, b| a == b);
+    let both = {
+        let mut both = vec![a.clone(), b.clone()];
+        both.sort();
+        both
+    };
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || match told_waiting(&told) {
+            told if told == both => Ok(()),
+            told => Err(format!("told of {told:?}, not {both:?}")),
+        },
+    );
 
     // One server, which both sessions name, with both projects.
     assert_eq!(w.server_pids().len(), 1);
@@ -164,6 +230,8 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
     let sb2 = w.session(&b2);
     assert_eq!(url(&sb2), shared);
     assert_eq!(sb2["server"]["projects"], json!(["beta"]), "{sb2:#}");
+    // Alpha has moved to a server of its own, and so to a monitor of its own.
+    wait_monitors(&w, 2, "a monitor each", |a, b| a != b);
     w.ao_ok(&["permit", &b2]);
     w.wait_activity(&b2, "ready");
     w.ao_ok(&["permit", &a2]);
@@ -176,10 +244,18 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
     assert!(text.contains("used by beta"), "{text}");
     assert!(text.contains("used by alpha"), "{text}");
 
-    // Killing every session of both releases both servers.
+    // Killing every session of both releases both servers, and ends both monitors.
     let servers = w.server_pids();
     w.ao_ok(&["kill", "--force", "alpha"]);
     w.ao_ok(&["kill", "--force", "beta"]);
+    wait_until(
+        Duration::from_secs(15),
+        Duration::from_millis(50),
+        || match w.monitor_pids() {
+            running if running.is_empty() => Ok(()),
+            running => Err(format!("monitors still run: {running:?}")),
+        },
+    );
     for id in servers {
         ao_test_support::wait_until(
             std::time::Duration::from_secs(15),

@@ -107,6 +107,8 @@ pub struct World {
     opencode_extra: std::collections::HashMap<String, Value>,
     extra_env: Vec<(String, std::ffi::OsString)>,
     defaults: Vec<String>,
+    /// YAML put at the top of the config, before `defaults` (`notifications:`).
+    top: String,
 }
 
 impl World {
@@ -129,6 +131,7 @@ impl World {
             opencode_extra: Default::default(),
             extra_env: Vec::new(),
             defaults: Vec::new(),
+            top: String::new(),
         }
     }
 
@@ -193,6 +196,13 @@ impl World {
         self.write_config();
     }
 
+    /// Sets the YAML at the top of the config (`notifications:` and the like, whole lines) and
+    /// rewrites the config file.
+    pub fn set_top(&mut self, yaml: &str) {
+        self.top = yaml.to_string();
+        self.write_config();
+    }
+
     /// Sets the config's `defaults` (one YAML line each, e.g. `"tmux: {tui: always}"`) and
     /// rewrites the config file.
     pub fn set_defaults(&mut self, lines: &[&str]) {
@@ -201,7 +211,8 @@ impl World {
     }
 
     fn write_config(&self) {
-        let mut text = defaults_block(&self.defaults);
+        let mut text = self.top.clone();
+        text.push_str(&defaults_block(&self.defaults));
         text.push_str("projects:\n");
         for (name, extra) in &self.projects {
             let mut provider = ao_mock_model::opencode_provider_config(&self.mock.base_url());
@@ -668,6 +679,38 @@ impl World {
             .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()
             .find_map(|(p, id)| (p == project).then_some(id))
+    }
+
+    /// The running monitor processes of this world (`ao --config <its config> monitor …`), by
+    /// their command lines, whether recorded or not.
+    pub fn monitor_pids(&self) -> Vec<u32> {
+        let config = self.config_path();
+        let config = config.to_string_lossy();
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let running = proc_stat(pid).is_some_and(|s| s.state != 'Z');
+            if running
+                && args.iter().any(|a| a == config.as_ref())
+                && args.iter().any(|a| a == "monitor")
+            {
+                pids.push(pid);
+            }
+        }
+        pids
     }
 
     /// Every recorded monitor, with its project.

@@ -404,6 +404,20 @@ pub struct ForkRequest<'a> {
     pub workspace: &'a Path,
 }
 
+/// Several feeds as one, which ends with the first of them to end: a feed that ends says its
+/// source broke, and whoever follows the merged one must hear it, to poll and reconnect.
+pub fn merge_feeds<T: Send + 'static>(feeds: Vec<BoxStream<'static, T>>) -> BoxStream<'static, T> {
+    use futures_util::{future, stream, StreamExt};
+    let feeds = feeds.into_iter().map(|feed| {
+        // Each says when it ends, with a `None` of its own.
+        feed.map(Some).chain(stream::once(future::ready(None)))
+    });
+    stream::select_all(feeds)
+        .take_while(|item| future::ready(item.is_some()))
+        .filter_map(future::ready)
+        .boxed()
+}
+
 /// A coding agent.
 #[async_trait]
 pub trait Agent: Send + Sync {
@@ -556,6 +570,24 @@ pub trait Agent: Send + Sync {
             self.name(),
             cx.project.name
         )))
+    }
+
+    /// The change feed of several projects that share a [`host_key`](Agent::host_key): one
+    /// stream for all of them, each change with the index in `projects` of the project it
+    /// concerns, so that a host they share is followed over one connection. It ends when its
+    /// source breaks, as [`project_changes`](Agent::project_changes) does. The default follows
+    /// each project's own feed and merges them; it fails when any of them cannot connect.
+    async fn host_changes(
+        &self,
+        projects: &[ProjectContext<'_>],
+    ) -> Result<BoxStream<'static, (usize, Change)>, AgentError> {
+        use futures_util::StreamExt;
+        let mut feeds = Vec::with_capacity(projects.len());
+        for (i, cx) in projects.iter().enumerate() {
+            let feed = self.project_changes(cx).await?;
+            feeds.push(feed.map(move |change| (i, change)).boxed());
+        }
+        Ok(merge_feeds(feeds))
     }
 
     /// Brings an existing conversation back: makes sure what it needs runs (a server) and says

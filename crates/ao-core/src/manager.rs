@@ -40,7 +40,7 @@ pub use budget::dollars;
 pub use fork::ForkOptions;
 pub use interact::{parse_until, QuestionReply, UNTIL_NOT_ACTIVE, WAIT_POLL_INTERVAL};
 pub use kill::{KillOptions, KillReport, Killed, KilledWorkspace};
-pub use monitors::MONITOR_SUBCOMMAND;
+pub use monitors::{MonitorGroup, MONITOR_SUBCOMMAND};
 pub use session_manager::{SessionManager, DEFAULT_STATUS_BUDGET};
 pub use show::{SessionView, SHOWN_MESSAGES};
 pub use spawn::{SpawnOptions, SpawnStep, Spawned};

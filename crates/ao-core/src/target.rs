@@ -24,6 +24,8 @@ pub enum Target {
     /// the one session of that name across projects. Which it is depends on the config and the
     /// store, so it is decided when the target is resolved.
     ProjectOrName(String),
+    /// Every session of these projects (a monitor's group), those spawned later too.
+    Projects(std::collections::BTreeSet<String>),
 }
 
 impl Target {
@@ -54,7 +56,7 @@ impl Target {
                 "no project or session named {word:?}; {}",
                 known_sessions(all)
             )),
-            Target::All => Error::NotFound(known_sessions(all)),
+            Target::All | Target::Projects(_) => Error::NotFound(known_sessions(all)),
         }
     }
 
@@ -93,6 +95,10 @@ impl fmt::Display for Target {
             Target::All => f.write_str("all"),
             Target::Session(address) => address.fmt(f),
             Target::ProjectOrName(word) => f.write_str(word),
+            Target::Projects(projects) => {
+                let names: Vec<&str> = projects.iter().map(String::as_str).collect();
+                f.write_str(&names.join(", "))
+            }
         }
     }
 }

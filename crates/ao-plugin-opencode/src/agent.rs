@@ -12,16 +12,14 @@ use ao_agent::agent::{
     PermitDecision, PlanItem, PreparedSession, ProjectContext, Reply, SessionContext,
 };
 use ao_agent::config::{ConfigValue, SettingProblem};
-use ao_agent::remote::Location;
+use ao_agent::remote::{Location, PasswordSource};
 use ao_agent::runtime::LaunchSpec;
 use ao_agent::session::{Activity, RuntimeKind, SessionError, Why};
 use ao_agent::transcript::TranscriptEntry;
 
 use crate::client::Client;
-use crate::events::{EventKind, EventStream};
 use crate::gather::server_gone;
 use crate::mid_turn::MidTurn;
-use crate::quiet::FeedHolder;
 use crate::server::{ServerRecord, ServerState};
 use crate::server_list::ServerList;
 use crate::server_record::ProjectServer;
@@ -111,7 +109,7 @@ impl OpenCodeAgent {
 }
 
 /// The project's server does not run.
-fn not_running(cx: &ProjectContext<'_>) -> AgentError {
+pub(crate) fn not_running(cx: &ProjectContext<'_>) -> AgentError {
     AgentError::Unreachable(format!(
         "the OpenCode server of project {} is not running",
         cx.project.name
@@ -248,13 +246,23 @@ impl Agent for OpenCodeAgent {
     }
 
     fn host_key(&self, project: &ao_agent::project::Project) -> Option<String> {
-        // The local server of the project's settings; a server elsewhere is the project's own
-        // (on its host) or named by its URL, and listed by the project.
-        match project.location {
-            // A project in a container has a server of its own.
+        match &project.location {
+            // A project in a container has a server of its own: followed and listed alone.
             Location::Local if project.container.is_some() => None,
+            // The local server of the project's settings.
             Location::Local => Some(self.servers.shared_key(project).0),
-            Location::Url(_) | Location::Ssh(_) => None,
+            // A server at a URL, as reached with the same credentials: projects that name it
+            // alike are followed and listed together, and never through another's password.
+            Location::Url(at) => {
+                let password = match at.password.permit() {
+                    Ok(PasswordSource::Env(name)) => format!("env {name}"),
+                    Ok(PasswordSource::File(file)) => format!("file {}", file.display()),
+                    Err(_) => return None,
+                };
+                Some(format!("url {} {} {password}", at.url, at.username))
+            }
+            // A server ao starts on a host is the project's own.
+            Location::Ssh(_) => None,
         }
     }
 
@@ -263,10 +271,11 @@ impl Agent for OpenCodeAgent {
         batch: &[(ProjectContext<'_>, &[SessionContext<'_>])],
     ) -> Vec<Vec<Observation>> {
         let found = join_all(batch.iter().map(|(cx, _)| self.servers.running(cx))).await;
-        // The projects found on the same local server are listed in one request.
+        // The projects found on the same server (a local one they share, or one at a URL) are
+        // listed in one request.
         let mut by_server: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, f) in found.iter().enumerate() {
-            if let Ok(Some((record @ ServerRecord::Local(_), _))) = f {
+            if let Ok(Some((record @ (ServerRecord::Local(_) | ServerRecord::Url(_)), _))) = f {
                 by_server.entry(record.list_key()).or_default().push(i);
             }
         }
@@ -433,68 +442,18 @@ impl Agent for OpenCodeAgent {
         &self,
         cx: &ProjectContext<'_>,
     ) -> Result<BoxStream<'static, Change>, AgentError> {
-        if !self.settings().events {
-            return Err(AgentError::Refused(
-                "the event stream is turned off (AO_OPENCODE_EVENTS=off)".into(),
-            ));
-        }
-        let ServerState::Up { record, client, .. } = self.servers.lookup(cx).await? else {
-            return Err(not_running(cx));
-        };
-        let silence = self.settings().feed_silence;
-        let stream = EventStream::connect(&client, silence)
-            .await
-            .map_err(agent_error)?;
-        // From now on this feed hears whatever the server does: it vouches for its quiet, for as
-        // long as the stream keeps saying something (a heartbeat at least).
-        let holder = FeedHolder::connected(
-            cx.state.clone(),
-            &cx.project.name,
-            &record.list_key(),
-            silence,
-        )
-        .await;
-        let (state, project) = (cx.state.clone(), cx.project.name.clone());
-        // A shared server's stream carries every project's events: this feed keeps its own.
-        let dirs = match &cx.project.location {
-            Location::Local => Some(crate::directories::ProjectDirs::of(cx)),
-            Location::Url(_) | Location::Ssh(_) => None,
-        };
-        Ok(Box::pin(futures_util::stream::unfold(
-            (stream, holder),
-            move |(mut stream, mut holder)| {
-                let (state, project, dirs) = (state.clone(), project.clone(), dirs.clone());
-                async move {
-                    loop {
-                        // A stream that ends, breaks, stays silent past its bound or sends an
-                        // event too large ends the feed: the live model polls and reconnects,
-                        // and the holder's entry goes with it.
-                        let event = stream.next().await.ok()??;
-                        if dirs
-                            .as_ref()
-                            .is_some_and(|d| !d.owns(event.directory.as_deref()))
-                        {
-                            continue;
-                        }
-                        if matches!(
-                            event.payload.kind,
-                            EventKind::ServerConnected | EventKind::ServerHeartbeat
-                        ) {
-                            holder.alive().await;
-                        } else {
-                            // Recorded before anyone acts on the event.
-                            holder.heard().await;
-                        }
-                        // Renames and deletions: what a filtered list cannot show.
-                        crate::session_list::SessionList::on_event_of(&state, &project, &event)
-                            .await;
-                        if let Some(change) = event.change() {
-                            return Some((change, (stream, holder)));
-                        }
-                    }
-                }
-            },
+        let feed = self.follow(std::slice::from_ref(cx)).await?;
+        Ok(Box::pin(futures_util::StreamExt::map(
+            feed,
+            |(_, change)| change,
         )))
+    }
+
+    async fn host_changes(
+        &self,
+        projects: &[ProjectContext<'_>],
+    ) -> Result<BoxStream<'static, (usize, Change)>, AgentError> {
+        self.follow(projects).await
     }
 
     async fn restore(

@@ -1,7 +1,8 @@
 //! Which events of a shared server's stream are a project's: OpenCode's `/global/event` names,
 //! on each event, the directory whose instance sent it (measured on 1.18.33: a session's events
 //! carry its work tree, `"global"` for project-wide ones, none for the server's own), and a
-//! project's sessions work in its directory or in ao's work trees of it.
+//! project's sessions work in its directory or in ao's work trees of it; or, on a server at a
+//! URL, in the work trees that server made (under its own data directory).
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,17 @@ impl ProjectDirs {
             roots.push(root);
         }
         ProjectDirs { roots }
+    }
+
+    /// These directories and the work trees of `sessions` (those a server at a URL made live
+    /// outside the project's directory).
+    pub fn with_workspaces<'a>(mut self, sessions: impl IntoIterator<Item = &'a Path>) -> Self {
+        for workspace in sessions {
+            if !self.roots.iter().any(|root| workspace.starts_with(root)) {
+                self.roots.push(workspace.to_path_buf());
+            }
+        }
+        self
     }
 
     /// Whether an event from the instance of `directory` (`None` or `"global"`: the server's or

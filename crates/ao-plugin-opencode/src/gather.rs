@@ -76,7 +76,10 @@ impl OpenCodeAgent {
         let nobody_mid_turn = matches!(&marks, Some(m) if m.as_ref().is_none_or(|m| m.is_empty()));
         let lister = Lister {
             client,
-            shared: shared.map(|s| (s, ProjectDirs::of(cx))),
+            shared: shared.map(|s| {
+                let workspaces = records.iter().map(|r| r.workspace.as_path());
+                (s, ProjectDirs::of(cx).with_workspaces(workspaces))
+            }),
         };
         let per_session =
             sessions_and_last_messages(&lister, &records, &mut cache, &mut list, nobody_mid_turn)

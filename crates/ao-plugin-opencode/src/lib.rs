@@ -36,6 +36,7 @@ pub mod client;
 mod directories;
 pub mod doctor;
 pub mod events;
+mod feed;
 pub mod follow;
 mod fork;
 mod gather;

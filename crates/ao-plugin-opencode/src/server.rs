@@ -481,7 +481,7 @@ pub(crate) async fn wait_healthy(
 
 /// A stable fingerprint (FNV-1a, 64 bits) of the OpenCode config a project's server gets.
 fn config_fingerprint(project: &Project) -> String {
-    fnv(&crate::settings::server_config(project).to_string())
+    ao_agent::remote::ssh::fnv(&crate::settings::server_config(project).to_string())
 }
 
 /// 32 random bytes in hex: a server's password, new for each start.
@@ -490,14 +490,6 @@ pub(crate) fn new_password() -> String {
     (0..32)
         .map(|_| format!("{:02x}", rng.random::<u8>()))
         .collect()
-}
-
-/// FNV-1a, 64 bits, as 16 hex digits: stable across ao's versions and machines.
-pub(crate) fn fnv(text: &str) -> String {
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
 }
 
 /// The port of the URL in the server's `opencode server listening on http://…` line, written

@@ -31,7 +31,7 @@ use ao_agent::runtime::process::ProcessIdentity;
 use ao_agent::session::WorkspaceKind;
 
 use crate::client::Client;
-use crate::server::{fnv, lock_file, new_password, wait_healthy, ServerState, Servers};
+use crate::server::{lock_file, new_password, wait_healthy, ServerState, Servers};
 use crate::server_record::{save, BoxedServer, ServerRecord};
 use crate::settings::OpenCodeSettings;
 
@@ -445,7 +445,7 @@ fn boxed_fingerprint(
         "container": format!("{container:?}"),
         "workspace": project.workspace.to_string(),
     });
-    fnv(&all.to_string())
+    ao_agent::remote::ssh::fnv(&all.to_string())
 }
 
 /// A free port on 127.0.0.1, which the container's server will listen on (inside and out).

@@ -14,7 +14,7 @@ use ao_agent::runtime::LaunchSpec;
 
 use crate::client::Client;
 use crate::server::{
-    fnv, listening_port, lock_file, log_tail, new_password, stop_server, wait_healthy, ServerState,
+    listening_port, lock_file, log_tail, new_password, stop_server, wait_healthy, ServerState,
     Servers, HEALTH_RETRY_TIMEOUT, HEALTH_TIMEOUT, START_DEADLINE,
 };
 use crate::server_record::{key, LocalServer, LocalStart, ProjectServer, ServerRecord, SharedKey};
@@ -326,7 +326,7 @@ fn shared_fingerprint(settings: &OpenCodeSettings, project: &Project) -> String 
         "pure": settings.pure,
         "config": crate::settings::server_config(project),
     });
-    fnv(&all.to_string())
+    ao_agent::remote::ssh::fnv(&all.to_string())
 }
 
 /// The state of a local server from its record alone: gone when its start was cut short or its

@@ -19,7 +19,9 @@ use crate::manager::SessionManager;
 use crate::seen::Seen;
 use crate::session::{Lifecycle, ProcessState, SessionAddress, SessionRecord};
 
-/// A feed is per project and agent: `(project, agent)`.
+/// A feed is per agent and host group (`(agent, group)`, the group as
+/// [`SessionManager::host_group`] names it): the projects of an agent that share a host (a server)
+/// share one feed, one connection to it; any other project has a feed of its own.
 type FeedKey = (String, String);
 
 /// The first wait before a broken feed is tried again; it doubles up to
@@ -29,6 +31,8 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// What the model knows of one session.
 struct Tracked {
     record: SessionRecord,
+    /// The feed that covers it.
+    feed: FeedKey,
     /// What was last yielded of it, compared with each new look to tell a change.
     yielded: Seen,
 }
@@ -39,9 +43,12 @@ enum FeedState {
     Down { retry_at: Instant },
 }
 
-/// One project's feed: a task that connects and forwards its changes as [`News`].
+/// One group's feed: a task that connects and forwards its changes as [`News`].
 struct Feed {
     state: FeedState,
+    /// The projects it follows: those of the group with a live session when it started. Another
+    /// one joining replaces the feed.
+    projects: BTreeSet<String>,
     /// Tells this task's news from a replaced one's.
     generation: u64,
     task: JoinHandle<()>,
@@ -63,7 +70,8 @@ struct News {
 
 enum FeedNews {
     Connected,
-    Change(Change),
+    /// A change in this project.
+    Change(String, Change),
     Ended,
 }
 
@@ -148,6 +156,7 @@ impl Engine {
     fn track(&mut self, record: SessionRecord, seen: Seen) -> Seen {
         let address = record.address.clone();
         let tracked = Tracked {
+            feed: feed_key(&self.mgr, &record),
             record,
             yielded: seen.clone(),
         };
@@ -174,10 +183,11 @@ impl Engine {
                 // Whatever happened before the feed was up is caught up with one observation.
                 self.mark_feed(&news.key);
             }
-            FeedNews::Change(Change::Session(id)) => {
+            FeedNews::Change(project, Change::Session(id)) => {
                 let mut known = false;
                 for (address, t) in &self.sessions {
-                    if feed_key(&t.record) == news.key
+                    if t.feed == news.key
+                        && t.record.address.project == project
                         && t.record.agent_session_id.as_deref() == Some(id.as_str())
                     {
                         self.dirty.insert(address.clone());
@@ -186,7 +196,13 @@ impl Engine {
                 }
                 self.rescan |= !known;
             }
-            FeedNews::Change(Change::Any) => self.mark_feed(&news.key),
+            FeedNews::Change(project, Change::Any) => {
+                for (address, t) in &self.sessions {
+                    if t.feed == news.key && t.record.address.project == project {
+                        self.dirty.insert(address.clone());
+                    }
+                }
+            }
             FeedNews::Ended => {
                 feed.state = FeedState::Down {
                     retry_at: Instant::now() + feed.backoff,
@@ -204,7 +220,7 @@ impl Engine {
     /// Marks every session a feed covers.
     fn mark_feed(&mut self, key: &FeedKey) {
         for (address, t) in &self.sessions {
-            if &feed_key(&t.record) == key {
+            if &t.feed == key {
                 self.dirty.insert(address.clone());
             }
         }
@@ -295,11 +311,12 @@ impl Engine {
             match self.sessions.get_mut(&record.address) {
                 Some(t) if t.record != record => {
                     // Restored or killed elsewhere: a feed waiting to reconnect tries at once.
-                    if let Some(feed) = self.feeds.get_mut(&feed_key(&record)) {
+                    if let Some(feed) = self.feeds.get_mut(&t.feed) {
                         if let FeedState::Down { retry_at } = &mut feed.state {
                             *retry_at = Instant::now();
                         }
                     }
+                    t.feed = feed_key(&self.mgr, &record);
                     t.record = record;
                     self.dirty.insert(t.record.address.clone());
                 }
@@ -357,17 +374,20 @@ impl Engine {
     /// Starts the feeds that live sessions need and are missing, retries broken ones whose time
     /// has come, and drops the ones no session needs any more.
     fn ensure_feeds(&mut self) {
-        let needed: BTreeSet<FeedKey> = self
-            .sessions
-            .values()
-            .filter(|t| {
-                t.record.lifecycle == Lifecycle::Live && t.record.agent_session_id.is_some()
-            })
-            .map(|t| feed_key(&t.record))
-            .collect();
-        self.feeds.retain(|key, _| needed.contains(key));
+        let mut needed: BTreeMap<FeedKey, BTreeSet<String>> = BTreeMap::new();
+        for t in self.sessions.values() {
+            if t.record.lifecycle == Lifecycle::Live && t.record.agent_session_id.is_some() {
+                needed
+                    .entry(t.feed.clone())
+                    .or_default()
+                    .insert(t.record.address.project.clone());
+            }
+        }
+        // A feed whose group gained or lost a project starts over with the projects it has now.
+        self.feeds
+            .retain(|key, feed| needed.get(key).is_some_and(|p| *p == feed.projects));
         let now = Instant::now();
-        for key in needed {
+        for (key, projects) in needed {
             let backoff = match self.feeds.get(&key) {
                 None => FIRST_BACKOFF,
                 Some(Feed {
@@ -381,6 +401,7 @@ impl Engine {
             let task = tokio::spawn(follow(
                 self.mgr.clone(),
                 key.clone(),
+                projects.iter().cloned().collect(),
                 self.generations,
                 self.news_tx.clone(),
             ));
@@ -388,6 +409,7 @@ impl Engine {
                 key,
                 Feed {
                     state: FeedState::Connecting,
+                    projects,
                     generation: self.generations,
                     task,
                     backoff,
@@ -409,6 +431,10 @@ impl Engine {
                 self.mgr = mgr.clone();
                 self.manager_tx.send_replace(mgr);
                 self.feeds.clear();
+                // An edit may move a project to another host, and so to another feed.
+                for t in self.sessions.values_mut() {
+                    t.feed = feed_key(&self.mgr, &t.record);
+                }
                 self.dirty.extend(self.sessions.keys().cloned());
                 self.emit(LiveEvent::Config(ConfigChange::Reloaded)).await;
             }
@@ -420,14 +446,22 @@ impl Engine {
     }
 }
 
-fn feed_key(record: &SessionRecord) -> FeedKey {
-    (record.address.project.clone(), record.agent.clone())
+/// The feed that covers a session: its agent's, for its project's host group (a project no
+/// longer in the config, or an agent unknown, in a group of its own: its feed fails, and the
+/// session is polled).
+fn feed_key(mgr: &SessionManager, record: &SessionRecord) -> FeedKey {
+    let (project, agent) = (&record.address.project, &record.agent);
+    let group = mgr
+        .host_group(project, agent)
+        .unwrap_or_else(|_| format!("project {project}"));
+    (agent.clone(), group)
 }
 
 /// A feed's task: connects, says so, forwards each change, and says when it ended.
 async fn follow(
     mgr: Arc<SessionManager>,
     key: FeedKey,
+    projects: Vec<String>,
     generation: u64,
     news: mpsc::UnboundedSender<News>,
 ) {
@@ -439,12 +473,12 @@ async fn follow(
         })
         .is_ok()
     };
-    if let Ok(mut feed) = mgr.project_feed(&key.0, &key.1).await {
+    if let Ok(mut feed) = mgr.host_feed(&key.0, &projects).await {
         if !send(FeedNews::Connected) {
             return;
         }
-        while let Some(change) = feed.next().await {
-            if !send(FeedNews::Change(change)) {
+        while let Some((project, change)) = feed.next().await {
+            if !send(FeedNews::Change(project, change)) {
                 return;
             }
         }

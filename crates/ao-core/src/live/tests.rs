@@ -328,3 +328,136 @@ async fn the_hub_keeps_each_session_in_status_order_and_broadcasts_its_changes()
     assert_eq!(kept.session.status.activity, Activity::WaitingInput);
     assert!(hub.session("demo/nobody").is_none());
 }
+
+/// A feed [`HostAgent`] opened: its projects, and the sender the test drives it with.
+type HostFeed = (Vec<String>, mpsc::UnboundedSender<(usize, Change)>);
+
+/// An agent whose projects share one host, but for `solo`'s; it records the projects of each
+/// feed it opens, and the test drives each feed.
+struct HostAgent {
+    /// The projects of each feed opened, and its sender; dropping one ends that feed.
+    feeds: Mutex<Vec<HostFeed>>,
+    /// The project of each session observed, in order.
+    observed: Mutex<Vec<String>>,
+}
+
+impl HostAgent {
+    /// The projects of the feeds open now.
+    fn open_feeds(&self) -> Vec<Vec<String>> {
+        let mut open: Vec<Vec<String>> = self
+            .feeds
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, tx)| !tx.is_closed())
+            .map(|(p, _)| p.clone())
+            .collect();
+        open.sort();
+        open
+    }
+
+    /// Sends a change of `project` on the open feed that follows it.
+    fn change(&self, project: &str, change: Change) {
+        for (projects, tx) in self.feeds.lock().unwrap().iter() {
+            if let Some(i) = projects.iter().position(|p| p == project) {
+                let _ = tx.send((i, change.clone()));
+            }
+        }
+    }
+
+    fn observed(&self) -> Vec<String> {
+        std::mem::take(&mut *self.observed.lock().unwrap())
+    }
+}
+
+test_agent!(inert HostAgent {
+    fn name(&self) -> &'static str {
+        "host"
+    }
+    fn host_key(&self, project: &ao_agent::project::Project) -> Option<String> {
+        (project.name != "solo").then(|| "one-server".to_string())
+    }
+    async fn observe(
+        &self,
+        cx: &ProjectContext<'_>,
+        sessions: &[SessionContext<'_>],
+    ) -> Vec<Observation> {
+        let mut observed = self.observed.lock().unwrap();
+        observed.extend(sessions.iter().map(|_| cx.project.name.clone()));
+        vec![Observation::bare(Activity::Active, None); sessions.len()]
+    }
+    async fn host_changes(
+        &self,
+        projects: &[ProjectContext<'_>],
+    ) -> Result<BoxStream<'static, (usize, Change)>, AgentError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let names = projects.iter().map(|cx| cx.project.name.clone()).collect();
+        self.feeds.lock().unwrap().push((names, tx));
+        Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|c| (c, rx))
+        })))
+    }
+});
+
+#[tokio::test]
+async fn projects_that_share_a_host_share_one_feed_and_each_change_goes_to_its_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let agent = Arc::new(HostAgent {
+        feeds: Mutex::new(Vec::new()),
+        observed: Mutex::new(Vec::new()),
+    });
+    let mut text = "projects:\n".to_string();
+    for name in ["a", "b", "c", "solo"] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        text.push_str(&format!(
+            "  - name: {name}\n    path: {}\n    workspace: none\n    runtime: process\n",
+            dir.display()
+        ));
+    }
+    let mgr = crate::manager::tests::manager_with_config(
+        &tmp,
+        vec![agent.clone() as Arc<dyn Agent>],
+        &text,
+        FINISHED_AT,
+    )
+    .await;
+    for project in ["a", "b", "b", "solo"] {
+        live_session(&mgr, project, "host");
+    }
+    let mut model = LiveModel::start(Arc::new(mgr), crate::target::Target::All, QUICK)
+        .await
+        .unwrap();
+    assert!(matches!(next(&mut model).await, LiveEvent::Snapshot(_)));
+    let (ab, solo) = (vec!["a".to_string(), "b".into()], vec!["solo".to_string()]);
+    eventually("one feed for a and b, one for solo", || {
+        agent.open_feeds() == [ab.clone(), solo.clone()]
+    })
+    .await;
+    // The catch-up once the feeds are up, then quiet (nothing changes).
+    eventually("the catch-up", || agent.observed().len() >= 4).await;
+    let quiet_for = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    quiet_for(100).await;
+    agent.observed();
+
+    // A change on the shared feed names its project: only that project's session is looked at.
+    agent.change("b", Change::Session("conv-agent-1".into()));
+    eventually("b's session observed", || agent.observed() == ["b"]).await;
+    // The same conversation id in another project of the feed is another session.
+    agent.change("a", Change::Session("conv-agent-1".into()));
+    eventually("a's session observed", || agent.observed() == ["a"]).await;
+    agent.change("b", Change::Any);
+    eventually("b's sessions observed", || agent.observed() == ["b", "b"]).await;
+
+    // A session in another project on the host: the feed starts over with it.
+    let mgr = model.manager();
+    live_session(&mgr, "c", "host");
+    eventually("one feed for a, b and c", || {
+        agent.open_feeds() == [vec!["a".to_string(), "b".into(), "c".into()], solo.clone()]
+    })
+    .await;
+    quiet_for(100).await;
+    agent.observed();
+    agent.change("c", Change::Session("conv-agent-1".into()));
+    eventually("c's session observed", || agent.observed() == ["c"]).await;
+}

@@ -2,10 +2,15 @@
 //! sessions and its monitor is not running, found again by the pid and start time it recorded,
 //! stopped when the project's last session is killed. What a monitor does is [`crate::monitor`].
 //!
+//! A monitor watches a **group** of projects ([`MonitorGroup`]): the projects whose agent follows
+//! them over one host (a server they share, as [`Agent::host_key`](crate::agent::Agent::host_key)
+//! says) have one monitor, and so one connection to that host; any other project has its own.
+//! The monitor records itself under each project of its group, so each project finds it.
+//!
 //! ao-core does not know the binary that runs a monitor: the CLI hands the manager an
 //! [`AoBinary`](super::AoBinary). Without one (ao-core's own tests) nothing is launched.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::session_manager::SessionManager;
@@ -16,10 +21,56 @@ use crate::session::{Lifecycle, SessionRecord};
 /// How long a monitor may take to end after SIGTERM before it is killed.
 const MONITOR_STOP_GRACE: Duration = Duration::from_secs(3);
 
+/// The projects one monitor watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorGroup {
+    /// The stem of its lock file under the state home's `monitors/`: the project's name for a
+    /// project alone, `host.<hash>` for a shared host.
+    pub name: String,
+    /// The projects of the config in it (at least the one it was asked for).
+    pub projects: BTreeSet<String>,
+}
+
 /// ao's subcommand that runs a project's monitor: `ao --config FILE monitor <project>`.
 pub const MONITOR_SUBCOMMAND: &str = "monitor";
 
 impl SessionManager {
+    /// The group whose monitor watches `project`: with it, every project of the config whose
+    /// agent names the same host for it (the agent of each project's own `agent:`).
+    pub fn monitor_group(&self, project: &str) -> Result<MonitorGroup> {
+        self.config.project(project)?;
+        Ok(self
+            .monitor_groups()
+            .into_iter()
+            .find(|g| g.projects.contains(project))
+            .unwrap_or_else(|| MonitorGroup {
+                name: project.to_string(),
+                projects: BTreeSet::from([project.to_string()]),
+            }))
+    }
+
+    /// The config's projects in their monitors' groups.
+    pub fn monitor_groups(&self) -> Vec<MonitorGroup> {
+        let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for p in &self.config.projects {
+            let host = self.agent_of(p).ok().and_then(|agent| {
+                let bound = self.bind(agent.name(), p).ok()?;
+                let key = agent.host_key(&bound.seen)?;
+                Some(ao_agent::remote::ssh::fnv(&format!(
+                    "{}\0{key}",
+                    agent.name()
+                )))
+            });
+            // A dot is in no project's name: a host's group never takes a project's lock.
+            let name = host.map_or_else(|| p.name.clone(), |hash| format!("host.{hash}"));
+            groups.entry(name).or_default().insert(p.name.clone());
+        }
+        groups
+            .into_iter()
+            .map(|(name, projects)| MonitorGroup { name, projects })
+            .collect()
+    }
+
     /// Starts the monitor of each project of `records` that has a live session and no running
     /// monitor: one trip to the blocking pool for all of them, one store read and one pid check
     /// per project.
@@ -83,14 +134,25 @@ impl SessionManager {
         .await
     }
 
-    /// Stops the project's monitor, if one runs, and settles what it had not notified yet: once
-    /// the project's last session is killed, nothing of it is to be notified later.
+    /// Stops the project's monitor, if one runs and no other project of its group still has a
+    /// session, and settles what it had not notified yet of the project: once the project's
+    /// last session is killed, nothing of it is to be notified later.
     pub(super) async fn stop_monitor(&self, project: &str) -> Result<()> {
         let project = project.to_string();
         self.db(move |store| {
             if let Some(m) = store.monitor(&project)? {
-                m.process.stop(MONITOR_STOP_GRACE);
-                store.clear_monitor(&project, m.process)?;
+                let records = store.list()?;
+                let needed_by_another = store.monitors()?.iter().any(|other| {
+                    other.project != project
+                        && other.process == m.process
+                        && records.iter().any(|r| {
+                            r.address.project == other.project && r.lifecycle != Lifecycle::Killed
+                        })
+                });
+                if !needed_by_another {
+                    m.process.stop(MONITOR_STOP_GRACE);
+                    store.clear_monitor(&project, m.process)?;
+                }
             }
             store.settle_open(&project)
         })

@@ -25,6 +25,12 @@ impl SessionManager {
                 return Ok(found);
             }
             Target::ProjectOrName(word) => word,
+            Target::Projects(projects) => {
+                return Ok(all
+                    .into_iter()
+                    .filter(|r| projects.contains(&r.address.project))
+                    .collect())
+            }
         };
         if self.config.projects.iter().any(|p| &p.name == word)
             || all.iter().any(|r| &r.address.project == word)

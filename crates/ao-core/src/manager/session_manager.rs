@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 
 use super::ao_binary::AoBinary;
 use crate::agent::{Agent, Change, ProjectContext};
@@ -62,6 +63,15 @@ impl Bound<'_> {
             home: self.home,
             state: &self.state,
         }
+    }
+
+    /// The group the project is observed and followed in, among its agent's projects: the
+    /// agent's [`host_key`](Agent::host_key) (a host the projects share), else the project alone.
+    pub(super) fn host_group(&self) -> String {
+        self.agent.host_key(&self.seen).map_or_else(
+            || format!("project {}", self.project.name),
+            |k| format!("host {k}"),
+        )
     }
 }
 
@@ -161,15 +171,34 @@ impl SessionManager {
         self.clock.now_ms()
     }
 
-    /// The change feed of a project's sessions run by `agent` (see [`Agent::project_changes`]).
-    pub(crate) async fn project_feed(
-        &self,
-        project: &str,
-        agent: &str,
-    ) -> Result<BoxStream<'static, Change>> {
+    /// The group in which `agent` observes and follows `project` ([`Bound::host_group`]).
+    pub(crate) fn host_group(&self, project: &str, agent: &str) -> Result<String> {
         let project = self.config.project(project)?;
-        let bound = self.bind(agent, project)?;
-        Ok(bound.agent.project_changes(&bound.cx()).await?)
+        Ok(self.bind(agent, project)?.host_group())
+    }
+
+    /// One change feed for the sessions that `agent` runs in `projects` (a group that shares a
+    /// host: see [`Agent::host_changes`]), each change with its project's name.
+    pub(crate) async fn host_feed(
+        &self,
+        agent: &str,
+        projects: &[String],
+    ) -> Result<BoxStream<'static, (String, Change)>> {
+        let bound = projects
+            .iter()
+            .map(|p| self.bind(agent, self.config.project(p)?))
+            .collect::<Result<Vec<_>>>()?;
+        let Some(first) = bound.first() else {
+            return Ok(futures_util::stream::empty().boxed());
+        };
+        let cxs: Vec<ProjectContext<'_>> = bound.iter().map(|b| b.cx()).collect();
+        let feed = first.agent.host_changes(&cxs).await?;
+        let names = projects.to_vec();
+        Ok(feed
+            .filter_map(move |(i, change)| {
+                futures_util::future::ready(names.get(i).map(|p| (p.clone(), change)))
+            })
+            .boxed())
     }
 
     /// Runs `work` on the store, off the async runtime's thread.

@@ -187,12 +187,8 @@ impl SessionManager {
         // Units of one agent with the same host key make one batch; the others a batch each.
         let mut batches: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
         for (i, (bound, _)) in units.iter().enumerate() {
-            let host = bound.agent.host_key(&bound.seen).map_or_else(
-                || format!("project {}", bound.project.name),
-                |k| format!("host {k}"),
-            );
             batches
-                .entry((bound.agent.name().to_string(), host))
+                .entry((bound.agent.name().to_string(), bound.host_group()))
                 .or_default()
                 .push(i);
         }
