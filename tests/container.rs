@@ -225,7 +225,13 @@ fn a_session_in_a_container_works_stays_boxed_keeps_no_secret_and_survives_its_c
     });
 
     // A spawn starts the project's container and its server in it; the turn ends with exact
-    // cost, seen from the host.
+    // cost, seen from the host. The other project's spawn runs meanwhile: a box of its own.
+    let asking_spawn = w
+        .ao_command(&["spawn", "asking", "ask first", "--runtime", "tmux"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let hello = w.spawn(&["boxed", "hello", "--runtime", "process"]);
     assert_eq!(state_of(&boxed).as_deref(), Some("running"));
     let s = w.wait_activity(&hello, "ready");
@@ -254,8 +260,15 @@ fn a_session_in_a_container_works_stays_boxed_keeps_no_secret_and_survives_its_c
     let labels: Value = serde_json::from_slice(&labels.stdout).unwrap();
     assert_eq!(labels["ao.project"], "boxed");
 
-    // The other project gets a box of its own, and its bash call waits for a permit.
-    let ask = w.spawn(&["asking", "ask first", "--runtime", "tmux"]);
+    // The other project got a box of its own, and its bash call waits for a permit.
+    let out = asking_spawn.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "ao spawn asking: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ask = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(ask, "asking/agent-1");
     let s = w.wait_activity(&ask, "waiting_input");
     assert_eq!(state_of(&asking).as_deref(), Some("running"));
     let request = s["pending"][0]["id"].as_str().unwrap().to_string();
