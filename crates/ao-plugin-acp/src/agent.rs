@@ -218,9 +218,10 @@ impl Agent for AcpPlugin {
         Ok(self.helper_launch(VIEW_HELPER, &dir, dir.clone()))
     }
 
-    /// Cancels the running turn, when the host lives. With `purge` too there is nothing else to
-    /// delete: ACP has no way to delete a conversation, and the host's files go with the
-    /// session's directory.
+    /// Cancels the running turn, when the host lives, and removes a boxed session's container.
+    /// With `purge` that container's data volume goes too; there is nothing else to delete: ACP
+    /// has no way to delete a conversation, and the host's files go with the session's
+    /// directory.
     async fn kill(
         &self,
         cx: &ProjectContext<'_>,
