@@ -3,6 +3,9 @@
 //! asking until `/global/health` answers, for a container made new (cold: a new container and
 //! volume), made again on its kept volume after a stop (a restore), and a host process; and the
 //! memory of each once it answers (the container's processes, and podman's conmon beside them).
+//! Then through ao and the OpenCode plugin: `ao spawn` (no prompt) until the id, with the
+//! project's container stopped (cold: `ao kill` of its last session stopped it) and running (warm),
+//! beside a project on the host; and each server's memory with an idle session.
 //! Needs podman and runc (scripts/test installs them); skipped, saying so, without.
 
 use std::path::Path;
@@ -13,7 +16,7 @@ use ao_core::container::{
     ContainerLaunch, ContainerName, Engine, EngineKind, EnvName, Network, Source, Ulimits,
 };
 use ao_core::home::StateHome;
-use ao_test_support::{free_port, opencode_bin};
+use ao_test_support::{free_port, opencode_bin, script, Scenario, Turn, World};
 
 use crate::{mib, rss_tree};
 
@@ -121,6 +124,67 @@ pub(crate) fn run() {
         mib(conmon_rss),
         mib(host_rss)
     );
+    through_ao();
+}
+
+/// The box the plugin's projects get here: as the tests' (tests/container.rs).
+const BOX: &str =
+    "    container: {rootfs: /, engine: podman, runtime: runc, network: host, ulimits: \
+                   {nofile: 1024, nproc: 1000}}\n";
+
+/// `ao spawn` until the id in a boxed project, cold and warm, beside a project on the host; and
+/// the memory of each server once a session's turn is over.
+fn through_ao() {
+    let mut w = World::new(
+        Scenario::new().script(script("bench").turn(Turn::text("Benchmarked.").usage(110, 7))),
+    );
+    w.project("boxed", &[]);
+    w.project("plain", &[]);
+    let text = std::fs::read_to_string(w.config_path()).expect("config");
+    w.set_config_text(&text.replace("  - name: boxed\n", &format!("  - name: boxed\n{BOX}")));
+    let name = ContainerName::for_project(&StateHome::at(w.home()), "boxed");
+    let engine = Engine::on_path(Some(EngineKind::Podman))
+        .expect("podman")
+        .with_runtime(Some("runc".into()));
+    let _cleanup = Cleanup(&engine, &name);
+
+    let until_id = |project: &str| {
+        let t = Instant::now();
+        let id = w.spawn(&[project, "--runtime", "process"]);
+        (t.elapsed(), id)
+    };
+    let mut rows = Vec::new();
+    for project in ["boxed", "plain"] {
+        let (mut cold, mut warm) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            // Cold: nothing of the project runs (the first round: never started; then stopped by
+            // the kill of its last session, its volume kept).
+            let (took, first) = until_id(project);
+            cold.push(took);
+            let (took, _) = until_id(project);
+            warm.push(took);
+            if round + 1 == ROUNDS {
+                w.ao_ok(&["send", &first, "bench"]);
+                w.wait_activity(&first, "ready");
+                // Settled: a server's memory right after a turn still holds what it allocated.
+                std::thread::sleep(Duration::from_secs(5));
+                let pid = w.server_process(project).pid;
+                rows.push((project, rss_tree(pid)));
+            }
+            w.ao_ok(&["kill", project, "--force"]);
+        }
+        println!(
+            "ao spawn until the id, {project}, cold: {}",
+            crate::spread(&mut cold, "spawns")
+        );
+        println!(
+            "ao spawn until the id, {project}, warm: {}",
+            crate::spread(&mut warm, "spawns")
+        );
+    }
+    for (project, rss) in rows {
+        println!("RSS of {project}'s server (one idle session): {}", mib(rss));
+    }
 }
 
 /// Removes the bench's container and volume, however the bench ends.

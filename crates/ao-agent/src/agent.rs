@@ -533,6 +533,14 @@ pub trait Agent: Send + Sync {
     /// project is live any more.
     async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError>;
 
+    /// Drops what the agent keeps for a project once no session of it is left in the store at
+    /// all (every one purged): data that only those sessions needed, such as a container's data
+    /// volume, which holds their conversations. Called after [`release`](Self::release).
+    async fn forget(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+        let _ = cx;
+        Ok(())
+    }
+
     /// Answers a pending request of the session (or of one of its child sessions).
     async fn reply(
         &self,
@@ -688,6 +696,14 @@ pub trait Agent: Send + Sync {
     fn container_version_command(&self, project: &Project) -> Option<Vec<String>> {
         let _ = project;
         None
+    }
+
+    /// Whether the agent runs in the project's container when the project has one
+    /// (`container:`). ao refuses to spawn or fork an agent that does not in such a project,
+    /// rather than run it outside the box the person asked for. Default: when it says how to
+    /// print its version there.
+    fn runs_in_container(&self, project: &Project) -> bool {
+        self.container_version_command(project).is_some()
     }
 }
 

@@ -20,6 +20,9 @@ pub struct Project {
     /// The container its agent's server runs in (`container:`), for a server the plugin starts
     /// on this machine; `None`: on the machine as it is.
     pub container: Option<crate::container::ContainerSettings>,
+    /// Where its sessions work: work trees of their own under the state home, or the project
+    /// directory itself (`workspace: none`). A container mounts the one its sessions use.
+    pub workspace: crate::session::WorkspaceKind,
 }
 
 /// A git work tree made for a session.

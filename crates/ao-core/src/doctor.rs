@@ -177,6 +177,7 @@ pub async fn containers(
             None => agents.first(),
         };
         let command = agent.and_then(|a| a.container_version_command(&p.for_agent()));
+        let runs_inside = agent.is_some_and(|a| a.runs_in_container(&p.for_agent()));
         let source = settings.source.clone();
         let probe = crate::blocking::unblock({
             let engine = engine.clone();
@@ -197,7 +198,17 @@ pub async fn containers(
                 subject,
                 format!("{source}: `{}` prints {version:?}", argv.join(" ")),
             ),
-            Ok(None) => Check::ok(subject, format!("{source} is here")),
+            Ok(None) if runs_inside => Check::ok(subject, format!("{source} is here")),
+            // The agent runs nothing in a container: `ao spawn` refuses the project.
+            Ok(None) => Check::fail(
+                subject,
+                format!(
+                    "{source} is here, but the {} agent runs nothing in a container, so `ao \
+                     spawn` refuses this project",
+                    p.agent.as_deref().unwrap_or("default")
+                ),
+                "use the opencode agent for it, or remove `container:` (docs/containers.md)",
+            ),
             Err(e @ crate::container::ContainerError::ImageMissing { .. }) => Check::fail(
                 subject,
                 e.to_string(),
@@ -211,22 +222,6 @@ pub async fn containers(
                  container.ulimits there",
             ),
         });
-    }
-    // Until the integration (docs/containers.md), `ao spawn` refuses these projects.
-    let boxed: Vec<&str> = projects
-        .iter()
-        .filter(|p| p.container.is_some())
-        .map(|p| p.name.as_str())
-        .collect();
-    if !boxed.is_empty() {
-        checks.push(Check::warn(
-            "containers",
-            format!(
-                "no agent runs its server in a container yet, so `ao spawn` refuses {}",
-                boxed.join(", ")
-            ),
-            "remove `container:` to run their sessions on this machine (docs/containers.md)",
-        ));
     }
     checks
 }

@@ -68,16 +68,29 @@ impl AcpPlugin {
         let mut settings = self.settings_of(cx)?;
         // The program as found here: the host may run with another PATH (a tmux server's).
         if let Some(program) = settings.command.first().cloned() {
+            let named = program.clone();
             let found = unblock(move || ao_agent::doctor::find_program(Path::new(&program))).await;
-            if let Some(found) = found {
-                settings.command[0] = found.to_string_lossy().into_owned();
-            }
+            settings.command[0] = match &cx.project.container {
+                // In a container, an image's own PATH finds it.
+                Some(container) => crate::boxed::program_inside(&container.source, &named, found),
+                None => found.map_or(named, |f| f.to_string_lossy().into_owned()),
+            };
         }
+        // A boxed agent: the host runs the engine's attached run of it, and the environment goes
+        // into the container's variable files.
+        let (command, env) = match &cx.project.container {
+            Some(container) => (
+                crate::boxed::command(cx, &session, container, settings.command, settings.env)
+                    .await?,
+                Default::default(),
+            ),
+            None => (settings.command, settings.env),
+        };
         let rec = session.record;
         let launch = HostLaunch {
             launch_id: new_launch_id(),
-            command: settings.command,
-            env: settings.env,
+            command,
+            env,
             cwd: rec.workspace.clone(),
             // A model asked for at spawn wins over the project's.
             model: rec.model.clone().or(settings.model),
@@ -157,18 +170,40 @@ impl Agent for AcpPlugin {
 
     async fn observe(
         &self,
-        _cx: &ProjectContext<'_>,
+        cx: &ProjectContext<'_>,
         sessions: &[SessionContext<'_>],
     ) -> Vec<Observation> {
         let wanted: Vec<(HostFiles, Option<RuntimeHandle>)> = sessions
             .iter()
             .map(|s| (HostFiles::of(&s.dir()), s.record.runtime_handle.clone()))
             .collect();
+        // A boxed session whose host is gone: its container is removed (once), since a
+        // SIGKILLed host leaves it running.
+        let boxes = cx.project.container.as_ref().and_then(|c| {
+            let engine = crate::boxed::engine_of(c).ok()?;
+            let names: Vec<_> = sessions
+                .iter()
+                .map(|s| {
+                    let name =
+                        crate::boxed::name_of(cx.home, &cx.project.name, &s.record.address.name);
+                    (name, s.dir())
+                })
+                .collect();
+            Some((engine, names))
+        });
         let looks = unblock(move || {
-            wanted
+            let looks: Vec<_> = wanted
                 .iter()
                 .map(|(files, runtime)| observe::look(files, runtime.as_ref()))
-                .collect::<Vec<_>>()
+                .collect();
+            if let Some((engine, names)) = boxes {
+                for (look, (name, dir)) in looks.iter().zip(&names) {
+                    if let Some(record) = look.record.as_ref().filter(|_| !look.host_alive) {
+                        crate::boxed::reap(&engine, name, dir, &record.launch_id);
+                    }
+                }
+            }
+            looks
         })
         .await;
         looks.iter().map(observe::observation).collect()
@@ -183,16 +218,23 @@ impl Agent for AcpPlugin {
         Ok(self.helper_launch(VIEW_HELPER, &dir, dir.clone()))
     }
 
-    /// Cancels the running turn, when the host lives. With `purge` too there is nothing else to
-    /// delete: ACP has no way to delete a conversation, and the host's files go with the
-    /// session's directory.
+    /// Cancels the running turn, when the host lives, and removes a boxed session's container.
+    /// With `purge` that container's data volume goes too; there is nothing else to delete: ACP
+    /// has no way to delete a conversation, and the host's files go with the session's
+    /// directory.
     async fn kill(
         &self,
-        _cx: &ProjectContext<'_>,
+        cx: &ProjectContext<'_>,
         session: SessionContext<'_>,
-        _purge: bool,
+        purge: bool,
     ) -> Result<(), AgentError> {
-        client::cancel(&HostFiles::of(&session.dir())).await
+        let cancelled = client::cancel(&HostFiles::of(&session.dir())).await;
+        // The agent's container goes now, whether or not its host is there to end it: a
+        // SIGKILLed host leaves it running.
+        if let Some(container) = &cx.project.container {
+            crate::boxed::remove(cx, &session, container, purge).await?;
+        }
+        cancelled
     }
 
     async fn release(&self, _cx: &ProjectContext<'_>) -> Result<(), AgentError> {
@@ -316,6 +358,15 @@ impl Agent for AcpPlugin {
             )));
         }
         let settings = self.settings_of(cx)?;
+        if let Some(container) = &cx.project.container {
+            // The program is the image's: what can be checked here is the engine and the image.
+            let engine = crate::boxed::engine_of(container)?;
+            let source = container.source.clone();
+            unblock(move || engine.check_source(&source)).await?;
+            if matches!(container.source, ao_agent::container::Source::Image(_)) {
+                return Ok(());
+            }
+        }
         let program = std::path::PathBuf::from(&settings.command[0]);
         let looked_up = program.clone();
         if unblock(move || ao_agent::doctor::find_program(&looked_up))
@@ -329,6 +380,10 @@ impl Agent for AcpPlugin {
             )));
         }
         Ok(())
+    }
+
+    fn runs_in_container(&self, _project: &ao_agent::project::Project) -> bool {
+        true
     }
 
     async fn doctor(&self, projects: &[ProjectContext<'_>]) -> Vec<ao_agent::doctor::Check> {

@@ -43,6 +43,7 @@ impl World {
             },
             location: Default::default(),
             container: None,
+            workspace: ao_agent::session::WorkspaceKind::Worktree,
         };
         let record = SessionRecord {
             address: SessionAddress {

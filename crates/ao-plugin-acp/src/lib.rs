@@ -21,6 +21,7 @@
 
 mod agent;
 pub mod agent_process;
+mod boxed;
 pub mod client;
 pub mod control;
 pub mod doctor;

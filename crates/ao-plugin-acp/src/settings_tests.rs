@@ -216,6 +216,7 @@ fn project(settings: Value, model: Option<&str>, permission: Option<Value>) -> P
         },
         location: Default::default(),
         container: None,
+        workspace: ao_agent::session::WorkspaceKind::Worktree,
     }
 }
 

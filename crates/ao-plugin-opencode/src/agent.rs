@@ -169,19 +169,8 @@ impl Agent for OpenCodeAgent {
         &self,
         project: &ao_agent::project::Project,
     ) -> Option<Vec<String>> {
-        use ao_agent::container::Source;
-        // An image has its own opencode on its PATH; an overlaid root of this machine has this
-        // machine's.
-        let bin = match &project.container.as_ref()?.source {
-            Source::Image(_) => "opencode".to_string(),
-            Source::Rootfs(_) => {
-                let bin = self.servers().settings().bin.clone();
-                ao_agent::doctor::find_program(&bin)
-                    .unwrap_or(bin)
-                    .to_string_lossy()
-                    .into_owned()
-            }
-        };
+        let source = &project.container.as_ref()?.source;
+        let bin = crate::server_boxed::program_inside(self.servers().settings(), source);
         Some(vec![bin, "--version".into()])
     }
 
@@ -258,6 +247,8 @@ impl Agent for OpenCodeAgent {
 
     fn host_key(&self, project: &ao_agent::project::Project) -> Option<String> {
         match &project.location {
+            // A project in a container has a server of its own: followed and listed alone.
+            Location::Local if project.container.is_some() => None,
             // The local server of the project's settings.
             Location::Local => Some(self.servers.shared_key(project).0),
             // A server at a URL, as reached with the same credentials: projects that name it
@@ -318,7 +309,7 @@ impl Agent for OpenCodeAgent {
 
     async fn preflight(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
         match &cx.project.location {
-            Location::Local => Ok(()),
+            Location::Local => self.servers.preflight_boxed(cx.project).await,
             Location::Url(_) => self.servers.ensure(cx).await.map(|_| ()),
             Location::Ssh(dest) => {
                 crate::remote::check_host(crate::remote::host(self.settings(), dest)?).await
@@ -543,8 +534,17 @@ impl Agent for OpenCodeAgent {
                 Ok(())
             }
             Some((rec, None)) => self.servers.stop(cx, &rec, true).await,
-            None => Ok(()),
+            // A container an interrupted `ao` started and never recorded is found by its name.
+            None => match &cx.project.container {
+                Some(settings) => self.servers.stop_container(cx.project, settings).await,
+                None => Ok(()),
+            },
         }
+    }
+
+    async fn forget(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+        // A container's data volume holds the project's conversations: gone with the last one.
+        self.servers.remove_boxed(cx).await
     }
 
     async fn kill(

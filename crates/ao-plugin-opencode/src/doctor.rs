@@ -101,6 +101,14 @@ impl OpenCodeAgent {
     async fn server_check(&self, cx: &ProjectContext<'_>) -> Check {
         let project = cx.project;
         let subject = format!("server {}", project.name);
+        // A box ao could not reach the server in: said before a spawn says it.
+        if let Err(e) = crate::server_boxed::check_boxable(project) {
+            return Check::fail(
+                subject,
+                e.to_string(),
+                "set `container.network` to `default` or `host` (docs/containers.md)",
+            );
+        }
         let state = match self.servers().lookup(cx).await {
             Ok(state) => state,
             // Not looked at: that would read the password, or run ssh.
@@ -132,6 +140,10 @@ impl OpenCodeAgent {
                         tunnel.remote.host, tunnel.remote.pid
                     ),
                     ServerRecord::Url(_) => format!("OpenCode {version} at {rec} answers"),
+                    ServerRecord::Boxed(boxed) => format!(
+                        "OpenCode {version} in container {} ({}) answers at {rec}",
+                        boxed.container, boxed.engine
+                    ),
                     ServerRecord::Local(local) if !local.projects.is_empty() => {
                         let used_by: Vec<&str> =
                             local.projects.iter().map(String::as_str).collect();
@@ -149,6 +161,21 @@ impl OpenCodeAgent {
                         local.process.pid
                     ),
                 },
+            ),
+            ServerState::Unresponsive(ServerRecord::Boxed(boxed)) => Check::fail(
+                subject,
+                format!(
+                    "the OpenCode server in container {} runs but does not answer at {}",
+                    boxed.container,
+                    ServerRecord::Boxed(boxed.clone())
+                ),
+                format!(
+                    "the next `ao spawn {p}` or `ao restore` replaces it; if it keeps hanging, \
+                     read `{engine} logs {name}`",
+                    p = project.name,
+                    engine = boxed.engine,
+                    name = boxed.container
+                ),
             ),
             ServerState::Unresponsive(rec) => {
                 // A shared server's log is named by its settings, a project's own by the project.

@@ -6,7 +6,8 @@
 //! - [`server`]: one `opencode serve` on 127.0.0.1 for all the projects whose server settings are
 //!   the same, password-protected, found again by every `ao` invocation and restarted when dead;
 //!   [`remote`]: the servers elsewhere (at a URL, or started on an ssh host); [`server_record`]:
-//!   what both know of a server, by kind, and how the store keeps it; `server_shared`: joining
+//!   what both know of a server, by kind, and how the store keeps it; `server_boxed`: a project's
+//!   own server in its container (`container:`); `server_shared`: joining
 //!   and leaving a shared server, and which one a project's settings name; `server_list`: one list of
 //!   a shared server's sessions for its projects observed together; `directories`: which of a
 //!   shared server's events are a project's.
@@ -47,6 +48,7 @@ mod props;
 mod quiet;
 pub mod remote;
 pub mod server;
+mod server_boxed;
 mod server_list;
 pub mod server_record;
 mod server_shared;
@@ -189,12 +191,13 @@ impl OpenCodeAgent {
                 }
             }
             // A server ao started: the follower finds it, and each new one, through its record.
-            ServerRecord::Local(_) | ServerRecord::Tunnel(_) => args.extend([
-                "--home".into(),
-                self.settings().home.root().to_string_lossy().into_owned(),
-                "--project".into(),
-                rec.address.project.clone(),
-            ]),
+            ServerRecord::Local(_) | ServerRecord::Tunnel(_) | ServerRecord::Boxed(_) => args
+                .extend([
+                    "--home".into(),
+                    self.settings().home.root().to_string_lossy().into_owned(),
+                    "--project".into(),
+                    rec.address.project.clone(),
+                ]),
         }
         LaunchSpec {
             program: self.settings().ao_exe.clone(),
@@ -325,6 +328,7 @@ pub(crate) mod test_world {
             agent_config: Default::default(),
             location: Default::default(),
             container: None,
+            workspace: ao_agent::session::WorkspaceKind::Worktree,
         };
         (project, home, state, store)
     }

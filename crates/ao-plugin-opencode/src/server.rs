@@ -16,6 +16,9 @@
 //! answers them) and starts a new one when the old one is gone. A file lock per server keeps two
 //! `ao spawn` started at once from starting two servers, and orders joining and leaving it.
 //!
+//! A project with `container:` has a server of its own in its own container instead
+//! (`server_boxed.rs`): never a shared one, since a box per project is the point.
+//!
 //! Lifetime (`server_shared.rs`). A project joins the server of its settings when it first needs one (a spawn, a
 //! restore), and leaves it when nothing of it is live (`release`); the last project to leave stops
 //! it. A project whose settings changed moves to the server of its new settings at its next
@@ -267,6 +270,10 @@ impl Servers {
             };
         }
         if let Location::Local = &project.location {
+            // A box per project: a project in a container never shares its server.
+            if let Some(container) = &project.container {
+                return self.ensure_boxed(cx, container).await;
+            }
             return self.ensure_shared(cx).await;
         }
         self.ensure_own(cx).await
@@ -332,6 +339,7 @@ impl Servers {
     ) -> Result<(), AgentError> {
         match (&cx.project.location, rec) {
             (Location::Url(_), _) | (_, ServerRecord::Url(_)) => Ok(()),
+            (_, ServerRecord::Boxed(boxed)) => self.stop_boxed(&cx.project.name, boxed).await,
             (Location::Ssh(dest), ServerRecord::Tunnel(tunnel)) => {
                 let host = remote::host(&self.settings, dest)?;
                 remote::stop(host, tunnel.remote.pid, close).await

@@ -4,19 +4,23 @@
 //!   spawned ([`LocalStart::Starting`]) until it is stopped.
 //! - [`TunnelServer`]: one that ao started on a host over ssh, reached here through a local port
 //!   forward of the host's ssh master.
+//! - [`BoxedServer`]: one that ao started in the project's container (`container:`), reached on
+//!   127.0.0.1 through the port the engine publishes.
 //! - [`ServerAtUrl`]: one that someone else runs. The config says where it is, so it is never
 //!   stored.
 //!
 //! The store keeps a server ao started as the one flat JSON object ao has always written (`pid`,
 //! `start_time`, `url`, `password_file`, …; `remote` for a tunnel, `starting` while a local server
-//! starts, `projects` for a shared one), not as a tagged enum: a record an older ao wrote loads.
+//! starts, `projects` for a shared one, `container` for one in a container), not as a tagged enum:
+//! a record an older ao wrote loads.
 //!
 //! Where it is kept ([`ProjectServer`]): a server on an ssh host is the project's own, under
 //! `server:<project>`. A local server is shared by every project whose server settings are the
 //! same ([`SharedKey`], a fingerprint of them): it is kept under `shared-server:<fingerprint>`
 //! with the projects that use it, and `server:<project>` names it (`{"shared": "<fingerprint>"}`).
 //! A record an older ao kept under `server:<project>` (a local server of the project's own) still
-//! loads there, as the project's, until the project next moves to its shared server.
+//! loads there, as the project's, until the project next moves to its shared server. A server in a
+//! container is the project's own too, under `server:<project>`: a box per project is the point.
 //!
 //! `server.rs` (the servers on this machine) and `remote.rs` (those elsewhere) both build and
 //! read records; this module imports neither.
@@ -26,6 +30,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use ao_agent::agent::{AgentError, ProjectContext};
+use ao_agent::container::EngineKind;
 use ao_agent::home::StateHome;
 use ao_agent::remote::PasswordSource;
 use ao_agent::runtime::process::ProcessIdentity;
@@ -42,6 +47,8 @@ pub enum ServerRecord {
     Local(LocalServer),
     /// One ao started on an ssh host, reached through a tunnel.
     Tunnel(TunnelServer),
+    /// One ao started in the project's container.
+    Boxed(BoxedServer),
     /// One someone else runs at a URL.
     Url(ServerAtUrl),
 }
@@ -94,6 +101,29 @@ pub struct TunnelServer {
     /// When ao started it, epoch milliseconds: a turn begun before then was interrupted.
     pub started_at_ms: i64,
     /// A fingerprint of the OpenCode config it was started with (see [`LocalServer`]).
+    pub config_fingerprint: String,
+}
+
+/// An `opencode serve` ao started in the project's container, listening on the port the engine
+/// publishes on 127.0.0.1 at the same number (or on the host's 127.0.0.1, with the host's network).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoxedServer {
+    /// The container's name, `ao-<project>-<hash>`.
+    pub container: String,
+    /// The engine that runs it.
+    pub engine: EngineKind,
+    /// The OCI runtime it was started with (podman's `--runtime`), which its later commands use.
+    pub runtime: Option<String>,
+    /// The container's first process on this machine (its init): it lives exactly as long as the
+    /// container runs, so a status checks it without asking the engine.
+    pub process: ProcessIdentity,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// The 0600 file holding its password, new at each start.
+    pub password_file: PathBuf,
+    /// When ao started it, epoch milliseconds: a turn begun before then was interrupted.
+    pub started_at_ms: i64,
+    /// A fingerprint of the OpenCode config and the container settings it was started with.
     pub config_fingerprint: String,
 }
 
@@ -224,14 +254,17 @@ impl ServerRecord {
         match self {
             ServerRecord::Local(local) => Some(local.process),
             ServerRecord::Tunnel(tunnel) => Some(tunnel.master),
+            ServerRecord::Boxed(boxed) => Some(boxed.process),
             ServerRecord::Url(_) => None,
         }
     }
 
-    /// The server's process when it runs on this machine (not a tunnel's, not elsewhere).
+    /// The server's process when it runs on this machine (not a tunnel's, not elsewhere); for a
+    /// container, its init, which lives as long as the server.
     pub fn process_here(&self) -> Option<ProcessIdentity> {
         match self {
             ServerRecord::Local(local) => Some(local.process),
+            ServerRecord::Boxed(boxed) => Some(boxed.process),
             ServerRecord::Tunnel(_) | ServerRecord::Url(_) => None,
         }
     }
@@ -253,6 +286,7 @@ impl ServerRecord {
         match self {
             ServerRecord::Local(local) => local.started_at_ms,
             ServerRecord::Tunnel(tunnel) => tunnel.started_at_ms,
+            ServerRecord::Boxed(boxed) => boxed.started_at_ms,
             ServerRecord::Url(_) => 0,
         }
     }
@@ -262,6 +296,7 @@ impl ServerRecord {
         match self {
             ServerRecord::Local(local) => Some(&local.config_fingerprint),
             ServerRecord::Tunnel(tunnel) => Some(&tunnel.config_fingerprint),
+            ServerRecord::Boxed(boxed) => Some(&boxed.config_fingerprint),
             ServerRecord::Url(_) => None,
         }
     }
@@ -293,6 +328,7 @@ impl ServerRecord {
         let file = match self {
             ServerRecord::Local(local) => &local.password_file,
             ServerRecord::Tunnel(tunnel) => &tunnel.password_file,
+            ServerRecord::Boxed(boxed) => &boxed.password_file,
             ServerRecord::Url(at) => {
                 return at
                     .password
@@ -316,7 +352,7 @@ impl ServerRecord {
                 &password,
                 at.ca_file.as_deref(),
             ),
-            ServerRecord::Local(_) | ServerRecord::Tunnel(_) => {
+            ServerRecord::Local(_) | ServerRecord::Tunnel(_) | ServerRecord::Boxed(_) => {
                 Client::new(&self.to_string(), &password)
             }
         }
@@ -337,6 +373,7 @@ impl fmt::Display for ServerRecord {
                 write!(f, "(a server starting as pid {})", local.process.pid)
             }
             ServerRecord::Tunnel(tunnel) => f.write_str(&loopback(tunnel.local_port)),
+            ServerRecord::Boxed(boxed) => f.write_str(&loopback(boxed.port)),
             ServerRecord::Url(at) => f.write_str(at.shown()),
         }
     }
@@ -370,6 +407,20 @@ struct Stored {
     /// The projects that use a shared server.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     projects: BTreeSet<String>,
+    /// Set for a server in a container. An older ao, which knows no such field, reads the record
+    /// as a local server whose pid is the container's init: it still sees it die and stops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    container: Option<StoredContainer>,
+}
+
+/// The container of a stored server.
+#[derive(Serialize, Deserialize)]
+struct StoredContainer {
+    name: String,
+    /// `podman` or `docker`.
+    engine: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runtime: Option<String>,
 }
 
 /// The port of a stored `http://127.0.0.1:PORT`.
@@ -388,6 +439,24 @@ impl TryFrom<Stored> for ServerRecord {
             pid: stored.pid,
             start_time: stored.start_time,
         };
+        if let Some(container) = stored.container {
+            return Ok(ServerRecord::Boxed(BoxedServer {
+                engine: container.engine.parse().map_err(|_| {
+                    format!(
+                        "a server record of container {} names the engine {:?}, which ao does \
+                         not know",
+                        container.name, container.engine
+                    )
+                })?,
+                container: container.name,
+                runtime: container.runtime,
+                process,
+                port: stored_port(&stored.url)?,
+                password_file: stored.password_file,
+                started_at_ms: stored.started_at_ms,
+                config_fingerprint: stored.config_fingerprint,
+            }));
+        }
         Ok(match stored.remote {
             Some(remote) => ServerRecord::Tunnel(TunnelServer {
                 master: process,
@@ -434,6 +503,7 @@ impl TryFrom<&ServerRecord> for Stored {
                 ca_file: None,
                 starting: local.start == LocalStart::Starting,
                 projects: local.projects.clone(),
+                container: None,
             },
             ServerRecord::Tunnel(tunnel) => Stored {
                 pid: tunnel.master.pid,
@@ -447,6 +517,25 @@ impl TryFrom<&ServerRecord> for Stored {
                 ca_file: None,
                 starting: false,
                 projects: BTreeSet::new(),
+                container: None,
+            },
+            ServerRecord::Boxed(boxed) => Stored {
+                pid: boxed.process.pid,
+                start_time: boxed.process.start_time,
+                url: loopback(boxed.port),
+                password_file: boxed.password_file.clone(),
+                started_at_ms: boxed.started_at_ms,
+                config_fingerprint: boxed.config_fingerprint.clone(),
+                remote: None,
+                username: None,
+                ca_file: None,
+                starting: false,
+                projects: BTreeSet::new(),
+                container: Some(StoredContainer {
+                    name: boxed.container.clone(),
+                    engine: boxed.engine.to_string(),
+                    runtime: boxed.runtime.clone(),
+                }),
             },
             ServerRecord::Url(_) => {
                 return Err("a server at a URL is not stored: the config says where it is")
@@ -585,6 +674,33 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(own, ProjectServer::Own(ServerRecord::Local(_))));
+    }
+
+    #[test]
+    fn a_server_in_a_container_keeps_its_name_and_engine_and_an_older_ao_reads_its_process() {
+        let rec = ServerRecord::Boxed(BoxedServer {
+            container: "ao-web-0123456789ab".into(),
+            engine: EngineKind::Podman,
+            runtime: Some("runc".into()),
+            process: ProcessIdentity {
+                pid: 6161,
+                start_time: 7,
+            },
+            port: 40500,
+            password_file: "/s/opencode-ao-web-0123456789ab.password".into(),
+            started_at_ms: 1_780_000_000_000,
+            config_fingerprint: "00000000000000b0".into(),
+        });
+        let json = r#"{"pid":6161,"start_time":7,"url":"http://127.0.0.1:40500","password_file":"/s/opencode-ao-web-0123456789ab.password","started_at_ms":1780000000000,"config_fingerprint":"00000000000000b0","remote":null,"container":{"name":"ao-web-0123456789ab","engine":"podman","runtime":"runc"}}"#;
+        round_trip(json, &rec);
+        assert_eq!(rec.to_string(), "http://127.0.0.1:40500");
+        assert_eq!(rec.process_here(), rec.identity());
+        // A project's own record, under `server:<project>`.
+        let own: ProjectServer = serde_json::from_str(json).unwrap();
+        assert!(matches!(own, ProjectServer::Own(ServerRecord::Boxed(_))));
+        let strange = json.replace(r#""engine":"podman""#, r#""engine":"lxc""#);
+        let e = serde_json::from_str::<ServerRecord>(&strange).unwrap_err();
+        assert!(e.to_string().contains("lxc"), "{e}");
     }
 
     #[test]

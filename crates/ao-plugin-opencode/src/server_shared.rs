@@ -384,6 +384,7 @@ mod tests {
                 agent_config: Default::default(),
                 location: Default::default(),
                 container: None,
+                workspace: ao_agent::session::WorkspaceKind::Worktree,
             };
             p.agent_config
                 .settings

@@ -65,6 +65,26 @@ pub enum ContainerError {
     Untrusted(#[from] crate::trust::Untrusted),
 }
 
+/// A container failure as an agent's callers match on it: the person's to fix (exit 2) when the
+/// config or a missing image is the cause.
+impl From<ContainerError> for crate::agent::AgentError {
+    fn from(e: ContainerError) -> Self {
+        use crate::agent::AgentError;
+        match e {
+            ContainerError::Untrusted(u) => AgentError::Untrusted(u),
+            ContainerError::Refused(_) | ContainerError::ImageMissing { .. } => {
+                AgentError::Refused(e.to_string())
+            }
+            ContainerError::DaemonDown { .. } | ContainerError::Gone { .. } => {
+                AgentError::Unreachable(e.to_string())
+            }
+            ContainerError::EngineMissing { .. }
+            | ContainerError::Failed { .. }
+            | ContainerError::Local(_) => AgentError::Launch(e.to_string()),
+        }
+    }
+}
+
 fn missing_message(wanted: Option<EngineKind>) -> String {
     match wanted {
         Some(kind) => format!(

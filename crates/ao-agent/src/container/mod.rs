@@ -23,6 +23,12 @@
 //! crash, a reboot or `podman rm` finds the agent's data where it was. [`Engine::stop`] and
 //! [`Engine::remove`] do nothing to a container that is gone.
 //!
+//! An agent whose protocol is its stdio (ACP) runs attached instead, one container per session
+//! ([`ContainerName::for_session`]): [`Engine::attached_command`] gives the whole `run -i --rm`
+//! command line for the caller to spawn with its pipes. The engine removes such a container when
+//! its program ends, but not when its client is SIGKILLed (the program's stdin stays open), so
+//! the caller removes it by name once its holder is gone.
+//!
 //! Failures are typed ([`ContainerError`]): the engine missing, docker's daemon down, the image
 //! missing (with the pull command: ao never pulls), the container gone, the engine failing.
 //! Everything here blocks; async callers go through [`crate::blocking::unblock`].

@@ -32,6 +32,21 @@ impl ContainerName {
         }
     }
 
+    /// The name of the container of one session of `project` under `home` (an agent that runs
+    /// a container per session, not per project): `ao-<project>-<session>-<hash>`, the hash of
+    /// the state home, the project and the session. Session names are safe in a container's name
+    /// too (ao-core checks them).
+    pub fn for_session(home: &StateHome, project: &str, session: &str) -> ContainerName {
+        let home = home.root().to_string_lossy().into_owned();
+        let hash = crate::remote::ssh::fnv(&format!("{home}\0{project}\0{session}"));
+        let short = hash.get(..12).unwrap_or(&hash);
+        ContainerName {
+            name: format!("ao-{project}-{session}-{short}"),
+            home,
+            project: project.to_string(),
+        }
+    }
+
     /// The container's name.
     pub fn as_str(&self) -> &str {
         &self.name
@@ -83,6 +98,13 @@ mod tests {
         assert!(a.as_str().starts_with("ao-web-"));
         assert_eq!(a.as_str().len(), "ao-web-".len() + 12);
         assert_eq!(a.volume(), format!("{a}-data"));
+        let s = ContainerName::for_session(&StateHome::at("/h1"), "web", "agent-1");
+        assert!(s.as_str().starts_with("ao-web-agent-1-"), "{s}");
+        assert_ne!(
+            s,
+            ContainerName::for_session(&StateHome::at("/h1"), "web", "agent-2")
+        );
+        assert_eq!(s.project(), "web");
         assert_eq!(
             a.labels(),
             [

@@ -181,6 +181,32 @@ impl Engine {
             })
     }
 
+    /// The whole command line (the engine's program first) that runs the launch's container
+    /// attached: `run -i --rm`, its standard input and output the caller's, for an agent whose
+    /// protocol is its stdio (ACP). Made ready as [`start`](Self::start) would (the source checked,
+    /// the variables written, the volume made) and whatever held the name removed. The engine
+    /// removes the container when its program ends; a client killed with SIGKILL leaves it
+    /// running (measured with podman 4.3.1: its stdin never closes), so the caller removes it by
+    /// name when its holder is gone.
+    pub fn attached_command(
+        &self,
+        launch: &ContainerLaunch,
+    ) -> Result<Vec<String>, ContainerError> {
+        let mut args = run_args(self, launch)?;
+        self.check_source(&launch.source)?;
+        self.remove(&launch.name)?;
+        write_env(launch)?;
+        if launch.volume.is_some() {
+            self.create_volume(&launch.name)?;
+        }
+        // `run -d` becomes `run -i --rm`: attached, stdin kept open, removed when it ends.
+        args.splice(1..2, ["-i".to_string(), "--rm".to_string()]);
+        let cmd = self.command(&args);
+        let mut all = vec![cmd.get_program().to_string_lossy().into_owned()];
+        all.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+        Ok(all)
+    }
+
     /// Makes the container's data volume, labelled like it; nothing when it is there.
     fn create_volume(&self, name: &ContainerName) -> Result<(), ContainerError> {
         let mut args = vec!["volume".to_string(), "create".to_string()];
@@ -235,6 +261,20 @@ impl Engine {
             return Ok(());
         }
         Err(self.classify("volume rm", &out))
+    }
+
+    /// The last `lines` lines the container's program wrote (standard output and error), for an
+    /// error that says why it ended; empty when the engine has none.
+    pub fn logs(&self, name: &ContainerName, lines: u32) -> String {
+        let args = ["logs", &format!("--tail={lines}"), name.as_str()].map(String::from);
+        match self.run("logs", &args, ENGINE_TIMEOUT) {
+            Ok(out) => {
+                let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+                text.push_str(&String::from_utf8_lossy(&out.stderr));
+                text.trim().to_string()
+            }
+            Err(_) => String::new(),
+        }
     }
 
     /// Whether the container's data volume is there.

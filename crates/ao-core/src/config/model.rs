@@ -200,6 +200,7 @@ impl ProjectConfig {
             agent_config: self.agent_config.clone(),
             location: self.location.clone(),
             container: self.container.clone(),
+            workspace: self.workspace,
         }
     }
 }

@@ -55,8 +55,9 @@ impl SessionManager {
             validate_name(name).map_err(|m| Error::Usage(format!("session name {name:?}: {m}")))?;
         }
         let project = self.config.project(&source.address.project)?.clone();
-        super::spawn::refuse_unboxed(&project)?;
-        let agent = self.agent_named(&source.agent)?.name();
+        let agent = self.agent_named(&source.agent)?;
+        super::spawn::refuse_unboxed(&project, agent.as_ref())?;
+        let agent = agent.name();
         let (mut rec, _spawn_lock) = self
             .reserve(
                 &project,

@@ -217,6 +217,9 @@ impl SessionManager {
             if live {
                 continue;
             }
+            // Every session of the project purged: what the agent keeps for them (a container's
+            // data volume, their conversations) goes too.
+            let forgotten = !all.iter().any(|r| r.address.project == name);
             if let Err(e) = self.stop_monitor(name).await {
                 problems.push(format!("project {name}: its monitor was not stopped: {e}"));
             }
@@ -228,6 +231,15 @@ impl SessionManager {
                     problems.push(format!(
                         "project {name}: what {agent} keeps running for it was not released: {e}"
                     ));
+                    continue;
+                }
+                if forgotten {
+                    if let Err(e) = bound.agent.forget(&bound.cx()).await {
+                        problems.push(format!(
+                            "project {name}: what {agent} kept for its purged sessions was not \
+                             removed: {e}; remove it by hand (docs/containers.md names it)"
+                        ));
+                    }
                 }
             }
         }

@@ -75,8 +75,8 @@ impl SessionManager {
         if let Some(name) = &opts.name {
             validate_name(name).map_err(|m| Error::Usage(format!("session name {name:?}: {m}")))?;
         }
-        refuse_unboxed(&project)?;
         let agent = self.agent_of(&project)?;
+        refuse_unboxed(&project, agent.as_ref())?;
         if let Some(model) = &opts.model {
             agent.check_model(model).map_err(Error::Usage)?;
         }
@@ -244,15 +244,20 @@ impl SessionManager {
     }
 }
 
-/// Refuses a new session of a project with `container:` while no agent runs its server in one
-/// yet (docs/containers.md): the person asked for a box, so nothing runs outside it instead.
-pub(super) fn refuse_unboxed(project: &ProjectConfig) -> Result<()> {
-    if project.container.is_none() {
+/// Refuses a new session of a project with `container:` whose agent runs nothing in a container
+/// (docs/containers.md): the person asked for a box, so nothing runs outside it instead.
+pub(super) fn refuse_unboxed(
+    project: &ProjectConfig,
+    agent: &dyn crate::agent::Agent,
+) -> Result<()> {
+    if project.container.is_none() || agent.runs_in_container(&project.for_agent()) {
         return Ok(());
     }
     Err(Error::Usage(format!(
-        "project {:?} asks for a container (`container:`), and ao cannot run its agent in one yet \
-         (docs/containers.md); remove `container:` to run its sessions on this machine",
-        project.name
+        "project {:?} asks for a container (`container:`), and ao cannot run the {} agent in one \
+         yet (docs/containers.md); use the opencode agent there, or remove `container:` to run \
+         its sessions on this machine",
+        project.name,
+        agent.name()
     )))
 }

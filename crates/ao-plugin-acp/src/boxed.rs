@@ -1,0 +1,155 @@
+//! An ACP agent in the project's container (`container:`): the host stays on this machine and
+//! the agent runs inside, one container per session.
+//!
+//! Theory of operation. The host starts the agent as it always does, but the command it is given
+//! is the engine's attached run (`podman run -i --rm … <agent argv>`), so the protocol still goes
+//! over the child's stdio and the host, its socket, its records and the pane stay outside. The
+//! container is `ao-<project>-<session>-<hash>`; the agent's environment (which may hold
+//! secrets) goes through the container's variable files, never the engine's argv, and the
+//! session's own data volume holds its `HOME` and XDG directories, so an agent that keeps its
+//! conversations there can load them after a restore. The engine removes the container when the
+//! agent ends; but a client killed with SIGKILL (the host SIGKILLed, and the death signal it
+//! passes on) leaves the container running, its stdin never closed (measured with podman 4.3.1).
+//! So ao removes it by name: a new launch (restore) first, `ao kill`, and the first status that
+//! finds the host gone (once: [`REAPED`] says it was done for this launch).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ao_agent::agent::{AgentError, ProjectContext, SessionContext};
+use ao_agent::blocking::unblock;
+use ao_agent::container::{
+    work_mounts, ContainerLaunch, ContainerName, ContainerSettings, Engine, EnvName, Source,
+};
+use ao_agent::home::StateHome;
+use ao_agent::session::WorkspaceKind;
+
+/// The marker, in the session's directory, that the container of a launch was removed after its
+/// host was found gone: it holds that launch's id, so the next launch's host is reaped again.
+pub const REAPED: &str = "container.reaped";
+
+/// Where the session's data volume is mounted: the agent's `HOME` and XDG directories.
+const DATA_INSIDE: &str = "/var/lib/ao-agent";
+
+/// The engine the settings name, with their runtime.
+pub(crate) fn engine_of(settings: &ContainerSettings) -> Result<Engine, AgentError> {
+    Ok(Engine::on_path(settings.engine)?.with_runtime(settings.runtime.clone()))
+}
+
+/// The session's container's name.
+pub(crate) fn name_of(home: &StateHome, project: &str, session: &str) -> ContainerName {
+    ContainerName::for_session(home, project, session)
+}
+
+/// The command the host runs for a boxed agent: the engine's attached run of `command` in the
+/// session's container, with `env` (and the `env` names the config passes through) as its
+/// variables.
+pub(crate) async fn command(
+    cx: &ProjectContext<'_>,
+    session: &SessionContext<'_>,
+    settings: &ContainerSettings,
+    command: Vec<String>,
+    env: BTreeMap<String, String>,
+) -> Result<Vec<String>, AgentError> {
+    let project = cx.project;
+    let rec = session.record;
+    let engine = engine_of(settings)?;
+    let work = match project.workspace {
+        WorkspaceKind::Worktree => cx.home.worktrees_dir(&project.name),
+        WorkspaceKind::None => project.path.clone(),
+    };
+    let mut vars: BTreeMap<String, String> = [
+        ("HOME", format!("{DATA_INSIDE}/home")),
+        ("XDG_DATA_HOME", format!("{DATA_INSIDE}/data")),
+        ("XDG_CONFIG_HOME", format!("{DATA_INSIDE}/config")),
+        ("XDG_STATE_HOME", format!("{DATA_INSIDE}/state")),
+        ("XDG_CACHE_HOME", format!("{DATA_INSIDE}/cache")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    // The project's own variables win over the box's defaults.
+    vars.extend(env);
+    for name in settings.env.permit()? {
+        if let Ok(value) = std::env::var(name.as_str()) {
+            vars.insert(name.to_string(), value);
+        }
+    }
+    let vars = vars
+        .into_iter()
+        .map(|(k, v)| {
+            EnvName::parse(&k)
+                .map(|n| (n, v))
+                .map_err(|why| AgentError::Refused(format!("agentConfig.env: {why}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let launch = ContainerLaunch {
+        name: name_of(cx.home, &project.name, &rec.address.name),
+        source: settings.source.clone(),
+        argv: command,
+        workdir: rec.workspace.clone(),
+        work: work_mounts(&project.path, &work),
+        mounts: settings.mounts.permit()?.clone(),
+        env: vars,
+        network: settings.network,
+        port: None,
+        volume: Some(PathBuf::from(DATA_INSIDE)),
+        ulimits: settings.ulimits,
+        env_dir: env_dir(&session.dir()),
+        user: Some((
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )),
+    };
+    let command = unblock(move || engine.attached_command(&launch)).await?;
+    Ok(command)
+}
+
+/// The 0700 directory of the container's variable files, in the session's private directory.
+fn env_dir(session_dir: &Path) -> PathBuf {
+    session_dir.join("container-env")
+}
+
+/// The program the container runs: as the config names it for an image (its own PATH), as
+/// found on this machine for an overlaid root of it.
+pub(crate) fn program_inside(source: &Source, named: &str, found: Option<PathBuf>) -> String {
+    match (source, found) {
+        (Source::Rootfs(_), Some(found)) => found.to_string_lossy().into_owned(),
+        _ => named.to_string(),
+    }
+}
+
+/// Removes the session's container (and with `purge` its data volume and variables); nothing
+/// when they are gone.
+pub(crate) async fn remove(
+    cx: &ProjectContext<'_>,
+    session: &SessionContext<'_>,
+    settings: &ContainerSettings,
+    purge: bool,
+) -> Result<(), AgentError> {
+    let engine = engine_of(settings)?;
+    let name = name_of(cx.home, &cx.project.name, &session.record.address.name);
+    let dir = env_dir(&session.dir());
+    unblock(move || {
+        engine.remove(&name)?;
+        if purge {
+            engine.remove_volume(&name)?;
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Ok::<_, ao_agent::container::ContainerError>(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// Removes the container of a session whose host (of launch `launch_id`) is gone, once per
+/// launch (blocking).
+pub(crate) fn reap(engine: &Engine, name: &ContainerName, session_dir: &Path, launch_id: &str) {
+    let marker = session_dir.join(REAPED);
+    if std::fs::read_to_string(&marker).is_ok_and(|done| done == launch_id) {
+        return;
+    }
+    if engine.remove(name).is_ok() {
+        let _ = std::fs::write(marker, launch_id);
+    }
+}
