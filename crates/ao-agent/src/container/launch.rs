@@ -66,22 +66,41 @@ impl ContainerLaunch {
 
 /// The mounts of a project's work: the directory of its sessions' work trees (or the project
 /// directory itself, for `workspace: none`) read-write, and, when the project is a git
-/// repository, its `.git` read-write (a work tree's commits go there) but its hooks and config
-/// read-only: git on the host runs those, so an agent that could write them would run programs
-/// outside its box.
+/// repository, what of its `.git` a work tree's git writes. git on the host reads the rest (the
+/// config, the hooks, what a `commondir` names) and runs what it says, so an agent that could
+/// write it would run programs outside its box:
+/// - with work trees of their own, `.git` is read-only but for `objects/`, `refs/`, `logs/` and
+///   `worktrees/` (a tree's own git directory, whose `commondir` the host checks before it runs
+///   git there); `logs/` and `worktrees/` are made here when missing, since a mount's source
+///   must exist and a tree made after the start must be writable;
+/// - in the project directory itself, `.git` is the agent's to write (its index, its `HEAD`), but
+///   for its hooks and config, read-only.
 pub fn work_mounts(project: &Path, work: &Path) -> Vec<Mount> {
     let mut mounts = vec![Mount {
         path: work.to_path_buf(),
         writable: true,
     }];
     let git = project.join(".git");
-    if git.is_dir() && !work.starts_with(&git) && !git.starts_with(work) {
+    if !git.is_dir() {
+        return mounts;
+    }
+    let separate = !work.starts_with(&git) && !git.starts_with(work);
+    if separate {
         mounts.push(Mount {
             path: git.clone(),
-            writable: true,
+            writable: false,
         });
-    }
-    if git.is_dir() {
+        for inner in ["objects", "refs", "logs", "worktrees"] {
+            let path = git.join(inner);
+            // A directory that cannot be made is left read-only: git inside says so.
+            if std::fs::create_dir_all(&path).is_ok() {
+                mounts.push(Mount {
+                    path,
+                    writable: true,
+                });
+            }
+        }
+    } else {
         for inner in ["hooks", "config"] {
             let path = git.join(inner);
             if path.exists() {
@@ -378,25 +397,36 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let project = tmp.path().join("p");
         std::fs::create_dir_all(project.join(".git/hooks")).unwrap();
+        std::fs::create_dir_all(project.join(".git/objects")).unwrap();
+        std::fs::create_dir_all(project.join(".git/refs")).unwrap();
         std::fs::write(project.join(".git/config"), "").unwrap();
         let work = tmp.path().join("home/worktrees/p");
         let m = work_mounts(&project, &work);
         let shown: Vec<(PathBuf, bool)> = m.into_iter().map(|m| (m.path, m.writable)).collect();
+        let git = project.join(".git");
         assert_eq!(
             shown,
             vec![
                 (work.clone(), true),
-                (project.join(".git"), true),
-                (project.join(".git/hooks"), false),
-                (project.join(".git/config"), false),
+                (git.clone(), false),
+                (git.join("objects"), true),
+                (git.join("refs"), true),
+                (git.join("logs"), true),
+                (git.join("worktrees"), true),
             ]
         );
-        // Sessions in the project directory itself: it holds .git already.
+        assert!(git.join("worktrees").is_dir() && git.join("logs").is_dir());
+        // Sessions in the project directory itself: it holds .git already, the agent's to
+        // write but for its hooks and config.
         let m = work_mounts(&project, &project);
-        assert_eq!(m.len(), 3);
+        let shown: Vec<(PathBuf, bool)> = m.into_iter().map(|m| (m.path, m.writable)).collect();
         assert_eq!(
-            (m[0].path.as_path(), m[0].writable),
-            (project.as_path(), true)
+            shown,
+            vec![
+                (project.clone(), true),
+                (git.join("hooks"), false),
+                (git.join("config"), false),
+            ]
         );
         // Not a repository: the work alone.
         assert_eq!(work_mounts(&work, &work).len(), 1);

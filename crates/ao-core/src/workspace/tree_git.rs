@@ -61,6 +61,21 @@ pub enum TreeError {
         /// The project's repository.
         repo: PathBuf,
     },
+    /// The tree's git directory names another repository than the project's in its `commondir`.
+    #[error(
+        "the git directory of the work tree {} ({}) names another repository than {} in its \
+         `commondir`, so ao does not run git in it: whoever changed it (the agent?) could make \
+         git run a program. Look at what it names; ao's own is `../..`",
+        .dir.display(), .git_dir.display(), .repo.display()
+    )]
+    Redirected {
+        /// The work tree.
+        dir: PathBuf,
+        /// The git directory ao made for it.
+        git_dir: PathBuf,
+        /// The project's repository.
+        repo: PathBuf,
+    },
     /// The project's repository's git directory could not be found.
     #[error("cannot find the git directory of {}: {message}", .repo.display())]
     Repo {
@@ -119,6 +134,16 @@ impl TreeGit {
                 repo: repo.to_path_buf(),
             });
         }
+        // Its `commondir` says where git reads the config and the hooks from: an agent that
+        // can write the tree's git directory (in a container, `.git/worktrees/`) could name a
+        // repository of its own making there.
+        if commondir_of(&git_dir).as_ref() != Some(&common) {
+            return Err(TreeError::Redirected {
+                dir: dir.to_path_buf(),
+                git_dir,
+                repo: repo.to_path_buf(),
+            });
+        }
         Ok(TreeGit { dir: real, git_dir })
     }
 
@@ -158,12 +183,34 @@ impl TreeGit {
 /// it is).
 fn common_dir(repo: &Path) -> Result<PathBuf, TreeError> {
     let own = repo.join(".git");
-    if own.is_dir() && !own.join("commondir").exists() {
+    if own.is_dir() {
+        // Only a work tree's git directory has a `commondir`; in a repository's own `.git` one
+        // would send git to a config and hooks someone else wrote (an agent that works in the
+        // project directory can write its `.git`).
+        if std::fs::symlink_metadata(own.join("commondir")).is_ok() {
+            return Err(TreeError::Repo {
+                repo: repo.to_path_buf(),
+                message: format!(
+                    "{} holds a `commondir`, which only a work tree's git directory has, so ao \
+                     runs no git there: whoever wrote it could make git run a program. Look at \
+                     what it names, and remove it",
+                    own.display()
+                ),
+            });
+        }
         if let Ok(dir) = own.canonicalize() {
             return Ok(dir);
         }
     }
     asked_common_dir(repo)
+}
+
+/// The repository that a work tree's git directory names in its `commondir` (relative to it, as
+/// git writes it), resolved; `None` when it names none that exists.
+fn commondir_of(git_dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(git_dir.join("commondir")).ok()?;
+    let named = Path::new(text.trim_end_matches(['\n', '\r']));
+    git_dir.join(named).canonicalize().ok()
 }
 
 /// [`common_dir`] as git says it.

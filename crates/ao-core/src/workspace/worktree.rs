@@ -605,6 +605,37 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_git_directory_that_names_another_repository_is_refused() {
+        let tmp = repo();
+        let r = tmp.path().join("repo");
+        let wt = create_worktree(&r, &tmp.path().join("wt/a"), "a", None).unwrap();
+        let admin = TreeGit::open(&r, &wt.path).unwrap().git_dir().to_path_buf();
+        // A repository whose config runs a program, named by the tree's git directory (what an
+        // agent in a container, which may write `.git/worktrees/`, could do).
+        let evil = tmp.path().join("evil");
+        git(tmp.path(), &["init", "-q", &evil.to_string_lossy()]).unwrap();
+        let commondir = admin.join("commondir");
+        let ours = std::fs::read_to_string(&commondir).unwrap();
+        std::fs::write(&commondir, format!("{}\n", evil.join(".git").display())).unwrap();
+        assert!(matches!(
+            TreeGit::open(&r, &wt.path),
+            Err(TreeError::Redirected { git_dir, .. }) if git_dir == admin
+        ));
+        std::fs::write(&commondir, ours).unwrap();
+        assert!(TreeGit::open(&r, &wt.path).is_ok());
+
+        // A `commondir` in the repository's own `.git` (the project directory is the agent's
+        // with `workspace: none`).
+        std::fs::write(
+            r.join(".git/commondir"),
+            format!("{}\n", evil.join(".git").display()),
+        )
+        .unwrap();
+        let err = TreeGit::open(&r, &wt.path).unwrap_err();
+        assert!(err.to_string().contains("holds a `commondir`"), "{err}");
+    }
+
+    #[test]
     fn clean_work_tree_is_removed_dirty_one_kept() {
         let tmp = repo();
         let r = tmp.path().join("repo");
