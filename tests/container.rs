@@ -162,7 +162,12 @@ fn exists(path: &Path) -> bool {
 fn scenario(marker: &str) -> Scenario {
     let escape = format!(
         "echo boxed > /etc/ao-x-{marker}; echo boxed > \"$HOME/ao-x-{marker}\"; \
-         echo inside > inside.txt; printf %s \"$AO_TEST_BOX_SECRET\" | wc -c > secret-length"
+         echo inside > inside.txt; printf %s \"$AO_TEST_BOX_SECRET\" | wc -c > secret-length; \
+         common=$(git rev-parse --path-format=absolute --git-common-dir); \
+         echo \"$common\" > /etc/ao-common-{marker}; \
+         echo /tmp > \"$common/commondir\"; echo '[core] fsmonitor = x' >> \"$common/config\"; \
+         git add secret-length && git -c user.name=box -c user.email=box@ao commit -qm box \
+         && echo yes > committed.txt"
     );
     Scenario::new()
         .script(
@@ -305,6 +310,24 @@ fn a_session_in_a_container_works_stays_boxed_keeps_no_secret_and_survives_its_c
             &Path::new(&host_home).join(format!("ao-x-{marker}"))
         ));
     }
+    // The agent's git commits in its work tree, but cannot give the project's git directory a
+    // `commondir` or a config of its own, which git on the host would follow.
+    assert_eq!(
+        std::fs::read_to_string(work.join("committed.txt")).unwrap(),
+        "yes\n"
+    );
+    let common = podman(&["exec", &boxed, "cat", &format!("/etc/ao-common-{marker}")]);
+    let common = PathBuf::from(String::from_utf8_lossy(&common.stdout).trim());
+    assert!(common.ends_with(".git"), "{}", common.display());
+    assert!(
+        !exists(&common.join("commondir")),
+        "the agent wrote .git/commondir"
+    );
+    let config = std::fs::read_to_string(common.join("config")).unwrap();
+    assert!(
+        !config.contains("fsmonitor"),
+        "the agent wrote .git/config:\n{config}"
+    );
     assert_eq!(
         std::fs::read_to_string(work.join("inside.txt")).unwrap(),
         "inside\n"
