@@ -76,19 +76,27 @@ impl AcpPlugin {
                 None => found.map_or(named, |f| f.to_string_lossy().into_owned()),
             };
         }
-        // A boxed agent: the host runs the engine's attached run of it, and the environment goes
-        // into the container's variable files.
+        let launch_id = new_launch_id();
+        // A boxed agent: the host runs the engine's attached run of it (its container labelled
+        // with the launch id), and the environment goes into the container's variable files.
         let (command, env) = match &cx.project.container {
             Some(container) => (
-                crate::boxed::command(cx, &session, container, settings.command, settings.env)
-                    .await?,
+                crate::boxed::command(
+                    cx,
+                    &session,
+                    container,
+                    &launch_id,
+                    settings.command,
+                    settings.env,
+                )
+                .await?,
                 Default::default(),
             ),
             None => (settings.command, settings.env),
         };
         let rec = session.record;
         let launch = HostLaunch {
-            launch_id: new_launch_id(),
+            launch_id,
             command,
             env,
             cwd: rec.workspace.clone(),
@@ -178,7 +186,7 @@ impl Agent for AcpPlugin {
             .map(|s| (HostFiles::of(&s.dir()), s.record.runtime_handle.clone()))
             .collect();
         // A boxed session whose host is gone: its container is removed (once), since a
-        // SIGKILLed host leaves it running.
+        // SIGKILLed host leaves it running; only that launch's, never a restore's since.
         let boxes = cx.project.container.as_ref().and_then(|c| {
             let engine = crate::boxed::engine_of(c).ok()?;
             let names: Vec<_> = sessions

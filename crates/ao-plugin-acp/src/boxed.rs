@@ -10,8 +10,10 @@
 //! conversations there can load them after a restore. The engine removes the container when the
 //! agent ends; but a client killed with SIGKILL (the host SIGKILLed, and the death signal it
 //! passes on) leaves the container running, its stdin never closed (measured with podman 4.3.1).
-//! So ao removes it by name: a new launch (restore) first, `ao kill`, and the first status that
-//! finds the host gone (once: [`REAPED`] says it was done for this launch).
+//! So ao removes it: a new launch (restore) first, `ao kill`, and the first status that finds
+//! the host gone (once: [`REAPED`] says it was done for this launch). Each container is labelled
+//! with its launch's id, and that status removes only the container of the launch it found dead,
+//! never one a restore has started since under the same name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,12 +44,13 @@ pub(crate) fn name_of(home: &StateHome, project: &str, session: &str) -> Contain
 }
 
 /// The command the host runs for a boxed agent: the engine's attached run of `command` in the
-/// session's container, with `env` (and the `env` names the config passes through) as its
-/// variables.
+/// session's container, labelled with `launch_id` (so a reap of this launch never removes a later
+/// one's), with `env` (and the `env` names the config passes through) as its variables.
 pub(crate) async fn command(
     cx: &ProjectContext<'_>,
     session: &SessionContext<'_>,
     settings: &ContainerSettings,
+    launch_id: &str,
     command: Vec<String>,
     env: BTreeMap<String, String>,
 ) -> Result<Vec<String>, AgentError> {
@@ -84,7 +87,7 @@ pub(crate) async fn command(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let launch = ContainerLaunch {
-        name: name_of(cx.home, &project.name, &rec.address.name),
+        name: name_of(cx.home, &project.name, &rec.address.name).with_launch(launch_id),
         source: settings.source.clone(),
         argv: command,
         workdir: rec.workspace.clone(),
@@ -119,8 +122,9 @@ pub(crate) fn program_inside(source: &Source, named: &str, found: Option<PathBuf
     }
 }
 
-/// Removes the session's container (and with `purge` its data volume and variables); nothing
-/// when they are gone.
+/// Removes the session's container, whichever launch it is of (and with `purge` its data volume
+/// and variables); nothing when they are gone, and refused when another state home's holds the
+/// name.
 pub(crate) async fn remove(
     cx: &ProjectContext<'_>,
     session: &SessionContext<'_>,
@@ -143,13 +147,16 @@ pub(crate) async fn remove(
 }
 
 /// Removes the container of a session whose host (of launch `launch_id`) is gone, once per
-/// launch (blocking).
+/// launch (blocking). Only that launch's container: a restore may have started another of the
+/// same name since the host was found gone, and it is left running (as is one that names no
+/// launch, or another state home's).
 pub(crate) fn reap(engine: &Engine, name: &ContainerName, session_dir: &Path, launch_id: &str) {
     let marker = session_dir.join(REAPED);
     if std::fs::read_to_string(&marker).is_ok_and(|done| done == launch_id) {
         return;
     }
-    if engine.remove(name).is_ok() {
+    // Done for this launch whether its container was there or not: none of it is left.
+    if engine.remove_launch(name, launch_id).is_ok() {
         let _ = std::fs::write(marker, launch_id);
     }
 }

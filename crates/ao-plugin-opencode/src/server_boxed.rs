@@ -191,7 +191,8 @@ impl Servers {
             let (engine, launch) = (engine.clone(), launch.clone());
             unblock(move || {
                 // Whatever holds the name now is not a server ao can talk to: a hung one, or
-                // one started by an `ao` that was interrupted before it recorded it.
+                // one started by an `ao` that was interrupted before it recorded it. Another
+                // state home's of that name is refused by `remove` and left alone.
                 engine.check_source(&launch.source)?;
                 engine.remove(&launch.name)?;
                 engine.start(&launch)

@@ -6,6 +6,10 @@ use crate::home::StateHome;
 pub const LABEL_HOME: &str = "ao.home";
 /// The label that names the project a container or volume is for.
 pub const LABEL_PROJECT: &str = "ao.project";
+/// The label that names the launch a container was made for (an ACP session's: each launch of
+/// the session makes a container of the same name), so that removing a dead launch's container
+/// never removes a newer launch's.
+pub const LABEL_LAUNCH: &str = "ao.launch";
 
 /// `ao-<project>-<hash>`: the hash is of the state home and the project, so two state homes
 /// (two people, a test's) never share a container, and a later `ao` of the same home finds it
@@ -15,6 +19,7 @@ pub struct ContainerName {
     name: String,
     home: String,
     project: String,
+    launch: Option<String>,
 }
 
 impl ContainerName {
@@ -29,6 +34,7 @@ impl ContainerName {
             name: format!("ao-{project}-{short}"),
             home,
             project: project.to_string(),
+            launch: None,
         }
     }
 
@@ -44,7 +50,16 @@ impl ContainerName {
             name: format!("ao-{project}-{session}-{short}"),
             home,
             project: project.to_string(),
+            launch: None,
         }
+    }
+
+    /// The same name for the container of one launch `id` (labelled [`LABEL_LAUNCH`]): what a
+    /// launch is started with, so that [`Engine::remove_launch`](super::Engine::remove_launch)
+    /// can tell its container from a later launch's of the same name.
+    pub fn with_launch(mut self, id: &str) -> ContainerName {
+        self.launch = Some(id.to_string());
+        self
     }
 
     /// The container's name.
@@ -67,8 +82,24 @@ impl ContainerName {
         &self.home
     }
 
-    /// Its labels: the owning state home and the project.
-    pub fn labels(&self) -> [(&'static str, String); 2] {
+    /// The launch it is for, when it names one.
+    pub fn launch(&self) -> Option<&str> {
+        self.launch.as_deref()
+    }
+
+    /// The container's labels: the owning state home, the project, and the launch when it
+    /// names one.
+    pub fn labels(&self) -> Vec<(&'static str, String)> {
+        let mut labels = self.owner_labels().to_vec();
+        if let Some(launch) = &self.launch {
+            labels.push((LABEL_LAUNCH, launch.clone()));
+        }
+        labels
+    }
+
+    /// The labels of ownership only (the data volume's, which outlives every launch): the
+    /// owning state home and the project.
+    pub fn owner_labels(&self) -> [(&'static str, String); 2] {
         [
             (LABEL_HOME, self.home.clone()),
             (LABEL_PROJECT, self.project.clone()),
@@ -112,5 +143,13 @@ mod tests {
                 ("ao.project", "web".to_string())
             ]
         );
+        let launched = s.clone().with_launch("L1");
+        assert_eq!(launched.as_str(), s.as_str());
+        assert_eq!(launched.launch(), Some("L1"));
+        assert_eq!(
+            launched.labels().last(),
+            Some(&("ao.launch", "L1".to_string()))
+        );
+        assert_eq!(launched.owner_labels(), s.owner_labels());
     }
 }

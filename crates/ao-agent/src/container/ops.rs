@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::engine::{says_no_such, ContainerError, Engine, ENGINE_TIMEOUT};
 use super::launch::{run_args, write_env, ContainerLaunch};
-use super::name::{ContainerName, LABEL_HOME, LABEL_PROJECT};
+use super::name::{ContainerName, LABEL_HOME, LABEL_LAUNCH, LABEL_PROJECT};
 use super::settings::{EngineKind, Source, Ulimits};
 
 /// How long `run` may take: making a container from a large image, or a first overlay of a
@@ -29,6 +29,8 @@ pub struct Found {
     pub pid: Option<u32>,
     /// Its exit code, once it has ended.
     pub exit_code: Option<i64>,
+    /// The launch it was made for (its `ao.launch` label), when it names one.
+    pub launch: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +56,35 @@ struct InspectedState {
 #[serde(rename_all = "PascalCase", default)]
 struct InspectedConfig {
     labels: Option<BTreeMap<String, String>>,
+}
+
+/// A volume as `volume inspect` shows it (podman's and docker's keys alike).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedVolume {
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// Refuses a container or volume (`what`) named like `name` whose labels say it is not this
+/// state home's project's: ao never touches it, and the error says whose it is.
+fn refuse_foreign(
+    what: &str,
+    shown: &str,
+    labels: &BTreeMap<String, String>,
+    name: &ContainerName,
+) -> Result<(), ContainerError> {
+    let owner = labels.get(LABEL_HOME).map(String::as_str);
+    let project = labels.get(LABEL_PROJECT).map(String::as_str);
+    if owner == Some(name.home()) && project == Some(name.project()) {
+        return Ok(());
+    }
+    Err(ContainerError::Refused(format!(
+        "a {what} named {shown} exists but is not this state home's (its labels say \
+         {LABEL_HOME}={}, {LABEL_PROJECT}={}); ao leaves it alone: remove or rename it",
+        owner.unwrap_or("nothing"),
+        project.unwrap_or("nothing")
+    )))
 }
 
 impl Engine {
@@ -133,16 +164,7 @@ impl Engine {
             return Ok(None);
         };
         let labels = found.config.labels.unwrap_or_default();
-        let owner = labels.get(LABEL_HOME).map(String::as_str);
-        let project = labels.get(LABEL_PROJECT).map(String::as_str);
-        if owner != Some(name.home()) || project != Some(name.project()) {
-            return Err(ContainerError::Refused(format!(
-                "a container named {name} exists but is not this state home's (its labels say \
-                 {LABEL_HOME}={}, {LABEL_PROJECT}={}); ao leaves it alone: remove or rename it",
-                owner.unwrap_or("nothing"),
-                project.unwrap_or("nothing")
-            )));
-        }
+        refuse_foreign("container", name.as_str(), &labels, name)?;
         let state = found.state;
         Ok(Some(Found {
             id: found.id,
@@ -150,6 +172,7 @@ impl Engine {
             pid: (state.running && state.pid > 0).then_some(state.pid as u32),
             exit_code: (!state.running && state.status == "exited").then_some(state.exit_code),
             status: state.status,
+            launch: labels.get(LABEL_LAUNCH).cloned(),
         }))
     }
 
@@ -161,7 +184,7 @@ impl Engine {
         self.check_source(&launch.source)?;
         match self.find(&launch.name)? {
             Some(found) if found.running => return Ok(found),
-            Some(_) => self.remove(&launch.name)?,
+            Some(found) => self.remove_id(&found.id)?,
             None => {}
         }
         write_env(launch)?;
@@ -207,10 +230,14 @@ impl Engine {
         Ok(all)
     }
 
-    /// Makes the container's data volume, labelled like it; nothing when it is there.
+    /// Makes the container's data volume, labelled with its owner; nothing when it is there.
+    /// Another state home's volume of that name is refused, never mounted.
     fn create_volume(&self, name: &ContainerName) -> Result<(), ContainerError> {
+        if self.owned_volume(name)? {
+            return Ok(());
+        }
         let mut args = vec!["volume".to_string(), "create".to_string()];
-        for (key, value) in name.labels() {
+        for (key, value) in name.owner_labels() {
             args.push(format!("--label={key}={value}"));
         }
         args.push(name.volume());
@@ -224,11 +251,16 @@ impl Engine {
 
     /// Stops the container (its main process gets SIGTERM, then SIGKILL after `grace`); nothing
     /// when it is gone or stopped. It stays, with its logs, until [`remove`](Self::remove).
+    /// Another state home's of that name is refused (see [`find`](Self::find)).
     pub fn stop(&self, name: &ContainerName, grace: Duration) -> Result<(), ContainerError> {
+        let Some(found) = self.find(name)? else {
+            return Ok(());
+        };
+        // By id: the container looked at, not a later one of the same name.
         let args = vec![
             "stop".to_string(),
             format!("--time={}", grace.as_secs()),
-            name.to_string(),
+            found.id,
         ];
         let out = self.run("stop", &args, grace + ENGINE_TIMEOUT)?;
         if out.status.success() || says_no_such(&out.stderr) {
@@ -237,13 +269,41 @@ impl Engine {
         Err(self.classify("stop", &out))
     }
 
-    /// Removes the container, running or not; its volume stays. Nothing when it is gone.
+    /// Removes the container, running or not, whichever launch it is of; its volume stays.
+    /// Nothing when it is gone; another state home's of that name is refused and left alone
+    /// (see [`find`](Self::find)).
     pub fn remove(&self, name: &ContainerName) -> Result<(), ContainerError> {
-        let args = ["rm", "--force", "--time=2", name.as_str()].map(String::from);
-        let args = match self.kind() {
-            EngineKind::Podman => args.to_vec(),
+        match self.find(name)? {
+            Some(found) => self.remove_id(&found.id),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes the container of launch `launch` only: one of another launch of the same name
+    /// (a restore's, started since that launch was found dead), or one that names no launch, is
+    /// left alone. Whether it removed one; another state home's is refused as by
+    /// [`remove`](Self::remove).
+    pub fn remove_launch(
+        &self,
+        name: &ContainerName,
+        launch: &str,
+    ) -> Result<bool, ContainerError> {
+        match self.find(name)? {
+            Some(found) if found.launch.as_deref() == Some(launch) => {
+                self.remove_id(&found.id)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Removes the container of engine id `id` (the one [`find`](Self::find) looked at, never a
+    /// later one that took its name); nothing when it is gone.
+    fn remove_id(&self, id: &str) -> Result<(), ContainerError> {
+        let args: Vec<String> = match self.kind() {
+            EngineKind::Podman => ["rm", "--force", "--time=2", id].map(String::from).to_vec(),
             // docker rm has no --time: --force kills at once.
-            EngineKind::Docker => vec!["rm".into(), "--force".into(), name.to_string()],
+            EngineKind::Docker => ["rm", "--force", id].map(String::from).to_vec(),
         };
         let out = self.run("rm", &args, ENGINE_TIMEOUT)?;
         if out.status.success() || says_no_such(&out.stderr) {
@@ -253,8 +313,12 @@ impl Engine {
     }
 
     /// Removes the container's data volume (`ao kill --purge`): the agent's conversations go
-    /// with it. Nothing when it is gone; refused by the engine while a container uses it.
+    /// with it. Nothing when it is gone; refused by the engine while a container uses it, and
+    /// by ao when it is another state home's (its labels say whose).
     pub fn remove_volume(&self, name: &ContainerName) -> Result<(), ContainerError> {
+        if !self.owned_volume(name)? {
+            return Ok(());
+        }
         let args = ["volume", "rm", &name.volume()].map(String::from);
         let out = self.run("volume rm", &args, ENGINE_TIMEOUT)?;
         if out.status.success() || says_no_such(&out.stderr) {
@@ -275,6 +339,27 @@ impl Engine {
             }
             Err(_) => String::new(),
         }
+    }
+
+    /// Whether the container's data volume is there, and refused when it is another state
+    /// home's.
+    fn owned_volume(&self, name: &ContainerName) -> Result<bool, ContainerError> {
+        let volume = name.volume();
+        let args = ["volume", "inspect", &volume].map(String::from);
+        let out = self.run("volume inspect", &args, ENGINE_TIMEOUT)?;
+        if !out.status.success() {
+            if says_no_such(&out.stderr) {
+                return Ok(false);
+            }
+            return Err(self.classify("volume inspect", &out));
+        }
+        let list: Vec<InspectedVolume> = serde_json::from_slice(&out.stdout)
+            .map_err(|e| self.failed("volume inspect", format!("cannot read its answer: {e}")))?;
+        let Some(found) = list.into_iter().next() else {
+            return Ok(false);
+        };
+        refuse_foreign("volume", &volume, &found.labels.unwrap_or_default(), name)?;
+        Ok(true)
     }
 
     /// Whether the container's data volume is there.
@@ -366,7 +451,8 @@ mod tests {
                 running: true,
                 status: "running".into(),
                 pid: Some(42),
-                exit_code: None
+                exit_code: None,
+                launch: None,
             }
         );
         let theirs = json.replace("\"/h\"", "\"/other\"");
@@ -382,6 +468,100 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("database is locked"));
+    }
+
+    /// An engine that is a script answering every `inspect` with `inspected` and every other
+    /// command with success, and writing each command line to `dir/calls`.
+    fn answering(dir: &std::path::Path, inspected: &str) -> Engine {
+        let path = dir.join("engine");
+        let calls = dir.join("calls");
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\ncase \"$2\" in inspect) printf '%s' '{inspected}';; \
+                 esac\nexit 0\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Engine::at(EngineKind::Podman, path)
+    }
+
+    fn calls(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_to_string(dir.join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn a_dead_launch_removes_its_own_container_and_never_a_later_launchs() {
+        let name = ContainerName::for_session(&StateHome::at("/h"), "web", "s1");
+        let of = |launch: &str| {
+            format!(
+                r#"[{{"Id":"id-{launch}","State":{{"Status":"running","Running":true,"Pid":42}},"Config":{{"Labels":{{"ao.home":"/h","ao.project":"web","ao.launch":"{launch}"}}}}}}]"#
+            )
+        };
+        // A restore started launch L2 since L1 was found dead: L1's reap leaves it.
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(!answering(tmp.path(), &of("L2"))
+            .remove_launch(&name, "L1")
+            .unwrap());
+        assert_eq!(calls(tmp.path()), [format!("container inspect {name}")]);
+        // Its own container goes, by the id looked at.
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(answering(tmp.path(), &of("L1"))
+            .remove_launch(&name, "L1")
+            .unwrap());
+        assert_eq!(
+            calls(tmp.path()),
+            [
+                format!("container inspect {name}"),
+                "rm --force --time=2 id-L1".to_string()
+            ]
+        );
+        // A kill or a restore removes whichever launch is there.
+        let tmp = tempfile::tempdir().unwrap();
+        answering(tmp.path(), &of("L2")).remove(&name).unwrap();
+        assert_eq!(calls(tmp.path())[1], "rm --force --time=2 id-L2");
+    }
+
+    #[test]
+    fn another_homes_container_or_volume_is_never_removed() {
+        let name = ContainerName::for_project(&StateHome::at("/h"), "web");
+        let theirs = r#"[{"Id":"theirs","Name":"x","Labels":{"ao.home":"/other","ao.project":"web"},"State":{"Status":"exited","Running":false},"Config":{"Labels":{"ao.home":"/other","ao.project":"web"}}}]"#;
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = answering(tmp.path(), theirs);
+        let e = engine.remove(&name).unwrap_err();
+        assert!(e.to_string().contains("ao.home=/other"), "{e}");
+        let e = engine.remove_volume(&name).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("a volume named {}", name.volume())),
+            "{e}"
+        );
+        assert!(engine.stop(&name, Duration::ZERO).is_err());
+        assert!(engine.remove_launch(&name, "L1").is_err());
+        // Nothing but looks: no rm, no stop.
+        assert!(
+            calls(tmp.path()).iter().all(|c| c.contains(" inspect ")),
+            "{:?}",
+            calls(tmp.path())
+        );
+        // An unlabelled one (made by hand) is not ao's either.
+        let tmp = tempfile::tempdir().unwrap();
+        let e = answering(tmp.path(), r#"[{"Name":"x","Labels":null}]"#)
+            .remove_volume(&name)
+            .unwrap_err();
+        assert!(e.to_string().contains("ao.home=nothing"), "{e}");
+        // Its own volume goes.
+        let tmp = tempfile::tempdir().unwrap();
+        let ours = r#"[{"Name":"x","Labels":{"ao.home":"/h","ao.project":"web"}}]"#;
+        answering(tmp.path(), ours).remove_volume(&name).unwrap();
+        assert_eq!(calls(tmp.path())[1], format!("volume rm {}", name.volume()));
     }
 
     #[test]
