@@ -615,3 +615,28 @@ fn an_acp_agent_runs_in_the_box_with_its_host_outside_and_leaves_no_container_be
     w.ao_ok(&["kill", "--purge", &id]);
     assert!(!volume_exists(&name));
 }
+
+#[test]
+fn a_project_that_gains_a_container_never_runs_a_new_session_outside_it() {
+    if !containers_here() {
+        return;
+    }
+    let marker = format!("{}", std::process::id());
+    let mut w = World::new(scenario(&marker));
+    w.project("moving", &["permission: {bash: ask}"]);
+    let boxes = Boxes::of(&w, &["moving"]);
+    // A turn waits on the project's server on this machine when the person asks for a box.
+    let asking = w.spawn(&["moving", "ask first", "--runtime", "process"]);
+    w.wait_activity(&asking, "waiting_input");
+    w.set_env("AO_TEST_BOX_SECRET", "unused");
+    w.set_defaults(&[BOX]);
+    // The turn lives in that server's memory, so the project cannot move yet; a new session is
+    // refused rather than run outside the box, and no container is made.
+    let out = w.ao(&["spawn", "moving", "hello", "--runtime", "process"]);
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("now asks for a container"), "{err}");
+    assert_eq!(state_of(&boxes.name("moving")), None);
+    assert_eq!(w.status(Some("moving")).len(), 1);
+    w.ao_ok(&["kill", "--force", "moving"]);
+}

@@ -207,7 +207,8 @@ pub async fn containers(
                      spawn` refuses this project",
                     p.agent.as_deref().unwrap_or("default")
                 ),
-                "use the opencode agent for it, or remove `container:` (docs/containers.md)",
+                "use an agent that runs in a container (docs/containers.md names them), or remove \
+                 `container:`",
             ),
             Err(e @ crate::container::ContainerError::ImageMissing { .. }) => Check::fail(
                 subject,

@@ -132,10 +132,23 @@ impl Servers {
             matches!(rec, ServerRecord::Boxed(_))
                 && rec.config_fingerprint() == Some(fingerprint.as_str())
         };
-        // A turn under way lives in its server's memory: a project stays where it is until none
-        // is, even if its settings changed.
+        // A turn under way lives in its server's memory: a project stays in its box until none
+        // is, even if its settings changed. Never on a server outside a box, though: the person
+        // asked for one, so a new session waits until the project's turns there have ended.
         let stay = match &current {
-            Some((rec, _)) => fits(rec) || self.busy(cx).await?,
+            Some((rec, _)) if fits(rec) => true,
+            Some((ServerRecord::Boxed(_), _)) => self.busy(cx).await?,
+            Some((rec, _)) => {
+                if self.busy(cx).await? {
+                    return Err(AgentError::Refused(format!(
+                        "project {} now asks for a container, and a turn of it still runs on the \
+                         server outside one ({rec}); let it end (`ao wait`) or stop it (`ao \
+                         kill`), then try again",
+                        cx.project.name
+                    )));
+                }
+                false
+            }
             None => false,
         };
         if stay {

@@ -27,7 +27,9 @@
 //! ([`ContainerName::for_session`]): [`Engine::attached_command`] gives the whole `run -i --rm`
 //! command line for the caller to spawn with its pipes. The engine removes such a container when
 //! its program ends, but not when its client is SIGKILLed (the program's stdin stays open), so
-//! the caller removes it by name once its holder is gone.
+//! the caller removes it once its holder is gone: by name ([`Engine::remove`]), or only the
+//! container of one launch ([`Engine::remove_launch`], by its `ao.launch` label). Every removal
+//! looks the container up first, and by its labels leaves another state home's alone.
 //!
 //! Failures are typed ([`ContainerError`]): the engine missing, docker's daemon down, the image
 //! missing (with the pull command: ao never pulls), the container gone, the engine failing.
@@ -42,6 +44,6 @@ mod settings;
 
 pub use engine::{ContainerError, Engine, ENGINE_TIMEOUT};
 pub use launch::{run_args, work_mounts, ContainerLaunch, ENV_DIR_INSIDE};
-pub use name::{ContainerName, LABEL_HOME, LABEL_PROJECT};
+pub use name::{ContainerName, LABEL_HOME, LABEL_LAUNCH, LABEL_PROJECT};
 pub use ops::Found;
 pub use settings::{ContainerSettings, EngineKind, EnvName, Mount, Network, Source, Ulimits};

@@ -255,8 +255,8 @@ pub(super) fn refuse_unboxed(
     }
     Err(Error::Usage(format!(
         "project {:?} asks for a container (`container:`), and ao cannot run the {} agent in one \
-         yet (docs/containers.md); use the opencode agent there, or remove `container:` to run \
-         its sessions on this machine",
+         yet (docs/containers.md); use an agent that runs in one there, or remove `container:` to \
+         run its sessions on this machine",
         project.name,
         agent.name()
     )))
