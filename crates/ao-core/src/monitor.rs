@@ -302,10 +302,15 @@ impl Monitor {
                 continue;
             }
             let id = claimed.address.to_string();
-            let status = match self.latest.get(&id) {
+            let seen = self
+                .latest
+                .get(&id)
+                .filter(|s| event_shown(s) == claimed.event);
+            let status = match seen {
                 Some(s) => s.to_status(),
                 // Recorded by another `ao` before the model met the session (spawned elsewhere
-                // a moment ago): it is looked at now rather than never told.
+                // a moment ago), or before the model saw the change (an `ao status` looked
+                // first): it is looked at now rather than told as it was before.
                 None => match status_now(mgr, &claimed.address).await {
                     Some(s) => s.to_status(),
                     None => continue,
@@ -328,6 +333,19 @@ impl Monitor {
             let wait = due.saturating_sub(mgr.now_ms()).max(0) as u64;
             Instant::now() + Duration::from_millis(wait)
         })
+    }
+}
+
+/// The event a session's status shows: `budget` for a budget stop, else its activity (what a
+/// transition of it is notified as).
+fn event_shown(seen: &Seen) -> String {
+    let budget = seen
+        .error
+        .as_ref()
+        .is_some_and(|e| e.why == Why::BudgetExceeded);
+    match budget {
+        true => crate::store::BUDGET_KEY.to_string(),
+        false => seen.activity.to_string(),
     }
 }
 
