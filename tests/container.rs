@@ -11,7 +11,9 @@
 //! faults a person meets before anything starts (`network: none`, an image not here, the engine
 //! missing, docker's daemon down) have a test of their own that starts no container. An ACP agent
 //! (the fake one) runs in a container per session, its host outside, with no network; a SIGKILLed
-//! host, `ao kill` and a restore leave no container behind.
+//! host, `ao kill` and a restore leave no container behind. `opencode acp` in a box with no
+//! network cannot reach the mock model and ends `blocked` with its API error. A project that
+//! gains `container:` while a turn runs on its host server gets no new session outside the box.
 //!
 //! Skipped, loudly, when `AO_TEST_SKIP_CONTAINERS` is set (scripts/test sets it when its probe
 //! container cannot run here). Containers and volumes are removed by name at the end, however
@@ -639,4 +641,37 @@ fn a_project_that_gains_a_container_never_runs_a_new_session_outside_it() {
     assert_eq!(state_of(&boxes.name("moving")), None);
     assert_eq!(w.status(Some("moving")).len(), 1);
     w.ao_ok(&["kill", "--force", "moving"]);
+}
+
+#[test]
+fn a_boxed_agent_without_a_network_cannot_reach_its_provider_and_ends_blocked() {
+    if !containers_here() {
+        return;
+    }
+    // `opencode acp` (an ACP agent: its protocol is its stdio) in a box with no network: the
+    // mock model on this machine's loopback is not the box's loopback.
+    let mut w = AcpWorld::new(Scenario::new().script(script("offline").turn(Turn::text("Heard."))));
+    let config = w.opencode_acp_config(json!({}), &[]);
+    w.acp_project("offline", config);
+    w.set_project_lines(
+        "offline",
+        &[
+            "container: {rootfs: /, runtime: runc, network: none, ulimits: {nofile: 1024, nproc: \
+           1000}}",
+        ],
+    );
+    let name = ContainerName::for_session(&StateHome::at(w.home()), "offline", "one");
+    let _boxes = Boxes(vec![name]);
+    let id = acp_spawn(&w, "offline", "one", "offline", "process");
+    // Measured on 1.18.33: OpenCode retries the connection for about a minute, then fails the
+    // prompt with its API error, which ao shows as a blocked session.
+    let s = w.wait_for(&id, Duration::from_secs(180), "a turn that failed", |s| {
+        !matches!(s["activity"].as_str(), Some("active") | Some("spawning"))
+    });
+    assert_eq!(s["activity"], "blocked", "{s:#}");
+    let (name, message) = error_of(&s);
+    assert_eq!(name, "APIError", "{s:#}");
+    assert!(message.contains("Cannot connect to API"), "{s:#}");
+    assert!(w.mock.requests().is_empty(), "the provider was reached");
+    w.ao_ok(&["kill", &id]);
 }
