@@ -310,22 +310,9 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
     let (reachable, _) = timed_status();
     // The projects that name one server at a URL alike (api, near, and far for now) are listed
     // together, in one request; secure, alone behind its ingress, lists its own.
-    let out = w
-        .ao_command(&["status", "--json"])
-        .env("AO_TIMING", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let timing = String::from_utf8_lossy(&out.stderr);
-    let requests = |path: &str| {
-        timing
-            .lines()
-            .filter(|l| l.starts_with(&format!("ao: timing: request GET {path} ")))
-            .count()
-    };
-    assert_eq!(requests("/experimental/session"), 1, "{timing}");
-    assert_eq!(requests("/session"), 1, "{timing}");
-    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let (listed, timing) = w.timed_status();
+    assert_eq!(timing.requests("/experimental/session"), 1, "{timing}");
+    assert_eq!(timing.requests("/session"), 1, "{timing}");
     for (project, id) in [("api", &id), ("near", &near), ("far", &far)] {
         let own: Vec<&Value> = listed.iter().filter(|s| s["project"] == project).collect();
         assert_eq!(

@@ -130,21 +130,9 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
     assert_eq!(url(&sa), url(&sb));
     assert_eq!(sa["server"]["projects"], json!(["alpha", "beta"]), "{sa:#}");
     // Both mid-turn, so both must list: one list request for the server, not one per project.
-    let out = w
-        .ao_command(&["status", "--json"])
-        .env("AO_TIMING", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let timing = String::from_utf8_lossy(&out.stderr);
-    let requests = |path: &str| {
-        timing
-            .lines()
-            .filter(|l| l.starts_with(&format!("ao: timing: request GET {path} ")))
-            .count()
-    };
-    assert_eq!(requests("/experimental/session"), 1, "{timing}");
-    assert_eq!(requests("/session"), 0, "{timing}");
+    let (_, timing) = w.timed_status();
+    assert_eq!(timing.requests("/experimental/session"), 1, "{timing}");
+    assert_eq!(timing.requests("/session"), 0, "{timing}");
     // Each project's status lists its own session alone.
     let of_alpha = w.status(Some("alpha"));
     assert_eq!(of_alpha.len(), 1, "{of_alpha:#?}");

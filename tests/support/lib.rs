@@ -97,6 +97,24 @@ pub(crate) fn defaults_block(defaults: &[String]) -> String {
     text
 }
 
+/// What `AO_TIMING=1` made a command print (its standard error); shown as it is.
+pub struct StatusTiming(pub String);
+
+impl StatusTiming {
+    /// How many requests `GET <path>` it made (the path alone: `/session` counts no
+    /// `/session/{id}`).
+    pub fn requests(&self, path: &str) -> usize {
+        let line = format!("ao: timing: request GET {path} ");
+        self.0.lines().filter(|l| l.starts_with(&line)).count()
+    }
+}
+
+impl std::fmt::Display for StatusTiming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One test's private world.
 pub struct World {
     /// The mock model.
@@ -679,6 +697,22 @@ impl World {
             .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()
             .find_map(|(p, id)| (p == project).then_some(id))
+    }
+
+    /// One `ao status --json` with `AO_TIMING=1`: the sessions it listed, and what its timing
+    /// says (see [`StatusTiming::requests`]).
+    pub fn timed_status(&self) -> (Vec<Value>, StatusTiming) {
+        let out = self
+            .ao_command(&["status", "--json"])
+            .env("AO_TIMING", "1")
+            .output()
+            .expect("run ao status");
+        assert!(out.status.success(), "{out:?}");
+        let listed = serde_json::from_slice(&out.stdout).expect("status JSON");
+        (
+            listed,
+            StatusTiming(String::from_utf8_lossy(&out.stderr).into_owned()),
+        )
     }
 
     /// The running monitor processes of this world (`ao --config <its config> monitor …`), by
