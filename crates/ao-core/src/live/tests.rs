@@ -46,16 +46,7 @@ impl FeedAgent {
     /// The projects of the feeds open now (a feed whose stream was dropped by the model is
     /// closed).
     fn open_feeds(&self) -> Vec<String> {
-        let mut open: Vec<String> = self
-            .feeds
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, tx)| !tx.is_closed())
-            .map(|(p, _)| p.clone())
-            .collect();
-        open.sort();
-        open
+        open_of(&self.feeds)
     }
 
     /// Sends a change on every open feed of `project`.
@@ -98,6 +89,19 @@ test_agent!(inert FeedAgent {
         })))
     }
 });
+
+/// What names each feed still open among `feeds` (one the model dropped is closed), sorted.
+fn open_of<P: Clone + Ord, C>(feeds: &Mutex<Vec<(P, mpsc::UnboundedSender<C>)>>) -> Vec<P> {
+    let mut open: Vec<P> = feeds
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, tx)| !tx.is_closed())
+        .map(|(p, _)| p.clone())
+        .collect();
+    open.sort();
+    open
+}
 
 const QUICK: LiveOptions = LiveOptions {
     liveness_period: Duration::from_millis(50),
@@ -344,16 +348,7 @@ struct HostAgent {
 impl HostAgent {
     /// The projects of the feeds open now.
     fn open_feeds(&self) -> Vec<Vec<String>> {
-        let mut open: Vec<Vec<String>> = self
-            .feeds
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, tx)| !tx.is_closed())
-            .map(|(p, _)| p.clone())
-            .collect();
-        open.sort();
-        open
+        open_of(&self.feeds)
     }
 
     /// Sends a change of `project` on the open feed that follows it.
