@@ -2,9 +2,10 @@
 //! the projects share it, each event routed to the projects it may concern.
 //!
 //! OpenCode's `/global/event` carries every directory's events, each naming the directory of its
-//! instance (see [`ProjectDirs`]). A project on a shared server hears the events of its own
-//! directories and the server's own; a project whose server is its own (or elsewhere: a URL, an
-//! ssh host) hears all of its server's. For each project that hears an event, the feed keeps
+//! instance (see [`ProjectDirs`]). A project on a local server, which other projects may share,
+//! hears the events of its own directories and the server's own; a project on a server elsewhere
+//! (a URL, an ssh host) hears all of its server's: there several projects may share a directory,
+//! and the sessions' ids keep them apart. For each project that hears an event, the feed keeps
 //! what the event tells ao up to date (the project's feed holder for the quiet rule, its mirror's
 //! renames and deletions) before it says what changed.
 
