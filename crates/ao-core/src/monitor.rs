@@ -35,7 +35,7 @@ use crate::seen::Seen;
 use crate::session::{Lifecycle, SessionAddress, Why};
 use crate::target::Target;
 
-/// How often the monitor checks that its project still has a live session.
+/// How often the monitor checks that its group still has a live session, and reads its group again.
 const LIFE_CHECK: Duration = Duration::from_secs(2);
 
 /// Runs the monitor of `project`'s group until no project of it has a live session, or
