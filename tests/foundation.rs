@@ -12,26 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ao_test_support::{error_of, script, tokens, Scenario, Turn, World};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use ao_test_support::{error_of, script, tokens, Scenario, Stopped, Turn, World};
 use serde_json::Value;
-
-/// Continues a stopped process when dropped, so that a failing test leaves nothing frozen.
-struct Stopped(u32);
-
-impl Stopped {
-    fn stop(pid: u32) -> Stopped {
-        kill(Pid::from_raw(pid as i32), Signal::SIGSTOP).expect("SIGSTOP");
-        Stopped(pid)
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGCONT);
-    }
-}
 
 #[test]
 fn a_frozen_server_shows_as_last_seen_marked_stale_within_the_budget_and_slows_no_other() {

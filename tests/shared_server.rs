@@ -12,26 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use ao_core::runtime::process::ProcessIdentity;
-use ao_test_support::{script, wait_until, Scenario, Turn, World};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use ao_test_support::{script, wait_until, Scenario, Stopped, Turn, World};
 use serde_json::{json, Value};
-
-/// Continues a stopped process when dropped, so that a failing test leaves nothing frozen.
-struct Stopped(u32);
-
-impl Stopped {
-    fn stop(pid: u32) -> Stopped {
-        kill(Pid::from_raw(pid as i32), Signal::SIGSTOP).expect("SIGSTOP");
-        Stopped(pid)
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGCONT);
-    }
-}
 
 /// The sessions that `file`'s notifier was told are waiting.
 fn told_waiting(file: &Path) -> Vec<String> {

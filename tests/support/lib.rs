@@ -97,6 +97,26 @@ pub(crate) fn defaults_block(defaults: &[String]) -> String {
     text
 }
 
+/// A process stopped (SIGSTOP) for a test, continued when dropped, so that a failing test leaves
+/// nothing frozen.
+pub struct Stopped(u32);
+
+impl Stopped {
+    /// Stops `pid`.
+    pub fn stop(pid: u32) -> Stopped {
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP");
+        Stopped(pid.as_raw() as u32)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0 as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
+    }
+}
+
 /// What `AO_TIMING=1` made a command print (its standard error); shown as it is.
 pub struct StatusTiming(pub String);
 

@@ -21,21 +21,18 @@ use std::path::{Path, PathBuf};
 use ao_agent::agent::{AgentError, ProjectContext, SessionContext};
 use ao_agent::blocking::unblock;
 use ao_agent::container::{
-    work_mounts, ContainerLaunch, ContainerName, ContainerSettings, Engine, EnvName, Source,
+    data_homes, own_user, work_dir, work_mounts, ContainerLaunch, ContainerName, ContainerSettings,
+    Engine, EnvName, Source, DATA_INSIDE,
 };
 use ao_agent::home::StateHome;
-use ao_agent::session::WorkspaceKind;
 
 /// The marker, in the session's directory, that the container of a launch was removed after its
 /// host was found gone: it holds that launch's id, so the next launch's host is reaped again.
 pub const REAPED: &str = "container.reaped";
 
-/// Where the session's data volume is mounted: the agent's `HOME` and XDG directories.
-const DATA_INSIDE: &str = "/var/lib/ao-agent";
-
 /// The engine the settings name, with their runtime.
 pub(crate) fn engine_of(settings: &ContainerSettings) -> Result<Engine, AgentError> {
-    Ok(Engine::on_path(settings.engine)?.with_runtime(settings.runtime.clone()))
+    Ok(Engine::for_settings(settings)?)
 }
 
 /// The session's container's name.
@@ -57,20 +54,13 @@ pub(crate) async fn command(
     let project = cx.project;
     let rec = session.record;
     let engine = engine_of(settings)?;
-    let work = match project.workspace {
-        WorkspaceKind::Worktree => cx.home.worktrees_dir(&project.name),
-        WorkspaceKind::None => project.path.clone(),
-    };
-    let mut vars: BTreeMap<String, String> = [
-        ("HOME", format!("{DATA_INSIDE}/home")),
-        ("XDG_DATA_HOME", format!("{DATA_INSIDE}/data")),
-        ("XDG_CONFIG_HOME", format!("{DATA_INSIDE}/config")),
-        ("XDG_STATE_HOME", format!("{DATA_INSIDE}/state")),
-        ("XDG_CACHE_HOME", format!("{DATA_INSIDE}/cache")),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let work = work_dir(project, cx.home);
+    // The agent's HOME and XDG directories are on the session's data volume.
+    let mut vars: BTreeMap<String, String> = [("HOME", format!("{DATA_INSIDE}/home"))]
+        .into_iter()
+        .chain(data_homes())
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     // The project's own variables win over the box's defaults.
     vars.extend(env);
     for name in settings.env.permit()? {
@@ -99,10 +89,7 @@ pub(crate) async fn command(
         volume: Some(PathBuf::from(DATA_INSIDE)),
         ulimits: settings.ulimits,
         env_dir: env_dir(&session.dir()),
-        user: Some((
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        )),
+        user: Some(own_user()),
     };
     let command = unblock(move || engine.attached_command(&launch)).await?;
     Ok(command)

@@ -23,21 +23,16 @@ use std::time::Duration;
 use ao_agent::agent::{AgentError, ProjectContext};
 use ao_agent::blocking::unblock;
 use ao_agent::container::{
-    work_mounts, ContainerError, ContainerLaunch, ContainerName, ContainerSettings, Engine,
-    EnvName, Network, Source,
+    data_homes, own_user, work_dir, work_mounts, ContainerError, ContainerLaunch, ContainerName,
+    ContainerSettings, Engine, EnvName, Network, Source, DATA_INSIDE,
 };
 use ao_agent::project::Project;
 use ao_agent::runtime::process::ProcessIdentity;
-use ao_agent::session::WorkspaceKind;
 
 use crate::client::Client;
 use crate::server::{lock_file, new_password, wait_healthy, ServerState, Servers};
 use crate::server_record::{save, BoxedServer, ServerRecord};
 use crate::settings::OpenCodeSettings;
-
-/// Where the container's data volume is mounted: OpenCode's data, config, state and cache
-/// directories are under it.
-const DATA_INSIDE: &str = "/var/lib/ao-agent";
 
 /// How long a stopped server gets to end its turn's writes before the engine kills it.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -73,9 +68,7 @@ pub(crate) fn check_boxable(project: &Project) -> Result<(), AgentError> {
 
 /// The engine the settings name, with their runtime.
 fn engine_of(settings: &ContainerSettings) -> Result<Engine, AgentError> {
-    Engine::on_path(settings.engine)
-        .map(|e| e.with_runtime(settings.runtime.clone()))
-        .map_err(container_error)
+    Engine::for_settings(settings).map_err(container_error)
 }
 
 /// The engine a record names: the one that started the container, whatever the config says now.
@@ -266,10 +259,7 @@ impl Servers {
         password: &str,
     ) -> Result<ContainerLaunch, AgentError> {
         let home = &self.settings().home;
-        let work = match project.workspace {
-            WorkspaceKind::Worktree => home.worktrees_dir(&project.name),
-            WorkspaceKind::None => project.path.clone(),
-        };
+        let work = work_dir(project, home);
         // A bind mount's source must exist before the first work tree does.
         std::fs::create_dir_all(&work).map_err(|source| AgentError::Io {
             what: format!("cannot create {}", work.display()),
@@ -282,13 +272,11 @@ impl Servers {
                 "OPENCODE_CONFIG_CONTENT",
                 crate::settings::server_config(project).to_string(),
             ),
-            ("XDG_DATA_HOME", format!("{DATA_INSIDE}/data")),
-            ("XDG_CONFIG_HOME", format!("{DATA_INSIDE}/config")),
-            ("XDG_STATE_HOME", format!("{DATA_INSIDE}/state")),
-            ("XDG_CACHE_HOME", format!("{DATA_INSIDE}/cache")),
             // ao pins the OpenCode version, inside as outside.
             ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
         ];
+        // OpenCode's data, config, state and cache are on the container's data volume.
+        env.extend(data_homes());
         for switch in PASSED_SWITCHES {
             if let Ok(value) = std::env::var(switch) {
                 env.push((switch, value));
@@ -321,10 +309,7 @@ impl Servers {
             volume: Some(PathBuf::from(DATA_INSIDE)),
             ulimits: settings.ulimits,
             env_dir: self.env_dir(name)?,
-            user: Some((
-                nix::unistd::getuid().as_raw(),
-                nix::unistd::getgid().as_raw(),
-            )),
+            user: Some(own_user()),
         };
         let mut argv = vec![
             program_inside(self.settings(), &settings.source),
@@ -480,6 +465,7 @@ fn free_port() -> Result<u16, AgentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ao_agent::session::WorkspaceKind;
     use std::path::Path;
 
     use ao_agent::container::{run_args, EngineKind, Mount, Ulimits};

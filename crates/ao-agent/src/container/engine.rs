@@ -112,6 +112,11 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// The engine a project's `container:` names (or the first on PATH), with its runtime.
+    pub fn for_settings(settings: &super::ContainerSettings) -> Result<Engine, ContainerError> {
+        Ok(Engine::on_path(settings.engine)?.with_runtime(settings.runtime.clone()))
+    }
+
     /// Finds the engine: `wanted`, else podman when it is on PATH, else docker.
     pub fn on_path(wanted: Option<EngineKind>) -> Result<Engine, ContainerError> {
         let order: &[EngineKind] = match wanted {

@@ -64,6 +64,38 @@ impl ContainerLaunch {
     }
 }
 
+/// Where a container's data volume is mounted: the agent's data, config, state and cache
+/// directories are under it ([`data_homes`]), and what else of its own it keeps there.
+pub const DATA_INSIDE: &str = "/var/lib/ao-agent";
+
+/// The agent's XDG directories inside, on its data volume ([`DATA_INSIDE`]).
+pub fn data_homes() -> [(&'static str, String); 4] {
+    [
+        ("XDG_DATA_HOME", format!("{DATA_INSIDE}/data")),
+        ("XDG_CONFIG_HOME", format!("{DATA_INSIDE}/config")),
+        ("XDG_STATE_HOME", format!("{DATA_INSIDE}/state")),
+        ("XDG_CACHE_HOME", format!("{DATA_INSIDE}/cache")),
+    ]
+}
+
+/// The directory a project's sessions work in, the one [`work_mounts`] mounts: that of their work
+/// trees under the state home, or the project directory itself (`workspace: none`).
+pub fn work_dir(project: &crate::project::Project, home: &crate::home::StateHome) -> PathBuf {
+    match project.workspace {
+        crate::session::WorkspaceKind::Worktree => home.worktrees_dir(&project.name),
+        crate::session::WorkspaceKind::None => project.path.clone(),
+    }
+}
+
+/// This process's uid and gid: whom the agent runs as inside, so that its files in the work
+/// trees are the person's ([`ContainerLaunch::user`]).
+pub fn own_user() -> (u32, u32) {
+    (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    )
+}
+
 /// The mounts of a project's work: the directory of its sessions' work trees (or the project
 /// directory itself, for `workspace: none`) read-write, and, when the project is a git
 /// repository, what of its `.git` a work tree's git writes. git on the host reads the rest (the

@@ -43,7 +43,10 @@ mod ops;
 mod settings;
 
 pub use engine::{ContainerError, Engine, ENGINE_TIMEOUT};
-pub use launch::{run_args, work_mounts, ContainerLaunch, ENV_DIR_INSIDE};
+pub use launch::{
+    data_homes, own_user, run_args, work_dir, work_mounts, ContainerLaunch, DATA_INSIDE,
+    ENV_DIR_INSIDE,
+};
 pub use name::{ContainerName, LABEL_HOME, LABEL_LAUNCH, LABEL_PROJECT};
 pub use ops::Found;
 pub use settings::{ContainerSettings, EngineKind, EnvName, Mount, Network, Source, Ulimits};
