@@ -92,7 +92,7 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
 
     // One monitor for the server's two projects (the second one started finds the group's lock
     // taken), which tells of each project's request.
-    wait_monitors(&w, 1, "one monitor for both", |a, b| a == b);
+    let (first_monitor, _) = wait_monitors(&w, 1, "one monitor for both", |a, b| a == b);
     let both = {
         let mut both = vec![a.clone(), b.clone()];
         both.sort();
@@ -106,6 +106,41 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
             told => Err(format!("told of {told:?}, not {both:?}")),
         },
     );
+
+    // A status that finds the group's monitor gone starts one monitor for the group, not one
+    // per project (each start writes its project's log under `monitors/`).
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first_monitor.pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the monitor");
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || match first_monitor.is_alive() {
+            true => Err("the monitor did not die".to_string()),
+            false => Ok(()),
+        },
+    );
+    let logs = w.home().join("monitors");
+    let started = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&logs)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".log"))
+            .collect();
+        names.sort();
+        names
+    };
+    for log in started() {
+        std::fs::remove_file(logs.join(log)).unwrap();
+    }
+    w.ao_ok(&["status"]);
+    assert_eq!(started().len(), 1, "monitors started: {:?}", started());
+    wait_monitors(&w, 1, "one new monitor for both", |a, b| {
+        a == b && a != first_monitor
+    });
 
     // One server, which both sessions name, with both projects.
     assert_eq!(w.server_pids().len(), 1);

@@ -42,7 +42,7 @@ pub fn run() {
     let one = world(&["bench"], false);
     let mut made = 0;
     for n in [1usize, 10, 50, 200] {
-        spawn(&one, "bench", n - made);
+        let _ = spawn(&one, "bench", n - made);
         made = n;
         row(&one, n, 1, floor.1);
         if n == 50 {
@@ -57,12 +57,18 @@ pub fn run() {
     // own), in the same run.
     for own in [false, true] {
         let ten = world(&names, own);
+        let mut one_each = Vec::new();
         for p in &names {
-            spawn(&ten, p, 50);
+            one_each.extend(spawn(&ten, p, 50).into_iter().next());
         }
         row(&ten, 500, 10, floor.1);
         let servers = if own { "a server each" } else { "one server" };
         breakdown(&ten, &format!("500 sessions over 10 projects, {servers}"));
+        after_a_turn(
+            &ten,
+            &one_each,
+            &format!("500 sessions over 10 projects, {servers}"),
+        );
     }
 }
 
@@ -103,8 +109,9 @@ fn floor() -> (Duration, Duration) {
     (version, status)
 }
 
-/// Spawns `n` sessions of `project`, a few at once, and waits until each is ready.
-fn spawn(w: &World, project: &str, n: usize) {
+/// Spawns `n` sessions of `project`, a few at once, and waits until each is ready. Returns
+/// their ids.
+fn spawn(w: &World, project: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     let mut left = n;
     while left > 0 {
@@ -133,6 +140,7 @@ fn spawn(w: &World, project: &str, n: usize) {
     for id in &ids {
         w.ao_ok(&["wait", id, "--until", "ready", "--timeout", "120"]);
     }
+    ids
 }
 
 fn row(w: &World, sessions: usize, projects: usize, floor: Duration) {
@@ -193,14 +201,49 @@ fn timed_call(w: &World) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// The first status after a turn ended in one session of each project (`ids`), five times:
+/// the call's median and each phase's, once the turns are over and before any other status.
+fn after_a_turn(w: &World, ids: &[String], label: &str) {
+    const ROUNDS: usize = 5;
+    let mut calls = Vec::new();
+    for _ in 0..ROUNDS {
+        for id in ids {
+            w.ao_ok(&["send", id, "Again."]);
+        }
+        for id in ids {
+            w.ao_ok(&["wait", id, "--until", "ready", "--timeout", "120"]);
+        }
+        let started = Instant::now();
+        let phases = timed_call(w);
+        calls.push((started.elapsed(), phases));
+    }
+    let mut took: Vec<Duration> = calls.iter().map(|(t, _)| *t).collect();
+    took.sort();
+    println!(
+        "\nthe first status after a turn in one session of each project ({label}): median {} \
+         (min {}, max {}) over {ROUNDS}",
+        ms(took[ROUNDS / 2]),
+        ms(took[0]),
+        ms(took[ROUNDS - 1])
+    );
+    print_phases(calls.into_iter().map(|(_, phases)| phases));
+}
+
 /// Where the time of a call goes: each phase's median over 10 calls (requests by kind, with how
 /// many a call makes).
 fn breakdown(w: &World, label: &str) {
+    println!("\nwhere the time of one call goes ({label}; median of 10, slowest of a kind):");
+    print_phases((0..10).map(|_| timed_call(w)));
+}
+
+/// Each phase's median over `calls` (requests by kind, with how many a call makes; of a kind
+/// that a call has more than once, its slowest).
+fn print_phases(calls: impl Iterator<Item = Vec<(String, f64)>>) {
     let mut phases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for _ in 0..10 {
+    for call in calls {
         let mut per_call: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-        for (phase, t) in timed_call(w) {
+        for (phase, t) in call {
             // Requests and projects by kind: a session's id or a project's name is not a phase.
             let kind = if let Some(rest) = phase.strip_prefix("request ") {
                 let path: Vec<&str> = rest
@@ -228,7 +271,6 @@ fn breakdown(w: &World, label: &str) {
             counts.insert(kind, n);
         }
     }
-    println!("\nwhere the time of one call goes ({label}; median of 10, slowest of a kind):");
     for (kind, mut times) in phases {
         times.sort_by(f64::total_cmp);
         let n = counts[&kind];

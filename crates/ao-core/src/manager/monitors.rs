@@ -102,6 +102,9 @@ impl SessionManager {
             .await
     }
 
+    /// Starts one monitor for each group of `projects` in which one of them lacks a running
+    /// monitor: a group's monitor watches them all, so one start serves the group (a second
+    /// would only find the group's lock taken).
     async fn start_monitors(&self, projects: BTreeSet<String>) -> Result<()> {
         let Some(ao) = self.ao_binary.clone() else {
             return Ok(());
@@ -109,14 +112,20 @@ impl SessionManager {
         if projects.is_empty() {
             return Ok(());
         }
+        let groups: Vec<Vec<String>> = self
+            .monitor_groups()
+            .into_iter()
+            .map(|g| g.projects.intersection(&projects).cloned().collect())
+            .filter(|of_group: &Vec<String>| !of_group.is_empty())
+            .collect();
         let home = self.home.clone();
         self.db(move |store| {
+            let lacking = |project: &str| -> Result<bool> {
+                Ok(store
+                    .monitor(project)?
+                    .is_none_or(|m| !m.process.is_alive()))
+            };
             let start = |project: &str| -> Result<()> {
-                if let Some(m) = store.monitor(project)? {
-                    if m.process.is_alive() {
-                        return Ok(());
-                    }
-                }
                 let dir = home.monitors_dir()?;
                 let spec = ao.launch(
                     MONITOR_SUBCOMMAND,
@@ -127,8 +136,18 @@ impl SessionManager {
                 spawn_detached(&spec, &dir.join(format!("{project}.log")))?;
                 Ok(())
             };
-            // One project's failure does not keep the others' monitors from starting.
-            let results: Vec<Result<()>> = projects.iter().map(|p| start(p)).collect();
+            // One group's failure does not keep the others' monitors from starting.
+            let results: Vec<Result<()>> = groups
+                .iter()
+                .map(|of_group| {
+                    for project in of_group {
+                        if lacking(project)? {
+                            return start(project);
+                        }
+                    }
+                    Ok(())
+                })
+                .collect();
             results.into_iter().collect()
         })
         .await
