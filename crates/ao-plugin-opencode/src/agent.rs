@@ -270,7 +270,9 @@ impl Agent for OpenCodeAgent {
         &self,
         batch: &[(ProjectContext<'_>, &[SessionContext<'_>])],
     ) -> Vec<Vec<Observation>> {
+        let timed = ao_agent::timing::phase(|| "servers found".into());
         let found = join_all(batch.iter().map(|(cx, _)| self.servers.running(cx))).await;
+        drop(timed);
         // The projects found on the same server (a local one they share, or one at a URL) are
         // listed in one request.
         let mut by_server: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -285,6 +287,7 @@ impl Agent for OpenCodeAgent {
             let Ok(Some((record, _))) = &found[idx[0]] else {
                 continue;
             };
+            let _timed = ao_agent::timing::phase(|| "shared server's mirrors read".into());
             let mirrors = join_all(idx.iter().map(|&i| async move {
                 let cx = &batch[i].0;
                 let mirror =

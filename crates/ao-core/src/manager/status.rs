@@ -24,8 +24,12 @@ impl SessionManager {
     /// recorded; then the monitors their projects need and lack are started (one that died is
     /// started again by the next status).
     pub async fn status(&self, target: &crate::target::Target) -> Result<Vec<Seen>> {
-        let records = self.resolve(target).await?;
+        let records = {
+            let _timed = timing::phase(|| "sessions read".into());
+            self.resolve(target).await?
+        };
         let seen = self.status_of(&records).await?;
+        let _timed = timing::phase(|| "monitors ensured".into());
         self.ensure_monitors(&records).await;
         Ok(seen)
     }
@@ -112,7 +116,10 @@ impl SessionManager {
             .iter()
             .map(|(o, _, _)| o.last_activity_at)
             .collect();
-        let files = self.files_changed_of(records, &last_activity).await;
+        let files = {
+            let _timed = timing::phase(|| "files changed".into());
+            self.files_changed_of(records, &last_activity).await
+        };
         let mut seen: Vec<Seen> = records
             .iter()
             .zip(observed)
@@ -123,6 +130,7 @@ impl SessionManager {
             })
             .collect();
         // When each entered its activity, and budget stops: manager/transitions.rs.
+        let _timed = timing::phase(|| "settle".into());
         self.settle(&mut seen, &recorded);
         Ok(seen)
     }
