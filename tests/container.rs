@@ -31,7 +31,7 @@ use ao_core::home::StateHome;
 use ao_test_support::acp::{fake_agent_config, spawn as acp_spawn, AcpWorld};
 use ao_test_support::{
     assert_cost, error_of, script, shell_quote, tokens, wait_until, workspace_of, ArgvScanner,
-    Scenario, Turn, World,
+    Paused, Scenario, Turn, World,
 };
 use serde_json::{json, Value};
 
@@ -439,6 +439,26 @@ fn a_session_in_a_container_works_stays_boxed_keeps_no_secret_and_survives_its_c
         Some("running"),
         "another project's box"
     );
+
+    // A purge that has seen the project idle (its deletes started the container again), racing
+    // a spawn that reuses the container before the purge goes on to stop and remove it: the new
+    // session keeps its box and its conversations.
+    let purge = Paused::start(
+        &w,
+        &["kill", "--purge", "--force", "boxed"],
+        "before-releasing-projects",
+    );
+    let late = w.spawn(&["boxed", "hello", "--runtime", "process"]);
+    w.wait_activity(&late, "ready");
+    purge.finish();
+    assert_eq!(
+        state_of(&boxed).as_deref(),
+        Some("running"),
+        "the purge stopped or removed the container of a session spawned since it looked"
+    );
+    assert!(volume_exists(&boxed), "the purge removed a new session's volume");
+    let s = w.session(&late);
+    assert_eq!(s["activity"], "ready", "{s:#}");
     w.ao_ok(&["kill", "--purge", "--force", "boxed"]);
     wait_state(&boxed, None);
     assert!(!volume_exists(&boxed), "the volume outlived the purge");

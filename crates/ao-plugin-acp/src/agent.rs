@@ -10,6 +10,7 @@ use ao_agent::agent::{
     ProjectContext, Reply, SessionContext,
 };
 use ao_agent::blocking::unblock;
+use ao_agent::clock::EpochMillis;
 use ao_agent::config::{ConfigValue, SettingProblem};
 use ao_agent::remote::Location;
 use ao_agent::runtime::process::ProcessIdentity;
@@ -245,7 +246,7 @@ impl Agent for AcpPlugin {
         cancelled
     }
 
-    async fn release(&self, _cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+    async fn release(&self, _cx: &ProjectContext<'_>, _: EpochMillis) -> Result<(), AgentError> {
         // Each session's host is its own; nothing is shared per project.
         Ok(())
     }
