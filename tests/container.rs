@@ -456,7 +456,10 @@ fn a_session_in_a_container_works_stays_boxed_keeps_no_secret_and_survives_its_c
         Some("running"),
         "the purge stopped or removed the container of a session spawned since it looked"
     );
-    assert!(volume_exists(&boxed), "the purge removed a new session's volume");
+    assert!(
+        volume_exists(&boxed),
+        "the purge removed a new session's volume"
+    );
     let s = w.session(&late);
     assert_eq!(s["activity"], "ready", "{s:#}");
     w.ao_ok(&["kill", "--purge", "--force", "boxed"]);
@@ -636,6 +639,34 @@ fn an_acp_agent_runs_in_the_box_with_its_host_outside_and_leaves_no_container_be
     assert!(volume_exists(&name));
     w.ao_ok(&["kill", "--purge", &id]);
     assert!(!volume_exists(&name));
+
+    // A spawn whose prepare fails after the session's volume was made (its launch file cannot
+    // be written: a directory stands in its place) leaves no volume behind.
+    let broken = ContainerName::for_session(&StateHome::at(w.home()), "fake", "broken");
+    let _broken = Boxes(vec![broken.clone()]);
+    let launch = w.home().join("sessions/fake/broken/acp/launch.json");
+    std::fs::create_dir_all(launch.join("in-the-way")).unwrap();
+    let out = w.ao(&[
+        "spawn",
+        "fake",
+        "say:never",
+        "--runtime",
+        "process",
+        "--name",
+        "broken",
+    ]);
+    assert!(
+        !out.status.success(),
+        "the spawn worked: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let volumes = podman(&["volume", "ls", "--format", "{{.Name}}"]);
+    let volumes = String::from_utf8_lossy(&volumes.stdout);
+    assert!(
+        !volumes.lines().any(|v| v == broken.volume()),
+        "a failed prepare left its volume: {volumes}"
+    );
 }
 
 #[test]

@@ -80,9 +80,9 @@ impl AcpPlugin {
         let launch_id = new_launch_id();
         // A boxed agent: the host runs the engine's attached run of it (its container labelled
         // with the launch id), and the environment goes into the container's variable files.
-        let (command, env) = match &cx.project.container {
-            Some(container) => (
-                crate::boxed::command(
+        let (command, env, boxed) = match &cx.project.container {
+            Some(container) => {
+                let boxed = crate::boxed::command(
                     cx,
                     &session,
                     container,
@@ -90,10 +90,10 @@ impl AcpPlugin {
                     settings.command,
                     settings.env,
                 )
-                .await?,
-                Default::default(),
-            ),
-            None => (settings.command, settings.env),
+                .await?;
+                (boxed.command.clone(), Default::default(), Some(boxed))
+            }
+            None => (settings.command, settings.env, None),
         };
         let rec = session.record;
         let launch = HostLaunch {
@@ -112,9 +112,16 @@ impl AcpPlugin {
         };
         let dir = session.dir();
         let files = HostFiles::of(&dir);
-        unblock(move || files::write_launch(&files, &launch))
+        let written = unblock(move || files::write_launch(&files, &launch))
             .await
-            .map_err(files_error)?;
+            .map_err(files_error);
+        if let Err(e) = written {
+            // Nothing will run the container: its variables go, and a new session's volume.
+            if let Some(boxed) = boxed {
+                boxed.undo().await;
+            }
+            return Err(e);
+        }
         Ok(PreparedSession {
             agent_session_id,
             launch: self.helper_launch(HOST_HELPER, &dir, rec.workspace.clone()),
