@@ -195,8 +195,7 @@ impl Agent for AcpPlugin {
             .collect();
         // A boxed session whose host is gone: its container is removed (once), since a
         // SIGKILLed host leaves it running; only that launch's, never a restore's since.
-        let boxes = cx.project.container.as_ref().and_then(|c| {
-            let engine = crate::boxed::engine_of(c).ok()?;
+        let boxes = cx.project.container.clone().map(|c| {
             let names: Vec<_> = sessions
                 .iter()
                 .map(|s| {
@@ -205,13 +204,18 @@ impl Agent for AcpPlugin {
                     (name, s.dir())
                 })
                 .collect();
-            Some((engine, names))
+            (c, names)
         });
         let looks = unblock(move || {
             let looks: Vec<_> = wanted
                 .iter()
                 .map(|(files, runtime)| observe::look(files, runtime.as_ref()))
                 .collect();
+            // The engine is found here, off the async threads: a PATH scan.
+            let boxes = boxes.and_then(|(c, names)| {
+                let engine = crate::boxed::engine_of(&c).ok()?;
+                Some((engine, names))
+            });
             if let Some((engine, names)) = boxes {
                 for (look, (name, dir)) in looks.iter().zip(&names) {
                     if let Some(record) = look.record.as_ref().filter(|_| !look.host_alive) {
@@ -376,9 +380,13 @@ impl Agent for AcpPlugin {
         let settings = self.settings_of(cx)?;
         if let Some(container) = &cx.project.container {
             // The program is the image's: what can be checked here is the engine and the image.
-            let engine = crate::boxed::engine_of(container)?;
-            let source = container.source.clone();
-            unblock(move || engine.check_source(&source)).await?;
+            let settings = container.clone();
+            unblock(move || {
+                crate::boxed::engine_of(&settings)?
+                    .check_source(&settings.source)
+                    .map_err(AgentError::from)
+            })
+            .await?;
             if matches!(container.source, ao_agent::container::Source::Image(_)) {
                 return Ok(());
             }

@@ -113,7 +113,8 @@ pub(crate) async fn command(
         source: settings.source.clone(),
         argv: command,
         workdir: rec.workspace.clone(),
-        work: work_mounts(&project.path, &work),
+        // Filled in off the async threads: it looks at (and makes) `.git`'s directories.
+        work: Vec::new(),
         mounts: settings.mounts.permit()?.clone(),
         env: vars,
         network: settings.network,
@@ -123,7 +124,10 @@ pub(crate) async fn command(
         env_dir: env_dir.clone(),
         user: Some(own_user()),
     };
+    let project_path = project.path.clone();
+    let mut launch = launch;
     unblock(move || {
+        launch.work = work_mounts(&project_path, &work);
         let had_volume = engine.volume_exists(&name)?;
         let command = engine.attached_command(&launch)?;
         Ok(BoxedLaunch {
