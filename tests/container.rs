@@ -7,11 +7,13 @@
 //! container's server; writes outside the work tree stay in the box while one inside shows in
 //! `ao diff`; permit works; no secret in `podman inspect`, the overlay or any argv; the container
 //! killed under an idle session and removed under a turn (`Interrupted`), and `ao restore` on the
-//! same conversations; `ao kill` stops it, `ao kill --purge` removes it with its volume. The
+//! same conversations; `ao kill` stops it, `ao kill --purge` removes it with its volume, but not
+//! when a spawn reused it after the purge saw the project idle (the purge paused there). The
 //! faults a person meets before anything starts (`network: none`, an image not here, the engine
 //! missing, docker's daemon down) have a test of their own that starts no container. An ACP agent
 //! (the fake one) runs in a container per session, its host outside, with no network; a SIGKILLed
-//! host, `ao kill` and a restore leave no container behind. `opencode acp` in a box with no
+//! host, `ao kill` and a restore leave no container behind, and a prepare that fails after making
+//! a session's volume leaves no volume. `opencode acp` in a box with no
 //! network cannot reach the mock model and ends `blocked` with its API error. A project that
 //! gains `container:` while a turn runs on its host server gets no new session outside the box.
 //!
