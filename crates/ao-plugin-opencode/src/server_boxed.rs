@@ -138,14 +138,15 @@ impl Servers {
         unblock(move || lock_file(&home.servers_dir()?.join(file))).await
     }
 
-    /// Whether an `ensure` claimed the project's container after `idle_at`.
+    /// Whether an `ensure` claimed the project's container at or after `idle_at` (the same
+    /// millisecond counts as after: keeping a container running is the safe mistake).
     async fn claimed_since(
         &self,
         cx: &ProjectContext<'_>,
         idle_at: EpochMillis,
     ) -> Result<bool, AgentError> {
         let claimed: Option<EpochMillis> = cx.state.get(&claim_key(&cx.project.name)).await?;
-        Ok(claimed.is_some_and(|at| at > idle_at))
+        Ok(claimed.is_some_and(|at| at >= idle_at))
     }
 
     /// A client of the project's server in its container, starting (or restarting) the
