@@ -7,11 +7,13 @@
 //! container's server; writes outside the work tree stay in the box while one inside shows in
 //! `ao diff`; permit works; no secret in `podman inspect`, the overlay or any argv; the container
 //! killed under an idle session and removed under a turn (`Interrupted`), and `ao restore` on the
-//! same conversations; `ao kill` stops it, `ao kill --purge` removes it with its volume. The
+//! same conversations; `ao kill` stops it, `ao kill --purge` removes it with its volume, but not
+//! when a spawn reused it after the purge saw the project idle (the purge paused there). The
 //! faults a person meets before anything starts (`network: none`, an image not here, the engine
 //! missing, docker's daemon down) have a test of their own that starts no container. An ACP agent
 //! (the fake one) runs in a container per session, its host outside, with no network; a SIGKILLed
-//! host, `ao kill` and a restore leave no container behind. `opencode acp` in a box with no
+//! host, `ao kill` and a restore leave no container behind, and a prepare that fails after making
+//! a session's volume leaves no volume. `opencode acp` in a box with no
 //! network cannot reach the mock model and ends `blocked` with its API error. A project that
 //! gains `container:` while a turn runs on its host server gets no new session outside the box.
 //!
@@ -31,7 +33,7 @@ use ao_core::home::StateHome;
 use ao_test_support::acp::{fake_agent_config, spawn as acp_spawn, AcpWorld};
 use ao_test_support::{
     assert_cost, error_of, script, shell_quote, tokens, wait_until, workspace_of, ArgvScanner,
-    Scenario, Turn, World,
+    Paused, Scenario, Turn, World,
 };
 use serde_json::{json, Value};
 
@@ -439,6 +441,29 @@ fn a_session_in_a_container_works_stays_boxed_keeps_no_secret_and_survives_its_c
         Some("running"),
         "another project's box"
     );
+
+    // A purge that has seen the project idle (its deletes started the container again), racing
+    // a spawn that reuses the container before the purge goes on to stop and remove it: the new
+    // session keeps its box and its conversations.
+    let purge = Paused::start(
+        &w,
+        &["kill", "--purge", "--force", "boxed"],
+        "before-releasing-projects",
+    );
+    let late = w.spawn(&["boxed", "hello", "--runtime", "process"]);
+    w.wait_activity(&late, "ready");
+    purge.finish();
+    assert_eq!(
+        state_of(&boxed).as_deref(),
+        Some("running"),
+        "the purge stopped or removed the container of a session spawned since it looked"
+    );
+    assert!(
+        volume_exists(&boxed),
+        "the purge removed a new session's volume"
+    );
+    let s = w.session(&late);
+    assert_eq!(s["activity"], "ready", "{s:#}");
     w.ao_ok(&["kill", "--purge", "--force", "boxed"]);
     wait_state(&boxed, None);
     assert!(!volume_exists(&boxed), "the volume outlived the purge");
@@ -616,6 +641,34 @@ fn an_acp_agent_runs_in_the_box_with_its_host_outside_and_leaves_no_container_be
     assert!(volume_exists(&name));
     w.ao_ok(&["kill", "--purge", &id]);
     assert!(!volume_exists(&name));
+
+    // A spawn whose prepare fails after the session's volume was made (its launch file cannot
+    // be written: a directory stands in its place) leaves no volume behind.
+    let broken = ContainerName::for_session(&StateHome::at(w.home()), "fake", "broken");
+    let _broken = Boxes(vec![broken.clone()]);
+    let launch = w.home().join("sessions/fake/broken/acp/launch.json");
+    std::fs::create_dir_all(launch.join("in-the-way")).unwrap();
+    let out = w.ao(&[
+        "spawn",
+        "fake",
+        "say:never",
+        "--runtime",
+        "process",
+        "--name",
+        "broken",
+    ]);
+    assert!(
+        !out.status.success(),
+        "the spawn worked: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let volumes = podman(&["volume", "ls", "--format", "{{.Name}}"]);
+    let volumes = String::from_utf8_lossy(&volumes.stdout);
+    assert!(
+        !volumes.lines().any(|v| v == broken.volume()),
+        "a failed prepare left its volume: {volumes}"
+    );
 }
 
 #[test]

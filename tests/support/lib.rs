@@ -117,6 +117,66 @@ impl Drop for Stopped {
     }
 }
 
+/// An `ao` paused at one of its fault points (`AO_FAULT_PAUSE_AT`), so that a test can run
+/// another `ao` at exactly that moment; killed when dropped, so a failing test leaves none.
+pub struct Paused {
+    child: std::process::Child,
+    args: String,
+}
+
+impl Paused {
+    /// Runs `ao args` in `w` and waits (a minute at most) until it says it paused at `point`.
+    pub fn start(w: &World, args: &[&str], point: &str) -> Paused {
+        use std::io::BufRead;
+        let mut child = w
+            .ao_command(args)
+            .env("AO_FAULT_PAUSE_AT", point)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ao");
+        let stderr = child.stderr.take().expect("its standard error");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let paused = Paused {
+            child,
+            args: args.join(" "),
+        };
+        let wanted = format!("ao: paused at {point}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line == wanted => return paused,
+                Ok(_) => continue,
+                Err(e) => panic!("ao {} did not pause at {point}: {e}", paused.args),
+            }
+        }
+    }
+
+    /// Lets it go on, and waits until it has ended well.
+    pub fn finish(mut self) {
+        drop(self.child.stdin.take());
+        let status = self.child.wait().expect("wait for ao");
+        assert!(status.success(), "ao {}: {status}", self.args);
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// What `AO_TIMING=1` made a command print (its standard error); shown as it is.
 pub struct StatusTiming(pub String);
 

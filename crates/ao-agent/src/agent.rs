@@ -530,14 +530,25 @@ pub trait Agent: Send + Sync {
     ) -> Result<(), AgentError>;
 
     /// Releases what the agent keeps running for a project (a server) once no session of the
-    /// project is live any more.
-    async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError>;
+    /// project is live any more. `idle_at` is when ao saw none live (on the system clock): a
+    /// spawn or restore that began after that may already be using what would be released, so
+    /// what was started or reused since is kept.
+    async fn release(
+        &self,
+        cx: &ProjectContext<'_>,
+        idle_at: EpochMillis,
+    ) -> Result<(), AgentError>;
 
     /// Drops what the agent keeps for a project once no session of it is left in the store at
     /// all (every one purged): data that only those sessions needed, such as a container's data
-    /// volume, which holds their conversations. Called after [`release`](Self::release).
-    async fn forget(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
-        let _ = cx;
+    /// volume, which holds their conversations. Called after [`release`](Self::release), with
+    /// its `idle_at`: what a new session started or reused since then is kept.
+    async fn forget(
+        &self,
+        cx: &ProjectContext<'_>,
+        idle_at: EpochMillis,
+    ) -> Result<(), AgentError> {
+        let _ = (cx, idle_at);
         Ok(())
     }
 

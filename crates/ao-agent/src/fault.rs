@@ -48,6 +48,9 @@ pub const PAUSE_AT_ENV: &str = "AO_FAULT_PAUSE_AT";
 pub const PAUSE_POINTS: &[&str] = &[
     // A plugin has observed a project's sessions and is about to record what it saw.
     "before-recording-observation",
+    // `ao kill` has seen which projects have no live session left and has not yet released
+    // what their agents keep for them (tests/container.rs: a spawn racing a purge).
+    "before-releasing-projects",
 ];
 
 /// If `AO_FAULT_PAUSE_AT` names `point`: prints `ao: paused at <point>` to standard error and

@@ -10,6 +10,7 @@ use ao_agent::agent::{
     ProjectContext, Reply, SessionContext,
 };
 use ao_agent::blocking::unblock;
+use ao_agent::clock::EpochMillis;
 use ao_agent::config::{ConfigValue, SettingProblem};
 use ao_agent::remote::Location;
 use ao_agent::runtime::process::ProcessIdentity;
@@ -79,9 +80,9 @@ impl AcpPlugin {
         let launch_id = new_launch_id();
         // A boxed agent: the host runs the engine's attached run of it (its container labelled
         // with the launch id), and the environment goes into the container's variable files.
-        let (command, env) = match &cx.project.container {
-            Some(container) => (
-                crate::boxed::command(
+        let (command, env, boxed) = match &cx.project.container {
+            Some(container) => {
+                let boxed = crate::boxed::command(
                     cx,
                     &session,
                     container,
@@ -89,10 +90,10 @@ impl AcpPlugin {
                     settings.command,
                     settings.env,
                 )
-                .await?,
-                Default::default(),
-            ),
-            None => (settings.command, settings.env),
+                .await?;
+                (boxed.command.clone(), Default::default(), Some(boxed))
+            }
+            None => (settings.command, settings.env, None),
         };
         let rec = session.record;
         let launch = HostLaunch {
@@ -111,9 +112,16 @@ impl AcpPlugin {
         };
         let dir = session.dir();
         let files = HostFiles::of(&dir);
-        unblock(move || files::write_launch(&files, &launch))
+        let written = unblock(move || files::write_launch(&files, &launch))
             .await
-            .map_err(files_error)?;
+            .map_err(files_error);
+        if let Err(e) = written {
+            // Nothing will run the container: its variables go, and a new session's volume.
+            if let Some(boxed) = boxed {
+                boxed.undo().await;
+            }
+            return Err(e);
+        }
         Ok(PreparedSession {
             agent_session_id,
             launch: self.helper_launch(HOST_HELPER, &dir, rec.workspace.clone()),
@@ -187,8 +195,7 @@ impl Agent for AcpPlugin {
             .collect();
         // A boxed session whose host is gone: its container is removed (once), since a
         // SIGKILLed host leaves it running; only that launch's, never a restore's since.
-        let boxes = cx.project.container.as_ref().and_then(|c| {
-            let engine = crate::boxed::engine_of(c).ok()?;
+        let boxes = cx.project.container.clone().map(|c| {
             let names: Vec<_> = sessions
                 .iter()
                 .map(|s| {
@@ -197,13 +204,18 @@ impl Agent for AcpPlugin {
                     (name, s.dir())
                 })
                 .collect();
-            Some((engine, names))
+            (c, names)
         });
         let looks = unblock(move || {
             let looks: Vec<_> = wanted
                 .iter()
                 .map(|(files, runtime)| observe::look(files, runtime.as_ref()))
                 .collect();
+            // The engine is found here, off the async threads: a PATH scan.
+            let boxes = boxes.and_then(|(c, names)| {
+                let engine = crate::boxed::engine_of(&c).ok()?;
+                Some((engine, names))
+            });
             if let Some((engine, names)) = boxes {
                 for (look, (name, dir)) in looks.iter().zip(&names) {
                     if let Some(record) = look.record.as_ref().filter(|_| !look.host_alive) {
@@ -245,7 +257,7 @@ impl Agent for AcpPlugin {
         cancelled
     }
 
-    async fn release(&self, _cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+    async fn release(&self, _cx: &ProjectContext<'_>, _: EpochMillis) -> Result<(), AgentError> {
         // Each session's host is its own; nothing is shared per project.
         Ok(())
     }
@@ -368,9 +380,13 @@ impl Agent for AcpPlugin {
         let settings = self.settings_of(cx)?;
         if let Some(container) = &cx.project.container {
             // The program is the image's: what can be checked here is the engine and the image.
-            let engine = crate::boxed::engine_of(container)?;
-            let source = container.source.clone();
-            unblock(move || engine.check_source(&source)).await?;
+            let settings = container.clone();
+            unblock(move || {
+                crate::boxed::engine_of(&settings)?
+                    .check_source(&settings.source)
+                    .map_err(AgentError::from)
+            })
+            .await?;
             if matches!(container.source, ao_agent::container::Source::Image(_)) {
                 return Ok(());
             }

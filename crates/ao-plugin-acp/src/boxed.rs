@@ -30,7 +30,7 @@ use ao_agent::home::StateHome;
 /// host was found gone: it holds that launch's id, so the next launch's host is reaped again.
 pub const REAPED: &str = "container.reaped";
 
-/// The engine the settings name, with their runtime.
+/// The engine the settings name, with their runtime. Scans PATH: off the async threads.
 pub(crate) fn engine_of(settings: &ContainerSettings) -> Result<Engine, AgentError> {
     Ok(Engine::for_settings(settings)?)
 }
@@ -38,6 +38,33 @@ pub(crate) fn engine_of(settings: &ContainerSettings) -> Result<Engine, AgentErr
 /// The session's container's name.
 pub(crate) fn name_of(home: &StateHome, project: &str, session: &str) -> ContainerName {
     ContainerName::for_session(home, project, session)
+}
+
+/// A boxed session's launch, once its command is made: what [`undo`](BoxedLaunch::undo) removes
+/// when the prepare that made it fails later.
+pub(crate) struct BoxedLaunch {
+    /// The engine's attached run of the agent, for the host.
+    pub command: Vec<String>,
+    engine: Engine,
+    name: ContainerName,
+    env_dir: PathBuf,
+    /// Whether the session's data volume was made for this launch (a new session's), rather
+    /// than found (a restore's, which holds its conversations).
+    made_volume: bool,
+}
+
+impl BoxedLaunch {
+    /// Removes what making the command left: the container's variable files, and the data
+    /// volume when this launch made it. A volume that was there before (a restore's) stays.
+    pub(crate) async fn undo(self) {
+        unblock(move || {
+            let _ = std::fs::remove_dir_all(&self.env_dir);
+            if self.made_volume {
+                let _ = self.engine.remove_volume(&self.name);
+            }
+        })
+        .await
+    }
 }
 
 /// The command the host runs for a boxed agent: the engine's attached run of `command` in the
@@ -50,10 +77,13 @@ pub(crate) async fn command(
     launch_id: &str,
     command: Vec<String>,
     env: BTreeMap<String, String>,
-) -> Result<Vec<String>, AgentError> {
+) -> Result<BoxedLaunch, AgentError> {
     let project = cx.project;
     let rec = session.record;
-    let engine = engine_of(settings)?;
+    let engine = {
+        let settings = settings.clone();
+        unblock(move || engine_of(&settings)).await?
+    };
     let work = work_dir(project, cx.home);
     // The agent's HOME and XDG directories are on the session's data volume.
     let mut vars: BTreeMap<String, String> = [("HOME", format!("{DATA_INSIDE}/home"))]
@@ -76,23 +106,40 @@ pub(crate) async fn command(
                 .map_err(|why| AgentError::Refused(format!("agentConfig.env: {why}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let name = name_of(cx.home, &project.name, &rec.address.name);
+    let env_dir = env_dir(&session.dir());
     let launch = ContainerLaunch {
-        name: name_of(cx.home, &project.name, &rec.address.name).with_launch(launch_id),
+        name: name.clone().with_launch(launch_id),
         source: settings.source.clone(),
         argv: command,
         workdir: rec.workspace.clone(),
-        work: work_mounts(&project.path, &work),
+        // Filled in off the async threads: it looks at (and makes) `.git`'s directories.
+        work: Vec::new(),
         mounts: settings.mounts.permit()?.clone(),
         env: vars,
         network: settings.network,
         port: None,
         volume: Some(PathBuf::from(DATA_INSIDE)),
         ulimits: settings.ulimits,
-        env_dir: env_dir(&session.dir()),
+        env_dir: env_dir.clone(),
         user: Some(own_user()),
     };
-    let command = unblock(move || engine.attached_command(&launch)).await?;
-    Ok(command)
+    let project_path = project.path.clone();
+    let mut launch = launch;
+    unblock(move || {
+        launch.work = work_mounts(&project_path, &work);
+        let had_volume = engine.volume_exists(&name)?;
+        let command = engine.attached_command(&launch)?;
+        Ok(BoxedLaunch {
+            command,
+            engine,
+            name,
+            env_dir,
+            made_volume: !had_volume,
+        })
+    })
+    .await
+    .map_err(|e: ao_agent::container::ContainerError| e.into())
 }
 
 /// The 0700 directory of the container's variable files, in the session's private directory.
@@ -118,19 +165,19 @@ pub(crate) async fn remove(
     settings: &ContainerSettings,
     purge: bool,
 ) -> Result<(), AgentError> {
-    let engine = engine_of(settings)?;
+    let settings = settings.clone();
     let name = name_of(cx.home, &cx.project.name, &session.record.address.name);
     let dir = env_dir(&session.dir());
     unblock(move || {
+        let engine = engine_of(&settings)?;
         engine.remove(&name)?;
         if purge {
             engine.remove_volume(&name)?;
             let _ = std::fs::remove_dir_all(dir);
         }
-        Ok::<_, ao_agent::container::ContainerError>(())
+        Ok::<_, AgentError>(())
     })
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Removes the container of a session whose host (of launch `launch_id`) is gone, once per

@@ -11,6 +11,7 @@ use ao_agent::agent::{
     Agent, AgentError, Change, ForkRequest, LaunchRole, MessageSummary, Observation,
     PermitDecision, PlanItem, PreparedSession, ProjectContext, Reply, SessionContext,
 };
+use ao_agent::clock::EpochMillis;
 use ao_agent::config::{ConfigValue, SettingProblem};
 use ao_agent::remote::{Location, PasswordSource};
 use ao_agent::runtime::LaunchSpec;
@@ -519,7 +520,11 @@ impl Agent for OpenCodeAgent {
         self.server_pid_of(cx).await
     }
 
-    async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+    async fn release(
+        &self,
+        cx: &ProjectContext<'_>,
+        idle_at: EpochMillis,
+    ) -> Result<(), AgentError> {
         match crate::server_record::load(cx.state, &cx.project.name).await? {
             // A shared server: the project leaves it, and the last one to leave stops it.
             Some((_, Some(shared))) => {
@@ -536,18 +541,21 @@ impl Agent for OpenCodeAgent {
                     .await?;
                 Ok(())
             }
+            // A container, recorded or (one an interrupted `ao` started) found by its name.
+            Some((ServerRecord::Boxed(_), None)) => self.servers.release_boxed(cx, idle_at).await,
+            None if cx.project.container.is_some() => self.servers.release_boxed(cx, idle_at).await,
             Some((rec, None)) => self.servers.stop(cx, &rec, true).await,
-            // A container an interrupted `ao` started and never recorded is found by its name.
-            None => match &cx.project.container {
-                Some(settings) => self.servers.stop_container(cx.project, settings).await,
-                None => Ok(()),
-            },
+            None => Ok(()),
         }
     }
 
-    async fn forget(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+    async fn forget(
+        &self,
+        cx: &ProjectContext<'_>,
+        idle_at: EpochMillis,
+    ) -> Result<(), AgentError> {
         // A container's data volume holds the project's conversations: gone with the last one.
-        self.servers.remove_boxed(cx).await
+        self.servers.remove_boxed(cx, idle_at).await
     }
 
     async fn kill(

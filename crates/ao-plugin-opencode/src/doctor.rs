@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use ao_agent::agent::{AgentError, ProjectContext};
+use ao_agent::blocking::unblock;
 use ao_agent::doctor::{find_program, program_output, Check};
 
 use crate::server::ServerState;
@@ -48,7 +49,8 @@ impl OpenCodeAgent {
             .iter()
             .any(|p| matches!(p.project.location, ao_agent::remote::Location::Ssh(_)))
         {
-            all.push(match find_program(std::path::Path::new("ssh")) {
+            let ssh = unblock(|| find_program(std::path::Path::new("ssh"))).await;
+            all.push(match ssh {
                 Some(found) => Check::ok(
                     "ssh",
                     format!("{} (for projects with `host:`)", found.display()),
@@ -65,7 +67,8 @@ impl OpenCodeAgent {
 
     async fn binary_check(&self) -> Check {
         let bin = self.servers().settings().bin.clone();
-        let Some(found) = find_program(&bin) else {
+        let looked_up = bin.clone();
+        let Some(found) = unblock(move || find_program(&looked_up)).await else {
             let detail = if bin.components().count() > 1 {
                 format!(
                     "{} (from AO_OPENCODE_BIN) is not an executable file",

@@ -15,7 +15,14 @@
 //! removes whatever holds the name (a hung server, or one an interrupted `ao` started and never
 //! recorded: its password is not the one ao has) and starts a new one on the same volume.
 //! `release` (no session of the project live) stops it; `forget` (none left at all) removes the
-//! container, its volume and its variables. docs/containers.md is the person's guide.
+//! container, its volume and its variables.
+//!
+//! Races. Every `ensure` takes the container's lock (`servers/<container>.lock`) and, under it,
+//! stamps its claim (`boxed-claim:<project>`, epoch ms) before it reuses or starts the container;
+//! `release` and `forget` take the same lock and leave the container (and its volume) alone when
+//! a claim is later than the moment ao saw the project idle: a spawn or restore the manager's
+//! look missed began after that look, so it claims after it, and either its claim is seen or it
+//! waits for the lock and starts a new container. docs/containers.md is the person's guide.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +33,7 @@ use ao_agent::container::{
     data_homes, own_user, work_dir, work_mounts, ContainerError, ContainerLaunch, ContainerName,
     ContainerSettings, Engine, EnvName, Network, Source, DATA_INSIDE,
 };
+use ao_agent::home::StateHome;
 use ao_agent::project::Project;
 use ao_agent::runtime::process::ProcessIdentity;
 
@@ -33,6 +41,7 @@ use crate::client::Client;
 use crate::server::{lock_file, new_password, wait_healthy, ServerState, Servers};
 use crate::server_record::{save, BoxedServer, ServerRecord};
 use crate::settings::OpenCodeSettings;
+use ao_agent::clock::EpochMillis;
 
 /// How long a stopped server gets to end its turn's writes before the engine kills it.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -66,12 +75,19 @@ pub(crate) fn check_boxable(project: &Project) -> Result<(), AgentError> {
     }
 }
 
-/// The engine the settings name, with their runtime.
+/// The store key of the project's last claim of its container: when an `ensure` last reused or
+/// started it (epoch ms).
+fn claim_key(project: &str) -> String {
+    format!("boxed-claim:{project}")
+}
+
+/// The engine the settings name, with their runtime. Scans PATH: off the async threads.
 fn engine_of(settings: &ContainerSettings) -> Result<Engine, AgentError> {
     Engine::for_settings(settings).map_err(container_error)
 }
 
 /// The engine a record names: the one that started the container, whatever the config says now.
+/// Scans PATH: off the async threads.
 fn engine_of_record(boxed: &BoxedServer) -> Result<Engine, AgentError> {
     Engine::on_path(Some(boxed.engine))
         .map(|e| e.with_runtime(boxed.runtime.clone()))
@@ -79,7 +95,8 @@ fn engine_of_record(boxed: &BoxedServer) -> Result<Engine, AgentError> {
 }
 
 /// The `opencode` the container runs: the image's own on its PATH, or, for an overlaid root of
-/// this machine, this machine's (found on PATH when the setting is a bare name).
+/// this machine, this machine's (found on PATH when the setting is a bare name: off the async
+/// threads).
 pub(crate) fn program_inside(settings: &OpenCodeSettings, source: &Source) -> String {
     match source {
         Source::Image(_) => "opencode".to_string(),
@@ -103,11 +120,33 @@ impl Servers {
             return Ok(());
         };
         check_boxable(project)?;
-        let engine = engine_of(settings)?;
-        let source = settings.source.clone();
-        unblock(move || engine.check_source(&source))
-            .await
-            .map_err(container_error)
+        let settings = settings.clone();
+        unblock(move || {
+            engine_of(&settings)?
+                .check_source(&settings.source)
+                .map_err(container_error)
+        })
+        .await
+    }
+
+    /// Takes the lock of the project's container: one start, release or removal at a time.
+    async fn lock_container(
+        &self,
+        name: &ContainerName,
+    ) -> Result<nix::fcntl::Flock<std::fs::File>, AgentError> {
+        let (home, file) = (self.settings().home.clone(), format!("{name}.lock"));
+        unblock(move || lock_file(&home.servers_dir()?.join(file))).await
+    }
+
+    /// Whether an `ensure` claimed the project's container at or after `idle_at` (the same
+    /// millisecond counts as after: keeping a container running is the safe mistake).
+    async fn claimed_since(
+        &self,
+        cx: &ProjectContext<'_>,
+        idle_at: EpochMillis,
+    ) -> Result<bool, AgentError> {
+        let claimed: Option<EpochMillis> = cx.state.get(&claim_key(&cx.project.name)).await?;
+        Ok(claimed.is_some_and(|at| at >= idle_at))
     }
 
     /// A client of the project's server in its container, starting (or restarting) the
@@ -119,7 +158,14 @@ impl Servers {
         settings: &ContainerSettings,
     ) -> Result<(ServerRecord, Client), AgentError> {
         check_boxable(cx.project)?;
-        let fingerprint = boxed_fingerprint(self.settings(), cx.project, settings);
+        let fingerprint = {
+            let (oc, project, settings) = (
+                self.settings().clone(),
+                cx.project.clone(),
+                settings.clone(),
+            );
+            unblock(move || boxed_fingerprint(&oc, &project, &settings)).await
+        };
         let current = crate::server_record::load(cx.state, &cx.project.name).await?;
         let fits = |rec: &ServerRecord| {
             matches!(rec, ServerRecord::Boxed(_))
@@ -144,21 +190,17 @@ impl Servers {
             }
             None => false,
         };
-        if stay {
-            if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
-                return Ok((record, client));
-            }
-        }
         let name = self.container_name(&cx.project.name);
-        let lock_path = self
-            .settings()
-            .home
-            .servers_dir()?
-            .join(format!("{name}.lock"));
-        let lock = unblock(move || lock_file(&lock_path)).await?;
-        // Another ao may have started it while this one waited for the lock.
+        let lock = self.lock_container(&name).await?;
+        // Claimed before it is looked at: a release or purge that saw the project idle before
+        // now leaves what this reuses or starts alone (`release_boxed`, `remove_boxed`).
+        cx.state
+            .set(&claim_key(&cx.project.name), crate::now_ms())
+            .await?;
+        // Up, and fitting (or kept for a turn under way); another ao may have started it while
+        // this one waited for the lock.
         if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
-            if fits(&record) {
+            if stay || fits(&record) {
                 drop(lock);
                 return Ok((record, client));
             }
@@ -185,13 +227,24 @@ impl Servers {
     ) -> Result<(ServerRecord, Client), AgentError> {
         let _timed = ao_agent::timing::phase(|| "container started".into());
         let project = cx.project;
-        let engine = engine_of(settings)?;
-        let password = new_password();
-        let password_file = self
-            .settings()
-            .home
-            .write_secret(&format!("opencode-{name}.password"), &password)?;
-        let launch = self.launch(project, settings, name, &password)?;
+        let (engine, password_file, launch) = {
+            let (oc, project, settings, name) = (
+                self.settings().clone(),
+                project.clone(),
+                settings.clone(),
+                name.clone(),
+            );
+            unblock(move || {
+                let engine = engine_of(&settings)?;
+                let password = new_password();
+                let password_file = oc
+                    .home
+                    .write_secret(&format!("opencode-{name}.password"), &password)?;
+                let launch = container_launch(&oc, &project, &settings, &name, &password)?;
+                Ok::<_, AgentError>((engine, password_file, launch))
+            })
+            .await?
+        };
         let started_at_ms = crate::now_ms();
         let found = {
             let (engine, launch) = (engine.clone(), launch.clone());
@@ -250,143 +303,108 @@ impl Servers {
         Ok((rec, client))
     }
 
-    /// What the project's container runs and with what.
-    fn launch(
-        &self,
-        project: &Project,
-        settings: &ContainerSettings,
-        name: &ContainerName,
-        password: &str,
-    ) -> Result<ContainerLaunch, AgentError> {
-        let home = &self.settings().home;
-        let work = work_dir(project, home);
-        // A bind mount's source must exist before the first work tree does.
-        std::fs::create_dir_all(&work).map_err(|source| AgentError::Io {
-            what: format!("cannot create {}", work.display()),
-            source,
-        })?;
-        let port = free_port()?;
-        let mut env: Vec<(&str, String)> = vec![
-            ("OPENCODE_SERVER_PASSWORD", password.to_string()),
-            (
-                "OPENCODE_CONFIG_CONTENT",
-                crate::settings::server_config(project).to_string(),
-            ),
-            // ao pins the OpenCode version, inside as outside.
-            ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
-        ];
-        // OpenCode's data, config, state and cache are on the container's data volume.
-        env.extend(data_homes());
-        for switch in PASSED_SWITCHES {
-            if let Ok(value) = std::env::var(switch) {
-                env.push((switch, value));
-            }
-        }
-        let no_proxy = crate::settings::loopback_no_proxy();
-        let mut vars: Vec<(EnvName, String)> = env
-            .into_iter()
-            .chain(no_proxy.iter().map(|(k, v)| (k.as_str(), v.clone())))
-            .filter_map(|(k, v)| EnvName::parse(k).ok().map(|n| (n, v)))
-            .collect();
-        // The person's own, by name: an unset one is simply not there inside either.
-        for name in settings.env.permit().map_err(AgentError::from)? {
-            if let Ok(value) = std::env::var(name.as_str()) {
-                vars.retain(|(n, _)| n != name);
-                vars.push((name.clone(), value));
-            }
-        }
-        let mounts = settings.mounts.permit().map_err(AgentError::from)?.clone();
-        let mut launch = ContainerLaunch {
-            name: name.clone(),
-            source: settings.source.clone(),
-            argv: Vec::new(),
-            workdir: work.clone(),
-            work: work_mounts(&project.path, &work),
-            mounts,
-            env: vars,
-            network: settings.network,
-            port: Some(port),
-            volume: Some(PathBuf::from(DATA_INSIDE)),
-            ulimits: settings.ulimits,
-            env_dir: self.env_dir(name)?,
-            user: Some(own_user()),
-        };
-        let mut argv = vec![
-            program_inside(self.settings(), &settings.source),
-            "serve".into(),
-            "--hostname".into(),
-            launch.listen_host().into(),
-            "--port".into(),
-            port.to_string(),
-        ];
-        if self.settings().pure {
-            argv.push("--pure".into());
-        }
-        launch.argv = argv;
-        Ok(launch)
-    }
-
-    /// The 0700 directory of the container's variable files (its password among them).
-    fn env_dir(&self, name: &ContainerName) -> Result<PathBuf, AgentError> {
-        Ok(self
-            .settings()
-            .home
-            .servers_dir()?
-            .join(format!("{name}.env")))
-    }
-
     /// Stops the container of a record (its volume and its logs stay).
     pub(crate) async fn stop_boxed(
         &self,
         project: &str,
         boxed: &BoxedServer,
     ) -> Result<(), AgentError> {
-        let engine = engine_of_record(boxed)?;
         let name = self.container_name_of(project, boxed)?;
-        unblock(move || engine.stop(&name, STOP_GRACE))
-            .await
-            .map_err(container_error)
+        let boxed = boxed.clone();
+        unblock(move || {
+            engine_of_record(&boxed)?
+                .stop(&name, STOP_GRACE)
+                .map_err(container_error)
+        })
+        .await
     }
 
     /// Stops the project's container by name, recorded or not (one an interrupted `ao` started).
-    pub(crate) async fn stop_container(
+    async fn stop_container(
         &self,
         project: &Project,
         settings: &ContainerSettings,
     ) -> Result<(), AgentError> {
-        let engine = engine_of(settings)?;
         let name = self.container_name(&project.name);
-        unblock(move || engine.stop(&name, STOP_GRACE))
-            .await
-            .map_err(container_error)
+        let settings = settings.clone();
+        unblock(move || {
+            engine_of(&settings)?
+                .stop(&name, STOP_GRACE)
+                .map_err(container_error)
+        })
+        .await
+    }
+
+    /// Stops the project's container (its volume and logs stay) once no session of it is live:
+    /// `ao kill` of its last one. Left running when an `ensure` claimed it after `idle_at`, when
+    /// the manager saw the project idle: a session spawned or restored since is using it.
+    pub(crate) async fn release_boxed(
+        &self,
+        cx: &ProjectContext<'_>,
+        idle_at: EpochMillis,
+    ) -> Result<(), AgentError> {
+        let name = self.container_name(&cx.project.name);
+        let _lock = self.lock_container(&name).await?;
+        if self.claimed_since(cx, idle_at).await? {
+            return Ok(());
+        }
+        // Read again under the lock: a start since the manager's look wrote a new one.
+        match crate::server_record::load(cx.state, &cx.project.name).await? {
+            Some((ServerRecord::Boxed(boxed), None)) => {
+                self.stop_boxed(&cx.project.name, &boxed).await
+            }
+            _ => match &cx.project.container {
+                Some(settings) => self.stop_container(cx.project, settings).await,
+                None => Ok(()),
+            },
+        }
     }
 
     /// Removes the project's container, its data volume (its conversations), its variables and
     /// its password, and forgets its record: `ao kill --purge` of the project's last session.
-    pub(crate) async fn remove_boxed(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+    /// Nothing is removed when an `ensure` claimed the container after `idle_at` (a session
+    /// spawned or restored since uses it and its volume); the next purge of the project's last
+    /// session removes them.
+    pub(crate) async fn remove_boxed(
+        &self,
+        cx: &ProjectContext<'_>,
+        idle_at: EpochMillis,
+    ) -> Result<(), AgentError> {
+        let name = self.container_name(&cx.project.name);
+        let _lock = self.lock_container(&name).await?;
+        if self.claimed_since(cx, idle_at).await? {
+            return Ok(());
+        }
         let recorded = match crate::server_record::load(cx.state, &cx.project.name).await? {
             Some((ServerRecord::Boxed(boxed), None)) => Some(boxed),
             _ => None,
         };
-        let engine = match (&recorded, &cx.project.container) {
-            (Some(boxed), _) => engine_of_record(boxed)?,
-            (None, Some(settings)) => engine_of(settings)?,
-            (None, None) => return Ok(()),
-        };
-        let name = self.container_name(&cx.project.name);
+        if recorded.is_none() && cx.project.container.is_none() {
+            return Ok(());
+        }
+        let (home, settings) = (self.settings().home.clone(), cx.project.container.clone());
+        let password_file = recorded.as_ref().map(|b| b.password_file.clone());
         unblock({
-            let name = name.clone();
+            let (name, recorded) = (name.clone(), recorded.clone());
             move || {
-                engine.remove(&name)?;
-                engine.remove_volume(&name)
+                let engine = match (&recorded, &settings) {
+                    (Some(boxed), _) => engine_of_record(boxed)?,
+                    (None, Some(settings)) => engine_of(settings)?,
+                    (None, None) => return Ok(()),
+                };
+                engine.remove(&name).map_err(container_error)?;
+                engine.remove_volume(&name).map_err(container_error)?;
+                if let Ok(dir) = env_dir(&home, &name) {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                if let Some(file) = password_file {
+                    let _ = std::fs::remove_file(file);
+                }
+                Ok::<_, AgentError>(())
             }
         })
-        .await
-        .map_err(container_error)?;
-        let env_dir = self.env_dir(&name)?;
-        let _ = unblock(move || std::fs::remove_dir_all(env_dir)).await;
-        if let Some(boxed) = recorded {
-            let _ = std::fs::remove_file(&boxed.password_file);
+        .await?;
+        if recorded.is_some() {
             let key = crate::server_record::key(&cx.project.name);
             cx.state
                 .update(&key, |rec: &mut Option<ServerRecord>| {
@@ -396,6 +414,14 @@ impl Servers {
                 })
                 .await?;
         }
+        cx.state
+            .update(
+                &claim_key(&cx.project.name),
+                |claim: &mut Option<EpochMillis>| {
+                    *claim = None;
+                },
+            )
+            .await?;
         Ok(())
     }
 
@@ -416,6 +442,88 @@ impl Servers {
         }
         Ok(name)
     }
+}
+
+/// What the project's container runs and with what. Blocks (the work trees' directory is made
+/// here, PATH scanned): off the async threads.
+fn container_launch(
+    oc: &OpenCodeSettings,
+    project: &Project,
+    settings: &ContainerSettings,
+    name: &ContainerName,
+    password: &str,
+) -> Result<ContainerLaunch, AgentError> {
+    let home = &oc.home;
+    let work = work_dir(project, home);
+    // A bind mount's source must exist before the first work tree does.
+    std::fs::create_dir_all(&work).map_err(|source| AgentError::Io {
+        what: format!("cannot create {}", work.display()),
+        source,
+    })?;
+    let port = free_port()?;
+    let mut env: Vec<(&str, String)> = vec![
+        ("OPENCODE_SERVER_PASSWORD", password.to_string()),
+        (
+            "OPENCODE_CONFIG_CONTENT",
+            crate::settings::server_config(project).to_string(),
+        ),
+        // ao pins the OpenCode version, inside as outside.
+        ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
+    ];
+    // OpenCode's data, config, state and cache are on the container's data volume.
+    env.extend(data_homes());
+    for switch in PASSED_SWITCHES {
+        if let Ok(value) = std::env::var(switch) {
+            env.push((switch, value));
+        }
+    }
+    let no_proxy = crate::settings::loopback_no_proxy();
+    let mut vars: Vec<(EnvName, String)> = env
+        .into_iter()
+        .chain(no_proxy.iter().map(|(k, v)| (k.as_str(), v.clone())))
+        .filter_map(|(k, v)| EnvName::parse(k).ok().map(|n| (n, v)))
+        .collect();
+    // The person's own, by name: an unset one is simply not there inside either.
+    for name in settings.env.permit().map_err(AgentError::from)? {
+        if let Ok(value) = std::env::var(name.as_str()) {
+            vars.retain(|(n, _)| n != name);
+            vars.push((name.clone(), value));
+        }
+    }
+    let mounts = settings.mounts.permit().map_err(AgentError::from)?.clone();
+    let mut launch = ContainerLaunch {
+        name: name.clone(),
+        source: settings.source.clone(),
+        argv: Vec::new(),
+        workdir: work.clone(),
+        work: work_mounts(&project.path, &work),
+        mounts,
+        env: vars,
+        network: settings.network,
+        port: Some(port),
+        volume: Some(PathBuf::from(DATA_INSIDE)),
+        ulimits: settings.ulimits,
+        env_dir: env_dir(home, name)?,
+        user: Some(own_user()),
+    };
+    let mut argv = vec![
+        program_inside(oc, &settings.source),
+        "serve".into(),
+        "--hostname".into(),
+        launch.listen_host().into(),
+        "--port".into(),
+        port.to_string(),
+    ];
+    if oc.pure {
+        argv.push("--pure".into());
+    }
+    launch.argv = argv;
+    Ok(launch)
+}
+
+/// The 0700 directory of the container's variable files (its password among them). Blocks.
+fn env_dir(home: &StateHome, name: &ContainerName) -> Result<PathBuf, AgentError> {
+    Ok(home.servers_dir()?.join(format!("{name}.env")))
 }
 
 /// Removes a container whose server failed to start, and says `what` with its last words.
@@ -508,9 +616,14 @@ mod tests {
         };
         let container = settings(Network::Default);
         let name = servers.container_name("web");
-        let launch = servers
-            .launch(&project, &container, &name, "pw-0123456789abcdef")
-            .unwrap();
+        let launch = container_launch(
+            servers.settings(),
+            &project,
+            &container,
+            &name,
+            "pw-0123456789abcdef",
+        )
+        .unwrap();
         // The image's own opencode, listening on every interface of its namespace, behind the
         // port published on 127.0.0.1 at the same number.
         let port = launch.port.unwrap().to_string();
@@ -554,12 +667,13 @@ mod tests {
 
         // `workspace: none`: the project directory itself is the work.
         project.workspace = WorkspaceKind::None;
-        let launch = servers.launch(&project, &container, &name, "pw").unwrap();
+        let launch =
+            container_launch(servers.settings(), &project, &container, &name, "pw").unwrap();
         assert_eq!(launch.workdir, project.path);
 
         // The host's network: the server listens on its loopback.
         let host = settings(Network::Host);
-        let launch = servers.launch(&project, &host, &name, "pw").unwrap();
+        let launch = container_launch(servers.settings(), &project, &host, &name, "pw").unwrap();
         assert_eq!(launch.argv[3], "127.0.0.1");
     }
 

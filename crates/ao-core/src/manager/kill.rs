@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::session_manager::{recorded_worktree, SessionManager};
 use crate::agent::SessionContext;
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::session::{Lifecycle, SessionRecord};
 use crate::target::Target;
@@ -195,7 +196,12 @@ impl SessionManager {
     /// Releases what each agent keeps for the projects of `killed` that have nothing left
     /// running; returns what could not be released.
     async fn release_idle_projects(&self, killed: &[Killed]) -> Result<Vec<String>> {
+        // Taken before the look: a spawn or restore the look misses began after it, and the
+        // agent keeps what such a one started or reused since (`Agent::release`). The system
+        // clock, not the manager's: a plugin stamps its own claims with it.
+        let idle_at = SystemClock.now_ms();
         let all = self.db(|store| store.list()).await?;
+        crate::fault::pause_point("before-releasing-projects").await;
         let projects: BTreeSet<&str> = killed
             .iter()
             .filter_map(|k| k.id.split_once('/').map(|(p, _)| p))
@@ -227,14 +233,14 @@ impl SessionManager {
                 let Ok(bound) = self.bind(agent, project) else {
                     continue;
                 };
-                if let Err(e) = bound.agent.release(&bound.cx()).await {
+                if let Err(e) = bound.agent.release(&bound.cx(), idle_at).await {
                     problems.push(format!(
                         "project {name}: what {agent} keeps running for it was not released: {e}"
                     ));
                     continue;
                 }
                 if forgotten {
-                    if let Err(e) = bound.agent.forget(&bound.cx()).await {
+                    if let Err(e) = bound.agent.forget(&bound.cx(), idle_at).await {
                         problems.push(format!(
                             "project {name}: what {agent} kept for its purged sessions was not \
                              removed: {e}; remove it by hand (docs/containers.md names it)"

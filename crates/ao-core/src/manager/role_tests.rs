@@ -14,6 +14,7 @@ use crate::agent::{
     Agent, AgentError, Change, LaunchRole, Observation, PreparedSession, ProjectContext, Reply,
     SessionContext,
 };
+use crate::clock::EpochMillis;
 use crate::home::StateHome;
 use crate::runtime::tmux::tui::tests::Server;
 use crate::runtime::{LaunchSpec, RuntimeHandle, TmuxRuntime};
@@ -110,7 +111,7 @@ test_agent!(restoring RoleAgent {
             .push((session.record.address.to_string(), purge));
         Ok(())
     }
-    async fn release(&self, _: &ProjectContext<'_>) -> Result<(), AgentError> {
+    async fn release(&self, _: &ProjectContext<'_>, _: EpochMillis) -> Result<(), AgentError> {
         Ok(())
     }
 });

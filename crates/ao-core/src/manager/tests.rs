@@ -13,7 +13,7 @@ use super::{KillOptions, SessionManager, SpawnOptions};
 use crate::agent::{
     Agent, AgentError, Change, Observation, PreparedSession, ProjectContext, Reply, SessionContext,
 };
-use crate::clock::FixedClock;
+use crate::clock::{EpochMillis, FixedClock};
 use crate::config::{Config, Context};
 use crate::home::StateHome;
 use crate::runtime::{LaunchSpec, TmuxRuntime};
@@ -55,7 +55,7 @@ macro_rules! test_agent {
             ) -> Result<(), AgentError> {
                 Ok(())
             }
-            async fn release(&self, _: &ProjectContext<'_>) -> Result<(), AgentError> {
+            async fn release(&self, _: &ProjectContext<'_>, _: $crate::clock::EpochMillis) -> Result<(), AgentError> {
                 Ok(())
             }
         });
@@ -441,7 +441,7 @@ test_agent!(NotebookAgent {
         }
         Ok(())
     }
-    async fn release(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {
+    async fn release(&self, cx: &ProjectContext<'_>, _: EpochMillis) -> Result<(), AgentError> {
         cx.state
             .set(&format!("released:{}", cx.project.name), true)
             .await?;
