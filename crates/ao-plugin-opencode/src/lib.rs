@@ -49,6 +49,7 @@ mod quiet;
 pub mod remote;
 pub mod server;
 mod server_boxed;
+mod server_host;
 mod server_list;
 pub mod server_record;
 mod server_shared;
