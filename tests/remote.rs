@@ -362,12 +362,14 @@ fn pending_id(s: &Value) -> String {
 
 /// Waits until the process with `pid` is gone.
 fn wait_gone(pid: ProcessIdentity, what: &str) {
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
-        match pid.is_alive() {
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || match pid.is_alive() {
             true => Err(format!("{what} still runs")),
             false => Ok(()),
-        }
-    });
+        },
+    );
 }
 
 /// The server process on the host that a project's record names.

@@ -168,7 +168,8 @@ pub fn servers_on_host(w: &World) -> Vec<u32> {
     let mut pids: Vec<u32> = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            let read = |what: &str| std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default();
+            let read =
+                |what: &str| std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default();
             let cmdline = read("cmdline");
             let serves = cmdline.split(|b| *b == 0).nth(1) == Some(b"serve".as_slice());
             serves

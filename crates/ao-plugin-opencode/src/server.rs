@@ -33,7 +33,6 @@ use std::time::{Duration, Instant};
 
 use ao_agent::agent::{AgentError, ProjectContext};
 use ao_agent::blocking::unblock;
-use ao_agent::project::Project;
 use ao_agent::runtime::process::ProcessIdentity;
 use rand::Rng;
 
@@ -42,9 +41,9 @@ use ao_agent::remote::Location;
 use crate::client::Client;
 use crate::remote;
 // Re-exported: the plugin's other modules name the record through `server`.
+use crate::server_record::LocalServer;
 pub use crate::server_record::ServerRecord;
 pub use crate::server_record::SharedKey;
-use crate::server_record::LocalServer;
 use crate::settings::OpenCodeSettings;
 
 /// How long a new server may take to answer its first health check (a cold start on a loaded

@@ -105,9 +105,10 @@ impl Servers {
         cx.state.set(&key(&project), pointer).await?;
         // A server whose start an interrupted `ao` left behind is stopped before another starts.
         let orphan = rec_starting(&stored);
-        let previous = stored.clone();
         let running = match stored {
-            Some(_) if cx.project.location.is_remote() => self.running_on_host(cx).await?,
+            Some(_) if matches!(cx.project.location, Location::Ssh(_)) => {
+                self.running_on_host(cx).await?
+            }
             Some(rec) => match probe(rec).await {
                 ServerState::Up { record, client, .. } => Some((record, client)),
                 ServerState::Unresponsive(rec) => {
@@ -148,6 +149,8 @@ impl Servers {
                 }
                 match &cx.project.location {
                     Location::Ssh(dest) => {
+                        // As the look above left it (its tunnel may have been opened again).
+                        let previous = cx.state.get(&shared.state_key()).await?;
                         self.start_on_host(cx, dest, shared, users, previous.as_ref())
                             .await
                     }
@@ -177,7 +180,11 @@ impl Servers {
 
     /// The project leaves the shared server `shared`; the last project to leave stops it (on a
     /// host, with its forward and the host's connection).
-    pub async fn leave(&self, cx: &ProjectContext<'_>, shared: &SharedKey) -> Result<(), AgentError> {
+    pub async fn leave(
+        &self,
+        cx: &ProjectContext<'_>,
+        shared: &SharedKey,
+    ) -> Result<(), AgentError> {
         let lock = self.lock_shared(shared).await?;
         let p = cx.project.name.clone();
         let unused = cx
@@ -192,7 +199,16 @@ impl Servers {
             })
             .await?;
         let stopped = match unused {
-            Some(ServerRecord::Tunnel(tunnel)) => self.stop_on_host(cx, &tunnel, true).await,
+            Some(ServerRecord::Tunnel(tunnel)) => {
+                let stopped = self.stop_on_host(cx, &tunnel, true).await;
+                if stopped.is_err() {
+                    // The host could not be reached: the record stays, with no projects, so that
+                    // the next release (the project's pointer is kept) or start finds the server.
+                    let kept = ServerRecord::Tunnel(tunnel);
+                    cx.state.set(&shared.state_key(), kept).await?;
+                }
+                stopped
+            }
             Some(rec) => {
                 if let Some(id) = rec.identity() {
                     stop_server(id).await;
