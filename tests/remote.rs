@@ -508,7 +508,14 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     let doctor = String::from_utf8_lossy(&w.ao(&["doctor"]).stdout).into_owned();
     assert!(doctor.contains("opencode on this machine too"), "{doctor}");
     assert!(doctor.contains("for projects with `host:`"), "{doctor}");
-    assert!(doctor.contains("there) answers through"), "{doctor}");
+    // The server there, named once by its URL, with the projects that use it.
+    let url = s["server"]["url"].as_str().unwrap();
+    assert!(
+        doctor.contains(&format!("server {url}: OpenCode"))
+            && doctor.contains("on builder (pid")
+            && doctor.contains("there) answers, used by web"),
+        "{doctor}"
+    );
 
     let s = w.wait_activity(&pane, "ready");
     assert_cost(&s, cost(&[(50, 4)]));
