@@ -12,10 +12,8 @@ use std::path::Path;
 
 use std::time::{Duration, Instant};
 
-use ao_core::home::StateHome;
 use ao_core::runtime::process::ProcessIdentity;
-use ao_core::store::Store;
-use ao_test_support::remote::{start_owned, Owned, RemoteServerGuard, Sshd};
+use ao_test_support::remote::{servers_on_host, start_owned, Owned, RemoteServerGuard, Sshd};
 use ao_test_support::{
     assert_cost, error_of, opencode_bin, script, shell_quote, tokens, wait_until, workspace_of,
     ArgvScanner, Scenario, TlsIngress, ToolCall, Turn, World,
@@ -45,15 +43,6 @@ fn permitted(marker: &str, file: &str) -> ao_test_support::Script {
 }
 
 const PERMITTED_USAGE: [(u64, u64); 2] = [(100, 5), (120, 8)];
-
-/// The value the OpenCode plugin keeps under `key` in the world's store.
-fn plugin_value(w: &World, key: &str) -> Option<Value> {
-    let store = Store::open(&StateHome::at(w.home()).store_path()).expect("store");
-    store
-        .plugin_state("opencode")
-        .get_blocking::<Value>(key)
-        .expect("read the plugin's state")
-}
 
 /// Asserts the session shows `exited` with the error `name`; its message.
 fn exited_with(s: &Value, name: &str) -> String {
@@ -365,37 +354,75 @@ fn a_server_at_a_url_is_followed_and_never_touched() {
 // ---------------------------------------------------------------------------------------------
 // A host over SSH.
 
+/// The pending permission of a session waiting on one.
+fn pending_id(s: &Value) -> String {
+    assert_eq!(s["pending"].as_array().map(Vec::len), Some(1), "{s:#}");
+    s["pending"][0]["id"].as_str().unwrap().to_string()
+}
+
+/// Waits until the process with `pid` is gone.
+fn wait_gone(pid: ProcessIdentity, what: &str) {
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || match pid.is_alive() {
+            true => Err(format!("{what} still runs")),
+            false => Ok(()),
+        },
+    );
+}
+
+/// The server process on the host that a project's record names.
+fn server_there(w: &World, project: &str) -> ProcessIdentity {
+    let record = w.server_record(project);
+    ProcessIdentity::of(record["remote"]["pid"].as_u64().unwrap() as u32)
+        .expect("the server runs on the host")
+}
+
 #[test]
 fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     let mut w = World::new(
         Scenario::new()
             .script(permitted("allow this", "out.txt"))
-            .script(script("in tmux").turn(Turn::text("From the pane.").usage(50, 4))),
+            .script(script("in tmux").turn(Turn::text("From the pane.").usage(50, 4)))
+            .script(permitted("api asks", "api.txt"))
+            .script(script("api again").turn(Turn::text("Again.")))
+            .script(script("api moved").turn(Turn::text("On a server of its own."))),
     );
     let web = w.project("web", &[]);
+    let api = w.project("api", &[]);
     let bare = w.project("bare", &[]);
     let mut sshd = Sshd::start(&mut w);
     let provider = w.provider_config();
-    let project = |name: &str, host: &str, path: &Path| {
+    let project = |name: &str, host: &str, path: &Path, permission: &str| {
         format!(
             "  - name: {name}\n    path: {}\n    host: {host}\n    workspace: worktree\n    \
-             agentConfig:\n      model: mock/mock-1\n      permission: {{bash: ask}}\n      \
+             agentConfig:\n      model: mock/mock-1\n      permission: {permission}\n      \
              opencodeConfig: {provider}\n",
             path.display()
         )
     };
-    w.set_config_text(&format!(
-        "projects:\n{}{}",
-        project("web", "builder", &web),
-        project("bare", "bare", &bare)
-    ));
+    // `api_permission`: api's, whose change gives it other server settings than web's.
+    let config = |api_permission: &str| {
+        format!(
+            "projects:\n{}{}{}",
+            project("web", "builder", &web, "{bash: ask}"),
+            project("api", "builder", &api, api_permission),
+            project("bare", "bare", &bare, "{bash: ask}")
+        )
+    };
+    w.set_config_text(&config("{bash: ask}"));
     let _remote_server = RemoteServerGuard::new(&w, "web", &["builder", "bare"]);
-    let secret = w.home().join("secrets/opencode-web.password");
+    let _api_server = RemoteServerGuard::new(&w, "api", &[]);
+    // Every server password ao keeps: the shared servers' are named by their settings.
+    let secrets = w.home().join("secrets");
     let scanner = ArgvScanner::start(move || {
-        std::fs::read_to_string(&secret)
-            .ok()
-            .map(|p| vec![p.trim().to_string()])
-            .unwrap_or_default()
+        std::fs::read_dir(&secrets)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .map(|p| p.trim().to_string())
+            .collect()
     });
     let trees = w.root().join("remote/xdg/data/ao/worktrees");
 
@@ -409,11 +436,68 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     let id = w.spawn(&["web", "allow this", "--runtime", "process"]);
     // The tmux runtime, meanwhile: OpenCode's TUI here, attached through the tunnel.
     let pane = w.spawn(&["web", "in tmux", "--runtime", "tmux"]);
+    // Another project on the same host with the same settings.
+    let asks = w.spawn(&["api", "api asks", "--runtime", "process"]);
     let s = w.wait_activity(&id, "waiting_input");
     assert_eq!(s["host"], "builder");
     let wt = workspace_of(&s);
     assert_eq!(wt, trees.join("web/agent-1"));
     assert_eq!(s["branch"], "ao/agent-1");
+
+    // One server there for both, one tunnel (one local port), one record with both projects.
+    let sa = w.wait_activity(&asks, "waiting_input");
+    assert_eq!(sa["server"]["url"], s["server"]["url"], "{sa:#}\n{s:#}");
+    assert_eq!(s["server"]["projects"], json!(["api", "web"]), "{s:#}");
+    assert_eq!(w.server_record("api"), w.server_record("web"));
+    let shared = server_there(&w, "web");
+    assert_eq!(servers_on_host(&w), vec![shared.pid]);
+    // Both mid-turn, so both must list: one list request for the server, not one per project.
+    let (_, timing) = w.timed_status();
+    assert_eq!(timing.requests("/experimental/session"), 1, "{timing}");
+    assert_eq!(timing.requests("/session"), 0, "{timing}");
+    let of_api = w.status(Some("api"));
+    assert_eq!(of_api.len(), 1, "{of_api:#?}");
+    assert_eq!(of_api[0]["id"], asks.as_str());
+    // A permission asked in one project is answered only through its own session's address.
+    let (pw, pa) = (pending_id(&s), pending_id(&sa));
+    for (through, other) in [(&id, &pa), (&asks, &pw)] {
+        let out = w.ao(&["permit", through, other]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+    }
+    assert_eq!(pending_id(&w.session(&asks)), pa);
+    w.ao_ok(&["permit", &asks, &pa]);
+    w.wait_activity(&asks, "ready");
+    assert_eq!(w.session(&id)["activity"], "waiting_input");
+    assert_eq!(
+        std::fs::read_to_string(trees.join("api/agent-1/api.txt")).unwrap(),
+        "hi\n"
+    );
+
+    // api's last session goes: the server stays for web. api's next session joins it again.
+    w.ao_ok(&["kill", &asks]);
+    assert!(shared.is_alive());
+    assert_eq!(w.server_record("web")["projects"], json!(["web"]));
+    let again = w.spawn(&["api", "api again", "--runtime", "process"]);
+    w.wait_activity(&again, "ready");
+    assert_eq!(w.server_record("web")["projects"], json!(["api", "web"]));
+    assert_eq!(servers_on_host(&w), vec![shared.pid]);
+
+    // api's settings change: its next session moves to a server of its own there; web's stays.
+    w.set_config_text(&config("{bash: ask, edit: allow}"));
+    let moved = w.spawn(&["api", "api moved", "--runtime", "process"]);
+    let sm = w.wait_activity(&moved, "ready");
+    assert_eq!(sm["server"]["projects"], json!(["api"]), "{sm:#}");
+    assert_ne!(sm["server"]["url"], s["server"]["url"]);
+    assert_eq!(w.server_record("web")["projects"], json!(["web"]));
+    let own = server_there(&w, "api");
+    assert_ne!(own.pid, shared.pid);
+    assert_eq!(servers_on_host(&w).len(), 2);
+    // Nothing of api is live: its server stops, web's runs on.
+    w.ao_ok(&["kill", "api"]);
+    wait_gone(own, "api's server on the host");
+    assert_eq!(servers_on_host(&w), vec![shared.pid]);
+    assert_eq!(w.session(&id)["activity"], "waiting_input");
+
     w.ao_ok(&["permit", &id]);
     let s = w.wait_activity(&id, "ready");
     assert_cost(&s, cost(&PERMITTED_USAGE));
@@ -424,7 +508,14 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     let doctor = String::from_utf8_lossy(&w.ao(&["doctor"]).stdout).into_owned();
     assert!(doctor.contains("opencode on this machine too"), "{doctor}");
     assert!(doctor.contains("for projects with `host:`"), "{doctor}");
-    assert!(doctor.contains("there) answers through"), "{doctor}");
+    // The server there, named once by its URL, with the projects that use it.
+    let url = s["server"]["url"].as_str().unwrap();
+    assert!(
+        doctor.contains(&format!("server {url}: OpenCode"))
+            && doctor.contains("on builder (pid")
+            && doctor.contains("there) answers, used by web"),
+        "{doctor}"
+    );
 
     let s = w.wait_activity(&pane, "ready");
     assert_cost(&s, cost(&[(50, 4)]));
@@ -432,7 +523,7 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
 
     // The host goes away: the tunnel dies and cannot be opened again. Status says so within
     // the connect timeout; the server there runs on.
-    let record = plugin_value(&w, "server:web").expect("the server's record");
+    let record = w.server_record("web");
     let master = ProcessIdentity {
         pid: record["pid"].as_u64().unwrap() as u32,
         start_time: record["start_time"].as_u64().unwrap(),
@@ -458,7 +549,7 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
         s["activity"] == "ready"
     });
     assert_cost(&s, cost(&PERMITTED_USAGE));
-    let record = plugin_value(&w, "server:web").expect("the server's record");
+    let record = w.server_record("web");
     assert_ne!(
         record["pid"].as_u64(),
         Some(u64::from(master.pid)),
@@ -487,7 +578,7 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     w.ao_ok(&["restore", &id]);
     let s = w.wait_activity(&id, "ready");
     assert_cost(&s, cost(&PERMITTED_USAGE));
-    let restarted = plugin_value(&w, "server:web").expect("the server's record");
+    let restarted = w.server_record("web");
     assert_eq!(restarted["url"], record["url"]);
     let server_there = ProcessIdentity::of(restarted["remote"]["pid"].as_u64().unwrap() as u32)
         .expect("a new server runs on the host");

@@ -576,8 +576,9 @@ impl World {
         PathBuf::from(v["password_file"].as_str().expect("the password file"))
     }
 
-    /// The record of the server a project uses, as ao stored it.
-    fn server_record(&self, project: &str) -> Value {
+    /// The record of the server a project uses, as ao stored it (a shared one through the
+    /// project's pointer).
+    pub fn server_record(&self, project: &str) -> Value {
         let store = self
             .store()
             .and_then(|s| s.ok_or_else(|| "no store: nothing was started".to_string()))

@@ -10,7 +10,6 @@ use std::time::Duration;
 use ao_core::home::StateHome;
 use ao_core::runtime::process::ProcessIdentity;
 use ao_core::store::Store;
-use serde_json::Value;
 
 use crate::{opencode_bin, wait_until, World};
 
@@ -156,6 +155,33 @@ impl Sshd {
     }
 }
 
+/// The `opencode serve` processes that run on the world's "host" (this machine, through its
+/// sshd): those whose OpenCode data home is the host's, so no other test's nor the person's.
+pub fn servers_on_host(w: &World) -> Vec<u32> {
+    let data_home = format!(
+        "XDG_DATA_HOME={}",
+        w.root().join("remote/xdg/data").display()
+    );
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    let mut pids: Vec<u32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let read =
+                |what: &str| std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default();
+            let cmdline = read("cmdline");
+            let serves = cmdline.split(|b| *b == 0).nth(1) == Some(b"serve".as_slice());
+            serves
+                && read("environ")
+                    .split(|b| *b == 0)
+                    .any(|kv| kv == data_home.as_bytes())
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// Stops, by pid, the project server ao started on the "host" (this machine) and the ssh
 /// masters, should the test fail before `ao kill` does it.
 pub struct RemoteServerGuard {
@@ -194,10 +220,8 @@ impl Drop for RemoteServerGuard {
         let Ok(store) = Store::open(&home.store_path()) else {
             return;
         };
-        let Ok(Some(v)) = store
-            .plugin_state("opencode")
-            .get_blocking::<Value>(&format!("server:{}", self.project))
-        else {
+        // The project's own record, or the shared one it names.
+        let Ok(Some(v)) = crate::server_value(&store, &self.project) else {
             return;
         };
         let pid = v["remote"]["pid"].as_u64().unwrap_or(0) as u32;

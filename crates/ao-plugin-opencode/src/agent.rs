@@ -262,8 +262,8 @@ impl Agent for OpenCodeAgent {
                 };
                 Some(format!("url {} {} {password}", at.url, at.username))
             }
-            // A server ao starts on a host is the project's own.
-            Location::Ssh(_) => None,
+            // The server on the host for the project's settings there.
+            Location::Ssh(_) => Some(self.servers.shared_key(project).0),
         }
     }
 
@@ -274,11 +274,15 @@ impl Agent for OpenCodeAgent {
         let timed = ao_agent::timing::phase(|| "servers found".into());
         let found = join_all(batch.iter().map(|(cx, _)| self.servers.running(cx))).await;
         drop(timed);
-        // The projects found on the same server (a local one they share, or one at a URL) are
-        // listed in one request.
+        // The projects found on the same server (one they share, here or on an ssh host, or one
+        // at a URL) are listed in one request.
         let mut by_server: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, f) in found.iter().enumerate() {
-            if let Ok(Some((record @ (ServerRecord::Local(_) | ServerRecord::Url(_)), _))) = f {
+            if let Ok(Some((
+                record @ (ServerRecord::Local(_) | ServerRecord::Tunnel(_) | ServerRecord::Url(_)),
+                _,
+            ))) = f
+            {
                 by_server.entry(record.list_key()).or_default().push(i);
             }
         }
@@ -528,9 +532,7 @@ impl Agent for OpenCodeAgent {
         match crate::server_record::load(cx.state, &cx.project.name).await? {
             // A shared server: the project leaves it, and the last one to leave stops it.
             Some((_, Some(shared))) => {
-                self.servers
-                    .leave(cx.state, &cx.project.name, &shared)
-                    .await?;
+                self.servers.leave(cx, &shared).await?;
                 let key = crate::server_record::key(&cx.project.name);
                 cx.state
                     .update(&key, |pointer: &mut Option<ProjectServer>| {

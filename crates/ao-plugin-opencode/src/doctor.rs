@@ -138,6 +138,19 @@ impl OpenCodeAgent {
             } => Check::ok(
                 subject,
                 match &rec {
+                    ServerRecord::Tunnel(tunnel) if !tunnel.projects.is_empty() => {
+                        let used_by: Vec<&str> =
+                            tunnel.projects.iter().map(String::as_str).collect();
+                        return Check::ok(
+                            format!("server {rec}"),
+                            format!(
+                                "OpenCode {version} on {} (pid {} there) answers, used by {}",
+                                tunnel.remote.host,
+                                tunnel.remote.pid,
+                                used_by.join(", ")
+                            ),
+                        );
+                    }
                     ServerRecord::Tunnel(tunnel) => format!(
                         "OpenCode {version} on {} (pid {} there) answers through {rec}",
                         tunnel.remote.host, tunnel.remote.pid
@@ -181,12 +194,27 @@ impl OpenCodeAgent {
                 ),
             ),
             ServerState::Unresponsive(rec) => {
-                // A shared server's log is named by its settings, a project's own by the project.
+                // A shared server's log is named by its settings, a project's own by the project;
+                // one on a host is there, under the host's state home.
+                let servers_dir = self.servers().settings().home.root().join("servers");
                 let log = match &rec {
-                    ServerRecord::Local(local) if !local.projects.is_empty() => {
-                        format!("shared-{}.log", local.config_fingerprint)
-                    }
-                    _ => format!("{}.log", project.name),
+                    ServerRecord::Local(local) if !local.projects.is_empty() => servers_dir
+                        .join(format!("shared-{}.log", local.config_fingerprint))
+                        .display()
+                        .to_string(),
+                    ServerRecord::Tunnel(tunnel) => format!(
+                        "${{XDG_STATE_HOME:-~/.local/state}}/ao/servers/{}.log on {}",
+                        if tunnel.projects.is_empty() {
+                            project.name.clone()
+                        } else {
+                            format!("shared-{}", tunnel.config_fingerprint)
+                        },
+                        tunnel.remote.host
+                    ),
+                    _ => servers_dir
+                        .join(format!("{}.log", project.name))
+                        .display()
+                        .to_string(),
                 };
                 Check::fail(
                     subject,
@@ -196,13 +224,7 @@ impl OpenCodeAgent {
                     ),
                     format!(
                         "the next `ao spawn {p}` or `ao restore` replaces it; if it keeps \
-                         hanging, read {}/{log}",
-                        self.servers()
-                            .settings()
-                            .home
-                            .root()
-                            .join("servers")
-                            .display(),
+                         hanging, read {log}",
                         p = project.name
                     ),
                 )

@@ -97,7 +97,9 @@ impl OpenCodeAgent {
 }
 
 /// The directories whose events are the project's on a local server, which other projects may
-/// share; `None` on a server elsewhere, which is the project's own.
+/// share; `None` on a server elsewhere (at a URL, on an ssh host), whose work trees are not under
+/// this machine's state home: the project hears all of its server's events, and the sessions' ids
+/// keep the projects apart.
 fn own_directories(cx: &ProjectContext<'_>) -> Option<ProjectDirs> {
     match cx.project.location {
         Location::Local => Some(ProjectDirs::of(cx)),

@@ -8,7 +8,8 @@
 //!   [`remote`]: the servers elsewhere (at a URL, or started on an ssh host); [`server_record`]:
 //!   what both know of a server, by kind, and how the store keeps it; `server_boxed`: a project's
 //!   own server in its container (`container:`); `server_shared`: joining
-//!   and leaving a shared server, and which one a project's settings name; `server_list`: one list of
+//!   and leaving a shared server, and which one a project's settings name; `server_host`: what
+//!   differs for one shared on an ssh host (its name, start, stop and tunnel); `server_list`: one list of
 //!   a shared server's sessions for its projects observed together; `directories`: which of a
 //!   shared server's events are a project's.
 //! - [`client`] and [`types`]: a typed client of the server API.
@@ -49,6 +50,7 @@ mod quiet;
 pub mod remote;
 pub mod server;
 mod server_boxed;
+mod server_host;
 mod server_list;
 pub mod server_record;
 mod server_shared;

@@ -8,9 +8,11 @@
 //! - **SSH.** `opencode serve --hostname 127.0.0.1` is started on the host by a small `sh` script
 //!   run over the host's multiplexed connection ([`ao_agent::remote::ssh`]); the password and the
 //!   OpenCode config reach it on the script's standard input, so they are on no command line
-//!   there or here. The script prints the server's pid and port; a local port forward through
-//!   the ssh master makes it `http://127.0.0.1:<local>` here, so every client, follower and TUI is
-//!   the same as for a local server. Its record ([`TunnelServer`]) names the master, which is what
+//!   there or here. It runs in the login's home, no project's directory: the projects on the host
+//!   whose settings are the same share it (`server_host.rs`), and every request names its
+//!   directory. The script prints the server's pid and port; a local port forward through the ssh
+//!   master makes it `http://127.0.0.1:<local>` here, so every client, follower and TUI is the
+//!   same as for a local server. Its record ([`TunnelServer`]) names the master, which is what
 //!   runs on this machine. A tunnel that died is opened again (on the same local port when it is
 //!   free) by the next `ao` that looks.
 //!
@@ -33,8 +35,8 @@ use crate::settings::OpenCodeSettings;
 /// The `PATH` a non-interactive ssh shell may lack: where OpenCode's installer puts it.
 const REMOTE_PATH: &str = r#"PATH=$PATH:$HOME/.opencode/bin:$HOME/.local/bin; export PATH"#;
 
-/// Starts `opencode serve` on the host: `$1` the project's directory, `$2` `--pure` or empty,
-/// `$3` the port (0: its pick), `$4` the project's name (its log's). Reads the password and the
+/// Starts `opencode serve` on the host: `$1` the directory it runs in (`~`: the login's home),
+/// `$2` `--pure` or empty, `$3` the port (0: its pick), `$4` its log's name. Reads the password and the
 /// OpenCode config (one line of JSON) from standard input. Prints `<pid> <port>`.
 const START: &str = r#"dir=$1; pure=$2; port=$3; name=$4
 case $dir in "~"|"~/"*) dir=$HOME${dir#"~"};; esac
@@ -43,7 +45,7 @@ IFS= read -r OPENCODE_CONFIG_CONTENT
 export OPENCODE_SERVER_PASSWORD OPENCODE_CONFIG_CONTENT OPENCODE_DISABLE_AUTOUPDATE=1
 NO_PROXY=${NO_PROXY:+$NO_PROXY,}127.0.0.1,localhost,::1; no_proxy=$NO_PROXY; export NO_PROXY no_proxy
 command -v opencode >/dev/null 2>&1 || { echo "opencode is not installed there" >&2; exit 4; }
-cd "$dir" 2>/dev/null || { echo "the project directory $dir does not exist there" >&2; exit 3; }
+cd "$dir" 2>/dev/null || { echo "the directory $dir does not exist there" >&2; exit 3; }
 logs=${XDG_STATE_HOME:-$HOME/.local/state}/ao/servers
 mkdir -p "$logs" || exit 5
 log=$logs/$name.log
@@ -58,6 +60,11 @@ while [ $i -lt 600 ]; do
   sleep 0.1; i=$((i+1))
 done
 kill "$pid"; echo "opencode serve did not start within 60s; see $log there" >&2; exit 7"#;
+
+/// Fails, saying so, when the project's directory `$1` does not exist on the host.
+const CHECK_DIRECTORY: &str = r#"dir=$1
+case $dir in "~"|"~/"*) dir=$HOME${dir#"~"};; esac
+[ -d "$dir" ] || { echo "the project directory $dir does not exist there" >&2; exit 3; }"#;
 
 /// Stops the server with pid `$1` on the host (TERM, then KILL after 5 s).
 const STOP: &str = r#"kill "$1" 2>/dev/null || exit 0
@@ -180,18 +187,38 @@ pub struct Started {
     pub local_port: u16,
 }
 
-/// Starts the project's server on the host and forwards a local port to it: that of `previous`
-/// (the old server's local and remote ports) when free, else one the kernel picks.
-#[allow(clippy::too_many_arguments)]
+/// What a server on a host is started with.
+pub struct StartSpec {
+    /// The directory it runs in there (`~`: the login's home).
+    pub dir: String,
+    /// Its log's name there (`…/ao/servers/<log>.log` under the host's state home).
+    pub log: String,
+    /// Whether it runs with `--pure`.
+    pub pure: bool,
+    /// Its password.
+    pub password: String,
+    /// The OpenCode config it gets, as JSON.
+    pub config: String,
+}
+
+/// Checks that the project's directory exists on the host (a server there serves any directory,
+/// so nothing else would tell before its first session fails).
+pub async fn check_directory(host: SshHost, dir: PathBuf) -> Result<(), AgentError> {
+    unblock(move || {
+        host.connect()?;
+        host.run_ok(CHECK_DIRECTORY, &[&dir.to_string_lossy()], b"")
+            .map(|_| ())
+    })
+    .await
+    .map_err(ssh_error)
+}
+
+/// Starts a server on the host and forwards a local port to it: that of `previous` (the old
+/// server's local and remote ports) when free, else one the kernel picks.
 pub async fn start(
     host: SshHost,
-    dir: PathBuf,
-    project: String,
-    pure: bool,
-    port: u16,
+    spec: StartSpec,
     previous: Option<(u16, u16)>,
-    password: String,
-    config: String,
 ) -> Result<Started, AgentError> {
     unblock(move || {
         let master = host.connect()?;
@@ -201,15 +228,15 @@ pub async fn start(
             host.cancel_forward(local, remote);
         }
         let local_port = previous.map(|(local, _)| local);
-        let stdin = format!("{password}\n{config}\n");
+        let stdin = format!("{}\n{}\n", spec.password, spec.config);
         let script = format!("{REMOTE_PATH}\n{START}");
         let out = host.run_ok(
             &script,
             &[
-                &dir.to_string_lossy(),
-                if pure { "--pure" } else { "" },
-                &port.to_string(),
-                &project,
+                &spec.dir,
+                if spec.pure { "--pure" } else { "" },
+                "0",
+                &spec.log,
             ],
             stdin.as_bytes(),
         )?;
@@ -275,12 +302,20 @@ pub async fn alive(host: SshHost, pid: u32) -> Result<bool, AgentError> {
     .map_err(ssh_error)
 }
 
-/// Stops the server on the host; with `close`, ends the connection too (nothing of ao's is left
-/// there to reach).
-pub async fn stop(host: SshHost, pid: u32, close: bool) -> Result<(), AgentError> {
+/// Stops the server on the host and cancels its `forward` (local, remote) here; with `close`,
+/// ends the connection too (nothing of ao's is left there to reach).
+pub async fn stop(
+    host: SshHost,
+    pid: u32,
+    forward: Option<(u16, u16)>,
+    close: bool,
+) -> Result<(), AgentError> {
     unblock(move || {
         host.connect()?;
         let stopped = host.run_ok(STOP, &[&pid.to_string()], b"").map(|_| ());
+        if let Some((local, remote)) = forward {
+            host.cancel_forward(local, remote);
+        }
         if close {
             host.close();
         }

@@ -1,6 +1,7 @@
 //! The OpenCode servers ao runs: one `opencode serve` on this machine for every group of projects
-//! whose server settings are the same, one on an ssh host per project; started on demand, found
-//! again, health-checked, restarted when dead.
+//! whose server settings are the same, and one on an ssh host for every group of projects there
+//! whose settings are (`server_host.rs`); started on demand, found again, health-checked,
+//! restarted when dead.
 //!
 //! Theory of operation. A local server runs detached from `ao` (its own session and process group)
 //! on 127.0.0.1 with a port it picks itself (`--port 0`; ao reads the port from the line the server
@@ -32,19 +33,17 @@ use std::time::{Duration, Instant};
 
 use ao_agent::agent::{AgentError, ProjectContext};
 use ao_agent::blocking::unblock;
-use ao_agent::project::Project;
 use ao_agent::runtime::process::ProcessIdentity;
 use rand::Rng;
 
-use ao_agent::remote::{Location, SshDestination};
-use ao_agent::trust::Gated;
+use ao_agent::remote::Location;
 
 use crate::client::Client;
 use crate::remote;
 // Re-exported: the plugin's other modules name the record through `server`.
+use crate::server_record::LocalServer;
 pub use crate::server_record::ServerRecord;
 pub use crate::server_record::SharedKey;
-use crate::server_record::{save, LocalServer, TunnelServer};
 use crate::settings::OpenCodeSettings;
 
 /// How long a new server may take to answer its first health check (a cold start on a loaded
@@ -140,48 +139,6 @@ impl Servers {
         Ok(rec.identity().is_some_and(|p| p.is_alive()).then_some(rec))
     }
 
-    /// The record of a server on a host with its tunnel open: as it is when its master runs, else
-    /// with the master opened again and the forward made again (on the same local port when it is
-    /// free). Fails, `Unreachable`, when the host cannot be reached.
-    async fn tunnel(
-        &self,
-        cx: &ProjectContext<'_>,
-        dest: &Gated<SshDestination>,
-        rec: ServerRecord,
-    ) -> Result<ServerRecord, AgentError> {
-        // A record of another kind (the project's `host:` is new) has no tunnel to open.
-        let ServerRecord::Tunnel(known) = rec else {
-            return Ok(rec);
-        };
-        if known.master.is_alive() {
-            return Ok(ServerRecord::Tunnel(known));
-        }
-        let _timed = ao_agent::timing::phase(|| "ssh tunnel re-opened".into());
-        let host = remote::host(&self.settings, dest)?;
-        // One `ao` at a time opens the host's tunnel again; the others then find it in the record.
-        let _lock = {
-            let host = host.clone();
-            unblock(move || host.lock("tunnel"))
-                .await
-                .map_err(remote::ssh_error)?
-        };
-        let mut tunnel = match self.record(cx).await? {
-            Some(ServerRecord::Tunnel(tunnel)) => tunnel,
-            Some(other) => return Ok(other),
-            None => known,
-        };
-        if tunnel.master.is_alive() {
-            return Ok(ServerRecord::Tunnel(tunnel));
-        }
-        let (master, port) =
-            remote::reopen(host, Some(tunnel.local_port), tunnel.remote.port).await?;
-        tunnel.master = master;
-        tunnel.local_port = port;
-        let rec = ServerRecord::Tunnel(tunnel);
-        save(cx, &rec).await?;
-        Ok(rec)
-    }
-
     /// The state of a project's server; never starts one.
     pub async fn lookup(&self, cx: &ProjectContext<'_>) -> Result<ServerState, AgentError> {
         let _timed = ao_agent::timing::phase(|| "server lookup (record, pid, health)".into());
@@ -269,68 +226,15 @@ impl Servers {
                 ))),
             };
         }
-        if let Location::Local = &project.location {
-            // A box per project: a project in a container never shares its server.
-            if let Some(container) = &project.container {
-                return self.ensure_boxed(cx, container).await;
-            }
-            return self.ensure_shared(cx).await;
+        // A box per project: a project in a container never shares its server.
+        if let (Location::Local, Some(container)) = (&project.location, &project.container) {
+            return self.ensure_boxed(cx, container).await;
         }
-        self.ensure_own(cx).await
+        self.ensure_shared(cx).await
     }
 
-    /// A client of the project's own server (on its ssh host), starting (or restarting) it if
-    /// needed.
-    async fn ensure_own(
-        &self,
-        cx: &ProjectContext<'_>,
-    ) -> Result<(ServerRecord, Client), AgentError> {
-        let project = cx.project;
-        let fingerprint = config_fingerprint(project);
-        let stale = |rec: &ServerRecord| rec.config_fingerprint() != Some(fingerprint.as_str());
-        if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
-            if !stale(&record) || self.busy(cx).await? {
-                return Ok((record, client));
-            }
-        }
-        let lock_path = self
-            .settings
-            .home
-            .servers_dir()?
-            .join(format!("{}.lock", project.name));
-        let lock = unblock(move || lock_file(&lock_path)).await?;
-        // Another ao may have started it while we waited for the lock.
-        let result = match self.lookup(cx).await? {
-            // The config changed and no turn would be cut off: restart it with the new config.
-            ServerState::Up { record, .. } if stale(&record) && !self.busy(cx).await? => {
-                self.replace(cx, &record).await
-            }
-            ServerState::Up { record, client, .. } => Ok((record, client)),
-            ServerState::Unresponsive(rec) => {
-                // Give a busy server a moment before replacing it.
-                match wait_healthy(&rec, Duration::from_secs(10)).await {
-                    Ok(client) => Ok((rec, client)),
-                    Err(_) => self.replace(cx, &rec).await,
-                }
-            }
-            ServerState::Gone => self.start(cx).await,
-        };
-        drop(lock);
-        result
-    }
-
-    /// Stops the project's server `old` and starts it again.
-    async fn replace(
-        &self,
-        cx: &ProjectContext<'_>,
-        old: &ServerRecord,
-    ) -> Result<(ServerRecord, Client), AgentError> {
-        self.stop(cx, old, false).await?;
-        self.start(cx).await
-    }
-
-    /// Stops a server ao started: here by pid, on a host over ssh (ending the connection with
-    /// `close`). Never one at a URL.
+    /// Stops a server ao started: here by pid, on a host over ssh (with its forward, and ending
+    /// the connection with `close`). Never one at a URL.
     pub async fn stop(
         &self,
         cx: &ProjectContext<'_>,
@@ -340,101 +244,14 @@ impl Servers {
         match (&cx.project.location, rec) {
             (Location::Url(_), _) | (_, ServerRecord::Url(_)) => Ok(()),
             (_, ServerRecord::Boxed(boxed)) => self.stop_boxed(&cx.project.name, boxed).await,
-            (Location::Ssh(dest), ServerRecord::Tunnel(tunnel)) => {
-                let host = remote::host(&self.settings, dest)?;
-                remote::stop(host, tunnel.remote.pid, close).await
-            }
-            // A server here; or, the project's `host:` gone from the config, the tunnel to one
-            // there.
-            (_, ServerRecord::Local(LocalServer { process, .. }))
-            | (
-                _,
-                ServerRecord::Tunnel(TunnelServer {
-                    master: process, ..
-                }),
-            ) => {
+            // On the project's host; or, the project's `host:` gone from the config, the tunnel
+            // to one there.
+            (_, ServerRecord::Tunnel(tunnel)) => self.stop_on_host(cx, tunnel, close).await,
+            (_, ServerRecord::Local(LocalServer { process, .. })) => {
                 stop_server(*process).await;
                 Ok(())
             }
         }
-    }
-
-    /// Starts the project's server, with a new password: one that outlived its server could
-    /// be sent, by a TUI or a follower still pointed at the old port, to whoever binds that port
-    /// next. A local server takes a port of its own; ao's followers find it through the record.
-    async fn start(&self, cx: &ProjectContext<'_>) -> Result<(ServerRecord, Client), AgentError> {
-        let password = new_password();
-        let previous = self.record(cx).await?;
-        let Location::Ssh(dest) = &cx.project.location else {
-            return Err(AgentError::Launch(format!(
-                "project {} has no server of its own to start: it shares one",
-                cx.project.name
-            )));
-        };
-        self.start_remote(cx, dest, previous.as_ref(), &password)
-            .await
-    }
-
-    /// Starts the project's server on its host, with a tunnel to it; the old one's ports when
-    /// they are free.
-    async fn start_remote(
-        &self,
-        cx: &ProjectContext<'_>,
-        dest: &Gated<SshDestination>,
-        previous: Option<&ServerRecord>,
-        password: &str,
-    ) -> Result<(ServerRecord, Client), AgentError> {
-        let project = cx.project;
-        let password_file = self
-            .settings
-            .home
-            .write_secret(&format!("opencode-{}.password", project.name), password)?;
-        let host = remote::host(&self.settings, dest)?;
-        let started_at_ms = crate::now_ms();
-        let previous_ports = match previous {
-            Some(ServerRecord::Tunnel(old)) => Some((old.local_port, old.remote.port)),
-            _ => None,
-        };
-        let started = remote::start(
-            host.clone(),
-            project.path.clone(),
-            project.name.clone(),
-            self.settings.pure,
-            0,
-            previous_ports,
-            password.to_string(),
-            crate::settings::server_config(project).to_string(),
-        )
-        .await
-        .map_err(|e| match e {
-            AgentError::Launch(m) => AgentError::Launch(format!(
-                "cannot start the OpenCode server of project {} on {}: {m}",
-                project.name,
-                dest.shown()
-            )),
-            other => other,
-        })?;
-        let rec = ServerRecord::Tunnel(TunnelServer {
-            master: started.master,
-            local_port: started.local_port,
-            remote: started.server.clone(),
-            password_file,
-            started_at_ms,
-            config_fingerprint: config_fingerprint(project),
-        });
-        let stop_it = || remote::stop(host.clone(), started.server.pid, false);
-        let client = match wait_healthy(&rec, remote::HEALTH_DEADLINE).await {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = stop_it().await;
-                return Err(e);
-            }
-        };
-        if let Err(e) = save(cx, &rec).await {
-            let _ = stop_it().await;
-            return Err(e);
-        }
-        Ok((rec, client))
     }
 
     /// Whether a session of the project was last seen in the middle of a turn.
@@ -477,11 +294,6 @@ pub(crate) async fn wait_healthy(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// A stable fingerprint (FNV-1a, 64 bits) of the OpenCode config a project's server gets.
-fn config_fingerprint(project: &Project) -> String {
-    ao_agent::remote::ssh::fnv(&crate::settings::server_config(project).to_string())
 }
 
 /// 32 random bytes in hex: a server's password, new for each start.

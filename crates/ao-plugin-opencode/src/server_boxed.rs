@@ -211,7 +211,7 @@ impl Servers {
         // The project has moved into its box: a shared server it used goes on for its other
         // projects, and stops when the last one leaves.
         if let Some((_, Some(shared))) = current {
-            let _ = self.leave(cx.state, &cx.project.name, &shared).await;
+            let _ = self.leave(cx, &shared).await;
         }
         Ok(started)
     }

@@ -14,12 +14,13 @@
 //! starts, `projects` for a shared one, `container` for one in a container), not as a tagged enum:
 //! a record an older ao wrote loads.
 //!
-//! Where it is kept ([`ProjectServer`]): a server on an ssh host is the project's own, under
-//! `server:<project>`. A local server is shared by every project whose server settings are the
-//! same ([`SharedKey`], a fingerprint of them): it is kept under `shared-server:<fingerprint>`
-//! with the projects that use it, and `server:<project>` names it (`{"shared": "<fingerprint>"}`).
-//! A record an older ao kept under `server:<project>` (a local server of the project's own) still
-//! loads there, as the project's, until the project next moves to its shared server. A server in a
+//! Where it is kept ([`ProjectServer`]): a local server is shared by every project whose server
+//! settings are the same, and a server on an ssh host by every project on that host whose settings
+//! are ([`SharedKey`], a fingerprint of them, `ssh-…` for a host's): it is kept under
+//! `shared-server:<fingerprint>` with the projects that use it, and `server:<project>` names it
+//! (`{"shared": "<fingerprint>"}`). A record an older ao kept under `server:<project>` (a local
+//! server, or one on a host, of the project's own) still loads there, as the project's, until the
+//! project next moves to its shared server. A server in a
 //! container is the project's own too, under `server:<project>`: a box per project is the point.
 //!
 //! `server.rs` (the servers on this machine) and `remote.rs` (those elsewhere) both build and
@@ -100,8 +101,12 @@ pub struct TunnelServer {
     pub password_file: PathBuf,
     /// When ao started it, epoch milliseconds: a turn begun before then was interrupted.
     pub started_at_ms: i64,
-    /// A fingerprint of the OpenCode config it was started with (see [`LocalServer`]).
+    /// A fingerprint of the OpenCode config it was started with (see [`LocalServer`]); for a
+    /// shared one, its [`SharedKey`].
     pub config_fingerprint: String,
+    /// The projects that use it, for a shared server (empty for a project's own, which an older ao
+    /// started): it is stopped when the last of them releases it.
+    pub projects: BTreeSet<String>,
 }
 
 /// An `opencode serve` ao started in the project's container, listening on the port the engine
@@ -172,9 +177,10 @@ pub(crate) fn key(project: &str) -> String {
     format!("server:{project}")
 }
 
-/// The name of a shared local server: the fingerprint of the settings it runs with (the binary,
-/// `--pure`, the OpenCode config). Projects whose settings give the same
-/// fingerprint use the same server.
+/// The name of a shared server: the fingerprint of the settings it runs with (here: the binary,
+/// `--pure`, the OpenCode config; on an ssh host, `ssh-` and a fingerprint of the destination,
+/// `--pure` and the OpenCode config). Projects whose settings give the same fingerprint use the
+/// same server.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SharedKey(pub String);
@@ -201,12 +207,13 @@ impl fmt::Display for SharedKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ProjectServer {
-    /// The project uses the shared local server of this name.
+    /// The project uses the shared server of this name (here or on its ssh host).
     Shared {
         /// The shared server's name.
         shared: SharedKey,
     },
-    /// The project's own server: on its ssh host, or a local one an older ao started.
+    /// The project's own server: in its container, or one an older ao started (here or on its
+    /// ssh host).
     Own(ServerRecord),
 }
 
@@ -301,13 +308,30 @@ impl ServerRecord {
         }
     }
 
+    /// The projects that use it, for a server that can be shared (here or on an ssh host); empty
+    /// for a project's own that an older ao started.
+    pub fn projects(&self) -> Option<&BTreeSet<String>> {
+        match self {
+            ServerRecord::Local(local) => Some(&local.projects),
+            ServerRecord::Tunnel(tunnel) => Some(&tunnel.projects),
+            ServerRecord::Boxed(_) | ServerRecord::Url(_) => None,
+        }
+    }
+
+    /// The projects that use it, to change; see [`projects`](Self::projects).
+    pub fn projects_mut(&mut self) -> Option<&mut BTreeSet<String>> {
+        match self {
+            ServerRecord::Local(local) => Some(&mut local.projects),
+            ServerRecord::Tunnel(tunnel) => Some(&mut tunnel.projects),
+            ServerRecord::Boxed(_) | ServerRecord::Url(_) => None,
+        }
+    }
+
     /// What ao's status says of it for a session of `project`: where it is, and which projects use
     /// it (those of a shared server; the project alone for its own server or one at a URL).
     pub fn shown_to(&self, project: &str) -> ao_agent::session::AgentServer {
-        let projects = match self {
-            ServerRecord::Local(local) if !local.projects.is_empty() => {
-                local.projects.iter().cloned().collect()
-            }
+        let projects = match self.projects() {
+            Some(projects) if !projects.is_empty() => projects.iter().cloned().collect(),
             _ => vec![project.to_string()],
         };
         ao_agent::session::AgentServer {
@@ -465,6 +489,7 @@ impl TryFrom<Stored> for ServerRecord {
                 password_file: stored.password_file,
                 started_at_ms: stored.started_at_ms,
                 config_fingerprint: stored.config_fingerprint,
+                projects: stored.projects,
             }),
             None => ServerRecord::Local(LocalServer {
                 process,
@@ -516,7 +541,7 @@ impl TryFrom<&ServerRecord> for Stored {
                 username: None,
                 ca_file: None,
                 starting: false,
-                projects: BTreeSet::new(),
+                projects: tunnel.projects.clone(),
                 container: None,
             },
             ServerRecord::Boxed(boxed) => Stored {
@@ -624,6 +649,7 @@ mod tests {
             password_file: "/s/opencode-web.password".into(),
             started_at_ms: 1_780_000_000_000,
             config_fingerprint: "0000000000000001".into(),
+            projects: BTreeSet::new(),
         });
         round_trip(
             r#"{"pid":5151,"start_time":42,"url":"http://127.0.0.1:38001","password_file":"/s/opencode-web.password","started_at_ms":1780000000000,"config_fingerprint":"0000000000000001","remote":{"host":"me@builder","pid":777,"port":41000}}"#,
@@ -631,6 +657,33 @@ mod tests {
         );
         assert_eq!(rec.list_key(), "http://127.0.0.1:38001 5151");
         assert_eq!(rec.process_here(), None, "the master is not the server");
+    }
+
+    #[test]
+    fn a_shared_server_on_a_host_keeps_its_projects() {
+        let rec = ServerRecord::Tunnel(TunnelServer {
+            master: ProcessIdentity {
+                pid: 5151,
+                start_time: 42,
+            },
+            local_port: 38001,
+            remote: RemoteServer {
+                host: "me@builder".into(),
+                pid: 777,
+                port: 41000,
+            },
+            password_file: "/s/opencode-shared-ssh-00000000000000a1.password".into(),
+            started_at_ms: 1_780_000_000_000,
+            config_fingerprint: "ssh-00000000000000a1".into(),
+            projects: ["api".to_string(), "web".to_string()].into(),
+        });
+        round_trip(
+            r#"{"pid":5151,"start_time":42,"url":"http://127.0.0.1:38001","password_file":"/s/opencode-shared-ssh-00000000000000a1.password","started_at_ms":1780000000000,"config_fingerprint":"ssh-00000000000000a1","remote":{"host":"me@builder","pid":777,"port":41000},"projects":["api","web"]}"#,
+            &rec,
+        );
+        let shown = rec.shown_to("web");
+        assert_eq!(shown.projects, ["api", "web"]);
+        assert_eq!(shown.url, "http://127.0.0.1:38001");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The local servers that projects share: which server a project's settings name ([`SharedKey`]),
-//! joining it (starting it when it does not run), leaving it (the last project to leave stops it),
-//! and moving a project whose settings changed. See `server.rs` for the theory of operation and
-//! docs/architecture.md, "Shared OpenCode servers".
+//! The servers that projects share, here or on an ssh host: which server a project's settings name
+//! ([`SharedKey`]), joining it (starting it when it does not run), leaving it (the last project to
+//! leave stops it), and moving a project whose settings changed. See `server.rs` for the theory of
+//! operation, `server_host.rs` for what differs on a host, and docs/architecture.md, "Shared
+//! OpenCode servers".
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use ao_agent::agent::{AgentError, ProjectContext};
 use ao_agent::blocking::unblock;
 use ao_agent::project::Project;
+use ao_agent::remote::Location;
 use ao_agent::runtime::process::{spawn_detached, ProcessIdentity};
 use ao_agent::runtime::LaunchSpec;
 
@@ -21,9 +23,14 @@ use crate::server_record::{key, LocalServer, LocalStart, ProjectServer, ServerRe
 use crate::settings::OpenCodeSettings;
 
 impl Servers {
-    /// The name of the shared server for the project's settings as they are now.
+    /// The name of the shared server for the project's settings (and host) as they are now.
     pub fn shared_key(&self, project: &Project) -> SharedKey {
-        SharedKey(shared_fingerprint(self.settings(), project))
+        match &project.location {
+            Location::Ssh(dest) => self.host_key(dest, project),
+            Location::Local | Location::Url(_) => {
+                SharedKey(shared_fingerprint(self.settings(), project))
+            }
+        }
     }
 
     /// A client of the shared server for the project's settings, joining it (starting it if it
@@ -57,7 +64,7 @@ impl Servers {
         // other projects release it, which is no reason to fail what the project asked for.
         match current {
             Some((_, Some(old))) if old != wanted => {
-                let _ = self.leave(cx.state, &cx.project.name, &old).await;
+                let _ = self.leave(cx, &old).await;
             }
             // A server of the project's own, which an older ao started (or a tunnel, the project's
             // `host:` gone from the config).
@@ -76,13 +83,19 @@ impl Servers {
         cx: &ProjectContext<'_>,
         shared: &SharedKey,
     ) -> Result<(ServerRecord, Client), AgentError> {
+        // A server on a host serves any directory there: a project whose directory is not there
+        // is told now, before it is one of the server's.
+        if let Location::Ssh(dest) = &cx.project.location {
+            self.check_directory(cx, dest).await?;
+        }
         let lock = self.lock_shared(shared).await?;
         let project = cx.project.name.clone();
         let stored: Option<ServerRecord> = cx.state.get(&shared.state_key()).await?;
-        let mut users: BTreeSet<String> = match &stored {
-            Some(ServerRecord::Local(local)) => local.projects.clone(),
-            _ => BTreeSet::new(),
-        };
+        let mut users: BTreeSet<String> = stored
+            .as_ref()
+            .and_then(ServerRecord::projects)
+            .cloned()
+            .unwrap_or_default();
         users.insert(project.clone());
         // Named before anything starts: a start cut short is then found, and stopped, by the
         // project's release (`ao kill`) as by the next start.
@@ -93,6 +106,9 @@ impl Servers {
         // A server whose start an interrupted `ao` left behind is stopped before another starts.
         let orphan = rec_starting(&stored);
         let running = match stored {
+            Some(_) if matches!(cx.project.location, Location::Ssh(_)) => {
+                self.running_on_host(cx).await?
+            }
             Some(rec) => match probe(rec).await {
                 ServerState::Up { record, client, .. } => Some((record, client)),
                 ServerState::Unresponsive(rec) => {
@@ -116,25 +132,32 @@ impl Servers {
                 let p = project.clone();
                 cx.state
                     .update(&shared.state_key(), move |r: &mut Option<ServerRecord>| {
-                        if let Some(ServerRecord::Local(local)) = r {
-                            local.projects.insert(p);
+                        if let Some(projects) = r.as_mut().and_then(ServerRecord::projects_mut) {
+                            projects.insert(p);
                         }
                     })
                     .await?;
-                let record = match record {
-                    ServerRecord::Local(mut local) => {
-                        local.projects = users;
-                        ServerRecord::Local(local)
-                    }
-                    other => other,
-                };
+                let mut record = record;
+                if let Some(projects) = record.projects_mut() {
+                    *projects = users;
+                }
                 Ok((record, client))
             }
             None => {
                 if let Some(orphan) = orphan {
                     stop_server(orphan).await;
                 }
-                self.start_shared(cx, shared, users).await
+                match &cx.project.location {
+                    Location::Ssh(dest) => {
+                        // As the look above left it (its tunnel may have been opened again).
+                        let previous = cx.state.get(&shared.state_key()).await?;
+                        self.start_on_host(cx, dest, shared, users, previous.as_ref())
+                            .await
+                    }
+                    Location::Local | Location::Url(_) => {
+                        self.start_shared(cx, shared, users).await
+                    }
+                }
             }
         };
         drop(lock);
@@ -155,31 +178,71 @@ impl Servers {
         unblock(move || lock_file(&lock_path)).await
     }
 
-    /// The project leaves the shared server `shared`; the last project to leave stops it.
+    /// The project leaves the shared server `shared`; the last project to leave stops it (on a
+    /// host, with its forward and the host's connection).
     pub async fn leave(
         &self,
-        state: &ao_agent::state::PluginState,
-        project: &str,
+        cx: &ProjectContext<'_>,
         shared: &SharedKey,
     ) -> Result<(), AgentError> {
         let lock = self.lock_shared(shared).await?;
-        let p = project.to_string();
-        let unused = state
+        let p = cx.project.name.clone();
+        let unused = cx
+            .state
             .update(&shared.state_key(), move |r: &mut Option<ServerRecord>| {
-                if let Some(ServerRecord::Local(local)) = r {
-                    local.projects.remove(&p);
-                    if local.projects.is_empty() {
-                        return r.take();
-                    }
+                let projects = r.as_mut().and_then(ServerRecord::projects_mut)?;
+                projects.remove(&p);
+                if projects.is_empty() {
+                    return r.take();
                 }
                 None
             })
             .await?;
-        if let Some(id) = unused.and_then(|rec| rec.identity()) {
-            stop_server(id).await;
-        }
+        let stopped = match unused {
+            Some(ServerRecord::Tunnel(tunnel)) => {
+                let stopped = self.stop_on_host(cx, &tunnel, true).await;
+                if stopped.is_err() {
+                    // The host could not be reached: the record stays, with no projects, so that
+                    // the next release (the project's pointer is kept) or start finds the server.
+                    let kept = ServerRecord::Tunnel(tunnel);
+                    cx.state.set(&shared.state_key(), kept).await?;
+                }
+                stopped
+            }
+            Some(rec) => {
+                if let Some(id) = rec.identity() {
+                    stop_server(id).await;
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        };
         drop(lock);
-        Ok(())
+        stopped
+    }
+
+    /// The shared server on the project's host that the project's record now names, when it runs
+    /// (its tunnel opened again if need be) and answers; one that runs there and does not answer
+    /// is given a moment, then stopped.
+    async fn running_on_host(
+        &self,
+        cx: &ProjectContext<'_>,
+    ) -> Result<Option<(ServerRecord, Client)>, AgentError> {
+        Ok(match self.lookup(cx).await? {
+            ServerState::Up { record, client, .. } => Some((record, client)),
+            ServerState::Unresponsive(rec) => {
+                match wait_healthy(&rec, Duration::from_secs(10)).await {
+                    Ok(client) => Some((rec, client)),
+                    Err(_) => {
+                        if let ServerRecord::Tunnel(tunnel) = &rec {
+                            self.stop_on_host(cx, tunnel, false).await?;
+                        }
+                        None
+                    }
+                }
+            }
+            ServerState::Gone => None,
+        })
     }
 
     /// Starts the shared server `shared` for `projects`, with a new password.
