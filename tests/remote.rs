@@ -492,10 +492,17 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
     let own = server_there(&w, "api");
     assert_ne!(own.pid, shared.pid);
     assert_eq!(servers_on_host(&w).len(), 2);
-    // Nothing of api is live: its server stops, web's runs on.
+    // Nothing of api is live: its server stops, web's runs on, and so does the host's
+    // connection, which carries web's forward.
+    let record = w.server_record("web");
+    let web_master = ProcessIdentity {
+        pid: record["pid"].as_u64().unwrap() as u32,
+        start_time: record["start_time"].as_u64().unwrap(),
+    };
     w.ao_ok(&["kill", "api"]);
     wait_gone(own, "api's server on the host");
     assert_eq!(servers_on_host(&w), vec![shared.pid]);
+    assert!(web_master.is_alive(), "the host's ssh master was closed");
     assert_eq!(w.session(&id)["activity"], "waiting_input");
 
     w.ao_ok(&["permit", &id]);

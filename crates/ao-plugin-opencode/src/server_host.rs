@@ -61,10 +61,15 @@ impl Servers {
     ) -> Result<(ServerRecord, Client), AgentError> {
         let password = new_password();
         let stem = shared.file_stem();
-        let password_file = self
-            .settings()
-            .home
-            .write_secret(&format!("opencode-{stem}.password"), &password)?;
+        let password_file = unblock({
+            let (home, name, password) = (
+                self.settings().home.clone(),
+                format!("opencode-{stem}.password"),
+                password.clone(),
+            );
+            move || home.write_secret(&name, &password)
+        })
+        .await?;
         let host = remote::host(self.settings(), dest)?;
         let started_at_ms = crate::now_ms();
         let previous_ports = match previous {
@@ -111,7 +116,45 @@ impl Servers {
             let _ = stop_it().await;
             return Err(e.into());
         }
+        let (name, host) = (shared.0.clone(), dest.shown().as_str().to_string());
+        let _ = cx
+            .state
+            .update(
+                &servers_on_key(&host),
+                move |on: &mut Option<BTreeSet<String>>| {
+                    on.get_or_insert_with(BTreeSet::new).insert(name);
+                },
+            )
+            .await;
         Ok((rec, client))
+    }
+
+    /// Notes that the shared server `shared` on `host` is released; true when no other server
+    /// ao started there is recorded, so that the host's connection can end with it. The
+    /// connection carries every server's forward there: ending it under another server would cut
+    /// that one's clients off until the next `ao` opened it again.
+    pub(crate) async fn last_on_host(
+        &self,
+        cx: &ProjectContext<'_>,
+        host: &str,
+        shared: &SharedKey,
+    ) -> bool {
+        let name = shared.0.clone();
+        cx.state
+            .update(
+                &servers_on_key(host),
+                move |on: &mut Option<BTreeSet<String>>| {
+                    let servers = on.get_or_insert_with(BTreeSet::new);
+                    servers.remove(&name);
+                    let last = servers.is_empty();
+                    if last {
+                        *on = None;
+                    }
+                    last
+                },
+            )
+            .await
+            .unwrap_or(true)
     }
 
     /// Stops a server on the project's host and its forward here; with `close`, ends the host's
@@ -196,6 +239,11 @@ impl Servers {
             .await?;
         Ok(ServerRecord::Tunnel(tunnel))
     }
+}
+
+/// The key under which the plugin keeps the names of the shared servers it started on `host`.
+fn servers_on_key(host: &str) -> String {
+    format!("servers-on:{host}")
 }
 
 /// The fingerprint of what a server on a host runs with and a project chooses: the destination,

@@ -200,7 +200,8 @@ impl Servers {
             .await?;
         let stopped = match unused {
             Some(ServerRecord::Tunnel(tunnel)) => {
-                let stopped = self.stop_on_host(cx, &tunnel, true).await;
+                let close = self.last_on_host(cx, &tunnel.remote.host, shared).await;
+                let stopped = self.stop_on_host(cx, &tunnel, close).await;
                 if stopped.is_err() {
                     // The host could not be reached: the record stays, with no projects, so that
                     // the next release (the project's pointer is kept) or start finds the server.
@@ -254,12 +255,22 @@ impl Servers {
     ) -> Result<(ServerRecord, Client), AgentError> {
         let password = new_password();
         let project = cx.project;
-        let home = &self.settings().home;
         let stem = shared.file_stem();
-        let password_file = home.write_secret(&format!("opencode-{stem}.password"), &password)?;
-        let servers_dir = home.servers_dir()?;
-        let log = servers_dir.join(format!("{stem}.log"));
-        let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        // The password's file, the servers' directory and where the log ends now: on the
+        // blocking pool.
+        let (password_file, servers_dir, log, offset) = unblock({
+            let (home, stem, password) =
+                (self.settings().home.clone(), stem.clone(), password.clone());
+            move || -> Result<_, AgentError> {
+                let password_file =
+                    home.write_secret(&format!("opencode-{stem}.password"), &password)?;
+                let servers_dir = home.servers_dir()?;
+                let log = servers_dir.join(format!("{stem}.log"));
+                let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+                Ok((password_file, servers_dir, log, offset))
+            }
+        })
+        .await?;
         let record_key = shared.state_key();
 
         let mut args = vec![
