@@ -272,7 +272,8 @@ impl Agent for OpenCodeAgent {
         batch: &[(ProjectContext<'_>, &[SessionContext<'_>])],
     ) -> Vec<Vec<Observation>> {
         let timed = ao_agent::timing::phase(|| "servers found".into());
-        let found = join_all(batch.iter().map(|(cx, _)| self.servers.running(cx))).await;
+        let contexts: Vec<&ProjectContext<'_>> = batch.iter().map(|(cx, _)| cx).collect();
+        let found = self.servers.running_all(&contexts).await;
         drop(timed);
         // The projects found on the same server (one they share, here or on an ssh host, or one
         // at a URL) are listed in one request.
@@ -293,14 +294,19 @@ impl Agent for OpenCodeAgent {
                 continue;
             };
             let _timed = ao_agent::timing::phase(|| "shared server's mirrors read".into());
-            let mirrors = join_all(idx.iter().map(|&i| async move {
-                let cx = &batch[i].0;
-                let mirror =
-                    SessionList::load(cx, record.list_key(), record.process_here(), looked_at)
-                        .await;
-                (cx.project.name.clone(), mirror)
-            }))
+            let names: Vec<String> = idx
+                .iter()
+                .map(|&i| batch[i].0.project.name.clone())
+                .collect();
+            let loaded = SessionList::load_many(
+                batch[idx[0]].0.state,
+                names.clone(),
+                record.list_key(),
+                record.process_here(),
+                looked_at,
+            )
             .await;
+            let mirrors: Vec<(String, SessionList)> = names.into_iter().zip(loaded).collect();
             let list = Arc::new(ServerList::new(looked_at, mirrors));
             for &i in idx {
                 shared[i] = Some(list.clone());

@@ -94,20 +94,30 @@ impl Quiet {
     /// server does not run on this machine (`here` is its process), or when it is stopped. One
     /// trip to the blocking pool: the reads of the store and of `/proc`.
     pub async fn load(state: &PluginState, project: &str, server: &str, here: ServerHere) -> Quiet {
-        let (state, key, server) = (state.clone(), key(project), server.to_string());
+        let (state, project, server) = (state.clone(), project.to_string(), server.to_string());
         ao_agent::blocking::unblock(move || {
             if here.is_none_or(|p| p.is_stopped()) {
                 return Quiet::default();
             }
-            let stored: Holders = state.get_blocking(&key).ok().flatten().unwrap_or_default();
-            Quiet {
-                holders: stored
-                    .into_values()
-                    .filter(|h| h.server == server && h.runs())
-                    .collect(),
-            }
+            Quiet::holders_blocking(&state, &project, &server)
         })
         .await
+    }
+
+    /// The live holders of `server`'s feed for `project`, whose server runs here and is not
+    /// stopped (the caller checked). Blocks.
+    pub fn holders_blocking(state: &PluginState, project: &str, server: &str) -> Quiet {
+        let stored: Holders = state
+            .get_blocking(&key(project))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        Quiet {
+            holders: stored
+                .into_values()
+                .filter(|h| h.server == server && h.runs())
+                .collect(),
+        }
     }
 
     /// Whether a list synced at `synced_at` (ao's clock, taken before its request) is still the

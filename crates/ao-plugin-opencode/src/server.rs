@@ -40,10 +40,11 @@ use ao_agent::remote::Location;
 
 use crate::client::Client;
 use crate::remote;
+use futures_util::future::join_all;
 // Re-exported: the plugin's other modules name the record through `server`.
-use crate::server_record::LocalServer;
 pub use crate::server_record::ServerRecord;
 pub use crate::server_record::SharedKey;
+use crate::server_record::{key, LocalServer};
 use crate::settings::OpenCodeSettings;
 
 /// How long a new server may take to answer its first health check (a cold start on a loaded
@@ -120,6 +121,77 @@ impl Servers {
         };
         let client = rec.client()?;
         Ok(Some((rec, client)))
+    }
+
+    /// [`running`](Self::running) for each of the projects of one look. The servers on this
+    /// machine are found in one trip to the blocking pool (their records, processes and
+    /// passwords), and the projects that share one get one client of it; the others (at a URL,
+    /// on an ssh host) each as `running` finds them.
+    pub async fn running_all(
+        &self,
+        cxs: &[&ProjectContext<'_>],
+    ) -> Vec<Result<Option<(ServerRecord, Client)>, AgentError>> {
+        let here: Vec<usize> = (0..cxs.len())
+            .filter(|&i| matches!(cxs[i].project.location, Location::Local))
+            .collect();
+        let elsewhere = join_all(
+            (0..cxs.len())
+                .filter(|i| !here.contains(i))
+                .map(|i| async move { (i, self.running(cxs[i]).await) }),
+        );
+        let found_here = async {
+            let Some(&first) = here.first() else {
+                return Vec::new();
+            };
+            let state = cxs[first].state.clone();
+            let names: Vec<String> = here.iter().map(|&i| cxs[i].project.name.clone()).collect();
+            let found = unblock(move || {
+                names
+                    .iter()
+                    .map(|name| {
+                        let Some((rec, _)) =
+                            crate::server_record::resolve_blocking(&state, &key(name))?
+                        else {
+                            return Ok(None);
+                        };
+                        if rec.is_starting() || !rec.identity().is_some_and(|p| p.is_alive()) {
+                            return Ok(None);
+                        }
+                        let password = rec.password()?;
+                        Ok(Some((rec, password)))
+                    })
+                    .collect::<Vec<Result<_, AgentError>>>()
+            })
+            .await;
+            // One client per server: the projects that share it share its connections too.
+            let mut clients: Vec<(String, String, Client)> = Vec::new();
+            found
+                .into_iter()
+                .map(|f| {
+                    let Some((rec, password)) = f? else {
+                        return Ok(None);
+                    };
+                    let url = rec.to_string();
+                    if let Some((_, _, c)) =
+                        clients.iter().find(|(u, p, _)| *u == url && *p == password)
+                    {
+                        return Ok(Some((rec, c.clone())));
+                    }
+                    let client = rec.client_with(&password)?;
+                    clients.push((url, password, client.clone()));
+                    Ok(Some((rec, client)))
+                })
+                .collect()
+        };
+        let (elsewhere, found_here) = futures_util::join!(elsewhere, found_here);
+        let mut out: Vec<Option<Result<_, AgentError>>> = (0..cxs.len()).map(|_| None).collect();
+        for (i, f) in here.into_iter().zip(found_here) {
+            out[i] = Some(f);
+        }
+        for (i, f) in elsewhere {
+            out[i] = Some(f);
+        }
+        out.into_iter().map(|f| f.unwrap_or(Ok(None))).collect()
     }
 
     /// The stored record of a server ao started, when there is something to talk to: not one

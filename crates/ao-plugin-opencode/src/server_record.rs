@@ -241,6 +241,20 @@ pub async fn resolve(
     }
 }
 
+/// [`resolve`], blocking: for a caller already on the blocking pool.
+pub fn resolve_blocking(
+    state: &ao_agent::state::PluginState,
+    key: &str,
+) -> Result<Option<(ServerRecord, Option<SharedKey>)>, ao_agent::error::StateError> {
+    match state.get_blocking::<ProjectServer>(key)? {
+        None => Ok(None),
+        Some(ProjectServer::Own(rec)) => Ok(Some((rec, None))),
+        Some(ProjectServer::Shared { shared }) => Ok(state
+            .get_blocking::<ServerRecord>(&shared.state_key())?
+            .map(|rec| (rec, Some(shared)))),
+    }
+}
+
 /// Saves the record of the project's server, one that ao started.
 pub async fn save(cx: &ProjectContext<'_>, rec: &ServerRecord) -> Result<(), AgentError> {
     cx.state
@@ -368,7 +382,13 @@ impl ServerRecord {
 
     /// A client for this server. Blocks for a server at an https URL (it reads its CAs).
     pub fn client(&self) -> Result<Client, AgentError> {
-        let password = self.password()?;
+        self.client_with(&self.password()?)
+    }
+
+    /// A client for this server with its password, already read. Blocks for a server at an
+    /// https URL (it reads its CAs).
+    pub fn client_with(&self, password: &str) -> Result<Client, AgentError> {
+        let password = password.to_string();
         match self {
             ServerRecord::Url(at) => Client::remote(
                 at.url.as_str(),

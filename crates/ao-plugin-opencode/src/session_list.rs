@@ -112,6 +112,33 @@ impl SessionList {
         list
     }
 
+    /// [`load`](Self::load) for each of `projects` that share the server `server`: one trip to
+    /// the blocking pool for all of them, and the server's process checked once.
+    pub async fn load_many(
+        state: &PluginState,
+        projects: Vec<String>,
+        server: String,
+        here: ServerHere,
+        now: EpochMillis,
+    ) -> Vec<SessionList> {
+        let state = state.clone();
+        ao_agent::blocking::unblock(move || {
+            let running = here.is_some_and(|p| !p.is_stopped());
+            projects
+                .iter()
+                .map(|project| {
+                    let stored = state.get_blocking::<Mirror>(&key(project)).ok().flatten();
+                    let mut list = SessionList::from_stored(stored, server.clone(), now);
+                    if running {
+                        list.quiet = Quiet::holders_blocking(&state, project, &server);
+                    }
+                    list
+                })
+                .collect()
+        })
+        .await
+    }
+
     fn from_stored(stored: Option<Mirror>, server: String, now: EpochMillis) -> SessionList {
         SessionList {
             stored: stored.filter(|m| m.server == server),
