@@ -314,15 +314,10 @@ fn ssh_masters(w: &World) -> Vec<ProcessIdentity> {
         .collect()
 }
 
-/// The ssh master that the project's server record names.
+/// The ssh master that the project's server record names (the shared record of its host's
+/// server, which the project's record points to).
 fn recorded_master(w: &World, project: &str) -> ProcessIdentity {
-    let store = ao_core::store::Store::open(&ao_core::home::StateHome::at(w.home()).store_path())
-        .expect("store");
-    let v: Value = store
-        .plugin_state("opencode")
-        .get_blocking(&format!("server:{project}"))
-        .expect("read the record")
-        .expect("the server's record");
+    let v = w.server_record(project);
     ProcessIdentity {
         pid: v["pid"].as_u64().expect("pid") as u32,
         start_time: v["start_time"].as_u64().expect("start_time"),
