@@ -21,7 +21,10 @@ impl ArgvScanner {
         let thread = std::thread::spawn(move || {
             let mut found = Vec::new();
             while !stop2.load(Ordering::SeqCst) {
-                let needles = needles();
+                // An empty needle is no secret (a file caught half-written reads empty), and
+                // would match every argv.
+                let needles: Vec<String> =
+                    needles().into_iter().filter(|n| !n.is_empty()).collect();
                 for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
