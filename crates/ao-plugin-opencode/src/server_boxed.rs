@@ -138,6 +138,19 @@ impl Servers {
         unblock(move || lock_file(&home.servers_dir()?.join(file))).await
     }
 
+    /// The lock of the project's container, for a stop or a removal decided at `idle_at`;
+    /// `None` (and the lock let go) when an `ensure` claimed the container since.
+    async fn lock_unclaimed(
+        &self,
+        cx: &ProjectContext<'_>,
+        idle_at: EpochMillis,
+    ) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, AgentError> {
+        let lock = self
+            .lock_container(&self.container_name(&cx.project.name))
+            .await?;
+        Ok((!self.claimed_since(cx, idle_at).await?).then_some(lock))
+    }
+
     /// Whether an `ensure` claimed the project's container at or after `idle_at` (the same
     /// millisecond counts as after: keeping a container running is the safe mistake).
     async fn claimed_since(
@@ -343,11 +356,9 @@ impl Servers {
         cx: &ProjectContext<'_>,
         idle_at: EpochMillis,
     ) -> Result<(), AgentError> {
-        let name = self.container_name(&cx.project.name);
-        let _lock = self.lock_container(&name).await?;
-        if self.claimed_since(cx, idle_at).await? {
+        let Some(_lock) = self.lock_unclaimed(cx, idle_at).await? else {
             return Ok(());
-        }
+        };
         // Read again under the lock: a start since the manager's look wrote a new one.
         match crate::server_record::load(cx.state, &cx.project.name).await? {
             Some((ServerRecord::Boxed(boxed), None)) => {
@@ -370,11 +381,10 @@ impl Servers {
         cx: &ProjectContext<'_>,
         idle_at: EpochMillis,
     ) -> Result<(), AgentError> {
-        let name = self.container_name(&cx.project.name);
-        let _lock = self.lock_container(&name).await?;
-        if self.claimed_since(cx, idle_at).await? {
+        let Some(_lock) = self.lock_unclaimed(cx, idle_at).await? else {
             return Ok(());
-        }
+        };
+        let name = self.container_name(&cx.project.name);
         let recorded = match crate::server_record::load(cx.state, &cx.project.name).await? {
             Some((ServerRecord::Boxed(boxed), None)) => Some(boxed),
             _ => None,

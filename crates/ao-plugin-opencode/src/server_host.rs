@@ -116,17 +116,24 @@ impl Servers {
             let _ = stop_it().await;
             return Err(e.into());
         }
-        let (name, host) = (shared.0.clone(), dest.shown().as_str().to_string());
+        self.on_host(cx, dest.shown().as_str(), shared).await;
+        Ok((rec, client))
+    }
+
+    /// Notes that the shared server `shared` runs on `host` (see [`last_on_host`]).
+    ///
+    /// [`last_on_host`]: Self::last_on_host
+    pub(crate) async fn on_host(&self, cx: &ProjectContext<'_>, host: &str, shared: &SharedKey) {
+        let name = shared.0.clone();
         let _ = cx
             .state
             .update(
-                &servers_on_key(&host),
+                &servers_on_key(host),
                 move |on: &mut Option<BTreeSet<String>>| {
                     on.get_or_insert_with(BTreeSet::new).insert(name);
                 },
             )
             .await;
-        Ok((rec, client))
     }
 
     /// Notes that the shared server `shared` on `host` is released; true when no other server

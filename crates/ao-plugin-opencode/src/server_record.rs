@@ -653,9 +653,13 @@ mod tests {
         assert!(!rec.is_starting());
     }
 
-    #[test]
-    fn a_server_on_a_host_loads_as_written_before() {
-        let rec = ServerRecord::Tunnel(TunnelServer {
+    /// A server on `me@builder` (pid 777, port 41000 there), tunnelled to port 38001 here.
+    fn on_builder(
+        password_file: &str,
+        fingerprint: &str,
+        projects: BTreeSet<String>,
+    ) -> ServerRecord {
+        ServerRecord::Tunnel(TunnelServer {
             master: ProcessIdentity {
                 pid: 5151,
                 start_time: 42,
@@ -666,11 +670,20 @@ mod tests {
                 pid: 777,
                 port: 41000,
             },
-            password_file: "/s/opencode-web.password".into(),
+            password_file: password_file.into(),
             started_at_ms: 1_780_000_000_000,
-            config_fingerprint: "0000000000000001".into(),
-            projects: BTreeSet::new(),
-        });
+            config_fingerprint: fingerprint.into(),
+            projects,
+        })
+    }
+
+    #[test]
+    fn a_server_on_a_host_loads_as_written_before() {
+        let rec = on_builder(
+            "/s/opencode-web.password",
+            "0000000000000001",
+            BTreeSet::new(),
+        );
         round_trip(
             r#"{"pid":5151,"start_time":42,"url":"http://127.0.0.1:38001","password_file":"/s/opencode-web.password","started_at_ms":1780000000000,"config_fingerprint":"0000000000000001","remote":{"host":"me@builder","pid":777,"port":41000}}"#,
             &rec,
@@ -681,22 +694,11 @@ mod tests {
 
     #[test]
     fn a_shared_server_on_a_host_keeps_its_projects() {
-        let rec = ServerRecord::Tunnel(TunnelServer {
-            master: ProcessIdentity {
-                pid: 5151,
-                start_time: 42,
-            },
-            local_port: 38001,
-            remote: RemoteServer {
-                host: "me@builder".into(),
-                pid: 777,
-                port: 41000,
-            },
-            password_file: "/s/opencode-shared-ssh-00000000000000a1.password".into(),
-            started_at_ms: 1_780_000_000_000,
-            config_fingerprint: "ssh-00000000000000a1".into(),
-            projects: ["api".to_string(), "web".to_string()].into(),
-        });
+        let rec = on_builder(
+            "/s/opencode-shared-ssh-00000000000000a1.password",
+            "ssh-00000000000000a1",
+            ["api".to_string(), "web".to_string()].into(),
+        );
         round_trip(
             r#"{"pid":5151,"start_time":42,"url":"http://127.0.0.1:38001","password_file":"/s/opencode-shared-ssh-00000000000000a1.password","started_at_ms":1780000000000,"config_fingerprint":"ssh-00000000000000a1","remote":{"host":"me@builder","pid":777,"port":41000},"projects":["api","web"]}"#,
             &rec,

@@ -205,6 +205,7 @@ impl Servers {
                 if stopped.is_err() {
                     // The host could not be reached: the record stays, with no projects, so that
                     // the next release (the project's pointer is kept) or start finds the server.
+                    self.on_host(cx, &tunnel.remote.host, shared).await;
                     let kept = ServerRecord::Tunnel(tunnel);
                     cx.state.set(&shared.state_key(), kept).await?;
                 }
