@@ -6,13 +6,10 @@
 // Test code: a failed unwrap is the test failing (clippy.toml covers #[test] functions only).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ao_test_support::{error_of, script, tokens, Scenario, Stopped, Turn, World};
+use ao_test_support::{error_of, script, tokens, Paused, Scenario, Stopped, Turn, World};
 use serde_json::Value;
 
 #[test]
@@ -95,55 +92,6 @@ fn a_frozen_server_shows_as_last_seen_marked_stale_within_the_budget_and_slows_n
     eprintln!("status of lively alone: {lively_took:?}; of everything: {all_took:?}");
 }
 
-/// `ao status` paused between its look at the sessions and its write of what it saw.
-struct PausedStatus {
-    child: Child,
-}
-
-impl PausedStatus {
-    fn start(w: &World) -> PausedStatus {
-        let mut child = w
-            .ao_command(&["status", "--json", "demo"])
-            .env("AO_FAULT_PAUSE_AT", "before-recording-observation")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ao status");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut paused = PausedStatus { child };
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line == "ao: paused at before-recording-observation" => {}
-            other => {
-                let _ = paused.child.kill();
-                panic!("ao status did not pause where asked: {other:?}");
-            }
-        }
-        paused
-    }
-
-    /// Lets it write what it saw, and waits for it.
-    fn finish(mut self) {
-        drop(self.child.stdin.take());
-        let status = self.child.wait().expect("wait for ao status");
-        assert!(status.success(), "ao status: {status}");
-    }
-}
-
-impl Drop for PausedStatus {
-    fn drop(&mut self) {
-        // A failing test must not leave it behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_send_racing_statuses_never_loses_the_mark_of_a_turn_under_way() {
     const ROUNDS: usize = 3;
@@ -158,7 +106,12 @@ fn a_send_racing_statuses_never_loses_the_mark_of_a_turn_under_way() {
     for round in 0..ROUNDS {
         // One status has looked (the session done, or interrupted) and not yet written what it
         // saw; more run the whole time the send does.
-        let paused = PausedStatus::start(&w);
+        // `ao status` paused between its look at the sessions and its write of what it saw.
+        let paused = Paused::start(
+            &w,
+            &["status", "--json", "demo"],
+            "before-recording-observation",
+        );
         let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let looker = scope.spawn(|| {

@@ -135,49 +135,44 @@ impl OpenCodeAgent {
                 record: rec,
                 version,
                 ..
-            } => Check::ok(
-                subject,
-                match &rec {
-                    ServerRecord::Tunnel(tunnel) if !tunnel.projects.is_empty() => {
-                        let used_by: Vec<&str> =
-                            tunnel.projects.iter().map(String::as_str).collect();
-                        return Check::ok(
-                            format!("server {rec}"),
-                            format!(
-                                "OpenCode {version} on {} (pid {} there) answers, used by {}",
-                                tunnel.remote.host,
-                                tunnel.remote.pid,
-                                used_by.join(", ")
-                            ),
-                        );
-                    }
-                    ServerRecord::Tunnel(tunnel) => format!(
-                        "OpenCode {version} on {} (pid {} there) answers through {rec}",
-                        tunnel.remote.host, tunnel.remote.pid
-                    ),
-                    ServerRecord::Url(_) => format!("OpenCode {version} at {rec} answers"),
-                    ServerRecord::Boxed(boxed) => format!(
-                        "OpenCode {version} in container {} ({}) answers at {rec}",
-                        boxed.container, boxed.engine
-                    ),
-                    ServerRecord::Local(local) if !local.projects.is_empty() => {
-                        let used_by: Vec<&str> =
-                            local.projects.iter().map(String::as_str).collect();
-                        return Check::ok(
-                            format!("server {rec}"),
-                            format!(
-                                "OpenCode {version} (pid {}) answers, used by {}",
-                                local.process.pid,
-                                used_by.join(", ")
-                            ),
-                        );
-                    }
-                    ServerRecord::Local(local) => format!(
-                        "OpenCode {version} at {rec} (pid {}) answers",
-                        local.process.pid
-                    ),
-                },
-            ),
+            } => {
+                // A shared server is named once, by its URL, with the projects that use it.
+                if let Some(projects) = rec.projects().filter(|p| !p.is_empty()) {
+                    let place = match &rec {
+                        ServerRecord::Tunnel(tunnel) => format!(
+                            "on {} (pid {} there)",
+                            tunnel.remote.host, tunnel.remote.pid
+                        ),
+                        _ => format!("(pid {})", rec.identity().map_or(0, |p| p.pid)),
+                    };
+                    let used_by: Vec<&str> = projects.iter().map(String::as_str).collect();
+                    return Check::ok(
+                        format!("server {rec}"),
+                        format!(
+                            "OpenCode {version} {place} answers, used by {}",
+                            used_by.join(", ")
+                        ),
+                    );
+                }
+                Check::ok(
+                    subject,
+                    match &rec {
+                        ServerRecord::Tunnel(tunnel) => format!(
+                            "OpenCode {version} on {} (pid {} there) answers through {rec}",
+                            tunnel.remote.host, tunnel.remote.pid
+                        ),
+                        ServerRecord::Url(_) => format!("OpenCode {version} at {rec} answers"),
+                        ServerRecord::Boxed(boxed) => format!(
+                            "OpenCode {version} in container {} ({}) answers at {rec}",
+                            boxed.container, boxed.engine
+                        ),
+                        ServerRecord::Local(local) => format!(
+                            "OpenCode {version} at {rec} (pid {}) answers",
+                            local.process.pid
+                        ),
+                    },
+                )
+            }
             ServerState::Unresponsive(ServerRecord::Boxed(boxed)) => Check::fail(
                 subject,
                 format!(

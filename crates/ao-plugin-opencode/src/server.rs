@@ -154,7 +154,7 @@ impl Servers {
                         else {
                             return Ok(None);
                         };
-                        if rec.is_starting() || !rec.identity().is_some_and(|p| p.is_alive()) {
+                        if !rec.runs_here() {
                             return Ok(None);
                         }
                         let password = rec.password()?;
@@ -208,7 +208,7 @@ impl Servers {
         if let Location::Ssh(dest) = &cx.project.location {
             return self.tunnel(cx, dest, rec).await.map(Some);
         }
-        Ok(rec.identity().is_some_and(|p| p.is_alive()).then_some(rec))
+        Ok(rec.runs_here().then_some(rec))
     }
 
     /// The state of a project's server; never starts one.

@@ -86,6 +86,15 @@ fn engine_of(settings: &ContainerSettings) -> Result<Engine, AgentError> {
     Engine::for_settings(settings).map_err(container_error)
 }
 
+/// Stops the container `name` with the engine `engine` finds (a PATH scan), off the async
+/// threads.
+async fn stop_named(
+    name: ContainerName,
+    engine: impl FnOnce() -> Result<Engine, AgentError> + Send + 'static,
+) -> Result<(), AgentError> {
+    unblock(move || engine()?.stop(&name, STOP_GRACE).map_err(container_error)).await
+}
+
 /// The engine a record names: the one that started the container, whatever the config says now.
 /// Scans PATH: off the async threads.
 fn engine_of_record(boxed: &BoxedServer) -> Result<Engine, AgentError> {
@@ -324,12 +333,7 @@ impl Servers {
     ) -> Result<(), AgentError> {
         let name = self.container_name_of(project, boxed)?;
         let boxed = boxed.clone();
-        unblock(move || {
-            engine_of_record(&boxed)?
-                .stop(&name, STOP_GRACE)
-                .map_err(container_error)
-        })
-        .await
+        stop_named(name, move || engine_of_record(&boxed)).await
     }
 
     /// Stops the project's container by name, recorded or not (one an interrupted `ao` started).
@@ -340,12 +344,7 @@ impl Servers {
     ) -> Result<(), AgentError> {
         let name = self.container_name(&project.name);
         let settings = settings.clone();
-        unblock(move || {
-            engine_of(&settings)?
-                .stop(&name, STOP_GRACE)
-                .map_err(container_error)
-        })
-        .await
+        stop_named(name, move || engine_of(&settings)).await
     }
 
     /// Stops the project's container (its volume and logs stay) once no session of it is live:

@@ -322,6 +322,12 @@ impl ServerRecord {
         }
     }
 
+    /// Whether there is something here to talk to: a server done starting whose process (or
+    /// tunnel's master) runs. Reads `/proc`.
+    pub fn runs_here(&self) -> bool {
+        !self.is_starting() && self.identity().is_some_and(|p| p.is_alive())
+    }
+
     /// The projects that use it, for a server that can be shared (here or on an ssh host); empty
     /// for a project's own that an older ao started.
     pub fn projects(&self) -> Option<&BTreeSet<String>> {
