@@ -181,6 +181,19 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
     w.ao_ok(&["permit", &b, &pb]);
     w.wait_activity(&b, "ready");
     assert!(workspace_file(&sa, "out.txt") && workspace_file(&sb, "out.txt"));
+    // Each session's follower hears its own work tree's events on the shared server (not every
+    // project's), and so its log (the process runtime's) has the turn to the end: the reply that
+    // came after the permission.
+    for id in [&a, &b] {
+        wait_until(
+            Duration::from_secs(15),
+            Duration::from_millis(100),
+            || match w.session_log(id) {
+                log if log.contains("Wrote it.") => Ok(()),
+                log => Err(format!("the log of {id} lacks the reply:\n{log}")),
+            },
+        );
+    }
 
     // The shared server frozen: each of its projects' sessions shows what was last seen, stale.
     {

@@ -1,4 +1,5 @@
-//! OpenCode's global event stream (`GET /global/event`, server-sent events), as typed events.
+//! OpenCode's event streams (server-sent events), as typed events: the global one
+//! (`GET /global/event`, every directory's), and one directory's (`GET /event?directory=`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -169,6 +170,9 @@ pub struct EventStream {
     silence: Duration,
     /// The server's URL, for errors.
     url: String,
+    /// The directory whose stream this is (its events come unwrapped, as payloads); `None` for
+    /// the global stream.
+    directory: Option<String>,
 }
 
 impl EventStream {
@@ -176,30 +180,56 @@ impl EventStream {
     /// it must do within `silence`; after that, [`EventStream::next`] fails when the stream says
     /// nothing for as long.
     pub async fn connect(client: &Client, silence: Duration) -> Result<EventStream, ClientError> {
-        let request = client
-            .request(Method::GET, "/global/event")
-            .header("accept", "text/event-stream")
-            .send();
-        let resp = tokio::time::timeout(silence, request)
+        Self::open(client, silence, None).await
+    }
+
+    /// Connects to one directory's stream (`/event?directory=`): only what happens in that
+    /// directory's instance, and the server's own events, each event then said with the directory
+    /// as [`connect`](Self::connect)'s are. A session's follower needs no more, and the server
+    /// then writes each event to the followers of its directory only, not to every follower of
+    /// every project it serves.
+    pub async fn connect_directory(
+        client: &Client,
+        directory: &str,
+        silence: Duration,
+    ) -> Result<EventStream, ClientError> {
+        Self::open(client, silence, Some(directory.to_string())).await
+    }
+
+    async fn open(
+        client: &Client,
+        silence: Duration,
+        directory: Option<String>,
+    ) -> Result<EventStream, ClientError> {
+        let path = if directory.is_some() {
+            "/event"
+        } else {
+            "/global/event"
+        };
+        let mut request = client
+            .request(Method::GET, path)
+            .header("accept", "text/event-stream");
+        if let Some(dir) = &directory {
+            request = request.query(&[("directory", dir)]);
+        }
+        let resp = tokio::time::timeout(silence, request.send())
             .await
             .map_err(|_| ClientError::Silent {
                 url: client.base_url().to_string(),
                 after: silence,
             })?
-            .map_err(|source| client.unreachable("GET /global/event".into(), source))?;
+            .map_err(|source| client.unreachable(format!("GET {path}"), source))?;
         if !resp.status().is_success() {
             return Err(ClientError::Status {
                 method: "GET".into(),
-                path: "/global/event".into(),
+                path: path.into(),
                 status: resp.status(),
                 body: String::new(),
             });
         }
-        Ok(EventStream::from_bytes(
-            resp.bytes_stream(),
-            silence,
-            client.base_url(),
-        ))
+        let mut stream = EventStream::from_bytes(resp.bytes_stream(), silence, client.base_url());
+        stream.directory = directory;
+        Ok(stream)
     }
 
     /// The events of a body that arrives as these chunks.
@@ -223,6 +253,7 @@ impl EventStream {
             unparsed,
             silence,
             url: url.to_string(),
+            directory: None,
         }
     }
 
@@ -243,7 +274,10 @@ impl EventStream {
                 Ok(Some(Err(_))) if self.unparsed.load(Ordering::Relaxed) > MAX_EVENT_BYTES => {
                     return Err(ClientError::TooLarge {
                         url: self.url.clone(),
-                        what: "an event of GET /global/event".into(),
+                        what: match &self.directory {
+                            None => "an event of GET /global/event".into(),
+                            Some(dir) => format!("an event of GET /event for {dir}"),
+                        },
                         limit: MAX_EVENT_BYTES,
                     })
                 }
@@ -253,7 +287,17 @@ impl EventStream {
             self.unparsed.store(0, Ordering::Relaxed);
             // A block without data (a `retry:` alone) is no event, and one that is not an event of
             // OpenCode's shape is skipped rather than ending the stream.
-            if let Some(event) = sse.data.and_then(|d| serde_json::from_str(&d).ok()) {
+            let Some(data) = sse.data else {
+                continue;
+            };
+            let event = match &self.directory {
+                None => serde_json::from_str(&data).ok(),
+                Some(dir) => serde_json::from_str(&data).ok().map(|payload| GlobalEvent {
+                    directory: Some(dir.clone()),
+                    payload,
+                }),
+            };
+            if let Some(event) = event {
                 return Ok(Some(event));
             }
         }
@@ -289,6 +333,34 @@ mod tests {
     const IDLE_A: &str = r#"{"directory":"/p","payload":{"type":"session.idle","properties":{"sessionID":"ses_a"}}}"#;
     const IDLE_B: &str =
         r#"{"payload":{"type":"session.idle","properties":{"sessionID":"ses_b"}}}"#;
+
+    #[tokio::test]
+    async fn a_directory_stream_says_its_directory_with_each_event() {
+        // Shaped as `GET /event?directory=` sends them (measured on 1.18.33): unwrapped.
+        let body = concat!(
+            "data: {\"id\":\"evt_1\",\"type\":\"server.connected\",\"properties\":{}}\n\n",
+            "data: {\"id\":\"evt_2\",\"type\":\"session.idle\",",
+            "\"properties\":{\"sessionID\":\"ses_a\"}}\n\n"
+        );
+        let chunks: Vec<reqwest::Result<Bytes>> = vec![Ok(Bytes::from_static(body.as_bytes()))];
+        let mut stream = EventStream::from_bytes(
+            futures_util::stream::iter(chunks),
+            DEFAULT_SILENCE,
+            "http://test",
+        );
+        stream.directory = Some("/p".into());
+        let first = stream.next().await.unwrap().expect("an event");
+        assert_eq!(first.payload.kind, EventKind::ServerConnected);
+        let idle = stream.next().await.unwrap().expect("an event");
+        assert_eq!(
+            (
+                idle.directory.as_deref(),
+                idle.payload.kind,
+                session_of(&idle)
+            ),
+            (Some("/p"), EventKind::SessionIdle, "ses_a")
+        );
+    }
 
     #[tokio::test]
     async fn crlf_and_cr_end_lines_too() {

@@ -121,20 +121,26 @@ async fn read_record(
 }
 
 /// Writes the session's events as JSON lines until the session is deleted or the server is gone.
+/// With the session's `directory` (as the server names it), only that directory's stream is
+/// followed; without it (a follower started by an older ao), the server's global one.
 pub async fn follow(
     target: &mut Target,
     session_id: &str,
+    directory: Option<&str>,
     since_ms: i64,
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let mut seen: HashSet<String> = HashSet::new();
     let mut unreachable_since: Option<Instant> = None;
+    let silence = crate::settings::feed_silence();
     loop {
         let connected = match target.client().await {
-            Some(client) => EventStream::connect(client, crate::settings::feed_silence())
-                .await
-                .map(|stream| (client, stream))
-                .map_err(|_| ()),
+            Some(client) => match directory {
+                Some(dir) => EventStream::connect_directory(client, dir, silence).await,
+                None => EventStream::connect(client, silence).await,
+            }
+            .map(|stream| (client, stream))
+            .map_err(|_| ()),
             None => Err(()),
         };
         match connected {

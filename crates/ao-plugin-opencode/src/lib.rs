@@ -174,6 +174,10 @@ impl OpenCodeAgent {
             id.to_string(),
             "--since".into(),
             since_ms.to_string(),
+            // The session's directory on its server: the follower hears that directory's events
+            // alone, not those of every project on a shared server.
+            "--directory".into(),
+            rec.workspace.to_string_lossy().into_owned(),
         ];
         match server {
             // A server someone else runs: its URL and password never change under ao.
@@ -245,8 +249,9 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Runs one of the plugin's helper processes, from the arguments after
-/// `ao agent-helper opencode`: `follow --session ID --since MS` and either `--home DIR --project
-/// NAME` (a server ao started, found through its record in the store under that state home) or
+/// `ao agent-helper opencode`: `follow --session ID --since MS [--directory DIR]` and either
+/// `--home DIR --project NAME` (a server ao started, found through its record in the store under
+/// that state home) or
 /// `--url URL --password-file FILE` (a server someone else runs) runs the follower of a
 /// process-runtime session, writing to standard output until the session is deleted or its server
 /// is gone. `open_state` opens the plugin's state in a state home's store (the follower reads the
@@ -255,8 +260,8 @@ pub async fn run_helper(args: &[String], open_state: OpenState) -> Result<(), St
     let usage = || {
         format!(
             "usage: ao {} {AGENT_NAME} {FOLLOW_HELPER} --session ID [--since MS] \
-             (--home DIR --project NAME | --url URL --password-file FILE [--username NAME] \
-             [--ca-file PEM])",
+             [--directory DIR] (--home DIR --project NAME | --url URL --password-file FILE \
+             [--username NAME] [--ca-file PEM])",
             ao_agent::agent::AGENT_HELPER_SUBCOMMAND
         )
     };
@@ -274,6 +279,7 @@ pub async fn run_helper(args: &[String], open_state: OpenState) -> Result<(), St
         None => 0,
     };
     let session = flag("--session")?;
+    let directory = flags.get("--directory").copied();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if let Some(home) = flags.get("--home") {
@@ -281,7 +287,7 @@ pub async fn run_helper(args: &[String], open_state: OpenState) -> Result<(), St
             (ao_agent::home::StateHome::at(home), open_state),
             server_record::key(flag("--project")?),
         );
-        return follow::follow(&mut target, session, since, &mut out).await;
+        return follow::follow(&mut target, session, directory, since, &mut out).await;
     }
     let password_file = Path::new(flag("--password-file")?);
     let password = std::fs::read_to_string(password_file)
@@ -306,7 +312,8 @@ pub async fn run_helper(args: &[String], open_state: OpenState) -> Result<(), St
         }
     }
     .map_err(|e| e.to_string())?;
-    follow::follow(&mut follow::Target::Fixed(client), session, since, &mut out).await
+    let mut target = follow::Target::Fixed(client);
+    follow::follow(&mut target, session, directory, since, &mut out).await
 }
 
 /// What the plugin's unit tests of its memories share.
