@@ -289,8 +289,9 @@ impl Agent for OpenCodeAgent {
         }
         let looked_at = now_ms();
         let mut shared: Vec<Option<Arc<ServerList>>> = vec![None; batch.len()];
+        let mut lists = Vec::new();
         for idx in by_server.values().filter(|idx| idx.len() > 1) {
-            let Ok(Some((record, _))) = &found[idx[0]] else {
+            let Ok(Some((record, client))) = &found[idx[0]] else {
                 continue;
             };
             let _timed = ao_agent::timing::phase(|| "shared server's mirrors read".into());
@@ -311,14 +312,16 @@ impl Agent for OpenCodeAgent {
             for &i in idx {
                 shared[i] = Some(list.clone());
             }
+            lists.push((list, client.clone()));
         }
-        join_all(batch.iter().zip(found).zip(shared).map(
+        let early = join_all(lists.iter().map(|(list, client)| list.ask_early(client)));
+        let looks = join_all(batch.iter().zip(found).zip(shared).map(
             |(((cx, sessions), found), shared)| async move {
                 self.observe_found(cx, sessions, found, shared.as_deref())
                     .await
             },
-        ))
-        .await
+        ));
+        futures_util::join!(early, looks).1
     }
 
     async fn preflight(&self, cx: &ProjectContext<'_>) -> Result<(), AgentError> {

@@ -20,7 +20,7 @@ use crate::last_messages::LastMessages;
 use crate::mid_turn::MidTurn;
 use crate::observe;
 use crate::server::ServerRecord;
-use crate::server_list::ServerList;
+use crate::server_list::{Listed, ServerList};
 use crate::session_list::SessionList;
 use crate::types::{MessageInfo, Session, SessionStatus};
 use crate::{now_ms, OpenCodeAgent};
@@ -185,8 +185,8 @@ async fn sessions_and_last_messages(
             .list(&first.workspace.to_string_lossy(), list.since())
             .await
         {
-            Ok(changed) => {
-                let listed = list.take(changed);
+            Ok(answer) => {
+                let listed = list.take_listed(answer.sessions, answer.whole);
                 // What is remembered of a session the server no longer has is dropped; a tracked
                 // one left out of the list (it is someone's child) keeps its memory.
                 let ids: Vec<&str> = listed
@@ -273,13 +273,17 @@ struct Lister<'a> {
 
 impl Lister<'_> {
     /// The project's top-level sessions (those updated since `since`, at least).
-    async fn list(&self, directory: &str, since: Option<i64>) -> Result<Vec<Session>, ClientError> {
+    async fn list(&self, directory: &str, since: Option<i64>) -> Result<Listed, ClientError> {
         if let Some((shared, dirs)) = &self.shared {
             if let Some(listed) = shared.sessions_of(self.client, dirs).await {
                 return Ok(listed);
             }
         }
-        self.client.project_sessions(directory, since).await
+        let sessions = self.client.project_sessions(directory, since).await?;
+        Ok(Listed {
+            sessions,
+            whole: since.is_none(),
+        })
     }
 }
 

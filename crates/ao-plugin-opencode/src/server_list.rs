@@ -26,19 +26,56 @@ pub struct ServerList {
     mirrors: Mutex<HashMap<String, SessionList>>,
     /// Where the list starts: the oldest point any mirror needs (`None`: the whole list).
     since: Option<i64>,
+    /// Whether a project's mirror is not vouched for by the feeds, so that the list will be
+    /// asked for: then it is asked for at once, beside the projects' other reads.
+    needed: bool,
     answer: OnceCell<Result<Vec<Session>, ClientError>>,
+}
+
+/// A project's sessions in a shared server's list.
+pub struct Listed {
+    /// The sessions of the project's directories.
+    pub sessions: Vec<Session>,
+    /// Whether the list was whole (not only what changed since a point).
+    pub whole: bool,
 }
 
 impl ServerList {
     /// The list for these projects' mirrors, loaded at `looked_at`.
     pub fn new(looked_at: EpochMillis, mirrors: Vec<(String, SessionList)>) -> ServerList {
         let since = oldest(mirrors.iter().map(|(_, m)| m.since()));
+        let needed = mirrors.iter().any(|(_, m)| !m.vouched());
         ServerList {
             looked_at,
             mirrors: Mutex::new(mirrors.into_iter().collect()),
             since,
+            needed,
             answer: OnceCell::new(),
         }
+    }
+
+    /// Asks for the list now when a project will need it: the request then runs beside the
+    /// projects' reads of their memories instead of after them.
+    pub async fn ask_early(&self, client: &Client) {
+        if self.needed {
+            self.answer(client).await;
+        }
+    }
+
+    async fn answer(&self, client: &Client) -> &Result<Vec<Session>, ClientError> {
+        self.answer
+            .get_or_init(|| async {
+                let _timed = ao_agent::timing::phase(|| {
+                    let from = if self.since.is_some() {
+                        "changed"
+                    } else {
+                        "whole"
+                    };
+                    format!("server's session list asked ({from})")
+                });
+                client.all_sessions(self.since).await
+            })
+            .await
     }
 
     /// The project's mirror, loaded with the others (once).
@@ -49,19 +86,17 @@ impl ServerList {
     /// The sessions of `dirs` in the server's list, asked of the server by the first project
     /// that needs it; `None` when the list failed (the project then asks for its own, which says
     /// why in the usual way).
-    pub async fn sessions_of(&self, client: &Client, dirs: &ProjectDirs) -> Option<Vec<Session>> {
+    pub async fn sessions_of(&self, client: &Client, dirs: &ProjectDirs) -> Option<Listed> {
         let _timed = ao_agent::timing::phase(|| "server's session list (shared)".into());
-        let answer = self
-            .answer
-            .get_or_init(|| client.all_sessions(self.since))
-            .await;
-        let all = answer.as_ref().ok()?;
-        Some(
-            all.iter()
+        let all = self.answer(client).await.as_ref().ok()?;
+        Some(Listed {
+            sessions: all
+                .iter()
                 .filter(|s| dirs.owns(Some(&s.directory)))
                 .cloned()
                 .collect(),
-        )
+            whole: self.since.is_none(),
+        })
     }
 }
 

@@ -155,13 +155,20 @@ impl SessionList {
     /// The mirror's sessions, by id, when the project's feeds vouch that nothing happened on the
     /// server since it was last synced: then the list need not be asked for.
     pub fn unchanged(&self) -> Option<HashMap<String, Session>> {
-        let m = self.stored.as_ref()?;
-        self.quiet.vouches_for(m.synced_at, self.now).then(|| {
+        let m = self.stored.as_ref().filter(|_| self.vouched())?;
+        Some(
             m.sessions
                 .iter()
                 .map(|(id, s)| (id.clone(), s.clone()))
-                .collect()
-        })
+                .collect(),
+        )
+    }
+
+    /// Whether the feeds vouch for the mirror as it is: [`unchanged`](Self::unchanged) has it.
+    pub fn vouched(&self) -> bool {
+        self.stored
+            .as_ref()
+            .is_some_and(|m| self.quiet.vouches_for(m.synced_at, self.now))
     }
 
     /// The `start` to list with: `None` asks for the whole list.
@@ -173,18 +180,25 @@ impl SessionList {
 
     /// Takes the server's answer to a list asked with [`since`](Self::since) and returns every
     /// session the project has now, by id.
-    pub fn take(&mut self, listed: Vec<Session>) -> HashMap<String, Session> {
+    #[cfg(test)]
+    fn take(&mut self, listed: Vec<Session>) -> HashMap<String, Session> {
+        let whole = self.since().is_none();
+        self.take_listed(listed, whole)
+    }
+
+    /// Takes the server's answer to a list asked from a point of its own (`whole`: from the
+    /// start), as a shared server's list is: a whole list renews the mirror whoever needed it,
+    /// so that the projects of one server come due for the next whole list together.
+    pub fn take_listed(&mut self, listed: Vec<Session>, whole: bool) -> HashMap<String, Session> {
         self.synced = true;
         let mut all: HashMap<String, Session> = HashMap::new();
-        if self.since().is_some() {
-            if let Some(m) = &self.stored {
-                all.extend(m.sessions.iter().map(|(id, s)| (id.clone(), s.clone())));
-            }
-        } else {
+        if whole {
             self.whole = Some(Whole {
                 newest: listed.iter().map(|s| s.time.updated).max().unwrap_or(0),
                 ids: listed.iter().map(|s| s.id.clone()).collect(),
             });
+        } else if let Some(m) = &self.stored {
+            all.extend(m.sessions.iter().map(|(id, s)| (id.clone(), s.clone())));
         }
         for s in &listed {
             all.insert(s.id.clone(), s.clone());
@@ -450,6 +464,25 @@ mod tests {
         let m = stored.unwrap();
         assert_eq!(m.sessions["a"].title, "new");
         assert!(m.sessions.contains_key("c"));
+    }
+
+    #[test]
+    fn a_whole_list_asked_for_another_renews_the_mirror() {
+        let mut stored = None;
+        look(&mut stored, 1_000, |_| vec![session("a", 500, "A")]);
+        // Not due yet for itself; the server's whole list (asked for another project) renews it,
+        // and drops what is gone from it.
+        let now = 1_000 + WHOLE_LIST_EVERY / 2;
+        let mut list = SessionList::from_stored(stored.clone(), "srv".into(), now);
+        assert!(list.since().is_some());
+        let all = list.take_listed(vec![session("b", 600, "B")], true);
+        assert_eq!(all.keys().collect::<Vec<_>>(), vec!["b"]);
+        list.apply(&mut stored);
+        let later = SessionList::from_stored(stored.clone(), "srv".into(), now + 1);
+        assert!(later.since().is_some(), "renewed at {now}");
+        let m = stored.unwrap();
+        assert_eq!(m.sessions.keys().collect::<Vec<_>>(), vec!["b"]);
+        assert_eq!(m.whole_at, now);
     }
 
     #[test]
