@@ -181,13 +181,11 @@ impl SessionManager {
     /// counted again only where something changed since it was last counted.
     pub(super) async fn files_changed_of(
         &self,
-        records: &[SessionRecord],
-        last_activity: &[Option<EpochMillis>],
+        sessions: &[(&SessionRecord, Option<EpochMillis>)],
     ) -> Vec<Option<usize>> {
-        let work: Vec<_> = records
+        let work: Vec<_> = sessions
             .iter()
-            .zip(last_activity)
-            .map(|(rec, &at)| {
+            .map(|&(rec, at)| {
                 let cache = self
                     .home
                     .session_path(&rec.address.project, &rec.address.name)
