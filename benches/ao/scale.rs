@@ -195,6 +195,8 @@ fn timed_call(w: &World) -> Vec<(String, f64)> {
         .lines()
         .filter_map(|l| l.strip_prefix("ao: timing: "))
         .filter_map(|l| {
+            // Where the phase began (` @ <ms>`) is for a person reading one call.
+            let l = l.rsplit_once(" @ ").map_or(l, |(head, _)| head);
             let (phase, time) = l.strip_suffix(" ms")?.rsplit_once(' ')?;
             Some((phase.to_string(), time.parse().ok()?))
         })
@@ -205,6 +207,14 @@ fn timed_call(w: &World) -> Vec<(String, f64)> {
 /// the call's median and each phase's, once the turns are over and before any other status.
 fn after_a_turn(w: &World, ids: &[String], label: &str) {
     const ROUNDS: usize = 5;
+    let servers: Vec<u32> = w.server_pids().iter().map(|p| p.pid).collect();
+    let server_cpu = || -> u64 {
+        servers
+            .iter()
+            .map(|&pid| crate::watch::cpu_ticks(pid))
+            .sum()
+    };
+    let cpu_before = server_cpu();
     let mut calls = Vec::new();
     for _ in 0..ROUNDS {
         for id in ids {
@@ -217,6 +227,10 @@ fn after_a_turn(w: &World, ids: &[String], label: &str) {
         let phases = timed_call(w);
         calls.push((started.elapsed(), phases));
     }
+    // What the turns cost the servers: with a follower per session, each event is written to
+    // every follower that listens to its stream.
+    let cpu_per_round =
+        (server_cpu() - cpu_before) as f64 / crate::watch::ticks_per_s() / ROUNDS as f64;
     let mut took: Vec<Duration> = calls.iter().map(|(t, _)| *t).collect();
     took.sort();
     println!(
@@ -225,6 +239,10 @@ fn after_a_turn(w: &World, ids: &[String], label: &str) {
         ms(took[ROUNDS / 2]),
         ms(took[0]),
         ms(took[ROUNDS - 1])
+    );
+    println!(
+        "the servers' CPU per round of {} turns (and the statuses): {cpu_per_round:.2} s",
+        ids.len()
     );
     print_phases(calls.into_iter().map(|(_, phases)| phases));
 }

@@ -262,10 +262,7 @@ pub(crate) fn cpu_over(pids: &[u32], span: Duration) -> Vec<String> {
     let before: Vec<u64> = pids.iter().map(|pid| cpu_ticks(*pid)).collect();
     let t = Instant::now();
     std::thread::sleep(span);
-    let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
+    let ticks_per_s = ticks_per_s();
     pids.iter()
         .zip(before)
         .map(|(pid, before)| {
@@ -289,8 +286,16 @@ fn descendant_named(pid: u32, name: &str) -> Option<u32> {
         .find_map(|c| descendant_named(c, name))
 }
 
+/// How many clock ticks (the unit of [`cpu_ticks`]) make a second.
+pub(crate) fn ticks_per_s() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64
+}
+
 /// User and system CPU time of a process so far, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
+pub(crate) fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
     // The fields after the command's closing parenthesis; utime and stime are the 14th and 15th
     // of the whole line.
