@@ -64,11 +64,16 @@ pub fn run() {
         row(&ten, 500, 10, floor.1);
         let servers = if own { "a server each" } else { "one server" };
         breakdown(&ten, &format!("500 sessions over 10 projects, {servers}"));
-        after_a_turn(
-            &ten,
-            &one_each,
-            &format!("500 sessions over 10 projects, {servers}"),
-        );
+        // At once, as the last turn ends, while its server still works on it; and half a second
+        // later, still within the feeds' busy window, so the call must still ask the server.
+        for pause in [Duration::ZERO, Duration::from_millis(500)] {
+            after_a_turn(
+                &ten,
+                &one_each,
+                pause,
+                &format!("500 sessions over 10 projects, {servers}"),
+            );
+        }
     }
 }
 
@@ -203,9 +208,10 @@ fn timed_call(w: &World) -> Vec<(String, f64)> {
         .collect()
 }
 
-/// The first status after a turn ended in one session of each project (`ids`), five times:
-/// the call's median and each phase's, once the turns are over and before any other status.
-fn after_a_turn(w: &World, ids: &[String], label: &str) {
+/// The first status after a turn ended in one session of each project (`ids`), `pause` after the
+/// last turn was seen to end, five times: the call's median and each phase's, once the turns are
+/// over and before any other status.
+fn after_a_turn(w: &World, ids: &[String], pause: Duration, label: &str) {
     const ROUNDS: usize = 5;
     let servers: Vec<u32> = w.server_pids().iter().map(|p| p.pid).collect();
     let server_cpu = || -> u64 {
@@ -223,19 +229,25 @@ fn after_a_turn(w: &World, ids: &[String], label: &str) {
         for id in ids {
             w.ao_ok(&["wait", id, "--until", "ready", "--timeout", "120"]);
         }
+        std::thread::sleep(pause);
         let started = Instant::now();
         let phases = timed_call(w);
         calls.push((started.elapsed(), phases));
     }
-    // What the turns cost the servers: with a follower per session, each event is written to
-    // every follower that listens to its stream.
+    // What the turns cost the servers: their own work on each turn, and each event written to
+    // the followers that listen to its stream.
     let cpu_per_round =
         (server_cpu() - cpu_before) as f64 / crate::watch::ticks_per_s() / ROUNDS as f64;
     let mut took: Vec<Duration> = calls.iter().map(|(t, _)| *t).collect();
     took.sort();
     println!(
-        "\nthe first status after a turn in one session of each project ({label}): median {} \
+        "\nthe first status {} after a turn in one session of each project ({label}): median {} \
          (min {}, max {}) over {ROUNDS}",
+        if pause.is_zero() {
+            "at once".to_string()
+        } else {
+            format!("{} ms", pause.as_millis())
+        },
         ms(took[ROUNDS / 2]),
         ms(took[0]),
         ms(took[ROUNDS - 1])
