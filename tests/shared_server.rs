@@ -194,6 +194,19 @@ fn projects_share_a_server_and_nothing_of_one_is_reached_through_the_other() {
             },
         );
     }
+    // Quiet again, the feeds vouch for both projects' mirrors: a status asks the shared server
+    // nothing. (Its list is asked early, beside the projects' other reads, only when one of them
+    // will need it.)
+    wait_until(
+        Duration::from_secs(15),
+        Duration::from_millis(200),
+        || match w.timed_status().1 {
+            timing if timing.0.contains("ao: timing: request ") => {
+                Err(format!("a quiet status still asks the server:\n{timing}"))
+            }
+            _ => Ok(()),
+        },
+    );
 
     // The shared server frozen: each of its projects' sessions shows what was last seen, stale.
     {
