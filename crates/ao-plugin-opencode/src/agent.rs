@@ -538,6 +538,8 @@ impl Agent for OpenCodeAgent {
         cx: &ProjectContext<'_>,
         idle_at: EpochMillis,
     ) -> Result<(), AgentError> {
+        // The servers of a move cut off before it left them.
+        self.servers.leave_moved_from(cx).await;
         match crate::server_record::load(cx.state, &cx.project.name).await? {
             // A shared server: the project leaves it, and the last one to leave stops it.
             Some((_, Some(shared))) => {

@@ -211,6 +211,11 @@ pub enum ProjectServer {
     Shared {
         /// The shared server's name.
         shared: SharedKey,
+        /// The shared servers the project is moving away from, still to be left: named when the
+        /// move begins, so that a move cut off before the project left them (an `ao` killed while
+        /// the new server starts) is finished by the next one, or by the project's release.
+        #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+        from: BTreeSet<SharedKey>,
     },
     /// The project's own server: in its container, or one an older ao started (here or on its
     /// ssh host).
@@ -234,7 +239,7 @@ pub async fn resolve(
     match state.get::<ProjectServer>(key).await? {
         None => Ok(None),
         Some(ProjectServer::Own(rec)) => Ok(Some((rec, None))),
-        Some(ProjectServer::Shared { shared }) => Ok(state
+        Some(ProjectServer::Shared { shared, .. }) => Ok(state
             .get::<ServerRecord>(&shared.state_key())
             .await?
             .map(|rec| (rec, Some(shared)))),
@@ -249,7 +254,7 @@ pub fn resolve_blocking(
     match state.get_blocking::<ProjectServer>(key)? {
         None => Ok(None),
         Some(ProjectServer::Own(rec)) => Ok(Some((rec, None))),
-        Some(ProjectServer::Shared { shared }) => Ok(state
+        Some(ProjectServer::Shared { shared, .. }) => Ok(state
             .get_blocking::<ServerRecord>(&shared.state_key())?
             .map(|rec| (rec, Some(shared)))),
     }
@@ -746,8 +751,20 @@ mod tests {
         assert_eq!(
             pointer,
             ProjectServer::Shared {
-                shared: SharedKey("8c1f0e2d3b4a5968".into())
+                shared: SharedKey("8c1f0e2d3b4a5968".into()),
+                from: BTreeSet::new(),
             }
+        );
+        // A move under way names what the project still has to leave; none is written as before.
+        let moving = ProjectServer::Shared {
+            shared: SharedKey("b".into()),
+            from: BTreeSet::from([SharedKey("a".into())]),
+        };
+        let text = serde_json::to_string(&moving).unwrap();
+        assert_eq!(text, r#"{"shared":"b","from":["a"]}"#);
+        assert_eq!(
+            serde_json::from_str::<ProjectServer>(&text).unwrap(),
+            moving
         );
         // A record an older ao wrote for the project's own server still loads as such.
         let own: ProjectServer = serde_json::from_str(

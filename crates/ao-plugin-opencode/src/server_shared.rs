@@ -46,6 +46,10 @@ impl Servers {
         // is, even if its settings changed.
         if here || (current.is_some() && self.busy(cx).await?) {
             if let ServerState::Up { record, client, .. } = self.lookup(cx).await? {
+                if here {
+                    // A move cut off after it joined, before it left the old server.
+                    self.leave_moved_from(cx).await;
+                }
                 return Ok((record, client));
             }
         }
@@ -54,26 +58,61 @@ impl Servers {
             Err(e) => {
                 // Still where it was: its sessions there go on.
                 if let Some((_, Some(old))) = current {
-                    let pointer = ProjectServer::Shared { shared: old };
-                    let _ = cx.state.set(&key(&cx.project.name), pointer).await;
+                    let _ = cx
+                        .state
+                        .update(
+                            &key(&cx.project.name),
+                            move |p: &mut Option<ProjectServer>| {
+                                let mut from = match p.take() {
+                                    Some(ProjectServer::Shared { from, .. }) => from,
+                                    _ => BTreeSet::new(),
+                                };
+                                from.remove(&old);
+                                *p = Some(ProjectServer::Shared { shared: old, from });
+                            },
+                        )
+                        .await;
                 }
                 return Err(e);
             }
         };
-        // The project has moved: an old server it fails to leave only keeps running until its
-        // other projects release it, which is no reason to fail what the project asked for.
-        match current {
-            Some((_, Some(old))) if old != wanted => {
-                let _ = self.leave(cx, &old).await;
-            }
-            // A server of the project's own, which an older ao started (or a tunnel, the project's
-            // `host:` gone from the config).
-            Some((own, None)) => {
-                let _ = self.stop(cx, &own, false).await;
-            }
-            _ => {}
+        // The project has moved: it leaves the servers it moved away from, now or in a move
+        // cut off before. One it fails to leave only keeps running until its other projects
+        // release it, which is no reason to fail what the project asked for.
+        self.leave_moved_from(cx).await;
+        // A server of the project's own, which an older ao started (or a tunnel, the project's
+        // `host:` gone from the config).
+        if let Some((own, None)) = current {
+            let _ = self.stop(cx, &own, false).await;
         }
         Ok(joined)
+    }
+
+    /// Leaves the shared servers the project's pointer says it moved away from (`from`); those
+    /// it could not leave stay named, for its next move or its release.
+    pub(crate) async fn leave_moved_from(&self, cx: &ProjectContext<'_>) {
+        let pointer_key = key(&cx.project.name);
+        let from = match cx.state.get::<ProjectServer>(&pointer_key).await {
+            Ok(Some(ProjectServer::Shared { from, .. })) => from,
+            _ => return,
+        };
+        let mut left = BTreeSet::new();
+        for old in from {
+            if self.leave(cx, &old).await.is_ok() {
+                left.insert(old);
+            }
+        }
+        if left.is_empty() {
+            return;
+        }
+        let _ = cx
+            .state
+            .update(&pointer_key, move |p: &mut Option<ProjectServer>| {
+                if let Some(ProjectServer::Shared { from, .. }) = p {
+                    from.retain(|k| !left.contains(k));
+                }
+            })
+            .await;
     }
 
     /// Joins the project to the shared server `shared`: the running one, or one started now (with
@@ -98,11 +137,22 @@ impl Servers {
             .unwrap_or_default();
         users.insert(project.clone());
         // Named before anything starts: a start cut short is then found, and stopped, by the
-        // project's release (`ao kill`) as by the next start.
-        let pointer = ProjectServer::Shared {
-            shared: shared.clone(),
-        };
-        cx.state.set(&key(&project), pointer).await?;
+        // project's release (`ao kill`) as by the next start. The server it moves away from is
+        // named too, to be left once this one is joined.
+        let to = shared.clone();
+        cx.state
+            .update(&key(&project), move |p: &mut Option<ProjectServer>| {
+                let from = match p.take() {
+                    Some(ProjectServer::Shared { shared, mut from }) => {
+                        from.insert(shared);
+                        from.remove(&to);
+                        from
+                    }
+                    _ => BTreeSet::new(),
+                };
+                *p = Some(ProjectServer::Shared { shared: to, from });
+            })
+            .await?;
         // A server whose start an interrupted `ao` left behind is stopped before another starts.
         let orphan = rec_starting(&stored);
         let running = match stored {
