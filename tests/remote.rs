@@ -16,7 +16,7 @@ use ao_core::runtime::process::ProcessIdentity;
 use ao_test_support::remote::{servers_on_host, start_owned, Owned, RemoteServerGuard, Sshd};
 use ao_test_support::{
     assert_cost, error_of, opencode_bin, script, shell_quote, tokens, wait_until, workspace_of,
-    ArgvScanner, Scenario, TlsIngress, ToolCall, Turn, World,
+    ArgvScanner, Paused, Scenario, TlsIngress, ToolCall, Turn, World,
 };
 use serde_json::{json, Value};
 
@@ -484,6 +484,15 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
 
     // api's settings change: its next session moves to a server of its own there; web's stays.
     w.set_config_text(&config("{bash: ask, edit: allow}"));
+    // The first such spawn is cut off (SIGKILL) after that server began there, before ao recorded
+    // it: a server there that no record names. The next start of it stops that one.
+    let cut_off = Paused::start(
+        &w,
+        &["spawn", "api", "api moved", "--runtime", "process"],
+        "after-starting-on-host",
+    );
+    assert_eq!(servers_on_host(&w).len(), 2, "web's, and the one begun");
+    drop(cut_off);
     let moved = w.spawn(&["api", "api moved", "--runtime", "process"]);
     let sm = w.wait_activity(&moved, "ready");
     assert_eq!(sm["server"]["projects"], json!(["api"]), "{sm:#}");

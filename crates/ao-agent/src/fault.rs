@@ -51,6 +51,9 @@ pub const PAUSE_POINTS: &[&str] = &[
     // `ao kill` has seen which projects have no live session left and has not yet released
     // what their agents keep for them (tests/container.rs: a spawn racing a purge).
     "before-releasing-projects",
+    // A plugin has started a server on an ssh host and not yet recorded it (tests/remote.rs: an
+    // `ao` killed there leaves a server that no record names).
+    "after-starting-on-host",
 ];
 
 /// If `AO_FAULT_PAUSE_AT` names `point`: prints `ao: paused at <point>` to standard error and

@@ -36,9 +36,15 @@ use crate::settings::OpenCodeSettings;
 const REMOTE_PATH: &str = r#"PATH=$PATH:$HOME/.opencode/bin:$HOME/.local/bin; export PATH"#;
 
 /// Starts `opencode serve` on the host: `$1` the directory it runs in (`~`: the login's home),
-/// `$2` `--pure` or empty, `$3` the port (0: its pick), `$4` its log's name. Reads the password and the
-/// OpenCode config (one line of JSON) from standard input. Prints `<pid> <port>`.
-const START: &str = r#"dir=$1; pure=$2; port=$3; name=$4
+/// `$2` `--pure` or empty, `$3` the port (0: its pick), `$4` its log's name, `$5` this start's
+/// token, `$6` the token of an earlier start of the same name that never finished (or empty),
+/// `$7` a pid never to stop (the recorded server's, or 0). Reads the password and the OpenCode
+/// config (one line of JSON) from standard input. Prints `<pid> <port>`.
+///
+/// The new server's pid goes to `<name>.<token>.pid` beside its log before anything else: an `ao`
+/// cut off from then on leaves a server there that no record names, and the next start of the
+/// same name, told that token, stops it (an `opencode serve` still running under that pid).
+const START: &str = r#"dir=$1; pure=$2; port=$3; name=$4; token=$5; unfinished=$6; keep=$7
 case $dir in "~"|"~/"*) dir=$HOME${dir#"~"};; esac
 IFS= read -r OPENCODE_SERVER_PASSWORD
 IFS= read -r OPENCODE_CONFIG_CONTENT
@@ -48,10 +54,25 @@ command -v opencode >/dev/null 2>&1 || { echo "opencode is not installed there" 
 cd "$dir" 2>/dev/null || { echo "the directory $dir does not exist there" >&2; exit 3; }
 logs=${XDG_STATE_HOME:-$HOME/.local/state}/ao/servers
 mkdir -p "$logs" || exit 5
+if [ -n "$unfinished" ] && [ -f "$logs/$name.$unfinished.pid" ]; then
+  orphan=$(cat "$logs/$name.$unfinished.pid")
+  case $orphan in ''|*[!0-9]*) orphan=;; esac
+  if [ -n "$orphan" ] && [ "$orphan" != "$keep" ]; then
+    case $(ps -p "$orphan" -o args= 2>/dev/null) in
+      *opencode*serve*)
+        kill "$orphan" 2>/dev/null
+        i=0
+        while kill -0 "$orphan" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+        kill -9 "$orphan" 2>/dev/null;;
+    esac
+  fi
+fi
+rm -f "$logs/$name".*.pid
 log=$logs/$name.log
 : > "$log"
 setsid opencode serve --hostname 127.0.0.1 --port "$port" $pure </dev/null >"$log" 2>&1 &
 pid=$!
+echo "$pid" > "$logs/$name.$token.pid"
 i=0
 while [ $i -lt 600 ]; do
   p=$(sed -n 's/.*server listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
@@ -199,6 +220,11 @@ pub struct StartSpec {
     pub password: String,
     /// The OpenCode config it gets, as JSON.
     pub config: String,
+    /// This start's token: its pid file there is `<log>.<token>.pid`.
+    pub token: String,
+    /// An earlier start of the same name that never finished: its token, and the pid of the
+    /// recorded server, which is never stopped for it.
+    pub unfinished: Option<(String, Option<u32>)>,
 }
 
 /// Checks that the project's directory exists on the host (a server there serves any directory,
@@ -230,6 +256,10 @@ pub async fn start(
         let local_port = previous.map(|(local, _)| local);
         let stdin = format!("{}\n{}\n", spec.password, spec.config);
         let script = format!("{REMOTE_PATH}\n{START}");
+        let (unfinished, keep) = match &spec.unfinished {
+            Some((token, keep)) => (token.as_str(), keep.unwrap_or(0).to_string()),
+            None => ("", "0".to_string()),
+        };
         let out = host.run_ok(
             &script,
             &[
@@ -237,6 +267,9 @@ pub async fn start(
                 if spec.pure { "--pure" } else { "" },
                 "0",
                 &spec.log,
+                &spec.token,
+                unfinished,
+                &keep,
             ],
             stdin.as_bytes(),
         )?;

@@ -76,12 +76,38 @@ impl Servers {
             Some(ServerRecord::Tunnel(old)) => Some((old.local_port, old.remote.port)),
             _ => None,
         };
+        // A start that an `ao` cut off after the server began there left it running with no
+        // record: its token, noted here before it began, lets this start stop it there. Noted
+        // before this start begins, for the next one, should this one be cut off too.
+        let here = dest.shown().to_string();
+        let unfinished = cx
+            .state
+            .get::<StartOnHost>(&start_key(shared))
+            .await
+            .ok()
+            .flatten()
+            .filter(|m| m.host == here)
+            .map(|m| {
+                let recorded = match previous {
+                    Some(ServerRecord::Tunnel(old)) => Some(old.remote.pid),
+                    _ => None,
+                };
+                (m.token, recorded)
+            });
+        let token = new_password();
+        let marker = StartOnHost {
+            host: here,
+            token: token.clone(),
+        };
+        cx.state.set(&start_key(shared), marker).await?;
         let spec = remote::StartSpec {
             dir: "~".into(),
             log: stem,
             pure: self.settings().pure,
             password,
             config: crate::settings::server_config(cx.project).to_string(),
+            token,
+            unfinished,
         };
         let started = remote::start(host.clone(), spec, previous_ports)
             .await
@@ -93,6 +119,7 @@ impl Servers {
                 )),
                 other => other,
             })?;
+        ao_agent::fault::pause_point("after-starting-on-host").await;
         let forward = Some((started.local_port, started.server.port));
         let rec = ServerRecord::Tunnel(TunnelServer {
             master: started.master,
@@ -103,19 +130,25 @@ impl Servers {
             config_fingerprint: shared.0.clone(),
             projects,
         });
-        let stop_it = || remote::stop(host.clone(), started.server.pid, forward, false);
+        let stop_it = || async {
+            let _ = remote::stop(host.clone(), started.server.pid, forward, false).await;
+            forget_start(cx, shared).await;
+        };
         let client = match wait_healthy(&rec, remote::HEALTH_DEADLINE).await {
             Ok(c) => c,
             Err(e) => {
-                let _ = stop_it().await;
+                stop_it().await;
                 return Err(e);
             }
         };
         if let Err(e) = cx.state.set(&shared.state_key(), rec.clone()).await {
             // Unrecorded, no later ao could find it: stop it rather than leave it running.
-            let _ = stop_it().await;
+            stop_it().await;
             return Err(e.into());
         }
+        // Recorded: the start is over. A note that outlives this (a store that refused the
+        // removal) costs the next start a look at a pid file, nothing more.
+        forget_start(cx, shared).await;
         self.on_host(cx, dest.shown().as_str(), shared).await;
         Ok((rec, client))
     }
@@ -249,6 +282,27 @@ impl Servers {
 }
 
 /// The key under which the plugin keeps the names of the shared servers it started on `host`.
+/// A start of a server on a host under way, or cut off: the host, and the token of the pid file
+/// the start writes there (see `remote::START`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct StartOnHost {
+    host: String,
+    token: String,
+}
+
+/// Where the start of the shared server `shared` on its host is noted.
+fn start_key(shared: &SharedKey) -> String {
+    format!("starting-on-host:{}", shared.0)
+}
+
+/// The start of `shared` is over (its server recorded, or stopped again).
+async fn forget_start(cx: &ProjectContext<'_>, shared: &SharedKey) {
+    let _ = cx
+        .state
+        .update(&start_key(shared), |m: &mut Option<StartOnHost>| *m = None)
+        .await;
+}
+
 fn servers_on_key(host: &str) -> String {
     format!("servers-on:{host}")
 }
