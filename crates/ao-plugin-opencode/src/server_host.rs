@@ -281,7 +281,6 @@ impl Servers {
     }
 }
 
-/// The key under which the plugin keeps the names of the shared servers it started on `host`.
 /// A start of a server on a host under way, or cut off: the host, and the token of the pid file
 /// the start writes there (see `remote::START`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -303,6 +302,7 @@ async fn forget_start(cx: &ProjectContext<'_>, shared: &SharedKey) {
         .await;
 }
 
+/// The key under which the plugin keeps the names of the shared servers it started on `host`.
 fn servers_on_key(host: &str) -> String {
     format!("servers-on:{host}")
 }

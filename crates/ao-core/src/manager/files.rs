@@ -181,11 +181,13 @@ impl SessionManager {
     /// counted again only where something changed since it was last counted.
     pub(super) async fn files_changed_of(
         &self,
-        sessions: &[(&SessionRecord, Option<EpochMillis>)],
+        records: &[SessionRecord],
+        last_activity: &[Option<EpochMillis>],
     ) -> Vec<Option<usize>> {
-        let work: Vec<_> = sessions
+        let work: Vec<_> = records
             .iter()
-            .map(|&(rec, at)| {
+            .zip(last_activity)
+            .map(|(rec, &at)| {
                 let cache = self
                     .home
                     .session_path(&rec.address.project, &rec.address.name)

@@ -21,19 +21,17 @@ use crate::timing;
 
 impl SessionManager {
     /// `ao status`: the sessions a target names (all when `None`), looked at and what was seen
-    /// recorded; meanwhile the monitors their projects need and lack are started (one that died
-    /// is started again by the next status).
+    /// recorded; then the monitors their projects need and lack are started (one that died is
+    /// started again by the next status).
     pub async fn status(&self, target: &crate::target::Target) -> Result<Vec<Seen>> {
         let records = {
             let _timed = timing::phase(|| "sessions read".into());
             self.resolve(target).await?
         };
-        // The monitors are looked for beside the look, which does not need them.
-        let (seen, ()) = futures_util::join!(self.status_of(&records), async {
-            let _timed = timing::phase(|| "monitors ensured".into());
-            self.ensure_monitors(&records).await
-        });
-        seen
+        let seen = self.status_of(&records).await?;
+        let _timed = timing::phase(|| "monitors ensured".into());
+        self.ensure_monitors(&records).await;
+        Ok(seen)
     }
 
     /// The given sessions looked at ([`look`](Self::look)), and what was seen recorded
@@ -63,31 +61,12 @@ impl SessionManager {
             self.observe_all(records, deadline),
         );
         // Read after the observation: a transition another `ao` recorded meanwhile is found.
-        // Beside it, the changed files of the sessions observed now: what the agent last did is
-        // part of what keeps a count true. A stale session's count waits for what was last
-        // observed of it, which that read brings.
         let projects: BTreeSet<String> =
             records.iter().map(|r| r.address.project.clone()).collect();
-        let is_stale = |r: &SessionRecord| matches!(observations.get(&r.address), Some(None));
-        let observed_now: Vec<_> = records
-            .iter()
-            .filter(|r| !is_stale(r))
-            .map(|r| {
-                let at = observations.get(&r.address);
-                (r, at.and_then(|o| o.as_ref()?.last_activity_at))
-            })
-            .collect();
-        let (recorded, files_now) = futures_util::join!(
-            async {
-                let _timed = timing::phase(|| "store read".into());
-                self.db(move |store| store.recorded(&projects)).await
-            },
-            async {
-                let _timed = timing::phase(|| "files changed".into());
-                self.files_changed_of(&observed_now).await
-            }
-        );
-        let recorded = recorded?;
+        let recorded = {
+            let _timed = timing::phase(|| "store read".into());
+            self.db(move |store| store.recorded(&projects)).await?
+        };
         let mut obs_by_address = observations;
         let mut observed = Vec::with_capacity(records.len());
         for (r, alive) in records.iter().zip(&alive) {
@@ -132,26 +111,15 @@ impl SessionManager {
                 ),
             });
         }
-        let stale: Vec<_> = records
+        // After the observations: what the agent last did is part of what keeps a count true.
+        let last_activity: Vec<_> = observed
             .iter()
-            .zip(&observed)
-            .filter(|(_, (_, freshness, _))| matches!(freshness, Freshness::Stale { .. }))
-            .map(|(r, (o, _, _))| (r, o.last_activity_at))
+            .map(|(o, _, _)| o.last_activity_at)
             .collect();
-        let files_stale = if stale.is_empty() {
-            Vec::new()
-        } else {
-            self.files_changed_of(&stale).await
+        let files = {
+            let _timed = timing::phase(|| "files changed".into());
+            self.files_changed_of(records, &last_activity).await
         };
-        let mut files_stale = files_stale.into_iter();
-        let mut files_now = files_now.into_iter();
-        let files: Vec<Option<usize>> = observed
-            .iter()
-            .map(|(_, freshness, _)| match freshness {
-                Freshness::Stale { .. } => files_stale.next().flatten(),
-                Freshness::Fresh => files_now.next().flatten(),
-            })
-            .collect();
         let mut seen: Vec<Seen> = records
             .iter()
             .zip(observed)
