@@ -492,6 +492,13 @@ fn a_project_over_ssh_runs_there_and_survives_its_tunnel() {
         "after-starting-on-host",
     );
     assert_eq!(servers_on_host(&w).len(), 2, "web's, and the one begun");
+    // Stopped by pid at the end should the test fail before ao stops it: no record names it.
+    let _begun: Vec<Owned> = servers_on_host(&w)
+        .into_iter()
+        .filter(|pid| *pid != shared.pid)
+        .filter_map(ProcessIdentity::of)
+        .map(Owned)
+        .collect();
     drop(cut_off);
     let moved = w.spawn(&["api", "api moved", "--runtime", "process"]);
     let sm = w.wait_activity(&moved, "ready");
