@@ -180,27 +180,20 @@ impl EventStream {
     /// it must do within `silence`; after that, [`EventStream::next`] fails when the stream says
     /// nothing for as long.
     pub async fn connect(client: &Client, silence: Duration) -> Result<EventStream, ClientError> {
-        Self::open(client, silence, None).await
+        Self::connect_to(client, None, silence).await
     }
 
-    /// Connects to one directory's stream (`/event?directory=`): only what happens in that
-    /// directory's instance, and the server's own events, each event then said with the directory
-    /// as [`connect`](Self::connect)'s are. A session's follower needs no more, and the server
-    /// then writes each event to the followers of its directory only, not to every follower of
-    /// every project it serves.
-    pub async fn connect_directory(
+    /// [`connect`](Self::connect), or with a `directory`, to that directory's stream
+    /// (`/event?directory=`): only what happens in that directory's instance, and the server's
+    /// own events, each event then said with the directory as the global stream's are. A
+    /// session's follower needs no more, and the server then writes each event to the followers
+    /// of its directory only, not to every follower of every project it serves.
+    pub async fn connect_to(
         client: &Client,
-        directory: &str,
+        directory: Option<&str>,
         silence: Duration,
     ) -> Result<EventStream, ClientError> {
-        Self::open(client, silence, Some(directory.to_string())).await
-    }
-
-    async fn open(
-        client: &Client,
-        silence: Duration,
-        directory: Option<String>,
-    ) -> Result<EventStream, ClientError> {
+        let directory = directory.map(str::to_string);
         let path = if directory.is_some() {
             "/event"
         } else {

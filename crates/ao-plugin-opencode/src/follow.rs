@@ -135,12 +135,10 @@ pub async fn follow(
     let silence = crate::settings::feed_silence();
     loop {
         let connected = match target.client().await {
-            Some(client) => match directory {
-                Some(dir) => EventStream::connect_directory(client, dir, silence).await,
-                None => EventStream::connect(client, silence).await,
-            }
-            .map(|stream| (client, stream))
-            .map_err(|_| ()),
+            Some(client) => EventStream::connect_to(client, directory, silence)
+                .await
+                .map(|stream| (client, stream))
+                .map_err(|_| ()),
             None => Err(()),
         };
         match connected {
